@@ -1,0 +1,36 @@
+"""Where the built-in SQL and models live, installed or in a source tree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["builtin_models_dir", "builtin_sql_dir", "builtin_sql_files"]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+# Load order matters: triggers need their tables, and realtime.send must exist
+# before a trigger function that calls it is used.
+_SQL_LOAD_ORDER = ("schema.sql", "realtime.sql", "broadcast_triggers.sql")
+
+
+def _first_existing(*candidates: Path) -> Path:
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"none of {', '.join(map(str, candidates))} exists")
+
+
+def builtin_sql_dir() -> Path:
+    """The ``sql/`` directory shipped with bcastsim (wheel) or at the top of a checkout."""
+    return _first_existing(_PACKAGE_DIR / "_builtin" / "sql", _PACKAGE_DIR.parents[1] / "sql")
+
+
+def builtin_models_dir() -> Path:
+    """The ``models/`` directory shipped with bcastsim (wheel) or at the top of a checkout."""
+    return _first_existing(_PACKAGE_DIR / "_builtin" / "models", _PACKAGE_DIR.parents[1] / "models")
+
+
+def builtin_sql_files() -> list[Path]:
+    """The seed's system under test, in the order PostgreSQL must load it."""
+    directory = builtin_sql_dir()
+    return [directory / name for name in _SQL_LOAD_ORDER]

@@ -1,0 +1,56 @@
+"""Findings: what every checker and rule reports, in one shape.
+
+A finding says what (``rule``, ``message``), where (``path``/``line`` or
+``channel``/``function``), why it matters (``why``), how to fix it (``fix``) and
+how to reproduce it (``example``: a seed, a minimal Hypothesis example, SQL).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+__all__ = ["Finding", "Severity"]
+
+
+class Severity(enum.Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    NOTE = "note"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 0, "warning": 1, "note": 2}[self.value]
+
+
+@attrs.frozen(kw_only=True)
+class Finding:
+    rule: str
+    severity: Severity
+    message: str
+    path: str | None = None
+    line: int | None = None
+    channel: str | None = None
+    function: str | None = None
+    fix: str | None = None
+    why: str | None = None
+    example: str | None = None
+
+    def sort_key(self) -> tuple[int, str, int, str, str]:
+        return (self.severity.rank, self.path or "", self.line or 0, self.rule, self.message)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "message": self.message,
+            "path": self.path,
+            "line": self.line,
+            "channel": self.channel,
+            "function": self.function,
+            "fix": self.fix,
+            "why": self.why,
+            "example": self.example,
+        }

@@ -1,0 +1,331 @@
+"""Run transactions against a real database and capture, in order, what a listener observed.
+
+``LISTEN`` needs exact channel names, but the seed's channels carry ids
+(``broadcast:bid:<uuid>``). The capture therefore shadows ``pg_notify`` for the
+sending session only: a ``bcastsim_tap.pg_notify`` earlier on its search_path
+calls the real ``pg_catalog.pg_notify`` first (same errors, same queue, same
+duplicate collapse) and then records the channel in a transaction-local
+setting, which savepoint rollbacks undo like the notification itself. Before
+``COMMIT`` the listener ``LISTEN``s on every recorded channel; after it, the
+listener notifies itself on a fence channel and reads until the fence arrives:
+commit order guarantees everything the transaction sent came before it, so
+nothing sleeps.
+
+Rows that ``realtime.send`` inserts into ``realtime.messages`` are recorded the
+same way (an AFTER INSERT trigger writing the row id to a transaction-local
+setting) and read back before commit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import psycopg
+from psycopg import sql
+
+__all__ = [
+    "Database",
+    "Notification",
+    "PgError",
+    "RealtimeMessage",
+    "Release",
+    "RollbackTo",
+    "Savepoint",
+    "Step",
+    "TransactionResult",
+]
+
+_TAP_SCHEMA = "bcastsim_tap"
+_FENCE_CHANNEL = "bcastsim_fence"
+_DRAIN_TIMEOUT_SECONDS = 30.0
+
+_TAP_SQL = f"""
+CREATE SCHEMA IF NOT EXISTS {_TAP_SCHEMA};
+CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.pg_notify(channel text, payload text) RETURNS void
+LANGUAGE plpgsql AS $tap$
+BEGIN
+  PERFORM pg_catalog.pg_notify(channel, payload);
+  -- length-prefixed, so any character may appear in a channel name
+  PERFORM pg_catalog.set_config('bcastsim.channels',
+    coalesce(pg_catalog.current_setting('bcastsim.channels', true), '')
+      || pg_catalog.octet_length(channel)::text || ':' || channel, true);
+END
+$tap$;
+CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.record_message() RETURNS trigger
+LANGUAGE plpgsql AS $tap$
+BEGIN
+  PERFORM pg_catalog.set_config('bcastsim.messages',
+    coalesce(pg_catalog.current_setting('bcastsim.messages', true), '') || NEW.id::text || ',', true);
+  RETURN NULL;
+END
+$tap$;
+DO $tap$
+BEGIN
+  IF to_regclass('realtime.messages') IS NOT NULL THEN
+    DROP TRIGGER IF EXISTS bcastsim_tap_record_message ON realtime.messages;
+    CREATE TRIGGER bcastsim_tap_record_message AFTER INSERT ON realtime.messages
+      FOR EACH ROW EXECUTE FUNCTION {_TAP_SCHEMA}.record_message();
+  END IF;
+END
+$tap$;
+"""
+
+
+@attrs.frozen
+class Savepoint:
+    name: str
+
+
+@attrs.frozen
+class RollbackTo:
+    name: str
+
+
+@attrs.frozen
+class Release:
+    name: str
+
+
+Step = str | Savepoint | RollbackTo | Release
+
+
+@attrs.frozen
+class Notification:
+    """One notification as the listener received it."""
+
+    channel: str
+    payload: str
+    json: Any | None
+    pid: int
+    transaction: int
+
+
+@attrs.frozen
+class RealtimeMessage:
+    """A row ``realtime.send`` inserted into ``realtime.messages``."""
+
+    id: str
+    topic: str
+    extension: str
+    event: str | None
+    private: bool | None
+    payload: Any | None
+
+
+@attrs.frozen
+class PgError:
+    """An error the server raised: its SQLSTATE, primary message and the step that raised it."""
+
+    sqlstate: str
+    message: str
+    step: int
+
+
+@attrs.frozen
+class TransactionResult:
+    transaction: int
+    committed: bool
+    notifications: tuple[Notification, ...]
+    messages: tuple[RealtimeMessage, ...]
+    error: PgError | None
+    statement_errors: tuple[PgError, ...]
+    warnings: tuple[str, ...]
+
+
+def _parse_channels(recorded: str | None) -> list[str]:
+    channels: list[str] = []
+    text = (recorded or "").encode()
+    position = 0
+    while position < len(text):
+        colon = text.index(b":", position)
+        length = int(text[position:colon])
+        channels.append(text[colon + 1 : colon + 1 + length].decode())
+        position = colon + 1 + length
+    return channels
+
+
+def _step_sql(step: Step) -> sql.SQL | sql.Composed:
+    if isinstance(step, str):
+        return sql.SQL(step)  # the caller's SQL, run as written
+    if isinstance(step, Savepoint):
+        return sql.SQL("SAVEPOINT {}").format(sql.Identifier(step.name))
+    if isinstance(step, RollbackTo):
+        return sql.SQL("ROLLBACK TO SAVEPOINT {}").format(sql.Identifier(step.name))
+    return sql.SQL("RELEASE SAVEPOINT {}").format(sql.Identifier(step.name))
+
+
+def _pg_error(error: psycopg.Error, step: int) -> PgError:
+    return PgError(sqlstate=error.sqlstate or "", message=error.diag.message_primary or str(error), step=step)
+
+
+class Database:
+    """A database on a real server, with a sending session and a listening session."""
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self._listening: set[str] = set()
+        self._fences = itertools.count(1)
+        self._transactions = itertools.count(0)
+        self._warnings: list[str] = []
+        self._listener = psycopg.connect(conninfo, autocommit=True)
+        self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(_FENCE_CHANNEL)))
+        self._sender = psycopg.connect(conninfo, autocommit=True)
+        self._sender.add_notice_handler(self._on_notice)
+        self._install_tap()
+
+    @property
+    def sender_pid(self) -> int:
+        return self._sender.info.backend_pid
+
+    def _on_notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
+        if diagnostic.severity_nonlocalized == "WARNING":
+            self._warnings.append(diagnostic.message_primary or "")
+
+    def _install_tap(self) -> None:
+        self._sender.execute(_TAP_SQL)
+        self._sender.execute(
+            sql.SQL('SET search_path = {}, pg_catalog, "$user", public').format(sql.Identifier(_TAP_SCHEMA))
+        )
+
+    def close(self) -> None:
+        self._sender.close()
+        self._listener.close()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def apply_files(self, files: Iterable[str | Path]) -> None:
+        """Run SQL files in order, each in its own transaction; the tap is reinstalled afterwards."""
+        for path in files:
+            with psycopg.connect(self.conninfo) as connection:
+                connection.execute(Path(path).read_text())
+        self._install_tap()
+
+    def execute(self, statement: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]] | None:
+        """Run one statement in autocommit mode (for set-up); rows if it returns any."""
+        cursor = self._sender.execute(statement, params)
+        return cursor.fetchall() if cursor.description is not None else None
+
+    def listen(self, channels: Iterable[str]) -> None:
+        """Listen on channels the tap cannot see (``NOTIFY`` statements, pinned search_paths)."""
+        for channel in channels:
+            if channel not in self._listening:
+                self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+                self._listening.add(channel)
+
+    def run_transaction(
+        self, steps: Sequence[Step], *, commit: bool = True, isolate_statements: bool = False
+    ) -> TransactionResult:
+        """Run ``steps`` as one transaction, then commit (or roll back) and drain the listener.
+
+        With ``isolate_statements`` every SQL step runs under its own savepoint:
+        an error rolls back that statement only and is reported in
+        ``statement_errors`` while the transaction goes on.
+        """
+        index = next(self._transactions)
+        self._warnings.clear()
+        statement_errors: list[PgError] = []
+        error: PgError | None = None
+        messages: tuple[RealtimeMessage, ...] = ()
+        execute = self._sender.execute
+        execute("BEGIN")
+        try:
+            for number, step in enumerate(steps):
+                if isolate_statements and isinstance(step, str):
+                    execute("SAVEPOINT bcastsim_statement")
+                    try:
+                        execute(_step_sql(step))
+                    except psycopg.Error as statement_error:
+                        statement_errors.append(_pg_error(statement_error, number))
+                        execute("ROLLBACK TO SAVEPOINT bcastsim_statement")
+                    execute("RELEASE SAVEPOINT bcastsim_statement")
+                else:
+                    execute(_step_sql(step))
+            channels, messages = self._recorded()
+            # Listen before the transaction ends, so a rollback is observed too (as silence).
+            self.listen(channels)
+        except psycopg.Error as failure:
+            error = _pg_error(failure, number)
+        committed = False
+        if error is None and commit:
+            try:
+                execute("COMMIT")
+                committed = True
+            except psycopg.Error as failure:  # e.g. 54000: the NOTIFY queue is full
+                error = _pg_error(failure, len(steps))
+        if not committed and self._sender.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            execute("ROLLBACK")
+        notifications = self._drain(index)
+        return TransactionResult(
+            transaction=index,
+            committed=committed,
+            notifications=tuple(notifications),
+            messages=messages if committed else (),
+            error=error,
+            statement_errors=tuple(statement_errors),
+            warnings=tuple(self._warnings),
+        )
+
+    def run_history(self, transactions: Iterable[Sequence[Step]]) -> list[TransactionResult]:
+        return [self.run_transaction(steps) for steps in transactions]
+
+    def _recorded(self) -> tuple[list[str], tuple[RealtimeMessage, ...]]:
+        row = self._sender.execute(
+            "SELECT current_setting('bcastsim.channels', true), current_setting('bcastsim.messages', true)"
+        ).fetchone()
+        assert row is not None
+        channels = _parse_channels(row[0])
+        message_ids = [item for item in (row[1] or "").split(",") if item]
+        if not message_ids:
+            return channels, ()
+        rows = self._sender.execute(
+            "SELECT m.id::text, m.topic, m.extension, m.event, m.private, m.payload::text"
+            " FROM unnest(%s::uuid[]) WITH ORDINALITY AS recorded(id, position)"
+            " JOIN realtime.messages m ON m.id = recorded.id ORDER BY recorded.position",
+            (message_ids,),
+        ).fetchall()
+        messages = tuple(
+            RealtimeMessage(
+                id=r[0], topic=r[1], extension=r[2], event=r[3], private=r[4],
+                payload=json.loads(r[5]) if r[5] is not None else None,
+            )
+            for r in rows
+        )  # fmt: skip
+        return channels, messages
+
+    def _drain(self, transaction: int) -> list[Notification]:
+        fence = str(next(self._fences))
+        self._listener.execute(
+            sql.SQL("NOTIFY {}, {}").format(sql.Identifier(_FENCE_CHANNEL), sql.Literal(fence))
+        )
+        observed: list[Notification] = []
+        for notify in self._listener.notifies(timeout=_DRAIN_TIMEOUT_SECONDS):
+            if notify.channel == _FENCE_CHANNEL:
+                if notify.payload == fence:
+                    return observed
+                continue
+            observed.append(
+                Notification(
+                    channel=notify.channel,
+                    payload=notify.payload,
+                    json=_maybe_json(notify.payload),
+                    pid=notify.pid,
+                    transaction=transaction,
+                )
+            )
+        raise RuntimeError(f"fence notification {fence} did not arrive within {_DRAIN_TIMEOUT_SECONDS}s")
+
+
+def _maybe_json(payload: str) -> Any | None:
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return None

@@ -1,0 +1,267 @@
+"""A throwaway PostgreSQL cluster: created in a temporary directory, removed on exit.
+
+PostgreSQL refuses to run as root. When this process is root, only the server
+processes (``initdb``, ``postgres``) run as an unprivileged system user, and the
+cluster directory is handed to that user; everything else (the tests, the
+clients) stays as it is, so one ``pytest`` command works for root in CI and for
+a developer on a laptop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+import attrs
+import psycopg
+from psycopg import sql
+
+from bcastsim.pg._binaries import PgBinaries, find_binaries
+from bcastsim.pg._capture import Database
+
+__all__ = ["EphemeralPostgres", "ServerStartError"]
+
+RUN_AS_ENV = "BCASTSIM_PG_USER"
+_FALLBACK_USERS = ("postgres", "nobody")
+_PORT = 5432  # the socket lives in a private directory, so the number cannot clash
+_START_TIMEOUT_SECONDS = 60.0
+
+# Settings for a disposable cluster: durability buys nothing here.
+_SERVER_SETTINGS = {
+    "listen_addresses": "",
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "40",
+    "shared_buffers": "64MB",
+    "TimeZone": "UTC",
+    "log_min_messages": "warning",
+    "logging_collector": "off",
+}
+
+
+class ServerStartError(RuntimeError):
+    """The throwaway server could not be created or did not come up."""
+
+
+def _unprivileged_user() -> pwd.struct_passwd:
+    names = [os.environ[RUN_AS_ENV]] if os.environ.get(RUN_AS_ENV) else list(_FALLBACK_USERS)
+    for name in names:
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name)
+    raise ServerStartError(
+        f"running as root and none of the users {', '.join(names)} exists to run PostgreSQL; "
+        f"create one (useradd --system postgres) or set {RUN_AS_ENV}"
+    )
+
+
+@attrs.define
+class EphemeralPostgres:
+    """A running throwaway server. Use :meth:`start` as a context manager.
+
+    Exposes the attributes pytest-postgresql's ``postgresql_noproc`` factory reads
+    from the fixture it depends on (``host``, ``port``, ``user``, ...).
+    """
+
+    binaries: PgBinaries
+    directory: Path
+    process: subprocess.Popen[bytes]
+    _reaper: subprocess.Popen[bytes]
+    _reaper_pipe: IO[bytes] | None
+    user: str = "postgres"
+    password: str | None = None
+    options: str = ""
+    maintenance_dbname: str = "postgres"
+    template_dbname: str | None = None
+    _database_counter: Iterator[int] = attrs.field(factory=lambda: itertools.count(1))
+
+    @property
+    def host(self) -> str:
+        return str(self.directory)
+
+    @property
+    def port(self) -> int:
+        return _PORT
+
+    @property
+    def data_directory(self) -> Path:
+        return self.directory / "data"
+
+    @property
+    def version(self) -> str:
+        return self.binaries.version
+
+    def conninfo(self, dbname: str = "postgres") -> str:
+        return psycopg.conninfo.make_conninfo(host=self.host, port=self.port, user=self.user, dbname=dbname)
+
+    @classmethod
+    def start(cls, binaries: PgBinaries | None = None) -> Self:
+        """Create a cluster in a new temporary directory and start a server on a private socket."""
+        binaries = binaries or find_binaries()
+        directory = Path(tempfile.mkdtemp(prefix="bcastsim-pg-"))
+        run_as: pwd.struct_passwd | None = _unprivileged_user() if os.geteuid() == 0 else None
+        try:
+            if run_as is not None:
+                os.chown(directory, run_as.pw_uid, run_as.pw_gid)
+            _initdb(binaries, directory, run_as)
+            process = _spawn_server(binaries, directory, run_as)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
+        reaper = subprocess.Popen(
+            [sys.executable, "-m", "bcastsim.pg._reaper", str(process.pid), str(directory)],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
+        server = cls(
+            binaries=binaries, directory=directory, process=process, reaper=reaper, reaper_pipe=reaper.stdin
+        )
+        try:
+            server._wait_until_ready()
+        except BaseException:
+            server.stop()
+            raise
+        return server
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log = self._log_tail()
+                raise ServerStartError(f"postgres exited with status {self.process.returncode}: {log}")
+            try:
+                with psycopg.connect(self.conninfo(), connect_timeout=2):
+                    return
+            except psycopg.OperationalError as error:
+                last_error = error
+                time.sleep(0.05)
+        raise ServerStartError(
+            f"postgres did not accept connections within {_START_TIMEOUT_SECONDS}s: {last_error}"
+        )
+
+    def _log_tail(self) -> str:
+        log = self.directory / "server.log"
+        with contextlib.suppress(OSError):
+            return " | ".join(log.read_text(errors="replace").strip().splitlines()[-5:])
+        return "(no log)"
+
+    def stop(self) -> None:
+        """Shut the server down and remove its directory. Safe to call twice."""
+        if self.process.poll() is None:
+            self.process.send_signal(2)  # SIGINT: fast shutdown
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._reaper_pipe is not None:
+            # End of file tells the reaper to finish: the server is gone, the directory goes.
+            self._reaper_pipe.close()
+            self._reaper_pipe = None
+            self._reaper.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def execute(self, statement: str | sql.SQL | sql.Composed, dbname: str = "postgres") -> None:
+        with psycopg.connect(self.conninfo(dbname), autocommit=True) as connection:
+            connection.execute(statement)
+
+    def create_database(self, files: Sequence[str | Path] = (), name: str | None = None) -> Database:
+        """A new, empty database with ``files`` applied in order, as a :class:`Database`."""
+        dbname = name or f"bcastsim_{os.getpid()}_{next(self._database_counter)}"
+        self.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(dbname))
+        )
+        database = Database(self.conninfo(dbname))
+        try:
+            database.apply_files(files)
+        except BaseException:
+            database.close()
+            self.drop_database(dbname)
+            raise
+        return database
+
+    def drop_database(self, dbname: str) -> None:
+        self.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+def _as_user(run_as: pwd.struct_passwd | None) -> dict[str, object]:
+    if run_as is None:
+        return {}
+    return {"user": run_as.pw_uid, "group": run_as.pw_gid, "extra_groups": []}
+
+
+def _child_env(run_as: pwd.struct_passwd | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env["LC_ALL"] = "C"
+    if run_as is not None:
+        env["HOME"] = run_as.pw_dir
+        env["USER"] = env["LOGNAME"] = run_as.pw_name
+    return env
+
+
+def _initdb(binaries: PgBinaries, directory: Path, run_as: pwd.struct_passwd | None) -> None:
+    command = [
+        binaries.path("initdb"),
+        "--pgdata", str(directory / "data"),
+        "--username", "postgres",
+        "--auth", "trust",
+        "--encoding", "UTF8",
+        "--no-locale",
+        "--no-sync",
+    ]  # fmt: skip
+    result = subprocess.run(
+        command,
+        cwd=directory,
+        env=_child_env(run_as),
+        capture_output=True,
+        text=True,
+        check=False,
+        **_as_user(run_as),  # type: ignore[call-overload]
+    )
+    if result.returncode != 0:
+        detail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
+        raise ServerStartError(f"initdb failed with status {result.returncode}: {detail}")
+
+
+def _spawn_server(
+    binaries: PgBinaries, directory: Path, run_as: pwd.struct_passwd | None
+) -> subprocess.Popen[bytes]:
+    command = [binaries.path("postgres"), "-D", str(directory / "data"), "-p", str(_PORT)]
+    command += ["-c", f"unix_socket_directories={directory}"]
+    for name, value in _SERVER_SETTINGS.items():
+        command += ["-c", f"{name}={value}"]
+    log = open(directory / "server.log", "ab")  # noqa: SIM115 - handed to the child
+    try:
+        return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
+            command,
+            cwd=directory,
+            env=_child_env(run_as),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C in the terminal is for the tests, and shutdown is ours to order.
+            start_new_session=True,
+            **_as_user(run_as),
+        )
+    finally:
+        log.close()
