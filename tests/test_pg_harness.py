@@ -120,3 +120,21 @@ def test_each_test_gets_a_fresh_database(bcastsim_db: Database, attempt: int) ->
     """Rows written by one test are not seen by the next (pytest-postgresql clones the template)."""
     assert bcastsim_db.execute("SELECT count(*) FROM events") == [(0,)]
     bcastsim_db.execute("INSERT INTO events (eid, name) VALUES ('E1', 'leaks if reused')")
+
+
+def test_without_binaries_database_tests_skip_with_install_hint(tmp_path: Path) -> None:
+    """On a machine without PostgreSQL, a test using the fixtures is skipped with one line saying what to install."""
+    (tmp_path / "test_needs_db.py").write_text("def test_uses_db(bcastsim_db):\n    pass\n")
+    env = {**os.environ, "BCASTSIM_PG_BINDIR": str(tmp_path / "no-such-dir")}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-rs", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    skip_lines = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
+    assert len(skip_lines) == 1
+    assert "apt-get install postgresql" in skip_lines[0]
