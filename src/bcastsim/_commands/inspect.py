@@ -1,0 +1,313 @@
+"""``bcastsim inspect PATH... [--format text|json]``: what the SQL can broadcast, read from the SQL alone."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from bcastsim.contracts import build_contracts, delivery_graph, graph_to_json
+from bcastsim.sqlmodel import Catalog, NotifySite, PayloadField, Template, load_catalog
+
+__all__ = ["HELP", "SCHEMA_VERSION", "configure", "document", "render_text", "run"]
+
+HELP = "list the triggers, notify sites, payload lineage and message contracts defined by SQL files"
+
+SCHEMA_VERSION = 1
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="SQL files or directories (their *.sql by name)")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    parser.add_argument("--graph", action="store_true", help="include the delivery graph in the JSON document")
+
+
+def run(args: argparse.Namespace) -> int:
+    catalog = load_catalog(args.paths)
+    doc = document(catalog, include_graph=bool(getattr(args, "graph", False)))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render_text(doc))
+    return 0
+
+
+# -- the JSON document -------------------------------------------------------------------
+
+
+def _template_json(template: Template) -> dict[str, Any]:
+    return {
+        "pattern": str(template),
+        "regex": template.regex(),
+        "max_bytes": template.max_bytes,
+        "holes": [
+            {
+                "expression": hole.expression_sql,
+                "sources": [str(ref) for ref in hole.sources],
+                "sql_type": hole.sql_type,
+                "nullable": hole.nullable,
+                "max_bytes": hole.max_bytes,
+            }
+            for hole in template.holes
+        ],
+    }
+
+
+def _field_json(field: PayloadField) -> dict[str, Any]:
+    return {
+        "key": field.key,
+        "expression": field.expression_sql,
+        "sources": [str(ref) for ref in field.sources],
+        "sql_type": field.sql_type,
+        "nullable": field.nullable,
+        "nullable_reason": field.nullable_reason,
+        "max_bytes": field.max_bytes,
+        "unbounded_reason": field.unbounded_reason,
+        "values": list(field.values) if field.values is not None else None,
+    }
+
+
+def _site_json(site: NotifySite) -> dict[str, Any]:
+    return {
+        "id": site.key,
+        "function": site.function,
+        "transport": site.transport,
+        "path": site.location.path,
+        "line": site.location.line,
+        "channel": _template_json(site.channel),
+        "event": _template_json(site.event) if site.event is not None else None,
+        "private": site.private,
+        "tables": list(site.tables),
+        "operations": list(site.operations),
+        "guards": list(site.guards),
+        "payload_builder": site.payload_builder,
+        "payload_format": site.payload_format,
+        "max_payload_bytes": site.max_payload_bytes,
+        "unbounded_reason": site.unbounded_reason,
+        "payload": [_field_json(f) for f in site.payload] if site.payload is not None else None,
+    }
+
+
+def document(catalog: Catalog, *, include_graph: bool = False) -> dict[str, Any]:
+    """The stable JSON document ``bcastsim inspect --format json`` prints (see docs/inspect.md)."""
+    sites = catalog.notify_sites
+    contracts = build_contracts(sites)
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "paths": list(catalog.paths),
+        "summary": {
+            "tables": len(catalog.tables),
+            "functions": len(catalog.functions),
+            "triggers": len(catalog.triggers),
+            "notify_sites": len(sites),
+            "contracts": len(contracts),
+            "diagnostics": len(catalog.diagnostics),
+        },
+        "tables": [
+            {
+                "name": table.name,
+                "path": table.location.path,
+                "line": table.location.line,
+                "primary_key": list(table.primary_key),
+                "columns": [
+                    {
+                        "name": column.name,
+                        "type": column.type_name,
+                        "modifiers": list(column.type_modifiers),
+                        "not_null": column.not_null,
+                        "default": column.default_sql,
+                        "references": (
+                            {"table": column.references[0], "column": column.references[1]}
+                            if column.references
+                            else None
+                        ),
+                        "unique": column.unique,
+                    }
+                    for column in table.columns
+                ],
+            }
+            for table in catalog.tables.values()
+        ],
+        "functions": [
+            {
+                "name": function.name,
+                "path": function.location.path,
+                "line": function.location.line,
+                "body_line": function.body_location.line,
+                "language": function.language,
+                "returns": function.returns,
+                "security_definer": function.security_definer,
+                "search_path": function.search_path,
+                "parameters": [
+                    {"name": p.name, "type": p.type_name, "default": p.default_sql, "mode": p.mode}
+                    for p in function.parameters
+                ],
+            }
+            for function in catalog.functions.values()
+        ],
+        "triggers": [
+            {
+                "name": trigger.name,
+                "table": trigger.table,
+                "path": trigger.location.path,
+                "line": trigger.location.line,
+                "timing": trigger.timing,
+                "events": list(trigger.events),
+                "update_columns": list(trigger.update_columns),
+                "level": trigger.level,
+                "when": trigger.when_sql,
+                "function": trigger.function,
+                "enabled": trigger.enabled,
+            }
+            for trigger in catalog.triggers.values()
+        ],
+        "notify_sites": [_site_json(site) for site in sites],
+        "contracts": [contract.to_json() for contract in contracts],
+        "diagnostics": [d.to_json() for d in catalog.diagnostics],
+    }
+    if include_graph:
+        doc["graph"] = graph_to_json(delivery_graph(catalog))
+    return doc
+
+
+# -- text ----------------------------------------------------------------------------------
+
+
+def _table(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
+    """Rows as left-aligned columns (the last column is not padded)."""
+    if not rows:
+        return []
+    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(max(len(r) for r in rows))]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(widths[i]) if i < len(row) - 1 else cell for i, cell in enumerate(row)]
+        lines.append((indent + "  ".join(cells)).rstrip())
+    return lines
+
+
+def _search_path(value: str | None) -> str:
+    if value is None:
+        return ""
+    return f"search_path={value}" if value else "search_path=''"
+
+
+def _bytes(size: int | None, reason: str | None) -> str:
+    if size is not None:
+        return f"≤ {size} bytes"
+    return f"unbounded ({reason})" if reason else "unbounded"
+
+
+def render_text(doc: dict[str, Any]) -> str:
+    """An aligned, readable report of :func:`document`'s content."""
+    out: list[str] = []
+    summary = doc["summary"]
+    out.append(
+        f"bcastsim inspect {' '.join(doc['paths'])}: {summary['tables']} tables, {summary['functions']} functions, "
+        f"{summary['triggers']} triggers, {summary['notify_sites']} notify sites, "
+        f"{summary['contracts']} contracts, {summary['diagnostics']} diagnostics"
+    )
+    out.append("")
+    out.append(f"Triggers ({len(doc['triggers'])})")
+    out.extend(
+        _table(
+            [
+                [
+                    t["table"],
+                    t["name"],
+                    f"{t['timing']} {' OR '.join(t['events'])} FOR EACH {t['level']}",
+                    f"→ {t['function']}()",
+                    "" if t["enabled"] else "DISABLED",
+                    f"{t['path']}:{t['line']}",
+                ]
+                for t in doc["triggers"]
+            ]
+        )
+    )
+    out.append("")
+    out.append(f"Functions ({len(doc['functions'])})")
+    out.extend(
+        _table(
+            [
+                [
+                    f["name"],
+                    f["language"],
+                    f"returns {f['returns']}",
+                    "SECURITY DEFINER" if f["security_definer"] else "",
+                    _search_path(f["search_path"]),
+                    f"{f['path']}:{f['line']}",
+                ]
+                for f in doc["functions"]
+            ]
+        )
+    )
+    out.append("")
+    out.append(f"Notify sites ({len(doc['notify_sites'])})")
+    for site in doc["notify_sites"]:
+        audience = {True: "private", False: "public", None: "private?"}[site["private"]]
+        event = f" event {site['event']['pattern']}" if site["event"] else ""
+        out.append(
+            f"  {site['path']}:{site['line']}  {site['function']}  {site['transport']}  "
+            f"{site['channel']['pattern']}{event}  [{audience}]"
+        )
+        details = [
+            ["tables", ", ".join(site["tables"]) or "(no trigger)"],
+            ["operations", ", ".join(site["operations"]) or "-"],
+        ]
+        details.extend(["guard", guard] for guard in site["guards"])
+        details.append(
+            [
+                "payload",
+                f"{site['payload_builder'] or '?'}, {_bytes(site['max_payload_bytes'], site['unbounded_reason'])}",
+            ]
+        )
+        out.extend(_table(details, indent="      "))
+        if site["payload"] is None:
+            out.append("      (payload not understood: see diagnostics)")
+            continue
+        rows = []
+        for field in site["payload"]:
+            lineage = "← " + ", ".join(field["sources"]) if field["sources"] else ""
+            if field["values"] is not None and not field["sources"]:
+                lineage = "= " + " | ".join(repr(v) for v in field["values"])
+            nullable = (
+                f"NULL when {field['nullable_reason']}"
+                if field["nullable"] and field["nullable_reason"]
+                else ("nullable" if field["nullable"] else "")
+            )
+            rows.append(
+                [
+                    field["key"],
+                    field["expression"],
+                    lineage,
+                    field["sql_type"] or "?",
+                    f"≤{field['max_bytes']}B" if field["max_bytes"] is not None else "unbounded",
+                    nullable,
+                ]
+            )
+        out.extend(_table(rows, indent="        "))
+    out.append("")
+    out.append(f"Contracts ({len(doc['contracts'])})")
+    out.extend(
+        _table(
+            [
+                [
+                    c["message_type"],
+                    c["channel_pattern"],
+                    c["transport"],
+                    "public" if c["public"] else "private",
+                    _bytes(c["max_payload_bytes"], None),
+                    f"{len(c['keys'])} keys" + (": " + ", ".join(c["keys"]) if c["keys"] else ""),
+                ]
+                for c in doc["contracts"]
+            ]
+        )
+    )
+    out.append("")
+    out.append(f"Diagnostics ({len(doc['diagnostics'])})")
+    if not doc["diagnostics"]:
+        out.append("  none: every construct was understood")
+    out.extend(_table([[f"{d['path']}:{d['line']}", d["code"], d["message"]] for d in doc["diagnostics"]]))
+    return "\n".join(out) + "\n"
+

@@ -1,0 +1,46 @@
+"""Read PostgreSQL schema and trigger SQL into typed objects.
+
+``load_catalog(paths)`` applies SQL files in order (``CREATE TABLE``, ``CREATE [OR
+REPLACE] FUNCTION``, ``CREATE TRIGGER``, ``DROP``, ``ALTER TABLE … ENABLE/DISABLE
+TRIGGER``) and returns a :class:`Catalog`; ``catalog.notify_sites`` lists every
+``pg_notify`` / ``NOTIFY`` / ``realtime.send`` / ``realtime.broadcast_changes`` call in
+the PL/pgSQL functions, with its channel template, payload fields and their lineage.
+"""
+
+from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text, normalize_type
+from bcastsim.sqlmodel._types import (
+    Catalog,
+    Column,
+    ColumnRef,
+    Diagnostic,
+    Function,
+    Hole,
+    NotifySite,
+    Parameter,
+    PayloadField,
+    SourceLocation,
+    Table,
+    Template,
+    Transport,
+    Trigger,
+)
+
+__all__ = [
+    "Catalog",
+    "Column",
+    "ColumnRef",
+    "Diagnostic",
+    "Function",
+    "Hole",
+    "NotifySite",
+    "Parameter",
+    "PayloadField",
+    "SourceLocation",
+    "Table",
+    "Template",
+    "Transport",
+    "Trigger",
+    "load_catalog",
+    "load_catalog_text",
+    "normalize_type",
+]

@@ -1,0 +1,744 @@
+"""Statement-level reading of SQL files into a :class:`Catalog` (pglast).
+
+Files are applied in order, the way PostgreSQL would run them as migrations: a later
+``CREATE OR REPLACE FUNCTION`` replaces an earlier one, ``DROP`` removes, ``ALTER TABLE …
+ENABLE/DISABLE TRIGGER`` flips a trigger. Statements that cannot change what a trigger
+sends (indexes, grants, policies, data) are skipped; statements that could but are not
+modelled become diagnostics.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pglast
+from pglast import ast
+from pglast.enums import AlterTableType, ConstrType, FunctionParameterMode, ObjectType
+from pglast.stream import RawStream
+
+from bcastsim._errors import InputError
+from bcastsim.sqlmodel._types import (
+    Catalog,
+    Column,
+    Diagnostic,
+    Function,
+    Parameter,
+    SourceLocation,
+    Table,
+    Trigger,
+)
+
+__all__ = ["LineIndex", "load_catalog", "load_catalog_text", "normalize_type", "qualified_name"]
+
+# PostgreSQL's internal type names → the names people write.
+_TYPE_ALIASES = {
+    "int4": "integer",
+    "int": "integer",
+    "int8": "bigint",
+    "int2": "smallint",
+    "serial": "integer",
+    "serial4": "integer",
+    "bigserial": "bigint",
+    "serial8": "bigint",
+    "smallserial": "smallint",
+    "serial2": "smallint",
+    "bool": "boolean",
+    "float8": "double precision",
+    "float4": "real",
+    "float": "double precision",
+    "bpchar": "char",
+    "character": "char",
+    "character varying": "varchar",
+    "decimal": "numeric",
+    "timestamp with time zone": "timestamptz",
+    "timestamp without time zone": "timestamp",
+    "time with time zone": "timetz",
+    "time without time zone": "time",
+}
+_SERIALS = {"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"}
+
+# Trigger bit flags from PostgreSQL's pg_trigger.h.
+_TRIGGER_BEFORE = 1 << 1
+_TRIGGER_INSTEAD = 1 << 6
+_TRIGGER_EVENTS = ((1 << 2, "INSERT"), (1 << 4, "UPDATE"), (1 << 3, "DELETE"), (1 << 5, "TRUNCATE"))
+
+# Statements that never change which messages triggers send.
+_IGNORED_STATEMENTS = (
+    ast.CreateExtensionStmt,
+    ast.CreateSchemaStmt,
+    ast.IndexStmt,
+    ast.CommentStmt,
+    ast.GrantStmt,
+    ast.GrantRoleStmt,
+    ast.CreatePolicyStmt,
+    ast.AlterPolicyStmt,
+    ast.InsertStmt,
+    ast.UpdateStmt,
+    ast.DeleteStmt,
+    ast.SelectStmt,
+    ast.VariableSetStmt,
+    ast.TransactionStmt,
+    ast.ViewStmt,
+    ast.CreateRoleStmt,
+    ast.AlterRoleStmt,
+    ast.CreateSeqStmt,
+    ast.AlterSeqStmt,
+    ast.CreatePublicationStmt,
+    ast.AlterPublicationStmt,
+    ast.CreateEnumStmt,
+    ast.CompositeTypeStmt,
+    ast.CreateDomainStmt,
+    ast.AlterDefaultPrivilegesStmt,
+    ast.AlterOwnerStmt,
+    ast.AlterFunctionStmt,
+    ast.NotifyStmt,
+    ast.ListenStmt,
+    ast.UnlistenStmt,
+    ast.TruncateStmt,
+    ast.VacuumStmt,
+    ast.AnalyzeStmt if hasattr(ast, "AnalyzeStmt") else ast.VacuumStmt,
+)
+
+
+class LineIndex:
+    """Converts character offsets in a text to 1-based line numbers."""
+
+    def __init__(self, text: str) -> None:
+        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def line(self, offset: int) -> int:
+        return bisect.bisect_right(self._starts, max(offset, 0))
+
+
+def qualified_name(schema: str | None, name: str) -> str:
+    """``name`` in ``public`` (or unqualified), ``schema.name`` elsewhere."""
+    if schema is None or schema in {"public", "pg_catalog"}:
+        return name
+    return f"{schema}.{name}"
+
+
+def normalize_type(name: str) -> str:
+    """``int4`` → ``integer``, ``timestamp with time zone`` → ``timestamptz``, …; lower case."""
+    text = " ".join(name.strip().lower().split())
+    array = ""
+    while text.endswith("[]"):
+        array += "[]"
+        text = text[:-2].strip()
+    if text.startswith("_"):  # PostgreSQL's internal array type names
+        array += "[]"
+        text = text[1:]
+    text = text.removeprefix("pg_catalog.")
+    return _TYPE_ALIASES.get(text, text) + array
+
+
+def _strings(nodes: Iterable[Any] | None) -> list[str]:
+    return [node.sval or "" for node in nodes or () if isinstance(node, ast.String)]
+
+
+def _type_of(type_name: ast.TypeName) -> tuple[str, tuple[int, ...]]:
+    names = _strings(type_name.names)
+    raw = names[-1] if names else "unknown"
+    if len(names) > 1 and names[0] not in {"pg_catalog", "public"}:
+        raw = f"{names[0]}.{raw}"
+    modifiers: list[int] = []
+    for modifier in type_name.typmods or ():
+        if isinstance(modifier, ast.A_Const) and isinstance(modifier.val, ast.Integer):
+            modifiers.append(modifier.val.ival or 0)
+    # `timestamp(3)` and `interval` carry precision the JSON width does not depend on;
+    # keep the modifiers anyway, consumers decide.
+    normalized = normalize_type(raw)
+    if type_name.arrayBounds:
+        normalized += "[]" * len(type_name.arrayBounds)
+    if type_name.pct_type:
+        normalized = ".".join(names).lower() + "%type"
+    return normalized, tuple(modifiers)
+
+
+def _render(node: Any) -> str:
+    try:
+        return str(RawStream()(node))
+    except Exception:  # the deparser does not know every node; the text is for people only
+        return type(node).__name__
+
+
+def _range_name(relation: ast.RangeVar) -> str:
+    return qualified_name(relation.schemaname, relation.relname or "")
+
+
+class _Loader:
+    def __init__(self) -> None:
+        self.catalog = Catalog()
+        # Foreign keys given without columns point at the referenced table's primary key,
+        # which may be defined later in the files: resolve at the end.
+        self._pending_references: list[tuple[str, str, str]] = []
+
+    # -- files -------------------------------------------------------------------------
+
+    def load_file(self, path: Path, shown: str) -> None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise InputError(
+                f"not UTF-8 text ({error.reason} at byte {error.start})", path=shown, fix="save it as UTF-8"
+            ) from None
+        except OSError as error:
+            raise InputError(f"cannot read: {error.strerror}", path=shown) from None
+        self.load_text(text, shown)
+
+    def load_text(self, text: str, shown: str) -> None:
+        lines = LineIndex(text)
+        try:
+            statements = pglast.parse_sql(text)
+        except pglast.parser.ParseError as error:
+            message = str(error.args[0]) if error.args else str(error)
+            offset = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else None
+            line = lines.line(offset) if offset is not None else None
+            raise InputError(f"SQL syntax error: {message}", path=shown, line=line) from None
+        except Exception as error:  # pglast raises a few other kinds on odd bytes (e.g. NUL)
+            raise InputError(f"SQL cannot be parsed: {error}", path=shown) from None
+        for raw in statements:
+            start = raw.stmt_location or 0
+            length = raw.stmt_len or (len(text) - start)
+            # stmt_location points at the end of the previous statement's ';': the first
+            # token (and its line) comes after leading whitespace and comments.
+            statement_text = text[start : start + length]
+            first = start + _leading_noise(statement_text)
+            location = SourceLocation(shown, lines.line(first))
+            self.apply(raw.stmt, statement_text, start, location, lines)
+
+    # -- statements --------------------------------------------------------------------
+
+    def apply(self, stmt: Any, statement_text: str, start: int, location: SourceLocation, lines: LineIndex) -> None:
+        if isinstance(stmt, ast.CreateStmt):
+            self._create_table(stmt, location)
+        elif isinstance(stmt, ast.CreateFunctionStmt):
+            self._create_function(stmt, statement_text, start, location, lines)
+        elif isinstance(stmt, ast.CreateTrigStmt):
+            self._create_trigger(stmt, location)
+        elif isinstance(stmt, ast.DropStmt):
+            self._drop(stmt, location)
+        elif isinstance(stmt, ast.AlterTableStmt):
+            self._alter_table(stmt, location)
+        elif isinstance(stmt, ast.RenameStmt):
+            self._rename(stmt, location)
+        elif isinstance(stmt, ast.DoStmt):
+            self._diagnose("do-block", "DO block not analysed: notifications or DDL it runs are not modelled", location)
+        elif isinstance(stmt, ast.CreateTableAsStmt):
+            self._diagnose("create-table-as", "CREATE TABLE … AS: column types not modelled", location)
+        elif isinstance(stmt, _IGNORED_STATEMENTS):
+            return
+        # Anything else (CREATE TYPE, CREATE RULE, …) cannot add a notification the model
+        # knows of; rules could, so say so.
+        elif isinstance(stmt, ast.RuleStmt):
+            self._diagnose("rule", "CREATE RULE not analysed: rewrite rules may send NOTIFY", location)
+
+    def _diagnose(self, code: str, message: str, location: SourceLocation, function: str | None = None) -> None:
+        self.catalog.diagnostics.append(Diagnostic(code, message, location, function))
+
+    # CREATE TABLE ------------------------------------------------------------------------
+
+    def _create_table(self, stmt: ast.CreateStmt, location: SourceLocation) -> None:
+        if stmt.relation is None:
+            return
+        name = _range_name(stmt.relation)
+        if stmt.if_not_exists and name in self.catalog.tables:
+            return
+        columns: dict[str, Column] = {}
+        primary_key: list[str] = []
+        # PARTITION OF / INHERITS take the parent's columns.
+        for parent in stmt.inhRelations or ():
+            if isinstance(parent, ast.RangeVar):
+                parent_table = self.catalog.tables.get(_range_name(parent))
+                if parent_table is not None:
+                    for column in parent_table.columns:
+                        columns[column.name] = column
+                    if stmt.partbound is not None:
+                        primary_key = list(parent_table.primary_key)
+        for element in stmt.tableElts or ():
+            if isinstance(element, ast.ColumnDef):
+                column, is_pk = self._column(name, element)
+                columns[column.name] = column
+                if is_pk:
+                    primary_key = [column.name]
+            elif isinstance(element, ast.Constraint):
+                primary_key = self._table_constraint(name, element, columns, primary_key)
+            elif isinstance(element, ast.TableLikeClause):
+                source = self.catalog.tables.get(_range_name(element.relation)) if element.relation else None
+                if source is None:
+                    self._diagnose("like-unknown", "LIKE of an unknown table: columns missing", location)
+                else:
+                    for column in source.columns:
+                        columns[column.name] = attrs_evolve(column, references=None, unique=False)
+        for key in primary_key:
+            if key in columns:
+                columns[key] = attrs_evolve(columns[key], not_null=True)
+        self.catalog.tables[name] = Table(name, tuple(columns.values()), tuple(primary_key), location)
+
+    def _column(self, table: str, element: ast.ColumnDef) -> tuple[Column, bool]:
+        raw_names = _strings(element.typeName.names) if element.typeName else []
+        type_name, modifiers = _type_of(element.typeName) if element.typeName else ("unknown", ())
+        not_null = bool(element.is_not_null)
+        default_sql: str | None = None
+        references: tuple[str, str] | None = None
+        unique = False
+        is_pk = False
+        if raw_names and raw_names[-1] in _SERIALS:
+            not_null = True
+            default_sql = "nextval(…)"
+        if element.raw_default is not None:
+            default_sql = _render(element.raw_default)
+        for constraint in element.constraints or ():
+            if not isinstance(constraint, ast.Constraint):
+                continue
+            kind = constraint.contype
+            if kind == ConstrType.CONSTR_NOTNULL:
+                not_null = True
+            elif kind == ConstrType.CONSTR_NULL:
+                not_null = False
+            elif kind == ConstrType.CONSTR_DEFAULT and constraint.raw_expr is not None:
+                default_sql = _render(constraint.raw_expr)
+            elif kind == ConstrType.CONSTR_PRIMARY:
+                is_pk = True
+                not_null = True
+                unique = True
+            elif kind == ConstrType.CONSTR_UNIQUE:
+                unique = True
+            elif kind == ConstrType.CONSTR_IDENTITY:
+                not_null = True
+                default_sql = "identity"
+            elif kind == ConstrType.CONSTR_GENERATED and constraint.raw_expr is not None:
+                default_sql = "generated: " + _render(constraint.raw_expr)
+            elif kind == ConstrType.CONSTR_FOREIGN and constraint.pktable is not None:
+                target = _range_name(constraint.pktable)
+                target_columns = _strings(constraint.pk_attrs)
+                if target_columns:
+                    references = (target, target_columns[0])
+                else:
+                    references = (target, "")
+                    self._pending_references.append((table, element.colname or "", target))
+        column = Column(
+            name=element.colname or "",
+            type_name=type_name,
+            type_modifiers=modifiers,
+            not_null=not_null,
+            default_sql=default_sql,
+            references=references,
+            unique=unique,
+        )
+        return column, is_pk
+
+    def _table_constraint(
+        self, table: str, constraint: ast.Constraint, columns: dict[str, Column], primary_key: list[str]
+    ) -> list[str]:
+        kind = constraint.contype
+        keys = _strings(constraint.keys)
+        if kind == ConstrType.CONSTR_PRIMARY:
+            for key in keys:
+                if key in columns:
+                    columns[key] = attrs_evolve(columns[key], not_null=True, unique=len(keys) == 1)
+            return keys
+        if kind == ConstrType.CONSTR_UNIQUE and len(keys) == 1 and keys[0] in columns:
+            columns[keys[0]] = attrs_evolve(columns[keys[0]], unique=True)
+        elif kind == ConstrType.CONSTR_FOREIGN and constraint.pktable is not None:
+            target = _range_name(constraint.pktable)
+            fk = _strings(constraint.fk_attrs)
+            pk = _strings(constraint.pk_attrs)
+            # Only single-column keys say something about one column's lineage.
+            if len(fk) == 1 and fk[0] in columns:
+                columns[fk[0]] = attrs_evolve(columns[fk[0]], references=(target, pk[0] if pk else ""))
+                if not pk:
+                    self._pending_references.append((table, fk[0], target))
+        return primary_key
+
+    # CREATE FUNCTION -----------------------------------------------------------------
+
+    def _create_function(
+        self,
+        stmt: ast.CreateFunctionStmt,
+        statement_text: str,
+        start: int,
+        location: SourceLocation,
+        lines: LineIndex,
+    ) -> None:
+        names = _strings(stmt.funcname)
+        name = qualified_name(names[0] if len(names) > 1 else None, names[-1])
+        language = "sql"
+        security_definer = False
+        search_path: str | None = None
+        body = ""
+        body_offset: int | None = None
+        for option in stmt.options or ():
+            if not isinstance(option, ast.DefElem):
+                continue
+            if option.defname == "language" and isinstance(option.arg, ast.String):
+                language = (option.arg.sval or "").lower()
+            elif option.defname == "security" and isinstance(option.arg, ast.Boolean):
+                security_definer = bool(option.arg.boolval)
+            elif option.defname == "set" and isinstance(option.arg, ast.VariableSetStmt):
+                if (option.arg.name or "").lower() == "search_path":
+                    search_path = ", ".join(_set_values(option.arg))
+            elif option.defname == "as":
+                parts = _strings(option.arg if isinstance(option.arg, tuple) else (option.arg,))
+                body = parts[0] if parts else ""
+                body_offset = option.arg_location if isinstance(option.arg_location, int) else None
+        if stmt.sql_body is not None:
+            body = _render(stmt.sql_body)
+        body_line = lines.line(body_offset) if body_offset is not None else location.line
+        body_location = SourceLocation(location.path, body_line)
+        returns = "void" if stmt.is_procedure else "unknown"
+        parameters: list[Parameter] = []
+        table_columns = []
+        for parameter in stmt.parameters or ():
+            if not isinstance(parameter, ast.FunctionParameter):
+                continue
+            type_name = _type_of(parameter.argType)[0] if parameter.argType else "unknown"
+            mode = _PARAMETER_MODES.get(parameter.mode, "in") if parameter.mode else "in"
+            if mode == "table":
+                table_columns.append(f"{parameter.name} {type_name}")
+                continue
+            default = _render(parameter.defexpr) if parameter.defexpr is not None else None
+            parameters.append(Parameter(parameter.name, type_name, default, mode))
+        if stmt.returnType is not None:
+            returns = _type_of(stmt.returnType)[0]
+            if stmt.returnType.setof:
+                returns = "setof " + returns
+        if table_columns:
+            returns = "table(" + ", ".join(table_columns) + ")"
+        plpgsql: dict[str, object] | None = None
+        if language == "plpgsql":
+            plpgsql = self._parse_plpgsql(statement_text, name, body_location, body)
+        existing = self.catalog.functions.get(name)
+        if existing is not None and not stmt.replace:
+            self._diagnose(
+                "function-redefined",
+                f"CREATE FUNCTION {name} without OR REPLACE over an earlier definition "
+                f"({existing.location}): PostgreSQL fails unless the argument types differ; "
+                "the model keeps the later one",
+                location,
+                name,
+            )
+        self.catalog.functions[name] = Function(
+            name=name,
+            language=language,
+            security_definer=security_definer,
+            search_path=search_path,
+            returns=returns,
+            body=body,
+            body_location=body_location,
+            plpgsql=plpgsql,
+            location=location,
+            parameters=tuple(parameters),
+        )
+
+    def _parse_plpgsql(
+        self, statement_text: str, name: str, body_location: SourceLocation, body: str
+    ) -> dict[str, object]:
+        try:
+            parsed = pglast.parse_plpgsql(statement_text.strip().rstrip(";") + ";")
+        except pglast.parser.ParseError as error:
+            message = str(error.args[0]) if error.args else str(error)
+            raise InputError(
+                f"PL/pgSQL error in function {name}: {message}",
+                path=body_location.path,
+                line=body_location.line + _body_error_line(body, message) - 1,
+            ) from None
+        except Exception as error:
+            raise InputError(
+                f"PL/pgSQL body of {name} cannot be parsed: {error}",
+                path=body_location.path,
+                line=body_location.line,
+            ) from None
+        if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
+            function = parsed[0].get("PLpgSQL_function")
+            if isinstance(function, dict):
+                return function
+        raise InputError(f"PL/pgSQL body of {name} parsed to nothing", path=body_location.path, line=body_location.line)
+
+    # CREATE TRIGGER ------------------------------------------------------------------
+
+    def _create_trigger(self, stmt: ast.CreateTrigStmt, location: SourceLocation) -> None:
+        if stmt.relation is None or not stmt.trigname:
+            return
+        table = _range_name(stmt.relation)
+        trigger_name: str = stmt.trigname
+        timing_bits = stmt.timing or 0
+        event_bits = stmt.events or 0
+        names = _strings(stmt.funcname)
+        function = qualified_name(names[0] if len(names) > 1 else None, names[-1]) if names else "?"
+        timing: Literal["BEFORE", "AFTER", "INSTEAD OF"] = "AFTER"
+        if timing_bits & _TRIGGER_BEFORE:
+            timing = "BEFORE"
+        elif timing_bits & _TRIGGER_INSTEAD:
+            timing = "INSTEAD OF"
+        events = tuple(event for bit, event in _TRIGGER_EVENTS if event_bits & bit)
+        key = (table, trigger_name)
+        if key in self.catalog.triggers and not stmt.replace:
+            self._diagnose(
+                "trigger-redefined",
+                f"CREATE TRIGGER {stmt.trigname} on {table} over an existing trigger of that name: "
+                "PostgreSQL fails; the model keeps the later one",
+                location,
+            )
+        self.catalog.triggers[key] = Trigger(
+            name=trigger_name,
+            table=table,
+            timing=timing,
+            events=events,
+            update_columns=tuple(_strings(stmt.columns)),
+            level="ROW" if stmt.row else "STATEMENT",
+            when_sql=_render(stmt.whenClause) if stmt.whenClause is not None else None,
+            function=function,
+            enabled=True,
+            location=location,
+            arguments=tuple(_strings(stmt.args)),
+        )
+        if stmt.isconstraint:
+            self._diagnose(
+                "constraint-trigger",
+                f"constraint trigger {stmt.trigname}: DEFERRABLE/INITIALLY DEFERRED is not modelled",
+                location,
+            )
+
+    # DROP ----------------------------------------------------------------------------
+
+    def _drop(self, stmt: ast.DropStmt, location: SourceLocation) -> None:
+        kind = stmt.removeType
+        for obj in stmt.objects or ():
+            if kind == ObjectType.OBJECT_TRIGGER and isinstance(obj, tuple):
+                names = _strings(obj)
+                if len(names) >= 2:
+                    table = qualified_name(names[-3] if len(names) > 2 else None, names[-2])
+                    self.catalog.triggers.pop((table, names[-1]), None)
+            elif kind in (ObjectType.OBJECT_FUNCTION, ObjectType.OBJECT_ROUTINE, ObjectType.OBJECT_PROCEDURE):
+                if isinstance(obj, ast.ObjectWithArgs):
+                    names = _strings(obj.objname)
+                    if names:
+                        name = qualified_name(names[0] if len(names) > 1 else None, names[-1])
+                        self.catalog.functions.pop(name, None)
+                        if stmt.behavior is not None and int(stmt.behavior) == 1:  # CASCADE
+                            for key in [k for k, t in self.catalog.triggers.items() if t.function == name]:
+                                del self.catalog.triggers[key]
+            elif kind == ObjectType.OBJECT_TABLE and isinstance(obj, tuple):
+                names = _strings(obj)
+                if names:
+                    table = qualified_name(names[-2] if len(names) > 1 else None, names[-1])
+                    self.catalog.tables.pop(table, None)
+                    for key in [k for k in self.catalog.triggers if k[0] == table]:
+                        del self.catalog.triggers[key]
+
+    # ALTER TABLE ---------------------------------------------------------------------
+
+    def _alter_table(self, stmt: ast.AlterTableStmt, location: SourceLocation) -> None:
+        if stmt.relation is None or stmt.objtype not in (ObjectType.OBJECT_TABLE, None):
+            return
+        table = _range_name(stmt.relation)
+        for command in stmt.cmds or ():
+            if isinstance(command, ast.AlterTableCmd):
+                self._alter_table_command(table, command, location)
+
+    def _alter_table_command(self, table: str, command: ast.AlterTableCmd, location: SourceLocation) -> None:
+        subtype = command.subtype
+        trigger_switches = {
+            AlterTableType.AT_EnableTrig: True,
+            AlterTableType.AT_EnableAlwaysTrig: True,
+            AlterTableType.AT_EnableReplicaTrig: False,
+            AlterTableType.AT_DisableTrig: False,
+        }
+        all_switches = {
+            AlterTableType.AT_EnableTrigAll: True,
+            AlterTableType.AT_DisableTrigAll: False,
+            AlterTableType.AT_EnableTrigUser: True,
+            AlterTableType.AT_DisableTrigUser: False,
+        }
+        name = command.name or ""
+        if subtype in trigger_switches:
+            trigger_key = (table, name)
+            if trigger_key in self.catalog.triggers:
+                self.catalog.triggers[trigger_key] = attrs_evolve(
+                    self.catalog.triggers[trigger_key], enabled=trigger_switches[subtype]
+                )
+            else:
+                self._diagnose("unknown-trigger", f"ALTER TABLE {table}: no trigger {command.name}", location)
+            if subtype == AlterTableType.AT_EnableReplicaTrig:
+                self._diagnose(
+                    "replica-trigger",
+                    f"trigger {command.name} fires only with session_replication_role = replica; modelled as disabled",
+                    location,
+                )
+            return
+        if subtype in all_switches:
+            for key, trigger in list(self.catalog.triggers.items()):
+                if key[0] == table:
+                    self.catalog.triggers[key] = attrs_evolve(trigger, enabled=all_switches[subtype])
+            return
+        current = self.catalog.tables.get(table)
+        if current is None:
+            return
+        columns = {column.name: column for column in current.columns}
+        primary_key = list(current.primary_key)
+        if subtype == AlterTableType.AT_AddColumn and isinstance(command.def_, ast.ColumnDef):
+            column, is_pk = self._column(table, command.def_)
+            columns[column.name] = column
+            if is_pk:
+                primary_key = [column.name]
+        elif subtype == AlterTableType.AT_DropColumn and name:
+            columns.pop(name, None)
+        elif subtype == AlterTableType.AT_SetNotNull and name in columns:
+            columns[name] = attrs_evolve(columns[name], not_null=True)
+        elif subtype == AlterTableType.AT_DropNotNull and name in columns:
+            columns[name] = attrs_evolve(columns[name], not_null=False)
+        elif subtype == AlterTableType.AT_ColumnDefault and name in columns:
+            default = _render(command.def_) if command.def_ is not None else None
+            columns[name] = attrs_evolve(columns[name], default_sql=default)
+        elif subtype == AlterTableType.AT_AlterColumnType and name in columns:
+            if isinstance(command.def_, ast.ColumnDef) and command.def_.typeName is not None:
+                type_name, modifiers = _type_of(command.def_.typeName)
+                columns[name] = attrs_evolve(columns[name], type_name=type_name, type_modifiers=modifiers)
+        elif subtype == AlterTableType.AT_AddConstraint and isinstance(command.def_, ast.Constraint):
+            primary_key = self._table_constraint(table, command.def_, columns, primary_key)
+            for pk_column in primary_key:
+                if pk_column in columns:
+                    columns[pk_column] = attrs_evolve(columns[pk_column], not_null=True)
+        else:
+            return
+        self.catalog.tables[table] = Table(table, tuple(columns.values()), tuple(primary_key), current.location)
+
+    def _rename(self, stmt: ast.RenameStmt, location: SourceLocation) -> None:
+        kind = stmt.renameType
+        if kind == ObjectType.OBJECT_TRIGGER and stmt.relation is not None and stmt.subname:
+            table = _range_name(stmt.relation)
+            trigger = self.catalog.triggers.pop((table, stmt.subname), None)
+            if trigger is not None:
+                new_name = stmt.newname or ""
+                self.catalog.triggers[(table, new_name)] = attrs_evolve(trigger, name=new_name)
+        elif kind in (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN, ObjectType.OBJECT_FUNCTION):
+            self._diagnose(
+                "rename",
+                f"ALTER … RENAME of a {kind.name.removeprefix('OBJECT_').lower()} is not modelled",
+                location,
+            )
+
+    # end -----------------------------------------------------------------------------
+
+    def finish(self) -> Catalog:
+        for table_name, column_name, target in self._pending_references:
+            table = self.catalog.tables.get(table_name)
+            target_table = self.catalog.tables.get(target)
+            if table is None:
+                continue
+            target_key = "id"
+            if target_table is not None and len(target_table.primary_key) == 1:
+                target_key = target_table.primary_key[0]
+            columns = tuple(
+                attrs_evolve(column, references=(target, target_key))
+                if column.name == column_name and column.references == (target, "")
+                else column
+                for column in table.columns
+            )
+            self.catalog.tables[table_name] = Table(table.name, columns, table.primary_key, table.location)
+        return self.catalog
+
+
+_PARAMETER_MODES = {
+    FunctionParameterMode.FUNC_PARAM_IN: "in",
+    FunctionParameterMode.FUNC_PARAM_DEFAULT: "in",
+    FunctionParameterMode.FUNC_PARAM_OUT: "out",
+    FunctionParameterMode.FUNC_PARAM_INOUT: "inout",
+    FunctionParameterMode.FUNC_PARAM_VARIADIC: "variadic",
+    FunctionParameterMode.FUNC_PARAM_TABLE: "table",
+}
+
+
+def _set_values(stmt: ast.VariableSetStmt) -> list[str]:
+    values: list[str] = []
+    for arg in stmt.args or ():
+        if isinstance(arg, ast.A_Const) and arg.val is not None:
+            value = arg.val
+            if isinstance(value, ast.String):
+                values.append(value.sval or "")
+            elif isinstance(value, ast.Integer):
+                values.append(str(value.ival))
+            else:
+                values.append(_render(arg))
+        else:
+            values.append(_render(arg))
+    return values
+
+
+def _body_error_line(body: str, message: str) -> int:
+    """The body line (1-based) a PL/pgSQL error without a position most likely points at.
+
+    PostgreSQL's PL/pgSQL parser reports some errors without a position; when the message
+    quotes a word that occurs on exactly one body line, that line is the culprit.
+    """
+    match = re.search(r'"([A-Za-z_][A-Za-z0-9_$.]*)"', message)
+    if match is None:
+        return 1
+    word = re.compile(rf"(?<![\w$.]){re.escape(match.group(1))}(?![\w$])", re.IGNORECASE)
+    lines = [number for number, text in enumerate(body.split("\n"), start=1) if word.search(text.split("--")[0])]
+    return lines[0] if len(lines) == 1 else 1
+
+
+_NOISE = re.compile(r"(?:\s+|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
+
+
+def _leading_noise(text: str) -> int:
+    match = _NOISE.match(text)
+    return match.end() if match else 0
+
+
+def attrs_evolve(obj: Any, **changes: Any) -> Any:
+    import attrs
+
+    return attrs.evolve(obj, **changes)
+
+
+def _expand(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
+    files: list[tuple[Path, str]] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.sql") if p.is_file())
+            if not found:
+                raise InputError("directory holds no .sql files", path=str(given))
+            files.extend((p, str(p)) for p in found)
+        elif path.is_file():
+            files.append((path, str(given)))
+        else:
+            raise InputError("no such file or directory", path=str(given))
+    return files
+
+
+def load_catalog(paths: Sequence[str | Path] | str | Path) -> Catalog:
+    """Read SQL files in order into a :class:`Catalog`.
+
+    A directory stands for its own ``*.sql`` files in name order (not subdirectories).
+
+    Raises :class:`~bcastsim.InputError` for missing files and malformed SQL (with the
+    file and line); constructs that parse but are not modelled become ``diagnostics``.
+    """
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    loader = _Loader()
+    files = _expand(paths)
+    for path, shown in files:
+        loader.load_file(path, shown)
+    catalog = loader.finish()
+    catalog.paths = tuple(shown for _, shown in files)
+    # Analyse now so that expression errors surface here and diagnostics are complete.
+    catalog.notify_sites  # noqa: B018
+    return catalog
+
+
+def load_catalog_text(text: str, path: str = "<sql>") -> Catalog:
+    """Like :func:`load_catalog` for SQL held in a string (``path`` names it in messages)."""
+    loader = _Loader()
+    loader.load_text(text, path)
+    catalog = loader.finish()
+    catalog.paths = (path,)
+    catalog.notify_sites  # noqa: B018
+    return catalog

@@ -1,0 +1,352 @@
+"""The typed objects the SQL model is made of: tables, functions, triggers, notify sites."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import attrs
+
+__all__ = [
+    "Catalog",
+    "Column",
+    "ColumnRef",
+    "Diagnostic",
+    "Function",
+    "Hole",
+    "NotifySite",
+    "Parameter",
+    "PayloadField",
+    "SourceLocation",
+    "Table",
+    "Template",
+    "Transport",
+    "Trigger",
+]
+
+Transport = Literal["pg_notify", "realtime.send", "realtime.broadcast_changes", "NOTIFY"]
+
+
+@attrs.frozen(order=True)
+class SourceLocation:
+    """A place in an input file; ``line`` is 1-based."""
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+    def to_json(self) -> dict[str, object]:
+        return {"path": self.path, "line": self.line}
+
+
+@attrs.frozen
+class Diagnostic:
+    """A construct the analysis saw but could not (fully) understand.
+
+    ``code`` is a stable slug (``dynamic-channel``, ``dynamic-sql``, ``loop-payload``, ...)
+    so tools can filter on it; ``message`` says what was not understood and what the
+    model does instead.
+    """
+
+    code: str
+    message: str
+    location: SourceLocation
+    function: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.code}: {self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "path": self.location.path,
+            "line": self.location.line,
+            "function": self.function,
+        }
+
+
+@attrs.frozen(order=True)
+class ColumnRef:
+    """A column of a table; the table is schema-qualified only outside ``public``."""
+
+    table: str
+    column: str
+
+    def __str__(self) -> str:
+        return f"{self.table}.{self.column}"
+
+
+@attrs.frozen
+class Column:
+    name: str
+    type_name: str
+    type_modifiers: tuple[int, ...] = ()
+    not_null: bool = False
+    default_sql: str | None = None
+    references: tuple[str, str] | None = None
+    unique: bool = False
+
+
+@attrs.frozen
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    location: SourceLocation
+
+    def column(self, name: str) -> Column | None:
+        """The column called ``name`` (case-sensitive, as stored), or None."""
+        for column in self.columns:
+            if column.name == name:
+                return column
+        return None
+
+
+@attrs.frozen
+class Parameter:
+    """A function parameter; ``mode`` is ``in``, ``out``, ``inout``, ``variadic`` or ``table``."""
+
+    name: str | None
+    type_name: str
+    default_sql: str | None = None
+    mode: str = "in"
+
+
+@attrs.frozen
+class Function:
+    """A function as the last ``CREATE [OR REPLACE] FUNCTION`` left it.
+
+    ``body_location.line`` is the file line of the body's first line (the line holding
+    the opening ``$$``), so a PL/pgSQL statement with ``lineno`` *n* sits on file line
+    ``body_location.line + n - 1``.
+    """
+
+    name: str
+    language: str
+    security_definer: bool
+    search_path: str | None
+    returns: str
+    body: str
+    body_location: SourceLocation
+    plpgsql: dict[str, object] | None
+    location: SourceLocation
+    parameters: tuple[Parameter, ...] = ()
+
+    def file_line(self, lineno: int) -> SourceLocation:
+        """The file location of PL/pgSQL line ``lineno`` (1-based within the body)."""
+        return SourceLocation(self.body_location.path, self.body_location.line + max(lineno, 1) - 1)
+
+
+@attrs.frozen
+class Trigger:
+    name: str
+    table: str
+    timing: Literal["BEFORE", "AFTER", "INSTEAD OF"]
+    events: tuple[str, ...]
+    update_columns: tuple[str, ...]
+    level: Literal["ROW", "STATEMENT"]
+    when_sql: str | None
+    function: str
+    enabled: bool
+    location: SourceLocation
+    arguments: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Hole:
+    """A value spliced into a channel or event name at run time."""
+
+    expression_sql: str
+    sources: tuple[ColumnRef, ...] = ()
+    sql_type: str | None = None
+    nullable: bool = True
+    max_bytes: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.sources:
+            return ",".join(dict.fromkeys(str(source) for source in self.sources))
+        return self.expression_sql
+
+    def __str__(self) -> str:
+        return "{" + self.label + "}"
+
+
+_UUID_RE = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_INT_RE = "-?[0-9]+"
+
+
+@attrs.frozen
+class Template:
+    """A channel, topic or event name: literal text and holes filled at run time."""
+
+    parts: tuple[str | Hole, ...]
+
+    def __str__(self) -> str:
+        return "".join(str(part) for part in self.parts)
+
+    @property
+    def holes(self) -> tuple[Hole, ...]:
+        return tuple(part for part in self.parts if isinstance(part, Hole))
+
+    @property
+    def is_literal(self) -> bool:
+        return not self.holes
+
+    @property
+    def literal_prefix(self) -> str:
+        prefix = []
+        for part in self.parts:
+            if isinstance(part, Hole):
+                break
+            prefix.append(part)
+        return "".join(prefix)
+
+    @property
+    def shape(self) -> str:
+        """The template with every hole written ``{…}``: equal shapes name the same channels."""
+        return "".join("{…}" if isinstance(part, Hole) else part for part in self.parts)
+
+    @property
+    def max_bytes(self) -> int | None:
+        """Worst-case length in bytes of a rendered name, or None when a hole is unbounded."""
+        total = 0
+        for part in self.parts:
+            if isinstance(part, Hole):
+                if part.max_bytes is None:
+                    return None
+                total += part.max_bytes
+            else:
+                total += len(part.encode())
+        return total
+
+    def regex(self) -> str:
+        """A regular expression (anchored) matching every name the template can render.
+
+        Holes of a known type match only that type's text form; a nullable hole may also
+        render as the empty string (``concat`` turns NULL into ``''``).
+        """
+        pieces = ["^"]
+        for part in self.parts:
+            if isinstance(part, Hole):
+                if part.sql_type == "uuid":
+                    body = _UUID_RE
+                elif part.sql_type in {"integer", "bigint", "smallint"}:
+                    body = _INT_RE
+                else:
+                    body = ".+"
+                pieces.append(f"(?:{body})?" if part.nullable else f"(?:{body})")
+            else:
+                pieces.append(re.escape(part))
+        pieces.append("$")
+        return "".join(pieces)
+
+    def matches(self, name: str) -> bool:
+        return re.fullmatch(self.regex(), name, flags=re.DOTALL) is not None
+
+
+@attrs.frozen
+class PayloadField:
+    """One key of a JSON payload: where its value comes from and what it can be.
+
+    ``sources`` are the table columns the value is computed from (through NEW/OLD and
+    through variables filled by ``SELECT … INTO``); ``max_bytes`` is the worst-case size
+    of the rendered JSON value (None: unbounded, see ``unbounded_reason``); ``values``
+    lists the possible values when they are all literals (e.g. ``type``).
+    """
+
+    key: str
+    expression_sql: str
+    sources: tuple[ColumnRef, ...]
+    sql_type: str | None
+    nullable: bool
+    max_bytes: int | None
+    nullable_reason: str | None = None
+    unbounded_reason: str | None = None
+    values: tuple[str, ...] | None = None
+
+    @property
+    def constant(self) -> str | None:
+        """The value when the field is one literal string."""
+        if self.values is not None and len(self.values) == 1 and not self.nullable:
+            return self.values[0]
+        return None
+
+
+@attrs.frozen
+class NotifySite:
+    """One call that sends a message: ``pg_notify``, ``NOTIFY``, ``realtime.send``/``broadcast_changes``.
+
+    ``payload`` is None when the payload is not a key/value object the analysis can read
+    (a diagnostic then says why). ``operations`` are the trigger operations (INSERT,
+    UPDATE, DELETE, TRUNCATE) under which the site can run, after the triggers' events
+    and the ``TG_OP`` guards; ``payload_format`` is ``json`` (``"k" : v``), ``jsonb``
+    (``"k": v``) or None.
+    """
+
+    function: str
+    transport: Transport
+    channel: Template
+    event: Template | None
+    private: bool | None
+    payload: tuple[PayloadField, ...] | None
+    payload_builder: str | None
+    guards: tuple[str, ...]
+    tables: tuple[str, ...]
+    location: SourceLocation
+    operations: tuple[str, ...] = ()
+    payload_format: str | None = None
+    max_payload_bytes: int | None = None
+    unbounded_reason: str | None = None
+
+    @property
+    def key(self) -> str:
+        """A stable identifier: ``function@path:line``."""
+        return f"{self.function}@{self.location}"
+
+    @property
+    def payload_keys(self) -> tuple[str, ...]:
+        return tuple(field.key for field in self.payload or ())
+
+    def field(self, key: str) -> PayloadField | None:
+        for field in self.payload or ():
+            if field.key == key:
+                return field
+        return None
+
+
+@attrs.define
+class Catalog:
+    """Everything the SQL files define, after applying them in order."""
+
+    tables: dict[str, Table] = attrs.field(factory=dict)
+    functions: dict[str, Function] = attrs.field(factory=dict)
+    triggers: dict[tuple[str, str], Trigger] = attrs.field(factory=dict)
+    diagnostics: list[Diagnostic] = attrs.field(factory=list)
+    paths: tuple[str, ...] = ()
+    # Filled with the notify sites: function → functions it calls / tables it writes.
+    calls: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    writes: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    _notify_sites: tuple[NotifySite, ...] | None = attrs.field(default=None, alias="notify_sites")
+
+    @property
+    def notify_sites(self) -> tuple[NotifySite, ...]:
+        """Every message-sending site in every function, in file order."""
+        if self._notify_sites is None:
+            from bcastsim.sqlmodel._plpgsql import analyze_catalog
+
+            self._notify_sites = analyze_catalog(self)
+        return self._notify_sites
+
+    def triggers_for(self, function: str) -> tuple[Trigger, ...]:
+        """Triggers that run ``function``, in (table, name) order."""
+        keys = sorted(self.triggers)
+        return tuple(self.triggers[key] for key in keys if self.triggers[key].function == function)
+
+    def triggers_on(self, table: str) -> tuple[Trigger, ...]:
+        """Triggers on ``table`` in firing order (PostgreSQL fires them by name)."""
+        found = [trigger for (t, _), trigger in self.triggers.items() if t == table]
+        return tuple(sorted(found, key=lambda trigger: trigger.name.encode()))
