@@ -1,0 +1,365 @@
+"""What the model executes: tables, functions and triggers read from the SQL files.
+
+The catalog of :mod:`bcastsim.sqlmodel` names tables, columns, functions and
+triggers; the model also needs what only the raw parse tree holds (CHECK
+expressions, foreign-key order, function parameters and their defaults), so
+both are read here from the same files, in load order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pglast
+import pglast.stream
+from pglast import ast
+from pglast.enums import ConstrType
+
+from bcastsim._errors import InputError, UnsupportedError
+
+__all__ = [
+    "CheckDef",
+    "ColumnDef",
+    "ForeignKeyDef",
+    "FunctionDef",
+    "ParamDef",
+    "Schema",
+    "TableDef",
+    "TriggerDef",
+    "load_schema",
+    "normalize_type",
+]
+
+_TYPE_NAMES = {
+    "int4": "integer",
+    "int": "integer",
+    "integer": "integer",
+    "int8": "bigint",
+    "bigint": "bigint",
+    "int2": "smallint",
+    "smallint": "smallint",
+    "bool": "boolean",
+    "boolean": "boolean",
+    "varchar": "varchar",
+    "character varying": "varchar",
+    "text": "text",
+    "uuid": "uuid",
+    "numeric": "numeric",
+    "decimal": "numeric",
+    "timestamptz": "timestamptz",
+    "timestamp": "timestamp",
+    "json": "json",
+    "jsonb": "jsonb",
+    "record": "record",
+    "trigger": "trigger",
+    "void": "void",
+    "name": "text",
+    "bpchar": "text",
+}
+
+
+
+def normalize_type(name: str) -> str:
+    return _TYPE_NAMES.get(name.lower(), name.lower())
+
+
+@attrs.frozen
+class ColumnDef:
+    name: str
+    type_name: str
+    modifiers: tuple[int, ...]
+    not_null: bool
+    default: ast.Node | None
+
+
+@attrs.frozen
+class CheckDef:
+    name: str
+    expr: ast.Node
+    sql: str
+
+
+@attrs.frozen
+class ForeignKeyDef:
+    name: str
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+
+
+@attrs.frozen
+class TableDef:
+    name: str
+    columns: tuple[ColumnDef, ...]
+    primary_key: tuple[str, ...]
+    unique: tuple[tuple[str, ...], ...]
+    checks: tuple[CheckDef, ...]
+    foreign_keys: tuple[ForeignKeyDef, ...]
+    path: str
+    line: int
+
+    def column(self, name: str) -> ColumnDef | None:
+        for column in self.columns:
+            if column.name == name:
+                return column
+        return None
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+
+@attrs.frozen
+class ParamDef:
+    name: str
+    type_name: str
+    default: ast.Node | None
+
+
+@attrs.frozen
+class FunctionDef:
+    name: str
+    language: str
+    params: tuple[ParamDef, ...]
+    returns: str
+    plpgsql: dict[str, Any] | None
+    path: str
+    line: int
+    body_line: int
+    body: str = ""
+
+
+@attrs.frozen
+class TriggerDef:
+    name: str
+    table: str
+    timing: str
+    events: tuple[str, ...]
+    update_columns: tuple[str, ...]
+    level: str
+    when: ast.Node | None
+    function: str
+    enabled: bool
+    path: str
+    line: int
+
+
+@attrs.define
+class Schema:
+    tables: dict[str, TableDef] = attrs.Factory(dict)
+    functions: dict[str, FunctionDef] = attrs.Factory(dict)
+    triggers: dict[tuple[str, str], TriggerDef] = attrs.Factory(dict)
+    # parent table -> its DEFAULT partition, the relation PostgreSQL names in row errors
+    partitions: dict[str, str] = attrs.Factory(dict)
+    _fk_counter: int = 0
+
+    def triggers_for(self, table: str) -> list[TriggerDef]:
+        """A table's triggers in firing order: byte order of the trigger name."""
+        found = [t for (tab, _), t in self.triggers.items() if tab == table]
+        return sorted(found, key=lambda t: t.name.encode())
+
+
+def _qualified(schemaname: str | None, name: str) -> str:
+    return name if not schemaname or schemaname == "public" else f"{schemaname}.{name}"
+
+
+def _names(nodes: Iterable[Any] | None) -> list[str]:
+    return [str(n.sval) for n in nodes or () if isinstance(n, ast.String)]
+
+
+def _type_of(type_name: Any) -> tuple[str, tuple[int, ...]]:
+    names = [n for n in _names(type_name.names) if n != "pg_catalog"]
+    base = normalize_type(".".join(names))
+    modifiers: list[int] = []
+    for mod in type_name.typmods or ():
+        value: Any = mod
+        if isinstance(value, ast.A_Const) and isinstance(value.val, ast.Integer):
+            modifiers.append(int(value.val.ival or 0))
+    if type_name.arrayBounds:
+        base += "[]"
+    return base, tuple(modifiers)
+
+
+class _Loader:
+    """What the catalog leaves out: CHECK expressions, composite keys, foreign-key order, partitions."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+
+    def load(self, path: Path) -> None:
+        text = path.read_text(encoding="utf-8")
+        try:
+            statements = pglast.parse_sql(text)
+        except pglast.parser.ParseError as error:
+            raise InputError(f"cannot parse SQL: {error}", path=path) from None
+        encoded = text.encode("utf-8")
+        for raw in statements:
+            stmt: Any = raw.stmt
+            line = encoded[: raw.stmt_location or 0].count(b"\n") + 1
+            if isinstance(stmt, ast.CreateStmt):
+                self._create_table(stmt, path, line)
+            elif isinstance(stmt, ast.IndexStmt):
+                self._unique_index(stmt)
+
+    def _unique_index(self, stmt: Any) -> None:
+        if not stmt.unique:
+            return
+        table = _qualified(stmt.relation.schemaname, stmt.relation.relname)
+        columns = tuple(p.name for p in stmt.indexParams)
+        if table in self.schema.tables and all(columns):
+            old = self.schema.tables[table]
+            self.schema.tables[table] = attrs.evolve(old, unique=(*old.unique, columns))
+
+    def _create_table(self, stmt: Any, path: Path, line: int) -> None:
+        name = _qualified(stmt.relation.schemaname, stmt.relation.relname)
+        if stmt.partbound is not None:
+            if stmt.partbound.is_default and stmt.inhRelations:
+                parent = stmt.inhRelations[0]
+                self.schema.partitions[_qualified(parent.schemaname, parent.relname)] = stmt.relation.relname
+            return
+        columns: list[ColumnDef] = []
+        primary: tuple[str, ...] = ()
+        unique: list[tuple[str, ...]] = []
+        checks: list[CheckDef] = []
+        fks: list[ForeignKeyDef] = []
+        relname: str = stmt.relation.relname
+
+        def constraint(con: Any, column: str | None) -> None:
+            nonlocal primary
+            kind = con.contype
+            if kind == ConstrType.CONSTR_PRIMARY:
+                primary = (column,) if column else tuple(_names(con.keys))
+            elif kind == ConstrType.CONSTR_UNIQUE:
+                unique.append((column,) if column else tuple(_names(con.keys)))
+            elif kind == ConstrType.CONSTR_CHECK:
+                # PostgreSQL's default name: <table>_<column>_check, or <table>_check for a table constraint.
+                cname = con.conname or f"{relname}_{column or 'check'}_check".replace("_check_check", "_check")
+                checks.append(CheckDef(cname, con.raw_expr, pglast.stream.RawStream()(con.raw_expr)))
+            elif kind == ConstrType.CONSTR_FOREIGN:
+                self.schema._fk_counter += 1
+                ref = _qualified(con.pktable.schemaname, con.pktable.relname)
+                local = (column,) if column else tuple(_names(con.fk_attrs))
+                remote = tuple(_names(con.pk_attrs or ()))
+                if con.fk_del_action not in ("a", "\x00") or con.fk_upd_action not in ("a", "\x00"):
+                    raise UnsupportedError("foreign key actions other than NO ACTION", path=path, line=line)
+                fks.append(ForeignKeyDef(f"{self.schema._fk_counter:08d}", local, ref, remote))
+
+        for element in stmt.tableElts or ():
+            if isinstance(element, ast.ColumnDef):
+                item: Any = element
+                type_name, mods = _type_of(item.typeName)
+                for con in item.constraints or ():
+                    constraint(con, item.colname)
+                columns.append(ColumnDef(item.colname, type_name, mods, bool(item.is_not_null), None))
+            elif isinstance(element, ast.Constraint):
+                constraint(element, None)
+        # Referenced columns default to the referenced table's primary key.
+        fks = [
+            fk if fk.ref_columns else attrs.evolve(fk, ref_columns=self._primary_key_of(fk.ref_table, name, primary))
+            for fk in fks
+        ]
+        self.schema.tables[name] = TableDef(
+            name, tuple(columns), primary, tuple(unique), tuple(checks), tuple(fks), str(path), line
+        )
+
+    def _primary_key_of(self, table: str, current: str, current_pk: tuple[str, ...]) -> tuple[str, ...]:
+        if table == current:
+            return current_pk
+        return self.schema.tables[table].primary_key if table in self.schema.tables else ("id",)
+
+
+def _raw_schema(paths: Sequence[str | Path]) -> Schema:
+    schema = Schema()
+    loader = _Loader(schema)
+    for entry in paths:
+        path = Path(entry)
+        files = sorted(path.glob("*.sql")) if path.is_dir() else [path]
+        for file in files:
+            loader.load(file)
+    return schema
+
+
+def _expression(sql: str | None) -> Any:
+    if sql is None:
+        return None
+    stmt: Any = pglast.parse_sql(f"SELECT {sql}")[0].stmt
+    return stmt.targetList[0].val
+
+
+def load_schema(paths: Sequence[str | Path]) -> Schema:
+    """Read the SQL files (in load order; directories in name order) into a :class:`Schema`.
+
+    Tables, functions and triggers come from :func:`bcastsim.sqlmodel.load_catalog`,
+    so the model runs exactly what ``bcastsim inspect`` reports; CHECK expressions,
+    multi-column keys and foreign-key order, which the catalog does not carry, come
+    from the same parse trees.
+    """
+    from bcastsim.sqlmodel import load_catalog
+
+    raw = _raw_schema(paths)
+    catalog = load_catalog(list(paths))
+    schema = Schema(partitions=dict(raw.partitions))
+    for name, table in catalog.tables.items():
+        extra = raw.tables.get(name)
+        if extra is None:
+            continue  # a partition: its rows live in the parent
+        columns = tuple(
+            ColumnDef(
+                c.name, normalize_type(c.type_name), tuple(c.type_modifiers), c.not_null, _expression(c.default_sql)
+            )
+            for c in table.columns
+        )
+        unique: list[tuple[str, ...]] = [
+            (c.name,) for c in table.columns if c.unique and (c.name,) != tuple(table.primary_key)
+        ]
+        unique += [key for key in extra.unique if len(key) > 1 and key not in unique]
+        foreign_keys = extra.foreign_keys
+        schema.tables[name] = TableDef(
+            name,
+            columns,
+            tuple(table.primary_key),
+            tuple(unique),
+            extra.checks,
+            foreign_keys,
+            table.location.path,
+            table.location.line,
+        )
+    for name, function in catalog.functions.items():
+        params = tuple(
+            ParamDef(p.name or "", normalize_type(p.type_name), _expression(p.default_sql))
+            for p in function.parameters
+            if p.mode in ("in", "inout", "variadic")
+        )
+        schema.functions[name] = FunctionDef(
+            name,
+            function.language,
+            params,
+            normalize_type(function.returns),
+            function.plpgsql,
+            function.location.path,
+            function.location.line,
+            function.body_location.line,
+            function.body,
+        )
+    for key, trigger in catalog.triggers.items():
+        if trigger.arguments:
+            raise UnsupportedError(
+                "trigger arguments (TG_ARGV)", path=trigger.location.path, line=trigger.location.line
+            )
+        schema.triggers[key] = TriggerDef(
+            trigger.name,
+            trigger.table,
+            trigger.timing,
+            tuple(trigger.events),
+            tuple(trigger.update_columns),
+            trigger.level,
+            _expression(trigger.when_sql),
+            trigger.function,
+            trigger.enabled,
+            trigger.location.path,
+            trigger.location.line,
+        )
+    return schema
