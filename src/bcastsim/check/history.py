@@ -1,0 +1,339 @@
+"""Delivery histories and the Jepsen-style delivery checker.
+
+A history records what the server sent (:class:`Sent`, in commit order) and, per
+client, when it was connected, when each topic was joined and ``SUBSCRIBED``,
+which private topics it may join, and what arrived. One :class:`ClientTrace` may
+stand for many identical clients (``weight``): the simulator groups clients that
+behaved alike, and every count in the :class:`DeliveryReport` is weighted.
+
+Anomalies, per client and topic:
+
+``LOST``
+    a message sent while the client was connected and subscribed (and, for a
+    private message, authorized) for the whole window ``[sent, sent + latency]``
+    never arrived. Broadcast is at most once, so a message sent while the client
+    was away is *not* lost in this sense: it is simply not owed.
+``LEAKED``
+    a message arrived on a topic the client was not subscribed to at any time
+    between send and arrival, or arrived under a topic it was not sent to, or was
+    never sent at all.
+``UNAUTHORIZED``
+    a private message arrived at a client not authorized for that topic.
+``DUPLICATED``
+    a message arrived more than once on one topic.
+``REORDERED``
+    a message arrived after one that was sent later on the same topic.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import operator
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+__all__ = [
+    "Anomaly",
+    "AnomalyExample",
+    "ClientTrace",
+    "DeliveryHistory",
+    "DeliveryReport",
+    "Interval",
+    "Sent",
+    "check_delivery",
+]
+
+_FIRST = operator.itemgetter(0)
+# Enough to show the shape of a failure without flooding a report.
+_MAX_EXAMPLES = 5
+
+
+class Anomaly(enum.Enum):
+    LOST = "lost"
+    LEAKED = "leaked"
+    UNAUTHORIZED = "unauthorized"
+    DUPLICATED = "duplicated"
+    REORDERED = "reordered"
+
+
+@attrs.frozen
+class Sent:
+    message_id: int
+    topic: str
+    time_ms: float
+    private: bool = False
+
+
+@attrs.frozen
+class Interval:
+    """Half-open ``[start_ms, end_ms)``; ``end_ms`` may be ``math.inf``."""
+
+    start_ms: float
+    end_ms: float
+
+    def contains(self, time_ms: float) -> bool:
+        return self.start_ms <= time_ms < self.end_ms
+
+
+def _intervals(value: Iterable[Interval]) -> tuple[Interval, ...]:
+    return tuple(value)
+
+
+def _names(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+def _sent(value: Iterable[Sent]) -> tuple[Sent, ...]:
+    return tuple(value)
+
+
+def _traces(value: Iterable[ClientTrace]) -> tuple[ClientTrace, ...]:
+    return tuple(value)
+
+
+def _freeze_mapping(value: Mapping[str, Iterable[object]]) -> Mapping[str, tuple[object, ...]]:
+    # Sorted keys keep iteration (and therefore report examples) deterministic.
+    return {key: tuple(value[key]) for key in sorted(value)}
+
+
+@attrs.frozen
+class ClientTrace:
+    client: str
+    connected: tuple[Interval, ...] = attrs.field(converter=_intervals)
+    subscribed: Mapping[str, tuple[Interval, ...]] = attrs.field(converter=_freeze_mapping)
+    authorized: frozenset[str] = attrs.field(converter=_names, factory=frozenset)
+    received: Mapping[str, tuple[tuple[int, float], ...]] = attrs.field(
+        converter=_freeze_mapping,
+        factory=dict,
+    )
+    weight: int = 1
+
+
+@attrs.frozen
+class DeliveryHistory:
+    sent: tuple[Sent, ...] = attrs.field(converter=_sent)
+    clients: tuple[ClientTrace, ...] = attrs.field(converter=_traces)
+    latency_bound_ms: float = 0.0
+
+
+@attrs.frozen
+class AnomalyExample:
+    anomaly: Anomaly
+    client: str
+    topic: str
+    message_id: int
+    detail: str
+
+    def describe(self) -> str:
+        return f"{self.anomaly.value}: client {self.client} topic {self.topic} message {self.message_id}: {self.detail}"
+
+
+@attrs.frozen
+class DeliveryReport:
+    counts: Mapping[Anomaly, int]
+    examples: tuple[AnomalyExample, ...]
+    allowed: frozenset[Anomaly]
+    expected: int
+    delivered: int
+
+    @property
+    def violations(self) -> dict[Anomaly, int]:
+        return {a: n for a, n in self.counts.items() if n and a not in self.allowed}
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+@attrs.define
+class _TopicIndex:
+    """Send times per topic, sorted, for counting owed messages by bisection."""
+
+    all_times: list[float]
+    all_ids: list[int]
+    public_times: list[float]
+    public_ids: list[int]
+    # True when time order is commit order on this topic: then "arrived exactly as owed" can be
+    # decided by comparing id lists, without looking at receipts one by one.
+    commit_ordered: bool = True
+
+
+def _index(sent: tuple[Sent, ...]) -> tuple[dict[str, _TopicIndex], dict[int, tuple[Sent, int]]]:
+    per_topic: dict[str, list[Sent]] = {}
+    by_id: dict[int, tuple[Sent, int]] = {}
+    for position, message in enumerate(sent):
+        per_topic.setdefault(message.topic, []).append(message)
+        by_id[message.message_id] = (message, position)
+    index: dict[str, _TopicIndex] = {}
+    for topic, messages in per_topic.items():
+        ordered = sorted(messages, key=lambda m: (m.time_ms, by_id[m.message_id][1]))
+        public = [m for m in ordered if not m.private]
+        positions = [by_id[m.message_id][1] for m in ordered]
+        index[topic] = _TopicIndex(
+            [m.time_ms for m in ordered],
+            [m.message_id for m in ordered],
+            [m.time_ms for m in public],
+            [m.message_id for m in public],
+            positions == sorted(positions),
+        )
+    return index, by_id
+
+
+def _intersect(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> list[Interval]:
+    out: list[Interval] = []
+    sa = sorted(a, key=lambda i: i.start_ms)
+    sb = sorted(b, key=lambda i: i.start_ms)
+    i = j = 0
+    while i < len(sa) and j < len(sb):
+        lo = max(sa[i].start_ms, sb[j].start_ms)
+        hi = min(sa[i].end_ms, sb[j].end_ms)
+        if lo < hi:
+            out.append(Interval(lo, hi))
+        if sa[i].end_ms < sb[j].end_ms:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _overlaps(intervals: tuple[Interval, ...], lo: float, hi: float) -> bool:
+    """True when some interval meets the closed window ``[lo, hi]`` (its end instant included)."""
+    return any(iv.start_ms <= hi and lo <= iv.end_ms for iv in intervals)
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.counts: dict[Anomaly, int] = dict.fromkeys(Anomaly, 0)
+        self.examples: dict[Anomaly, list[AnomalyExample]] = {a: [] for a in Anomaly}
+
+    def add(self, anomaly: Anomaly, weight: int, where: tuple[str, str, int], detail: str) -> None:
+        self.counts[anomaly] += weight
+        if len(self.examples[anomaly]) < _MAX_EXAMPLES:
+            self.examples[anomaly].append(AnomalyExample(anomaly, *where, detail))
+
+    def wants(self, anomaly: Anomaly) -> bool:
+        return len(self.examples[anomaly]) < _MAX_EXAMPLES
+
+
+def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = frozenset()) -> DeliveryReport:
+    """Classify every delivery in ``history``; weighted counts, a few deterministic examples.
+
+    Cost per trace is O(received + windows * log(sent)): owed messages are counted by
+    bisection, and only enumerated when a loss must be shown as an example.
+    """
+    index, by_id = _index(history.sent)
+    latency = history.latency_bound_ms
+    found = _Collector()
+    expected_total = 0
+    delivered_total = 0
+
+    for trace in history.clients:
+        weight = trace.weight
+        for topic in sorted(set(trace.subscribed) | set(trace.received)):
+            intervals = trace.subscribed.get(topic, ())
+            receipts = trace.received.get(topic, ())
+            delivered_total += weight * len(receipts)
+
+            # Owed messages: sent inside connected ∩ subscribed, early enough to arrive before it ended.
+            authorized = topic in trace.authorized
+            topic_index = index.get(topic)
+            windows: list[tuple[float, float]] = []
+            slices: list[tuple[int, int]] = []
+            owed_count = 0
+            if topic_index is not None and intervals:
+                times = topic_index.all_times if authorized else topic_index.public_times
+                for window in _intersect(intervals, trace.connected):
+                    bound = window.end_ms - latency
+                    lo = bisect.bisect_left(times, window.start_ms)
+                    hi = bisect.bisect_left(times, bound)
+                    if hi > lo:
+                        windows.append((window.start_ms, bound))
+                        slices.append((lo, hi))
+                        owed_count += hi - lo
+            expected_total += weight * owed_count
+
+            # Fast path: exactly the owed messages, once each, in commit order; no anomaly is possible.
+            if topic_index is not None and topic_index.commit_ordered and len(receipts) == owed_count:
+                ids = topic_index.all_ids if authorized else topic_index.public_ids
+                owed_ids = (
+                    [i for lo, hi in slices for i in ids[lo:hi]]
+                    if len(slices) > 1
+                    else (ids[slices[0][0] : slices[0][1]] if slices else [])
+                )
+                if list(map(_FIRST, receipts)) == owed_ids:
+                    continue
+
+            seen: set[int] = set()
+            highest_position = -1
+            highest_id = -1
+            owed_received = 0
+            client = trace.client
+            for message_id, arrival in receipts:
+                if message_id in seen:
+                    found.add(Anomaly.DUPLICATED, weight, (client, topic, message_id), f"again at {arrival} ms")
+                    continue
+                seen.add(message_id)
+                entry = by_id.get(message_id)
+                if entry is None:
+                    found.add(Anomaly.LEAKED, weight, (client, topic, message_id), "never sent")
+                    continue
+                message, position = entry
+                if message.topic != topic:
+                    found.add(Anomaly.LEAKED, weight, (client, topic, message_id), f"sent to topic {message.topic}")
+                else:
+                    if (authorized or not message.private) and any(lo <= message.time_ms < hi for lo, hi in windows):
+                        owed_received += 1
+                    if not _overlaps(intervals, message.time_ms, arrival):
+                        found.add(
+                            Anomaly.LEAKED,
+                            weight,
+                            (client, topic, message_id),
+                            f"sent at {message.time_ms} ms, arrived at {arrival} ms while not subscribed",
+                        )
+                if message.private and message.topic not in trace.authorized:
+                    found.add(
+                        Anomaly.UNAUTHORIZED,
+                        weight,
+                        (client, topic, message_id),
+                        "private message at a client not authorized for the topic",
+                    )
+                if position < highest_position:
+                    found.add(
+                        Anomaly.REORDERED,
+                        weight,
+                        (client, topic, message_id),
+                        f"arrived after message {highest_id}, which was sent later",
+                    )
+                elif position > highest_position:
+                    highest_position = position
+                    highest_id = message_id
+
+            lost = owed_count - owed_received
+            if lost:
+                if found.wants(Anomaly.LOST) and topic_index is not None:
+                    times = topic_index.all_times if authorized else topic_index.public_times
+                    ids = topic_index.all_ids if authorized else topic_index.public_ids
+                    missing = next(
+                        ids[k]
+                        for lo, hi in windows
+                        for k in range(bisect.bisect_left(times, lo), bisect.bisect_left(times, hi))
+                        if ids[k] not in seen
+                    )
+                    sent_at = by_id[missing][0].time_ms
+                    detail = f"sent at {sent_at} ms while connected and subscribed; never arrived"
+                    if lost > 1:
+                        detail += f" ({lost} lost on this topic)"
+                    found.add(Anomaly.LOST, weight * lost, (client, topic, missing), detail)
+                else:
+                    found.counts[Anomaly.LOST] += weight * lost
+
+    examples = tuple(e for a in Anomaly for e in found.examples[a])
+    return DeliveryReport(
+        counts={a: found.counts[a] for a in Anomaly},
+        examples=examples,
+        allowed=frozenset(allowed),
+        expected=expected_total,
+        delivered=delivered_total,
+    )

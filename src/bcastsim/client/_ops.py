@@ -1,0 +1,189 @@
+"""Client operation sequences and a runner that applies them to one profile's manager.
+
+The same operations drive the property suites, the stateful base class and the
+node conformance test (where the seed's own JavaScript runs them), so every
+observation here is JSON-shaped: listener counts, timer delays, deliveries.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from bcastsim._plans import UNLIMITED, PlanLimits
+from bcastsim.client._clock import VirtualClock
+from bcastsim.client._managers import SubscriberManager
+from bcastsim.client._profiles import Profile
+from bcastsim.client._transport import RealtimeServer, RealtimeSocket
+
+__all__ = [
+    "Advance",
+    "Broadcast",
+    "ChannelClose",
+    "ChannelError",
+    "ClientOp",
+    "Observation",
+    "OpRunner",
+    "SocketDrop",
+    "Subscribe",
+    "System",
+    "Unsubscribe",
+    "UnsubscribeAll",
+    "op_to_json",
+]
+
+
+@attrs.frozen
+class Subscribe:
+    channel: str
+    event: str
+    listener: int
+
+
+@attrs.frozen
+class Unsubscribe:
+    listener: int
+
+
+@attrs.frozen
+class UnsubscribeAll:
+    pass
+
+
+@attrs.frozen
+class Broadcast:
+    channel: str
+    event: str
+
+
+@attrs.frozen
+class System:
+    """A ``system`` message; realtime-js only ever carries ``ok``/``error`` (other statuses are counterfactual)."""
+
+    channel: str
+    status: str
+
+
+@attrs.frozen
+class ChannelError:
+    channel: str
+
+
+@attrs.frozen
+class ChannelClose:
+    channel: str
+
+
+@attrs.frozen
+class SocketDrop:
+    pass
+
+
+@attrs.frozen
+class Advance:
+    ms: int
+
+
+ClientOp = (
+    Subscribe | Unsubscribe | UnsubscribeAll | Broadcast | System | ChannelError | ChannelClose | SocketDrop | Advance
+)
+
+
+def op_to_json(op: ClientOp) -> dict[str, Any]:
+    return {"op": type(op).__name__, **attrs.asdict(op)}
+
+
+def describe_ops(ops: Sequence[object]) -> str:
+    return "[" + ", ".join(repr(op) for op in ops) + "]"
+
+
+@attrs.frozen
+class Observation:
+    """What one operation changed: ``getStats``, deliveries ``(listener, value)``, timers ``(label, delay)``."""
+
+    stats: tuple[int, int]
+    deliveries: tuple[tuple[int, str], ...]
+    timers: tuple[tuple[str, float], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stats": list(self.stats),
+            "deliveries": [[listener, json.loads(value)] for listener, value in self.deliveries],
+            "timers": [[label, delay] for label, delay in self.timers],
+        }
+
+
+class OpRunner:
+    """One client with one manager of ``profile`` on a server of its own."""
+
+    def __init__(self, profile: Profile, *, plan: PlanLimits | None = None, seed: int = 0) -> None:
+        self.profile = profile
+        self.clock = VirtualClock()
+        self.server = RealtimeServer(self.clock, plan or UNLIMITED)
+        self.rng = random.Random(seed)
+        self.socket: RealtimeSocket = self.server.connect(
+            "client", reconnect_policy=profile.socket_backoff, rejoin_policy=profile.rejoin_backoff, rng=self.rng
+        )
+        self.resyncs: list[tuple[float, str]] = []
+        self.manager: SubscriberManager = profile.manager(
+            self.socket, self.clock, profile.backoff, self.rng, self._resync
+        )
+        self.handles: dict[int, list[object]] = {}
+        self.subscriptions: dict[int, tuple[str, str]] = {}
+        self._listeners: dict[int, Any] = {}
+        self._pending: list[tuple[int, str]] = []
+        self.deliveries: list[tuple[float, int, Any]] = []
+        self.sent: list[tuple[int, str, str]] = []
+
+    def _resync(self, name: str) -> None:
+        self.resyncs.append((self.clock.now_ms, name))
+
+    def _listener(self, listener: int) -> Any:
+        # One function object per listener id, as in the JS harness: subscribing it twice passes the same function.
+        if listener not in self._listeners:
+
+            def record(value: Any) -> None:
+                self._pending.append((listener, json.dumps(value, sort_keys=True)))
+                self.deliveries.append((self.clock.now_ms, listener, value))
+
+            self._listeners[listener] = record
+        return self._listeners[listener]
+
+    def apply(self, op: ClientOp) -> Observation:
+        self._pending = []
+        timers_before = len(self.clock.scheduled)
+        match op:
+            case Subscribe(channel, event, listener):
+                handle = self.manager.subscribe(channel, event, self._listener(listener))
+                self.handles.setdefault(listener, []).append(handle)
+                self.subscriptions[listener] = (channel, event)
+            case Unsubscribe(listener):
+                handles = self.handles.get(listener)
+                if handles:
+                    self.manager.unsubscribe(handles.pop())
+            case UnsubscribeAll():
+                self.manager.unsubscribe_all()
+                self.handles.clear()
+            case Broadcast(channel, event):
+                message_id = self.server.send(channel, event, {"type": event, "seq": self.server.next_id})
+                if message_id is not None:
+                    self.sent.append((message_id, channel, event))
+            case System(channel, status):
+                self.server.system(channel, status)
+            case ChannelError(channel):
+                self.server.channel_error(channel)
+            case ChannelClose(channel):
+                self.server.close_channel(channel)
+            case SocketDrop():
+                self.socket.drop()
+            case Advance(ms):
+                self.clock.advance(ms)
+        timers = tuple((t.label, t.delay_ms) for t in self.clock.scheduled[timers_before:])
+        return Observation(self.manager.stats(), tuple(self._pending), timers)
+
+    def run(self, ops: Sequence[ClientOp]) -> list[Observation]:
+        return [self.apply(op) for op in ops]

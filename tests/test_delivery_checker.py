@@ -1,0 +1,175 @@
+"""The Jepsen-style delivery checker over weighted per-client, per-topic histories."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bcastsim.check.history import (
+    Anomaly,
+    ClientTrace,
+    DeliveryHistory,
+    Interval,
+    Sent,
+    check_delivery,
+)
+from bcastsim.strategies import delivery_histories
+
+ALWAYS = (Interval(0, math.inf),)
+
+
+def _trace(received: dict[str, list[tuple[int, float]]], **kw: object) -> ClientTrace:
+    fields: dict[str, object] = {"connected": ALWAYS, "subscribed": {"t": ALWAYS}, "received": received}
+    fields.update(kw)
+    return ClientTrace("c", **fields)  # type: ignore[arg-type]
+
+
+@st.composite
+def perfect_histories(draw: st.DrawFn) -> DeliveryHistory:
+    times = draw(st.lists(st.integers(0, 10_000), max_size=30))
+    sent = tuple(Sent(i + 1, "t", float(t)) for i, t in enumerate(sorted(times)))
+    start = draw(st.integers(0, 5_000))
+    end = draw(st.integers(start + 1, 20_000))
+    weight = draw(st.integers(1, 1000))
+    window = (Interval(start, end),)
+    latency = draw(st.sampled_from([0.0, 50.0]))
+    received = [(m.message_id, m.time_ms + latency) for m in sent if start <= m.time_ms < end - latency]
+    trace = ClientTrace("c", window, {"t": window}, frozenset(), {"t": received}, weight)
+    return DeliveryHistory(sent, (trace,), latency)
+
+
+@given(perfect_histories())
+def test_a_history_that_delivers_everything_owed_is_clean(history: DeliveryHistory) -> None:
+    """Every message sent inside the subscribed window and received in order yields no anomaly."""
+    report = check_delivery(history)
+    assert report.ok
+    assert report.expected == report.delivered
+
+
+@given(perfect_histories(), st.data())
+def test_dropping_one_receipt_is_one_weighted_loss(history: DeliveryHistory, data: st.DataObject) -> None:
+    """Removing one receipt from a clean history counts exactly one loss per client it stands for."""
+    trace = history.clients[0]
+    receipts = list(trace.received["t"])
+    if not receipts:
+        return
+    index = data.draw(st.integers(0, len(receipts) - 1))
+    dropped = receipts.pop(index)
+    broken = DeliveryHistory(
+        history.sent,
+        (ClientTrace("c", trace.connected, trace.subscribed, frozenset(), {"t": receipts}, trace.weight),),
+        history.latency_bound_ms,
+    )
+    report = check_delivery(broken)
+    assert report.counts[Anomaly.LOST] == trace.weight
+    assert report.examples[0].message_id == dropped[0]
+    assert check_delivery(broken, frozenset({Anomaly.LOST})).ok
+
+
+def test_messages_sent_while_disconnected_are_not_owed() -> None:
+    """At most once: a message sent while the client was away is not a loss."""
+    sent = (Sent(1, "t", 5.0), Sent(2, "t", 15.0))
+    trace = ClientTrace("c", (Interval(0, 10), Interval(20, math.inf)), {"t": ALWAYS}, frozenset(), {"t": [(1, 5.0)]})
+    report = check_delivery(DeliveryHistory(sent, (trace,), 0.0))
+    assert report.ok
+    assert report.expected == 1
+
+
+def test_duplicates_reorders_and_leaks_are_classified() -> None:
+    """A repeat is DUPLICATED, a late older message REORDERED, a receipt outside any subscription LEAKED."""
+    sent = (Sent(1, "t", 0.0), Sent(2, "t", 1.0), Sent(3, "u", 2.0))
+    trace = _trace({"t": [(2, 3.0), (1, 4.0), (1, 5.0)], "u": [(3, 6.0)]})
+    report = check_delivery(DeliveryHistory(sent, (trace,), 0.0))
+    assert report.counts[Anomaly.DUPLICATED] == 1
+    assert report.counts[Anomaly.REORDERED] == 1
+    assert report.counts[Anomaly.LEAKED] == 1
+    assert report.counts[Anomaly.LOST] == 0
+    assert not report.ok
+
+
+def test_private_messages_need_authorization() -> None:
+    """A private message at a client without authorization is UNAUTHORIZED and never owed to it."""
+    sent = (Sent(1, "admin", 0.0, private=True),)
+    intruder = _trace({"admin": [(1, 1.0)]}, subscribed={"admin": ALWAYS}, weight=7)
+    member = ClientTrace("m", ALWAYS, {"admin": ALWAYS}, frozenset({"admin"}), {}, 3)
+    report = check_delivery(DeliveryHistory(sent, (intruder, member), 0.0))
+    assert report.counts[Anomaly.UNAUTHORIZED] == 7
+    assert report.counts[Anomaly.LOST] == 3
+    assert report.expected == 3
+
+
+def test_weighted_traces_scale_counts_not_work() -> None:
+    """One trace of weight N counts like N identical traces."""
+    sent = tuple(Sent(i, "t", float(i)) for i in range(1, 101))
+    half = [(i, float(i)) for i in range(1, 51)]
+    one = check_delivery(DeliveryHistory(sent, (_trace({"t": half}, weight=5000),), 0.0))
+    many = check_delivery(DeliveryHistory(sent, tuple(_trace({"t": half}) for _ in range(50)), 0.0))
+    assert one.counts[Anomaly.LOST] == 5000 * 50
+    assert many.counts[Anomaly.LOST] == 50 * 50
+    assert one.examples[0] == many.examples[0]
+
+
+def test_examples_are_deterministic_and_bounded() -> None:
+    """Reports keep at most five examples per anomaly and list them the same way every time."""
+    sent = tuple(Sent(i, "t", float(i)) for i in range(1, 21))
+    traces = tuple(_trace({"t": []}, weight=1) for _ in range(10))
+    first = check_delivery(DeliveryHistory(sent, traces, 0.0))
+    second = check_delivery(DeliveryHistory(sent, traces, 0.0))
+    assert first.examples == second.examples
+    assert len(first.examples) == 5
+
+
+def _reference(history: DeliveryHistory) -> dict[Anomaly, int]:
+    """The definitions, checked one message and one receipt at a time."""
+    counts = dict.fromkeys(Anomaly, 0)
+    position = {m.message_id: i for i, m in enumerate(history.sent)}
+    by_id = {m.message_id: m for m in history.sent}
+    latency = history.latency_bound_ms
+    for trace in history.clients:
+        for topic in sorted(set(trace.subscribed) | set(trace.received)):
+            subscribed = trace.subscribed.get(topic, ())
+            receipts = trace.received.get(topic, ())
+            got = [m for m, _ in receipts]
+            for message in history.sent:
+                if message.topic != topic or (message.private and topic not in trace.authorized):
+                    continue
+                owed = any(
+                    s.start_ms <= message.time_ms
+                    and message.time_ms + latency < s.end_ms
+                    and c.start_ms <= message.time_ms
+                    and message.time_ms + latency < c.end_ms
+                    for s in subscribed
+                    for c in trace.connected
+                )
+                if owed and message.message_id not in got:
+                    counts[Anomaly.LOST] += trace.weight
+            seen: set[int] = set()
+            highest = -1
+            for message_id, arrival in receipts:
+                if message_id in seen:
+                    counts[Anomaly.DUPLICATED] += trace.weight
+                    continue
+                seen.add(message_id)
+                message = by_id.get(message_id)
+                if (
+                    message is None
+                    or message.topic != topic
+                    or not any(s.start_ms <= arrival and message.time_ms <= s.end_ms for s in subscribed)
+                ):
+                    counts[Anomaly.LEAKED] += trace.weight
+                    if message is None:
+                        continue
+                if message.private and message.topic not in trace.authorized:
+                    counts[Anomaly.UNAUTHORIZED] += trace.weight
+                if position[message_id] < highest:
+                    counts[Anomaly.REORDERED] += trace.weight
+                highest = max(highest, position[message_id])
+    return counts
+
+
+@given(delivery_histories())
+def test_checker_agrees_with_the_definitions(history: DeliveryHistory) -> None:
+    """The indexed checker (fast path included) counts what a one-by-one reading of the definitions counts."""
+    assert dict(check_delivery(history).counts) == _reference(history)
