@@ -1,0 +1,399 @@
+"""``bcastsim calibrate``: measure per-operation database costs on a real PostgreSQL for the simulator.
+
+Each cost is timed inside the server (``clock_timestamp()`` around a PL/pgSQL loop), so client and
+network overhead stay out; the median of several runs is written to ``models/costs.toml``.
+
+The two postgres_changes poll costs are timed from the client instead, one
+``pg_logical_slot_get_changes`` call at a time as Realtime's poller makes them, on a temporary
+logical replication slot. Supabase decodes with wal2json, which a stock PostgreSQL lacks; the
+built-in ``test_decoding`` plugin stands in for it. A server without ``wal_level = logical`` keeps
+the built-in estimates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bcastsim._errors import InputError
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from bcastsim.pg import Database
+
+__all__ = ["HELP", "configure", "measure", "render_costs", "run"]
+
+HELP = "measure per-operation database costs in a throwaway PostgreSQL and write models/costs.toml"
+
+_FIXTURES = """
+INSERT INTO events (id, eid, name) VALUES ('5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a', 'AB3012', 'Art Battle 3012');
+INSERT INTO people (id, first_name) VALUES ('7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d', 'Bidder');
+INSERT INTO artist_profiles (id, name) VALUES ('3c2b1a0f-9e8d-4c7b-a6f5-e4d3c2b1a0f9', 'Maria Fernandes');
+INSERT INTO art (id, event_id, artist_profile_id, code, round)
+VALUES ('0b9a4f8e-2c1d-4e3f-a5b6-c7d8e9f0a1b2', '5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a',
+        '3c2b1a0f-9e8d-4c7b-a6f5-e4d3c2b1a0f9', 'AB3012-2-14', 2);
+"""
+
+_ART = "'0b9a4f8e-2c1d-4e3f-a5b6-c7d8e9f0a1b2'::uuid"
+_PERSON = "'7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d'::uuid"
+
+
+def _loop(name: str, body: str, declare: str = "") -> str:
+    """A function that runs ``body`` n times and returns milliseconds per iteration."""
+    return f"""
+CREATE OR REPLACE FUNCTION bcastsim_cal_{name}(n int) RETURNS double precision LANGUAGE plpgsql AS $cal$
+DECLARE
+  t0 timestamptz;
+  i int;
+  v_bid uuid;
+  {declare}
+BEGIN
+  SELECT id INTO v_bid FROM bids LIMIT 1;
+  t0 := clock_timestamp();
+  FOR i IN 1..n LOOP
+    {body}
+  END LOOP;
+  RETURN extract(epoch FROM clock_timestamp() - t0) * 1000.0 / n;
+END
+$cal$;
+"""
+
+
+_FUNCTIONS = [
+    _loop("insert_bid", f"INSERT INTO bids (art_id, person_id, amount) VALUES ({_ART}, {_PERSON}, 100 + i);"),
+    _loop(
+        "trigger_lookup",
+        f"SELECT a.event_id, a.code, ap.name INTO v_event, v_code, v_name FROM art a "
+        f"LEFT JOIN artist_profiles ap ON a.artist_profile_id = ap.id WHERE a.id = {_ART};",
+        "v_event uuid; v_code varchar; v_name varchar;",
+    ),
+    _loop(
+        "realtime_send",
+        f"PERFORM realtime.send(jsonb_build_object('type', 'bid_update', 'art_id', {_ART}, 'amount', 100 + i, "
+        f"'created_at', now()), 'bid_update', 'broadcast:bid:' || {_ART}::text, false);",
+    ),
+    _loop("pk_select", "PERFORM 1 FROM bids WHERE id = v_bid;"),
+    # Realtime's per-subscriber check: claims set for the subscriber, then the row read under an
+    # RLS-like predicate on those claims.
+    _loop(
+        "auth_read",
+        'PERFORM set_config(\'request.jwt.claims\', \'{"role": "authenticated", "sub": "\' || i || \'"}\', true);'
+        " PERFORM 1 FROM bids b WHERE b.id = v_bid AND "
+        "(current_setting('request.jwt.claims', true)::jsonb ->> 'role') = 'authenticated';",
+    ),
+    # What PostgREST runs for the seed's fetchBidHistory: claims, then a JSON-aggregated select.
+    _loop(
+        "client_query",
+        "PERFORM set_config('request.jwt.claims', '{\"role\": \"anon\"}', true);"
+        f" PERFORM coalesce(json_agg(t), '[]') FROM (SELECT * FROM bids WHERE art_id = {_ART} "
+        "ORDER BY amount DESC LIMIT 20) t;",
+    ),
+]
+
+
+def _median_ms(db: object, name: str, n: int, runs: int) -> float:
+    values = []
+    for _ in range(runs):
+        rows = db.execute(f"SELECT bcastsim_cal_{name}({n})")  # type: ignore[attr-defined]
+        values.append(float(rows[0][0]))
+    return statistics.median(values)
+
+
+def _wal_per(db: object, statement: str) -> float:
+    before = db.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint")  # type: ignore[attr-defined]
+    db.execute(statement)  # type: ignore[attr-defined]
+    after = db.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint")  # type: ignore[attr-defined]
+    return float(after[0][0] - before[0][0])
+
+
+_SLOT = "bcastsim_calibrate"
+# Realtime asks for at most 100 changes per poll. test_decoding also emits a BEGIN and a COMMIT row per
+# transaction and stops after the transaction that reaches the limit, so 100 rows hold 34 one-row
+# transactions; include-xids/skip-empty-xacts keep its output close to wal2json's.
+_POLL_LIMIT = 100
+_POLL = (
+    f"SELECT data FROM pg_logical_slot_get_changes('{_SLOT}', NULL, {_POLL_LIMIT}, "
+    "'include-xids', '0', 'skip-empty-xacts', '1')"
+)
+_CHANGES_PER_FULL_POLL = _POLL_LIMIT // 3 + 1
+_POLL_INTERVAL_S = 0.1
+_POLL_SIZES = (0, 1, _CHANGES_PER_FULL_POLL)
+_INSERT_BIDS = f"""
+CREATE OR REPLACE PROCEDURE bcastsim_cal_insert_bids(n int) LANGUAGE plpgsql AS $cal$
+BEGIN
+  FOR i IN 1..n LOOP
+    INSERT INTO bids (art_id, person_id, amount) VALUES ({_ART}, {_PERSON}, 100 + i);
+    COMMIT;
+  END LOOP;
+END
+$cal$;
+"""
+
+
+def _timed_poll(poller: psycopg.Connection[tuple[Any, ...]]) -> tuple[float, int]:
+    """Milliseconds for one poll as the client sees it, and the row changes it returned."""
+    start = time.perf_counter()
+    rows = poller.execute(_POLL).fetchall()
+    elapsed = (time.perf_counter() - start) * 1000.0
+    return elapsed, sum(1 for (data,) in rows if str(data).startswith("table "))
+
+
+def _drain(db: Database, poller: psycopg.Connection[tuple[Any, ...]]) -> None:
+    """Consume everything pending and move the slot's restart point up to the present.
+
+    ``pg_logical_slot_get_changes`` re-reads WAL from the slot's restart point on every call, and that
+    point only moves when decoding passes a running-transactions record; a checkpoint writes one, so
+    every timed poll starts from the same short stretch of WAL.
+    """
+    db.execute("CHECKPOINT")
+    while poller.execute(_POLL).fetchall():
+        pass
+
+
+def _measure_polls(db: Database, samples: int, empty_polls: int) -> dict[str, float]:
+    """Empty-poll time and per-change decode time from one temporary test_decoding slot."""
+    import psycopg
+
+    with (
+        psycopg.connect(db.conninfo, autocommit=True) as poller,
+        psycopg.connect(db.conninfo, autocommit=True) as writer,
+    ):
+        # Decoding reads only flushed WAL, and the throwaway server defers flushes unless asked.
+        writer.execute("SET synchronous_commit = on")
+        writer.execute(_INSERT_BIDS)
+        # Temporary, as Realtime's is: the server drops it with the session if the drop below never runs.
+        poller.execute(f"SELECT pg_create_logical_replication_slot('{_SLOT}', 'test_decoding', true)")
+        try:
+            empty: list[float] = []
+            by_changes: dict[int, list[float]] = {}
+            for _ in range(samples):
+                for size in _POLL_SIZES:
+                    _drain(db, poller)
+                    if size:
+                        writer.execute("CALL bcastsim_cal_insert_bids(%s::int)", (size,))
+                    elapsed, changes = _timed_poll(poller)
+                    by_changes.setdefault(changes, []).append(elapsed)
+                    if size == 0:
+                        # An idle poller's steady state: empty polls one after another.
+                        empty.extend(_timed_poll(poller)[0] for _ in range(max(1, empty_polls // samples)))
+            roundtrip = []
+            for _ in range(empty_polls):
+                start = time.perf_counter()
+                poller.execute("SELECT 1").fetchall()
+                roundtrip.append((time.perf_counter() - start) * 1000.0)
+            # Realtime's idle poller waits between calls; a backend woken after a pause answers slower.
+            idle = []
+            for _ in range(max(3, min(samples, 10))):
+                time.sleep(_POLL_INTERVAL_S)
+                idle.append(_timed_poll(poller)[0])
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                poller.execute("SELECT pg_drop_replication_slot(%s)", (_SLOT,))
+    full = _CHANGES_PER_FULL_POLL
+    if not by_changes.get(0) or not by_changes.get(1) or not by_changes.get(full):
+        return {}  # decoding returned other changes than were written: no trustworthy difference
+    after_checkpoint = statistics.median(by_changes[0])
+    one = statistics.median(by_changes[1])
+    full_poll = statistics.median(by_changes[full])
+    return {
+        "poll_base_ms": statistics.median(empty),
+        # Against the empty poll taken in the same state (just after a checkpoint), so what the
+        # checkpoint leaves behind cancels out; the full poll is what a burst produces.
+        "change_decode_ms": max(0.00001, (full_poll - after_checkpoint) / full),
+        "measured_poll_empty_after_checkpoint_ms": after_checkpoint,
+        "measured_poll_1_change_ms": one,
+        f"measured_poll_{full}_changes_ms": full_poll,
+        "measured_client_roundtrip_ms": statistics.median(roundtrip),
+        "measured_poll_empty_after_100ms_idle_ms": statistics.median(idle),
+    }
+
+
+def measure(n: int = 2000, runs: int = 5) -> tuple[dict[str, float], dict[str, str]]:
+    """Start a throwaway PostgreSQL, load the built-in SQL and time each operation.
+
+    The poll costs are measured only when the server runs with ``wal_level = logical``; otherwise
+    they are left out and ``render_costs`` writes the built-in estimates.
+    """
+    import psycopg
+
+    from bcastsim._resources import builtin_sql_dir, builtin_sql_files
+    from bcastsim.pg import EphemeralPostgres
+
+    costs: dict[str, float] = {}
+    notes: dict[str, str] = {}
+    with EphemeralPostgres.start() as server:
+        notes["postgres"] = server.version
+        db = server.create_database(builtin_sql_files())
+        try:
+            db.execute(_FIXTURES)
+            for function in _FUNCTIONS:
+                db.execute(function)
+            _median_ms(db, "insert_bid", n, 1)  # warm caches and indexes before timing
+            with_seed_trigger = _median_ms(db, "insert_bid", n, runs)
+            db.execute("ALTER TABLE bids DISABLE TRIGGER USER")
+            plain = _median_ms(db, "insert_bid", n, runs)
+            lookup = _median_ms(db, "trigger_lookup", n, runs)
+            costs["insert_row_ms"] = plain
+            costs["trigger_lookup_ms"] = lookup
+            # The seed's bid trigger: one lookup and two pg_notify calls on top of the plain insert.
+            costs["pg_notify_ms"] = max(0.001, (with_seed_trigger - plain - lookup) / 2)
+            costs["realtime_send_ms"] = _median_ms(db, "realtime_send", n, runs)
+            costs["pk_select_ms"] = _median_ms(db, "pk_select", n, runs)
+            costs["auth_read_ms"] = _median_ms(db, "auth_read", n, runs)
+            costs["client_query_ms"] = _median_ms(db, "client_query", n, runs)
+            db.execute("CHECKPOINT")
+            _wal_per(db, f"SELECT bcastsim_cal_insert_bid({n})")  # first writes after a checkpoint log full pages
+            costs["wal_bytes_per_write"] = _wal_per(db, f"SELECT bcastsim_cal_insert_bid({n})") / n
+            costs["wal_bytes_per_message"] = _wal_per(db, f"SELECT bcastsim_cal_realtime_send({n})") / n
+            level = db.execute("SHOW wal_level")
+            notes["wal_level"] = str(level[0][0]) if level else "unknown"
+            if notes["wal_level"] == "logical":
+                samples = max(3, min(n // 100, 20))
+                empty_polls = max(20, min(n // 4, 500))
+                try:
+                    polls = [_measure_polls(db, samples, empty_polls) for _ in range(runs)]
+                except psycopg.Error as error:
+                    # e.g. no free replication slot (max_replication_slots) or no REPLICATION privilege
+                    notes["poll_error"] = (error.diag.message_primary or type(error).__name__).strip()
+                    polls = []
+                if polls and all(polls):
+                    for key in polls[0]:
+                        costs[key] = statistics.median(p[key] for p in polls)
+                    notes["poll_samples"] = str(samples)
+                    notes["empty_polls"] = str(empty_polls)
+                elif polls:
+                    notes["poll_error"] = "polls returned other changes than were committed"
+            costs["measured_insert_bid_seed_trigger_ms"] = with_seed_trigger
+            costs["measured_realtime_send_call_ms"] = costs["realtime_send_ms"]
+        finally:
+            db.close()
+        variant = builtin_sql_dir() / "variants" / "recommended_triggers.sql"
+        if variant.is_file():
+            # The corrected triggers: the same bid insert, now sending twice with realtime.send.
+            db = server.create_database([*builtin_sql_files(), variant])
+            try:
+                db.execute(_FIXTURES)
+                for function in _FUNCTIONS:
+                    db.execute(function)
+                _median_ms(db, "insert_bid", n, 1)
+                with_send_trigger = _median_ms(db, "insert_bid", n, runs)
+                costs["measured_insert_bid_realtime_send_trigger_ms"] = with_send_trigger
+                costs["realtime_send_ms"] = max(0.001, (with_send_trigger - plain - lookup) / 2)
+                notes["realtime_send"] = "from the bid insert with sql/variants/recommended_triggers.sql"
+            finally:
+                db.close()
+    notes["sql"] = str(builtin_sql_dir())
+    notes["operations_per_run"] = str(n)
+    notes["runs"] = str(runs)
+    return costs, notes
+
+
+def _poll_comment(notes: dict[str, str]) -> list[str]:
+    if "poll_error" in notes:
+        return [
+            "# poll_base_ms and change_decode_ms keep the built-in estimates: logical decoding could not",
+            f"# be timed ({notes['poll_error']}).",
+        ]
+    if "poll_samples" not in notes:
+        return [
+            "# poll_base_ms and change_decode_ms need logical decoding, which the throwaway server",
+            f"# (wal_level = {notes.get('wal_level', '?')}) does not offer: they keep the built-in estimates.",
+        ]
+    full = _CHANGES_PER_FULL_POLL
+    return [
+        "# poll_base_ms and change_decode_ms are timed from the client (time.perf_counter around each",
+        f"# pg_logical_slot_get_changes(slot, NULL, {_POLL_LIMIT}) call on a temporary logical replication slot,",
+        "# one call per poll, as Realtime's postgres_changes poller makes them). Supabase decodes with",
+        "# wal2json; the built-in test_decoding plugin stands in for it here. poll_base_ms is an empty",
+        f"# poll (median of {notes['empty_polls']} per run); change_decode_ms is a poll returning {full} one-row bid",
+        f"# transactions minus an empty poll in the same state, divided by {full} ({notes['poll_samples']} of each",
+        f"# per run); both the median of {notes.get('runs', '?')} runs.",
+    ]
+
+
+def render_costs(costs: dict[str, float], notes: dict[str, str]) -> str:
+    from bcastsim.sim import CostModel
+
+    defaults = CostModel()
+    lines = [
+        "# Per-operation database costs read by `bcastsim simulate`, written by `bcastsim calibrate`.",
+        f"# Measured on PostgreSQL {notes.get('postgres', '?')} inside the server (clock_timestamp() around",
+        f"# PL/pgSQL loops of {notes.get('operations_per_run', '?')} operations), median of "
+        f"{notes.get('runs', '?')} runs.",
+        *_poll_comment(notes),
+        "",
+        "[calibration]",
+        f'postgres = "{notes.get("postgres", "")}"',
+        f"operations_per_run = {notes.get('operations_per_run', 0)}",
+        f"runs = {notes.get('runs', 0)}",
+        "",
+        "[costs]",
+    ]
+    for key in (
+        "insert_row_ms",
+        "trigger_lookup_ms",
+        "pg_notify_ms",
+        "realtime_send_ms",
+        "pk_select_ms",
+        "auth_read_ms",
+        "client_query_ms",
+    ):
+        lines.append(f"{key} = {costs[key]:.5f}")
+    for key in ("poll_base_ms", "change_decode_ms"):
+        if key in costs:
+            lines.append(f"{key} = {costs[key]:.5f}")
+        else:
+            lines.append(f"{key} = {getattr(defaults, key)}  # not measured")
+    lines.append(f"wal_bytes_per_write = {costs['wal_bytes_per_write']:.1f}")
+    lines.append(f"wal_bytes_per_message = {costs['wal_bytes_per_message']:.1f}")
+    lines.append("")
+    lines.append("# Raw timings behind the costs above (not read by the simulator).")
+    lines.append("# pg_notify_ms = (seed-trigger insert - plain insert - lookup) / 2 notifies;")
+    if "measured_insert_bid_realtime_send_trigger_ms" in costs:
+        lines.append("# realtime_send_ms likewise from the insert with sql/variants/recommended_triggers.sql.")
+    else:
+        lines.append("# realtime_send_ms is a direct realtime.send call (no corrected trigger variant found).")
+    if "poll_base_ms" in costs:
+        lines.append("# poll_*: single polls timed from the client; the first change of a poll costs more than the")
+        lines.append("# others (poll_1_change_ms), which the linear change_decode_ms does not charge. An idle poller")
+        lines.append("# waits between polls (poll_empty_after_100ms_idle_ms); client_roundtrip_ms is a SELECT 1.")
+    lines.append("[measured]")
+    for key in sorted(k for k in costs if k.startswith("measured_")):
+        lines.append(f"{key.removeprefix('measured_')} = {costs[key]:.5f}")
+    return "\n".join(lines) + "\n"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", type=Path, default=Path("models/costs.toml"), help="model file to write (default: models/costs.toml)"
+    )
+    parser.add_argument("--operations", type=int, default=2000, help="operations per timed run")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per operation (the median is kept)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from bcastsim.pg import PgBinariesNotFound
+
+    if args.operations < 1 or args.runs < 1:
+        raise InputError("--operations and --runs must be at least 1", fix="e.g. --operations 2000 --runs 5")
+    try:
+        costs, notes = measure(args.operations, args.runs)
+    except PgBinariesNotFound as error:
+        raise InputError(
+            f"no PostgreSQL server binaries: {error}", fix="install PostgreSQL (initdb, postgres)"
+        ) from None
+    text = render_costs(costs, notes)
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"cannot write: {error.strerror}", path=args.out, fix="choose a writable --out") from None
+    sys.stdout.write(text)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,155 @@
+"""``bcastsim simulate``: run a live-event scenario over postgres_changes and broadcast, side by side."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bcastsim._errors import InputError
+
+__all__ = ["HELP", "configure", "run"]
+
+HELP = "simulate a live event (default: the built-in artbattle scenario) and compare architectures"
+
+# Runs shorter than this much simulated client-time finish before a progress bar would be useful.
+_LONG_RUN = 20_000.0
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "scenario",
+        nargs="?",
+        default="artbattle",
+        help="built-in scenario name (artbattle, rollout, restart_storm) or a .toml file",
+    )
+    parser.add_argument(
+        "--arch",
+        action="append",
+        metavar="ARCH",
+        help="architectures to compare, comma-separated or repeated: postgres_changes, "
+        "broadcast:pg_notify, broadcast:realtime.send (broadcast = realtime.send)",
+    )
+    parser.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    parser.add_argument("--clients", type=int, metavar="N", help="audience size (default: the scenario's)")
+    parser.add_argument("--plan", help="Realtime plan whose limits apply: free, pro, team or unlimited")
+    parser.add_argument(
+        "--reference-plan", metavar="PLAN", help="also run every architecture under this plan ('none' to skip)"
+    )
+    parser.add_argument("--profile", help="client profile: seed, realtime_js or recommended")
+    parser.add_argument(
+        "--seeds", metavar="A-B", help="sweep: run seeds A..B in parallel processes and print one summary line per run"
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="report format")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="also write report.txt and report.json here")
+
+
+def _seed_range(text: str) -> list[int]:
+    try:
+        if "-" in text:
+            a, b = (int(x) for x in text.split("-", 1))
+            return list(range(a, b + 1))
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise InputError(f"--seeds {text!r} is not a seed range", fix="e.g. --seeds 1-8 or --seeds 3,5,9") from None
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[float], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=Console(file=sys.stderr),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("simulate", total=1.0)
+        yield lambda fraction: bar.update(task, completed=fraction)
+
+
+def _long(args: argparse.Namespace) -> bool:
+    from bcastsim.sim import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    audience = args.clients if args.clients is not None else scenario.clients.audience
+    runs = (
+        len(scenario.scenario.architectures) * 2
+        if scenario.scenario.mode == "compare"
+        else len(scenario.rollout.stages)
+    )
+    return runs * scenario.scenario.duration_s * max(1.0, audience / 1000) >= _LONG_RUN
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from bcastsim.sim import sweep
+
+    options = {
+        k: v
+        for k, v in (
+            ("clients", args.clients),
+            ("plan", args.plan),
+            ("profile", args.profile),
+            ("architectures", args.arch),
+            ("reference_plan", args.reference_plan),
+        )
+        if v
+    }
+    results = sweep([args.scenario], _seed_range(args.seeds), **options)
+    if args.format == "json":
+        import json
+
+        import attrs
+
+        print(json.dumps([attrs.asdict(r) for r in results], indent=2))
+        return 0
+    print(f"{'seed':>6}  {'run':<34} {'DB time':>10} {'bid p99':>10} {'peak lag':>10} {'lost/client':>12}  fingerprint")
+    for result in results:
+        for label, m in result.runs.items():
+            p99 = m["bid_latency_p99_ms"]
+            print(
+                f"{result.seed:>6}  {label:<34} {m['realtime_db_time_ms'] or 0:>8,.0f}ms "
+                f"{'–' if p99 is None else f'{p99:,.0f}ms':>10} {m['peak_poller_lag_ms'] or 0:>8,.0f}ms "
+                f"{m['lost_per_client'] or 0:>12,.1f}  {result.fingerprint[:16]}"
+            )
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    from bcastsim.sim import render_json, render_text, simulate
+
+    if args.seeds:
+        return _sweep(args)
+    show = sys.stderr.isatty() and _long(args)
+    with _progress(show) as progress:
+        report = simulate(
+            args.scenario,
+            architectures=args.arch,
+            seed=args.seed,
+            clients=args.clients,
+            plan=args.plan,
+            profile=args.profile,
+            reference_plan=args.reference_plan,
+            progress=progress,
+        )
+    text = render_text(report)
+    data = render_json(report)
+    sys.stdout.write(text if args.format == "text" else data)
+    if args.out is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "report.txt").write_text(text, encoding="utf-8")
+            (args.out / "report.json").write_text(data, encoding="utf-8")
+        except OSError as error:
+            raise InputError(
+                f"cannot write the report: {error.strerror}", path=args.out, fix="choose a writable --out directory"
+            ) from error
+    return 0

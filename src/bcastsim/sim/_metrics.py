@@ -1,0 +1,187 @@
+"""Counters, weighted latency histograms and time series, one set per architecture in a run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["ArchMetrics", "percentile"]
+
+PERCENTILES = (50.0, 95.0, 99.0)
+
+# Database work is tallied per kind so the report can say which part of the load a claim is about.
+DB_KINDS = (
+    "business_writes",
+    "trigger_lookups",
+    "pg_notify_calls",
+    "realtime_send_calls",
+    "list_changes_polls",
+    "authorization_reads",
+    "client_reaction_queries",
+    "page_render_queries",
+    "refetch_queries",
+)
+REALTIME_DB_KINDS = (
+    "trigger_lookups",
+    "pg_notify_calls",
+    "realtime_send_calls",
+    "list_changes_polls",
+    "authorization_reads",
+    "client_reaction_queries",
+    "refetch_queries",
+)
+
+
+def percentile(histogram: Mapping[float, int], q: float) -> float | None:
+    """The weighted ``q``-th percentile (nearest rank) of a value -> weight histogram."""
+    total = sum(histogram.values())
+    if total == 0:
+        return None
+    rank = max(1, -(-total * q // 100))  # ceil(total * q / 100)
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    return max(histogram)  # pragma: no cover
+
+
+class ArchMetrics:
+    """Everything measured for the clients of one architecture."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.clients = 0
+        self.db_queries: dict[str, float] = dict.fromkeys(DB_KINDS, 0.0)
+        self.db_time_ms: dict[str, float] = dict.fromkeys(DB_KINDS, 0.0)
+        self.messages_sent = 0  # deliveries to clients, fan-out counted per subscriber
+        self.bytes_sent = 0
+        self.messages_published = 0  # messages the database produced (before fan-out)
+        self.deliveries_by_kind: dict[str, int] = {}
+        self.latency: dict[str, dict[float, int]] = {}
+        self.violations: dict[str, float] = {
+            "connections_refused": 0,
+            "channels_closed_over_message_rate": 0,
+            "deliveries_dropped_over_message_rate": 0,
+            "channel_joins_queued": 0,
+            "max_join_queue_ms": 0.0,
+            "channels_refused_over_per_connection_limit": 0,
+            "messages_dropped_over_payload_limit": 0,
+            "business_writes_aborted_by_notify_payload": 0,
+        }
+        self.connection_attempts = 0
+        self.connection_failures = 0
+        self.server_attempts = 0  # attempts that reached the service (not blocked by the client's network)
+        self.server_failures = 0
+        self.gave_up = 0
+        self.lost_in_partition = 0
+        self.undeliverable_notifications = 0
+        self.peak_lag_ms = 0.0
+        self.peak_retained_wal_bytes = 0.0
+        self.series: dict[str, list[float]] = {
+            "time_s": [],
+            "poller_lag_ms": [],
+            "retained_wal_bytes": [],
+            "connected_clients": [],
+            "deliveries_per_s": [],
+            "db_time_ms_per_s": [],
+        }
+        self.lost_per_client_mean = 0.0
+        self.lost_per_client_max = 0
+        self.unrecovered_per_client_mean = 0.0
+        self.updates_owed = 0
+        self.updates_lost = 0
+        self.checker: dict[str, Any] = {}
+
+    def db(self, kind: str, count: float, ms_each: float) -> None:
+        self.db_queries[kind] += count
+        self.db_time_ms[kind] += count * ms_each
+
+    def deliver(self, kind: str, weight: int, latency_ms: float, wire_bytes: int) -> None:
+        self.messages_sent += weight
+        self.bytes_sent += weight * wire_bytes
+        self.deliveries_by_kind[kind] = self.deliveries_by_kind.get(kind, 0) + weight
+        bucket = self.latency.get(kind)
+        if bucket is None:
+            bucket = self.latency[kind] = {}
+        key = round(latency_ms, 1)
+        bucket[key] = bucket.get(key, 0) + weight
+
+    def latency_percentiles(self, kind: str | None = None) -> dict[str, float | None]:
+        if kind is None:
+            merged: dict[float, int] = {}
+            for hist in self.latency.values():
+                for value, weight in hist.items():
+                    merged[value] = merged.get(value, 0) + weight
+            hist = merged
+        else:
+            hist = self.latency.get(kind, {})
+        return {f"p{q:g}": percentile(hist, q) for q in PERCENTILES}
+
+    @property
+    def total_db_time_ms(self) -> float:
+        return sum(self.db_time_ms.values())
+
+    @property
+    def realtime_db_time_ms(self) -> float:
+        return sum(self.db_time_ms[k] for k in REALTIME_DB_KINDS)
+
+    @property
+    def realtime_db_queries(self) -> float:
+        return sum(self.db_queries[k] for k in REALTIME_DB_KINDS)
+
+    @property
+    def connection_failure_rate(self) -> float:
+        """Failed attempts over all attempts, as the browsers see them."""
+        return self.connection_failures / self.connection_attempts if self.connection_attempts else 0.0
+
+    @property
+    def server_failure_rate(self) -> float:
+        """Refused or unanswered attempts over attempts that reached the service, as monitoring sees them."""
+        return self.server_failures / self.server_attempts if self.server_attempts else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        kinds = sorted(self.latency)
+        return {
+            "architecture": self.name,
+            "clients": self.clients,
+            "database": {
+                "queries": {k: round(v, 3) for k, v in self.db_queries.items()},
+                "time_ms": {k: round(v, 3) for k, v in self.db_time_ms.items()},
+                "total_time_ms": round(self.total_db_time_ms, 3),
+                "realtime_time_ms": round(self.realtime_db_time_ms, 3),
+                "realtime_queries": round(self.realtime_db_queries, 3),
+            },
+            "messages_published": self.messages_published,
+            "messages_sent": self.messages_sent,
+            "bytes_sent": self.bytes_sent,
+            "deliveries_per_client": round(self.messages_sent / self.clients, 3) if self.clients else 0.0,
+            "deliveries_by_kind": dict(sorted(self.deliveries_by_kind.items())),
+            "latency_ms": {
+                "all": self.latency_percentiles(),
+                **{kind: self.latency_percentiles(kind) for kind in kinds},
+            },
+            "peak_poller_lag_ms": round(self.peak_lag_ms, 3),
+            "peak_retained_wal_bytes": round(self.peak_retained_wal_bytes, 1),
+            "limit_violations": {k: round(v, 3) for k, v in self.violations.items()},
+            "connections": {
+                "attempts": self.connection_attempts,
+                "failures": self.connection_failures,
+                "failure_rate": round(self.connection_failure_rate, 6),
+                "reached_service": self.server_attempts,
+                "service_failures": self.server_failures,
+                "service_failure_rate": round(self.server_failure_rate, 6),
+                "gave_up": self.gave_up,
+            },
+            "updates": {
+                "owed": self.updates_owed,
+                "lost": self.updates_lost,
+                "lost_per_client_mean": round(self.lost_per_client_mean, 3),
+                "lost_per_client_max": self.lost_per_client_max,
+                "unrecovered_per_client_mean": round(self.unrecovered_per_client_mean, 3),
+                "lost_in_partitions": self.lost_in_partition,
+                "undeliverable_notifications": self.undeliverable_notifications,
+            },
+            "delivery_check": self.checker,
+            "series": {k: [round(x, 3) for x in v] for k, v in self.series.items()},
+        }
