@@ -1,0 +1,33 @@
+"""``bcastsim review OLD NEW``: what a change to the SQL does to channels, payloads and audiences."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bcastsim._commands._review_common import add_common_options, config_from_args, emit
+
+__all__ = ["HELP", "configure", "run"]
+
+HELP = "diff two versions of the SQL (paths or git:REV:PATH) and report contract changes and rule changes"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("old", metavar="OLD", help="the version before: a file, a directory or git:REV:PATH")
+    parser.add_argument("new", metavar="NEW", help="the version after: a file, a directory or git:REV:PATH")
+    parser.add_argument(
+        "--pg",
+        action="store_true",
+        help="also run both versions in a throwaway PostgreSQL on a generated workload and diff what they send",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --pg workload (default 0)")
+    add_common_options(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bcastsim.review import review
+
+    start = Path(args.new) if not args.new.startswith("git:") else Path.cwd()
+    config = config_from_args(args, start.resolve())
+    report = review(args.old, args.new, config=config, schema=args.schema, pg=args.pg, seed=args.seed)
+    return emit(report, args)

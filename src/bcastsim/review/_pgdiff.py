@@ -1,0 +1,548 @@
+"""``review --pg``: run both versions in a real PostgreSQL on one generated workload and diff what they send.
+
+The workload comes from the catalog: rows for every table in foreign-key order (values
+from column types, a seeded ``random.Random``), then updates of each column and deletes
+of rows nothing references, one transaction each, plus one transaction writing two
+equal rows. Both versions run the same transactions; messages are paired by message
+type and destination, and volatile values (times the database chose) are masked.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import re
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from bcastsim._errors import InputError
+from bcastsim.findings import Finding, Severity
+from bcastsim.review._report import RuleInfo
+
+if TYPE_CHECKING:
+    from bcastsim.pg import Database, EphemeralPostgres, TransactionResult
+    from bcastsim.sqlmodel import Catalog, Column, Table
+
+__all__ = ["PG_RULES", "Workload", "generate_workload", "pg_diff"]
+
+_BASE_TIME = datetime(2025, 8, 17, 19, 0, tzinfo=UTC)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}(:?\d{2})?|Z)?$")
+
+
+def _info(rule_id: str, severity: Severity, title: str, why: str, fix: str) -> RuleInfo:
+    return RuleInfo(id=rule_id, severity=severity, title=title, why=why, fix=fix)
+
+
+PG_RULES: dict[str, RuleInfo] = {
+    info.id: info
+    for info in (
+        _info(
+            "pg-write-failed",
+            Severity.ERROR,
+            "A write that committed before now fails",
+            "In the real database the new triggers abort a transaction the old ones let commit: the "
+            "business row is lost.",
+            "run the transaction shown in the example against the new SQL and fix the error it raises",
+        ),
+        _info(
+            "pg-write-fixed",
+            Severity.NOTE,
+            "A write that failed before now commits",
+            "The new version no longer aborts this transaction.",
+            "none needed",
+        ),
+        _info(
+            "pg-message-missing",
+            Severity.ERROR,
+            "A message the old version sent is no longer sent",
+            "Observed in PostgreSQL: subscribers of this destination stop receiving this message.",
+            "send it again, or move the subscribers in the same release",
+        ),
+        _info(
+            "pg-destination-changed",
+            Severity.ERROR,
+            "The same message goes to a different topic",
+            "Observed in PostgreSQL on the same writes: the message now goes to another channel or topic "
+            "value, so subscribers of the old one miss it.",
+            "build the topic from the same value as before, or move the subscribers",
+        ),
+        _info(
+            "pg-message-added",
+            Severity.NOTE,
+            "A message the old version did not send",
+            "Observed in PostgreSQL: a new message reaches this destination.",
+            "check who receives it",
+        ),
+        _info(
+            "pg-payload-changed",
+            Severity.WARNING,
+            "The payload actually sent changed",
+            "Observed in PostgreSQL on the same writes: keys or values differ between the versions.",
+            "check every subscriber reads the new shape",
+        ),
+        _info(
+            "pg-delivery-changed",
+            Severity.WARNING,
+            "The same message travels differently",
+            "Observed in PostgreSQL: the transport or the private flag of the message changed, so who "
+            "receives it changed.",
+            "move the subscribers (and RLS policies) with it",
+        ),
+        _info(
+            "pg-load-failed",
+            Severity.ERROR,
+            "The new version does not load in PostgreSQL",
+            "The migration fails to apply on a database where the old version applies.",
+            "run the new SQL against a scratch database and fix the error",
+        ),
+    )
+}
+
+
+@attrs.frozen
+class Workload:
+    """Transactions (lists of SQL statements) and the literal times the workload itself wrote."""
+
+    transactions: tuple[tuple[str, ...], ...]
+    literal_times: frozenset[str]
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _topological(tables: dict[str, Table]) -> list[str]:
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order or name in visiting:
+            return
+        visiting.add(name)
+        for column in tables[name].columns:
+            if column.references and column.references[0] in tables and column.references[0] != name:
+                visit(column.references[0])
+        visiting.discard(name)
+        order.append(name)
+
+    for name in sorted(tables):
+        visit(name)
+    return order
+
+
+class _Values:
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.counter = 0
+        self.times: set[str] = set()
+
+    def literal(self, column: Column, table_rows: dict[str, list[str]], unique_index: int) -> str | None:
+        """A SQL literal for ``column`` or None when the type is not one the workload knows."""
+        rng = self.rng
+        self.counter += 1
+        if column.references and column.references[0] in table_rows:
+            parents = table_rows[column.references[0]]
+            if not parents or (not column.not_null and rng.random() < 0.25):
+                return "NULL" if not column.not_null else None
+            return _quote(rng.choice(parents))
+        if not column.not_null and column.default_sql is None and rng.random() < 0.2:
+            return "NULL"
+        kind = column.type_name
+        if kind == "uuid":
+            return _quote(str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+        if kind in {"integer", "smallint", "bigint"}:
+            return str(1 + rng.randrange(3))
+        if kind == "numeric":
+            scale = column.type_modifiers[1] if len(column.type_modifiers) > 1 else 2
+            value = Decimal(rng.randrange(5000, 50000)) / 100
+            return str(round(value, min(scale, 2)))
+        if kind in {"real", "double precision"}:
+            return str(rng.randrange(1, 1000) / 10)
+        if kind == "boolean":
+            return "true" if rng.random() < 0.5 else "false"
+        if kind in {"text", "varchar", "character varying", "char", "character", "citext"}:
+            text = f"{column.name}-{unique_index}-{rng.randrange(1000)}"
+            if column.type_modifiers:
+                text = text[: column.type_modifiers[0]]
+            return _quote(text)
+        if kind in {"timestamptz", "timestamp", "timestamp with time zone", "timestamp without time zone"}:
+            moment = _BASE_TIME + timedelta(minutes=self.counter)
+            self.times.add(moment.isoformat())
+            return _quote(moment.isoformat())
+        if kind == "date":
+            return _quote((_BASE_TIME + timedelta(days=unique_index)).date().isoformat())
+        if kind in {"json", "jsonb"}:
+            return _quote("{}")
+        return "NULL" if not column.not_null else None
+
+
+def generate_workload(
+    catalog: Catalog, seed: int = 0, rows_per_table: int = 3, also_triggered: Sequence[str] = ()
+) -> Workload:
+    """A deterministic workload exercising every trigger of ``catalog`` (same seed, same SQL).
+
+    ``also_triggered`` names tables that get update and delete transactions even without
+    a trigger in ``catalog`` (the other version's triggered tables).
+    """
+    rng = random.Random(seed)
+    values = _Values(rng)
+    tables = {name: table for name, table in catalog.tables.items() if "." not in name}
+    order = _topological(tables)
+    triggered = {trigger.table for trigger in catalog.triggers.values()} | set(also_triggered)
+    referenced = {column.references[0] for table in tables.values() for column in table.columns if column.references}
+    rows: dict[str, list[str]] = {name: [] for name in order}
+    row_values: dict[str, list[dict[str, str]]] = {name: [] for name in order}
+    transactions: list[tuple[str, ...]] = []
+    skipped: set[str] = set()
+    index = 0
+
+    def insert(table: Table) -> tuple[str, dict[str, str]] | None:
+        nonlocal index
+        index += 1
+        assigned: dict[str, str] = {}
+        for column in table.columns:
+            literal = values.literal(column, rows, index)
+            if literal is None:
+                if column.default_sql is not None:
+                    continue
+                return None
+            assigned[column.name] = literal
+        names = ", ".join(f'"{name}"' for name in assigned)
+        statement = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join(assigned.values())})"
+        return statement, assigned
+
+    for name in order:
+        table = tables[name]
+        if len(table.primary_key) != 1:
+            skipped.add(name)
+            continue
+        for _ in range(rows_per_table):
+            made = insert(table)
+            if made is None:
+                skipped.add(name)
+                break
+            statement, assigned = made
+            key = assigned.get(table.primary_key[0])
+            if key is None or key == "NULL":
+                skipped.add(name)
+                break
+            rows[name].append(key.strip("'"))
+            row_values[name].append(assigned)
+            transactions.append((statement,))
+        if name in triggered and name not in skipped:
+            # Two rows differing only in their key, in one transaction: shows duplicate collapse.
+            made = insert(table)
+            if made is not None:
+                statement, assigned = made
+                twin = dict(assigned)
+                twin[table.primary_key[0]] = _quote(str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+                columns = ", ".join(f'"{column}"' for column in twin)
+                twin_sql = f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join(twin.values())})"
+                transactions.append((statement, twin_sql))
+                rows[name].append(assigned[table.primary_key[0]].strip("'"))
+                rows[name].append(twin[table.primary_key[0]].strip("'"))
+
+    for name in order:
+        if name not in triggered or name in skipped or not rows[name]:
+            continue
+        table = tables[name]
+        pk = table.primary_key[0]
+        target = rows[name][0]
+        for column in table.columns:
+            if column.name == pk or (column.references and column.not_null):
+                continue
+            if column.unique:
+                continue
+            literal = values.literal(column, rows, index + 1000)
+            if literal is None:
+                continue
+            transactions.append((f'UPDATE {name} SET "{column.name}" = {literal} WHERE "{pk}" = {_quote(target)}',))
+        transactions.append((f'UPDATE {name} SET "{pk}" = "{pk}" WHERE "{pk}" = {_quote(target)}',))
+        if name not in referenced:
+            transactions.append((f'DELETE FROM {name} WHERE "{pk}" = {_quote(rows[name][-1])}',))
+    return Workload(tuple(transactions), frozenset(values.times))
+
+
+# -- comparing what was sent -------------------------------------------------------------
+
+
+@attrs.frozen
+class _Sent:
+    transport: str
+    destination: str
+    event: str | None
+    private: bool | None
+    payload: Any
+
+    @property
+    def kind(self) -> str:
+        if isinstance(self.payload, dict) and isinstance(self.payload.get("type"), str):
+            return str(self.payload["type"])
+        return self.event or "(no type)"
+
+    @property
+    def pattern(self) -> str:
+        return _UUID.sub("{uuid}", self.destination)
+
+
+def _normalize_time(text: str) -> str | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def _mask(value: Any, literal_times: frozenset[str]) -> Any:
+    if isinstance(value, dict):
+        return {key: _mask(item, literal_times) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask(item, literal_times) for item in value]
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        normalized = _normalize_time(value)
+        return normalized if normalized in literal_times else "<time chosen by the database>"
+    return value
+
+
+def _sent(result: TransactionResult, literal_times: frozenset[str]) -> list[_Sent]:
+    times = frozenset(t for t in (_normalize_time(x) for x in literal_times) if t)
+    sent = [
+        _Sent("pg_notify", n.channel, None, None, _mask(n.json if n.json is not None else n.payload, times))
+        for n in result.notifications
+    ]
+    sent += [_Sent("realtime.send", m.topic, m.event, m.private, _mask(m.payload, times)) for m in result.messages]
+    return sent
+
+
+def _pair_key(message: _Sent) -> tuple[str, str]:
+    return (message.kind, message.destination)
+
+
+@attrs.frozen
+class _Observation:
+    rule: str
+    key: tuple[str, ...]
+    message: str
+    channel: str | None
+    example: str
+
+
+def _compare(
+    index: int, statements: Sequence[str], old: TransactionResult, new: TransactionResult, times: frozenset[str]
+) -> Iterator[_Observation]:
+    example = f"transaction {index}: " + "; ".join(statements)
+    if old.committed and not new.committed:
+        error = new.error.message if new.error else "rolled back"
+        yield _Observation(
+            "pg-write-failed", (statements[0].split(" (")[0],), f"new version aborts the write: {error}", None, example
+        )
+        return
+    if new.committed and not old.committed:
+        yield _Observation(
+            "pg-write-fixed",
+            (statements[0].split(" (")[0],),
+            "new version lets a formerly failing write commit",
+            None,
+            example,
+        )
+        return
+    before = _sent(old, times)
+    after = _sent(new, times)
+    unmatched_after = list(after)
+    for message in before:
+        match = next((m for m in unmatched_after if _pair_key(m) == _pair_key(message)), None)
+        if match is None:
+            # The same kind of message to another destination is one move, not a loss plus a gain.
+            match = next((m for m in unmatched_after if m.kind == message.kind), None)
+            if match is None:
+                yield _Observation(
+                    "pg-message-missing",
+                    (message.kind, message.pattern),
+                    f"'{message.kind}' on '{message.pattern}' ({message.transport}) is no longer sent",
+                    message.pattern,
+                    example,
+                )
+                continue
+            where = (
+                f"'{match.pattern}' instead of '{message.pattern}'"
+                if match.pattern != message.pattern
+                else f"another '{match.pattern}' value than before ({match.destination} instead of "
+                f"{message.destination}): the topic is built from a different value"
+            )
+            yield _Observation(
+                "pg-destination-changed",
+                (message.kind, message.pattern, match.pattern),
+                f"'{message.kind}' now goes to {where}",
+                message.pattern,
+                example,
+            )
+        unmatched_after.remove(match)
+        if (match.transport, match.private) != (message.transport, message.private):
+            yield _Observation(
+                "pg-delivery-changed",
+                (message.kind, message.pattern, match.transport, str(match.private)),
+                f"'{message.kind}' on '{match.pattern}' now travels by {match.transport}"
+                f"{'' if match.private is None else (' (private)' if match.private else ' (public)')} "
+                f"instead of {message.transport}"
+                f"{'' if message.private is None else (' (private)' if message.private else ' (public)')}",
+                match.pattern,
+                example,
+            )
+        if isinstance(message.payload, dict) and isinstance(match.payload, dict):
+            removed = sorted(set(message.payload) - set(match.payload))
+            added = sorted(set(match.payload) - set(message.payload))
+            changed = sorted(
+                key for key in set(message.payload) & set(match.payload) if message.payload[key] != match.payload[key]
+            )
+            if removed or added or changed:
+                parts = []
+                if removed:
+                    parts.append(f"keys removed: {', '.join(removed)}")
+                if added:
+                    parts.append(f"keys added: {', '.join(added)}")
+                if changed:
+                    parts.append(f"values differ: {', '.join(changed)}")
+                yield _Observation(
+                    "pg-payload-changed",
+                    (message.kind, match.pattern, *removed, "|", *added, "|", *changed),
+                    f"'{message.kind}' on '{match.pattern}': {'; '.join(parts)}",
+                    match.pattern,
+                    example,
+                )
+        elif message.payload != match.payload:
+            yield _Observation(
+                "pg-payload-changed",
+                (message.kind, match.pattern, "text"),
+                f"'{message.kind}' on '{match.pattern}': payload text differs",
+                match.pattern,
+                example,
+            )
+    for message in unmatched_after:
+        yield _Observation(
+            "pg-message-added",
+            (message.kind, message.pattern),
+            f"'{message.kind}' on '{message.pattern}' ({message.transport}) is new",
+            message.pattern,
+            example,
+        )
+
+
+def _run(database: Database, workload: Workload) -> list[TransactionResult]:
+    return database.run_history([list(steps) for steps in workload.transactions])
+
+
+_DATABASES = itertools.count(1)
+
+
+def _run_both(
+    server: EphemeralPostgres,
+    old_files: Sequence[Path],
+    new_files: Sequence[Path],
+    workload: Workload,
+    new_label: str,
+) -> tuple[list[TransactionResult], list[TransactionResult]] | Finding:
+    import psycopg
+
+    number = next(_DATABASES)
+    names = (f"bcastsim_review_{os.getpid()}_{number}_old", f"bcastsim_review_{os.getpid()}_{number}_new")
+    try:
+        try:
+            old_db = server.create_database(files=list(old_files), name=names[0])
+        except psycopg.Error as error:
+            raise InputError(
+                f"the old version does not load in PostgreSQL: {error.diag.message_primary or error}",
+                fix="pass the tables it needs with --schema",
+            ) from None
+        try:
+            new_db = server.create_database(files=list(new_files), name=names[1])
+        except psycopg.Error as error:
+            old_db.close()
+            info = PG_RULES["pg-load-failed"]
+            return Finding(
+                rule=info.id,
+                severity=info.severity,
+                message=f"{new_label} does not load in PostgreSQL: {error.diag.message_primary or error}",
+                fix=info.fix,
+                why=info.why,
+            )
+        with old_db, new_db:
+            return _run(old_db, workload), _run(new_db, workload)
+    finally:
+        for name in names:
+            server.drop_database(name)
+
+
+def pg_diff(
+    old_files: Sequence[Path],
+    new_files: Sequence[Path],
+    catalog: Catalog,
+    *,
+    seed: int = 0,
+    new_label: str = "NEW",
+    also_triggered: Sequence[str] = (),
+    server: EphemeralPostgres | None = None,
+) -> list[Finding]:
+    """Load both file lists into fresh databases, run one workload on both, report what differs.
+
+    ``server`` reuses a running :class:`~bcastsim.pg.EphemeralPostgres` (its two databases are
+    dropped afterwards); without it a throwaway server is started and stopped.
+    """
+    from bcastsim.pg import EphemeralPostgres, PgBinariesNotFound, ServerStartError
+
+    workload = generate_workload(catalog, seed=seed, also_triggered=also_triggered)
+    if server is not None:
+        results = _run_both(server, old_files, new_files, workload, new_label)
+    else:
+        try:
+            started = EphemeralPostgres.start()
+        except PgBinariesNotFound as error:
+            raise InputError(f"--pg needs PostgreSQL server binaries: {error}", fix="install PostgreSQL") from None
+        except ServerStartError as error:
+            raise InputError(f"--pg could not start PostgreSQL: {error}") from None
+        with started:
+            results = _run_both(started, old_files, new_files, workload, new_label)
+    if isinstance(results, Finding):
+        return [results]
+    old_results, new_results = results
+    findings: list[Finding] = []
+    observations: dict[tuple[str, tuple[str, ...]], list[_Observation]] = {}
+    failed_before = False
+    for index, (statements, old, new) in enumerate(zip(workload.transactions, old_results, new_results, strict=True)):
+        # Once a write failed in one version, later writes referencing its row fail there too
+        # (foreign key violations): those are consequences, not further causes.
+        consequence = failed_before and any(
+            result.error is not None and result.error.sqlstate == "23503" for result in (old, new)
+        )
+        failed_before = failed_before or old.committed != new.committed
+        if consequence:
+            continue
+        for observation in _compare(index, statements, old, new, workload.literal_times):
+            observations.setdefault((observation.rule, observation.key), []).append(observation)
+    counts = Counter({key: len(items) for key, items in observations.items()})
+    for key in sorted(observations):
+        first = observations[key][0]
+        info = PG_RULES[first.rule]
+        times = counts[key]
+        findings.append(
+            Finding(
+                rule=first.rule,
+                severity=info.severity,
+                message=f"{first.message} (seen in {times} of {len(workload.transactions)} transactions, seed {seed})",
+                channel=first.channel,
+                fix=info.fix,
+                why=info.why,
+                example=first.example,
+            )
+        )
+    return findings

@@ -1,0 +1,1017 @@
+"""The rule registry: each rule is data (id, severity, title, why, fix) plus a small check function.
+
+A check reads the catalog (tables, functions, triggers, notify sites) and the review
+configuration and yields findings. Rules never raise on odd SQL: what the analysis
+cannot read is reported by the ``unsupported-sql`` rule instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import attrs
+
+from bcastsim.findings import Finding, Severity
+from bcastsim.review._analysis import (
+    ALL_OPS,
+    channel_builder,
+    decided_ops,
+    exception_handlers,
+    row_refs,
+    send_arguments,
+    statements,
+    tg_op_literals,
+)
+from bcastsim.review._config import ReviewConfig
+from bcastsim.review._report import RuleInfo
+
+if TYPE_CHECKING:
+    from bcastsim.sqlmodel import Catalog, Function, NotifySite, Trigger
+
+__all__ = ["RULES", "Rule", "RuleContext", "rule_catalogue", "run_rules"]
+
+NOTIFY_PAYLOAD_LIMIT = 7999
+CHANNEL_LIMIT = 63
+# Supabase's smallest plan's broadcast payload limit; larger messages are dropped by the server.
+REALTIME_PAYLOAD_LIMIT = 256 * 1024
+
+_NOTIFY_TRANSPORTS = ("pg_notify", "NOTIFY")
+_REALTIME_TRANSPORTS = ("realtime.send", "realtime.broadcast_changes")
+
+
+@attrs.frozen
+class RuleContext:
+    """What a rule may look at: the catalog of one version and the configuration."""
+
+    catalog: Catalog
+    config: ReviewConfig
+
+    def sites(self) -> tuple[NotifySite, ...]:
+        """Sites that can run: in functions some trigger fires, or in functions called directly."""
+        return tuple(site for site in self.catalog.notify_sites if not self.orphan(site.function))
+
+    def orphan(self, function: str | None) -> bool:
+        """A trigger function no enabled trigger runs: nothing it would send is ever sent."""
+        if function is None:
+            return False
+        definition = self.catalog.functions.get(function)
+        if definition is None or definition.returns.lower() != "trigger":
+            return False
+        return not self.triggers_for(function)
+
+    def function(self, name: str) -> Function | None:
+        return self.catalog.functions.get(name)
+
+    def triggers_for(self, function: str) -> tuple[Trigger, ...]:
+        return tuple(t for t in self.catalog.triggers_for(function) if t.enabled)
+
+
+CheckFn = Callable[[RuleContext, "Rule"], Iterable[Finding]]
+
+
+@attrs.frozen(kw_only=True)
+class Rule:
+    """A rule: its description as data and the function that applies it."""
+
+    id: str
+    severity: Severity
+    title: str
+    why: str
+    fix: str
+    check: CheckFn = attrs.field(eq=False, repr=False)
+
+    @property
+    def info(self) -> RuleInfo:
+        return RuleInfo(id=self.id, severity=self.severity, title=self.title, why=self.why, fix=self.fix)
+
+    def finding(
+        self,
+        ctx: RuleContext,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        channel: str | None = None,
+        function: str | None = None,
+        severity: Severity | None = None,
+        fix: str | None = None,
+        example: str | None = None,
+    ) -> Finding:
+        chosen = severity or self.severity
+        if self.id in ctx.config.severity:
+            chosen = ctx.config.severity[self.id]
+        return Finding(
+            rule=self.id,
+            severity=chosen,
+            message=message,
+            path=path,
+            line=line,
+            channel=channel,
+            function=function,
+            fix=fix or self.fix,
+            why=self.why,
+            example=example,
+        )
+
+    def at_site(
+        self,
+        ctx: RuleContext,
+        site: NotifySite,
+        message: str,
+        *,
+        severity: Severity | None = None,
+        fix: str | None = None,
+    ) -> Finding:
+        """A finding located at a send call: its file and line, function and channel."""
+        return self.finding(
+            ctx,
+            message,
+            path=site.location.path,
+            line=site.location.line,
+            channel=str(site.channel),
+            function=site.function,
+            severity=severity,
+            fix=fix,
+        )
+
+
+# -- shared lookups -------------------------------------------------------------------------
+
+
+def is_public(site: NotifySite) -> bool:
+    """Whether anyone may receive the site's messages without an authorization check."""
+    if site.transport in _NOTIFY_TRANSPORTS:
+        # Any database session may LISTEN on any channel; there is no ACL on channels.
+        return True
+    if site.transport == "realtime.broadcast_changes":
+        return False
+    return site.private is False
+
+
+def _statement_sql_at(ctx: RuleContext, site: NotifySite) -> str | None:
+    function = ctx.function(site.function)
+    if function is None or function.plpgsql is None:
+        return None
+    for stmt in statements(function.plpgsql):
+        if function.file_line(stmt.lineno).line == site.location.line:
+            for sql in stmt.sql:
+                if channel_builder(sql, site.transport) is not None:
+                    return sql
+    # A statement can start on an earlier line than the call itself.
+    candidates = [
+        stmt
+        for stmt in statements(function.plpgsql)
+        if function.file_line(stmt.lineno).line <= site.location.line
+        and any(channel_builder(sql, site.transport) is not None for sql in stmt.sql)
+    ]
+    if candidates:
+        stmt = max(candidates, key=lambda s: s.lineno)
+        return next(sql for sql in stmt.sql if channel_builder(sql, site.transport) is not None)
+    return None
+
+
+def _site_builder(ctx: RuleContext, site: NotifySite) -> str | None:
+    sql = _statement_sql_at(ctx, site)
+    return channel_builder(sql, site.transport) if sql is not None else None
+
+
+def _medium(site: NotifySite) -> str:
+    return "topic" if site.transport in _REALTIME_TRANSPORTS else "channel"
+
+
+# -- the rules ---------------------------------------------------------------------------
+
+
+def _unbounded_reason(site: NotifySite) -> str:
+    """Why a payload has no bound: the unbounded fields by key, else what the site says."""
+    fields = [
+        f"{field.key}: {field.unbounded_reason or 'no length limit'}"
+        for field in site.payload or ()
+        if field.max_bytes is None
+    ]
+    if fields:
+        return "; ".join(fields)
+    return site.unbounded_reason or "a value has no length limit"
+
+
+def _payload_too_large(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for site in ctx.sites():
+        if site.payload is None and site.max_payload_bytes is None and site.unbounded_reason is None:
+            continue
+        size = site.max_payload_bytes
+        if site.transport in _NOTIFY_TRANSPORTS:
+            if size is None:
+                reason = _unbounded_reason(site)
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"{site.transport} payload has no worst-case bound ({reason}); at 8000 bytes "
+                    "pg_notify raises 'payload string too long' and the write that fired the trigger is lost",
+                )
+            elif size > NOTIFY_PAYLOAD_LIMIT:
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"{site.transport} payload can reach {size} bytes (limit {NOTIFY_PAYLOAD_LIMIT}); "
+                    "the error aborts the write that fired the trigger",
+                )
+        elif size is None:
+            reason = _unbounded_reason(site)
+            yield rule.at_site(
+                ctx,
+                site,
+                f"{site.transport} payload has no worst-case bound ({reason}); the server silently "
+                f"drops messages over the plan's payload limit ({REALTIME_PAYLOAD_LIMIT // 1024} KB on Free)",
+                severity=Severity.NOTE,
+            )
+        elif size > REALTIME_PAYLOAD_LIMIT:
+            yield rule.at_site(
+                ctx,
+                site,
+                f"{site.transport} payload can reach {size} bytes; the server drops messages over "
+                f"{REALTIME_PAYLOAD_LIMIT // 1024} KB on the Free plan without telling the database",
+                severity=Severity.WARNING,
+            )
+
+
+def _channel_too_long(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for site in ctx.sites():
+        if site.transport not in _NOTIFY_TRANSPORTS:
+            continue
+        size = site.channel.max_bytes
+        severity = Severity.ERROR if site.transport == "pg_notify" else Severity.WARNING
+        consequence = (
+            "pg_notify raises 'channel name too long' and the write that fired the trigger is lost"
+            if site.transport == "pg_notify"
+            else "NOTIFY truncates the identifier to 63 bytes, so listeners of the full name hear nothing"
+        )
+        if size is None:
+            unbounded = [str(h) for h in site.channel.holes if h.max_bytes is None]
+            yield rule.at_site(
+                ctx,
+                site,
+                f"channel '{site.channel}' has no length bound ({', '.join(unbounded)} unbounded); "
+                f"past {CHANNEL_LIMIT} bytes {consequence}",
+                severity=severity,
+            )
+        elif size > CHANNEL_LIMIT:
+            yield rule.at_site(
+                ctx,
+                site,
+                f"channel '{site.channel}' can be {size} bytes (limit {CHANNEL_LIMIT}); {consequence}",
+                severity=severity,
+            )
+
+
+def _lookup_keys(ctx: RuleContext, site: NotifySite, table: str) -> list[str]:
+    """Columns of the trigger tables that are NOT NULL foreign keys to ``table``."""
+    keys = []
+    for table_name in site.tables:
+        trigger_table = ctx.catalog.tables.get(table_name)
+        for column in trigger_table.columns if trigger_table else ():
+            if column.references is not None and column.references[0] == table and column.not_null:
+                keys.append(f"{table_name}.{column.name}")
+    return keys
+
+
+def _guarded_lookup(ctx: RuleContext, site: NotifySite, expression: str) -> bool:
+    """Whether the function returns early when its lookup finds nothing (IF NOT FOUND / v IS NULL)."""
+    function = ctx.function(site.function)
+    if function is None:
+        return False
+    body = re.sub(r"\s+", " ", function.body)
+    if re.search(r"\bIF NOT FOUND\b", body, re.I):
+        return True
+    return re.search(rf"\bIF {re.escape(expression.strip())} IS NULL\b", body, re.I) is not None
+
+
+def _looked_up_holes(ctx: RuleContext, site: NotifySite) -> Iterator[tuple[str, list[str]]]:
+    """Non-NULL holes filled by a lookup in another table, with the foreign keys that keep them non-NULL."""
+    for hole in site.channel.holes:
+        if hole.nullable or not hole.sources or _guarded_lookup(ctx, site, hole.expression_sql):
+            continue
+        if re.match(r"\s*(coalesce\s*\()?\s*(new|old)\s*\.", hole.expression_sql, re.I):
+            continue
+        for source in hole.sources:
+            if source.table in site.tables:
+                continue
+            keys = _lookup_keys(ctx, site, source.table)
+            if keys:
+                yield str(source), keys
+
+
+def _channel_from_nullable(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for site in ctx.sites():
+        medium = _medium(site)
+        for source, keys in _looked_up_holes(ctx, site):
+            yield rule.at_site(
+                ctx,
+                site,
+                f"{medium} '{site.channel}' takes {source} from a lookup that finds its row only because "
+                f"{' and '.join(keys)} is a NOT NULL foreign key; if that key is dropped or deferred, the "
+                f"lookup can find nothing and the {medium} becomes "
+                f"'{site.channel.literal_prefix}' (CONCAT) or NULL ('||')",
+                severity=Severity.NOTE,
+                fix="take the value from the row itself (add it to the table) or skip the send when the lookup "
+                "finds nothing (IF NOT FOUND THEN RETURN NULL)",
+            )
+        nullable = [hole for hole in site.channel.holes if hole.nullable]
+        if not nullable:
+            continue
+        names = ", ".join(str(h) for h in nullable)
+        builder = _site_builder(ctx, site)
+        medium = _medium(site)
+        prefix = site.channel.literal_prefix
+        if builder in {"||", "other"}:
+            if site.transport == "pg_notify":
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"{medium} '{site.channel}' is NULL when {names} is NULL ('||' with NULL is NULL): "
+                    "pg_notify raises 'channel name cannot be empty' and the write is lost",
+                    severity=Severity.ERROR,
+                )
+            else:
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"{medium} '{site.channel}' is NULL when {names} is NULL: the send fails inside, "
+                    "only a WARNING is logged and the message is lost",
+                    severity=Severity.WARNING,
+                )
+        else:
+            yield rule.at_site(
+                ctx,
+                site,
+                f"{medium} '{site.channel}' is built from {names}, which can be NULL: CONCAT/format "
+                f"drop the NULL and the message goes to '{prefix}', a {medium} no subscriber expects",
+                severity=Severity.WARNING,
+            )
+
+
+def _sensitive_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for site in ctx.sites():
+        if not is_public(site) or not site.payload:
+            continue
+        for field in site.payload:
+            columns = [str(s) for s in field.sources if ctx.config.is_sensitive_column(s.table, s.column)]
+            if columns or ctx.config.is_sensitive_key(field.key):
+                what = f" (from {', '.join(columns)})" if columns else ""
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"payload key '{field.key}'{what} is personal data on public {_medium(site)} "
+                    f"'{site.channel}': anyone who knows or guesses the name receives it",
+                )
+
+
+def _restricted_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for site in ctx.sites():
+        if not is_public(site):
+            continue
+        reasons = []
+        if ctx.config.is_restricted_topic(str(site.channel)):
+            reasons.append(f"the {_medium(site)} name says it is for a restricted audience")
+        tables = sorted({t for t in site.tables if ctx.config.is_restricted_table(t)})
+        tables += sorted(
+            {
+                s.table
+                for field in site.payload or ()
+                for s in field.sources
+                if ctx.config.is_restricted_table(s.table) and s.table not in tables
+            }
+        )
+        if tables:
+            reasons.append(f"it carries rows of {', '.join(tables)}")
+        if reasons:
+            how = (
+                "pg_notify channels have no access control"
+                if site.transport in _NOTIFY_TRANSPORTS
+                else "a public Realtime channel runs no authorization"
+            )
+            yield rule.at_site(
+                ctx,
+                site,
+                f"{_medium(site)} '{site.channel}' is role-restricted ({'; '.join(reasons)}) "
+                f"but anyone can join it: {how}",
+            )
+
+
+def _pg_notify_not_delivered(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    if ctx.config.transport != "supabase-realtime":
+        return
+    for site in ctx.sites():
+        if site.transport in _NOTIFY_TRANSPORTS:
+            yield rule.at_site(
+                ctx,
+                site,
+                f"{site.transport} on '{site.channel}' never reaches Supabase Realtime subscribers: "
+                "the server has no LISTEN path, so this message is sent to nobody",
+            )
+
+
+def _realtime_not_listened(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    if ctx.config.transport != "postgres":
+        return
+    for site in ctx.sites():
+        if site.transport in _REALTIME_TRANSPORTS:
+            yield rule.at_site(
+                ctx,
+                site,
+                f"{site.transport} writes to realtime.messages, which no LISTEN client sees; "
+                "the configured transport is postgres",
+            )
+
+
+def _realtime_send_silent(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for site in ctx.sites():
+        if site.transport not in _REALTIME_TRANSPORTS:
+            continue
+        builder = _site_builder(ctx, site)
+        if any(h.nullable for h in site.channel.holes) and builder in {"||", "other"}:
+            yield rule.at_site(
+                ctx,
+                site,
+                f"topic '{site.channel}' can be NULL; realtime.send turns the failure into a WARNING, "
+                "the transaction commits and nothing is broadcast",
+            )
+        function = ctx.function(site.function)
+        if function is None or function.plpgsql is None:
+            continue
+        for stmt in statements(function.plpgsql):
+            if stmt.in_protected_block and function.file_line(stmt.lineno).line == site.location.line:
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"{site.transport} sits in a BEGIN … EXCEPTION block, but it never raises: its errors "
+                    "become WARNINGs, so the handler cannot see a failed broadcast",
+                    severity=Severity.NOTE,
+                )
+                break
+
+
+def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for name in sorted(ctx.catalog.functions):
+        function = ctx.catalog.functions[name]
+        triggers = [t for t in ctx.triggers_for(name) if t.level == "ROW"]
+        if function.plpgsql is None or not triggers:
+            continue
+        events = frozenset(e for t in triggers for e in t.events) - {"TRUNCATE"}
+        trigger_names = ", ".join(f"{t.name} ({' OR '.join(t.events)} ON {t.table})" for t in triggers)
+        reported: set[tuple[str, str, str]] = set()
+        for stmt in statements(function.plpgsql, events):
+            for sql in stmt.sql:
+                # In an IF condition, a read only matters where TG_OP tests do not decide the outcome.
+                decided = decided_ops(sql) if stmt.kind == "PLpgSQL_stmt_if" else frozenset()
+                for ref in row_refs(sql):
+                    if ref.paired:
+                        continue
+                    bad = "DELETE" if ref.record == "NEW" else "INSERT"
+                    if bad not in stmt.ops or bad in decided:
+                        continue
+                    key = (ref.record, ref.column, bad)
+                    if key in reported:
+                        continue
+                    reported.add(key)
+                    location = function.file_line(stmt.lineno)
+                    yield rule.finding(
+                        ctx,
+                        f"{ref.record}.{ref.column} is read on {bad} (trigger {trigger_names}), where "
+                        f"{ref.record} is NULL: the value is silently NULL",
+                        path=location.path,
+                        line=location.line,
+                        function=name,
+                        fix=f"guard it with IF TG_OP <> '{bad}', use COALESCE(NEW.{ref.column}, "
+                        f"OLD.{ref.column}), or drop {bad} from the trigger's events",
+                    )
+        seen_ops: set[str] = set()
+        for op, lineno in tg_op_literals(function.plpgsql):
+            if op in ALL_OPS and op not in events and op not in seen_ops:
+                seen_ops.add(op)
+                location = function.file_line(lineno)
+                yield rule.finding(
+                    ctx,
+                    f"the function handles TG_OP = '{op}' but no trigger fires it on {op} "
+                    f"({trigger_names}): that branch never runs",
+                    path=location.path,
+                    line=location.line,
+                    function=name,
+                    severity=Severity.NOTE,
+                    fix=f"add {op} to the trigger's events if the branch is meant to run, or remove it",
+                )
+
+
+def _statement_row_ref(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for name in sorted(ctx.catalog.functions):
+        function = ctx.catalog.functions[name]
+        triggers = [t for t in ctx.triggers_for(name) if t.level == "STATEMENT"]
+        if function.plpgsql is None or not triggers:
+            continue
+        for stmt in statements(function.plpgsql):
+            refs = [r for sql in stmt.sql for r in row_refs(sql)]
+            if refs:
+                location = function.file_line(stmt.lineno)
+                yield rule.finding(
+                    ctx,
+                    f"{refs[0].record}.{refs[0].column} is read but trigger {triggers[0].name} is "
+                    "FOR EACH STATEMENT: NEW and OLD are NULL there",
+                    path=location.path,
+                    line=location.line,
+                    function=name,
+                )
+                break
+
+
+def _before_returns_null(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for name in sorted(ctx.catalog.functions):
+        function = ctx.catalog.functions[name]
+        triggers = [t for t in ctx.triggers_for(name) if t.level == "ROW" and t.timing == "BEFORE"]
+        if function.plpgsql is None or not triggers:
+            continue
+        events = frozenset(e for t in triggers for e in t.events)
+        for stmt in statements(function.plpgsql, events):
+            if stmt.kind != "PLpgSQL_stmt_return" or not stmt.sql:
+                continue
+            value = stmt.sql[0].strip().upper()
+            skipped: frozenset[str] = frozenset()
+            if value == "NEW":
+                skipped = stmt.ops & {"DELETE"}
+            elif value == "OLD":
+                skipped = stmt.ops & {"INSERT"}
+            elif value == "NULL":
+                skipped = stmt.ops & {"INSERT", "UPDATE", "DELETE"}
+            if skipped:
+                location = function.file_line(stmt.lineno)
+                ops = " and ".join(sorted(skipped))
+                yield rule.finding(
+                    ctx,
+                    f"BEFORE trigger returns {value.lower()} on {ops} ({triggers[0].name}): "
+                    f"that is NULL, so PostgreSQL silently skips the {ops.lower()} of the row",
+                    path=location.path,
+                    line=location.line,
+                    function=name,
+                )
+
+
+def _after_return_ignored(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for name in sorted(ctx.catalog.functions):
+        function = ctx.catalog.functions[name]
+        triggers = ctx.triggers_for(name)
+        if function.plpgsql is None or not triggers or any(t.timing != "AFTER" for t in triggers):
+            continue
+        returns = [s for s in statements(function.plpgsql) if s.kind == "PLpgSQL_stmt_return" and s.sql]
+        values = {re.sub(r"\s+", " ", s.sql[0].strip().upper()) for s in returns}
+        if "NULL" not in values or len(values) < 2:
+            continue
+        first_null = next(s for s in returns if re.sub(r"\s+", " ", s.sql[0].strip().upper()) == "NULL")
+        location = function.file_line(first_null.lineno)
+        yield rule.finding(
+            ctx,
+            f"{name} returns NULL on some paths and {', '.join(sorted(values - {'NULL'}))} on others, but it "
+            f"only runs AFTER the write ({triggers[0].name}): the return value is ignored and NULL does not "
+            "undo or skip anything",
+            path=location.path,
+            line=location.line,
+            function=name,
+        )
+
+
+_TIME_KEY = re.compile(r"^(timestamp|time|ts|event_time|event_at|sent_at|occurred_at|at|changed_at)$", re.I)
+_TX_TIME = re.compile(r"^\s*(now\s*\(\s*\)|current_timestamp|transaction_timestamp\s*\(\s*\)|localtimestamp)", re.I)
+_STMT_TIME = re.compile(r"^\s*statement_timestamp\s*\(\s*\)", re.I)
+_CREATED = re.compile(r"^(created_at|inserted_at|created|creation_time|created_on)$", re.I)
+
+
+def _timestamp_semantics(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for site in ctx.sites():
+        for field in site.payload or ():
+            expression = field.expression_sql.strip()
+            if _TIME_KEY.match(field.key) and _TX_TIME.match(expression):
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"'{field.key}' is {expression}: the transaction's start time, the same for every "
+                    "message the transaction sends and possibly long before the change commits",
+                    fix="use clock_timestamp() for when the change happened, or name the key "
+                    "transaction_started_at if the transaction start is meant",
+                )
+            elif _TIME_KEY.match(field.key) and _STMT_TIME.match(expression):
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"'{field.key}' is statement_timestamp(): the start of the statement, not of this row's change",
+                    severity=Severity.NOTE,
+                )
+            elif _TIME_KEY.match(field.key) and any(_CREATED.match(s.column) for s in field.sources):
+                later = [op for op in site.operations if op in {"UPDATE", "DELETE"}]
+                if later:
+                    columns = ", ".join(str(s) for s in field.sources)
+                    yield rule.at_site(
+                        ctx,
+                        site,
+                        f"'{field.key}' is {columns}, but the message is also sent on "
+                        f"{' and '.join(later)}: then it is when the row was created, not when this happened",
+                        fix="send clock_timestamp() as the event time, and the creation time under its own key",
+                    )
+
+
+def _security_definer(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for name in sorted(ctx.catalog.functions):
+        function = ctx.catalog.functions[name]
+        if not function.security_definer:
+            continue
+        if function.search_path is None:
+            yield rule.finding(
+                ctx,
+                f"{name} is SECURITY DEFINER without SET search_path: a caller who can create objects "
+                "in a schema on their search_path can make it run their code with the owner's rights",
+                path=function.location.path,
+                line=function.location.line,
+                function=name,
+            )
+        else:
+            parts = [p.strip().strip('"').lower() for p in function.search_path.split(",")]
+            if "pg_temp" in parts[:-1] or "$user" in parts:
+                yield rule.finding(
+                    ctx,
+                    f"{name} is SECURITY DEFINER with search_path '{function.search_path}': "
+                    "pg_temp before the end, or $user, lets callers shadow names",
+                    path=function.location.path,
+                    line=function.location.line,
+                    function=name,
+                    severity=Severity.WARNING,
+                )
+
+
+def _exception_swallowed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for name in sorted(ctx.catalog.functions):
+        # realtime.* stands in for the platform's own functions, whose behaviour is a given.
+        if name.startswith("realtime."):
+            continue
+        function = ctx.catalog.functions[name]
+        if function.plpgsql is None:
+            continue
+        for handler in exception_handlers(function.plpgsql):
+            if "others" in handler.conditions and not handler.reraises:
+                location = function.file_line(handler.lineno)
+                yield rule.finding(
+                    ctx,
+                    f"EXCEPTION WHEN OTHERS in {name} does not re-raise: every error, including a failed "
+                    "notification, is swallowed and the transaction commits as if all went well",
+                    path=location.path,
+                    line=location.line,
+                    function=name,
+                )
+
+
+def _hot_table_notify(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    seen: set[tuple[str, str]] = set()
+    for site in ctx.sites():
+        if site.transport not in _NOTIFY_TRANSPORTS:
+            continue
+        for table in site.tables:
+            if not ctx.config.is_hot_table(table) or (table, site.function) in seen:
+                continue
+            seen.add((table, site.function))
+            yield rule.at_site(
+                ctx,
+                site,
+                f"{site.transport} from a trigger on hot table {table}: every notifying transaction holds "
+                "a cluster-wide lock from pre-commit to commit, so a burst of writes commits one at a time",
+            )
+
+
+def _notify_before_write(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for site in ctx.sites():
+        befores = [t for t in ctx.triggers_for(site.function) if t.timing == "BEFORE" and t.table in site.tables]
+        if befores:
+            yield rule.at_site(
+                ctx,
+                site,
+                f"message sent from BEFORE trigger {befores[0].name}: a later BEFORE trigger can still "
+                "change or skip the row, so the message may describe a write that never happened",
+            )
+
+
+def _duplicate_collapse(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for site in ctx.sites():
+        if site.transport not in _NOTIFY_TRANSPORTS or site.payload is None:
+            continue
+        for table_name in site.tables:
+            table = ctx.catalog.tables.get(table_name)
+            if table is None or not table.primary_key:
+                continue
+            row_level = any(t.level == "ROW" and t.table == table_name for t in ctx.triggers_for(site.function))
+            if not row_level:
+                continue
+            carries_key = all(
+                any(s.table == table_name and s.column == pk for f in site.payload for s in f.sources)
+                for pk in table.primary_key
+            )
+            if not carries_key:
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"payload on '{site.channel}' does not carry {table_name}'s primary key "
+                    f"({', '.join(table.primary_key)}): two {table_name} rows with equal values in one "
+                    "transaction produce byte-identical notifications, and PostgreSQL delivers only the first",
+                )
+
+
+_CHANGE_GUARD = re.compile(r"OLD\s*\.\s*\"?(\w+)\"?\s+IS\s+DISTINCT\s+FROM\s+NEW\s*\.\s*\"?(\w+)", re.I)
+_CHANGE_GUARD_2 = re.compile(r"NEW\s*\.\s*\"?(\w+)\"?\s+IS\s+DISTINCT\s+FROM\s+OLD\s*\.\s*\"?(\w+)", re.I)
+_CHANGE_NE = re.compile(r"(?:OLD|NEW)\s*\.\s*\"?(\w+)\"?\s*(?:<>|!=)\s*(?:OLD|NEW)\s*\.\s*\"?(\w+)", re.I)
+
+
+def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    sites_by_function: dict[str, list[NotifySite]] = {}
+    for site in ctx.sites():
+        sites_by_function.setdefault(site.function, []).append(site)
+    for key in sorted(ctx.catalog.triggers):
+        trigger = ctx.catalog.triggers[key]
+        if not trigger.enabled or "UPDATE" not in trigger.events or trigger.update_columns or trigger.when_sql:
+            continue
+        sites = [s for s in sites_by_function.get(trigger.function, []) if "UPDATE" in (s.operations or ALL_OPS)]
+        if not sites:
+            continue
+        columns: list[str] = []
+        unguarded = False
+        for site in sites:
+            found: list[str] = []
+            for guard in site.guards:
+                for pattern in (_CHANGE_GUARD, _CHANGE_GUARD_2, _CHANGE_NE):
+                    found += [m.group(1).lower() for m in pattern.finditer(guard)]
+            if not found:
+                unguarded = True
+            columns += found
+        if unguarded:
+            yield rule.finding(
+                ctx,
+                f"trigger {trigger.name} notifies on every UPDATE of {trigger.table}, even one that changes "
+                "nothing a subscriber sees",
+                path=trigger.location.path,
+                line=trigger.location.line,
+                function=trigger.function,
+                fix="add WHEN (OLD.* IS DISTINCT FROM NEW.*) or UPDATE OF the columns the message carries",
+            )
+        else:
+            listed = ", ".join(dict.fromkeys(columns))
+            yield rule.finding(
+                ctx,
+                f"trigger {trigger.name} runs its function on every UPDATE of {trigger.table}, but only "
+                f"changes of {listed} send anything",
+                path=trigger.location.path,
+                line=trigger.location.line,
+                function=trigger.function,
+                fix=f"declare AFTER UPDATE OF {listed} (or a WHEN clause) so other updates skip the function",
+            )
+
+
+def _private_defaulted(ctx: RuleContext, site: NotifySite) -> bool:
+    sql = _statement_sql_at(ctx, site)
+    args = send_arguments(sql) if sql is not None else None
+    if args is None:
+        return site.private is None
+    named = any(re.match(r"\s*private\s*=>", arg, re.I) for arg in args)
+    return len(args) < 4 and not named
+
+
+def _private_default(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for site in ctx.sites():
+        if site.transport == "realtime.send" and _private_defaulted(ctx, site):
+            yield rule.at_site(
+                ctx,
+                site,
+                f"realtime.send to '{site.channel}' leaves 'private' to its default (true): subscribers must "
+                "join with { config: { private: true } } and pass an RLS policy, while realtime-js joins "
+                "public channels by default",
+            )
+
+
+def _unsupported(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for diagnostic in ctx.catalog.diagnostics:
+        if ctx.orphan(diagnostic.function):
+            continue
+        yield rule.finding(
+            ctx,
+            f"{diagnostic.code}: {diagnostic.message}",
+            path=diagnostic.location.path,
+            line=diagnostic.location.line,
+            function=diagnostic.function,
+        )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        id="payload-too-large",
+        severity=Severity.ERROR,
+        title="Payload can exceed the transport's size limit",
+        why="pg_notify rejects payloads of 8000 bytes or more with an error that aborts the statement "
+        "that fired the trigger: the business row (a bid, a vote) is lost with the message. Realtime "
+        "drops oversized messages without telling the database.",
+        fix="send ids and small scalars only and let clients fetch the rest; bound text with left(x, n)",
+        check=_payload_too_large,
+    ),
+    Rule(
+        id="channel-too-long",
+        severity=Severity.ERROR,
+        title="Channel name can exceed 63 bytes",
+        why="pg_notify raises 'channel name too long' for 64+ bytes and aborts the write; NOTIFY "
+        "truncates identifiers, so listeners of the full name hear nothing.",
+        fix="shorten the literal prefix or use a shorter key (an integer id) in the channel",
+        check=_channel_too_long,
+    ),
+    Rule(
+        id="channel-from-nullable",
+        severity=Severity.WARNING,
+        title="Channel or topic built from a value that can be NULL",
+        why="CONCAT drops NULLs, so the message goes to a bare prefix topic nobody subscribes to; '||' "
+        "makes the whole name NULL, which pg_notify rejects (aborting the write) and realtime.send "
+        "swallows (losing the message).",
+        fix="take the value from a NOT NULL column of NEW/OLD, or skip the send (IF v IS NULL THEN RETURN) "
+        "when a lookup finds nothing",
+        check=_channel_from_nullable,
+    ),
+    Rule(
+        id="sensitive-on-public-topic",
+        severity=Severity.ERROR,
+        title="Personal data on a topic anyone can join",
+        why="Public Realtime channels and pg_notify channels run no authorization: anyone with the "
+        "anonymous key (or any database session) who knows the name receives the payload.",
+        fix="drop the key from the payload, or send it on a private topic guarded by an RLS policy on "
+        "realtime.messages",
+        check=_sensitive_public,
+    ),
+    Rule(
+        id="restricted-on-public-topic",
+        severity=Severity.ERROR,
+        title="Role-restricted data on a topic anyone can join",
+        why="An 'admin' topic is only a name: on a public channel any client can join it and read votes "
+        "and other data meant for staff.",
+        fix="send with realtime.send(..., private => true) and add an RLS policy on realtime.messages "
+        "that lets only admins select that topic",
+        check=_restricted_public,
+    ),
+    Rule(
+        id="pg-notify-not-delivered",
+        severity=Severity.ERROR,
+        title="pg_notify used where the transport is Supabase Realtime",
+        why="Supabase Realtime has no LISTEN path: pg_notify/NOTIFY messages never reach Broadcast "
+        "subscribers, yet the trigger still pays for them.",
+        fix="call realtime.send(payload jsonb, event, topic, private) instead",
+        check=_pg_notify_not_delivered,
+    ),
+    Rule(
+        id="realtime-send-not-listened",
+        severity=Severity.WARNING,
+        title="realtime.send used where the transport is PostgreSQL LISTEN/NOTIFY",
+        why="realtime.send only inserts into realtime.messages; LISTEN clients never see it.",
+        fix='use pg_notify, or set transport = "supabase-realtime" in [tool.bcastsim]',
+        check=_realtime_not_listened,
+    ),
+    Rule(
+        id="realtime-send-failure-silent",
+        severity=Severity.WARNING,
+        title="realtime.send failures vanish as warnings",
+        why="Any error inside realtime.send becomes a WARNING: the transaction commits, nothing is "
+        "broadcast, and no caller or handler can tell.",
+        fix="make sure the arguments cannot be NULL or invalid before the call, and watch the database "
+        "log for 'ErrorSendingBroadcastMessage'",
+        check=_realtime_send_silent,
+    ),
+    Rule(
+        id="trigger-event-mismatch",
+        severity=Severity.WARNING,
+        title="Trigger events do not match the function's TG_OP branches or NEW/OLD use",
+        why="NEW is NULL on DELETE and OLD is NULL on INSERT: reads of them silently yield NULL, and "
+        "branches for operations the trigger never fires on are dead code.",
+        fix="align the trigger's events with the function: guard by TG_OP or change the events",
+        check=_event_mismatch,
+    ),
+    Rule(
+        id="statement-trigger-row-reference",
+        severity=Severity.WARNING,
+        title="FOR EACH STATEMENT trigger reads NEW or OLD",
+        why="In a statement-level trigger NEW and OLD are NULL; every value read from them is NULL.",
+        fix="make the trigger FOR EACH ROW, or read the rows through REFERENCING NEW TABLE AS ...",
+        check=_statement_row_ref,
+    ),
+    Rule(
+        id="before-trigger-skips-row",
+        severity=Severity.ERROR,
+        title="BEFORE trigger returns NULL and skips the write",
+        why="A BEFORE ROW trigger that returns NULL (RETURN NEW on DELETE, RETURN OLD on INSERT) "
+        "silently cancels the operation on that row.",
+        fix="RETURN COALESCE(NEW, OLD), or make the trigger AFTER when it only sends messages",
+        check=_before_returns_null,
+    ),
+    Rule(
+        id="after-trigger-return-ignored",
+        severity=Severity.NOTE,
+        title="AFTER trigger's return value is ignored",
+        why="PostgreSQL ignores what an AFTER trigger returns: RETURN NULL there neither skips nor undoes the "
+        "write, whatever the code around it seems to expect.",
+        fix="RETURN NULL everywhere in AFTER triggers; to stop a write use a BEFORE trigger or a constraint",
+        check=_after_return_ignored,
+    ),
+    Rule(
+        id="timestamp-semantics",
+        severity=Severity.WARNING,
+        title="Timestamp that does not mean what its key says",
+        why="now() is the transaction's start, the same for every message in it and earlier than the "
+        "commit; a row's created_at sent on UPDATE is the creation time, not the event's.",
+        fix="use clock_timestamp() for the event time, and send other times under keys that name them",
+        check=_timestamp_semantics,
+    ),
+    Rule(
+        id="security-definer-search-path",
+        severity=Severity.ERROR,
+        title="SECURITY DEFINER without a pinned search_path",
+        why="A SECURITY DEFINER function resolves unqualified names through the caller's search_path: a "
+        "caller who can create a same-named object earlier on the path runs code as the owner.",
+        fix="add SET search_path = '' (and schema-qualify names) or SET search_path = pg_catalog, public",
+        check=_security_definer,
+    ),
+    Rule(
+        id="exception-swallowed",
+        severity=Severity.WARNING,
+        title="Exception handler swallows every error",
+        why="WHEN OTHERS without RAISE hides every failure, including the ones that should abort the "
+        "transaction; the message is lost and nobody is told.",
+        fix="catch the specific conditions you expect, or re-raise with RAISE; after logging",
+        check=_exception_swallowed,
+    ),
+    Rule(
+        id="hot-table-notify",
+        severity=Severity.WARNING,
+        title="Notifying trigger on a hot table",
+        why="Every transaction that called pg_notify takes a cluster-wide lock from pre-commit to commit, "
+        "so notifying transactions commit one at a time; on tables written in bursts (bids near the "
+        "auction close, votes at round end) this serializes the burst.",
+        fix="use realtime.send (a row insert, no global lock), or notify from a batching job",
+        check=_hot_table_notify,
+    ),
+    Rule(
+        id="notify-before-write",
+        severity=Severity.WARNING,
+        title="Message sent from a BEFORE trigger",
+        why="A later BEFORE trigger or a constraint can still change or skip the row: the message may "
+        "describe values that were never stored.",
+        fix="send messages from AFTER triggers",
+        check=_notify_before_write,
+    ),
+    Rule(
+        id="duplicate-collapse",
+        severity=Severity.NOTE,
+        title="Identical notifications in one transaction are collapsed",
+        why="Since PostgreSQL 13 a notification whose channel and payload equal an earlier one in the "
+        "same transaction is dropped; without the row's key in the payload, two equal rows send one message.",
+        fix="include the row's primary key in the payload",
+        check=_duplicate_collapse,
+    ),
+    Rule(
+        id="update-any-column",
+        severity=Severity.NOTE,
+        title="Trigger fires on UPDATE of any column",
+        why="A trigger without UPDATE OF or WHEN runs its function for every update of the table, even "
+        "when nothing the subscribers see changed: extra work on the write path and extra messages.",
+        fix="declare UPDATE OF the relevant columns or add a WHEN (OLD.x IS DISTINCT FROM NEW.x) clause",
+        check=_update_any_column,
+    ),
+    Rule(
+        id="realtime-private-default",
+        severity=Severity.NOTE,
+        title="realtime.send relies on the default private = true",
+        why="realtime.send defaults to a private message, while realtime-js joins public channels unless "
+        "told otherwise: a public and a private channel of one name are different channels.",
+        fix="pass private => true or false explicitly and match it in the client's channel config",
+        check=_private_default,
+    ),
+    Rule(
+        id="unsupported-sql",
+        severity=Severity.WARNING,
+        title="SQL the analysis cannot follow",
+        why="A construct the model does not understand may send messages or change triggers the other "
+        "rules cannot see.",
+        fix="review that statement by hand, or suppress this finding with a comment saying why it is safe",
+        check=_unsupported,
+    ),
+)
+
+_BY_ID = {rule.id: rule for rule in RULES}
+
+
+def rule_catalogue() -> dict[str, RuleInfo]:
+    return {rule.id: rule.info for rule in RULES}
+
+
+def run_rules(catalog: Catalog, config: ReviewConfig, rules: Iterable[Rule] = RULES) -> list[Finding]:
+    """Apply every enabled rule to ``catalog``; findings in rule order, then as the rule yields them."""
+    ctx = RuleContext(catalog, config)
+    findings: list[Finding] = []
+    for rule in rules:
+        if config.rule_enabled(rule.id):
+            findings.extend(rule.check(ctx, rule))
+    return findings

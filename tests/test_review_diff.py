@@ -1,0 +1,181 @@
+"""Contract diff between two versions: fixture pairs for every kind of difference, git revisions, rule changes."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bcastsim import InputError, Severity
+from bcastsim.review import DIFF_RULES, review
+
+ROOT = Path(__file__).resolve().parents[1]
+DIFF_FIXTURES = ROOT / "tests" / "fixtures" / "sql" / "review" / "diff"
+FIXTURE_SCHEMA = [ROOT / "sql" / "realtime.sql", ROOT / "tests" / "fixtures" / "sql" / "review" / "schema.sql"]
+PAIRS = sorted(path.name for path in DIFF_FIXTURES.iterdir() if path.is_dir())
+
+
+def _expectations(pair: str) -> tuple[set[str], int]:
+    text = (DIFF_FIXTURES / pair / "new.sql").read_text()
+    status = re.search(r"-- expect-exit: (\d)", text)
+    assert status is not None
+    return set(re.findall(r"-- expect: (\S+)", text)), int(status.group(1))
+
+
+def test_every_diff_kind_has_a_fixture_pair() -> None:
+    """Each kind of contract difference is shown by at least one old/new pair."""
+    covered = set().union(*(_expectations(pair)[0] for pair in PAIRS))
+    assert set(DIFF_RULES) <= covered
+
+
+@pytest.mark.parametrize("pair", PAIRS)
+def test_fixture_pair_differences(pair: str) -> None:
+    """Reviewing a pair reports exactly the expected kinds of change, and the expected exit status."""
+    expected, status = _expectations(pair)
+    report = review(str(DIFF_FIXTURES / pair / "old.sql"), str(DIFF_FIXTURES / pair / "new.sql"), schema=FIXTURE_SCHEMA)
+    assert {entry.finding.rule for entry in report.entries if entry.state == "changed"} == expected
+    assert report.exit_status == status
+
+
+def test_severity_of_breaking_changes() -> None:
+    """Removals, renames, retypes and wider audiences are errors; additions are notes."""
+    assert DIFF_RULES["payload-key-removed"].severity is Severity.ERROR
+    assert DIFF_RULES["payload-key-renamed"].severity is Severity.ERROR
+    assert DIFF_RULES["payload-key-retyped"].severity is Severity.ERROR
+    assert DIFF_RULES["audience-widened"].severity is Severity.ERROR
+    assert DIFF_RULES["channel-renamed"].severity is Severity.ERROR
+    assert DIFF_RULES["payload-key-added"].severity is Severity.NOTE
+    assert DIFF_RULES["channel-added"].severity is Severity.NOTE
+
+
+def test_rule_changes_introduced_and_fixed() -> None:
+    """A review says which rule findings the new version introduces and which it fixes."""
+    pair = DIFF_FIXTURES / "introduces-and-fixes"
+    report = review(str(pair / "old.sql"), str(pair / "new.sql"), schema=FIXTURE_SCHEMA)
+    introduced = {e.finding.rule for e in report.entries if e.state == "introduced"}
+    fixed = [e.finding for e in report.entries if e.state == "fixed"]
+    assert "sensitive-on-public-topic" in introduced
+    assert {f.rule for f in fixed} == {"timestamp-semantics"}
+    assert all(f.severity is Severity.NOTE and f.message.startswith("fixed: ") for f in fixed)
+    assert all(f.path is not None and f.path.endswith("old.sql") for f in fixed)
+
+
+def test_unchanged_pair_reports_nothing() -> None:
+    """Identical versions have no change, nothing introduced, nothing fixed."""
+    pair = DIFF_FIXTURES / "unchanged"
+    report = review(str(pair / "old.sql"), str(pair / "new.sql"), schema=FIXTURE_SCHEMA)
+    assert report.entries == ()
+    assert report.exit_status == 0
+
+
+def test_seed_to_recommended_variant() -> None:
+    """Moving from the seed to the variant fixes every seed error and introduces no error."""
+    schema = [ROOT / "sql" / "schema.sql", ROOT / "sql" / "realtime.sql"]
+    report = review(
+        str(ROOT / "sql" / "broadcast_triggers.sql"),
+        str(ROOT / "sql" / "variants" / "recommended_triggers.sql"),
+        schema=schema,
+    )
+    introduced = [e.finding for e in report.entries if e.state == "introduced"]
+    assert [f for f in introduced if f.severity is Severity.ERROR] == []
+    fixed_rules = {e.finding.rule for e in report.entries if e.state == "fixed"}
+    assert {"pg-notify-not-delivered", "sensitive-on-public-topic", "restricted-on-public-topic"} <= fixed_rules
+    changed = {e.finding.rule for e in report.entries if e.state == "changed"}
+    assert {"transport-changed", "audience-narrowed", "payload-key-removed", "trigger-changed"} <= changed
+
+
+def test_directories_compare_like_files(tmp_path: Path) -> None:
+    """Two directories are reviewed file set against file set, schema first."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    for directory, source in ((old, "old.sql"), (new, "new.sql")):
+        directory.mkdir()
+        shutil.copy(ROOT / "tests" / "fixtures" / "sql" / "review" / "schema.sql", directory / "schema.sql")
+        shutil.copy(ROOT / "sql" / "realtime.sql", directory / "realtime.sql")
+        shutil.copy(DIFF_FIXTURES / "channel-renamed" / source, directory / "triggers.sql")
+    report = review(str(old), str(new))
+    assert {e.finding.rule for e in report.entries if e.state == "changed"} == {"channel-renamed"}
+
+
+# -- git revisions -------------------------------------------------------------------------
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    (repo / "sql").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    shutil.copy(ROOT / "tests" / "fixtures" / "sql" / "review" / "schema.sql", repo / "sql" / "schema.sql")
+    shutil.copy(ROOT / "sql" / "realtime.sql", repo / "sql" / "realtime.sql")
+    shutil.copy(DIFF_FIXTURES / "payload-key-removed" / "old.sql", repo / "sql" / "triggers.sql")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-q", "-m", "before")
+    shutil.copy(DIFF_FIXTURES / "payload-key-removed" / "new.sql", repo / "sql" / "triggers.sql")
+    _git(repo, "commit", "-q", "-am", "after")
+    return repo
+
+
+def test_git_revisions_of_a_directory(repo: Path) -> None:
+    """git:REV:PATH reads a directory as it was at a revision; paths are shown as git:REV:file."""
+    report = review("git:HEAD~1:sql", "git:HEAD:sql", cwd=repo)
+    changed = {e.finding.rule for e in report.entries if e.state == "changed"}
+    assert changed == {"payload-key-removed", "payload-size-changed"}
+    paths = {e.finding.path for e in report.entries}
+    assert paths == {"git:HEAD:sql/triggers.sql"}
+
+
+def test_git_revision_against_working_tree(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A revision can be compared with the files on disk; working-tree paths stay as given."""
+    monkeypatch.chdir(repo)
+    report = review("git:HEAD~1:sql", "sql")
+    assert {e.finding.path for e in report.entries} == {"sql/triggers.sql"}
+    assert report.exit_status == 1
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["git:no-such-rev:sql", "git:HEAD:missing", "git:HEAD", "git::sql"],
+)
+def test_bad_git_spec_is_an_input_error(repo: Path, spec: str) -> None:
+    """Unknown revisions, missing paths and malformed specs are one-line input errors."""
+    with pytest.raises(InputError):
+        review(spec, "git:HEAD:sql", cwd=repo)
+
+
+def test_malformed_sql_in_revision_names_shown_path(repo: Path) -> None:
+    """A syntax error in a revision names the file as git:REV:path with its line."""
+    (repo / "sql" / "triggers.sql").write_text("CREATE TABLE broken (\n  id uuid PRIMARY KEY,\n  oops oops oops\n);\n")
+    _git(repo, "commit", "-q", "-am", "broken")
+    with pytest.raises(InputError) as raised:
+        review("git:HEAD~1:sql", "git:HEAD:sql", cwd=repo)
+    assert raised.value.path == "git:HEAD:sql/triggers.sql"
+    assert raised.value.line == 3
+
+
+def test_check_reads_a_git_revision(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check git:REV:PATH` checks the SQL as it was at that revision and shows that spec as the path."""
+    from bcastsim.review import check
+
+    pair = DIFF_FIXTURES / "transport-changed"
+    shutil.copy(pair / "old.sql", repo / "sql" / "triggers.sql")
+    _git(repo, "commit", "-q", "-am", "pg_notify")
+    shutil.copy(pair / "new.sql", repo / "sql" / "triggers.sql")
+    monkeypatch.chdir(repo)
+    committed = check(["git:HEAD:sql"])
+    assert {(f.rule, f.path) for f in committed.findings if f.rule == "pg-notify-not-delivered"} == {
+        ("pg-notify-not-delivered", "git:HEAD:sql/triggers.sql")
+    }
+    assert not any(f.rule == "pg-notify-not-delivered" for f in check(["sql"]).findings)
