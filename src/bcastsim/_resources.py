@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-__all__ = ["builtin_models_dir", "builtin_sql_dir", "builtin_sql_files"]
+__all__ = ["builtin_models_dir", "builtin_sql_dir", "builtin_sql_files", "display_path"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -34,3 +35,9 @@ def builtin_sql_files() -> list[Path]:
     """The seed's system under test, in the order PostgreSQL must load it."""
     directory = builtin_sql_dir()
     return [directory / name for name in _SQL_LOAD_ORDER]
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` as a user reads it in a report: relative to the working directory when it is nearby."""
+    relative = os.path.relpath(Path(path).resolve(), Path.cwd())
+    return str(path) if relative.split(os.sep)[:3] == [os.pardir] * 3 else relative

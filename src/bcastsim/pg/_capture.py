@@ -43,6 +43,7 @@ __all__ = [
 _TAP_SCHEMA = "bcastsim_tap"
 _FENCE_CHANNEL = "bcastsim_fence"
 _DRAIN_TIMEOUT_SECONDS = 30.0
+_RELISTEN_THRESHOLD = 256
 
 _TAP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {_TAP_SCHEMA};
@@ -168,6 +169,10 @@ class Database:
 
     def __init__(self, conninfo: str) -> None:
         self.conninfo = conninfo
+        # Channels named by the caller stay listened; those the tap recorded are needed only until
+        # their transaction is drained, and are dropped in bulk (the server scans its list of
+        # listened channels for every notification, so it must not grow without bound).
+        self._pinned: set[str] = set()
         self._listening: set[str] = set()
         self._fences = itertools.count(1)
         self._transactions = itertools.count(0)
@@ -216,10 +221,27 @@ class Database:
 
     def listen(self, channels: Iterable[str]) -> None:
         """Listen on channels the tap cannot see (``NOTIFY`` statements, pinned search_paths)."""
-        for channel in channels:
-            if channel not in self._listening:
-                self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                self._listening.add(channel)
+        channels = list(channels)
+        self._pinned.update(channels)
+        self._listen(channels)
+
+    def _listen(self, channels: Iterable[str]) -> None:
+        new = [channel for channel in dict.fromkeys(channels) if channel not in self._listening]
+        if new:
+            # One round trip for all of them.
+            self._listener.execute(sql.SQL("; ").join(sql.SQL("LISTEN {}").format(sql.Identifier(c)) for c in new))
+            self._listening.update(new)
+
+    def _forget_recorded_channels(self) -> None:
+        if len(self._listening) - len(self._pinned) < _RELISTEN_THRESHOLD:
+            return
+        keep = [_FENCE_CHANNEL, *sorted(self._pinned)]
+        self._listener.execute(
+            sql.SQL("; ").join(
+                [sql.SQL("UNLISTEN *"), *(sql.SQL("LISTEN {}").format(sql.Identifier(c)) for c in keep)]
+            )
+        )
+        self._listening = set(self._pinned)
 
     def run_transaction(
         self, steps: Sequence[Step], *, commit: bool = True, isolate_statements: bool = False
@@ -251,19 +273,26 @@ class Database:
                     execute(_step_sql(step))
             channels, messages = self._recorded()
             # Listen before the transaction ends, so a rollback is observed too (as silence).
-            self.listen(channels)
+            self._listen(channels)
         except psycopg.Error as failure:
             error = _pg_error(failure, number)
         committed = False
+        fence = str(next(self._fences))
+        # The fence rides in the same round trip as the transaction's end: sent by the same
+        # session right after it, it reaches the listener after everything the transaction sent.
+        fence_sql = sql.SQL("NOTIFY {}, {}").format(sql.Identifier(_FENCE_CHANNEL), sql.Literal(fence))
         if error is None and commit:
             try:
-                execute("COMMIT")
+                execute(sql.SQL("COMMIT; {}").format(fence_sql))
                 committed = True
             except psycopg.Error as failure:  # e.g. 54000: the NOTIFY queue is full
                 error = _pg_error(failure, len(steps))
-        if not committed and self._sender.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            execute("ROLLBACK")
-        notifications = self._drain(index)
+        if not committed:
+            if self._sender.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                execute("ROLLBACK")
+            execute(fence_sql)
+        notifications = self._drain(index, fence)
+        self._forget_recorded_channels()
         return TransactionResult(
             transaction=index,
             committed=committed,
@@ -301,11 +330,7 @@ class Database:
         )  # fmt: skip
         return channels, messages
 
-    def _drain(self, transaction: int) -> list[Notification]:
-        fence = str(next(self._fences))
-        self._listener.execute(
-            sql.SQL("NOTIFY {}, {}").format(sql.Identifier(_FENCE_CHANNEL), sql.Literal(fence))
-        )
+    def _drain(self, transaction: int, fence: str) -> list[Notification]:
         observed: list[Notification] = []
         for notify in self._listener.notifies(timeout=_DRAIN_TIMEOUT_SECONDS):
             if notify.channel == _FENCE_CHANNEL:

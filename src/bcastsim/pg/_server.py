@@ -46,6 +46,8 @@ _SERVER_SETTINGS = {
     "max_connections": "40",
     "shared_buffers": "64MB",
     "TimeZone": "UTC",
+    # Logical decoding lets calibration measure what a postgres_changes poll costs.
+    "wal_level": "logical",
     "log_min_messages": "warning",
     "logging_collector": "off",
 }

@@ -8,4 +8,4 @@ from bcastsim.strategies import _client, _db
 from bcastsim.strategies._client import *  # noqa: F403
 from bcastsim.strategies._db import *  # noqa: F403
 
-__all__ = [*_db.__all__, *_client.__all__]
+__all__: list[str] = [*_db.__all__, *_client.__all__]  # noqa: PLE0604
