@@ -38,6 +38,21 @@ __all__ = [
 _LOAD_FIRST = ("schema.sql", "realtime.sql")
 
 
+def _extract_tar(archive: bytes, destination: Path) -> None:
+    """Unpack a ``git archive`` tar, refusing anything that would land outside ``destination``."""
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(destination, filter="data")
+            return
+        # Python before 3.11.4 has no extraction filters: keep plain files and directories
+        # with relative names only.
+        for member in tar.getmembers():
+            name = Path(member.name)
+            if name.is_absolute() or ".." in name.parts or not (member.isfile() or member.isdir()):
+                continue
+            tar.extract(member, destination)
+
+
 def expand_sql_paths(paths: Sequence[Path]) -> list[Path]:
     """Files in load order: a directory gives its own ``*.sql`` (not sub-directories), schema first."""
     files: list[Path] = []
@@ -100,8 +115,7 @@ def materialize(spec: str, workdir: Path, cwd: Path | None = None) -> Version:
     archive = _git(["archive", "--format=tar", rev, "--", pathspec], top)
     destination = workdir / f"rev{len(list(workdir.iterdir()))}"
     destination.mkdir()
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(destination, filter="data")
+    _extract_tar(archive, destination)
     extracted = destination / pathspec
     if not extracted.exists():
         raise InputError(f"{rel} does not exist at {rev}", path=spec)
