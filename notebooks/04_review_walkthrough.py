@@ -164,8 +164,8 @@ for rule, n in Counter(e.finding.rule for e in fixed).most_common():
 # The `pg-*` entries come from PostgreSQL itself: both versions are loaded into fresh databases of a
 # throwaway server and run the same deterministic workload (rows for every table in foreign-key order,
 # then updates of each column and deletes, one transaction each), and what each version sends is
-# paired by message type and destination. A transaction that fails in both versions alike (generated
-# values can collide with a unique constraint) is not a difference and reports nothing.
+# paired by message type and destination. A transaction that fails in both versions alike is not a
+# difference and reports nothing; one that fails in only one of them is `pg-write-failed`.
 
 # %%
 observed = [e for e in report.entries if e.finding.rule.startswith("pg-")]

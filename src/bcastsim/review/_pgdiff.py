@@ -239,12 +239,17 @@ def generate_workload(
             row_values[name].append(assigned)
             transactions.append((statement,))
         if name in triggered and name not in skipped:
-            # Two rows differing only in their key, in one transaction: shows duplicate collapse.
+            # Two rows differing only in their key (and in columns that must be unique), in one
+            # transaction: shows duplicate collapse.
             made = insert(table)
             if made is not None:
                 statement, assigned = made
                 twin = dict(assigned)
                 twin[table.primary_key[0]] = _quote(str(uuid.UUID(int=rng.getrandbits(128), version=4)))
+                for column in table.columns:
+                    if column.unique and column.name in twin and column.name != table.primary_key[0]:
+                        index += 1
+                        twin[column.name] = values.literal(column, rows, index) or twin[column.name]
                 columns = ", ".join(f'"{column}"' for column in twin)
                 twin_sql = f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join(twin.values())})"
                 transactions.append((statement, twin_sql))
