@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+import attrs
+
 from bcastsim.sim._payloads import WRITE_TABLES, pc_frame_bytes
 from bcastsim.sim._workload import Artwork, Write
 
@@ -63,29 +65,16 @@ class Architecture:
         return 0.0
 
 
+@attrs.define(kw_only=True)
 class _Change:
-    __slots__ = ("commit_ms", "kind", "msg_id", "table", "topic", "wal_cum", "wire_bytes", "write")
-
-    def __init__(
-        self,
-        *,
-        commit_ms: float,
-        table: str,
-        kind: str,
-        msg_id: int,
-        topic: str,
-        wal_cum: float,
-        wire_bytes: int,
-        write: Write,
-    ) -> None:
-        self.commit_ms = commit_ms
-        self.table = table
-        self.kind = kind
-        self.msg_id = msg_id
-        self.topic = topic
-        self.wal_cum = wal_cum
-        self.wire_bytes = wire_bytes
-        self.write = write
+    commit_ms: float
+    table: str
+    kind: str
+    msg_id: int
+    topic: str
+    wal_cum: float
+    wire_bytes: int
+    write: Write
 
 
 class PostgresChanges(Architecture):
