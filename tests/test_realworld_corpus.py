@@ -50,7 +50,7 @@ def test_every_licence_is_permissive() -> None:
 
 
 def test_entries_use_known_values() -> None:
-    """Kinds, formats, transports, calls and commits are from the documented vocabularies."""
+    """Kinds, formats, transports, calls, commits and verdicts follow the documented vocabularies."""
     paths = [f["local_path"] for f in FILES]
     assert len(paths) == len(set(paths))
     for entry in FILES:
@@ -66,6 +66,11 @@ def test_entries_use_known_values() -> None:
             assert site["line"] >= 1, (where, site)
             assert isinstance(site["runs"], bool), (where, site)
             assert site["channel"], (where, site)
+        for verdict in entry.get("verdicts", []):
+            assert verdict["rule"], (where, verdict)
+            assert verdict["line"] >= 1, (where, verdict)
+            assert isinstance(verdict["true_problem"], bool), (where, verdict)
+            assert verdict["why"].strip(), (where, verdict)
         if entry["transport"] == "none":
             assert not [s for s in entry["expected_sites"] if s["runs"]], where
 
