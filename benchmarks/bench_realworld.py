@@ -11,7 +11,8 @@ transport the tool assumes is its own:
 * ``inspect --format json``: exit status, whether the file was refused (exit 2) or crashed (a traceback),
   and which of the expected notify sites (``runs = true``) it reports at the expected line (recall), plus the
   sites it reports that the manifest does not list (extra);
-* ``check --format json``: the number of error and warning findings, by rule.
+* ``check --format json``: the number of error and warning findings, by rule, and how many of them the
+  manifest's ``verdicts`` judge a true problem (precision), judge not a problem, or do not judge at all.
 
 The corpus files are read from ``--corpus``, else ``$BCASTSIM_REALWORLD``, else the directory of the manifest
 when the copies sit beside it, else ``../shared/realworld`` beside the checkout.
@@ -63,11 +64,14 @@ def measure(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
     found = {int(site["line"]) for site in (document or {}).get("notify_sites", [])}
     check_status, report, check_stderr = run_cli("check", "--format", "json", str(path))
     findings = [f for f in (report or {}).get("findings", []) if f.get("severity") in ("error", "warning")]
+    judged = {(v["rule"], v["line"]): v["true_problem"] for v in entry.get("verdicts", [])}
+    verdicts = [judged.get((f["rule"], f["line"])) for f in findings]
     return {
         "file": entry["local_path"],
         "transport": entry["transport"],
         "inspect_status": status,
         "refused": status == 2,
+        "valid_refused": status == 2 and entry.get("valid_sql", True),
         "traceback": "Traceback" in stderr or "Traceback" in check_stderr,
         "error": stderr.strip().splitlines()[-1] if status == 2 and stderr.strip() else "",
         "expected": len(expected),
@@ -75,6 +79,9 @@ def measure(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
         "extra": len(found - expected),
         "check_status": check_status,
         "findings": len(findings),
+        "true": verdicts.count(True),
+        "false": verdicts.count(False),
+        "unjudged": verdicts.count(None),
         "by_rule": dict(Counter(f"{f['rule']}:{f['severity']}" for f in findings)),
     }
 
@@ -101,11 +108,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in rows:
         rules.update(row["by_rule"])
     print()
-    print(f"files: {len(rows)}; refused: {sum(row['refused'] for row in rows)}; "
+    print(f"files: {len(rows)}; refused: {sum(row['refused'] for row in rows)} "
+          f"(valid SQL: {sum(row['valid_refused'] for row in rows)}); "
           f"tracebacks: {sum(row['traceback'] for row in rows)}")
     print(f"site recall: {matched}/{expected} = {matched / expected if expected else 1.0:.3f}; "
           f"extra sites: {sum(row['extra'] for row in rows)}")
-    print(f"error+warning findings: {sum(row['findings'] for row in rows)}")
+    true, false = sum(row["true"] for row in rows), sum(row["false"] for row in rows)
+    print(f"error+warning findings: {sum(row['findings'] for row in rows)}; judged true: {true}, "
+          f"false: {false}, unjudged: {sum(row['unjudged'] for row in rows)}; "
+          f"precision: {true / (true + false) if true + false else 1.0:.3f}")
     for rule, count in sorted(rules.items()):
         print(f"  {rule}: {count}")
     if options.json:
