@@ -10,7 +10,7 @@ transport the tool assumes is its own:
 
 * ``inspect --format json``: exit status, whether the file was refused (exit 2) or crashed (a traceback),
   and which of the expected notify sites (``runs = true``) it reports at the expected line (recall), plus the
-  sites it reports that the manifest does not list (extra);
+  sites it reports that the manifest does not list (extra) or lists as never run (``runs = false``);
 * ``check --format json``: the number of error and warning findings, by rule, and how many of them the
   manifest's ``verdicts`` judge a true problem (precision), judge not a problem, or do not judge at all.
 
@@ -60,6 +60,7 @@ def run_cli(*args: str) -> tuple[int, dict[str, Any] | None, str]:
 def measure(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
     """Inspect and check one corpus file; compare the sites with the manifest."""
     expected = {site["line"] for site in entry.get("expected_sites", []) if site["runs"]}
+    never_run = {site["line"] for site in entry.get("expected_sites", []) if not site["runs"]}
     status, document, stderr = run_cli("inspect", "--format", "json", str(path))
     found = {int(site["line"]) for site in (document or {}).get("notify_sites", [])}
     check_status, report, check_stderr = run_cli("check", "--format", "json", str(path))
@@ -76,7 +77,8 @@ def measure(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
         "error": stderr.strip().splitlines()[-1] if status == 2 and stderr.strip() else "",
         "expected": len(expected),
         "matched": len(expected & found),
-        "extra": len(found - expected),
+        "extra": len(found - expected - never_run),
+        "never_run_reported": len(found & never_run),
         "check_status": check_status,
         "findings": len(findings),
         "true": verdicts.count(True),
@@ -112,7 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(valid SQL: {sum(row['valid_refused'] for row in rows)}); "
           f"tracebacks: {sum(row['traceback'] for row in rows)}")
     print(f"site recall: {matched}/{expected} = {matched / expected if expected else 1.0:.3f}; "
-          f"extra sites: {sum(row['extra'] for row in rows)}")
+          f"extra sites: {sum(row['extra'] for row in rows)}; "
+          f"never-run sites reported as sites: {sum(row['never_run_reported'] for row in rows)}")
     true, false = sum(row["true"] for row in rows), sum(row["false"] for row in rows)
     print(f"error+warning findings: {sum(row['findings'] for row in rows)}; judged true: {true}, "
           f"false: {false}, unjudged: {sum(row['unjudged'] for row in rows)}; "
