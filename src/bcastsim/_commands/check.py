@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
 
         report = Report(command="check", inputs=(), entries=[], rules=all_rules(), version=__version__)
     if args.client:
+        from bcastsim._extras import require
+
+        require("hypothesis", "pytest", "check --client")
         from bcastsim.client import PROFILES, run_client_checks
 
         if args.client not in PROFILES:
