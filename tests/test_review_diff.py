@@ -150,9 +150,9 @@ def test_git_revision_against_working_tree(repo: Path, monkeypatch: pytest.Monke
     ["git:no-such-rev:sql", "git:HEAD:missing", "git:HEAD", "git::sql"],
 )
 def test_bad_git_spec_is_an_input_error(repo: Path, spec: str) -> None:
-    """Unknown revisions, missing paths and malformed specs are one-line input errors."""
+    """As the new version, unknown revisions, missing paths and malformed specs are one-line input errors."""
     with pytest.raises(InputError):
-        review(spec, "git:HEAD:sql", cwd=repo)
+        review("git:HEAD:sql", spec, cwd=repo)
 
 
 def test_malformed_sql_in_revision_names_shown_path(repo: Path) -> None:

@@ -14,7 +14,7 @@ _MISSING = [name for name in _NEEDED if importlib.util.find_spec(name) is None]
 
 if not _MISSING:
     from bcastsim.pg._plugin import *  # noqa: F403 - the fixtures and hooks are the plugin
-    from bcastsim.pg._plugin import __all__ as __all__
+    from bcastsim.pg._plugin import __all__
 else:
     __all__ = ["pytest_report_header"]
 

@@ -94,6 +94,7 @@ class Report:
     entries: tuple[Entry, ...] = attrs.field(converter=_sorted_entries)
     rules: Mapping[str, RuleInfo] = attrs.field(factory=dict)
     suppressed: int = 0
+    baselined: int = 0
     version: str = "0"
     fail_on: str = "error"
     config: str | None = None
@@ -121,6 +122,7 @@ class Report:
             "warnings": self.count(Severity.WARNING),
             "notes": self.count(Severity.NOTE),
             "suppressed": self.suppressed,
+            "baselined": self.baselined,
             "by_rule": dict(sorted(by_rule.items())),
             "fail_on": self.fail_on,
             "exit_status": self.exit_status,
@@ -165,8 +167,10 @@ def render_text(report: Report, *, verbose: bool = False) -> str:
         f"{_plural(summary['errors'], 'error')}, {_plural(summary['warnings'], 'warning')}, "
         f"{_plural(summary['notes'], 'note')}"
     )
-    if report.suppressed:
-        tail += f" ({report.suppressed} suppressed)"
+    hidden = [f"{report.suppressed} suppressed"] if report.suppressed else []
+    hidden += [f"{report.baselined} in the baseline"] if report.baselined else []
+    if hidden:
+        tail += f" ({', '.join(hidden)})"
     if report.command == "review":
         tail += f"; {summary['introduced']} introduced, {summary['fixed']} fixed, {summary['changes']} changes"
     if lines:
@@ -396,9 +400,11 @@ def render_markdown(report: Report) -> str:
         f"Inputs: {', '.join(f'`{_md_cell(i)}`' for i in report.inputs) or 'none'}"
         + (f" · config `{_md_cell(report.config)}`" if report.config else " · no config (defaults)"),
         "",
-        "| errors | warnings | notes | suppressed |" + (" introduced | fixed | changes |" if review_columns else ""),
-        "| ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if review_columns else ""),
-        f"| {summary['errors']} | {summary['warnings']} | {summary['notes']} | {summary['suppressed']} |"
+        "| errors | warnings | notes | suppressed | baselined |"
+        + (" introduced | fixed | changes |" if review_columns else ""),
+        "| ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if review_columns else ""),
+        f"| {summary['errors']} | {summary['warnings']} | {summary['notes']} | {summary['suppressed']} "
+        f"| {summary['baselined']} |"
         + (
             f" {summary['introduced']} | {summary['fixed']} | {summary['changes']} |"
             if review_columns
