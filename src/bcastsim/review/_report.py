@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -217,16 +218,21 @@ def checkout_path(path: str) -> str:
 
 
 def _uri(path: str) -> str:
-    return quote(checkout_path(path).replace("\\", "/"), safe="/:._-~")
-
-
-def _docs_page(rule_id: str) -> str:
-    return "client.md" if "." in rule_id else "review.md"
+    """A path relative to the working directory (the checkout's root in CI); outside it, a file URI."""
+    local = Path(checkout_path(path))
+    if local.is_absolute():
+        try:
+            local = local.relative_to(Path.cwd())
+        except ValueError:
+            return local.as_uri()
+    return quote(local.as_posix(), safe="/:._-~")
 
 
 def help_uri(rule_id: str) -> str:
-    """The rule's entry in the docs: the page that lists it, anchored at its id."""
-    return f"{DOCS_URL}{_docs_page(rule_id)}#{rule_id.replace('.', '-')}"
+    """The rule's entry in the docs: its row in docs/review.md, or the client properties' table."""
+    if "." in rule_id:  # client properties (client.*, plan.*, backoff.*, rollout.*) share one table
+        return f"{DOCS_URL}client.md#rules"
+    return f"{DOCS_URL}review.md#{rule_id}"
 
 
 def _rule_info(rule_id: str, report: Report) -> RuleInfo:

@@ -15,7 +15,7 @@ from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig, find_pyproject, load_config
 from bcastsim.review._diff import DIFF_RULES, Version, diff_catalogs, expand_sql_paths, load_version, materialize
 from bcastsim.review._pgdiff import PG_RULES, pg_diff
-from bcastsim.review._report import Entry, Report, RuleInfo
+from bcastsim.review._report import Entry, Report, RuleInfo, checkout_path
 from bcastsim.review._rules import RULES, run_rules
 from bcastsim.review._suppress import (
     SUPPRESSION_RULE,
@@ -93,7 +93,7 @@ def check(
         shown: dict[str, str] = {}
         for version in versions:
             shown.update(version.shown)
-        combined = Version("check", tuple(files), shown)
+        combined = _without_schema(Version("check", tuple(files), shown), schema_files, None)
         catalog = load_version(combined, schema_files)
         suppressions = read_suppressions([*schema_files, *files], all_rules())
         findings, dropped, used = apply_suppressions(run_rules(catalog, config), suppressions)
@@ -143,6 +143,18 @@ def _rule_changes(old: list[Finding], new: list[Finding]) -> tuple[list[Finding]
     return introduced, fixed
 
 
+def _without_schema(version: Version, schema_files: Sequence[Path], cwd: Path | None) -> Version:
+    """The version minus the files also loaded as schema (``sql/`` holding ``sql/schema.sql``), matched by path."""
+    base = cwd or Path.cwd()
+    schema = {path.resolve() for path in schema_files}
+    kept = tuple(
+        file
+        for file in version.files
+        if (base / checkout_path(version.display(str(file)) or str(file))).resolve() not in schema
+    )
+    return attrs.evolve(version, files=kept)
+
+
 def _located(finding: Finding, catalog: Catalog, version: Version) -> Finding:
     """A finding observed in PostgreSQL, placed at its function's definition, else the new version's first file."""
     if finding.path is not None:
@@ -178,6 +190,8 @@ def review(
         # A first review has nothing before it: `none:`, or a path the base revision does not have yet.
         old_version = Version(old, ()) if old == EMPTY_VERSION else materialize(old, workdir, cwd, missing_ok=True)
         new_version = materialize(new, workdir, cwd)
+        old_version = _without_schema(old_version, schema_files, cwd)
+        new_version = _without_schema(new_version, schema_files, cwd)
         old_catalog = load_version(old_version, schema_files)
         new_catalog = load_version(new_version, schema_files)
 
