@@ -46,7 +46,7 @@ def _list_rules() -> int:
 def run(args: argparse.Namespace) -> int:
     if args.list_rules:
         return _list_rules()
-    from bcastsim.review import Entry, all_rules, check
+    from bcastsim.review import Entry, Report, all_rules, check
 
     config = config_from_args(args)
     paths = list(args.paths) or ([str(p) for p in config.paths] if not args.client else [])
