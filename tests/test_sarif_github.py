@@ -99,11 +99,40 @@ def test_review_of_revisions_points_at_the_checkout(tmp_path: Path, monkeypatch:
 
 
 @pytest.mark.slow
-def test_client_check_is_accepted() -> None:
-    """`check --client seed` findings (client code, no SQL file) carry a physical location and full rule metadata."""
+def test_client_check_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`check --client seed` findings (client code, files outside the checkout) upload, with full rule metadata."""
     from bcastsim.client import run_client_checks
 
-    findings = run_client_checks("recommended", seed=0, max_examples=10)
-    report = Report(command="check", inputs=("client:recommended",), entries=[Entry(finding=f) for f in findings])
+    monkeypatch.chdir(ROOT)
+    findings = run_client_checks("seed", seed=0, max_examples=20)
+    report = Report(command="check", inputs=("client:seed",), entries=[Entry(finding=f) for f in findings])
     document = _accepted(report)
-    assert document["runs"][0]["results"]
+    results = document["runs"][0]["results"]
+    assert len(results) == len(findings) > 0
+    outside = [f for f in findings if f.path and f.path.startswith("..")]
+    assert all(f"(in {f.path}" in json.dumps(results) for f in outside)
+    for rule in document["runs"][0]["tool"]["driver"]["rules"]:
+        assert rule["fullDescription"]["text"]
+        assert rule["help"]["text"]
+
+
+@pytest.mark.postgres
+def test_pg_review_results_are_placed_and_suppressible(
+    bcastsim_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`review --pg` observations sit in the new version's file, upload cleanly, and a comment there hides them."""
+    pair = FIXTURES / "diff" / "channel-renamed"
+    shutil.copy(pair / "old.sql", tmp_path / "old.sql")
+    shutil.copy(pair / "new.sql", tmp_path / "new.sql")
+    monkeypatch.chdir(tmp_path)
+    report = review("old.sql", "new.sql", schema=SCHEMA, pg=True, server=bcastsim_server)
+    observed = [e.finding for e in report.entries if e.finding.rule == "pg-destination-changed"]
+    assert observed
+    assert {f.path for f in observed} == {"new.sql"}
+    _accepted(report, tmp_path)
+
+    text = (tmp_path / "new.sql").read_text()
+    (tmp_path / "new.sql").write_text("-- bcastsim: ignore-file[pg-destination-changed] moved on purpose\n" + text)
+    quiet = review("old.sql", "new.sql", schema=SCHEMA, pg=True, server=bcastsim_server)
+    assert "pg-destination-changed" not in {e.finding.rule for e in quiet.entries}
+    assert quiet.suppressed >= len(observed)

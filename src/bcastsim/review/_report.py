@@ -217,14 +217,16 @@ def checkout_path(path: str) -> str:
     return path
 
 
-def _uri(path: str) -> str:
-    """A path relative to the working directory (the checkout's root in CI); outside it, a file URI."""
+def _uri(path: str) -> str | None:
+    """The path relative to the working directory (the checkout's root in CI); ``None`` when outside it."""
     local = Path(checkout_path(path))
     if local.is_absolute():
         try:
             local = local.relative_to(Path.cwd())
         except ValueError:
-            return local.as_uri()
+            return None
+    if local.parts[:1] == ("..",):
+        return None
     return quote(local.as_posix(), safe="/:._-~")
 
 
@@ -278,18 +280,27 @@ def _rule_descriptor(info: RuleInfo) -> dict[str, Any]:
 def _sarif_location(f: Finding, state: str | None) -> dict[str, Any]:
     """A physical location in the checkout; code scanning rejects an upload with a result lacking one."""
     path = f.path if f.path not in (None, "-") else None
+    uri = _uri(path) if path is not None else None
     region_line = f.line if f.line is not None and f.line >= 1 else 1
-    if path is not None and path.startswith("git:") and state == "fixed":
-        # The old version's line numbers do not match the file in the checkout.
+    if uri is None or (path is not None and path.startswith("git:") and state == "fixed"):
+        # Outside the checkout, or the old version's line numbering: the message says where.
         region_line = 1
     physical: dict[str, Any] = {
-        "artifactLocation": {"uri": _uri(path) if path is not None else "."},
+        # No file of the checkout: the repository root, which code scanning accepts as a location.
+        "artifactLocation": {"uri": uri if uri is not None else "."},
         "region": {"startLine": region_line},
     }
     location: dict[str, Any] = {"physicalLocation": physical}
     if f.function is not None:
         location["logicalLocations"] = [{"name": f.function, "kind": "function"}]
     return location
+
+
+def _sarif_message(f: Finding) -> str:
+    text = f.message + (f" Fix: {f.fix}" if f.fix else "")
+    if f.path not in (None, "-") and (f.path.startswith("git:") or _uri(f.path) is None):
+        text += f" (in {f.path}" + (f":{f.line})" if f.line is not None else ")")
+    return text
 
 
 def render_sarif(report: Report) -> str:
@@ -303,7 +314,7 @@ def render_sarif(report: Report) -> str:
             "ruleId": f.rule,
             "ruleIndex": rule_index[f.rule],
             "level": _SARIF_LEVEL[f.severity],
-            "message": {"text": f.message + (f" Fix: {f.fix}" if f.fix else "")},
+            "message": {"text": _sarif_message(f)},
             "locations": [_sarif_location(f, entry.state)],
             "partialFingerprints": {"bcastsimFinding/v1": _fingerprint(f)},
         }
@@ -328,6 +339,8 @@ def render_sarif(report: Report) -> str:
         "results": results,
         "columnKind": "unicodeCodePoints",
     }
+    if report.config:
+        run["properties"] = {"config": report.config}
     document = {"$schema": SARIF_SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return json.dumps(document, indent=2) + "\n"
 
