@@ -78,3 +78,16 @@ def test_wheel_ships_data_notebooks_and_license(tmp_path: Path) -> None:
         if line.startswith("Requires-Dist:") and "extra ==" not in line
     ]
     assert _names(unconditional) == CORE
+
+
+def test_plugin_without_its_extra_only_says_what_to_install() -> None:
+    """With pytest-postgresql absent, the pytest11 plugin imports cleanly, registers no fixture and names the extra."""
+    code = (
+        "import sys; sys.modules['pytest_postgresql'] = None\n"
+        "import bcastsim.pg.plugin as plugin\n"
+        "print(plugin.__all__); print(plugin.pytest_report_header())\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert completed.stdout.splitlines()[0] == "['pytest_report_header']"
+    assert "pytest_postgresql not installed" in completed.stdout
+    assert "[pytest] extra" in completed.stdout
