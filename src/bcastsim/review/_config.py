@@ -199,22 +199,15 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
     known = set(known_rules)
     kwargs: dict[str, Any] = {"source": str(pyproject)}
 
-    transport = table.get("transport", "supabase-realtime")
-    if transport not in TRANSPORTS:
-        raise InputError(
-            f"[tool.bcastsim] transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}",
-            path=pyproject,
-            line=line_of(text, "tool.bcastsim", "transport"),
-        )
-    kwargs["transport"] = transport
-    fail_on = table.get("fail-on", "error")
-    if fail_on not in _FAIL_ON:
-        raise InputError(
-            f"[tool.bcastsim] fail-on must be one of {', '.join(_FAIL_ON)}, got {fail_on!r}",
-            path=pyproject,
-            line=line_of(text, "tool.bcastsim", "fail-on"),
-        )
-    kwargs["fail_on"] = fail_on
+    for key, choices, default in (("transport", TRANSPORTS, "supabase-realtime"), ("fail-on", _FAIL_ON, "error")):
+        value = table.get(key, default)
+        if value not in choices:
+            raise InputError(
+                f"[tool.bcastsim] {key} must be one of {', '.join(choices)}, got {value!r}",
+                path=pyproject,
+                line=line_of(text, "tool.bcastsim", key),
+            )
+        kwargs[key.replace("-", "_")] = value
     kwargs["schema"] = _relative_paths(table, "schema", pyproject)
     kwargs["paths"] = _relative_paths(table, "paths", pyproject)
 

@@ -87,28 +87,21 @@ class Suppressions:
         notes: list[Finding] = []
         for comment in self.comments:
             if comment.rule not in self.known:
-                notes.append(
-                    Finding(
-                        rule=SUPPRESSION_RULE,
-                        severity=Severity.NOTE,
-                        message=f"suppression names unknown rule {comment.rule!r}; it suppresses nothing",
-                        path=comment.path,
-                        line=comment.line,
-                        fix="use an id from `bcastsim check --list-rules`",
-                    )
-                )
+                rule = SUPPRESSION_RULE
+                message = f"suppression names unknown rule {comment.rule!r}; it suppresses nothing"
+                fix = "use an id from `bcastsim check --list-rules`"
             elif comment not in used_set:
+                rule = UNUSED_SUPPRESSION_RULE
                 scope = "file" if comment.whole_file else "statement"
-                notes.append(
-                    Finding(
-                        rule=UNUSED_SUPPRESSION_RULE,
-                        severity=Severity.NOTE,
-                        message=f"suppression of {comment.rule!r} matches no finding in its {scope}",
-                        path=comment.path,
-                        line=comment.line,
-                        fix="remove the comment, or move it onto the statement the finding is about",
-                    )
+                message = f"suppression of {comment.rule!r} matches no finding in its {scope}"
+                fix = "remove the comment, or move it onto the statement the finding is about"
+            else:
+                continue
+            notes.append(
+                Finding(
+                    rule=rule, severity=Severity.NOTE, message=message, path=comment.path, line=comment.line, fix=fix
                 )
+            )
         return notes
 
 
