@@ -170,3 +170,14 @@ def test_client_checks_are_merged(capsys: pytest.CaptureFixture[str]) -> None:
     assert "pg-notify-not-delivered" in rules
     assert any(rule.startswith("client.") for rule in rules)
     assert document["summary"]["inputs"][-1] == "client:seed"
+
+
+def test_first_review_from_none(capsys: pytest.CaptureFixture[str]) -> None:
+    """`review none: NEW` is a first review: exit by NEW's own findings, everything NEW sends is added."""
+    new = DIFF / "payload-key-removed" / "new.sql"
+    status, out, err = _run(capsys, "review", "none:", str(new), *SCHEMA_ARGS, "--format", "json")
+    document = json.loads(out)
+    assert err == ""
+    assert status == (1 if document["summary"]["errors"] else 0)
+    assert document["summary"]["fixed"] == 0
+    assert "message-added" in document["summary"]["by_rule"]
