@@ -46,12 +46,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import HTML, display
 
+from bcastsim._resources import builtin_sql_dir
 from bcastsim.pg import EphemeralPostgres
 from bcastsim.review import generate_workload, render, review
 from bcastsim.sqlmodel import load_catalog
 
-# Run from the repository root, so every path in the report reads as it would in CI.
-ROOT = next(p for p in (Path.cwd(), *Path.cwd().parents) if (p / "sql" / "broadcast_triggers.sql").is_file())
+# Run from the repository root, so every path in the report reads as it would in CI; outside a
+# checkout, from the copy of sql/ that the installed package ships.
+ROOT = next(
+    (p for p in (Path.cwd(), *Path.cwd().parents) if (p / "sql" / "broadcast_triggers.sql").is_file()),
+    builtin_sql_dir().parent,
+)
 os.chdir(ROOT)
 OLD = "sql/broadcast_triggers.sql"
 NEW = "sql/variants/recommended_triggers.sql"

@@ -1,4 +1,4 @@
-"""Reporters: text, JSON, SARIF 2.1.0 (validated against the official schema) and GitHub annotations."""
+"""Reporters: text, JSON, SARIF 2.1.0 (validated against the official schema), GitHub annotations, Markdown."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from bcastsim import Finding, Severity
 from bcastsim.review import FORMATS, Entry, Report, all_rules, check, render, review
+from bcastsim.review._report import GITHUB_ANNOTATIONS_PER_LEVEL
 
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "fixtures" / "sarif-schema-2.1.0.json").read_text())
@@ -148,12 +149,50 @@ def test_github_annotations_escape_and_levels() -> None:
     assert lines[-1].startswith("bcastsim check: 1 error, 1 warning, 1 note")
 
 
-def test_github_one_annotation_per_finding(seed_report: Report) -> None:
-    """Every finding becomes exactly one workflow command naming its file and line."""
-    lines = [line for line in render(seed_report, "github").splitlines() if line.startswith("::")]
-    assert len(lines) == len(seed_report.findings)
-    for line, finding in zip(lines, seed_report.findings, strict=True):
-        assert f"file={finding.path},line={finding.line}," in line
+def test_github_annotates_errors_first_up_to_the_cap_and_lists_the_rest(seed_report: Report) -> None:
+    """At most 10 annotations per level, errors first; every other finding is a plain log line, with a count."""
+    text = render(seed_report, "github")
+    annotations = [line for line in text.splitlines() if line.startswith("::")]
+    levels = [line[2 : line.index(" ")] for line in annotations]
+    assert levels == sorted(levels, key=["error", "warning", "notice"].index)
+    assert max(levels.count(level) for level in set(levels)) == GITHUB_ANNOTATIONS_PER_LEVEL
+    for finding in seed_report.findings:
+        annotated = f"file={finding.path},line={finding.line},title=bcastsim {finding.rule}::" in text
+        listed = f"{finding.path}:{finding.line}: {finding.severity.value}[{finding.rule}]" in text
+        assert annotated or listed, finding
+    hidden = len(seed_report.findings) - len(annotations)
+    assert hidden > 0
+    assert f"more not annotated (GitHub shows {GITHUB_ANNOTATIONS_PER_LEVEL} per level per step)" in text
+
+
+def test_github_points_fixed_findings_at_the_checkout() -> None:
+    """A finding shown as git:REV:path is annotated on the file in the checkout, naming the revision."""
+    finding = Finding(
+        rule="payload-too-large", severity=Severity.NOTE, message="fixed: x", path="git:HEAD:sql/a.sql", line=9
+    )
+    report = Report(command="review", inputs=("a", "b"), entries=[Entry(finding=finding, state="fixed")])
+    line = render(report, "github").splitlines()[0]
+    assert line.startswith("::notice file=sql/a.sql,title=")
+    assert "In git:HEAD:sql/a.sql:9" in line
+
+
+def test_markdown_summarises_counts_and_lists_findings(seed_report: Report) -> None:
+    """Markdown: a verdict heading, a count table and one row per finding linking the rule's docs."""
+    text = render(seed_report, "markdown")
+    assert text.startswith("### bcastsim check: fails (fail on error)")
+    counts = f"| {seed_report.count(Severity.ERROR)} | {seed_report.count(Severity.WARNING)} |"
+    assert counts in text
+    rows = [line for line in text.splitlines() if line.startswith(("| 🔴", "| 🟠", "| 🔵"))]
+    assert len(rows) == len(seed_report.findings)
+    assert "[`payload-too-large`](https://" in text
+
+
+def test_markdown_escapes_table_cells() -> None:
+    """A pipe or newline in a message cannot break the Markdown table."""
+    text = render(_odd_report(), "markdown")
+    row = next(line for line in text.splitlines() if "payload-too-large" in line and line.startswith("| "))
+    assert row.count(" | ") == 3
+    assert "100% of it and more: a, b" in row
 
 
 def test_text_names_file_line_rule(seed_report: Report) -> None:

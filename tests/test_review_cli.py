@@ -77,7 +77,7 @@ def test_clean_variant_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
         str(ROOT / "sql" / "variants" / "recommended_triggers.sql"),
     )
     assert status == 0
-    assert out.rstrip().endswith("0 errors, 0 warnings, 0 notes")
+    assert out.rstrip().splitlines()[-1].startswith("0 errors, 0 warnings, 0 notes")
 
 
 def test_malformed_sql_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -138,11 +138,12 @@ def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
 def test_pyproject_config_is_found(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """[tool.bcastsim] in the nearest pyproject.toml applies: here every error-level rule is disabled."""
+    """[tool.bcastsim] in the project root's pyproject.toml applies: here every error-level rule is disabled."""
     errors = [rule.id for rule in RULES if rule.severity.value == "error"]
     (tmp_path / "pyproject.toml").write_text(
         "[tool.bcastsim]\ndisable = [" + ", ".join(f'"{rule}"' for rule in errors) + "]\n"
     )
+    (tmp_path / ".git").mkdir()
     (tmp_path / "sql").mkdir()
     for name in ("schema.sql", "realtime.sql", "broadcast_triggers.sql"):
         (tmp_path / "sql" / name).write_text((ROOT / "sql" / name).read_text())
@@ -169,3 +170,14 @@ def test_client_checks_are_merged(capsys: pytest.CaptureFixture[str]) -> None:
     assert "pg-notify-not-delivered" in rules
     assert any(rule.startswith("client.") for rule in rules)
     assert document["summary"]["inputs"][-1] == "client:seed"
+
+
+def test_first_review_from_none(capsys: pytest.CaptureFixture[str]) -> None:
+    """`review none: NEW` is a first review: exit by NEW's own findings, everything NEW sends is added."""
+    new = DIFF / "payload-key-removed" / "new.sql"
+    status, out, err = _run(capsys, "review", "none:", str(new), *SCHEMA_ARGS, "--format", "json")
+    document = json.loads(out)
+    assert err == ""
+    assert status == (1 if document["summary"]["errors"] else 0)
+    assert document["summary"]["fixed"] == 0
+    assert "message-added" in document["summary"]["by_rule"]

@@ -150,9 +150,9 @@ def test_git_revision_against_working_tree(repo: Path, monkeypatch: pytest.Monke
     ["git:no-such-rev:sql", "git:HEAD:missing", "git:HEAD", "git::sql"],
 )
 def test_bad_git_spec_is_an_input_error(repo: Path, spec: str) -> None:
-    """Unknown revisions, missing paths and malformed specs are one-line input errors."""
+    """As the new version, unknown revisions, missing paths and malformed specs are one-line input errors."""
     with pytest.raises(InputError):
-        review(spec, "git:HEAD:sql", cwd=repo)
+        review("git:HEAD:sql", spec, cwd=repo)
 
 
 def test_malformed_sql_in_revision_names_shown_path(repo: Path) -> None:
@@ -179,3 +179,52 @@ def test_check_reads_a_git_revision(repo: Path, monkeypatch: pytest.MonkeyPatch)
         ("pg-notify-not-delivered", "git:HEAD:sql/triggers.sql")
     }
     assert not any(f.rule == "pg-notify-not-delivered" for f in check(["sql"]).findings)
+
+
+# -- first reviews and renames ---------------------------------------------------------------
+
+
+def test_none_is_an_empty_old_version() -> None:
+    """`review none: NEW` reports everything NEW sends as added and its rule findings as introduced."""
+    pair = DIFF_FIXTURES / "payload-key-removed"
+    report = review("none:", str(pair / "new.sql"), schema=FIXTURE_SCHEMA)
+    changed = {e.finding.rule for e in report.entries if e.state == "changed"}
+    assert "message-added" in changed
+    assert not any(e.state == "fixed" for e in report.entries)
+    assert not {"payload-key-removed", "message-removed"} & changed
+
+
+def test_path_missing_at_the_base_revision_is_a_first_review(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pull request that adds the directory: git:BASE:db/ does not exist there, so the old side is empty."""
+    (repo / "db").mkdir()
+    shutil.copy(DIFF_FIXTURES / "payload-key-removed" / "new.sql", repo / "db" / "triggers.sql")
+    monkeypatch.chdir(repo)
+    first = review("git:HEAD:db/", "db/", schema=FIXTURE_SCHEMA)
+    empty = review("none:", "db/", schema=FIXTURE_SCHEMA)
+    assert [(e.finding.rule, e.state) for e in first.entries] == [(e.finding.rule, e.state) for e in empty.entries]
+    assert first.entries
+
+
+def test_renamed_file_is_followed(tmp_path: Path) -> None:
+    """Moving the same triggers to a file with another name is no change at all."""
+    source = DIFF_FIXTURES / "payload-key-removed" / "old.sql"
+    (tmp_path / "before").mkdir()
+    (tmp_path / "after").mkdir()
+    shutil.copy(source, tmp_path / "before" / "triggers.sql")
+    shutil.copy(source, tmp_path / "after" / "0003_item_broadcast.sql")
+    report = review(str(tmp_path / "before"), str(tmp_path / "after"), schema=FIXTURE_SCHEMA)
+    assert [e for e in report.entries if e.state in {"changed", "introduced", "fixed"}] == []
+
+
+def test_renamed_and_edited_file_reports_only_the_edit(tmp_path: Path) -> None:
+    """A file renamed and edited in the same change reports the edit, not a removal plus an addition."""
+    pair = DIFF_FIXTURES / "payload-key-removed"
+    (tmp_path / "before").mkdir()
+    (tmp_path / "after").mkdir()
+    shutil.copy(pair / "old.sql", tmp_path / "before" / "triggers.sql")
+    shutil.copy(pair / "new.sql", tmp_path / "after" / "items.sql")
+    report = review(str(tmp_path / "before"), str(tmp_path / "after"), schema=FIXTURE_SCHEMA)
+    assert {e.finding.rule for e in report.entries if e.state == "changed"} == {
+        "payload-key-removed",
+        "payload-size-changed",
+    }

@@ -15,7 +15,7 @@ from bcastsim import InputError, Severity
 from bcastsim.review import RULES, ReviewConfig, all_rules, check, load_config
 from bcastsim.review._analysis import ALL_OPS, channel_builder, decided_ops, row_refs, statements
 from bcastsim.review._analysis import _guard_ops as guard_ops
-from bcastsim.review._suppress import SUPPRESSION_RULE
+from bcastsim.review._suppress import SUPPRESSION_RULE, statement_spans
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE_FIXTURES = ROOT / "tests" / "fixtures" / "sql" / "review" / "rules"
@@ -240,12 +240,17 @@ def _seed_copy(tmp_path: Path, edit: tuple[str, str]) -> Path:
         (
             "  -- Get event context\n",
             "  -- bcastsim: ignore[pg-notify-not-delivered]\n",
+            True,
+        ),
+        (
+            "CREATE TRIGGER broadcast_bid_trigger",
+            "-- bcastsim: ignore[pg-notify-not-delivered]\nCREATE TRIGGER broadcast_bid_trigger",
             False,
         ),
     ],
 )
-def test_suppression_on_line_or_line_above(tmp_path: Path, before: str, after: str, suppressed: bool) -> None:
-    """`-- bcastsim: ignore[rule]` hides a finding on its own line or the next one, not further away."""
+def test_suppression_anywhere_on_the_statement(tmp_path: Path, before: str, after: str, suppressed: bool) -> None:
+    """`-- bcastsim: ignore[rule]` hides the rule's findings anywhere in its statement, not in another one."""
     directory = _seed_copy(tmp_path, (before, after))
     report = check([directory])
     bid_line = next(
@@ -384,6 +389,14 @@ def test_suppressing_any_subset_hides_exactly_it(chosen: set[tuple[str, int]]) -
             lines[line - 1] += f" -- bcastsim: ignore[{', '.join(sorted(rules))}]"
         (directory / "broadcast_triggers.sql").write_text("\n".join(lines) + "\n")
         report = check([directory])
+    spans = statement_spans(SEED.read_text())
+
+    def statement(line: int) -> tuple[int, int] | None:
+        return next((span for span in spans if span[0] <= line <= span[1]), None)
+
+    hidden = {(rule, statement(line)) for rule, line in chosen}
     remaining = {(f.rule, f.line or 0) for f in report.findings}
-    assert remaining == set(_SEED_FINDINGS) - chosen
-    assert report.suppressed == sum(1 for f in check([ROOT / "sql"]).findings if (f.rule, f.line or 0) in chosen)
+    assert remaining == {(rule, line) for rule, line in _SEED_FINDINGS if (rule, statement(line)) not in hidden}
+    assert report.suppressed == sum(
+        1 for f in check([ROOT / "sql"]).findings if (f.rule, statement(f.line or 0)) in hidden
+    )

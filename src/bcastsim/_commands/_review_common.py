@@ -11,8 +11,9 @@ from pathlib import Path
 from bcastsim._errors import InputError
 from bcastsim.review import FORMATS, Report, ReviewConfig, config_for, render
 from bcastsim.review._config import TRANSPORTS
+from bcastsim.review._report import FAIL_ON
 
-__all__ = ["add_common_options", "config_from_args", "emit"]
+__all__ = ["add_common_options", "config_from_args", "emit", "schema_paths", "write_output"]
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -25,20 +26,30 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
         metavar="SQL",
         help="SQL file or directory loaded before the checked SQL (tables the triggers use); repeatable",
     )
-    parser.add_argument("--config", type=Path, help="pyproject.toml to read [tool.bcastsim] from")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help="pyproject.toml to read [tool.bcastsim] from (default: the one beside .git of the current project)",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=tuple(FAIL_ON),
+        help="lowest severity that makes the exit status 1 (default: the config's fail-on, else error)",
+    )
     parser.add_argument("--transport", choices=TRANSPORTS, help="target transport (overrides the config)")
     parser.add_argument("--disable", action="append", default=[], metavar="RULE", help="skip a rule; repeatable")
     parser.add_argument("--verbose", "-v", action="store_true", help="text format: also say why each finding matters")
 
 
-def config_from_args(args: argparse.Namespace, start: Path) -> ReviewConfig:
+def config_from_args(args: argparse.Namespace) -> ReviewConfig:
+    """The project's config (or ``--config``), with the command line's overrides applied."""
     import attrs
 
     from bcastsim.review import all_rules
 
     if args.config is not None and not args.config.is_file():
-        raise InputError("no such file", path=str(args.config))
-    config = config_for(start, args.config)
+        raise InputError("no such file", path=str(args.config), fix="give --config the path of a pyproject.toml")
+    config = config_for(Path.cwd(), args.config)
     known = all_rules()
     unknown = sorted(set(args.disable) - set(known))
     if unknown:
@@ -50,28 +61,50 @@ def config_from_args(args: argparse.Namespace, start: Path) -> ReviewConfig:
         config = attrs.evolve(config, transport=args.transport)
     if args.disable:
         config = attrs.evolve(config, disable=config.disable | frozenset(args.disable))
+    if args.fail_on:
+        config = attrs.evolve(config, fail_on=args.fail_on)
     return config
 
 
-def emit(report: Report, args: argparse.Namespace) -> int:
-    """Render the whole report, then write it in one go (a file is replaced atomically)."""
+def schema_paths(args: argparse.Namespace, config: ReviewConfig, checked: list[str]) -> list[Path]:
+    """``--schema`` when given, else the config's ``schema``; a schema file that is itself checked is not schema."""
+    schema = [Path(p) for p in args.schema] or list(config.schema)
+    checked_files = {Path(p).resolve() for p in checked if not p.startswith(("git:", "none:"))}
+    if all(path.resolve() in checked_files for path in schema) and schema and len(checked_files) == len(checked):
+        # Only schema files are checked (a hook run on a change to them): check them as they are.
+        return []
+    return schema
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` in one go: a file is replaced atomically, never left half-written."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError("output directory does not exist", path=str(path))
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed into place
+        "w", encoding="utf-8", dir=directory, prefix=f".{path.name}.", delete=False
+    )
+    try:
+        with handle:
+            handle.write(text)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
+def emit(report: Report, args: argparse.Namespace, config: ReviewConfig) -> int:
+    """Render the whole report, then write it in one go; the exit status follows ``fail-on``."""
+    import attrs
+
+    from bcastsim._resources import display_path
+
+    shown_config = display_path(config.source) if config.source else None
+    report = attrs.evolve(report, fail_on=config.fail_on, config=shown_config)
     text = render(report, args.format, verbose=args.verbose)
     if args.output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        target: Path = args.output
-        directory = target.parent if str(target.parent) else Path(".")
-        if not directory.is_dir():
-            raise InputError("output directory does not exist", path=str(target))
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed into place
-            "w", encoding="utf-8", dir=directory, prefix=f".{target.name}.", delete=False
-        )
-        try:
-            with handle:
-                handle.write(text)
-            os.replace(handle.name, target)
-        except BaseException:
-            Path(handle.name).unlink(missing_ok=True)
-            raise
+        write_output(args.output, text)
     return report.exit_status

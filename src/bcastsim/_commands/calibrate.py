@@ -378,6 +378,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bcastsim._extras import require
+
+    require("psycopg", "postgres", "bcastsim calibrate")
     from bcastsim.pg import PgBinariesNotFound
 
     if args.operations < 1 or args.runs < 1:

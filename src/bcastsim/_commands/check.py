@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bcastsim._commands._review_common import add_common_options, config_from_args, emit
+from bcastsim._commands._review_common import add_common_options, config_from_args, emit, schema_paths
 from bcastsim._errors import InputError
+
+if TYPE_CHECKING:
+    from bcastsim.review import Report
 
 __all__ = ["HELP", "configure", "run"]
 
@@ -22,6 +26,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for the client checks (default 0)")
     parser.add_argument("--list-rules", action="store_true", help="list the rule ids and exit")
+    parser.add_argument(
+        "--baseline",
+        nargs=2,
+        metavar=("write|use", "FILE"),
+        help="write: record today's findings in FILE; use: report only findings FILE does not hold",
+    )
     add_common_options(parser)
 
 
@@ -36,19 +46,25 @@ def _list_rules() -> int:
 def run(args: argparse.Namespace) -> int:
     if args.list_rules:
         return _list_rules()
-    if not args.paths and not args.client:
-        raise InputError("give SQL paths to check, or --client PROFILE", fix="e.g. bcastsim check sql/")
     from bcastsim.review import Entry, Report, all_rules, check
 
-    start = Path(args.paths[0]) if args.paths else Path.cwd()
-    config = config_from_args(args, start.resolve())
-    if args.paths:
-        report = check(args.paths, config=config, schema=args.schema)
+    config = config_from_args(args)
+    paths = list(args.paths) or ([str(p) for p in config.paths] if not args.client else [])
+    if not paths and not args.client:
+        raise InputError(
+            "give SQL paths to check, or --client PROFILE",
+            fix='e.g. bcastsim check sql/, or set paths = ["sql/"] in [tool.bcastsim]',
+        )
+    if paths:
+        report = check(paths, config=config, schema=schema_paths(args, config, paths))
     else:
         from bcastsim import __version__
 
         report = Report(command="check", inputs=(), entries=[], rules=all_rules(), version=__version__)
     if args.client:
+        from bcastsim._extras import require
+
+        require("hypothesis", "pytest", "check --client")
         from bcastsim.client import PROFILES, run_client_checks
 
         if args.client not in PROFILES:
@@ -65,4 +81,32 @@ def run(args: argparse.Namespace) -> int:
             suppressed=report.suppressed,
             version=report.version,
         )
-    return emit(report, args)
+    if args.baseline:
+        report = _baselined(report, args.baseline[0], Path(args.baseline[1]))
+    return emit(report, args, config)
+
+
+def _baselined(report: Report, mode: str, path: Path) -> Report:
+    """The report without the findings the baseline file holds (after writing it, with ``write``)."""
+    from collections import Counter
+
+    import attrs
+
+    from bcastsim._commands._review_common import write_output
+    from bcastsim.review._suppress import baseline_identity, read_baseline, render_baseline
+
+    if mode not in ("write", "use"):
+        raise InputError(
+            f"--baseline takes write or use, got {mode!r}", fix="e.g. --baseline use bcastsim-baseline.json"
+        )
+    if mode == "write":
+        write_output(path, render_baseline(report.findings))
+    recorded: Counter[str] = read_baseline(path)
+    kept = []
+    for entry in report.entries:
+        identity = baseline_identity(entry.finding)
+        if recorded[identity] > 0:
+            recorded[identity] -= 1
+        else:
+            kept.append(entry)
+    return attrs.evolve(report, entries=kept, baselined=len(report.entries) - len(kept))

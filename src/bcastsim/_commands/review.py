@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from bcastsim._commands._review_common import add_common_options, config_from_args, emit
+from bcastsim._commands._review_common import add_common_options, config_from_args, emit, schema_paths
 
 __all__ = ["HELP", "configure", "run"]
 
@@ -13,7 +12,11 @@ HELP = "diff two versions of the SQL (paths or git:REV:PATH) and report contract
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("old", metavar="OLD", help="the version before: a file, a directory or git:REV:PATH")
+    parser.add_argument(
+        "old",
+        metavar="OLD",
+        help="the version before: a file, a directory, git:REV:PATH (a path missing there counts as empty) or none:",
+    )
     parser.add_argument("new", metavar="NEW", help="the version after: a file, a directory or git:REV:PATH")
     parser.add_argument(
         "--pg",
@@ -27,7 +30,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bcastsim.review import review
 
-    start = Path(args.new) if not args.new.startswith("git:") else Path.cwd()
-    config = config_from_args(args, start.resolve())
-    report = review(args.old, args.new, config=config, schema=args.schema, pg=args.pg, seed=args.seed)
-    return emit(report, args)
+    config = config_from_args(args)
+    schema = schema_paths(args, config, [args.old, args.new])
+    if args.pg:
+        from bcastsim._extras import require
+
+        require("psycopg", "postgres", "review --pg")
+    report = review(args.old, args.new, config=config, schema=schema, pg=args.pg, seed=args.seed)
+    return emit(report, args, config)

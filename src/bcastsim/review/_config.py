@@ -1,8 +1,13 @@
-"""``[tool.bcastsim]`` in ``pyproject.toml``: which rules run, what counts as sensitive, the transport.
+"""``[tool.bcastsim]`` in ``pyproject.toml``: what to check, which rules run, what counts as sensitive.
 
-Keys read here (other keys in the table belong to other parts of bcastsim and are left alone)::
+The file is read from the project root only: the directory holding ``.git`` at or above
+the working directory, when a ``pyproject.toml`` sits beside it (or ``--config FILE``).
+A key not listed here is an input error with the nearest known key as a suggestion::
 
     [tool.bcastsim]
+    schema = ["db/schema.sql"]             # loaded before the checked SQL (relative to pyproject.toml)
+    paths = ["db/migrations/"]             # what `bcastsim check` checks when given no PATH
+    fail-on = "error"                      # error, warning, note or never
     transport = "supabase-realtime"        # or "postgres"
     disable = ["update-any-column"]        # rule ids to skip
     enable = []                            # when non-empty: only these rules run
@@ -16,8 +21,8 @@ Keys read here (other keys in the table belong to other parts of bcastsim and ar
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,9 +30,11 @@ from typing import Any
 import attrs
 
 from bcastsim._errors import InputError
+from bcastsim._toml import line_of, read_toml
 from bcastsim.findings import Severity
 
 __all__ = [
+    "CONFIG_KEYS",
     "DEFAULT_HOT_TABLES",
     "DEFAULT_RESTRICTED_TABLES",
     "DEFAULT_RESTRICTED_TOPICS",
@@ -70,6 +77,24 @@ DEFAULT_RESTRICTED_TABLES: tuple[str, ...] = ("votes",)
 DEFAULT_HOT_TABLES: tuple[str, ...] = ("bids", "votes")
 
 _SEVERITIES = {s.value: s for s in Severity}
+_FAIL_ON = ("error", "warning", "note", "never")
+_LIST_KEYS = {
+    "sensitive-columns": "sensitive_columns",
+    "sensitive-keys": "sensitive_keys",
+    "restricted-topics": "restricted_topics",
+    "restricted-tables": "restricted_tables",
+    "hot-tables": "hot_tables",
+}
+CONFIG_KEYS: tuple[str, ...] = (
+    "schema",
+    "paths",
+    "fail-on",
+    "transport",
+    "enable",
+    "disable",
+    *_LIST_KEYS,
+    "severity",
+)
 
 
 def _match_any(value: str, patterns: Iterable[str]) -> bool:
@@ -90,6 +115,9 @@ class ReviewConfig:
     restricted_tables: tuple[str, ...] = DEFAULT_RESTRICTED_TABLES
     hot_tables: tuple[str, ...] = DEFAULT_HOT_TABLES
     severity: Mapping[str, Severity] = attrs.field(factory=dict)
+    schema: tuple[Path, ...] = ()
+    paths: tuple[Path, ...] = ()
+    fail_on: str = "error"
     source: str | None = None
 
     def rule_enabled(self, rule_id: str) -> bool:
@@ -117,12 +145,15 @@ class ReviewConfig:
 
 
 def find_pyproject(start: Path) -> Path | None:
-    """The nearest ``pyproject.toml`` at or above ``start`` (a file or a directory)."""
+    """``pyproject.toml`` beside the ``.git`` of the project holding ``start``; ``None`` when there is none.
+
+    A pyproject.toml in a sub-directory, or one above a checkout, belongs to something else.
+    """
     directory = start if start.is_dir() else start.parent
     for candidate in (directory, *directory.parents):
-        path = candidate / "pyproject.toml"
-        if path.is_file():
-            return path
+        if (candidate / ".git").exists():
+            path = candidate / "pyproject.toml"
+            return path if path.is_file() else None
     return None
 
 
@@ -139,29 +170,46 @@ def _string_list(table: Mapping[str, Any], key: str, path: Path) -> tuple[str, .
     return tuple(value)
 
 
+def _unknown_key(key: str, text: str, path: Path) -> InputError:
+    close = difflib.get_close_matches(key, CONFIG_KEYS, n=1, cutoff=0.6)
+    return InputError(
+        f"unknown key {key!r} in [tool.bcastsim]",
+        path=path,
+        line=line_of(text, "tool.bcastsim", key),
+        fix=f"use {close[0]!r}" if close else f"known keys: {', '.join(CONFIG_KEYS)}",
+    )
+
+
+def _relative_paths(table: Mapping[str, Any], key: str, path: Path) -> tuple[Path, ...]:
+    values = _string_list(table, key, path) or ()
+    return tuple(path.parent / value for value in values)
+
+
 def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewConfig:
-    """Read ``[tool.bcastsim]`` from ``pyproject`` (``None``: defaults); unknown rule ids are input errors."""
+    """Read ``[tool.bcastsim]`` from ``pyproject`` (``None``: defaults); unknown keys and rule ids are input errors."""
     if pyproject is None:
         return ReviewConfig()
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"cannot read {pyproject}: {error}", path=pyproject) from None
-    except tomllib.TOMLDecodeError as error:
-        raise InputError(f"not valid TOML: {error}", path=pyproject) from None
+    text, data = read_toml(pyproject, "pyproject.toml")
     table = data.get("tool", {}).get("bcastsim", {})
     if not isinstance(table, dict):
         raise InputError("[tool.bcastsim] must be a table", path=pyproject)
+    for key in table:
+        if key not in CONFIG_KEYS:
+            raise _unknown_key(key, text, pyproject)
     known = set(known_rules)
     kwargs: dict[str, Any] = {"source": str(pyproject)}
 
-    transport = table.get("transport", "supabase-realtime")
-    if transport not in TRANSPORTS:
-        raise InputError(
-            f"[tool.bcastsim] transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}",
-            path=pyproject,
-        )
-    kwargs["transport"] = transport
+    for key, choices, default in (("transport", TRANSPORTS, "supabase-realtime"), ("fail-on", _FAIL_ON, "error")):
+        value = table.get(key, default)
+        if value not in choices:
+            raise InputError(
+                f"[tool.bcastsim] {key} must be one of {', '.join(choices)}, got {value!r}",
+                path=pyproject,
+                line=line_of(text, "tool.bcastsim", key),
+            )
+        kwargs[key.replace("-", "_")] = value
+    kwargs["schema"] = _relative_paths(table, "schema", pyproject)
+    kwargs["paths"] = _relative_paths(table, "paths", pyproject)
 
     for key in ("enable", "disable"):
         ids = _string_list(table, key, pyproject)
@@ -172,17 +220,12 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
             raise InputError(
                 f"[tool.bcastsim] {key} names unknown rule(s): {', '.join(unknown)}",
                 path=pyproject,
+                line=line_of(text, "tool.bcastsim", key),
                 fix="run `bcastsim check --list-rules` for the rule ids",
             )
         kwargs[key] = frozenset(ids)
 
-    for key, attribute in (
-        ("sensitive-columns", "sensitive_columns"),
-        ("sensitive-keys", "sensitive_keys"),
-        ("restricted-topics", "restricted_topics"),
-        ("restricted-tables", "restricted_tables"),
-        ("hot-tables", "hot_tables"),
-    ):
+    for key, attribute in _LIST_KEYS.items():
         values = _string_list(table, key, pyproject)
         if values is not None:
             kwargs[attribute] = values

@@ -95,8 +95,11 @@ def _git(args: Sequence[str], cwd: Path) -> bytes:
     return completed.stdout
 
 
-def materialize(spec: str, workdir: Path, cwd: Path | None = None) -> Version:
-    """Resolve ``spec`` (a path or ``git:REV:PATH``) to files on disk, extracting revisions into ``workdir``."""
+def materialize(spec: str, workdir: Path, cwd: Path | None = None, *, missing_ok: bool = False) -> Version:
+    """Resolve ``spec`` (a path or ``git:REV:PATH``) to files on disk, extracting revisions into ``workdir``.
+
+    ``missing_ok``: a path the revision does not have is an empty version, not an error.
+    """
     cwd = cwd or Path.cwd()
     if not spec.startswith("git:"):
         files = expand_sql_paths([Path(spec)])
@@ -112,6 +115,8 @@ def materialize(spec: str, workdir: Path, cwd: Path | None = None) -> Version:
     except ValueError:
         raise InputError(f"{rel} is outside the git repository at {top}", path=spec) from None
     pathspec = inside.as_posix() or "."
+    if missing_ok and not _git(["ls-tree", rev, "--", pathspec], top).strip():
+        return Version(spec, ())
     archive = _git(["archive", "--format=tar", rev, "--", pathspec], top)
     destination = workdir / f"rev{len(list(workdir.iterdir()))}"
     destination.mkdir()

@@ -1,4 +1,4 @@
-"""Reporters: the same findings as text, JSON, SARIF 2.1.0 or GitHub workflow annotations.
+"""Reporters: the same findings as text, JSON, SARIF 2.1.0, GitHub workflow annotations or Markdown.
 
 Every reporter returns the whole output as one string, so a failure half-way never
 leaves a half-written file or a truncated stream.
@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -18,11 +19,18 @@ import attrs
 from bcastsim.findings import Finding, Severity
 
 __all__ = [
+    "DOCS_URL",
+    "FAIL_ON",
     "FORMATS",
+    "GITHUB_ANNOTATIONS_PER_LEVEL",
+    "MARKDOWN_ROWS",
     "SARIF_SCHEMA_URI",
+    "SECURITY_SEVERITY",
     "Entry",
     "Report",
     "RuleInfo",
+    "checkout_path",
+    "help_uri",
     "render",
 ]
 
@@ -32,6 +40,22 @@ _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.N
 _GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTE: "notice"}
 # How a review's finding relates to the old version, in SARIF's words.
 _BASELINE = {"introduced": "new", "fixed": "absent", "changed": "updated"}
+
+# Where each rule is documented; a rule's help link is this plus the page and the rule id as anchor.
+DOCS_URL = "https://github.com/bcastsim/bcastsim/blob/main/docs/"
+# Code scanning's security score (0.0-10.0) for the rules that are about who can read or run what;
+# GitHub ranks these alerts as critical/high/medium/low instead of error/warning/note.
+SECURITY_SEVERITY: Mapping[str, float] = {
+    "sensitive-on-public-topic": 8.0,
+    "restricted-on-public-topic": 8.0,
+    "client.restricted-data-public": 8.0,
+    "security-definer-search-path": 7.5,
+    "audience-widened": 7.0,
+}
+# GitHub shows at most this many annotations of each level for one step.
+GITHUB_ANNOTATIONS_PER_LEVEL = 10
+# The lowest severity that makes the run fail; ``never`` keeps the exit status 0 on findings.
+FAIL_ON: Mapping[str, int] = {"error": 0, "warning": 1, "note": 2, "never": -1}
 
 
 @attrs.frozen(kw_only=True)
@@ -71,7 +95,10 @@ class Report:
     entries: tuple[Entry, ...] = attrs.field(converter=_sorted_entries)
     rules: Mapping[str, RuleInfo] = attrs.field(factory=dict)
     suppressed: int = 0
+    baselined: int = 0
     version: str = "0"
+    fail_on: str = "error"
+    config: str | None = None
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -82,7 +109,9 @@ class Report:
 
     @property
     def exit_status(self) -> int:
-        return 1 if self.count(Severity.ERROR) else 0
+        """1 when a finding is at or above ``fail_on`` (``never``: always 0)."""
+        threshold = FAIL_ON[self.fail_on]
+        return 1 if any(entry.finding.severity.rank <= threshold for entry in self.entries) else 0
 
     def summary(self) -> dict[str, Any]:
         by_rule = Counter(entry.finding.rule for entry in self.entries)
@@ -94,8 +123,11 @@ class Report:
             "warnings": self.count(Severity.WARNING),
             "notes": self.count(Severity.NOTE),
             "suppressed": self.suppressed,
+            "baselined": self.baselined,
             "by_rule": dict(sorted(by_rule.items())),
+            "fail_on": self.fail_on,
             "exit_status": self.exit_status,
+            "config": self.config,
         }
         if self.command == "review":
             states = Counter(entry.state for entry in self.entries)
@@ -136,12 +168,16 @@ def render_text(report: Report, *, verbose: bool = False) -> str:
         f"{_plural(summary['errors'], 'error')}, {_plural(summary['warnings'], 'warning')}, "
         f"{_plural(summary['notes'], 'note')}"
     )
-    if report.suppressed:
-        tail += f" ({report.suppressed} suppressed)"
+    hidden = [f"{report.suppressed} suppressed"] if report.suppressed else []
+    hidden += [f"{report.baselined} in the baseline"] if report.baselined else []
+    if hidden:
+        tail += f" ({', '.join(hidden)})"
     if report.command == "review":
         tail += f"; {summary['introduced']} introduced, {summary['fixed']} fixed, {summary['changes']} changes"
     if lines:
         lines.append("")
+    if report.config:
+        tail += f"; config {report.config}"
     lines.append(tail)
     return "\n".join(lines) + "\n"
 
@@ -163,7 +199,7 @@ def render_json(report: Report) -> str:
 
 
 def _rule_name(rule_id: str) -> str:
-    return "".join(part.capitalize() for part in rule_id.replace("_", "-").split("-"))
+    return "".join(part.capitalize() for part in rule_id.replace("_", "-").replace(".", "-").split("-"))
 
 
 def _fingerprint(f: Finding) -> str:
@@ -172,23 +208,105 @@ def _fingerprint(f: Finding) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
-def _uri(path: str) -> str:
-    return quote(path.replace("\\", "/"), safe="/:._-~")
+def checkout_path(path: str) -> str:
+    """The file in the checkout a shown path stands for: ``git:REV:sql/a.sql`` is ``sql/a.sql``."""
+    if path.startswith("git:"):
+        parts = path.split(":", 2)
+        if len(parts) == 3:
+            return parts[2]
+    return path
+
+
+def _uri(path: str) -> str | None:
+    """The path relative to the working directory (the checkout's root in CI); ``None`` when outside it."""
+    local = Path(checkout_path(path))
+    if local.is_absolute():
+        try:
+            local = local.relative_to(Path.cwd())
+        except ValueError:
+            return None
+    if local.parts[:1] == ("..",):
+        return None
+    return quote(local.as_posix(), safe="/:._-~")
+
+
+def help_uri(rule_id: str) -> str:
+    """The rule's entry in the docs: its row in docs/review.md, or the client properties' table."""
+    if "." in rule_id:  # client properties (client.*, plan.*, backoff.*, rollout.*) share one table
+        return f"{DOCS_URL}client.md#rules"
+    return f"{DOCS_URL}review.md#{rule_id}"
+
+
+def _rule_info(rule_id: str, report: Report) -> RuleInfo:
+    """The rule's description; rules without a registered one (client properties) take it from a finding."""
+    info = report.rules.get(rule_id)
+    if info is not None:
+        return info
+    sample = next(entry.finding for entry in report.entries if entry.finding.rule == rule_id)
+    return RuleInfo(
+        id=rule_id,
+        severity=sample.severity,
+        title=rule_id.replace(".", ": ").replace("-", " "),
+        why=sample.why or sample.message,
+        fix=sample.fix or "see the rule's documentation",
+    )
+
+
+def _rule_descriptor(info: RuleInfo) -> dict[str, Any]:
+    tags = ["bcastsim", "realtime"]
+    properties: dict[str, Any] = {"precision": "high"}
+    score = SECURITY_SEVERITY.get(info.id)
+    if score is not None:
+        tags.insert(0, "security")
+        properties["security-severity"] = f"{score:.1f}"
+    properties["tags"] = tags
+    return {
+        "id": info.id,
+        "name": _rule_name(info.id),
+        "shortDescription": {"text": info.title},
+        "fullDescription": {"text": info.why},
+        "help": {
+            "text": f"{info.why}\nFix: {info.fix}",
+            "markdown": (
+                f"**{info.title}**\n\n{info.why}\n\n**Fix:** {info.fix}\n\n[Documentation]({help_uri(info.id)})"
+            ),
+        },
+        "helpUri": help_uri(info.id),
+        "defaultConfiguration": {"level": _SARIF_LEVEL[info.severity]},
+        "properties": properties,
+    }
+
+
+def _sarif_location(f: Finding, state: str | None) -> dict[str, Any]:
+    """A physical location in the checkout; code scanning rejects an upload with a result lacking one."""
+    path = f.path if f.path not in (None, "-") else None
+    uri = _uri(path) if path is not None else None
+    region_line = f.line if f.line is not None and f.line >= 1 else 1
+    if uri is None or (path is not None and path.startswith("git:") and state == "fixed"):
+        # Outside the checkout, or the old version's line numbering: the message says where.
+        region_line = 1
+    physical: dict[str, Any] = {
+        # No file of the checkout: the repository root, which code scanning accepts as a location.
+        "artifactLocation": {"uri": uri if uri is not None else "."},
+        "region": {"startLine": region_line},
+    }
+    location: dict[str, Any] = {"physicalLocation": physical}
+    if f.function is not None:
+        location["logicalLocations"] = [{"name": f.function, "kind": "function"}]
+    return location
+
+
+def _sarif_message(f: Finding) -> str:
+    text = f.message + (f" Fix: {f.fix}" if f.fix else "")
+    if f.path not in (None, "-") and (f.path.startswith("git:") or _uri(f.path) is None):
+        text += f" (in {f.path}" + (f":{f.line})" if f.line is not None else ")")
+    return text
 
 
 def render_sarif(report: Report) -> str:
     used = sorted({entry.finding.rule for entry in report.entries} | set(report.rules))
     rule_index = {rule_id: index for index, rule_id in enumerate(used)}
-    rules: list[dict[str, Any]] = []
-    for rule_id in used:
-        info = report.rules.get(rule_id)
-        descriptor: dict[str, Any] = {"id": rule_id, "name": _rule_name(rule_id)}
-        if info is not None:
-            descriptor["shortDescription"] = {"text": info.title}
-            descriptor["fullDescription"] = {"text": info.why}
-            descriptor["help"] = {"text": f"{info.why} Fix: {info.fix}"}
-            descriptor["defaultConfiguration"] = {"level": _SARIF_LEVEL[info.severity]}
-        rules.append(descriptor)
+    rules = [_rule_descriptor(_rule_info(rule_id, report)) for rule_id in used]
     results: list[dict[str, Any]] = []
     for entry in report.entries:
         f = entry.finding
@@ -196,42 +314,34 @@ def render_sarif(report: Report) -> str:
             "ruleId": f.rule,
             "ruleIndex": rule_index[f.rule],
             "level": _SARIF_LEVEL[f.severity],
-            "message": {"text": f.message + (f" Fix: {f.fix}" if f.fix else "")},
+            "message": {"text": _sarif_message(f)},
+            "locations": [_sarif_location(f, entry.state)],
             "partialFingerprints": {"bcastsimFinding/v1": _fingerprint(f)},
         }
-        location: dict[str, Any] = {}
-        if f.path is not None:
-            physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(f.path)}}
-            if f.line is not None and f.line >= 1:
-                physical["region"] = {"startLine": f.line}
-            location["physicalLocation"] = physical
-        if f.function is not None:
-            location["logicalLocations"] = [{"name": f.function, "kind": "function"}]
-        if location:
-            result["locations"] = [location]
         if entry.state in _BASELINE:
             result["baselineState"] = _BASELINE[entry.state]
-        properties = {key: value for key, value in (("channel", f.channel), ("why", f.why)) if value}
+        properties = {
+            key: value for key, value in (("channel", f.channel), ("why", f.why), ("shownPath", f.path)) if value
+        }
         if properties:
             result["properties"] = properties
         results.append(result)
-    document = {
-        "$schema": SARIF_SCHEMA_URI,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "bcastsim",
-                        "version": report.version,
-                        "rules": rules,
-                    }
-                },
-                "results": results,
-                "columnKind": "unicodeCodePoints",
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "bcastsim",
+                "version": report.version,
+                "informationUri": DOCS_URL + "review.md",
+                "rules": rules,
             }
-        ],
+        },
+        "automationDetails": {"id": f"bcastsim/{report.command}/"},
+        "results": results,
+        "columnKind": "unicodeCodePoints",
     }
+    if report.config:
+        run["properties"] = {"config": report.config}
+    document = {"$schema": SARIF_SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return json.dumps(document, indent=2) + "\n"
 
 
@@ -243,24 +353,100 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _plain_line(entry: Entry) -> str:
+    f = entry.finding
+    where = (f.path or "-") + (f":{f.line}" if f.line is not None else "")
+    state = f" ({entry.state})" if entry.state else ""
+    return f"{where}: {f.severity.value}[{f.rule}]{state} {f.message}"
+
+
 def render_github(report: Report) -> str:
+    """Workflow annotations, errors first; past GitHub's per-level cap, plain log lines and a count."""
     lines: list[str] = []
+    overflow: list[Entry] = []
+    shown: Counter[Severity] = Counter()
     for entry in report.entries:
         f = entry.finding
+        if shown[f.severity] >= GITHUB_ANNOTATIONS_PER_LEVEL:
+            overflow.append(entry)
+            continue
+        shown[f.severity] += 1
         properties = []
-        if f.path is not None:
-            properties.append(f"file={_escape_property(f.path)}")
-            if f.line is not None:
+        if f.path not in (None, "-"):
+            properties.append(f"file={_escape_property(checkout_path(f.path))}")
+            if f.line is not None and not (f.path.startswith("git:") and entry.state == "fixed"):
                 properties.append(f"line={f.line}")
         title = f"bcastsim {f.rule}" + (f" ({entry.state})" if entry.state else "")
         properties.append(f"title={_escape_property(title)}")
         message = f.message + (f"\nFix: {f.fix}" if f.fix else "")
+        if f.path is not None and f.path.startswith("git:"):
+            message += f"\nIn {f.path}" + (f":{f.line}" if f.line is not None else "")
         lines.append(f"::{_GITHUB_LEVEL[f.severity]} {','.join(properties)}::{_escape_data(message)}")
     summary = report.summary()
+    if overflow:
+        counts = Counter(entry.finding.severity for entry in overflow)
+        more = ", ".join(_plural(counts[s], s.value) for s in Severity if counts[s])
+        lines.append(
+            f"bcastsim: {more} more not annotated (GitHub shows {GITHUB_ANNOTATIONS_PER_LEVEL} per level "
+            "per step); all findings are listed below and in the Markdown summary (--format markdown)"
+        )
+        lines.extend(_plain_line(entry) for entry in overflow)
     lines.append(
         f"bcastsim {report.command}: {_plural(summary['errors'], 'error')}, "
         f"{_plural(summary['warnings'], 'warning')}, {_plural(summary['notes'], 'note')}"
     )
+    return "\n".join(lines) + "\n"
+
+
+# A PR comment holds at most 65,536 characters; the table stops well before that.
+MARKDOWN_ROWS = 200
+_STATE_LABEL = {"introduced": "introduced", "fixed": "fixed", "changed": "change"}
+_SEVERITY_ICON = {Severity.ERROR: "🔴 error", Severity.WARNING: "🟠 warning", Severity.NOTE: "🔵 note"}
+
+
+def _md_cell(text: str) -> str:
+    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'").split())
+
+
+def render_markdown(report: Report) -> str:
+    """A Markdown summary for a pull-request comment or ``$GITHUB_STEP_SUMMARY``: counts, then a table."""
+    summary = report.summary()
+    verdict = "fails" if report.exit_status else "passes"
+    review_columns = report.command == "review"
+    lines = [
+        f"### bcastsim {report.command}: {verdict} (fail on {report.fail_on})",
+        "",
+        f"Inputs: {', '.join(f'`{_md_cell(i)}`' for i in report.inputs) or 'none'}"
+        + (f" · config `{_md_cell(report.config)}`" if report.config else " · no config (defaults)"),
+        "",
+        "| errors | warnings | notes | suppressed | baselined |"
+        + (" introduced | fixed | changes |" if review_columns else ""),
+        "| ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if review_columns else ""),
+        f"| {summary['errors']} | {summary['warnings']} | {summary['notes']} | {summary['suppressed']} "
+        f"| {summary['baselined']} |"
+        + (
+            f" {summary['introduced']} | {summary['fixed']} | {summary['changes']} |"
+            if review_columns
+            else ""
+        ),
+        "",
+    ]
+    if report.entries:
+        with_state = report.command == "review"
+        lines.append("| severity | rule | where | " + ("state | " if with_state else "") + "message |")
+        lines.append("| --- | --- | --- | " + ("--- | " if with_state else "") + "--- |")
+        for entry in report.entries[:MARKDOWN_ROWS]:
+            f = entry.finding
+            where = (f.path or "-") + (f":{f.line}" if f.line is not None else "")
+            rule = f"[`{f.rule}`]({help_uri(f.rule)})"
+            state = f"{_STATE_LABEL.get(entry.state or '', '')} | " if with_state else ""
+            message = _md_cell(f.message) + (f" — fix: {_md_cell(f.fix)}" if f.fix else "")
+            lines.append(f"| {_SEVERITY_ICON[f.severity]} | {rule} | `{_md_cell(where)}` | {state}{message} |")
+        hidden = len(report.entries) - MARKDOWN_ROWS
+        if hidden > 0:
+            lines += ["", f"…and {hidden} more; the full list: `--format text` or `--format json`."]
+    else:
+        lines.append("No findings.")
     return "\n".join(lines) + "\n"
 
 
@@ -269,6 +455,7 @@ _RENDERERS: dict[str, Callable[[Report], str]] = {
     "json": render_json,
     "sarif": render_sarif,
     "github": render_github,
+    "markdown": render_markdown,
 }
 FORMATS: tuple[str, ...] = tuple(_RENDERERS)
 

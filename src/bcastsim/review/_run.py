@@ -15,21 +15,42 @@ from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig, find_pyproject, load_config
 from bcastsim.review._diff import DIFF_RULES, Version, diff_catalogs, expand_sql_paths, load_version, materialize
 from bcastsim.review._pgdiff import PG_RULES, pg_diff
-from bcastsim.review._report import Entry, Report, RuleInfo
+from bcastsim.review._report import Entry, Report, RuleInfo, checkout_path
 from bcastsim.review._rules import RULES, run_rules
-from bcastsim.review._suppress import SUPPRESSION_RULE, apply_suppressions, read_suppressions
+from bcastsim.review._suppress import (
+    SUPPRESSION_RULE,
+    UNUSED_SUPPRESSION_RULE,
+    SuppressionComment,
+    Suppressions,
+    apply_suppressions,
+    read_suppressions,
+)
 
 if TYPE_CHECKING:
     from bcastsim.pg import EphemeralPostgres
+    from bcastsim.sqlmodel import Catalog
 
-__all__ = ["all_rules", "check", "config_for", "review"]
+__all__ = ["EMPTY_VERSION", "all_rules", "check", "config_for", "review"]
 
-_SUPPRESSION_INFO = RuleInfo(
-    id=SUPPRESSION_RULE,
-    severity=Severity.WARNING,
-    title="Suppression comment names an unknown rule",
-    why="A misspelt rule id in '-- bcastsim: ignore[...]' suppresses nothing.",
-    fix="use an id from `bcastsim check --list-rules`",
+# The old side of a first-time review: no SQL yet.
+EMPTY_VERSION = "none:"
+
+_SUPPRESSION_INFOS = (
+    RuleInfo(
+        id=SUPPRESSION_RULE,
+        severity=Severity.NOTE,
+        title="Suppression comment names an unknown rule",
+        why="A misspelt rule id in '-- bcastsim: ignore[...]' suppresses nothing.",
+        fix="use an id from `bcastsim check --list-rules`",
+    ),
+    RuleInfo(
+        id=UNUSED_SUPPRESSION_RULE,
+        severity=Severity.NOTE,
+        title="Suppression comment that suppresses nothing",
+        why="A suppression whose finding is gone (fixed, or moved to another statement) would silently hide "
+        "the next, unrelated finding of that rule there.",
+        fix="remove the comment, or move it onto the statement the finding is about",
+    ),
 )
 
 
@@ -38,7 +59,7 @@ def all_rules() -> dict[str, RuleInfo]:
     infos = {rule.id: rule.info for rule in RULES}
     infos.update(DIFF_RULES)
     infos.update(PG_RULES)
-    infos[SUPPRESSION_RULE] = _SUPPRESSION_INFO
+    infos.update({info.id: info for info in _SUPPRESSION_INFOS})
     return dict(sorted(infos.items()))
 
 
@@ -48,12 +69,10 @@ def config_for(start: Path, explicit: Path | None = None) -> ReviewConfig:
     return load_config(pyproject, all_rules())
 
 
-def _suppressed(findings: list[Finding], files: Sequence[Path], config: ReviewConfig) -> tuple[list[Finding], int]:
-    suppressions = read_suppressions(files, all_rules())
-    kept, dropped = apply_suppressions(findings, suppressions)
-    if config.rule_enabled(SUPPRESSION_RULE):
-        kept.extend(suppressions.unknown)
-    return kept, len(dropped)
+def _suppression_notes(
+    suppressions: Suppressions, used: Sequence[SuppressionComment], config: ReviewConfig
+) -> list[Finding]:
+    return [note for note in suppressions.notes(used) if config.rule_enabled(note.rule)]
 
 
 def check(
@@ -74,9 +93,12 @@ def check(
         shown: dict[str, str] = {}
         for version in versions:
             shown.update(version.shown)
-        combined = Version("check", tuple(files), shown)
+        combined = _without_schema(Version("check", tuple(files), shown), schema_files, None)
         catalog = load_version(combined, schema_files)
-        findings, suppressed = _suppressed(run_rules(catalog, config), [*schema_files, *files], config)
+        suppressions = read_suppressions([*schema_files, *files], all_rules())
+        findings, dropped, used = apply_suppressions(run_rules(catalog, config), suppressions)
+        findings += _suppression_notes(suppressions, used, config)
+        suppressed = len(dropped)
         findings = [_shown(f, combined) for f in findings]
     return Report(
         command="check",
@@ -121,6 +143,30 @@ def _rule_changes(old: list[Finding], new: list[Finding]) -> tuple[list[Finding]
     return introduced, fixed
 
 
+def _without_schema(version: Version, schema_files: Sequence[Path], cwd: Path | None) -> Version:
+    """The version minus the files also loaded as schema (``sql/`` holding ``sql/schema.sql``), matched by path."""
+    base = cwd or Path.cwd()
+    schema = {path.resolve() for path in schema_files}
+    kept = tuple(
+        file
+        for file in version.files
+        if (base / checkout_path(version.display(str(file)) or str(file))).resolve() not in schema
+    )
+    return attrs.evolve(version, files=kept)
+
+
+def _located(finding: Finding, catalog: Catalog, version: Version) -> Finding:
+    """A finding observed in PostgreSQL, placed at its function's definition, else the new version's first file."""
+    if finding.path is not None:
+        return finding
+    function = catalog.functions.get(finding.function or "")
+    if function is not None:
+        return attrs.evolve(finding, path=function.location.path, line=function.location.line)
+    if version.files:
+        return attrs.evolve(finding, path=version.display(str(version.files[0])), line=1)
+    return finding
+
+
 def _shown(finding: Finding, version: Version) -> Finding:
     return attrs.evolve(finding, path=version.display(finding.path))
 
@@ -141,21 +187,41 @@ def review(
     schema_files = expand_sql_paths([Path(p) for p in schema])
     with tempfile.TemporaryDirectory(prefix="bcastsim-review-") as work:
         workdir = Path(work)
-        old_version = materialize(old, workdir, cwd)
+        # A first review has nothing before it: `none:`, or a path the base revision does not have yet.
+        old_version = Version(old, ()) if old == EMPTY_VERSION else materialize(old, workdir, cwd, missing_ok=True)
         new_version = materialize(new, workdir, cwd)
+        old_version = _without_schema(old_version, schema_files, cwd)
+        new_version = _without_schema(new_version, schema_files, cwd)
         old_catalog = load_version(old_version, schema_files)
         new_catalog = load_version(new_version, schema_files)
 
-        old_rules, _ = _suppressed(run_rules(old_catalog, config), [*schema_files, *old_version.files], config)
-        new_rules, suppressed = _suppressed(run_rules(new_catalog, config), [*schema_files, *new_version.files], config)
-        changes, suppressed_changes = _suppressed(
-            diff_catalogs(old_catalog, new_catalog, old_version, new_version, config),
-            [*schema_files, *new_version.files],
-            config,
-        )
+        old_suppressions = read_suppressions([*schema_files, *old_version.files], all_rules())
+        old_rules, _, _ = apply_suppressions(run_rules(old_catalog, config), old_suppressions)
+        suppressions = read_suppressions([*schema_files, *new_version.files], all_rules())
+        new_rules, dropped, used = apply_suppressions(run_rules(new_catalog, config), suppressions)
+        observed = diff_catalogs(old_catalog, new_catalog, old_version, new_version, config)
+        if pg:
+            also = sorted({t.table for t in new_catalog.triggers.values()})
+            observed += [
+                _located(f, new_catalog, new_version)
+                for f in pg_diff(
+                    [*schema_files, *old_version.files],
+                    [*schema_files, *new_version.files],
+                    old_catalog,
+                    seed=seed,
+                    new_label=new,
+                    also_triggered=also,
+                    server=server,
+                )
+                if config.rule_enabled(f.rule)
+            ]
+        keys = {shown: file for file, shown in new_version.shown.items()}
+        changes, dropped_changes, used_by_changes = apply_suppressions(observed, suppressions, keys)
+        notes = _suppression_notes(suppressions, [*used, *used_by_changes], config)
         introduced, fixed = _rule_changes(old_rules, new_rules)
         entries = [Entry(finding=f, state="changed") for f in changes]
         entries += [Entry(finding=_shown(f, new_version), state="introduced") for f in introduced]
+        entries += [Entry(finding=_shown(f, new_version)) for f in notes]
         entries += [
             Entry(
                 finding=attrs.evolve(_shown(f, old_version), severity=Severity.NOTE, message=f"fixed: {f.message}"),
@@ -163,23 +229,12 @@ def review(
             )
             for f in fixed
         ]
-        if pg:
-            also = sorted({t.table for t in new_catalog.triggers.values()})
-            observed = pg_diff(
-                [*schema_files, *old_version.files],
-                [*schema_files, *new_version.files],
-                old_catalog,
-                seed=seed,
-                new_label=new,
-                also_triggered=also,
-                server=server,
-            )
-            entries += [Entry(finding=f, state="changed") for f in observed if config.rule_enabled(f.rule)]
+        suppressed = len(dropped) + len(dropped_changes)
     return Report(
         command="review",
         inputs=(old, new),
         entries=entries,
         rules=all_rules(),
-        suppressed=suppressed + suppressed_changes,
+        suppressed=suppressed,
         version=__version__,
     )

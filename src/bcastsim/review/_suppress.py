@@ -1,81 +1,223 @@
-"""Inline suppression: ``-- bcastsim: ignore[rule-id]`` on the finding's line or the line above.
+"""Suppression comments and baselines: findings a project has decided to live with.
 
-Several ids may be listed (``ignore[rule-a, rule-b]``). A suppression that names no
-known rule is itself reported, so a typo does not silently hide nothing.
+``-- bcastsim: ignore[rule-id]`` anywhere in a statement (a function's header or body,
+a trigger, or the comment lines just above it) suppresses that rule's findings on the
+whole statement; ``-- bcastsim: ignore-file[rule-id]`` does so for the whole file.
+Several ids may be listed (``ignore[rule-a, rule-b]``). An id no rule has, and an id
+that suppressed nothing, are reported once as notes, so a stale or misspelt comment is
+seen. A baseline file records the findings of an existing schema, so that only new
+ones are reported.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
 
+from bcastsim._errors import InputError
 from bcastsim.findings import Finding, Severity
 
-__all__ = ["SUPPRESSION_RULE", "Suppressions", "apply_suppressions", "read_suppressions"]
+__all__ = [
+    "SUPPRESSION_RULE",
+    "UNUSED_SUPPRESSION_RULE",
+    "SuppressionComment",
+    "Suppressions",
+    "apply_suppressions",
+    "baseline_identity",
+    "read_baseline",
+    "read_suppressions",
+    "render_baseline",
+    "statement_spans",
+]
 
 SUPPRESSION_RULE = "unknown-suppression"
+UNUSED_SUPPRESSION_RULE = "unused-suppression"
 
-_COMMENT = re.compile(r"--\s*bcastsim:\s*ignore\[([^\]]*)\]", re.IGNORECASE)
+_COMMENT = re.compile(r"--\s*bcastsim:\s*ignore(-file)?\[([^\]]*)\]", re.IGNORECASE)
+_NUMBER = re.compile(r"\b\d+\b")
+BASELINE_VERSION = 1
+
+
+@attrs.frozen
+class SuppressionComment:
+    path: str
+    line: int
+    rule: str
+    whole_file: bool
 
 
 @attrs.frozen
 class Suppressions:
-    """Rule ids suppressed per file and line (1-based)."""
+    """The suppression comments of a set of files, and each file's statements as line ranges."""
 
-    by_path: dict[str, dict[int, frozenset[str]]]
-    unknown: tuple[Finding, ...] = ()
+    comments: tuple[SuppressionComment, ...]
+    statements: Mapping[str, tuple[tuple[int, int], ...]]
+    known: frozenset[str]
 
-    def suppresses(self, finding: Finding) -> bool:
-        if finding.path is None or finding.line is None:
-            return False
-        lines = self.by_path.get(_key(finding.path))
-        if not lines:
-            return False
-        return any(finding.rule in lines.get(line, frozenset()) for line in (finding.line, finding.line - 1))
+    def matching(self, finding: Finding, key: str | None = None) -> list[SuppressionComment]:
+        """The comments that suppress ``finding`` (``key``: its file, when its path is shown differently)."""
+        if finding.path is None:
+            return []
+        path = key or _key(finding.path)
+        found = []
+        span = self._statement(path, finding.line) if finding.line is not None else None
+        for comment in self.comments:
+            if comment.path != path or comment.rule != finding.rule:
+                continue
+            in_statement = span is not None and span[0] <= comment.line <= span[1]
+            near_line = finding.line is not None and comment.line in (finding.line, finding.line - 1)
+            if comment.whole_file or in_statement or near_line:
+                found.append(comment)
+        return found
+
+    def _statement(self, path: str, line: int) -> tuple[int, int] | None:
+        for first, last in self.statements.get(path, ()):
+            if first <= line <= last:
+                return (first, last)
+        return None
+
+    def notes(self, used: Iterable[SuppressionComment]) -> list[Finding]:
+        """One note per comment id that names no rule, or that suppressed nothing."""
+        used_set = set(used)
+        notes: list[Finding] = []
+        for comment in self.comments:
+            if comment.rule not in self.known:
+                rule = SUPPRESSION_RULE
+                message = f"suppression names unknown rule {comment.rule!r}; it suppresses nothing"
+                fix = "use an id from `bcastsim check --list-rules`"
+            elif comment not in used_set:
+                rule = UNUSED_SUPPRESSION_RULE
+                scope = "file" if comment.whole_file else "statement"
+                message = f"suppression of {comment.rule!r} matches no finding in its {scope}"
+                fix = "remove the comment, or move it onto the statement the finding is about"
+            else:
+                continue
+            notes.append(
+                Finding(
+                    rule=rule, severity=Severity.NOTE, message=message, path=comment.path, line=comment.line, fix=fix
+                )
+            )
+        return notes
 
 
 def _key(path: str | Path) -> str:
     return str(Path(path).resolve())
 
 
+def statement_spans(text: str) -> tuple[tuple[int, int], ...]:
+    """Each statement's first and last line, its leading comments included; none when it does not parse."""
+    import pglast
+
+    try:
+        statements = pglast.parse_sql(text)
+    except Exception:  # the catalog reports the syntax error; here it only means "no spans"
+        return ()
+    encoded = text.encode("utf-8")
+    spans = []
+    for raw in statements:
+        # pglast's locations are byte offsets into the UTF-8 text.
+        start = raw.stmt_location or 0
+        end = start + (raw.stmt_len or (len(encoded) - start))
+        # A statement's text starts right after the previous ';': the rest of that line is not its own.
+        offset = start
+        while offset < end and encoded[offset : offset + 1] in (b" ", b"\t", b"\r", b";"):
+            offset += 1
+        if start and encoded[offset : offset + 1] == b"\n":
+            offset += 1
+        first = encoded.count(b"\n", 0, offset) + 1
+        last = encoded.count(b"\n", 0, end) + 1
+        spans.append((first, last))
+    return tuple(spans)
+
+
 def read_suppressions(paths: Iterable[Path], known_rules: Iterable[str]) -> Suppressions:
-    """Scan SQL files for suppression comments; unknown rule ids become findings."""
-    known = set(known_rules)
-    by_path: dict[str, dict[int, frozenset[str]]] = {}
-    unknown: list[Finding] = []
+    """Scan SQL files for suppression comments and their statements' line ranges."""
+    comments: list[SuppressionComment] = []
+    statements: dict[str, tuple[tuple[int, int], ...]] = {}
     for path in paths:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        lines: dict[int, frozenset[str]] = {}
+        key = _key(path)
+        found = False
         for number, line in enumerate(text.splitlines(), start=1):
             for match in _COMMENT.finditer(line):
-                ids = frozenset(part.strip() for part in match.group(1).split(",") if part.strip())
-                lines[number] = lines.get(number, frozenset()) | ids
-                for rule_id in sorted(ids - known):
-                    unknown.append(
-                        Finding(
-                            rule=SUPPRESSION_RULE,
-                            severity=Severity.WARNING,
-                            message=f"suppression names unknown rule {rule_id!r}; it suppresses nothing",
-                            path=str(path),
-                            line=number,
-                            fix="use an id from `bcastsim check --list-rules`",
-                        )
-                    )
-        if lines:
-            by_path[_key(path)] = lines
-    return Suppressions(by_path, tuple(unknown))
+                ids = sorted({part.strip() for part in match.group(2).split(",") if part.strip()})
+                comments.extend(SuppressionComment(key, number, rule, bool(match.group(1))) for rule in ids)
+                found = True
+        if found:
+            statements[key] = statement_spans(text)
+    return Suppressions(tuple(comments), statements, frozenset(known_rules))
 
 
-def apply_suppressions(findings: Sequence[Finding], suppressions: Suppressions) -> tuple[list[Finding], list[Finding]]:
-    """Split ``findings`` into (kept, suppressed), keeping their order."""
+def apply_suppressions(
+    findings: Sequence[Finding], suppressions: Suppressions, keys: Mapping[str, str] | None = None
+) -> tuple[list[Finding], list[Finding], list[SuppressionComment]]:
+    """Split ``findings`` into (kept, suppressed) in order, and the comments that did the suppressing.
+
+    ``keys`` maps a finding's shown path (``git:REV:path``) to the file it was read from.
+    """
     kept: list[Finding] = []
     suppressed: list[Finding] = []
+    used: list[SuppressionComment] = []
     for finding in findings:
-        (suppressed if suppressions.suppresses(finding) else kept).append(finding)
-    return kept, suppressed
+        key = (keys or {}).get(finding.path or "")
+        matches = suppressions.matching(finding, _key(key) if key else None)
+        (suppressed if matches else kept).append(finding)
+        used.extend(matches)
+    return kept, suppressed, used
+
+
+def baseline_identity(finding: Finding) -> str:
+    """What a finding is about, without line numbers or sizes that move with unrelated edits."""
+    return "\x1f".join(
+        (
+            finding.rule,
+            (finding.path or "").replace("\\", "/"),
+            finding.function or "",
+            finding.channel or "",
+            _NUMBER.sub("#", finding.message),
+        )
+    )
+
+
+def render_baseline(findings: Iterable[Finding]) -> str:
+    """The baseline file for ``findings``: sorted, one object per finding, stable across runs."""
+    entries = sorted(
+        (
+            {"rule": f.rule, "path": f.path, "function": f.function, "identity": baseline_identity(f)}
+            for f in findings
+        ),
+        key=lambda entry: str(entry["identity"]),
+    )
+    return json.dumps({"bcastsim_baseline": BASELINE_VERSION, "findings": entries}, indent=2) + "\n"
+
+
+def read_baseline(path: Path) -> Counter[str]:
+    """The identities recorded in a baseline file, with how often each was recorded."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InputError(
+            f"cannot read baseline: {error.strerror}", path=path, fix="write one with --baseline write"
+        ) from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(
+            f"baseline is not JSON: {error}", path=path, fix="write it again with --baseline write"
+        ) from None
+    if not isinstance(document, dict) or document.get("bcastsim_baseline") != BASELINE_VERSION:
+        raise InputError(
+            f"not a bcastsim baseline (version {BASELINE_VERSION})", path=path, fix="write it with --baseline write"
+        )
+    findings = document.get("findings")
+    if not isinstance(findings, list) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("identity"), str) for entry in findings
+    ):
+        raise InputError("baseline findings must be objects with an 'identity'", path=path)
+    return Counter(entry["identity"] for entry in findings)

@@ -1,0 +1,114 @@
+"""`[tool.bcastsim]`: read from the project root only, every key known, schema/paths/fail-on, --fail-on."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bcastsim import InputError
+from bcastsim.cli import main
+from bcastsim.review import all_rules, find_pyproject, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures" / "sql" / "review"
+MIGRATION = FIXTURES / "diff" / "payload-key-removed" / "new.sql"
+
+
+def _project(tmp_path: Path, config: str) -> Path:
+    """A project root (.git beside pyproject.toml) with its tables in db/ and a trigger-only migration."""
+    (tmp_path / ".git").mkdir(parents=True)
+    (tmp_path / "db").mkdir()
+    shutil.copy(FIXTURES / "schema.sql", tmp_path / "db" / "schema.sql")
+    shutil.copy(ROOT / "sql" / "realtime.sql", tmp_path / "db" / "realtime.sql")
+    shutil.copy(MIGRATION, tmp_path / "db" / "0002_triggers.sql")
+    (tmp_path / "pyproject.toml").write_text("[tool.bcastsim]\n" + config)
+    return tmp_path
+
+
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, object]]:
+    status = main(list(argv))
+    return status, json.loads(capsys.readouterr().out)
+
+
+def test_config_schema_loads_the_tables_for_a_trigger_only_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With schema in the config, checking the migration alone gives what checking it with --schema gives."""
+    monkeypatch.chdir(_project(tmp_path, 'schema = ["db/schema.sql", "db/realtime.sql"]\n'))
+    _, configured = _json(capsys, "check", "db/0002_triggers.sql", "--format", "json")
+    _, explicit = _json(
+        capsys, "check", "db/0002_triggers.sql", "--schema", "db/schema.sql", "--schema", "db/realtime.sql",
+        "--format", "json",
+    )
+    _, bare = _json(capsys, "check", "db/0002_triggers.sql", "--format", "json", "--schema", "db/realtime.sql")
+    assert configured["findings"] == explicit["findings"]
+    assert len(bare["findings"]) > len(configured["findings"])  # type: ignore[arg-type]
+    assert configured["summary"]["config"] == "pyproject.toml"  # type: ignore[index]
+
+
+def test_config_paths_are_checked_when_no_path_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`bcastsim check` with no PATH checks the config's paths, each schema file loaded once."""
+    monkeypatch.chdir(_project(tmp_path, 'schema = ["db/schema.sql", "db/realtime.sql"]\npaths = ["db/"]\n'))
+    _, document = _json(capsys, "check", "--format", "json")
+    assert document["summary"]["inputs"] == [str(tmp_path / "db")]  # type: ignore[index]
+    assert "unsupported-sql" not in document["summary"]["by_rule"]  # type: ignore[index]
+
+
+def test_only_the_project_root_config_is_read(tmp_path: Path) -> None:
+    """pyproject.toml beside .git is the config; one in a sub-directory or above the checkout is not."""
+    project = _project(tmp_path / "outer" / "project", "")
+    (tmp_path / "outer" / "pyproject.toml").write_text('[tool.bcastsim]\ntransport = "postgres"\n')
+    (project / "db" / "pyproject.toml").write_text('[tool.bcastsim]\ntransport = "postgres"\n')
+    assert find_pyproject(project / "db") == project / "pyproject.toml"
+    (project / "pyproject.toml").unlink()
+    assert find_pyproject(project / "db") is None
+    assert find_pyproject(tmp_path / "outer") is None
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "fix"),
+    [
+        ('transport = "postgres"\nshema = ["db/schema.sql"]\n', 3, "use 'schema'"),
+        ('sensitive-column = ["*.email"]\n', 2, "use 'sensitive-columns'"),
+        ("failon = 'never'\n", 2, "use 'fail-on'"),
+        ("zzz = 1\n", 2, "known keys: schema, paths"),
+    ],
+)
+def test_unknown_key_is_one_line_with_a_suggestion(tmp_path: Path, body: str, line: int, fix: str) -> None:
+    """A misspelt key names the file and line and suggests the nearest known key."""
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.bcastsim]\n" + body)
+    with pytest.raises(InputError) as raised:
+        load_config(path, all_rules())
+    message = raised.value.one_line()
+    assert message.startswith(f"{path}:{line}: unknown key")
+    assert fix in message
+
+
+@pytest.mark.parametrize(("fail_on", "status"), [("error", 1), ("warning", 1), ("note", 1), ("never", 0)])
+def test_fail_on_sets_the_threshold(capsys: pytest.CaptureFixture[str], fail_on: str, status: int) -> None:
+    """--fail-on picks the lowest severity that fails; `never` always exits 0 and says so in the summary."""
+    assert main(["check", str(ROOT / "sql"), "--fail-on", fail_on, "--format", "json"]) == status
+    assert json.loads(capsys.readouterr().out)["summary"]["fail_on"] == fail_on
+
+
+def test_fail_on_warning_fails_a_report_with_only_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A report without errors passes by default and fails with --fail-on warning when it holds a warning."""
+    variant = str(ROOT / "sql" / "variants" / "recommended_triggers.sql")
+    schema = ["--schema", str(ROOT / "sql" / "schema.sql"), "--schema", str(ROOT / "sql" / "realtime.sql")]
+    migration = tmp_path / "m.sql"
+    migration.write_text(
+        (ROOT / "sql" / "variants" / "recommended_triggers.sql").read_text()
+        + "\nCREATE TRIGGER extra AFTER INSERT ON bids FOR EACH STATEMENT EXECUTE FUNCTION broadcast_bid_realtime();\n"
+    )
+    assert main(["check", variant, *schema]) == 0
+    capsys.readouterr()
+    _, document = _json(capsys, "check", str(migration), *schema, "--format", "json")
+    assert document["summary"]["errors"] == 0  # type: ignore[index]
+    assert document["summary"]["warnings"] > 0  # type: ignore[index]
+    assert main(["check", str(migration), *schema, "--fail-on", "warning"]) == 1
