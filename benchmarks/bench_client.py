@@ -34,7 +34,8 @@ def main() -> None:
     start = time.perf_counter()
     run_realtime({**request, "schedules": [{"seed": k + 1, "ops": s} for k, s in enumerate(schedules)]})
     elapsed = time.perf_counter() - start
-    print(f"{len(schedules)} schedules ({ops} operations) in {elapsed:.2f} s: {len(schedules) / elapsed:.0f} schedules/s")
+    rate = len(schedules) / elapsed
+    print(f"{len(schedules)} schedules ({ops} operations) in {elapsed:.2f} s: {rate:.0f} schedules/s")
     start = time.perf_counter()
     findings = check_client_module(MANAGER, schedules=500, seed=args.seed)
     print(f"check --client of 500 schedules: {time.perf_counter() - start:.2f} s, {len(findings)} findings")

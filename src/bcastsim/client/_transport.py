@@ -28,8 +28,8 @@ __all__ = ["Channel", "RealtimeServer", "RealtimeSocket"]
 
 Callback = Callable[[Any], None]
 
-_REALTIME_JS_SOCKET = TableBackoff("realtime_js", (1000.0, 2000.0, 5000.0, 10000.0), 10000.0)
-_REALTIME_JS_REJOIN = TableBackoff("realtime_js_rejoin", (1000.0, 2000.0, 5000.0), 10000.0)
+REALTIME_JS_SOCKET = TableBackoff("realtime_js", (1000.0, 2000.0, 5000.0, 10000.0), 10000.0)
+REALTIME_JS_REJOIN = TableBackoff("realtime_js_rejoin", (1000.0, 2000.0, 5000.0), 10000.0)
 PUSH_TIMEOUT_MS = 10_000.0
 
 
@@ -172,8 +172,8 @@ class RealtimeSocket:
     server: RealtimeServer
     user: str
     clock: VirtualClock
-    reconnect_policy: BackoffPolicy = _REALTIME_JS_SOCKET
-    rejoin_policy: BackoffPolicy = _REALTIME_JS_REJOIN
+    reconnect_policy: BackoffPolicy = REALTIME_JS_SOCKET
+    rejoin_policy: BackoffPolicy = REALTIME_JS_REJOIN
     rng: random.Random = attrs.field(factory=lambda: random.Random(0))
     connected: bool = True
     channels: list[Channel] = attrs.field(factory=list)
@@ -281,8 +281,8 @@ class RealtimeServer:
         self,
         user: str,
         *,
-        reconnect_policy: BackoffPolicy = _REALTIME_JS_SOCKET,
-        rejoin_policy: BackoffPolicy = _REALTIME_JS_REJOIN,
+        reconnect_policy: BackoffPolicy = REALTIME_JS_SOCKET,
+        rejoin_policy: BackoffPolicy = REALTIME_JS_REJOIN,
         rng: random.Random | None = None,
     ) -> RealtimeSocket:
         socket = RealtimeSocket(
