@@ -46,7 +46,7 @@ def test_messages_sent_while_disconnected_are_lost() -> None:
 
 
 def test_private_channels_are_authorized_once_per_connection() -> None:
-    """A private join runs the policy once per topic and connection; public joins never run it."""
+    """A private join runs the policy once per topic and connection (rejoins use the cached answer); public never."""
     calls: list[tuple[str, str]] = []
 
     def authorize(user: str, topic: str) -> bool:
@@ -56,26 +56,32 @@ def test_private_channels_are_authorized_once_per_connection() -> None:
     clock, server = _server(authorize=authorize)
     statuses: list[str] = []
     for user in ("admin", "guest"):
-        socket = server.connect(user)
-        socket.channel("admin:1", private=True).subscribe(statuses.append)
-        socket.channel("admin:1", private=True).subscribe(statuses.append)
+        server.connect(user).channel("admin:1", private=True).subscribe(statuses.append)
     server.connect("anon").channel("admin:1").subscribe(statuses.append)
-    assert calls == [("admin", "admin:1"), ("guest", "admin:1")]
-    assert statuses == ["SUBSCRIBED", "SUBSCRIBED", "CHANNEL_ERROR", "CHANNEL_ERROR", "SUBSCRIBED"]
+    assert statuses == ["SUBSCRIBED", "CHANNEL_ERROR", "SUBSCRIBED"]
+    server.channel_error("admin:1")
     clock.advance(1000)
-    assert server.rejected_joins["unauthorized"] == 4
+    assert calls == [("admin", "admin:1"), ("guest", "admin:1")]
+    assert sorted(statuses[3:]) == ["CHANNEL_ERROR"] * 3 + ["SUBSCRIBED"] * 2
+    assert server.rejected_joins["unauthorized"] == 2
 
 
-def test_public_and_private_channels_of_one_name_are_different() -> None:
-    """A private send does not reach a public channel of the same name."""
+def test_one_client_holds_one_channel_per_topic() -> None:
+    """channel(name) returns the open channel: a private one asked for under a public one's name comes back public."""
     _, server = _server(authorize=lambda user, topic: True)
     socket = server.connect("u")
     public: list[Any] = []
-    private: list[Any] = []
-    socket.channel("t").on("broadcast", "*", public.append).subscribe()
-    socket.channel("t", private=True).on("broadcast", "*", private.append).subscribe()
+    first = socket.channel("t").on("broadcast", "*", public.append).subscribe()
+    second = socket.channel("t", private=True)
+    assert second is first
+    assert not second.private
     server.send("t", "e", {}, private=True)
-    assert (len(public), len(private)) == (0, 1)
+    server.send("t", "e", {})
+    assert len(public) == 1
+    other: list[Any] = []
+    server.connect("v").channel("t", private=True).on("broadcast", "*", other.append).subscribe()
+    server.send("t", "e", {}, private=True)
+    assert (len(public), len(other)) == (1, 1)
 
 
 def test_channel_error_rejoins_on_phoenix_timers_and_closed_removes() -> None:

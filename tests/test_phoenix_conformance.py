@@ -16,7 +16,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
 
+from bcastsim.client import PROFILES, OpRunner
 from bcastsim.client._node import realtime_js_missing, run_realtime
+from bcastsim.client._ops import (
+    Advance,
+    Broadcast,
+    ChannelClose,
+    ChannelError,
+    ClientOp,
+    SocketDrop,
+    Subscribe,
+    Unsubscribe,
+)
 from bcastsim.client._phoenix import REALTIME_JS, RealtimeJsTimings, run_schedule
 from bcastsim.strategies import realtime_schedules
 
@@ -85,3 +96,42 @@ def test_the_schedules_exercise_the_failure_paths(
     assert statuses == {"SUBSCRIBED", "CHANNEL_ERROR", "TIMED_OUT", "CLOSED"}
     assert sum(step["connects"] for _, real in real_runs for step in real) > SCHEDULES
     assert sum(len(step["deliveries"]) for _, real in real_runs for step in real) > 100
+
+
+def _client_op(raw: dict[str, Any]) -> ClientOp | None:
+    match raw["op"]:
+        case "subscribe":
+            return Subscribe(raw["topic"], raw["event"], raw["listener"])
+        case "unsubscribe":
+            return Unsubscribe(raw["listener"])
+        case "broadcast":
+            return Broadcast(raw["topic"], raw["event"])
+        case "channel_error":
+            return ChannelError(raw["topic"])
+        case "channel_close":
+            return ChannelClose(raw["topic"])
+        case "drop":
+            return SocketDrop()
+        case "advance":
+            return Advance(raw["ms"])
+    return None  # faults the profile's operations do not have
+
+
+def test_realtime_js_profile_delivers_what_the_library_delivers() -> None:
+    """The realtime_js profile (one channel() call per subscription) and realtime-js deliver alike, op by op."""
+    raws = []
+    for schedule in _schedules(1000, 1):
+        # Public channels only: the profile's operations carry no privacy.
+        raw = [{**op, "private": False} if "private" in op else op for op in schedule]
+        raws.append([op for op in raw if _client_op(op) is not None])
+    sequences = [[op for op in map(_client_op, raw) if op is not None] for raw in raws]
+    real = run_realtime({"mode": "raw", "schedules": [{"seed": 1, "ops": raw} for raw in raws]})
+    differences = []
+    for ops, observed in zip(sequences, real, strict=True):
+        runner = OpRunner(PROFILES["realtime_js"])
+        for index, (op, theirs) in enumerate(zip(ops, observed, strict=True)):
+            mine = [[listener, json.loads(value)["payload"]["seq"]] for listener, value in runner.apply(op).deliveries]
+            if mine != theirs["deliveries"]:
+                differences.append(f"after {ops[: index + 1]}: profile {mine} != realtime-js {theirs['deliveries']}")
+                break
+    assert differences == [], f"{len(differences)} differences; first: {differences[0]}"
