@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bcastsim._errors import InputError
+from bcastsim._resources import builtin_models_dir
 from bcastsim.client import PLANS, PlanLimits, RealtimeServer, VirtualClock, load_plans
 
 
@@ -142,3 +148,16 @@ def test_history_records_intervals_and_receipts() -> None:
     assert [(i.start_ms, i.end_ms) for i in trace.connected][:1] == [(0.0, 10.0)]
     assert trace.subscribed["t"][0].end_ms == 10.0
     assert trace.received["t"] == ((1, 0.0),)
+
+
+def test_realtime_js_timings_come_from_the_profiles_data(tmp_path: Path) -> None:
+    """[timings.realtime_js] gives the heartbeat and its tables; a bad value is an input error naming the key."""
+    from bcastsim.client._phoenix import REALTIME_JS, load_timings
+
+    assert (REALTIME_JS.heartbeat_ms, REALTIME_JS.empty_disconnect_ms) == (25_000.0, 50_000.0)
+    assert REALTIME_JS.reconnect.delay_ms(3, random.Random(0)) == 5000.0
+    bad = tmp_path / "profiles.toml"
+    text = (builtin_models_dir() / "profiles.toml").read_text(encoding="utf-8")
+    bad.write_text(text.replace("heartbeat_ms = 25000", "heartbeat_ms = -1"), encoding="utf-8")
+    with pytest.raises(InputError, match="heartbeat_ms must be a positive number"):
+        load_timings(bad)
