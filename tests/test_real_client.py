@@ -8,11 +8,14 @@ under ``tests/fixtures/client/``. Skipped with the reason where node or the pinn
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from bcastsim._errors import InputError
+from bcastsim.cli import main
 from bcastsim.client._node import default_seed_plan, node_binary, realtime_js_missing, run_realtime
 from bcastsim.client._realcheck import check_client_module, topics_from_sql
 
@@ -170,3 +173,21 @@ def test_topics_come_from_the_users_sql(tmp_path: Path) -> None:
     private = [f for f in seed_like if f.rule == "client.private-topics"]
     assert private
     assert "room.sql" in private[0].message
+
+
+def test_a_module_without_the_adapter_exports_is_one_line(tmp_path: Path) -> None:
+    """A module exporting neither createManager nor BroadcastManager is an input error saying so."""
+    path = tmp_path / "manager.mjs"
+    path.write_text("export const version = 1;\n", encoding="utf-8")
+    with pytest.raises(InputError, match="exports neither createManager") as error:
+        check_client_module(path, schedules=10)
+    assert "\n" not in str(error.value)
+
+
+def test_client_install_puts_the_pinned_library_in_a_directory(tmp_path: Path) -> None:
+    """`bcastsim client install --target DIR` runs npm ci of the lockfile: the pinned realtime-js lands there."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed")
+    assert main(["client", "install", "--target", str(tmp_path)]) == 0
+    package = json.loads((tmp_path / "node_modules" / "@supabase" / "realtime-js" / "package.json").read_text())
+    assert package["version"] == "2.119.1"
