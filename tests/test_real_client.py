@@ -116,6 +116,18 @@ def test_seed_manager_from_the_plan_fails_its_known_properties_on_the_real_clien
     } <= rules
 
 
+def test_seed_hook_under_react_test_renderer_leaks_subscriptions_across_renders() -> None:
+    """useBroadcastRealtime re-rendered with new props keeps the old event and admin messages coming."""
+    plan = default_seed_plan()
+    if not plan.is_file():
+        pytest.skip(f"seed plan not found at {plan}")
+    findings = {f.rule: f for f in check_client_module(plan, schedules=50)}
+    assert "client.hook-stale-subscription" in findings
+    assert "admin" in findings["client.hook-stale-subscription"].message
+    assert "client.hook-duplicate-listener" in findings
+    assert "client.hook-unmount-leak" not in findings
+
+
 def test_correct_manager_has_no_error() -> None:
     """A manager written against realtime-js passes every property at error level."""
     assert _rules("good_manager.mjs") == set()

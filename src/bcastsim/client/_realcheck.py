@@ -20,7 +20,13 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from bcastsim._errors import InputError
-from bcastsim.client._node import REALTIME_HARNESS, load_client_code, node_modules_dir, run_realtime
+from bcastsim.client._node import (
+    REALTIME_HARNESS,
+    extract_js_blocks,
+    load_client_code,
+    node_modules_dir,
+    run_realtime,
+)
 from bcastsim.findings import Finding, Severity
 
 __all__ = ["SETTLE_MS", "Topic", "check_client_module", "render_timeline", "topics_from_sql"]
@@ -398,6 +404,9 @@ _FIX = {
     "client.backoff-cap": f"cap the retry delay (≤ {_CAP_LIMIT_MS // 1000} s)",
     "client.backoff-jitter": "add random jitter to the retry delay so clients do not come back together",
     "client.private-topics": "subscribe with { config: { private: true } } where the SQL sends privately",
+    "client.hook-stale-subscription": "return a cleanup from the effect that unsubscribes the handles it created",
+    "client.hook-duplicate-listener": "unsubscribe in the effect's cleanup, so a re-run does not add a listener",
+    "client.hook-unmount-leak": "remove every channel the hook created when the component unmounts",
 }
 
 
@@ -413,8 +422,11 @@ def check_client_module(
     path = Path(source)
     if not path.is_file():
         raise InputError(f"no such file: {path}", path=path, fix="give the manager's .js file")
+    hook_code: str | None = None
     if path.suffix.lower() in (".md", ".markdown"):
         request: dict[str, Any] = {"mode": "manager", "code": load_client_code(path)}
+        if "useBroadcastRealtime.js" in extract_js_blocks(path.read_text(encoding="utf-8")):
+            hook_code = request["code"] + "\n" + load_client_code(path, block="useBroadcastRealtime.js")
     elif re.search(r"^\s*(export\s|module\.exports|exports\.)", path.read_text(encoding="utf-8"), re.M):
         request = {"mode": "manager", "module": str(path.resolve())}
     else:
@@ -461,6 +473,8 @@ def check_client_module(
         ops, observed, message = _shrink(runner, failing[rule], rule)
         report(rule, message, ops, observed)
 
+    if hook_code is not None:
+        _check_hook(hook_code, seed, report)
     _check_backoff(runner, topics[0], report)
     _check_private(runner, topics, report)
     if replay_dir is not None and written:
@@ -520,6 +534,51 @@ def _check_backoff(runner: _Runner, topic: Topic, report: _Report) -> None:
             runs[0],
             f"retry delays of one client (s): {shown}",
         )
+
+
+_HOOK_STEPS: list[Op] = [
+    {"op": "render", "props": {"eventId": "E1", "isAdmin": True, "artIds": ["A"]}},
+    {"op": "broadcast", "topic": "broadcast:event:E1", "event": "winner_update"},
+    {"op": "render", "props": {"eventId": "E2", "isAdmin": False, "artIds": ["A"]}},
+    {"op": "broadcast", "topic": "broadcast:event:E1", "event": "winner_update"},
+    {"op": "broadcast", "topic": "broadcast:admin:E1", "event": "vote_update"},
+    {"op": "broadcast", "topic": "broadcast:bid:A", "event": "bid_update"},
+    {"op": "unmount"},
+    {"op": "advance", "ms": 1000},
+]
+
+
+def _describe_hook(step: Op) -> str:
+    if step["op"] == "render":
+        props = step["props"]
+        return f"render the page: eventId={props['eventId']!r}, isAdmin={props['isAdmin']}, artIds={props['artIds']}"
+    if step["op"] == "unmount":
+        return "unmount the page"
+    return _describe(step)
+
+
+def _check_hook(code: str, seed: int, report: _Report) -> None:
+    """The hook under React's test renderer: re-rendered with new props, then unmounted."""
+    observed = run_realtime({"mode": "hook", "code": code, "schedules": [{"seed": seed + 1, "ops": _HOOK_STEPS}]})[0]
+    lines = []
+    for step, seen in zip(_HOOK_STEPS, observed, strict=True):
+        got = ", ".join(f"{kind} #{seq}" for kind, seq in seen["received"])
+        note = f"  [page got {got}]" if got else ""
+        lines.append(f"  t={float(seen['t']) / 1000:9.3f}s  {_describe_hook(step)}{note}")
+    timeline = "React test renderer, the page subscribing in an effect on [eventId, artIds.length, isAdmin]:\n"
+    timeline += "\n".join(lines)
+    stale = [kind for kind, _ in observed[3]["received"] + observed[4]["received"]]
+    if stale:
+        report("client.hook-stale-subscription", "after the page re-rendered for eventId E2 as a non-admin, it still "
+               f"received {', '.join(stale)} messages for E1 (the effect's subscriptions are never cleaned up)",
+               None, None, timeline)  # fmt: skip
+    if len(observed[5]["received"]) > 1:
+        copies = len(observed[5]["received"])
+        report("client.hook-duplicate-listener", f"after a re-render the page got one bid {copies} times: every "
+               "effect run adds another listener", None, None, timeline)  # fmt: skip
+    if observed[6]["channels"]:
+        report("client.hook-unmount-leak", f"after unmount {len(observed[6]['channels'])} channels stay open: "
+               f"{', '.join(observed[6]['channels'])}", None, None, timeline)  # fmt: skip
 
 
 def _check_private(runner: _Runner, topics: Sequence[Topic], report: _Report) -> None:

@@ -256,6 +256,63 @@ FakeWebSocket.CLOSED = CLOSED;
 const NODE_MODULES = process.env.BCASTSIM_NODE_MODULES || path.join(__dirname, 'node_modules');
 const { RealtimeClient } = require(path.join(NODE_MODULES, '@supabase', 'realtime-js'));
 
+
+// --- a React hook under React's own test renderer --------------------------------------------------
+// The hook (e.g. the seed's useBroadcastRealtime(eventId, isAdmin) returning subscribeToEvent, subscribeToBids,
+// subscribeToAdmin) is rendered inside a page that subscribes in an effect keyed on its props and leaves the
+// cleanup to the hook, as the seed's page does; props change between steps, then the page unmounts.
+async function runHookSchedule(code, steps, seed) {
+  const React = require(path.join(NODE_MODULES, 'react'));
+  const TestRenderer = require(path.join(NODE_MODULES, 'react-test-renderer'));
+  globalThis.IS_REACT_ACT_ENVIRONMENT = true;
+  reset(seed);
+  const client = newClient({ token: 'token-0' });
+  const sandbox = {
+    console: { log() {}, error() {}, warn() {}, info() {}, debug() {} },
+    setTimeout, clearTimeout, setInterval, clearInterval, Math, JSON, Map, Set, Array, Object, Promise, String,
+    Number, Error, Date, React,
+    useEffect: React.useEffect, useState: React.useState, useRef: React.useRef, useCallback: React.useCallback,
+    useMemo: React.useMemo,
+    supabase: client,
+    document: { querySelector: () => null },
+    applyFlashClass: () => {},
+  };
+  vm.createContext(sandbox);
+  vm.runInContext(`${code}\n;globalThis.__hook = useBroadcastRealtime;`, sandbox);
+  const received = [];
+  const seqOf = (p) => (p && p.payload && p.payload.seq !== undefined ? p.payload.seq : p && p.seq);
+  function Page({ eventId, isAdmin, artIds }) {
+    const hook = sandbox.__hook(eventId, isAdmin);
+    React.useEffect(() => {
+      hook.subscribeToBids(artIds, (p) => received.push(['bid', seqOf(p)]));
+      hook.subscribeToEvent((p) => received.push(['event', seqOf(p)]));
+      if (isAdmin) hook.subscribeToAdmin((p) => received.push(['admin', seqOf(p)]));
+      return () => {};
+    }, [eventId, artIds.length, isAdmin]);
+    return null;
+  }
+  let renderer = null;
+  const out = [];
+  for (const step of steps) {
+    const start = received.length;
+    let sent = null;
+    if (step.op === 'render') {
+      const element = React.createElement(Page, step.props);
+      if (renderer === null) TestRenderer.act(() => { renderer = TestRenderer.create(element); });
+      else TestRenderer.act(() => { renderer.update(element); });
+    } else if (step.op === 'unmount') {
+      TestRenderer.act(() => { renderer.unmount(); });
+    } else if (step.op === 'broadcast') {
+      sent = server.nextId;
+      server.broadcast(step.topic, step.event, false, { seq: sent, type: step.event, art_id: step.art_id || null });
+    }
+    await advance(step.op === 'advance' ? step.ms : 0);
+    out.push({ t: clock.now, sent, received: received.slice(start), channels: client.getChannels().map((c) => c.subTopic).sort(),
+      errors: env.errors.splice(0) });
+  }
+  return out;
+}
+
 // --- one schedule --------------------------------------------------------------------------------
 function reset(seed) {
   for (const ws of server.conns) ws.readyState = CLOSED;
@@ -455,6 +512,11 @@ async function main() {
     if (typeof probe.unsubscribe !== 'function') {
       return { error: 'the manager has no unsubscribe(handle)' };
     }
+  }
+  if (input.mode === 'hook') {
+    const runs = [];
+    for (const schedule of input.schedules) runs.push(await runHookSchedule(input.code, schedule.ops, schedule.seed));
+    return { schedules: runs };
   }
   const schedules = [];
   for (let i = 0; i < input.schedules.length; i++) {
