@@ -17,8 +17,9 @@ import argparse
 import time
 from pathlib import Path
 
+from bcastsim.client._jscheck import generate_examples
 from bcastsim.client._node import run_realtime
-from bcastsim.client._realcheck import _FAULTS, DEFAULT_TOPICS, _generate, _schedule, check_client_module
+from bcastsim.client._realcheck import _FAULTS, DEFAULT_TOPICS, _schedule, check_client_module
 
 MANAGER = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "client" / "good_manager.mjs"
 
@@ -28,7 +29,7 @@ def main() -> None:
     parser.add_argument("--schedules", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    schedules = _generate(_schedule(DEFAULT_TOPICS, _FAULTS), args.schedules, args.seed)
+    schedules = generate_examples(_schedule(DEFAULT_TOPICS, _FAULTS), args.schedules, args.seed)
     ops = sum(len(s) for s in schedules)
     request = {"mode": "manager", "module": str(MANAGER)}
     start = time.perf_counter()

@@ -13,10 +13,9 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import seed as hypothesis_seed
 
 from bcastsim.client import PROFILES, OpRunner
+from bcastsim.client._jscheck import generate_examples
 from bcastsim.client._node import realtime_js_missing, run_realtime
 from bcastsim.client._ops import (
     Advance,
@@ -40,16 +39,7 @@ SCHEDULES = 1500
 
 
 def _schedules(count: int, seed: int) -> list[list[dict[str, Any]]]:
-    out: list[list[dict[str, Any]]] = []
-
-    @settings(max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck))
-    @hypothesis_seed(seed)
-    @given(realtime_schedules())
-    def collect(ops: list[dict[str, Any]]) -> None:
-        out.append(ops)
-
-    collect()
-    return out
+    return generate_examples(realtime_schedules(), count, seed)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,8 @@
 """Subscription managers on the real @supabase/realtime-js under node, against the fault-injecting server.
 
 The seed's manager is taken from the plan at test time; the other managers are fixture files
-under ``tests/fixtures/client/``. Skipped with the reason where node or the pinned packages
+under ``tests/fixtures/client/`` (the broken ones are the good one with one defect each, made at test time).
+Skipped with the reason where node or the pinned packages
 (``npm ci`` in ``src/bcastsim/client/_node``, or ``bcastsim client install``) are absent.
 """
 
@@ -25,10 +26,45 @@ pytestmark = [
 ]
 
 FIXTURES = Path(__file__).parent / "fixtures" / "client"
+GOOD = FIXTURES / "good_manager.mjs"
+
+# Each broken manager is the good one with one deliberate defect: (file name, [(text, replacement), ...]).
+_VARIANTS: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "listeners_lost": (
+        "broken_listeners_lost.mjs",
+        [("        entry.channel = null;\n", "        entry.channel = null;\n        entry.listeners = new Map();\n")],
+    ),
+    "no_rejoin": (
+        "broken_no_rejoin.mjs",
+        [("      } else if (status === 'CLOSED' && !entry.leaving) {\n        entry.channel = null;\n"
+          "        retry(entry);\n", "")],
+    ),
+    "no_jitter": ("broken_no_jitter.mjs", [("const delay = 250 + Math.random() * ceiling;", "const delay = ceiling;")]),
+    # CommonJS, and every topic joined public whatever the SQL says.
+    "public_only": (
+        "public_only_manager.cjs",
+        [
+            ("export function createManager", "function createManager"),
+            ("client.channel(entry.topic, { config: { private: entry.private } })", "client.channel(entry.topic)"),
+            ("\n  };\n}\n", "\n  };\n}\nmodule.exports = { createManager };\n"),
+        ],
+    ),
+}  # fmt: skip
 
 
-def _rules(name: str, **kw: object) -> set[str]:
-    return {f.rule for f in check_client_module(FIXTURES / name, schedules=300, **kw) if f.severity.value == "error"}  # type: ignore[arg-type]
+def _variant(tmp_path: Path, name: str) -> Path:
+    file_name, edits = _VARIANTS[name]
+    text = GOOD.read_text(encoding="utf-8")
+    for old, new in edits:
+        assert text.count(old) == 1, f"{name}: {old!r} is not in the good manager exactly once"
+        text = text.replace(old, new)
+    path = tmp_path / file_name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _rules(path: Path) -> set[str]:
+    return {f.rule for f in check_client_module(path, schedules=300) if f.severity.value == "error"}
 
 
 def _raw(ops: list[dict[str, object]]) -> list[dict[str, object]]:
@@ -130,31 +166,31 @@ def test_seed_hook_under_react_test_renderer_leaks_subscriptions_across_renders(
 
 def test_correct_manager_has_no_error() -> None:
     """A manager written against realtime-js passes every property at error level."""
-    assert _rules("good_manager.mjs") == set()
+    assert _rules(GOOD) == set()
 
 
-def test_listeners_lost_on_reconnect_are_found() -> None:
+def test_listeners_lost_on_reconnect_are_found(tmp_path: Path) -> None:
     """Re-creating a closed channel without its listeners is reported with a shrunk timeline."""
-    findings = check_client_module(FIXTURES / "broken_listeners_lost.mjs", schedules=300)
+    findings = check_client_module(_variant(tmp_path, "listeners_lost"), schedules=300)
     found = [f for f in findings if f.rule == "client.listeners-survive"]
     assert found
     assert found[0].example is not None
     assert found[0].example.count("\n  t=") <= 6
 
 
-def test_no_rejoin_after_closed_is_found() -> None:
+def test_no_rejoin_after_closed_is_found(tmp_path: Path) -> None:
     """A manager that ignores CLOSED is reported as never rejoining."""
-    assert "client.rejoin-after-closed" in _rules("broken_no_rejoin.mjs")
+    assert "client.rejoin-after-closed" in _rules(_variant(tmp_path, "no_rejoin"))
 
 
-def test_backoff_without_jitter_is_found() -> None:
+def test_backoff_without_jitter_is_found(tmp_path: Path) -> None:
     """Twenty clients closed together retry at the same instant: the herd is reported."""
-    assert _rules("broken_no_jitter.mjs") == {"client.backoff-jitter"}
+    assert _rules(_variant(tmp_path, "no_jitter")) == {"client.backoff-jitter"}
 
 
 def test_replay_script_reproduces_without_bcastsim(tmp_path: Path) -> None:
     """The written node script replays the failing schedule with plain node and shows the missed message."""
-    check_client_module(FIXTURES / "broken_no_rejoin.mjs", schedules=200, replay_dir=tmp_path)
+    check_client_module(_variant(tmp_path, "no_rejoin"), schedules=200, replay_dir=tmp_path)
     script = tmp_path / "rejoin-after-closed.js"
     replay = json.loads((tmp_path / "rejoin-after-closed.json").read_text())
     node = node_binary()
@@ -179,9 +215,9 @@ def test_topics_come_from_the_users_sql(tmp_path: Path) -> None:
     )
     topics = topics_from_sql([sql])
     assert [(t.name, t.events, t.private) for t in topics] == [("room:1", ("new_message",), True)]
-    findings = check_client_module(FIXTURES / "good_manager.mjs", [sql], schedules=100)
+    findings = check_client_module(GOOD, [sql], schedules=100)
     assert findings == []
-    seed_like = check_client_module(FIXTURES / "public_only_manager.cjs", [sql], schedules=100)
+    seed_like = check_client_module(_variant(tmp_path, "public_only"), [sql], schedules=100)
     private = [f for f in seed_like if f.rule == "client.private-topics"]
     assert private
     assert "room.sql" in private[0].message

@@ -68,14 +68,6 @@ def run(args: argparse.Namespace) -> int:
         findings = check_client_module(
             args.client, args.paths, seed=args.seed, schedules=args.client_schedules, replay_dir=args.client_replay
         )
-        report = Report(
-            command="check",
-            inputs=(*report.inputs, f"client:{args.client}"),
-            entries=[*report.entries, *(Entry(finding=f) for f in findings if config.rule_enabled(f.rule))],
-            rules=report.rules,
-            suppressed=report.suppressed,
-            version=report.version,
-        )
     elif args.client:
         from bcastsim.client import PROFILES, run_client_checks
 
@@ -84,11 +76,12 @@ def run(args: argparse.Namespace) -> int:
                 f"unknown client profile {args.client!r}",
                 fix=f"use one of {', '.join(sorted(PROFILES))}, or the path of your manager's .js file",
             )
-        client_findings = run_client_checks(args.client, seed=args.seed)
+        findings = run_client_checks(args.client, seed=args.seed)
+    if args.client:
         report = Report(
             command="check",
             inputs=(*report.inputs, f"client:{args.client}"),
-            entries=[*report.entries, *(Entry(finding=f) for f in client_findings if config.rule_enabled(f.rule))],
+            entries=[*report.entries, *(Entry(finding=f) for f in findings if config.rule_enabled(f.rule))],
             rules=report.rules,
             suppressed=report.suppressed,
             version=report.version,

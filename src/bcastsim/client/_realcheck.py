@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from hypothesis import HealthCheck, given, settings
-from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from bcastsim._errors import InputError
+from bcastsim.client._jscheck import generate_examples
 from bcastsim.client._node import (
     REALTIME_HARNESS,
     extract_js_blocks,
@@ -137,19 +136,6 @@ def _schedule(draw: st.DrawFn, topics: tuple[Topic, ...], faults: tuple[str, ...
 def _broadcast(topic: Topic, event: str) -> Op:
     payload = {key: f"<{key}>" for key in topic.keys if key != "seq"}
     return {"op": "broadcast", "topic": topic.name, "event": event, "private": topic.private, "payload": payload}
-
-
-def _generate(strategy: st.SearchStrategy[list[Op]], count: int, seed: int) -> list[list[Op]]:
-    out: list[list[Op]] = []
-
-    @settings(max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck))
-    @hypothesis_seed(seed)
-    @given(strategy)
-    def collect(ops: list[Op]) -> None:
-        out.append(ops)
-
-    collect()
-    return out
 
 
 # --- judging -------------------------------------------------------------------------------------------
@@ -461,8 +447,8 @@ def check_client_module(
             )
         )
 
-    quiet = _generate(_schedule(topics, ()), max(1, schedules * 2 // 5), seed)
-    faulty = _generate(_schedule(topics, _FAULTS), max(1, schedules - len(quiet)), seed + 1)
+    quiet = generate_examples(_schedule(topics, ()), max(1, schedules * 2 // 5), seed)
+    faulty = generate_examples(_schedule(topics, _FAULTS), max(1, schedules - len(quiet)), seed + 1)
     failing: dict[str, list[Op]] = {}
     for family in (quiet, faulty):
         for ops, (_, problems) in zip(family, _failures(runner, family), strict=True):

@@ -333,16 +333,6 @@ function newClient(tokenBox) {
   });
 }
 
-function sortedJson(value) {
-  if (Array.isArray(value)) return value.map(sortedJson);
-  if (value && typeof value === 'object') {
-    const out = {};
-    for (const key of Object.keys(value).sort()) out[key] = sortedJson(value[key]);
-    return out;
-  }
-  return value === undefined ? null : value;
-}
-
 // A manager module, loaded once per process: ES module, CommonJS file, or a plan's code block.
 async function loadManagerModule(input) {
   if (input.code) {
