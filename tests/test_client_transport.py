@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bcastsim._errors import InputError
+from bcastsim._resources import builtin_models_dir
 from bcastsim.client import PLANS, PlanLimits, RealtimeServer, VirtualClock, load_plans
 
 
@@ -46,7 +52,7 @@ def test_messages_sent_while_disconnected_are_lost() -> None:
 
 
 def test_private_channels_are_authorized_once_per_connection() -> None:
-    """A private join runs the policy once per topic and connection; public joins never run it."""
+    """A private join runs the policy once per topic and connection (rejoins use the cached answer); public never."""
     calls: list[tuple[str, str]] = []
 
     def authorize(user: str, topic: str) -> bool:
@@ -56,26 +62,32 @@ def test_private_channels_are_authorized_once_per_connection() -> None:
     clock, server = _server(authorize=authorize)
     statuses: list[str] = []
     for user in ("admin", "guest"):
-        socket = server.connect(user)
-        socket.channel("admin:1", private=True).subscribe(statuses.append)
-        socket.channel("admin:1", private=True).subscribe(statuses.append)
+        server.connect(user).channel("admin:1", private=True).subscribe(statuses.append)
     server.connect("anon").channel("admin:1").subscribe(statuses.append)
-    assert calls == [("admin", "admin:1"), ("guest", "admin:1")]
-    assert statuses == ["SUBSCRIBED", "SUBSCRIBED", "CHANNEL_ERROR", "CHANNEL_ERROR", "SUBSCRIBED"]
+    assert statuses == ["SUBSCRIBED", "CHANNEL_ERROR", "SUBSCRIBED"]
+    server.channel_error("admin:1")
     clock.advance(1000)
-    assert server.rejected_joins["unauthorized"] == 4
+    assert calls == [("admin", "admin:1"), ("guest", "admin:1")]
+    assert sorted(statuses[3:]) == ["CHANNEL_ERROR"] * 3 + ["SUBSCRIBED"] * 2
+    assert server.rejected_joins["unauthorized"] == 2
 
 
-def test_public_and_private_channels_of_one_name_are_different() -> None:
-    """A private send does not reach a public channel of the same name."""
+def test_one_client_holds_one_channel_per_topic() -> None:
+    """channel(name) returns the open channel: a private one asked for under a public one's name comes back public."""
     _, server = _server(authorize=lambda user, topic: True)
     socket = server.connect("u")
     public: list[Any] = []
-    private: list[Any] = []
-    socket.channel("t").on("broadcast", "*", public.append).subscribe()
-    socket.channel("t", private=True).on("broadcast", "*", private.append).subscribe()
+    first = socket.channel("t").on("broadcast", "*", public.append).subscribe()
+    second = socket.channel("t", private=True)
+    assert second is first
+    assert not second.private
     server.send("t", "e", {}, private=True)
-    assert (len(public), len(private)) == (0, 1)
+    server.send("t", "e", {})
+    assert len(public) == 1
+    other: list[Any] = []
+    server.connect("v").channel("t", private=True).on("broadcast", "*", other.append).subscribe()
+    server.send("t", "e", {}, private=True)
+    assert (len(public), len(other)) == (1, 1)
 
 
 def test_channel_error_rejoins_on_phoenix_timers_and_closed_removes() -> None:
@@ -136,3 +148,16 @@ def test_history_records_intervals_and_receipts() -> None:
     assert [(i.start_ms, i.end_ms) for i in trace.connected][:1] == [(0.0, 10.0)]
     assert trace.subscribed["t"][0].end_ms == 10.0
     assert trace.received["t"] == ((1, 0.0),)
+
+
+def test_realtime_js_timings_come_from_the_profiles_data(tmp_path: Path) -> None:
+    """[timings.realtime_js] gives the heartbeat and its tables; a bad value is an input error naming the key."""
+    from bcastsim.client._phoenix import REALTIME_JS, load_timings
+
+    assert (REALTIME_JS.heartbeat_ms, REALTIME_JS.empty_disconnect_ms) == (25_000.0, 50_000.0)
+    assert REALTIME_JS.reconnect.delay_ms(3, random.Random(0)) == 5000.0
+    bad = tmp_path / "profiles.toml"
+    text = (builtin_models_dir() / "profiles.toml").read_text(encoding="utf-8")
+    bad.write_text(text.replace("heartbeat_ms = 25000", "heartbeat_ms = -1"), encoding="utf-8")
+    with pytest.raises(InputError, match="heartbeat_ms must be a positive number"):
+        load_timings(bad)

@@ -20,7 +20,7 @@ from bcastsim._errors import InputError
 __all__ = ["main"]
 
 # Order is the order ``--help`` lists them: the data flow, SQL first.
-_COMMAND_NAMES = ("inspect", "check", "review", "simulate", "calibrate")
+_COMMAND_NAMES = ("inspect", "check", "review", "simulate", "calibrate", "client")
 
 
 def _available_commands() -> list[tuple[str, ModuleType]]:

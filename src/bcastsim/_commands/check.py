@@ -10,6 +10,7 @@ from bcastsim._commands._review_common import add_common_options, config_from_ar
 from bcastsim._errors import InputError
 
 if TYPE_CHECKING:
+    from bcastsim.findings import Finding
     from bcastsim.review import Report
 
 __all__ = ["HELP", "configure", "run"]
@@ -21,8 +22,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="SQL files or directories, loaded in order")
     parser.add_argument(
         "--client",
-        metavar="PROFILE",
-        help="also run the client property checks on a subscriber-manager profile (seed, realtime_js, ...)",
+        metavar="PROFILE|PATH.js",
+        help="also run the client property checks: on a profile (seed, realtime_js, ...), or on your own manager "
+        "(.js/.mjs/.cjs, or a plan's .md) running on the real realtime-js under faults (see docs/client.md)",
+    )
+    parser.add_argument(
+        "--client-schedules", type=int, default=500, metavar="N", help="fault schedules for --client PATH.js"
+    )
+    parser.add_argument(
+        "--client-replay",
+        type=Path,
+        metavar="DIR",
+        help="write each failing schedule as DIR/<property>.json and a standalone node script DIR/<property>.js",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for the client checks (default 0)")
     parser.add_argument("--list-rules", action="store_true", help="list the rule ids and exit")
@@ -41,6 +52,32 @@ def _list_rules() -> int:
     lines = [f"{info.id:32} {info.severity.value:8} {info.title}" for info in all_rules().values()]
     print("\n".join(lines))
     return 0
+
+
+def _is_client_file(client: str) -> bool:
+    return Path(client).suffix.lower() in (".js", ".mjs", ".cjs", ".md") or "/" in client
+
+
+def _client_findings(args: argparse.Namespace) -> list[Finding]:
+    from bcastsim._extras import require
+
+    require("hypothesis", "pytest", "check --client")
+    if _is_client_file(args.client):
+        from bcastsim.client._realcheck import check_client_module
+
+        return list(
+            check_client_module(
+                args.client, args.paths, seed=args.seed, schedules=args.client_schedules, replay_dir=args.client_replay
+            )
+        )
+    from bcastsim.client import PROFILES, run_client_checks
+
+    if args.client not in PROFILES:
+        raise InputError(
+            f"unknown client profile {args.client!r}",
+            fix=f"use one of {', '.join(sorted(PROFILES))}, or the path of your manager's .js file",
+        )
+    return list(run_client_checks(args.client, seed=args.seed))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,21 +99,11 @@ def run(args: argparse.Namespace) -> int:
 
         report = Report(command="check", inputs=(), entries=[], rules=all_rules(), version=__version__)
     if args.client:
-        from bcastsim._extras import require
-
-        require("hypothesis", "pytest", "check --client")
-        from bcastsim.client import PROFILES, run_client_checks
-
-        if args.client not in PROFILES:
-            raise InputError(
-                f"unknown client profile {args.client!r}",
-                fix=f"use one of {', '.join(sorted(PROFILES))}",
-            )
-        client_findings = run_client_checks(args.client, seed=args.seed)
+        findings = _client_findings(args)
         report = Report(
             command="check",
             inputs=(*report.inputs, f"client:{args.client}"),
-            entries=[*report.entries, *(Entry(finding=f) for f in client_findings if config.rule_enabled(f.rule))],
+            entries=[*report.entries, *(Entry(finding=f) for f in findings if config.rule_enabled(f.rule))],
             rules=report.rules,
             suppressed=report.suppressed,
             version=report.version,

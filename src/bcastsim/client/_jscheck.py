@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -31,19 +31,21 @@ from bcastsim.client._ops import (
 )
 from bcastsim.findings import Finding, Severity
 
-__all__ = ["check_client_js"]
+__all__ = ["check_client_js", "generate_examples"]
 
 Observed = list[dict[str, Any]]
+T = TypeVar("T")
 
 
-def _generate(strategy: st.SearchStrategy[list[ClientOp]], count: int, seed: int) -> list[list[ClientOp]]:
-    out: list[list[ClientOp]] = []
+def generate_examples(strategy: st.SearchStrategy[T], count: int, seed: int) -> list[T]:
+    """``count`` examples of ``strategy``, the same ones for the same seed (no example database)."""
+    out: list[T] = []
 
     @settings(max_examples=count, database=None, deadline=None, suppress_health_check=list(HealthCheck))
     @hypothesis_seed(seed)
     @given(strategy)
-    def collect(ops: list[ClientOp]) -> None:
-        out.append(ops)
+    def collect(example: T) -> None:
+        out.append(example)
 
     collect()
     return out
@@ -115,8 +117,8 @@ def check_client_js(source: str | Path | None = None, *, seed: int = 0, examples
             **kw,
         )
 
-    general = _generate(_FAULT_FREE, examples, seed)
-    one_event = _generate(_ONE_EVENT, examples, seed)
+    general = generate_examples(_FAULT_FREE, examples, seed)
+    one_event = generate_examples(_ONE_EVENT, examples, seed)
 
     def wrong(ops: list[ClientOp], observed: Observed) -> str | None:
         return judge_deliveries(ops, _listeners(observed))[0]

@@ -28,9 +28,11 @@ __all__ = ["Channel", "RealtimeServer", "RealtimeSocket"]
 
 Callback = Callable[[Any], None]
 
-_REALTIME_JS_SOCKET = TableBackoff("realtime_js", (1000.0, 2000.0, 5000.0, 10000.0), 10000.0)
-_REALTIME_JS_REJOIN = TableBackoff("realtime_js_rejoin", (1000.0, 2000.0, 5000.0), 10000.0)
+REALTIME_JS_SOCKET = TableBackoff("realtime_js", (1000.0, 2000.0, 5000.0, 10000.0), 10000.0)
+REALTIME_JS_REJOIN = TableBackoff("realtime_js_rejoin", (1000.0, 2000.0, 5000.0), 10000.0)
 PUSH_TIMEOUT_MS = 10_000.0
+# realtime-js disconnects 2 × heartbeat after its last channel is removed.
+EMPTY_DISCONNECT_MS = 50_000.0
 
 
 def event_matches(binding_event: str, event: str) -> bool:
@@ -68,6 +70,9 @@ class Channel:
         return self
 
     def subscribe(self, callback: Callable[[str], None] | None = None) -> Channel:
+        if self.state != "closed":
+            return self  # realtime-js: a second subscribe() on a live channel does nothing
+        self.socket.opened = True
         self.status_callback = callback
         self.state = "joining"
         if self.socket.connected:
@@ -146,8 +151,7 @@ class Channel:
                 self._rejoin_timer.cancel()
             self._status("CLOSED")
             # realtime-js removes a channel after CLOSED; it never rejoins.
-            if self in self.socket.channels:
-                self.socket.channels.remove(self)
+            self.socket._forget(self)
 
     def _deliver(self, envelope: Mapping[str, Any], message_id: int) -> None:
         if self.state != "joined":
@@ -172,8 +176,8 @@ class RealtimeSocket:
     server: RealtimeServer
     user: str
     clock: VirtualClock
-    reconnect_policy: BackoffPolicy = _REALTIME_JS_SOCKET
-    rejoin_policy: BackoffPolicy = _REALTIME_JS_REJOIN
+    reconnect_policy: BackoffPolicy = REALTIME_JS_SOCKET
+    rejoin_policy: BackoffPolicy = REALTIME_JS_REJOIN
     rng: random.Random = attrs.field(factory=lambda: random.Random(0))
     connected: bool = True
     channels: list[Channel] = attrs.field(factory=list)
@@ -187,20 +191,38 @@ class RealtimeSocket:
     statuses: list[tuple[float, str, str]] = attrs.field(factory=list)
     reconnects: list[float] = attrs.field(factory=list)
     _connected_since: float | None = 0.0
+    # realtime-js opens its connection at the first subscribe() and closes it 50 s after the last channel.
+    opened: bool = False
+    _idle_since: float = 0.0
 
     def channel(self, name: str, *, private: bool = False) -> Channel:
+        # realtime-js hands back the channel it already has for the topic, public or private as it was made.
+        for existing in self.channels:
+            if existing.name == name:
+                return existing
         channel = Channel(self, name, private)
         self.channels.append(channel)
         return channel
 
     def remove_channel(self, channel: Channel) -> None:
         channel.unsubscribe()
+        self._forget(channel)
+
+    def _forget(self, channel: Channel) -> None:
         if channel in self.channels:
             self.channels.remove(channel)
+            if not self.channels:
+                self._idle_since = self.clock.now_ms
+
+    def _socket_open(self) -> bool:
+        """Whether realtime-js would have a connection: opened by a subscribe, not yet closed for idleness."""
+        if self.channels:
+            return self.opened
+        return self.opened and self.clock.now_ms - self._idle_since < EMPTY_DISCONNECT_MS
 
     def drop(self) -> None:
         """The WebSocket fails: joined channels error out, the socket retries on its reconnect timer."""
-        if not self.connected:
+        if not self.connected or not self._socket_open():
             return
         self.connected = False
         if self._connected_since is not None:
@@ -281,8 +303,8 @@ class RealtimeServer:
         self,
         user: str,
         *,
-        reconnect_policy: BackoffPolicy = _REALTIME_JS_SOCKET,
-        rejoin_policy: BackoffPolicy = _REALTIME_JS_REJOIN,
+        reconnect_policy: BackoffPolicy = REALTIME_JS_SOCKET,
+        rejoin_policy: BackoffPolicy = REALTIME_JS_REJOIN,
         rng: random.Random | None = None,
     ) -> RealtimeSocket:
         socket = RealtimeSocket(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -42,6 +43,7 @@ __all__ = [
     "ids",
     "js_strings",
     "page_ops",
+    "realtime_schedules",
     "session_ids",
     "user_ids",
     "visits",
@@ -175,3 +177,53 @@ def delivery_histories(
         weight = draw(st.integers(1, 9))
         traces.append(ClientTrace(f"client-{name}", connected, subscribed, authorized, received, weight))
     return DeliveryHistory(sent, tuple(traces), 0.0)
+
+
+_FAULT_KINDS = (
+    "drop", "partition", "restart", "refuse", "join_error", "join_timeout",
+    "channel_error", "channel_close", "rate_limit", "hidden", "flap",
+)  # fmt: skip
+_STEPS = ("subscribe", "subscribe", "unsubscribe", "broadcast", "broadcast", "advance", "advance", "advance", "fault",
+          "fault")  # fmt: skip
+# Around the heartbeat (25 s), the close wait (150 ms steps), and the reconnect and rejoin tables.
+_ADVANCES = (0, 150, 1000, 1500, 2500, 5000, 10_000, 20_000, 25_000, 30_000, 50_000)
+
+
+@st.composite
+def realtime_schedules(draw: st.DrawFn, max_steps: int = 20) -> list[dict[str, Any]]:
+    """Raw realtime-js schedules (the node harness's ``raw`` mode): calls, broadcasts, faults and time."""
+    ops: list[dict[str, Any]] = []
+    active: list[int] = []
+    hidden = False
+    for _ in range(draw(st.integers(1, max_steps))):
+        step = draw(st.sampled_from(_STEPS))
+        topic = draw(st.sampled_from(("a", "b")))
+        if step == "subscribe":
+            listener = len(ops) + 1
+            event = draw(st.sampled_from(("*", "e", "f")))
+            ops.append({"op": "subscribe", "listener": listener, "topic": topic, "event": event,
+                        "private": draw(st.booleans())})  # fmt: skip
+            active.append(listener)
+        elif step == "unsubscribe" and active:
+            listener = draw(st.sampled_from(active))
+            active.remove(listener)
+            ops.append({"op": "unsubscribe", "listener": listener})
+        elif step == "broadcast":
+            ops.append({"op": "broadcast", "topic": topic, "event": draw(st.sampled_from(("e", "f", "E"))),
+                        "private": draw(st.booleans())})  # fmt: skip
+        elif step == "advance":
+            ops.append({"op": "advance", "ms": draw(st.sampled_from(_ADVANCES))})
+        elif step == "fault":
+            fault = draw(st.sampled_from(_FAULT_KINDS))
+            if fault in ("partition", "restart", "refuse"):
+                ops.append({"op": fault, "ms": draw(st.sampled_from((1000, 2000, 20_000, 30_000, 70_000)))})
+            elif fault == "hidden":
+                hidden = not hidden
+                ops.append({"op": "hidden", "hidden": hidden})
+            elif fault == "flap":
+                ops.append({"op": "flap", "topic": topic, "n": draw(st.integers(1, 3))})
+            elif fault == "drop":
+                ops.append({"op": "drop"})
+            else:
+                ops.append({"op": fault, "topic": topic})
+    return ops

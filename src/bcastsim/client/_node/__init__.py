@@ -8,11 +8,13 @@ same harness at their own ``.js`` file exposing ``class BroadcastManager``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +23,26 @@ from bcastsim._errors import InputError
 __all__ = [
     "CLIENT_JS_ENV",
     "HARNESS",
+    "HARNESS_DIR",
+    "NODE_MODULES_ENV",
+    "REALTIME_HARNESS",
     "SEED_PLAN_ENV",
     "default_seed_plan",
     "extract_js_blocks",
+    "install_client",
     "load_client_code",
     "node_binary",
+    "node_modules_dir",
+    "realtime_js_missing",
     "run_harness",
+    "run_realtime",
     "strip_modules",
 ]
 
 HARNESS = Path(__file__).with_name("harness.js")
+HARNESS_DIR = Path(__file__).parent
+REALTIME_HARNESS = HARNESS_DIR / "realtime.js"
+NODE_MODULES_ENV = "BCASTSIM_NODE_MODULES"
 SEED_PLAN_ENV = "BCASTSIM_SEED_PLAN"
 CLIENT_JS_ENV = "BCASTSIM_CLIENT_JS"
 
@@ -128,3 +140,93 @@ def run_harness(request: dict[str, Any], *, timeout_s: float = 120.0) -> dict[st
         raise InputError(f"node harness failed: {completed.stderr.strip()[-2000:]}", path=HARNESS)
     result: dict[str, Any] = json.loads(completed.stdout)
     return result
+
+
+def _cache_dir() -> Path:
+    """Where ``bcastsim client install`` puts the pinned packages: one directory per lockfile version."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    lock = (HARNESS_DIR / "package-lock.json").read_bytes()
+    return base / "bcastsim" / "node" / hashlib.sha256(lock).hexdigest()[:16]
+
+
+def node_modules_dir() -> Path:
+    """``$BCASTSIM_NODE_MODULES``, else ``node_modules`` beside the harness (a checkout), else the user cache."""
+    override = os.environ.get(NODE_MODULES_ENV)
+    if override:
+        return Path(override)
+    local = HARNESS_DIR / "node_modules"
+    if (local / "@supabase" / "realtime-js").is_dir():
+        return local
+    return _cache_dir() / "node_modules"
+
+
+def realtime_js_missing() -> str | None:
+    """Why the real-client harness cannot run here (None when it can)."""
+    if node_binary() is None:
+        return "node is not installed"
+    if not (node_modules_dir() / "@supabase" / "realtime-js").is_dir():
+        return "@supabase/realtime-js is not installed: run `bcastsim client install` (npm ci of the pinned lockfile)"
+    return None
+
+
+def install_client(target: Path | None = None) -> Path:
+    """``npm ci`` the pinned ``package-lock.json`` into ``target`` (default: the user cache); returns node_modules."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise InputError("npm is not installed", fix="install node 18 or newer with npm")
+    target = target or _cache_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(HARNESS_DIR / name, target / name)
+    completed = subprocess.run(
+        [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+        cwd=target,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise InputError(f"npm ci failed: {completed.stderr.strip()[-500:]}", path=target / "package-lock.json")
+    return target / "node_modules"
+
+
+def run_realtime(request: dict[str, Any], *, workers: int = 2, timeout_s: float = 600.0) -> list[list[dict[str, Any]]]:
+    """Run ``request['schedules']`` on the real client, split over ``workers`` node processes."""
+    missing = realtime_js_missing()
+    if missing is not None:
+        raise InputError(missing, fix="bcastsim client install")
+    node = node_binary()
+    assert node is not None
+    schedules: list[Any] = request["schedules"]
+    if not schedules:
+        return []
+    count = max(1, min(workers, len(schedules) // 20 or 1))
+    size = -(-len(schedules) // count)
+    env = {**os.environ, NODE_MODULES_ENV: str(node_modules_dir())}
+
+    def run_part(part: list[Any]) -> list[list[dict[str, Any]]]:
+        completed = subprocess.run(
+            [node, str(REALTIME_HARNESS)],
+            input=json.dumps({**request, "schedules": part}),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout_s,
+            check=False,
+        )
+        if completed.returncode != 0 or not completed.stdout:
+            raise InputError(f"node harness failed: {completed.stderr.strip()[-2000:]}", path=REALTIME_HARNESS)
+        answer = json.loads(completed.stdout)
+        if "error" in answer:
+            raise InputError(
+                str(answer["error"]).splitlines()[0],
+                path=request.get("module") or REALTIME_HARNESS,
+                fix="export createManager(client, options) returning {subscribe, unsubscribe} (docs/client.md)",
+            )
+        part_results: list[list[dict[str, Any]]] = answer["schedules"]
+        return part_results
+
+    parts = [schedules[k * size : (k + 1) * size] for k in range(count)]
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        results = [observed for chunk in pool.map(run_part, parts) for observed in chunk]
+    return results

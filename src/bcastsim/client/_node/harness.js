@@ -34,7 +34,7 @@ function makeClock() {
 }
 
 function makeRealtime(clock) {
-  const client = { connected: true, channels: [], reconnectTries: 0, nextId: 1 };
+  const client = { connected: true, channels: [], reconnectTries: 0, nextId: 1, opened: false, idleSince: 0 };
 
   class FakeChannel {
     constructor(name, params) {
@@ -52,6 +52,8 @@ function makeRealtime(clock) {
       return this;
     }
     subscribe(callback) {
+      if (this.state !== 'closed') return this;
+      client.opened = true;
       this.statusCallback = callback || null;
       this.state = 'joining';
       if (client.connected) this._join();
@@ -89,8 +91,7 @@ function makeRealtime(clock) {
         this.state = 'closed';
         if (this.rejoinTimer) clock.clearTimeout(this.rejoinTimer);
         this._status('CLOSED');
-        const i = client.channels.indexOf(this);
-        if (i >= 0) client.channels.splice(i, 1);
+        forget(this);
       }
     }
     _deliver(envelope) {
@@ -109,14 +110,16 @@ function makeRealtime(clock) {
 
   const supabase = {
     channel(name, params) {
+      // realtime-js returns the channel it already has for the topic.
+      const existing = client.channels.find((c) => c.name === name);
+      if (existing) return existing;
       const channel = new FakeChannel(name, params);
       client.channels.push(channel);
       return channel;
     },
     removeChannel(channel) {
       channel.unsubscribe();
-      const i = client.channels.indexOf(channel);
-      if (i >= 0) client.channels.splice(i, 1);
+      forget(channel);
       return Promise.resolve('ok');
     },
     getChannels() { return client.channels.slice(); },
@@ -139,12 +142,22 @@ function makeRealtime(clock) {
     channelError(name) { for (const ch of client.channels.slice()) if (ch.name === name) ch._error(); },
     closeChannel(name) { for (const ch of client.channels.slice()) if (ch.name === name) ch._serverClose(); },
     drop() {
-      if (!client.connected) return;
+      // realtime-js connects at the first subscribe() and disconnects 50 s after its last channel.
+      const open = client.channels.length ? client.opened : client.opened && clock.now - client.idleSince < 50000;
+      if (!client.connected || !open) return;
       client.connected = false;
       for (const ch of client.channels.slice()) ch._error();
       scheduleReconnect();
     },
   };
+
+  function forget(channel) {
+    const i = client.channels.indexOf(channel);
+    if (i >= 0) {
+      client.channels.splice(i, 1);
+      if (!client.channels.length) client.idleSince = clock.now;
+    }
+  }
 
   function scheduleReconnect() {
     client.reconnectTries += 1;

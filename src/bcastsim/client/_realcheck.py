@@ -1,0 +1,617 @@
+"""A user's subscription manager on the real realtime-js, against a Realtime server that misbehaves on purpose.
+
+Schedules (client calls, broadcasts, faults, time) are generated with Hypothesis and run in
+batches in node (``_node/realtime.js``); the checker reads what the application saw. A
+failing schedule is shrunk by deleting operations (one node call per round) and printed
+as a timeline; it can be written as replayable JSON and as a standalone node script.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
+
+from bcastsim._errors import InputError
+from bcastsim.client._jscheck import generate_examples
+from bcastsim.client._node import (
+    REALTIME_HARNESS,
+    extract_js_blocks,
+    load_client_code,
+    node_modules_dir,
+    run_realtime,
+)
+from bcastsim.findings import Finding, Severity
+
+__all__ = ["SETTLE_MS", "Topic", "check_client_module", "render_timeline", "topics_from_sql"]
+
+Op = dict[str, Any]
+Observed = list[dict[str, Any]]
+
+# Longer than heartbeat detection (≤ 50 s), the close wait and any sane capped retry: after this long with no
+# fault, a correct manager delivers again.
+SETTLE_MS = 120_000
+_CAP_LIMIT_MS = 120_000
+_CLOSING = ("channel_close", "rate_limit", "flap")
+_FAULTS = ("drop", "partition", "restart", "refuse", "hidden", "channel_error", "join_error", "join_timeout", *_CLOSING)
+
+
+@attrs.frozen
+class Topic:
+    """A topic the manager is driven on: its events, privacy and payload keys, and where the SQL sends it."""
+
+    name: str
+    events: tuple[str, ...]
+    private: bool = False
+    keys: tuple[str, ...] = ()
+    source: str | None = None
+
+
+DEFAULT_TOPICS = (Topic("room:1", ("update", "delete")), Topic("room:2", ("update",)))
+
+
+def topics_from_sql(paths: Sequence[str | Path]) -> tuple[Topic, ...]:
+    """One topic per ``realtime.send`` contract of the user's SQL (``{…}`` parts become a sample value)."""
+    from bcastsim.contracts import build_contracts
+    from bcastsim.sqlmodel import load_catalog
+
+    found: dict[str, Topic] = {}
+    for contract in build_contracts(load_catalog(list(paths))):
+        if contract.transport == "pg_notify" or contract.event is None or "{" in contract.event:
+            continue  # pg_notify never reaches Broadcast; a computed event name has no literal to send
+        name = re.sub(r"\{[^}]*\}", "1", contract.channel_pattern)
+        site = contract.sites[0]
+        old = found.get(name)
+        events = (*old.events, contract.event) if old else (contract.event,)
+        keys = tuple(dict.fromkeys((*(old.keys if old else ()), *contract.keys)))
+        found[name] = Topic(name, tuple(dict.fromkeys(events)), not contract.public, keys, str(site.location))
+    return tuple(found.values())
+
+
+# --- schedules -------------------------------------------------------------------------------------
+
+
+@st.composite
+def _schedule(draw: st.DrawFn, topics: tuple[Topic, ...], faults: tuple[str, ...]) -> list[Op]:
+    ops: list[Op] = []
+    active: list[int] = []
+    next_listener = 1
+    hidden = False
+    for _ in range(draw(st.integers(1, 12))):
+        kinds = ["subscribe", "subscribe", "unsubscribe", "broadcast", "broadcast", "advance"]
+        if faults:
+            kinds += ["fault", "fault"]
+        kind = draw(st.sampled_from(kinds))
+        topic = draw(st.sampled_from(topics))
+        if kind == "subscribe":
+            event = draw(st.sampled_from(("*", *topic.events)))
+            ops.append(
+                {
+                    "op": "subscribe",
+                    "listener": next_listener,
+                    "topic": topic.name,
+                    "event": event,
+                    "private": topic.private,
+                }
+            )
+            active.append(next_listener)
+            next_listener += 1
+        elif kind == "unsubscribe" and active:
+            listener = draw(st.sampled_from(active))
+            active.remove(listener)
+            ops.append({"op": "unsubscribe", "listener": listener})
+        elif kind == "broadcast":
+            ops.append(_broadcast(topic, draw(st.sampled_from(topic.events))))
+        elif kind == "advance":
+            ops.append({"op": "advance", "ms": draw(st.sampled_from((0, 500, 1000, 5000, 30_000)))})
+        elif kind == "fault":
+            fault = draw(st.sampled_from(faults))
+            if fault in ("partition", "restart", "refuse"):
+                ops.append({"op": fault, "ms": draw(st.sampled_from((2000, 20_000, 70_000)))})
+            elif fault == "hidden":
+                hidden = not hidden
+                ops.append({"op": "hidden", "hidden": hidden})
+            elif fault == "flap":
+                ops.append({"op": "flap", "topic": topic.name, "n": draw(st.integers(1, 3))})
+            elif fault == "drop":
+                ops.append({"op": "drop"})
+            else:
+                ops.append({"op": fault, "topic": topic.name})
+    if faults:
+        # Heal, settle, then every (topic, event) pair is probed once.
+        if hidden:
+            ops.append({"op": "hidden", "hidden": False})
+        ops.append({"op": "advance", "ms": SETTLE_MS})
+        for topic in topics:
+            for event in topic.events:
+                ops.append(_broadcast(topic, event))
+    return ops
+
+
+def _broadcast(topic: Topic, event: str) -> Op:
+    payload = {key: f"<{key}>" for key in topic.keys if key != "seq"}
+    return {"op": "broadcast", "topic": topic.name, "event": event, "private": topic.private, "payload": payload}
+
+
+# --- judging -------------------------------------------------------------------------------------------
+
+
+_Window = tuple[float, float, str, "str | None", int]
+
+
+def _fault_windows(ops: Sequence[Op]) -> list[_Window]:
+    """``(start, end, kind, topic, op index)`` of every fault, on the schedule's own clock."""
+    t = 0.0
+    windows: list[_Window] = []
+    hidden_since: tuple[float, int] | None = None
+    for index, op in enumerate(ops):
+        kind = op["op"]
+        if kind == "advance":
+            t += op["ms"]
+        elif kind == "hidden":
+            if op["hidden"] and hidden_since is None:
+                hidden_since = (t, index)
+            elif not op["hidden"] and hidden_since is not None:
+                windows.append((hidden_since[0], t, "hidden", None, hidden_since[1]))
+                hidden_since = None
+        elif kind in ("partition", "restart", "refuse"):
+            windows.append((t, t + op["ms"], kind, None, index))
+        elif kind in _FAULTS:
+            windows.append((t, t, kind, op.get("topic"), index))
+    if hidden_since is not None:
+        windows.append((hidden_since[0], float("inf"), "hidden", None, hidden_since[1]))
+    return windows
+
+
+def _rejoined(ops: Sequence[Op], joins: Sequence[tuple[str, int]], fault: _Window, topic: str, before: int) -> bool:
+    """A join on ``topic`` after ``fault`` took effect (a flap or join fault uses up the joins it names)."""
+    consumed = int(ops[fault[4]].get("n", 1)) if fault[2] in ("flap", "join_error", "join_timeout") else 0
+    return sum(1 for name, at in joins if name == topic and fault[4] < at < before) > consumed
+
+
+def _active_at_end(ops: Sequence[Op]) -> set[int]:
+    active: set[int] = set()
+    for op in ops:
+        if op["op"] == "subscribe":
+            active.add(op["listener"])
+        elif op["op"] == "unsubscribe":
+            active.discard(op["listener"])
+    return active
+
+
+def _without_faults(ops: Sequence[Op]) -> list[Op]:
+    return [op for op in ops if op["op"] not in _FAULTS]
+
+
+_FAULT_RULES = frozenset(
+    {"client.listeners-survive", "client.rejoin-after-closed", "client.rejoin-after-error", "client.resync-after-gap"}
+)
+
+
+def _matches(want: str, event: str) -> bool:
+    return want == "*" or want.lower() == event.lower()
+
+
+def judge(ops: Sequence[Op], observed: Observed) -> dict[str, str]:
+    """Each violated property, by rule id, with what went wrong."""
+    problems: dict[str, str] = {}
+    windows = _fault_windows(ops)
+    active: dict[int, Op] = {}
+    unsubscribed_topics: set[str] = set()
+    unsubscribed_at: dict[str, list[int]] = {}
+    joins: list[tuple[str, int]] = [(j[0], index) for index, step in enumerate(observed) for j in step["joins"]]
+    end = float(observed[-1]["t"]) if observed else 0.0
+    final_active = _active_at_end(ops)
+    resyncs: list[tuple[str, float]] = [(r[0], float(r[1])) for step in observed for r in step.get("resyncs", [])]
+    seen: set[tuple[int, int]] = set()
+    for index, (op, step) in enumerate(zip(ops, observed, strict=True)):
+        t = float(step["t"])
+        if op["op"] == "subscribe":
+            active[op["listener"]] = op
+        elif op["op"] == "unsubscribe":
+            gone = active.pop(op["listener"], None)
+            if gone is not None:
+                unsubscribed_topics.add(gone["topic"])
+                unsubscribed_at.setdefault(gone["topic"], []).append(index)
+        for listener, seq in step["deliveries"]:
+            if (listener, seq) in seen:
+                problems.setdefault("client.duplicate-delivery", f"listener {listener} got message #{seq} twice")
+            seen.add((listener, seq))
+        if op["op"] != "broadcast":
+            continue
+        seq = step["sent"]
+        got = {int(listener) for listener, s in step["deliveries"] if s == seq}
+        expected = {
+            listener
+            for listener, sub in active.items()
+            if sub["topic"] == op["topic"] and _matches(sub["event"], op["event"])
+        }
+        for listener in sorted(got - expected):
+            sub = active.get(listener)
+            why = "after it unsubscribed" if sub is None else f"though it filters on {sub['event']!r}"
+            problems.setdefault(
+                "client.event-filter", f"listener {listener} got #{seq} ({op['topic']}/{op['event']}) {why}"
+            )
+        missing = sorted(expected - got)
+        past = [w for w in windows if w[4] < index]
+        healthy = all(w[1] <= t - SETTLE_MS for w in past)
+        if missing and healthy:
+            listener = missing[0]
+            what = f"listener {listener} on {op['topic']} (event {active[listener]['event']!r}) missed #{seq}"
+            relevant = [w for w in past if w[3] in (None, op["topic"])]
+            if not relevant:
+                rule = "client.unsubscribe-isolation" if op["topic"] in unsubscribed_topics else "client.delivery"
+                problems.setdefault(rule, f"{what}, sent while healthy")
+                continue
+            last = relevant[-1]
+            closing = [w for w in relevant if w[2] in _CLOSING]
+            if closing and not _rejoined(ops, joins, closing[-1], op["topic"], index):
+                problems.setdefault(
+                    "client.rejoin-after-closed",
+                    f"{what}: nothing rejoined {op['topic']} after "
+                    f"the server closed it ({closing[-1][2]} at {closing[-1][0] / 1000:g} s)",
+                )
+            elif any(i > last[4] for i in unsubscribed_at.get(op["topic"], [])):
+                problems.setdefault("client.unsubscribe-isolation", f"{what}, after another listener unsubscribed")
+            elif _rejoined(ops, joins, last, op["topic"], index):
+                problems.setdefault(
+                    "client.listeners-survive",
+                    f"{what}: the channel rejoined after {last[2]} but the listener was not on it",
+                )
+            else:
+                problems.setdefault(
+                    "client.rejoin-after-error",
+                    f"{what}: nothing rejoined {op['topic']} after {last[2]} at {last[0] / 1000:g} s",
+                )
+        elif missing and end - t >= SETTLE_MS:
+            for listener in [n for n in missing if n in final_active]:
+                topic = op["topic"]
+                if not any(name == topic and when >= t for name, when in resyncs):
+                    problems.setdefault(
+                        "client.resync-after-gap",
+                        f"listener {listener} missed #{seq} on {topic} during a fault and nothing refetched "
+                        f"{topic} afterwards (no resync({topic!r}) call)",
+                    )
+    return problems
+
+
+# --- timelines ----------------------------------------------------------------------------------------
+
+
+def _describe(op: Op) -> str:
+    kind = op["op"]
+    if kind == "subscribe":
+        privacy = " (private)" if op.get("private") else ""
+        return f"listener {op['listener']} subscribes to {op['topic']}{privacy}, event {op['event']!r}"
+    if kind == "unsubscribe":
+        return f"listener {op['listener']} unsubscribes"
+    if kind == "broadcast":
+        return f"server broadcasts {op['topic']}/{op['event']}"
+    if kind == "advance":
+        return f"{op['ms'] / 1000:g} s pass"
+    if kind in ("partition", "restart", "refuse"):
+        what = {
+            "partition": "network partition (packets vanish)",
+            "restart": "server restarts, down",
+            "refuse": "server refuses connections",
+        }[kind]
+        return f"{what} for {op['ms'] / 1000:g} s"
+    if kind == "hidden":
+        return "tab hidden" if op["hidden"] else "tab visible again"
+    if kind == "flap":
+        return f"server closes the next {op['n']} joins of {op['topic']} at once"
+    if kind == "drop":
+        return "server drops the WebSocket"
+    return f"{kind.replace('_', ' ')} on {op.get('topic')}"
+
+
+def render_timeline(ops: Sequence[Op], observed: Observed) -> str:
+    """One line per operation: its time, what happened, and what the client and server did."""
+    lines = []
+    t = 0.0
+    for op, step in zip(ops, observed, strict=True):
+        notes = []
+        if op["op"] == "broadcast":
+            notes.append(f"#{step['sent']}")
+        if step["joins"]:
+            notes.append("joins " + ", ".join(f"{j[0]}@{float(j[2]) / 1000:.3f}s" for j in step["joins"]))
+        if step["deliveries"]:
+            notes.append("delivered " + ", ".join(f"#{s}→listener {n}" for n, s in step["deliveries"]))
+        if step.get("resyncs"):
+            notes.append("resync " + ", ".join(r[0] for r in step["resyncs"]))
+        if step.get("errors"):
+            notes.append("threw: " + "; ".join(step["errors"]))
+        note = f"  [{'; '.join(notes)}]" if notes else ""
+        lines.append(f"  t={t / 1000:9.3f}s  {_describe(op)}{note}")
+        t = float(step["t"])
+    return "\n".join(lines)
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+
+@attrs.define
+class _Runner:
+    request: dict[str, Any]
+    seed: int
+
+    def run(self, schedules: Sequence[Sequence[Op]], seeds: Sequence[int] | None = None) -> list[Observed]:
+        items = [{"seed": (seeds[i] if seeds else self.seed + 1), "ops": list(ops)} for i, ops in enumerate(schedules)]
+        return run_realtime({**self.request, "schedules": items})
+
+
+def _failures(runner: _Runner, schedules: Sequence[list[Op]]) -> list[tuple[Observed, dict[str, str]]]:
+    """Run each schedule with its fault-free twin: a fault rule counts only when the twin passes."""
+    twins = [_without_faults(ops) for ops in schedules]
+    observed = runner.run([*schedules, *twins])
+    out = []
+    for k, ops in enumerate(schedules):
+        problems = judge(ops, observed[k])
+        if problems.keys() & _FAULT_RULES and judge(twins[k], observed[len(schedules) + k]):
+            problems = {rule: why for rule, why in problems.items() if rule not in _FAULT_RULES}
+        out.append((observed[k], problems))
+    return out
+
+
+def _shrink(runner: _Runner, ops: list[Op], rule: str) -> tuple[list[Op], Observed, str]:
+    """Delete operations while ``rule`` still fails; each round is one node call."""
+    observed, problems = _failures(runner, [ops])[0]
+    message = problems[rule]
+    while len(ops) > 1:
+        candidates = [ops[:i] + ops[i + 1 :] for i in range(len(ops))]
+        for candidate, (seen, found) in zip(candidates, _failures(runner, candidates), strict=True):
+            if rule in found:
+                ops, observed, message = candidate, seen, found[rule]
+                break
+        else:
+            break
+    return ops, observed, message
+
+
+_SEVERITY = {"client.resync-after-gap": Severity.WARNING}
+_FIX = {
+    "client.event-filter": "keep each listener's own event filter; dispatch on message.event per listener",
+    "client.duplicate-delivery": "register one broadcast binding per channel and dispatch to listeners yourself",
+    "client.delivery": "keep one channel per topic and a listener set per channel",
+    "client.unsubscribe-isolation": "remove the channel only when its last listener unsubscribes "
+    "(realtime-js returns the same channel for a topic)",
+    "client.listeners-survive": "keep listeners in the manager, not on the channel object, and re-attach them "
+    "to every new channel",
+    "client.rejoin-after-closed": "on CLOSED from subscribe(), create the channel again after a jittered, capped "
+    "delay (realtime-js removes it and never rejoins)",
+    "client.rejoin-after-error": "leave CHANNEL_ERROR/TIMED_OUT to realtime-js's own rejoin; do not remove the channel",
+    "client.resync-after-gap": "refetch (or replay) the topic's state after every SUBSCRIBED",
+    "client.backoff-growth": "grow the retry delay after each CLOSED that follows a short-lived join",
+    "client.backoff-cap": f"cap the retry delay (≤ {_CAP_LIMIT_MS // 1000} s)",
+    "client.backoff-jitter": "add random jitter to the retry delay so clients do not come back together",
+    "client.private-topics": "subscribe with { config: { private: true } } where the SQL sends privately",
+    "client.hook-stale-subscription": "return a cleanup from the effect that unsubscribes the handles it created",
+    "client.hook-duplicate-listener": "unsubscribe in the effect's cleanup, so a re-run does not add a listener",
+    "client.hook-unmount-leak": "remove every channel the hook created when the component unmounts",
+}
+
+
+def check_client_module(
+    source: str | Path,
+    sql_paths: Sequence[str | Path] = (),
+    *,
+    seed: int = 0,
+    schedules: int = 500,
+    replay_dir: Path | None = None,
+) -> list[Finding]:
+    """Run the property suites on a manager module (``.js``/``.mjs``/``.cjs``) or a plan's manager block."""
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"no such file: {path}", path=path, fix="give the manager's .js file")
+    hook_code: str | None = None
+    if path.suffix.lower() in (".md", ".markdown"):
+        request: dict[str, Any] = {"mode": "manager", "code": load_client_code(path)}
+        if "useBroadcastRealtime.js" in extract_js_blocks(path.read_text(encoding="utf-8")):
+            hook_code = request["code"] + "\n" + load_client_code(path, block="useBroadcastRealtime.js")
+    elif re.search(r"^\s*(export\s|module\.exports|exports\.)", path.read_text(encoding="utf-8"), re.M):
+        request = {"mode": "manager", "module": str(path.resolve())}
+    else:
+        request = {"mode": "manager", "code": path.read_text(encoding="utf-8")}
+    topics = topics_from_sql(sql_paths) if sql_paths else DEFAULT_TOPICS
+    if not topics:
+        raise InputError(
+            "the SQL sends no realtime.send broadcast with a literal event",
+            path=Path(sql_paths[0]),
+            fix="give the SQL that calls realtime.send(payload, event, topic, private)",
+        )
+    runner = _Runner(request, seed)
+    where = str(path)
+    sql_note = "; topics from " + ", ".join(sorted({t.source for t in topics if t.source})) if sql_paths else ""
+    findings: list[Finding] = []
+    written: dict[str, Any] = {}
+
+    def report(rule: str, message: str, ops: Sequence[Op] | None, observed: Observed | None, extra: str = "") -> None:
+        example = extra
+        if ops is not None and observed is not None:
+            example = "shortest schedule found:\n" + render_timeline(ops, observed) + (f"\n{extra}" if extra else "")
+            written[rule] = {"ops": list(ops), "message": message}
+        findings.append(
+            Finding(
+                rule=rule,
+                severity=_SEVERITY.get(rule, Severity.ERROR),
+                message=f"[{path.name}] {message}{sql_note}",
+                path=where,
+                function="manager",
+                fix=_FIX.get(rule),
+                example=example,
+            )
+        )
+
+    quiet = generate_examples(_schedule(topics, ()), max(1, schedules * 2 // 5), seed)
+    faulty = generate_examples(_schedule(topics, _FAULTS), max(1, schedules - len(quiet)), seed + 1)
+    failing: dict[str, list[Op]] = {}
+    for family in (quiet, faulty):
+        for ops, (_, problems) in zip(family, _failures(runner, family), strict=True):
+            for rule in problems:
+                if rule not in failing or len(ops) < len(failing[rule]):
+                    failing[rule] = ops
+    for rule in sorted(failing):
+        ops, observed, message = _shrink(runner, failing[rule], rule)
+        report(rule, message, ops, observed)
+
+    if hook_code is not None:
+        _check_hook(hook_code, seed, report)
+    _check_backoff(runner, topics[0], report)
+    _check_private(runner, topics, report)
+    if replay_dir is not None and written:
+        write_replays(replay_dir, request, seed, written)
+    return findings
+
+
+_Report = Callable[[str, str, "Sequence[Op] | None", "Observed | None", str], None]
+
+
+def _check_backoff(runner: _Runner, topic: Topic, report: _Report) -> None:
+    """Twenty clients whose channel the server closes at once, then after each of eight rejoins."""
+    ops: list[Op] = [
+        {"op": "subscribe", "listener": 1, "topic": topic.name, "event": "*", "private": topic.private},
+        {"op": "flap", "topic": topic.name, "n": 8},
+        {"op": "channel_close", "topic": topic.name},
+        {"op": "advance", "ms": 1_800_000},
+    ]
+    clients = 20
+    runs = runner.run([ops] * clients, seeds=[runner.seed * 1000 + k + 1 for k in range(clients)])
+    series: list[list[float]] = []
+    for observed in runs:
+        times = [float(j[2]) for step in observed[2:] for j in step["joins"] if j[0] == topic.name]
+        series.append([b - a for a, b in zip([0.0, *times], times, strict=False)])
+    if any(len(delays) < 3 for delays in series):
+        return  # no retries to measure; rejoin-after-closed reports it
+    firsts = [d[0] for d in series]
+    spread = max(firsts) - min(firsts)
+    shown = ", ".join(f"{d / 1000:.3f}" for d in series[0])
+    if spread < 1.0:
+        report(
+            "client.backoff-jitter",
+            f"{clients} clients closed at the same moment all retried after exactly "
+            f"{firsts[0] / 1000:.3f} s (spread {spread:.0f} ms): the herd comes back together",
+            ops,
+            runs[0],
+            f"retry delays of one client (s): {shown}",
+        )
+    depth = min(len(d) for d in series)
+    first_mean = sum(d[0] for d in series) / clients
+    last_mean = sum(d[depth - 1] for d in series) / clients
+    if last_mean < 1.5 * first_mean:
+        report(
+            "client.backoff-growth",
+            f"retry delays after repeated CLOSED do not grow: mean first "
+            f"{first_mean / 1000:.3f} s, mean retry {depth} {last_mean / 1000:.3f} s",
+            ops,
+            runs[0],
+            f"retry delays of one client (s): {shown}",
+        )
+    worst = max(max(d) for d in series)
+    if worst > _CAP_LIMIT_MS:
+        report(
+            "client.backoff-cap",
+            f"a retry after CLOSED waited {worst / 1000:.1f} s (uncapped)",
+            ops,
+            runs[0],
+            f"retry delays of one client (s): {shown}",
+        )
+
+
+_HOOK_STEPS: list[Op] = [
+    {"op": "render", "props": {"eventId": "E1", "isAdmin": True, "artIds": ["A"]}},
+    {"op": "broadcast", "topic": "broadcast:event:E1", "event": "winner_update"},
+    {"op": "render", "props": {"eventId": "E2", "isAdmin": False, "artIds": ["A"]}},
+    {"op": "broadcast", "topic": "broadcast:event:E1", "event": "winner_update"},
+    {"op": "broadcast", "topic": "broadcast:admin:E1", "event": "vote_update"},
+    {"op": "broadcast", "topic": "broadcast:bid:A", "event": "bid_update"},
+    {"op": "unmount"},
+    {"op": "advance", "ms": 1000},
+]
+
+
+def _describe_hook(step: Op) -> str:
+    if step["op"] == "render":
+        props = step["props"]
+        return f"render the page: eventId={props['eventId']!r}, isAdmin={props['isAdmin']}, artIds={props['artIds']}"
+    if step["op"] == "unmount":
+        return "unmount the page"
+    return _describe(step)
+
+
+def _check_hook(code: str, seed: int, report: _Report) -> None:
+    """The hook under React's test renderer: re-rendered with new props, then unmounted."""
+    observed = run_realtime({"mode": "hook", "code": code, "schedules": [{"seed": seed + 1, "ops": _HOOK_STEPS}]})[0]
+    lines = []
+    for step, seen in zip(_HOOK_STEPS, observed, strict=True):
+        got = ", ".join(f"{kind} #{seq}" for kind, seq in seen["received"])
+        note = f"  [page got {got}]" if got else ""
+        lines.append(f"  t={float(seen['t']) / 1000:9.3f}s  {_describe_hook(step)}{note}")
+    timeline = "React test renderer, the page subscribing in an effect on [eventId, artIds.length, isAdmin]:\n"
+    timeline += "\n".join(lines)
+    stale = [kind for kind, _ in observed[3]["received"] + observed[4]["received"]]
+    if stale:
+        report("client.hook-stale-subscription", "after the page re-rendered for eventId E2 as a non-admin, it still "
+               f"received {', '.join(stale)} messages for E1 (the effect's subscriptions are never cleaned up)",
+               None, None, timeline)  # fmt: skip
+    if len(observed[5]["received"]) > 1:
+        copies = len(observed[5]["received"])
+        report("client.hook-duplicate-listener", f"after a re-render the page got one bid {copies} times: every "
+               "effect run adds another listener", None, None, timeline)  # fmt: skip
+    if observed[6]["channels"]:
+        report("client.hook-unmount-leak", f"after unmount {len(observed[6]['channels'])} channels stay open: "
+               f"{', '.join(observed[6]['channels'])}", None, None, timeline)  # fmt: skip
+
+
+def _check_private(runner: _Runner, topics: Sequence[Topic], report: _Report) -> None:
+    private = [t for t in topics if t.private]
+    if not private:
+        return
+    ops: list[Op] = [
+        {"op": "subscribe", "listener": k + 1, "topic": t.name, "event": "*", "private": True}
+        for k, t in enumerate(private)
+    ]
+    observed = runner.run([ops])[0]
+    public = sorted({j[0] for step in observed for j in step["joins"] if not j[1]} & {t.name for t in private})
+    if public:
+        sources = ", ".join(t.source or t.name for t in private if t.name in public)
+        report(
+            "client.private-topics",
+            f"restricted topics joined as public channels: {', '.join(public)} "
+            f"(sent privately at {sources}); anyone with the anon key can join a public topic by name",
+            ops,
+            observed,
+            "",
+        )
+
+
+def write_replays(directory: Path, request: dict[str, Any], seed: int, written: dict[str, Any]) -> list[Path]:
+    """``<rule>.json`` (replay with bcastsim) and ``<rule>.js`` (plain node, no bcastsim) per failing property."""
+    directory.mkdir(parents=True, exist_ok=True)
+    harness = REALTIME_HARNESS.read_text(encoding="utf-8")
+    out: list[Path] = []
+    for rule, entry in written.items():
+        name = rule.replace("client.", "")
+        replay = {
+            **request,
+            "rule": rule,
+            "message": entry["message"],
+            "schedules": [{"seed": seed + 1, "ops": entry["ops"]}],
+        }
+        json_path = directory / f"{name}.json"
+        json_path.write_text(json.dumps(replay, indent=2) + "\n", encoding="utf-8")
+        script = (
+            f"// Replays {rule} on the real @supabase/realtime-js: `node {name}.js` prints each step's observation.\n"
+            f"// Needs @supabase/realtime-js 2.119.1 under $BCASTSIM_NODE_MODULES (default {node_modules_dir()}).\n"
+            f"globalThis.__BCASTSIM_INPUT = {json.dumps(replay)};\n"
+            "process.env.BCASTSIM_NODE_MODULES = process.env.BCASTSIM_NODE_MODULES || "
+            f"{json.dumps(str(node_modules_dir()))};\n" + harness
+        )
+        js_path = directory / f"{name}.js"
+        js_path.write_text(script, encoding="utf-8")
+        out += [json_path, js_path]
+    return out
