@@ -8,16 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from bcastsim._errors import InputError
+from bcastsim._io import read_text
 
 __all__ = ["line_of", "read_toml"]
 
 
 def read_toml(path: Path, what: str) -> tuple[str, dict[str, Any]]:
     """The text of ``path`` and its parsed tables; unreadable or malformed files are input errors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot read {what}: {error.strerror}", path=path, fix="check the path") from error
+    text = read_text(path, what)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from bcastsim._errors import InputError
+from bcastsim._io import write_output
 from bcastsim.review import FORMATS, Report, ReviewConfig, config_for, render
 from bcastsim.review._config import TRANSPORTS
 
@@ -60,18 +59,5 @@ def emit(report: Report, args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        target: Path = args.output
-        directory = target.parent if str(target.parent) else Path(".")
-        if not directory.is_dir():
-            raise InputError("output directory does not exist", path=str(target))
-        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed into place
-            "w", encoding="utf-8", dir=directory, prefix=f".{target.name}.", delete=False
-        )
-        try:
-            with handle:
-                handle.write(text)
-            os.replace(handle.name, target)
-        except BaseException:
-            Path(handle.name).unlink(missing_ok=True)
-            raise
+        write_output(args.output, text)
     return report.exit_status
