@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
+import math
 import os
 import stat
 import tempfile
@@ -19,7 +21,16 @@ from pathlib import Path
 
 from bcastsim._errors import InputError
 
-__all__ = ["MAX_INPUT_BYTES_ENV", "max_input_bytes", "read_bytes", "read_text", "write_output", "write_outputs"]
+__all__ = [
+    "MAX_INPUT_BYTES_ENV",
+    "check_output",
+    "json_text",
+    "max_input_bytes",
+    "read_bytes",
+    "read_text",
+    "write_output",
+    "write_outputs",
+]
 
 MAX_INPUT_BYTES_ENV = "BCASTSIM_MAX_INPUT_BYTES"
 _DEFAULT_MAX_INPUT_BYTES = 64 * 1024 * 1024
@@ -147,6 +158,11 @@ def _check_target(target: Path) -> Path:
     return directory
 
 
+def check_output(path: str | Path) -> None:
+    """Fail now, before long work, if ``path`` could not be written by :func:`write_output`."""
+    _check_target(Path(path))
+
+
 def _mode(target: Path) -> int:
     with contextlib.suppress(OSError):
         return stat.S_IMODE(os.lstat(target).st_mode)
@@ -193,3 +209,18 @@ def write_outputs(files: Mapping[str | Path, str]) -> None:
 def write_output(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically; a symlink, device, FIFO or directory there is refused."""
     write_outputs({path: text})
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def json_text(value: object, *, indent: int | None = 2) -> str:
+    """``value`` as JSON text ending in a newline; NaN and infinities (not JSON) become ``null``."""
+    return json.dumps(_finite(value), indent=indent, ensure_ascii=False, allow_nan=False) + "\n"

@@ -78,7 +78,9 @@ def limit_scale() -> float:
 
 
 def _number(value: float) -> str:
-    if float(value).is_integer() and abs(value) < 1e15:
+    if isinstance(value, int):
+        return f"{value:_}"
+    if value.is_integer() and abs(value) < 1e15:
         return f"{int(value):,}".replace(",", "_")
     return f"{value:g}"
 
