@@ -98,6 +98,17 @@ PG_RULES: dict[str, RuleInfo] = {
             "move the subscribers (and RLS policies) with it",
         ),
         _info(
+            "pg-needs-superuser",
+            Severity.ERROR,
+            "The SQL needs superuser rights",
+            "Reviewed SQL runs as a role without superuser rights (and without the roles that run programs or "
+            "read and write server files), so nothing in a change can reach outside its database. PostgreSQL "
+            "refused this statement for lack of privilege: on a managed database it fails the same way, or it "
+            "runs with rights nobody reviewed.",
+            "do it without superuser rights (no COPY ... PROGRAM, server files or ALTER SYSTEM in a migration), "
+            "or have an administrator do it outside the migration",
+        ),
+        _info(
             "pg-load-failed",
             Severity.ERROR,
             "The new version does not load in PostgreSQL",
@@ -347,6 +358,15 @@ def _compare(
     index: int, statements: Sequence[str], old: TransactionResult, new: TransactionResult, times: frozenset[str]
 ) -> Iterator[_Observation]:
     example = f"transaction {index}: " + "; ".join(statements)
+    if new.error is not None and new.error.sqlstate == _INSUFFICIENT_PRIVILEGE:
+        yield _Observation(
+            "pg-needs-superuser",
+            (new.error.message,),
+            f"a trigger of the new version needs superuser: {new.error.message}",
+            None,
+            example,
+        )
+        return
     if old.committed and not new.committed:
         error = new.error.message if new.error else "rolled back"
         yield _Observation(
@@ -450,6 +470,42 @@ def _run(database: Database, workload: Workload) -> list[TransactionResult]:
 _DATABASES = itertools.count(1)
 
 
+_INSUFFICIENT_PRIVILEGE = "42501"
+_CREATE_EXTENSION = re.compile(r"\bcreate\s+extension\s+(?:if\s+not\s+exists\s+)?\"?([\w-]+)", re.IGNORECASE)
+
+
+def _extensions(files: Sequence[Path]) -> list[str]:
+    """Extensions the files create, in order (the harness creates those only a superuser can)."""
+    from bcastsim._io import read_text
+
+    return [match.group(1).lower() for path in files for match in _CREATE_EXTENSION.finditer(read_text(path))]
+
+
+def _load_failure(error: Exception, label: str) -> tuple[str, str]:
+    """(rule, message) for a version that did not load: privilege refusals are their own finding."""
+    from bcastsim.pg import APPLYING_NOTE
+
+    primary = getattr(getattr(error, "diag", None), "message_primary", None) or str(error)
+    where = next(
+        (n.removeprefix(APPLYING_NOTE) for n in getattr(error, "__notes__", ()) if n.startswith(APPLYING_NOTE)), ""
+    )
+    where = f" ({where})" if where else ""
+    if getattr(error, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
+        return "pg-needs-superuser", f"{label} needs superuser: {primary}{where}"
+    if primary.startswith("ALTER SYSTEM"):
+        # PostgreSQL refuses it inside the file's transaction before it checks privileges.
+        return "pg-needs-superuser", (
+            f"{label} needs superuser: ALTER SYSTEM changes the server's configuration for every database "
+            f"({primary}){where}"
+        )
+    return "pg-load-failed", f"{label} does not load in PostgreSQL: {primary}{where}"
+
+
+def _finding(rule: str, message: str) -> Finding:
+    info = PG_RULES[rule]
+    return Finding(rule=info.id, severity=info.severity, message=message, fix=info.fix, why=info.why)
+
+
 def _run_both(
     server: EphemeralPostgres,
     old_files: Sequence[Path],
@@ -463,24 +519,21 @@ def _run_both(
     names = (f"bcastsim_review_{os.getpid()}_{number}_old", f"bcastsim_review_{os.getpid()}_{number}_new")
     try:
         try:
-            old_db = server.create_database(files=list(old_files), name=names[0])
+            old_db = server.create_database(
+                files=list(old_files), name=names[0], untrusted=True, extensions=_extensions(old_files)
+            )
         except psycopg.Error as error:
-            raise InputError(
-                f"the old version does not load in PostgreSQL: {error.diag.message_primary or error}",
-                fix="pass the tables it needs with --schema",
-            ) from None
+            rule, message = _load_failure(error, "the old version")
+            if rule == "pg-needs-superuser":
+                return _finding(rule, message)
+            raise InputError(f"{message}", fix="pass the tables it needs with --schema") from None
         try:
-            new_db = server.create_database(files=list(new_files), name=names[1])
+            new_db = server.create_database(
+                files=list(new_files), name=names[1], untrusted=True, extensions=_extensions(new_files)
+            )
         except psycopg.Error as error:
             old_db.close()
-            info = PG_RULES["pg-load-failed"]
-            return Finding(
-                rule=info.id,
-                severity=info.severity,
-                message=f"{new_label} does not load in PostgreSQL: {error.diag.message_primary or error}",
-                fix=info.fix,
-                why=info.why,
-            )
+            return _finding(*_load_failure(error, new_label))
         with old_db, new_db:
             return _run(old_db, workload), _run(new_db, workload)
     finally:
