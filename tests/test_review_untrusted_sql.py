@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -115,8 +114,6 @@ def test_superuser_needed_by_old_version_is_a_finding_too(
 
 def test_cli_review_pg_reports_hostile_sql(tmp_path: Path, outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`bcastsim review --pg` on a pull request running a program exits 1 with the finding, and runs nothing."""
-    if os.environ.get("BCASTSIM_SKIP_SERVER_START"):
-        pytest.skip("starting a second server is disabled here")
     new = _new_version(tmp_path, "copy_to_program.sql", outside)
     args = ["review", str(OLD), str(new), "--pg", "--format", "json"]
     for schema in SCHEMA:
