@@ -16,7 +16,6 @@ import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -146,22 +145,23 @@ class EphemeralPostgres:
     def start(cls, binaries: PgBinaries | None = None) -> Self:
         """Create a cluster in a new temporary directory and start a server on a private socket."""
         binaries = binaries or find_binaries()
-        directory = Path(tempfile.mkdtemp(prefix="bcastsim-pg-"))
+        # Before anything exists: a missing run-as user leaves nothing behind.
         run_as: pwd.struct_passwd | None = _unprivileged_user() if os.geteuid() == 0 else None
+        reaper, directory = _start_reaper()
+        pipe = reaper.stdin
+        assert pipe is not None
         try:
             if run_as is not None:
                 os.chown(directory, run_as.pw_uid, run_as.pw_gid)
             _initdb(binaries, directory, run_as)
             process = _spawn_server(binaries, directory, run_as)
+            pipe.write(f"server {process.pid}\n".encode())
+            pipe.flush()
         except BaseException:
-            shutil.rmtree(directory, ignore_errors=True)
+            pipe.close()
+            reaper.wait()
             raise
-        reaper = subprocess.Popen(
-            [sys.executable, "-m", "bcastsim.pg._reaper", str(process.pid), str(directory)],
-            stdin=subprocess.PIPE,
-            start_new_session=True,
-        )
-        server = cls(binaries=binaries, directory=directory, process=process, reaper=reaper, reaper_pipe=reaper.stdin)
+        server = cls(binaries=binaries, directory=directory, process=process, reaper=reaper, reaper_pipe=pipe)
         try:
             server._wait_until_ready()
         except BaseException:
@@ -271,6 +271,29 @@ class EphemeralPostgres:
         self.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
 
 
+def _start_reaper() -> tuple[subprocess.Popen[bytes], Path]:
+    """The reaper, and the directory it created and owns (removed when our end of its pipe closes)."""
+    script = Path(__file__).with_name("_reaper.py")
+    # A plain script without site packages: it starts in a few milliseconds and imports nothing of ours.
+    reaper = subprocess.Popen(
+        [sys.executable, "-I", "-S", str(script), "bcastsim-pg-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert reaper.stdout is not None
+    line = reaper.stdout.readline().decode("utf-8", "replace").strip()
+    reaper.stdout.close()
+    if not line:
+        if reaper.stdin is not None:
+            reaper.stdin.close()
+        reaper.wait()
+        raise ServerStartError(
+            f"the clean-up process could not create a temporary directory (status {reaper.returncode})"
+        )
+    return reaper, Path(line)
+
+
 def _as_user(run_as: pwd.struct_passwd | None) -> dict[str, object]:
     if run_as is None:
         return {}
@@ -296,15 +319,18 @@ def _initdb(binaries: PgBinaries, directory: Path, run_as: pwd.struct_passwd | N
         "--no-locale",
         "--no-sync",
     ]  # fmt: skip
-    result = subprocess.run(
-        command,
-        cwd=directory,
-        env=_child_env(run_as),
-        capture_output=True,
-        text=True,
-        check=False,
-        **_as_user(run_as),  # type: ignore[call-overload]
-    )
+    try:
+        result = subprocess.run(
+            command,
+            cwd=directory,
+            env=_child_env(run_as),
+            capture_output=True,
+            text=True,
+            check=False,
+            **_as_user(run_as),  # type: ignore[call-overload]
+        )
+    except OSError as error:
+        raise ServerStartError(f"cannot run {command[0]}: {error.strerror}") from None
     if result.returncode != 0:
         detail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
         raise ServerStartError(f"initdb failed with status {result.returncode}: {detail}")
@@ -328,5 +354,7 @@ def _spawn_server(binaries: PgBinaries, directory: Path, run_as: pwd.struct_pass
             start_new_session=True,
             **_as_user(run_as),
         )
+    except OSError as error:
+        raise ServerStartError(f"cannot run {command[0]}: {error.strerror}") from None
     finally:
         log.close()
