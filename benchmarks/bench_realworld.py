@@ -1,0 +1,128 @@
+"""How well ``bcastsim inspect`` and ``bcastsim check`` read SQL nobody on the project wrote.
+
+Run with::
+
+    .venv/bin/python benchmarks/bench_realworld.py [--corpus DIR] [--only SUBSTRING] [--json OUT]
+
+It reads ``tests/fixtures/realworld/corpus.toml`` and, for every file listed there, runs the installed CLI
+(``python -m bcastsim.cli``) in a subprocess, each file on its own and without ``--transport``, so that the
+transport the tool assumes is its own:
+
+* ``inspect --format json``: exit status, whether the file was refused (exit 2) or crashed (a traceback),
+  and which of the expected notify sites (``runs = true``) it reports at the expected line (recall), plus the
+  sites it reports that the manifest does not list (extra);
+* ``check --format json``: the number of error and warning findings, by rule, and how many of them the
+  manifest's ``verdicts`` judge a true problem (precision), judge not a problem, or do not judge at all.
+
+The corpus files are read from ``--corpus``, else ``$BCASTSIM_REALWORLD``, else the directory of the manifest
+when the copies sit beside it, else ``../shared/realworld`` beside the checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = ROOT / "tests" / "fixtures" / "realworld" / "corpus.toml"
+
+
+def corpus_root(explicit: str | None, files: Sequence[dict[str, Any]]) -> Path:
+    """Where the copies live: the first candidate that holds the first listed file."""
+    candidates = [explicit, os.environ.get("BCASTSIM_REALWORLD"), str(MANIFEST.parent),
+                  str(ROOT.parent / "shared" / "realworld")]
+    for candidate in candidates:
+        if candidate and files and (Path(candidate) / files[0]["local_path"]).is_file():
+            return Path(candidate)
+    sys.exit(f"bench_realworld: corpus copies not found (tried {[c for c in candidates if c]}); "
+             "pass --corpus DIR or set BCASTSIM_REALWORLD")
+
+
+def run_cli(*args: str) -> tuple[int, dict[str, Any] | None, str]:
+    """Exit status, parsed JSON document (None when stdout is not JSON) and stderr of one CLI run."""
+    proc = subprocess.run([sys.executable, "-m", "bcastsim.cli", *args], capture_output=True, text=True,
+                          check=False)
+    try:
+        document = json.loads(proc.stdout) if proc.stdout.strip() else None
+    except json.JSONDecodeError:
+        document = None
+    return proc.returncode, document, proc.stderr
+
+
+def measure(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """Inspect and check one corpus file; compare the sites with the manifest."""
+    expected = {site["line"] for site in entry.get("expected_sites", []) if site["runs"]}
+    status, document, stderr = run_cli("inspect", "--format", "json", str(path))
+    found = {int(site["line"]) for site in (document or {}).get("notify_sites", [])}
+    check_status, report, check_stderr = run_cli("check", "--format", "json", str(path))
+    findings = [f for f in (report or {}).get("findings", []) if f.get("severity") in ("error", "warning")]
+    judged = {(v["rule"], v["line"]): v["true_problem"] for v in entry.get("verdicts", [])}
+    verdicts = [judged.get((f["rule"], f["line"])) for f in findings]
+    return {
+        "file": entry["local_path"],
+        "transport": entry["transport"],
+        "inspect_status": status,
+        "refused": status == 2,
+        "valid_refused": status == 2 and entry.get("valid_sql", True),
+        "traceback": "Traceback" in stderr or "Traceback" in check_stderr,
+        "error": stderr.strip().splitlines()[-1] if status == 2 and stderr.strip() else "",
+        "expected": len(expected),
+        "matched": len(expected & found),
+        "extra": len(found - expected),
+        "check_status": check_status,
+        "findings": len(findings),
+        "true": verdicts.count(True),
+        "false": verdicts.count(False),
+        "unjudged": verdicts.count(None),
+        "by_rule": dict(Counter(f"{f['rule']}:{f['severity']}" for f in findings)),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", help="directory holding the corpus copies")
+    parser.add_argument("--only", help="measure only files whose local_path contains this text")
+    parser.add_argument("--json", help="also write the per-file rows to this JSON file")
+    options = parser.parse_args(argv)
+    files: list[dict[str, Any]] = tomllib.loads(MANIFEST.read_text())["file"]
+    root = corpus_root(options.corpus, files)
+    rows = [measure(root / entry["local_path"], entry) for entry in files
+            if not options.only or options.only in entry["local_path"]]
+    print(f"{'inspect':>7} {'sites':>7} {'extra':>5} {'check':>5} {'err+warn':>8}  file")
+    for row in rows:
+        print(f"{row['inspect_status']:>7} {row['matched']:>3}/{row['expected']:<3} {row['extra']:>5} "
+              f"{row['check_status']:>5} {row['findings']:>8}  {row['file']}")
+        if row["error"]:
+            print(f"{'':>37}{row['error']}")
+    expected = sum(row["expected"] for row in rows)
+    matched = sum(row["matched"] for row in rows)
+    rules: Counter[str] = Counter()
+    for row in rows:
+        rules.update(row["by_rule"])
+    print()
+    print(f"files: {len(rows)}; refused: {sum(row['refused'] for row in rows)} "
+          f"(valid SQL: {sum(row['valid_refused'] for row in rows)}); "
+          f"tracebacks: {sum(row['traceback'] for row in rows)}")
+    print(f"site recall: {matched}/{expected} = {matched / expected if expected else 1.0:.3f}; "
+          f"extra sites: {sum(row['extra'] for row in rows)}")
+    true, false = sum(row["true"] for row in rows), sum(row["false"] for row in rows)
+    print(f"error+warning findings: {sum(row['findings'] for row in rows)}; judged true: {true}, "
+          f"false: {false}, unjudged: {sum(row['unjudged'] for row in rows)}; "
+          f"precision: {true / (true + false) if true + false else 1.0:.3f}")
+    for rule, count in sorted(rules.items()):
+        print(f"  {rule}: {count}")
+    if options.json:
+        Path(options.json).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
