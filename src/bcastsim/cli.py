@@ -20,6 +20,7 @@ import tempfile
 import traceback
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from bcastsim import __version__
 from bcastsim._errors import InputError
@@ -41,8 +42,16 @@ def _available_commands() -> list[tuple[str, ModuleType]]:
     return commands
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, like every other error, pointing at ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())
+        self.exit(2, f"bcastsim: error: {text} (fix: see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bcastsim",
         description="Deterministic simulation and verification of database-driven realtime broadcast systems.",
     )
