@@ -26,6 +26,7 @@ __all__ = [
     "check_output",
     "json_text",
     "max_input_bytes",
+    "path_kind",
     "read_bytes",
     "read_text",
     "write_output",
@@ -59,6 +60,29 @@ def max_input_bytes() -> int:
             f"{MAX_INPUT_BYTES_ENV}={raw!r} is not a whole number of bytes", fix=f"e.g. {MAX_INPUT_BYTES_ENV}=134217728"
         ) from None
     return max(1, value)
+
+
+def path_kind(path: str | Path, what: str = "path") -> str:
+    """``"file"``, ``"directory"``, ``"missing"`` or ``"other"`` (a device, FIFO, socket), following links.
+
+    A name too long, a symlink loop or a directory that cannot be searched is an input error.
+    """
+    name = str(path)
+    if not name:
+        raise InputError(f"empty {what}", fix="name a file or directory")
+    try:
+        info = os.stat(name)
+    except (FileNotFoundError, NotADirectoryError):
+        return "missing"
+    except OSError as error:
+        raise InputError(f"cannot use {what}: {_reason(error)}", path=name, fix="check the path") from None
+    except ValueError:  # an embedded NUL
+        raise InputError(f"{what} holds a NUL character", path=repr(name), fix="check the path") from None
+    if stat.S_ISREG(info.st_mode):
+        return "file"
+    if stat.S_ISDIR(info.st_mode):
+        return "directory"
+    return "other"
 
 
 def read_bytes(path: str | Path, what: str = "file") -> bytes:

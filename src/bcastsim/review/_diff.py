@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from bcastsim._errors import InputError
+from bcastsim._io import path_kind
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig
 from bcastsim.review._report import RuleInfo
@@ -58,14 +59,17 @@ def expand_sql_paths(paths: Sequence[Path]) -> list[Path]:
     """Files in load order: a directory gives its own ``*.sql`` (not sub-directories), schema first."""
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.glob("*.sql") if p.is_file())
+        kind = path_kind(path, "SQL path")
+        if kind == "directory":
+            found = sorted(p for p in path.glob("*.sql") if path_kind(p) == "file")
             if not found:
                 raise InputError("directory holds no .sql files", path=str(path))
             first = [p for name in _LOAD_FIRST for p in found if p.name == name]
             files.extend(first + [p for p in found if p not in first])
-        elif path.is_file():
+        elif kind == "file":
             files.append(path)
+        elif kind == "other":
+            raise InputError("not a regular file (a device, FIFO or socket)", path=str(path), fix="name a .sql file")
         else:
             raise InputError("no such file or directory", path=str(path))
     return files

@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from bcastsim._errors import InputError
+from bcastsim._io import path_kind
 from bcastsim._resources import builtin_models_dir
 from bcastsim._toml import Range, line_of, read_toml
 from bcastsim.sim._ranges import check_ranges, range_of
@@ -306,8 +307,9 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 def _resolve(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
     candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or candidate.exists():
-        if not candidate.is_absolute() and relative_to is not None and not candidate.exists():
+    exists = path_kind(candidate, "scenario") != "missing"
+    if candidate.suffix == ".toml" or exists:
+        if not candidate.is_absolute() and relative_to is not None and not exists:
             candidate = relative_to / candidate
         return candidate
     scenarios = builtin_scenarios()

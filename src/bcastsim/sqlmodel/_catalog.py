@@ -21,6 +21,7 @@ from pglast.enums import AlterTableType, ConstrType, FunctionParameterMode, Obje
 from pglast.stream import RawStream
 
 from bcastsim._errors import InputError
+from bcastsim._io import path_kind, read_text
 from bcastsim.sqlmodel._types import (
     Catalog,
     Column,
@@ -180,13 +181,9 @@ class _Loader:
 
     def load_file(self, path: Path, shown: str) -> None:
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            raise InputError(
-                f"not UTF-8 text ({error.reason} at byte {error.start})", path=shown, fix="save it as UTF-8"
-            ) from None
-        except OSError as error:
-            raise InputError(f"cannot read: {error.strerror}", path=shown) from None
+            text = read_text(path, "SQL file")
+        except InputError as error:
+            raise InputError(error.message, path=shown, line=error.line, fix=error.fix) from None
         self.load_text(text, shown)
 
     def load_text(self, text: str, shown: str) -> None:
@@ -701,13 +698,16 @@ def _expand(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
     files: list[tuple[Path, str]] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            found = sorted(p for p in path.glob("*.sql") if p.is_file())
+        kind = path_kind(given, "SQL path")
+        if kind == "directory":
+            found = sorted(p for p in path.glob("*.sql") if path_kind(p) == "file")
             if not found:
                 raise InputError("directory holds no .sql files", path=str(given))
             files.extend((p, str(p)) for p in found)
-        elif path.is_file():
+        elif kind == "file":
             files.append((path, str(given)))
+        elif kind == "other":
+            raise InputError("not a regular file (a device, FIFO or socket)", path=str(given), fix="name a .sql file")
         else:
             raise InputError("no such file or directory", path=str(given))
     return files
