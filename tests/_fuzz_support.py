@@ -12,6 +12,7 @@ import math
 import os
 import resource
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -121,7 +122,7 @@ def _child(argv: list[str], cwd: Path, out_path: Path, err_path: Path, tmp: Path
             status = exited.code if isinstance(exited.code, int) else 2
     except MemoryError:
         status = _OUT_OF_MEMORY
-    except BaseException as error:  # noqa: BLE001 - reported through the status
+    except BaseException as error:
         print(f"escaped main(): {type(error).__name__}: {error}", file=sys.stderr)
     finally:
         try:
@@ -141,7 +142,11 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, int]]:
                 info = path.lstat()
             except OSError:
                 continue
-            found[str(path.relative_to(root))] = (info.st_mode, info.st_size, info.st_mtime_ns)
+            if stat.S_ISDIR(info.st_mode):
+                # A directory changes whenever an entry is added; its entries are compared instead.
+                found[str(path.relative_to(root))] = (info.st_mode, 0, 0)
+            else:
+                found[str(path.relative_to(root))] = (info.st_mode, info.st_size, info.st_mtime_ns)
     return found
 
 

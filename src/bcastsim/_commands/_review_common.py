@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from bcastsim._errors import InputError
-from bcastsim._io import write_output
+from bcastsim._io import path_kind, write_output
 from bcastsim.review import FORMATS, Report, ReviewConfig, config_for, render
 from bcastsim.review._config import TRANSPORTS
 
@@ -35,8 +35,8 @@ def config_from_args(args: argparse.Namespace, start: Path) -> ReviewConfig:
 
     from bcastsim.review import all_rules
 
-    if args.config is not None and not args.config.is_file():
-        raise InputError("no such file", path=str(args.config))
+    if args.config is not None and path_kind(args.config, "--config") != "file":
+        raise InputError("no such file", path=str(args.config), fix="name the pyproject.toml to read")
     config = config_for(start, args.config)
     known = all_rules()
     unknown = sorted(set(args.disable) - set(known))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bcastsim._commands._review_common import add_common_options, config_from_args, emit
 from bcastsim._errors import InputError
+from bcastsim._io import path_kind
 
 __all__ = ["HELP", "configure", "run"]
 
@@ -40,7 +41,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give SQL paths to check, or --client PROFILE", fix="e.g. bcastsim check sql/")
     from bcastsim.review import Entry, Report, all_rules, check
 
-    start = Path(args.paths[0]) if args.paths else Path.cwd()
+    for given in args.paths:
+        if not str(given).startswith("git:"):
+            path_kind(given, "input path")  # a loop or an over-long name is one line, before anything else
+    start = Path(args.paths[0]) if args.paths and not args.paths[0].startswith("git:") else Path.cwd()
     config = config_from_args(args, start.resolve())
     if args.paths:
         report = check(args.paths, config=config, schema=args.schema)

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from bcastsim._commands._review_common import add_common_options, config_from_args, emit
+from bcastsim._io import path_kind
 
 __all__ = ["HELP", "configure", "run"]
 
@@ -27,6 +28,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bcastsim.review import review
 
+    for given in (args.old, args.new):
+        if not given.startswith("git:"):
+            path_kind(given, "input path")  # a loop or an over-long name is one line, before anything else
     start = Path(args.new) if not args.new.startswith("git:") else Path.cwd()
     config = config_from_args(args, start.resolve())
     report = review(args.old, args.new, config=config, schema=args.schema, pg=args.pg, seed=args.seed)

@@ -46,11 +46,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--seeds", metavar="A-B", help="sweep: run seeds A..B in parallel processes and print one summary line per run"
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="also write report.txt and report.json here")
+    parser.add_argument("--out", type=_directory, metavar="DIR", help="also write report.txt and report.json here")
 
 
 # Each seed of a sweep is a whole run: more than this is hours of work, not a typo away.
 _MAX_SEEDS = 10_000
+
+
+def _directory(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("--out needs a directory name")
+    return Path(text)
 
 
 def _seed_range(text: str) -> list[int]:
