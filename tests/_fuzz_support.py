@@ -66,15 +66,27 @@ class Outcome:
         return found
 
 
-def run_bounded(argv: Sequence[str], cwd: Path, *, time_limit: float = TIME_LIMIT_S) -> Outcome:
-    """Run ``bcastsim ARGV`` in a forked child within the time and memory limits."""
+def _warm() -> None:
+    """Import what the commands import, once, so that each forked child starts with it loaded."""
+    from bcastsim import review, sim, sqlmodel  # noqa: F401
+    from bcastsim.cli import build_parser
+
+    build_parser()
+
+
+def run_bounded(
+    argv: Sequence[str], cwd: Path, *, time_limit: float = TIME_LIMIT_S, run_as: tuple[int, int] | None = None
+) -> Outcome:
+    """Run ``bcastsim ARGV`` in a forked child within the time and memory limits (as ``run_as`` uid, gid)."""
+    _warm()
     scratch = Path(tempfile.mkdtemp(prefix="bcastsim-fuzz-run-"))
     out_path, err_path, tmp = scratch / "out", scratch / "err", scratch / "tmp"
     tmp.mkdir()
+    tmp.chmod(0o777)
     start = time.monotonic()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
-        _child(list(argv), cwd, out_path, err_path, tmp)
+        _child(list(argv), cwd, out_path, err_path, tmp, run_as=run_as)
     timed_out = False
     while True:
         done, wait_status = os.waitpid(pid, os.WNOHANG)
@@ -104,16 +116,22 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _child(argv: list[str], cwd: Path, out_path: Path, err_path: Path, tmp: Path) -> None:  # pragma: no cover
+def _child(  # pragma: no cover
+    argv: list[str], cwd: Path, out_path: Path, err_path: Path, tmp: Path, *, run_as: tuple[int, int] | None
+) -> None:
     status = _ESCAPED
     try:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+        sys.stdout = open(out_path, "w", encoding="utf-8")  # noqa: SIM115 - flushed before _exit below
+        sys.stderr = open(err_path, "w", encoding="utf-8")  # noqa: SIM115
+        sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115
+        if run_as is not None:
+            os.setgroups([])
+            os.setgid(run_as[1])
+            os.setuid(run_as[0])
         os.chdir(cwd)
         os.environ["TMPDIR"] = str(tmp)
         tempfile.tempdir = None
-        sys.stdout = open(out_path, "w", encoding="utf-8")  # noqa: SIM115 - closed by _exit's flush below
-        sys.stderr = open(err_path, "w", encoding="utf-8")  # noqa: SIM115
-        sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115
         from bcastsim.cli import main
 
         try:

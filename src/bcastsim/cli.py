@@ -71,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "_run", None) is None:
         parser.print_help()
+        print("bcastsim: error: name a command (fix: e.g. bcastsim check sql/)", file=sys.stderr)
         return 2
     try:
         status: int = args._run(args)
