@@ -108,3 +108,13 @@ def test_unknown_builtin_name_suggests_the_closest() -> None:
         load_scenario("artbatle")
     assert caught.value.fix is not None
     assert "artbattle" in caught.value.fix
+
+
+def test_docs_list_every_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/simulate.md lists every scenario key's range as the loader checks it."""
+    from bcastsim.sim._ranges import RANGES
+
+    monkeypatch.delenv("BCASTSIM_LIMIT_SCALE", raising=False)
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "simulate.md").read_text()
+    for (section, key), allowed in RANGES.items():
+        assert f"| `{section}.{key}` | {allowed.describe()} |" in docs, (section, key)
