@@ -170,6 +170,10 @@ def _range_name(relation: ast.RangeVar) -> str:
     return qualified_name(relation.schemaname, relation.relname or "")
 
 
+_SQL_FIX = "correct the statement at that line: it must parse as PostgreSQL 15 (psql shows the server's own message)"
+_PLPGSQL_FIX = "correct the function body at that line: CREATE FUNCTION in psql shows PostgreSQL's own message"
+
+
 class _Loader:
     def __init__(self) -> None:
         self.catalog = Catalog()
@@ -194,9 +198,9 @@ class _Loader:
             message = str(error.args[0]) if error.args else str(error)
             offset = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else None
             line = lines.line(offset) if offset is not None else None
-            raise InputError(f"SQL syntax error: {message}", path=shown, line=line) from None
+            raise InputError(f"SQL syntax error: {message}", path=shown, line=line, fix=_SQL_FIX) from None
         except Exception as error:  # pglast raises a few other kinds on odd bytes (e.g. NUL)
-            raise InputError(f"SQL cannot be parsed: {error}", path=shown) from None
+            raise InputError(f"SQL cannot be parsed: {error}", path=shown, fix=_SQL_FIX) from None
         for raw in statements:
             start = raw.stmt_location or 0
             length = raw.stmt_len or (len(text) - start)
@@ -442,12 +446,14 @@ class _Loader:
                 f"PL/pgSQL error in function {name}: {message}",
                 path=body_location.path,
                 line=body_location.line + _body_error_line(body, message) - 1,
+                fix=_PLPGSQL_FIX,
             ) from None
         except Exception as error:
             raise InputError(
                 f"PL/pgSQL body of {name} cannot be parsed: {error}",
                 path=body_location.path,
                 line=body_location.line,
+                fix=_PLPGSQL_FIX,
             ) from None
         if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
             function = parsed[0].get("PLpgSQL_function")
