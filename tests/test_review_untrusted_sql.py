@@ -139,3 +139,15 @@ def test_role_bounds_statement_time_and_cannot_alter_system(bcastsim_server: Eph
         database.close()
         bcastsim_server.drop_database("bcastsim_timeout_probe")
     assert (bcastsim_server.data_directory / "postgresql.auto.conf").read_text() == settings_before
+
+
+def test_sql_that_ends_the_review_sessions_is_a_finding(
+    bcastsim_server: EphemeralPostgres, tmp_path: Path, outside: Path
+) -> None:
+    """A trigger terminating the role's other sessions stops the comparison with a finding, not a crash."""
+    new = _new_version(tmp_path, "terminate_sessions.sql", outside)
+    report = review(str(OLD), str(new), schema=SCHEMA, pg=True, server=bcastsim_server)
+    broken = [e.finding for e in report.entries if e.finding.rule == "pg-load-failed"]
+    assert broken, [e.finding.message for e in report.entries]
+    assert "broke the review's sessions" in broken[0].message
+    assert "\n" not in broken[0].message

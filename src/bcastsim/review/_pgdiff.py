@@ -535,7 +535,15 @@ def _run_both(
             old_db.close()
             return _finding(*_load_failure(error, new_label))
         with old_db, new_db:
-            return _run(old_db, workload), _run(new_db, workload)
+            runs = []
+            for label, database in (("the old version", old_db), (new_label, new_db)):
+                try:
+                    runs.append(_run(database, workload))
+                except (psycopg.Error, RuntimeError) as error:
+                    # E.g. the SQL terminated its own sessions or dropped what the capture needs.
+                    detail = " ".join(str(error).split())
+                    return _finding("pg-load-failed", f"{label} broke the review's sessions in PostgreSQL: {detail}")
+            return runs[0], runs[1]
     finally:
         for name in names:
             server.drop_database(name)
