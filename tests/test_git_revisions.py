@@ -95,3 +95,13 @@ def test_pathspec_magic_is_literal(repo: Path, capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "':(glob)*' did not match" in err
+
+
+def test_path_through_a_symlink_loop_is_one_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """git:HEAD:PATH where PATH loops through symlinks is an input error, not a crash."""
+    (repo / "loop_a").symlink_to(repo / "loop_b")
+    (repo / "loop_b").symlink_to(repo / "loop_a")
+    assert main(["review", "git:HEAD:loop_a/x.sql", "sql/"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "loop_a" in err

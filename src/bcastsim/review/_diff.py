@@ -132,7 +132,10 @@ def materialize(spec: str, workdir: Path, cwd: Path | None = None) -> Version:
     rev, rel = parts[1], parts[2]
     _check_revision(rev, spec)
     top = Path(_git(["rev-parse", "--show-toplevel"], cwd).decode().strip())
-    target = (cwd / rel).resolve()
+    try:
+        target = (cwd / rel).resolve()
+    except (OSError, RuntimeError) as error:  # a symlink loop or a name too long
+        raise InputError(f"cannot use {rel}: {error}", path=spec, fix="name a path inside the repository") from None
     try:
         inside = target.relative_to(top.resolve())
     except ValueError:
