@@ -151,3 +151,31 @@ def test_sql_that_ends_the_review_sessions_is_a_finding(
     assert broken, [e.finding.message for e in report.entries]
     assert "broke the review's sessions" in broken[0].message
     assert "\n" not in broken[0].message
+
+
+def test_sql_that_never_finishes_is_stopped_and_reported(
+    bcastsim_server: EphemeralPostgres, tmp_path: Path, outside: Path
+) -> None:
+    """SQL that turns off its statement timeout and sleeps is stopped at the time limit and reported."""
+    from bcastsim.review._pgdiff import pg_diff
+    from bcastsim.sqlmodel import load_catalog
+
+    new = _new_version(tmp_path, "sleep_forever.sql", outside)
+    new_files = [*SCHEMA, *sorted(new.glob("*.sql"))]
+    catalog = load_catalog([*SCHEMA, OLD])
+    findings = pg_diff([*SCHEMA, OLD], new_files, catalog, server=bcastsim_server, time_limit_s=3.0)
+    assert [f.rule for f in findings] == ["pg-load-failed"]
+    assert "did not finish within 3 s" in findings[0].message
+    rows = []
+    database = bcastsim_server.create_database(name="bcastsim_after_watchdog")
+    try:
+        rows = (
+            database.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(86400)%' AND pid <> pg_backend_pid()"
+            )
+            or []
+        )
+    finally:
+        database.close()
+        bcastsim_server.drop_database("bcastsim_after_watchdog")
+    assert rows == [(0,)]

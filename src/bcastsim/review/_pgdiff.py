@@ -9,10 +9,12 @@ type and destination, and volatile values (times the database chose) are masked.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import random
 import re
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -506,44 +508,92 @@ def _finding(rule: str, message: str) -> Finding:
     return Finding(rule=info.id, severity=info.severity, message=message, fix=info.fix, why=info.why)
 
 
+# The whole comparison, both versions' SQL and workload, must finish within this many seconds: SQL
+# under review can turn its own statement timeout off and sleep or loop.
+TIME_LIMIT_S = 600.0
+
+
+class _Watchdog:
+    """Terminates the review databases' sessions (as the superuser) once the time limit has passed."""
+
+    def __init__(self, server: EphemeralPostgres, names: Sequence[str], seconds: float) -> None:
+        self.server, self.names, self.seconds = server, names, seconds
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        from psycopg import sql
+
+        self.expired = True
+        listed = sql.SQL(", ").join(sql.Literal(name) for name in self.names)
+        with contextlib.suppress(Exception):  # the server may be gone already; nothing is left to stop then
+            self.server.execute(
+                sql.SQL("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ({})").format(listed)
+            )
+
+    def finding(self) -> Finding:
+        return _finding(
+            "pg-load-failed",
+            f"the SQL did not finish within {self.seconds:g} s in PostgreSQL (a loop, a sleep or a lock in the "
+            "migration or its triggers); the review stopped it",
+        )
+
+
 def _run_both(
     server: EphemeralPostgres,
     old_files: Sequence[Path],
     new_files: Sequence[Path],
     workload: Workload,
     new_label: str,
+    *,
+    time_limit_s: float = TIME_LIMIT_S,
 ) -> tuple[list[TransactionResult], list[TransactionResult]] | Finding:
     import psycopg
 
     number = next(_DATABASES)
     names = (f"bcastsim_review_{os.getpid()}_{number}_old", f"bcastsim_review_{os.getpid()}_{number}_new")
     try:
-        try:
-            old_db = server.create_database(
-                files=list(old_files), name=names[0], untrusted=True, extensions=_extensions(old_files)
-            )
-        except psycopg.Error as error:
-            rule, message = _load_failure(error, "the old version")
-            if rule == "pg-needs-superuser":
-                return _finding(rule, message)
-            raise InputError(f"{message}", fix="pass the tables it needs with --schema") from None
-        try:
-            new_db = server.create_database(
-                files=list(new_files), name=names[1], untrusted=True, extensions=_extensions(new_files)
-            )
-        except psycopg.Error as error:
-            old_db.close()
-            return _finding(*_load_failure(error, new_label))
-        with old_db, new_db:
-            runs = []
-            for label, database in (("the old version", old_db), (new_label, new_db)):
-                try:
-                    runs.append(_run(database, workload))
-                except (psycopg.Error, RuntimeError) as error:
-                    # E.g. the SQL terminated its own sessions or dropped what the capture needs.
-                    detail = " ".join(str(error).split())
-                    return _finding("pg-load-failed", f"{label} broke the review's sessions in PostgreSQL: {detail}")
-            return runs[0], runs[1]
+        with _Watchdog(server, names, time_limit_s) as watchdog:
+            try:
+                old_db = server.create_database(
+                    files=list(old_files), name=names[0], untrusted=True, extensions=_extensions(old_files)
+                )
+            except psycopg.Error as error:
+                if watchdog.expired:
+                    return watchdog.finding()
+                rule, message = _load_failure(error, "the old version")
+                if rule == "pg-needs-superuser":
+                    return _finding(rule, message)
+                raise InputError(f"{message}", fix="pass the tables it needs with --schema") from None
+            try:
+                new_db = server.create_database(
+                    files=list(new_files), name=names[1], untrusted=True, extensions=_extensions(new_files)
+                )
+            except psycopg.Error as error:
+                old_db.close()
+                return watchdog.finding() if watchdog.expired else _finding(*_load_failure(error, new_label))
+            with old_db, new_db:
+                runs = []
+                for label, database in (("the old version", old_db), (new_label, new_db)):
+                    try:
+                        runs.append(_run(database, workload))
+                    except (psycopg.Error, RuntimeError) as error:
+                        if watchdog.expired:
+                            return watchdog.finding()
+                        # E.g. the SQL terminated its own sessions or dropped what the capture needs.
+                        detail = " ".join(str(error).split())
+                        return _finding(
+                            "pg-load-failed", f"{label} broke the review's sessions in PostgreSQL: {detail}"
+                        )
+                return runs[0], runs[1]
     finally:
         for name in names:
             server.drop_database(name)
@@ -558,8 +608,12 @@ def pg_diff(
     new_label: str = "NEW",
     also_triggered: Sequence[str] = (),
     server: EphemeralPostgres | None = None,
+    time_limit_s: float = TIME_LIMIT_S,
 ) -> list[Finding]:
     """Load both file lists into fresh databases, run one workload on both, report what differs.
+
+    Everything the SQL runs must finish within ``time_limit_s``; after it the review stops it
+    and reports it.
 
     ``server`` reuses a running :class:`~bcastsim.pg.EphemeralPostgres` (its two databases are
     dropped afterwards); without it a throwaway server is started and stopped.
@@ -568,7 +622,7 @@ def pg_diff(
 
     workload = generate_workload(catalog, seed=seed, also_triggered=also_triggered)
     if server is not None:
-        results = _run_both(server, old_files, new_files, workload, new_label)
+        results = _run_both(server, old_files, new_files, workload, new_label, time_limit_s=time_limit_s)
     else:
         try:
             started = EphemeralPostgres.start()
@@ -577,7 +631,7 @@ def pg_diff(
         except ServerStartError as error:
             raise InputError(f"--pg could not start PostgreSQL: {error}") from None
         with started:
-            results = _run_both(started, old_files, new_files, workload, new_label)
+            results = _run_both(started, old_files, new_files, workload, new_label, time_limit_s=time_limit_s)
     if isinstance(results, Finding):
         return [results]
     old_results, new_results = results
