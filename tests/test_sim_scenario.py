@@ -67,7 +67,13 @@ def test_extends_merges_tables(tmp_path: Path) -> None:
         ("[scenario]\nname = 'x'\n\n[clinets]\naudience = 5\n", 4, 'unknown section "clinets"', 'use "clients"'),
         ("[clients]\nadmins = 1\naudeince = 5\n", 3, 'unknown key "audeince" in [clients]', 'use "audience"'),
         ("[clients]\naudience = 'many'\n", 2, "clients.audience must be a whole number", "audience = 2000"),
-        ("[votes]\n\nparticipation = 2.0\n", 3, "votes.participation must be at most 1", "a share"),
+        ("[votes]\n\nparticipation = 2.0\n", 3, "votes.participation must be in [0, 1], got 2", "participation = 0.8"),
+        ("[network]\nsigma = nan\n", 2, "network.sigma must be a finite number in [0, 5]", "sigma = 0.5"),
+        ("[scenario]\nduration_s = inf\n", 2, "scenario.duration_s must be a finite number", "duration_s = 10_800"),
+        ("[scenario]\nseed = 9223372036854775808\n", 2, "scenario.seed must be in [0, ", "seed = 1"),
+        ("[clients]\nrerender_interval_s = 0\n", 2, "clients.rerender_interval_s must be in [1, ", "= 300"),
+        ("[event]\nfinalists_per_round = 0\n", 2, "event.finalists_per_round must be in [1, 1_000]", "= 2"),
+        ("[clients]\naudience = 1000000000\n", 2, "BCASTSIM_LIMIT_SCALE", "audience = 2_000"),
         ("[[faults]]\nkind = 'restart'\n[[faults]]\nkind = 'reboot'\n", 4, 'unknown fault kind "reboot"', "restart"),
         ("[scenario]\narchitectures = ['broadcats']\n", 2, 'unknown architecture "broadcats"', "broadcast"),
         ("[scenario]\nduration_s = 'long'\n", 2, "scenario.duration_s must be a number", "duration_s = 10800"),
@@ -102,3 +108,13 @@ def test_unknown_builtin_name_suggests_the_closest() -> None:
         load_scenario("artbatle")
     assert caught.value.fix is not None
     assert "artbattle" in caught.value.fix
+
+
+def test_docs_list_every_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/simulate.md lists every scenario key's range as the loader checks it."""
+    from bcastsim.sim._ranges import RANGES
+
+    monkeypatch.delenv("BCASTSIM_LIMIT_SCALE", raising=False)
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "simulate.md").read_text()
+    for (section, key), allowed in RANGES.items():
+        assert f"| `{section}.{key}` | {allowed.describe()} |" in docs, (section, key)

@@ -16,7 +16,7 @@ import attrs
 
 from bcastsim._errors import InputError
 from bcastsim._resources import builtin_models_dir
-from bcastsim._toml import line_of, read_toml
+from bcastsim._toml import Range, check_number, line_of, read_toml
 
 __all__ = ["UNLIMITED", "PlanLimits", "load_plans"]
 
@@ -48,6 +48,8 @@ class PlanLimits:
 
 UNLIMITED = PlanLimits("unlimited", math.inf, math.inf, math.inf, math.inf, math.inf)
 
+# Published limits are far below this; beyond it a float no longer holds every integer.
+_LIMIT_RANGE = Range(1, 2**53)
 _PLAN_KEYS = tuple(field.name for field in attrs.fields(PlanLimits) if field.name != "name")
 
 
@@ -86,5 +88,6 @@ def _limit(table: dict[str, Any], key: str, plan: str, path: Path, text: str) ->
             line=line,
             fix=f"give every plan all five limits: {', '.join(_PLAN_KEYS)}",
         )
+    check_number(value, f"{plan}.{key}", _LIMIT_RANGE, path=path, line=line_of(text, plan, key))
     # Floats throughout, so the unlimited plan's infinities and the published limits compare and print alike.
     return float(value)

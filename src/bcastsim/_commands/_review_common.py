@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from bcastsim._errors import InputError
+from bcastsim._io import path_kind, write_output
 from bcastsim.review import FORMATS, Report, ReviewConfig, config_for, render
 from bcastsim.review._config import TRANSPORTS
 from bcastsim.review._report import FAIL_ON
@@ -47,7 +46,7 @@ def config_from_args(args: argparse.Namespace) -> ReviewConfig:
 
     from bcastsim.review import all_rules
 
-    if args.config is not None and not args.config.is_file():
+    if args.config is not None and path_kind(args.config, "--config") != "file":
         raise InputError("no such file", path=str(args.config), fix="give --config the path of a pyproject.toml")
     config = config_for(Path.cwd(), args.config)
     known = all_rules()
@@ -74,23 +73,6 @@ def schema_paths(args: argparse.Namespace, config: ReviewConfig, checked: list[s
         # Only schema files are checked (a hook run on a change to them): check them as they are.
         return []
     return schema
-
-
-def write_output(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` in one go: a file is replaced atomically, never left half-written."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError("output directory does not exist", path=str(path))
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, then renamed into place
-        "w", encoding="utf-8", dir=directory, prefix=f".{path.name}.", delete=False
-    )
-    try:
-        with handle:
-            handle.write(text)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
 
 
 def emit(report: Report, args: argparse.Namespace, config: ReviewConfig) -> int:

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bcastsim._errors import InputError
+from bcastsim._io import check_output, write_output
+from bcastsim._toml import Range, check_number
 
 if TYPE_CHECKING:
     import psycopg
@@ -377,26 +379,42 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per operation (the median is kept)")
 
 
+_OPERATIONS = Range(1, 1_000_000, size=True)
+_RUNS = Range(1, 1_000, size=True)
+
+
+def _check_out(out: Path) -> None:
+    """Fail before minutes of measuring when the result could not be written."""
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(
+            f"cannot create the directory: {error.strerror}", path=out, fix="choose a writable --out"
+        ) from None
+    check_output(out)
+
+
 def run(args: argparse.Namespace) -> int:
     from bcastsim._extras import require
 
     require("psycopg", "postgres", "bcastsim calibrate")
-    from bcastsim.pg import PgBinariesNotFound
+    from bcastsim.pg import PgBinariesNotFound, ServerStartError
 
-    if args.operations < 1 or args.runs < 1:
-        raise InputError("--operations and --runs must be at least 1", fix="e.g. --operations 2000 --runs 5")
+    check_number(args.operations, "--operations", _OPERATIONS)
+    check_number(args.runs, "--runs", _RUNS)
+    _check_out(args.out)
     try:
         costs, notes = measure(args.operations, args.runs)
     except PgBinariesNotFound as error:
         raise InputError(
             f"no PostgreSQL server binaries: {error}", fix="install PostgreSQL (initdb, postgres)"
         ) from None
+    except ServerStartError as error:
+        raise InputError(
+            f"the throwaway PostgreSQL did not start: {error}", fix="check the PostgreSQL installation"
+        ) from None
     text = render_costs(costs, notes)
-    try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot write: {error.strerror}", path=args.out, fix="choose a writable --out") from None
+    write_output(args.out, text)
     sys.stdout.write(text)
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

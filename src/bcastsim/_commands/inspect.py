@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from bcastsim._io import json_text
 from bcastsim.contracts import build_contracts, delivery_graph, graph_to_json
 from bcastsim.sqlmodel import Catalog, NotifySite, PayloadField, Template, load_catalog
 
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     catalog = load_catalog(args.paths)
     doc = document(catalog, include_graph=bool(getattr(args, "graph", False)))
     if args.format == "json":
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_text(doc))
     else:
         sys.stdout.write(render_text(doc))
     return 0
@@ -310,4 +310,3 @@ def render_text(doc: dict[str, Any]) -> str:
         out.append("  none: every construct was understood")
     out.extend(_table([[f"{d['path']}:{d['line']}", d["code"], d["message"]] for d in doc["diagnostics"]]))
     return "\n".join(out) + "\n"
-

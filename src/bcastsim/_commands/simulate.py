@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from bcastsim._errors import InputError
+from bcastsim._io import json_text, write_outputs
+from bcastsim._toml import LIMIT_SCALE_ENV, Range, check_number, limit_scale
 
 __all__ = ["HELP", "configure", "run"]
 
@@ -16,6 +18,7 @@ HELP = "simulate a live event (default: the built-in artbattle scenario) and com
 
 # Runs shorter than this much simulated client-time finish before a progress bar would be useful.
 _LONG_RUN = 20_000.0
+_SEED_RANGE = Range(0, 2**63 - 1)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -43,17 +46,40 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--seeds", metavar="A-B", help="sweep: run seeds A..B in parallel processes and print one summary line per run"
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="also write report.txt and report.json here")
+    parser.add_argument("--out", type=_directory, metavar="DIR", help="also write report.txt and report.json here")
+
+
+# Each seed of a sweep is a whole run: more than this is hours of work, not a typo away.
+_MAX_SEEDS = 10_000
+
+
+def _directory(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("--out needs a directory name")
+    return Path(text)
 
 
 def _seed_range(text: str) -> list[int]:
+    seeds: Sequence[int]
     try:
         if "-" in text:
-            a, b = (int(x) for x in text.split("-", 1))
-            return list(range(a, b + 1))
-        return [int(x) for x in text.split(",")]
+            first, last = text.split("-", 1)
+            seeds = range(int(first), int(last) + 1)
+        else:
+            seeds = [int(x) for x in text.split(",")]
     except ValueError:
         raise InputError(f"--seeds {text!r} is not a seed range", fix="e.g. --seeds 1-8 or --seeds 3,5,9") from None
+    if not seeds:
+        raise InputError(f"--seeds {text!r} names no seed", fix="e.g. --seeds 1-8")
+    limit = int(_MAX_SEEDS * limit_scale())
+    if len(seeds) > limit:
+        raise InputError(
+            f"--seeds {text!r} asks for {len(seeds):,} runs, over the bound of {limit:,}",
+            fix=f"sweep fewer seeds, or set {LIMIT_SCALE_ENV}=N to raise the bound",
+        )
+    for seed in (min(seeds), max(seeds)):
+        check_number(seed, "--seeds", _SEED_RANGE)
+    return list(seeds)
 
 
 @contextmanager
@@ -105,11 +131,9 @@ def _sweep(args: argparse.Namespace) -> int:
     }
     results = sweep([args.scenario], _seed_range(args.seeds), **options)
     if args.format == "json":
-        import json
-
         import attrs
 
-        print(json.dumps([attrs.asdict(r) for r in results], indent=2))
+        sys.stdout.write(json_text([attrs.asdict(r) for r in results]))
         return 0
     print(f"{'seed':>6}  {'run':<34} {'DB time':>10} {'bid p99':>10} {'peak lag':>10} {'lost/client':>12}  fingerprint")
     for result in results:
@@ -142,14 +166,22 @@ def run(args: argparse.Namespace) -> int:
         )
     text = render_text(report)
     data = render_json(report)
-    sys.stdout.write(text if args.format == "text" else data)
     if args.out is not None:
-        try:
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "report.txt").write_text(text, encoding="utf-8")
-            (args.out / "report.json").write_text(data, encoding="utf-8")
-        except OSError as error:
-            raise InputError(
-                f"cannot write the report: {error.strerror}", path=args.out, fix="choose a writable --out directory"
-            ) from error
+        # Both files or neither, before anything is printed: a failure leaves no half-written result.
+        _make_directory(args.out)
+        write_outputs({args.out / "report.txt": text, args.out / "report.json": data})
+    sys.stdout.write(text if args.format == "text" else data)
     return 0
+
+
+def _make_directory(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(
+            f"cannot create the output directory: {error.strerror}",
+            path=directory,
+            fix="choose a writable --out directory",
+        ) from None
+    if not directory.is_dir():
+        raise InputError("--out is not a directory", path=directory, fix="name a directory")

@@ -8,6 +8,7 @@
 
 from bcastsim.pg._binaries import PgBinaries, PgBinariesNotFound, find_binaries
 from bcastsim.pg._capture import (
+    APPLYING_NOTE,
     Database,
     Notification,
     PgError,
@@ -18,9 +19,12 @@ from bcastsim.pg._capture import (
     Step,
     TransactionResult,
 )
-from bcastsim.pg._server import EphemeralPostgres, ServerStartError
+from bcastsim.pg._server import HARNESS_EXTENSIONS, UNTRUSTED_ROLE, EphemeralPostgres, ServerStartError
 
 __all__ = [
+    "APPLYING_NOTE",
+    "HARNESS_EXTENSIONS",
+    "UNTRUSTED_ROLE",
     "Database",
     "EphemeralPostgres",
     "Notification",

@@ -28,6 +28,8 @@ import attrs
 import psycopg
 from psycopg import sql
 
+from bcastsim._io import read_text
+
 __all__ = [
     "Database",
     "Notification",
@@ -40,6 +42,8 @@ __all__ = [
     "TransactionResult",
 ]
 
+# Added to a PostgreSQL error raised while a file was applied, followed by the file's path.
+APPLYING_NOTE = "while applying "
 _TAP_SCHEMA = "bcastsim_tap"
 _FENCE_CHANNEL = "bcastsim_fence"
 _DRAIN_TIMEOUT_SECONDS = 30.0
@@ -211,7 +215,11 @@ class Database:
         """Run SQL files in order, each in its own transaction; the tap is reinstalled afterwards."""
         for path in files:
             with psycopg.connect(self.conninfo) as connection:
-                connection.execute(Path(path).read_text())
+                try:
+                    connection.execute(read_text(path, "SQL file"))
+                except psycopg.Error as error:
+                    error.add_note(f"{APPLYING_NOTE}{path}")
+                    raise
         self._install_tap()
 
     def execute(self, statement: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]] | None:
@@ -237,9 +245,7 @@ class Database:
             return
         keep = [_FENCE_CHANNEL, *sorted(self._pinned)]
         self._listener.execute(
-            sql.SQL("; ").join(
-                [sql.SQL("UNLISTEN *"), *(sql.SQL("LISTEN {}").format(sql.Identifier(c)) for c in keep)]
-            )
+            sql.SQL("; ").join([sql.SQL("UNLISTEN *"), *(sql.SQL("LISTEN {}").format(sql.Identifier(c)) for c in keep)])
         )
         self._listening = set(self._pinned)
 

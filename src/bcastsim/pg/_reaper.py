@@ -1,9 +1,11 @@
-"""Stops a throwaway PostgreSQL server and removes its directory once its owner goes away.
+"""Owns a throwaway PostgreSQL server's directory from its first instant, and removes it with the server.
 
-Started by :class:`bcastsim.pg.EphemeralPostgres` with a pipe on stdin. The
-owner never writes to it: end-of-file means the owner stopped the server on
-purpose, exited, or was killed (even by SIGKILL), and in every case the
-server and its directory must go.
+Started by :class:`bcastsim.pg.EphemeralPostgres` as a plain script (standard library only,
+so it starts fast) in its own session. It creates the directory itself and prints its path
+on stdout; only then does the owner run ``initdb`` in it. The owner never writes anything
+but ``server <pid>`` lines to stdin: end-of-file means the owner stopped the server on
+purpose, exited, or was killed (even by SIGKILL, even while ``initdb`` ran), and in every
+case the server, anything else running in the directory, and the directory must go.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import time
 
 
@@ -31,28 +34,67 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def reap(pid: int, directory: str, grace_seconds: float = 10.0) -> None:
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGINT)  # "fast" shutdown: roll back sessions, exit cleanly
-        deadline = time.monotonic() + grace_seconds
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + grace_seconds
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.02)
+def _wait_gone(pids: list[int], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _running_in(directory: str) -> list[int]:
+    """Processes whose working directory is ``directory`` or below (initdb, postgres and its children)."""
+    found = []
+    root = os.path.realpath(directory)
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                cwd = os.readlink(f"/proc/{entry}/cwd")
+            except OSError:
+                continue
+            cwd = cwd.removesuffix(" (deleted)")
+            if (cwd == root or cwd.startswith(root + os.sep)) and _alive(int(entry)):
+                found.append(int(entry))
+    return found
+
+
+def _signal(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signum)
+
+
+def reap(servers: list[int], directory: str, grace_seconds: float = 10.0) -> None:
+    """Shut the servers down (fast shutdown, then SIGKILL), kill whatever else runs there, remove the directory."""
+    live = [pid for pid in servers if _alive(pid)]
+    for pid in live:
+        _signal(pid, signal.SIGINT)  # "fast" shutdown: roll back sessions, exit cleanly
+    _wait_gone(live, grace_seconds)
+    for _ in range(50):
+        stragglers = [pid for pid in servers if _alive(pid)] + _running_in(directory)
+        if not stragglers:
+            break
+        for pid in stragglers:
+            _signal(pid, signal.SIGKILL)
+        _wait_gone(stragglers, grace_seconds)
     shutil.rmtree(directory, ignore_errors=True)
 
 
 def main(argv: list[str]) -> int:
-    pid, directory = int(argv[1]), argv[2]
     # Ctrl-C in the terminal must not kill the reaper before it has cleaned up.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sys.stdin.buffer.read()
-    reap(pid, directory)
+    directory = tempfile.mkdtemp(prefix=argv[1] if len(argv) > 1 else "bcastsim-pg-")
+    try:
+        sys.stdout.write(directory + "\n")
+        sys.stdout.flush()
+        sys.stdout.close()
+    except OSError:
+        pass  # the owner is gone already: clean up below
+    servers: list[int] = []
+    for line in sys.stdin.buffer:
+        kind, _, pid = line.decode("ascii", "replace").strip().partition(" ")
+        if kind == "server" and pid.isdigit():
+            servers.append(int(pid))
+    reap(servers, directory)
     return 0
 
 

@@ -16,7 +16,6 @@ import pwd
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,7 +29,7 @@ from psycopg import sql
 from bcastsim.pg._binaries import PgBinaries, find_binaries
 from bcastsim.pg._capture import Database
 
-__all__ = ["EphemeralPostgres", "ServerStartError"]
+__all__ = ["HARNESS_EXTENSIONS", "UNTRUSTED_ROLE", "EphemeralPostgres", "ServerStartError"]
 
 RUN_AS_ENV = "BCASTSIM_PG_USER"
 _FALLBACK_USERS = ("postgres", "nobody")
@@ -51,6 +50,40 @@ _SERVER_SETTINGS = {
     "log_min_messages": "warning",
     "logging_collector": "off",
 }
+
+
+# The role untrusted SQL runs as: no superuser, no role that reaches outside the database.
+UNTRUSTED_ROLE = "bcastsim_untrusted"
+_OUTSIDE_ROLES = ("pg_execute_server_program", "pg_read_server_files", "pg_write_server_files")
+# Roles Supabase migrations grant to; they log in nowhere and own nothing.
+_SUPABASE_ROLES = ("anon", "authenticated", "service_role")
+# Extensions a migration may name that only a superuser can create: the harness creates them first.
+HARNESS_EXTENSIONS = frozenset({"pg_stat_statements", "pg_buffercache", "pg_prewarm", "pgstattuple"})
+
+_UNTRUSTED_ROLE_SQL = f"""
+DO $role$
+DECLARE
+  name text;
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{UNTRUSTED_ROLE}') THEN
+    CREATE ROLE {UNTRUSTED_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+  END IF;
+  FOREACH name IN ARRAY ARRAY{list(_SUPABASE_ROLES)!r} LOOP
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = name) THEN
+      EXECUTE format('CREATE ROLE %I NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS', name);
+    END IF;
+  END LOOP;
+END
+$role$;
+-- Hostile SQL can loop or sleep; these bound it unless it raises them itself for its own session.
+ALTER ROLE {UNTRUSTED_ROLE} SET statement_timeout = '120s';
+ALTER ROLE {UNTRUSTED_ROLE} SET temp_file_limit = '1GB';
+"""
+_UNTRUSTED_CHECK_SQL = f"""
+SELECT r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls,
+       {", ".join(f"pg_has_role(r.oid, '{name}', 'MEMBER')" for name in _OUTSIDE_ROLES)}
+FROM pg_roles r WHERE r.rolname = %s
+"""
 
 
 class ServerStartError(RuntimeError):
@@ -87,6 +120,7 @@ class EphemeralPostgres:
     maintenance_dbname: str = "postgres"
     template_dbname: str | None = None
     _database_counter: Iterator[int] = attrs.field(factory=lambda: itertools.count(1))
+    _untrusted_ready: bool = False
 
     @property
     def host(self) -> str:
@@ -104,31 +138,30 @@ class EphemeralPostgres:
     def version(self) -> str:
         return self.binaries.version
 
-    def conninfo(self, dbname: str = "postgres") -> str:
-        return psycopg.conninfo.make_conninfo(host=self.host, port=self.port, user=self.user, dbname=dbname)
+    def conninfo(self, dbname: str = "postgres", user: str | None = None) -> str:
+        return psycopg.conninfo.make_conninfo(host=self.host, port=self.port, user=user or self.user, dbname=dbname)
 
     @classmethod
     def start(cls, binaries: PgBinaries | None = None) -> Self:
         """Create a cluster in a new temporary directory and start a server on a private socket."""
         binaries = binaries or find_binaries()
-        directory = Path(tempfile.mkdtemp(prefix="bcastsim-pg-"))
+        # Before anything exists: a missing run-as user leaves nothing behind.
         run_as: pwd.struct_passwd | None = _unprivileged_user() if os.geteuid() == 0 else None
+        reaper, directory = _start_reaper()
+        pipe = reaper.stdin
+        assert pipe is not None
         try:
             if run_as is not None:
                 os.chown(directory, run_as.pw_uid, run_as.pw_gid)
             _initdb(binaries, directory, run_as)
             process = _spawn_server(binaries, directory, run_as)
+            pipe.write(f"server {process.pid}\n".encode())
+            pipe.flush()
         except BaseException:
-            shutil.rmtree(directory, ignore_errors=True)
+            pipe.close()
+            reaper.wait()
             raise
-        reaper = subprocess.Popen(
-            [sys.executable, "-m", "bcastsim.pg._reaper", str(process.pid), str(directory)],
-            stdin=subprocess.PIPE,
-            start_new_session=True,
-        )
-        server = cls(
-            binaries=binaries, directory=directory, process=process, reaper=reaper, reaper_pipe=reaper.stdin
-        )
+        server = cls(binaries=binaries, directory=directory, process=process, reaper=reaper, reaper_pipe=pipe)
         try:
             server._wait_until_ready()
         except BaseException:
@@ -149,9 +182,7 @@ class EphemeralPostgres:
             except psycopg.OperationalError as error:
                 last_error = error
                 time.sleep(0.05)
-        raise ServerStartError(
-            f"postgres did not accept connections within {_START_TIMEOUT_SECONDS}s: {last_error}"
-        )
+        raise ServerStartError(f"postgres did not accept connections within {_START_TIMEOUT_SECONDS}s: {last_error}")
 
     def _log_tail(self) -> str:
         log = self.directory / "server.log"
@@ -187,13 +218,37 @@ class EphemeralPostgres:
         with psycopg.connect(self.conninfo(dbname), autocommit=True) as connection:
             connection.execute(statement)
 
-    def create_database(self, files: Sequence[str | Path] = (), name: str | None = None) -> Database:
-        """A new, empty database with ``files`` applied in order, as a :class:`Database`."""
+    def create_database(
+        self,
+        files: Sequence[str | Path] = (),
+        name: str | None = None,
+        *,
+        untrusted: bool = False,
+        extensions: Sequence[str] = (),
+    ) -> Database:
+        """A new, empty database with ``files`` applied in order, as a :class:`Database`.
+
+        ``untrusted``: the database belongs to :data:`UNTRUSTED_ROLE` and everything (the files,
+        later transactions and the triggers they fire) runs as that role, which cannot run
+        programs, read or write server files or change server settings. ``extensions`` from
+        :data:`HARNESS_EXTENSIONS` are created first, as the superuser.
+        """
         dbname = name or f"bcastsim_{os.getpid()}_{next(self._database_counter)}"
-        self.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(dbname))
-        )
-        database = Database(self.conninfo(dbname))
+        create = sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(dbname))
+        user = None
+        if untrusted:
+            self._ensure_untrusted_role()
+            create = sql.SQL("{} OWNER {}").format(create, sql.Identifier(UNTRUSTED_ROLE))
+            user = UNTRUSTED_ROLE
+        self.execute(create)
+        try:
+            for extension in dict.fromkeys(extensions):
+                if extension in HARNESS_EXTENSIONS:
+                    self.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)), dbname)
+            database = Database(self.conninfo(dbname, user))
+        except BaseException:
+            self.drop_database(dbname)
+            raise
         try:
             database.apply_files(files)
         except BaseException:
@@ -202,8 +257,41 @@ class EphemeralPostgres:
             raise
         return database
 
+    def _ensure_untrusted_role(self) -> None:
+        if self._untrusted_ready:
+            return
+        self.execute(_UNTRUSTED_ROLE_SQL)
+        with psycopg.connect(self.conninfo(), autocommit=True) as connection:
+            row = connection.execute(_UNTRUSTED_CHECK_SQL, (UNTRUSTED_ROLE,)).fetchone()
+        if row is None or any(row):
+            raise ServerStartError(f"the role {UNTRUSTED_ROLE} has rights it must not have: {row}")
+        self._untrusted_ready = True
+
     def drop_database(self, dbname: str) -> None:
         self.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+def _start_reaper() -> tuple[subprocess.Popen[bytes], Path]:
+    """The reaper, and the directory it created and owns (removed when our end of its pipe closes)."""
+    script = Path(__file__).with_name("_reaper.py")
+    # A plain script without site packages: it starts in a few milliseconds and imports nothing of ours.
+    reaper = subprocess.Popen(
+        [sys.executable, "-I", "-S", str(script), "bcastsim-pg-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        start_new_session=True,
+    )
+    assert reaper.stdout is not None
+    line = reaper.stdout.readline().decode("utf-8", "replace").strip()
+    reaper.stdout.close()
+    if not line:
+        if reaper.stdin is not None:
+            reaper.stdin.close()
+        reaper.wait()
+        raise ServerStartError(
+            f"the clean-up process could not create a temporary directory (status {reaper.returncode})"
+        )
+    return reaper, Path(line)
 
 
 def _as_user(run_as: pwd.struct_passwd | None) -> dict[str, object]:
@@ -231,23 +319,24 @@ def _initdb(binaries: PgBinaries, directory: Path, run_as: pwd.struct_passwd | N
         "--no-locale",
         "--no-sync",
     ]  # fmt: skip
-    result = subprocess.run(
-        command,
-        cwd=directory,
-        env=_child_env(run_as),
-        capture_output=True,
-        text=True,
-        check=False,
-        **_as_user(run_as),  # type: ignore[call-overload]
-    )
+    try:
+        result = subprocess.run(
+            command,
+            cwd=directory,
+            env=_child_env(run_as),
+            capture_output=True,
+            text=True,
+            check=False,
+            **_as_user(run_as),  # type: ignore[call-overload]
+        )
+    except OSError as error:
+        raise ServerStartError(f"cannot run {command[0]}: {error.strerror}") from None
     if result.returncode != 0:
         detail = " | ".join((result.stderr or result.stdout).strip().splitlines()[-3:])
         raise ServerStartError(f"initdb failed with status {result.returncode}: {detail}")
 
 
-def _spawn_server(
-    binaries: PgBinaries, directory: Path, run_as: pwd.struct_passwd | None
-) -> subprocess.Popen[bytes]:
+def _spawn_server(binaries: PgBinaries, directory: Path, run_as: pwd.struct_passwd | None) -> subprocess.Popen[bytes]:
     command = [binaries.path("postgres"), "-D", str(directory / "data"), "-p", str(_PORT)]
     command += ["-c", f"unix_socket_directories={directory}"]
     for name, value in _SERVER_SETTINGS.items():
@@ -265,5 +354,7 @@ def _spawn_server(
             start_new_session=True,
             **_as_user(run_as),
         )
+    except OSError as error:
+        raise ServerStartError(f"cannot run {command[0]}: {error.strerror}") from None
     finally:
         log.close()

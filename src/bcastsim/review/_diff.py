@@ -8,6 +8,7 @@ channel's shape). Each difference a subscriber or operator would notice is a fin
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import tarfile
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from bcastsim._errors import InputError
+from bcastsim._io import path_kind
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig
 from bcastsim.review._report import RuleInfo
@@ -57,14 +59,17 @@ def expand_sql_paths(paths: Sequence[Path]) -> list[Path]:
     """Files in load order: a directory gives its own ``*.sql`` (not sub-directories), schema first."""
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.glob("*.sql") if p.is_file())
+        kind = path_kind(path, "SQL path")
+        if kind == "directory":
+            found = sorted(p for p in path.glob("*.sql") if path_kind(p) == "file")
             if not found:
                 raise InputError("directory holds no .sql files", path=str(path))
             first = [p for name in _LOAD_FIRST for p in found if p.name == name]
             files.extend(first + [p for p in found if p not in first])
-        elif path.is_file():
+        elif kind == "file":
             files.append(path)
+        elif kind == "other":
+            raise InputError("not a regular file (a device, FIFO or socket)", path=str(path), fix="name a .sql file")
         else:
             raise InputError("no such file or directory", path=str(path))
     return files
@@ -84,12 +89,32 @@ class Version:
         return self.shown.get(path, path)
 
 
-def _git(args: Sequence[str], cwd: Path) -> bytes:
+_TREE_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+# What a revision may look like: git's own ref-name rules plus the ~, ^, @{...} suffixes; no option.
+_REVISION = re.compile(r"[^\-\s\x00-\x1f\x7f][^\s\x00-\x1f\x7f]{0,254}")
+
+
+def _check_revision(rev: str, spec: str) -> None:
+    if not _REVISION.fullmatch(rev) or ".." in rev:
+        raise InputError(
+            f"{rev!r} is not a revision (a revision may not start with '-', hold spaces, control characters or '..')",
+            path=spec,
+            fix="write e.g. git:HEAD~1:sql/ or git:main:sql/",
+        )
+
+
+def _git(args: Sequence[str], cwd: Path, *, quiet_failure: bool = False) -> bytes:
     try:
-        completed = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+        completed = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, check=False, stdin=subprocess.DEVNULL, timeout=120
+        )
     except FileNotFoundError:
         raise InputError("git is not installed, so git:REV:PATH cannot be read") from None
+    except subprocess.TimeoutExpired:
+        raise InputError(f"git {' '.join(args)} did not finish within 120 s") from None
     if completed.returncode != 0:
+        if quiet_failure:
+            return b""
         message = completed.stderr.decode("utf-8", "replace").strip().splitlines()
         raise InputError(f"git {' '.join(args)} failed: {message[-1] if message else 'no output'}")
     return completed.stdout
@@ -108,16 +133,26 @@ def materialize(spec: str, workdir: Path, cwd: Path | None = None, *, missing_ok
     if len(parts) != 3 or not parts[1] or not parts[2]:
         raise InputError(f"{spec!r} is not git:REV:PATH", fix="write e.g. git:HEAD~1:sql/")
     rev, rel = parts[1], parts[2]
+    _check_revision(rev, spec)
     top = Path(_git(["rev-parse", "--show-toplevel"], cwd).decode().strip())
-    target = (cwd / rel).resolve()
+    try:
+        target = (cwd / rel).resolve()
+    except (OSError, RuntimeError) as error:  # a symlink loop or a name too long
+        raise InputError(f"cannot use {rel}: {error}", path=spec, fix="name a path inside the repository") from None
     try:
         inside = target.relative_to(top.resolve())
     except ValueError:
         raise InputError(f"{rel} is outside the git repository at {top}", path=spec) from None
     pathspec = inside.as_posix() or "."
-    if missing_ok and not _git(["ls-tree", rev, "--", pathspec], top).strip():
+    # The revision is resolved to a tree id first, and both commands are told where options end:
+    # nothing the user wrote can reach git as an option.
+    tree = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{tree}}"], top, quiet_failure=True)
+    tree_id = tree.decode("ascii", "replace").strip()
+    if not _TREE_ID.fullmatch(tree_id):
+        raise InputError(f"{rev!r} is not a revision of the repository at {top}", path=spec, fix="e.g. git:HEAD~1:sql/")
+    if missing_ok and not _git(["--literal-pathspecs", "ls-tree", "--end-of-options", tree_id, pathspec], top).strip():
         return Version(spec, ())
-    archive = _git(["archive", "--format=tar", rev, "--", pathspec], top)
+    archive = _git(["--literal-pathspecs", "archive", "--format=tar", "--end-of-options", tree_id, pathspec], top)
     destination = workdir / f"rev{len(list(workdir.iterdir()))}"
     destination.mkdir()
     _extract_tar(archive, destination)

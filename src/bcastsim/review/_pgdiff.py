@@ -9,10 +9,12 @@ type and destination, and volatile values (times the database chose) are masked.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import random
 import re
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -96,6 +98,17 @@ PG_RULES: dict[str, RuleInfo] = {
             "Observed in PostgreSQL: the transport or the private flag of the message changed, so who "
             "receives it changed.",
             "move the subscribers (and RLS policies) with it",
+        ),
+        _info(
+            "pg-needs-superuser",
+            Severity.ERROR,
+            "The SQL needs superuser rights",
+            "Reviewed SQL runs as a role without superuser rights (and without the roles that run programs or "
+            "read and write server files), so nothing in a change can reach outside its database. PostgreSQL "
+            "refused this statement for lack of privilege: on a managed database it fails the same way, or it "
+            "runs with rights nobody reviewed.",
+            "do it without superuser rights (no COPY ... PROGRAM, server files or ALTER SYSTEM in a migration), "
+            "or have an administrator do it outside the migration",
         ),
         _info(
             "pg-load-failed",
@@ -347,6 +360,15 @@ def _compare(
     index: int, statements: Sequence[str], old: TransactionResult, new: TransactionResult, times: frozenset[str]
 ) -> Iterator[_Observation]:
     example = f"transaction {index}: " + "; ".join(statements)
+    if new.error is not None and new.error.sqlstate == _INSUFFICIENT_PRIVILEGE:
+        yield _Observation(
+            "pg-needs-superuser",
+            (new.error.message,),
+            f"a trigger of the new version needs superuser: {new.error.message}",
+            None,
+            example,
+        )
+        return
     if old.committed and not new.committed:
         error = new.error.message if new.error else "rolled back"
         yield _Observation(
@@ -450,39 +472,128 @@ def _run(database: Database, workload: Workload) -> list[TransactionResult]:
 _DATABASES = itertools.count(1)
 
 
+_INSUFFICIENT_PRIVILEGE = "42501"
+_CREATE_EXTENSION = re.compile(r"\bcreate\s+extension\s+(?:if\s+not\s+exists\s+)?\"?([\w-]+)", re.IGNORECASE)
+
+
+def _extensions(files: Sequence[Path]) -> list[str]:
+    """Extensions the files create, in order (the harness creates those only a superuser can)."""
+    from bcastsim._io import read_text
+
+    return [match.group(1).lower() for path in files for match in _CREATE_EXTENSION.finditer(read_text(path))]
+
+
+def _load_failure(error: Exception, label: str) -> tuple[str, str]:
+    """(rule, message) for a version that did not load: privilege refusals are their own finding."""
+    from bcastsim.pg import APPLYING_NOTE
+
+    primary = getattr(getattr(error, "diag", None), "message_primary", None) or str(error)
+    where = next(
+        (n.removeprefix(APPLYING_NOTE) for n in getattr(error, "__notes__", ()) if n.startswith(APPLYING_NOTE)), ""
+    )
+    where = f" ({where})" if where else ""
+    if getattr(error, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
+        return "pg-needs-superuser", f"{label} needs superuser: {primary}{where}"
+    if primary.startswith("ALTER SYSTEM"):
+        # PostgreSQL refuses it inside the file's transaction before it checks privileges.
+        return "pg-needs-superuser", (
+            f"{label} needs superuser: ALTER SYSTEM changes the server's configuration for every database "
+            f"({primary}){where}"
+        )
+    return "pg-load-failed", f"{label} does not load in PostgreSQL: {primary}{where}"
+
+
+def _finding(rule: str, message: str) -> Finding:
+    info = PG_RULES[rule]
+    return Finding(rule=info.id, severity=info.severity, message=message, fix=info.fix, why=info.why)
+
+
+# The whole comparison, both versions' SQL and workload, must finish within this many seconds: SQL
+# under review can turn its own statement timeout off and sleep or loop.
+TIME_LIMIT_S = 600.0
+
+
+class _Watchdog:
+    """Terminates the review databases' sessions (as the superuser) once the time limit has passed."""
+
+    def __init__(self, server: EphemeralPostgres, names: Sequence[str], seconds: float) -> None:
+        self.server, self.names, self.seconds = server, names, seconds
+        self.expired = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        from psycopg import sql
+
+        self.expired = True
+        listed = sql.SQL(", ").join(sql.Literal(name) for name in self.names)
+        with contextlib.suppress(Exception):  # the server may be gone already; nothing is left to stop then
+            self.server.execute(
+                sql.SQL("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname IN ({})").format(listed)
+            )
+
+    def finding(self) -> Finding:
+        return _finding(
+            "pg-load-failed",
+            f"the SQL did not finish within {self.seconds:g} s in PostgreSQL (a loop, a sleep or a lock in the "
+            "migration or its triggers); the review stopped it",
+        )
+
+
 def _run_both(
     server: EphemeralPostgres,
     old_files: Sequence[Path],
     new_files: Sequence[Path],
     workload: Workload,
     new_label: str,
+    *,
+    time_limit_s: float = TIME_LIMIT_S,
 ) -> tuple[list[TransactionResult], list[TransactionResult]] | Finding:
     import psycopg
 
     number = next(_DATABASES)
     names = (f"bcastsim_review_{os.getpid()}_{number}_old", f"bcastsim_review_{os.getpid()}_{number}_new")
     try:
-        try:
-            old_db = server.create_database(files=list(old_files), name=names[0])
-        except psycopg.Error as error:
-            raise InputError(
-                f"the old version does not load in PostgreSQL: {error.diag.message_primary or error}",
-                fix="pass the tables it needs with --schema",
-            ) from None
-        try:
-            new_db = server.create_database(files=list(new_files), name=names[1])
-        except psycopg.Error as error:
-            old_db.close()
-            info = PG_RULES["pg-load-failed"]
-            return Finding(
-                rule=info.id,
-                severity=info.severity,
-                message=f"{new_label} does not load in PostgreSQL: {error.diag.message_primary or error}",
-                fix=info.fix,
-                why=info.why,
-            )
-        with old_db, new_db:
-            return _run(old_db, workload), _run(new_db, workload)
+        with _Watchdog(server, names, time_limit_s) as watchdog:
+            try:
+                old_db = server.create_database(
+                    files=list(old_files), name=names[0], untrusted=True, extensions=_extensions(old_files)
+                )
+            except psycopg.Error as error:
+                if watchdog.expired:
+                    return watchdog.finding()
+                rule, message = _load_failure(error, "the old version")
+                if rule == "pg-needs-superuser":
+                    return _finding(rule, message)
+                raise InputError(f"{message}", fix="pass the tables it needs with --schema") from None
+            try:
+                new_db = server.create_database(
+                    files=list(new_files), name=names[1], untrusted=True, extensions=_extensions(new_files)
+                )
+            except psycopg.Error as error:
+                old_db.close()
+                return watchdog.finding() if watchdog.expired else _finding(*_load_failure(error, new_label))
+            with old_db, new_db:
+                runs = []
+                for label, database in (("the old version", old_db), (new_label, new_db)):
+                    try:
+                        runs.append(_run(database, workload))
+                    except (psycopg.Error, RuntimeError) as error:
+                        if watchdog.expired:
+                            return watchdog.finding()
+                        # E.g. the SQL terminated its own sessions or dropped what the capture needs.
+                        detail = " ".join(str(error).split())
+                        return _finding(
+                            "pg-load-failed", f"{label} broke the review's sessions in PostgreSQL: {detail}"
+                        )
+                return runs[0], runs[1]
     finally:
         for name in names:
             server.drop_database(name)
@@ -497,8 +608,12 @@ def pg_diff(
     new_label: str = "NEW",
     also_triggered: Sequence[str] = (),
     server: EphemeralPostgres | None = None,
+    time_limit_s: float = TIME_LIMIT_S,
 ) -> list[Finding]:
     """Load both file lists into fresh databases, run one workload on both, report what differs.
+
+    Everything the SQL runs must finish within ``time_limit_s``; after it the review stops it
+    and reports it.
 
     ``server`` reuses a running :class:`~bcastsim.pg.EphemeralPostgres` (its two databases are
     dropped afterwards); without it a throwaway server is started and stopped.
@@ -507,7 +622,7 @@ def pg_diff(
 
     workload = generate_workload(catalog, seed=seed, also_triggered=also_triggered)
     if server is not None:
-        results = _run_both(server, old_files, new_files, workload, new_label)
+        results = _run_both(server, old_files, new_files, workload, new_label, time_limit_s=time_limit_s)
     else:
         try:
             started = EphemeralPostgres.start()
@@ -516,7 +631,7 @@ def pg_diff(
         except ServerStartError as error:
             raise InputError(f"--pg could not start PostgreSQL: {error}") from None
         with started:
-            results = _run_both(started, old_files, new_files, workload, new_label)
+            results = _run_both(started, old_files, new_files, workload, new_label, time_limit_s=time_limit_s)
     if isinstance(results, Finding):
         return [results]
     old_results, new_results = results

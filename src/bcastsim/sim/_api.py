@@ -16,6 +16,7 @@ from bcastsim.sim._architectures import ARCHITECTURES, Architecture, make_archit
 from bcastsim.sim._costs import CostModel, load_costs
 from bcastsim.sim._payloads import ShapeSet, message_shapes
 from bcastsim.sim._profiles import behaviour
+from bcastsim.sim._ranges import check_ranges
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import Scenario, _suggest, builtin_scenarios, load_scenario
 from bcastsim.sim._sim import Simulation
@@ -213,7 +214,9 @@ def simulate(
         overrides["clients"] = {"audience": clients}
     if architectures:
         overrides.setdefault("scenario", {})["architectures"] = tuple(resolve_architectures(architectures))
-    scenario = scenario.with_overrides(**overrides)
+    if overrides:
+        scenario = scenario.with_overrides(**overrides)
+        check_ranges(scenario, "the command line (--seed, --clients)")
     cfg = scenario.scenario
     plans = load_plans(include_unlimited=True)
     if cfg.plan not in plans:

@@ -6,13 +6,13 @@ PostgreSQL. Plan limits live in :mod:`bcastsim._plans`, shared with the client t
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import attrs
 
 from bcastsim._errors import InputError
 from bcastsim._resources import builtin_models_dir
+from bcastsim._toml import Range, check_number, line_of, read_toml
 
 __all__ = ["DEFAULT_COSTS", "CostModel", "load_costs"]
 
@@ -36,6 +36,8 @@ class CostModel:
 
 
 DEFAULT_COSTS = CostModel()
+# Milliseconds or bytes per operation: a day of database time per operation is already nonsense.
+_COST_RANGE = Range(0, 86_400_000.0)
 
 
 def load_costs(path: Path | None = None) -> CostModel:
@@ -43,11 +45,14 @@ def load_costs(path: Path | None = None) -> CostModel:
     path = path if path is not None else builtin_models_dir() / "costs.toml"
     if not path.is_file():
         return DEFAULT_COSTS
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise InputError(f"not valid TOML: {error}", path=path, fix="re-run bcastsim calibrate") from error
+    text, data = read_toml(path, "cost model")
     table = data.get("costs", {})
+    if not isinstance(table, dict):
+        raise InputError(
+            "[costs] must be a table", path=path, line=line_of(text, None, "costs"), fix="re-run calibrate"
+        )
     names = {f.name for f in attrs.fields(CostModel)} - {"source"}
     values = {k: float(v) for k, v in table.items() if k in names and isinstance(v, int | float)}
+    for key, value in values.items():
+        check_number(value, f"costs.{key}", _COST_RANGE, path=path, line=line_of(text, "costs", key), example=1.0)
     return attrs.evolve(DEFAULT_COSTS, **values, source=str(path))

@@ -5,10 +5,10 @@ Nothing here reads a clock or the environment: the same report object renders to
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
+from bcastsim._io import json_text
 from bcastsim.sim._api import RunSummary, SimulationReport
 
 __all__ = ["render_json", "render_text", "report_to_dict"]
@@ -72,7 +72,7 @@ def _finite(value: float) -> float | None:
 
 
 def render_json(report: SimulationReport) -> str:
-    return json.dumps(report_to_dict(report), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    return json_text(report_to_dict(report))
 
 
 # ----------------------------------------------------------------------------- number formatting

@@ -7,14 +7,17 @@ built-in name or path); tables merge key by key and arrays (``[[faults]]``) repl
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from bcastsim._errors import InputError
+from bcastsim._io import path_kind
 from bcastsim._resources import builtin_models_dir
-from bcastsim._toml import line_of, read_toml
+from bcastsim._toml import Range, line_of, read_toml
+from bcastsim.sim._ranges import check_ranges, range_of
 
 __all__ = [
     "ARCHITECTURE_NAMES",
@@ -237,6 +240,12 @@ class _Reader:
         except (TypeError, ValueError) as error:  # pragma: no cover - guarded by value()
             raise self.fail(str(error), name, "", "check the section", occurrence) from error
 
+    def check_range(self, table: str, key: str, value: float, default: float, occurrence: int) -> None:
+        allowed = range_of(table, key) or Range(0, math.inf)
+        problem = allowed.problem(value)
+        if problem is not None:
+            raise self.fail(f"{table}.{key} {problem}", table, key, allowed.fix(key, default), occurrence)
+
     def value(self, table: str, key: str, value: Any, default: Any, occurrence: int = 0) -> Any:
         where = f"{table}.{key}"
         if isinstance(default, bool):
@@ -252,8 +261,7 @@ class _Reader:
                     f"e.g. {key} = {default}",
                     occurrence,
                 )
-            if value < 0:
-                raise self.fail(f"{where} must not be negative", table, key, f"e.g. {key} = {default}", occurrence)
+            self.check_range(table, key, value, default, occurrence)
             return value
         if isinstance(default, float):
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -264,8 +272,7 @@ class _Reader:
                     f"e.g. {key} = {default:g}",
                     occurrence,
                 )
-            if value < 0:
-                raise self.fail(f"{where} must not be negative", table, key, f"e.g. {key} = {default:g}", occurrence)
+            self.check_range(table, key, value, default, occurrence)
             return float(value)
         if isinstance(default, str):
             if not isinstance(value, str):
@@ -300,8 +307,9 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 def _resolve(name_or_path: str | Path, relative_to: Path | None = None) -> Path:
     candidate = Path(name_or_path)
-    if candidate.suffix == ".toml" or candidate.exists():
-        if not candidate.is_absolute() and relative_to is not None and not candidate.exists():
+    exists = path_kind(candidate, "scenario") != "missing"
+    if candidate.suffix == ".toml" or exists:
+        if not candidate.is_absolute() and relative_to is not None and not exists:
             candidate = relative_to / candidate
         return candidate
     scenarios = builtin_scenarios()
@@ -386,6 +394,7 @@ def scenario_from_dict(data: dict[str, Any], *, path: str = "<scenario>", text: 
             kwargs["faults"] = tuple(sorted(faults, key=lambda f: (f.at_s, f.kind)))
     scenario = Scenario(**kwargs, source=path)
     _check(scenario, reader)
+    check_ranges(scenario, path)
     return scenario
 
 

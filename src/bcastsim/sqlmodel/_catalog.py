@@ -21,6 +21,7 @@ from pglast.enums import AlterTableType, ConstrType, FunctionParameterMode, Obje
 from pglast.stream import RawStream
 
 from bcastsim._errors import InputError
+from bcastsim._io import path_kind, read_text
 from bcastsim.sqlmodel._types import (
     Catalog,
     Column,
@@ -169,6 +170,10 @@ def _range_name(relation: ast.RangeVar) -> str:
     return qualified_name(relation.schemaname, relation.relname or "")
 
 
+_SQL_FIX = "correct the statement at that line: it must parse as PostgreSQL 15 (psql shows the server's own message)"
+_PLPGSQL_FIX = "correct the function body at that line: CREATE FUNCTION in psql shows PostgreSQL's own message"
+
+
 class _Loader:
     def __init__(self) -> None:
         self.catalog = Catalog()
@@ -180,13 +185,9 @@ class _Loader:
 
     def load_file(self, path: Path, shown: str) -> None:
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            raise InputError(
-                f"not UTF-8 text ({error.reason} at byte {error.start})", path=shown, fix="save it as UTF-8"
-            ) from None
-        except OSError as error:
-            raise InputError(f"cannot read: {error.strerror}", path=shown) from None
+            text = read_text(path, "SQL file")
+        except InputError as error:
+            raise InputError(error.message, path=shown, line=error.line, fix=error.fix) from None
         self.load_text(text, shown)
 
     def load_text(self, text: str, shown: str) -> None:
@@ -197,9 +198,9 @@ class _Loader:
             message = str(error.args[0]) if error.args else str(error)
             offset = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else None
             line = lines.line(offset) if offset is not None else None
-            raise InputError(f"SQL syntax error: {message}", path=shown, line=line) from None
+            raise InputError(f"SQL syntax error: {message}", path=shown, line=line, fix=_SQL_FIX) from None
         except Exception as error:  # pglast raises a few other kinds on odd bytes (e.g. NUL)
-            raise InputError(f"SQL cannot be parsed: {error}", path=shown) from None
+            raise InputError(f"SQL cannot be parsed: {error}", path=shown, fix=_SQL_FIX) from None
         for raw in statements:
             start = raw.stmt_location or 0
             length = raw.stmt_len or (len(text) - start)
@@ -445,12 +446,14 @@ class _Loader:
                 f"PL/pgSQL error in function {name}: {message}",
                 path=body_location.path,
                 line=body_location.line + _body_error_line(body, message) - 1,
+                fix=_PLPGSQL_FIX,
             ) from None
         except Exception as error:
             raise InputError(
                 f"PL/pgSQL body of {name} cannot be parsed: {error}",
                 path=body_location.path,
                 line=body_location.line,
+                fix=_PLPGSQL_FIX,
             ) from None
         if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
             function = parsed[0].get("PLpgSQL_function")
@@ -701,13 +704,16 @@ def _expand(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
     files: list[tuple[Path, str]] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            found = sorted(p for p in path.glob("*.sql") if p.is_file())
+        kind = path_kind(given, "SQL path")
+        if kind == "directory":
+            found = sorted(p for p in path.glob("*.sql") if path_kind(p) == "file")
             if not found:
                 raise InputError("directory holds no .sql files", path=str(given))
             files.extend((p, str(p)) for p in found)
-        elif path.is_file():
+        elif kind == "file":
             files.append((path, str(given)))
+        elif kind == "other":
+            raise InputError("not a regular file (a device, FIFO or socket)", path=str(given), fix="name a .sql file")
         else:
             raise InputError("no such file or directory", path=str(given))
     return files

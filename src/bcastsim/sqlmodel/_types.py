@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -318,19 +318,47 @@ class NotifySite:
         return None
 
 
+class TriggerTable(dict[tuple[str, str], "Trigger"]):
+    """Triggers by (table, name); counts its changes so that indexes over it know when to rebuild."""
+
+    version = 0
+
+    def __setitem__(self, key: tuple[str, str], value: Trigger) -> None:
+        self.version += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: tuple[str, str]) -> None:
+        self.version += 1
+        super().__delitem__(key)
+
+    def pop(self, key: tuple[str, str], default: Any = None) -> Any:
+        self.version += 1
+        return super().pop(key, default)
+
+    def clear(self) -> None:
+        self.version += 1
+        super().clear()
+
+
+def _trigger_table(value: dict[tuple[str, str], Trigger]) -> TriggerTable:
+    return value if isinstance(value, TriggerTable) else TriggerTable(value)
+
+
 @attrs.define
 class Catalog:
     """Everything the SQL files define, after applying them in order."""
 
     tables: dict[str, Table] = attrs.field(factory=dict)
     functions: dict[str, Function] = attrs.field(factory=dict)
-    triggers: dict[tuple[str, str], Trigger] = attrs.field(factory=dict)
+    triggers: dict[tuple[str, str], Trigger] = attrs.field(factory=TriggerTable, converter=_trigger_table)
     diagnostics: list[Diagnostic] = attrs.field(factory=list)
     paths: tuple[str, ...] = ()
     # Filled with the notify sites: function → functions it calls / tables it writes.
     calls: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     writes: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     _notify_sites: tuple[NotifySite, ...] | None = attrs.field(default=None, alias="notify_sites")
+    # function → its triggers in (table, name) order, and the table version it was built from.
+    _by_function: tuple[int, int, dict[str, tuple[Trigger, ...]]] | None = attrs.field(default=None, init=False)
 
     @property
     def notify_sites(self) -> tuple[NotifySite, ...]:
@@ -343,8 +371,14 @@ class Catalog:
 
     def triggers_for(self, function: str) -> tuple[Trigger, ...]:
         """Triggers that run ``function``, in (table, name) order."""
-        keys = sorted(self.triggers)
-        return tuple(self.triggers[key] for key in keys if self.triggers[key].function == function)
+        table = self.triggers
+        version = table.version if isinstance(table, TriggerTable) else -1
+        if self._by_function is None or self._by_function[:2] != (id(table), version) or version < 0:
+            index: dict[str, list[Trigger]] = {}
+            for key in sorted(table):
+                index.setdefault(table[key].function, []).append(table[key])
+            self._by_function = (id(table), version, {name: tuple(found) for name, found in index.items()})
+        return self._by_function[2].get(function, ())
 
     def triggers_on(self, table: str) -> tuple[Trigger, ...]:
         """Triggers on ``table`` in firing order (PostgreSQL fires them by name)."""

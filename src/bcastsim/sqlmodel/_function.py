@@ -1,0 +1,140 @@
+"""The state shared by the walk, the evaluation and the site builder of one function."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pglast
+from pglast import ast
+
+from bcastsim._errors import InputError
+from bcastsim.sqlmodel._flow import Draft, Variable
+from bcastsim.sqlmodel._lineage import (
+    Lookup,
+    RowContext,
+    Value,
+    arg_texts,
+)
+from bcastsim.sqlmodel._pgnodes import Expr, one_line
+from bcastsim.sqlmodel._types import (
+    Catalog,
+    Diagnostic,
+    Function,
+    SourceLocation,
+)
+
+
+class FunctionContext:
+    """One function being analysed: its state, diagnostics, parsed expressions and trigger contexts."""
+
+    def __init__(self, catalog: Catalog, function: Function, diagnostics: list[Diagnostic]) -> None:
+        self.catalog = catalog
+        self.function = function
+        self.diagnostics = diagnostics
+        self.variables: dict[str, Variable] = {}
+        self.datums: list[dict[str, Any]] = []
+        self.drafts: dict[tuple[int, int], Draft] = {}
+        self.calls: set[str] = set()
+        self.writes: set[str] = set()
+        self._lookups: dict[str, Lookup] = {}
+        self._parsed: dict[tuple[str, int], Any] = {}
+        self._memo: dict[tuple[Any, RowContext, str | None], Value] = {}
+        self._diagnosed: set[tuple[str, int, str]] = set()
+        self._texts: dict[int, str] = {}
+        self._exprs: dict[tuple[str, int, int], Expr] = {}
+        self.triggers = catalog.triggers_for(function.name)
+
+    # diagnostics ------------------------------------------------------------------------
+
+    def diagnose(self, code: str, message: str, line: int) -> None:
+        key = (code, line, message)
+        if key in self._diagnosed:
+            return
+        self._diagnosed.add(key)
+        self.diagnostics.append(
+            Diagnostic(code, message, SourceLocation(self.function.location.path, line), self.function.name)
+        )
+
+    def file_line(self, lineno: Any) -> int:
+        number = lineno if isinstance(lineno, int) else 1
+        return self.function.body_location.line + max(number, 1) - 1
+
+    # parsing ----------------------------------------------------------------------------
+
+    def parse(self, query: str, mode: int, line: int) -> Expr | None:
+        """Parse a PL/pgSQL expression (mode 2), assignment (3) or statement (0)."""
+        text = query
+        if mode == 3:
+            match = re.match(r'\s*(?:"[^"]*"|[\w$]+)(?:\s*\.\s*(?:"[^"]*"|[\w$]+))*(?:\s*\[[^\]]*\])*\s*:?=', text)
+            if match is None:
+                self.diagnose("unsupported-assignment", f"assignment not understood: {one_line(text)}", line)
+                return None
+            text = " " * match.end() + text[match.end() :]
+            mode = 2
+        if mode in (2, 1):
+            text = "SELECT " + text
+        key = (text, mode)
+        if key in self._parsed:
+            node = self._parsed[key]
+        else:
+            try:
+                statements = pglast.parse_sql(text)
+            except pglast.parser.ParseError as error:
+                message = str(error.args[0]) if error.args else str(error)
+                offset = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else 0
+                raise InputError(
+                    f"SQL syntax error in function {self.function.name}: {message}",
+                    path=self.function.location.path,
+                    line=line + text.count("\n", 0, max(offset, 0)),
+                ) from None
+            except Exception as error:
+                raise InputError(
+                    f"SQL in function {self.function.name} cannot be parsed: {error}",
+                    path=self.function.location.path,
+                    line=line,
+                ) from None
+            node = statements[0].stmt if statements else None
+            if mode == 2 and isinstance(node, ast.SelectStmt) and node.targetList:
+                target = node.targetList[0]
+                node = target.val if isinstance(target, ast.ResTarget) else None
+            self._parsed[key] = node
+        if node is None:
+            return None
+        # One Expr per statement, so a loop body walked twice finds the same notify calls.
+        cached = self._exprs.get((text, mode, line))
+        if cached is None:
+            cached = self._exprs[(text, mode, line)] = Expr(node, text, line)
+        return cached
+
+    def remember_texts(self, call: ast.FuncCall, query: str) -> None:
+        """Keep the source text of each argument of ``call`` (the parse tree has no end positions)."""
+        if call.location is None:
+            return
+        texts = arg_texts(query, call.location)
+        args = list(call.args or ())
+        if texts is None or len(texts) != len(args):
+            return
+        for arg, text in zip(args, texts, strict=True):
+            if isinstance(arg, ast.NamedArgExpr):
+                self._texts[id(arg.arg)] = re.sub(r"^[\w\"]+\s*(=>|:=)\s*", "", text)
+            self._texts[id(arg)] = text
+
+    def contexts(self, operations: frozenset[str]) -> list[RowContext]:
+        found: list[RowContext] = []
+        for trigger in self.triggers:
+            table = self.catalog.tables.get(trigger.table)
+            if table is None:
+                self.diagnose(
+                    "unknown-table",
+                    f"trigger {trigger.name} is on table {trigger.table}, which the given files do not define: "
+                    "column types and nullability are unknown (pass the schema file too)",
+                    trigger.location.line
+                    if trigger.location.path == self.function.location.path
+                    else self.function.location.line,
+                )
+            for operation in trigger.events:
+                if operation in operations:
+                    level = "STATEMENT" if operation == "TRUNCATE" else trigger.level
+                    found.append(RowContext(table, operation, trigger.timing, level, trigger.table, trigger.arguments))
+        return list(dict.fromkeys(found))

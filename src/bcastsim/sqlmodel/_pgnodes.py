@@ -1,0 +1,114 @@
+"""Small helpers over pglast parse trees: names, constants, rendering, source lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+from pglast import ast
+from pglast.stream import RawStream
+from sqlglot import exp
+
+from bcastsim.sqlmodel._catalog import normalize_type
+from bcastsim.sqlmodel._types import (
+    Transport,
+)
+
+ALL_OPERATIONS = ("INSERT", "UPDATE", "DELETE", "TRUNCATE")
+TRANSPORTS: dict[str, Transport] = {
+    "pg_notify": "pg_notify",
+    "pg_catalog.pg_notify": "pg_notify",
+    "realtime.send": "realtime.send",
+    "realtime.broadcast_changes": "realtime.broadcast_changes",
+}
+STRING_TYPES = {"text", "varchar", "char", "name"}
+NOW_FUNCTIONS = {"now", "statement_timestamp", "clock_timestamp", "transaction_timestamp"}
+JSON_BUILDERS = {"json_build_object": "json", "jsonb_build_object": "jsonb"}
+ROW_BUILDERS = {"row_to_json": "json", "to_json": "json", "to_jsonb": "jsonb"}
+MAX_DEPTH = 12
+
+
+def render(node: Any) -> str:
+    try:
+        return " ".join(str(RawStream()(node)).split())
+    except Exception:  # the deparser does not know every node; the text is for people only
+        return type(node).__name__
+
+
+def func_name(call: ast.FuncCall) -> str:
+    names = [n.sval.lower() for n in call.funcname or () if isinstance(n, ast.String) and n.sval]
+    if len(names) > 1 and names[0] == "pg_catalog":
+        names = names[1:]
+    return ".".join(names)
+
+
+def iter_nodes(node: Any) -> Iterator[Any]:
+    """``node`` and every pglast node below it, depth first, in source order."""
+    if isinstance(node, ast.Node):
+        yield node
+        for name in getattr(type(node), "__slots__", ()):
+            yield from iter_nodes(getattr(node, name, None))
+    elif isinstance(node, tuple | list):
+        for item in node:
+            yield from iter_nodes(item)
+
+
+def string_const(node: Any) -> str | None:
+    if isinstance(node, ast.A_Const) and not node.isnull and isinstance(node.val, ast.String):
+        return node.val.sval or ""
+    return None
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+@attrs.frozen(eq=False)
+class Expr:
+    """A parsed expression and the text its character locations index into."""
+
+    node: Any
+    query: str
+    line: int
+
+    def line_of(self, node: Any) -> int:
+        location = getattr(node, "location", None)
+        if isinstance(location, int) and 0 <= location <= len(self.query):
+            return self.line + self.query.count("\n", 0, location)
+        return self.line
+
+
+def literal_text(node: Any) -> str | None:
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    return string_const(node)
+
+
+def type_of(type_name: ast.TypeName) -> tuple[str, tuple[int, ...]]:
+    names = [n.sval for n in type_name.names or () if isinstance(n, ast.String) and n.sval]
+    raw = names[-1] if names else "unknown"
+    modifiers = tuple(
+        m.val.ival or 0
+        for m in type_name.typmods or ()
+        if isinstance(m, ast.A_Const) and isinstance(m.val, ast.Integer)
+    )
+    normalized = normalize_type(raw)
+    if type_name.arrayBounds:
+        normalized += "[]"
+    return normalized, modifiers
+
+
+def flatten_and(condition: Any) -> list[Any]:
+    if condition is None:
+        return []
+    return list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
+
+
+def is_tg_op(node: Any) -> bool:
+    return (
+        isinstance(node, ast.ColumnRef)
+        and len(node.fields or ()) == 1
+        and isinstance(node.fields[0], ast.String)  # type: ignore[index]
+        and (node.fields[0].sval or "").lower() == "tg_op"  # type: ignore[index]
+    )
