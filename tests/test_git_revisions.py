@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -89,12 +90,21 @@ def test_unknown_or_malformed_revision_is_one_line(repo: Path, rev: str, capsys:
 
 
 def test_pathspec_magic_is_literal(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A path that looks like pathspec magic is a literal name: it does not exist, so one line and status 2."""
+    """A path that looks like pathspec magic is a literal name: as the new side it does not exist, one line, status 2."""
     os.makedirs(repo / ":(glob)*", exist_ok=True)
-    assert main(["review", "git:HEAD::(glob)*", "sql/"]) == 2
+    assert main(["review", "sql/", "git:HEAD::(glob)*"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "':(glob)*' did not match" in err
+
+
+def test_pathspec_magic_on_the_old_side_is_an_empty_version(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """As the old side, a literal ':(glob)*' names nothing in HEAD: a first review, nothing fixed, nothing matched."""
+    os.makedirs(repo / ":(glob)*", exist_ok=True)
+    main(["review", "git:HEAD::(glob)*", "sql/", "--format", "json"])
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["fixed"] == 0
+    assert summary["introduced"] > 0
 
 
 def test_path_through_a_symlink_loop_is_one_line(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
