@@ -90,7 +90,7 @@ def test_unknown_or_malformed_revision_is_one_line(repo: Path, rev: str, capsys:
 
 
 def test_pathspec_magic_is_literal(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A path that looks like pathspec magic is a literal name: as the new side it does not exist, one line, status 2."""
+    """Pathspec magic is a literal name: as the new side it does not exist, so one line and status 2."""
     os.makedirs(repo / ":(glob)*", exist_ok=True)
     assert main(["review", "sql/", "git:HEAD::(glob)*"]) == 2
     err = capsys.readouterr().err
