@@ -192,14 +192,6 @@ def _function_root(plpgsql: Mapping[str, Any] | list[Any] | None) -> Mapping[str
     return node if isinstance(node, Mapping) else None
 
 
-def _datum_name(root: Mapping[str, Any], number: int) -> str:
-    datums = root.get("datums") or []
-    if 0 <= number < len(datums) and isinstance(datums[number], Mapping):
-        for value in datums[number].values():
-            if isinstance(value, Mapping) and isinstance(value.get("refname"), str):
-                return str(value["refname"]).upper()
-    return f"${number}"
-
 
 def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS) -> list[Statement]:
     """Every statement of the function, with the TG_OP values under which it can run."""
@@ -220,9 +212,10 @@ def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS) -> list[Stat
             lineno = int(stmt.get("lineno", 0) or 0)
             sql = _exprs(stmt)
             if kind == "PLpgSQL_stmt_return" and not sql:
-                # RETURN of a record variable (RETURN NEW) names a datum instead of an expression;
-                # the JSON leaves out a datum number of 0, which is NEW.
-                sql = [_datum_name(root, int(stmt.get("retvarno", 0) or 0))]
+                # RETURN of a record variable names a datum, not an expression; the catalog reads
+                # which one from the source (``retvar``), as the parse tree drops it.
+                target = stmt.get("retvar")
+                sql = [str(target).upper()] if isinstance(target, str) else []
             result.append(Statement(kind, lineno, tuple(sql), ops, in_handler, protected))
             if kind == "PLpgSQL_stmt_if":
                 cond = _expr(stmt.get("cond")) or ""

@@ -3,7 +3,7 @@
 Keys read here (other keys in the table belong to other parts of bcastsim and are left alone)::
 
     [tool.bcastsim]
-    transport = "supabase-realtime"        # or "postgres"
+    transport = "auto"                     # or "supabase-realtime", "postgres"
     disable = ["update-any-column"]        # rule ids to skip
     enable = []                            # when non-empty: only these rules run
     sensitive-columns = ["*.email", "people.*", "*.person_id"]   # table.column globs
@@ -39,7 +39,7 @@ __all__ = [
     "load_config",
 ]
 
-TRANSPORTS = ("supabase-realtime", "postgres")
+TRANSPORTS = ("auto", "supabase-realtime", "postgres")
 
 # People's identities and contact details. Artists' stage names are public in the
 # modelled event, so `artist_profiles.name` is deliberately not here.
@@ -81,7 +81,7 @@ def _match_any(value: str, patterns: Iterable[str]) -> bool:
 class ReviewConfig:
     """Settings for ``bcastsim check`` and ``bcastsim review``; defaults apply when no pyproject sets them."""
 
-    transport: str = "supabase-realtime"
+    transport: str = "auto"
     enable: frozenset[str] = frozenset()
     disable: frozenset[str] = frozenset()
     sensitive_columns: tuple[str, ...] = DEFAULT_SENSITIVE_COLUMNS
@@ -155,7 +155,7 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
     known = set(known_rules)
     kwargs: dict[str, Any] = {"source": str(pyproject)}
 
-    transport = table.get("transport", "supabase-realtime")
+    transport = table.get("transport", "auto")
     if transport not in TRANSPORTS:
         raise InputError(
             f"[tool.bcastsim] transport must be one of {', '.join(TRANSPORTS)}, got {transport!r}",

@@ -38,6 +38,8 @@ CHANNEL_LIMIT = 63
 REALTIME_PAYLOAD_LIMIT = 256 * 1024
 
 _NOTIFY_TRANSPORTS = ("pg_notify", "NOTIFY")
+# Channels other servers LISTEN on to take orders from the database (PostgREST's schema/config reload).
+CONTROL_CHANNELS = frozenset({"pgrst"})
 _REALTIME_TRANSPORTS = ("realtime.send", "realtime.broadcast_changes")
 
 
@@ -63,6 +65,36 @@ class RuleContext:
 
     def function(self, name: str) -> Function | None:
         return self.catalog.functions.get(name)
+
+    @property
+    def targets_realtime(self) -> bool:
+        """Whether the project shows it targets Supabase Realtime (``--transport auto``)."""
+        catalog = self.catalog
+        return (
+            "realtime" in catalog.schemas
+            or any(name.startswith("realtime.") for name in (*catalog.functions, *catalog.tables))
+            or any(site.transport in _REALTIME_TRANSPORTS for site in catalog.notify_sites)
+            or any("supabase/migrations" in path.replace("\\", "/") for path in catalog.paths)
+        )
+
+    def transport_of(self, site: NotifySite) -> str:
+        """The transport a site is judged against: ``supabase-realtime`` or ``postgres``.
+
+        With ``auto`` a pg_notify site is a Realtime one only in a project that targets Realtime,
+        and never when it is a channel someone LISTENs on in the inputs or a known control channel.
+        """
+        if self.config.transport != "auto":
+            return self.config.transport
+        if site.transport in _REALTIME_TRANSPORTS:
+            return "supabase-realtime"
+        channel = str(site.channel)
+        if site.channel.is_literal and (channel in self.catalog.listens or channel in CONTROL_CHANNELS):
+            return "postgres"
+        return "supabase-realtime" if self.targets_realtime else "postgres"
+
+    def listened_privately(self, site: NotifySite) -> bool:
+        """A pg_notify site of a LISTEN/NOTIFY project: only database sessions can hear it."""
+        return site.transport in _NOTIFY_TRANSPORTS and self.transport_of(site) == "postgres"
 
     def triggers_for(self, function: str) -> tuple[Trigger, ...]:
         return tuple(t for t in self.catalog.triggers_for(function) if t.enabled)
@@ -353,7 +385,7 @@ def _channel_from_nullable(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 def _sensitive_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
-        if not is_public(site) or not site.payload:
+        if not is_public(site) or not site.payload or ctx.listened_privately(site):
             continue
         for field in site.payload:
             columns = [str(s) for s in field.sources if ctx.config.is_sensitive_column(s.table, s.column)]
@@ -369,7 +401,7 @@ def _sensitive_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 def _restricted_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
-        if not is_public(site):
+        if not is_public(site) or ctx.listened_privately(site):
             continue
         reasons = []
         if ctx.config.is_restricted_topic(str(site.channel)):
@@ -400,10 +432,8 @@ def _restricted_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 
 def _pg_notify_not_delivered(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
-    if ctx.config.transport != "supabase-realtime":
-        return
     for site in ctx.sites():
-        if site.transport in _NOTIFY_TRANSPORTS:
+        if site.transport in _NOTIFY_TRANSPORTS and ctx.transport_of(site) == "supabase-realtime":
             yield rule.at_site(
                 ctx,
                 site,
@@ -685,7 +715,12 @@ def _hot_table_notify(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 def _notify_before_write(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
-        befores = [t for t in ctx.triggers_for(site.function) if t.timing == "BEFORE" and t.table in site.tables]
+        # Only a row can be changed or skipped by a later BEFORE trigger.
+        befores = [
+            t
+            for t in ctx.triggers_for(site.function)
+            if t.timing == "BEFORE" and t.level == "ROW" and t.table in site.tables
+        ]
         if befores:
             yield rule.at_site(
                 ctx,
@@ -991,7 +1026,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         id="unsupported-sql",
-        severity=Severity.WARNING,
+        severity=Severity.NOTE,
         title="SQL the analysis cannot follow",
         why="A construct the model does not understand may send messages or change triggers the other "
         "rules cannot see.",

@@ -17,10 +17,19 @@ from typing import Any, Literal
 
 import pglast
 from pglast import ast
-from pglast.enums import AlterTableType, ConstrType, FunctionParameterMode, ObjectType
+from pglast.enums import (
+    A_Expr_Kind,
+    AlterTableType,
+    BoolExprType,
+    ConstrType,
+    FunctionParameterMode,
+    NullTestType,
+    ObjectType,
+)
 from pglast.stream import RawStream
 
 from bcastsim._errors import InputError
+from bcastsim.sqlmodel._psql import find_psql_variable, strip_psql
 from bcastsim.sqlmodel._types import (
     Catalog,
     Column,
@@ -175,6 +184,8 @@ class _Loader:
         # Foreign keys given without columns point at the referenced table's primary key,
         # which may be defined later in the files: resolve at the end.
         self._pending_references: list[tuple[str, str, str]] = []
+        # Domains and enums: what a column of that type is underneath.
+        self._types: dict[str, Column] = {}
 
     # -- files -------------------------------------------------------------------------
 
@@ -190,10 +201,21 @@ class _Loader:
         self.load_text(text, shown)
 
     def load_text(self, text: str, shown: str) -> None:
+        text, notes = strip_psql(text)
+        for note in notes:
+            self._diagnose(note.code, note.message, SourceLocation(shown, note.line))
         lines = LineIndex(text)
         try:
             statements = pglast.parse_sql(text)
         except pglast.parser.ParseError as error:
+            variable = find_psql_variable(text)
+            if variable is not None:
+                raise InputError(
+                    f"psql variable {variable[0]}: psql substitutes it before PostgreSQL reads the file",
+                    path=shown,
+                    line=variable[1],
+                    fix=f"substitute {variable[0]} first (e.g. with sed, or psql -v and pg_dump of the result)",
+                ) from None
             message = str(error.args[0]) if error.args else str(error)
             offset = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else None
             line = lines.line(offset) if offset is not None else None
@@ -229,6 +251,18 @@ class _Loader:
             self._diagnose("do-block", "DO block not analysed: notifications or DDL it runs are not modelled", location)
         elif isinstance(stmt, ast.CreateTableAsStmt):
             self._diagnose("create-table-as", "CREATE TABLE … AS: column types not modelled", location)
+        elif isinstance(stmt, ast.CreateDomainStmt):
+            self._create_domain(stmt)
+        elif isinstance(stmt, ast.CreateEnumStmt):
+            labels = _strings(stmt.vals)
+            names = _strings(stmt.typeName)
+            if names:
+                name = qualified_name(names[0] if len(names) > 1 else None, names[-1])
+                self._types[name] = Column(name, "text", max_chars=max((len(x) for x in labels), default=0))
+        elif isinstance(stmt, ast.CreateSchemaStmt) and stmt.schemaname:
+            self.catalog.schemas.add(stmt.schemaname)
+        elif isinstance(stmt, ast.ListenStmt) and stmt.conditionname:
+            self.catalog.listens.add(stmt.conditionname)
         elif isinstance(stmt, _IGNORED_STATEMENTS):
             return
         # Anything else (CREATE TYPE, CREATE RULE, …) cannot add a notification the model
@@ -278,10 +312,34 @@ class _Loader:
                 columns[key] = attrs_evolve(columns[key], not_null=True)
         self.catalog.tables[name] = Table(name, tuple(columns.values()), tuple(primary_key), location)
 
+    def _create_domain(self, stmt: ast.CreateDomainStmt) -> None:
+        names = _strings(stmt.domainname)
+        if not names or stmt.typeName is None:
+            return
+        name = qualified_name(names[0] if len(names) > 1 else None, names[-1])
+        type_name, modifiers = _type_of(stmt.typeName)
+        base = self._types.get(type_name, Column(name, type_name, modifiers))
+        not_null = base.not_null
+        max_chars = base.max_chars
+        for constraint in stmt.constraints or ():
+            if isinstance(constraint, ast.Constraint):
+                if constraint.contype == ConstrType.CONSTR_NOTNULL:
+                    not_null = True
+                elif constraint.contype == ConstrType.CONSTR_CHECK:
+                    facts = _check_facts(constraint.raw_expr)
+                    max_chars = _tighter(max_chars, facts.get("value", (None, False))[0])
+                    not_null = not_null or facts.get("value", (None, False))[1]
+        self._types[name] = Column(name, base.type_name, base.type_modifiers, not_null=not_null, max_chars=max_chars)
+
     def _column(self, table: str, element: ast.ColumnDef) -> tuple[Column, bool]:
         raw_names = _strings(element.typeName.names) if element.typeName else []
         type_name, modifiers = _type_of(element.typeName) if element.typeName else ("unknown", ())
+        max_chars: int | None = None
         not_null = bool(element.is_not_null)
+        underlying = self._types.get(type_name)
+        if underlying is not None:
+            type_name, modifiers = underlying.type_name, underlying.type_modifiers
+            max_chars, not_null = underlying.max_chars, not_null or underlying.not_null
         default_sql: str | None = None
         references: tuple[str, str] | None = None
         unique = False
@@ -310,6 +368,10 @@ class _Loader:
             elif kind == ConstrType.CONSTR_IDENTITY:
                 not_null = True
                 default_sql = "identity"
+            elif kind == ConstrType.CONSTR_CHECK and constraint.raw_expr is not None:
+                chars, required = _check_facts(constraint.raw_expr).get(element.colname or "", (None, False))
+                max_chars = _tighter(max_chars, chars)
+                not_null = not_null or required
             elif kind == ConstrType.CONSTR_GENERATED and constraint.raw_expr is not None:
                 default_sql = "generated: " + _render(constraint.raw_expr)
             elif kind == ConstrType.CONSTR_FOREIGN and constraint.pktable is not None:
@@ -328,6 +390,7 @@ class _Loader:
             default_sql=default_sql,
             references=references,
             unique=unique,
+            max_chars=max_chars,
         )
         return column, is_pk
 
@@ -341,6 +404,13 @@ class _Loader:
                 if key in columns:
                     columns[key] = attrs_evolve(columns[key], not_null=True, unique=len(keys) == 1)
             return keys
+        if kind == ConstrType.CONSTR_CHECK and constraint.raw_expr is not None:
+            for name, (chars, required) in _check_facts(constraint.raw_expr).items():
+                if name in columns:
+                    column = columns[name]
+                    columns[name] = attrs_evolve(
+                        column, max_chars=_tighter(column.max_chars, chars), not_null=column.not_null or required
+                    )
         if kind == ConstrType.CONSTR_UNIQUE and len(keys) == 1 and keys[0] in columns:
             columns[keys[0]] = attrs_evolve(columns[keys[0]], unique=True)
         elif kind == ConstrType.CONSTR_FOREIGN and constraint.pktable is not None:
@@ -410,7 +480,7 @@ class _Loader:
             returns = "table(" + ", ".join(table_columns) + ")"
         plpgsql: dict[str, object] | None = None
         if language == "plpgsql":
-            plpgsql = self._parse_plpgsql(statement_text, name, body_location, body)
+            plpgsql = self._parse_plpgsql(statement_text, name, body_location, body, stmt)
         existing = self.catalog.functions.get(name)
         if existing is not None and not stmt.replace:
             self._diagnose(
@@ -435,12 +505,38 @@ class _Loader:
         )
 
     def _parse_plpgsql(
-        self, statement_text: str, name: str, body_location: SourceLocation, body: str
-    ) -> dict[str, object]:
+        self,
+        statement_text: str,
+        name: str,
+        body_location: SourceLocation,
+        body: str,
+        stmt: ast.CreateFunctionStmt | None = None,
+    ) -> dict[str, object] | None:
         try:
             parsed = pglast.parse_plpgsql(statement_text.strip().rstrip(";") + ";")
         except pglast.parser.ParseError as error:
             message = str(error.args[0]) if error.args else str(error)
+            if _OUR_LIMIT.search(message) and stmt is not None:
+                # The PL/pgSQL parser runs without a catalog: types it cannot look up are a limit
+                # of ours, not an error in the SQL. Parse again with stand-in types.
+                stand_in = _stand_in_function(stmt, body)
+                try:
+                    parsed = pglast.parse_plpgsql(stand_in)
+                except Exception:
+                    self._diagnose(
+                        "plpgsql-not-parsed",
+                        f"PL/pgSQL body of {name} not analysed ({message}): notify calls in it are not seen",
+                        body_location,
+                        name,
+                    )
+                    return None
+                self._diagnose(
+                    "plpgsql-types",
+                    f"{name}: types the analysis cannot look up ({message}) are read as record/text",
+                    body_location,
+                    name,
+                )
+                return _annotated(parsed, body)
             raise InputError(
                 f"PL/pgSQL error in function {name}: {message}",
                 path=body_location.path,
@@ -452,10 +548,9 @@ class _Loader:
                 path=body_location.path,
                 line=body_location.line,
             ) from None
-        if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
-            function = parsed[0].get("PLpgSQL_function")
-            if isinstance(function, dict):
-                return function
+        function = _annotated(parsed, body)
+        if function is not None:
+            return function
         raise InputError(f"PL/pgSQL body of {name} parsed to nothing", path=body_location.path, line=body_location.line)
 
     # CREATE TRIGGER ------------------------------------------------------------------
@@ -742,3 +837,220 @@ def load_catalog_text(text: str, path: str = "<sql>") -> Catalog:
     catalog.paths = (path,)
     catalog.notify_sites  # noqa: B018
     return catalog
+
+
+# What the catalog-less PL/pgSQL parser says about types it cannot look up: our limit, not the SQL's.
+_OUR_LIMIT = re.compile(r"Not implemented|cannot accept type|type \S+ does not exist|LookupExplicitNamespace", re.I)
+
+# Types the catalog-less PL/pgSQL parser knows; any other type is replaced by a stand-in.
+_PARSER_TYPES = frozenset(
+    {
+        "text",
+        "varchar",
+        "char",
+        "name",
+        "integer",
+        "bigint",
+        "smallint",
+        "numeric",
+        "real",
+        "double precision",
+        "boolean",
+        "uuid",
+        "json",
+        "jsonb",
+        "bytea",
+        "date",
+        "time",
+        "timetz",
+        "timestamp",
+        "timestamptz",
+        "interval",
+        "oid",
+        "inet",
+        "cidr",
+        "trigger",
+        "event_trigger",
+        "void",
+        "record",
+        "regclass",
+        "xml",
+        "money",
+        "tsvector",
+        "tsquery",
+        "int",
+        "bool",
+    }
+)
+_DECLARE = re.compile(r"\bdeclare\b(.*?)\bbegin\b", re.IGNORECASE | re.DOTALL)
+_QUALIFIED_DECLARATION = re.compile(
+    r"(?P<head>^|;|\n)(?P<space>\s*)(?P<name>[A-Za-z_]\w*|\"[^\"]+\")(?P<gap>\s+(?:constant\s+)?)"
+    r"(?P<type>(?:[A-Za-z_]\w*|\"[^\"]+\")\.(?:[A-Za-z_]\w*|\"[^\"]+\"))(?P<array>(?:\s*\[\s*\])*)(?![%\w.])",
+    re.IGNORECASE,
+)
+
+
+def _stand_in_type(type_name: ast.TypeName | None, *, result: bool = False) -> str:
+    if type_name is None:
+        return "text"
+    names = [n.lower() for n in _strings(type_name.names)]
+    array = "[]" if type_name.arrayBounds else ""
+    qualified = len(names) > 1 and names[0] not in {"pg_catalog", "public"}
+    normalized = normalize_type(names[-1]) if names else "text"
+    if type_name.pct_type:
+        return "text"
+    if not qualified and normalized in _PARSER_TYPES:
+        return normalized + array
+    if result and not array:
+        return "record"
+    return "text" + array
+
+
+def _stand_in_function(stmt: ast.CreateFunctionStmt, body: str) -> str:
+    """The function with types only the catalog knows replaced: what a catalog-less parser accepts."""
+    parameters = []
+    table_columns = []
+    for parameter in stmt.parameters or ():
+        if not isinstance(parameter, ast.FunctionParameter):
+            continue
+        mode = _PARAMETER_MODES.get(parameter.mode, "in") if parameter.mode else "in"
+        type_text = _stand_in_type(parameter.argType)
+        name = f'"{parameter.name}"' if parameter.name else ""
+        if mode == "table":
+            table_columns.append(f"{name} {type_text}")
+        else:
+            parameters.append(f"{mode} {name} {type_text}")
+    if table_columns:
+        returns = "TABLE(" + ", ".join(table_columns) + ")"
+    elif stmt.returnType is not None:
+        returns = _stand_in_type(stmt.returnType, result=True)
+        if stmt.returnType.setof:
+            returns = "SETOF " + returns
+    else:
+        returns = "void"
+    declared = _DECLARE.sub(
+        lambda block: block.group(0).replace(block.group(1), _stand_in_declarations(block.group(1))), body
+    )
+    kind = "PROCEDURE" if stmt.is_procedure else "FUNCTION"
+    returns_clause = "" if stmt.is_procedure else f" RETURNS {returns}"
+    return (
+        f"CREATE {kind} bcastsim_stand_in({', '.join(parameters)}){returns_clause} LANGUAGE plpgsql "
+        f"AS $bcastsim_body${declared}$bcastsim_body$;"
+    )
+
+
+def _stand_in_declarations(section: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        stand_in = "text[]" if match.group("array").strip() else "record"
+        return f"{match.group('head')}{match.group('space')}{match.group('name')}{match.group('gap')}{stand_in}"
+
+    return _QUALIFIED_DECLARATION.sub(replace, section)
+
+
+_RETURN_TARGET = re.compile(r"\breturn\s+([A-Za-z_]\w*|\"[^\"]+\")\s*;", re.IGNORECASE)
+
+
+def _annotated(parsed: Any, body: str) -> dict[str, object] | None:
+    """The ``PLpgSQL_function`` of a parse, with ``retvar`` on each ``RETURN variable``.
+
+    pglast's JSON drops the number of the variable a bare ``RETURN NEW``/``RETURN OLD``/
+    ``RETURN rec`` returns, so read it back from the body line the statement sits on.
+    """
+    if not (isinstance(parsed, list) and parsed and isinstance(parsed[0], dict)):
+        return None
+    function = parsed[0].get("PLpgSQL_function")
+    if not isinstance(function, dict):
+        return None
+    body_lines = body.split("\n")
+    taken: dict[int, int] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            statement = node.get("PLpgSQL_stmt_return")
+            if isinstance(statement, dict) and "expr" not in statement:
+                lineno = statement.get("lineno")
+                if isinstance(lineno, int) and 1 <= lineno <= len(body_lines):
+                    text = body_lines[lineno - 1].split("--")[0]
+                    targets = _RETURN_TARGET.findall(text)
+                    index = taken.get(lineno, 0)
+                    if index < len(targets):
+                        statement["retvar"] = targets[index].strip('"').lower()
+                    taken[lineno] = index + 1
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item)
+
+    visit(function)
+    return function
+
+
+_LENGTH_FUNCTIONS = {"char_length", "character_length", "length", "octet_length"}
+
+
+def _tighter(current: int | None, new: int | None) -> int | None:
+    if new is None:
+        return current
+    return new if current is None else min(current, new)
+
+
+def _check_facts(expr: Any) -> dict[str, tuple[int | None, bool]]:
+    """What a CHECK says per column (``value`` for a domain): (at most n characters, never NULL).
+
+    Only conjuncts count: ``char_length(c) <= n`` (or ``<``, ``length``, ``octet_length``),
+    ``c IN ('a', 'b')`` and ``c IS NOT NULL``. (A CHECK passes on NULL, so a length check
+    bounds the column but does not make it NOT NULL.)
+    """
+    facts: dict[str, tuple[int | None, bool]] = {}
+
+    def column_of(node: Any) -> str | None:
+        if isinstance(node, ast.ColumnRef):
+            fields = _strings(node.fields)
+            return fields[-1] if fields else None
+        if isinstance(node, ast.TypeCast):
+            return column_of(node.arg)
+        return None
+
+    def note(name: str | None, chars: int | None, required: bool) -> None:
+        if name is None:
+            return
+        old_chars, old_required = facts.get(name, (None, False))
+        facts[name] = (_tighter(old_chars, chars), old_required or required)
+
+    def integer(node: Any) -> int | None:
+        if isinstance(node, ast.A_Const) and isinstance(node.val, ast.Integer):
+            return node.val.ival or 0
+        return None
+
+    def visit(node: Any) -> None:
+        if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
+            for arg in node.args or ():
+                visit(arg)
+        elif isinstance(node, ast.NullTest) and node.nulltesttype == NullTestType.IS_NOT_NULL:
+            note(column_of(node.arg), None, True)
+        elif isinstance(node, ast.A_Expr) and node.kind == A_Expr_Kind.AEXPR_IN and isinstance(node.rexpr, tuple):
+            texts = [
+                item.val.sval
+                for item in node.rexpr
+                if isinstance(item, ast.A_Const) and isinstance(item.val, ast.String)
+            ]
+            if len(texts) == len(node.rexpr):
+                note(column_of(node.lexpr), max((len(t or "") for t in texts), default=0), False)
+        elif isinstance(node, ast.A_Expr) and node.kind == A_Expr_Kind.AEXPR_OP:
+            operator = _strings(node.name)[-1] if node.name else ""
+            left: Any = node.lexpr
+            right: Any = node.rexpr
+            if operator in {">", ">="}:
+                left, right = right, left
+                operator = "<" if operator == ">" else "<="
+            if operator in {"<", "<="} and isinstance(left, ast.FuncCall):
+                name = ".".join(_strings(left.funcname)).removeprefix("pg_catalog.")
+                limit = integer(right)
+                if name in _LENGTH_FUNCTIONS and limit is not None and len(left.args or ()) == 1:
+                    note(column_of(left.args[0]), limit - 1 if operator == "<" else limit, False)  # type: ignore[index]
+            elif operator == "=" and isinstance(node.rexpr, ast.A_Const) and isinstance(node.rexpr.val, ast.String):
+                note(column_of(node.lexpr), len(node.rexpr.val.sval or ""), False)
+
+    visit(expr)
+    return {name.lower(): fact for name, fact in facts.items()}

@@ -24,6 +24,7 @@ from bcastsim.sqlmodel._lineage import (
 )
 from bcastsim.sqlmodel._pgnodes import (
     ALL_OPERATIONS,
+    BOUNDED_FUNCTIONS,
     JSON_BUILDERS,
     MAX_DEPTH,
     NOW_FUNCTIONS,
@@ -416,8 +417,10 @@ class Evaluator(FunctionContext):
         args = list(node.args or ())
         if name in NOW_FUNCTIONS:
             return Value.of_type("timestamptz", nullable=False)
-        if name in {"gen_random_uuid", "uuid_generate_v4"}:
-            return Value.of_type("uuid", nullable=False)
+        if name in BOUNDED_FUNCTIONS:
+            type_name, modifiers = BOUNDED_FUNCTIONS[name]
+            nullable = name in {"currval", "txid_current_if_assigned", "array_length"}
+            return Value.of_type(type_name, modifiers, nullable=nullable, nullable_reason=f"{name}() can be NULL")
         if name in {"concat", "concat_ws"}:
             values = [self.value(arg, env, ctx, depth).as_text() for arg in args]
             if name == "concat_ws" and values:

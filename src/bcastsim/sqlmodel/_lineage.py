@@ -263,13 +263,24 @@ def column_value(table: Table, column: Column, *, nullable_reason: str | None = 
     nullable = reason is not None or not column.not_null
     if reason is None and nullable:
         reason = f"{table.name}.{column.name} can be NULL"
-    return Value.of_type(
+    value = Value.of_type(
         column.type_name,
         column.type_modifiers,
         nullable=nullable,
         nullable_reason=reason,
         sources=(ColumnRef(table.name, column.name),),
     )
+    if column.max_chars is not None and (value.text_chars is None or value.text_chars > column.max_chars):
+        bound = Value.of_type("varchar", (column.max_chars,))
+        value = attrs.evolve(
+            value,
+            text_bytes=bound.text_bytes,
+            text_chars=bound.text_chars,
+            text_json_bytes=bound.text_json_bytes,
+            json_bytes=bound.json_bytes if value.sql_type not in {"json", "jsonb"} else value.json_bytes,
+            unbounded_reason=None if value.sql_type not in {"json", "jsonb"} else value.unbounded_reason,
+        )
+    return value
 
 
 def record_fields(table: Table, json_format: str, nullable_reason: str | None) -> Value:

@@ -203,12 +203,23 @@ class FunctionAnalysis(Walker, Evaluator):
                 fields = [make_field(str(k), json.dumps(v), json_literal_value(v)) for k, v in document.items()]
                 return fields, "literal", "json"
             return [], "literal", None
+        scalar = self.scalar_payload(node, env, contexts)
+        if scalar is not None:
+            return None, "scalar", None
         self.diagnose(
             "unknown-payload",
             f"payload {render(node)} is not a key/value object the analysis can read",
             line,
         )
         return None, None, None
+
+    def scalar_payload(self, node: Any, env: Env, contexts: list[RowContext]) -> Value | None:
+        """The value of a payload that is one scalar (an id, a name), or None when it is not one."""
+        ctxs = contexts or [RowContext(None, None, None)]
+        value = merge_values([self.value(node, env, ctx) for ctx in ctxs])
+        if value.sql_type is None or value.fields is not None or value.sql_type in {"json", "jsonb", "record"}:
+            return None
+        return value.as_text()
 
     # sites ------------------------------------------------------------------------------
 
@@ -287,6 +298,10 @@ class FunctionAnalysis(Walker, Evaluator):
             literal = draft.notify.payload if draft.transport == "NOTIFY" else literal_text(bound.get("payload"))
             size = len(literal.encode()) if literal is not None else None
             reason = None if size is not None else "payload is not a JSON object"
+        elif builder == "scalar":
+            scalar = self.scalar_payload(bound.get("payload"), draft.env, contexts)
+            size = scalar.text_bytes if scalar is not None else None
+            reason = (scalar.unbounded_reason or "unbounded") if scalar is not None and size is None else None
         elif payload is None:
             reason = "payload not understood"
         elif payload_format is not None:

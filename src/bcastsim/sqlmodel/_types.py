@@ -88,6 +88,8 @@ class Column:
     default_sql: str | None = None
     references: tuple[str, str] | None = None
     unique: bool = False
+    # At most this many characters: from a CHECK (char_length(c) <= n), a domain or an enum.
+    max_chars: int | None = None
 
 
 @attrs.frozen
@@ -330,6 +332,9 @@ class Catalog:
     # Filled with the notify sites: function → functions it calls / tables it writes.
     calls: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     writes: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    # Schemas the files create and channels they LISTEN on: what the project's transport is.
+    schemas: set[str] = attrs.field(factory=set)
+    listens: set[str] = attrs.field(factory=set)
     _notify_sites: tuple[NotifySite, ...] | None = attrs.field(default=None, alias="notify_sites")
 
     @property
