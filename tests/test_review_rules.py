@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from bcastsim import InputError, Severity
 from bcastsim.review import RULES, ReviewConfig, all_rules, check, load_config
-from bcastsim.review._analysis import ALL_OPS, channel_builder, decided_ops, row_refs, statements
+from bcastsim.review._analysis import ALL_OPS, decided_ops, row_refs, statements
 from bcastsim.review._analysis import _guard_ops as guard_ops
 from bcastsim.review._suppress import SUPPRESSION_RULE
+from bcastsim.sqlmodel import load_catalog_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE_FIXTURES = ROOT / "tests" / "fixtures" / "sql" / "review" / "rules"
@@ -272,19 +273,25 @@ def test_row_refs_pairs_coalesce_over_new_and_old() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sql", "transport", "builder"),
+    ("call", "builder"),
     [
-        ("SELECT pg_notify(CONCAT('a:', v), 'x')", "pg_notify", "concat"),
-        ("SELECT pg_notify('a:' || v, 'x')", "pg_notify", "||"),
-        ("SELECT pg_notify(format('a:%s', v), 'x')", "pg_notify", "format"),
-        ("SELECT pg_notify('a', 'x' || v)", "pg_notify", "literal"),
-        ("SELECT realtime.send(p, 'e', topic => 'a:' || v)", "realtime.send", "||"),
-        ("SELECT realtime.send(p, 'e', 'a:' || v, false)", "realtime.send", "||"),
+        ("pg_notify(CONCAT('a:', v), 'x')", "concat"),
+        ("pg_notify('a:' || v, 'x')", "||"),
+        ("pg_notify(format('a:%s', v), 'x')", "format"),
+        ("pg_notify('a', 'x' || v)", "literal"),
+        ("pg_notify(w, 'x')", "||"),
+        ("realtime.send('{}'::jsonb, 'e', topic => 'a:' || v)", "||"),
+        ("realtime.send('{}'::jsonb, 'e', 'a:' || v, false)", "||"),
     ],
 )
-def test_channel_builder(sql: str, transport: str, builder: str) -> None:
-    """How a channel argument is built decides what a NULL part does to it."""
-    assert channel_builder(sql, transport) == builder
+def test_channel_builder(call: str, builder: str) -> None:
+    """How a channel argument is built (through a variable too) is carried on the site."""
+    sql = (
+        "CREATE FUNCTION f(v text) RETURNS void LANGUAGE plpgsql AS $$\n"
+        f"DECLARE w text := 'a:' || v;\nBEGIN\n  PERFORM {call};\nEND $$;"
+    )
+    (site,) = load_catalog_text(sql).notify_sites
+    assert site.channel_builder == builder
 
 
 _OPS = sorted(ALL_OPS)

@@ -21,11 +21,9 @@ __all__ = [
     "Handler",
     "RowRef",
     "Statement",
-    "channel_builder",
     "decided_ops",
     "exception_handlers",
     "row_refs",
-    "send_arguments",
     "statements",
     "tg_op_literals",
 ]
@@ -351,80 +349,3 @@ def row_refs(sql: str) -> list[RowRef]:
         paired = any(a <= start < b for a, b in paired_spans)
         refs.append(RowRef(match.group(1).upper(), match.group(2).lower(), paired))
     return refs
-
-
-_CONCAT_CALL = re.compile(r"^\s*concat\s*\(", re.IGNORECASE)
-_FORMAT_CALL = re.compile(r"^\s*format\s*\(", re.IGNORECASE)
-
-
-def _top_level_args(call: str) -> list[str] | None:
-    """The comma-separated arguments of the first call in ``call`` (``name(a, b)`` -> ``[a, b]``)."""
-    open_at = call.find("(")
-    if open_at < 0:
-        return None
-    depth = 0
-    args: list[str] = []
-    start = open_at + 1
-    in_string = False
-    for i in range(open_at, len(call)):
-        ch = call[i]
-        if ch == "'":
-            in_string = not in_string
-        if in_string:
-            continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                args.append(call[start:i])
-                return [arg.strip() for arg in args]
-        elif ch == "," and depth == 1:
-            args.append(call[start:i])
-            start = i + 1
-    return None
-
-
-_SEND_NAMES = re.compile(r"(pg_notify|realtime\s*\.\s*send|realtime\s*\.\s*broadcast_changes)\s*\(", re.IGNORECASE)
-
-
-def send_arguments(sql: str) -> list[str] | None:
-    """The arguments of the first ``realtime.send(...)`` call in ``sql``, or None when there is none."""
-    match = re.search(r"realtime\s*\.\s*send\s*\(", sql, re.IGNORECASE)
-    if match is None:
-        return None
-    return _top_level_args(sql[match.start() :])
-
-
-def channel_builder(sql: str, transport: str) -> str | None:
-    """How the channel/topic argument of the first send call in ``sql`` is built.
-
-    ``"concat"`` (NULL parts vanish), ``"||"`` (a NULL part makes it NULL), ``"format"``
-    (``%s`` of NULL is empty), ``"literal"`` or ``"other"``; None when no call is found.
-    """
-    text = sql
-    for match in _SEND_NAMES.finditer(text):
-        name = re.sub(r"\s+", "", match.group(1)).lower()
-        if (transport == "pg_notify") != (name == "pg_notify"):
-            continue
-        args = _top_level_args(text[match.start() :])
-        if not args:
-            return None
-        named = [arg.split("=>", 1)[1] for arg in args if re.match(r"\s*(topic|topic_name)\s*=>", arg, re.I)]
-        index = 0 if name == "pg_notify" else (2 if name == "realtime.send" else 0)
-        if named:
-            arg = named[0]
-        elif index < len(args):
-            arg = args[index]
-        else:
-            return None
-        if _CONCAT_CALL.match(arg):
-            return "concat"
-        if _FORMAT_CALL.match(arg):
-            return "format"
-        if "||" in _strip_strings(arg):
-            return "||"
-        if re.fullmatch(r"\s*'(?:[^']|'')*'\s*(::\s*\w+)?\s*", arg):
-            return "literal"
-        return "other"
-    return None

@@ -16,11 +16,9 @@ import attrs
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._analysis import (
     ALL_OPS,
-    channel_builder,
     decided_ops,
     exception_handlers,
     row_refs,
-    send_arguments,
     statements,
     tg_op_literals,
 )
@@ -182,33 +180,6 @@ def is_public(site: NotifySite) -> bool:
     return site.private is False
 
 
-def _statement_sql_at(ctx: RuleContext, site: NotifySite) -> str | None:
-    function = ctx.function(site.function)
-    if function is None or function.plpgsql is None:
-        return None
-    for stmt in statements(function.plpgsql):
-        if function.file_line(stmt.lineno).line == site.location.line:
-            for sql in stmt.sql:
-                if channel_builder(sql, site.transport) is not None:
-                    return sql
-    # A statement can start on an earlier line than the call itself.
-    candidates = [
-        stmt
-        for stmt in statements(function.plpgsql)
-        if function.file_line(stmt.lineno).line <= site.location.line
-        and any(channel_builder(sql, site.transport) is not None for sql in stmt.sql)
-    ]
-    if candidates:
-        stmt = max(candidates, key=lambda s: s.lineno)
-        return next(sql for sql in stmt.sql if channel_builder(sql, site.transport) is not None)
-    return None
-
-
-def _site_builder(ctx: RuleContext, site: NotifySite) -> str | None:
-    sql = _statement_sql_at(ctx, site)
-    return channel_builder(sql, site.transport) if sql is not None else None
-
-
 def _medium(site: NotifySite) -> str:
     return "topic" if site.transport in _REALTIME_TRANSPORTS else "channel"
 
@@ -349,11 +320,11 @@ def _channel_from_nullable(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 fix="take the value from the row itself (add it to the table) or skip the send when the lookup "
                 "finds nothing (IF NOT FOUND THEN RETURN NULL)",
             )
-        nullable = [hole for hole in site.channel.holes if hole.nullable]
+        nullable = [hole for hole in site.channel.holes if hole.nullable and hole.nullability_known]
         if not nullable:
             continue
         names = ", ".join(str(h) for h in nullable)
-        builder = _site_builder(ctx, site)
+        builder = site.channel_builder
         medium = _medium(site)
         prefix = site.channel.literal_prefix
         if builder in {"||", "other"}:
@@ -459,8 +430,8 @@ def _realtime_send_silent(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
         if site.transport not in _REALTIME_TRANSPORTS:
             continue
-        builder = _site_builder(ctx, site)
-        if any(h.nullable for h in site.channel.holes) and builder in {"||", "other"}:
+        builder = site.channel_builder
+        if any(h.nullable and h.nullability_known for h in site.channel.holes) and builder in {"||", "other"}:
             yield rule.at_site(
                 ctx,
                 site,
@@ -804,18 +775,9 @@ def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             )
 
 
-def _private_defaulted(ctx: RuleContext, site: NotifySite) -> bool:
-    sql = _statement_sql_at(ctx, site)
-    args = send_arguments(sql) if sql is not None else None
-    if args is None:
-        return site.private is None
-    named = any(re.match(r"\s*private\s*=>", arg, re.I) for arg in args)
-    return len(args) < 4 and not named
-
-
 def _private_default(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
-        if site.transport == "realtime.send" and _private_defaulted(ctx, site):
+        if site.transport == "realtime.send" and not site.private_given:
             yield rule.at_site(
                 ctx,
                 site,

@@ -519,10 +519,14 @@ class _Loader:
             if _OUR_LIMIT.search(message) and stmt is not None:
                 # The PL/pgSQL parser runs without a catalog: types it cannot look up are a limit
                 # of ours, not an error in the SQL. Parse again with stand-in types.
-                stand_in = _stand_in_function(stmt, body)
-                try:
-                    parsed = pglast.parse_plpgsql(stand_in)
-                except Exception:
+                parsed = None
+                for declared_as in ("record", "text"):
+                    try:
+                        parsed = pglast.parse_plpgsql(_stand_in_function(stmt, body, declared_as))
+                        break
+                    except Exception:  # the next stand-in may do
+                        continue
+                if parsed is None:
                     self._diagnose(
                         "plpgsql-not-parsed",
                         f"PL/pgSQL body of {name} not analysed ({message}): notify calls in it are not seen",
@@ -840,7 +844,11 @@ def load_catalog_text(text: str, path: str = "<sql>") -> Catalog:
 
 
 # What the catalog-less PL/pgSQL parser says about types it cannot look up: our limit, not the SQL's.
-_OUR_LIMIT = re.compile(r"Not implemented|cannot accept type|type \S+ does not exist|LookupExplicitNamespace", re.I)
+_OUR_LIMIT = re.compile(
+    r"Not implemented|cannot accept type|type \S+ does not exist|LookupExplicitNamespace|"
+    r"record variable cannot be part of multiple-item INTO list",
+    re.I,
+)
 
 # Types the catalog-less PL/pgSQL parser knows; any other type is replaced by a stand-in.
 _PARSER_TYPES = frozenset(
@@ -885,7 +893,8 @@ _PARSER_TYPES = frozenset(
 _DECLARE = re.compile(r"\bdeclare\b(.*?)\bbegin\b", re.IGNORECASE | re.DOTALL)
 _QUALIFIED_DECLARATION = re.compile(
     r"(?P<head>^|;|\n)(?P<space>\s*)(?P<name>[A-Za-z_]\w*|\"[^\"]+\")(?P<gap>\s+(?:constant\s+)?)"
-    r"(?P<type>(?:[A-Za-z_]\w*|\"[^\"]+\")\.(?:[A-Za-z_]\w*|\"[^\"]+\"))(?P<array>(?:\s*\[\s*\])*)(?![%\w.])",
+    r"(?P<type>(?:(?:[A-Za-z_]\w*|\"[^\"]+\")\.)?(?:[A-Za-z_]\w*|\"[^\"]+\"))(?P<array>(?:\s*\[\s*\])*)"
+    r"(?=\s*(?:;|:=|=|default\b|not\s+null\b))",
     re.IGNORECASE,
 )
 
@@ -906,7 +915,7 @@ def _stand_in_type(type_name: ast.TypeName | None, *, result: bool = False) -> s
     return "text" + array
 
 
-def _stand_in_function(stmt: ast.CreateFunctionStmt, body: str) -> str:
+def _stand_in_function(stmt: ast.CreateFunctionStmt, body: str, declared_as: str = "record") -> str:
     """The function with types only the catalog knows replaced: what a catalog-less parser accepts."""
     parameters = []
     table_columns = []
@@ -929,7 +938,8 @@ def _stand_in_function(stmt: ast.CreateFunctionStmt, body: str) -> str:
     else:
         returns = "void"
     declared = _DECLARE.sub(
-        lambda block: block.group(0).replace(block.group(1), _stand_in_declarations(block.group(1))), body
+        lambda block: block.group(0).replace(block.group(1), _stand_in_declarations(block.group(1), declared_as)),
+        body,
     )
     kind = "PROCEDURE" if stmt.is_procedure else "FUNCTION"
     returns_clause = "" if stmt.is_procedure else f" RETURNS {returns}"
@@ -939,9 +949,12 @@ def _stand_in_function(stmt: ast.CreateFunctionStmt, body: str) -> str:
     )
 
 
-def _stand_in_declarations(section: str) -> str:
+def _stand_in_declarations(section: str, declared_as: str) -> str:
     def replace(match: re.Match[str]) -> str:
-        stand_in = "text[]" if match.group("array").strip() else "record"
+        schema, _, type_name = match.group("type").lower().rpartition(".")
+        if schema in {"", "pg_catalog", "public"} and normalize_type(type_name) in _PARSER_TYPES:
+            return match.group(0)
+        stand_in = "text[]" if match.group("array").strip() else declared_as
         return f"{match.group('head')}{match.group('space')}{match.group('name')}{match.group('gap')}{stand_in}"
 
     return _QUALIFIED_DECLARATION.sub(replace, section)

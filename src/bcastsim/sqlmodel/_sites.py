@@ -67,6 +67,8 @@ class FunctionAnalysis(Walker, Evaluator):
                         sql_type=value.sql_type,
                         nullable=value.nullable,
                         max_bytes=value.text_bytes,
+                        nullable_reason=value.nullable_reason if value.nullable else None,
+                        nullability_known=value.sql_type is not None or not value.nullable,
                     )
             if isinstance(piece, str) and result and isinstance(result[-1], str):
                 result[-1] += piece
@@ -244,6 +246,8 @@ class FunctionAnalysis(Walker, Evaluator):
         builder: str | None = None
         payload_format: str | None = None
         bound: dict[str, Any] = {}
+        channel_builder = "literal"
+        private_given = False
         if draft.transport == "NOTIFY":
             notify = draft.notify
             channel = Template((notify.conditionname or "",))
@@ -270,6 +274,7 @@ class FunctionAnalysis(Walker, Evaluator):
                 self.diagnose("unsupported-call", f"{draft.transport} call without a channel", line)
                 return None
             channel = self.template(channel_node, draft.expr, draft.env, contexts, line)
+            channel_builder = self.builder_of(channel_node, draft.env)
             if draft.transport == "pg_notify":
                 if "payload" in bound:
                     payload, builder, payload_format = self.payload(
@@ -281,6 +286,7 @@ class FunctionAnalysis(Walker, Evaluator):
                 if "event" in bound:
                     event = self.template(bound["event"], draft.expr, draft.env, contexts, line)
                 private = self._private(bound.get("private"), draft, contexts)
+                private_given = "private" in bound
                 if "payload" in bound:
                     payload, builder, payload_format = self.payload(
                         bound["payload"], draft.expr, draft.env, contexts, line
@@ -288,6 +294,7 @@ class FunctionAnalysis(Walker, Evaluator):
                     payload_format = "jsonb" if payload is not None else None
             else:
                 private = True
+                private_given = True
                 if "event_name" in bound:
                     event = self.template(bound["event_name"], draft.expr, draft.env, contexts, line)
                 payload, builder, payload_format = self._broadcast_changes(bound, draft, contexts)
@@ -339,7 +346,31 @@ class FunctionAnalysis(Walker, Evaluator):
             payload_format=payload_format,
             max_payload_bytes=size,
             unbounded_reason=reason,
+            channel_builder=channel_builder,
+            private_given=private_given,
         )
+
+    def builder_of(self, node: Any, env: Env, depth: int = 0) -> str:
+        """How a channel or topic expression is built: ``concat``, ``||``, ``format``, ``literal`` or ``other``."""
+        while isinstance(node, ast.TypeCast):
+            node = node.arg
+        if string_const(node) is not None:
+            return "literal"
+        if isinstance(node, ast.FuncCall) and func_name(node) in {"concat", "format"}:
+            return func_name(node)
+        if isinstance(node, ast.A_Expr):
+            names = [n.sval for n in node.name or () if isinstance(n, ast.String)]
+            if names and names[-1] == "||":
+                return "||"
+        if isinstance(node, ast.ColumnRef) and depth < MAX_DEPTH:
+            fields = [f.sval.lower() for f in node.fields or () if isinstance(f, ast.String) and f.sval]
+            definitions = env.get(fields[0], ()) if len(fields) == 1 and fields[0] in self.variables else ()
+            builders = {
+                self.builder_of(d.expr.node, d.env, depth + 1) for d in definitions if isinstance(d, DefExpr)
+            }
+            if len(builders) == 1 and len(definitions) == len([d for d in definitions if isinstance(d, DefExpr)]):
+                return builders.pop()
+        return "other"
 
     def _private(self, node: Any, draft: Draft, contexts: list[RowContext]) -> bool | None:
         if node is None:

@@ -166,6 +166,10 @@ class Hole:
     sql_type: str | None = None
     nullable: bool = True
     max_bytes: int | None = None
+    nullable_reason: str | None = None
+    # False when the value's type (and so whether it can be NULL) is unknown, e.g. a column of a
+    # table the inputs do not define.
+    nullability_known: bool = True
 
     @property
     def label(self) -> str:
@@ -303,6 +307,11 @@ class NotifySite:
     payload_format: str | None = None
     max_payload_bytes: int | None = None
     unbounded_reason: str | None = None
+    # How the channel/topic argument is built: "concat" and "format" drop a NULL part, "||"
+    # makes the whole name NULL; "literal" or "other".
+    channel_builder: str = "other"
+    # realtime.send: whether the call passes ``private`` (else the default, true, applies).
+    private_given: bool = False
 
     @property
     def key(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import pglast
 from pglast import ast
+from pglast.enums import SetOperation
 
 from bcastsim.sqlmodel._catalog import normalize_type
 from bcastsim.sqlmodel._flow import (
@@ -433,6 +434,18 @@ class Walker(FunctionContext):
         targets = self._targets(body)
         if expr is None or not isinstance(expr.node, ast.SelectStmt):
             return {**env, **{name: (DefUnknown("set by a statement's RETURNING", in_loop),) for name in targets}}
+        select = expr.node
+        items = [t.val for t in select.targetList or () if isinstance(t, ast.ResTarget)]
+        plain = not (select.fromClause or select.whereClause or select.groupClause or select.withClause)
+        if plain and select.op == SetOperation.SETOP_NONE and len(items) == len(targets) and targets:
+            # SELECT expr INTO v without FROM is an assignment.
+            assigned = {
+                name: (DefExpr(Expr(item, expr.query, expr.line), env, in_loop),)
+                for name, item in zip(targets, items, strict=True)
+                if name in self.variables and not self.variables[name].is_record
+            }
+            if len(assigned) == len(targets):
+                return {**env, **assigned, FOUND: ()}
         lookup = self._lookups.get(query)
         if lookup is None:
             lookup = parse_lookup(query, self.catalog)
