@@ -310,4 +310,3 @@ def render_text(doc: dict[str, Any]) -> str:
         out.append("  none: every construct was understood")
     out.extend(_table([[f"{d['path']}:{d['line']}", d["code"], d["message"]] for d in doc["diagnostics"]]))
     return "\n".join(out) + "\n"
-

@@ -237,9 +237,7 @@ class Database:
             return
         keep = [_FENCE_CHANNEL, *sorted(self._pinned)]
         self._listener.execute(
-            sql.SQL("; ").join(
-                [sql.SQL("UNLISTEN *"), *(sql.SQL("LISTEN {}").format(sql.Identifier(c)) for c in keep)]
-            )
+            sql.SQL("; ").join([sql.SQL("UNLISTEN *"), *(sql.SQL("LISTEN {}").format(sql.Identifier(c)) for c in keep)])
         )
         self._listening = set(self._pinned)
 

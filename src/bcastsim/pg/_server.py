@@ -126,9 +126,7 @@ class EphemeralPostgres:
             stdin=subprocess.PIPE,
             start_new_session=True,
         )
-        server = cls(
-            binaries=binaries, directory=directory, process=process, reaper=reaper, reaper_pipe=reaper.stdin
-        )
+        server = cls(binaries=binaries, directory=directory, process=process, reaper=reaper, reaper_pipe=reaper.stdin)
         try:
             server._wait_until_ready()
         except BaseException:
@@ -149,9 +147,7 @@ class EphemeralPostgres:
             except psycopg.OperationalError as error:
                 last_error = error
                 time.sleep(0.05)
-        raise ServerStartError(
-            f"postgres did not accept connections within {_START_TIMEOUT_SECONDS}s: {last_error}"
-        )
+        raise ServerStartError(f"postgres did not accept connections within {_START_TIMEOUT_SECONDS}s: {last_error}")
 
     def _log_tail(self) -> str:
         log = self.directory / "server.log"
@@ -190,9 +186,7 @@ class EphemeralPostgres:
     def create_database(self, files: Sequence[str | Path] = (), name: str | None = None) -> Database:
         """A new, empty database with ``files`` applied in order, as a :class:`Database`."""
         dbname = name or f"bcastsim_{os.getpid()}_{next(self._database_counter)}"
-        self.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(dbname))
-        )
+        self.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(sql.Identifier(dbname)))
         database = Database(self.conninfo(dbname))
         try:
             database.apply_files(files)
@@ -245,9 +239,7 @@ def _initdb(binaries: PgBinaries, directory: Path, run_as: pwd.struct_passwd | N
         raise ServerStartError(f"initdb failed with status {result.returncode}: {detail}")
 
 
-def _spawn_server(
-    binaries: PgBinaries, directory: Path, run_as: pwd.struct_passwd | None
-) -> subprocess.Popen[bytes]:
+def _spawn_server(binaries: PgBinaries, directory: Path, run_as: pwd.struct_passwd | None) -> subprocess.Popen[bytes]:
     command = [binaries.path("postgres"), "-D", str(directory / "data"), "-p", str(_PORT)]
     command += ["-c", f"unix_socket_directories={directory}"]
     for name, value in _SERVER_SETTINGS.items():

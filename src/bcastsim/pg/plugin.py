@@ -62,9 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _configured_sql[:] = configured or builtin_sql_files()
 
 
-def _load_configured_sql(
-    *, host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
-) -> None:
+def _load_configured_sql(*, host: str, port: int, user: str, dbname: str, password: str | None, **_: Any) -> None:
     for path in _configured_sql:
         with psycopg.connect(host=host, port=port, user=user, dbname=dbname, password=password) as connection:
             connection.execute(path.read_text())
@@ -97,9 +95,7 @@ bcastsim_postgresql = factories.postgresql("bcastsim_noproc")
 def bcastsim_db(bcastsim_postgresql: psycopg.Connection[Any]) -> Iterator[Database]:
     """A fresh database with the configured SQL loaded, with the capture API."""
     info = bcastsim_postgresql.info
-    conninfo = psycopg.conninfo.make_conninfo(
-        host=info.host, port=info.port, user=info.user, dbname=info.dbname
-    )
+    conninfo = psycopg.conninfo.make_conninfo(host=info.host, port=info.port, user=info.user, dbname=info.dbname)
     with Database(conninfo) as database:
         yield database
 

@@ -190,7 +190,6 @@ def _function_root(plpgsql: Mapping[str, Any] | list[Any] | None) -> Mapping[str
     return node if isinstance(node, Mapping) else None
 
 
-
 def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS) -> list[Statement]:
     """Every statement of the function, with the TG_OP values under which it can run."""
     root = _function_root(plpgsql)

@@ -11,6 +11,7 @@ Keys read here (other keys in the table belong to other parts of bcastsim and ar
     restricted-topics = ["*admin*"]        # topic globs that only some roles may read
     restricted-tables = ["votes"]          # tables whose rows only some roles may read
     hot-tables = ["bids", "votes"]         # tables written in bursts by many users at once
+    migrations = "goose"                   # force a migration convention (default: detected)
     severity = { "timestamp-semantics" = "note" }                # per-rule override
 """
 
@@ -89,6 +90,7 @@ class ReviewConfig:
     restricted_topics: tuple[str, ...] = DEFAULT_RESTRICTED_TOPICS
     restricted_tables: tuple[str, ...] = DEFAULT_RESTRICTED_TABLES
     hot_tables: tuple[str, ...] = DEFAULT_HOT_TABLES
+    migrations: str | None = None
     severity: Mapping[str, Severity] = attrs.field(factory=dict)
     source: str | None = None
 
@@ -162,6 +164,17 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
             path=pyproject,
         )
     kwargs["transport"] = transport
+
+    migrations = table.get("migrations")
+    if migrations is not None:
+        from bcastsim.sqlmodel import CONVENTIONS
+
+        if migrations not in CONVENTIONS:
+            raise InputError(
+                f"[tool.bcastsim] migrations must be one of {', '.join(CONVENTIONS)}, got {migrations!r}",
+                path=pyproject,
+            )
+        kwargs["migrations"] = migrations
 
     for key in ("enable", "disable"):
         ids = _string_list(table, key, pyproject)

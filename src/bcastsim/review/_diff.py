@@ -53,15 +53,20 @@ def _extract_tar(archive: bytes, destination: Path) -> None:
             tar.extract(member, destination)
 
 
-def expand_sql_paths(paths: Sequence[Path]) -> list[Path]:
-    """Files in load order: a directory gives its own ``*.sql`` (not sub-directories), schema first."""
+def expand_sql_paths(paths: Sequence[Path], migrations: str | None = None) -> list[Path]:
+    """Files in load order: a directory in its migration tool's order, else by name with the schema first."""
+    from bcastsim.sqlmodel import order_directory
+
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.glob("*.sql") if p.is_file())
+            ordered = order_directory(path, migrations)
+            found = list(ordered.files)
             if not found:
                 raise InputError("directory holds no .sql files", path=str(path))
-            first = [p for name in _LOAD_FIRST for p in found if p.name == name]
+            first = (
+                [p for name in _LOAD_FIRST for p in found if p.name == name] if ordered.convention == "plain" else []
+            )
             files.extend(first + [p for p in found if p not in first])
         elif path.is_file():
             files.append(path)
@@ -127,12 +132,12 @@ def materialize(spec: str, workdir: Path, cwd: Path | None = None) -> Version:
     return Version(spec, tuple(files), shown)
 
 
-def load_version(version: Version, schema: Sequence[Path] = ()) -> Catalog:
+def load_version(version: Version, schema: Sequence[Path] = (), migrations: str | None = None) -> Catalog:
     """The catalog of ``schema`` files followed by the version's files; input errors name the shown path."""
     from bcastsim.sqlmodel import load_catalog
 
     try:
-        return load_catalog([*schema, *version.files])
+        return load_catalog([*schema, *version.files], migrations=migrations)
     except InputError as error:
         if error.path is not None and error.path in version.shown:
             raise InputError(error.message, path=version.shown[error.path], line=error.line, fix=error.fix) from None

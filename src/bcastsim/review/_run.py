@@ -75,7 +75,7 @@ def check(
         for version in versions:
             shown.update(version.shown)
         combined = Version("check", tuple(files), shown)
-        catalog = load_version(combined, schema_files)
+        catalog = load_version(combined, schema_files, config.migrations)
         findings, suppressed = _suppressed(run_rules(catalog, config), [*schema_files, *files], config)
         findings = [_shown(f, combined) for f in findings]
     return Report(
@@ -143,8 +143,8 @@ def review(
         workdir = Path(work)
         old_version = materialize(old, workdir, cwd)
         new_version = materialize(new, workdir, cwd)
-        old_catalog = load_version(old_version, schema_files)
-        new_catalog = load_version(new_version, schema_files)
+        old_catalog = load_version(old_version, schema_files, config.migrations)
+        new_catalog = load_version(new_version, schema_files, config.migrations)
 
         old_rules, _ = _suppressed(run_rules(old_catalog, config), [*schema_files, *old_version.files], config)
         new_rules, suppressed = _suppressed(run_rules(new_catalog, config), [*schema_files, *new_version.files], config)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +29,7 @@ from pglast.enums import (
 from pglast.stream import RawStream
 
 from bcastsim._errors import InputError
+from bcastsim.sqlmodel._migrations import order_directory, up_part
 from bcastsim.sqlmodel._psql import find_psql_variable, strip_psql
 from bcastsim.sqlmodel._types import (
     Catalog,
@@ -179,13 +180,15 @@ def _range_name(relation: ast.RangeVar) -> str:
 
 
 class _Loader:
-    def __init__(self) -> None:
+    def __init__(self, migrations: str | None = None) -> None:
         self.catalog = Catalog()
+        self._migrations = migrations
         # Foreign keys given without columns point at the referenced table's primary key,
         # which may be defined later in the files: resolve at the end.
         self._pending_references: list[tuple[str, str, str]] = []
         # Domains and enums: what a column of that type is underneath.
         self._types: dict[str, Column] = {}
+        self._called: set[str] = set()
 
     # -- files -------------------------------------------------------------------------
 
@@ -201,6 +204,12 @@ class _Loader:
         self.load_text(text, shown)
 
     def load_text(self, text: str, shown: str) -> None:
+        text, convention, skipped = up_part(text, self._migrations)
+        if convention != "plain":
+            what = f"; lines {skipped[0]}-{skipped[1]} (Down) are not read" if skipped else ""
+            self._diagnose(
+                "migration-format", f"{convention} migration: the Up part is read{what}", SourceLocation(shown, 1)
+            )
         text, notes = strip_psql(text)
         for note in notes:
             self._diagnose(note.code, note.message, SourceLocation(shown, note.line))
@@ -259,6 +268,8 @@ class _Loader:
             if names:
                 name = qualified_name(names[0] if len(names) > 1 else None, names[-1])
                 self._types[name] = Column(name, "text", max_chars=max((len(x) for x in labels), default=0))
+        elif isinstance(stmt, ast.SelectStmt | ast.CallStmt):
+            self._called.update(_called_functions(stmt))
         elif isinstance(stmt, ast.CreateSchemaStmt) and stmt.schemaname:
             self.catalog.schemas.add(stmt.schemaname)
         elif isinstance(stmt, ast.ListenStmt) and stmt.conditionname:
@@ -617,7 +628,9 @@ class _Loader:
                     names = _strings(obj.objname)
                     if names:
                         name = qualified_name(names[0] if len(names) > 1 else None, names[-1])
-                        self.catalog.functions.pop(name, None)
+                        dropped = self.catalog.functions.pop(name, None)
+                        if dropped is not None and name in self._called:
+                            self.catalog.ran_functions[name] = dropped
                         if stmt.behavior is not None and int(stmt.behavior) == 1:  # CASCADE
                             for key in [k for k, t in self.catalog.triggers.items() if t.function == name]:
                                 del self.catalog.triggers[key]
@@ -796,12 +809,12 @@ def attrs_evolve(obj: Any, **changes: Any) -> Any:
     return attrs.evolve(obj, **changes)
 
 
-def _expand(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
+def _expand(paths: Sequence[str | Path], migrations: str | None = None) -> list[tuple[Path, str]]:
     files: list[tuple[Path, str]] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(p for p in path.glob("*.sql") if p.is_file())
+            found = order_directory(path, migrations).files
             if not found:
                 raise InputError("directory holds no .sql files", path=str(given))
             files.extend((p, str(p)) for p in found)
@@ -812,18 +825,20 @@ def _expand(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
     return files
 
 
-def load_catalog(paths: Sequence[str | Path] | str | Path) -> Catalog:
+def load_catalog(paths: Sequence[str | Path] | str | Path, *, migrations: str | None = None) -> Catalog:
     """Read SQL files in order into a :class:`Catalog`.
 
-    A directory stands for its own ``*.sql`` files in name order (not subdirectories).
+    A directory stands for its ``*.sql`` files in the order its migration tool runs them
+    (name order unless a convention is recognised, see ``_migrations``); ``migrations``
+    forces a convention (``plain``, ``goose``, ``flyway``, …).
 
     Raises :class:`~bcastsim.InputError` for missing files and malformed SQL (with the
     file and line); constructs that parse but are not modelled become ``diagnostics``.
     """
     if isinstance(paths, str | Path):
         paths = [paths]
-    loader = _Loader()
-    files = _expand(paths)
+    loader = _Loader(migrations)
+    files = _expand(paths, migrations)
     for path, shown in files:
         loader.load_file(path, shown)
     catalog = loader.finish()
@@ -1067,3 +1082,17 @@ def _check_facts(expr: Any) -> dict[str, tuple[int | None, bool]]:
 
     visit(expr)
     return {name.lower(): fact for name, fact in facts.items()}
+
+
+def _called_functions(node: Any) -> Iterator[str]:
+    """Names of the functions a statement calls (schema-qualified outside public)."""
+    if isinstance(node, ast.FuncCall):
+        names = _strings(node.funcname)
+        if names:
+            yield qualified_name(names[0] if len(names) > 1 else None, names[-1])
+    if isinstance(node, ast.Node):
+        for slot in getattr(type(node), "__slots__", ()):
+            yield from _called_functions(getattr(node, slot, None))
+    elif isinstance(node, tuple | list):
+        for item in node:
+            yield from _called_functions(item)

@@ -365,9 +365,7 @@ class FunctionAnalysis(Walker, Evaluator):
         if isinstance(node, ast.ColumnRef) and depth < MAX_DEPTH:
             fields = [f.sval.lower() for f in node.fields or () if isinstance(f, ast.String) and f.sval]
             definitions = env.get(fields[0], ()) if len(fields) == 1 and fields[0] in self.variables else ()
-            builders = {
-                self.builder_of(d.expr.node, d.env, depth + 1) for d in definitions if isinstance(d, DefExpr)
-            }
+            builders = {self.builder_of(d.expr.node, d.env, depth + 1) for d in definitions if isinstance(d, DefExpr)}
             if len(builders) == 1 and len(definitions) == len([d for d in definitions if isinstance(d, DefExpr)]):
                 return builders.pop()
         return "other"

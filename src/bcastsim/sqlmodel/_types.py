@@ -343,6 +343,8 @@ class Catalog:
     writes: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     # Schemas the files create and channels they LISTEN on: what the project's transport is.
     schemas: set[str] = attrs.field(factory=set)
+    # Functions a script calls (SELECT f();) and then drops: what they sent was sent.
+    ran_functions: dict[str, Function] = attrs.field(factory=dict)
     listens: set[str] = attrs.field(factory=set)
     _notify_sites: tuple[NotifySite, ...] | None = attrs.field(default=None, alias="notify_sites")
 

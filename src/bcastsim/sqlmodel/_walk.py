@@ -123,11 +123,21 @@ class Walker(FunctionContext):
             statements = pglast.parse_sql(self.function.body)
         except Exception:
             return  # an SQL body PostgreSQL accepts may still use syntax pglast does not
+        scope = Scope(frozenset(ALL_OPERATIONS), (), False)
         for raw in statements:
             start = raw.stmt_location or 0
+            if isinstance(raw.stmt, ast.NotifyStmt):
+                text = self.function.body[start:]
+                first = start + len(text) - len(re.sub(r"^(?:\s+|--[^\n]*)*", "", text))
+                line = self.function.body_location.line + self.function.body.count("\n", 0, first)
+                notify = Expr(raw.stmt, "", line)
+                self.drafts[(id(raw), 0)] = Draft(
+                    raw.stmt, notify, env, scope.operations, (), False, "NOTIFY", raw.stmt
+                )
+                continue
             line = self.function.body_location.line + self.function.body.count("\n", 0, start)
             expr = Expr(raw.stmt, self.function.body, self.function.body_location.line)
-            self.scan(expr, env, Scope(frozenset(ALL_OPERATIONS), (), False), line)
+            self.scan(expr, env, scope, line)
 
     def walk(self, statements: Sequence[Any], env: Env, scope: Scope) -> Env:
         for index, statement in enumerate(statements):
