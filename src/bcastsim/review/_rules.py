@@ -204,7 +204,15 @@ def _payload_too_large(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         if site.payload is None and site.max_payload_bytes is None and site.unbounded_reason is None:
             continue
         size = site.max_payload_bytes
-        if site.transport in _NOTIFY_TRANSPORTS:
+        if size is None and not site.size_traced:
+            yield rule.at_site(
+                ctx,
+                site,
+                f"{site.transport} payload size is unknown ({_unbounded_reason(site)}): the analysis could not "
+                "follow it, so whether it stays under the transport's limit is not known",
+                severity=Severity.NOTE,
+            )
+        elif site.transport in _NOTIFY_TRANSPORTS:
             if size is None:
                 reason = _unbounded_reason(site)
                 yield rule.at_site(
@@ -251,11 +259,21 @@ def _channel_too_long(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             else "NOTIFY truncates the identifier to 63 bytes, so listeners of the full name hear nothing"
         )
         if size is None:
-            unbounded = [str(h) for h in site.channel.holes if h.max_bytes is None]
+            unbounded = [h for h in site.channel.holes if h.max_bytes is None]
+            names = ", ".join(str(h) for h in unbounded)
+            if not any(h.traced for h in unbounded):
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"channel '{site.channel}': the length of {names} is unknown (the analysis could not follow "
+                    f"it); past {CHANNEL_LIMIT} bytes {consequence}",
+                    severity=Severity.NOTE,
+                )
+                continue
             yield rule.at_site(
                 ctx,
                 site,
-                f"channel '{site.channel}' has no length bound ({', '.join(unbounded)} unbounded); "
+                f"channel '{site.channel}' has no length bound ({names} unbounded); "
                 f"past {CHANNEL_LIMIT} bytes {consequence}",
                 severity=severity,
             )

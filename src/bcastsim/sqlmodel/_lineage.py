@@ -78,6 +78,9 @@ class Value:
     fields: tuple[PayloadField, ...] | None = None
     json_format: str | None = None
     is_null: bool = False
+    # False when the analysis could not follow where the value comes from: what it says
+    # about NULL and size is then a guess, not a finding.
+    traced: bool = True
 
     @classmethod
     def of_type(
@@ -149,7 +152,14 @@ class Value:
 
     @classmethod
     def unknown(cls, reason: str, sources: tuple[ColumnRef, ...] = (), sql_type: str | None = None) -> Value:
-        return cls(sources=sources, sql_type=sql_type, nullable=True, nullable_reason=reason, unbounded_reason=reason)
+        return cls(
+            sources=sources,
+            sql_type=sql_type,
+            nullable=True,
+            nullable_reason=reason,
+            unbounded_reason=reason,
+            traced=False,
+        )
 
     @property
     def json_size(self) -> int | None:
@@ -218,6 +228,7 @@ def merge_values(values: Sequence[Value]) -> Value:
         fields=fields,
         json_format=non_null[0].json_format,
         is_null=all(value.is_null for value in values),
+        traced=all(value.traced for value in values),
     )
 
 
@@ -240,6 +251,7 @@ def merge_fields(groups: Sequence[Sequence[PayloadField]]) -> list[PayloadField]
                 unbounded_reason=next((f.unbounded_reason for f in same if f.unbounded_reason), None),
                 values=literal,
                 sql_type=next((f.sql_type for f in same if f.sql_type), None),
+                traced=all(f.traced for f in same),
             )
         )
     return merged
@@ -298,6 +310,7 @@ def record_fields(table: Table, json_format: str, nullable_reason: str | None) -
                 max_bytes=value.json_size,
                 nullable_reason=value.nullable_reason,
                 unbounded_reason=value.unbounded_reason if value.json_size is None else None,
+                traced=value.traced,
             )
         )
     size = object_bytes(fields, json_format)

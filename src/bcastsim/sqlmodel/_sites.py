@@ -68,7 +68,8 @@ class FunctionAnalysis(Walker, Evaluator):
                         nullable=value.nullable,
                         max_bytes=value.text_bytes,
                         nullable_reason=value.nullable_reason if value.nullable else None,
-                        nullability_known=value.sql_type is not None or not value.nullable,
+                        nullability_known=value.traced or not value.nullable,
+                        traced=value.traced,
                     )
             if isinstance(piece, str) and result and isinstance(result[-1], str):
                 result[-1] += piece
@@ -300,6 +301,7 @@ class FunctionAnalysis(Walker, Evaluator):
                 payload, builder, payload_format = self._broadcast_changes(bound, draft, contexts)
         size: int | None = None
         reason: str | None = None
+        size_traced = True
         if builder == "literal":
             # A literal is sent as written: its own bytes, whatever its JSON spacing.
             literal = draft.notify.payload if draft.transport == "NOTIFY" else literal_text(bound.get("payload"))
@@ -308,14 +310,17 @@ class FunctionAnalysis(Walker, Evaluator):
         elif builder == "scalar":
             scalar = self.scalar_payload(bound.get("payload"), draft.env, contexts)
             size = scalar.text_bytes if scalar is not None else None
+            size_traced = scalar is not None and scalar.traced
             reason = (scalar.unbounded_reason or "unbounded") if scalar is not None and size is None else None
         elif payload is None:
             reason = "payload not understood"
+            size_traced = False
         elif payload_format is not None:
             size = object_bytes(payload, payload_format)
             if size is None:
                 unbounded = [f for f in payload if f.max_bytes is None]
                 reason = "; ".join(f"{f.key}: {f.unbounded_reason or 'unbounded'}" for f in unbounded)
+                size_traced = any(f.traced for f in unbounded)
             untyped = [field for field in payload if field.sql_type is None]
             if untyped:
                 keys = ", ".join(repr(field.key) for field in untyped)
@@ -348,6 +353,7 @@ class FunctionAnalysis(Walker, Evaluator):
             unbounded_reason=reason,
             channel_builder=channel_builder,
             private_given=private_given,
+            size_traced=size_traced,
         )
 
     def builder_of(self, node: Any, env: Env, depth: int = 0) -> str:

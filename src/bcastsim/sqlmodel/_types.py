@@ -170,6 +170,8 @@ class Hole:
     # False when the value's type (and so whether it can be NULL) is unknown, e.g. a column of a
     # table the inputs do not define.
     nullability_known: bool = True
+    # False when the value could not be followed: its length is unknown, not unbounded.
+    traced: bool = True
 
     @property
     def label(self) -> str:
@@ -273,6 +275,9 @@ class PayloadField:
     nullable_reason: str | None = None
     unbounded_reason: str | None = None
     values: tuple[str, ...] | None = None
+    # False when the analysis could not follow the value (an undefined table, EXECUTE, …):
+    # its nullability and size are then unknown rather than unbounded.
+    traced: bool = True
 
     @property
     def constant(self) -> str | None:
@@ -312,6 +317,9 @@ class NotifySite:
     channel_builder: str = "other"
     # realtime.send: whether the call passes ``private`` (else the default, true, applies).
     private_given: bool = False
+    # False when the payload's worst case is unknown because the analysis could not follow it
+    # (rather than known to be unbounded).
+    size_traced: bool = True
 
     @property
     def key(self) -> str:
