@@ -5,12 +5,13 @@ Run with::
     .venv/bin/python benchmarks/bench_realworld.py [--corpus DIR] [--only SUBSTRING] [--json OUT]
 
 It reads ``tests/fixtures/realworld/corpus.toml`` and, for every file listed there, runs the installed CLI
-(``python -m bcastsim.cli``) in a subprocess, each file on its own and without ``--transport``, so that the
-transport the tool assumes is its own:
+(``python -m bcastsim.cli``) in a subprocess, each file on its own (``--per-project``: each project's files
+together, in manifest order, so that tables defined in one file inform triggers in the next) and without
+``--transport``, so that the transport the tool assumes is its own:
 
 * ``inspect --format json``: exit status, whether the file was refused (exit 2) or crashed (a traceback),
   and which of the expected notify sites (``runs = true``) it reports at the expected line (recall), plus the
-  sites it reports that the manifest does not list (extra);
+  sites it reports that the manifest does not list (extra) or lists as never run (``runs = false``);
 * ``check --format json``: the number of error and warning findings, by rule, and how many of them the
   manifest's ``verdicts`` judge a true problem (precision), judge not a problem, or do not judge at all.
 
@@ -57,33 +58,45 @@ def run_cli(*args: str) -> tuple[int, dict[str, Any] | None, str]:
     return proc.returncode, document, proc.stderr
 
 
-def measure(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
-    """Inspect and check one corpus file; compare the sites with the manifest."""
-    expected = {site["line"] for site in entry.get("expected_sites", []) if site["runs"]}
-    status, document, stderr = run_cli("inspect", "--format", "json", str(path))
-    found = {int(site["line"]) for site in (document or {}).get("notify_sites", [])}
-    check_status, report, check_stderr = run_cli("check", "--format", "json", str(path))
-    findings = [f for f in (report or {}).get("findings", []) if f.get("severity") in ("error", "warning")]
-    judged = {(v["rule"], v["line"]): v["true_problem"] for v in entry.get("verdicts", [])}
-    verdicts = [judged.get((f["rule"], f["line"])) for f in findings]
-    return {
-        "file": entry["local_path"],
-        "transport": entry["transport"],
-        "inspect_status": status,
-        "refused": status == 2,
-        "valid_refused": status == 2 and entry.get("valid_sql", True),
-        "traceback": "Traceback" in stderr or "Traceback" in check_stderr,
-        "error": stderr.strip().splitlines()[-1] if status == 2 and stderr.strip() else "",
-        "expected": len(expected),
-        "matched": len(expected & found),
-        "extra": len(found - expected),
-        "check_status": check_status,
-        "findings": len(findings),
-        "true": verdicts.count(True),
-        "false": verdicts.count(False),
-        "unjudged": verdicts.count(None),
-        "by_rule": dict(Counter(f"{f['rule']}:{f['severity']}" for f in findings)),
-    }
+def _on(item: dict[str, Any], path: Path) -> bool:
+    """Whether a reported site or finding is placed in ``path``."""
+    return bool(item.get("path")) and Path(item["path"]).resolve() == path.resolve()
+
+
+def measure(group: Sequence[tuple[Path, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Inspect and check the files of ``group`` in one run; compare each file's sites and findings with the manifest."""
+    paths = [str(path) for path, _ in group]
+    status, document, stderr = run_cli("inspect", "--format", "json", *paths)
+    check_status, report, check_stderr = run_cli("check", "--format", "json", *paths)
+    rows = []
+    for path, entry in group:
+        expected = {site["line"] for site in entry.get("expected_sites", []) if site["runs"]}
+        never_run = {site["line"] for site in entry.get("expected_sites", []) if not site["runs"]}
+        found = {int(site["line"]) for site in (document or {}).get("notify_sites", []) if _on(site, path)}
+        findings = [f for f in (report or {}).get("findings", [])
+                    if f.get("severity") in ("error", "warning") and _on(f, path)]
+        judged = {(v["rule"], v["line"]): v["true_problem"] for v in entry.get("verdicts", [])}
+        verdicts = [judged.get((f["rule"], f["line"])) for f in findings]
+        rows.append({
+            "file": entry["local_path"],
+            "transport": entry["transport"],
+            "inspect_status": status,
+            "refused": status == 2,
+            "valid_refused": status == 2 and entry.get("valid_sql", True),
+            "traceback": "Traceback" in stderr or "Traceback" in check_stderr,
+            "error": stderr.strip().splitlines()[-1] if status == 2 and stderr.strip() else "",
+            "expected": len(expected),
+            "matched": len(expected & found),
+            "extra": len(found - expected - never_run),
+            "never_run_reported": len(found & never_run),
+            "check_status": check_status,
+            "findings": len(findings),
+            "true": verdicts.count(True),
+            "false": verdicts.count(False),
+            "unjudged": verdicts.count(None),
+            "by_rule": dict(Counter(f"{f['rule']}:{f['severity']}" for f in findings)),
+        })
+    return rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,11 +104,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", help="directory holding the corpus copies")
     parser.add_argument("--only", help="measure only files whose local_path contains this text")
     parser.add_argument("--json", help="also write the per-file rows to this JSON file")
+    parser.add_argument("--per-project", action="store_true",
+                        help="run each project's files together, in manifest order, instead of one file at a time")
     options = parser.parse_args(argv)
     files: list[dict[str, Any]] = tomllib.loads(MANIFEST.read_text())["file"]
     root = corpus_root(options.corpus, files)
-    rows = [measure(root / entry["local_path"], entry) for entry in files
-            if not options.only or options.only in entry["local_path"]]
+    chosen = [(root / entry["local_path"], entry) for entry in files
+              if not options.only or options.only in entry["local_path"]]
+    groups: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
+    for path, entry in chosen:
+        groups.setdefault(entry["project"] if options.per_project else entry["local_path"], []).append((path, entry))
+    rows = [row for group in groups.values() for row in measure(group)]
     print(f"{'inspect':>7} {'sites':>7} {'extra':>5} {'check':>5} {'err+warn':>8}  file")
     for row in rows:
         print(f"{row['inspect_status']:>7} {row['matched']:>3}/{row['expected']:<3} {row['extra']:>5} "
@@ -112,7 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"(valid SQL: {sum(row['valid_refused'] for row in rows)}); "
           f"tracebacks: {sum(row['traceback'] for row in rows)}")
     print(f"site recall: {matched}/{expected} = {matched / expected if expected else 1.0:.3f}; "
-          f"extra sites: {sum(row['extra'] for row in rows)}")
+          f"extra sites: {sum(row['extra'] for row in rows)}; "
+          f"never-run sites reported as sites: {sum(row['never_run_reported'] for row in rows)}")
     true, false = sum(row["true"] for row in rows), sum(row["false"] for row in rows)
     print(f"error+warning findings: {sum(row['findings'] for row in rows)}; judged true: {true}, "
           f"false: {false}, unjudged: {sum(row['unjudged'] for row in rows)}; "

@@ -71,8 +71,10 @@ def test_entries_use_known_values() -> None:
             assert verdict["line"] >= 1, (where, verdict)
             assert isinstance(verdict["true_problem"], bool), (where, verdict)
             assert verdict["why"].strip(), (where, verdict)
-        if entry["transport"] == "none":
-            assert not [s for s in entry["expected_sites"] if s["runs"]], where
+        assert (entry["transport"] == "none") == (not entry["expected_sites"]), where
+        assert isinstance(entry["valid_sql"], bool), where
+        if not entry["valid_sql"]:
+            assert entry.get("note"), where
 
 
 def test_every_listed_file_is_present_nonempty_utf8() -> None:
