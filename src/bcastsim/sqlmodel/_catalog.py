@@ -29,7 +29,7 @@ from pglast.enums import (
 from pglast.stream import RawStream
 
 from bcastsim._errors import InputError
-from bcastsim.sqlmodel._migrations import order_directory, up_part
+from bcastsim.sqlmodel._migrations import is_down_file, order_directory, up_part
 from bcastsim.sqlmodel._psql import find_psql_variable, strip_psql
 from bcastsim.sqlmodel._types import (
     Catalog,
@@ -204,6 +204,13 @@ class _Loader:
         self.load_text(text, shown)
 
     def load_text(self, text: str, shown: str) -> None:
+        if is_down_file(shown) and self._migrations != "plain":
+            self._diagnose(
+                "migration-format",
+                "a Down migration (it undoes its Up part): not read, so nothing in it counts as sent",
+                SourceLocation(shown, 1),
+            )
+            return
         text, convention, skipped = up_part(text, self._migrations)
         if convention != "plain":
             what = f"; lines {skipped[0]}-{skipped[1]} (Down) are not read" if skipped else ""

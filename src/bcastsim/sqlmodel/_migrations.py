@@ -15,7 +15,7 @@ from pathlib import Path
 
 import attrs
 
-__all__ = ["CONVENTIONS", "Directory", "order_directory", "up_part"]
+__all__ = ["CONVENTIONS", "Directory", "is_down_file", "order_directory", "up_part"]
 
 CONVENTIONS = ("plain", "sql-migrate", "goose", "dbmate", "golang-migrate", "flyway", "sqitch")
 
@@ -26,6 +26,14 @@ _MARKERS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
 )
 _GOLANG_MIGRATE = re.compile(r"^(\d+)_.*\.(up|down)\.sql$")
 _FLYWAY = re.compile(r"^([VUR])([0-9._]*)__.*\.sql$")
+
+
+_DOWN_FILE = re.compile(r"(?:^|[/\\._])down\.sql$", re.I)
+
+
+def is_down_file(path: str) -> bool:
+    """``N_name.down.sql`` (golang-migrate) or ``N/down.sql`` (que): a rollback, not a migration."""
+    return _DOWN_FILE.search(path) is not None
 
 
 def up_part(text: str, convention: str | None = None) -> tuple[str, str, tuple[int, int] | None]:
