@@ -26,6 +26,7 @@ __all__ = [
     "row_refs",
     "statements",
     "tg_op_literals",
+    "truth_under",
 ]
 
 ALL_OPS: frozenset[str] = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCATE"})
@@ -124,6 +125,11 @@ def _truth(node: Any, op: str) -> Truth:
             if name in {"<>", "!="}:
                 return op != value
     return None
+
+
+def truth_under(node: Any, op: str) -> bool | None:
+    """Whether a condition is true under ``TG_OP = op`` from its TG_OP tests alone; None: it depends."""
+    return _truth(node, op)
 
 
 def _condition(cond: str) -> Any | None:

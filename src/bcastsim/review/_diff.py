@@ -19,6 +19,7 @@ import attrs
 from bcastsim._errors import InputError
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig
+from bcastsim.review._emission import emission_changes
 from bcastsim.review._report import RuleInfo
 from bcastsim.review._rules import NOTIFY_PAYLOAD_LIMIT, RuleContext, is_public
 
@@ -249,6 +250,22 @@ DIFF_RULES: dict[str, RuleInfo] = {
             "compare parsed JSON, never payload text",
         ),
         _info(
+            "message-narrowed",
+            Severity.ERROR,
+            "Message sent on fewer writes",
+            "Subscribers that relied on the message for those writes stop receiving it, with no error anywhere: "
+            "a trigger event dropped, a WHEN or UPDATE OF added, or an IF that no longer sends.",
+            "keep sending under the old conditions, or confirm no subscriber needs the message there",
+        ),
+        _info(
+            "message-widened",
+            Severity.NOTE,
+            "Message sent on more writes",
+            "Subscribers receive the message on writes that did not send it before: more traffic, and clients "
+            "must tolerate the new cases.",
+            "make sure clients handle the message in the new cases",
+        ),
+        _info(
             "event-renamed",
             Severity.ERROR,
             "Broadcast event name changed",
@@ -441,6 +458,26 @@ def _compare_payloads(old: NotifySite, new: NotifySite, label: str, new_version:
             )
 
 
+def _compare_emission(old: NotifySite, new: NotifySite, label: str, new_version: Version) -> Iterator[Finding]:
+    for change in emission_changes(old.emitted_when, new.emitted_when):
+        op = change.operation
+        if change.narrowed and change.new == "never":
+            message = (
+                f"{label} is no longer sent on {op} (was sent when {change.old}): subscribers that "
+                f"relied on it for {op} writes stop receiving it"
+            )
+        elif change.narrowed:
+            message = (
+                f"{label} on {op} is now sent only when {change.new} (was: {change.old}); e.g. when "
+                f"{change.example}, subscribers no longer receive it"
+            )
+        elif change.old == "never":
+            message = f"{label} is now also sent on {op} (when {change.new})"
+        else:
+            message = f"{label} on {op} is now also sent when {change.example} (was: {change.old}; now: {change.new})"
+        yield _finding("message-narrowed" if change.narrowed else "message-widened", message, new, new_version)
+
+
 def _size_text(size: int | None) -> str:
     return "unbounded" if size is None else f"{size} bytes"
 
@@ -484,6 +521,7 @@ def _compare_messages(old: NotifySite, new: NotifySite, label: str, new_version:
             new_version,
         )
     yield from _compare_payloads(old, new, label, new_version)
+    yield from _compare_emission(old, new, label, new_version)
     if old.max_payload_bytes != new.max_payload_bytes:
         grew = new.max_payload_bytes is None or (
             old.max_payload_bytes is not None and new.max_payload_bytes > old.max_payload_bytes

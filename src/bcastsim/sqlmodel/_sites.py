@@ -354,7 +354,28 @@ class FunctionAnalysis(Walker, Evaluator):
             channel_builder=channel_builder,
             private_given=private_given,
             size_traced=size_traced,
+            emitted_when=self.emitted_when(operations, tables, guards),
         )
+
+    def emitted_when(
+        self, operations: tuple[str, ...], tables: tuple[str, ...], guards: tuple[str, ...]
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Per operation, what must hold for the message to be sent: trigger conditions, then guards."""
+        result = []
+        for operation in operations:
+            clauses = []
+            for trigger in self.triggers:
+                if operation not in trigger.events or trigger.table not in tables or not trigger.enabled:
+                    continue
+                parts = [f"({trigger.when_sql})"] if trigger.when_sql else []
+                if operation == "UPDATE" and trigger.update_columns:
+                    parts.append("UPDATE OF " + ", ".join(trigger.update_columns))
+                clauses.append(" AND ".join(parts))
+            conditions: tuple[str, ...] = ()
+            if clauses and all(clauses):
+                conditions = (" OR ".join(dict.fromkeys(clauses)),) if len(set(clauses)) > 1 else (clauses[0],)
+            result.append((operation, (*conditions, *guards)))
+        return tuple(result)
 
     def builder_of(self, node: Any, env: Env, depth: int = 0) -> str:
         """How a channel or topic expression is built: ``concat``, ``||``, ``format``, ``literal`` or ``other``."""

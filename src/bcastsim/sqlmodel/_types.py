@@ -320,6 +320,9 @@ class NotifySite:
     # False when the payload's worst case is unknown because the analysis could not follow it
     # (rather than known to be unbounded).
     size_traced: bool = True
+    # When the message is sent: per trigger operation, the conditions that must all hold
+    # (the triggers' WHEN and UPDATE OF, then the function's guards on the path to the call).
+    emitted_when: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def key(self) -> str:
