@@ -778,7 +778,7 @@ def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 path=trigger.location.path,
                 line=trigger.location.line,
                 function=trigger.function,
-                fix="add WHEN (OLD.* IS DISTINCT FROM NEW.*) or UPDATE OF the columns the message carries",
+                fix=_narrower_trigger(ctx, trigger, sites, ()),
             )
         else:
             listed = ", ".join(dict.fromkeys(columns))
@@ -789,8 +789,44 @@ def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 path=trigger.location.path,
                 line=trigger.location.line,
                 function=trigger.function,
-                fix=f"declare AFTER UPDATE OF {listed} (or a WHEN clause) so other updates skip the function",
+                fix=_narrower_trigger(ctx, trigger, sites, tuple(dict.fromkeys(columns))),
             )
+
+
+def _quote(name: str) -> str:
+    return ".".join(part if re.fullmatch(r"[a-z_][a-z0-9_]*", part) else f'"{part}"' for part in name.split("."))
+
+
+def _narrower_trigger(ctx: RuleContext, trigger: Trigger, sites: list[NotifySite], columns: tuple[str, ...]) -> str:
+    """The trigger re-declared to skip updates no subscriber sees, as SQL PostgreSQL accepts.
+
+    ``WHEN (OLD.* IS DISTINCT FROM NEW.*)`` is only valid when UPDATE is the trigger's only event
+    (an INSERT or DELETE trigger's WHEN cannot read OLD or NEW respectively): otherwise the
+    update is narrowed with ``UPDATE OF`` the columns the message depends on.
+    """
+    table = ctx.catalog.tables.get(trigger.table)
+    if not columns:
+        carried = [
+            s.column for site in sites for f in site.payload or () for s in f.sources if s.table == trigger.table
+        ]
+        columns = tuple(c for c in dict.fromkeys(carried) if table is not None and table.column(c) is not None)
+    events = [
+        f"UPDATE OF {', '.join(_quote(c) for c in columns)}" if e == "UPDATE" and columns else e for e in trigger.events
+    ]
+    when = ""
+    if trigger.events == ("UPDATE",) and trigger.level == "ROW" and not columns:
+        when = " WHEN (OLD.* IS DISTINCT FROM NEW.*)"
+    elif not columns:
+        return (
+            "move UPDATE into its own trigger declared AFTER UPDATE … FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) "
+            "(a WHEN clause that reads OLD is not allowed on an INSERT trigger)"
+        )
+    arguments = ", ".join("'" + a.replace("'", "''") + "'" for a in trigger.arguments)
+    return (
+        f"CREATE OR REPLACE TRIGGER {_quote(trigger.name)} {trigger.timing} {' OR '.join(events)} "
+        f"ON {_quote(trigger.table)} FOR EACH {trigger.level}{when} "
+        f"EXECUTE FUNCTION {_quote(trigger.function)}({arguments});"
+    )
 
 
 def _private_default(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
@@ -992,7 +1028,8 @@ RULES: tuple[Rule, ...] = (
         title="Trigger fires on UPDATE of any column",
         why="A trigger without UPDATE OF or WHEN runs its function for every update of the table, even "
         "when nothing the subscribers see changed: extra work on the write path and extra messages.",
-        fix="declare UPDATE OF the relevant columns or add a WHEN (OLD.x IS DISTINCT FROM NEW.x) clause",
+        fix="declare UPDATE OF the columns the message depends on, or (for an UPDATE-only trigger) add "
+        "WHEN (OLD.* IS DISTINCT FROM NEW.*)",
         check=_update_any_column,
     ),
     Rule(
