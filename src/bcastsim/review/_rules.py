@@ -38,6 +38,8 @@ REALTIME_PAYLOAD_LIMIT = 256 * 1024
 _NOTIFY_TRANSPORTS = ("pg_notify", "NOTIFY")
 # Channels other servers LISTEN on to take orders from the database (PostgREST's schema/config reload).
 CONTROL_CHANNELS = frozenset({"pgrst"})
+# The diagnostic of a send inside a WITH query nothing reads.
+NEVER_RUNS = "send-never-runs"
 _REALTIME_TRANSPORTS = ("realtime.send", "realtime.broadcast_changes")
 
 
@@ -841,9 +843,21 @@ def _private_default(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             )
 
 
+def _send_never_runs(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for diagnostic in ctx.catalog.diagnostics:
+        if diagnostic.code == NEVER_RUNS and not ctx.orphan(diagnostic.function):
+            yield rule.finding(
+                ctx,
+                diagnostic.message,
+                path=diagnostic.location.path,
+                line=diagnostic.location.line,
+                function=diagnostic.function,
+            )
+
+
 def _unsupported(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for diagnostic in ctx.catalog.diagnostics:
-        if ctx.orphan(diagnostic.function):
+        if ctx.orphan(diagnostic.function) or diagnostic.code == NEVER_RUNS:
             continue
         yield rule.finding(
             ctx,
@@ -1040,6 +1054,15 @@ RULES: tuple[Rule, ...] = (
         "told otherwise: a public and a private channel of one name are different channels.",
         fix="pass private => true or false explicitly and match it in the client's channel config",
         check=_private_default,
+    ),
+    Rule(
+        id="send-never-runs",
+        severity=Severity.ERROR,
+        title="Send in a WITH query that never runs",
+        why="PostgreSQL evaluates a SELECT in WITH only when the statement reads it: a pg_notify or "
+        "realtime.send there is never called, and no message is sent.",
+        fix="call the send in the main statement (PERFORM pg_notify(...)) or read the WITH query it sits in",
+        check=_send_never_runs,
     ),
     Rule(
         id="unsupported-sql",

@@ -497,6 +497,7 @@ class Walker(FunctionContext):
     def scan(self, expr: Expr, env: Env, scope: Scope, line: int) -> None:
         operations, guards, in_loop = scope.operations, scope.guards, scope.in_loop
         has_from = isinstance(expr.node, ast.SelectStmt) and bool(expr.node.fromClause)
+        never_run = _unexecuted_cte_nodes(expr.node)
         for index, node in enumerate(iter_nodes(expr.node)):
             if isinstance(node, ast.FuncCall):
                 name = func_name(node)
@@ -505,6 +506,14 @@ class Walker(FunctionContext):
                 transport = TRANSPORTS.get(name)
                 if transport is None or self.function.name in {"realtime.send", "realtime.broadcast_changes"}:
                     continue
+                if id(node) in never_run:
+                    self.diagnose(
+                        "send-never-runs",
+                        f"{name} sits in a WITH query the statement never reads: PostgreSQL does not run it, "
+                        "so nothing is sent",
+                        expr.line_of(node),
+                    )
+                    continue
                 if has_from:
                     self.diagnose(
                         "notify-in-query",
@@ -512,3 +521,37 @@ class Walker(FunctionContext):
                         expr.line_of(node),
                     )
                 self.drafts[(id(expr), index)] = Draft(node, expr, env, operations, guards, in_loop, transport)
+
+
+def _unexecuted_cte_nodes(statement: Any) -> set[int]:
+    """Ids of the nodes inside ``SELECT`` CTEs that nothing reads: PostgreSQL never evaluates them.
+
+    Data-modifying CTEs (INSERT/UPDATE/DELETE) always run to completion, read or not.
+    """
+    with_clause = getattr(statement, "withClause", None)
+    if not isinstance(with_clause, ast.WithClause) or not with_clause.ctes:
+        return set()
+    ctes = {cte.ctename: cte for cte in with_clause.ctes if isinstance(cte, ast.CommonTableExpr) and cte.ctename}
+
+    def names_read(node: Any, skip: Any) -> set[str]:
+        found = set()
+        for inner in iter_nodes(node):
+            if inner is skip:
+                continue
+            if isinstance(inner, ast.RangeVar) and not inner.schemaname and inner.relname in ctes:
+                found.add(inner.relname)
+        return found
+
+    main = {slot: getattr(statement, slot) for slot in type(statement).__slots__ if slot != "withClause"}
+    read = names_read(tuple(main.values()), with_clause)
+    pending = list(read)
+    while pending:
+        cte = ctes[pending.pop()]
+        for name in names_read(cte.ctequery, None) - read:
+            read.add(name)
+            pending.append(name)
+    dead: set[int] = set()
+    for name, cte in ctes.items():
+        if name not in read and isinstance(cte.ctequery, ast.SelectStmt):
+            dead.update(id(node) for node in iter_nodes(cte.ctequery))
+    return dead
