@@ -264,7 +264,7 @@ class _Loader:
         elif isinstance(stmt, ast.RenameStmt):
             self._rename(stmt, location)
         elif isinstance(stmt, ast.DoStmt):
-            self._diagnose("do-block", "DO block not analysed: notifications or DDL it runs are not modelled", location)
+            self._do_block(stmt, location, lines, start, statement_text)
         elif isinstance(stmt, ast.CreateTableAsStmt):
             self._diagnose("create-table-as", "CREATE TABLE … AS: column types not modelled", location)
         elif isinstance(stmt, ast.CreateDomainStmt):
@@ -287,6 +287,52 @@ class _Loader:
         # knows of; rules could, so say so.
         elif isinstance(stmt, ast.RuleStmt):
             self._diagnose("rule", "CREATE RULE not analysed: rewrite rules may send NOTIFY", location)
+
+    def _do_block(
+        self, stmt: ast.DoStmt, location: SourceLocation, lines: LineIndex, start: int, statement_text: str
+    ) -> None:
+        """Apply the DDL a PL/pgSQL DO block runs (``ALTER TABLE … SET NOT NULL`` inside an IF, …)."""
+        body = ""
+        language = "plpgsql"
+        body_offset = 0
+        for option in stmt.args or ():
+            if isinstance(option, ast.DefElem) and option.defname == "as" and isinstance(option.arg, ast.String):
+                body = option.arg.sval or ""
+                body_offset = option.arg_location if isinstance(option.arg_location, int) else 0
+            elif (
+                isinstance(option, ast.DefElem) and option.defname == "language" and isinstance(option.arg, ast.String)
+            ):
+                language = (option.arg.sval or "").lower()
+        lost = "DO block not analysed: notifications or DDL it runs are not modelled"
+        if language != "plpgsql":
+            self._diagnose("do-block", lost, location)
+            return
+        try:
+            parsed = pglast.parse_plpgsql(
+                f"CREATE FUNCTION bcastsim_do() RETURNS void LANGUAGE plpgsql AS $bcastsim_do${body}$bcastsim_do$;"
+            )
+        except Exception:  # what the PL/pgSQL parser cannot read here is not modelled
+            self._diagnose("do-block", lost, location)
+            return
+        first_line = lines.line(start + body_offset) if body_offset else location.line
+        dynamic = False
+        for query, lineno, constant in _do_statements(parsed):
+            if not constant:
+                dynamic = True
+                continue
+            try:
+                inner = pglast.parse_sql(query)
+            except Exception:
+                dynamic = True
+                continue
+            for raw in inner:
+                here = SourceLocation(location.path, first_line + max(lineno, 1) - 1)
+                if isinstance(raw.stmt, ast.CreateStmt | ast.AlterTableStmt | ast.CreateTrigStmt | ast.DropStmt):
+                    self.apply(raw.stmt, query, 0, here, LineIndex(query))
+        if dynamic:
+            self._diagnose(
+                "do-block", "DO block runs SQL built at run time: DDL or notifications in it are not modelled", location
+            )
 
     def _diagnose(self, code: str, message: str, location: SourceLocation, function: str | None = None) -> None:
         self.catalog.diagnostics.append(Diagnostic(code, message, location, function))
@@ -1103,3 +1149,25 @@ def _called_functions(node: Any) -> Iterator[str]:
     elif isinstance(node, tuple | list):
         for item in node:
             yield from _called_functions(item)
+
+
+def _do_statements(parsed: Any) -> Iterator[tuple[str, int, bool]]:
+    """(SQL, body line, known) for each statement a DO block runs; EXECUTE of a literal counts as known."""
+    if isinstance(parsed, dict):
+        for kind, body in parsed.items():
+            if kind == "PLpgSQL_stmt_execsql" and isinstance(body, dict):
+                query = body.get("sqlstmt", {}).get("PLpgSQL_expr", {}).get("query", "")
+                yield str(query), int(body.get("lineno", 1) or 1), True
+            elif kind == "PLpgSQL_stmt_dynexecute" and isinstance(body, dict):
+                query = str(body.get("query", {}).get("PLpgSQL_expr", {}).get("query", ""))
+                literal = re.fullmatch(r"\s*'((?:[^']|'')*)'\s*", query)
+                yield (
+                    (literal.group(1).replace("''", "'") if literal else query),
+                    int(body.get("lineno", 1) or 1),
+                    bool(literal),
+                )
+            else:
+                yield from _do_statements(body)
+    elif isinstance(parsed, list):
+        for item in parsed:
+            yield from _do_statements(item)
