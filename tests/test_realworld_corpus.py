@@ -84,7 +84,8 @@ def test_every_listed_file_is_present_nonempty_utf8() -> None:
     """Each listed copy and each project's licence text exist; the copies are non-empty UTF-8."""
     root = _corpus_root()
     for project in PROJECTS:
-        assert (root / project["licence_file"]).is_file(), project["licence_file"]
+        for name in [project["licence_file"], *project.get("other_files", [])]:
+            assert (root / name).is_file(), name
     for entry in FILES:
         data = (root / entry["local_path"]).read_bytes()
         assert data.strip(), entry["local_path"]
