@@ -394,3 +394,15 @@ def test_suppressing_any_subset_hides_exactly_it(chosen: set[tuple[str, int]]) -
     remaining = {(f.rule, f.line or 0) for f in report.findings}
     assert remaining == set(_SEED_FINDINGS) - chosen
     assert report.suppressed == sum(1 for f in check([ROOT / "sql"]).findings if (f.rule, f.line or 0) in chosen)
+
+
+def test_reads_ruled_out_by_tg_op_in_case_and_and_are_not_mismatches() -> None:
+    """OLD.x in a CASE branch or an AND that TG_OP = 'INSERT' rules out is never read on INSERT."""
+    from bcastsim.review._analysis import refs_read_on
+
+    sql = (
+        "SELECT CASE WHEN TG_OP = 'INSERT' THEN now() ELSE OLD.created_at END, "
+        "CASE WHEN TG_OP = 'UPDATE' AND OLD.updated_at >= now() THEN OLD.updated_at ELSE now() END, OLD.name"
+    )
+    assert refs_read_on(sql, "INSERT") == {("OLD", "name")}
+    assert refs_read_on(sql, "UPDATE") == {("OLD", "created_at"), ("OLD", "updated_at"), ("OLD", "name")}

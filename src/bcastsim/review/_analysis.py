@@ -23,6 +23,7 @@ __all__ = [
     "Statement",
     "decided_ops",
     "exception_handlers",
+    "refs_read_on",
     "row_refs",
     "statements",
     "tg_op_literals",
@@ -354,3 +355,57 @@ def row_refs(sql: str) -> list[RowRef]:
         paired = any(a <= start < b for a, b in paired_spans)
         refs.append(RowRef(match.group(1).upper(), match.group(2).lower(), paired))
     return refs
+
+
+def refs_read_on(sql: str, op: str) -> set[tuple[str, str]] | None:
+    """``(NEW|OLD, column)`` reads that can happen under ``TG_OP = op``; None when ``sql`` does not parse.
+
+    A read in a ``CASE`` branch whose ``WHEN`` is false under ``op`` (or in the ``ELSE`` after a
+    ``WHEN`` that is true under ``op``) never happens under ``op``.
+    """
+    try:
+        tree: Any = pglast.parse_sql(
+            sql if re.match(r"\s*(select|insert|update|delete|with)\b", sql, re.I) else f"SELECT {sql}"
+        )
+    except Exception:  # PL/pgSQL-only syntax: the caller falls back to reading the text
+        return None
+    found: set[tuple[str, str]] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, ast.CaseExpr):
+            visit(node.arg)
+            decided = False
+            for when in node.args or ():
+                if not isinstance(when, ast.CaseWhen) or decided:
+                    continue
+                truth = _truth(when.expr, op)
+                visit(when.expr)
+                if truth is not False:
+                    visit(when.result)
+                decided = truth is True
+            if not decided:
+                visit(node.defresult)
+            return
+        if isinstance(node, ast.BoolExpr) and node.boolop != BoolExprType.NOT_EXPR:
+            # An AND with a conjunct false under op (an OR with one true) does not depend on the rest.
+            settled = node.boolop != BoolExprType.AND_EXPR
+            args = list(node.args or ())
+            if any(_truth(arg, op) is settled for arg in args):
+                return
+            for arg in args:
+                visit(arg)
+            return
+        if isinstance(node, ast.ColumnRef):
+            fields = [f.sval for f in node.fields or () if isinstance(f, ast.String)]
+            if len(fields) >= 2 and str(fields[0]).lower() in {"new", "old"}:
+                found.add((str(fields[0]).upper(), str(fields[1]).lower()))
+            return
+        if isinstance(node, ast.Node):
+            for slot in getattr(type(node), "__slots__", ()):
+                visit(getattr(node, slot, None))
+        elif isinstance(node, tuple | list):
+            for item in node:
+                visit(item)
+
+    visit(tree)
+    return found

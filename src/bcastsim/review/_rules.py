@@ -18,6 +18,7 @@ from bcastsim.review._analysis import (
     ALL_OPS,
     decided_ops,
     exception_handlers,
+    refs_read_on,
     row_refs,
     statements,
     tg_op_literals,
@@ -492,6 +493,9 @@ def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     bad = "DELETE" if ref.record == "NEW" else "INSERT"
                     if bad not in stmt.ops or bad in decided:
                         continue
+                    reads = refs_read_on(sql, bad)
+                    if reads is not None and (ref.record, ref.column) not in reads:
+                        continue  # only in a CASE branch TG_OP rules out
                     key = (ref.record, ref.column, bad)
                     if key in reported:
                         continue

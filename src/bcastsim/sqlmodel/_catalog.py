@@ -329,7 +329,11 @@ class _Loader:
                 here = SourceLocation(location.path, first_line + max(lineno, 1) - 1)
                 if isinstance(raw.stmt, ast.CreateStmt | ast.AlterTableStmt | ast.CreateTrigStmt | ast.DropStmt):
                     self.apply(raw.stmt, query, 0, here, LineIndex(query))
-        if dynamic:
+        if re.search(r"\b(pg_notify|notify|realtime\s*\.\s*send|broadcast_changes)\b", body, re.I):
+            self._diagnose(
+                "do-block", "DO block sends when the script runs, once: not modelled as a trigger's site", location
+            )
+        elif dynamic:
             self._diagnose(
                 "do-block", "DO block runs SQL built at run time: DDL or notifications in it are not modelled", location
             )
