@@ -68,3 +68,14 @@ def test_functions_a_script_runs_and_sql_bodies_notify() -> None:
         ("reload", "pgrst"),
     ]
     assert "migrate" not in catalog.functions
+
+
+def test_quoted_mixed_case_columns_and_other_trigger_kinds() -> None:
+    """Quoted mixed-case columns resolve; transition-table, event and constraint triggers load."""
+    catalog = load_catalog(FIXTURES / "trigger_kinds.sql")
+    by_function = {site.function: site for site in catalog.notify_sites}
+    assert set(by_function) == {"Notify_Items", "ddl_notify", "c_notify"}
+    named = by_function["c_notify"]
+    assert named.payload_builder == "scalar"
+    assert named.unbounded_reason == "text has no length limit"
+    assert "constraint-trigger" in {d.code for d in catalog.diagnostics}

@@ -267,7 +267,7 @@ def render_text(doc: dict[str, Any]) -> str:
             ]
         )
         out.extend(_table(details, indent="      "))
-        if site["payload"] is None:
+        if site["payload"] is None and site["payload_builder"] != "scalar":
             out.append("      (payload not understood: see diagnostics)")
             continue
         rows = []

@@ -126,7 +126,10 @@ class Evaluator(FunctionContext):
         return Value.unknown("a subscript's value is not traced", sources=inner.sources)
 
     def _column_ref(self, node: ast.ColumnRef, env: Env, ctx: RowContext, depth: int) -> Value:
-        fields = [f.sval.lower() if isinstance(f, ast.String) and f.sval else "*" for f in node.fields or ()]
+        # The parser folds unquoted names to lower case and keeps quoted ones as written: a
+        # column's name is compared as given, the record's and variables' names folded.
+        raw = [f.sval if isinstance(f, ast.String) and f.sval else "*" for f in node.fields or ()]
+        fields = [name.lower() for name in raw]
         if len(fields) == 1:
             name = fields[0]
             if name in {"new", "old"}:
@@ -151,7 +154,7 @@ class Evaluator(FunctionContext):
                 return Value.of_type("name", nullable=False)
             return self.variable(name, env, ctx, depth)
         if len(fields) == 2:
-            record, column = fields
+            record, column = fields[0], raw[1]
             if record in {"new", "old"}:
                 return self.record_field(record, column, ctx)
             if record in self.variables:
