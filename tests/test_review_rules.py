@@ -406,3 +406,11 @@ def test_reads_ruled_out_by_tg_op_in_case_and_and_are_not_mismatches() -> None:
     )
     assert refs_read_on(sql, "INSERT") == {("OLD", "name")}
     assert refs_read_on(sql, "UPDATE") == {("OLD", "created_at"), ("OLD", "updated_at"), ("OLD", "name")}
+
+
+def test_lookup_kept_non_null_by_a_guard_is_not_a_foreign_key_note() -> None:
+    """A lookup guarded by IF NOT FOUND THEN RETURN is safe; the same lookup trusting the foreign key is a note."""
+    path = ROOT / "tests" / "fixtures" / "sql" / "review" / "guarded_lookup.sql"
+    findings = check([path], config=ReviewConfig(), schema=FIXTURE_SCHEMA).findings
+    noted = [f.function for f in findings if f.rule == "channel-from-nullable"]
+    assert noted == ["item_event_trusting"]

@@ -300,23 +300,10 @@ def _lookup_keys(ctx: RuleContext, site: NotifySite, table: str) -> list[str]:
     return keys
 
 
-def _guarded_lookup(ctx: RuleContext, site: NotifySite, expression: str) -> bool:
-    """Whether the function returns early when its lookup finds nothing (IF NOT FOUND / v IS NULL)."""
-    function = ctx.function(site.function)
-    if function is None:
-        return False
-    body = re.sub(r"\s+", " ", function.body)
-    if re.search(r"\bIF NOT FOUND\b", body, re.I):
-        return True
-    return re.search(rf"\bIF {re.escape(expression.strip())} IS NULL\b", body, re.I) is not None
-
-
 def _looked_up_holes(ctx: RuleContext, site: NotifySite) -> Iterator[tuple[str, list[str]]]:
     """Non-NULL holes filled by a lookup in another table, with the foreign keys that keep them non-NULL."""
     for hole in site.channel.holes:
-        if hole.nullable or not hole.sources or _guarded_lookup(ctx, site, hole.expression_sql):
-            continue
-        if re.match(r"\s*(coalesce\s*\()?\s*(new|old)\s*\.", hole.expression_sql, re.I):
+        if hole.nullable or not hole.sources or hole.guarded:
             continue
         for source in hole.sources:
             if source.table in site.tables:

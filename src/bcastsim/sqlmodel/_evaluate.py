@@ -233,7 +233,7 @@ class Evaluator(FunctionContext):
             result = definition.value
         elif isinstance(definition, DefNotNull):
             inner = merge_values([self.definition(d, ctx, depth, column) for d in definition.inner])
-            result = inner.with_nullable(False)
+            result = attrs.evolve(inner.with_nullable(False), guarded=True)
         else:
             result = Value.unknown(definition.reason)
         self._memo[key] = result
@@ -309,6 +309,8 @@ class Evaluator(FunctionContext):
             return Value.null("SELECT … INTO has fewer columns than targets")
         value = self.sg_value(lookup.items[definition.index], lookup, definition.env, ctx, depth)
         missing = self.row_missing(definition, ctx)
+        if definition.strict:
+            value = attrs.evolve(value, guarded=True)
         return value.with_nullable(True, missing) if missing else value
 
     def lookup_record(self, definition: DefLookup, ctx: RowContext, depth: int) -> Value:
@@ -354,6 +356,8 @@ class Evaluator(FunctionContext):
         if value is None:
             return Value.unknown(f"the lookup has no column {column}")
         missing = self.row_missing(definition, ctx)
+        if definition.strict:
+            value = attrs.evolve(value, guarded=True)
         return value.with_nullable(True, missing) if missing else value
 
     def sg_value(self, node: Any, lookup: Lookup, env: Env, ctx: RowContext, depth: int) -> Value:

@@ -81,6 +81,9 @@ class Value:
     # False when the analysis could not follow where the value comes from: what it says
     # about NULL and size is then a guess, not a finding.
     traced: bool = True
+    # True when a guard on the path (IF NOT FOUND THEN RETURN, IF v IS NULL THEN RETURN, STRICT)
+    # rather than the data keeps the value from being NULL.
+    guarded: bool = False
 
     @classmethod
     def of_type(
@@ -229,6 +232,7 @@ def merge_values(values: Sequence[Value]) -> Value:
         json_format=non_null[0].json_format,
         is_null=all(value.is_null for value in values),
         traced=all(value.traced for value in values),
+        guarded=all(value.guarded for value in values),
     )
 
 

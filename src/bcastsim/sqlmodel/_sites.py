@@ -70,6 +70,7 @@ class FunctionAnalysis(Walker, Evaluator):
                         nullable_reason=value.nullable_reason if value.nullable else None,
                         nullability_known=value.traced or not value.nullable,
                         traced=value.traced,
+                        guarded=value.guarded,
                     )
             if isinstance(piece, str) and result and isinstance(result[-1], str):
                 result[-1] += piece

@@ -172,6 +172,8 @@ class Hole:
     nullability_known: bool = True
     # False when the value could not be followed: its length is unknown, not unbounded.
     traced: bool = True
+    # Kept from NULL by a guard on the path (IF NOT FOUND THEN RETURN, STRICT), not by the data.
+    guarded: bool = False
 
     @property
     def label(self) -> str:

@@ -110,7 +110,7 @@ def cast_value(inner: Value, type_name: str, modifiers: tuple[int, ...]) -> Valu
     if inner.sql_type == type_name:
         return inner
     cast = Value.of_type(type_name, modifiers, nullable=inner.nullable, sources=inner.sources)
-    return attrs.evolve(cast, nullable_reason=inner.nullable_reason, traced=inner.traced)
+    return attrs.evolve(cast, nullable_reason=inner.nullable_reason, traced=inner.traced, guarded=inner.guarded)
 
 
 def coerce_value(value: Value, variable: Variable) -> Value:
