@@ -461,6 +461,23 @@ def _realtime_send_silent(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 break
 
 
+def _notify_in_exception_block(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for site in ctx.sites():
+        function = ctx.function(site.function)
+        if site.transport not in _NOTIFY_TRANSPORTS or function is None or function.plpgsql is None:
+            continue
+        for stmt in statements(function.plpgsql):
+            if stmt.in_protected_block and function.file_line(stmt.lineno).line == site.location.line:
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"{site.transport} on '{site.channel}' sits in a BEGIN … EXCEPTION block: when a later "
+                    "statement of the block fails and the handler catches it, the block's savepoint rolls back "
+                    "and the notification with it, while the transaction commits",
+                )
+                break
+
+
 def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for name in sorted(ctx.catalog.functions):
         function = ctx.catalog.functions[name]
@@ -936,6 +953,15 @@ RULES: tuple[Rule, ...] = (
         fix="make sure the arguments cannot be NULL or invalid before the call, and watch the database "
         "log for 'ErrorSendingBroadcastMessage'",
         check=_realtime_send_silent,
+    ),
+    Rule(
+        id="notify-rolled-back-with-block",
+        severity=Severity.NOTE,
+        title="Notification inside a BEGIN … EXCEPTION block",
+        why="A NOTIFY is delivered only if its (sub)transaction commits: a caught error rolls back the block's "
+        "savepoint and discards the notifications sent in it, though the transaction goes on and commits.",
+        fix="send after the protected block (or from the handler too), so a caught error does not drop the message",
+        check=_notify_in_exception_block,
     ),
     Rule(
         id="trigger-event-mismatch",
