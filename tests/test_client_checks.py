@@ -79,3 +79,12 @@ def test_unknown_profile_is_an_input_error() -> None:
         run_client_checks("nope")
     assert info.value.fix
     assert "recommended" in info.value.fix
+
+
+def test_unreachable_topic_fix_keeps_restricted_data_private(seed_findings: list[Finding]) -> None:
+    """The fix for an unreachable admin topic never moves its restricted data onto a public topic."""
+    admin = [f for f in seed_findings if f.rule == "client.topic-unreachable" and "admin" in (f.channel or "")]
+    assert admin
+    for finding in admin:
+        assert "private => false" not in finding.fix
+        assert "private => true" in finding.fix

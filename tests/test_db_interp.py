@@ -71,10 +71,12 @@ def test_unsupported_construct_names_construct_file_and_line(tmp_path: Path) -> 
 def test_realtime_send_inserts_messages_and_turns_errors_into_warnings() -> None:
     """realtime.send (interpreted from sql/realtime.sql) adds a private row; a NULL topic becomes a WARNING."""
     model = DatabaseModel.from_sql()
-    outcome = model.run_transaction([
-        "SELECT realtime.send(jsonb_build_object('b', 1.50, 'a', 'x'), 'ev', 'room')",
-        "SELECT realtime.send(jsonb_build_object('a', 1), 'ev', NULL, false)",
-    ])
+    outcome = model.run_transaction(
+        [
+            "SELECT realtime.send(jsonb_build_object('b', 1.50, 'a', 'x'), 'ev', 'room')",
+            "SELECT realtime.send(jsonb_build_object('a', 1), 'ev', NULL, false)",
+        ]
+    )
     assert outcome.committed
     assert [(m.topic, m.event, m.private, m.payload) for m in outcome.messages] == [
         ("room", "ev", True, '{"a": "x", "b": 1.50}')

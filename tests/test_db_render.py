@@ -73,9 +73,7 @@ def test_jsonb_parse_keeps_number_text_and_last_duplicate() -> None:
 
 _texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20)
 _numerics = st.decimals(min_value=-(10**7), max_value=10**7, places=3, allow_nan=False, allow_infinity=False)
-_moments = st.datetimes(
-    min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2090, 1, 1), timezones=st.just(UTC)
-)
+_moments = st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2090, 1, 1), timezones=st.just(UTC))
 _values = st.one_of(
     _texts.map(lambda v: (v, "text")),
     _numerics.map(lambda v: (v, "numeric")),

@@ -96,10 +96,12 @@ def test_missing_lookup_gives_null_fields(model: DatabaseModel) -> None:
     """A bid on art without an artist profile renders artist_name as null (LEFT JOIN miss)."""
     person = uuid_pool(model.schema, "people")[0]
     bid = uuid_pool(model.schema, "bids")[0]
-    outcome = model.run_transaction([
-        f"INSERT INTO people (id) VALUES ('{person}')",
-        f"INSERT INTO bids (id, art_id, person_id, amount) VALUES ('{bid}', '{ART}', '{person}', 7.5)",
-    ])
+    outcome = model.run_transaction(
+        [
+            f"INSERT INTO people (id) VALUES ('{person}')",
+            f"INSERT INTO bids (id, art_id, person_id, amount) VALUES ('{bid}', '{ART}', '{person}', 7.5)",
+        ]
+    )
     assert '"artist_name" : null' in outcome.notifications[0].payload
     assert '"amount" : 7.50' in outcome.notifications[0].payload
 
@@ -128,9 +130,11 @@ CREATE TRIGGER say AFTER INSERT ON events FOR EACH ROW WHEN (NEW.venue IS NOT NU
 """
     )
     model = DatabaseModel.from_sql([*builtin_sql_files(), extra])
-    outcome = model.run_transaction([
-        "INSERT INTO events (id, eid, name, venue) VALUES ('00000000-0000-0000-0000-000000000001', 'a', 'x', 'v'),"
-        " ('00000000-0000-0000-0000-000000000002', 'b', 'y', NULL)"
-    ])
+    outcome = model.run_transaction(
+        [
+            "INSERT INTO events (id, eid, name, venue) VALUES ('00000000-0000-0000-0000-000000000001', 'a', 'x', 'v'),"
+            " ('00000000-0000-0000-0000-000000000002', 'b', 'y', NULL)"
+        ]
+    )
     assert [n.payload for n in outcome.notifications] == ["X"]
     assert [r["name"] for r in model.rows("events")] == ["X", "Y"]

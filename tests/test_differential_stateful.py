@@ -71,6 +71,4 @@ def test_model_matches_postgres_step_by_step(
     ModelVersusPostgres.differential = Differential.for_tables(
         bcastsim_database_factory(files), DatabaseModel.from_sql(files)
     )
-    run_state_machine_as_test(
-        ModelVersusPostgres, settings=settings(max_examples=MACHINES, stateful_step_count=8)
-    )
+    run_state_machine_as_test(ModelVersusPostgres, settings=settings(max_examples=MACHINES, stateful_step_count=8))

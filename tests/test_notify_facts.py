@@ -170,9 +170,7 @@ def test_payload_limit_counts_bytes_not_characters(db: Database) -> None:
 def test_oversized_payload_aborts_the_business_write(db: Database) -> None:
     """A trigger payload over the limit aborts the INSERT that fired it: the bid row is lost too."""
     db.execute(f"UPDATE art SET code = repeat('C', 32) WHERE id = '{ART}'")
-    db.execute(
-        "UPDATE artist_profiles SET name = repeat('n', 7900) WHERE id = 'd0000000-0000-4000-8000-000000000001'"
-    )
+    db.execute("UPDATE artist_profiles SET name = repeat('n', 7900) WHERE id = 'd0000000-0000-4000-8000-000000000001'")
     result = db.run_transaction([bid()])
     assert result.error is not None
     assert result.error.sqlstate == "22023"
@@ -199,9 +197,7 @@ def test_empty_or_null_channel_is_rejected(db: Database) -> None:
 
 def test_realtime_send_inserts_a_message_row(db: Database) -> None:
     """realtime.send stores the broadcast as a realtime.messages row, private by default."""
-    result = db.run_transaction(
-        ["SELECT realtime.send('{\"amount\": 5}'::jsonb, 'bid_update', 'bids:art:1')"]
-    )
+    result = db.run_transaction(["SELECT realtime.send('{\"amount\": 5}'::jsonb, 'bid_update', 'bids:art:1')"])
     (message,) = result.messages
     assert (message.topic, message.event, message.private, message.extension) == (
         "bids:art:1", "bid_update", True, "broadcast",

@@ -89,9 +89,7 @@ def test_killed_owner_leaves_nothing_behind(tmp_path: Path) -> None:
     assert _postgres_pids_under(directory) == []
 
 
-def test_missing_binaries_are_reported_with_what_to_install(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_missing_binaries_are_reported_with_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """An override pointing at a directory without a server names what to install."""
     monkeypatch.setenv("BCASTSIM_PG_BINDIR", str(tmp_path))
     with pytest.raises(PgBinariesNotFound, match="apt-get install postgresql"):
@@ -110,9 +108,9 @@ def test_database_fixture_has_the_seed_loaded(bcastsim_db: Database) -> None:
         ("broadcast_round_contestants_trigger",),
         ("broadcast_vote_trigger",),
     ]
-    assert bcastsim_db.execute(
-        "SELECT to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NOT NULL"
-    ) == [(True,)]
+    assert bcastsim_db.execute("SELECT to_regprocedure('realtime.send(jsonb,text,text,boolean)') IS NOT NULL") == [
+        (True,)
+    ]
 
 
 @pytest.mark.parametrize("attempt", [1, 2])

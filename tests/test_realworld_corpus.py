@@ -27,8 +27,11 @@ PROJECTS: list[dict[str, Any]] = _DATA["project"]
 
 def _corpus_root() -> Path:
     """``$BCASTSIM_REALWORLD``, else the manifest's directory when the copies sit beside it, else ``../shared``."""
-    for candidate in (os.environ.get("BCASTSIM_REALWORLD"), str(MANIFEST.parent),
-                      str(ROOT.parent / "shared" / "realworld")):
+    for candidate in (
+        os.environ.get("BCASTSIM_REALWORLD"),
+        str(MANIFEST.parent),
+        str(ROOT.parent / "shared" / "realworld"),
+    ):
         if candidate and (Path(candidate) / FILES[0]["local_path"]).is_file():
             return Path(candidate)
     pytest.skip("corpus copies not found beside the manifest nor at ../shared/realworld; set BCASTSIM_REALWORLD")

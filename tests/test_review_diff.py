@@ -228,3 +228,27 @@ def test_renamed_and_edited_file_reports_only_the_edit(tmp_path: Path) -> None:
         "payload-key-removed",
         "payload-size-changed",
     }
+
+
+@pytest.mark.parametrize(("pair", "lost"), [("message-narrowed-trigger", "INSERT"), ("message-narrowed-if", "UPDATE")])
+def test_a_message_sent_on_fewer_writes_is_an_error(pair: str, lost: str) -> None:
+    """Dropping a trigger event, or narrowing the IF around a send, is an error naming the writes that lose it."""
+    report = review(str(DIFF_FIXTURES / pair / "old.sql"), str(DIFF_FIXTURES / pair / "new.sql"), schema=FIXTURE_SCHEMA)
+    narrowed = [e.finding for e in report.entries if e.finding.rule == "message-narrowed"]
+    assert narrowed
+    assert all(f.severity is Severity.ERROR for f in narrowed)
+    assert lost in narrowed[0].message
+    assert not any(e.state == "fixed" and e.finding.rule == "update-any-column" for e in report.entries)
+
+
+def test_update_of_columns_narrow_and_widen() -> None:
+    """UPDATE OF a narrower column list loses sends (error); going back to any column only adds sends (note)."""
+    from bcastsim.review._emission import emission_changes
+
+    any_column = (("UPDATE", ()),)
+    only_code = (("UPDATE", ("UPDATE OF code",)),)
+    narrowed = emission_changes(any_column, only_code)
+    assert [(c.operation, c.narrowed) for c in narrowed] == [("UPDATE", True)]
+    widened = emission_changes(only_code, any_column)
+    assert [(c.operation, c.narrowed) for c in widened] == [("UPDATE", False)]
+    assert emission_changes(only_code, (("UPDATE", ("UPDATE OF code, amount",)),))[0].narrowed is False

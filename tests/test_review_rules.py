@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 
 from bcastsim import InputError, Severity
 from bcastsim.review import RULES, ReviewConfig, all_rules, check, load_config
-from bcastsim.review._analysis import ALL_OPS, channel_builder, decided_ops, row_refs, statements
+from bcastsim.review._analysis import ALL_OPS, decided_ops, row_refs, statements
 from bcastsim.review._analysis import _guard_ops as guard_ops
 from bcastsim.review._suppress import SUPPRESSION_RULE, statement_spans
+from bcastsim.sqlmodel import load_catalog_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE_FIXTURES = ROOT / "tests" / "fixtures" / "sql" / "review" / "rules"
@@ -277,19 +278,25 @@ def test_row_refs_pairs_coalesce_over_new_and_old() -> None:
 
 
 @pytest.mark.parametrize(
-    ("sql", "transport", "builder"),
+    ("call", "builder"),
     [
-        ("SELECT pg_notify(CONCAT('a:', v), 'x')", "pg_notify", "concat"),
-        ("SELECT pg_notify('a:' || v, 'x')", "pg_notify", "||"),
-        ("SELECT pg_notify(format('a:%s', v), 'x')", "pg_notify", "format"),
-        ("SELECT pg_notify('a', 'x' || v)", "pg_notify", "literal"),
-        ("SELECT realtime.send(p, 'e', topic => 'a:' || v)", "realtime.send", "||"),
-        ("SELECT realtime.send(p, 'e', 'a:' || v, false)", "realtime.send", "||"),
+        ("pg_notify(CONCAT('a:', v), 'x')", "concat"),
+        ("pg_notify('a:' || v, 'x')", "||"),
+        ("pg_notify(format('a:%s', v), 'x')", "format"),
+        ("pg_notify('a', 'x' || v)", "literal"),
+        ("pg_notify(w, 'x')", "||"),
+        ("realtime.send('{}'::jsonb, 'e', topic => 'a:' || v)", "||"),
+        ("realtime.send('{}'::jsonb, 'e', 'a:' || v, false)", "||"),
     ],
 )
-def test_channel_builder(sql: str, transport: str, builder: str) -> None:
-    """How a channel argument is built decides what a NULL part does to it."""
-    assert channel_builder(sql, transport) == builder
+def test_channel_builder(call: str, builder: str) -> None:
+    """How a channel argument is built (through a variable too) is carried on the site."""
+    sql = (
+        "CREATE FUNCTION f(v text) RETURNS void LANGUAGE plpgsql AS $$\n"
+        f"DECLARE w text := 'a:' || v;\nBEGIN\n  PERFORM {call};\nEND $$;"
+    )
+    (site,) = load_catalog_text(sql).notify_sites
+    assert site.channel_builder == builder
 
 
 _OPS = sorted(ALL_OPS)
@@ -400,3 +407,23 @@ def test_suppressing_any_subset_hides_exactly_it(chosen: set[tuple[str, int]]) -
     assert report.suppressed == sum(
         1 for f in check([ROOT / "sql"]).findings if (f.rule, statement(f.line or 0)) in hidden
     )
+
+
+def test_reads_ruled_out_by_tg_op_in_case_and_and_are_not_mismatches() -> None:
+    """OLD.x in a CASE branch or an AND that TG_OP = 'INSERT' rules out is never read on INSERT."""
+    from bcastsim.review._analysis import refs_read_on
+
+    sql = (
+        "SELECT CASE WHEN TG_OP = 'INSERT' THEN now() ELSE OLD.created_at END, "
+        "CASE WHEN TG_OP = 'UPDATE' AND OLD.updated_at >= now() THEN OLD.updated_at ELSE now() END, OLD.name"
+    )
+    assert refs_read_on(sql, "INSERT") == {("OLD", "name")}
+    assert refs_read_on(sql, "UPDATE") == {("OLD", "created_at"), ("OLD", "updated_at"), ("OLD", "name")}
+
+
+def test_lookup_kept_non_null_by_a_guard_is_not_a_foreign_key_note() -> None:
+    """A lookup guarded by IF NOT FOUND THEN RETURN is safe; the same lookup trusting the foreign key is a note."""
+    path = ROOT / "tests" / "fixtures" / "sql" / "review" / "guarded_lookup.sql"
+    findings = check([path], config=ReviewConfig(), schema=FIXTURE_SCHEMA).findings
+    noted = [f.function for f in findings if f.rule == "channel-from-nullable"]
+    assert noted == ["item_event_trusting"]

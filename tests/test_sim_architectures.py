@@ -105,9 +105,9 @@ def test_seed_page_adds_listeners_when_artworks_appear() -> None:
     from bcastsim.sim import simulate
 
     runs = {
-        profile: simulate(tiny(), profile=profile, architectures=["broadcast"]).runs[0].metrics[
-            "broadcast:realtime.send"
-        ]
+        profile: simulate(tiny(), profile=profile, architectures=["broadcast"])
+        .runs[0]
+        .metrics["broadcast:realtime.send"]
         for profile in ("seed", "realtime_js")
     }
     seed, plain = runs["seed"], runs["realtime_js"]

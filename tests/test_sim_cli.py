@@ -13,8 +13,9 @@ from bcastsim.cli import main
 
 def test_json_output_and_out_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--format json prints the JSON report; --out writes both renderings; no progress bar off a TTY."""
-    status = main(["simulate", str(TINY), "--clients", "20", "--arch", "broadcast", "--format", "json",
-                   "--out", str(tmp_path)])
+    status = main(
+        ["simulate", str(TINY), "--clients", "20", "--arch", "broadcast", "--format", "json", "--out", str(tmp_path)]
+    )
     out, err = capsys.readouterr()
     assert status == 0
     assert err == ""

@@ -19,8 +19,18 @@ def test_json_carries_every_metric_and_series() -> None:
     assert labels == ["postgres_changes", "broadcast:pg_notify", "broadcast:realtime.send"]
     for run in data["runs"]:
         metrics = run["metrics"][run["architectures"][0]]
-        for key in ("database", "messages_sent", "bytes_sent", "latency_ms", "limit_violations", "updates",
-                    "delivery_check", "connections", "peak_poller_lag_ms", "peak_retained_wal_bytes"):
+        for key in (
+            "database",
+            "messages_sent",
+            "bytes_sent",
+            "latency_ms",
+            "limit_violations",
+            "updates",
+            "delivery_check",
+            "connections",
+            "peak_poller_lag_ms",
+            "peak_retained_wal_bytes",
+        ):
             assert key in metrics
         series = metrics["series"]
         lengths = {len(values) for values in series.values()}

@@ -273,7 +273,6 @@ def test_cascading_triggers_reach_sites() -> None:
     assert what_feeds(delivery_graph(catalog), "audit").tables == ("audit", "orders")
 
 
-
 def test_notify_inside_a_loop_is_one_site() -> None:
     """A notify in a loop body is one site, guarded by the loop, seeing values carried round the loop."""
     catalog = load_catalog_text(

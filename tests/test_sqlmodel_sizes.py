@@ -69,3 +69,27 @@ def test_string_bound_covers_any_string_of_that_length(text: str, chars: int) ->
     assert bound is not None
     with contextlib.suppress(UnicodeEncodeError):
         assert json_text_bytes(text) <= bound
+
+
+def test_bounds_from_checks_domains_enums_and_builtins() -> None:
+    """CHECK (char_length), domains, enums, varchar through casts and ||, txid_current() and names bound sizes."""
+    from pathlib import Path
+
+    from bcastsim.sqlmodel import load_catalog
+
+    catalog = load_catalog(Path(__file__).parent / "fixtures" / "sql" / "readable" / "bounds.sql")
+    (site,) = catalog.notify_sites
+    sizes = {field.key: field.max_bytes for field in site.payload or ()}
+    assert sizes == {
+        "name": 6 * 127 + 2,
+        "nick": 6 * 20 + 2,
+        "mood": 6 * 5 + 2,
+        "tx": 20,
+        "schema": 6 * 63 + 2,
+        "body": 6 * 100 + 2,
+    }
+    assert site.max_payload_bytes is not None
+    assert site.channel.max_bytes == 2 + 4 * 30
+    body = catalog.tables["q"].column("body")
+    assert body is not None
+    assert body.not_null

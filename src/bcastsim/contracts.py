@@ -80,6 +80,17 @@ class Contract:
     event: str | None = None
 
     @property
+    def emitted_when(self) -> dict[str, list[str]]:
+        """Per trigger operation, the conditions (one per site, any of them) under which the message is sent."""
+        result: dict[str, list[str]] = {}
+        for site in self.sites:
+            for operation, conditions in site.emitted_when:
+                text = " AND ".join(conditions) or "always"
+                if text not in result.setdefault(operation, []):
+                    result[operation].append(text)
+        return result
+
+    @property
     def channel(self) -> Template:
         return self.sites[0].channel
 
@@ -106,6 +117,7 @@ class Contract:
             "max_payload_bytes": self.max_payload_bytes,
             "unbounded_reason": self.unbounded_reason,
             "sites": [site.key for site in self.sites],
+            "emitted_when": self.emitted_when,
             "schema": self.schema,
         }
 

@@ -82,6 +82,7 @@ def _site_json(site: NotifySite) -> dict[str, Any]:
         "tables": list(site.tables),
         "operations": list(site.operations),
         "guards": list(site.guards),
+        "emitted_when": {operation: list(conditions) for operation, conditions in site.emitted_when},
         "payload_builder": site.payload_builder,
         "payload_format": site.payload_format,
         "max_payload_bytes": site.max_payload_bytes,
@@ -256,6 +257,9 @@ def render_text(doc: dict[str, Any]) -> str:
             ["operations", ", ".join(site["operations"]) or "-"],
         ]
         details.extend(["guard", guard] for guard in site["guards"])
+        details.extend(
+            ["sent on", f"{op} when {' AND '.join(conds) or 'always'}"] for op, conds in site["emitted_when"].items()
+        )
         details.append(
             [
                 "payload",
@@ -263,7 +267,7 @@ def render_text(doc: dict[str, Any]) -> str:
             ]
         )
         out.extend(_table(details, indent="      "))
-        if site["payload"] is None:
+        if site["payload"] is None and site["payload_builder"] != "scalar":
             out.append("      (payload not understood: see diagnostics)")
             continue
         rows = []

@@ -13,7 +13,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 import hypothesis
@@ -55,6 +55,9 @@ from bcastsim.client._scenario import (
     run_page_scenario,
 )
 from bcastsim.findings import Finding, Severity
+
+if TYPE_CHECKING:
+    from bcastsim.sqlmodel import NotifySite
 
 __all__ = ["run_client_checks", "run_profile_checks"]
 
@@ -867,6 +870,31 @@ def _page_topics(profile: Profile) -> list[tuple[str, bool]]:
     return list(dict.fromkeys(joined))
 
 
+def _reach_fix(site: NotifySite, private: bool) -> str:
+    """How to make the page's join reach the sender, never by moving restricted or personal data to public."""
+    from bcastsim.review import ReviewConfig
+
+    config = ReviewConfig()
+    fields = site.payload or ()
+    exposed = (
+        config.is_restricted_topic(str(site.channel))
+        or any(config.is_restricted_table(table) for table in site.tables)
+        or any(config.is_sensitive_key(field.key) for field in fields)
+        or any(
+            config.is_restricted_table(s.table) or config.is_sensitive_column(s.table, s.column)
+            for field in fields
+            for s in field.sources
+        )
+    )
+    if private or not exposed:
+        return f"PERFORM realtime.send(payload, event, '{site.channel}', private => {str(private).lower()})"
+    return (
+        f"PERFORM realtime.send(payload, event, '{site.channel}', private => true), guarded by an RLS policy on "
+        "realtime.messages, and join the topic with config: { private: true }: it carries restricted or "
+        "personal data, so it must not become public"
+    )
+
+
 def _check_topics(profile: Profile, seed: int, max_examples: int) -> list[Finding]:
     if profile.sql is None:
         return []
@@ -910,7 +938,7 @@ def _check_topics(profile: Profile, seed: int, max_examples: int) -> list[Findin
                     why="Supabase Realtime has no LISTEN path: pg_notify/NOTIFY is not delivered to Broadcast "
                     "channels; only realtime.send (a row in realtime.messages) is, and a public and a private "
                     "channel of one name are different channels",
-                    fix=f"PERFORM realtime.send(payload, event, '{site.channel}', private => {str(private).lower()})",
+                    fix=_reach_fix(site, private),
                     example=f"topic {topic}",
                 )
             )

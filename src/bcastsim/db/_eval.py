@@ -415,9 +415,7 @@ class Compiler:
             for alias, table in scope.from_items:
                 if alias == first:
                     if table.column(second) is None:
-                        return _raiser(
-                            DatabaseError("42703", f"column {first}.{second} does not exist")
-                        )
+                        return _raiser(DatabaseError("42703", f"column {first}.{second} does not exist"))
                     return _column_getter(alias, table.column_names.index(second))
             if first in scope.records:
                 return _record_field(first, second)
@@ -626,8 +624,16 @@ class Compiler:
             raise self.unsupported(f"query {type(node).__name__}", scope)
         if node.valuesLists or node.op.name != "SETOP_NONE":
             raise self.unsupported("VALUES / set operation in a query", scope)
-        for clause in ("groupClause", "havingClause", "sortClause", "distinctClause", "windowClause",
-                       "withClause", "lockingClause", "limitOffset"):
+        for clause in (
+            "groupClause",
+            "havingClause",
+            "sortClause",
+            "distinctClause",
+            "windowClause",
+            "withClause",
+            "lockingClause",
+            "limitOffset",
+        ):
             if getattr(node, clause, None):
                 raise self.unsupported(f"{clause.removesuffix('Clause')} in a query", scope)
         items: list[_FromItem] = []
@@ -703,8 +709,10 @@ class Compiler:
         on: Any,
     ) -> None:
         if type(node).__name__ == "RangeVar":
-            name = node.relname if not node.schemaname or node.schemaname == "public" else (
-                f"{node.schemaname}.{node.relname}"
+            name = (
+                node.relname
+                if not node.schemaname or node.schemaname == "public"
+                else (f"{node.schemaname}.{node.relname}")
             )
             table = tables.get(name)
             if table is None:
@@ -720,9 +728,7 @@ class Compiler:
             if isinstance(node.rarg, ast.JoinExpr):
                 raise self.unsupported("right-nested join", scope)
             self._flatten_from(node.larg, scope, tables, items, left=left, on=on)
-            self._flatten_from(
-                node.rarg, scope, tables, items, left=node.jointype == JoinType.JOIN_LEFT, on=node.quals
-            )
+            self._flatten_from(node.rarg, scope, tables, items, left=node.jointype == JoinType.JOIN_LEFT, on=node.quals)
             return
         raise self.unsupported(f"FROM item {type(node).__name__}", scope)
 

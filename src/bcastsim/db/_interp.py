@@ -132,9 +132,7 @@ class FunctionCompiler:
                 initial.append((name, "record", None))
         for index in range(1, len(definition.params) + 1):
             variables.add(f"${index}")
-        self.scope = Scope(
-            variables=frozenset(variables), records=frozenset(records), path=definition.path
-        )
+        self.scope = Scope(variables=frozenset(variables), records=frozenset(records), path=definition.path)
         compiled_initial: list[tuple[str, str, Compiled | None]] = []
         for name, type_name, default in initial:
             expr = None if default is None else self._expression(default["PLpgSQL_expr"], None)
@@ -307,9 +305,7 @@ class FunctionCompiler:
                 body(frame)
             except DatabaseError as error:
                 for codes, handler in handlers:
-                    if "*" in codes or error.sqlstate in codes or (
-                        error.sqlstate[:2] + "000" in codes
-                    ):
+                    if "*" in codes or error.sqlstate in codes or (error.sqlstate[:2] + "000" in codes):
                         ctx.rollback_mark(mark)
                         saved = (frame.variables.get("sqlstate"), frame.variables.get("sqlerrm"))
                         frame.variables["sqlstate"] = error.sqlstate

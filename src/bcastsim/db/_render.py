@@ -92,7 +92,7 @@ def record_text(record: Record) -> str:
             parts.append("")
             continue
         text = output_text(value)
-        if text == "" or any(c in text for c in '",()\\ \t\n\r') :
+        if text == "" or any(c in text for c in '",()\\ \t\n\r'):
             text = '"' + text.replace("\\", "\\\\").replace('"', '""') + '"'
         parts.append(text)
     return "(" + ",".join(parts) + ")"

@@ -61,7 +61,6 @@ _TYPE_NAMES = {
 }
 
 
-
 def normalize_type(name: str) -> str:
     return _TYPE_NAMES.get(name.lower(), name.lower())
 

@@ -333,8 +333,9 @@ class DatabaseModel:
     def _compile_dml(self, stmt: Any, scope: Scope) -> Callable[[Frame], int]:
         for clause in ("withClause", "returningList", "returningClause", "onConflictClause"):
             if getattr(stmt, clause, None):
-                raise UnsupportedError(f"{clause.removesuffix('Clause').removesuffix('List')} in DML",
-                                       path=scope.path, line=scope.line)
+                raise UnsupportedError(
+                    f"{clause.removesuffix('Clause').removesuffix('List')} in DML", path=scope.path, line=scope.line
+                )
         if isinstance(stmt, ast.InsertStmt):
             return self._compile_insert(stmt, scope)
         if isinstance(stmt, ast.UpdateStmt):
@@ -389,8 +390,10 @@ class DatabaseModel:
                 for index, column in enumerate(table.columns):
                     if full[index] is _DEFAULT:
                         default = defaults[index]
-                        full[index] = None if default is None else coerce_to_type(
-                            default(frame), column.type_name, column.modifiers
+                        full[index] = (
+                            None
+                            if default is None
+                            else coerce_to_type(default(frame), column.type_name, column.modifiers)
                         )
                 record = Record(table.name, table.column_names, tuple(full))
                 record_or_none = txn.fire_before_row(table.name, "INSERT", record, None)
@@ -471,8 +474,10 @@ class DatabaseModel:
                         values[index] = planned[index]
                     elif value is None:
                         default = self._defaults.get((table.name, column.name))
-                        values[index] = None if default is None else coerce_to_type(
-                            default(frame), column.type_name, column.modifiers
+                        values[index] = (
+                            None
+                            if default is None
+                            else coerce_to_type(default(frame), column.type_name, column.modifiers)
                         )
                     else:
                         values[index] = coerce_to_type(value(frame), column.type_name, column.modifiers)
@@ -546,9 +551,7 @@ def _lift_literals(sql: str) -> tuple[str, list[Any]] | None:
     return shape, params
 
 
-def _bind(
-    statement: Callable[[Transaction, dict[str, Any]], Any], params: list[Any]
-) -> Callable[[Transaction], Any]:
+def _bind(statement: Callable[[Transaction, dict[str, Any]], Any], params: list[Any]) -> Callable[[Transaction], Any]:
     values = {f"${index}": value for index, value in enumerate(params, start=1)}
     return lambda txn: statement(txn, values)
 
@@ -707,8 +710,7 @@ class Transaction:
             if column.not_null and value is None:
                 raise DatabaseError(
                     "23502",
-                    f'null value in column "{column.name}" of relation "{relation}"'
-                    " violates not-null constraint",
+                    f'null value in column "{column.name}" of relation "{relation}" violates not-null constraint',
                 )
         checks = self.model._checks.get(table.name)
         if checks:
@@ -720,9 +722,7 @@ class Transaction:
                         f'new row for relation "{relation}" violates check constraint "{name}"',
                     )
 
-    def matching(
-        self, table: TableDef, alias: str, where: Compiled | None, frame: Frame
-    ) -> list[tuple[int, Record]]:
+    def matching(self, table: TableDef, alias: str, where: Compiled | None, frame: Frame) -> list[tuple[int, Record]]:
         data = self.store.table(table.name)
         rows = sorted(data.rows.items())
         found = []
@@ -754,15 +754,22 @@ class Transaction:
     def _run_trigger(self, trigger: TriggerDef, op: str, new: Record | None, old: Record | None) -> Any:
         function = self.model.functions.get(trigger.function)
         if function is None:
-            raise UnsupportedError(f"trigger function {trigger.function} is not defined",
-                                   path=trigger.path, line=trigger.line)
+            raise UnsupportedError(
+                f"trigger function {trigger.function} is not defined", path=trigger.path, line=trigger.line
+            )
         if isinstance(function, UnsupportedError):
             raise function
         return self._invoke(function, self._trigger_vars(trigger, op, new, old))
 
     def _applies(
-        self, trigger: TriggerDef, timing: str, level: str, op: str, rows: tuple[Record | None, Record | None],
-        *, columns: tuple[str, ...] = (),
+        self,
+        trigger: TriggerDef,
+        timing: str,
+        level: str,
+        op: str,
+        rows: tuple[Record | None, Record | None],
+        *,
+        columns: tuple[str, ...] = (),
     ) -> bool:
         new, old = rows
         if not trigger.enabled or trigger.timing != timing or trigger.level != level or op not in trigger.events:
@@ -796,8 +803,9 @@ class Transaction:
                 current = new
         return current
 
-    def after_row_events(self, table: str, op: str, new: Record | None, old: Record | None,
-                         columns: tuple[str, ...]) -> list[_Event]:
+    def after_row_events(
+        self, table: str, op: str, new: Record | None, old: Record | None, columns: tuple[str, ...]
+    ) -> list[_Event]:
         events = []
         for trigger in self.model._triggers.get(table, ()):
             if isinstance(trigger, _RICheck):
@@ -938,9 +946,14 @@ class Transaction:
         self.queue.rollback_to(0)
         return self._finish(False, (), (), error, statement_errors)
 
-    def _finish(self, committed: bool, notifications: tuple[ModelNotification, ...],
-                messages: tuple[ModelMessage, ...], error: StepError | None,
-                statement_errors: Sequence[StepError]) -> TransactionOutcome:
+    def _finish(
+        self,
+        committed: bool,
+        notifications: tuple[ModelNotification, ...],
+        messages: tuple[ModelMessage, ...],
+        error: StepError | None,
+        statement_errors: Sequence[StepError],
+    ) -> TransactionOutcome:
         self.finished = True
         self.model.open = None
         return TransactionOutcome(

@@ -71,9 +71,7 @@ class Record:
         try:
             return self.values[self.columns.index(name)]
         except ValueError:
-            raise DatabaseError(
-                "42703", f'record "{self.table}" has no field "{name}"'
-            ) from None
+            raise DatabaseError("42703", f'record "{self.table}" has no field "{name}"') from None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(zip(self.columns, self.values, strict=True))
@@ -81,9 +79,7 @@ class Record:
 
 Value: TypeAlias = Any
 
-_UUID_RE = re.compile(
-    r"^\{?([0-9a-fA-F]{4}-?){7}[0-9a-fA-F]{4}\}?$"
-)
+_UUID_RE = re.compile(r"^\{?([0-9a-fA-F]{4}-?){7}[0-9a-fA-F]{4}\}?$")
 _TS_RE = re.compile(
     r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?)?"
     r"\s*(Z|[+-]\d{1,2}(?::?\d{2})?)?\s*$"

@@ -34,9 +34,7 @@ class PgBinaries:
 
     @property
     def version(self) -> str:
-        output = subprocess.run(
-            [self.path("postgres"), "--version"], capture_output=True, text=True, check=True
-        ).stdout
+        output = subprocess.run([self.path("postgres"), "--version"], capture_output=True, text=True, check=True).stdout
         match = re.search(r"(\d+(?:\.\d+)*)", output)
         return match.group(1) if match else output.strip()
 

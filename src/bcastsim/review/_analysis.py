@@ -21,13 +21,13 @@ __all__ = [
     "Handler",
     "RowRef",
     "Statement",
-    "channel_builder",
     "decided_ops",
     "exception_handlers",
+    "refs_read_on",
     "row_refs",
-    "send_arguments",
     "statements",
     "tg_op_literals",
+    "truth_under",
 ]
 
 ALL_OPS: frozenset[str] = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCATE"})
@@ -128,6 +128,11 @@ def _truth(node: Any, op: str) -> Truth:
     return None
 
 
+def truth_under(node: Any, op: str) -> bool | None:
+    """Whether a condition is true under ``TG_OP = op`` from its TG_OP tests alone; None: it depends."""
+    return _truth(node, op)
+
+
 def _condition(cond: str) -> Any | None:
     try:
         parsed: Any = pglast.parse_sql(f"SELECT {cond}")
@@ -192,15 +197,6 @@ def _function_root(plpgsql: Mapping[str, Any] | list[Any] | None) -> Mapping[str
     return node if isinstance(node, Mapping) else None
 
 
-def _datum_name(root: Mapping[str, Any], number: int) -> str:
-    datums = root.get("datums") or []
-    if 0 <= number < len(datums) and isinstance(datums[number], Mapping):
-        for value in datums[number].values():
-            if isinstance(value, Mapping) and isinstance(value.get("refname"), str):
-                return str(value["refname"]).upper()
-    return f"${number}"
-
-
 def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS) -> list[Statement]:
     """Every statement of the function, with the TG_OP values under which it can run."""
     root = _function_root(plpgsql)
@@ -220,9 +216,10 @@ def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS) -> list[Stat
             lineno = int(stmt.get("lineno", 0) or 0)
             sql = _exprs(stmt)
             if kind == "PLpgSQL_stmt_return" and not sql:
-                # RETURN of a record variable (RETURN NEW) names a datum instead of an expression;
-                # the JSON leaves out a datum number of 0, which is NEW.
-                sql = [_datum_name(root, int(stmt.get("retvarno", 0) or 0))]
+                # RETURN of a record variable names a datum, not an expression; the catalog reads
+                # which one from the source (``retvar``), as the parse tree drops it.
+                target = stmt.get("retvar")
+                sql = [str(target).upper()] if isinstance(target, str) else []
             result.append(Statement(kind, lineno, tuple(sql), ops, in_handler, protected))
             if kind == "PLpgSQL_stmt_if":
                 cond = _expr(stmt.get("cond")) or ""
@@ -360,78 +357,55 @@ def row_refs(sql: str) -> list[RowRef]:
     return refs
 
 
-_CONCAT_CALL = re.compile(r"^\s*concat\s*\(", re.IGNORECASE)
-_FORMAT_CALL = re.compile(r"^\s*format\s*\(", re.IGNORECASE)
+def refs_read_on(sql: str, op: str) -> set[tuple[str, str]] | None:
+    """``(NEW|OLD, column)`` reads that can happen under ``TG_OP = op``; None when ``sql`` does not parse.
 
-
-def _top_level_args(call: str) -> list[str] | None:
-    """The comma-separated arguments of the first call in ``call`` (``name(a, b)`` -> ``[a, b]``)."""
-    open_at = call.find("(")
-    if open_at < 0:
-        return None
-    depth = 0
-    args: list[str] = []
-    start = open_at + 1
-    in_string = False
-    for i in range(open_at, len(call)):
-        ch = call[i]
-        if ch == "'":
-            in_string = not in_string
-        if in_string:
-            continue
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                args.append(call[start:i])
-                return [arg.strip() for arg in args]
-        elif ch == "," and depth == 1:
-            args.append(call[start:i])
-            start = i + 1
-    return None
-
-
-_SEND_NAMES = re.compile(r"(pg_notify|realtime\s*\.\s*send|realtime\s*\.\s*broadcast_changes)\s*\(", re.IGNORECASE)
-
-
-def send_arguments(sql: str) -> list[str] | None:
-    """The arguments of the first ``realtime.send(...)`` call in ``sql``, or None when there is none."""
-    match = re.search(r"realtime\s*\.\s*send\s*\(", sql, re.IGNORECASE)
-    if match is None:
-        return None
-    return _top_level_args(sql[match.start() :])
-
-
-def channel_builder(sql: str, transport: str) -> str | None:
-    """How the channel/topic argument of the first send call in ``sql`` is built.
-
-    ``"concat"`` (NULL parts vanish), ``"||"`` (a NULL part makes it NULL), ``"format"``
-    (``%s`` of NULL is empty), ``"literal"`` or ``"other"``; None when no call is found.
+    A read in a ``CASE`` branch whose ``WHEN`` is false under ``op`` (or in the ``ELSE`` after a
+    ``WHEN`` that is true under ``op``) never happens under ``op``.
     """
-    text = sql
-    for match in _SEND_NAMES.finditer(text):
-        name = re.sub(r"\s+", "", match.group(1)).lower()
-        if (transport == "pg_notify") != (name == "pg_notify"):
-            continue
-        args = _top_level_args(text[match.start() :])
-        if not args:
-            return None
-        named = [arg.split("=>", 1)[1] for arg in args if re.match(r"\s*(topic|topic_name)\s*=>", arg, re.I)]
-        index = 0 if name == "pg_notify" else (2 if name == "realtime.send" else 0)
-        if named:
-            arg = named[0]
-        elif index < len(args):
-            arg = args[index]
-        else:
-            return None
-        if _CONCAT_CALL.match(arg):
-            return "concat"
-        if _FORMAT_CALL.match(arg):
-            return "format"
-        if "||" in _strip_strings(arg):
-            return "||"
-        if re.fullmatch(r"\s*'(?:[^']|'')*'\s*(::\s*\w+)?\s*", arg):
-            return "literal"
-        return "other"
-    return None
+    try:
+        tree: Any = pglast.parse_sql(
+            sql if re.match(r"\s*(select|insert|update|delete|with)\b", sql, re.I) else f"SELECT {sql}"
+        )
+    except Exception:  # PL/pgSQL-only syntax: the caller falls back to reading the text
+        return None
+    found: set[tuple[str, str]] = set()
+
+    def visit(node: Any) -> None:
+        if isinstance(node, ast.CaseExpr):
+            visit(node.arg)
+            decided = False
+            for when in node.args or ():
+                if not isinstance(when, ast.CaseWhen) or decided:
+                    continue
+                truth = _truth(when.expr, op)
+                visit(when.expr)
+                if truth is not False:
+                    visit(when.result)
+                decided = truth is True
+            if not decided:
+                visit(node.defresult)
+            return
+        if isinstance(node, ast.BoolExpr) and node.boolop != BoolExprType.NOT_EXPR:
+            # An AND with a conjunct false under op (an OR with one true) does not depend on the rest.
+            settled = node.boolop != BoolExprType.AND_EXPR
+            args = list(node.args or ())
+            if any(_truth(arg, op) is settled for arg in args):
+                return
+            for arg in args:
+                visit(arg)
+            return
+        if isinstance(node, ast.ColumnRef):
+            fields = [f.sval for f in node.fields or () if isinstance(f, ast.String)]
+            if len(fields) >= 2 and str(fields[0]).lower() in {"new", "old"}:
+                found.add((str(fields[0]).upper(), str(fields[1]).lower()))
+            return
+        if isinstance(node, ast.Node):
+            for slot in getattr(type(node), "__slots__", ()):
+                visit(getattr(node, slot, None))
+        elif isinstance(node, tuple | list):
+            for item in node:
+                visit(item)
+
+    visit(tree)
+    return found

@@ -8,7 +8,7 @@ A key not listed here is an input error with the nearest known key as a suggesti
     schema = ["db/schema.sql"]             # loaded before the checked SQL (relative to pyproject.toml)
     paths = ["db/migrations/"]             # what `bcastsim check` checks when given no PATH
     fail-on = "error"                      # error, warning, note or never
-    transport = "supabase-realtime"        # or "postgres"
+    transport = "auto"                     # or "supabase-realtime", "postgres"
     disable = ["update-any-column"]        # rule ids to skip
     enable = []                            # when non-empty: only these rules run
     sensitive-columns = ["*.email", "people.*", "*.person_id"]   # table.column globs
@@ -16,6 +16,7 @@ A key not listed here is an input error with the nearest known key as a suggesti
     restricted-topics = ["*admin*"]        # topic globs that only some roles may read
     restricted-tables = ["votes"]          # tables whose rows only some roles may read
     hot-tables = ["bids", "votes"]         # tables written in bursts by many users at once
+    migrations = "goose"                   # force a migration convention (default: detected)
     severity = { "timestamp-semantics" = "note" }                # per-rule override
 """
 
@@ -46,7 +47,7 @@ __all__ = [
     "load_config",
 ]
 
-TRANSPORTS = ("supabase-realtime", "postgres")
+TRANSPORTS = ("auto", "supabase-realtime", "postgres")
 
 # People's identities and contact details. Artists' stage names are public in the
 # modelled event, so `artist_profiles.name` is deliberately not here.
@@ -90,6 +91,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "paths",
     "fail-on",
     "transport",
+    "migrations",
     "enable",
     "disable",
     *_LIST_KEYS,
@@ -106,7 +108,7 @@ def _match_any(value: str, patterns: Iterable[str]) -> bool:
 class ReviewConfig:
     """Settings for ``bcastsim check`` and ``bcastsim review``; defaults apply when no pyproject sets them."""
 
-    transport: str = "supabase-realtime"
+    transport: str = "auto"
     enable: frozenset[str] = frozenset()
     disable: frozenset[str] = frozenset()
     sensitive_columns: tuple[str, ...] = DEFAULT_SENSITIVE_COLUMNS
@@ -114,6 +116,7 @@ class ReviewConfig:
     restricted_topics: tuple[str, ...] = DEFAULT_RESTRICTED_TOPICS
     restricted_tables: tuple[str, ...] = DEFAULT_RESTRICTED_TABLES
     hot_tables: tuple[str, ...] = DEFAULT_HOT_TABLES
+    migrations: str | None = None
     severity: Mapping[str, Severity] = attrs.field(factory=dict)
     schema: tuple[Path, ...] = ()
     paths: tuple[Path, ...] = ()
@@ -199,7 +202,7 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
     known = set(known_rules)
     kwargs: dict[str, Any] = {"source": str(pyproject)}
 
-    for key, choices, default in (("transport", TRANSPORTS, "supabase-realtime"), ("fail-on", _FAIL_ON, "error")):
+    for key, choices, default in (("transport", TRANSPORTS, "auto"), ("fail-on", _FAIL_ON, "error")):
         value = table.get(key, default)
         if value not in choices:
             raise InputError(
@@ -210,6 +213,17 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
         kwargs[key.replace("-", "_")] = value
     kwargs["schema"] = _relative_paths(table, "schema", pyproject)
     kwargs["paths"] = _relative_paths(table, "paths", pyproject)
+
+    migrations = table.get("migrations")
+    if migrations is not None:
+        from bcastsim.sqlmodel import CONVENTIONS
+
+        if migrations not in CONVENTIONS:
+            raise InputError(
+                f"[tool.bcastsim] migrations must be one of {', '.join(CONVENTIONS)}, got {migrations!r}",
+                path=pyproject,
+            )
+        kwargs["migrations"] = migrations
 
     for key in ("enable", "disable"):
         ids = _string_list(table, key, pyproject)

@@ -21,6 +21,7 @@ from bcastsim._errors import InputError
 from bcastsim._io import path_kind
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig
+from bcastsim.review._emission import emission_changes
 from bcastsim.review._report import RuleInfo
 from bcastsim.review._rules import NOTIFY_PAYLOAD_LIMIT, RuleContext, is_public
 
@@ -55,16 +56,21 @@ def _extract_tar(archive: bytes, destination: Path) -> None:
             tar.extract(member, destination)
 
 
-def expand_sql_paths(paths: Sequence[Path]) -> list[Path]:
-    """Files in load order: a directory gives its own ``*.sql`` (not sub-directories), schema first."""
+def expand_sql_paths(paths: Sequence[Path], migrations: str | None = None) -> list[Path]:
+    """Files in load order: a directory in its migration tool's order, else by name with the schema first."""
+    from bcastsim.sqlmodel import order_directory
+
     files: list[Path] = []
     for path in paths:
         kind = path_kind(path, "SQL path")
         if kind == "directory":
-            found = sorted(p for p in path.glob("*.sql") if path_kind(p) == "file")
+            ordered = order_directory(path, migrations)
+            found = [p for p in ordered.files if path_kind(p) == "file"]
             if not found:
                 raise InputError("directory holds no .sql files", path=str(path))
-            first = [p for name in _LOAD_FIRST for p in found if p.name == name]
+            first = (
+                [p for name in _LOAD_FIRST for p in found if p.name == name] if ordered.convention == "plain" else []
+            )
             files.extend(first + [p for p in found if p not in first])
         elif kind == "file":
             files.append(path)
@@ -167,12 +173,12 @@ def materialize(spec: str, workdir: Path, cwd: Path | None = None, *, missing_ok
     return Version(spec, tuple(files), shown)
 
 
-def load_version(version: Version, schema: Sequence[Path] = ()) -> Catalog:
+def load_version(version: Version, schema: Sequence[Path] = (), migrations: str | None = None) -> Catalog:
     """The catalog of ``schema`` files followed by the version's files; input errors name the shown path."""
     from bcastsim.sqlmodel import load_catalog
 
     try:
-        return load_catalog([*schema, *version.files])
+        return load_catalog([*schema, *version.files], migrations=migrations)
     except InputError as error:
         if error.path is not None and error.path in version.shown:
             raise InputError(error.message, path=version.shown[error.path], line=error.line, fix=error.fix) from None
@@ -282,6 +288,22 @@ DIFF_RULES: dict[str, RuleInfo] = {
             "json_build_object renders '{\"a\" : 1}', jsonb '{\"a\": 1}' with keys reordered: clients "
             "or tests comparing payload text see a change.",
             "compare parsed JSON, never payload text",
+        ),
+        _info(
+            "message-narrowed",
+            Severity.ERROR,
+            "Message sent on fewer writes",
+            "Subscribers that relied on the message for those writes stop receiving it, with no error anywhere: "
+            "a trigger event dropped, a WHEN or UPDATE OF added, or an IF that no longer sends.",
+            "keep sending under the old conditions, or confirm no subscriber needs the message there",
+        ),
+        _info(
+            "message-widened",
+            Severity.NOTE,
+            "Message sent on more writes",
+            "Subscribers receive the message on writes that did not send it before: more traffic, and clients "
+            "must tolerate the new cases.",
+            "make sure clients handle the message in the new cases",
         ),
         _info(
             "event-renamed",
@@ -476,6 +498,26 @@ def _compare_payloads(old: NotifySite, new: NotifySite, label: str, new_version:
             )
 
 
+def _compare_emission(old: NotifySite, new: NotifySite, label: str, new_version: Version) -> Iterator[Finding]:
+    for change in emission_changes(old.emitted_when, new.emitted_when):
+        op = change.operation
+        if change.narrowed and change.new == "never":
+            message = (
+                f"{label} is no longer sent on {op} (was sent when {change.old}): subscribers that "
+                f"relied on it for {op} writes stop receiving it"
+            )
+        elif change.narrowed:
+            message = (
+                f"{label} on {op} is now sent only when {change.new} (was: {change.old}); e.g. when "
+                f"{change.example}, subscribers no longer receive it"
+            )
+        elif change.old == "never":
+            message = f"{label} is now also sent on {op} (when {change.new})"
+        else:
+            message = f"{label} on {op} is now also sent when {change.example} (was: {change.old}; now: {change.new})"
+        yield _finding("message-narrowed" if change.narrowed else "message-widened", message, new, new_version)
+
+
 def _size_text(size: int | None) -> str:
     return "unbounded" if size is None else f"{size} bytes"
 
@@ -519,6 +561,7 @@ def _compare_messages(old: NotifySite, new: NotifySite, label: str, new_version:
             new_version,
         )
     yield from _compare_payloads(old, new, label, new_version)
+    yield from _compare_emission(old, new, label, new_version)
     if old.max_payload_bytes != new.max_payload_bytes:
         grew = new.max_payload_bytes is None or (
             old.max_payload_bytes is not None and new.max_payload_bytes > old.max_payload_bytes

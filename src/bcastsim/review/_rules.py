@@ -16,11 +16,10 @@ import attrs
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._analysis import (
     ALL_OPS,
-    channel_builder,
     decided_ops,
     exception_handlers,
+    refs_read_on,
     row_refs,
-    send_arguments,
     statements,
     tg_op_literals,
 )
@@ -38,6 +37,10 @@ CHANNEL_LIMIT = 63
 REALTIME_PAYLOAD_LIMIT = 256 * 1024
 
 _NOTIFY_TRANSPORTS = ("pg_notify", "NOTIFY")
+# Channels other servers LISTEN on to take orders from the database (PostgREST's schema/config reload).
+CONTROL_CHANNELS = frozenset({"pgrst"})
+# The diagnostic of a send inside a WITH query nothing reads.
+NEVER_RUNS = "send-never-runs"
 _REALTIME_TRANSPORTS = ("realtime.send", "realtime.broadcast_changes")
 
 
@@ -63,6 +66,36 @@ class RuleContext:
 
     def function(self, name: str) -> Function | None:
         return self.catalog.functions.get(name)
+
+    @property
+    def targets_realtime(self) -> bool:
+        """Whether the project shows it targets Supabase Realtime (``--transport auto``)."""
+        catalog = self.catalog
+        return (
+            "realtime" in catalog.schemas
+            or any(name.startswith("realtime.") for name in (*catalog.functions, *catalog.tables))
+            or any(site.transport in _REALTIME_TRANSPORTS for site in catalog.notify_sites)
+            or any("supabase/migrations" in path.replace("\\", "/") for path in catalog.paths)
+        )
+
+    def transport_of(self, site: NotifySite) -> str:
+        """The transport a site is judged against: ``supabase-realtime`` or ``postgres``.
+
+        With ``auto`` a pg_notify site is a Realtime one only in a project that targets Realtime,
+        and never when it is a channel someone LISTENs on in the inputs or a known control channel.
+        """
+        if self.config.transport != "auto":
+            return self.config.transport
+        if site.transport in _REALTIME_TRANSPORTS:
+            return "supabase-realtime"
+        channel = str(site.channel)
+        if site.channel.is_literal and (channel in self.catalog.listens or channel in CONTROL_CHANNELS):
+            return "postgres"
+        return "supabase-realtime" if self.targets_realtime else "postgres"
+
+    def listened_privately(self, site: NotifySite) -> bool:
+        """A pg_notify site of a LISTEN/NOTIFY project: only database sessions can hear it."""
+        return site.transport in _NOTIFY_TRANSPORTS and self.transport_of(site) == "postgres"
 
     def triggers_for(self, function: str) -> tuple[Trigger, ...]:
         return tuple(t for t in self.catalog.triggers_for(function) if t.enabled)
@@ -150,33 +183,6 @@ def is_public(site: NotifySite) -> bool:
     return site.private is False
 
 
-def _statement_sql_at(ctx: RuleContext, site: NotifySite) -> str | None:
-    function = ctx.function(site.function)
-    if function is None or function.plpgsql is None:
-        return None
-    for stmt in statements(function.plpgsql):
-        if function.file_line(stmt.lineno).line == site.location.line:
-            for sql in stmt.sql:
-                if channel_builder(sql, site.transport) is not None:
-                    return sql
-    # A statement can start on an earlier line than the call itself.
-    candidates = [
-        stmt
-        for stmt in statements(function.plpgsql)
-        if function.file_line(stmt.lineno).line <= site.location.line
-        and any(channel_builder(sql, site.transport) is not None for sql in stmt.sql)
-    ]
-    if candidates:
-        stmt = max(candidates, key=lambda s: s.lineno)
-        return next(sql for sql in stmt.sql if channel_builder(sql, site.transport) is not None)
-    return None
-
-
-def _site_builder(ctx: RuleContext, site: NotifySite) -> str | None:
-    sql = _statement_sql_at(ctx, site)
-    return channel_builder(sql, site.transport) if sql is not None else None
-
-
 def _medium(site: NotifySite) -> str:
     return "topic" if site.transport in _REALTIME_TRANSPORTS else "channel"
 
@@ -201,7 +207,15 @@ def _payload_too_large(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         if site.payload is None and site.max_payload_bytes is None and site.unbounded_reason is None:
             continue
         size = site.max_payload_bytes
-        if site.transport in _NOTIFY_TRANSPORTS:
+        if size is None and not site.size_traced:
+            yield rule.at_site(
+                ctx,
+                site,
+                f"{site.transport} payload size is unknown ({_unbounded_reason(site)}): the analysis could not "
+                "follow it, so whether it stays under the transport's limit is not known",
+                severity=Severity.NOTE,
+            )
+        elif site.transport in _NOTIFY_TRANSPORTS:
             if size is None:
                 reason = _unbounded_reason(site)
                 yield rule.at_site(
@@ -248,11 +262,21 @@ def _channel_too_long(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             else "NOTIFY truncates the identifier to 63 bytes, so listeners of the full name hear nothing"
         )
         if size is None:
-            unbounded = [str(h) for h in site.channel.holes if h.max_bytes is None]
+            unbounded = [h for h in site.channel.holes if h.max_bytes is None]
+            names = ", ".join(str(h) for h in unbounded)
+            if not any(h.traced for h in unbounded):
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"channel '{site.channel}': the length of {names} is unknown (the analysis could not follow "
+                    f"it); past {CHANNEL_LIMIT} bytes {consequence}",
+                    severity=Severity.NOTE,
+                )
+                continue
             yield rule.at_site(
                 ctx,
                 site,
-                f"channel '{site.channel}' has no length bound ({', '.join(unbounded)} unbounded); "
+                f"channel '{site.channel}' has no length bound ({names} unbounded); "
                 f"past {CHANNEL_LIMIT} bytes {consequence}",
                 severity=severity,
             )
@@ -276,23 +300,10 @@ def _lookup_keys(ctx: RuleContext, site: NotifySite, table: str) -> list[str]:
     return keys
 
 
-def _guarded_lookup(ctx: RuleContext, site: NotifySite, expression: str) -> bool:
-    """Whether the function returns early when its lookup finds nothing (IF NOT FOUND / v IS NULL)."""
-    function = ctx.function(site.function)
-    if function is None:
-        return False
-    body = re.sub(r"\s+", " ", function.body)
-    if re.search(r"\bIF NOT FOUND\b", body, re.I):
-        return True
-    return re.search(rf"\bIF {re.escape(expression.strip())} IS NULL\b", body, re.I) is not None
-
-
 def _looked_up_holes(ctx: RuleContext, site: NotifySite) -> Iterator[tuple[str, list[str]]]:
     """Non-NULL holes filled by a lookup in another table, with the foreign keys that keep them non-NULL."""
     for hole in site.channel.holes:
-        if hole.nullable or not hole.sources or _guarded_lookup(ctx, site, hole.expression_sql):
-            continue
-        if re.match(r"\s*(coalesce\s*\()?\s*(new|old)\s*\.", hole.expression_sql, re.I):
+        if hole.nullable or not hole.sources or hole.guarded:
             continue
         for source in hole.sources:
             if source.table in site.tables:
@@ -317,11 +328,11 @@ def _channel_from_nullable(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 fix="take the value from the row itself (add it to the table) or skip the send when the lookup "
                 "finds nothing (IF NOT FOUND THEN RETURN NULL)",
             )
-        nullable = [hole for hole in site.channel.holes if hole.nullable]
+        nullable = [hole for hole in site.channel.holes if hole.nullable and hole.nullability_known]
         if not nullable:
             continue
         names = ", ".join(str(h) for h in nullable)
-        builder = _site_builder(ctx, site)
+        builder = site.channel_builder
         medium = _medium(site)
         prefix = site.channel.literal_prefix
         if builder in {"||", "other"}:
@@ -353,7 +364,7 @@ def _channel_from_nullable(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 def _sensitive_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
-        if not is_public(site) or not site.payload:
+        if not is_public(site) or not site.payload or ctx.listened_privately(site):
             continue
         for field in site.payload:
             columns = [str(s) for s in field.sources if ctx.config.is_sensitive_column(s.table, s.column)]
@@ -369,7 +380,7 @@ def _sensitive_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 def _restricted_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
-        if not is_public(site):
+        if not is_public(site) or ctx.listened_privately(site):
             continue
         reasons = []
         if ctx.config.is_restricted_topic(str(site.channel)):
@@ -400,10 +411,8 @@ def _restricted_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 
 def _pg_notify_not_delivered(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
-    if ctx.config.transport != "supabase-realtime":
-        return
     for site in ctx.sites():
-        if site.transport in _NOTIFY_TRANSPORTS:
+        if site.transport in _NOTIFY_TRANSPORTS and ctx.transport_of(site) == "supabase-realtime":
             yield rule.at_site(
                 ctx,
                 site,
@@ -429,8 +438,8 @@ def _realtime_send_silent(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
         if site.transport not in _REALTIME_TRANSPORTS:
             continue
-        builder = _site_builder(ctx, site)
-        if any(h.nullable for h in site.channel.holes) and builder in {"||", "other"}:
+        builder = site.channel_builder
+        if any(h.nullable and h.nullability_known for h in site.channel.holes) and builder in {"||", "other"}:
             yield rule.at_site(
                 ctx,
                 site,
@@ -448,6 +457,23 @@ def _realtime_send_silent(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     f"{site.transport} sits in a BEGIN … EXCEPTION block, but it never raises: its errors "
                     "become WARNINGs, so the handler cannot see a failed broadcast",
                     severity=Severity.NOTE,
+                )
+                break
+
+
+def _notify_in_exception_block(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for site in ctx.sites():
+        function = ctx.function(site.function)
+        if site.transport not in _NOTIFY_TRANSPORTS or function is None or function.plpgsql is None:
+            continue
+        for stmt in statements(function.plpgsql):
+            if stmt.in_protected_block and function.file_line(stmt.lineno).line == site.location.line:
+                yield rule.at_site(
+                    ctx,
+                    site,
+                    f"{site.transport} on '{site.channel}' sits in a BEGIN … EXCEPTION block: when a later "
+                    "statement of the block fails and the handler catches it, the block's savepoint rolls back "
+                    "and the notification with it, while the transaction commits",
                 )
                 break
 
@@ -471,6 +497,9 @@ def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     bad = "DELETE" if ref.record == "NEW" else "INSERT"
                     if bad not in stmt.ops or bad in decided:
                         continue
+                    reads = refs_read_on(sql, bad)
+                    if reads is not None and (ref.record, ref.column) not in reads:
+                        continue  # only in a CASE branch TG_OP rules out
                     key = (ref.record, ref.column, bad)
                     if key in reported:
                         continue
@@ -685,7 +714,12 @@ def _hot_table_notify(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 def _notify_before_write(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
-        befores = [t for t in ctx.triggers_for(site.function) if t.timing == "BEFORE" and t.table in site.tables]
+        # Only a row can be changed or skipped by a later BEFORE trigger.
+        befores = [
+            t
+            for t in ctx.triggers_for(site.function)
+            if t.timing == "BEFORE" and t.level == "ROW" and t.table in site.tables
+        ]
         if befores:
             yield rule.at_site(
                 ctx,
@@ -754,7 +788,7 @@ def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 path=trigger.location.path,
                 line=trigger.location.line,
                 function=trigger.function,
-                fix="add WHEN (OLD.* IS DISTINCT FROM NEW.*) or UPDATE OF the columns the message carries",
+                fix=_narrower_trigger(ctx, trigger, sites, ()),
             )
         else:
             listed = ", ".join(dict.fromkeys(columns))
@@ -765,22 +799,49 @@ def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 path=trigger.location.path,
                 line=trigger.location.line,
                 function=trigger.function,
-                fix=f"declare AFTER UPDATE OF {listed} (or a WHEN clause) so other updates skip the function",
+                fix=_narrower_trigger(ctx, trigger, sites, tuple(dict.fromkeys(columns))),
             )
 
 
-def _private_defaulted(ctx: RuleContext, site: NotifySite) -> bool:
-    sql = _statement_sql_at(ctx, site)
-    args = send_arguments(sql) if sql is not None else None
-    if args is None:
-        return site.private is None
-    named = any(re.match(r"\s*private\s*=>", arg, re.I) for arg in args)
-    return len(args) < 4 and not named
+def _quote(name: str) -> str:
+    return ".".join(part if re.fullmatch(r"[a-z_][a-z0-9_]*", part) else f'"{part}"' for part in name.split("."))
+
+
+def _narrower_trigger(ctx: RuleContext, trigger: Trigger, sites: list[NotifySite], columns: tuple[str, ...]) -> str:
+    """The trigger re-declared to skip updates no subscriber sees, as SQL PostgreSQL accepts.
+
+    ``WHEN (OLD.* IS DISTINCT FROM NEW.*)`` is only valid when UPDATE is the trigger's only event
+    (an INSERT or DELETE trigger's WHEN cannot read OLD or NEW respectively): otherwise the
+    update is narrowed with ``UPDATE OF`` the columns the message depends on.
+    """
+    table = ctx.catalog.tables.get(trigger.table)
+    if not columns:
+        carried = [
+            s.column for site in sites for f in site.payload or () for s in f.sources if s.table == trigger.table
+        ]
+        columns = tuple(c for c in dict.fromkeys(carried) if table is not None and table.column(c) is not None)
+    events = [
+        f"UPDATE OF {', '.join(_quote(c) for c in columns)}" if e == "UPDATE" and columns else e for e in trigger.events
+    ]
+    when = ""
+    if trigger.events == ("UPDATE",) and trigger.level == "ROW" and not columns:
+        when = " WHEN (OLD.* IS DISTINCT FROM NEW.*)"
+    elif not columns:
+        return (
+            "move UPDATE into its own trigger declared AFTER UPDATE … FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) "
+            "(a WHEN clause that reads OLD is not allowed on an INSERT trigger)"
+        )
+    arguments = ", ".join("'" + a.replace("'", "''") + "'" for a in trigger.arguments)
+    return (
+        f"CREATE OR REPLACE TRIGGER {_quote(trigger.name)} {trigger.timing} {' OR '.join(events)} "
+        f"ON {_quote(trigger.table)} FOR EACH {trigger.level}{when} "
+        f"EXECUTE FUNCTION {_quote(trigger.function)}({arguments});"
+    )
 
 
 def _private_default(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
-        if site.transport == "realtime.send" and _private_defaulted(ctx, site):
+        if site.transport == "realtime.send" and not site.private_given:
             yield rule.at_site(
                 ctx,
                 site,
@@ -790,9 +851,21 @@ def _private_default(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             )
 
 
+def _send_never_runs(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    for diagnostic in ctx.catalog.diagnostics:
+        if diagnostic.code == NEVER_RUNS and not ctx.orphan(diagnostic.function):
+            yield rule.finding(
+                ctx,
+                diagnostic.message,
+                path=diagnostic.location.path,
+                line=diagnostic.location.line,
+                function=diagnostic.function,
+            )
+
+
 def _unsupported(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for diagnostic in ctx.catalog.diagnostics:
-        if ctx.orphan(diagnostic.function):
+        if ctx.orphan(diagnostic.function) or diagnostic.code == NEVER_RUNS:
             continue
         yield rule.finding(
             ctx,
@@ -880,6 +953,15 @@ RULES: tuple[Rule, ...] = (
         fix="make sure the arguments cannot be NULL or invalid before the call, and watch the database "
         "log for 'ErrorSendingBroadcastMessage'",
         check=_realtime_send_silent,
+    ),
+    Rule(
+        id="notify-rolled-back-with-block",
+        severity=Severity.NOTE,
+        title="Notification inside a BEGIN … EXCEPTION block",
+        why="A NOTIFY is delivered only if its (sub)transaction commits: a caught error rolls back the block's "
+        "savepoint and discards the notifications sent in it, though the transaction goes on and commits.",
+        fix="send after the protected block (or from the handler too), so a caught error does not drop the message",
+        check=_notify_in_exception_block,
     ),
     Rule(
         id="trigger-event-mismatch",
@@ -977,7 +1059,8 @@ RULES: tuple[Rule, ...] = (
         title="Trigger fires on UPDATE of any column",
         why="A trigger without UPDATE OF or WHEN runs its function for every update of the table, even "
         "when nothing the subscribers see changed: extra work on the write path and extra messages.",
-        fix="declare UPDATE OF the relevant columns or add a WHEN (OLD.x IS DISTINCT FROM NEW.x) clause",
+        fix="declare UPDATE OF the columns the message depends on, or (for an UPDATE-only trigger) add "
+        "WHEN (OLD.* IS DISTINCT FROM NEW.*)",
         check=_update_any_column,
     ),
     Rule(
@@ -990,8 +1073,17 @@ RULES: tuple[Rule, ...] = (
         check=_private_default,
     ),
     Rule(
+        id="send-never-runs",
+        severity=Severity.ERROR,
+        title="Send in a WITH query that never runs",
+        why="PostgreSQL evaluates a SELECT in WITH only when the statement reads it: a pg_notify or "
+        "realtime.send there is never called, and no message is sent.",
+        fix="call the send in the main statement (PERFORM pg_notify(...)) or read the WITH query it sits in",
+        check=_send_never_runs,
+    ),
+    Rule(
         id="unsupported-sql",
-        severity=Severity.WARNING,
+        severity=Severity.NOTE,
         title="SQL the analysis cannot follow",
         why="A construct the model does not understand may send messages or change triggers the other "
         "rules cannot see.",

@@ -8,6 +8,7 @@ the PL/pgSQL functions, with its channel template, payload fields and their line
 """
 
 from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text, normalize_type
+from bcastsim.sqlmodel._migrations import CONVENTIONS, order_directory
 from bcastsim.sqlmodel._types import (
     Catalog,
     Column,
@@ -26,6 +27,7 @@ from bcastsim.sqlmodel._types import (
 )
 
 __all__ = [
+    "CONVENTIONS",
     "Catalog",
     "Column",
     "ColumnRef",
@@ -43,4 +45,5 @@ __all__ = [
     "load_catalog",
     "load_catalog_text",
     "normalize_type",
+    "order_directory",
 ]

@@ -11,17 +11,27 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import pglast
 from pglast import ast
-from pglast.enums import AlterTableType, ConstrType, FunctionParameterMode, ObjectType
+from pglast.enums import (
+    A_Expr_Kind,
+    AlterTableType,
+    BoolExprType,
+    ConstrType,
+    FunctionParameterMode,
+    NullTestType,
+    ObjectType,
+)
 from pglast.stream import RawStream
 
 from bcastsim._errors import InputError
 from bcastsim._io import path_kind, read_text
+from bcastsim.sqlmodel._migrations import is_down_file, order_directory, up_part
+from bcastsim.sqlmodel._psql import find_psql_variable, strip_psql
 from bcastsim.sqlmodel._types import (
     Catalog,
     Column,
@@ -175,11 +185,15 @@ _PLPGSQL_FIX = "correct the function body at that line: CREATE FUNCTION in psql 
 
 
 class _Loader:
-    def __init__(self) -> None:
+    def __init__(self, migrations: str | None = None) -> None:
         self.catalog = Catalog()
+        self._migrations = migrations
         # Foreign keys given without columns point at the referenced table's primary key,
         # which may be defined later in the files: resolve at the end.
         self._pending_references: list[tuple[str, str, str]] = []
+        # Domains and enums: what a column of that type is underneath.
+        self._types: dict[str, Column] = {}
+        self._called: set[str] = set()
 
     # -- files -------------------------------------------------------------------------
 
@@ -191,10 +205,34 @@ class _Loader:
         self.load_text(text, shown)
 
     def load_text(self, text: str, shown: str) -> None:
+        if is_down_file(shown) and self._migrations != "plain":
+            self._diagnose(
+                "migration-format",
+                "a Down migration (it undoes its Up part): not read, so nothing in it counts as sent",
+                SourceLocation(shown, 1),
+            )
+            return
+        text, convention, skipped = up_part(text, self._migrations)
+        if convention != "plain":
+            what = f"; lines {skipped[0]}-{skipped[1]} (Down) are not read" if skipped else ""
+            self._diagnose(
+                "migration-format", f"{convention} migration: the Up part is read{what}", SourceLocation(shown, 1)
+            )
+        text, notes = strip_psql(text)
+        for note in notes:
+            self._diagnose(note.code, note.message, SourceLocation(shown, note.line))
         lines = LineIndex(text)
         try:
             statements = pglast.parse_sql(text)
         except pglast.parser.ParseError as error:
+            variable = find_psql_variable(text)
+            if variable is not None:
+                raise InputError(
+                    f"psql variable {variable[0]}: psql substitutes it before PostgreSQL reads the file",
+                    path=shown,
+                    line=variable[1],
+                    fix=f"substitute {variable[0]} first (e.g. with sed, or psql -v and pg_dump of the result)",
+                ) from None
             message = str(error.args[0]) if error.args else str(error)
             offset = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else None
             line = lines.line(offset) if offset is not None else None
@@ -227,15 +265,79 @@ class _Loader:
         elif isinstance(stmt, ast.RenameStmt):
             self._rename(stmt, location)
         elif isinstance(stmt, ast.DoStmt):
-            self._diagnose("do-block", "DO block not analysed: notifications or DDL it runs are not modelled", location)
+            self._do_block(stmt, location, lines, start, statement_text)
         elif isinstance(stmt, ast.CreateTableAsStmt):
             self._diagnose("create-table-as", "CREATE TABLE … AS: column types not modelled", location)
+        elif isinstance(stmt, ast.CreateDomainStmt):
+            self._create_domain(stmt)
+        elif isinstance(stmt, ast.CreateEnumStmt):
+            labels = _strings(stmt.vals)
+            names = _strings(stmt.typeName)
+            if names:
+                name = qualified_name(names[0] if len(names) > 1 else None, names[-1])
+                self._types[name] = Column(name, "text", max_chars=max((len(x) for x in labels), default=0))
+        elif isinstance(stmt, ast.SelectStmt | ast.CallStmt):
+            self._called.update(_called_functions(stmt))
+        elif isinstance(stmt, ast.CreateSchemaStmt) and stmt.schemaname:
+            self.catalog.schemas.add(stmt.schemaname)
+        elif isinstance(stmt, ast.ListenStmt) and stmt.conditionname:
+            self.catalog.listens.add(stmt.conditionname)
         elif isinstance(stmt, _IGNORED_STATEMENTS):
             return
         # Anything else (CREATE TYPE, CREATE RULE, …) cannot add a notification the model
         # knows of; rules could, so say so.
         elif isinstance(stmt, ast.RuleStmt):
             self._diagnose("rule", "CREATE RULE not analysed: rewrite rules may send NOTIFY", location)
+
+    def _do_block(
+        self, stmt: ast.DoStmt, location: SourceLocation, lines: LineIndex, start: int, statement_text: str
+    ) -> None:
+        """Apply the DDL a PL/pgSQL DO block runs (``ALTER TABLE … SET NOT NULL`` inside an IF, …)."""
+        body = ""
+        language = "plpgsql"
+        body_offset = 0
+        for option in stmt.args or ():
+            if isinstance(option, ast.DefElem) and option.defname == "as" and isinstance(option.arg, ast.String):
+                body = option.arg.sval or ""
+                body_offset = option.arg_location if isinstance(option.arg_location, int) else 0
+            elif (
+                isinstance(option, ast.DefElem) and option.defname == "language" and isinstance(option.arg, ast.String)
+            ):
+                language = (option.arg.sval or "").lower()
+        lost = "DO block not analysed: notifications or DDL it runs are not modelled"
+        if language != "plpgsql":
+            self._diagnose("do-block", lost, location)
+            return
+        try:
+            parsed = pglast.parse_plpgsql(
+                f"CREATE FUNCTION bcastsim_do() RETURNS void LANGUAGE plpgsql AS $bcastsim_do${body}$bcastsim_do$;"
+            )
+        except Exception:  # what the PL/pgSQL parser cannot read here is not modelled
+            self._diagnose("do-block", lost, location)
+            return
+        first_line = lines.line(start + body_offset) if body_offset else location.line
+        dynamic = False
+        for query, lineno, constant in _do_statements(parsed):
+            if not constant:
+                dynamic = True
+                continue
+            try:
+                inner = pglast.parse_sql(query)
+            except Exception:
+                dynamic = True
+                continue
+            for raw in inner:
+                here = SourceLocation(location.path, first_line + max(lineno, 1) - 1)
+                if isinstance(raw.stmt, ast.CreateStmt | ast.AlterTableStmt | ast.CreateTrigStmt | ast.DropStmt):
+                    self.apply(raw.stmt, query, 0, here, LineIndex(query))
+        if re.search(r"\b(pg_notify|notify|realtime\s*\.\s*send|broadcast_changes)\b", body, re.I):
+            self._diagnose(
+                "do-block", "DO block sends when the script runs, once: not modelled as a trigger's site", location
+            )
+        elif dynamic:
+            self._diagnose(
+                "do-block", "DO block runs SQL built at run time: DDL or notifications in it are not modelled", location
+            )
 
     def _diagnose(self, code: str, message: str, location: SourceLocation, function: str | None = None) -> None:
         self.catalog.diagnostics.append(Diagnostic(code, message, location, function))
@@ -279,10 +381,34 @@ class _Loader:
                 columns[key] = attrs_evolve(columns[key], not_null=True)
         self.catalog.tables[name] = Table(name, tuple(columns.values()), tuple(primary_key), location)
 
+    def _create_domain(self, stmt: ast.CreateDomainStmt) -> None:
+        names = _strings(stmt.domainname)
+        if not names or stmt.typeName is None:
+            return
+        name = qualified_name(names[0] if len(names) > 1 else None, names[-1])
+        type_name, modifiers = _type_of(stmt.typeName)
+        base = self._types.get(type_name, Column(name, type_name, modifiers))
+        not_null = base.not_null
+        max_chars = base.max_chars
+        for constraint in stmt.constraints or ():
+            if isinstance(constraint, ast.Constraint):
+                if constraint.contype == ConstrType.CONSTR_NOTNULL:
+                    not_null = True
+                elif constraint.contype == ConstrType.CONSTR_CHECK:
+                    facts = _check_facts(constraint.raw_expr)
+                    max_chars = _tighter(max_chars, facts.get("value", (None, False))[0])
+                    not_null = not_null or facts.get("value", (None, False))[1]
+        self._types[name] = Column(name, base.type_name, base.type_modifiers, not_null=not_null, max_chars=max_chars)
+
     def _column(self, table: str, element: ast.ColumnDef) -> tuple[Column, bool]:
         raw_names = _strings(element.typeName.names) if element.typeName else []
         type_name, modifiers = _type_of(element.typeName) if element.typeName else ("unknown", ())
+        max_chars: int | None = None
         not_null = bool(element.is_not_null)
+        underlying = self._types.get(type_name)
+        if underlying is not None:
+            type_name, modifiers = underlying.type_name, underlying.type_modifiers
+            max_chars, not_null = underlying.max_chars, not_null or underlying.not_null
         default_sql: str | None = None
         references: tuple[str, str] | None = None
         unique = False
@@ -311,6 +437,10 @@ class _Loader:
             elif kind == ConstrType.CONSTR_IDENTITY:
                 not_null = True
                 default_sql = "identity"
+            elif kind == ConstrType.CONSTR_CHECK and constraint.raw_expr is not None:
+                chars, required = _check_facts(constraint.raw_expr).get(element.colname or "", (None, False))
+                max_chars = _tighter(max_chars, chars)
+                not_null = not_null or required
             elif kind == ConstrType.CONSTR_GENERATED and constraint.raw_expr is not None:
                 default_sql = "generated: " + _render(constraint.raw_expr)
             elif kind == ConstrType.CONSTR_FOREIGN and constraint.pktable is not None:
@@ -329,6 +459,7 @@ class _Loader:
             default_sql=default_sql,
             references=references,
             unique=unique,
+            max_chars=max_chars,
         )
         return column, is_pk
 
@@ -342,6 +473,13 @@ class _Loader:
                 if key in columns:
                     columns[key] = attrs_evolve(columns[key], not_null=True, unique=len(keys) == 1)
             return keys
+        if kind == ConstrType.CONSTR_CHECK and constraint.raw_expr is not None:
+            for name, (chars, required) in _check_facts(constraint.raw_expr).items():
+                if name in columns:
+                    column = columns[name]
+                    columns[name] = attrs_evolve(
+                        column, max_chars=_tighter(column.max_chars, chars), not_null=column.not_null or required
+                    )
         if kind == ConstrType.CONSTR_UNIQUE and len(keys) == 1 and keys[0] in columns:
             columns[keys[0]] = attrs_evolve(columns[keys[0]], unique=True)
         elif kind == ConstrType.CONSTR_FOREIGN and constraint.pktable is not None:
@@ -411,7 +549,7 @@ class _Loader:
             returns = "table(" + ", ".join(table_columns) + ")"
         plpgsql: dict[str, object] | None = None
         if language == "plpgsql":
-            plpgsql = self._parse_plpgsql(statement_text, name, body_location, body)
+            plpgsql = self._parse_plpgsql(statement_text, name, body_location, body, stmt)
         existing = self.catalog.functions.get(name)
         if existing is not None and not stmt.replace:
             self._diagnose(
@@ -436,12 +574,42 @@ class _Loader:
         )
 
     def _parse_plpgsql(
-        self, statement_text: str, name: str, body_location: SourceLocation, body: str
-    ) -> dict[str, object]:
+        self,
+        statement_text: str,
+        name: str,
+        body_location: SourceLocation,
+        body: str,
+        stmt: ast.CreateFunctionStmt | None = None,
+    ) -> dict[str, object] | None:
         try:
             parsed = pglast.parse_plpgsql(statement_text.strip().rstrip(";") + ";")
         except pglast.parser.ParseError as error:
             message = str(error.args[0]) if error.args else str(error)
+            if _OUR_LIMIT.search(message) and stmt is not None:
+                # The PL/pgSQL parser runs without a catalog: types it cannot look up are a limit
+                # of ours, not an error in the SQL. Parse again with stand-in types.
+                parsed = None
+                for declared_as in ("record", "text"):
+                    try:
+                        parsed = pglast.parse_plpgsql(_stand_in_function(stmt, body, declared_as))
+                        break
+                    except Exception:  # the next stand-in may do
+                        continue
+                if parsed is None:
+                    self._diagnose(
+                        "plpgsql-not-parsed",
+                        f"PL/pgSQL body of {name} not analysed ({message}): notify calls in it are not seen",
+                        body_location,
+                        name,
+                    )
+                    return None
+                self._diagnose(
+                    "plpgsql-types",
+                    f"{name}: types the analysis cannot look up ({message}) are read as record/text",
+                    body_location,
+                    name,
+                )
+                return _annotated(parsed, body)
             raise InputError(
                 f"PL/pgSQL error in function {name}: {message}",
                 path=body_location.path,
@@ -455,10 +623,9 @@ class _Loader:
                 line=body_location.line,
                 fix=_PLPGSQL_FIX,
             ) from None
-        if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict):
-            function = parsed[0].get("PLpgSQL_function")
-            if isinstance(function, dict):
-                return function
+        function = _annotated(parsed, body)
+        if function is not None:
+            return function
         raise InputError(f"PL/pgSQL body of {name} parsed to nothing", path=body_location.path, line=body_location.line)
 
     # CREATE TRIGGER ------------------------------------------------------------------
@@ -521,7 +688,9 @@ class _Loader:
                     names = _strings(obj.objname)
                     if names:
                         name = qualified_name(names[0] if len(names) > 1 else None, names[-1])
-                        self.catalog.functions.pop(name, None)
+                        dropped = self.catalog.functions.pop(name, None)
+                        if dropped is not None and name in self._called:
+                            self.catalog.ran_functions[name] = dropped
                         if stmt.behavior is not None and int(stmt.behavior) == 1:  # CASCADE
                             for key in [k for k, t in self.catalog.triggers.items() if t.function == name]:
                                 del self.catalog.triggers[key]
@@ -700,13 +869,13 @@ def attrs_evolve(obj: Any, **changes: Any) -> Any:
     return attrs.evolve(obj, **changes)
 
 
-def _expand(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
+def _expand(paths: Sequence[str | Path], migrations: str | None = None) -> list[tuple[Path, str]]:
     files: list[tuple[Path, str]] = []
     for given in paths:
         path = Path(given)
         kind = path_kind(given, "SQL path")
         if kind == "directory":
-            found = sorted(p for p in path.glob("*.sql") if path_kind(p) == "file")
+            found = [p for p in order_directory(path, migrations).files if path_kind(p) == "file"]
             if not found:
                 raise InputError("directory holds no .sql files", path=str(given))
             files.extend((p, str(p)) for p in found)
@@ -719,18 +888,20 @@ def _expand(paths: Sequence[str | Path]) -> list[tuple[Path, str]]:
     return files
 
 
-def load_catalog(paths: Sequence[str | Path] | str | Path) -> Catalog:
+def load_catalog(paths: Sequence[str | Path] | str | Path, *, migrations: str | None = None) -> Catalog:
     """Read SQL files in order into a :class:`Catalog`.
 
-    A directory stands for its own ``*.sql`` files in name order (not subdirectories).
+    A directory stands for its ``*.sql`` files in the order its migration tool runs them
+    (name order unless a convention is recognised, see ``_migrations``); ``migrations``
+    forces a convention (``plain``, ``goose``, ``flyway``, …).
 
     Raises :class:`~bcastsim.InputError` for missing files and malformed SQL (with the
     file and line); constructs that parse but are not modelled become ``diagnostics``.
     """
     if isinstance(paths, str | Path):
         paths = [paths]
-    loader = _Loader()
-    files = _expand(paths)
+    loader = _Loader(migrations)
+    files = _expand(paths, migrations)
     for path, shown in files:
         loader.load_file(path, shown)
     catalog = loader.finish()
@@ -748,3 +919,265 @@ def load_catalog_text(text: str, path: str = "<sql>") -> Catalog:
     catalog.paths = (path,)
     catalog.notify_sites  # noqa: B018
     return catalog
+
+
+# What the catalog-less PL/pgSQL parser says about types it cannot look up: our limit, not the SQL's.
+_OUR_LIMIT = re.compile(
+    r"Not implemented|cannot accept type|type \S+ does not exist|LookupExplicitNamespace|"
+    r"record variable cannot be part of multiple-item INTO list",
+    re.I,
+)
+
+# Types the catalog-less PL/pgSQL parser knows; any other type is replaced by a stand-in.
+_PARSER_TYPES = frozenset(
+    {
+        "text",
+        "varchar",
+        "char",
+        "name",
+        "integer",
+        "bigint",
+        "smallint",
+        "numeric",
+        "real",
+        "double precision",
+        "boolean",
+        "uuid",
+        "json",
+        "jsonb",
+        "bytea",
+        "date",
+        "time",
+        "timetz",
+        "timestamp",
+        "timestamptz",
+        "interval",
+        "oid",
+        "inet",
+        "cidr",
+        "trigger",
+        "event_trigger",
+        "void",
+        "record",
+        "regclass",
+        "xml",
+        "money",
+        "tsvector",
+        "tsquery",
+        "int",
+        "bool",
+    }
+)
+_DECLARE = re.compile(r"\bdeclare\b(.*?)\bbegin\b", re.IGNORECASE | re.DOTALL)
+_QUALIFIED_DECLARATION = re.compile(
+    r"(?P<head>^|;|\n)(?P<space>\s*)(?P<name>[A-Za-z_]\w*|\"[^\"]+\")(?P<gap>\s+(?:constant\s+)?)"
+    r"(?P<type>(?:(?:[A-Za-z_]\w*|\"[^\"]+\")\.)?(?:[A-Za-z_]\w*|\"[^\"]+\"))(?P<array>(?:\s*\[\s*\])*)"
+    r"(?=\s*(?:;|:=|=|default\b|not\s+null\b))",
+    re.IGNORECASE,
+)
+
+
+def _stand_in_type(type_name: ast.TypeName | None, *, result: bool = False) -> str:
+    if type_name is None:
+        return "text"
+    names = [n.lower() for n in _strings(type_name.names)]
+    array = "[]" if type_name.arrayBounds else ""
+    qualified = len(names) > 1 and names[0] not in {"pg_catalog", "public"}
+    normalized = normalize_type(names[-1]) if names else "text"
+    if type_name.pct_type:
+        return "text"
+    if not qualified and normalized in _PARSER_TYPES:
+        return normalized + array
+    if result and not array:
+        return "record"
+    return "text" + array
+
+
+def _stand_in_function(stmt: ast.CreateFunctionStmt, body: str, declared_as: str = "record") -> str:
+    """The function with types only the catalog knows replaced: what a catalog-less parser accepts."""
+    parameters = []
+    table_columns = []
+    for parameter in stmt.parameters or ():
+        if not isinstance(parameter, ast.FunctionParameter):
+            continue
+        mode = _PARAMETER_MODES.get(parameter.mode, "in") if parameter.mode else "in"
+        type_text = _stand_in_type(parameter.argType)
+        name = f'"{parameter.name}"' if parameter.name else ""
+        if mode == "table":
+            table_columns.append(f"{name} {type_text}")
+        else:
+            parameters.append(f"{mode} {name} {type_text}")
+    if table_columns:
+        returns = "TABLE(" + ", ".join(table_columns) + ")"
+    elif stmt.returnType is not None:
+        returns = _stand_in_type(stmt.returnType, result=True)
+        if stmt.returnType.setof:
+            returns = "SETOF " + returns
+    else:
+        returns = "void"
+    declared = _DECLARE.sub(
+        lambda block: block.group(0).replace(block.group(1), _stand_in_declarations(block.group(1), declared_as)),
+        body,
+    )
+    kind = "PROCEDURE" if stmt.is_procedure else "FUNCTION"
+    returns_clause = "" if stmt.is_procedure else f" RETURNS {returns}"
+    return (
+        f"CREATE {kind} bcastsim_stand_in({', '.join(parameters)}){returns_clause} LANGUAGE plpgsql "
+        f"AS $bcastsim_body${declared}$bcastsim_body$;"
+    )
+
+
+def _stand_in_declarations(section: str, declared_as: str) -> str:
+    def replace(match: re.Match[str]) -> str:
+        schema, _, type_name = match.group("type").lower().rpartition(".")
+        if schema in {"", "pg_catalog", "public"} and normalize_type(type_name) in _PARSER_TYPES:
+            return match.group(0)
+        stand_in = "text[]" if match.group("array").strip() else declared_as
+        return f"{match.group('head')}{match.group('space')}{match.group('name')}{match.group('gap')}{stand_in}"
+
+    return _QUALIFIED_DECLARATION.sub(replace, section)
+
+
+_RETURN_TARGET = re.compile(r"\breturn\s+([A-Za-z_]\w*|\"[^\"]+\")\s*;", re.IGNORECASE)
+
+
+def _annotated(parsed: Any, body: str) -> dict[str, object] | None:
+    """The ``PLpgSQL_function`` of a parse, with ``retvar`` on each ``RETURN variable``.
+
+    pglast's JSON drops the number of the variable a bare ``RETURN NEW``/``RETURN OLD``/
+    ``RETURN rec`` returns, so read it back from the body line the statement sits on.
+    """
+    if not (isinstance(parsed, list) and parsed and isinstance(parsed[0], dict)):
+        return None
+    function = parsed[0].get("PLpgSQL_function")
+    if not isinstance(function, dict):
+        return None
+    body_lines = body.split("\n")
+    taken: dict[int, int] = {}
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            statement = node.get("PLpgSQL_stmt_return")
+            if isinstance(statement, dict) and "expr" not in statement:
+                lineno = statement.get("lineno")
+                if isinstance(lineno, int) and 1 <= lineno <= len(body_lines):
+                    text = body_lines[lineno - 1].split("--")[0]
+                    targets = _RETURN_TARGET.findall(text)
+                    index = taken.get(lineno, 0)
+                    if index < len(targets):
+                        statement["retvar"] = targets[index].strip('"').lower()
+                    taken[lineno] = index + 1
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for item in node:
+                visit(item)
+
+    visit(function)
+    return function
+
+
+_LENGTH_FUNCTIONS = {"char_length", "character_length", "length", "octet_length"}
+
+
+def _tighter(current: int | None, new: int | None) -> int | None:
+    if new is None:
+        return current
+    return new if current is None else min(current, new)
+
+
+def _check_facts(expr: Any) -> dict[str, tuple[int | None, bool]]:
+    """What a CHECK says per column (``value`` for a domain): (at most n characters, never NULL).
+
+    Only conjuncts count: ``char_length(c) <= n`` (or ``<``, ``length``, ``octet_length``),
+    ``c IN ('a', 'b')`` and ``c IS NOT NULL``. (A CHECK passes on NULL, so a length check
+    bounds the column but does not make it NOT NULL.)
+    """
+    facts: dict[str, tuple[int | None, bool]] = {}
+
+    def column_of(node: Any) -> str | None:
+        if isinstance(node, ast.ColumnRef):
+            fields = _strings(node.fields)
+            return fields[-1] if fields else None
+        if isinstance(node, ast.TypeCast):
+            return column_of(node.arg)
+        return None
+
+    def note(name: str | None, chars: int | None, required: bool) -> None:
+        if name is None:
+            return
+        old_chars, old_required = facts.get(name, (None, False))
+        facts[name] = (_tighter(old_chars, chars), old_required or required)
+
+    def integer(node: Any) -> int | None:
+        if isinstance(node, ast.A_Const) and isinstance(node.val, ast.Integer):
+            return node.val.ival or 0
+        return None
+
+    def visit(node: Any) -> None:
+        if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
+            for arg in node.args or ():
+                visit(arg)
+        elif isinstance(node, ast.NullTest) and node.nulltesttype == NullTestType.IS_NOT_NULL:
+            note(column_of(node.arg), None, True)
+        elif isinstance(node, ast.A_Expr) and node.kind == A_Expr_Kind.AEXPR_IN and isinstance(node.rexpr, tuple):
+            texts = [
+                item.val.sval
+                for item in node.rexpr
+                if isinstance(item, ast.A_Const) and isinstance(item.val, ast.String)
+            ]
+            if len(texts) == len(node.rexpr):
+                note(column_of(node.lexpr), max((len(t or "") for t in texts), default=0), False)
+        elif isinstance(node, ast.A_Expr) and node.kind == A_Expr_Kind.AEXPR_OP:
+            operator = _strings(node.name)[-1] if node.name else ""
+            left: Any = node.lexpr
+            right: Any = node.rexpr
+            if operator in {">", ">="}:
+                left, right = right, left
+                operator = "<" if operator == ">" else "<="
+            if operator in {"<", "<="} and isinstance(left, ast.FuncCall):
+                name = ".".join(_strings(left.funcname)).removeprefix("pg_catalog.")
+                limit = integer(right)
+                if name in _LENGTH_FUNCTIONS and limit is not None and len(left.args or ()) == 1:
+                    note(column_of(left.args[0]), limit - 1 if operator == "<" else limit, False)  # type: ignore[index]
+            elif operator == "=" and isinstance(node.rexpr, ast.A_Const) and isinstance(node.rexpr.val, ast.String):
+                note(column_of(node.lexpr), len(node.rexpr.val.sval or ""), False)
+
+    visit(expr)
+    return {name.lower(): fact for name, fact in facts.items()}
+
+
+def _called_functions(node: Any) -> Iterator[str]:
+    """Names of the functions a statement calls (schema-qualified outside public)."""
+    if isinstance(node, ast.FuncCall):
+        names = _strings(node.funcname)
+        if names:
+            yield qualified_name(names[0] if len(names) > 1 else None, names[-1])
+    if isinstance(node, ast.Node):
+        for slot in getattr(type(node), "__slots__", ()):
+            yield from _called_functions(getattr(node, slot, None))
+    elif isinstance(node, tuple | list):
+        for item in node:
+            yield from _called_functions(item)
+
+
+def _do_statements(parsed: Any) -> Iterator[tuple[str, int, bool]]:
+    """(SQL, body line, known) for each statement a DO block runs; EXECUTE of a literal counts as known."""
+    if isinstance(parsed, dict):
+        for kind, body in parsed.items():
+            if kind == "PLpgSQL_stmt_execsql" and isinstance(body, dict):
+                query = body.get("sqlstmt", {}).get("PLpgSQL_expr", {}).get("query", "")
+                yield str(query), int(body.get("lineno", 1) or 1), True
+            elif kind == "PLpgSQL_stmt_dynexecute" and isinstance(body, dict):
+                query = str(body.get("query", {}).get("PLpgSQL_expr", {}).get("query", ""))
+                literal = re.fullmatch(r"\s*'((?:[^']|'')*)'\s*", query)
+                yield (
+                    (literal.group(1).replace("''", "'") if literal else query),
+                    int(body.get("lineno", 1) or 1),
+                    bool(literal),
+                )
+            else:
+                yield from _do_statements(body)
+    elif isinstance(parsed, list):
+        for item in parsed:
+            yield from _do_statements(item)

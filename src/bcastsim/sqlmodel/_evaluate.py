@@ -24,6 +24,7 @@ from bcastsim.sqlmodel._lineage import (
 )
 from bcastsim.sqlmodel._pgnodes import (
     ALL_OPERATIONS,
+    BOUNDED_FUNCTIONS,
     JSON_BUILDERS,
     MAX_DEPTH,
     NOW_FUNCTIONS,
@@ -125,7 +126,10 @@ class Evaluator(FunctionContext):
         return Value.unknown("a subscript's value is not traced", sources=inner.sources)
 
     def _column_ref(self, node: ast.ColumnRef, env: Env, ctx: RowContext, depth: int) -> Value:
-        fields = [f.sval.lower() if isinstance(f, ast.String) and f.sval else "*" for f in node.fields or ()]
+        # The parser folds unquoted names to lower case and keeps quoted ones as written: a
+        # column's name is compared as given, the record's and variables' names folded.
+        raw = [f.sval if isinstance(f, ast.String) and f.sval else "*" for f in node.fields or ()]
+        fields = [name.lower() for name in raw]
         if len(fields) == 1:
             name = fields[0]
             if name in {"new", "old"}:
@@ -150,7 +154,7 @@ class Evaluator(FunctionContext):
                 return Value.of_type("name", nullable=False)
             return self.variable(name, env, ctx, depth)
         if len(fields) == 2:
-            record, column = fields
+            record, column = fields[0], raw[1]
             if record in {"new", "old"}:
                 return self.record_field(record, column, ctx)
             if record in self.variables:
@@ -229,7 +233,7 @@ class Evaluator(FunctionContext):
             result = definition.value
         elif isinstance(definition, DefNotNull):
             inner = merge_values([self.definition(d, ctx, depth, column) for d in definition.inner])
-            result = inner.with_nullable(False)
+            result = attrs.evolve(inner.with_nullable(False), guarded=True)
         else:
             result = Value.unknown(definition.reason)
         self._memo[key] = result
@@ -305,6 +309,8 @@ class Evaluator(FunctionContext):
             return Value.null("SELECT … INTO has fewer columns than targets")
         value = self.sg_value(lookup.items[definition.index], lookup, definition.env, ctx, depth)
         missing = self.row_missing(definition, ctx)
+        if definition.strict:
+            value = attrs.evolve(value, guarded=True)
         return value.with_nullable(True, missing) if missing else value
 
     def lookup_record(self, definition: DefLookup, ctx: RowContext, depth: int) -> Value:
@@ -350,6 +356,8 @@ class Evaluator(FunctionContext):
         if value is None:
             return Value.unknown(f"the lookup has no column {column}")
         missing = self.row_missing(definition, ctx)
+        if definition.strict:
+            value = attrs.evolve(value, guarded=True)
         return value.with_nullable(True, missing) if missing else value
 
     def sg_value(self, node: Any, lookup: Lookup, env: Env, ctx: RowContext, depth: int) -> Value:
@@ -416,8 +424,10 @@ class Evaluator(FunctionContext):
         args = list(node.args or ())
         if name in NOW_FUNCTIONS:
             return Value.of_type("timestamptz", nullable=False)
-        if name in {"gen_random_uuid", "uuid_generate_v4"}:
-            return Value.of_type("uuid", nullable=False)
+        if name in BOUNDED_FUNCTIONS:
+            type_name, modifiers = BOUNDED_FUNCTIONS[name]
+            nullable = name in {"currval", "txid_current_if_assigned", "array_length"}
+            return Value.of_type(type_name, modifiers, nullable=nullable, nullable_reason=f"{name}() can be NULL")
         if name in {"concat", "concat_ws"}:
             values = [self.value(arg, env, ctx, depth).as_text() for arg in args]
             if name == "concat_ws" and values:

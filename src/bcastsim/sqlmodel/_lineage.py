@@ -78,6 +78,12 @@ class Value:
     fields: tuple[PayloadField, ...] | None = None
     json_format: str | None = None
     is_null: bool = False
+    # False when the analysis could not follow where the value comes from: what it says
+    # about NULL and size is then a guess, not a finding.
+    traced: bool = True
+    # True when a guard on the path (IF NOT FOUND THEN RETURN, IF v IS NULL THEN RETURN, STRICT)
+    # rather than the data keeps the value from being NULL.
+    guarded: bool = False
 
     @classmethod
     def of_type(
@@ -149,7 +155,14 @@ class Value:
 
     @classmethod
     def unknown(cls, reason: str, sources: tuple[ColumnRef, ...] = (), sql_type: str | None = None) -> Value:
-        return cls(sources=sources, sql_type=sql_type, nullable=True, nullable_reason=reason, unbounded_reason=reason)
+        return cls(
+            sources=sources,
+            sql_type=sql_type,
+            nullable=True,
+            nullable_reason=reason,
+            unbounded_reason=reason,
+            traced=False,
+        )
 
     @property
     def json_size(self) -> int | None:
@@ -218,6 +231,8 @@ def merge_values(values: Sequence[Value]) -> Value:
         fields=fields,
         json_format=non_null[0].json_format,
         is_null=all(value.is_null for value in values),
+        traced=all(value.traced for value in values),
+        guarded=all(value.guarded for value in values),
     )
 
 
@@ -240,6 +255,7 @@ def merge_fields(groups: Sequence[Sequence[PayloadField]]) -> list[PayloadField]
                 unbounded_reason=next((f.unbounded_reason for f in same if f.unbounded_reason), None),
                 values=literal,
                 sql_type=next((f.sql_type for f in same if f.sql_type), None),
+                traced=all(f.traced for f in same),
             )
         )
     return merged
@@ -263,13 +279,24 @@ def column_value(table: Table, column: Column, *, nullable_reason: str | None = 
     nullable = reason is not None or not column.not_null
     if reason is None and nullable:
         reason = f"{table.name}.{column.name} can be NULL"
-    return Value.of_type(
+    value = Value.of_type(
         column.type_name,
         column.type_modifiers,
         nullable=nullable,
         nullable_reason=reason,
         sources=(ColumnRef(table.name, column.name),),
     )
+    if column.max_chars is not None and (value.text_chars is None or value.text_chars > column.max_chars):
+        bound = Value.of_type("varchar", (column.max_chars,))
+        value = attrs.evolve(
+            value,
+            text_bytes=bound.text_bytes,
+            text_chars=bound.text_chars,
+            text_json_bytes=bound.text_json_bytes,
+            json_bytes=bound.json_bytes if value.sql_type not in {"json", "jsonb"} else value.json_bytes,
+            unbounded_reason=None if value.sql_type not in {"json", "jsonb"} else value.unbounded_reason,
+        )
+    return value
 
 
 def record_fields(table: Table, json_format: str, nullable_reason: str | None) -> Value:
@@ -287,6 +314,7 @@ def record_fields(table: Table, json_format: str, nullable_reason: str | None) -
                 max_bytes=value.json_size,
                 nullable_reason=value.nullable_reason,
                 unbounded_reason=value.unbounded_reason if value.json_size is None else None,
+                traced=value.traced,
             )
         )
     size = object_bytes(fields, json_format)

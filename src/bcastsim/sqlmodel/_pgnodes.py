@@ -27,6 +27,32 @@ NOW_FUNCTIONS = {"now", "statement_timestamp", "clock_timestamp", "transaction_t
 JSON_BUILDERS = {"json_build_object": "json", "jsonb_build_object": "jsonb"}
 ROW_BUILDERS = {"row_to_json": "json", "to_json": "json", "to_jsonb": "jsonb"}
 MAX_DEPTH = 12
+# Built-in functions whose results have a bounded width: (result type, type modifiers).
+BOUNDED_FUNCTIONS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "gen_random_uuid": ("uuid", ()),
+    "uuid_generate_v4": ("uuid", ()),
+    "uuid_generate_v1": ("uuid", ()),
+    "txid_current": ("bigint", ()),
+    "txid_current_if_assigned": ("bigint", ()),
+    "pg_current_xact_id": ("bigint", ()),
+    "nextval": ("bigint", ()),
+    "currval": ("bigint", ()),
+    "lastval": ("bigint", ()),
+    "pg_backend_pid": ("integer", ()),
+    "inet_client_port": ("integer", ()),
+    "array_length": ("integer", ()),
+    "cardinality": ("integer", ()),
+    "row_number": ("bigint", ()),
+    "count": ("bigint", ()),
+    "random": ("double precision", ()),
+    "current_schema": ("name", ()),
+    "current_database": ("name", ()),
+    "current_user": ("name", ()),
+    "session_user": ("name", ()),
+    "md5": ("varchar", (32,)),
+    "to_timestamp": ("timestamptz", ()),
+    "date_trunc": ("timestamptz", ()),
+}
 
 
 def render(node: Any) -> str:

@@ -33,7 +33,8 @@ def analyze_catalog(catalog: Catalog) -> tuple[NotifySite, ...]:
     sites: list[NotifySite] = []
     calls: dict[str, set[str]] = {}
     writes: dict[str, set[str]] = {}
-    for function in sorted(catalog.functions.values(), key=lambda f: (f.location.path, f.location.line)):
+    functions = [*catalog.functions.values(), *catalog.ran_functions.values()]
+    for function in sorted(functions, key=lambda f: (f.location.path, f.location.line)):
         if function.name in {"realtime.send", "realtime.broadcast_changes"}:
             continue
         analysis = FunctionAnalysis(catalog, function, catalog.diagnostics)

@@ -67,6 +67,10 @@ class FunctionAnalysis(Walker, Evaluator):
                         sql_type=value.sql_type,
                         nullable=value.nullable,
                         max_bytes=value.text_bytes,
+                        nullable_reason=value.nullable_reason if value.nullable else None,
+                        nullability_known=value.traced or not value.nullable,
+                        traced=value.traced,
+                        guarded=value.guarded,
                     )
             if isinstance(piece, str) and result and isinstance(result[-1], str):
                 result[-1] += piece
@@ -203,12 +207,23 @@ class FunctionAnalysis(Walker, Evaluator):
                 fields = [make_field(str(k), json.dumps(v), json_literal_value(v)) for k, v in document.items()]
                 return fields, "literal", "json"
             return [], "literal", None
+        scalar = self.scalar_payload(node, env, contexts)
+        if scalar is not None:
+            return None, "scalar", None
         self.diagnose(
             "unknown-payload",
             f"payload {render(node)} is not a key/value object the analysis can read",
             line,
         )
         return None, None, None
+
+    def scalar_payload(self, node: Any, env: Env, contexts: list[RowContext]) -> Value | None:
+        """The value of a payload that is one scalar (an id, a name), or None when it is not one."""
+        ctxs = contexts or [RowContext(None, None, None)]
+        value = merge_values([self.value(node, env, ctx) for ctx in ctxs])
+        if value.sql_type is None or value.fields is not None or value.sql_type in {"json", "jsonb", "record"}:
+            return None
+        return value.as_text()
 
     # sites ------------------------------------------------------------------------------
 
@@ -233,6 +248,8 @@ class FunctionAnalysis(Walker, Evaluator):
         builder: str | None = None
         payload_format: str | None = None
         bound: dict[str, Any] = {}
+        channel_builder = "literal"
+        private_given = False
         if draft.transport == "NOTIFY":
             notify = draft.notify
             channel = Template((notify.conditionname or "",))
@@ -259,6 +276,7 @@ class FunctionAnalysis(Walker, Evaluator):
                 self.diagnose("unsupported-call", f"{draft.transport} call without a channel", line)
                 return None
             channel = self.template(channel_node, draft.expr, draft.env, contexts, line)
+            channel_builder = self.builder_of(channel_node, draft.env)
             if draft.transport == "pg_notify":
                 if "payload" in bound:
                     payload, builder, payload_format = self.payload(
@@ -270,6 +288,7 @@ class FunctionAnalysis(Walker, Evaluator):
                 if "event" in bound:
                     event = self.template(bound["event"], draft.expr, draft.env, contexts, line)
                 private = self._private(bound.get("private"), draft, contexts)
+                private_given = "private" in bound
                 if "payload" in bound:
                     payload, builder, payload_format = self.payload(
                         bound["payload"], draft.expr, draft.env, contexts, line
@@ -277,23 +296,32 @@ class FunctionAnalysis(Walker, Evaluator):
                     payload_format = "jsonb" if payload is not None else None
             else:
                 private = True
+                private_given = True
                 if "event_name" in bound:
                     event = self.template(bound["event_name"], draft.expr, draft.env, contexts, line)
                 payload, builder, payload_format = self._broadcast_changes(bound, draft, contexts)
         size: int | None = None
         reason: str | None = None
+        size_traced = True
         if builder == "literal":
             # A literal is sent as written: its own bytes, whatever its JSON spacing.
             literal = draft.notify.payload if draft.transport == "NOTIFY" else literal_text(bound.get("payload"))
             size = len(literal.encode()) if literal is not None else None
             reason = None if size is not None else "payload is not a JSON object"
+        elif builder == "scalar":
+            scalar = self.scalar_payload(bound.get("payload"), draft.env, contexts)
+            size = scalar.text_bytes if scalar is not None else None
+            size_traced = scalar is not None and scalar.traced
+            reason = (scalar.unbounded_reason or "unbounded") if scalar is not None and size is None else None
         elif payload is None:
             reason = "payload not understood"
+            size_traced = False
         elif payload_format is not None:
             size = object_bytes(payload, payload_format)
             if size is None:
                 unbounded = [f for f in payload if f.max_bytes is None]
                 reason = "; ".join(f"{f.key}: {f.unbounded_reason or 'unbounded'}" for f in unbounded)
+                size_traced = any(f.traced for f in unbounded)
             untyped = [field for field in payload if field.sql_type is None]
             if untyped:
                 keys = ", ".join(repr(field.key) for field in untyped)
@@ -324,7 +352,51 @@ class FunctionAnalysis(Walker, Evaluator):
             payload_format=payload_format,
             max_payload_bytes=size,
             unbounded_reason=reason,
+            channel_builder=channel_builder,
+            private_given=private_given,
+            size_traced=size_traced,
+            emitted_when=self.emitted_when(operations, tables, guards),
         )
+
+    def emitted_when(
+        self, operations: tuple[str, ...], tables: tuple[str, ...], guards: tuple[str, ...]
+    ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Per operation, what must hold for the message to be sent: trigger conditions, then guards."""
+        result = []
+        for operation in operations:
+            clauses = []
+            for trigger in self.triggers:
+                if operation not in trigger.events or trigger.table not in tables or not trigger.enabled:
+                    continue
+                parts = [f"({trigger.when_sql})"] if trigger.when_sql else []
+                if operation == "UPDATE" and trigger.update_columns:
+                    parts.append("UPDATE OF " + ", ".join(trigger.update_columns))
+                clauses.append(" AND ".join(parts))
+            conditions: tuple[str, ...] = ()
+            if clauses and all(clauses):
+                conditions = (" OR ".join(dict.fromkeys(clauses)),) if len(set(clauses)) > 1 else (clauses[0],)
+            result.append((operation, (*conditions, *guards)))
+        return tuple(result)
+
+    def builder_of(self, node: Any, env: Env, depth: int = 0) -> str:
+        """How a channel or topic expression is built: ``concat``, ``||``, ``format``, ``literal`` or ``other``."""
+        while isinstance(node, ast.TypeCast):
+            node = node.arg
+        if string_const(node) is not None:
+            return "literal"
+        if isinstance(node, ast.FuncCall) and func_name(node) in {"concat", "format"}:
+            return func_name(node)
+        if isinstance(node, ast.A_Expr):
+            names = [n.sval for n in node.name or () if isinstance(n, ast.String)]
+            if names and names[-1] == "||":
+                return "||"
+        if isinstance(node, ast.ColumnRef) and depth < MAX_DEPTH:
+            fields = [f.sval.lower() for f in node.fields or () if isinstance(f, ast.String) and f.sval]
+            definitions = env.get(fields[0], ()) if len(fields) == 1 and fields[0] in self.variables else ()
+            builders = {self.builder_of(d.expr.node, d.env, depth + 1) for d in definitions if isinstance(d, DefExpr)}
+            if len(builders) == 1 and len(definitions) == len([d for d in definitions if isinstance(d, DefExpr)]):
+                return builders.pop()
+        return "other"
 
     def _private(self, node: Any, draft: Draft, contexts: list[RowContext]) -> bool | None:
         if node is None:

@@ -88,6 +88,8 @@ class Column:
     default_sql: str | None = None
     references: tuple[str, str] | None = None
     unique: bool = False
+    # At most this many characters: from a CHECK (char_length(c) <= n), a domain or an enum.
+    max_chars: int | None = None
 
 
 @attrs.frozen
@@ -164,6 +166,14 @@ class Hole:
     sql_type: str | None = None
     nullable: bool = True
     max_bytes: int | None = None
+    nullable_reason: str | None = None
+    # False when the value's type (and so whether it can be NULL) is unknown, e.g. a column of a
+    # table the inputs do not define.
+    nullability_known: bool = True
+    # False when the value could not be followed: its length is unknown, not unbounded.
+    traced: bool = True
+    # Kept from NULL by a guard on the path (IF NOT FOUND THEN RETURN, STRICT), not by the data.
+    guarded: bool = False
 
     @property
     def label(self) -> str:
@@ -267,6 +277,9 @@ class PayloadField:
     nullable_reason: str | None = None
     unbounded_reason: str | None = None
     values: tuple[str, ...] | None = None
+    # False when the analysis could not follow the value (an undefined table, EXECUTE, …):
+    # its nullability and size are then unknown rather than unbounded.
+    traced: bool = True
 
     @property
     def constant(self) -> str | None:
@@ -301,6 +314,17 @@ class NotifySite:
     payload_format: str | None = None
     max_payload_bytes: int | None = None
     unbounded_reason: str | None = None
+    # How the channel/topic argument is built: "concat" and "format" drop a NULL part, "||"
+    # makes the whole name NULL; "literal" or "other".
+    channel_builder: str = "other"
+    # realtime.send: whether the call passes ``private`` (else the default, true, applies).
+    private_given: bool = False
+    # False when the payload's worst case is unknown because the analysis could not follow it
+    # (rather than known to be unbounded).
+    size_traced: bool = True
+    # When the message is sent: per trigger operation, the conditions that must all hold
+    # (the triggers' WHEN and UPDATE OF, then the function's guards on the path to the call).
+    emitted_when: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def key(self) -> str:
@@ -356,6 +380,11 @@ class Catalog:
     # Filled with the notify sites: function → functions it calls / tables it writes.
     calls: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     writes: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
+    # Schemas the files create and channels they LISTEN on: what the project's transport is.
+    schemas: set[str] = attrs.field(factory=set)
+    # Functions a script calls (SELECT f();) and then drops: what they sent was sent.
+    ran_functions: dict[str, Function] = attrs.field(factory=dict)
+    listens: set[str] = attrs.field(factory=set)
     _notify_sites: tuple[NotifySite, ...] | None = attrs.field(default=None, alias="notify_sites")
     # function → its triggers in (table, name) order, and the table version it was built from.
     _by_function: tuple[int, int, dict[str, tuple[Trigger, ...]]] | None = attrs.field(default=None, init=False)

@@ -82,6 +82,7 @@ def concat_values(values: Sequence[Value], *, nullable: bool) -> Value:
         text_json_bytes=text_json,
         json_bytes=text_json,
         unbounded_reason=reason,
+        traced=all(v.traced for v in values),
     )
 
 
@@ -109,7 +110,7 @@ def cast_value(inner: Value, type_name: str, modifiers: tuple[int, ...]) -> Valu
     if inner.sql_type == type_name:
         return inner
     cast = Value.of_type(type_name, modifiers, nullable=inner.nullable, sources=inner.sources)
-    return attrs.evolve(cast, nullable_reason=inner.nullable_reason)
+    return attrs.evolve(cast, nullable_reason=inner.nullable_reason, traced=inner.traced, guarded=inner.guarded)
 
 
 def coerce_value(value: Value, variable: Variable) -> Value:
@@ -137,6 +138,7 @@ def object_value(fields: Sequence[PayloadField], json_format: str, like: Value |
         unbounded_reason=None if size is not None else "an object field is unbounded",
         fields=tuple(fields),
         json_format=json_format,
+        traced=all(f.traced for f in fields) and (like.traced if like is not None else True),
     )
 
 
@@ -181,4 +183,5 @@ def make_field(key: str, expression_sql: str, value: Value) -> PayloadField:
         nullable_reason=value.nullable_reason if value.nullable else None,
         unbounded_reason=(value.unbounded_reason or "unbounded") if max_bytes is None else None,
         values=value.values,
+        traced=value.traced,
     )

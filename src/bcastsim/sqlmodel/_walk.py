@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import pglast
 from pglast import ast
+from pglast.enums import SetOperation
 
 from bcastsim.sqlmodel._catalog import normalize_type
 from bcastsim.sqlmodel._flow import (
@@ -122,11 +123,21 @@ class Walker(FunctionContext):
             statements = pglast.parse_sql(self.function.body)
         except Exception:
             return  # an SQL body PostgreSQL accepts may still use syntax pglast does not
+        scope = Scope(frozenset(ALL_OPERATIONS), (), False)
         for raw in statements:
             start = raw.stmt_location or 0
+            if isinstance(raw.stmt, ast.NotifyStmt):
+                text = self.function.body[start:]
+                first = start + len(text) - len(re.sub(r"^(?:\s+|--[^\n]*)*", "", text))
+                line = self.function.body_location.line + self.function.body.count("\n", 0, first)
+                notify = Expr(raw.stmt, "", line)
+                self.drafts[(id(raw), 0)] = Draft(
+                    raw.stmt, notify, env, scope.operations, (), False, "NOTIFY", raw.stmt
+                )
+                continue
             line = self.function.body_location.line + self.function.body.count("\n", 0, start)
             expr = Expr(raw.stmt, self.function.body, self.function.body_location.line)
-            self.scan(expr, env, Scope(frozenset(ALL_OPERATIONS), (), False), line)
+            self.scan(expr, env, scope, line)
 
     def walk(self, statements: Sequence[Any], env: Env, scope: Scope) -> Env:
         for index, statement in enumerate(statements):
@@ -433,6 +444,18 @@ class Walker(FunctionContext):
         targets = self._targets(body)
         if expr is None or not isinstance(expr.node, ast.SelectStmt):
             return {**env, **{name: (DefUnknown("set by a statement's RETURNING", in_loop),) for name in targets}}
+        select = expr.node
+        items = [t.val for t in select.targetList or () if isinstance(t, ast.ResTarget)]
+        plain = not (select.fromClause or select.whereClause or select.groupClause or select.withClause)
+        if plain and select.op == SetOperation.SETOP_NONE and len(items) == len(targets) and targets:
+            # SELECT expr INTO v without FROM is an assignment.
+            assigned = {
+                name: (DefExpr(Expr(item, expr.query, expr.line), env, in_loop),)
+                for name, item in zip(targets, items, strict=True)
+                if name in self.variables and not self.variables[name].is_record
+            }
+            if len(assigned) == len(targets):
+                return {**env, **assigned, FOUND: ()}
         lookup = self._lookups.get(query)
         if lookup is None:
             lookup = parse_lookup(query, self.catalog)
@@ -474,6 +497,7 @@ class Walker(FunctionContext):
     def scan(self, expr: Expr, env: Env, scope: Scope, line: int) -> None:
         operations, guards, in_loop = scope.operations, scope.guards, scope.in_loop
         has_from = isinstance(expr.node, ast.SelectStmt) and bool(expr.node.fromClause)
+        never_run = _unexecuted_cte_nodes(expr.node)
         for index, node in enumerate(iter_nodes(expr.node)):
             if isinstance(node, ast.FuncCall):
                 name = func_name(node)
@@ -482,6 +506,14 @@ class Walker(FunctionContext):
                 transport = TRANSPORTS.get(name)
                 if transport is None or self.function.name in {"realtime.send", "realtime.broadcast_changes"}:
                     continue
+                if id(node) in never_run:
+                    self.diagnose(
+                        "send-never-runs",
+                        f"{name} sits in a WITH query the statement never reads: PostgreSQL does not run it, "
+                        "so nothing is sent",
+                        expr.line_of(node),
+                    )
+                    continue
                 if has_from:
                     self.diagnose(
                         "notify-in-query",
@@ -489,3 +521,37 @@ class Walker(FunctionContext):
                         expr.line_of(node),
                     )
                 self.drafts[(id(expr), index)] = Draft(node, expr, env, operations, guards, in_loop, transport)
+
+
+def _unexecuted_cte_nodes(statement: Any) -> set[int]:
+    """Ids of the nodes inside ``SELECT`` CTEs that nothing reads: PostgreSQL never evaluates them.
+
+    Data-modifying CTEs (INSERT/UPDATE/DELETE) always run to completion, read or not.
+    """
+    with_clause = getattr(statement, "withClause", None)
+    if not isinstance(with_clause, ast.WithClause) or not with_clause.ctes:
+        return set()
+    ctes = {cte.ctename: cte for cte in with_clause.ctes if isinstance(cte, ast.CommonTableExpr) and cte.ctename}
+
+    def names_read(node: Any, skip: Any) -> set[str]:
+        found = set()
+        for inner in iter_nodes(node):
+            if inner is skip:
+                continue
+            if isinstance(inner, ast.RangeVar) and not inner.schemaname and inner.relname in ctes:
+                found.add(inner.relname)
+        return found
+
+    main = {slot: getattr(statement, slot) for slot in type(statement).__slots__ if slot != "withClause"}
+    read = names_read(tuple(main.values()), with_clause)
+    pending = list(read)
+    while pending:
+        cte = ctes[pending.pop()]
+        for name in names_read(cte.ctequery, None) - read:
+            read.add(name)
+            pending.append(name)
+    dead: set[int] = set()
+    for name, cte in ctes.items():
+        if name not in read and isinstance(cte.ctequery, ast.SelectStmt):
+            dead.update(id(node) for node in iter_nodes(cte.ctequery))
+    return dead

@@ -121,7 +121,7 @@ def _weighted(draw: st.DrawFn, *choices: tuple[int, st.SearchStrategy[Any]]) -> 
     raise AssertionError("unreachable")
 
 
-_SPECIAL_CHARS = '"\\\n\t\r\b\f\x01\x1f\x7f\'é€😀 '
+_SPECIAL_CHARS = "\"\\\n\t\r\b\f\x01\x1f\x7f'é€😀 "
 
 
 @st.composite
@@ -147,8 +147,9 @@ def _text(max_chars: int | None) -> st.SearchStrategy[str]:
 
 
 def _timestamps() -> st.SearchStrategy[dt.datetime]:
-    offsets = st.sampled_from([dt.timedelta(0), dt.timedelta(0), dt.timedelta(hours=5, minutes=30),
-                               dt.timedelta(hours=-8)])
+    offsets = st.sampled_from(
+        [dt.timedelta(0), dt.timedelta(0), dt.timedelta(hours=5, minutes=30), dt.timedelta(hours=-8)]
+    )
     moments = st.builds(
         lambda seconds, micro, zero: _EPOCH + dt.timedelta(seconds=seconds, microseconds=0 if zero else micro),
         st.integers(-86400 * 30, 86400 * 30),
@@ -180,9 +181,7 @@ def column_values(schema: Schema, table: str, column: str) -> st.SearchStrategy[
         base = _text(col.modifiers[0] if kind == "varchar" and col.modifiers else None)
     elif kind in ("integer", "bigint", "smallint"):
         # Small values (CHECK ranges), any int4, and now and then one past it (22003).
-        base = _weighted(
-            (6, st.integers(0, 10)), (3, st.integers(-(2**31), 2**31 - 1)), (1, st.integers(2**31, 2**33))
-        )
+        base = _weighted((6, st.integers(0, 10)), (3, st.integers(-(2**31), 2**31 - 1)), (1, st.integers(2**31, 2**33)))
     elif kind == "numeric":
         scale = col.modifiers[1] if len(col.modifiers) > 1 else 2
         base = st.builds(
@@ -232,9 +231,7 @@ def _update_trigger_tables(schema: Schema) -> list[str]:
 
 def _table_choice(schema: Schema) -> st.SearchStrategy[str]:
     """A public table, tables with triggers three times as often: that is where broadcasts start."""
-    return _weighted(
-        *[(3 if schema.triggers_for(name) else 1, st.just(name)) for name in _tables(schema)]
-    )
+    return _weighted(*[(3 if schema.triggers_for(name) else 1, st.just(name)) for name in _tables(schema)])
 
 
 @st.composite
