@@ -68,6 +68,8 @@ def config_from_args(args: argparse.Namespace) -> ReviewConfig:
 def schema_paths(args: argparse.Namespace, config: ReviewConfig, checked: list[str]) -> list[Path]:
     """``--schema`` when given, else the config's ``schema``; a schema file that is itself checked is not schema."""
     schema = [Path(p) for p in args.schema] or list(config.schema)
+    for path in schema:
+        path_kind(path, "--schema")  # a loop or an over-long name is one line, before resolve() meets it
     checked_files = {Path(p).resolve() for p in checked if not p.startswith(("git:", "none:"))}
     if all(path.resolve() in checked_files for path in schema) and schema and len(checked_files) == len(checked):
         # Only schema files are checked (a hook run on a change to them): check them as they are.
