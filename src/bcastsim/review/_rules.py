@@ -7,6 +7,7 @@ cannot read is reported by the ``unsupported-sql`` rule instead.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -67,9 +68,12 @@ class RuleContext:
     def function(self, name: str) -> Function | None:
         return self.catalog.functions.get(name)
 
-    @property
+    @functools.cached_property
     def targets_realtime(self) -> bool:
-        """Whether the project shows it targets Supabase Realtime (``--transport auto``)."""
+        """Whether the project shows it targets Supabase Realtime (``--transport auto``).
+
+        Asked once per site by several rules: cached, since it scans the whole catalog.
+        """
         catalog = self.catalog
         return (
             "realtime" in catalog.schemas
