@@ -27,11 +27,16 @@ ARCHS = ("postgres_changes", "broadcast:pg_notify", "broadcast:realtime.send")
 
 
 def _timed(**kwargs: object) -> tuple[float, int]:
+    elapsed, deliveries, _runs = _timed_runs(compare_profiles=(), **kwargs)
+    return elapsed, deliveries
+
+
+def _timed_runs(**kwargs: object) -> tuple[float, int, int]:
     start = time.perf_counter()
     report = simulate(**kwargs)  # type: ignore[arg-type]
     elapsed = time.perf_counter() - start
     deliveries = sum(run.metrics[a]["messages_sent"] for run in report.runs for a in run.architectures)
-    return elapsed, deliveries
+    return elapsed, deliveries, len(report.runs)
 
 
 def main() -> int:
@@ -49,8 +54,11 @@ def main() -> int:
         status |= not ok
         verdict = "ok" if ok else "MISSED"
         print(f"   {arch:<34} {elapsed:6.2f} s  {deliveries:>12,} deliveries  target ≤ 5 s: {verdict}")
-    elapsed, deliveries = _timed(scenario=artbattle)
-    print(f"   {'bcastsim simulate (6 runs)':<34} {elapsed:6.2f} s  {deliveries:>12,} deliveries")
+    elapsed, deliveries, runs = _timed_runs(scenario=artbattle)
+    print(f"   {f'bcastsim simulate ({runs} runs)':<34} {elapsed:6.2f} s  {deliveries:>12,} deliveries")
+    elapsed, deliveries, runs = _timed_runs(scenario="backtest")
+    label = f"bcastsim simulate backtest ({runs} runs + failure search)"
+    print(f"   {label:<34} {elapsed:6.2f} s  {deliveries:>12,} deliveries")
 
     print("\n2. 10,000 clients (one run per architecture and plan)")
     for arch in ARCHS:

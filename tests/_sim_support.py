@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import attrs
+from hypothesis import strategies as st
 
 from bcastsim.sim import (
+    FaultConfig,
     Scenario,
     Write,
     behaviour,
@@ -38,6 +43,7 @@ def one_topic_world(
     faults: tuple[object, ...] = (),
     pc_tables: tuple[str, ...] = ("bids",),
     artworks: int = 1,
+    postgres_changes: dict[str, object] | None = None,
 ) -> Simulation:
     """``audience`` identical clients of one architecture, one artwork, the given writes; run to the end."""
     scenario = Scenario().with_overrides(
@@ -50,6 +56,7 @@ def one_topic_world(
             "pc_tables": pc_tables,
             "rerender_interval_s": 3600.0,
         },
+        postgres_changes=postgres_changes or {},
     )
     if faults:
         import attrs
@@ -75,3 +82,30 @@ def one_topic_world(
     )
     sim.run()
     return sim
+
+
+# Faults anywhere in the tiny scenario's hour, hitting any share of the clients.
+faults = st.lists(
+    st.builds(
+        FaultConfig,
+        kind=st.sampled_from(["disconnect", "partition", "restart"]),
+        at_s=st.floats(min_value=0, max_value=3500, allow_nan=False),
+        fraction=st.floats(min_value=0.0, max_value=1.0, allow_nan=False),
+        duration_s=st.floats(min_value=1, max_value=120, allow_nan=False),
+    ),
+    max_size=3,
+)
+
+
+@st.composite
+def small_events(draw: st.DrawFn, max_clients: int = 120) -> tuple[Scenario, dict[str, Any]]:
+    """The tiny scenario with random faults, and the seed, audience, plan and profile to simulate it with."""
+    chosen = draw(faults)
+    scenario = attrs.evolve(tiny(), faults=tuple(sorted(chosen, key=lambda f: (f.at_s, f.kind))))
+    options: dict[str, Any] = {
+        "seed": draw(st.integers(min_value=0, max_value=2**32)),
+        "clients": draw(st.integers(min_value=1, max_value=max_clients)),
+        "plan": draw(st.sampled_from(["free", "pro", "team", "unlimited"])),
+        "profile": draw(st.sampled_from(["seed", "realtime_js", "recommended"])),
+    }
+    return scenario, options

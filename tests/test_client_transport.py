@@ -152,7 +152,8 @@ def test_history_records_intervals_and_receipts() -> None:
 
 def test_realtime_js_timings_come_from_the_profiles_data(tmp_path: Path) -> None:
     """[timings.realtime_js] gives the heartbeat and its tables; a bad value is an input error naming the key."""
-    from bcastsim.client._phoenix import REALTIME_JS, load_timings
+    from bcastsim._realtime_js import load_realtime_js
+    from bcastsim.client._phoenix import REALTIME_JS
 
     assert (REALTIME_JS.heartbeat_ms, REALTIME_JS.empty_disconnect_ms) == (25_000.0, 50_000.0)
     assert REALTIME_JS.reconnect.delay_ms(3, random.Random(0)) == 5000.0
@@ -160,4 +161,4 @@ def test_realtime_js_timings_come_from_the_profiles_data(tmp_path: Path) -> None
     text = (builtin_models_dir() / "profiles.toml").read_text(encoding="utf-8")
     bad.write_text(text.replace("heartbeat_ms = 25000", "heartbeat_ms = -1"), encoding="utf-8")
     with pytest.raises(InputError, match="heartbeat_ms must be a positive number"):
-        load_timings(bad)
+        load_realtime_js(bad)

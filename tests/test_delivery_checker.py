@@ -173,3 +173,36 @@ def _reference(history: DeliveryHistory) -> dict[Anomaly, int]:
 def test_checker_agrees_with_the_definitions(history: DeliveryHistory) -> None:
     """The indexed checker (fast path included) counts what a one-by-one reading of the definitions counts."""
     assert dict(check_delivery(history).counts) == _reference(history)
+
+
+def test_a_wanted_topic_is_owed_everything_even_while_away() -> None:
+    """A client that meant to follow a topic is owed what was sent while it was away or never joined."""
+    sent = (Sent(1, "t", 5.0), Sent(2, "t", 15.0), Sent(3, "u", 15.0))
+    wanted = {"t": (Interval(0, 100),), "u": (Interval(0, 100),)}
+    trace = ClientTrace(
+        "c", (Interval(0, 10), Interval(20, 100)), {"t": ALWAYS}, frozenset(), {"t": [(1, 5.0)]}, 3, wanted
+    )
+    report = check_delivery(DeliveryHistory(sent, (trace,), 0.0))
+    assert report.counts[Anomaly.LOST] == 3 * 2  # message 2 (sent while away) and 3 (topic never joined)
+    assert report.expected == 3 * 3
+    assert report.lost_while_subscribed == 0
+    assert report.lost_by_client == {"c": 2}
+    assert not report.ok
+
+
+def test_a_refetch_recovers_what_was_sent_before_it() -> None:
+    """Losses sent before the client's last refetch count as recovered; later ones do not."""
+    sent = (Sent(1, "t", 15.0), Sent(2, "t", 40.0))
+    trace = ClientTrace(
+        "c",
+        (Interval(0, 10), Interval(20, 30)),
+        {"t": (Interval(0, 10), Interval(20, 30))},
+        frozenset(),
+        {},
+        1,
+        {"t": (Interval(0, 100),)},
+        (20.0,),
+    )
+    report = check_delivery(DeliveryHistory(sent, (trace,), 0.0))
+    assert report.counts[Anomaly.LOST] == 2
+    assert report.recovered == 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
 import pytest
 
 from bcastsim.client import PROFILES, OpRunner
@@ -75,7 +76,7 @@ def test_the_comparison_sees_a_wrong_heartbeat(
     real_runs: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]],
 ) -> None:
     """A model with a 30 s heartbeat instead of 25 s disagrees with the library on some schedules."""
-    assert len(_differences(real_runs, RealtimeJsTimings(heartbeat_ms=30_000.0))) > 5
+    assert len(_differences(real_runs, attrs.evolve(REALTIME_JS, heartbeat_ms=30_000.0))) > 5
 
 
 def test_the_schedules_exercise_the_failure_paths(

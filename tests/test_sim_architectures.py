@@ -99,11 +99,16 @@ def test_seed_bid_payload_size_matches_postgres() -> None:
     assert bid.topic_template == "broadcast:bid:{art_id}"
 
 
-def test_seed_page_adds_listeners_when_artworks_appear() -> None:
+def test_seed_page_adds_listeners_when_artworks_appear(monkeypatch: pytest.MonkeyPatch) -> None:
     """The seed's effect re-runs without cleanup when the final's canvases appear: later messages query twice."""
-    from _sim_support import tiny
-    from bcastsim.sim import simulate
+    import attrs
 
+    from _sim_support import tiny
+    from bcastsim.sim import _api, simulate
+
+    real = _api.behaviour
+    # The listener pile-up shows only where the page can read a message, so read the payload here.
+    monkeypatch.setattr(_api, "behaviour", lambda name: attrs.evolve(real(name), page_reads_broadcast=True))
     runs = {
         profile: simulate(tiny(), profile=profile, architectures=["broadcast"])
         .runs[0]
@@ -115,3 +120,30 @@ def test_seed_page_adds_listeners_when_artworks_appear() -> None:
     extra = seed["database"]["queries"]["client_reaction_queries"]
     base = plain["database"]["queries"]["client_reaction_queries"]
     assert base < extra <= 2 * base
+
+
+def test_seed_page_gets_updates_on_the_socket_and_shows_none() -> None:
+    """The seed's callbacks read the envelope: broadcasts reach the socket, never the page, and query nothing."""
+    from _sim_support import tiny
+    from bcastsim.sim import simulate
+
+    seed = simulate(tiny(), profile="seed", architectures=["broadcast"]).runs[0].metrics["broadcast:realtime.send"]
+    plain = simulate(tiny(), profile="realtime_js", architectures=["broadcast"]).runs[0].metrics[
+        "broadcast:realtime.send"
+    ]
+    assert seed["user_visible"]["delivered_to_socket"] > 0
+    assert seed["user_visible"]["applied_by_page"] == 0
+    assert seed["user_visible"]["shown_within_5s"] == 0
+    assert seed["database"]["queries"]["client_reaction_queries"] == 0
+    assert plain["user_visible"]["applied_by_page"] == plain["user_visible"]["delivered_to_socket"]
+    assert 0 < plain["user_visible"]["shown_within_1s"] <= plain["user_visible"]["shown_within_5s"]
+    assert plain["database"]["queries"]["client_reaction_queries"] > 0
+
+
+def test_postgres_changes_pages_apply_what_they_receive() -> None:
+    """Today's page reads postgres_changes records, whatever the profile's broadcast callbacks do."""
+    from _sim_support import tiny
+    from bcastsim.sim import simulate
+
+    m = simulate(tiny(), profile="seed", architectures=["postgres_changes"]).runs[0].metrics["postgres_changes"]
+    assert m["user_visible"]["applied_by_page"] == m["user_visible"]["delivered_to_socket"] > 0

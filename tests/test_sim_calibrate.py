@@ -13,7 +13,7 @@ from bcastsim.sim import CostModel, load_costs
 
 @pytest.mark.postgres
 def test_calibration_writes_a_cost_model_the_simulator_reads(tmp_path: Path) -> None:
-    """Every measured cost, the poll costs included, is positive and load_costs reads back what was written."""
+    """Every measured cost is positive (the fitted authorization terms at least 0) and load_costs reads it back."""
     from bcastsim._commands.calibrate import measure, render_costs
     from bcastsim.pg import PgBinariesNotFound
 
@@ -22,12 +22,16 @@ def test_calibration_writes_a_cost_model_the_simulator_reads(tmp_path: Path) -> 
     except PgBinariesNotFound as error:
         pytest.skip(f"no PostgreSQL binaries: {error}")
     assert notes["wal_level"] == "logical"
-    assert all(value > 0 for value in costs.values())
+    fitted = {"rls_change_ms", "auth_pair_ms"}  # intercept and curvature of a fit: noise can put them at 0
+    assert all(value > 0 for key, value in costs.items() if key not in fitted)
+    assert all(costs[key] >= 0 for key in fitted)
     path = tmp_path / "costs.toml"
     text = render_costs(costs, notes)
     path.write_text(text, encoding="utf-8")
     model = load_costs(path)
     assert model.auth_read_ms == pytest.approx(costs["auth_read_ms"], abs=1e-5)
+    assert model.auth_pair_ms == pytest.approx(costs["auth_pair_ms"], rel=1e-3)
+    assert model.rls_change_ms == pytest.approx(costs["rls_change_ms"], abs=1e-5)
     assert model.wal_bytes_per_write == pytest.approx(costs["wal_bytes_per_write"], abs=0.1)
     assert model.poll_base_ms == pytest.approx(costs["poll_base_ms"], abs=1e-5)
     assert model.change_decode_ms == pytest.approx(costs["change_decode_ms"], abs=1e-5)
@@ -60,6 +64,60 @@ def test_poll_measurement_leaves_no_replication_slot(
     assert db.execute(slots) == [(0,)]
 
 
+@pytest.fixture
+def db_with_a_bid(bcastsim_database_factory: Callable[[Sequence[str | Path]], Database]) -> Database:
+    """The built-in SQL with calibrate's fixtures and one bid."""
+    from bcastsim._commands import calibrate
+    from bcastsim._resources import builtin_sql_files
+
+    db = bcastsim_database_factory(builtin_sql_files())
+    db.execute(calibrate._FIXTURES)
+    db.execute(f"INSERT INTO bids (art_id, person_id, amount) VALUES ({calibrate._ART}, {calibrate._PERSON}, 120)")
+    return db
+
+
+@pytest.mark.postgres
+def test_authorization_is_timed_with_every_subscriber_through_the_policy(db_with_a_bid: Database) -> None:
+    """The timed authorization lets every subscriber see the row and costs more per subscriber than a bare read."""
+    from bcastsim._commands import calibrate
+
+    db = db_with_a_bid
+    costs = calibrate._measure_authorization(db, runs=1)
+    assert db.execute("SELECT count(*) FROM bcastsim_cal_subscriber") == [(2000,)]
+    for function in calibrate._FUNCTIONS:
+        db.execute(function)
+    bare_read = calibrate._median_ms(db, "pk_select", 500, 1)
+    assert costs["auth_read_ms"] > bare_read
+    assert costs["measured_authorize_2000_subscribers_ms"] > costs["measured_authorize_10_subscribers_ms"]
+
+
+@pytest.mark.postgres
+def test_authorization_evaluates_the_policy_for_each_subscriber(db_with_a_bid: Database) -> None:
+    """Only the table's subscribers whose claims pass the policy and its join see the row; the role is restored."""
+    from bcastsim._commands import calibrate
+
+    db = db_with_a_bid
+    db.execute(calibrate._RLS_SETUP)
+    for number, watched, audience in (
+        (3, "bids", "authenticated"),
+        (2, "bids", "elsewhere"),
+        (1, "bids", "authenticated"),
+        (4, "art", "authenticated"),
+    ):
+        db.execute(
+            "INSERT INTO bcastsim_cal_subscriber (id, watched, claims) VALUES (%s::uuid, %s::regclass, "
+            "jsonb_build_object('role', 'authenticated', 'aud', %s::text))",
+            (f"00000000-0000-0000-0000-00000000000{number}", watched, audience),
+        )
+    change = "(SELECT jsonb_build_object('table', 'public.bids', 'record', to_jsonb(b)) FROM bids b LIMIT 1)"
+    visible = db.execute(f"SELECT bcastsim_cal_authorize({change})::text[]")
+    assert visible == [(["00000000-0000-0000-0000-000000000001", "00000000-0000-0000-0000-000000000003"],)]
+    # With no policy letting the subscriber read art, the join in the bids policy finds nothing.
+    db.execute("ALTER TABLE art ENABLE ROW LEVEL SECURITY")
+    assert db.execute(f"SELECT cardinality(bcastsim_cal_authorize({change}))") == [(0,)]
+    assert db.execute("SELECT current_user = session_user") == [(True,)]
+
+
 def test_without_logical_decoding_the_poll_costs_keep_the_estimates(tmp_path: Path) -> None:
     """A calibration on a server without wal_level = logical writes the built-in poll estimates, marked."""
     from bcastsim._commands.calibrate import render_costs
@@ -72,7 +130,9 @@ def test_without_logical_decoding_the_poll_costs_keep_the_estimates(tmp_path: Pa
             "pg_notify_ms",
             "realtime_send_ms",
             "pk_select_ms",
+            "rls_change_ms",
             "auth_read_ms",
+            "auth_pair_ms",
             "client_query_ms",
             "wal_bytes_per_write",
             "wal_bytes_per_message",

@@ -16,7 +16,13 @@ def test_json_carries_every_metric_and_series() -> None:
     assert data["replay"] == report.replay_command
     assert data["fingerprint"] == report.fingerprint
     labels = [run["label"] for run in data["runs"]]
-    assert labels == ["postgres_changes", "broadcast:pg_notify", "broadcast:realtime.send"]
+    assert labels == [
+        "postgres_changes",
+        "broadcast:pg_notify",
+        "broadcast:realtime.send",
+        "broadcast:realtime.send · realtime_js",
+        "broadcast:realtime.send · recommended",
+    ]
     for run in data["runs"]:
         metrics = run["metrics"][run["architectures"][0]]
         for key in (
@@ -64,7 +70,9 @@ def test_report_says_pg_notify_reaches_no_one() -> None:
 
 def test_reference_plan_runs_each_architecture_again() -> None:
     """A reference plan adds one run per architecture and a second table."""
-    report = simulate(tiny(), seed=2, architectures=["postgres_changes", "broadcast"], reference_plan="unlimited")
+    report = simulate(
+        tiny(), seed=2, architectures=["postgres_changes", "broadcast"], reference_plan="unlimited", compare_profiles=()
+    )
     assert [(r.label, r.plan) for r in report.runs] == [
         ("postgres_changes", "team"),
         ("broadcast:realtime.send", "team"),

@@ -6,7 +6,7 @@ import attrs
 import pytest
 
 from _sim_support import tiny
-from bcastsim.sim import Scenario, render_text, simulate
+from bcastsim.sim import FaultConfig, Scenario, render_text, simulate
 
 
 def _rollout(**overrides: dict[str, object]) -> Scenario:
@@ -47,3 +47,31 @@ def test_refused_connections_trigger_a_rollback() -> None:
     assert first is not None
     assert first["rollback"]
     assert any("connection failure rate" in reason for reason in first["reasons"])
+
+
+def test_rollout_column_is_the_rollback_triggers_measure() -> None:
+    """The stage table's failure rate is the broadcast (re)connections the service failed, per client and drop."""
+    restart = FaultConfig(kind="restart", at_s=1500.0, fraction=1.0, duration_s=15.0)
+    report = simulate(attrs.evolve(_rollout(), faults=(restart,)), clients=200)
+    for run in report.runs:
+        assert run.rollback is not None
+        bcast = run.metrics[run.architectures[1]]["connections"]
+        assert run.rollback["connection_failure_rate"] == bcast["episode_failure_rate"]
+        # Every retry of a 15 s outage is an attempt; the trigger counts each client's reconnection once.
+        assert bcast["failed_episodes"] <= bcast["episodes"] <= bcast["attempts"]
+
+
+def test_a_network_blip_on_the_client_side_is_not_a_service_failure() -> None:
+    """10 % of browsers losing their network for 20 s fails no (re)connection at the service; a restart does."""
+    blip = FaultConfig(kind="disconnect", at_s=1500.0, fraction=0.1, duration_s=20.0)
+    restart = FaultConfig(kind="restart", at_s=1500.0, fraction=1.0, duration_s=15.0)
+    rates = {}
+    for fault in (blip, restart):
+        report = simulate(attrs.evolve(_rollout(), faults=(fault,)), clients=200)
+        final = report.runs[-1]
+        rates[fault.kind] = final.rollback["connection_failure_rate"] if final.rollback else None
+        affected = final.metrics[final.architectures[1]]["connections"]["clients_affected"]
+        assert affected == (round(0.1 * 202) if fault is blip else 202)
+    assert rates["disconnect"] == 0.0
+    assert rates["restart"] is not None
+    assert rates["restart"] > 0.05

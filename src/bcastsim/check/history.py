@@ -9,10 +9,19 @@ behaved alike, and every count in the :class:`DeliveryReport` is weighted.
 Anomalies, per client and topic:
 
 ``LOST``
-    a message sent while the client was connected and subscribed (and, for a
-    private message, authorized) for the whole window ``[sent, sent + latency]``
-    never arrived. Broadcast is at most once, so a message sent while the client
-    was away is *not* lost in this sense: it is simply not owed.
+    a message owed to the client never arrived. What is owed depends on what the
+    trace says the client *wanted*: a topic listed in ``ClientTrace.wanted`` is
+    owed every message sent on it inside those intervals (the client meant to
+    follow it then, whether or not its socket was up, its join had completed, the
+    server had closed the channel or refused the join), early enough to arrive
+    before the interval ends. A topic without a ``wanted`` entry is owed only what
+    was sent while the client was connected and subscribed (and, for a private
+    message, authorized) for the whole window ``[sent, sent + latency]``: at most
+    once, a message sent while such a client was away is simply not owed.
+    ``DeliveryReport.lost_while_subscribed`` is the part of ``LOST`` sent while
+    the client was connected and subscribed; ``recovered`` the part sent before a
+    later refetch of the client (``ClientTrace.refetched``), whose state the
+    refetch restored.
 ``LEAKED``
     a message arrived on a topic the client was not subscribed to at any time
     between send and arrival, or arrived under a topic it was not sent to, or was
@@ -29,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import math
 import operator
 from collections.abc import Iterable, Mapping
 
@@ -85,6 +95,10 @@ def _names(value: Iterable[str]) -> frozenset[str]:
     return frozenset(value)
 
 
+def _times(value: Iterable[float]) -> tuple[float, ...]:
+    return tuple(value)
+
+
 def _sent(value: Iterable[Sent]) -> tuple[Sent, ...]:
     return tuple(value)
 
@@ -109,6 +123,10 @@ class ClientTrace:
         factory=dict,
     )
     weight: int = 1
+    # Topic -> intervals during which the client meant to follow it (see LOST above).
+    wanted: Mapping[str, tuple[Interval, ...]] = attrs.field(converter=_freeze_mapping, factory=dict)
+    # Times at which the client re-read the current state (a refetch after a gap).
+    refetched: tuple[float, ...] = attrs.field(converter=_times, factory=tuple)
 
 
 @attrs.frozen
@@ -137,6 +155,10 @@ class DeliveryReport:
     allowed: frozenset[Anomaly]
     expected: int
     delivered: int
+    lost_while_subscribed: int = 0
+    recovered: int = 0
+    # Per trace name: messages lost by each one client the trace stands for (unweighted).
+    lost_by_client: Mapping[str, int] = attrs.field(factory=dict)
 
     @property
     def violations(self) -> dict[Anomaly, int]:
@@ -228,30 +250,27 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
     found = _Collector()
     expected_total = 0
     delivered_total = 0
+    lost_subscribed_total = 0
+    recovered_total = 0
+    lost_by_client: dict[str, int] = {}
 
     for trace in history.clients:
         weight = trace.weight
-        for topic in sorted(set(trace.subscribed) | set(trace.received)):
+        lost_here = 0
+        last_refetch = max(trace.refetched, default=-math.inf)
+        for topic in sorted(set(trace.subscribed) | set(trace.received) | set(trace.wanted)):
             intervals = trace.subscribed.get(topic, ())
             receipts = trace.received.get(topic, ())
             delivered_total += weight * len(receipts)
 
-            # Owed messages: sent inside connected ∩ subscribed, early enough to arrive before it ended.
+            # Owed messages: sent inside the wanted intervals (or, without them, connected ∩ subscribed),
+            # early enough to arrive before the interval ended.
             authorized = topic in trace.authorized
             topic_index = index.get(topic)
-            windows: list[tuple[float, float]] = []
-            slices: list[tuple[int, int]] = []
-            owed_count = 0
-            if topic_index is not None and intervals:
-                times = topic_index.all_times if authorized else topic_index.public_times
-                for window in _intersect(intervals, trace.connected):
-                    bound = window.end_ms - latency
-                    lo = bisect.bisect_left(times, window.start_ms)
-                    hi = bisect.bisect_left(times, bound)
-                    if hi > lo:
-                        windows.append((window.start_ms, bound))
-                        slices.append((lo, hi))
-                        owed_count += hi - lo
+            live = _intersect(intervals, trace.connected) if intervals else []
+            owed_windows = trace.wanted.get(topic)
+            owed_from = live if owed_windows is None else owed_windows
+            windows, slices, owed_count = _owed(topic_index, authorized, owed_from, latency)
             expected_total += weight * owed_count
 
             # Fast path: exactly the owed messages, once each, in commit order; no anomaly is possible.
@@ -312,6 +331,12 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
 
             lost = owed_count - owed_received
             if lost:
+                lost_here += lost
+                received_ids = {m for m, _a in receipts}
+                lost_subscribed_total += weight * _missing(topic_index, authorized, live, latency, received_ids)
+                if last_refetch > -math.inf:
+                    before = [(lo, min(hi, last_refetch + 1e-9)) for lo, hi in windows if lo <= last_refetch]
+                    recovered_total += weight * _missing_in(topic_index, authorized, before, received_ids)
                 if found.wants(Anomaly.LOST) and topic_index is not None:
                     times = topic_index.all_times if authorized else topic_index.public_times
                     ids = topic_index.all_ids if authorized else topic_index.public_ids
@@ -322,12 +347,17 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
                         if ids[k] not in seen
                     )
                     sent_at = by_id[missing][0].time_ms
-                    detail = f"sent at {sent_at} ms while connected and subscribed; never arrived"
+                    wanted = topic in trace.wanted
+                    detail = f"sent at {sent_at} ms " + (
+                        "on a topic the client meant to follow" if wanted else "while connected and subscribed"
+                    )
+                    detail += "; never arrived"
                     if lost > 1:
                         detail += f" ({lost} lost on this topic)"
                     found.add(Anomaly.LOST, weight * lost, (client, topic, missing), detail)
                 else:
                     found.counts[Anomaly.LOST] += weight * lost
+        lost_by_client[trace.client] = lost_here
 
     examples = tuple(e for a in Anomaly for e in found.examples[a])
     return DeliveryReport(
@@ -336,4 +366,50 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
         allowed=frozenset(allowed),
         expected=expected_total,
         delivered=delivered_total,
+        lost_while_subscribed=lost_subscribed_total,
+        recovered=recovered_total,
+        lost_by_client=lost_by_client,
     )
+
+
+def _owed(
+    topic_index: _TopicIndex | None, authorized: bool, intervals: Iterable[Interval], latency: float
+) -> tuple[list[tuple[float, float]], list[tuple[int, int]], int]:
+    """Windows ``[start, end - latency)`` of ``intervals`` with their slices of the topic's send times."""
+    windows: list[tuple[float, float]] = []
+    slices: list[tuple[int, int]] = []
+    count = 0
+    if topic_index is None:
+        return windows, slices, count
+    times = topic_index.all_times if authorized else topic_index.public_times
+    for window in sorted(intervals, key=lambda i: i.start_ms):
+        bound = window.end_ms - latency
+        lo = bisect.bisect_left(times, window.start_ms)
+        hi = bisect.bisect_left(times, bound)
+        if hi > lo:
+            windows.append((window.start_ms, bound))
+            slices.append((lo, hi))
+            count += hi - lo
+    return windows, slices, count
+
+
+def _missing(
+    topic_index: _TopicIndex | None, authorized: bool, intervals: list[Interval], latency: float, got: set[int]
+) -> int:
+    windows, _slices, _count = _owed(topic_index, authorized, intervals, latency)
+    return _missing_in(topic_index, authorized, windows, got)
+
+
+def _missing_in(
+    topic_index: _TopicIndex | None, authorized: bool, windows: list[tuple[float, float]], got: set[int]
+) -> int:
+    """Messages sent inside ``windows`` (start inclusive, end exclusive) that are not in ``got``."""
+    if topic_index is None:
+        return 0
+    times = topic_index.all_times if authorized else topic_index.public_times
+    ids = topic_index.all_ids if authorized else topic_index.public_ids
+    missing = 0
+    for lo, hi in windows:
+        a, b = bisect.bisect_left(times, lo), bisect.bisect_left(times, hi)
+        missing += sum(1 for k in range(a, b) if ids[k] not in got)
+    return missing

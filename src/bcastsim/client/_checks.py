@@ -717,7 +717,7 @@ def _check_backoff(profile: Profile, seed: int, max_examples: int) -> list[Findi
 def _policy_findings(profile: Profile, role: str, policy: BackoffPolicy, seed: int, *, primary: bool) -> list[Finding]:
     findings: list[Finding] = []
     summary = summarize(policy)
-    clients = 1000
+    clients = _event_audience()
     herd = herd_size(policy, clients, seed=seed)
     if primary and herd > clients // 2:
         findings.append(
@@ -772,10 +772,17 @@ def _policy_findings(profile: Profile, role: str, policy: BackoffPolicy, seed: i
     return findings
 
 
+def _event_audience() -> int:
+    """The audience of the simulator's default event (models/scenarios/artbattle.toml): one number for both."""
+    from bcastsim.sim._scenario import load_scenario  # here, not at import: bcastsim.sim imports bcastsim.client
+
+    return load_scenario("artbattle").clients.audience
+
+
 def _check_fan_out(profile: Profile, seed: int, max_examples: int) -> list[Finding]:
     """Every viewer joins every artwork's bid channel, so one bid costs one message per viewer."""
     plans = load_plans()
-    viewers = 1000  # the low end of the seed's 1,000-2,000 concurrent users
+    viewers = _event_audience()
     capacity = ", ".join(f"{name} {plans[name].messages_per_second / viewers:g}" for name in sorted(plans))
     probe: list[ClientOp] = [Subscribe("c", "e", 1), ChannelClose("c"), Advance(120_000), Broadcast("c", "e")]
     recovers = bool(_probe(profile, probe).deliveries)

@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import attrs
 
-from bcastsim._errors import InputError
-from bcastsim._resources import builtin_models_dir
-from bcastsim._toml import read_toml
+from bcastsim._realtime_js import RealtimeJs, load_realtime_js
 from bcastsim.client._backoff import BackoffPolicy
 from bcastsim.client._clock import Timer, VirtualClock
-from bcastsim.client._transport import REALTIME_JS_REJOIN, REALTIME_JS_SOCKET
 
 __all__ = [
     "REALTIME_JS",
@@ -31,7 +27,6 @@ __all__ = [
     "PhoenixClient",
     "PhoenixServer",
     "RealtimeJsTimings",
-    "load_timings",
     "run_schedule",
 ]
 
@@ -40,47 +35,9 @@ Frame = tuple[Any, Any, str, str, Any]  # join_ref, ref, topic, event, payload
 Callback = Callable[..., None]
 
 
-@attrs.frozen
-class RealtimeJsTimings:
-    """The library's timings (``[timings.realtime_js]`` in ``models/profiles.toml``); defaults are the same."""
-
-    heartbeat_ms: float = 25_000.0
-    push_timeout_ms: float = 10_000.0
-    close_poll_ms: float = 150.0
-    reconnect: BackoffPolicy = REALTIME_JS_SOCKET
-    rejoin: BackoffPolicy = REALTIME_JS_REJOIN
-
-    @property
-    def empty_disconnect_ms(self) -> float:
-        return 2 * self.heartbeat_ms
-
-
-def load_timings(path: Path | None = None, name: str = "realtime_js") -> RealtimeJsTimings:
-    """``[timings.<name>]`` from ``models/profiles.toml`` (or ``path``), its backoff tables by name."""
-    from bcastsim.client._backoff import policy_from_table
-
-    path = path or builtin_models_dir() / "profiles.toml"
-    _text, data = read_toml(path, "profiles")
-    table = data.get("timings", {}).get(name)
-    if not isinstance(table, dict):
-        raise InputError(f"no [timings.{name}] table", path=path, fix=f"add [timings.{name}] with heartbeat_ms = 25000")
-    backoff = data.get("backoff", {})
-    values: dict[str, Any] = {}
-    for key in ("heartbeat_ms", "push_timeout_ms", "close_poll_ms"):
-        value = table.get(key)
-        if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-            raise InputError(f"[timings.{name}] {key} must be a positive number", path=path, fix=f"{key} = 1000")
-        values[key] = float(value)
-    for key in ("reconnect", "rejoin"):
-        policy = table.get(key)
-        if policy not in backoff:
-            raise InputError(f"[timings.{name}] {key}: unknown backoff {policy!r}", path=path,
-                             fix=f"one of {', '.join(sorted(backoff))}")  # fmt: skip
-        values[key] = policy_from_table(str(policy), backoff[str(policy)])
-    return RealtimeJsTimings(**values)
-
-
-REALTIME_JS = load_timings()
+# The library's timings and tables: [timings.realtime_js] in models/profiles.toml, as the simulator reads them.
+RealtimeJsTimings = RealtimeJs
+REALTIME_JS = load_realtime_js()
 
 
 # realtime-js tables have no jitter; a policy that asks for randomness gets a fixed stream.

@@ -20,19 +20,20 @@ from typing import Any
 import attrs
 
 from bcastsim._plans import PlanLimits
+from bcastsim._realtime_js import load_realtime_js
 from bcastsim.check.history import ClientTrace, DeliveryHistory, Interval, Sent
-from bcastsim.client._backoff import BackoffPolicy, TableBackoff
+from bcastsim.client._backoff import BackoffPolicy
 from bcastsim.client._clock import VirtualClock
 
 __all__ = ["Channel", "RealtimeServer", "RealtimeSocket"]
 
 Callback = Callable[[Any], None]
 
-REALTIME_JS_SOCKET = TableBackoff("realtime_js", (1000.0, 2000.0, 5000.0, 10000.0), 10000.0)
-REALTIME_JS_REJOIN = TableBackoff("realtime_js_rejoin", (1000.0, 2000.0, 5000.0), 10000.0)
-PUSH_TIMEOUT_MS = 10_000.0
-# realtime-js disconnects 2 × heartbeat after its last channel is removed.
-EMPTY_DISCONNECT_MS = 50_000.0
+_REALTIME_JS = load_realtime_js()  # [timings.realtime_js] in models/profiles.toml, shared with the simulator
+REALTIME_JS_SOCKET = _REALTIME_JS.reconnect
+REALTIME_JS_REJOIN = _REALTIME_JS.rejoin
+PUSH_TIMEOUT_MS = _REALTIME_JS.push_timeout_ms
+EMPTY_DISCONNECT_MS = _REALTIME_JS.empty_disconnect_ms
 
 
 def event_matches(binding_event: str, event: str) -> bool:

@@ -40,6 +40,7 @@ class RunSummary:
     cohorts: int
     rollout_percentage: int | None = None
     rollback: dict[str, Any] | None = None
+    profile: str = ""  # set when the run uses another client profile than the report's
 
 
 @attrs.frozen
@@ -63,6 +64,7 @@ class SimulationReport:
     faults: tuple[dict[str, Any], ...]
     rollout_transport: str
     runs: tuple[RunSummary, ...]
+    backtest: dict[str, Any] | None = None
 
     @property
     def replay_command(self) -> str:
@@ -153,8 +155,9 @@ def _rollback(
     cfg = scenario.rollout
     b = sim.metrics[bcast]
     p = sim.metrics[pc]
-    # What an operator's dashboard sees: attempts blocked by a browser's own network never arrive.
-    failure = b.server_failure_rate
+    # What an operator's dashboard sees: (re)connections the service refused or could not serve, one per
+    # client and drop however often it retried; a browser's own network outage never reaches the service.
+    failure = b.episode_failure_rate
     spikes = p.peak_lag_ms > cfg.lag_spike_s * 1000.0 or p.peak_retained_wal_bytes > cfg.wal_spike_bytes
     returning = spikes and (
         previous is None or not previous["lag_spikes"] or p.peak_lag_ms >= previous["peak_lag_ms"] or stage == 100
@@ -194,10 +197,12 @@ def simulate(
     progress: Progress | None = None,
     costs: CostModel | None = None,
     payloads: str = "auto",
+    compare_profiles: Sequence[str] | None = None,
 ) -> SimulationReport:
     """Run a scenario: one event per architecture (``compare``) or per rollout stage (``rollout``).
 
-    ``reference_plan`` overrides the scenario's (``""`` turns the reference runs off).
+    ``reference_plan`` overrides the scenario's (``""`` turns the reference runs off);
+    ``compare_profiles`` overrides ``scenario.compare_profiles`` (``()`` turns those runs off).
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -214,6 +219,8 @@ def simulate(
         overrides["clients"] = {"audience": clients}
     if architectures:
         overrides.setdefault("scenario", {})["architectures"] = tuple(resolve_architectures(architectures))
+    if compare_profiles is not None:
+        overrides.setdefault("scenario", {})["compare_profiles"] = tuple(compare_profiles)
     if overrides:
         scenario = scenario.with_overrides(**overrides)
         check_ranges(scenario, "the command line (--seed, --clients)")
@@ -234,16 +241,24 @@ def simulate(
     if reference and reference not in plans:
         raise InputError(f'unknown reference plan "{reference}"', fix=_suggest(reference, sorted(plans)))
     runs: list[RunSummary] = []
-    jobs: list[tuple[str, list[str], int | None, PlanLimits]] = []
+    jobs: list[tuple[str, list[str], int | None, PlanLimits, str]] = []
     if cfg.mode == "rollout":
         bcast = f"broadcast:{scenario.rollout.transport}"
-        jobs = [(f"rollout {pct}%", ["postgres_changes", bcast], pct, plan_limits) for pct in scenario.rollout.stages]
+        jobs = [
+            (f"rollout {pct}%", ["postgres_changes", bcast], pct, plan_limits, "") for pct in scenario.rollout.stages
+        ]
     else:
-        jobs = [(name, [name], None, plan_limits) for name in names]
+        jobs = [(name, [name], None, plan_limits, "") for name in names]
         if reference and reference != plan_limits.name:
-            jobs += [(f"{name} @ {reference}", [name], None, plans[reference]) for name in names]
+            jobs += [(f"{name} @ {reference}", [name], None, plans[reference], "") for name in names]
+        send = "broadcast:realtime.send"
+        if send in names:
+            for other in cfg.compare_profiles:
+                behaviour(other)  # validates the name before any work
+                if other != cfg.profile:
+                    jobs.append((f"{send} · {other}", [send], None, plan_limits, other))
     previous: dict[str, Any] | None = None
-    for k, (label, arch_names, pct, run_plan) in enumerate(jobs):
+    for k, (label, arch_names, pct, run_plan, other_profile) in enumerate(jobs):
         archs = [make_architecture(n) for n in arch_names]
 
         def population(
@@ -257,8 +272,9 @@ def simulate(
             if progress is not None:
                 progress((k + fraction) / len(jobs))
 
+        run_as = scenario.with_overrides(scenario={"profile": other_profile}) if other_profile else scenario
         sim = run_scenario(
-            scenario,
+            run_as,
             architectures=archs,
             population=population,
             plan=run_plan,
@@ -285,7 +301,16 @@ def simulate(
                 cohorts=len(sim.cohorts),
                 rollout_percentage=pct,
                 rollback=rollback,
+                profile=other_profile,
             )
+        )
+    backtest = None
+    if scenario.backtest.measured and "postgres_changes" in names and cfg.mode == "compare":
+        baseline = next(
+            r for r in runs if r.plan == plan_limits.name and r.architectures == ("postgres_changes",) and not r.profile
+        )
+        backtest = _backtest(
+            scenario, baseline.metrics["postgres_changes"], plan=plan_limits, costs=costs, shapes=shapes
         )
     counts = {
         kind: workload.count(kind) for kind in ("bid", "vote", "media", "winner", "auction", "contestant", "art_insert")
@@ -310,4 +335,70 @@ def simulate(
         faults=tuple(attrs.asdict(f) for f in scenario.faults),
         rollout_transport=scenario.rollout.transport,
         runs=tuple(runs),
+        backtest=backtest,
     )
+
+
+def _backtest(
+    scenario: Scenario, baseline: dict[str, Any], *, plan: PlanLimits, costs: CostModel, shapes: ShapeSet
+) -> dict[str, Any]:
+    """The measured symptoms beside the simulated ones, each judged within the scenario's tolerance.
+
+    The failure point is searched over ``backtest.audiences``: the smallest audience at which the
+    postgres_changes poller falls ``failure_lag_s`` behind, every other parameter unchanged.
+    """
+    cfg = scenario.backtest
+    lags: list[dict[str, float]] = []
+    fails_at: float | None = None
+    for audience in cfg.audiences:
+        sized = scenario.with_overrides(clients={"audience": audience})
+        workload = build_workload(sized, RandomTree(sized.scenario.seed).stream("workload"))
+        arch = make_architecture("postgres_changes")
+
+        def only(identity: str, index: int, arch: Architecture = arch) -> Architecture:
+            return arch
+
+        sim = run_scenario(
+            sized,
+            architectures=[arch],
+            population=only,
+            plan=plan,
+            costs=costs,
+            shapes=shapes,
+            workload=workload,
+            seed=sized.scenario.seed,
+        )
+        lag_s = sim.metrics["postgres_changes"].peak_lag_ms / 1000.0
+        lags.append({"audience": audience, "peak_lag_s": round(lag_s, 3)})
+        if fails_at is None and lag_s > cfg.failure_lag_s:
+            fails_at = audience
+    spikes = baseline["wal_spikes"]
+    close = baseline["bid_latency_at_close_ms"]["p95"]
+    simulated = {
+        "list_changes_calls": baseline["database"]["queries"]["list_changes_polls"],
+        "wal_spike_bytes": spikes["height_bytes"],
+        "wal_spike_period_s": spikes["period_s"],
+        "bid_delay_at_close_s": None if close is None else close / 1000.0,
+        "fails_at_users": fails_at,
+    }
+    symptoms = []
+    for name, value in simulated.items():
+        measured = getattr(cfg, name)
+        if not measured:
+            continue
+        ratio = None if value is None or value == 0 else value / measured
+        symptoms.append(
+            {
+                "symptom": name,
+                "measured": measured,
+                "simulated": value,
+                "ratio": None if ratio is None else round(ratio, 3),
+                "reproduced": ratio is not None and 1 / cfg.tolerance <= ratio <= cfg.tolerance,
+            }
+        )
+    return {
+        "tolerance": cfg.tolerance,
+        "failure_lag_s": cfg.failure_lag_s,
+        "symptoms": symptoms,
+        "failure_search": lags,
+    }

@@ -15,6 +15,7 @@ from bcastsim.sim._payloads import WRITE_TABLES, pc_frame_bytes
 from bcastsim.sim._workload import Artwork, Write
 
 if TYPE_CHECKING:
+    from bcastsim.sim._profiles import ClientBehaviour
     from bcastsim.sim._scenario import Scenario
     from bcastsim.sim._sim import Simulation
 
@@ -45,6 +46,10 @@ class Architecture:
 
     def topics(self, role: str, visible: list[Artwork], event_id: str) -> list[str]:
         raise NotImplementedError
+
+    def page_applies(self, behaviour: ClientBehaviour) -> bool:
+        """True when the page's callbacks can read what this architecture delivers."""
+        return True
 
     def configure(self, scenario: Scenario) -> None:
         """Called once with the scenario, before any client exists."""
@@ -151,12 +156,19 @@ class PostgresChanges(Architecture):
         batch = self.changes[self.head : self.head + cfg.max_changes_per_poll]
         self.head += len(batch)
         auth = 0
-        if batch:
+        rls_ms = 0.0
+        if batch and cfg.rls:
+            # realtime.apply_rls per change: a fixed part, one read under RLS per subscriber of the table, and
+            # an array of the visible subscribers copied on every append (calibrated; see models/costs.toml).
             counts = {table: sim.subscribed_count(self.topic_of(table), now) for table in self.tables}
             auth = sum(counts[c.table] for c in batch)
-        duration = costs.poll_base_ms + len(batch) * costs.change_decode_ms + auth * costs.auth_read_ms
-        metrics.db("list_changes_polls", 1, costs.poll_base_ms + len(batch) * costs.change_decode_ms)
-        metrics.db("authorization_reads", auth, costs.auth_read_ms)
+            pairs = sum(counts[c.table] ** 2 for c in batch)
+            auth_ms = cfg.authorization_ms or costs.auth_read_ms
+            rls_ms = len(batch) * costs.rls_change_ms + auth * auth_ms + pairs * costs.auth_pair_ms
+        decode_ms = costs.poll_base_ms + len(batch) * costs.change_decode_ms
+        duration = decode_ms + rls_ms
+        metrics.db("list_changes_polls", 1, decode_ms)
+        metrics.db("authorization_reads", auth, rls_ms / auth if auth else 0.0)
         metrics.peak_retained_wal_bytes = max(metrics.peak_retained_wal_bytes, self.retained_wal_bytes(sim))
         done = now + duration
         self.poll_log.append((now, len(batch), duration))
@@ -233,6 +245,9 @@ class Broadcast(Architecture):
         if role == "admin":
             out.append(f"broadcast:admin:{event_id}")
         return out
+
+    def page_applies(self, behaviour: ClientBehaviour) -> bool:
+        return behaviour.page_reads_broadcast
 
     def on_write(self, sim: Simulation, write: Write) -> None:
         costs = sim.costs

@@ -27,7 +27,11 @@ class CostModel:
     realtime_send_ms: float = 0.09
     poll_base_ms: float = 0.6
     change_decode_ms: float = 0.05
+    # realtime.apply_rls per change with RLS on: rls_change_ms + auth_read_ms n + auth_pair_ms n^2 for n
+    # subscribers of the changed table (each visible one is appended to an array the function copies).
+    rls_change_ms: float = 0.0
     auth_read_ms: float = 0.04
+    auth_pair_ms: float = 0.0
     pk_select_ms: float = 0.03
     client_query_ms: float = 0.3
     wal_bytes_per_write: float = 420.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,6 +47,33 @@ def percentile(histogram: Mapping[float, int], q: float) -> float | None:
     return max(histogram)  # pragma: no cover
 
 
+def wal_spikes(times: list[float], wal: list[float]) -> dict[str, float | int | None]:
+    """Spikes of retained WAL: a local maximum, at least half the event's highest, that falls back to half of
+    itself or less. ``height_bytes`` is the median spike, ``period_s`` the median time between consecutive ones.
+    """
+    peaks: list[int] = []
+    i = 1
+    while i < len(wal):
+        if wal[i] > 0 and wal[i] >= wal[i - 1] and (i + 1 == len(wal) or wal[i + 1] < wal[i]):
+            j = i + 1
+            while j < len(wal) and wal[j] > wal[i] / 2 and wal[j] <= wal[i]:
+                j += 1
+            if j < len(wal) and wal[j] <= wal[i] / 2:
+                peaks.append(i)
+            i = j
+        else:
+            i += 1
+    top = max(wal, default=0.0)
+    peaks = [k for k in peaks if wal[k] >= top / 2]
+    heights = sorted(wal[k] for k in peaks)
+    gaps = sorted(times[b] - times[a] for a, b in itertools.pairwise(peaks))
+    return {
+        "count": len(peaks),
+        "height_bytes": heights[len(heights) // 2] if heights else None,
+        "period_s": gaps[len(gaps) // 2] if gaps else None,
+    }
+
+
 class ArchMetrics:
     """Everything measured for the clients of one architecture."""
 
@@ -59,21 +87,36 @@ class ArchMetrics:
         self.messages_published = 0  # messages the database produced (before fan-out)
         self.deliveries_by_kind: dict[str, int] = {}
         self.latency: dict[str, dict[float, int]] = {}
+        # Commit-to-socket latency of bids inside their artwork's closing window.
+        self.bid_latency_at_close: dict[float, int] = {}
+        # Commit-to-socket latency of the deliveries the page's callbacks could read (applied).
+        self.page_latency: dict[float, int] = {}
         self.violations: dict[str, float] = {
             "connections_refused": 0,
             "channels_closed_over_message_rate": 0,
             "deliveries_dropped_over_message_rate": 0,
-            "channel_joins_queued": 0,
+            "channel_joins_rejected": 0,
             "max_join_queue_ms": 0.0,
             "channels_refused_over_per_connection_limit": 0,
             "messages_dropped_over_payload_limit": 0,
             "business_writes_aborted_by_notify_payload": 0,
+            "joins_sent_twice": 0,
         }
         self.connection_attempts = 0
         self.connection_failures = 0
         self.server_attempts = 0  # attempts that reached the service (not blocked by the client's network)
         self.server_failures = 0
         self.gave_up = 0
+        self.heartbeat_timeouts = 0  # connections realtime-js declared dead after a missed heartbeat reply
+        self.sockets_closed_idle = 0  # sockets closed 50 s after their last channel was removed
+        # One episode per client per (re)connection: its first attempt until it is connected again.
+        self.episodes = 0
+        self.failed_episodes = 0  # episodes in which the service refused the client or was down
+        self.clients_affected = 0  # clients that lost their connection, or failed an attempt, at least once
+        self.never_reconnected = 0
+        self.never_resubscribed = 0  # reconnected, but some channel the page holds never joined again
+        self.reconnect_ms: dict[float, int] = {}  # from the drop to connected again
+        self.resubscribe_ms: dict[float, int] = {}  # from the drop to every held channel joined again
         self.lost_in_partition = 0
         self.undeliverable_notifications = 0
         self.peak_lag_ms = 0.0
@@ -91,6 +134,8 @@ class ArchMetrics:
         self.unrecovered_per_client_mean = 0.0
         self.updates_owed = 0
         self.updates_lost = 0
+        self.updates_lost_while_subscribed = 0
+        self.updates_recovered = 0
         self.checker: dict[str, Any] = {}
 
     def db(self, kind: str, count: float, ms_each: float) -> None:
@@ -136,9 +181,32 @@ class ArchMetrics:
         return self.connection_failures / self.connection_attempts if self.connection_attempts else 0.0
 
     @property
+    def episode_failure_rate(self) -> float:
+        """(Re)connections the service refused or could not serve, over all (re)connections: one per client
+        and drop, however often the client retried. This is the rollback trigger's measure."""
+        return self.failed_episodes / self.episodes if self.episodes else 0.0
+
+    @property
     def server_failure_rate(self) -> float:
         """Refused or unanswered attempts over attempts that reached the service, as monitoring sees them."""
         return self.server_failures / self.server_attempts if self.server_attempts else 0.0
+
+    def user_visible(self) -> dict[str, Any]:
+        """What reached the socket against what the page applied and showed in time, over what was owed."""
+        applied = sum(self.page_latency.values())
+        within = {
+            f"shown_within_{s}s": sum(w for v, w in self.page_latency.items() if v <= s * 1000.0) for s in (1, 5)
+        }
+        owed = self.updates_owed
+        counts = {
+            "owed": owed,
+            "delivered_to_socket": self.messages_sent,
+            "applied_by_page": applied,
+            **within,
+            "recovered_by_refetch": self.updates_recovered,
+        }
+        shares = {k: round(v / owed, 6) if owed else 0.0 for k, v in counts.items() if k != "owed"}
+        return {**counts, "share_of_owed": shares}
 
     def to_json(self) -> dict[str, Any]:
         kinds = sorted(self.latency)
@@ -161,7 +229,9 @@ class ArchMetrics:
                 "all": self.latency_percentiles(),
                 **{kind: self.latency_percentiles(kind) for kind in kinds},
             },
+            "bid_latency_at_close_ms": {f"p{q:g}": percentile(self.bid_latency_at_close, q) for q in PERCENTILES},
             "peak_poller_lag_ms": round(self.peak_lag_ms, 3),
+            "wal_spikes": wal_spikes(self.series["time_s"], self.series["retained_wal_bytes"]),
             "peak_retained_wal_bytes": round(self.peak_retained_wal_bytes, 1),
             "limit_violations": {k: round(v, 3) for k, v in self.violations.items()},
             "connections": {
@@ -172,16 +242,29 @@ class ArchMetrics:
                 "service_failures": self.server_failures,
                 "service_failure_rate": round(self.server_failure_rate, 6),
                 "gave_up": self.gave_up,
+                "clients_affected": self.clients_affected,
+                "heartbeat_timeouts": self.heartbeat_timeouts,
+                "sockets_closed_idle": self.sockets_closed_idle,
+                "episodes": self.episodes,
+                "failed_episodes": self.failed_episodes,
+                "episode_failure_rate": round(self.episode_failure_rate, 6),
+                "never_reconnected": self.never_reconnected,
+                "never_resubscribed": self.never_resubscribed,
+                "reconnect_ms": {f"p{q:g}": percentile(self.reconnect_ms, q) for q in PERCENTILES},
+                "resubscribe_ms": {f"p{q:g}": percentile(self.resubscribe_ms, q) for q in PERCENTILES},
             },
             "updates": {
                 "owed": self.updates_owed,
                 "lost": self.updates_lost,
+                "lost_while_subscribed": self.updates_lost_while_subscribed,
+                "recovered_by_refetch": self.updates_recovered,
                 "lost_per_client_mean": round(self.lost_per_client_mean, 3),
                 "lost_per_client_max": self.lost_per_client_max,
                 "unrecovered_per_client_mean": round(self.unrecovered_per_client_mean, 3),
                 "lost_in_partitions": self.lost_in_partition,
                 "undeliverable_notifications": self.undeliverable_notifications,
             },
+            "user_visible": self.user_visible(),
             "delivery_check": self.checker,
             "series": {k: [round(x, 3) for x in v] for k, v in self.series.items()},
         }

@@ -25,11 +25,15 @@ class ClientBehaviour:
     name: str
     socket_backoff: BackoffPolicy
     close_backoff: BackoffPolicy  # the manager's own reconnect, which is what recreates a CLOSED channel
+    rejoin_backoff: BackoffPolicy  # Phoenix's channel rejoin timer: retries a join the server rejected
     rejoins_after_error: bool
     rejoins_after_close: bool
     refetches_after_gap: bool
     allowed_anomalies: frozenset[Anomaly]
     page_cleans_up: bool = True  # False: a re-run subscription effect adds listeners to live channels
+    # False: realtime-js hands the callbacks its envelope {type, event, payload, meta} and they read
+    # payload.art_id / payload.type off it, so a broadcast reaches the socket and changes nothing on the page.
+    page_reads_broadcast: bool = True
 
     @classmethod
     def from_profile(cls, profile: Profile) -> ClientBehaviour:
@@ -37,11 +41,13 @@ class ClientBehaviour:
             name=profile.name,
             socket_backoff=profile.socket_backoff,
             close_backoff=profile.backoff,
+            rejoin_backoff=profile.rejoin_backoff,
             rejoins_after_error=profile.rejoins_after_error,
             rejoins_after_close=profile.rejoins_after_close,
             refetches_after_gap=profile.refetches_after_gap,
             allowed_anomalies=profile.allowed_anomalies,
             page_cleans_up=profile.page_cleans_up,
+            page_reads_broadcast=profile.listener_receives == "payload" or profile.page_unwraps_envelope,
         )
 
     def describe(self) -> str:
@@ -50,6 +56,9 @@ class ClientBehaviour:
                 f"socket backoff {self.socket_backoff.name}" + (" (jittered)" if self.jittered else ""),
                 "rejoins after CLOSED" if self.rejoins_after_close else "never rejoins after CLOSED",
                 "refetches after a gap" if self.refetches_after_gap else "no refetch after a gap",
+                "page reads broadcast payloads"
+                if self.page_reads_broadcast
+                else "page reads the envelope, not .payload",
             )
         )
 

@@ -22,6 +22,7 @@ from bcastsim.sim._ranges import check_ranges, range_of
 __all__ = [
     "ARCHITECTURE_NAMES",
     "AuctionConfig",
+    "BacktestConfig",
     "BroadcastConfig",
     "ClientsConfig",
     "DatabaseConfig",
@@ -54,6 +55,8 @@ class ScenarioConfig:
     plan: str = "team"
     reference_plan: str = ""  # compare mode: also run every architecture under this plan ("" = no)
     profile: str = "seed"
+    # compare mode: run broadcast (realtime.send) again under these client profiles, for what users see
+    compare_profiles: tuple[str, ...] = ()
     seed: int = 1
     sample_interval_s: float = 10.0
     latency_bound_ms: float = 5000.0
@@ -72,6 +75,8 @@ class ClientsConfig:
     queries_per_render: int = 3
     refetch_queries: int = 3
     jitter_groups: int = 8
+    hidden_share: float = 0.0  # share of the audience whose tab is in the background (does not reconnect)
+    hidden_for_s: float = 300.0  # mean time until a background tab is looked at again after its socket drops
 
 
 @attrs.frozen
@@ -126,6 +131,8 @@ class PostgresChangesConfig:
     poll_interval_ms: float = 100.0
     max_changes_per_poll: int = 100
     idle_backoff_factor: float = 5.0
+    rls: bool = True  # RLS on the published tables: one authorization query per matching subscriber per change
+    authorization_ms: float = 0.0  # cost of one such query; 0 = the calibrated auth_read_ms of models/costs.toml
 
 
 @attrs.frozen
@@ -149,6 +156,26 @@ class RolloutConfig:
     max_connection_failure_rate: float = 0.05
     lag_spike_s: float = 10.0
     wal_spike_bytes: float = 15_000_000.0
+
+
+@attrs.frozen
+class BacktestConfig:
+    """Symptoms measured on the system as it ran, which the scenario must reproduce (0 = not measured)."""
+
+    list_changes_calls: float = 0.0
+    wal_spike_bytes: float = 0.0
+    wal_spike_period_s: float = 0.0
+    bid_delay_at_close_s: float = 0.0
+    fails_at_users: float = 0.0
+    failure_lag_s: float = 60.0  # "fails": the poller falls this far behind at some moment of the event
+    audiences: tuple[int, ...] = (250, 375, 500, 750, 1000, 1500, 2000)  # searched for the failure point
+    tolerance: float = 2.0  # reproduced when simulated / measured is within [1/tolerance, tolerance]
+
+    @property
+    def measured(self) -> bool:
+        return any(
+            (self.list_changes_calls, self.wal_spike_bytes, self.bid_delay_at_close_s, self.fails_at_users)
+        )
 
 
 def _default_reactions() -> dict[str, float]:
@@ -179,6 +206,7 @@ class Scenario:
     reactions: dict[str, float] = attrs.field(factory=_default_reactions)
     faults: tuple[FaultConfig, ...] = ()
     rollout: RolloutConfig = RolloutConfig()
+    backtest: BacktestConfig = BacktestConfig()
     source: str = "<built-in defaults>"
 
     def with_overrides(self, **sections: dict[str, Any]) -> Scenario:
@@ -201,6 +229,7 @@ _SECTIONS: dict[str, type] = {
     "postgres_changes": PostgresChangesConfig,
     "broadcast": BroadcastConfig,
     "rollout": RolloutConfig,
+    "backtest": BacktestConfig,
 }
 _TOP_KEYS = (*_SECTIONS, "reactions", "faults", "extends")
 
@@ -428,6 +457,8 @@ def _check(s: Scenario, reader: _Reader) -> None:
     for name in ("participation", "early_fraction"):
         if getattr(s.votes, name) > 1:
             raise reader.fail(f"votes.{name} must be at most 1", "votes", name, "a share, e.g. 0.8")
+    if s.clients.hidden_share > 1:
+        raise reader.fail("clients.hidden_share must be at most 1", "clients", "hidden_share", "a share, e.g. 0.1")
     if s.auction.close_fraction > 1:
         raise reader.fail("auction.close_fraction must be at most 1", "auction", "close_fraction", "e.g. 0.6")
     if s.event.painters < 2:

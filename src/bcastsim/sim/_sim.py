@@ -14,7 +14,16 @@ import random
 from collections.abc import Callable
 
 from bcastsim._plans import PlanLimits
-from bcastsim.check.history import ClientTrace, DeliveryHistory, Interval, Sent, check_delivery
+from bcastsim._realtime_js import RealtimeJs, load_realtime_js
+from bcastsim.check.history import (
+    Anomaly,
+    ClientTrace,
+    DeliveryHistory,
+    DeliveryReport,
+    Interval,
+    Sent,
+    check_delivery,
+)
 from bcastsim.sim._architectures import ADMIN_ONLY_REACTIONS, Architecture, PostgresChanges
 from bcastsim.sim._costs import CostModel
 from bcastsim.sim._engine import Engine
@@ -27,14 +36,26 @@ from bcastsim.sim._workload import Artwork, Workload
 
 __all__ = ["Cohort", "Simulation"]
 
-# realtime-js notices a dead socket when a heartbeat (every 25 s) goes unanswered until the next one.
-_PARTITION_DETECT_MS = 25_000.0 * 1.5
+# What a group split off another does not inherit: its identity, size, random stream and constructor state.
+_OWN = frozenset({"id", "n", "rng", "arch", "role", "topics", "arrival_ms"})
+
+
+def _copied(value: object) -> object:
+    """A copy deep enough that the two groups' histories evolve apart (tuples and scalars are shared)."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, set):
+        return set(value)
+    return value
 
 
 class Cohort:
     """Identical clients, handled together; ``n`` is how many real clients it stands for."""
 
     __slots__ = (
+        "affected",
         "arch",
         "arrival_ms",
         "attempt",
@@ -43,24 +64,34 @@ class Cohort:
         "conn_intervals",
         "conn_since",
         "connected",
+        "down_since",
+        "episode_failed",
         "epoch",
         "gave_up",
         "had_gap",
+        "hidden",
         "id",
+        "idle_closed",
         "jitter_split",
+        "join_tries",
+        "join_wait_from",
+        "joined_during_drop",
         "last_arrival",
         "link",
         "listeners",
         "n",
         "offline_until",
         "partitioned_until",
+        "pending_joins",
         "received",
         "refetch_times",
+        "resub_from",
         "rng",
         "role",
         "sub_at",
         "sub_intervals",
         "topics",
+        "want_from",
     )
 
     def __init__(
@@ -100,6 +131,18 @@ class Cohort:
         self.offline_until = 0.0
         self.partitioned_until = -1.0
         self.refetch_times: list[float] = []
+        # When the page first asked for each topic: from then on every message on it is owed.
+        self.want_from: dict[str, float] = dict.fromkeys(topics, arrival_ms)
+        self.affected = False  # lost its connection, or an attempt failed, at least once
+        self.down_since = -1.0  # when the current reconnection began (-1: connected, or never yet)
+        self.episode_failed = False  # the service refused or was down during the current (re)connection
+        self.hidden = False  # a background tab: after a drop it reconnects only once looked at again
+        self.idle_closed = False  # realtime-js closed the socket after its last channel was removed
+        self.joined_during_drop: set[str] = set()  # subscribed while the socket was down: joined twice
+        self.pending_joins: set[str] = set()  # rejected over the join rate, waiting for the rejoin timer
+        self.join_wait_from: dict[str, float] = {}  # when a still-pending join was first sent
+        self.join_tries = 0
+        self.resub_from = -1.0  # the drop whose channels are still being joined again (-1: none)
 
     @property
     def name(self) -> str:
@@ -121,8 +164,10 @@ class Simulation:
         behaviour: ClientBehaviour,
         workload: Workload,
         seed: int,
+        realtime_js: RealtimeJs | None = None,
     ) -> None:
         self.scenario = scenario
+        self.rtjs = realtime_js if realtime_js is not None else load_realtime_js()
         self.architectures = architectures
         self.population = population
         self.plan = plan
@@ -141,7 +186,8 @@ class Simulation:
         self.topic_sent: dict[str, list[tuple[float, int]]] = {}
         self.connections = 0
         self.server_down_until = 0.0
-        self.join_clock = 0.0
+        self.join_window = -1
+        self.join_used = 0
         self.rate_window = -1
         self.rate_used = 0
         self._wal_writes = 0.0
@@ -153,6 +199,18 @@ class Simulation:
         self._fault_rng = self.tree.stream("faults")
         self._visible_cache: dict[int, list[Artwork]] = {}
         self._last_sample = {a.name: (0, 0.0) for a in architectures}
+        self._close_bids = self._bids_at_close()
+
+    def _bids_at_close(self) -> frozenset[float]:
+        """Commit times of the bids inside their artwork's closing window: the auction's critical moments."""
+        auction = self.scenario.auction
+        out = set()
+        for write in self.workload.writes:
+            if write.kind == "bid":
+                closes = (auction.close_s + write.art * auction.close_stagger_s) * 1000.0
+                if write.time_ms >= closes - auction.close_window_s * 1000.0:
+                    out.add(write.time_ms)
+        return frozenset(out)
 
     # ----------------------------------------------------------------- database side
     def wal_total(self) -> float:
@@ -208,9 +266,12 @@ class Simulation:
         histogram = metrics.latency.get(kind)
         if histogram is None:
             histogram = metrics.latency[kind] = {}
+        at_close = metrics.bid_latency_at_close if kind == "bid_update" and commit_ms in self._close_bids else None
         delivered = 0
         reacting = 0
         admin_only = kind in ADMIN_ONLY_REACTIONS
+        # A page that cannot read the message neither shows it nor runs the queries its handler would.
+        applies = arch.page_applies(self.behaviour)
         for cohort in list(subs.values()):
             if cohort.sub_at.get(topic, math.inf) > now:
                 continue  # the join has not completed yet
@@ -229,9 +290,13 @@ class Simulation:
             cohort.received[topic].append((msg_id, arrival))
             key = round(arrival - commit_ms, 1)
             histogram[key] = histogram.get(key, 0) + n
+            if at_close is not None:
+                at_close[key] = at_close.get(key, 0) + n
             delivered += n
-            if not admin_only or cohort.role == "admin":
-                reacting += n * cohort.listeners.get(topic, 1)
+            if applies:
+                metrics.page_latency[key] = metrics.page_latency.get(key, 0) + n
+                if not admin_only or cohort.role == "admin":
+                    reacting += n * cohort.listeners.get(topic, 1)
         if delivered:
             metrics.messages_sent += delivered
             metrics.bytes_sent += delivered * wire_bytes
@@ -252,6 +317,22 @@ class Simulation:
             delay = self.behaviour.close_backoff.delay_ms(attempt, cohort.rng)
             if delay is not None:
                 self.engine.at(now + delay, self._rejoin_closed, cohort, topic, cohort.epoch)
+                return
+        if not cohort.sub_at:
+            # realtime-js removes a CLOSED channel; with the last one gone the socket closes 2 heartbeats later.
+            self.engine.at(now + self.rtjs.empty_disconnect_ms, self._idle_close, cohort, cohort.epoch)
+
+    def _idle_close(self, cohort: Cohort, epoch: int) -> None:
+        if epoch != cohort.epoch or not cohort.connected or cohort.sub_at:
+            return
+        now = self.engine.now
+        cohort.connected = False
+        cohort.idle_closed = True
+        self.connections -= cohort.n
+        cohort.conn_intervals.append((cohort.conn_since, now))
+        cohort.epoch += 1
+        self.metrics[cohort.arch.name].sockets_closed_idle += cohort.n
+        self.engine.record("idle-close", cohort.id, cohort.n)
 
     def _rejoin_closed(self, cohort: Cohort, topic: str, epoch: int) -> None:
         if epoch != cohort.epoch or not cohort.connected or topic not in cohort.closed:
@@ -261,21 +342,53 @@ class Simulation:
 
     # ----------------------------------------------------------------- subscriptions
     def _join(self, cohort: Cohort, topics: list[str]) -> None:
+        """Send the joins; over the plan's joins per second the server rejects them (TooManyJoins) and the
+        channels retry on Phoenix's rejoin timer. A group's join of one topic is admitted or rejected whole."""
         now = self.engine.now
         metrics = self.metrics[cohort.arch.name]
         rate = self.plan.channel_joins_per_second
-        clock = max(self.join_clock, now)
+        window = int(now // 1000.0)
+        if window != self.join_window:
+            self.join_window = window
+            self.join_used = 0
         rtt = self.scenario.network.join_rtt_ms
+        twice = cohort.joined_during_drop if self.rtjs.joins_during_drop_sent_twice else set()
+        rejected: list[str] = []
         for topic in topics:
-            clock += 1000.0 * cohort.n / rate
-            if clock - now > 1000.0:
-                metrics.violations["channel_joins_queued"] += cohort.n
-            start = clock + rtt
+            joins = cohort.n * (2 if topic in twice else 1)
+            if topic in twice:
+                metrics.violations["joins_sent_twice"] += cohort.n
+            # A group bigger than a whole second's budget is let through in a window of its own.
+            if self.join_used + joins > rate and self.join_used > 0:
+                metrics.violations["channel_joins_rejected"] += cohort.n
+                rejected.append(topic)
+                cohort.join_wait_from.setdefault(topic, now)
+                continue
+            self.join_used += joins
+            start = now + rtt
+            waited = start - cohort.join_wait_from.pop(topic, now)
+            metrics.violations["max_join_queue_ms"] = max(metrics.violations["max_join_queue_ms"], waited)
             cohort.sub_at[topic] = start
             cohort.received.setdefault(topic, [])
             self.topic_subs.setdefault(topic, {})[cohort.id] = cohort
-        self.join_clock = clock
-        metrics.violations["max_join_queue_ms"] = max(metrics.violations["max_join_queue_ms"], clock - now)
+        cohort.joined_during_drop.difference_update(topics)
+        if not rejected:
+            cohort.join_tries = 0
+            self._resubscribed(cohort)
+            return
+        cohort.pending_joins.update(rejected)
+        cohort.join_tries += 1
+        delay = self.behaviour.rejoin_backoff.delay_ms(cohort.join_tries, cohort.rng)
+        if delay is not None:
+            self.engine.at(now + delay, self._rejoin_rejected, cohort, rejected, cohort.epoch)
+
+    def _rejoin_rejected(self, cohort: Cohort, topics: list[str], epoch: int) -> None:
+        if epoch != cohort.epoch or not cohort.connected:
+            return
+        again = [t for t in topics if t in cohort.pending_joins and t not in cohort.closed]
+        cohort.pending_joins.difference_update(topics)
+        if again:
+            self._join(cohort, again)
 
     def _unsubscribe(self, cohort: Cohort, topic: str, now: float) -> None:
         start = cohort.sub_at.pop(topic, None)
@@ -300,12 +413,14 @@ class Simulation:
         if now < cohort.offline_until:
             # The client's own network is down: only the browser sees this failure.
             metrics.connection_failures += cohort.n
+            cohort.affected = True
             self._retry(cohort)
             return
         metrics.server_attempts += cohort.n
         if now < self.server_down_until:
             metrics.connection_failures += cohort.n
             metrics.server_failures += cohort.n
+            cohort.affected = cohort.episode_failed = True
             self._retry(cohort)
             return
         free = self.plan.connections - self.connections
@@ -314,12 +429,13 @@ class Simulation:
             metrics.connection_failures += refused.n
             metrics.server_failures += refused.n
             metrics.violations["connections_refused"] += refused.n
+            refused.affected = refused.episode_failed = True
             self._retry(refused)
             if refused is cohort:
                 return
         self._connect(cohort)
 
-    def _retry(self, cohort: Cohort) -> None:
+    def _retry(self, cohort: Cohort, wait_ms: float = 0.0) -> None:
         parts = [cohort]
         if self.behaviour.jittered and not cohort.jitter_split and cohort.n > 1:
             groups = min(self.scenario.clients.jitter_groups, cohort.n)
@@ -336,7 +452,7 @@ class Simulation:
                 part.gave_up = True
                 self.metrics[part.arch.name].gave_up += part.n
                 continue
-            self.engine.at(now + delay, self._attempt, part, part.epoch)
+            self.engine.at(now + wait_ms + delay, self._attempt, part, part.epoch)
 
     def _connect(self, cohort: Cohort) -> None:
         now = self.engine.now
@@ -352,9 +468,38 @@ class Simulation:
         cohort.had_gap = False
         if first or self.behaviour.rejoins_after_error:
             self._join_all(cohort)
+        self._episode_done(cohort, metrics, now, first)
+
+    def _episode_done(self, cohort: Cohort, metrics: ArchMetrics, now: float, first: bool) -> None:
+        """One (re)connection ends: count it, and time reconnection and resubscription after a drop."""
+        metrics.episodes += cohort.n
+        if cohort.episode_failed:
+            metrics.failed_episodes += cohort.n
+        cohort.episode_failed = False
+        if first or cohort.down_since < 0:
+            return
+        key = round(now - cohort.down_since, -1)
+        metrics.reconnect_ms[key] = metrics.reconnect_ms.get(key, 0) + cohort.n
+        cohort.resub_from = cohort.down_since
+        cohort.down_since = -1.0
+        self._resubscribed(cohort)
+
+    def _resubscribed(self, cohort: Cohort) -> None:
+        """Time the resubscription once every channel the page still holds has joined again."""
+        if cohort.resub_from < 0 or cohort.pending_joins or not cohort.connected:
+            return
+        held = [t for t in cohort.topics if t not in cohort.closed]
+        if not all(t in cohort.sub_at for t in held):
+            return
+        done = max((cohort.sub_at[t] for t in held), default=self.engine.now)
+        metrics = self.metrics[cohort.arch.name]
+        key = round(done - cohort.resub_from, -1)
+        metrics.resubscribe_ms[key] = metrics.resubscribe_ms.get(key, 0) + cohort.n
+        cohort.resub_from = -1.0
 
     def _join_all(self, cohort: Cohort) -> None:
-        wanted = [t for t in cohort.topics if t not in cohort.closed and t not in cohort.sub_at]
+        busy = cohort.sub_at.keys() | cohort.pending_joins
+        wanted = [t for t in cohort.topics if t not in cohort.closed and t not in busy]
         limit = self.plan.channels_per_connection
         already = len(cohort.sub_at)
         room = int(max(0.0, limit - already)) if not math.isinf(limit) else len(wanted)
@@ -366,7 +511,7 @@ class Simulation:
         if wanted:
             self._join(cohort, wanted)
 
-    def _disconnect(self, cohort: Cohort, offline_until: float) -> None:
+    def _disconnect(self, cohort: Cohort, offline_until: float, wait_ms: float = 0.0) -> None:
         now = self.engine.now
         cohort.offline_until = max(cohort.offline_until, offline_until)
         if not cohort.connected:
@@ -379,8 +524,22 @@ class Simulation:
         cohort.epoch += 1
         cohort.attempt = 0
         cohort.had_gap = True
+        cohort.affected = True
+        cohort.pending_joins.clear()
+        cohort.join_wait_from.clear()
+        cohort.join_tries = 0
+        cohort.down_since = now
         self.engine.record("disconnect", cohort.id, cohort.n)
-        self._retry(cohort)
+        if cohort.hidden and self.rtjs.hidden_tabs_wait_until_visible:
+            # A background tab does not reconnect; it does as soon as someone looks at it again.
+            looked_at = now + wait_ms + cohort.rng.expovariate(1.0) * self.scenario.clients.hidden_for_s * 1000.0
+            self.engine.at(looked_at, self._visible, cohort, cohort.epoch)
+            return
+        self._retry(cohort, wait_ms)
+
+    def _visible(self, cohort: Cohort, epoch: int) -> None:
+        cohort.hidden = False
+        self._attempt(cohort, epoch)
 
     def _split(self, cohort: Cohort, k: int) -> Cohort:
         """Move ``k`` clients of ``cohort`` into a new cohort with the same history and state."""
@@ -394,24 +553,9 @@ class Simulation:
             rng=self.tree.stream(f"cohort/{len(self.cohorts)}"),
         )
         cohort.n -= k
-        child.link = cohort.link
-        child.last_arrival = cohort.last_arrival
-        child.listeners = dict(cohort.listeners)
-        child.connected = cohort.connected
-        child.conn_since = cohort.conn_since
-        child.conn_intervals = list(cohort.conn_intervals)
-        child.sub_at = dict(cohort.sub_at)
-        child.sub_intervals = {t: list(v) for t, v in cohort.sub_intervals.items()}
-        child.received = {t: list(v) for t, v in cohort.received.items()}
-        child.closed = set(cohort.closed)
-        child.close_attempts = dict(cohort.close_attempts)
-        child.attempt = cohort.attempt
-        child.gave_up = cohort.gave_up
-        child.had_gap = cohort.had_gap
-        child.jitter_split = cohort.jitter_split
-        child.offline_until = cohort.offline_until
-        child.partitioned_until = cohort.partitioned_until
-        child.refetch_times = list(cohort.refetch_times)
+        for name in Cohort.__slots__:
+            if name not in _OWN:
+                setattr(child, name, _copied(getattr(cohort, name)))
         for topic in child.sub_at:
             self.topic_subs[topic][child.id] = child
         self.cohorts.append(child)
@@ -445,7 +589,6 @@ class Simulation:
         self.engine.record("fault", fault.kind, fault.fraction, fault.duration_s)
         if fault.kind == "restart":
             self.server_down_until = max(self.server_down_until, until)
-            self.join_clock = max(self.join_clock, until)
             for arch in self.architectures:
                 arch.on_restart(self, until)
             for cohort in list(self.cohorts):
@@ -454,10 +597,23 @@ class Simulation:
             for cohort in self._pick(fault.fraction):
                 self._disconnect(cohort, until)
         elif fault.kind == "partition":
+            rtt = self.scenario.network.join_rtt_ms
             for cohort in self._pick(fault.fraction):
                 cohort.partitioned_until = until
-                if fault.duration_s * 1000.0 > _PARTITION_DETECT_MS:
-                    self.engine.at(now + _PARTITION_DETECT_MS, self._disconnect, cohort, until)
+                # Noticed only through a heartbeat sent inside the partition, one interval after it.
+                dead = self.rtjs.detection_ms(cohort.conn_since, now, until, rtt)
+                if dead is not None:
+                    self.engine.at(dead, self._heartbeat_timeout, cohort, until, cohort.epoch)
+
+    def _heartbeat_timeout(self, cohort: Cohort, until: float, epoch: int) -> None:
+        if epoch != cohort.epoch:
+            return
+        metrics = self.metrics[cohort.arch.name]
+        metrics.heartbeat_timeouts += cohort.n
+        # realtime-js schedules the first reconnect once the socket has closed: one round trip of the close
+        # handshake when the network is back, its whole close wait when the partition still swallows it.
+        still_cut = self.engine.now < until
+        self._disconnect(cohort, until, self.rtjs.close_wait_ms if still_cut else self.scenario.network.join_rtt_ms)
 
     # ----------------------------------------------------------------- periodic work
     def _render(self) -> None:
@@ -483,8 +639,16 @@ class Simulation:
             if not new:
                 continue
             cohort.topics.extend(new)
+            for topic in new:
+                cohort.want_from.setdefault(topic, self.engine.now)
             if cohort.connected:
                 self._join_all(cohort)
+            elif cohort.idle_closed:
+                # subscribe() on a closed socket opens it again.
+                cohort.idle_closed = False
+                self._attempt(cohort, cohort.epoch)
+            else:
+                cohort.joined_during_drop.update(new)
 
     def _sees(self, cohort: Cohort, art: Artwork) -> bool:
         cfg = self.scenario.clients
@@ -539,15 +703,22 @@ class Simulation:
                 counts[arch.name] = counts.get(arch.name, 0) + 1
                 index += 1
             for arch in self.architectures:
-                if counts.get(arch.name):
-                    groups.append((arrival, "audience", arch, counts[arch.name]))
-        for arrival, role, arch, n in groups:
+                n = counts.get(arch.name, 0)
+                hidden = round(n * cfg.hidden_share)
+                if n - hidden:
+                    groups.append((arrival, "audience", arch, n - hidden))
+                if hidden:
+                    groups.append((arrival, "hidden", arch, hidden))
+        for arrival, kind, arch, n in groups:
+            role = "audience" if kind == "hidden" else kind
             cid = len(self.cohorts)
             cohort = Cohort(
                 cid, n, arch=arch, role=role, topics=[], arrival_ms=arrival, rng=self.tree.stream(f"cohort/{cid}")
             )
             visible = [a for a in initial if self._sees(cohort, a)]
             cohort.topics = arch.topics(role, visible, event_id)
+            cohort.want_from = dict.fromkeys(cohort.topics, arrival)
+            cohort.hidden = kind == "hidden"
             self.cohorts.append(cohort)
             self.metrics[arch.name].clients += n
             self.engine.at(arrival, self._arrive, cohort, priority=3)
@@ -585,13 +756,16 @@ class Simulation:
         for arch in self.architectures:
             metrics = self.metrics[arch.name]
             cohorts = [c for c in self.cohorts if c.arch is arch]
-            self._losses(metrics, cohorts, end - bound)
+            metrics.clients_affected = sum(c.n for c in cohorts if c.affected)
+            metrics.never_reconnected = sum(c.n for c in cohorts if c.down_since >= 0 and not c.connected)
+            metrics.never_resubscribed = sum(c.n for c in cohorts if c.resub_from >= 0)
             history = DeliveryHistory(
                 sent=tuple(self.sent),
-                clients=tuple(self._trace(c) for c in cohorts),
+                clients=tuple(self._trace(c, end) for c in cohorts),
                 latency_bound_ms=bound,
             )
             report = check_delivery(history, self.behaviour.allowed_anomalies)
+            self._losses(metrics, cohorts, report)
             metrics.checker = {
                 "ok": report.ok,
                 "allowed": sorted(a.value for a in report.allowed),
@@ -601,7 +775,7 @@ class Simulation:
                 "examples": [e.describe() for e in report.examples],
             }
 
-    def _trace(self, cohort: Cohort) -> ClientTrace:
+    def _trace(self, cohort: Cohort, end: float) -> ClientTrace:
         return ClientTrace(
             client=cohort.name,
             connected=tuple(Interval(a, b) for a, b in cohort.conn_intervals),
@@ -609,37 +783,22 @@ class Simulation:
             authorized=frozenset(),
             received={t: tuple(v) for t, v in cohort.received.items() if v},
             weight=cohort.n,
+            wanted={t: (Interval(since, end),) for t, since in cohort.want_from.items() if since < end},
+            refetched=tuple(cohort.refetch_times),
         )
 
-    def _losses(self, metrics: ArchMetrics, cohorts: list[Cohort], horizon: float) -> None:
-        """Updates a client wanted (sent on its topics after it first subscribed) and never got."""
-        owed_total = lost_total = unrecovered_total = 0
-        worst = 0
-        for cohort in cohorts:
-            lost_here = 0
-            for topic in cohort.topics:
-                intervals = cohort.sub_intervals.get(topic)
-                if not intervals:
-                    continue
-                first = intervals[0][0]
-                got = {m for m, _t in cohort.received.get(topic, ())}
-                last_refetch = cohort.refetch_times[-1] if cohort.refetch_times else -1.0
-                for sent_ms, msg_id in self.topic_sent.get(topic, ()):
-                    if sent_ms < first or sent_ms >= horizon:
-                        continue
-                    owed_total += cohort.n
-                    if msg_id not in got:
-                        lost_here += 1
-                        if sent_ms > last_refetch:
-                            unrecovered_total += cohort.n
-            lost_total += lost_here * cohort.n
-            worst = max(worst, lost_here)
+    @staticmethod
+    def _losses(metrics: ArchMetrics, cohorts: list[Cohort], report: DeliveryReport) -> None:
+        """The loss table is the delivery checker's count: one truth for what was owed and lost."""
         clients = max(1, metrics.clients)
-        metrics.updates_owed = owed_total
-        metrics.updates_lost = lost_total
-        metrics.lost_per_client_mean = lost_total / clients
-        metrics.lost_per_client_max = worst
-        metrics.unrecovered_per_client_mean = unrecovered_total / clients
+        lost = report.counts[Anomaly.LOST]
+        metrics.updates_owed = report.expected
+        metrics.updates_lost = lost
+        metrics.updates_lost_while_subscribed = report.lost_while_subscribed
+        metrics.updates_recovered = report.recovered
+        metrics.lost_per_client_mean = lost / clients
+        metrics.lost_per_client_max = max((report.lost_by_client.get(c.name, 0) for c in cohorts), default=0)
+        metrics.unrecovered_per_client_mean = (lost - report.recovered) / clients
 
 
 def _uuid(rng: random.Random) -> str:

@@ -45,7 +45,8 @@ def _headline(metrics: Mapping[str, Any]) -> dict[str, float | None]:
         "peak_poller_lag_ms": metrics["peak_poller_lag_ms"],
         "peak_retained_wal_bytes": metrics["peak_retained_wal_bytes"],
         "lost_per_client": metrics["updates"]["lost_per_client_mean"],
-        "connection_failure_rate": metrics["connections"]["failure_rate"],
+        # The rollback trigger's measure: (re)connections the service refused, once per client and drop.
+        "connection_failure_rate": metrics["connections"]["episode_failure_rate"],
         "channels_closed": metrics["limit_violations"]["channels_closed_over_message_rate"],
     }
 
@@ -54,7 +55,9 @@ def run_cell(cell: SweepCell) -> SweepResult:
     """Run one grid cell (module level, so process pools can pickle it)."""
     from bcastsim.sim._api import simulate
 
-    report = simulate(cell.scenario, seed=cell.seed, **dict(cell.options))
+    options = dict(cell.options)
+    options.setdefault("compare_profiles", ())  # a sweep compares seeds: the extra profile runs stay off
+    report = simulate(cell.scenario, seed=cell.seed, **options)
     runs = {}
     for run in report.runs:
         for name in run.architectures:

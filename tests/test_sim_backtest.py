@@ -1,0 +1,90 @@
+"""The backtest: the system as it ran before the migration, against the symptoms the seed measured."""
+
+from __future__ import annotations
+
+import pytest
+
+from _sim_support import one_topic_world
+from bcastsim.sim import SimulationReport, load_scenario, render_text, simulate
+from bcastsim.sim._metrics import wal_spikes
+
+
+@pytest.fixture(scope="module")
+def report() -> SimulationReport:
+    return simulate("backtest")
+
+
+def test_backtest_is_the_pre_migration_system() -> None:
+    """postgres_changes with five global subscriptions per user, RLS on, a plan the event never hit."""
+    scenario = load_scenario("backtest")
+    assert scenario.scenario.architectures[0] == "postgres_changes"
+    assert len(scenario.clients.pc_tables) == 5
+    assert scenario.postgres_changes.rls
+    assert scenario.scenario.plan == "unlimited"
+    assert scenario.faults == ()
+    assert scenario.backtest.measured
+
+
+def test_every_symptom_is_judged_by_its_ratio(report: SimulationReport) -> None:
+    """'reproduced' is exactly 'simulated / measured within the tolerance', for each measured symptom."""
+    assert report.backtest is not None
+    tol = report.backtest["tolerance"]
+    names = {row["symptom"] for row in report.backtest["symptoms"]}
+    assert names == {
+        "list_changes_calls",
+        "wal_spike_bytes",
+        "wal_spike_period_s",
+        "bid_delay_at_close_s",
+        "fails_at_users",
+    }
+    for row in report.backtest["symptoms"]:
+        ratio = None if not row["simulated"] else row["simulated"] / row["measured"]
+        assert row["reproduced"] == (ratio is not None and 1 / tol <= ratio <= tol)
+
+
+def test_report_names_every_symptom_it_misses(report: SimulationReport) -> None:
+    """A symptom outside the tolerance is listed with the reason no modelled mechanism produces it."""
+    text = render_text(report)
+    assert "Backtest: the seed's measured symptoms" in text
+    assert "Judged against this backtest baseline" in text
+    missed = [row for row in report.backtest["symptoms"] if not row["reproduced"]] if report.backtest else []
+    if missed:
+        tail = text.split("Not reproduced by any mechanism in the model:")[1]
+        assert len([line for line in tail.splitlines() if line.startswith("  ")]) >= len(missed)
+
+
+def test_failure_point_comes_from_lag_growing_with_the_audience(report: SimulationReport) -> None:
+    """Per-subscriber authorization: the poller falls further behind with every added audience size, and the
+    failure point is the first audience whose peak lag passes the threshold (none if no audience does)."""
+    assert report.backtest is not None
+    search = report.backtest["failure_search"]
+    lags = [row["peak_lag_s"] for row in search]
+    assert lags == sorted(lags)
+    assert lags[0] < lags[-1]
+    over = [row["audience"] for row in search if row["peak_lag_s"] > report.backtest["failure_lag_s"]]
+    fails = next(row for row in report.backtest["symptoms"] if row["symptom"] == "fails_at_users")
+    assert fails["simulated"] == (over[0] if over else None)
+
+
+def test_without_rls_the_poller_runs_no_authorization() -> None:
+    """RLS off: a change is fanned out without apply_rls's work for each subscriber."""
+    writes = [(1000.0, "bid")]
+    on = one_topic_world(
+        arch="postgres_changes", audience=50, writes=writes, postgres_changes={"authorization_ms": 2.0}
+    )
+    off = one_topic_world(arch="postgres_changes", audience=50, writes=writes, postgres_changes={"rls": False})
+    costs = on.costs
+    assert on.metrics["postgres_changes"].db_queries["authorization_reads"] == 50
+    assert on.metrics["postgres_changes"].db_time_ms["authorization_reads"] == pytest.approx(
+        costs.rls_change_ms + 50 * 2.0 + 50**2 * costs.auth_pair_ms
+    )
+    assert off.metrics["postgres_changes"].db_queries["authorization_reads"] == 0
+    assert off.metrics["postgres_changes"].messages_sent == 50
+
+
+def test_wal_spikes_rise_and_fall_back() -> None:
+    """A spike is a peak of at least half the highest that falls back to half of itself."""
+    times = [0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0]
+    spikes = wal_spikes(times, [0.0, 10.0, 2.0, 1.0, 9.0, 4.0, 3.0, 3.5])
+    assert spikes == {"count": 2, "height_bytes": 10.0, "period_s": 30.0}
+    assert wal_spikes(times, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])["count"] == 0
