@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tomllib
@@ -34,17 +33,19 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "tests" / "fixtures" / "realworld" / "corpus.toml"
+sys.path.insert(0, str(ROOT / "tests"))
+from _corpus import CORPUS_MISSING  # noqa: E402
+from _corpus import corpus_root as shared_corpus_root  # noqa: E402
 
 
 def corpus_root(explicit: str | None, files: Sequence[dict[str, Any]]) -> Path:
-    """Where the copies live: the first candidate that holds the first listed file."""
-    candidates = [explicit, os.environ.get("BCASTSIM_REALWORLD"), str(MANIFEST.parent),
-                  str(ROOT.parent / "shared" / "realworld")]
-    for candidate in candidates:
-        if candidate and files and (Path(candidate) / files[0]["local_path"]).is_file():
-            return Path(candidate)
-    sys.exit(f"bench_realworld: corpus copies not found (tried {[c for c in candidates if c]}); "
-             "pass --corpus DIR or set BCASTSIM_REALWORLD")
+    """Where the copies live: ``--corpus``, else the lookup the tests use (tests/_corpus.py)."""
+    if explicit and files and (Path(explicit) / files[0]["local_path"]).is_file():
+        return Path(explicit)
+    found = shared_corpus_root()
+    if found is None:
+        sys.exit(f"bench_realworld: {CORPUS_MISSING}; pass --corpus DIR or set BCASTSIM_REALWORLD")
+    return found
 
 
 def run_cli(*args: str) -> tuple[int, dict[str, Any] | None, str]:

@@ -17,7 +17,7 @@ settings.register_profile(
     database=None,
     deadline=None,
     print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
     "long",
@@ -27,6 +27,6 @@ settings.register_profile(
 settings.register_profile(
     "dev",
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("BCASTSIM_HYPOTHESIS_PROFILE", "long" if _examples else "ci"))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from bcastsim.client import SeedManager
-from bcastsim.stateful import SubscriberManagerMachine
+from bcastsim.stateful import SubscriberManagerMachine, channels_and_events
 
 
 class RecommendedMachine(SubscriberManagerMachine):
@@ -33,3 +35,34 @@ def test_the_seed_manager_fails_the_machine(machine: type[SubscriberManagerMachi
         run_state_machine_as_test(
             machine, settings=settings(max_examples=200, stateful_step_count=20, report_multiple_bugs=False)
         )
+
+
+_SHOP_DB = Path(__file__).parents[1] / "examples" / "shop" / "db"
+_SHOP = (_SHOP_DB / "schema.sql", _SHOP_DB / "triggers.sql")
+
+
+def test_channels_and_events_come_from_the_sql() -> None:
+    """Each channel template gives two concrete channels; literal event names become the machine's events."""
+    channels, events = channels_and_events(_SHOP)
+    assert channels == ("order:1", "order:2", "stock:1", "stock:2", "fulfilment_jobs")
+    assert events == ("order_deleted", "order_status", "low_stock")
+
+
+class ShopRecommendedMachine(SubscriberManagerMachine):
+    sql_files = _SHOP
+
+
+TestShopRecommended = ShopRecommendedMachine.TestCase
+TestShopRecommended.settings = settings(max_examples=30, stateful_step_count=20)
+
+
+class ShopSeedMachine(SubscriberManagerMachine):
+    manager_factory = SeedManager
+    channels = ("order:1", "order:2")
+    events = ("order_status",)
+
+
+def test_the_seed_manager_fails_on_channels_set_by_class_attributes() -> None:
+    """Channels and events given as class attributes drive the rules; the seed's manager still fails."""
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(ShopSeedMachine, settings=settings(max_examples=200, stateful_step_count=30))

@@ -88,7 +88,7 @@ _values = st.one_of(
 @pytest.mark.postgres
 @settings(max_examples=60)
 @given(pairs=st.lists(_values, min_size=1, max_size=4))
-def test_rendering_matches_postgres(bcastsim_db: Database, pairs: list[tuple[Any, str]]) -> None:
+def test_rendering_matches_postgres(bcastsim_shared_db: Database, pairs: list[tuple[Any, str]]) -> None:
     """json_build_object, jsonb_build_object, concat and ::text render values byte for byte as PostgreSQL does."""
     params: list[Any] = []
     args = []
@@ -97,7 +97,7 @@ def test_rendering_matches_postgres(bcastsim_db: Database, pairs: list[tuple[Any
         params.append(str(value) if isinstance(value, (uuid.UUID, Decimal)) else value)
     arg_sql = ", ".join(args)
     casts = ", ".join(f"%s::{t}::text" for _, t in pairs)
-    rows = bcastsim_db.execute(
+    rows = bcastsim_shared_db.execute(
         f"SELECT json_build_object({arg_sql})::text, jsonb_build_object({arg_sql})::text,"
         f" concat({', '.join(f'%s::{t}' for _, t in pairs)}), ARRAY[{casts}]",
         [*params, *params, *params, *params],

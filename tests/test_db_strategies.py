@@ -30,9 +30,9 @@ def test_sql_literal_round_trips_through_the_model(text: str) -> None:
 @pytest.mark.postgres
 @settings(max_examples=30)
 @given(text=_text)
-def test_sql_literal_round_trips_through_postgres(bcastsim_db: Database, text: str) -> None:
+def test_sql_literal_round_trips_through_postgres(bcastsim_shared_db: Database, text: str) -> None:
     """PostgreSQL reads the literal back as the same string, byte for byte."""
-    assert bcastsim_db.execute(f"SELECT {sql_literal(text)}") == [(text,)]
+    assert bcastsim_shared_db.execute(f"SELECT {sql_literal(text)}") == [(text,)]
 
 
 @settings(max_examples=60)

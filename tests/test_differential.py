@@ -21,12 +21,14 @@ from hypothesis import strategies as st
 from bcastsim._resources import builtin_sql_files
 from bcastsim.db import DatabaseModel, Differential
 from bcastsim.pg import Database
-from bcastsim.strategies import History, histories
+from bcastsim.strategies import EDGES, VALID, History, histories
 
 pytestmark = pytest.mark.postgres
 
 EXAMPLES = max(200, int(os.environ.get("BCASTSIM_EXAMPLES", "0") or 0))
 FIXTURES = Path(__file__).parent / "fixtures" / "db"
+# Committing histories run every trigger; edge-heavy ones run every error path.
+_HISTORIES = st.sampled_from([VALID, EDGES]).flatmap(lambda mix: histories(mix=mix))
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,7 @@ def _check(differential: Differential, history: History, isolate: bool) -> None:
 
 
 @settings(max_examples=EXAMPLES)
-@given(history=histories(), isolate=st.booleans())
+@given(history=_HISTORIES, isolate=st.booleans())
 def test_model_matches_postgres_on_generated_histories(
     differential: Differential, history: History, isolate: bool
 ) -> None:
@@ -68,7 +70,7 @@ def test_model_matches_postgres_on_generated_histories(
 
 
 @settings(max_examples=max(50, EXAMPLES // 4))
-@given(history=histories(), isolate=st.booleans())
+@given(history=_HISTORIES, isolate=st.booleans())
 def test_model_matches_postgres_through_realtime_send(
     realtime_differential: Differential, history: History, isolate: bool
 ) -> None:

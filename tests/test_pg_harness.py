@@ -123,7 +123,7 @@ def test_each_test_gets_a_fresh_database(bcastsim_db: Database, attempt: int) ->
 def test_without_binaries_database_tests_skip_with_install_hint(tmp_path: Path) -> None:
     """On a machine without PostgreSQL, a test using the fixtures is skipped with one line saying what to install."""
     (tmp_path / "test_needs_db.py").write_text("def test_uses_db(bcastsim_db):\n    pass\n")
-    env = {**os.environ, "BCASTSIM_PG_BINDIR": str(tmp_path / "no-such-dir")}
+    env = {k: v for k, v in os.environ.items() if k != "CI"} | {"BCASTSIM_PG_BINDIR": str(tmp_path / "no-such-dir")}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-rs", "-q", "-p", "no:cacheprovider", str(tmp_path)],
         capture_output=True,
@@ -136,3 +136,15 @@ def test_without_binaries_database_tests_skip_with_install_hint(tmp_path: Path) 
     skip_lines = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
     assert len(skip_lines) == 1
     assert "apt-get install postgresql" in skip_lines[0]
+
+
+def test_shared_database_reset_empties_tables_and_restarts_sequences(bcastsim_shared_db: Database) -> None:
+    """reset() leaves every table empty and serial keys starting again, as a fresh database would."""
+    bcastsim_shared_db.execute("INSERT INTO events (eid, name) VALUES ('E1', 'kept until reset')")
+    bcastsim_shared_db.reset()
+    assert bcastsim_shared_db.execute("SELECT count(*) FROM events") == [(0,)]
+    bcastsim_shared_db.execute("CREATE TABLE IF NOT EXISTS public.reset_probe (id serial PRIMARY KEY)")
+    bcastsim_shared_db.execute("INSERT INTO public.reset_probe DEFAULT VALUES")
+    bcastsim_shared_db.reset()
+    assert bcastsim_shared_db.execute("INSERT INTO public.reset_probe DEFAULT VALUES RETURNING id") == [(1,)]
+    bcastsim_shared_db.execute("DROP TABLE public.reset_probe")

@@ -7,15 +7,14 @@ lists the sites a careful reader finds and a verdict for every error and warning
 
 from __future__ import annotations
 
-import os
 import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import attrs
-import pytest
 
+from _corpus import require_corpus_root
 from bcastsim import InputError
 from bcastsim.findings import Finding, Severity
 from bcastsim.review import ReviewConfig, check
@@ -36,16 +35,9 @@ class Outcome:
     findings: tuple[Finding, ...]
 
 
-def _corpus_root() -> Path:
-    for candidate in (os.environ.get("BCASTSIM_REALWORLD"), str(MANIFEST.parent)):
-        if candidate and (Path(candidate) / FILES[0]["local_path"]).is_file():
-            return Path(candidate)
-    pytest.skip("corpus copies not found beside the manifest; set BCASTSIM_REALWORLD")
-
-
 @cache
 def _outcomes() -> tuple[Outcome, ...]:
-    root = _corpus_root()
+    root = require_corpus_root()
     outcomes = []
     for entry in FILES:
         path = root / entry["local_path"]

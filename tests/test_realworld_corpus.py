@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-import pytest
+from _corpus import require_corpus_root
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "tests" / "fixtures" / "realworld" / "corpus.toml"
@@ -23,18 +22,6 @@ CALLS = {"pg_notify", "NOTIFY", "realtime.send", "realtime.broadcast_changes"}
 _DATA: dict[str, Any] = tomllib.loads(MANIFEST.read_text())
 FILES: list[dict[str, Any]] = _DATA["file"]
 PROJECTS: list[dict[str, Any]] = _DATA["project"]
-
-
-def _corpus_root() -> Path:
-    """``$BCASTSIM_REALWORLD``, else the manifest's directory when the copies sit beside it, else ``../shared``."""
-    for candidate in (
-        os.environ.get("BCASTSIM_REALWORLD"),
-        str(MANIFEST.parent),
-        str(ROOT.parent / "shared" / "realworld"),
-    ):
-        if candidate and (Path(candidate) / FILES[0]["local_path"]).is_file():
-            return Path(candidate)
-    pytest.skip("corpus copies not found beside the manifest nor at ../shared/realworld; set BCASTSIM_REALWORLD")
 
 
 def test_corpus_is_large_and_varied_enough() -> None:
@@ -82,7 +69,7 @@ def test_entries_use_known_values() -> None:
 
 def test_every_listed_file_is_present_nonempty_utf8() -> None:
     """Each listed copy and each project's licence text exist; the copies are non-empty UTF-8."""
-    root = _corpus_root()
+    root = require_corpus_root()
     for project in PROJECTS:
         for name in [project["licence_file"], *project.get("other_files", [])]:
             assert (root / name).is_file(), name
@@ -94,7 +81,7 @@ def test_every_listed_file_is_present_nonempty_utf8() -> None:
 
 def test_every_expected_site_is_on_its_line() -> None:
     """The line of each expected site holds the call it names (case-insensitive)."""
-    root = _corpus_root()
+    root = require_corpus_root()
     for entry in FILES:
         lines = (root / entry["local_path"]).read_text(encoding="utf-8").split("\n")
         for site in entry["expected_sites"]:

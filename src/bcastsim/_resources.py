@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["builtin_models_dir", "builtin_sql_dir", "builtin_sql_files", "display_path"]
+__all__ = ["builtin_models_dir", "builtin_sql_dir", "builtin_sql_files", "display_path", "realtime_sql_file"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -35,6 +35,11 @@ def builtin_sql_files() -> list[Path]:
     """The seed's system under test, in the order PostgreSQL must load it."""
     directory = builtin_sql_dir()
     return [directory / name for name in _SQL_LOAD_ORDER]
+
+
+def realtime_sql_file() -> Path:
+    """The minimal Supabase ``realtime`` schema (``realtime.send``, ``realtime.messages``) shipped with bcastsim."""
+    return builtin_sql_dir() / "realtime.sql"
 
 
 def display_path(path: str | Path) -> str:

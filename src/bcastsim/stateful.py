@@ -1,13 +1,14 @@
 """A Hypothesis state machine for testing a subscriber manager against the transport model.
 
 Subclass :class:`SubscriberManagerMachine`, point ``manager_factory`` at your
-manager (anything with ``subscribe(name, event, listener, restricted=)``,
-``unsubscribe(handle)``, ``unsubscribe_all()`` and ``stats()``; its constructor
-receives ``(socket, clock, backoff, rng, on_resync)``) or ``profile_name`` at a
-built-in profile, and collect ``YourMachine.TestCase`` with pytest::
+manager — a :class:`ManagerFactory` building a :class:`SubscriberManager` — or
+``profile_name`` at a built-in profile, name the channels and events it serves
+(``sql_files``: read from your triggers' notify sites; or ``channels`` and
+``events`` directly), and collect ``YourMachine.TestCase`` with pytest::
 
     class MyManagerMachine(SubscriberManagerMachine):
         manager_factory = MyManager
+        sql_files = ("db/schema.sql", "db/triggers.sql")
 
     TestMyManager = MyManagerMachine.TestCase
 
@@ -20,6 +21,8 @@ holds, and that after any fault and enough time listeners receive again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
@@ -27,7 +30,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from bcastsim.client import PROFILES
-from bcastsim.client._managers import ManagerFactory
+from bcastsim.client._managers import ManagerFactory, SubscriberManager
 from bcastsim.client._ops import (
     Advance,
     Broadcast,
@@ -39,12 +42,29 @@ from bcastsim.client._ops import (
     Unsubscribe,
 )
 
-__all__ = ["SubscriberManagerMachine"]
+__all__ = ["ManagerFactory", "SubscriberManager", "SubscriberManagerMachine", "channels_and_events"]
 
-_CHANNELS = st.sampled_from(["room:a", "room:b"])
-_EVENTS = st.sampled_from(["bid_update", "winner_update"])
-_FILTERS = st.sampled_from(["bid_update", "winner_update", "*"])
+# Rules draw an index into the machine's own channels and events, so subclasses choose them.
+_PICK = st.integers(0, 15)
 _LISTENERS = st.integers(1, 3)
+
+
+def channels_and_events(files: Sequence[str | Path]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Two concrete channels per channel template of the SQL's notify sites, and every literal event name.
+
+    A hole in a template (``order:{id}``) is filled with ``1`` and ``2``, so the machine
+    checks that a message for one row never reaches a listener of another.
+    """
+    from bcastsim.sqlmodel import Hole, load_catalog
+
+    channels: dict[str, None] = {}
+    events: dict[str, None] = {}
+    for site in load_catalog(list(files)).notify_sites:
+        for fill in ("1", "2"):
+            channels["".join(fill if isinstance(part, Hole) else part for part in site.channel.parts)] = None
+        if site.event is not None and site.event.is_literal:
+            events[str(site.event)] = None
+    return tuple(channels), tuple(events) or ("message",)
 
 
 def _matches(filter_event: str, event: str) -> bool:
@@ -57,9 +77,15 @@ class SubscriberManagerMachine(RuleBasedStateMachine):
     profile_name: ClassVar[str] = "recommended"
     manager_factory: ClassVar[ManagerFactory | None] = None
     recovery_ms: ClassVar[int] = 120_000
+    #: SQL files whose notify sites name the channels and events (overrides the two below).
+    sql_files: ClassVar[Sequence[str | Path]] = ()
+    channels: ClassVar[Sequence[str]] = ("room:a", "room:b")
+    events: ClassVar[Sequence[str]] = ("bid_update", "winner_update")
+    _derived: ClassVar[dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]]] = {}
 
     def __init__(self) -> None:
         super().__init__()
+        self._channels, self._events = self._channels_and_events()
         profile = PROFILES[self.profile_name]
         factory = type(self).manager_factory
         if factory is not None:
@@ -82,14 +108,34 @@ class SubscriberManagerMachine(RuleBasedStateMachine):
                 )
         return got
 
+    @classmethod
+    def _channels_and_events(cls) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        if not cls.sql_files:
+            return tuple(cls.channels), tuple(cls.events)
+        key = tuple(str(path) for path in cls.sql_files)
+        if key not in cls._derived:
+            cls._derived[key] = channels_and_events(cls.sql_files)
+        return cls._derived[key]
+
+    def _channel(self, pick: int) -> str:
+        return self._channels[pick % len(self._channels)]
+
+    def _event(self, pick: int) -> str:
+        return self._events[pick % len(self._events)]
+
+    def _filter(self, pick: int) -> str:
+        options = [*self._events, "*"]
+        return options[pick % len(options)]
+
     @staticmethod
     def _event_of(value: Any) -> str:
         if isinstance(value, dict) and value.get("type") == "broadcast":
             return str(value.get("event"))
         return str(value.get("type")) if isinstance(value, dict) else ""
 
-    @rule(channel=_CHANNELS, event=_FILTERS, listener=_LISTENERS)
-    def subscribe(self, channel: str, event: str, listener: int) -> None:
+    @rule(channel_pick=_PICK, event_pick=_PICK, listener=_LISTENERS)
+    def subscribe(self, channel_pick: int, event_pick: int, listener: int) -> None:
+        channel, event = self._channel(channel_pick), self._filter(event_pick)
         self._apply(Subscribe(channel, event, listener))
         self.active.setdefault(listener, []).append((channel, event))
 
@@ -100,8 +146,9 @@ class SubscriberManagerMachine(RuleBasedStateMachine):
             self._apply(Unsubscribe(listener))
             self.active[listener].pop()
 
-    @rule(channel=_CHANNELS, event=_EVENTS)
-    def broadcast(self, channel: str, event: str) -> None:
+    @rule(channel_pick=_PICK, event_pick=_PICK)
+    def broadcast(self, channel_pick: int, event_pick: int) -> None:
+        channel, event = self._channel(channel_pick), self._event(event_pick)
         got = self._apply(Broadcast(channel, event))
         receivers = {listener for listener, _ in got}
         for listener, value in got:
@@ -114,14 +161,14 @@ class SubscriberManagerMachine(RuleBasedStateMachine):
                 if any(c == channel and _matches(e, event) for c, e in wanted):
                     assert listener in receivers, f"listener {listener} ({wanted}) missed {event!r} on {channel}"
 
-    @rule(channel=_CHANNELS)
-    def channel_error(self, channel: str) -> None:
-        self._apply(ChannelError(channel))
+    @rule(channel_pick=_PICK)
+    def channel_error(self, channel_pick: int) -> None:
+        self._apply(ChannelError(self._channel(channel_pick)))
         self.faulted = True
 
-    @rule(channel=_CHANNELS)
-    def channel_close(self, channel: str) -> None:
-        self._apply(ChannelClose(channel))
+    @rule(channel_pick=_PICK)
+    def channel_close(self, channel_pick: int) -> None:
+        self._apply(ChannelClose(self._channel(channel_pick)))
         self.faulted = True
 
     @rule()
@@ -134,8 +181,8 @@ class SubscriberManagerMachine(RuleBasedStateMachine):
     def recover(self) -> None:
         """After enough quiet time every subscribed listener receives again."""
         self._apply(Advance(self.recovery_ms))
-        for channel in ("room:a", "room:b"):
-            for event in ("bid_update", "winner_update"):
+        for channel in self._channels:
+            for event in self._events:
                 got = {listener for listener, _ in self._apply(Broadcast(channel, event))}
                 for listener, wanted in sorted(self.active.items()):
                     if any(c == channel and _matches(e, event) for c, e in wanted):

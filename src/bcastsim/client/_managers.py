@@ -35,6 +35,14 @@ Listener = Callable[[Any], None]
 
 
 class SubscriberManager(Protocol):
+    """What a page uses to share Realtime channels among its listeners.
+
+    ``subscribe`` joins (or reuses) the channel ``name`` and calls ``listener`` with every
+    broadcast whose event matches ``event`` (``"*"``: all); ``restricted`` asks for a private
+    channel. It returns a handle for ``unsubscribe``. ``unsubscribe_all`` leaves every
+    channel. ``stats`` counts open channels and registered listeners.
+    """
+
     def subscribe(self, name: str, event: str, listener: Listener, *, restricted: bool = False) -> object: ...
 
     def unsubscribe(self, handle: object) -> None: ...
@@ -47,6 +55,9 @@ class SubscriberManager(Protocol):
 
 
 class ManagerFactory(Protocol):
+    """Builds a manager on the modelled socket; ``backoff`` and ``rng`` drive its retries, ``on_resync`` is
+    called with a channel name when the manager re-fetches state after a gap."""
+
     def __call__(
         self,
         socket: RealtimeSocket,

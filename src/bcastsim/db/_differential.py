@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from bcastsim.db._coverage import current_coverage, paused
 from bcastsim.db._txn import DatabaseModel, TransactionOutcome
 from bcastsim.db._values import UTC, parse_timestamp
 
@@ -55,7 +56,9 @@ def observed(result: TransactionResult | TransactionOutcome) -> dict[str, Any]:
         "error": None if result.error is None else (result.error.sqlstate, result.error.step),
         "statement_errors": [(e.sqlstate, e.step) for e in result.statement_errors],
         "notifications": [(n.channel, n.payload) for n in result.notifications],
-        "messages": [(m.topic, m.event, m.extension, m.private, _payload(m.payload)) for m in result.messages],
+        "messages": [
+            (m.topic, m.event, m.extension, m.private, _payload(m.payload)) for m in result.messages
+        ],
         "warnings": list(result.warnings),
     }
 
@@ -77,10 +80,17 @@ class Differential:
     @classmethod
     def for_tables(cls, database: Database, model: DatabaseModel) -> Differential:
         tables = ", ".join(sorted(model.schema.tables))
-        return cls(database, model, f"TRUNCATE {tables}")
+        if model.sql_files:
+            from bcastsim.sqlmodel import load_catalog
+
+            # A NOTIFY statement bypasses the capture's pg_notify tap; its channel is a literal, so listen ahead.
+            sites = load_catalog(list(model.sql_files)).notify_sites
+            literal = [s.channel.parts[0] for s in sites if s.transport == "NOTIFY" and len(s.channel.parts) == 1]
+            database.listen(channel for channel in literal if isinstance(channel, str))
+        return cls(database, model, f"TRUNCATE {tables} RESTART IDENTITY")
 
     def reset(self) -> None:
-        """Empty every table on both sides (one TRUNCATE on the server)."""
+        """Empty every table and restart every sequence on both sides (one TRUNCATE on the server)."""
         self._reset_database()
         self.model.reset()
 
@@ -96,7 +106,9 @@ class Differential:
         return real, mine, mismatch
 
     def _run_real(self, steps: Sequence[str], commit: bool, isolate_statements: bool) -> TransactionResult:
-        return self.database.run_transaction([CLOCK_STEP, *steps], commit=commit, isolate_statements=isolate_statements)
+        return self.database.run_transaction(
+            [CLOCK_STEP, *steps], commit=commit, isolate_statements=isolate_statements
+        )
 
     def _compare(
         self, real: TransactionResult, steps: Sequence[str], commit: bool, isolate_statements: bool, position: int
@@ -112,7 +124,10 @@ class Differential:
         first: tuple[TransactionOutcome, dict[str, Any]] | None = None
         for candidate in candidates:
             counter = self.model._transactions
-            mine = self.model.run_transaction(full, commit=commit, isolate_statements=isolate_statements, now=candidate)
+            with paused():  # counted once, on the server's side
+                mine = self.model.run_transaction(
+                    full, commit=commit, isolate_statements=isolate_statements, now=candidate
+                )
             model_view = observed(mine)
             if model_view == real_view:
                 return mine, None
@@ -142,6 +157,9 @@ class Differential:
         mismatch = None
         for position, ((steps, commit), future) in enumerate(zip(transactions, futures, strict=True)):
             real = future.result()
+            coverage = current_coverage()
+            if coverage is not None:
+                coverage.observe([CLOCK_STEP, *steps], real, self.database.sql_files)
             if mismatch is None:
                 _, mismatch = self._compare(real, steps, commit, isolate_statements, position)
         return [] if mismatch is None else [mismatch]
@@ -154,4 +172,6 @@ class Differential:
 
 _FALLBACK_NOW = parse_timestamp("2025-08-17 19:00:00+00", with_tz=True).astimezone(UTC)
 # One clock per length of the rendered fraction: "", ".1", ".12", … ".123456".
-_CANDIDATE_NOWS = [_FALLBACK_NOW.replace(microsecond=m) for m in (0, 100000, 120000, 123000, 123400, 123450, 123456)]
+_CANDIDATE_NOWS = [
+    _FALLBACK_NOW.replace(microsecond=m) for m in (0, 100000, 120000, 123000, 123400, 123450, 123456)
+]

@@ -10,8 +10,9 @@ table: extend the model by subclassing and adding entries.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
@@ -27,8 +28,8 @@ from bcastsim.db._render import (
     jsonb_doc,
     output_text,
 )
-from bcastsim.db._schema import TableDef, normalize_type
-from bcastsim.db._values import UTC, DatabaseError, Json, Jsonb, Record, coerce_to_type, jsonb_object
+from bcastsim.db._schema import ColumnDef, TableDef, normalize_type
+from bcastsim.db._values import UTC, DatabaseError, Json, Jsonb, Record, coerce_to_type, enum_type, jsonb_object
 
 __all__ = ["Compiled", "Compiler", "Context", "Frame", "Scope", "sql_equal"]
 
@@ -39,6 +40,7 @@ class Context(Protocol):
     def now(self) -> dt.datetime: ...
     def notify(self, channel: str, payload: str) -> None: ...
     def new_uuid(self) -> uuid.UUID: ...
+    def next_value(self, sequence: str) -> int: ...
     def scan(self, table: str) -> Sequence[Record]: ...
     def lookup(self, table: str, column: str, value: Any) -> Sequence[Record]: ...
     def call(self, name: str, args: list[Any], named: dict[str, Any]) -> Any: ...
@@ -224,6 +226,56 @@ def _fn_concat(frame: Frame, args: list[Any]) -> Any:
     return "".join(output_text(a) for a in args if a is not None)
 
 
+_FORMAT_SPEC = re.compile(r"%(?:(\d+)\$)?([sIL%])")
+
+
+def _quote_ident(text: str) -> str:
+    plain = re.fullmatch(r"[a-z_][a-z0-9_$]*", text) is not None
+    return text if plain else '"' + text.replace('"', '""') + '"'
+
+
+def _quote_literal(text: str) -> str:
+    quoted = "'" + text.replace("'", "''").replace("\\", "\\\\") + "'"
+    return ("E" + quoted) if "\\" in text else quoted
+
+
+def _fn_format(frame: Frame, args: list[Any]) -> Any:
+    """``format(fmt, …)`` with ``%s``, ``%I``, ``%L``, ``%%`` and ``n$`` positions (no widths)."""
+    if not args or args[0] is None:
+        return None
+    template = cast_to_text(args[0])
+    values = args[1:]
+    out: list[str] = []
+    position = 0
+    next_arg = 0
+    for match in re.finditer(r"%", template):
+        if match.start() < position:
+            continue
+        spec = _FORMAT_SPEC.match(template, match.start())
+        if spec is None:
+            raise DatabaseError("22023", "unrecognized format() type specifier")
+        out.append(template[position : match.start()])
+        position = spec.end()
+        if spec.group(2) == "%":
+            out.append("%")
+            continue
+        index = int(spec.group(1)) - 1 if spec.group(1) else next_arg
+        next_arg = index + 1
+        if index >= len(values):
+            raise DatabaseError("22023", "too few arguments for format()")
+        value = values[index]
+        if spec.group(2) == "s":
+            out.append("" if value is None else cast_to_text(value))
+        elif spec.group(2) == "I":
+            if value is None:
+                raise DatabaseError("22004", "null values cannot be formatted as an SQL identifier")
+            out.append(_quote_ident(cast_to_text(value)))
+        else:
+            out.append("NULL" if value is None else _quote_literal(cast_to_text(value)))
+    out.append(template[position:])
+    return "".join(out)
+
+
 def _fn_concat_ws(frame: Frame, args: list[Any]) -> Any:
     if not args or args[0] is None:
         return None
@@ -278,6 +330,12 @@ NOTIFY_PAYLOAD_MAX_BYTES = 8000
 NAMEDATALEN = 64
 
 
+_MISSING_REALTIME = (
+    'schema "realtime" does not exist: load the realtime stub before your triggers'
+    " (`bcastsim sql realtime -o realtime.sql`, bcastsim.realtime_sql_file(), or bcastsim:realtime in bcastsim_sql)"
+)
+
+
 def _fn_pg_notify(frame: Frame, args: list[Any]) -> Any:
     channel = "" if args[0] is None else cast_to_text(args[0])
     payload = "" if len(args) < 2 or args[1] is None else cast_to_text(args[1])
@@ -289,6 +347,12 @@ def _fn_pg_notify(frame: Frame, args: list[Any]) -> Any:
         raise DatabaseError("22023", "payload string too long")
     frame.ctx.notify(channel, payload)
     return None
+
+
+def _fn_nextval(frame: Frame, args: list[Any]) -> Any:
+    if args[0] is None:
+        return None
+    return frame.ctx.next_value(cast_to_text(args[0]))
 
 
 def _fn_set_config(frame: Frame, args: list[Any]) -> Any:
@@ -321,6 +385,8 @@ class Compiler:
 
     functions: ClassVar[dict[str, Callable[[Frame, list[Any]], Any]]] = {
         "concat": _fn_concat,
+        "format": _fn_format,
+        "nextval": _fn_nextval,
         "concat_ws": _fn_concat_ws,
         "json_build_object": _fn_json_build_object,
         "jsonb_build_object": _fn_jsonb_build_object,
@@ -343,8 +409,12 @@ class Compiler:
         "octet_length": _text_fn(lambda s: len(s.encode("utf-8"))),
     }
 
-    def __init__(self, has_function: Callable[[str], bool]) -> None:
+    def __init__(
+        self, has_function: Callable[[str], bool], enums: Mapping[str, tuple[str, ...]] | None = None
+    ) -> None:
         self._has_function = has_function
+        # A cast to an enum names the type; the model's values carry its labels (see enum_type).
+        self._enums = dict(enums or {})
 
     def unsupported(self, construct: str, scope: Scope) -> UnsupportedError:
         return UnsupportedError(construct, path=scope.path, line=scope.line)
@@ -386,6 +456,9 @@ class Compiler:
             raise self.unsupported(f"cast to {type_name}[]", scope)
         if type_name in ("text", "varchar"):
             return lambda frame: _text_cast(inner(frame), type_name, modifiers)
+        bare = type_name.removeprefix("public.")
+        if bare in self._enums:
+            type_name = enum_type(bare, self._enums[bare])
         return lambda frame: coerce_to_type(inner(frame), type_name, modifiers, explicit=True)
 
     def _expr_ColumnRef(self, node: Any, scope: Scope) -> Compiled:
@@ -588,6 +661,12 @@ class Compiler:
 
             return call_user
         builtin = self.functions.get(name)
+        if builtin is None and name.startswith("realtime."):
+            # PostgreSQL fails the call at run time: the schema is missing, not the construct.
+            def missing_schema(frame: Frame) -> Any:
+                raise DatabaseError("3F000", _MISSING_REALTIME)
+
+            return missing_schema
         if builtin is None:
             raise self.unsupported(f"function {name}()", scope)
         if named:
@@ -617,9 +696,17 @@ class Compiler:
     # -- SELECT ------------------------------------------------------------------------------
 
     def select(
-        self, node: Any, scope: Scope, tables: dict[str, TableDef] | None = None
+        self,
+        node: Any,
+        scope: Scope,
+        tables: dict[str, TableDef] | None = None,
+        ctes: Mapping[str, _Cte] | None = None,
+        with_clause: Any = None,
     ) -> Callable[[Frame], list[tuple[Any, ...]]]:
-        """A SELECT with joins as nested loops; equality on a key column probes the table's index."""
+        """A SELECT with joins as nested loops; equality on a key column probes the table's index.
+
+        ``with_clause`` is the WITH of the INSERT this SELECT feeds: its queries are the SELECT's.
+        """
         if type(node).__name__ != "SelectStmt":
             raise self.unsupported(f"query {type(node).__name__}", scope)
         if node.valuesLists or node.op.name != "SETOP_NONE":
@@ -630,15 +717,16 @@ class Compiler:
             "sortClause",
             "distinctClause",
             "windowClause",
-            "withClause",
             "lockingClause",
             "limitOffset",
         ):
             if getattr(node, clause, None):
                 raise self.unsupported(f"{clause.removesuffix('Clause')} in a query", scope)
+        visible = dict(ctes or {})
+        own_ctes = self._ctes(node.withClause or with_clause, scope, tables or {}, visible)
         items: list[_FromItem] = []
         for entry in node.fromClause or ():
-            self._flatten_from(entry, scope, tables or {}, items, left=False, on=None)
+            self._flatten_from(entry, scope, tables or {}, items, left=False, on=None, ctes=visible)
         inner_scope = scope.with_from((item.alias, item.table) for item in items)
         where = self.expr(node.whereClause, inner_scope) if node.whereClause is not None else None
         where_conjuncts = _conjuncts(node.whereClause)
@@ -674,7 +762,10 @@ class Compiler:
                         results.append(tuple(t(frame) for t in targets))
                     return
                 item = items[index]
-                if item.probe is not None:
+                candidates: Sequence[Record]
+                if item.cte is not None:
+                    candidates = item.cte.rows
+                elif item.probe is not None:
                     column, key = item.probe
                     candidates = frame.ctx.lookup(item.table.name, column, key(frame))
                 else:
@@ -689,6 +780,9 @@ class Compiler:
                     frame.rows[item.alias] = None
                     bind(index + 1)
 
+            # A WITH query runs once per statement, before the rows that read it.
+            for cte in own_ctes:
+                cte.rows = [Record(cte.table.name, cte.table.column_names, row) for row in cte.query(frame)]
             try:
                 bind(0)
             finally:
@@ -697,6 +791,27 @@ class Compiler:
             return results
 
         return run
+
+    def _ctes(
+        self, clause: Any, scope: Scope, tables: dict[str, TableDef], visible: dict[str, _Cte]
+    ) -> list[_Cte]:
+        """The WITH queries in order, each visible to the ones after it and to the main query."""
+        if clause is None:
+            return []
+        if clause.recursive:
+            raise self.unsupported("WITH RECURSIVE", scope)
+        compiled: list[_Cte] = []
+        for cte in clause.ctes:
+            query = cte.ctequery
+            if type(query).__name__ != "SelectStmt":
+                raise self.unsupported("data-modifying WITH query", scope)
+            names = [str(n.sval) for n in cte.aliascolnames or ()] or [_output_name(t) for t in query.targetList or ()]
+            columns = tuple(ColumnDef(name, "unknown", (), False, None) for name in names)
+            table = TableDef(cte.ctename, columns, (), (), (), (), scope.path or "", scope.line or 0)
+            entry = _Cte(table, self.select(query, scope, tables, visible))
+            visible[cte.ctename] = entry
+            compiled.append(entry)
+        return compiled
 
     def _flatten_from(
         self,
@@ -707,8 +822,14 @@ class Compiler:
         *,
         left: bool,
         on: Any,
+        ctes: Mapping[str, _Cte],
     ) -> None:
         if type(node).__name__ == "RangeVar":
+            alias = node.alias.aliasname if node.alias is not None else node.relname
+            if not node.schemaname and node.relname in ctes:
+                cte = ctes[node.relname]
+                items.append(_FromItem(alias, cte.table, left, on, cte=cte))
+                return
             name = (
                 node.relname
                 if not node.schemaname or node.schemaname == "public"
@@ -727,8 +848,10 @@ class Compiler:
                 raise self.unsupported(f"{node.jointype.name} join", scope)
             if isinstance(node.rarg, ast.JoinExpr):
                 raise self.unsupported("right-nested join", scope)
-            self._flatten_from(node.larg, scope, tables, items, left=left, on=on)
-            self._flatten_from(node.rarg, scope, tables, items, left=node.jointype == JoinType.JOIN_LEFT, on=node.quals)
+            self._flatten_from(node.larg, scope, tables, items, left=left, on=on, ctes=ctes)
+            self._flatten_from(
+                node.rarg, scope, tables, items, left=node.jointype == JoinType.JOIN_LEFT, on=node.quals, ctes=ctes
+            )
             return
         raise self.unsupported(f"FROM item {type(node).__name__}", scope)
 
@@ -768,6 +891,26 @@ class _FromItem:
     on_node: Any
     on: Compiled | None = None
     probe: tuple[str, Compiled] | None = None
+    cte: _Cte | None = None
+
+
+@attrs.define
+class _Cte:
+    """A WITH query: its output columns as a table, and its rows for the statement being run."""
+
+    table: TableDef
+    query: Callable[[Frame], list[tuple[Any, ...]]]
+    rows: list[Record] = attrs.Factory(list)
+
+
+def _output_name(target: Any) -> str:
+    """The name PostgreSQL gives a SELECT output column: its alias, else the column it reads."""
+    if target.name:
+        return str(target.name)
+    value = target.val
+    if type(value).__name__ == "ColumnRef" and isinstance(value.fields[-1], ast.String):
+        return str(value.fields[-1].sval)
+    return "?column?"
 
 
 def _own_column(node: Any, item: _FromItem, items: list[_FromItem]) -> str | None:

@@ -368,6 +368,11 @@ class FunctionCompiler:
                 frame.variables["found"] = dml(frame) > 0
 
             return run_dml
+        if isinstance(query, ast.NotifyStmt):
+            # NOTIFY channel [, 'payload'] is pg_notify with constants; FOUND is left as it was.
+            notify = self.compiler.functions["pg_notify"]
+            arguments = [query.conditionname, query.payload]
+            return lambda frame: notify(frame, arguments)
         if not isinstance(query, ast.SelectStmt):
             raise self.unsupported(f"SQL statement {type(query).__name__} in PL/pgSQL", lineno)
         select = self.compiler.select(query, scope, self.tables)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -58,6 +59,17 @@ def output_text(value: Any) -> str:
     return _common_text(value)
 
 
+def float_text(value: float) -> str:
+    """real / double precision output: the shortest text that reads back exactly, as PostgreSQL 12+ prints it."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value)) if value or math.copysign(1, value) > 0 else "-0"
+    return repr(value)
+
+
 def cast_to_text(value: Any) -> str:
     """``value::text`` and the ``||`` operator (boolean is ``true``/``false``)."""
     if isinstance(value, str):
@@ -72,8 +84,12 @@ def _common_text(value: Any) -> str:
         return str(value)
     if isinstance(value, Decimal):
         return numeric_text(value)
+    if isinstance(value, float):
+        return float_text(value)
     if isinstance(value, uuid.UUID):
         return str(value)
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()  # bytea_output = hex, the default
     if isinstance(value, dt.datetime):
         return timestamptz_text(value) if value.tzinfo else timestamp_text(value)
     if isinstance(value, Json):

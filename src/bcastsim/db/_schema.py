@@ -8,6 +8,7 @@ both are read here from the same files, in load order.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from pglast import ast
 from pglast.enums import ConstrType
 
 from bcastsim._errors import InputError, UnsupportedError
+from bcastsim.db._values import enum_type
 
 __all__ = [
     "CheckDef",
@@ -87,6 +89,9 @@ class ForeignKeyDef:
     columns: tuple[str, ...]
     ref_table: str
     ref_columns: tuple[str, ...]
+    # pg_constraint's confdeltype / confupdtype: a no action, r restrict, c cascade, n set null, d set default
+    on_delete: str = "a"
+    on_update: str = "a"
 
 
 @attrs.frozen
@@ -99,6 +104,8 @@ class TableDef:
     foreign_keys: tuple[ForeignKeyDef, ...]
     path: str
     line: int
+    # GENERATED ALWAYS AS IDENTITY: explicit values need OVERRIDING SYSTEM VALUE
+    always_identity: tuple[str, ...] = ()
 
     def column(self, name: str) -> ColumnDef | None:
         for column in self.columns:
@@ -153,6 +160,8 @@ class Schema:
     triggers: dict[tuple[str, str], TriggerDef] = attrs.Factory(dict)
     # parent table -> its DEFAULT partition, the relation PostgreSQL names in row errors
     partitions: dict[str, str] = attrs.Factory(dict)
+    # enum type -> its labels, in declaration order
+    enums: dict[str, tuple[str, ...]] = attrs.Factory(dict)
     _fk_counter: int = 0
 
     def triggers_for(self, table: str) -> list[TriggerDef]:
@@ -187,6 +196,8 @@ class _Loader:
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
+        # domain -> its CHECKs (name, SQL over VALUE); the catalog already gives a domain column its base type
+        self._domain_checks: dict[str, list[tuple[str, str]]] = {}
 
     def load(self, path: Path) -> None:
         text = path.read_text(encoding="utf-8")
@@ -196,12 +207,27 @@ class _Loader:
             raise InputError(f"cannot parse SQL: {error}", path=path) from None
         encoded = text.encode("utf-8")
         for raw in statements:
-            stmt: Any = raw.stmt
             line = encoded[: raw.stmt_location or 0].count(b"\n") + 1
-            if isinstance(stmt, ast.CreateStmt):
-                self._create_table(stmt, path, line)
-            elif isinstance(stmt, ast.IndexStmt):
-                self._unique_index(stmt)
+            self._statement(raw.stmt, path, line)
+
+    def _statement(self, stmt: Any, path: Path, line: int) -> None:
+        if isinstance(stmt, ast.DoStmt):
+            # Installers wrap DDL in DO blocks (to catch "already exists"); the tables are as real as any.
+            for inner in _do_block_statements(stmt):
+                self._statement(inner, path, line)
+        elif isinstance(stmt, ast.CreateStmt):
+            self._create_table(stmt, path, line)
+        elif isinstance(stmt, ast.IndexStmt):
+            self._unique_index(stmt)
+        elif isinstance(stmt, ast.CreateEnumStmt):
+            name = ".".join(n for n in _names(stmt.typeName) if n != "public")
+            self.schema.enums[name] = tuple(_names(stmt.vals))
+        elif isinstance(stmt, ast.CreateDomainStmt):
+            name = ".".join(n for n in _names(stmt.domainname) if n != "public")
+            checks = [c for c in stmt.constraints or () if c.contype == ConstrType.CONSTR_CHECK]
+            self._domain_checks[name] = [
+                (c.conname or f"{name}_check", pglast.stream.RawStream()(c.raw_expr)) for c in checks
+            ]
 
     def _unique_index(self, stmt: Any) -> None:
         if not stmt.unique:
@@ -224,6 +250,7 @@ class _Loader:
         unique: list[tuple[str, ...]] = []
         checks: list[CheckDef] = []
         fks: list[ForeignKeyDef] = []
+        always: list[str] = []
         relname: str = stmt.relation.relname
 
         def constraint(con: Any, column: str | None) -> None:
@@ -242,16 +269,24 @@ class _Loader:
                 ref = _qualified(con.pktable.schemaname, con.pktable.relname)
                 local = (column,) if column else tuple(_names(con.fk_attrs))
                 remote = tuple(_names(con.pk_attrs or ()))
-                if con.fk_del_action not in ("a", "\x00") or con.fk_upd_action not in ("a", "\x00"):
-                    raise UnsupportedError("foreign key actions other than NO ACTION", path=path, line=line)
-                fks.append(ForeignKeyDef(f"{self.schema._fk_counter:08d}", local, ref, remote))
+                fks.append(
+                    ForeignKeyDef(
+                        f"{self.schema._fk_counter:08d}", local, ref, remote,
+                        _action(con.fk_del_action), _action(con.fk_upd_action),
+                    )
+                )  # fmt: skip
 
         for element in stmt.tableElts or ():
             if isinstance(element, ast.ColumnDef):
                 item: Any = element
                 type_name, mods = _type_of(item.typeName)
+                for cname, text in self._domain_checks.get(type_name.removeprefix("public."), ()):
+                    expr = _over_column(text, item.colname)
+                    checks.append(CheckDef(cname, expr, pglast.stream.RawStream()(expr)))
                 for con in item.constraints or ():
                     constraint(con, item.colname)
+                    if con.contype == ConstrType.CONSTR_IDENTITY and con.generated_when == "a":
+                        always.append(item.colname)
                 columns.append(ColumnDef(item.colname, type_name, mods, bool(item.is_not_null), None))
             elif isinstance(element, ast.Constraint):
                 constraint(element, None)
@@ -261,13 +296,72 @@ class _Loader:
             for fk in fks
         ]
         self.schema.tables[name] = TableDef(
-            name, tuple(columns), primary, tuple(unique), tuple(checks), tuple(fks), str(path), line
+            name, tuple(columns), primary, tuple(unique), tuple(checks), tuple(fks), str(path), line, tuple(always)
         )
 
     def _primary_key_of(self, table: str, current: str, current_pk: tuple[str, ...]) -> tuple[str, ...]:
         if table == current:
             return current_pk
         return self.schema.tables[table].primary_key if table in self.schema.tables else ("id",)
+
+
+def _over_column(check_sql: str, column: str) -> Any:
+    """A domain CHECK over ``VALUE`` as a CHECK over the column of that domain.
+
+    PostgreSQL checks a domain when the value is formed, before BEFORE triggers run; as a
+    column CHECK the model checks it after them, with the same SQLSTATE (23514).
+    """
+    select: Any = pglast.parse_sql(f"SELECT {check_sql}")[0].stmt
+    expr: Any = select.targetList[0].val
+
+    def replace(node: Any) -> Any:
+        if isinstance(node, ast.ColumnRef) and [getattr(f, "sval", None) for f in node.fields or ()] == ["value"]:
+            return ast.ColumnRef(fields=(ast.String(sval=column),))
+        if isinstance(node, ast.Node):
+            for name in list(node):
+                value = getattr(node, name)
+                if isinstance(value, tuple):
+                    setattr(node, name, tuple(replace(v) for v in value))
+                elif isinstance(value, ast.Node):
+                    setattr(node, name, replace(value))
+        return node
+
+    return replace(expr)
+
+
+def _do_block_statements(stmt: Any) -> list[Any]:
+    """The SQL statements a PL/pgSQL DO block runs as written (not those it builds at run time)."""
+    options = {o.defname: o.arg for o in stmt.args or () if isinstance(o, ast.DefElem)}
+    language = options.get("language")
+    body = options.get("as")
+    if not isinstance(body, ast.String) or (isinstance(language, ast.String) and language.sval != "plpgsql"):
+        return []
+    try:
+        parsed = pglast.parse_plpgsql(f"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $do${body.sval}$do$")
+    except pglast.parser.ParseError:
+        return []
+    found: list[Any] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for kind, inner in node.items():
+                if kind == "PLpgSQL_stmt_execsql" and isinstance(inner, dict):
+                    query = inner.get("sqlstmt", {}).get("PLpgSQL_expr", {}).get("query", "")
+                    # What only PL/pgSQL can read (an assignment, a PERFORM) is not DDL.
+                    with contextlib.suppress(pglast.parser.ParseError):
+                        found.extend(raw.stmt for raw in pglast.parse_sql(str(query)))
+                else:
+                    walk(inner)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(parsed)
+    return found
+
+
+def _action(code: str | None) -> str:
+    return "a" if not code or code == "\x00" else code
 
 
 def _raw_schema(paths: Sequence[str | Path]) -> Schema:
@@ -288,6 +382,30 @@ def _expression(sql: str | None) -> Any:
     return stmt.targetList[0].val
 
 
+def _default_sql(table: str, column: str, default: str | None) -> str | None:
+    """serial and identity columns draw from their own sequence; a generated column has no default."""
+    if default in ("nextval(…)", "identity"):
+        sequence = f"{table}_{column}_seq".replace("'", "''")
+        return f"nextval('{sequence}')"
+    if default is not None and default.startswith("generated: "):
+        return None
+    return default
+
+
+def _written_type(raw: TableDef, column: str, resolved: str, enums: dict[str, tuple[str, ...]]) -> str:
+    """The enum a column was declared with: the catalog resolves enum columns to text, the model checks labels."""
+    written = raw.column(column)
+    if written is not None and written.type_name.removeprefix("public.") in enums:
+        return written.type_name
+    return resolved
+
+
+def _model_type(type_name: str, enums: dict[str, tuple[str, ...]]) -> str:
+    name = normalize_type(type_name)
+    bare = name.removeprefix("public.")
+    return enum_type(bare, enums[bare]) if bare in enums else name
+
+
 def load_schema(paths: Sequence[str | Path]) -> Schema:
     """Read the SQL files (in load order; directories in name order) into a :class:`Schema`.
 
@@ -300,21 +418,24 @@ def load_schema(paths: Sequence[str | Path]) -> Schema:
 
     raw = _raw_schema(paths)
     catalog = load_catalog(list(paths))
-    schema = Schema(partitions=dict(raw.partitions))
+    schema = Schema(partitions=dict(raw.partitions), enums=dict(raw.enums))
     for name, table in catalog.tables.items():
         extra = raw.tables.get(name)
         if extra is None:
             continue  # a partition: its rows live in the parent
         columns = tuple(
             ColumnDef(
-                c.name, normalize_type(c.type_name), tuple(c.type_modifiers), c.not_null, _expression(c.default_sql)
+                c.name, _model_type(_written_type(extra, c.name, c.type_name, raw.enums), raw.enums),
+                tuple(c.type_modifiers), c.not_null,
+                _expression(_default_sql(name, c.name, c.default_sql)),
             )
             for c in table.columns
-        )
+        )  # fmt: skip
         unique: list[tuple[str, ...]] = [
             (c.name,) for c in table.columns if c.unique and (c.name,) != tuple(table.primary_key)
         ]
-        unique += [key for key in extra.unique if len(key) > 1 and key not in unique]
+        # CREATE UNIQUE INDEX on one column counts as much as a UNIQUE constraint.
+        unique += [key for key in extra.unique if key not in unique and key != tuple(table.primary_key)]
         foreign_keys = extra.foreign_keys
         schema.tables[name] = TableDef(
             name,
@@ -325,6 +446,7 @@ def load_schema(paths: Sequence[str | Path]) -> Schema:
             foreign_keys,
             table.location.path,
             table.location.line,
+            extra.always_identity,
         )
     for name, function in catalog.functions.items():
         params = tuple(

@@ -24,16 +24,17 @@ from typing import Any
 import attrs
 import pglast
 from pglast import ast
-from pglast.enums import TransactionStmtKind
+from pglast.enums import OverridingKind, TransactionStmtKind
 
 from bcastsim._errors import UnsupportedError
+from bcastsim.db._coverage import current_coverage
 from bcastsim.db._eval import Compiled, Compiler, Frame, Scope
 from bcastsim.db._interp import CompiledFunction, FunctionCompiler
 from bcastsim.db._notify import ModelMessage, ModelNotification, PendingQueue
 from bcastsim.db._render import jsonb_text
 from bcastsim.db._schema import ForeignKeyDef, Schema, TableDef, TriggerDef, load_schema
 from bcastsim.db._store import Store
-from bcastsim.db._values import UTC, DatabaseError, Jsonb, Record, coerce_to_type
+from bcastsim.db._values import UTC, DatabaseError, Jsonb, Record, coerce_to_type, reject_unencodable
 
 __all__ = [
     "DatabaseModel",
@@ -116,11 +117,14 @@ class DatabaseModel:
         uuid_seed: int = 0,
     ) -> None:
         self.schema = schema
+        # The files the schema was read from: coverage resolves notify sites from them.
+        self.sql_files: tuple[str, ...] = ()
+        self.sequences: dict[str, int] = {}
         self.clock: Callable[[], dt.datetime] = clock or SteppingClock()
         self._uuid_seed = uuid_seed
         self._uuid_counter = 0
         self.store = Store(schema.tables)
-        self.compiler = Compiler(lambda name: name in schema.functions)
+        self.compiler = Compiler(lambda name: name in schema.functions, schema.enums)
         self._function_compiler = FunctionCompiler(self.compiler, schema.tables, self._compile_dml)
         self.unsupported: list[UnsupportedError] = []
         self._defaults: dict[tuple[str, str], Compiled] = {}
@@ -184,7 +188,9 @@ class DatabaseModel:
             from bcastsim._resources import builtin_sql_files
 
             paths = builtin_sql_files()
-        return cls(load_schema(paths), clock=clock, uuid_seed=uuid_seed)
+        model = cls(load_schema(paths), clock=clock, uuid_seed=uuid_seed)
+        model.sql_files = tuple(str(path) for path in paths)
+        return model
 
     # -- state -------------------------------------------------------------------------------
 
@@ -194,9 +200,15 @@ class DatabaseModel:
             raise RuntimeError("a transaction is open")
         self.store.reset()
         self.notifications.clear()
+        self.sequences.clear()  # TRUNCATE … RESTART IDENTITY
 
     def rows(self, table: str) -> list[dict[str, Any]]:
         return [record.as_dict() for record in self.store.scan(table)]
+
+    def next_value(self, sequence: str) -> int:
+        """``nextval``: sequences are not transactional, so a rolled-back insert still uses up its value."""
+        self.sequences[sequence] = self.sequences.get(sequence, 0) + 1
+        return self.sequences[sequence]
 
     def new_uuid(self) -> uuid.UUID:
         self._uuid_counter += 1
@@ -225,6 +237,18 @@ class DatabaseModel:
     ) -> TransactionOutcome:
         """Run steps (SQL strings or ``bcastsim.pg`` Savepoint/RollbackTo/Release) like ``Database.run_transaction``."""
         txn = self.begin(now)
+        try:
+            return self._run_steps(txn, steps, commit, isolate_statements)
+        except BaseException:
+            # Not a database error (unsupported SQL, a bug in a step object): end the transaction
+            # so the model is usable for the next example, and let it propagate.
+            if not txn.finished:
+                txn.rollback()
+            raise
+
+    def _run_steps(
+        self, txn: Transaction, steps: Sequence[Any], commit: bool, isolate_statements: bool
+    ) -> TransactionOutcome:
         error: StepError | None = None
         statement_errors: list[StepError] = []
         for number, step in enumerate(steps):
@@ -253,9 +277,11 @@ class DatabaseModel:
             except DatabaseError as failure:
                 error = StepError(failure.sqlstate, failure.message, number)
                 break
-        if error is None and commit:
-            return txn.commit(statement_errors)
-        return txn.rollback(error, statement_errors)
+        outcome = txn.commit(statement_errors) if error is None and commit else txn.rollback(error, statement_errors)
+        coverage = current_coverage()
+        if coverage is not None:
+            coverage.observe(steps, outcome, self.sql_files)
+        return outcome
 
     def run_history(self, transactions: Iterable[Sequence[Any]]) -> list[TransactionOutcome]:
         return [self.run_transaction(steps) for steps in transactions]
@@ -332,6 +358,8 @@ class DatabaseModel:
 
     def _compile_dml(self, stmt: Any, scope: Scope) -> Callable[[Frame], int]:
         for clause in ("withClause", "returningList", "returningClause", "onConflictClause"):
+            if clause == "withClause" and isinstance(stmt, ast.InsertStmt):
+                continue  # the WITH of an INSERT … SELECT belongs to its SELECT
             if getattr(stmt, clause, None):
                 raise UnsupportedError(
                     f"{clause.removesuffix('Clause').removesuffix('List')} in DML", path=scope.path, line=scope.line
@@ -355,15 +383,30 @@ class DatabaseModel:
                 return _fail(DatabaseError("42703", f'column "{name}" of relation "{table.name}" does not exist'))
         if len(set(names)) != len(names):
             return _fail(DatabaseError("42701", "column specified more than once"))
+        overriding = stmt.override == OverridingKind.OVERRIDING_SYSTEM_VALUE
         select = stmt.selectStmt
-        if not isinstance(select, ast.SelectStmt) or not select.valuesLists:
-            raise UnsupportedError("INSERT without VALUES", path=scope.path, line=scope.line)
+        if not isinstance(select, ast.SelectStmt):
+            raise UnsupportedError("INSERT without VALUES or SELECT", path=scope.path, line=scope.line)
         columns = [table.column(n) for n in names]
         rows: list[list[Compiled | None]] = []
-        for values in select.valuesLists:
-            if len(values) != len(names):
+        query: Callable[[Frame], list[tuple[Any, ...]]] | None = None
+        if select.valuesLists:
+            for values in select.valuesLists:
+                if len(values) != len(names):
+                    return _fail(DatabaseError("42601", "INSERT has more expressions than target columns"))
+                for name, value in zip(names, values, strict=True):
+                    if name in table.always_identity and not overriding and not isinstance(value, ast.SetToDefault):
+                        return _fail(DatabaseError("428C9", f'cannot insert a non-DEFAULT value into column "{name}"'))
+                rows.append([None if isinstance(v, ast.SetToDefault) else self.compiler.expr(v, scope) for v in values])
+        else:
+            if len(select.targetList or ()) > len(names):
                 return _fail(DatabaseError("42601", "INSERT has more expressions than target columns"))
-            rows.append([None if isinstance(v, ast.SetToDefault) else self.compiler.expr(v, scope) for v in values])
+            if len(select.targetList or ()) < len(names):
+                return _fail(DatabaseError("42601", "INSERT has more target columns than expressions"))
+            always = [n for n in names if n in table.always_identity]
+            if always and not overriding:
+                return _fail(DatabaseError("428C9", f'cannot insert a non-DEFAULT value into column "{always[0]}"'))
+            query = self.compiler.select(select, scope, self.schema.tables, with_clause=stmt.withClause)
         positions = [table.column_names.index(n) for n in names]
         defaults = [self._defaults.get((table.name, c.name)) for c in table.columns]
 
@@ -371,7 +414,7 @@ class DatabaseModel:
             txn: Transaction = frame.ctx  # type: ignore[assignment]
             # Constants are coerced while planning: every row's, before the first row is stored.
             provided: list[list[Any]] = []
-            for values in rows:
+            for values in rows if query is None else [[lambda _, v=v: v for v in row] for row in query(frame)]:
                 row_values: list[Any] = []
                 for column, value in zip(columns, values, strict=True):
                     assert column is not None
@@ -531,6 +574,10 @@ _LITERAL = re.compile(r"'(?:[^']|'')*'|(?<![\w$.])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]
 _UNLIFTABLE = re.compile(r"\$|[eEbBxXuUnN]'|--|/\*|\"")
 
 
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _lift_literals(sql: str) -> tuple[str, list[Any]] | None:
     """``sql`` with its literals as ``$n`` and their values, or None when that would not be faithful."""
     if _UNLIFTABLE.search(sql.replace("''", "")):
@@ -630,6 +677,9 @@ class Transaction:
 
     def new_uuid(self) -> uuid.UUID:
         return self.model.new_uuid()
+
+    def next_value(self, sequence: str) -> int:
+        return self.model.next_value(sequence)
 
     def scan(self, table: str) -> Sequence[Record]:
         return self.store.scan(table)
@@ -850,14 +900,31 @@ class Transaction:
             return
         assert old is not None
         key = [old.get(c) for c in fk.ref_columns]
-        if any(v is None for v in key) or self._exists(fk.ref_table, fk.ref_columns, key):
+        if any(v is None for v in key):
+            return
+        if op == "DELETE" and fk.on_delete == "c":
+            self._cascade_delete(check.referencing_table, fk.columns, key)
+            return
+        if self._exists(fk.ref_table, fk.ref_columns, key):
             return  # NO ACTION: fine when another row now has the key
         if self._exists(check.referencing_table, fk.columns, key):
+            action = fk.on_delete if op == "DELETE" else fk.on_update
+            if action not in ("a", "r"):
+                # Valid SQL the model does not follow yet: say so rather than answer wrongly.
+                name = {"c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}.get(action, action)
+                raise UnsupportedError(f"ON {op} {name} on a referenced row of {fk.ref_table}")
             raise DatabaseError(
                 "23503",
                 f'update or delete on table "{fk.ref_table}" violates foreign key constraint'
                 f' on table "{check.referencing_table}"',
             )
+
+    def _cascade_delete(self, table: str, columns: tuple[str, ...], key: list[Any]) -> None:
+        """ON DELETE CASCADE: a DELETE of the referencing rows, with their own triggers, as PostgreSQL runs it."""
+        where = " AND ".join(f"{_quote_ident(c)} = ${i}" for i, c in enumerate(columns, start=1))
+        name = ".".join(_quote_ident(part) for part in table.split("."))
+        (statement,) = self.model._compile_text(f"DELETE FROM ONLY {name} WHERE {where}", len(columns))
+        statement(self, {f"${i}": value for i, value in enumerate(key, start=1)})
 
     def _exists(self, table: str, columns: tuple[str, ...], key: list[Any]) -> bool:
         candidates = self.store.lookup(table, columns[0], key[0])
@@ -878,6 +945,7 @@ class Transaction:
             )
         result = None
         try:
+            reject_unencodable(sql)
             for statement in self.model.compile_statements(sql):
                 result = statement(self)
         except DatabaseError:

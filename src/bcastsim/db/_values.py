@@ -12,8 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import struct
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, TypeAlias
 
@@ -27,7 +28,10 @@ __all__ = [
     "Record",
     "Value",
     "coerce_to_type",
+    "enum_labels",
+    "enum_type",
     "parse_json_document",
+    "reject_unencodable",
 ]
 
 UTC = dt.UTC
@@ -213,12 +217,76 @@ def _datatype_mismatch(type_name: str, value: Any) -> DatabaseError:
     return DatabaseError("42804", f"column is of type {type_name} but expression is of type {type(value).__name__}")
 
 
+_FLOAT_TYPES = {"real": "real", "float4": "real", "double precision": "double precision", "float8": "double precision"}
+_ENUM_PREFIX = "enum:"
+_LABEL_SEPARATOR = "\x1f"
+
+
+def enum_type(name: str, labels: Sequence[str]) -> str:
+    """The model's type name for an enum: its name and labels travel with every column of that type."""
+    return f"{_ENUM_PREFIX}{name}:" + _LABEL_SEPARATOR.join(labels)
+
+
+def enum_labels(type_name: str) -> tuple[str, tuple[str, ...]] | None:
+    """``(name, labels)`` of a type name made by :func:`enum_type`, else None."""
+    if not type_name.startswith(_ENUM_PREFIX):
+        return None
+    name, _, labels = type_name[len(_ENUM_PREFIX) :].partition(":")
+    return name, tuple(labels.split(_LABEL_SEPARATOR))
+
+
+def parse_bytea(text: str) -> bytes:
+    """bytea input: hex (``\\x0a0b``, whitespace between pairs) or escape format (``\\\\``, ``\\ooo``)."""
+    if text.startswith("\\x"):
+        digits = "".join(text[2:].split())
+        if len(digits) % 2:
+            raise DatabaseError("22023", "invalid hexadecimal data: odd number of digits")
+        for digit in digits:
+            if digit not in "0123456789abcdefABCDEF":
+                raise DatabaseError("22023", f'invalid hexadecimal digit: "{digit}"')
+        return bytes.fromhex(digits)
+    out = bytearray()
+    position = 0
+    while position < len(text):
+        character = text[position]
+        if character != "\\":
+            out += character.encode("utf-8")
+            position += 1
+        elif text[position + 1 : position + 2] == "\\":
+            out.append(0x5C)
+            position += 2
+        elif re.fullmatch(r"[0-3][0-7][0-7]", text[position + 1 : position + 4]):
+            out.append(int(text[position + 1 : position + 4], 8))
+            position += 4
+        else:
+            raise DatabaseError("22P02", 'invalid input syntax for type bytea')
+    return bytes(out)
+
+
+def reject_unencodable(text: str) -> None:
+    """Refuse what a UTF-8 server cannot receive, as PostgreSQL does: NUL and lone surrogates are 22021."""
+    for character in text:
+        if character == "\x00" or "\ud800" <= character <= "\udfff":
+            raise DatabaseError("22021", f'invalid byte sequence for encoding "UTF8": {_utf8_bytes(character)}')
+
+
+def _utf8_bytes(character: str) -> str:
+    raw = character.encode("utf-8", "surrogatepass")
+    return " ".join(f"0x{byte:02x}" for byte in raw)
+
+
 def coerce_to_type(value: Any, type_name: str, modifiers: tuple[int, ...] = (), *, explicit: bool = False) -> Any:
     """Convert a value to a column or variable type the way an assignment (or an explicit cast) does."""
     from bcastsim.db._render import cast_to_text
 
     if value is None:
         return None
+    enum = enum_labels(type_name)
+    if enum is not None:
+        text = value if isinstance(value, str) else cast_to_text(value)
+        if text not in enum[1]:
+            raise DatabaseError("22P02", f'invalid input value for enum {enum[0]}: "{text}"')
+        return text
     if type_name in ("text", "varchar", "character varying", "char", "bpchar", "name"):
         text = value if isinstance(value, str) else cast_to_text(value)
         if type_name in ("varchar", "character varying") and modifiers and len(text) > modifiers[0]:
@@ -246,6 +314,22 @@ def coerce_to_type(value: Any, type_name: str, modifiers: tuple[int, ...] = (), 
                 raise _invalid(name, value)
             return _check_int(int(value), name)
         raise _datatype_mismatch(type_name, value)
+    if type_name in _FLOAT_TYPES:
+        if isinstance(value, bool):
+            raise _datatype_mismatch(type_name, value)
+        if isinstance(value, int | float | Decimal):
+            floating = float(value)
+        elif isinstance(value, str):
+            try:
+                floating = float(value.strip())
+            except ValueError:
+                raise DatabaseError(
+                    "22P02", f'invalid input syntax for type {_FLOAT_TYPES[type_name]}: "{value}"'
+                ) from None
+        else:
+            raise _datatype_mismatch(type_name, value)
+        # real keeps single precision: round-trip through a 32-bit float
+        return struct.unpack("f", struct.pack("f", floating))[0] if _FLOAT_TYPES[type_name] == "real" else floating
     if type_name in ("numeric", "decimal"):
         if isinstance(value, bool):
             raise _datatype_mismatch(type_name, value)
@@ -294,6 +378,12 @@ def coerce_to_type(value: Any, type_name: str, modifiers: tuple[int, ...] = (), 
         if isinstance(value, str):
             parse_json_document(value)
             return Json(value)
+        raise _datatype_mismatch(type_name, value)
+    if type_name == "bytea":
+        if isinstance(value, bytes):
+            return value
+        if isinstance(value, str):
+            return parse_bytea(value)
         raise _datatype_mismatch(type_name, value)
     if type_name in ("record", "trigger", "void"):
         return value

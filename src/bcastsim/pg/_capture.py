@@ -29,6 +29,8 @@ import psycopg
 from psycopg import sql
 
 from bcastsim._io import read_text
+from bcastsim.db._coverage import current_coverage
+from bcastsim.db._values import DatabaseError, reject_unencodable
 
 __all__ = [
     "Database",
@@ -164,6 +166,16 @@ def _step_sql(step: Step) -> sql.SQL | sql.Composed:
     return sql.SQL("RELEASE SAVEPOINT {}").format(sql.Identifier(step.name))
 
 
+def _unencodable(step: str) -> psycopg.Error | None:
+    """What the server says to bytes a UTF-8 database cannot hold; psycopg would refuse them before sending."""
+    try:
+        reject_unencodable(step)
+    except DatabaseError as refused:
+        error: psycopg.Error = psycopg.errors.lookup(refused.sqlstate)(refused.message)
+        return error
+    return None
+
+
 def _pg_error(error: psycopg.Error, step: int) -> PgError:
     return PgError(sqlstate=error.sqlstate or "", message=error.diag.message_primary or str(error), step=step)
 
@@ -173,6 +185,8 @@ class Database:
 
     def __init__(self, conninfo: str) -> None:
         self.conninfo = conninfo
+        # The SQL files loaded into this database, in order: coverage reads its notify sites from them.
+        self.sql_files: list[Path] = []
         # Channels named by the caller stay listened; those the tap recorded are needed only until
         # their transaction is drained, and are dropped in bulk (the server scans its list of
         # listened channels for every notification, so it must not grow without bound).
@@ -220,7 +234,20 @@ class Database:
                 except psycopg.Error as error:
                     error.add_note(f"{APPLYING_NOTE}{path}")
                     raise
+            self.sql_files.append(Path(path))
         self._install_tap()
+
+    def reset(self) -> None:
+        """Empty every table the loaded SQL created and restart its sequences: call it at the start of an example."""
+        rows = self._sender.execute(
+            "SELECT format('%%I.%%I', n.nspname, c.relname)"
+            " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition"
+            " AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', %s) ORDER BY 1",
+            (_TAP_SCHEMA,),
+        ).fetchall()
+        if rows:
+            self._sender.execute(f"TRUNCATE {', '.join(row[0] for row in rows)} RESTART IDENTITY")
 
     def execute(self, statement: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]] | None:
         """Run one statement in autocommit mode (for set-up); rows if it returns any."""
@@ -264,24 +291,36 @@ class Database:
         error: PgError | None = None
         messages: tuple[RealtimeMessage, ...] = ()
         execute = self._sender.execute
+
+        def run_step(step: Step) -> None:
+            refused = _unencodable(step) if isinstance(step, str) else None
+            if refused is not None:
+                raise refused
+            execute(_step_sql(step))
+
         execute("BEGIN")
         try:
             for number, step in enumerate(steps):
                 if isolate_statements and isinstance(step, str):
                     execute("SAVEPOINT bcastsim_statement")
                     try:
-                        execute(_step_sql(step))
+                        run_step(step)
                     except psycopg.Error as statement_error:
                         statement_errors.append(_pg_error(statement_error, number))
                         execute("ROLLBACK TO SAVEPOINT bcastsim_statement")
                     execute("RELEASE SAVEPOINT bcastsim_statement")
                 else:
-                    execute(_step_sql(step))
+                    run_step(step)
             channels, messages = self._recorded()
             # Listen before the transaction ends, so a rollback is observed too (as silence).
             self._listen(channels)
         except psycopg.Error as failure:
             error = _pg_error(failure, number)
+        except BaseException:
+            # Not a database error (a bug in the caller's step objects, an interrupt): end the
+            # transaction so the session is clean for the next example, and let it propagate.
+            self._abandon()
+            raise
         committed = False
         fence = str(next(self._fences))
         # The fence rides in the same round trip as the transaction's end: sent by the same
@@ -299,7 +338,7 @@ class Database:
             execute(fence_sql)
         notifications = self._drain(index, fence)
         self._forget_recorded_channels()
-        return TransactionResult(
+        result = TransactionResult(
             transaction=index,
             committed=committed,
             notifications=tuple(notifications),
@@ -308,6 +347,18 @@ class Database:
             statement_errors=tuple(statement_errors),
             warnings=tuple(self._warnings),
         )
+        coverage = current_coverage()
+        if coverage is not None:
+            coverage.observe(steps, result, self.sql_files)
+        return result
+
+    def _abandon(self) -> None:
+        """Roll back whatever is open and drain the listener, so the next transaction starts clean."""
+        if self._sender.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self._sender.execute("ROLLBACK")
+        fence = str(next(self._fences))
+        self._sender.execute(sql.SQL("NOTIFY {}, {}").format(sql.Identifier(_FENCE_CHANNEL), sql.Literal(fence)))
+        self._drain(-1, fence)
 
     def run_history(self, transactions: Iterable[Sequence[Step]]) -> list[TransactionResult]:
         return [self.run_transaction(steps) for steps in transactions]

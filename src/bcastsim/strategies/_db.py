@@ -1,35 +1,51 @@
 """Database-side Hypothesis strategies: rows, statements and transaction histories.
 
 Everything is derived from a :class:`bcastsim.db.Schema` (by default the
-built-in ``sql/``): a column's type decides its values, a foreign key draws from
-the referenced table's id pool (or, now and then, an id that does not exist),
-and text comes in the shapes that break broadcast payloads — control
-characters, quotes, multibyte and astral characters, and strings sized to land
-just under or over PostgreSQL's 8000-byte NOTIFY limit.
+built-in ``sql/``): a column's type and simple CHECKs decide its values, keys are
+small distinct values of their own type (``key_value``), a foreign key takes a
+parent row the history has already inserted, and text comes in the shapes that
+break broadcast payloads — control characters, quotes, multibyte and astral
+characters and, among the edge cases, strings sized to land just under or over
+PostgreSQL's 8000-byte NOTIFY limit.
 
-Ids are explicit and deterministic (``uuid_pool``), so a history runs the same
-on the model and on a real server.
+Keys are explicit and deterministic, so a history runs the same on the model and
+on a real server.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import attrs
+import networkx as nx
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bcastsim.db import Schema, load_schema
+from bcastsim._errors import InputError
+from bcastsim.db import DatabaseModel, Differential, Schema, load_schema
+from bcastsim.db._coverage import Coverage, recording
+from bcastsim.db._schema import TableDef
+from bcastsim.strategies._domains import Domain, column_domain
 
 __all__ = [
+    "EDGES",
+    "VALID",
     "History",
+    "Mix",
     "TransactionSpec",
     "column_values",
     "delete_statements",
     "histories",
     "insert_statements",
+    "key_value",
+    "measure_coverage",
     "near_limit_text",
     "row_values",
     "seed_transactions",
@@ -54,17 +70,6 @@ def _default_schema() -> Schema:
     return _schema_cache["builtin"]
 
 
-def uuid_pool(schema: Schema, table: str) -> list[uuid.UUID]:
-    """The ids a history may give rows of ``table``: a few per table, readable in a failing example."""
-    index = sorted(schema.tables).index(table) + 1
-    return [uuid.UUID(int=(index << 8) | k) for k in range(1, _POOL_SIZE + 1)]
-
-
-def _missing_id(schema: Schema, table: str) -> uuid.UUID:
-    index = sorted(schema.tables).index(table) + 1
-    return uuid.UUID(int=(index << 8) | 0xFF)
-
-
 def sql_literal(value: Any) -> str:
     """A SQL literal for a Python value (untyped string literals take the column's type)."""
     if value is None:
@@ -75,6 +80,8 @@ def sql_literal(value: Any) -> str:
         return str(value)
     if isinstance(value, Decimal):
         return format(value, "f")
+    if isinstance(value, bytes):
+        return "'\\x" + value.hex() + "'"
     if isinstance(value, dt.datetime):
         offset = value.utcoffset() or dt.timedelta(0)
         minutes = int(offset.total_seconds() // 60)
@@ -121,7 +128,21 @@ def _weighted(draw: st.DrawFn, *choices: tuple[int, st.SearchStrategy[Any]]) -> 
     raise AssertionError("unreachable")
 
 
-_SPECIAL_CHARS = "\"\\\n\t\r\b\f\x01\x1f\x7f'é€😀 "
+def _rarely(draw: st.DrawFn, per_mille: int) -> bool:
+    """True ``per_mille`` times in a thousand.
+
+    The rare band sits mid-range: Hypothesis draws the bounds of a range far more often
+    than their share, and shrinks towards 0, the usual case.
+    """
+    return 500 <= draw(st.integers(0, 999)) < 500 + per_mille
+
+
+@st.composite
+def _sometimes(draw: st.DrawFn, usual: st.SearchStrategy[Any], rare: st.SearchStrategy[Any], per_mille: int) -> Any:
+    return draw(rare if _rarely(draw, per_mille) else usual)
+
+
+_SPECIAL_CHARS = '"\\\n\t\r\b\f\x01\x1f\x7f\'é€😀 '
 
 
 @st.composite
@@ -147,9 +168,8 @@ def _text(max_chars: int | None) -> st.SearchStrategy[str]:
 
 
 def _timestamps() -> st.SearchStrategy[dt.datetime]:
-    offsets = st.sampled_from(
-        [dt.timedelta(0), dt.timedelta(0), dt.timedelta(hours=5, minutes=30), dt.timedelta(hours=-8)]
-    )
+    offsets = st.sampled_from([dt.timedelta(0), dt.timedelta(0), dt.timedelta(hours=5, minutes=30),
+                               dt.timedelta(hours=-8)])
     moments = st.builds(
         lambda seconds, micro, zero: _EPOCH + dt.timedelta(seconds=seconds, microseconds=0 if zero else micro),
         st.integers(-86400 * 30, 86400 * 30),
@@ -159,151 +179,492 @@ def _timestamps() -> st.SearchStrategy[dt.datetime]:
     return st.builds(lambda moment, offset: moment.astimezone(dt.timezone(offset)), moments, offsets)
 
 
-def column_values(schema: Schema, table: str, column: str) -> st.SearchStrategy[Any]:
-    """Values for one column: of its type, NULL sometimes, foreign keys from the parent's id pool."""
+@attrs.frozen
+class Mix:
+    """How much of a history reaches for invalid input, per thousand.
+
+    ``edges`` is the share of values drawn from the edge cases that make a statement
+    fail (NULL into NOT NULL, values past a type's or a CHECK's limits, text near the
+    NOTIFY limit, parents that do not exist); ``rollbacks`` the share of transactions
+    that end in ROLLBACK. :data:`VALID` (the default) keeps nearly every transaction
+    committing, so every trigger runs; :data:`EDGES` hunts for disagreements in error paths.
+    """
+
+    edges: int = 1
+    rollbacks: int = 10
+
+
+VALID = Mix()
+EDGES = Mix(edges=200, rollbacks=100)
+
+
+def _schema_or_default(schema: Schema | None) -> Schema:
+    return schema if schema is not None else _default_schema()
+
+
+_SEQUENCE_HEADROOM = 1000
+
+
+def _draws_from_sequence(schema: Schema, table: str, column: str) -> bool:
+    """A serial or identity column: its default is ``nextval``."""
+    definition = schema.tables[table].column(column)
+    default: Any = definition.default if definition is not None else None
+    return type(default).__name__ == "FuncCall" and str(default.funcname[-1].sval) == "nextval"
+
+
+def key_value(schema: Schema, table: str, column: str, number: int) -> Any:
+    """The ``number``-th distinct value of a key or unique column: small, readable and valid for its type."""
+    domain = column_domain(schema, table, column)
+    kind = domain.type_name
+    if domain.allowed:
+        return domain.allowed[(number - 1) % len(domain.allowed)]
+    if kind == "uuid":
+        index = sorted(schema.tables).index(table) + 1
+        return uuid.UUID(int=(index << 8) | (number & 0xFF) | ((number >> 8) << 16))
+    if kind in ("integer", "bigint", "smallint", "numeric", *_FLOAT_TYPES):
+        low = domain.low if domain.low is not None else Decimal(0)
+        if domain.high is None and _draws_from_sequence(schema, table, column):
+            # Above what the sequence hands out to rows that triggers insert with the default.
+            low = max(low, Decimal(_SEQUENCE_HEADROOM))
+        value = max(low, Decimal(0)) + number
+        return Decimal(int(value)) if kind == "numeric" or kind in _FLOAT_TYPES else int(value)
+    if kind in ("timestamptz", "timestamp"):
+        moment = _EPOCH + dt.timedelta(seconds=number)
+        return moment if kind == "timestamptz" else moment.replace(tzinfo=None)
+    if kind in ("text", "varchar"):
+        limit = domain.max_length
+        if kind == "varchar" and domain.modifiers:
+            limit = domain.modifiers[0] if limit is None else min(limit, domain.modifiers[0])
+        text = f"{column[:3]}-{number}"
+        if limit is not None and len(text) > limit:
+            text = str(number)[-limit:] if limit else ""
+        return text + "x" * max(0, domain.min_length - len(text))
+    if kind == "boolean":
+        return number % 2 == 1
+    return None
+
+
+def uuid_pool(schema: Schema, table: str) -> list[uuid.UUID]:
+    """The first uuid keys a history gives rows of ``table`` (for tables keyed by a uuid)."""
+    index = sorted(schema.tables).index(table) + 1
+    return [uuid.UUID(int=(index << 8) | k) for k in range(1, _POOL_SIZE + 1)]
+
+
+def _valid_values(domain: Domain) -> st.SearchStrategy[Any]:
+    """Values of the column's type that its simple CHECKs accept."""
+    if domain.allowed:
+        return st.sampled_from([v for v in domain.allowed if v not in domain.excluded] or list(domain.allowed))
+    kind = domain.type_name
+    strategy: st.SearchStrategy[Any]
+    if kind in ("integer", "bigint", "smallint"):
+        low = int(domain.low) + domain.low_strict if domain.low is not None else 0
+        high = int(domain.high) - domain.high_strict if domain.high is not None else low + 10
+        if domain.low is None and domain.high is not None:
+            low = min(0, high)
+        strategy = st.integers(low, max(low, min(high, low + 1000)))
+    elif kind == "numeric":
+        scale = domain.modifiers[1] if len(domain.modifiers) > 1 else 2
+        digits = domain.modifiers[0] - scale if domain.modifiers else 6
+        top = min(10 ** min(digits, 5) - 1, int(domain.high) if domain.high is not None else 10**5)
+        bottom = int(domain.low) + 1 if domain.low is not None else 0
+        strategy = st.builds(
+            lambda whole, cents: Decimal(whole) + Decimal(cents).scaleb(-min(scale, 2)),
+            st.integers(bottom, max(bottom, top - 1)),
+            st.integers(0, 99 if scale >= 2 else 9 if scale == 1 else 0),
+        )
+    elif kind in ("text", "varchar"):
+        limit = domain.max_length
+        if kind == "varchar" and domain.modifiers:
+            limit = domain.modifiers[0] if limit is None else min(limit, domain.modifiers[0])
+        top = 12 if limit is None else min(limit, 12)
+        low = min(domain.min_length, top)
+        alphabet = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
+        strategy = _weighted(
+            (4, st.text(alphabet="abcdefgh-_ ", min_size=low, max_size=top)),
+            (1, st.text(alphabet=_SPECIAL_CHARS, min_size=max(low, 1), max_size=max(low, min(top, 6)))),
+            (1, st.text(alphabet=alphabet, min_size=low, max_size=top)),
+        )
+    elif kind in _FLOAT_TYPES:
+        # Quarters are exact in binary floating point: both sides store and print the same number.
+        bottom = math.ceil(domain.low * 4) + domain.low_strict if domain.low is not None else 0
+        top = math.floor(domain.high * 4) - domain.high_strict if domain.high is not None else bottom + 400
+        strategy = st.integers(bottom, max(bottom, min(top, bottom + 4000))).map(lambda q: Decimal(q) / 4)
+    elif kind in ("jsonb", "json"):
+        # Small documents as text: both sides parse them (jsonb normalises, json keeps the text).
+        leaves = st.one_of(st.integers(-5, 100), st.text(alphabet="abc -", max_size=4), st.booleans(), st.none())
+        strategy = st.dictionaries(st.sampled_from(["id", "kind", "n"]), leaves, max_size=3).map(json.dumps)
+    elif kind == "bytea":
+        strategy = st.binary(max_size=8)
+    elif kind == "boolean":
+        strategy = st.booleans()
+    elif kind == "timestamptz":
+        strategy = _timestamps()
+    elif kind == "timestamp":
+        strategy = _timestamps().map(lambda moment: moment.astimezone(dt.UTC).replace(tzinfo=None))
+    elif kind == "uuid":
+        strategy = st.integers(1, 6).map(lambda k: uuid.UUID(int=(0xBEEF << 16) | k))
+    else:
+        return st.none()
+    if domain.excluded:
+        strategy = strategy.filter(lambda value: value not in domain.excluded)
+    return strategy
+
+
+_FLOAT_TYPES = ("real", "double precision")
+_GENERATED_TYPES = frozenset(
+    {"integer", "bigint", "smallint", "numeric", "text", "varchar", "boolean", "timestamptz", "timestamp", "uuid",
+     "jsonb", "json", "bytea", *_FLOAT_TYPES}
+)
+
+
+def _generates(schema: Schema, table: str, column: str) -> bool:
+    """Whether values of the column's type can be generated (else it is left to its default or NULL)."""
+    domain = column_domain(schema, table, column)
+    return bool(domain.allowed) or domain.type_name in _GENERATED_TYPES
+
+
+def _edge_values(domain: Domain) -> st.SearchStrategy[Any]:
+    """Values at and past the column's limits: what makes a statement fail, or a payload too big."""
+    kind = domain.type_name
+    if kind in ("integer", "bigint", "smallint"):
+        return _weighted((3, st.integers(-(2**31), 2**31 - 1)), (1, st.integers(2**31, 2**33)))
+    if kind == "numeric":
+        return st.builds(
+            lambda digits, exponent: Decimal(digits).scaleb(-exponent),
+            st.integers(-(10**12), 10**12),
+            st.integers(0, 5),
+        )
+    if kind in ("text", "varchar"):
+        limit = domain.modifiers[0] if kind == "varchar" and domain.modifiers else None
+        return _text(limit)
+    return st.none()
+
+
+def column_values(
+    schema: Schema, table: str, column: str, *, mix: Mix = VALID
+) -> st.SearchStrategy[Any]:
+    """Values for one column: valid for its type and CHECKs, and with ``mix.edges`` ‰, an edge case or NULL."""
     definition = schema.tables[table]
     col = definition.column(column)
     if col is None:
         raise KeyError(f"{table}.{column}")
-    for fk in definition.foreign_keys:
-        if fk.columns == (column,):
-            pool = uuid_pool(schema, fk.ref_table)
-            parent = st.sampled_from([pool[0], *pool])
-            missing = st.just(_missing_id(schema, fk.ref_table))
-            return _weighted((6, parent), (1, missing), (2 if not col.not_null else 1, st.none()))
-    if definition.primary_key == (column,) and col.type_name == "uuid":
-        return st.sampled_from(uuid_pool(schema, table))
-    base: st.SearchStrategy[Any]
-    kind = col.type_name
-    if kind == "uuid":
-        base = st.sampled_from(uuid_pool(schema, table))
-    elif kind in ("text", "varchar"):
-        base = _text(col.modifiers[0] if kind == "varchar" and col.modifiers else None)
-    elif kind in ("integer", "bigint", "smallint"):
-        # Small values (CHECK ranges), any int4, and now and then one past it (22003).
-        base = _weighted((6, st.integers(0, 10)), (3, st.integers(-(2**31), 2**31 - 1)), (1, st.integers(2**31, 2**33)))
-    elif kind == "numeric":
-        scale = col.modifiers[1] if len(col.modifiers) > 1 else 2
-        base = st.builds(
-            lambda digits, exponent: Decimal(digits).scaleb(-exponent),
-            st.one_of(st.integers(-10, 100_000), st.integers(-(10**12), 10**12)),
-            st.integers(0, scale + 2),
-        )
-    elif kind == "boolean":
-        base = st.booleans()
-    elif kind == "timestamptz":
-        base = _timestamps()
-    else:
-        return st.none()
-    if col.not_null:
-        return _weighted((15, base), (1, st.none()))
-    return _weighted((3, base), (1, st.none()))
-
-
-def _chosen_columns(draw: st.DrawFn, schema: Schema, table: str) -> list[str]:
-    definition = schema.tables[table]
-    chosen = []
-    for col in definition.columns:
-        needed = col.name in definition.primary_key or (col.not_null and col.default is None)
-        if draw(st.integers(0, 39)) < (39 if needed else 20) or col.name in definition.primary_key:
-            chosen.append(col.name)
-    return chosen
-
-
-@st.composite
-def row_values(draw: st.DrawFn, schema: Schema, table: str, columns: list[str] | None = None) -> dict[str, Any]:
-    """One row: the id always, required columns nearly always, optional ones sometimes."""
-    chosen = columns if columns is not None else _chosen_columns(draw, schema, table)
-    return {name: draw(column_values(schema, table, name)) for name in chosen}
+    domain = column_domain(schema, table, column)
+    valid = _valid_values(domain)
+    edge = _weighted((3, _edge_values(domain)), (1, st.none()))
+    if not col.not_null:
+        valid = _weighted((6, valid), (1, st.none()))
+    if mix.edges <= 0:
+        return valid
+    return _sometimes(valid, edge, mix.edges)
 
 
 def _tables(schema: Schema) -> list[str]:
     return sorted(name for name in schema.tables if "." not in name)
 
 
-def _update_trigger_tables(schema: Schema) -> list[str]:
-    return [
-        name
-        for name in _tables(schema)
-        if any("UPDATE" in t.events and t.level == "ROW" for t in schema.triggers_for(name))
-    ]
-
-
 def _table_choice(schema: Schema) -> st.SearchStrategy[str]:
     """A public table, tables with triggers three times as often: that is where broadcasts start."""
-    return _weighted(*[(3 if schema.triggers_for(name) else 1, st.just(name)) for name in _tables(schema)])
+    if not _tables(schema):
+        raise InputError(
+            "the SQL defines no table in the public schema to write to",
+            fix="pass the files that create the tables, in load order",
+        )
+    return _weighted(
+        *[(3 if schema.triggers_for(name) else 1, st.just(name)) for name in _tables(schema)]
+    )
 
 
-@st.composite
-def insert_statements(draw: st.DrawFn, schema: Schema | None = None, table: str | None = None) -> str:
-    """``INSERT INTO t (cols) VALUES (…), (…)`` with one to three rows over the same columns."""
-    schema = schema or _default_schema()
-    table = table or draw(_table_choice(schema))
-    columns = _chosen_columns(draw, schema, table)
-    rows = draw(st.lists(row_values(schema, table, columns), min_size=1, max_size=3))
+def _parent_order(schema: Schema) -> list[str]:
+    """Public tables, parents before children (self-references and cycles broken by name)."""
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    tables = _tables(schema)
+    graph.add_nodes_from(tables)
+    for table in tables:
+        for fk in schema.tables[table].foreign_keys:
+            if fk.ref_table in schema.tables and fk.ref_table != table and "." not in fk.ref_table:
+                graph.add_edge(fk.ref_table, table)
+    while not nx.is_directed_acyclic_graph(graph):
+        cycle = nx.find_cycle(graph)
+        graph.remove_edge(*min(cycle))
+    return list(nx.lexicographical_topological_sort(graph))
+
+
+@attrs.define
+class _Rows:
+    """What the drawn statements have put in the tables so far, assuming they all succeed.
+
+    Keeping this while drawing is what lets an INSERT pick a fresh key and an existing
+    parent, an UPDATE or DELETE hit a row that is there, and a DELETE avoid parents that
+    still have children: statements that commit, so the triggers behind them run.
+    """
+
+    schema: Schema
+    mix: Mix
+    rows: dict[str, list[dict[str, Any]]] = attrs.Factory(dict)
+    counters: dict[str, int] = attrs.Factory(dict)
+
+    def snapshot(self) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
+        return {t: [dict(r) for r in rows] for t, rows in self.rows.items()}, dict(self.counters)
+
+    def restore(self, snapshot: tuple[dict[str, list[dict[str, Any]]], dict[str, int]]) -> None:
+        rows, counters = snapshot
+        self.rows = {t: [dict(r) for r in rs] for t, rs in rows.items()}
+        # Counters never go back: a key used by a rolled-back row may be reused, but need not be.
+        self.counters = {t: max(counters.get(t, 0), self.counters.get(t, 0)) for t in {*counters, *self.counters}}
+
+    def present(self, table: str) -> list[dict[str, Any]]:
+        return self.rows.setdefault(table, [])
+
+    def referencing(self, table: str, row: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        """The rows (with their tables) whose foreign keys point at ``row``."""
+        found = []
+        for child in _tables(self.schema):
+            for fk in self.schema.tables[child].foreign_keys:
+                if fk.ref_table != table:
+                    continue
+                wanted = tuple(row.get(c) for c in fk.ref_columns)
+                found += [
+                    (child, other)
+                    for other in self.present(child)
+                    if other is not row and tuple(other.get(c) for c in fk.columns) == wanted
+                ]
+        return found
+
+    def referenced(self, table: str, row: dict[str, Any]) -> bool:
+        return bool(self.referencing(table, row))
+
+    def next_number(self, table: str) -> int:
+        self.counters[table] = self.counters.get(table, 0) + 1
+        return self.counters[table]
+
+
+def _render_row(definition: TableDef, row: dict[str, Any], columns: list[str]) -> str:
+    return "(" + ", ".join(sql_literal(row[name]) for name in columns) + ")"
+
+
+def _overriding(definition: TableDef, columns: list[str]) -> str:
+    """Explicit keys for GENERATED ALWAYS identity columns, so the history knows every row's key."""
+    return " OVERRIDING SYSTEM VALUE" if set(columns) & set(definition.always_identity) else ""
+
+
+def _unique_columns(definition: TableDef) -> set[str]:
+    return {name for key in definition.unique for name in key}
+
+
+def _draw_row(draw: st.DrawFn, state: _Rows, table: str, steps: list[str], depth: int) -> dict[str, Any] | None:
+    """A new row for ``table``; parents it needs and lacks are inserted first (into ``steps``)."""
+    schema = state.schema
     definition = schema.tables[table]
-    values = []
+    number = state.next_number(table)
+    unique = _unique_columns(definition)
+    row: dict[str, Any] = {}
+    for fk in definition.foreign_keys:
+        if any(c in row for c in fk.columns):
+            continue
+        parent_rows = [
+            r for r in state.present(fk.ref_table) if all(r.get(c) is not None for c in fk.ref_columns)
+        ] if fk.ref_table in schema.tables else []
+        if any(c in unique or c in definition.primary_key for c in fk.columns) and len(fk.columns) == 1:
+            taken = {r.get(fk.columns[0]) for r in state.present(table)}
+            parent_rows = [r for r in parent_rows if r.get(fk.ref_columns[0]) not in taken]
+        fk_defs = [definition.column(c) for c in fk.columns]
+        required = any(c is not None and c.not_null for c in fk_defs) or any(
+            c in definition.primary_key for c in fk.columns
+        )
+        if _rarely(draw, state.mix.edges):
+            missing = draw(st.sampled_from(["null", "absent"]))
+            for local, remote in zip(fk.columns, fk.ref_columns, strict=True):
+                row[local] = None if missing == "null" else key_value(schema, fk.ref_table, remote, 10_000)
+            continue
+        if not parent_rows or (not required and _rarely(draw, 150)):
+            if not required or fk.ref_table == table or depth > 3 or fk.ref_table not in schema.tables:
+                for local in fk.columns:
+                    row[local] = None
+                continue
+            parent = _draw_row(draw, state, fk.ref_table, steps, depth + 1)
+            if parent is None:
+                return None
+            parent_rows = [parent]
+        parent = draw(st.sampled_from(parent_rows))
+        for local, remote in zip(fk.columns, fk.ref_columns, strict=True):
+            row[local] = parent.get(remote)
+    for col in definition.columns:
+        if col.name in row:
+            continue
+        if col.name in definition.primary_key or col.name in unique:
+            row[col.name] = key_value(schema, table, col.name, number)
+        elif col.default is not None and (not _generates(schema, table, col.name) or draw(st.integers(0, 2)) == 0):
+            continue  # leave it to the column's DEFAULT
+        elif (col.not_null and col.default is None) or draw(st.integers(0, 3)) > 0:
+            row[col.name] = draw(column_values(schema, table, col.name, mix=state.mix))
+    state.present(table).append(row)
+    if depth > 0:  # a parent inserted on the way is a statement of its own
+        columns = list(row)
+        steps.append(
+            f"INSERT INTO {table} ({', '.join(columns)}){_overriding(definition, columns)}"
+            f" VALUES {_render_row(definition, row, columns)}"
+        )
+    return row
+
+
+def _insert(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
+    steps: list[str] = []
+    definition = state.schema.tables[table]
+    rows = []
+    for _ in range(draw(st.integers(1, 3))):
+        row = _draw_row(draw, state, table, steps, 0)
+        if row is not None:
+            rows.append(row)
+    if not rows:
+        return steps
+    columns = [c.name for c in definition.columns if any(c.name in r for r in rows)]
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        literals = []
-        for name in columns:
-            column = definition.column(name)
-            # DEFAULT only where the default is deterministic: never for generated ids.
-            use_default = (
-                column is not None
-                and column.default is not None
-                and name not in definition.primary_key
-                and draw(st.integers(0, 19)) == 19
-            )
-            literals.append("DEFAULT" if use_default else sql_literal(row[name]))
-        values.append("(" + ", ".join(literals) + ")")
-    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join(values)}"
+        groups.setdefault(tuple(c for c in columns if c in row), []).append(row)
+    for group_columns, group in groups.items():
+        names = list(group_columns)
+        values = ", ".join(_render_row(definition, row, names) for row in group)
+        steps.append(f"INSERT INTO {table} ({', '.join(names)}){_overriding(definition, names)} VALUES {values}")
+    return steps
 
 
-def _where(draw: st.DrawFn, schema: Schema, table: str) -> str:
+def _watched_columns(schema: Schema, table: str) -> set[str]:
+    """Columns an UPDATE trigger names (``UPDATE OF``), whose change is what makes it fire."""
+    return {c for trigger in schema.triggers_for(table) for c in trigger.update_columns}
+
+
+def _key_condition(definition: TableDef, row: dict[str, Any]) -> str:
+    parts = []
+    for name in definition.primary_key or definition.column_names:
+        value = row.get(name)
+        parts.append(f"{name} IS NULL" if value is None else f"{name} = {sql_literal(value)}")
+    return " AND ".join(parts)
+
+
+def _absent_row(schema: Schema, definition: TableDef) -> dict[str, Any]:
+    return {name: key_value(schema, definition.name, name, 10_000) for name in definition.primary_key}
+
+
+def _update(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
+    schema = state.schema
     definition = schema.tables[table]
-    fk_columns = [fk.columns[0] for fk in definition.foreign_keys if len(fk.columns) == 1]
-    if fk_columns and draw(st.integers(0, 3)) == 3:
-        column = draw(st.sampled_from(fk_columns))
-        fk = next(fk for fk in definition.foreign_keys if fk.columns == (column,))
-        pool = uuid_pool(schema, fk.ref_table)
-        value = draw(st.sampled_from([pool[0], *pool]))
-        return f"{column} = {sql_literal(value)}"
-    key = definition.primary_key[0]
-    pool = uuid_pool(schema, table)
-    value = draw(st.sampled_from([pool[0], pool[0], pool[0], *pool, _missing_id(schema, table)]))
-    return f"{key} = {sql_literal(value)}"
-
-
-@st.composite
-def update_statements(draw: st.DrawFn, schema: Schema | None = None, table: str | None = None) -> str:
-    """``UPDATE t SET … WHERE <key or foreign key> = …`` (never the primary key itself)."""
-    schema = schema or _default_schema()
-    table = table or draw(_table_choice(schema))
-    definition = schema.tables[table]
-    # State flags and times (is_winner, auction_end, …) are what UPDATE triggers watch: pick them more often.
+    unique = _unique_columns(definition)
+    fk_columns = {c for fk in definition.foreign_keys for c in fk.columns}
+    watched = _watched_columns(schema, table)
     settable = [
         c.name
         for c in definition.columns
-        if c.name not in definition.primary_key
-        for _ in range(3 if c.type_name in ("boolean", "timestamptz") else 1)
+        if c.name not in definition.primary_key and c.name not in unique and c.name not in fk_columns
+        for _ in range(4 if c.name in watched else 2 if c.type_name in ("boolean", "timestamptz") else 1)
     ]
+    present = state.present(table)
+    if not settable or not definition.primary_key:
+        return _insert(draw, state, table)
     chosen = draw(st.lists(st.sampled_from(settable), min_size=1, max_size=3, unique=True))
-    sets = ", ".join(f"{c} = {sql_literal(draw(column_values(schema, table, c)))}" for c in chosen)
-    return f"UPDATE {table} SET {sets} WHERE {_where(draw, schema, table)}"
+    values = {c: draw(column_values(schema, table, c, mix=state.mix)) for c in chosen}
+    sets = ", ".join(f"{c} = {sql_literal(v)}" for c, v in values.items())
+    by_parent = [fk for fk in definition.foreign_keys if present and draw(st.integers(0, 3)) == 3]
+    if by_parent:
+        fk = by_parent[0]
+        target = draw(st.sampled_from(present))
+        match = [r for r in present if all(r.get(c) == target.get(c) for c in fk.columns)]
+        condition = " AND ".join(
+            f"{c} IS NULL" if target.get(c) is None else f"{c} = {sql_literal(target.get(c))}" for c in fk.columns
+        )
+    else:
+        absent = not present or _rarely(draw, 100)
+        target = _absent_row(schema, definition) if absent else draw(st.sampled_from(present))
+        match = [] if absent else [target]
+        condition = _key_condition(definition, target)
+    for row in match:
+        row.update(values)
+    return [f"UPDATE {table} SET {sets} WHERE {condition}"]
+
+
+def _delete(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
+    definition = state.schema.tables[table]
+    if not definition.primary_key:
+        return _insert(draw, state, table)
+    present = state.present(table)
+    if not present or _rarely(draw, 100):
+        return [f"DELETE FROM {table} WHERE {_key_condition(definition, _absent_row(state.schema, definition))}"]
+    free = [row for row in present if not state.referenced(table, row)]
+    target = draw(st.sampled_from(free or present))
+    return _delete_row(state, table, target, 0)
+
+
+def _delete_row(state: _Rows, table: str, row: dict[str, Any], depth: int) -> list[str]:
+    """DELETE one row, its children first (what ON DELETE CASCADE would do, written out)."""
+    steps: list[str] = []
+    for child, other in state.referencing(table, row):
+        if depth < 4 and other in state.present(child) and state.schema.tables[child].primary_key:
+            steps += _delete_row(state, child, other, depth + 1)
+    if row in state.present(table):
+        state.present(table).remove(row)
+    return [*steps, f"DELETE FROM {table} WHERE {_key_condition(state.schema.tables[table], row)}"]
+
+
+_ACTIONS = {"insert": _insert, "update": _update, "delete": _delete}
+
+
+def _statement(draw: st.DrawFn, state: _Rows, table: str | None = None, action: str | None = None) -> list[str]:
+    table = table or draw(_table_choice(state.schema))
+    if action is None:
+        weights = (2, 3, 1) if state.present(table) else (1, 0, 0)
+        action = draw(_weighted(*[(w, st.just(a)) for w, a in zip(weights, _ACTIONS, strict=True) if w]))
+    return _ACTIONS[action](draw, state, table)
 
 
 @st.composite
-def delete_statements(draw: st.DrawFn, schema: Schema | None = None, table: str | None = None) -> str:
-    """``DELETE FROM t WHERE <key or foreign key> = …``."""
-    schema = schema or _default_schema()
-    table = table or draw(_table_choice(schema))
-    return f"DELETE FROM {table} WHERE {_where(draw, schema, table)}"
+def insert_statements(
+    draw: st.DrawFn, schema: Schema | None = None, table: str | None = None, *, mix: Mix = VALID
+) -> str:
+    """``INSERT INTO t (cols) VALUES (…)`` with fresh keys (parents, when needed, come first, ``;``-joined)."""
+    state = _Rows(_schema_or_default(schema), mix)
+    return "; ".join(_statement(draw, state, table, "insert"))
 
 
-def statements(schema: Schema | None = None) -> st.SearchStrategy[str]:
+@st.composite
+def update_statements(
+    draw: st.DrawFn, schema: Schema | None = None, table: str | None = None, *, mix: Mix = VALID
+) -> str:
+    """``UPDATE t SET … WHERE <key> = …`` (never a key or unique column)."""
+    state = _Rows(_schema_or_default(schema), mix)
+    chosen = table or draw(_table_choice(state.schema))
+    seeded = _statement(draw, state, chosen, "insert")
+    del seeded  # a row to aim at; on its own the UPDATE may find nothing, which is fine
+    return _statement(draw, state, chosen, "update")[-1]
+
+
+@st.composite
+def delete_statements(
+    draw: st.DrawFn, schema: Schema | None = None, table: str | None = None, *, mix: Mix = VALID
+) -> str:
+    """``DELETE FROM t WHERE <key> = …``."""
+    state = _Rows(_schema_or_default(schema), mix)
+    return _statement(draw, state, table, "delete")[-1]
+
+
+def statements(schema: Schema | None = None, *, mix: Mix = VALID) -> st.SearchStrategy[str]:
     """Any INSERT/UPDATE/DELETE on the schema's public tables (inserts most often)."""
-    schema = schema or _default_schema()
-    return _weighted((3, insert_statements(schema)), (2, update_statements(schema)), (1, delete_statements(schema)))
+    return _weighted(
+        (3, insert_statements(schema, mix=mix)),
+        (2, update_statements(schema, mix=mix)),
+        (1, delete_statements(schema, mix=mix)),
+    )
+
+
+@st.composite
+def row_values(
+    draw: st.DrawFn, schema: Schema, table: str, columns: list[str] | None = None, *, mix: Mix = VALID
+) -> dict[str, Any]:
+    """One row's values (the given columns, or the key, required columns and some optional ones)."""
+    definition = schema.tables[table]
+    names = columns if columns is not None else [
+        c.name for c in definition.columns
+        if c.name in definition.primary_key or (c.not_null and c.default is None) or draw(st.booleans())
+    ]  # fmt: skip
+    return {name: draw(column_values(schema, table, name, mix=mix)) for name in names}
 
 
 @attrs.frozen
@@ -340,105 +701,132 @@ class History:
         return "\n\n".join(t.to_sql(isolate_statements=isolate_statements) for t in self.transactions)
 
 
-@st.composite
-def transactions(draw: st.DrawFn, schema: Schema | None = None, max_statements: int = 8) -> TransactionSpec:
-    """A transaction: statements, repeats of earlier ones, savepoints rolled back or released."""
-    schema = schema or _default_schema()
+def _update_trigger_tables(schema: Schema) -> list[str]:
+    return [
+        name
+        for name in _tables(schema)
+        if any("UPDATE" in t.events and t.level == "ROW" for t in schema.triggers_for(name))
+    ]
+
+
+def _transaction(draw: st.DrawFn, state: _Rows, max_statements: int) -> TransactionSpec:
+    schema = state.schema
+    at_begin = state.snapshot()
     steps: list[str] = []
-    open_savepoints: list[str] = []
-    count = draw(st.integers(1, max_statements))
-    for _ in range(count):
+    savepoints: list[tuple[str, Any]] = []
+    for _ in range(draw(st.integers(1, max_statements))):
         # Hypothesis favours small draws: 0-5 (the simplest) is a plain statement.
         action = draw(st.integers(0, 11)) - 6
-        earlier = [s for s in steps if not s.startswith(("SAVEPOINT", "ROLLBACK", "RELEASE"))]
+        repeatable = [s for s in steps if s.startswith(("UPDATE", "DELETE"))]
         if action == 0 and _update_trigger_tables(schema):
             # The same UPDATE twice re-sends an identical payload: PostgreSQL drops the duplicate.
             table = draw(st.sampled_from(_update_trigger_tables(schema)))
-            statement = draw(update_statements(schema, table))
-            steps += [statement, statement]
-        elif action == 1 and earlier:
-            steps.append(draw(st.sampled_from(earlier)))
+            update = _statement(draw, state, table, "update" if state.present(table) else "insert")
+            steps += update + update[-1:] if update[-1].startswith("UPDATE") else update
+        elif action == 1 and repeatable:
+            steps.append(draw(st.sampled_from(repeatable)))
         elif action in (2, 3):
-            name = f"s{len(open_savepoints) + 1}"
-            open_savepoints.append(name)
+            name = f"s{len(savepoints) + 1}"
+            savepoints.append((name, state.snapshot()))
             steps.append(f"SAVEPOINT {name}")
-        elif action in (4, 5) and open_savepoints:
-            name = draw(st.sampled_from(open_savepoints))
+        elif action in (4, 5) and savepoints:
+            index = draw(st.integers(0, len(savepoints) - 1))
+            name, snapshot = savepoints[index]
             if draw(st.booleans()):
                 steps.append(f"ROLLBACK TO SAVEPOINT {name}")
-                del open_savepoints[open_savepoints.index(name) + 1 :]
+                state.restore(snapshot)
+                del savepoints[index + 1 :]
             else:
                 steps.append(f"RELEASE SAVEPOINT {name}")
-                del open_savepoints[open_savepoints.index(name) :]
+                del savepoints[index:]
         else:
-            steps.append(draw(statements(schema)))
-    commit = draw(st.integers(0, 9)) < 9
+            steps += _statement(draw, state)
+    commit = not _rarely(draw, state.mix.rollbacks)
+    if not commit:
+        state.restore(at_begin)
     return TransactionSpec(tuple(steps), commit)
 
 
 @st.composite
+def transactions(
+    draw: st.DrawFn, schema: Schema | None = None, max_statements: int = 8, *, mix: Mix = VALID
+) -> TransactionSpec:
+    """A transaction: statements, repeats of earlier ones, savepoints rolled back or released."""
+    return _transaction(draw, _Rows(_schema_or_default(schema), mix), max_statements)
+
+
+@st.composite
 def histories(
-    draw: st.DrawFn, schema: Schema | None = None, max_transactions: int = 4, max_statements: int = 8
+    draw: st.DrawFn,
+    schema: Schema | None = None,
+    max_transactions: int = 4,
+    max_statements: int = 8,
+    *,
+    mix: Mix = VALID,
 ) -> History:
-    """A history that starts by inserting parents often enough for child rows to find them."""
-    schema = schema or _default_schema()
+    """Transactions that build on each other: fresh keys for inserts, existing rows for updates and deletes.
+
+    Every statement is drawn against the rows earlier statements made (parents before
+    children, no key twice, no parent deleted under its children), so with the default
+    :data:`VALID` mix nearly every transaction commits and the triggers behind it run.
+    """
+    state = _Rows(_schema_or_default(schema), mix)
     chosen: list[TransactionSpec] = []
     if draw(st.integers(0, 4)) < 4:
-        chosen.append(draw(seed_transactions(schema)))
-    chosen += draw(st.lists(transactions(schema, max_statements), min_size=1, max_size=max_transactions))
+        chosen.append(_seed(draw, state))
+    count = draw(st.integers(1, max_transactions))
+    chosen += [_transaction(draw, state, max_statements) for _ in range(count)]
     return History(tuple(chosen))
+
+
+def _seed(draw: st.DrawFn, state: _Rows) -> TransactionSpec:
+    steps: list[str] = []
+    valid = attrs.evolve(state, mix=attrs.evolve(state.mix, edges=0))
+    for table in _parent_order(state.schema):
+        steps += _insert(draw, valid, table)
+    state.rows, state.counters = valid.rows, valid.counters
+    return TransactionSpec(tuple(steps), True)
 
 
 @st.composite
 def seed_transactions(draw: st.DrawFn, schema: Schema | None = None) -> TransactionSpec:
-    """Parents first: one valid row per table in foreign-key order, so later statements have targets."""
-    schema = schema or _default_schema()
-    steps = []
-    for table in _parent_order(schema):
-        definition = schema.tables[table]
-        row: dict[str, Any] = {definition.primary_key[0]: uuid_pool(schema, table)[0]}
-        for col in definition.columns:
-            if col.name in row:
-                continue
-            fk = next((fk for fk in definition.foreign_keys if fk.columns == (col.name,)), None)
-            if fk is not None:
-                if col.not_null or draw(st.booleans()):
-                    row[col.name] = uuid_pool(schema, fk.ref_table)[0]
-            elif col.not_null and col.default is None:
-                row[col.name] = _valid_value(col.type_name, col.name, draw)
-        columns = list(row)
-        values = ", ".join(sql_literal(row[c]) for c in columns)
-        steps.append(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})")
-    return TransactionSpec(tuple(steps), True)
+    """Parents first: valid rows for every table in foreign-key order, so later statements have targets."""
+    return _seed(draw, _Rows(_schema_or_default(schema), VALID))
 
 
-def _valid_value(type_name: str, column: str, draw: st.DrawFn) -> Any:
-    if type_name == "text" and draw(st.integers(0, 7)) == 7:
-        return draw(near_limit_text())
-    if type_name in ("text", "varchar"):
-        return draw(st.text(alphabet="abcdef", min_size=1, max_size=8))
-    if type_name in ("integer", "bigint", "smallint"):
-        return draw(st.integers(1, 9))
-    if type_name == "numeric":
-        return Decimal(draw(st.integers(1, 5000)))
-    if type_name == "boolean":
-        return draw(st.booleans())
-    if type_name == "timestamptz":
-        return draw(_timestamps())
-    return None
+def measure_coverage(
+    files: Sequence[str | Path],
+    *,
+    examples: int = 200,
+    mix: Mix = VALID,
+    model: DatabaseModel | None = None,
+    differential: Differential | None = None,
+) -> Coverage:
+    """Run ``examples`` generated histories (derandomized) and say what they reached.
 
+    On the model of ``files`` alone, or — given a :class:`~bcastsim.db.Differential` —
+    on PostgreSQL and the model together, counting in ``mismatches`` the histories on
+    which they disagreed.
+    """
+    if differential is not None:
+        model = differential.model
+    model = model or DatabaseModel.from_sql(files)
+    schema = model.schema
 
-def _parent_order(schema: Schema) -> list[str]:
-    ordered: list[str] = []
-    remaining = _tables(schema)
-    while remaining:
-        for table in remaining:
-            parents = {fk.ref_table for fk in schema.tables[table].foreign_keys} - {table}
-            if parents <= set(ordered) | ({p for p in parents if "." in p}):
-                ordered.append(table)
-                remaining.remove(table)
-                break
-        else:
-            ordered += remaining
-            break
-    return ordered
+    @settings(
+        max_examples=examples, derandomize=True, database=None, deadline=None,
+        suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
+    )  # fmt: skip
+    @given(history=histories(schema, mix=mix))
+    def run(history: History) -> None:
+        transactions = [(spec.steps, spec.commit) for spec in history.transactions]
+        if differential is not None:
+            coverage.mismatches += bool(differential.run_history(transactions))
+            return
+        model.reset()
+        for steps, commit in transactions:
+            model.run_transaction(steps, commit=commit)
+
+    with recording(Coverage(tuple(str(path) for path in files))) as coverage:
+        run()
+    return coverage

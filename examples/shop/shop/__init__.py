@@ -1,0 +1,1 @@
+"""The shop's client side: how its pages share Realtime channels."""

@@ -1,0 +1,241 @@
+"""Which notify sites a run of transactions reached, and why the others were not.
+
+A property test that commits nothing or fires no notify site passes while testing
+nothing. :class:`Coverage` counts, for every transaction a :class:`~bcastsim.pg.Database`
+or :class:`~bcastsim.db.DatabaseModel` runs while it is :func:`recording`, the
+commits, the messages per notify site (matched by transport, channel/topic and
+event templates and payload keys) and the statements per table and operation with
+the errors that stopped them, so it can say which sites were never reached and why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+__all__ = ["Coverage", "SiteCoverage", "current_coverage", "paused", "recording"]
+
+_STATEMENT = re.compile(r"^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([^\s(]+)", re.IGNORECASE)
+_CLOCK_CHANNEL = "bcastsim:clock"
+_current: contextvars.ContextVar[Coverage | None] = contextvars.ContextVar("bcastsim_coverage", default=None)
+
+
+@attrs.frozen
+class SiteCoverage:
+    """One notify site: where it is, what it sends on, and how many messages it produced."""
+
+    key: str
+    transport: str
+    channel: str
+    event: str | None
+    tables: tuple[str, ...]
+    operations: tuple[str, ...]
+    guards: tuple[str, ...]
+    messages: int
+
+
+@attrs.frozen
+class _Site:
+    key: str
+    transport: str
+    channel: re.Pattern[str]
+    event: re.Pattern[str] | None
+    payload_keys: frozenset[str] | None
+    shape: str
+    event_shape: str | None
+    tables: tuple[str, ...]
+    operations: tuple[str, ...]
+    guards: tuple[str, ...]
+
+
+def _sites(files: tuple[str, ...]) -> list[_Site]:
+    from bcastsim.sqlmodel import load_catalog
+
+    catalog = load_catalog(list(files))
+    return [
+        _Site(
+            site.key,
+            "pg_notify" if site.transport in ("pg_notify", "NOTIFY") else "realtime",
+            re.compile(site.channel.regex()),
+            re.compile(site.event.regex()) if site.event is not None else None,
+            frozenset(site.payload_keys) if site.payload is not None else None,
+            site.channel.shape,
+            site.event.shape if site.event is not None else None,
+            tuple(site.tables),
+            tuple(site.operations),
+            tuple(site.guards),
+        )
+        for site in catalog.notify_sites
+    ]
+
+
+def _keys(payload: Any) -> frozenset[str] | None:
+    if isinstance(payload, str):
+        try:
+            payload = json.loads(payload)
+        except ValueError:
+            return None
+    return frozenset(payload) if isinstance(payload, dict) else None
+
+
+@attrs.define
+class Coverage:
+    """Counts over the transactions run while recording (see the module docstring)."""
+
+    sql_files: tuple[str, ...] = ()
+    transactions: int = 0
+    committed: int = 0
+    messages: int = 0
+    # (transport, channel, event, payload keys) -> messages
+    sent: Counter[tuple[str, str, str | None, frozenset[str] | None]] = attrs.Factory(Counter)
+    # (table, operation) -> statements run / failed, and the errors that stopped them
+    statements: Counter[tuple[str, str]] = attrs.Factory(Counter)
+    failures: Counter[tuple[str, str, str]] = attrs.Factory(Counter)
+    # histories on which the model and PostgreSQL disagreed (when run through a Differential)
+    mismatches: int = 0
+    _resolved: list[_Site] | None = attrs.field(default=None, init=False, repr=False)
+
+    def observe(self, steps: Sequence[Any], result: Any, sql_files: Sequence[str | Path] = ()) -> None:
+        """Count one transaction's outcome (a ``TransactionResult`` or ``TransactionOutcome``)."""
+        if sql_files and not self.sql_files:
+            self.sql_files = tuple(str(path) for path in sql_files)
+        self.transactions += 1
+        self.committed += bool(result.committed)
+        failed_steps = {e.step: e for e in result.statement_errors}
+        if result.error is not None:
+            failed_steps[result.error.step] = result.error
+        # Statements after the one that aborted the transaction never ran.
+        last = result.error.step if result.error is not None else len(steps) - 1
+        for number, step in enumerate(steps[: last + 1]):
+            match = _STATEMENT.match(step) if isinstance(step, str) else None
+            if match is None:
+                continue
+            target = (match.group(2).strip('"').removeprefix("public."), match.group(1).split()[0].upper())
+            self.statements[target] += 1
+            error = failed_steps.get(number)
+            if error is not None:
+                self.failures[(*target, f"{error.sqlstate} {error.message}")] += 1
+        for notification in result.notifications:
+            if notification.channel != _CLOCK_CHANNEL:
+                self.messages += 1
+                self.sent[("pg_notify", notification.channel, None, _keys(notification.payload))] += 1
+        for message in result.messages:
+            self.messages += 1
+            self.sent[("realtime", message.topic or "", message.event, _keys(message.payload))] += 1
+
+    def _site_list(self) -> list[_Site]:
+        if self._resolved is None:
+            self._resolved = _sites(self.sql_files) if self.sql_files else []
+        return self._resolved
+
+    def sites(self) -> list[SiteCoverage]:
+        """Every notify site of the SQL, with the messages attributed to it."""
+        counts: Counter[str] = Counter()
+        for (transport, channel, event, keys), count in self.sent.items():
+            for site in self._site_list():
+                if (
+                    site.transport == transport
+                    and site.channel.fullmatch(channel)
+                    and (site.event is None or event is None or site.event.fullmatch(event))
+                    and (site.payload_keys is None or keys is None or site.payload_keys == keys)
+                ):
+                    counts[site.key] += count
+        return [
+            SiteCoverage(s.key, s.transport, s.shape, s.event_shape, s.tables, s.operations, s.guards, counts[s.key])
+            for s in self._site_list()
+        ]
+
+    def unreached(self) -> list[SiteCoverage]:
+        return [site for site in self.sites() if site.messages == 0]
+
+    def why(self, site: SiteCoverage) -> str:
+        """The likeliest reason a site never fired: no statement reached it, or they all failed."""
+        reasons = []
+        for table in site.tables or ("?",):
+            for operation in site.operations or ("INSERT", "UPDATE", "DELETE"):
+                ran = self.statements[(table, operation)]
+                failed = [
+                    (count, error) for (t, o, error), count in self.failures.items() if (t, o) == (table, operation)
+                ]
+                if ran == 0:
+                    reasons.append(f"no {operation} on {table} ran")
+                elif sum(count for count, _ in failed) >= ran:
+                    worst = max(failed)[1]
+                    reasons.append(f"all {ran} {operation}s on {table} failed (most often: {worst})")
+                elif failed:
+                    worst = max(failed)[1]
+                    reasons.append(
+                        f"{ran} {operation}s on {table} ran, {sum(c for c, _ in failed)} failed (most often: {worst}),"
+                        " the others did not reach it"
+                    )
+                else:
+                    guard = f", or its guard ({'; '.join(site.guards)}) never held" if site.guards else ""
+                    reasons.append(f"{ran} {operation}s on {table} ran without reaching it (no row matched{guard})")
+        return ", ".join(reasons)
+
+    def vacuous(self) -> str | None:
+        """Why the run tested nothing (one line), or None when it committed and fired something."""
+        if self.transactions == 0:
+            return None
+        if self.committed == 0:
+            top = self.failures.most_common(1)
+            cause = f"; most common error: {top[0][0][2]} on {top[0][0][1]} {top[0][0][0]}" if top else ""
+            return f"none of {self.transactions} transactions committed{cause}"
+        sites = self.sites()
+        if self.messages == 0 or (sites and all(site.messages == 0 for site in sites)):
+            never = "; ".join(f"{site.key}: {self.why(site)}" for site in sites) or "the SQL has no notify site"
+            return f"{self.committed} of {self.transactions} transactions committed but no notify site fired ({never})"
+        return None
+
+    def table(self) -> str:
+        """A plain-text table: one row per site with its message count, then the totals."""
+        rows = [("site", "transport", "channel", "event", "messages")]
+        rows += [
+            (s.key, s.transport, s.channel, s.event or "", str(s.messages)) for s in self.sites()
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(5)]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+        sites = self.sites()
+        fired = sum(1 for s in sites if s.messages)
+        lines.append(
+            f"{fired}/{len(sites)} notify sites fired; {self.committed}/{self.transactions} transactions committed;"
+            f" {self.messages} messages"
+        )
+        for site in sites:
+            if not site.messages:
+                lines.append(f"never fired: {site.key}: {self.why(site)}")
+        return "\n".join(lines)
+
+
+def current_coverage() -> Coverage | None:
+    """The coverage being recorded in this context, if any."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def recording(coverage: Coverage | None = None) -> Iterator[Coverage]:
+    """Record every transaction run in this context into ``coverage`` (a new one by default)."""
+    target = coverage if coverage is not None else Coverage()
+    token = _current.set(target)
+    try:
+        yield target
+    finally:
+        _current.reset(token)
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """Run without recording (the model's half of a differential run, already counted on the server)."""
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
