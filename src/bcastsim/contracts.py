@@ -36,6 +36,9 @@ JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # microseconds, and (timestamptz) an offset that may carry seconds; or ±infinity.
 _DATE_TIME_PATTERN = r"^(-?infinity|\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}(:\d{2}){0,2}|Z)( BC)?)$"
 _TIMESTAMP_PATTERN = r"^(-?infinity|\d{4,}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?( BC)?)$"
+_DATE_PATTERN = r"^(-?infinity|\d{4,}-\d{2}-\d{2}( BC)?)$"
+# No "format": "date-time"/"date": RFC 3339 has no BC years, no infinity and no offsets with
+# seconds, all of which PostgreSQL renders, so a format-checking validator would refuse real payloads.
 
 _SCALAR_SCHEMAS: dict[str, dict[str, Any]] = {
     "uuid": {"type": "string", "format": "uuid"},
@@ -51,9 +54,9 @@ _SCALAR_SCHEMAS: dict[str, dict[str, Any]] = {
     "real": {"type": "number"},
     "double precision": {"type": "number"},
     "boolean": {"type": "boolean"},
-    "timestamptz": {"type": "string", "format": "date-time", "pattern": _DATE_TIME_PATTERN},
+    "timestamptz": {"type": "string", "pattern": _DATE_TIME_PATTERN},
     "timestamp": {"type": "string", "pattern": _TIMESTAMP_PATTERN},
-    "date": {"type": "string", "format": "date"},
+    "date": {"type": "string", "pattern": _DATE_PATTERN},
 }
 
 

@@ -450,36 +450,37 @@ def _realtime_send_silent(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 f"topic '{site.channel}' can be NULL; realtime.send turns the failure into a WARNING, "
                 "the transaction commits and nothing is broadcast",
             )
-        function = ctx.function(site.function)
-        if function is None or function.plpgsql is None:
-            continue
-        for stmt in statements(function.plpgsql):
-            if stmt.in_protected_block and function.file_line(stmt.lineno).line == site.location.line:
-                yield rule.at_site(
-                    ctx,
-                    site,
-                    f"{site.transport} sits in a BEGIN … EXCEPTION block, but it never raises: its errors "
-                    "become WARNINGs, so the handler cannot see a failed broadcast",
-                    severity=Severity.NOTE,
-                )
-                break
+        if _in_protected_block(ctx, site):
+            yield rule.at_site(
+                ctx,
+                site,
+                f"{site.transport} sits in a BEGIN … EXCEPTION block, but it never raises: its errors "
+                "become WARNINGs, so the handler cannot see a failed broadcast",
+                severity=Severity.NOTE,
+            )
+
+
+def _in_protected_block(ctx: RuleContext, site: NotifySite) -> bool:
+    """Whether the site's statement runs inside a PL/pgSQL ``BEGIN … EXCEPTION`` block (a savepoint)."""
+    function = ctx.function(site.function)
+    if function is None or function.plpgsql is None:
+        return False
+    return any(
+        stmt.in_protected_block and function.file_line(stmt.lineno).line == site.location.line
+        for stmt in statements(function.plpgsql)
+    )
 
 
 def _notify_in_exception_block(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
-        function = ctx.function(site.function)
-        if site.transport not in _NOTIFY_TRANSPORTS or function is None or function.plpgsql is None:
-            continue
-        for stmt in statements(function.plpgsql):
-            if stmt.in_protected_block and function.file_line(stmt.lineno).line == site.location.line:
-                yield rule.at_site(
-                    ctx,
-                    site,
-                    f"{site.transport} on '{site.channel}' sits in a BEGIN … EXCEPTION block: when a later "
-                    "statement of the block fails and the handler catches it, the block's savepoint rolls back "
-                    "and the notification with it, while the transaction commits",
-                )
-                break
+        if site.transport in _NOTIFY_TRANSPORTS and _in_protected_block(ctx, site):
+            yield rule.at_site(
+                ctx,
+                site,
+                f"{site.transport} on '{site.channel}' sits in a BEGIN … EXCEPTION block: when a later "
+                "statement of the block fails and the handler catches it, the block's savepoint rolls back "
+                "and the notification with it, while the transaction commits",
+            )
 
 
 def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
