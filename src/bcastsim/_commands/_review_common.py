@@ -12,7 +12,7 @@ from bcastsim.review import FORMATS, Report, ReviewConfig, config_for, render
 from bcastsim.review._config import TRANSPORTS
 from bcastsim.review._report import FAIL_ON
 
-__all__ = ["add_common_options", "config_from_args", "emit", "schema_paths", "write_output"]
+__all__ = ["add_common_options", "check_input_paths", "config_from_args", "emit", "schema_paths", "write_output"]
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -65,12 +65,23 @@ def config_from_args(args: argparse.Namespace) -> ReviewConfig:
     return config
 
 
+# Inputs that name a git revision or the empty version rather than a path on disk.
+_NOT_ON_DISK = ("git:", "none:")
+
+
+def check_input_paths(specs: list[str]) -> None:
+    """Each input on disk is usable: a loop or an over-long name is one line, before anything else runs."""
+    for spec in specs:
+        if not spec.startswith(_NOT_ON_DISK):
+            path_kind(spec, "input path")
+
+
 def schema_paths(args: argparse.Namespace, config: ReviewConfig, checked: list[str]) -> list[Path]:
     """``--schema`` when given, else the config's ``schema``; a schema file that is itself checked is not schema."""
     schema = [Path(p) for p in args.schema] or list(config.schema)
     for path in schema:
         path_kind(path, "--schema")  # a loop or an over-long name is one line, before resolve() meets it
-    checked_files = {Path(p).resolve() for p in checked if not p.startswith(("git:", "none:"))}
+    checked_files = {Path(p).resolve() for p in checked if not p.startswith(_NOT_ON_DISK)}
     if all(path.resolve() in checked_files for path in schema) and schema and len(checked_files) == len(checked):
         # Only schema files are checked (a hook run on a change to them): check them as they are.
         return []

@@ -6,9 +6,14 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bcastsim._commands._review_common import add_common_options, config_from_args, emit, schema_paths
+from bcastsim._commands._review_common import (
+    add_common_options,
+    check_input_paths,
+    config_from_args,
+    emit,
+    schema_paths,
+)
 from bcastsim._errors import InputError
-from bcastsim._io import path_kind
 
 if TYPE_CHECKING:
     from bcastsim.findings import Finding
@@ -86,9 +91,7 @@ def run(args: argparse.Namespace) -> int:
         return _list_rules()
     from bcastsim.review import Entry, Report, all_rules, check
 
-    for given in args.paths:
-        if not str(given).startswith(("git:", "none:")):
-            path_kind(given, "input path")  # a loop or an over-long name is one line, before anything else
+    check_input_paths([str(given) for given in args.paths])
     config = config_from_args(args)
     paths = list(args.paths) or ([str(p) for p in config.paths] if not args.client else [])
     if not paths and not args.client:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from bcastsim._commands._review_common import add_common_options, config_from_args, emit, schema_paths
-from bcastsim._io import path_kind
+from bcastsim._commands._review_common import (
+    add_common_options,
+    check_input_paths,
+    config_from_args,
+    emit,
+    schema_paths,
+)
 
 __all__ = ["HELP", "configure", "run"]
 
@@ -31,9 +36,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from bcastsim.review import review
 
-    for given in (args.old, args.new):
-        if not given.startswith(("git:", "none:")):
-            path_kind(given, "input path")  # a loop or an over-long name is one line, before anything else
+    check_input_paths([args.old, args.new])
     config = config_from_args(args)
     schema = schema_paths(args, config, [args.old, args.new])
     if args.pg:
