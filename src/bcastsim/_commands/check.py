@@ -42,6 +42,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="write each failing schedule as DIR/<property>.json and a standalone node script DIR/<property>.js",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for the client checks (default 0)")
+    parser.add_argument(
+        "--plans",
+        metavar="FILE.toml",
+        help="your plans file beside the built-in plans, for the client plan checks (the same file simulate reads)",
+    )
     parser.add_argument("--list-rules", action="store_true", help="list the rule ids and exit")
     parser.add_argument(
         "--baseline",
@@ -83,7 +88,9 @@ def _client_findings(args: argparse.Namespace) -> list[Finding]:
             f"unknown client profile {args.client!r}",
             fix=f"use one of {', '.join(sorted(PROFILES))}, or the path of your manager's .js file",
         )
-    return list(run_client_checks(args.client, seed=args.seed))
+    from bcastsim._plans import resolve_plans
+
+    return list(run_client_checks(args.client, seed=args.seed, plans=resolve_plans(args.plans)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
     from bcastsim.review import Entry, Report, all_rules, check
 
     check_input_paths([str(given) for given in args.paths])
+    if args.plans and (not args.client or _is_client_file(args.client)):
+        raise InputError(
+            "--plans is read by the client plan checks only", fix="add --client PROFILE (e.g. --client seed)"
+        )
     config = config_from_args(args)
     paths = list(args.paths) or ([str(p) for p in config.paths] if not args.client else [])
     if not paths and not args.client:

@@ -4,6 +4,7 @@ Profiles and backoff policies are data (``models/profiles.toml``) naming small s
 objects; plan limits come from ``models/plans.toml``.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from bcastsim._plans import PlanLimits, load_plans
@@ -43,11 +44,17 @@ PROFILES, BACKOFF_POLICIES = load_profiles()
 PLANS = load_plans()
 
 
-def run_client_checks(profile_name: str, *, seed: int = 0, max_examples: int = 100) -> list[Finding]:
-    """Run the client property suites against one profile; each violated property is one finding."""
+def run_client_checks(
+    profile_name: str, *, seed: int = 0, max_examples: int = 100, plans: Mapping[str, PlanLimits] | None = None
+) -> list[Finding]:
+    """Run the client property suites against one profile; each violated property is one finding.
+
+    ``plans`` (e.g. :func:`bcastsim._plans.resolve_plans` of the user's plans file) replaces the
+    built-in plans the plan checks read.
+    """
     from bcastsim.client import _checks
 
-    return _checks.run_client_checks(profile_name, seed=seed, max_examples=max_examples)
+    return _checks.run_client_checks(profile_name, seed=seed, max_examples=max_examples, plans=plans)
 
 
 def check_client_js(source: str | Path | None = None, *, seed: int = 0, examples: int = 200) -> list[Finding]:

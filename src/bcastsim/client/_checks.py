@@ -11,7 +11,7 @@ import functools
 import json
 import random
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from bcastsim._errors import InputError
-from bcastsim._plans import load_plans
+from bcastsim._plans import UNLIMITED, PlanLimits, load_plans
 from bcastsim._resources import display_path
 from bcastsim.check.backoff import herd_size, reconnect_after_outage, summarize
 from bcastsim.check.convergence import view_differences
@@ -779,9 +779,8 @@ def _event_audience() -> int:
     return load_scenario("artbattle").clients.audience
 
 
-def _check_fan_out(profile: Profile, seed: int, max_examples: int) -> list[Finding]:
+def _check_fan_out(profile: Profile, plans: Mapping[str, PlanLimits]) -> list[Finding]:
     """Every viewer joins every artwork's bid channel, so one bid costs one message per viewer."""
-    plans = load_plans()
     viewers = _event_audience()
     capacity = ", ".join(f"{name} {plans[name].messages_per_second / viewers:g}" for name in sorted(plans))
     probe: list[ClientOp] = [Subscribe("c", "e", 1), ChannelClose("c"), Advance(120_000), Broadcast("c", "e")]
@@ -802,8 +801,8 @@ def _check_fan_out(profile: Profile, seed: int, max_examples: int) -> list[Findi
     ]
 
 
-def _check_plan(profile: Profile, seed: int, max_examples: int) -> list[Finding]:
-    plan = load_plans()["pro"]
+def _check_plan(profile: Profile, plans: Mapping[str, PlanLimits]) -> list[Finding]:
+    plan = plans["pro"]
     # The page subscribes a bid and a media channel per artwork, plus the event and admin channels.
     channels = int(plan.channels_per_connection)
     limit_arts = (channels - 2) // 2
@@ -821,14 +820,22 @@ def _check_plan(profile: Profile, seed: int, max_examples: int) -> list[Finding]
     ]
 
 
-def run_profile_checks(profile: Profile, *, seed: int = 0, max_examples: int = 100) -> list[Finding]:
+def run_profile_checks(
+    profile: Profile, *, seed: int = 0, max_examples: int = 100, plans: Mapping[str, PlanLimits] | None = None
+) -> list[Finding]:
+    """Every check on ``profile``; the plan checks read ``plans`` (default: the built-ins), as the simulator does."""
+    limits = {name: p for name, p in (plans or load_plans()).items() if name != UNLIMITED.name}
     findings: list[Finding] = []
     for check in _CHECKS:
         findings += check(profile, seed, max_examples)
+    for plan_check in _PLAN_CHECKS:
+        findings += plan_check(profile, limits)
     return sorted(findings, key=Finding.sort_key)
 
 
-def run_client_checks(profile_name: str, *, seed: int = 0, max_examples: int = 100) -> list[Finding]:
+def run_client_checks(
+    profile_name: str, *, seed: int = 0, max_examples: int = 100, plans: Mapping[str, PlanLimits] | None = None
+) -> list[Finding]:
     """Run every client property against the named profile from ``models/profiles.toml``."""
     from bcastsim.client import PROFILES
 
@@ -839,7 +846,7 @@ def run_client_checks(profile_name: str, *, seed: int = 0, max_examples: int = 1
             path=Path("models/profiles.toml"),
             fix=f"one of {', '.join(sorted(PROFILES))}",
         )
-    return run_profile_checks(profile, seed=seed, max_examples=max_examples)
+    return run_profile_checks(profile, seed=seed, max_examples=max_examples, plans=plans)
 
 
 # --- does any database sender reach the topics the page joins? --------------------------------------------
@@ -964,7 +971,6 @@ _CHECKS: tuple[Check, ...] = (
     _check_payload_shapes,
     _check_rollout,
     _check_backoff,
-    _check_plan,
-    _check_fan_out,
     _check_topics,
 )
+_PLAN_CHECKS: tuple[Callable[[Profile, Mapping[str, PlanLimits]], list[Finding]], ...] = (_check_plan, _check_fan_out)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from bcastsim._errors import InputError
-from bcastsim._plans import PlanLimits, load_plans
+from bcastsim._plans import PlanLimits, PlanSet, resolve_plans
 from bcastsim.client import in_rollout
 from bcastsim.sim._architectures import ARCHITECTURES, Architecture, make_architecture
 from bcastsim.sim._costs import CostModel, load_costs
@@ -65,6 +65,7 @@ class SimulationReport:
     rollout_transport: str
     runs: tuple[RunSummary, ...]
     backtest: dict[str, Any] | None = None
+    plans_source: str = ""  # the plans file given beside the scenario ("" = built-ins or the scenario's own)
 
     @property
     def replay_command(self) -> str:
@@ -74,6 +75,7 @@ class SimulationReport:
             self.scenario_ref,
             f"--seed {self.seed}",
             f"--clients {self.audience}",
+            *([f"--plans {self.plans_source}"] if self.plans_source else []),
             f"--plan {self.plan.name}",
             f"--profile {self.profile}",
         ]
@@ -198,11 +200,14 @@ def simulate(
     costs: CostModel | None = None,
     payloads: str = "auto",
     compare_profiles: Sequence[str] | None = None,
+    plans: str | Path | Mapping[str, Any] | None = None,
 ) -> SimulationReport:
     """Run a scenario: one event per architecture (``compare``) or per rollout stage (``rollout``).
 
     ``reference_plan`` overrides the scenario's (``""`` turns the reference runs off);
     ``compare_profiles`` overrides ``scenario.compare_profiles`` (``()`` turns those runs off).
+    ``plans`` (a plans file or a mapping, see :func:`~bcastsim._plans.resolve_plans`) replaces the
+    scenario's ``[scenario] plans`` file; either adds its plans to the built-ins.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
@@ -225,10 +230,8 @@ def simulate(
         scenario = scenario.with_overrides(**overrides)
         check_ranges(scenario, "the command line (--seed, --clients)")
     cfg = scenario.scenario
-    plans = load_plans(include_unlimited=True)
-    if cfg.plan not in plans:
-        raise InputError(f'unknown plan "{cfg.plan}"', fix=_suggest(cfg.plan, sorted(plans)))
-    plan_limits = plans[cfg.plan]
+    plan_set = _plan_set(scenario, plans)
+    plan_limits = plan_set.get_plan(cfg.plan)
     behaviour(cfg.profile)  # validates the name before any work
     costs = costs if costs is not None else load_costs()
     shapes = message_shapes(payloads)
@@ -238,8 +241,8 @@ def simulate(
 
     reference = cfg.reference_plan.lower() if reference_plan is None else reference_plan.lower()
     reference = "" if reference == "none" else reference
-    if reference and reference not in plans:
-        raise InputError(f'unknown reference plan "{reference}"', fix=_suggest(reference, sorted(plans)))
+    if reference:
+        plan_set.get_plan(reference, option="--reference-plan")
     runs: list[RunSummary] = []
     jobs: list[tuple[str, list[str], int | None, PlanLimits, str]] = []
     if cfg.mode == "rollout":
@@ -250,7 +253,7 @@ def simulate(
     else:
         jobs = [(name, [name], None, plan_limits, "") for name in names]
         if reference and reference != plan_limits.name:
-            jobs += [(f"{name} @ {reference}", [name], None, plans[reference], "") for name in names]
+            jobs += [(f"{name} @ {reference}", [name], None, plan_set[reference], "") for name in names]
         send = "broadcast:realtime.send"
         if send in names:
             for other in cfg.compare_profiles:
@@ -336,7 +339,18 @@ def simulate(
         rollout_transport=scenario.rollout.transport,
         runs=tuple(runs),
         backtest=backtest,
+        plans_source=str(plans) if isinstance(plans, str | Path) else ("<plans mapping>" if plans else ""),
     )
+
+
+def _plan_set(scenario: Scenario, plans: str | Path | Mapping[str, Any] | None) -> PlanSet:
+    """The plans a run may name: ``plans`` if given, else the scenario's ``plans`` file, beside the built-ins."""
+    if plans is not None:
+        return resolve_plans(plans)
+    own = getattr(scenario.scenario, "plans", "")
+    if not own:
+        return resolve_plans(None)
+    return resolve_plans(own, relative_to=Path(scenario.source).parent)
 
 
 def _backtest(

@@ -53,6 +53,7 @@ class ScenarioConfig:
     duration_s: float = 10800.0
     architectures: tuple[str, ...] = ARCHITECTURE_NAMES
     plan: str = "team"
+    plans: str = ""  # a plans file beside the built-ins, relative to this file (see bcastsim._plans.resolve_plans)
     reference_plan: str = ""  # compare mode: also run every architecture under this plan ("" = no)
     profile: str = "seed"
     # compare mode: run broadcast (realtime.send) again under these client profiles, for what users see
