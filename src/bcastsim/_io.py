@@ -195,7 +195,7 @@ def _mode(target: Path) -> int:
     return 0o666 & ~umask
 
 
-def write_outputs(files: Mapping[str | Path, str]) -> None:
+def write_outputs(files: Mapping[str | Path, str | bytes]) -> None:
     """Write every file or none: all targets are checked and written aside, then renamed into place."""
     targets = [(Path(path), text) for path, text in files.items()]
     directories = [_check_target(target) for target, _ in targets]
@@ -210,8 +210,12 @@ def write_outputs(files: Mapping[str | Path, str]) -> None:
                 ) from None
             staged.append((temporary, target))
             try:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                    handle.write(text)
+                if isinstance(text, bytes):
+                    with os.fdopen(fd, "wb") as binary:
+                        binary.write(text)
+                else:
+                    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                        handle.write(text)
                 os.chmod(temporary, _mode(target))
             except OSError as error:
                 raise InputError(

@@ -7,9 +7,10 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from bcastsim._errors import InputError
-from bcastsim._io import json_text, write_outputs
+from bcastsim._io import write_outputs
 from bcastsim._toml import LIMIT_SCALE_ENV, Range, check_number, limit_scale
 
 __all__ = ["HELP", "configure", "run"]
@@ -37,13 +38,41 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
     parser.add_argument("--clients", type=int, metavar="N", help="audience size (default: the scenario's)")
-    parser.add_argument("--plan", help="Realtime plan whose limits apply: free, pro, team or unlimited")
+    parser.add_argument(
+        "--plan", help="Realtime plan whose limits apply: free, pro, team, unlimited or one of your --plans file"
+    )
+    parser.add_argument(
+        "--plans",
+        metavar="FILE.toml",
+        help="your plans file (e.g. an enterprise contract), beside the built-in plans; see docs/simulate.md",
+    )
     parser.add_argument(
         "--reference-plan", metavar="PLAN", help="also run every architecture under this plan ('none' to skip)"
     )
     parser.add_argument("--profile", help="client profile: seed, realtime_js or recommended")
     parser.add_argument(
+        "--set",
+        action="append",
+        dest="settings",
+        metavar="SECTION.KEY=VALUE",
+        help="set one scalar key of the scenario, e.g. --set clients.admins=10 (repeatable)",
+    )
+    parser.add_argument(
+        "--sweep",
+        action="append",
+        metavar="KEY=VALUES",
+        help="sweep KEY over a range a..b[:N points|:+STEP] or a list a,b,c; repeat for a grid. Keys: clients, "
+        "seed, plan, profile, architectures or a scenario key SECTION.KEY",
+    )
+    parser.add_argument(
         "--seeds", metavar="A-B", help="sweep: run seeds A..B in parallel processes and print one summary line per run"
+    )
+    parser.add_argument("--jobs", type=int, metavar="N", help="sweep: N worker processes (default: one per CPU)")
+    parser.add_argument(
+        "--plot",
+        type=_directory,
+        metavar="DIR",
+        help="sweep: write a PNG per headline metric, sweep.csv and sweep.json",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="report format")
     parser.add_argument("--out", type=_directory, metavar="DIR", help="also write report.txt and report.json here")
@@ -55,7 +84,7 @@ _MAX_SEEDS = 10_000
 
 def _directory(text: str) -> Path:
     if not text.strip():
-        raise argparse.ArgumentTypeError("--out needs a directory name")
+        raise argparse.ArgumentTypeError("needs a directory name")
     return Path(text)
 
 
@@ -115,43 +144,84 @@ def _long(args: argparse.Namespace) -> bool:
     return runs * scenario.scenario.duration_s * max(1.0, audience / 1000) >= _LONG_RUN
 
 
-def _sweep(args: argparse.Namespace) -> int:
-    from bcastsim.sim import sweep
+def _settings(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    from bcastsim.sim._sweep_spec import parse_setting
 
-    options = {
+    settings: dict[str, dict[str, Any]] = {}
+    for text in args.settings or ():
+        section, name, value = parse_setting(text)
+        settings.setdefault(section, {})[name] = value
+    return settings
+
+
+def _grid(args: argparse.Namespace) -> dict[str, list[Any]]:
+    from bcastsim.sim._sweep_spec import parse_sweep
+
+    grid: dict[str, list[Any]] = {}
+    for text in args.sweep or ():
+        key, values = parse_sweep(text)
+        if key in grid:
+            raise InputError(f"--sweep {key} is given twice", fix=f"list every value of {key} in one --sweep")
+        grid[key] = values
+    if args.seeds:
+        if "seed" in grid:
+            raise InputError("seeds are swept twice, by --seeds and --sweep seed=", fix="keep one of them")
+        grid["seed"] = _seed_range(args.seeds)
+    return grid
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from bcastsim.sim._sweep import sweep, sweep_csv, sweep_json, sweep_table
+
+    if args.out is not None:
+        raise InputError("--out writes one run's report", fix="a sweep writes its data and plots with --plot DIR")
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError(f"--jobs {args.jobs} is not a number of workers", fix="e.g. --jobs 2, or --jobs 1 for serial")
+    grid = _grid(args)
+    options: dict[str, Any] = {
         k: v
         for k, v in (
             ("clients", args.clients),
+            ("seed", args.seed),
             ("plan", args.plan),
+            ("plans", args.plans),
             ("profile", args.profile),
             ("architectures", args.arch),
             ("reference_plan", args.reference_plan),
+            ("settings", _settings(args)),
         )
-        if v
+        if v is not None and v != {}
     }
-    results = sweep([args.scenario], _seed_range(args.seeds), **options)
-    if args.format == "json":
-        import attrs
+    results = sweep(args.scenario, grid=grid, jobs=args.jobs, **options)
+    if args.plot is not None:
+        from bcastsim.sim._plot import plot_sweep
 
-        sys.stdout.write(json_text([attrs.asdict(r) for r in results]))
-        return 0
-    print(f"{'seed':>6}  {'run':<34} {'DB time':>10} {'bid p99':>10} {'peak lag':>10} {'lost/client':>12}  fingerprint")
-    for result in results:
-        for label, m in result.runs.items():
-            p99 = m["bid_latency_p99_ms"]
-            print(
-                f"{result.seed:>6}  {label:<34} {m['realtime_db_time_ms'] or 0:>8,.0f}ms "
-                f"{'–' if p99 is None else f'{p99:,.0f}ms':>10} {m['peak_poller_lag_ms'] or 0:>8,.0f}ms "
-                f"{m['lost_per_client'] or 0:>12,.1f}  {result.fingerprint[:16]}"
-            )
+        pictures = plot_sweep(results, grid)
+        files: dict[str | Path, str | bytes] = {
+            args.plot / "sweep.csv": sweep_csv(results),
+            args.plot / "sweep.json": sweep_json(results, grid),
+            **{args.plot / name: data for name, data in pictures.items()},
+        }
+        _make_directory(args.plot, "--plot")
+        write_outputs(files)
+    if args.format == "json":
+        sys.stdout.write(sweep_json(results, grid))
+    else:
+        sys.stdout.write(sweep_table(results))
+        if args.plot is not None:
+            print(f"wrote sweep.csv, sweep.json and {len(pictures)} plots to {args.plot}")
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
     from bcastsim.sim import render_json, render_text, simulate
 
-    if args.seeds:
+    if args.sweep or args.seeds:
         return _sweep(args)
+    if args.plot is not None or args.jobs is not None:
+        raise InputError(
+            "--plot and --jobs belong to a sweep", fix="add --sweep KEY=VALUES, e.g. --sweep clients=500..10000:8"
+        )
     show = sys.stderr.isatty() and _long(args)
     with _progress(show) as progress:
         report = simulate(
@@ -163,25 +233,27 @@ def run(args: argparse.Namespace) -> int:
             profile=args.profile,
             reference_plan=args.reference_plan,
             progress=progress,
+            plans=args.plans,
+            settings=_settings(args) or None,
         )
     text = render_text(report)
     data = render_json(report)
     if args.out is not None:
         # Both files or neither, before anything is printed: a failure leaves no half-written result.
-        _make_directory(args.out)
+        _make_directory(args.out, "--out")
         write_outputs({args.out / "report.txt": text, args.out / "report.json": data})
     sys.stdout.write(text if args.format == "text" else data)
     return 0
 
 
-def _make_directory(directory: Path) -> None:
+def _make_directory(directory: Path, option: str) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise InputError(
             f"cannot create the output directory: {error.strerror}",
             path=directory,
-            fix="choose a writable --out directory",
+            fix=f"choose a writable {option} directory",
         ) from None
     if not directory.is_dir():
-        raise InputError("--out is not a directory", path=directory, fix="name a directory")
+        raise InputError(f"{option} is not a directory", path=directory, fix="name a directory")

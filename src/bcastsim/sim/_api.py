@@ -20,6 +20,7 @@ from bcastsim.sim._ranges import check_ranges
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import Scenario, _suggest, builtin_scenarios, load_scenario
 from bcastsim.sim._sim import Simulation
+from bcastsim.sim._sweep_spec import check_setting, toml_value
 from bcastsim.sim._workload import Workload, build_workload
 
 __all__ = ["RunSummary", "SimulationReport", "resolve_architectures", "run_scenario", "simulate"]
@@ -66,6 +67,7 @@ class SimulationReport:
     runs: tuple[RunSummary, ...]
     backtest: dict[str, Any] | None = None
     plans_source: str = ""  # the plans file given beside the scenario ("" = built-ins or the scenario's own)
+    settings: tuple[tuple[str, Any], ...] = ()  # ("section.key", value) set over the scenario file's
 
     @property
     def replay_command(self) -> str:
@@ -82,6 +84,7 @@ class SimulationReport:
         if self.mode == "compare":
             parts.append(f"--reference-plan {self.reference_plan or 'none'}")
             parts.append(f"--arch {archs}")
+        parts += [f"--set {key}={toml_value(value)}" for key, value in self.settings]
         return " ".join(parts)
 
     @property
@@ -201,6 +204,7 @@ def simulate(
     payloads: str = "auto",
     compare_profiles: Sequence[str] | None = None,
     plans: str | Path | Mapping[str, Any] | None = None,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> SimulationReport:
     """Run a scenario: one event per architecture (``compare``) or per rollout stage (``rollout``).
 
@@ -208,10 +212,17 @@ def simulate(
     ``compare_profiles`` overrides ``scenario.compare_profiles`` (``()`` turns those runs off).
     ``plans`` (a plans file or a mapping, see :func:`~bcastsim._plans.resolve_plans`) replaces the
     scenario's ``[scenario] plans`` file; either adds its plans to the built-ins.
+    ``settings`` sets scenario keys, ``{"clients": {"admins": 10}}``, before the other overrides.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     overrides: dict[str, dict[str, Any]] = {}
+    set_keys: list[tuple[str, Any]] = []
+    for section, values in (settings or {}).items():
+        for name, value in values.items():
+            check_setting(scenario, section, name, value)
+            overrides.setdefault(section, {})[name] = value
+            set_keys.append((f"{section}.{name}", value))
     if seed is not None:
         overrides.setdefault("scenario", {})["seed"] = seed
     if plan is not None:
@@ -221,14 +232,14 @@ def simulate(
     if clients is not None:
         if clients < 1:
             raise InputError("--clients must be at least 1", fix="e.g. --clients 2000")
-        overrides["clients"] = {"audience": clients}
+        overrides.setdefault("clients", {})["audience"] = clients
     if architectures:
         overrides.setdefault("scenario", {})["architectures"] = tuple(resolve_architectures(architectures))
     if compare_profiles is not None:
         overrides.setdefault("scenario", {})["compare_profiles"] = tuple(compare_profiles)
     if overrides:
         scenario = scenario.with_overrides(**overrides)
-        check_ranges(scenario, "the command line (--seed, --clients)")
+        check_ranges(scenario, "the command line (--seed, --clients, --set)")
     cfg = scenario.scenario
     plan_set = _plan_set(scenario, plans)
     plan_limits = plan_set.get_plan(cfg.plan)
@@ -340,6 +351,7 @@ def simulate(
         runs=tuple(runs),
         backtest=backtest,
         plans_source=str(plans) if isinstance(plans, str | Path) else ("<plans mapping>" if plans else ""),
+        settings=tuple(set_keys),
     )
 
 

@@ -1,0 +1,83 @@
+"""Plots of a sweep: each headline metric against the swept key, one line per run label.
+
+matplotlib is imported only here and only when a plot is drawn (the ``plot`` extra). Every PNG
+is drawn by the Agg backend with its metadata fixed, so one sweep gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bcastsim.sim._sweep import HEADLINE, Headline, SweepResult
+
+__all__ = ["plot_sweep", "x_key"]
+
+# No software name, no creation time: the bytes depend on the data and the matplotlib version only.
+_METADATA: dict[str, str | None] = {"Software": None, "Creation Time": None}
+_DPI = 100
+
+
+def x_key(grid: Mapping[str, Sequence[Any]]) -> str:
+    """The key the plots run along: the first key with numbers for values, else the first key."""
+    for key, values in grid.items():
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            return key
+    return next(iter(grid))
+
+
+def _series(results: Sequence[SweepResult], x: str) -> dict[str, list[tuple[Any, dict[str, float | None]]]]:
+    """Points per line: a run label, plus the other grid keys' values when the grid has more than one key.
+
+    The architecture is in the run label already, so a swept ``architectures`` key adds nothing to it.
+    """
+    lines: dict[str, list[tuple[Any, dict[str, float | None]]]] = {}
+    for result in results:
+        others = " · ".join(f"{k}={v}" for k, v in result.point.items() if k not in (x, "architectures"))
+        if len({r.scenario for r in results}) > 1:
+            others = " · ".join(filter(None, [result.scenario, others]))
+        for label, metrics in result.runs.items():
+            name = f"{label} · {others}" if others else label
+            lines.setdefault(name, []).append((result.point.get(x, result.seed), dict(metrics)))
+    return lines
+
+
+def _png(headline: Headline, x: str, values: Sequence[Any], lines: Mapping[str, list[tuple[Any, Any]]]) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    position = {v: (v if numeric else i) for i, v in enumerate(values)}
+    figure = Figure(figsize=(8, 5), dpi=_DPI)
+    axes = figure.add_subplot()
+    for name, points in lines.items():
+        shown = [(position[px], m[headline.name] / headline.scale) for px, m in points if m[headline.name] is not None]
+        if shown:
+            axes.plot([p[0] for p in shown], [p[1] for p in shown], marker="o", label=name)
+    if not numeric:
+        axes.set_xticks(list(range(len(values))), [str(v) for v in values])
+    axes.set_xlabel(x)
+    axes.set_ylabel(f"{headline.title} ({headline.unit})" if headline.unit else headline.title)
+    axes.set_title(f"{headline.title} by {x}")
+    axes.grid(True, alpha=0.3)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize="small")
+    else:
+        axes.text(0.5, 0.5, "not measured by these runs", transform=axes.transAxes, ha="center", va="center")
+    figure.tight_layout()
+    out = io.BytesIO()
+    figure.savefig(out, format="png", metadata=_METADATA)
+    return out.getvalue()
+
+
+def plot_sweep(results: Sequence[SweepResult], grid: Mapping[str, Sequence[Any]]) -> dict[str, bytes]:
+    """One PNG per plotted headline metric, by file name (``<metric>.png``)."""
+    from bcastsim._extras import require
+
+    require("matplotlib", "plot", "--plot")
+    x = x_key(grid)
+    lines = _series(results, x)
+    return {f"{h.name}.png": _png(h, x, list(grid[x]), lines) for h in HEADLINE if h.plot}
