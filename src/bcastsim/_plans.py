@@ -182,9 +182,15 @@ def _build(
                 f"plan {name!r}: {_EXTENDS} must be a plan name", path=path, line=line, fix='e.g. extends = "team"'
             )
         base = wanted.lower()
-        if base == key or base in chain:
+        if base == key and base in bases and base != UNLIMITED.name:
+            parent = bases[base]  # [team] extends = "team": the built-in team, changed for this file's runs
+        elif base == key:
             raise InputError(f"plan {name!r} extends itself", path=path, line=line, fix="remove the cycle")
-        if base in tables:
+        elif base in chain:
+            raise InputError(
+                f"plan {name!r} extends {wanted!r}, which extends it back", path=path, line=line, fix="remove the cycle"
+            )
+        elif base in tables:
             parent = _build(base, tables, plans, bases, path=path, text=text, chain=(*chain, key))
         elif base in bases and base != UNLIMITED.name:
             parent = bases[base]
