@@ -51,6 +51,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--profile", help="client profile: seed, realtime_js or recommended")
     parser.add_argument(
+        "--compare-profiles",
+        metavar="P1,P2|none",
+        help="run broadcast again under these client profiles (default: the scenario's; none: no extra runs)",
+    )
+    parser.add_argument(
         "--set",
         action="append",
         dest="settings",
@@ -144,6 +149,13 @@ def _long(args: argparse.Namespace) -> bool:
     return runs * scenario.scenario.duration_s * max(1.0, audience / 1000) >= _LONG_RUN
 
 
+def _profiles(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    names = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    return () if names in ((), ("none",)) else names
+
+
 def _settings(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     from bcastsim.sim._sweep_spec import parse_setting
 
@@ -188,6 +200,7 @@ def _sweep(args: argparse.Namespace) -> int:
             ("profile", args.profile),
             ("architectures", args.arch),
             ("reference_plan", args.reference_plan),
+            ("compare_profiles", _profiles(args.compare_profiles)),
             ("settings", _settings(args)),
         )
         if v is not None and v != {}
@@ -235,6 +248,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             plans=args.plans,
             settings=_settings(args) or None,
+            compare_profiles=_profiles(args.compare_profiles),
         )
     text = render_text(report)
     data = render_json(report)

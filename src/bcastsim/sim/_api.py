@@ -84,6 +84,8 @@ class SimulationReport:
         if self.mode == "compare":
             parts.append(f"--reference-plan {self.reference_plan or 'none'}")
             parts.append(f"--arch {archs}")
+            profiles = ",".join(dict.fromkeys(r.profile for r in self.runs if r.profile)) or "none"
+            parts.append(f"--compare-profiles {profiles}")
         parts += [f"--set {key}={toml_value(value)}" for key, value in self.settings]
         return " ".join(parts)
 
