@@ -1,10 +1,13 @@
-"""Sweeps over scenarios × seeds through any concurrent.futures executor."""
+"""Sweeps over scenarios × grid points (seeds, clients, plans, scenario keys) through any executor."""
 
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
+import pytest
+
 from _sim_support import TINY
+from bcastsim._errors import InputError
 from bcastsim.sim import simulate, sweep
 
 
@@ -23,3 +26,38 @@ def test_sweep_results_do_not_depend_on_the_executor() -> None:
     assert [r.seed for r in threaded] == seeds
     assert set(threaded[0].runs) == {"broadcast:realtime.send"}
     assert threaded[0].runs["broadcast:realtime.send"]["bytes_sent"] is not None
+
+
+def test_the_grid_runs_every_point_in_order_on_any_executor() -> None:
+    """sweep(grid=...) gives one result per point, first key slowest, the same on threads as serially."""
+    grid = {"clients": [20, 40], "architectures": ["broadcast", "postgres_changes"]}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        threaded = sweep(TINY, grid=grid, executor=pool)
+    serial = sweep(TINY, grid=grid, jobs=1)
+    assert [r.point for r in threaded] == [
+        {"clients": c, "architectures": a} for c in (20, 40) for a in grid["architectures"]
+    ]
+    assert [r.fingerprint for r in threaded] == [r.fingerprint for r in serial]
+    assert list(threaded[1].runs) == ["postgres_changes"]
+    direct = simulate(TINY, clients=40, architectures=["postgres_changes"], compare_profiles=())
+    assert threaded[3].fingerprint == direct.fingerprint
+
+
+def test_a_scenario_key_in_the_grid_changes_the_run() -> None:
+    """grid={"clients.admins": [1, 3]} runs the scenario with each admin count, as simulate(settings=) does."""
+    results = sweep(TINY, grid={"clients.admins": [1, 3]}, jobs=1, clients=20, architectures=["broadcast"])
+    direct = simulate(
+        TINY, clients=20, architectures=["broadcast"], compare_profiles=(), settings={"clients": {"admins": 3}}
+    )
+    assert results[1].fingerprint == direct.fingerprint != results[0].fingerprint
+    assert results[1].replay.endswith("--set clients.admins=3")
+
+
+def test_seeds_and_a_seed_grid_are_one_thing() -> None:
+    """sweep(scenario, seeds) is grid={"seed": seeds}; giving both is one error naming the fix."""
+    old = sweep([TINY], [1, 2], jobs=1, clients=20, architectures=["broadcast"])
+    new = sweep(TINY, grid={"seed": [1, 2]}, jobs=1, clients=20, architectures=["broadcast"])
+    assert [r.fingerprint for r in old] == [r.fingerprint for r in new]
+    assert [r.point for r in old] == [{"seed": 1}, {"seed": 2}]
+    with pytest.raises(InputError, match="seeds given twice"):
+        sweep(TINY, [1], grid={"seed": [2]})
