@@ -53,10 +53,18 @@ def _png(headline: Headline, x: str, values: Sequence[Any], lines: Mapping[str, 
     position = {v: (v if numeric else i) for i, v in enumerate(values)}
     figure = Figure(figsize=(8, 5), dpi=_DPI)
     axes = figure.add_subplot()
-    for name, points in lines.items():
+    plotted: list[float] = []
+    for i, (name, points) in enumerate(lines.items()):
         shown = [(position[px], m[headline.name] / headline.scale) for px, m in points if m[headline.name] is not None]
         if shown:
-            axes.plot([p[0] for p in shown], [p[1] for p in shown], marker="o", label=name)
+            # A line keeps its colour and dash in every plot of the sweep, whichever lines a metric leaves out.
+            style = {"color": f"C{i % 10}", "linestyle": ("-", "--", ":", "-.")[i // 10 % 4]}
+            axes.plot([p[0] for p in shown], [p[1] for p in shown], marker="o", label=name, **style)
+            plotted += [p[1] for p in shown]
+    positive = [v for v in plotted if v > 0]
+    if positive and max(positive) >= 100 * min(positive):
+        # Lines orders of magnitude apart (a lagging poller beside broadcast) stay readable; zero stays on the axis.
+        axes.set_yscale("symlog", linthresh=min(positive))
     if not numeric:
         axes.set_xticks(list(range(len(values))), [str(v) for v in values])
     axes.set_xlabel(x)
