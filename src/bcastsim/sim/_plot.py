@@ -58,8 +58,9 @@ def _png(headline: Headline, x: str, values: Sequence[Any], lines: Mapping[str, 
         shown = [(position[px], m[headline.name] / headline.scale) for px, m in points if m[headline.name] is not None]
         if shown:
             # A line keeps its colour and dash in every plot of the sweep, whichever lines a metric leaves out.
-            style = {"color": f"C{i % 10}", "linestyle": ("-", "--", ":", "-.")[i // 10 % 4]}
-            axes.plot([p[0] for p in shown], [p[1] for p in shown], marker="o", label=name, **style)
+            xs, ys = [p[0] for p in shown], [p[1] for p in shown]
+            dash = ("-", "--", ":", "-.")[i // 10 % 4]
+            axes.plot(xs, ys, marker="o", label=name, color=f"C{i % 10}", linestyle=dash)
             plotted += [p[1] for p in shown]
     positive = [v for v in plotted if v > 0]
     if positive and max(positive) >= 100 * min(positive):
