@@ -45,9 +45,13 @@ import numpy as np
 
 from bcastsim.client import STAGES, RolloutFlags, SeedRollout, StickyRollout, Visit, hash_code, in_rollout
 
+# %% tags=["parameters"]
+# Parameters: papermill (or any notebook runner) injects new values after this cell (docs/notebooks.md).
 SEED = 20250817
 N = 10_000  # ids per kind
 AUDIENCE = 2_000  # concurrent users at a major show
+
+# %%
 BASE36 = string.digits + string.ascii_lowercase
 
 rng = random.Random(SEED)

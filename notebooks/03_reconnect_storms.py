@@ -44,14 +44,18 @@ import numpy as np
 from bcastsim.client import PROFILES
 from bcastsim.sim import FaultConfig, load_scenario, simulate
 
+# %% tags=["parameters"]
+# Parameters: papermill (or any notebook runner) injects new values after this cell (docs/notebooks.md).
 SEED = 1
 CLIENTS = 2000
+RESTART_AT_S = 9800.0  # the auction's closing burst
+DOWNTIMES_S = [5.0, 15.0, 30.0, 60.0]
+MAIN_DOWNTIME_S = 15.0  # one of DOWNTIMES_S: the storm drawn at 100 ms
+
+# %%
 ARCH = "broadcast:realtime.send"
 PROFILE_NAMES = ["seed", "realtime_js", "recommended"]
 COLOURS = dict(zip(PROFILE_NAMES, ["tab:red", "tab:orange", "tab:blue"], strict=True))
-RESTART_AT_S = 9800.0  # the auction's closing burst
-DOWNTIMES_S = [5.0, 15.0, 30.0, 60.0]
-MAIN_DOWNTIME_S = 15.0
 STEP_S = 0.1
 
 base = attrs.evolve(load_scenario("artbattle"), faults=())

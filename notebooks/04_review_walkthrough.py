@@ -51,6 +51,15 @@ from bcastsim.pg import EphemeralPostgres
 from bcastsim.review import generate_workload, render, review
 from bcastsim.sqlmodel import load_catalog
 
+# %% tags=["parameters"]
+# Parameters: papermill (or any notebook runner) injects new values after this cell (docs/notebooks.md).
+# Paths are relative to the repository root (or the installed package's copy of sql/).
+OLD = "sql/broadcast_triggers.sql"
+NEW = "sql/variants/recommended_triggers.sql"
+SCHEMA = ["sql/schema.sql", "sql/realtime.sql"]
+SEED = 0
+
+# %%
 # Run from the repository root, so every path in the report reads as it would in CI; outside a
 # checkout, from the copy of sql/ that the installed package ships.
 ROOT = next(
@@ -58,10 +67,6 @@ ROOT = next(
     builtin_sql_dir().parent,
 )
 os.chdir(ROOT)
-OLD = "sql/broadcast_triggers.sql"
-NEW = "sql/variants/recommended_triggers.sql"
-SCHEMA = ["sql/schema.sql", "sql/realtime.sql"]
-SEED = 0
 
 old_text = Path(OLD).read_text(encoding="utf-8").splitlines()
 new_text = Path(NEW).read_text(encoding="utf-8").splitlines()
