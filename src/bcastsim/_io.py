@@ -25,6 +25,7 @@ __all__ = [
     "MAX_INPUT_BYTES_ENV",
     "check_output",
     "json_text",
+    "make_directory",
     "max_input_bytes",
     "path_kind",
     "read_bytes",
@@ -232,6 +233,21 @@ def write_outputs(files: Mapping[str | Path, str | bytes]) -> None:
         for temporary, _ in staged:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
+
+
+def make_directory(directory: str | Path, option: str) -> None:
+    """Create the output directory ``option`` names (with its parents), or say in one line why not."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(
+            f"cannot create the output directory: {_reason(error)}",
+            path=directory,
+            fix=f"choose a writable {option} directory",
+        ) from None
+    if not directory.is_dir():
+        raise InputError(f"{option} is not a directory", path=directory, fix="name a directory")
 
 
 def write_output(path: str | Path, text: str) -> None:

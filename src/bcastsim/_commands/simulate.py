@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bcastsim._errors import InputError
-from bcastsim._io import write_outputs
+from bcastsim._io import make_directory, write_outputs
 from bcastsim._toml import LIMIT_SCALE_ENV, Range, check_number, limit_scale
 
 __all__ = ["HELP", "configure", "run"]
@@ -183,7 +183,7 @@ def _grid(args: argparse.Namespace) -> dict[str, list[Any]]:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from bcastsim.sim._sweep import sweep, sweep_csv, sweep_json, sweep_table
+    from bcastsim.sim import sweep, sweep_json, sweep_table
 
     if args.out is not None:
         raise InputError("--out writes one run's report", fix="a sweep writes its data and plots with --plot DIR")
@@ -207,22 +207,15 @@ def _sweep(args: argparse.Namespace) -> int:
     }
     results = sweep(args.scenario, grid=grid, jobs=args.jobs, **options)
     if args.plot is not None:
-        from bcastsim.sim._plot import plot_sweep
+        from bcastsim.sim import write_sweep
 
-        pictures = plot_sweep(results, grid)
-        files: dict[str | Path, str | bytes] = {
-            args.plot / "sweep.csv": sweep_csv(results),
-            args.plot / "sweep.json": sweep_json(results, grid),
-            **{args.plot / name: data for name, data in pictures.items()},
-        }
-        _make_directory(args.plot, "--plot")
-        write_outputs(files)
+        written = write_sweep(results, args.plot)
     if args.format == "json":
-        sys.stdout.write(sweep_json(results, grid))
+        sys.stdout.write(sweep_json(results))
     else:
         sys.stdout.write(sweep_table(results))
         if args.plot is not None:
-            print(f"wrote sweep.csv, sweep.json and {len(pictures)} plots to {args.plot}")
+            print(f"wrote {len(written) - 2} plots, sweep.csv and sweep.json to {args.plot}")
     return 0
 
 
@@ -254,20 +247,7 @@ def run(args: argparse.Namespace) -> int:
     data = render_json(report)
     if args.out is not None:
         # Both files or neither, before anything is printed: a failure leaves no half-written result.
-        _make_directory(args.out, "--out")
+        make_directory(args.out, "--out")
         write_outputs({args.out / "report.txt": text, args.out / "report.json": data})
     sys.stdout.write(text if args.format == "text" else data)
     return 0
-
-
-def _make_directory(directory: Path, option: str) -> None:
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(
-            f"cannot create the output directory: {error.strerror}",
-            path=directory,
-            fix=f"choose a writable {option} directory",
-        ) from None
-    if not directory.is_dir():
-        raise InputError(f"{option} is not a directory", path=directory, fix="name a directory")

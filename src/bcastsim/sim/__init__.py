@@ -15,6 +15,7 @@ from bcastsim.sim._architectures import ARCHITECTURES, Architecture, Broadcast, 
 from bcastsim.sim._costs import CostModel, load_costs
 from bcastsim.sim._engine import Engine
 from bcastsim.sim._payloads import MessageShape, ShapeSet, message_shapes, pc_frame_bytes, row_json_bytes
+from bcastsim.sim._plot import plot_sweep, write_sweep
 from bcastsim.sim._profiles import ClientBehaviour, behaviour, profile_names
 from bcastsim.sim._report import render_json, render_text, report_to_dict
 from bcastsim.sim._rng import RandomTree, sub_seed
@@ -25,7 +26,7 @@ from bcastsim.sim._scenario import (
     load_scenario,
     scenario_from_dict,
 )
-from bcastsim.sim._sweep import SweepCell, SweepResult, run_cell, sweep
+from bcastsim.sim._sweep import SweepCell, SweepResult, run_cell, sweep, sweep_csv, sweep_json, sweep_table
 from bcastsim.sim._workload import Workload, Write, build_workload
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "make_architecture",
     "message_shapes",
     "pc_frame_bytes",
+    "plot_sweep",
     "profile_names",
     "render_json",
     "render_text",
@@ -69,4 +71,8 @@ __all__ = [
     "simulate",
     "sub_seed",
     "sweep",
+    "sweep_csv",
+    "sweep_json",
+    "sweep_table",
+    "write_sweep",
 ]

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
-from bcastsim.sim._sweep import HEADLINE, Headline, SweepResult
+from bcastsim._errors import InputError
+from bcastsim._io import make_directory, write_outputs
+from bcastsim.sim._sweep import HEADLINE, Headline, SweepResult, sweep_csv, sweep_grid, sweep_json
 
-__all__ = ["plot_sweep", "x_key"]
+__all__ = ["plot_sweep", "write_sweep", "x_key"]
 
 # No software name, no creation time: the bytes depend on the data and the matplotlib version only.
 _METADATA: dict[str, str | None] = {"Software": None, "Creation Time": None}
@@ -82,11 +85,26 @@ def _png(headline: Headline, x: str, values: Sequence[Any], lines: Mapping[str, 
     return out.getvalue()
 
 
-def plot_sweep(results: Sequence[SweepResult], grid: Mapping[str, Sequence[Any]]) -> dict[str, bytes]:
+def plot_sweep(results: Sequence[SweepResult]) -> dict[str, bytes]:
     """One PNG per plotted headline metric, by file name (``<metric>.png``)."""
     from bcastsim._extras import require
 
     require("matplotlib", "plot", "--plot")
+    grid = sweep_grid(results)
+    if not grid:
+        raise InputError("a plot needs a swept key", fix="sweep one, e.g. --sweep clients=500..10000:8")
     x = x_key(grid)
     lines = _series(results, x)
     return {f"{h.name}.png": _png(h, x, list(grid[x]), lines) for h in HEADLINE if h.plot}
+
+
+def write_sweep(results: Sequence[SweepResult], directory: str | Path) -> list[Path]:
+    """Write the plots, ``sweep.csv`` and ``sweep.json`` into ``directory``: every file or, on error, none."""
+    files: dict[str | Path, str | bytes] = {
+        **{Path(directory) / name: data for name, data in plot_sweep(results).items()},
+        Path(directory) / "sweep.csv": sweep_csv(results),
+        Path(directory) / "sweep.json": sweep_json(results),
+    }
+    make_directory(directory, "--plot")
+    write_outputs(files)
+    return [Path(p) for p in files]

@@ -32,6 +32,7 @@ __all__ = [
     "run_cell",
     "sweep",
     "sweep_csv",
+    "sweep_grid",
     "sweep_json",
     "sweep_table",
 ]
@@ -326,11 +327,20 @@ def sweep_csv(results: Sequence[SweepResult]) -> str:
     return out.getvalue()
 
 
-def sweep_json(results: Sequence[SweepResult], grid: Mapping[str, Sequence[Any]] | None = None) -> str:
+def sweep_grid(results: Sequence[SweepResult]) -> dict[str, list[Any]]:
+    """The grid the results were run on: each key's values in the order the cells met them."""
+    grid: dict[str, dict[Any, None]] = {}
+    for result in results:
+        for key, value in result.point.items():
+            grid.setdefault(key, {})[value] = None
+    return {key: list(values) for key, values in grid.items()}
+
+
+def sweep_json(results: Sequence[SweepResult]) -> str:
     """The sweep as JSON: the grid, the metrics' titles and each cell with its replay command and fingerprint."""
     return json_text(
         {
-            "grid": {key: [_cell_text(v) for v in values] for key, values in (grid or {}).items()},
+            "grid": {key: [_cell_text(v) for v in values] for key, values in sweep_grid(results).items()},
             "metrics": {h.name: {"title": h.title, "unit": h.unit or None} for h in HEADLINE},
             "cells": [
                 {
