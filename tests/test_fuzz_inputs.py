@@ -229,7 +229,8 @@ _VALUES = st.sampled_from(
 _OPTIONS = st.sampled_from(
     ["--format", "--output", "-o", "--schema", "--config", "--transport", "--disable", "--seed", "--clients",
      "--plan", "--profile", "--seeds", "--arch", "--out", "--reference-plan", "--client", "--list-rules", "-v",
-     "--graph", "--pg", "--operations", "--runs", "--debug", "--help"]
+     "--graph", "--pg", "--operations", "--runs", "--debug", "--help", "--sweep", "--plans", "--plot", "--jobs",
+     "--set", "--compare-profiles"]
 )  # fmt: skip
 
 
@@ -262,8 +263,8 @@ def _argv(draw: st.DrawFn) -> list[str]:
 @settings(max_examples=fuzz_examples(25))
 @given(argv=_argv())
 def test_flags(argv: list[str]) -> None:
-    """Any mix of commands, options and odd values exits 0, 1 or 2 and writes only where -o/--out points."""
-    outputs = {"-o", "--output", "--out"}
+    """Any mix of commands, options and odd values exits 0, 1 or 2 and writes only where -o/--out/--plot points."""
+    outputs = {"-o", "--output", "--out", "--plot"}
     may_write = tuple(argv[i + 1].rstrip("/") for i, a in enumerate(argv[:-1]) if a in outputs and argv[i + 1])
     root = _fresh_sandbox()
     try:
