@@ -141,7 +141,7 @@ def test_the_cli_names_a_bad_plans_file_in_one_line(tmp_path: Path, capsys: pyte
     assert "(missing)" in err
 
 
-def test_check_reads_the_same_plans_file(capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_reads_the_same_plans_file() -> None:
     """check --client seed --plans FILE speaks of the contract's message rate in plan.fan-out."""
     from bcastsim.client import run_client_checks
 
@@ -157,3 +157,11 @@ def test_check_refuses_plans_without_client_checks(tmp_path: Path, capsys: pytes
     _out, err = capsys.readouterr()
     assert status == 2
     assert "--client" in err
+
+
+def test_check_client_reads_the_plans_file_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """bcastsim check --client seed --plans FILE reports plan.fan-out with the contract's plans."""
+    status = main(["check", "--client", "seed", "--plans", str(_CONTRACT), "--format", "json", "--fail-on", "never"])
+    out, _err = capsys.readouterr()
+    assert status == 0
+    assert "enterprise 10," in out
