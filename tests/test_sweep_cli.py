@@ -149,3 +149,21 @@ def test_nothing_is_half_written_when_the_plot_directory_is_a_file(
     assert status == 2
     assert "--plot is not a directory" in err or "cannot create" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plots"]
+
+
+def test_plot_without_matplotlib_is_one_line_naming_the_extra(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where matplotlib is not installed, --plot says to install the plot extra and writes nothing."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    target = tmp_path / "plots"
+    status, _out, err = _run(
+        capsys, "simulate", str(TINY), "--sweep", "clients=20", "--jobs", "1", "--plot", str(target)
+    )
+    assert status == 2
+    assert "--plot needs matplotlib" in err
+    assert "[plot]" in err
+    assert not target.exists()

@@ -190,6 +190,10 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         raise InputError(f"--jobs {args.jobs} is not a number of workers", fix="e.g. --jobs 2, or --jobs 1 for serial")
     grid = _grid(args)
+    if args.plot is not None:
+        from bcastsim._extras import require
+
+        require("matplotlib", "plot", "--plot")  # before the runs, not after them
     options: dict[str, Any] = {
         k: v
         for k, v in (
