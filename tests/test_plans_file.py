@@ -11,7 +11,7 @@ from _sim_support import TINY
 from bcastsim._errors import InputError
 from bcastsim._plans import PlanLimits, load_plans, resolve_plans
 from bcastsim.cli import main
-from bcastsim.sim import simulate
+from bcastsim.sim import simulate, sweep
 
 _CONTRACT = Path(__file__).parent / "fixtures" / "plans" / "enterprise.toml"
 
@@ -116,6 +116,16 @@ def test_the_scenario_names_its_plans_file_relative_to_itself(tmp_path: Path) ->
     assert report.plan.name == "gold"
     assert report.plan.connections == 30
     assert "--plans" not in report.replay_command
+
+
+def test_a_sweep_over_plans_reads_the_scenarios_plans_file(tmp_path: Path) -> None:
+    """--sweep plan=team,gold finds gold in the scenario's own plans file, and gold's limits apply."""
+    _write(tmp_path, '[gold]\nextends = "team"\nconnections = 30\n')
+    scenario = _write(tmp_path, f'extends = "{TINY.as_posix()}"\n[scenario]\nplans = "contract.toml"\n', "event.toml")
+    team, gold = sweep(scenario, grid={"plan": ["team", "gold"]}, jobs=1, architectures=["broadcast"])
+    assert (team.point, gold.point) == ({"plan": "team"}, {"plan": "gold"})
+    assert "--plan gold" in gold.replay
+    assert team.fingerprint != gold.fingerprint
 
 
 def test_the_cli_runs_a_user_plan_and_its_replay_names_the_file(capsys: pytest.CaptureFixture[str]) -> None:

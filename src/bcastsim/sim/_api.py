@@ -23,7 +23,7 @@ from bcastsim.sim._sim import Simulation
 from bcastsim.sim._sweep_spec import check_setting, toml_value
 from bcastsim.sim._workload import Workload, build_workload
 
-__all__ = ["RunSummary", "SimulationReport", "resolve_architectures", "run_scenario", "simulate"]
+__all__ = ["RunSummary", "SimulationReport", "plan_set", "resolve_architectures", "run_scenario", "simulate"]
 
 Progress = Callable[[float], None]
 
@@ -243,8 +243,8 @@ def simulate(
         scenario = scenario.with_overrides(**overrides)
         check_ranges(scenario, "the command line (--seed, --clients, --set)")
     cfg = scenario.scenario
-    plan_set = _plan_set(scenario, plans)
-    plan_limits = plan_set.get_plan(cfg.plan)
+    plans_of_run = plan_set(scenario, plans)
+    plan_limits = plans_of_run.get_plan(cfg.plan)
     behaviour(cfg.profile)  # validates the name before any work
     costs = costs if costs is not None else load_costs()
     shapes = message_shapes(payloads)
@@ -255,7 +255,7 @@ def simulate(
     reference = cfg.reference_plan.lower() if reference_plan is None else reference_plan.lower()
     reference = "" if reference == "none" else reference
     if reference:
-        plan_set.get_plan(reference, option="--reference-plan")
+        plans_of_run.get_plan(reference, option="--reference-plan")
     runs: list[RunSummary] = []
     jobs: list[tuple[str, list[str], int | None, PlanLimits, str]] = []
     if cfg.mode == "rollout":
@@ -266,7 +266,7 @@ def simulate(
     else:
         jobs = [(name, [name], None, plan_limits, "") for name in names]
         if reference and reference != plan_limits.name:
-            jobs += [(f"{name} @ {reference}", [name], None, plan_set[reference], "") for name in names]
+            jobs += [(f"{name} @ {reference}", [name], None, plans_of_run[reference], "") for name in names]
         send = "broadcast:realtime.send"
         if send in names:
             for other in cfg.compare_profiles:
@@ -357,7 +357,7 @@ def simulate(
     )
 
 
-def _plan_set(scenario: Scenario, plans: str | Path | Mapping[str, Any] | None) -> PlanSet:
+def plan_set(scenario: Scenario, plans: str | Path | Mapping[str, Any] | None) -> PlanSet:
     """The plans a run may name: ``plans`` if given, else the scenario's ``plans`` file, beside the built-ins."""
     if plans is not None:
         return resolve_plans(plans)

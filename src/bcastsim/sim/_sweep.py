@@ -248,9 +248,11 @@ def _check_seed(value: Any, scenarios: Sequence[str], options: Mapping[str, Any]
 
 
 def _check_plan(value: Any, scenarios: Sequence[str], options: Mapping[str, Any]) -> None:
-    from bcastsim._plans import resolve_plans
+    from bcastsim.sim._api import plan_set
+    from bcastsim.sim._scenario import load_scenario
 
-    resolve_plans(options.get("plans")).get_plan(str(value), option="--sweep plan=")
+    for ref in scenarios:  # each scenario may name its own plans file
+        plan_set(load_scenario(ref), options.get("plans")).get_plan(str(value), option="--sweep plan=")
 
 
 def _check_profile(value: Any, scenarios: Sequence[str], options: Mapping[str, Any]) -> None:
