@@ -44,13 +44,15 @@ def test_the_grid_runs_every_point_in_order_on_any_executor() -> None:
 
 
 def test_a_scenario_key_in_the_grid_changes_the_run() -> None:
-    """grid={"clients.admins": [1, 3]} runs the scenario with each admin count, as simulate(settings=) does."""
-    results = sweep(TINY, grid={"clients.admins": [1, 3]}, jobs=1, clients=20, architectures=["broadcast"])
+    """grid={"network.median_ms": [20, 80]} runs the scenario with each latency, as simulate(settings=) does."""
+    results = sweep(TINY, grid={"network.median_ms": [20, 80]}, jobs=1, clients=20, architectures=["broadcast"])
     direct = simulate(
-        TINY, clients=20, architectures=["broadcast"], compare_profiles=(), settings={"clients": {"admins": 3}}
+        TINY, clients=20, architectures=["broadcast"], compare_profiles=(), settings={"network": {"median_ms": 80}}
     )
-    assert results[1].fingerprint == direct.fingerprint != results[0].fingerprint
-    assert results[1].replay.endswith("--set clients.admins=3")
+    send = "broadcast:realtime.send"
+    p99 = direct.runs[0].metrics[send]["latency_ms"]["all"]["p99"]
+    assert results[1].runs[send]["latency_p99_ms"] == p99 != results[0].runs[send]["latency_p99_ms"]
+    assert results[1].replay.endswith("--set network.median_ms=80")
 
 
 def test_seeds_and_a_seed_grid_are_one_thing() -> None:

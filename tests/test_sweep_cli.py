@@ -89,22 +89,23 @@ def test_a_grid_of_two_keys_runs_every_combination(capsys: pytest.CaptureFixture
 
 
 def test_a_scenario_key_is_swept_and_replayed_with_set(capsys: pytest.CaptureFixture[str]) -> None:
-    """--sweep clients.admins=1,3 changes the admins, and each replay carries --set clients.admins=N."""
+    """--sweep network.median_ms=20,80 changes the run, and each replay carries --set network.median_ms=N."""
     status, out, _err = _run(
         capsys, "simulate", str(TINY), "--clients", "20", "--arch", "broadcast",
-        "--sweep", "clients.admins=1,3", "--format", "json",
+        "--sweep", "network.median_ms=20,80", "--format", "json",
     )  # fmt: skip
     assert status == 0
     cells = json.loads(out)["cells"]
-    assert [c["replay"].endswith(f"--set clients.admins={n}") for c, n in zip(cells, (1, 3), strict=True)] == [
+    assert [c["replay"].endswith(f"--set network.median_ms={n}") for c, n in zip(cells, (20, 80), strict=True)] == [
         True,
         True,
     ]
-    assert cells[0]["fingerprint"] != cells[1]["fingerprint"]
+    send = "broadcast:realtime.send"
+    assert cells[0]["runs"][send]["latency_p99_ms"] < cells[1]["runs"][send]["latency_p99_ms"]
     direct = simulate(
-        TINY, clients=20, architectures=["broadcast"], compare_profiles=(), settings={"clients": {"admins": 3}}
+        TINY, clients=20, architectures=["broadcast"], compare_profiles=(), settings={"network": {"median_ms": 80}}
     )
-    assert cells[1]["fingerprint"] == direct.fingerprint
+    assert cells[1]["runs"][send]["latency_p99_ms"] == direct.runs[0].metrics[send]["latency_ms"]["all"]["p99"]
 
 
 @pytest.mark.parametrize(
@@ -123,7 +124,7 @@ def test_a_scenario_key_is_swept_and_replayed_with_set(capsys: pytest.CaptureFix
         (["--sweep", "seed=1,2", "--jobs", "0"], "--jobs 0"),
         (["--sweep", "seed=1,2", "--out", "x"], "--out writes one run's report"),
         (["--plot", "x"], "belong to a sweep"),
-        (["--set", "clients.admins=x"], "is a int"),
+        (["--set", "network.median_ms=x"], "is a float"),
     ],
 )
 def test_bad_sweeps_are_one_line_before_any_run(

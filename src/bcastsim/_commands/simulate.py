@@ -60,7 +60,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         dest="settings",
         metavar="SECTION.KEY=VALUE",
-        help="set one scalar key of the scenario, e.g. --set clients.admins=10 (repeatable)",
+        help="set one scalar key of the scenario, e.g. --set network.median_ms=80 (repeatable)",
     )
     parser.add_argument(
         "--sweep",

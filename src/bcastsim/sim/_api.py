@@ -214,7 +214,7 @@ def simulate(
     ``compare_profiles`` overrides ``scenario.compare_profiles`` (``()`` turns those runs off).
     ``plans`` (a plans file or a mapping, see :func:`~bcastsim._plans.resolve_plans`) replaces the
     scenario's ``[scenario] plans`` file; either adds its plans to the built-ins.
-    ``settings`` sets scenario keys, ``{"clients": {"admins": 10}}``, before the other overrides.
+    ``settings`` sets scenario keys, ``{"network": {"median_ms": 80}}``, before the other overrides.
     """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)

@@ -225,7 +225,7 @@ def _checker(key: str) -> Checker:
         return _check_scenario_key(key)
     raise InputError(
         f"unknown sweep key {key!r}",
-        fix=f"use one of {', '.join(SWEEP_KEYS)}, or a scenario key written section.key (e.g. clients.admins)",
+        fix=f"use one of {', '.join(SWEEP_KEYS)}, or a scenario key written section.key (e.g. network.median_ms)",
     )
 
 

@@ -116,7 +116,7 @@ def parse_setting(text: str) -> tuple[str, str, Any]:
     section, dot, name = key.strip().partition(".")
     if not sep or not dot or not section or not name or not raw.strip():
         raise InputError(
-            f"--set {text!r} is not SECTION.KEY=VALUE", fix="e.g. --set clients.admins=10 or --set network.rtt_ms=40"
+            f"--set {text!r} is not SECTION.KEY=VALUE", fix="e.g. --set network.median_ms=80"
         )
     return section, name, _scalar(raw.strip())
 
