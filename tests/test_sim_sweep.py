@@ -63,3 +63,10 @@ def test_seeds_and_a_seed_grid_are_one_thing() -> None:
     assert [r.point for r in old] == [{"seed": 1}, {"seed": 2}]
     with pytest.raises(InputError, match="seeds given twice"):
         sweep(TINY, [1], grid={"seed": [2]})
+
+
+def test_progress_hears_each_cell_in_grid_order() -> None:
+    """progress is called once per cell with the share done, ending at 1."""
+    shares: list[float] = []
+    sweep(TINY, grid={"clients": [20, 30]}, jobs=1, architectures=["broadcast"], progress=shares.append)
+    assert shares == [0.5, 1.0]

@@ -117,7 +117,7 @@ def _seed_range(text: str) -> list[int]:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[float], None] | None]:
+def _progress(enabled: bool, what: str = "simulating") -> Iterator[Callable[[float], None] | None]:
     if not enabled:
         yield None
         return
@@ -125,7 +125,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[float], None] | None]:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("simulating"),
+        TextColumn(what),
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
@@ -209,7 +209,8 @@ def _sweep(args: argparse.Namespace) -> int:
         )
         if v is not None and v != {}
     }
-    results = sweep(args.scenario, grid=grid, jobs=args.jobs, **options)
+    with _progress(sys.stderr.isatty(), "sweeping") as progress:
+        results = sweep(args.scenario, grid=grid, jobs=args.jobs, progress=progress, **options)
     if args.plot is not None:
         from bcastsim.sim import write_sweep
 

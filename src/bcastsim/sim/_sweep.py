@@ -135,6 +135,7 @@ def sweep(
     grid: Mapping[str, Sequence[Any]] | None = None,
     executor: concurrent.futures.Executor | None = None,
     jobs: int | None = None,
+    progress: Callable[[float], None] | None = None,
     **options: Any,
 ) -> list[SweepResult]:
     """Run every scenario at every point of ``grid``; results come back in grid order whatever finishes first.
@@ -145,17 +146,28 @@ def sweep(
     ``grid={"seed": seeds}``. ``options`` go to every :func:`~bcastsim.sim.simulate` call
     (``clients``, ``plan``, ``plans``, ``architectures``, ...); a grid key overrides them.
     Without an executor a ``ProcessPoolExecutor`` with ``jobs`` workers (default: one per CPU)
-    runs the grid; ``jobs=1`` runs it in this process.
+    runs the grid; ``jobs=1`` runs it in this process. ``progress`` hears the share of cells done.
     """
     names = [str(scenarios)] if isinstance(scenarios, str | Path) else [str(s) for s in scenarios]
     cells = grid_cells(names, _with_seeds(grid, seeds), options)
     if executor is not None:
-        return list(executor.map(run_cell, cells))
+        return _collect(executor.map(run_cell, cells), len(cells), progress)
     workers = max(1, min(len(cells), jobs if jobs is not None else os.cpu_count() or 1))
     if workers == 1:
-        return [run_cell(cell) for cell in cells]
+        return _collect(map(run_cell, cells), len(cells), progress)
     with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run_cell, cells))
+        return _collect(pool.map(run_cell, cells), len(cells), progress)
+
+
+def _collect(
+    results: Iterable[SweepResult], total: int, progress: Callable[[float], None] | None
+) -> list[SweepResult]:
+    out = []
+    for result in results:  # in grid order, so the share counts the cells done from the first on
+        out.append(result)
+        if progress is not None:
+            progress(len(out) / total)
+    return out
 
 
 def _with_seeds(grid: Mapping[str, Sequence[Any]] | None, seeds: Iterable[int] | None) -> dict[str, list[Any]]:
