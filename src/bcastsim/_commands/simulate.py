@@ -44,7 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plans",
         metavar="FILE.toml",
-        help="your plans file (e.g. an enterprise contract), beside the built-in plans; see docs/simulate.md",
+        help="your plans file (e.g. an enterprise contract), beside the built-in plans; see docs/plans.md",
     )
     parser.add_argument(
         "--reference-plan", metavar="PLAN", help="also run every architecture under this plan ('none' to skip)"
