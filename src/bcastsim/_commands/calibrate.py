@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bcastsim._commands._realtime_rls import SUBSCRIPTION_SIZES, realtime_sql_files
 from bcastsim._errors import InputError
 from bcastsim._io import check_output, write_output
 from bcastsim._toml import Range, check_number
@@ -44,6 +47,7 @@ VALUES ('0b9a4f8e-2c1d-4e3f-a5b6-c7d8e9f0a1b2', '5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3
 
 _ART = "'0b9a4f8e-2c1d-4e3f-a5b6-c7d8e9f0a1b2'::uuid"
 _PERSON = "'7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d'::uuid"
+_ONE_BID = f"INSERT INTO bids (art_id, person_id, amount) VALUES ({_ART}, {_PERSON}, 120);"
 
 
 def _loop(name: str, body: str, declare: str = "") -> str:
@@ -312,15 +316,20 @@ def _measure_polls(db: Database, samples: int, empty_polls: int) -> dict[str, fl
     }
 
 
-def measure(n: int = 2000, runs: int = 5) -> tuple[dict[str, float], dict[str, str]]:
+def measure(
+    n: int = 2000, runs: int = 5, realtime_sql: list[Path] | None = None
+) -> tuple[dict[str, float], dict[str, str]]:
     """Start a throwaway PostgreSQL, load the built-in SQL and time each operation.
 
     The poll costs are measured only when the server runs with ``wal_level = logical``; otherwise
-    they are left out and ``render_costs`` writes the built-in estimates.
+    they are left out and ``render_costs`` writes the built-in estimates. With ``realtime_sql``
+    (the user's copy of Realtime's SQL) the authorization costs are its ``realtime.apply_rls``
+    timed against the number of subscriptions, instead of the inline stand-in.
     """
     import psycopg
 
-    from bcastsim._resources import builtin_sql_dir, builtin_sql_files
+    from bcastsim._commands._realtime_rls import measure_apply_rls, sql_digest
+    from bcastsim._resources import builtin_sql_dir, builtin_sql_files, display_path
     from bcastsim.pg import EphemeralPostgres
 
     costs: dict[str, float] = {}
@@ -386,6 +395,21 @@ def measure(n: int = 2000, runs: int = 5) -> tuple[dict[str, float], dict[str, s
                 notes["realtime_send"] = "from the bid insert with sql/variants/recommended_triggers.sql"
             finally:
                 db.close()
+        if realtime_sql:
+            inline = {k: costs[k] for k in ("rls_change_ms", "auth_read_ms", "auth_pair_ms")}
+            costs.update(
+                measure_apply_rls(
+                    server,
+                    realtime_sql,
+                    schema=builtin_sql_dir() / "schema.sql",
+                    fixtures=_FIXTURES + _ONE_BID,
+                    runs=runs,
+                )
+            )
+            costs.update({f"measured_inline_{k}": v for k, v in inline.items()})
+            notes["realtime_sql"] = ", ".join(display_path(p) for p in realtime_sql)
+            notes["realtime_sql_sha256"] = sql_digest(realtime_sql)
+            notes["machine"] = f"{os.cpu_count()} CPUs ({platform.machine()}), shared with other work while measuring"
     notes["sql"] = str(builtin_sql_dir())
     notes["operations_per_run"] = str(n)
     notes["runs"] = str(runs)
@@ -415,6 +439,30 @@ def _poll_comment(notes: dict[str, str]) -> list[str]:
     ]
 
 
+def _authorization_comment(notes: dict[str, str]) -> list[str]:
+    if "realtime_sql" in notes:
+        sizes = ", ".join(f"{n:,}" for n in SUBSCRIPTION_SIZES)
+        return [
+            "# rls_change_ms, auth_read_ms and auth_pair_ms: Realtime's own realtime.apply_rls, loaded from",
+            f"#   {notes['realtime_sql']}",
+            f"#   (sha256 {notes['realtime_sql_sha256']}{notes.get('realtime_commit', '')}),",
+            "# given one bid insert as wal2json (format-version 2) hands it over, with " + sizes + " rows in",
+            "# realtime.subscription (5 per user: bids, votes, art, art_media, round_contestants; claims of an",
+            "# authenticated user; bids under a policy with a join, which every listener passes). Timed inside the",
+            "# server; its time for n listeners of the table is rls_change_ms + auth_read_ms n + auth_pair_ms n^2",
+            "# (least squares over the medians; a negative term kept at 0). measured_inline_* are bcastsim's own",
+            "# inline stand-in of the same work, for comparison.",
+        ]
+    return [
+        "# rls_change_ms, auth_read_ms and auth_pair_ms: bcastsim_cal_authorize, the poller's authorization as",
+        "# Realtime documents it (per subscriber: its claims and role, a read of the changed row under RLS, an",
+        "# append to the array of those who see it), on one bid insert with 10, 1,000 and 2,000 subscribers whose",
+        "# role reads bids under a policy with a join; its time is rls_change_ms + auth_read_ms n + auth_pair_ms n^2",
+        "# (the quadratic through the three medians, a negative term kept at 0). `bcastsim calibrate",
+        "# --realtime-sql` times Realtime's own realtime.apply_rls instead.",
+    ]
+
+
 def render_costs(costs: dict[str, float], notes: dict[str, str]) -> str:
     from bcastsim.sim import CostModel
 
@@ -424,17 +472,15 @@ def render_costs(costs: dict[str, float], notes: dict[str, str]) -> str:
         f"# Measured on PostgreSQL {notes.get('postgres', '?')} inside the server (clock_timestamp() around",
         f"# PL/pgSQL loops of {notes.get('operations_per_run', '?')} operations), median of "
         f"{notes.get('runs', '?')} runs.",
+        *([f"# Machine: {notes['machine']}."] if "machine" in notes else []),
         *_poll_comment(notes),
-        "# rls_change_ms, auth_read_ms and auth_pair_ms: bcastsim_cal_authorize, the poller's authorization as",
-        "# Realtime documents it (per subscriber: its claims and role, a read of the changed row under RLS, an",
-        "# append to the array of those who see it), on one bid insert with 10, 1,000 and 2,000 subscribers whose",
-        "# role reads bids under a policy with a join; its time is rls_change_ms + auth_read_ms n + auth_pair_ms n^2",
-        "# (the quadratic through the three medians, a negative term kept at 0).",
+        *_authorization_comment(notes),
         "",
         "[calibration]",
         f'postgres = "{notes.get("postgres", "")}"',
         f"operations_per_run = {notes.get('operations_per_run', 0)}",
         f"runs = {notes.get('runs', 0)}",
+        *([f'realtime_sql_sha256 = "{notes["realtime_sql_sha256"]}"'] if "realtime_sql_sha256" in notes else []),
         "",
         "[costs]",
     ]
@@ -481,6 +527,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--operations", type=int, default=2000, help="operations per timed run")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per operation (the median is kept)")
+    parser.add_argument(
+        "--realtime-sql",
+        type=Path,
+        metavar="FILE_OR_DIR",
+        help="time Realtime's own realtime.apply_rls from this copy of its SQL (tenant_db_dump_15.sql, "
+        "a supabase/realtime checkout, or a directory of *.sql) instead of the inline stand-in",
+    )
+    parser.add_argument(
+        "--realtime-commit", default="", metavar="TEXT", help="the Realtime version that SQL is from, for the record"
+    )
 
 
 _OPERATIONS = Range(1, 1_000_000, size=True)
@@ -506,9 +562,12 @@ def run(args: argparse.Namespace) -> int:
 
     check_number(args.operations, "--operations", _OPERATIONS)
     check_number(args.runs, "--runs", _RUNS)
+    realtime_sql = None if args.realtime_sql is None else realtime_sql_files(args.realtime_sql)
     _check_out(args.out)
     try:
-        costs, notes = measure(args.operations, args.runs)
+        costs, notes = measure(args.operations, args.runs, realtime_sql)
+        if realtime_sql and args.realtime_commit:
+            notes["realtime_commit"] = f", Realtime commit {args.realtime_commit}"
     except PgBinariesNotFound as error:
         raise InputError(
             f"no PostgreSQL server binaries: {error}", fix="install PostgreSQL (initdb, postgres)"
