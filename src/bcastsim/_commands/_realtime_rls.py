@@ -211,10 +211,8 @@ def measure_apply_rls(
     """Milliseconds of ``realtime.apply_rls`` for one bid insert by subscriptions in all (5 per user).
 
     Returns the fit the simulator reads (``rls_change_ms`` + ``auth_read_ms`` n + ``auth_pair_ms`` n^2
-    for n listeners of the changed table) and each size's median as ``measured_apply_rls_*``.
+    for n listeners of the changed table) and each size's fastest run as ``measured_apply_rls_*``.
     """
-    import statistics
-
     from psycopg.types.json import Jsonb
 
     db = _load(server, files, schema)
@@ -232,7 +230,7 @@ def measure_apply_rls(
             db.execute("TRUNCATE realtime.subscription")
             db.execute(_SUBSCRIBE, (users, list(TABLES)))
             db.execute("ANALYZE realtime.subscription")
-            calls = max(2, 4000 // users)
+            calls = max(3, 8000 // users)
             timer = "SELECT bcastsim_cal_apply_rls(%s::jsonb, %s, %s)"
             db.execute(timer, (Jsonb(change), 1, users))  # plans and caches warm
             values = []
@@ -240,9 +238,10 @@ def measure_apply_rls(
                 result = db.execute(timer, (Jsonb(change), calls, users))
                 assert result
                 values.append(float(result[0][0]))
-            median = statistics.median(values)
-            points.append((float(users), median))
-            out[f"measured_apply_rls_{users * len(TABLES)}_subscriptions_ms"] = median
+            # The fastest run: on a shared machine other work only ever adds time.
+            fastest = min(values)
+            points.append((float(users), fastest))
+            out[f"measured_apply_rls_{users * len(TABLES)}_subscriptions_ms"] = fastest
         intercept, per, pair = fit_quadratic(points)
         return {"rls_change_ms": intercept, "auth_read_ms": per, "auth_pair_ms": pair, **out}
     finally:

@@ -450,7 +450,8 @@ def _authorization_comment(notes: dict[str, str]) -> list[str]:
             "# realtime.subscription (5 per user: bids, votes, art, art_media, round_contestants; claims of an",
             "# authenticated user; bids under a policy with a join, which every listener passes). Timed inside the",
             "# server; its time for n listeners of the table is rls_change_ms + auth_read_ms n + auth_pair_ms n^2",
-            "# (least squares over the medians; a negative term kept at 0). measured_inline_* are bcastsim's own",
+            "# (least squares over the fastest of the runs at each size, since other work on the machine only adds",
+            "# time; a negative term kept at 0). measured_inline_* are bcastsim's own",
             "# inline stand-in of the same work, for comparison.",
         ]
     return [

@@ -198,9 +198,7 @@ class Coverage:
     def table(self) -> str:
         """A plain-text table: one row per site with its message count, then the totals."""
         rows = [("site", "transport", "channel", "event", "messages")]
-        rows += [
-            (s.key, s.transport, s.channel, s.event or "", str(s.messages)) for s in self.sites()
-        ]
+        rows += [(s.key, s.transport, s.channel, s.event or "", str(s.messages)) for s in self.sites()]
         widths = [max(len(row[i]) for row in rows) for i in range(5)]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
         sites = self.sites()

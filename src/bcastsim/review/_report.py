@@ -424,11 +424,7 @@ def render_markdown(report: Report) -> str:
         "| ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if review_columns else ""),
         f"| {summary['errors']} | {summary['warnings']} | {summary['notes']} | {summary['suppressed']} "
         f"| {summary['baselined']} |"
-        + (
-            f" {summary['introduced']} | {summary['fixed']} | {summary['changes']} |"
-            if review_columns
-            else ""
-        ),
+        + (f" {summary['introduced']} | {summary['fixed']} | {summary['changes']} |" if review_columns else ""),
         "",
     ]
     if report.entries:

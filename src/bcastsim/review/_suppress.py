@@ -190,10 +190,7 @@ def baseline_identity(finding: Finding) -> str:
 def render_baseline(findings: Iterable[Finding]) -> str:
     """The baseline file for ``findings``: sorted, one object per finding, stable across runs."""
     entries = sorted(
-        (
-            {"rule": f.rule, "path": f.path, "function": f.function, "identity": baseline_identity(f)}
-            for f in findings
-        ),
+        ({"rule": f.rule, "path": f.path, "function": f.function, "identity": baseline_identity(f)} for f in findings),
         key=lambda entry: str(entry["identity"]),
     )
     return json.dumps({"bcastsim_baseline": BASELINE_VERSION, "findings": entries}, indent=2) + "\n"

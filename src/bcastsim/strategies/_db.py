@@ -142,7 +142,7 @@ def _sometimes(draw: st.DrawFn, usual: st.SearchStrategy[Any], rare: st.SearchSt
     return draw(rare if _rarely(draw, per_mille) else usual)
 
 
-_SPECIAL_CHARS = '"\\\n\t\r\b\f\x01\x1f\x7f\'é€😀 '
+_SPECIAL_CHARS = "\"\\\n\t\r\b\f\x01\x1f\x7f'é€😀 "
 
 
 @st.composite
@@ -168,8 +168,9 @@ def _text(max_chars: int | None) -> st.SearchStrategy[str]:
 
 
 def _timestamps() -> st.SearchStrategy[dt.datetime]:
-    offsets = st.sampled_from([dt.timedelta(0), dt.timedelta(0), dt.timedelta(hours=5, minutes=30),
-                               dt.timedelta(hours=-8)])
+    offsets = st.sampled_from(
+        [dt.timedelta(0), dt.timedelta(0), dt.timedelta(hours=5, minutes=30), dt.timedelta(hours=-8)]
+    )
     moments = st.builds(
         lambda seconds, micro, zero: _EPOCH + dt.timedelta(seconds=seconds, microseconds=0 if zero else micro),
         st.integers(-86400 * 30, 86400 * 30),
@@ -312,8 +313,22 @@ def _valid_values(domain: Domain) -> st.SearchStrategy[Any]:
 
 _FLOAT_TYPES = ("real", "double precision")
 _GENERATED_TYPES = frozenset(
-    {"integer", "bigint", "smallint", "numeric", "text", "varchar", "boolean", "timestamptz", "timestamp", "uuid",
-     "jsonb", "json", "bytea", *_FLOAT_TYPES}
+    {
+        "integer",
+        "bigint",
+        "smallint",
+        "numeric",
+        "text",
+        "varchar",
+        "boolean",
+        "timestamptz",
+        "timestamp",
+        "uuid",
+        "jsonb",
+        "json",
+        "bytea",
+        *_FLOAT_TYPES,
+    }
 )
 
 
@@ -340,9 +355,7 @@ def _edge_values(domain: Domain) -> st.SearchStrategy[Any]:
     return st.none()
 
 
-def column_values(
-    schema: Schema, table: str, column: str, *, mix: Mix = VALID
-) -> st.SearchStrategy[Any]:
+def column_values(schema: Schema, table: str, column: str, *, mix: Mix = VALID) -> st.SearchStrategy[Any]:
     """Values for one column: valid for its type and CHECKs, and with ``mix.edges`` ‰, an edge case or NULL."""
     definition = schema.tables[table]
     col = definition.column(column)
@@ -369,9 +382,7 @@ def _table_choice(schema: Schema) -> st.SearchStrategy[str]:
             "the SQL defines no table in the public schema to write to",
             fix="pass the files that create the tables, in load order",
         )
-    return _weighted(
-        *[(3 if schema.triggers_for(name) else 1, st.just(name)) for name in _tables(schema)]
-    )
+    return _weighted(*[(3 if schema.triggers_for(name) else 1, st.just(name)) for name in _tables(schema)])
 
 
 def _parent_order(schema: Schema) -> list[str]:
@@ -461,9 +472,11 @@ def _draw_row(draw: st.DrawFn, state: _Rows, table: str, steps: list[str], depth
     for fk in definition.foreign_keys:
         if any(c in row for c in fk.columns):
             continue
-        parent_rows = [
-            r for r in state.present(fk.ref_table) if all(r.get(c) is not None for c in fk.ref_columns)
-        ] if fk.ref_table in schema.tables else []
+        parent_rows = (
+            [r for r in state.present(fk.ref_table) if all(r.get(c) is not None for c in fk.ref_columns)]
+            if fk.ref_table in schema.tables
+            else []
+        )
         if any(c in unique or c in definition.primary_key for c in fk.columns) and len(fk.columns) == 1:
             taken = {r.get(fk.columns[0]) for r in state.present(table)}
             parent_rows = [r for r in parent_rows if r.get(fk.ref_columns[0]) not in taken]
