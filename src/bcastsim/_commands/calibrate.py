@@ -289,6 +289,7 @@ def _measure_polls(db: Database, samples: int, empty_polls: int) -> dict[str, fl
                 start = time.perf_counter()
                 poller.execute("SELECT 1").fetchall()
                 roundtrip.append((time.perf_counter() - start) * 1000.0)
+            reread = _measure_reread(db, poller, writer, samples)
             # Realtime's idle poller waits between calls; a backend woken after a pause answers slower.
             idle = []
             for _ in range(max(3, min(samples, 10))):
@@ -313,6 +314,44 @@ def _measure_polls(db: Database, samples: int, empty_polls: int) -> dict[str, fl
         f"measured_poll_{full}_changes_ms": full_poll,
         "measured_client_roundtrip_ms": statistics.median(roundtrip),
         "measured_poll_empty_after_100ms_idle_ms": statistics.median(idle),
+        **reread,
+    }
+
+
+# Bids written (and consumed) in one transaction before the timed re-reads: about 1.6 MB of WAL.
+_REREAD_ROWS = 5000
+
+
+def _measure_reread(
+    db: Database, poller: psycopg.Connection[tuple[Any, ...]], writer: psycopg.Connection[tuple[Any, ...]], samples: int
+) -> dict[str, float]:
+    """Milliseconds per MB that an empty poll spends reading WAL it already returned.
+
+    Every ``pg_logical_slot_get_changes`` call starts reading at the slot's restart point, which trails
+    the confirmed position until decoding passes a running-transactions record; here the distance is
+    the consumed bids, and the time is set against an empty poll straight after a checkpoint.
+    """
+    _drain(db, poller)
+    after_checkpoint = statistics.median(_timed_poll(poller)[0] for _ in range(samples))
+    writer.execute(
+        "INSERT INTO bids (art_id, person_id, amount) "
+        f"SELECT {_ART}, {_PERSON}, 100 + g FROM generate_series(1, {_REREAD_ROWS}) g"
+    )
+    while poller.execute(_POLL).fetchall():
+        pass
+    row = poller.execute(
+        "SELECT pg_wal_lsn_diff(confirmed_flush_lsn, restart_lsn)::float8 FROM pg_replication_slots "
+        "WHERE slot_name = %s",
+        (_SLOT,),
+    ).fetchone()
+    behind_mb = float(row[0]) / 1e6 if row else 0.0
+    reread = statistics.median(_timed_poll(poller)[0] for _ in range(samples))
+    if behind_mb < 0.5:
+        return {}  # the restart point moved on meanwhile: nothing re-read to time
+    return {
+        "wal_read_ms_per_mb": max(0.0, reread - after_checkpoint) / behind_mb,
+        "measured_poll_empty_rereading_mb": behind_mb,
+        "measured_poll_empty_rereading_ms": reread,
     }
 
 
@@ -370,8 +409,8 @@ def measure(
                     notes["poll_error"] = (error.diag.message_primary or type(error).__name__).strip()
                     polls = []
                 if polls and all(polls):
-                    for key in polls[0]:
-                        costs[key] = statistics.median(p[key] for p in polls)
+                    for key in {k for p in polls for k in p}:
+                        costs[key] = statistics.median(p[key] for p in polls if key in p)
                     notes["poll_samples"] = str(samples)
                     notes["empty_polls"] = str(empty_polls)
                 elif polls:
@@ -435,7 +474,9 @@ def _poll_comment(notes: dict[str, str]) -> list[str]:
         "# wal2json; the built-in test_decoding plugin stands in for it here. poll_base_ms is an empty",
         f"# poll (median of {notes['empty_polls']} per run); change_decode_ms is a poll returning {full} one-row bid",
         f"# transactions minus an empty poll in the same state, divided by {full} ({notes['poll_samples']} of each",
-        f"# per run); both the median of {notes.get('runs', '?')} runs.",
+        f"# per run); both the median of {notes.get('runs', '?')} runs. wal_read_ms_per_mb: an empty poll after",
+        f"# {_REREAD_ROWS:,} bids were committed and returned (the slot's restart point still before them, so the",
+        "# call reads them again) minus an empty poll after a checkpoint, per MB between restart and confirmed.",
     ]
 
 
@@ -498,7 +539,7 @@ def render_costs(costs: dict[str, float], notes: dict[str, str]) -> str:
     ):
         value = costs[key]
         lines.append(f"{key} = {value:.5f}" if value >= 0.001 or value == 0 else f"{key} = {value:.4e}")
-    for key in ("poll_base_ms", "change_decode_ms"):
+    for key in ("poll_base_ms", "change_decode_ms", "wal_read_ms_per_mb"):
         if key in costs:
             lines.append(f"{key} = {costs[key]:.5f}")
         else:
