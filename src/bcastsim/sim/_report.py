@@ -395,7 +395,8 @@ def _claims(report: SimulationReport, main: list[RunSummary], reference: list[Ru
     else:
         lines.append(
             "Judged against this scenario's postgres_changes, not the measured past: "
-            "`bcastsim simulate backtest` judges it against a baseline built to reproduce the seed's symptoms."
+            "`bcastsim simulate backtest` judges it against the pre-migration baseline and says which of the "
+            "seed's measured symptoms that reproduces."
         )
     header = "Metric".ljust(22) + "Seed claims".ljust(24) + "".join(f"Simulated, {t}".ljust(width) for t, _ in columns)
     lines.append(header.rstrip())
