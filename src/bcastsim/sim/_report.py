@@ -528,9 +528,10 @@ def _why_close(f: dict[str, float], row: dict[str, Any]) -> str:
     return (
         f"each change costs the poller {f['ms_per_change']:.1f} ms with {f['listeners_per_table']:,.0f} listeners "
         "on its table (Realtime's realtime.apply_rls as calibrate measures it, plus decoding), so it keeps up "
-        f"with {1000 / f['ms_per_change']:.0f} changes/s, and the busiest minute of the event brings "
-        f"{f['busiest_minute_changes_per_s']:.1f}/s; a {row['measured']:g} s delay at the close needs a backlog "
-        "that this work and these changes do not build"
+        f"with {1000 / f['ms_per_change']:.0f} changes/s against {f['busiest_minute_changes_per_s']:.1f}/s in the "
+        f"event's busiest minute, and it is never more than {f['peak_poller_lag_s']:,.0f} s behind; a "
+        f"{row['measured']:g} s delay at the close needs a backlog that long, which this work and these changes "
+        "do not build"
     )
 
 
