@@ -514,6 +514,7 @@ def render_costs(costs: dict[str, float], notes: dict[str, str]) -> str:
         f"# Measured on PostgreSQL {notes.get('postgres', '?')} inside the server (clock_timestamp() around",
         f"# PL/pgSQL loops of {notes.get('operations_per_run', '?')} operations), median of "
         f"{notes.get('runs', '?')} runs.",
+        *([f"# Command: {notes['command']}"] if "command" in notes else []),
         *([f"# Machine: {notes['machine']}."] if "machine" in notes else []),
         *_poll_comment(notes),
         *_authorization_comment(notes),
@@ -610,6 +611,10 @@ def run(args: argparse.Namespace) -> int:
         costs, notes = measure(args.operations, args.runs, realtime_sql)
         if realtime_sql and args.realtime_commit:
             notes["realtime_commit"] = f", Realtime commit {args.realtime_commit}"
+        if realtime_sql:
+            words = ["bcastsim calibrate", "--realtime-sql", str(args.realtime_sql)]
+            words += ["--realtime-commit", args.realtime_commit] if args.realtime_commit else []
+            notes["command"] = " ".join(words)
     except PgBinariesNotFound as error:
         raise InputError(
             f"no PostgreSQL server binaries: {error}", fix="install PostgreSQL (initdb, postgres)"
