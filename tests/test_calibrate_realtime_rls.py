@@ -142,3 +142,36 @@ def test_realtimes_own_apply_rls_is_timed_with_every_listener_through_the_policy
     costs = rls.measure_apply_rls(bcastsim_server, [dump], schema=SCHEMA, fixtures=FIXTURES, runs=1, sizes=(100, 1000))
     assert costs["measured_apply_rls_1000_subscriptions_ms"] > costs["measured_apply_rls_100_subscriptions_ms"]
     assert costs["auth_read_ms"] > 0
+
+
+@pytest.mark.postgres
+def test_a_live_database_is_timed_in_a_transaction_that_leaves_nothing(bcastsim_server: EphemeralPostgres) -> None:
+    """--dsn: apply_rls is timed where Realtime's schema already is, and every object and row is rolled back."""
+    bcastsim_server.execute(rls._ROLES)
+    db = bcastsim_server.create_database([STANDIN])
+    try:
+        db.execute(
+            "INSERT INTO realtime.subscription (subscription_id, entity, claims) VALUES "
+            "('00000000-0000-0000-0000-00000000000a', 'realtime.subscription', '{\"role\": \"anon\"}')"
+        )
+        costs = rls.measure_apply_rls_at(db.conninfo, schema=SCHEMA, fixtures=FIXTURES, runs=1, sizes=(25, 100))
+        assert costs["measured_apply_rls_100_subscriptions_ms"] > 0
+        assert db.execute("SELECT to_regnamespace('bcastsim_calibration')") == [(None,)]
+        assert db.execute("SELECT subscription_id::text FROM realtime.subscription") == [
+            ("00000000-0000-0000-0000-00000000000a",)
+        ]
+        assert db.execute("SELECT count(*) FROM pg_proc WHERE proname = 'bcastsim_cal_apply_rls'") == [(0,)]
+    finally:
+        db.close()
+
+
+@pytest.mark.postgres
+def test_a_live_database_without_realtime_is_an_input_error(bcastsim_server: EphemeralPostgres) -> None:
+    """--dsn of a database without Realtime's schema names what is missing and the fix."""
+    db = bcastsim_server.create_database([])
+    try:
+        with pytest.raises(InputError, match=r"the database has no realtime\.apply_rls") as error:
+            rls.measure_apply_rls_at(db.conninfo, schema=SCHEMA, fixtures=FIXTURES, runs=1, sizes=(10,))
+        assert error.value.path == "--dsn"
+    finally:
+        db.close()

@@ -15,8 +15,9 @@ format-version 2 shape, which is what ``list_changes`` passes it; decoding is ti
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bcastsim._errors import InputError
 from bcastsim._io import read_text
@@ -24,7 +25,16 @@ from bcastsim._io import read_text
 if TYPE_CHECKING:
     from bcastsim.pg import Database, EphemeralPostgres
 
-__all__ = ["SUBSCRIPTION_SIZES", "TABLES", "fit_quadratic", "measure_apply_rls", "realtime_sql_files"]
+__all__ = [
+    "SUBSCRIPTION_SIZES",
+    "TABLES",
+    "describe_dsn",
+    "fit_quadratic",
+    "measure_apply_rls",
+    "measure_apply_rls_at",
+    "realtime_sql_files",
+    "sql_digest",
+]
 
 # The seed's five postgres_changes listeners per user.
 TABLES = ("bids", "votes", "art", "art_media", "round_contestants")
@@ -52,7 +62,6 @@ $roles$;
 # A bid visible to signed-in users of an event's artwork: the seed names no policies, so the one the
 # inline measurement uses (a claims check and a join), on the table whose change is timed.
 _POLICY = """
-GRANT USAGE ON SCHEMA public TO authenticated;
 GRANT SELECT ON bids, votes, art, art_media, round_contestants, events TO authenticated;
 ALTER TABLE bids ENABLE ROW LEVEL SECURITY;
 CREATE POLICY bcastsim_bids_of_events ON bids FOR SELECT TO authenticated USING (
@@ -64,7 +73,7 @@ CREATE POLICY bcastsim_bids_of_events ON bids FOR SELECT TO authenticated USING 
 # no filters, every action, the client's JWT claims.
 _SUBSCRIBE = """
 INSERT INTO realtime.subscription (subscription_id, entity, claims)
-SELECT md5('listener' || u || t)::uuid, format('public.%%I', t)::regclass,
+SELECT md5('listener' || u || t)::uuid, format('%%I.%%I', %s::text, t)::regclass,
        jsonb_build_object(
          'aud', 'authenticated', 'role', 'authenticated', 'sub', md5('person' || u)::uuid,
          'exp', 1999999999, 'iat', 1755400000, 'iss', 'https://example.supabase.co/auth/v1',
@@ -73,16 +82,22 @@ SELECT md5('listener' || u || t)::uuid, format('public.%%I', t)::regclass,
          'user_metadata', '{}'::jsonb, 'amr', '[{"method": "password", "timestamp": 1755400000}]'::jsonb)
 FROM generate_series(1, %s) u, unnest(%s::text[]) t
 """
+# Only the calibration's own listeners: on a live database Realtime's rows stay untouched (and unlocked).
+_UNSUBSCRIBE = """
+DELETE FROM realtime.subscription
+WHERE entity IN (SELECT to_regclass(format('%%I.%%I', %s::text, t)) FROM unnest(%s::text[]) t)
+"""
 
 # The bid as wal2json (format-version 2, include-pk, include-type-oids, include-timestamp) decodes it.
 _CHANGE = """
 SELECT jsonb_build_object(
-  'action', 'I', 'schema', 'public', 'table', 'bids',
+  'action', 'I', 'schema', %s::text, 'table', 'bids',
   'timestamp', to_char(b.created_at AT TIME ZONE 'utc', 'YYYY-MM-DD HH24:MI:SS.US+00'),
   'columns', (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
                                                   'typeoid', a.atttypid::int, 'value', to_jsonb(b) -> a.attname)
                                ORDER BY a.attnum)
-              FROM pg_attribute a WHERE a.attrelid = 'public.bids'::regclass AND a.attnum > 0 AND NOT a.attisdropped),
+              FROM pg_attribute a
+              WHERE a.attrelid = to_regclass(format('%%I.bids', %s::text)) AND a.attnum > 0 AND NOT a.attisdropped),
   'pk', jsonb_build_array(jsonb_build_object('name', 'id', 'type', 'uuid', 'typeoid', 2950)))
 FROM bids b ORDER BY b.created_at LIMIT 1
 """
@@ -110,6 +125,13 @@ $cal$;
 """
 
 
+_MISSING = (
+    "SELECT f FROM unnest(ARRAY['realtime.apply_rls(jsonb,integer)']) f WHERE to_regprocedure(f) IS NULL "
+    "UNION ALL SELECT 'realtime.subscription' WHERE to_regclass('realtime.subscription') IS NULL"
+)
+_FIX_DSN = "pass the connection string of a database with Supabase Realtime's schema, or use --realtime-sql"
+
+
 def realtime_sql_files(path: Path) -> list[Path]:
     """The SQL to load for ``--realtime-sql``, each file read once here so a bad one fails before measuring.
 
@@ -128,6 +150,17 @@ def realtime_sql_files(path: Path) -> list[Path]:
     for file in files:
         read_text(file, "Realtime SQL")
     return files
+
+
+def describe_dsn(dsn: str) -> str:
+    """Where a connection string points, without its password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Exception as error:  # psycopg raises ProgrammingError; the message says which part is wrong
+        raise InputError(f"not a connection string: {error}", path="--dsn", fix=_FIX_DSN) from None
+    return f"host {parts.get('host') or 'local socket'}, database {parts.get('dbname') or '(default)'}"
 
 
 def sql_digest(files: list[Path]) -> str:
@@ -154,10 +187,7 @@ def _load(server: EphemeralPostgres, files: list[Path], schema: Path) -> Databas
             db.close()
             message = " ".join((error.diag.message_primary or str(error)).split())
             raise InputError(f"PostgreSQL refused this Realtime SQL: {message}", path=path, fix=_FIX) from None
-    missing = db.execute(
-        "SELECT f FROM unnest(ARRAY['realtime.apply_rls(jsonb,integer)']) f WHERE to_regprocedure(f) IS NULL "
-        "UNION ALL SELECT 'realtime.subscription' WHERE to_regclass('realtime.subscription') IS NULL"
-    )
+    missing = db.execute(_MISSING)
     if missing:
         db.close()
         names = ", ".join(str(row[0]) for row in missing)
@@ -199,6 +229,43 @@ def fit_quadratic(points: list[tuple[float, float]]) -> tuple[float, float, floa
     return max(0.0, a), b, c
 
 
+Execute = Callable[[str, Sequence[Any] | None], "list[tuple[Any, ...]] | None"]
+
+
+def _time_sizes(execute: Execute, namespace: str, fixtures: str, runs: int, sizes: tuple[int, ...]) -> dict[str, float]:
+    """The timings and their fit, in a database whose ``namespace`` holds the seed's tables."""
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+
+    execute(fixtures, None)
+    execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO authenticated").format(sql.Identifier(namespace)).as_string(), None)
+    execute(_POLICY, None)
+    execute(_TIMER, None)
+    rows = execute(_CHANGE, (namespace, namespace))
+    assert rows, "the fixture bid is missing"
+    change = Jsonb(rows[0][0])
+    points: list[tuple[float, float]] = []
+    out: dict[str, float] = {}
+    for size in sizes:
+        users = max(1, size // len(TABLES))
+        execute(_UNSUBSCRIBE, (namespace, list(TABLES)))
+        execute(_SUBSCRIBE, (namespace, users, list(TABLES)))
+        execute("ANALYZE realtime.subscription", None)
+        timer = "SELECT bcastsim_cal_apply_rls(%s::jsonb, %s, %s)"
+        execute(timer, (change, 1, users))  # plans and caches warm
+        values = []
+        for _ in range(runs):
+            result = execute(timer, (change, max(3, 8000 // users), users))
+            assert result
+            values.append(float(result[0][0]))
+        # The fastest run: on a shared machine other work only ever adds time.
+        fastest = min(values)
+        points.append((float(users), fastest))
+        out[f"measured_apply_rls_{users * len(TABLES)}_subscriptions_ms"] = fastest
+    intercept, per, pair = fit_quadratic(points)
+    return {"rls_change_ms": intercept, "auth_read_ms": per, "auth_pair_ms": pair, **out}
+
+
 def measure_apply_rls(
     server: EphemeralPostgres,
     files: list[Path],
@@ -213,36 +280,48 @@ def measure_apply_rls(
     Returns the fit the simulator reads (``rls_change_ms`` + ``auth_read_ms`` n + ``auth_pair_ms`` n^2
     for n listeners of the changed table) and each size's fastest run as ``measured_apply_rls_*``.
     """
-    from psycopg.types.json import Jsonb
-
     db = _load(server, files, schema)
     try:
-        db.execute(fixtures)
-        db.execute(_POLICY)
-        db.execute(_TIMER)
-        rows = db.execute(_CHANGE)
-        assert rows, "the fixture bid is missing"
-        change = rows[0][0]
-        points: list[tuple[float, float]] = []
-        out: dict[str, float] = {}
-        for size in sizes:
-            users = max(1, size // len(TABLES))
-            db.execute("TRUNCATE realtime.subscription")
-            db.execute(_SUBSCRIBE, (users, list(TABLES)))
-            db.execute("ANALYZE realtime.subscription")
-            calls = max(3, 8000 // users)
-            timer = "SELECT bcastsim_cal_apply_rls(%s::jsonb, %s, %s)"
-            db.execute(timer, (Jsonb(change), 1, users))  # plans and caches warm
-            values = []
-            for _ in range(runs):
-                result = db.execute(timer, (Jsonb(change), calls, users))
-                assert result
-                values.append(float(result[0][0]))
-            # The fastest run: on a shared machine other work only ever adds time.
-            fastest = min(values)
-            points.append((float(users), fastest))
-            out[f"measured_apply_rls_{users * len(TABLES)}_subscriptions_ms"] = fastest
-        intercept, per, pair = fit_quadratic(points)
-        return {"rls_change_ms": intercept, "auth_read_ms": per, "auth_pair_ms": pair, **out}
+        return _time_sizes(db.execute, "public", fixtures, runs, sizes)
     finally:
         db.close()
+
+
+# Where the calibration's tables live on a database it does not own; rolled back with everything else.
+_SCRATCH = "bcastsim_calibration"
+
+
+def measure_apply_rls_at(
+    dsn: str, *, schema: Path, fixtures: str, runs: int, sizes: tuple[int, ...] = SUBSCRIPTION_SIZES
+) -> dict[str, float]:
+    """:func:`measure_apply_rls` on a database that already has Realtime's schema (a Supabase project).
+
+    Everything runs in one transaction that is rolled back: the seed's tables in a schema of their
+    own, their policy, the calibration's rows in ``realtime.subscription`` (invisible to Realtime,
+    which reads only committed rows) and the timing function. Nothing is left behind.
+    """
+    import psycopg
+
+    try:
+        connection = psycopg.connect(dsn)
+    except psycopg.Error as error:
+        message = " ".join(str(error).split())
+        raise InputError(f"cannot connect: {message}", path="--dsn", fix="pass a libpq connection string") from None
+    with connection:
+        try:
+            missing = connection.execute(_MISSING).fetchall()
+            if missing:
+                names = ", ".join(str(row[0]) for row in missing)
+                raise InputError(f"the database has no {names}", path="--dsn", fix=_FIX_DSN)
+            ident = psycopg.sql.Identifier(_SCRATCH)
+            connection.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(ident))
+            connection.execute(psycopg.sql.SQL("SET LOCAL search_path TO {}, public").format(ident))
+            connection.execute(read_text(schema, "SQL file"))  # the built-in schema, run as written
+
+            def execute(statement: str, params: Sequence[Any] | None) -> list[tuple[Any, ...]] | None:
+                cursor = connection.execute(statement, params)
+                return cursor.fetchall() if cursor.description is not None else None
+
+            return _time_sizes(execute, _SCRATCH, fixtures, runs, sizes)
+        finally:
+            connection.rollback()

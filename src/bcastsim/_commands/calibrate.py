@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bcastsim._commands._realtime_rls import SUBSCRIPTION_SIZES, realtime_sql_files
+from bcastsim._commands._realtime_rls import SUBSCRIPTION_SIZES, describe_dsn, realtime_sql_files
 from bcastsim._errors import InputError
 from bcastsim._io import check_output, write_output
 from bcastsim._toml import Range, check_number
@@ -356,18 +356,20 @@ def _measure_reread(
 
 
 def measure(
-    n: int = 2000, runs: int = 5, realtime_sql: list[Path] | None = None
+    n: int = 2000, runs: int = 5, realtime_sql: list[Path] | None = None, realtime_dsn: str | None = None
 ) -> tuple[dict[str, float], dict[str, str]]:
     """Start a throwaway PostgreSQL, load the built-in SQL and time each operation.
 
     The poll costs are measured only when the server runs with ``wal_level = logical``; otherwise
     they are left out and ``render_costs`` writes the built-in estimates. With ``realtime_sql``
     (the user's copy of Realtime's SQL) the authorization costs are its ``realtime.apply_rls``
-    timed against the number of subscriptions, instead of the inline stand-in.
+    timed against the number of subscriptions, instead of the inline stand-in; with ``realtime_dsn``
+    (a database with Realtime's schema, e.g. a Supabase project) it is timed there, in a transaction
+    that is rolled back.
     """
     import psycopg
 
-    from bcastsim._commands._realtime_rls import measure_apply_rls, sql_digest
+    from bcastsim._commands._realtime_rls import describe_dsn, measure_apply_rls, measure_apply_rls_at, sql_digest
     from bcastsim._resources import builtin_sql_dir, builtin_sql_files, display_path
     from bcastsim.pg import EphemeralPostgres
 
@@ -434,20 +436,18 @@ def measure(
                 notes["realtime_send"] = "from the bid insert with sql/variants/recommended_triggers.sql"
             finally:
                 db.close()
-        if realtime_sql:
+        if realtime_sql or realtime_dsn:
             inline = {k: costs[k] for k in ("rls_change_ms", "auth_read_ms", "auth_pair_ms")}
-            costs.update(
-                measure_apply_rls(
-                    server,
-                    realtime_sql,
-                    schema=builtin_sql_dir() / "schema.sql",
-                    fixtures=_FIXTURES + _ONE_BID,
-                    runs=runs,
-                )
-            )
+            schema, fixtures = builtin_sql_dir() / "schema.sql", _FIXTURES + _ONE_BID
+            if realtime_dsn:
+                costs.update(measure_apply_rls_at(realtime_dsn, schema=schema, fixtures=fixtures, runs=runs))
+                notes["realtime_sql"] = f"the database given with --dsn ({describe_dsn(realtime_dsn)})"
+            else:
+                assert realtime_sql
+                costs.update(measure_apply_rls(server, realtime_sql, schema=schema, fixtures=fixtures, runs=runs))
+                notes["realtime_sql"] = ", ".join(display_path(p) for p in realtime_sql)
+                notes["realtime_sql_sha256"] = sql_digest(realtime_sql)
             costs.update({f"measured_inline_{k}": v for k, v in inline.items()})
-            notes["realtime_sql"] = ", ".join(display_path(p) for p in realtime_sql)
-            notes["realtime_sql_sha256"] = sql_digest(realtime_sql)
             notes["machine"] = f"{os.cpu_count()} CPUs ({platform.machine()}), shared with other work while measuring"
     notes["sql"] = str(builtin_sql_dir())
     notes["operations_per_run"] = str(n)
@@ -480,13 +480,18 @@ def _poll_comment(notes: dict[str, str]) -> list[str]:
     ]
 
 
+def _sql_identity(notes: dict[str, str]) -> str:
+    digest = f"sha256 {notes['realtime_sql_sha256']}" if "realtime_sql_sha256" in notes else "its realtime schema"
+    return digest + notes.get("realtime_commit", "")
+
+
 def _authorization_comment(notes: dict[str, str]) -> list[str]:
     if "realtime_sql" in notes:
         sizes = ", ".join(f"{n:,}" for n in SUBSCRIPTION_SIZES)
         return [
             "# rls_change_ms, auth_read_ms and auth_pair_ms: Realtime's own realtime.apply_rls, loaded from",
             f"#   {notes['realtime_sql']}",
-            f"#   (sha256 {notes['realtime_sql_sha256']}{notes.get('realtime_commit', '')}),",
+            f"#   ({_sql_identity(notes)}),",
             "# given one bid insert as wal2json (format-version 2) hands it over, with " + sizes + " rows in",
             "# realtime.subscription (5 per user: bids, votes, art, art_media, round_contestants; claims of an",
             "# authenticated user; bids under a policy with a join, which every listener passes). Timed inside the",
@@ -578,6 +583,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "a supabase/realtime checkout, or a directory of *.sql) instead of the inline stand-in",
     )
     parser.add_argument(
+        "--dsn",
+        metavar="CONNINFO",
+        help="time realtime.apply_rls on this database, which has Realtime's schema (a Supabase project); "
+        "everything runs in one transaction that is rolled back",
+    )
+    parser.add_argument(
         "--realtime-commit", default="", metavar="TEXT", help="the Realtime version that SQL is from, for the record"
     )
 
@@ -605,11 +616,15 @@ def run(args: argparse.Namespace) -> int:
 
     check_number(args.operations, "--operations", _OPERATIONS)
     check_number(args.runs, "--runs", _RUNS)
+    if args.realtime_sql is not None and args.dsn is not None:
+        raise InputError("--realtime-sql and --dsn both name the Realtime to time", fix="pass one of them")
     realtime_sql = None if args.realtime_sql is None else realtime_sql_files(args.realtime_sql)
+    if args.dsn is not None:
+        describe_dsn(args.dsn)
     _check_out(args.out)
     try:
-        costs, notes = measure(args.operations, args.runs, realtime_sql)
-        if realtime_sql and args.realtime_commit:
+        costs, notes = measure(args.operations, args.runs, realtime_sql, args.dsn)
+        if (realtime_sql or args.dsn) and args.realtime_commit:
             notes["realtime_commit"] = f", Realtime commit {args.realtime_commit}"
         if realtime_sql:
             words = ["bcastsim calibrate", "--realtime-sql", str(args.realtime_sql)]
