@@ -104,20 +104,30 @@ def test_a_checkout_gives_its_tenant_dump_and_a_directory_its_sql_in_order(tmp_p
         rls.realtime_sql_files(empty)
 
 
-def test_a_missing_realtime_sql_fails_in_one_line_before_measuring(tmp_path: Path) -> None:
-    """`calibrate --realtime-sql` of a missing path: status 2, one line naming it, no model written."""
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--realtime-sql", "{tmp}/nowhere.sql"], "{tmp}/nowhere.sql: no such file or directory"),
+        (["--dsn", "host={tmp}/no-server dbname=x"], "--dsn: cannot connect"),
+        (["--dsn", "not a = conninfo ="], "--dsn: not a connection string"),
+        (["--realtime-sql", "{tmp}", "--dsn", "dbname=x"], "--realtime-sql and --dsn both name"),
+    ],
+)
+def test_a_realtime_that_cannot_be_timed_fails_in_one_line_before_measuring(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    """A missing --realtime-sql, an unreachable or malformed --dsn, or both: status 2, one line, no model."""
     out = tmp_path / "costs.toml"
-    missing = tmp_path / "nowhere.sql"
+    argv = [part.format(tmp=tmp_path) for part in options]
     result = subprocess.run(
-        [sys.executable, "-m", "bcastsim.cli", "calibrate", "--realtime-sql", str(missing), "--out", str(out)],
+        [sys.executable, "-m", "bcastsim.cli", "calibrate", *argv, "--out", str(out)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
-    assert str(missing) in result.stderr
-    assert "no such file or directory" in result.stderr
+    assert message.format(tmp=tmp_path) in result.stderr
     assert "Traceback" not in result.stderr
     assert not out.exists()
 

@@ -7,7 +7,8 @@ table and, with RLS on, takes on each subscriber's role and JWT claims in turn a
 SELECT of the changed row under the table's policies; one row per postgres_changes subscription and
 client, so 5 per user of a page with five ``.on('postgres_changes', ...)`` listeners.
 
-The SQL is the user's copy of Realtime's (its tenant schema dump, or its migrations' SQL); bcastsim
+The SQL is the user's copy of Realtime's (its tenant schema dump, or a directory of SQL files), or a
+database that already has it (``--dsn``, timed in a transaction that is rolled back); bcastsim
 ships none of it. wal2json is not needed: the change is handed to ``apply_rls`` in wal2json's
 format-version 2 shape, which is what ``list_changes`` passes it; decoding is timed separately.
 """
@@ -23,11 +24,14 @@ from bcastsim._errors import InputError
 from bcastsim._io import read_text
 
 if TYPE_CHECKING:
+    import psycopg
+
     from bcastsim.pg import Database, EphemeralPostgres
 
 __all__ = [
     "SUBSCRIPTION_SIZES",
     "TABLES",
+    "check_dsn",
     "describe_dsn",
     "fit_quadratic",
     "measure_apply_rls",
@@ -291,6 +295,31 @@ def measure_apply_rls(
 _SCRATCH = "bcastsim_calibration"
 
 
+def _connect(dsn: str) -> psycopg.Connection[tuple[Any, ...]]:
+    import psycopg
+
+    try:
+        return psycopg.connect(dsn)
+    except psycopg.Error as error:
+        message = " ".join(str(error).split())
+        raise InputError(f"cannot connect: {message}", path="--dsn", fix="pass a libpq connection string") from None
+
+
+def _require_realtime(connection: psycopg.Connection[tuple[Any, ...]]) -> None:
+    missing = connection.execute(_MISSING).fetchall()
+    if missing:
+        names = ", ".join(str(row[0]) for row in missing)
+        raise InputError(f"the database has no {names}", path="--dsn", fix=_FIX_DSN)
+
+
+def check_dsn(dsn: str) -> str:
+    """Fail before minutes of measuring when ``dsn`` is unreachable or lacks Realtime; where it points."""
+    where = describe_dsn(dsn)
+    with _connect(dsn) as connection:
+        _require_realtime(connection)
+    return where
+
+
 def measure_apply_rls_at(
     dsn: str, *, schema: Path, fixtures: str, runs: int, sizes: tuple[int, ...] = SUBSCRIPTION_SIZES
 ) -> dict[str, float]:
@@ -302,17 +331,9 @@ def measure_apply_rls_at(
     """
     import psycopg
 
-    try:
-        connection = psycopg.connect(dsn)
-    except psycopg.Error as error:
-        message = " ".join(str(error).split())
-        raise InputError(f"cannot connect: {message}", path="--dsn", fix="pass a libpq connection string") from None
-    with connection:
+    with _connect(dsn) as connection:
         try:
-            missing = connection.execute(_MISSING).fetchall()
-            if missing:
-                names = ", ".join(str(row[0]) for row in missing)
-                raise InputError(f"the database has no {names}", path="--dsn", fix=_FIX_DSN)
+            _require_realtime(connection)
             ident = psycopg.sql.Identifier(_SCRATCH)
             connection.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(ident))
             connection.execute(psycopg.sql.SQL("SET LOCAL search_path TO {}, public").format(ident))

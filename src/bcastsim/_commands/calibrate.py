@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bcastsim._commands._realtime_rls import SUBSCRIPTION_SIZES, describe_dsn, realtime_sql_files
+from bcastsim._commands._realtime_rls import SUBSCRIPTION_SIZES, check_dsn, realtime_sql_files
 from bcastsim._errors import InputError
 from bcastsim._io import check_output, write_output
 from bcastsim._toml import Range, check_number
@@ -620,7 +620,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--realtime-sql and --dsn both name the Realtime to time", fix="pass one of them")
     realtime_sql = None if args.realtime_sql is None else realtime_sql_files(args.realtime_sql)
     if args.dsn is not None:
-        describe_dsn(args.dsn)
+        check_dsn(args.dsn)
     _check_out(args.out)
     try:
         costs, notes = measure(args.operations, args.runs, realtime_sql, args.dsn)
