@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests._corpus import corpus_root
+from tests._corpus import CORPUS_MISSING, corpus_root
 
 from bcastsim._commands import _realtime_rls as rls
 from bcastsim._commands import calibrate
@@ -148,7 +148,7 @@ def test_realtimes_own_apply_rls_is_timed_with_every_listener_through_the_policy
     """Realtime's real tenant schema loads, every listener passes the policy, and more listeners cost more."""
     dump = realtime_dump()
     if dump is None or not dump.is_file():
-        pytest.skip("Realtime's SQL not found ($BCASTSIM_REALTIME_SQL, the real-world corpus copies)")
+        pytest.skip(f"Realtime's SQL not found: $BCASTSIM_REALTIME_SQL unset and {CORPUS_MISSING}")
     costs = rls.measure_apply_rls(bcastsim_server, [dump], schema=SCHEMA, fixtures=FIXTURES, runs=1, sizes=(100, 1000))
     assert costs["measured_apply_rls_1000_subscriptions_ms"] > costs["measured_apply_rls_100_subscriptions_ms"]
     assert costs["auth_read_ms"] > 0
