@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from _sim_support import one_topic_world
-from bcastsim.sim import SimulationReport, load_scenario, render_text, simulate
+from bcastsim.sim import SimulationReport, load_costs, load_scenario, render_text, simulate
 from bcastsim.sim._metrics import wal_spikes
 
 
@@ -88,3 +88,22 @@ def test_wal_spikes_rise_and_fall_back() -> None:
     spikes = wal_spikes(times, [0.0, 10.0, 2.0, 1.0, 9.0, 4.0, 3.0, 3.5])
     assert spikes == {"count": 2, "height_bytes": 10.0, "period_s": 30.0}
     assert wal_spikes(times, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])["count"] == 0
+
+
+def test_explanations_quote_the_backtests_own_figures(report: SimulationReport) -> None:
+    """The reasons a symptom is missed are computed from this run and its costs, not written in advance."""
+    assert report.backtest is not None
+    figures = report.backtest["figures"]
+    costs = load_costs()
+    n = figures["listeners_per_table"]
+    expected = costs.rls_change_ms + costs.auth_read_ms * n + costs.auth_pair_ms * n * n + costs.change_decode_ms
+    assert figures["ms_per_change"] == pytest.approx(expected)
+    calls = next(row for row in report.backtest["symptoms"] if row["symptom"] == "list_changes_calls")
+    assert figures["calls_per_s"] * figures["duration_h"] * 3600 == pytest.approx(calls["simulated"])
+    text = render_text(report)
+    if not calls["reproduced"]:
+        assert f"{figures['idle_calls_per_s']:.1f} calls/s" in text
+    close = next(row for row in report.backtest["symptoms"] if row["symptom"] == "bid_delay_at_close_s")
+    if not close["reproduced"]:
+        assert f"{figures['ms_per_change']:.1f} ms with {n:,.0f} listeners" in text
+        assert f"never more than {figures['peak_poller_lag_s']:,.0f} s behind" in text

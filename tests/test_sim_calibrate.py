@@ -35,6 +35,8 @@ def test_calibration_writes_a_cost_model_the_simulator_reads(tmp_path: Path) -> 
     assert model.wal_bytes_per_write == pytest.approx(costs["wal_bytes_per_write"], abs=0.1)
     assert model.poll_base_ms == pytest.approx(costs["poll_base_ms"], abs=1e-5)
     assert model.change_decode_ms == pytest.approx(costs["change_decode_ms"], abs=1e-5)
+    assert model.wal_read_ms_per_mb == pytest.approx(costs["wal_read_ms_per_mb"], abs=1e-5)
+    assert costs["measured_poll_empty_rereading_ms"] > costs["measured_poll_empty_after_checkpoint_ms"]
     assert "not measured" not in text
     assert "test_decoding" in text
 
@@ -144,9 +146,10 @@ def test_without_logical_decoding_the_poll_costs_keep_the_estimates(tmp_path: Pa
     model = load_costs(path)
     assert model.poll_base_ms == CostModel().poll_base_ms
     assert model.change_decode_ms == CostModel().change_decode_ms
+    assert model.wal_read_ms_per_mb == CostModel().wal_read_ms_per_mb
     assert model.insert_row_ms == 0.5
     assert "wal_level = replica" in text
-    assert text.count("# not measured") == 2
+    assert text.count("# not measured") == 3
 
 
 def test_checked_in_costs_come_from_a_calibration() -> None:
@@ -156,3 +159,4 @@ def test_checked_in_costs_come_from_a_calibration() -> None:
     assert model != CostModel(source=model.source)
     assert model.poll_base_ms != CostModel().poll_base_ms
     assert model.change_decode_ms != CostModel().change_decode_ms
+    assert model.wal_read_ms_per_mb != CostModel().wal_read_ms_per_mb

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bcastsim._commands._realtime_rls import SUBSCRIPTION_SIZES, check_dsn, realtime_sql_files
 from bcastsim._errors import InputError
 from bcastsim._io import check_output, write_output
 from bcastsim._toml import Range, check_number
@@ -44,6 +47,7 @@ VALUES ('0b9a4f8e-2c1d-4e3f-a5b6-c7d8e9f0a1b2', '5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3
 
 _ART = "'0b9a4f8e-2c1d-4e3f-a5b6-c7d8e9f0a1b2'::uuid"
 _PERSON = "'7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d'::uuid"
+_ONE_BID = f"INSERT INTO bids (art_id, person_id, amount) VALUES ({_ART}, {_PERSON}, 120);"
 
 
 def _loop(name: str, body: str, declare: str = "") -> str:
@@ -285,6 +289,7 @@ def _measure_polls(db: Database, samples: int, empty_polls: int) -> dict[str, fl
                 start = time.perf_counter()
                 poller.execute("SELECT 1").fetchall()
                 roundtrip.append((time.perf_counter() - start) * 1000.0)
+            reread = _measure_reread(db, poller, writer, samples)
             # Realtime's idle poller waits between calls; a backend woken after a pause answers slower.
             idle = []
             for _ in range(max(3, min(samples, 10))):
@@ -309,18 +314,63 @@ def _measure_polls(db: Database, samples: int, empty_polls: int) -> dict[str, fl
         f"measured_poll_{full}_changes_ms": full_poll,
         "measured_client_roundtrip_ms": statistics.median(roundtrip),
         "measured_poll_empty_after_100ms_idle_ms": statistics.median(idle),
+        **reread,
     }
 
 
-def measure(n: int = 2000, runs: int = 5) -> tuple[dict[str, float], dict[str, str]]:
+# Bids written (and consumed) in one transaction before the timed re-reads: about 1.6 MB of WAL.
+_REREAD_ROWS = 5000
+
+
+def _measure_reread(
+    db: Database, poller: psycopg.Connection[tuple[Any, ...]], writer: psycopg.Connection[tuple[Any, ...]], samples: int
+) -> dict[str, float]:
+    """Milliseconds per MB that an empty poll spends reading WAL it already returned.
+
+    Every ``pg_logical_slot_get_changes`` call starts reading at the slot's restart point, which trails
+    the confirmed position until decoding passes a running-transactions record; here the distance is
+    the consumed bids, and the time is set against an empty poll straight after a checkpoint.
+    """
+    _drain(db, poller)
+    after_checkpoint = statistics.median(_timed_poll(poller)[0] for _ in range(samples))
+    writer.execute(
+        "INSERT INTO bids (art_id, person_id, amount) "
+        f"SELECT {_ART}, {_PERSON}, 100 + g FROM generate_series(1, {_REREAD_ROWS}) g"
+    )
+    while poller.execute(_POLL).fetchall():
+        pass
+    row = poller.execute(
+        "SELECT pg_wal_lsn_diff(confirmed_flush_lsn, restart_lsn)::float8 FROM pg_replication_slots "
+        "WHERE slot_name = %s",
+        (_SLOT,),
+    ).fetchone()
+    behind_mb = float(row[0]) / 1e6 if row else 0.0
+    reread = statistics.median(_timed_poll(poller)[0] for _ in range(samples))
+    if behind_mb < 0.5:
+        return {}  # the restart point moved on meanwhile: nothing re-read to time
+    return {
+        "wal_read_ms_per_mb": max(0.0, reread - after_checkpoint) / behind_mb,
+        "measured_poll_empty_rereading_mb": behind_mb,
+        "measured_poll_empty_rereading_ms": reread,
+    }
+
+
+def measure(
+    n: int = 2000, runs: int = 5, realtime_sql: list[Path] | None = None, realtime_dsn: str | None = None
+) -> tuple[dict[str, float], dict[str, str]]:
     """Start a throwaway PostgreSQL, load the built-in SQL and time each operation.
 
     The poll costs are measured only when the server runs with ``wal_level = logical``; otherwise
-    they are left out and ``render_costs`` writes the built-in estimates.
+    they are left out and ``render_costs`` writes the built-in estimates. With ``realtime_sql``
+    (the user's copy of Realtime's SQL) the authorization costs are its ``realtime.apply_rls``
+    timed against the number of subscriptions, instead of the inline stand-in; with ``realtime_dsn``
+    (a database with Realtime's schema, e.g. a Supabase project) it is timed there, in a transaction
+    that is rolled back.
     """
     import psycopg
 
-    from bcastsim._resources import builtin_sql_dir, builtin_sql_files
+    from bcastsim._commands._realtime_rls import describe_dsn, measure_apply_rls, measure_apply_rls_at, sql_digest
+    from bcastsim._resources import builtin_sql_dir, builtin_sql_files, display_path
     from bcastsim.pg import EphemeralPostgres
 
     costs: dict[str, float] = {}
@@ -361,8 +411,8 @@ def measure(n: int = 2000, runs: int = 5) -> tuple[dict[str, float], dict[str, s
                     notes["poll_error"] = (error.diag.message_primary or type(error).__name__).strip()
                     polls = []
                 if polls and all(polls):
-                    for key in polls[0]:
-                        costs[key] = statistics.median(p[key] for p in polls)
+                    for key in {k for p in polls for k in p}:
+                        costs[key] = statistics.median(p[key] for p in polls if key in p)
                     notes["poll_samples"] = str(samples)
                     notes["empty_polls"] = str(empty_polls)
                 elif polls:
@@ -386,6 +436,19 @@ def measure(n: int = 2000, runs: int = 5) -> tuple[dict[str, float], dict[str, s
                 notes["realtime_send"] = "from the bid insert with sql/variants/recommended_triggers.sql"
             finally:
                 db.close()
+        if realtime_sql or realtime_dsn:
+            inline = {k: costs[k] for k in ("rls_change_ms", "auth_read_ms", "auth_pair_ms")}
+            schema, fixtures = builtin_sql_dir() / "schema.sql", _FIXTURES + _ONE_BID
+            if realtime_dsn:
+                costs.update(measure_apply_rls_at(realtime_dsn, schema=schema, fixtures=fixtures, runs=runs))
+                notes["realtime_sql"] = f"the database given with --dsn ({describe_dsn(realtime_dsn)})"
+            else:
+                assert realtime_sql
+                costs.update(measure_apply_rls(server, realtime_sql, schema=schema, fixtures=fixtures, runs=runs))
+                notes["realtime_sql"] = ", ".join(display_path(p) for p in realtime_sql)
+                notes["realtime_sql_sha256"] = sql_digest(realtime_sql)
+            costs.update({f"measured_inline_{k}": v for k, v in inline.items()})
+            notes["machine"] = f"{os.cpu_count()} CPUs ({platform.machine()}), shared with other work while measuring"
     notes["sql"] = str(builtin_sql_dir())
     notes["operations_per_run"] = str(n)
     notes["runs"] = str(runs)
@@ -411,7 +474,39 @@ def _poll_comment(notes: dict[str, str]) -> list[str]:
         "# wal2json; the built-in test_decoding plugin stands in for it here. poll_base_ms is an empty",
         f"# poll (median of {notes['empty_polls']} per run); change_decode_ms is a poll returning {full} one-row bid",
         f"# transactions minus an empty poll in the same state, divided by {full} ({notes['poll_samples']} of each",
-        f"# per run); both the median of {notes.get('runs', '?')} runs.",
+        f"# per run); both the median of {notes.get('runs', '?')} runs. wal_read_ms_per_mb: an empty poll after",
+        f"# {_REREAD_ROWS:,} bids were committed and returned (the slot's restart point still before them, so the",
+        "# call reads them again) minus an empty poll after a checkpoint, per MB between restart and confirmed.",
+    ]
+
+
+def _sql_identity(notes: dict[str, str]) -> str:
+    digest = f"sha256 {notes['realtime_sql_sha256']}" if "realtime_sql_sha256" in notes else "its realtime schema"
+    return digest + notes.get("realtime_commit", "")
+
+
+def _authorization_comment(notes: dict[str, str]) -> list[str]:
+    if "realtime_sql" in notes:
+        sizes = ", ".join(f"{n:,}" for n in SUBSCRIPTION_SIZES)
+        return [
+            "# rls_change_ms, auth_read_ms and auth_pair_ms: Realtime's own realtime.apply_rls, loaded from",
+            f"#   {notes['realtime_sql']}",
+            f"#   ({_sql_identity(notes)}),",
+            "# given one bid insert as wal2json (format-version 2) hands it over, with " + sizes + " rows in",
+            "# realtime.subscription (5 per user: bids, votes, art, art_media, round_contestants; claims of an",
+            "# authenticated user; bids under a policy with a join, which every listener passes). Timed inside the",
+            "# server; its time for n listeners of the table is rls_change_ms + auth_read_ms n + auth_pair_ms n^2",
+            "# (least squares over the fastest of the runs at each size, since other work on the machine only adds",
+            "# time; a negative term kept at 0). measured_inline_* are bcastsim's own",
+            "# inline stand-in of the same work, for comparison.",
+        ]
+    return [
+        "# rls_change_ms, auth_read_ms and auth_pair_ms: bcastsim_cal_authorize, the poller's authorization as",
+        "# Realtime documents it (per subscriber: its claims and role, a read of the changed row under RLS, an",
+        "# append to the array of those who see it), on one bid insert with 10, 1,000 and 2,000 subscribers whose",
+        "# role reads bids under a policy with a join; its time is rls_change_ms + auth_read_ms n + auth_pair_ms n^2",
+        "# (the quadratic through the three medians, a negative term kept at 0). `bcastsim calibrate",
+        "# --realtime-sql` times Realtime's own realtime.apply_rls instead.",
     ]
 
 
@@ -424,17 +519,16 @@ def render_costs(costs: dict[str, float], notes: dict[str, str]) -> str:
         f"# Measured on PostgreSQL {notes.get('postgres', '?')} inside the server (clock_timestamp() around",
         f"# PL/pgSQL loops of {notes.get('operations_per_run', '?')} operations), median of "
         f"{notes.get('runs', '?')} runs.",
+        *([f"# Command: {notes['command']}"] if "command" in notes else []),
+        *([f"# Machine: {notes['machine']}."] if "machine" in notes else []),
         *_poll_comment(notes),
-        "# rls_change_ms, auth_read_ms and auth_pair_ms: bcastsim_cal_authorize, the poller's authorization as",
-        "# Realtime documents it (per subscriber: its claims and role, a read of the changed row under RLS, an",
-        "# append to the array of those who see it), on one bid insert with 10, 1,000 and 2,000 subscribers whose",
-        "# role reads bids under a policy with a join; its time is rls_change_ms + auth_read_ms n + auth_pair_ms n^2",
-        "# (the quadratic through the three medians, a negative term kept at 0).",
+        *_authorization_comment(notes),
         "",
         "[calibration]",
         f'postgres = "{notes.get("postgres", "")}"',
         f"operations_per_run = {notes.get('operations_per_run', 0)}",
         f"runs = {notes.get('runs', 0)}",
+        *([f'realtime_sql_sha256 = "{notes["realtime_sql_sha256"]}"'] if "realtime_sql_sha256" in notes else []),
         "",
         "[costs]",
     ]
@@ -451,7 +545,7 @@ def render_costs(costs: dict[str, float], notes: dict[str, str]) -> str:
     ):
         value = costs[key]
         lines.append(f"{key} = {value:.5f}" if value >= 0.001 or value == 0 else f"{key} = {value:.4e}")
-    for key in ("poll_base_ms", "change_decode_ms"):
+    for key in ("poll_base_ms", "change_decode_ms", "wal_read_ms_per_mb"):
         if key in costs:
             lines.append(f"{key} = {costs[key]:.5f}")
         else:
@@ -481,6 +575,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--operations", type=int, default=2000, help="operations per timed run")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per operation (the median is kept)")
+    parser.add_argument(
+        "--realtime-sql",
+        type=Path,
+        metavar="FILE_OR_DIR",
+        help="time Realtime's own realtime.apply_rls from this copy of its SQL (tenant_db_dump_15.sql, "
+        "a supabase/realtime checkout, or a directory of *.sql) instead of the inline stand-in",
+    )
+    parser.add_argument(
+        "--dsn",
+        metavar="CONNINFO",
+        help="time realtime.apply_rls on this database, which has Realtime's schema (a Supabase project); "
+        "everything runs in one transaction that is rolled back",
+    )
+    parser.add_argument(
+        "--realtime-commit", default="", metavar="TEXT", help="the Realtime version that SQL is from, for the record"
+    )
 
 
 _OPERATIONS = Range(1, 1_000_000, size=True)
@@ -506,9 +616,20 @@ def run(args: argparse.Namespace) -> int:
 
     check_number(args.operations, "--operations", _OPERATIONS)
     check_number(args.runs, "--runs", _RUNS)
+    if args.realtime_sql is not None and args.dsn is not None:
+        raise InputError("--realtime-sql and --dsn both name the Realtime to time", fix="pass one of them")
+    realtime_sql = None if args.realtime_sql is None else realtime_sql_files(args.realtime_sql)
+    if args.dsn is not None:
+        check_dsn(args.dsn)
     _check_out(args.out)
     try:
-        costs, notes = measure(args.operations, args.runs)
+        costs, notes = measure(args.operations, args.runs, realtime_sql, args.dsn)
+        if (realtime_sql or args.dsn) and args.realtime_commit:
+            notes["realtime_commit"] = f", Realtime commit {args.realtime_commit}"
+        if realtime_sql:
+            words = ["bcastsim calibrate", "--realtime-sql", str(args.realtime_sql)]
+            words += ["--realtime-commit", args.realtime_commit] if args.realtime_commit else []
+            notes["command"] = " ".join(words)
     except PgBinariesNotFound as error:
         raise InputError(
             f"no PostgreSQL server binaries: {error}", fix="install PostgreSQL (initdb, postgres)"

@@ -14,7 +14,7 @@ from bcastsim._plans import PlanLimits, PlanSet, resolve_plans
 from bcastsim.client import in_rollout
 from bcastsim.sim._architectures import ARCHITECTURES, Architecture, make_architecture
 from bcastsim.sim._costs import CostModel, load_costs
-from bcastsim.sim._payloads import ShapeSet, message_shapes
+from bcastsim.sim._payloads import WRITE_TABLES, ShapeSet, message_shapes
 from bcastsim.sim._profiles import behaviour
 from bcastsim.sim._ranges import check_ranges
 from bcastsim.sim._rng import RandomTree
@@ -429,4 +429,52 @@ def _backtest(
         "failure_lag_s": cfg.failure_lag_s,
         "symptoms": symptoms,
         "failure_search": lags,
+        "figures": _backtest_figures(scenario, baseline, costs),
+    }
+
+
+def _backtest_figures(scenario: Scenario, baseline: dict[str, Any], costs: CostModel) -> dict[str, float]:
+    """The quantities the report's explanations quote, from the same scenario, costs and run."""
+    pc = scenario.postgres_changes
+    duration_s = scenario.scenario.duration_s
+    tables = set(scenario.clients.pc_tables)
+
+    def changes(audience: int) -> list[float]:
+        sized = scenario.with_overrides(clients={"audience": audience})
+        workload = build_workload(sized, RandomTree(sized.scenario.seed).stream("workload"))
+        return [w.time_ms for w in workload.writes if WRITE_TABLES[w.kind][0] in tables]
+
+    def busiest_minute(times: list[float]) -> float:
+        most, start = 0, 0
+        for end, t in enumerate(times):
+            while times[start] < t - 60_000.0:
+                start += 1
+            most = max(most, end - start + 1)
+        return most / 60.0
+
+    times = changes(scenario.clients.audience)
+    listeners = scenario.clients.audience + scenario.clients.admins  # one per user and table
+
+    def per_change(n: float) -> float:
+        rls = costs.rls_change_ms + costs.auth_read_ms * n + costs.auth_pair_ms * n * n if pc.rls else 0.0
+        return rls + costs.change_decode_ms
+
+    at_failure = per_change(scenario.backtest.fails_at_users + scenario.clients.admins)
+    wal_per_s = scenario.database.background_wal_bytes_per_s + len(times) * costs.wal_bytes_per_write / duration_s
+    calls = baseline["database"]["queries"]["list_changes_polls"]
+    return {
+        "duration_h": duration_s / 3600.0,
+        "idle_calls_per_s": 1000.0 / (pc.poll_interval_ms + costs.poll_base_ms),
+        "calls_per_s": calls / duration_s,
+        "changes": len(times),
+        "busiest_minute_changes_per_s": busiest_minute(times),
+        "busiest_minute_at_measured_failure": busiest_minute(changes(int(scenario.backtest.fails_at_users))),
+        "poll_interval_ms": pc.poll_interval_ms,
+        "listeners_per_table": listeners,
+        "ms_per_change": per_change(listeners),
+        "ms_per_change_at_measured_failure": at_failure,
+        "capacity_at_measured_failure": 1000.0 / at_failure,
+        "largest_audience_searched": max(scenario.backtest.audiences, default=0),
+        "wal_bytes_per_s": wal_per_s,
+        "peak_poller_lag_s": baseline["peak_poller_lag_ms"] / 1000.0,
     }

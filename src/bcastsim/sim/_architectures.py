@@ -7,6 +7,7 @@ registering it in :data:`ARCHITECTURES`.
 
 from __future__ import annotations
 
+import bisect
 from typing import TYPE_CHECKING, ClassVar
 
 import attrs
@@ -35,6 +36,10 @@ _PC_REACTION = {
 ADMIN_ONLY_REACTIONS = frozenset({"vote_update", "round_contestants_update"})
 # SELECTs each seed trigger function runs before notifying.
 _TRIGGER_LOOKUPS = {"bid": 1, "vote": 1, "media": 1}
+# PostgreSQL's background writer logs the running transactions every 15 s while WAL is written
+# (LOG_SNAPSHOT_INTERVAL_MS, src/backend/postmaster/bgwriter.c); a logical slot's restart point can
+# only move to such a record once the slot has confirmed past it.
+_RUNNING_XACTS_MS = 15_000.0
 
 
 class Architecture:
@@ -100,6 +105,7 @@ class PostgresChanges(Architecture):
         self.tables: tuple[str, ...] = ()
         self.frame_bytes: dict[tuple[str, str], int] = {}
         self.poll_log: list[tuple[float, int, float]] = []  # (start ms, rows, duration ms) per poll
+        self.snapshots: list[float] = [0.0]  # WAL positions of the running-transactions records so far
 
     @staticmethod
     def topic_of(table: str) -> str:
@@ -118,6 +124,16 @@ class PostgresChanges(Architecture):
             self.tables = ()
             return
         sim.engine.at(0.0, self.poll, self.epoch, priority=7)
+        sim.engine.at(_RUNNING_XACTS_MS, self._log_running_xacts, priority=1)
+
+    def _log_running_xacts(self) -> None:
+        sim = self._sim
+        self.snapshots.append(sim.wal_total())
+        sim.engine.at(sim.engine.now + _RUNNING_XACTS_MS, self._log_running_xacts, priority=1)
+
+    def restart_wal(self) -> float:
+        """The slot's restart point: the last running-transactions record it has confirmed past."""
+        return self.snapshots[bisect.bisect_right(self.snapshots, self.confirmed_wal) - 1]
 
     def on_write(self, sim: Simulation, write: Write) -> None:
         table, operation = WRITE_TABLES[write.kind]
@@ -165,7 +181,12 @@ class PostgresChanges(Architecture):
             pairs = sum(counts[c.table] ** 2 for c in batch)
             auth_ms = cfg.authorization_ms or costs.auth_read_ms
             rls_ms = len(batch) * costs.rls_change_ms + auth * auth_ms + pairs * costs.auth_pair_ms
-        decode_ms = costs.poll_base_ms + len(batch) * costs.change_decode_ms
+        # pg_logical_slot_get_changes reads the WAL from the restart point on every call, all of it (every
+        # table's, decoded, then skipped up to the confirmed position or filtered by the publication), up to
+        # the transaction that fills max_changes or the end of the WAL.
+        end = batch[-1].wal_cum if len(batch) == cfg.max_changes_per_poll else sim.wal_total()
+        read_mb = max(0.0, end - self.restart_wal()) / 1e6
+        decode_ms = costs.poll_base_ms + len(batch) * costs.change_decode_ms + read_mb * costs.wal_read_ms_per_mb
         duration = decode_ms + rls_ms
         metrics.db("list_changes_polls", 1, decode_ms)
         metrics.db("authorization_reads", auth, rls_ms / auth if auth else 0.0)
@@ -209,6 +230,7 @@ class PostgresChanges(Architecture):
 
     def _new_slot(self) -> None:
         self.confirmed_wal = self._sim.wal_total()
+        self.snapshots.append(self.confirmed_wal)  # a new slot starts from a fresh snapshot
 
     def lag_ms(self, sim: Simulation) -> float:
         if self.tables and self.delivered < len(self.changes):
@@ -220,7 +242,7 @@ class PostgresChanges(Architecture):
     def retained_wal_bytes(self, sim: Simulation) -> float:
         if not self.tables or sim.engine.now < sim.server_down_until:
             return 0.0  # no slot, nothing retained
-        return max(0.0, sim.wal_total() - self.confirmed_wal)
+        return max(0.0, sim.wal_total() - self.restart_wal())
 
     def bind(self, sim: Simulation) -> None:
         self._sim = sim

@@ -27,6 +27,8 @@ class CostModel:
     realtime_send_ms: float = 0.09
     poll_base_ms: float = 0.6
     change_decode_ms: float = 0.05
+    # Reading WAL again from the slot's restart point, per MB, on every poll (pg_logical_slot_get_changes).
+    wal_read_ms_per_mb: float = 1.0
     # realtime.apply_rls per change with RLS on: rls_change_ms + auth_read_ms n + auth_pair_ms n^2 for n
     # subscribers of the changed table (each visible one is appended to an array the function copies).
     rls_change_ms: float = 0.0

@@ -150,7 +150,7 @@ def _pair_ms(p: dict[str, float | None]) -> str:
 
 
 def _verdict(m: dict[str, Any]) -> str:
-    """"ok" only when nothing at all went wrong; a loss the profile accepts is named, never called ok."""
+    """ "ok" only when nothing at all went wrong; a loss the profile accepts is named, never called ok."""
     check = m["delivery_check"]
     if not check["ok"]:
         return "FAIL"
@@ -252,9 +252,7 @@ _ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
             ("  reconnected, some channel never", lambda m: _int(m["connections"]["never_resubscribed"])),
             (
                 "failed (re)connections* (rate)",
-                lambda m: (
-                    f"{m['connections']['failed_episodes']:,} ({_pct(m['connections']['episode_failure_rate'])})"
-                ),
+                lambda m: f"{m['connections']['failed_episodes']:,} ({_pct(m['connections']['episode_failure_rate'])})",
             ),
             ("attempts (every retry)", lambda m: _int(m["connections"]["attempts"])),
             (
@@ -347,10 +345,7 @@ def _claims(report: SimulationReport, main: list[RunSummary], reference: list[Ru
             la, lb = _latency(a, "bid_update"), _latency(b, "bid_update")
             p50, p99 = lb["p50"], lb["p99"]
             if b["user_visible"]["applied_by_page"] == 0:
-                return (
-                    f"socket p50 {_ms(la['p50']).replace(' ms', '')}→{_ms(p50)}; "
-                    "the page shows none (no)"
-                )
+                return f"socket p50 {_ms(la['p50']).replace(' ms', '')}→{_ms(p50)}; the page shows none (no)"
             if p99 is not None and p99 < 100:
                 verdict = "yes"
             elif p50 is not None and p50 < 100:
@@ -400,7 +395,8 @@ def _claims(report: SimulationReport, main: list[RunSummary], reference: list[Ru
     else:
         lines.append(
             "Judged against this scenario's postgres_changes, not the measured past: "
-            "`bcastsim simulate backtest` judges it against a baseline built to reproduce the seed's symptoms."
+            "`bcastsim simulate backtest` judges it against the pre-migration baseline and says which of the "
+            "seed's measured symptoms that reproduces."
         )
     header = "Metric".ljust(22) + "Seed claims".ljust(24) + "".join(f"Simulated, {t}".ljust(width) for t, _ in columns)
     lines.append(header.rstrip())
@@ -497,45 +493,95 @@ def _split(run: RunSummary) -> list[RunSummary]:
 
 # Per measured symptom: how it is named, how a value prints, the mechanism that produces it, and, when
 # the simulation misses it, why no documented mechanism in the model closes the gap.
-_SYMPTOMS: dict[str, tuple[str, Callable[[float], str], str, str]] = {
+def _why_calls(f: dict[str, float], row: dict[str, Any]) -> str:
+    rate = row["measured"] / (f["duration_h"] * 3600.0)
+    return (
+        f"one poller that waits {f['poll_interval_ms']:g} ms after an empty poll makes at most "
+        f"{f['idle_calls_per_s']:.1f} calls/s ({f['idle_calls_per_s'] * f['duration_h'] * 3600:,.0f} in "
+        f"{f['duration_h']:g} h) plus one at once after each poll that returned rows; {row['measured']:,.0f} is "
+        f"{rate:.0f}/s, which needs rows back on about {1 - f['idle_calls_per_s'] / rate:.0%} of the polls for the "
+        f"whole event, a steady stream of changes on subscribed tables; the event has {f['changes']:,.0f} of them "
+        f"({f['changes'] / (f['duration_h'] * 3600):.2f}/s on average)"
+    )
+
+
+def _why_wal(f: dict[str, float], row: dict[str, Any]) -> str:
+    return (
+        "the slot keeps the WAL from its restart point, which trails what the poller confirmed by up to 15 s "
+        "(PostgreSQL moves it only at a running-transactions record) plus the poller's lag (at most "
+        f"{f['peak_poller_lag_s']:,.0f} s here); at the event's {f['wal_bytes_per_s'] / 1000:,.0f} kB/s of WAL, "
+        f"{row['measured'] / 1e6:g} MB is {row['measured'] / f['wal_bytes_per_s']:,.0f} s of WAL held back, "
+        "a lag the poller does not reach"
+    )
+
+
+def _why_period(f: dict[str, float], row: dict[str, Any]) -> str:
+    return (
+        "the retained WAL rises and falls with the running-transactions records every 15 s and with the "
+        "bursts of the event (a vote burst per round, the auction's staggered closes); nothing documented in "
+        f"Realtime or PostgreSQL repeats every {row['measured']:g} s: that cycle would need a periodic writer "
+        "the seed does not name"
+    )
+
+
+def _why_close(f: dict[str, float], row: dict[str, Any]) -> str:
+    return (
+        f"each change costs the poller {f['ms_per_change']:.1f} ms with {f['listeners_per_table']:,.0f} listeners "
+        "on its table (Realtime's realtime.apply_rls as calibrate measures it, plus decoding), so it keeps up "
+        f"with {1000 / f['ms_per_change']:.0f} changes/s against {f['busiest_minute_changes_per_s']:.1f}/s in the "
+        f"event's busiest minute, and it is never more than {f['peak_poller_lag_s']:,.0f} s behind; a "
+        f"{row['measured']:g} s delay at the close needs a backlog that long, which this work and these changes "
+        "do not build"
+    )
+
+
+def _why_failure(f: dict[str, float], row: dict[str, Any]) -> str:
+    found = (
+        f"the poller first falls that far behind at {row['simulated']:,.0f} users"
+        if row["simulated"]
+        else f"no searched audience (up to {f['largest_audience_searched']:,.0f} users) puts the poller that far behind"
+    )
+    return (
+        f"{found}; at {row['measured']:,.0f} users a change costs {f['ms_per_change_at_measured_failure']:.1f} ms "
+        f"(capacity {f['capacity_at_measured_failure']:.0f} changes/s) against "
+        f"{f['busiest_minute_at_measured_failure']:.1f} changes/s in its busiest minute, so failing there needs "
+        "several times the measured work per change or the changes, which the seed does not document"
+    )
+
+
+_Why = Callable[[dict[str, float], dict[str, Any]], str]
+# Label, format, the mechanism, and why it falls short (from the backtest's own figures).
+_SYMPTOMS: dict[str, tuple[str, Callable[[float], str], str, _Why]] = {
     "list_changes_calls": (
         "list_changes() calls in the event",
         _int,
         "one poller: again at once while rows come back, else after poll_interval_ms",
-        "one poller that waits 100 ms after an empty poll makes at most 10 calls/s (108,000 in 3 h); the "
-        "measured 37/s needs rows back on about 3 polls in 4 for three hours, i.e. a steady 28+ changes/s on "
-        "subscribed tables, which the event's writes (bids, votes, media, rounds) do not contain",
+        _why_calls,
     ),
     "wal_spike_bytes": (
         "WAL retained by the slot, spike",
         _mb,
-        "the slot keeps all WAL since the last change the poller confirmed; it falls behind while every "
-        "change costs one authorization per subscriber",
-        "with the authorization work as calibrate measures it the poller drains each burst within seconds (see the "
-        "failure search), so the slot holds seconds of WAL; 15 MB at the event's WAL rate is minutes of lag",
+        "the slot keeps all WAL since its restart point; it falls behind while every change costs "
+        "realtime.apply_rls's work per listener",
+        _why_wal,
     ),
     "wal_spike_period_s": (
         "time between WAL spikes",
         lambda v: _secs(v * 1000),
         "spikes build during the vote bursts at each round's end and drain once the poller catches up",
-        "the lag follows the bursts of the event (rounds of 20 minutes), and nothing documented in Realtime or "
-        "PostgreSQL repeats every 2 minutes; a 2-minute cycle would need a periodic writer the seed does not name",
+        _why_period,
     ),
     "bid_delay_at_close_s": (
         "bid delay at the auction close (p95)",
         lambda v: _secs(v * 1000),
-        "bids queue behind the poller, each costing one authorization per bid subscriber",
-        "the close's bids alone (30 per artwork, staggered closes) keep the poller below capacity; a 2-minute "
-        "delay at the close needs several times the bids, or other changes on subscribed tables at that moment",
+        "bids queue behind the poller, each costing realtime.apply_rls's work per bid listener",
+        _why_close,
     ),
     "fails_at_users": (
         "users at which it fails",
         _int,
-        "smallest audience whose poller falls failure_lag_s behind: authorization work grows with "
-        "subscribers × changes",
-        "with the authorization work as calibrate measures it no searched audience puts the poller that far behind "
-        "(see the failure search); failing at 500 needs several times the measured work per change, or several "
-        "times the changes, which the seed does not document",
+        "smallest audience whose poller falls failure_lag_s behind: authorization work grows with listeners × changes",
+        _why_failure,
     ),
 }
 
@@ -586,7 +632,7 @@ def _backtest(report: SimulationReport) -> list[str]:
             f"{label:40}{fmt(row['measured']):>16}{simulated:>16}{ratio:>9}  {'yes' if row['reproduced'] else 'NO'}"
         )
         if not row["reproduced"]:
-            missing.append(f"  {label}: {why or 'see docs/simulate.md#backtest'}.")
+            missing.append(f"  {label}: {why(bt['figures'], row)}.")
     search = ", ".join(f"{r['audience']:,} → {r['peak_lag_s']:,.0f} s" for r in bt["failure_search"])
     lines.append(f"Failure search (peak poller lag by audience, fails above {bt['failure_lag_s']:g} s): {search}")
     if missing:
@@ -615,11 +661,7 @@ def render_text(report: SimulationReport) -> str:
         if claims:
             lines.extend(claims)
             lines.append("")
-        examples = [
-            (r.label, e)
-            for r in main
-            for e in r.metrics[r.architectures[0]]["delivery_check"]["examples"][:1]
-        ]
+        examples = [(r.label, e) for r in main for e in r.metrics[r.architectures[0]]["delivery_check"]["examples"][:1]]
         if examples:
             lines.append("First delivery-check example per run:")
             lines.extend(f"  {label}: {example}" for label, example in examples)

@@ -174,9 +174,7 @@ class BacktestConfig:
 
     @property
     def measured(self) -> bool:
-        return any(
-            (self.list_changes_calls, self.wal_spike_bytes, self.bid_delay_at_close_s, self.fails_at_users)
-        )
+        return any((self.list_changes_calls, self.wal_spike_bytes, self.bid_delay_at_close_s, self.fails_at_users))
 
 
 def _default_reactions() -> dict[str, float]:

@@ -1,0 +1,348 @@
+"""Time Realtime's own ``realtime.apply_rls`` against the number of postgres_changes subscriptions.
+
+Realtime's poller calls ``realtime.list_changes`` (lib/extensions/postgres_cdc_rls/replications.ex),
+which decodes the slot with wal2json and passes every decoded change of a published table to
+``realtime.apply_rls``. That function gathers every row of ``realtime.subscription`` for the changed
+table and, with RLS on, takes on each subscriber's role and JWT claims in turn and runs a prepared
+SELECT of the changed row under the table's policies; one row per postgres_changes subscription and
+client, so 5 per user of a page with five ``.on('postgres_changes', ...)`` listeners.
+
+The SQL is the user's copy of Realtime's (its tenant schema dump, or a directory of SQL files), or a
+database that already has it (``--dsn``, timed in a transaction that is rolled back); bcastsim
+ships none of it. wal2json is not needed: the change is handed to ``apply_rls`` in wal2json's
+format-version 2 shape, which is what ``list_changes`` passes it; decoding is timed separately.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bcastsim._errors import InputError
+from bcastsim._io import read_text
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from bcastsim.pg import Database, EphemeralPostgres
+
+__all__ = [
+    "SUBSCRIPTION_SIZES",
+    "TABLES",
+    "check_dsn",
+    "describe_dsn",
+    "fit_quadratic",
+    "measure_apply_rls",
+    "measure_apply_rls_at",
+    "realtime_sql_files",
+    "sql_digest",
+]
+
+# The seed's five postgres_changes listeners per user.
+TABLES = ("bids", "votes", "art", "art_media", "round_contestants")
+# Subscriptions in all (5 per user): 20 to 2,000 users, the seed's "1000-2000 users x 5".
+SUBSCRIPTION_SIZES = (100, 500, 1000, 2500, 5000, 10000)
+# Where a Realtime checkout keeps its tenant schema as one file.
+_DUMP_PATHS = ("priv/repo/tenant_db_dump_15.sql", "tenant_db_dump_15.sql")
+_FIX = "pass Realtime's tenant schema: priv/repo/tenant_db_dump_15.sql of a supabase/realtime checkout"
+
+# The roles Realtime's SQL grants to and owns objects as; on Supabase they exist already.
+_ROLES = """
+DO $roles$
+DECLARE r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['supabase_admin', 'anon', 'authenticated', 'service_role', 'dashboard_user', 'postgres']
+  LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+      EXECUTE format('CREATE ROLE %I NOLOGIN', r);
+    END IF;
+  END LOOP;
+END
+$roles$;
+"""
+
+# A bid visible to signed-in users of an event's artwork: the seed names no policies, so the one the
+# inline measurement uses (a claims check and a join), on the table whose change is timed.
+_POLICY = """
+GRANT SELECT ON bids, votes, art, art_media, round_contestants, events TO authenticated;
+ALTER TABLE bids ENABLE ROW LEVEL SECURITY;
+CREATE POLICY bcastsim_bids_of_events ON bids FOR SELECT TO authenticated USING (
+  (current_setting('request.jwt.claims', true)::jsonb ->> 'aud') = 'authenticated'
+  AND EXISTS (SELECT 1 FROM art a JOIN events e ON e.id = a.event_id WHERE a.id = bids.art_id));
+"""
+
+# One row per listener, as Realtime's subscription insert writes them (Subscriptions.create/5):
+# no filters, every action, the client's JWT claims.
+_SUBSCRIBE = """
+INSERT INTO realtime.subscription (subscription_id, entity, claims)
+SELECT md5('listener' || u || t)::uuid, format('%%I.%%I', %s::text, t)::regclass,
+       jsonb_build_object(
+         'aud', 'authenticated', 'role', 'authenticated', 'sub', md5('person' || u)::uuid,
+         'exp', 1999999999, 'iat', 1755400000, 'iss', 'https://example.supabase.co/auth/v1',
+         'email', 'viewer' || u || '@example.com', 'phone', '', 'aal', 'aal1', 'is_anonymous', false,
+         'session_id', md5('session' || u)::uuid, 'app_metadata', '{"provider": "email"}'::jsonb,
+         'user_metadata', '{}'::jsonb, 'amr', '[{"method": "password", "timestamp": 1755400000}]'::jsonb)
+FROM generate_series(1, %s) u, unnest(%s::text[]) t
+"""
+# Only the calibration's own listeners: on a live database Realtime's rows stay untouched (and unlocked).
+_UNSUBSCRIBE = """
+DELETE FROM realtime.subscription
+WHERE entity IN (SELECT to_regclass(format('%%I.%%I', %s::text, t)) FROM unnest(%s::text[]) t)
+"""
+
+# The bid as wal2json (format-version 2, include-pk, include-type-oids, include-timestamp) decodes it.
+_CHANGE = """
+SELECT jsonb_build_object(
+  'action', 'I', 'schema', %s::text, 'table', 'bids',
+  'timestamp', to_char(b.created_at AT TIME ZONE 'utc', 'YYYY-MM-DD HH24:MI:SS.US+00'),
+  'columns', (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod),
+                                                  'typeoid', a.atttypid::int, 'value', to_jsonb(b) -> a.attname)
+                               ORDER BY a.attnum)
+              FROM pg_attribute a
+              WHERE a.attrelid = to_regclass(format('%%I.bids', %s::text)) AND a.attnum > 0 AND NOT a.attisdropped),
+  'pk', jsonb_build_array(jsonb_build_object('name', 'id', 'type', 'uuid', 'typeoid', 2950)))
+FROM bids b ORDER BY b.created_at LIMIT 1
+"""
+
+_TIMER = """
+CREATE OR REPLACE FUNCTION bcastsim_cal_apply_rls(change jsonb, n int, expected int) RETURNS double precision
+LANGUAGE plpgsql AS $cal$
+DECLARE
+  t0 timestamptz;
+  v_seen int;
+  v_errors text[];
+BEGIN
+  t0 := clock_timestamp();
+  FOR i IN 1..n LOOP
+    SELECT coalesce(sum(cardinality(r.subscription_ids)), 0)::int, max(r.errors)
+    INTO v_seen, v_errors FROM realtime.apply_rls(change) r;
+  END LOOP;
+  IF v_seen <> expected OR coalesce(cardinality(v_errors), 0) > 0 THEN
+    RAISE EXCEPTION 'realtime.apply_rls let % of the % listeners of bids see the bid (errors %): %',
+      v_seen, expected, v_errors, 'the policy was not measured';
+  END IF;
+  RETURN extract(epoch FROM clock_timestamp() - t0) * 1000.0 / n;
+END
+$cal$;
+"""
+
+
+_MISSING = (
+    "SELECT f FROM unnest(ARRAY['realtime.apply_rls(jsonb,integer)']) f WHERE to_regprocedure(f) IS NULL "
+    "UNION ALL SELECT 'realtime.subscription' WHERE to_regclass('realtime.subscription') IS NULL"
+)
+_FIX_DSN = "pass the connection string of a database with Supabase Realtime's schema, or use --realtime-sql"
+
+
+def realtime_sql_files(path: Path) -> list[Path]:
+    """The SQL to load for ``--realtime-sql``, each file read once here so a bad one fails before measuring.
+
+    ``path`` is the file, a Realtime checkout (its tenant schema dump), or a directory of ``*.sql``.
+    """
+    if path.is_dir():
+        files = [path / relative for relative in _DUMP_PATHS if (path / relative).is_file()][:1]
+        files = files or sorted(p for p in path.glob("*.sql") if p.is_file())
+        if not files:
+            raise InputError("no Realtime SQL here (no tenant_db_dump_15.sql, no *.sql)", path=path, fix=_FIX)
+    elif path.is_file():
+        files = [path]
+    else:
+        problem = "not a regular file or directory" if path.exists() else "no such file or directory"
+        raise InputError(problem, path=path, fix=_FIX)
+    for file in files:
+        read_text(file, "Realtime SQL")
+    return files
+
+
+def describe_dsn(dsn: str) -> str:
+    """Where a connection string points, without its password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Exception as error:  # psycopg raises ProgrammingError; the message says which part is wrong
+        raise InputError(f"not a connection string: {error}", path="--dsn", fix=_FIX_DSN) from None
+    return f"host {parts.get('host') or 'local socket'}, database {parts.get('dbname') or '(default)'}"
+
+
+def sql_digest(files: list[Path]) -> str:
+    """sha256 of the loaded SQL, so the cost model names exactly which Realtime it measured."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _load(server: EphemeralPostgres, files: list[Path], schema: Path) -> Database:
+    """A database with the seed's tables and the user's Realtime SQL; refused SQL is an input error."""
+    import psycopg
+
+    server.execute(_ROLES)
+    db = server.create_database([schema])
+    for path in files:
+        text = read_text(path, "Realtime SQL")
+        try:
+            # Its own connection: a schema dump changes session settings (search_path, row_security).
+            with psycopg.connect(db.conninfo, autocommit=True) as connection:
+                connection.execute(text)  # the user's SQL, run as written
+        except psycopg.Error as error:
+            db.close()
+            message = " ".join((error.diag.message_primary or str(error)).split())
+            raise InputError(f"PostgreSQL refused this Realtime SQL: {message}", path=path, fix=_FIX) from None
+    missing = db.execute(_MISSING)
+    if missing:
+        db.close()
+        names = ", ".join(str(row[0]) for row in missing)
+        raise InputError(f"the Realtime SQL does not define {names}", path=files[-1], fix=_FIX)
+    return db
+
+
+def _fit_line(points: list[tuple[float, float]]) -> tuple[float, float, float]:
+    mean_n = sum(n for n, _ in points) / len(points)
+    mean_t = sum(t for _, t in points) / len(points)
+    spread = sum((n - mean_n) ** 2 for n, _ in points)
+    if spread == 0:  # one size: all of it per listener
+        return 0.0, mean_t / mean_n, 0.0
+    b = sum((n - mean_n) * (t - mean_t) for n, t in points) / spread
+    return max(0.0, mean_t - b * mean_n), b, 0.0
+
+
+def fit_quadratic(points: list[tuple[float, float]]) -> tuple[float, float, float]:
+    """Least-squares a + b n + c n^2 through (n, ms); a negative intercept or curvature is kept at 0."""
+    if len({n for n, _ in points}) < 3:
+        return _fit_line(points)
+    sums = [sum(n**k for n, _ in points) for k in range(5)]
+    rhs = [sum(t * n**k for n, t in points) for k in range(3)]
+    matrix = [[sums[i + j] for j in range(3)] for i in range(3)]
+
+    def det(m: list[list[float]]) -> float:
+        return (
+            m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+        )
+
+    whole = det(matrix)
+    a, b, c = (
+        det([[rhs[i] if j == k else matrix[i][j] for j in range(3)] for i in range(3)]) / whole for k in range(3)
+    )
+    if c < 0:  # no measurable curvature: the straight line instead
+        return _fit_line(points)
+    return max(0.0, a), b, c
+
+
+Execute = Callable[[str, Sequence[Any] | None], "list[tuple[Any, ...]] | None"]
+
+
+def _time_sizes(execute: Execute, namespace: str, fixtures: str, runs: int, sizes: tuple[int, ...]) -> dict[str, float]:
+    """The timings and their fit, in a database whose ``namespace`` holds the seed's tables."""
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+
+    execute(fixtures, None)
+    execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO authenticated").format(sql.Identifier(namespace)).as_string(), None)
+    execute(_POLICY, None)
+    execute(_TIMER, None)
+    rows = execute(_CHANGE, (namespace, namespace))
+    assert rows, "the fixture bid is missing"
+    change = Jsonb(rows[0][0])
+    points: list[tuple[float, float]] = []
+    out: dict[str, float] = {}
+    for size in sizes:
+        users = max(1, size // len(TABLES))
+        execute(_UNSUBSCRIBE, (namespace, list(TABLES)))
+        execute(_SUBSCRIBE, (namespace, users, list(TABLES)))
+        execute("ANALYZE realtime.subscription", None)
+        timer = "SELECT bcastsim_cal_apply_rls(%s::jsonb, %s, %s)"
+        execute(timer, (change, 1, users))  # plans and caches warm
+        values = []
+        for _ in range(runs):
+            result = execute(timer, (change, max(3, 8000 // users), users))
+            assert result
+            values.append(float(result[0][0]))
+        # The fastest run: on a shared machine other work only ever adds time.
+        fastest = min(values)
+        points.append((float(users), fastest))
+        out[f"measured_apply_rls_{users * len(TABLES)}_subscriptions_ms"] = fastest
+    intercept, per, pair = fit_quadratic(points)
+    return {"rls_change_ms": intercept, "auth_read_ms": per, "auth_pair_ms": pair, **out}
+
+
+def measure_apply_rls(
+    server: EphemeralPostgres,
+    files: list[Path],
+    *,
+    schema: Path,
+    fixtures: str,  # the rows the policy's join reads and one bid
+    runs: int,
+    sizes: tuple[int, ...] = SUBSCRIPTION_SIZES,
+) -> dict[str, float]:
+    """Milliseconds of ``realtime.apply_rls`` for one bid insert by subscriptions in all (5 per user).
+
+    Returns the fit the simulator reads (``rls_change_ms`` + ``auth_read_ms`` n + ``auth_pair_ms`` n^2
+    for n listeners of the changed table) and each size's fastest run as ``measured_apply_rls_*``.
+    """
+    db = _load(server, files, schema)
+    try:
+        return _time_sizes(db.execute, "public", fixtures, runs, sizes)
+    finally:
+        db.close()
+
+
+# Where the calibration's tables live on a database it does not own; rolled back with everything else.
+_SCRATCH = "bcastsim_calibration"
+
+
+def _connect(dsn: str) -> psycopg.Connection[tuple[Any, ...]]:
+    import psycopg
+
+    try:
+        return psycopg.connect(dsn)
+    except psycopg.Error as error:
+        message = " ".join(str(error).split())
+        raise InputError(f"cannot connect: {message}", path="--dsn", fix="pass a libpq connection string") from None
+
+
+def _require_realtime(connection: psycopg.Connection[tuple[Any, ...]]) -> None:
+    missing = connection.execute(_MISSING).fetchall()
+    if missing:
+        names = ", ".join(str(row[0]) for row in missing)
+        raise InputError(f"the database has no {names}", path="--dsn", fix=_FIX_DSN)
+
+
+def check_dsn(dsn: str) -> str:
+    """Fail before minutes of measuring when ``dsn`` is unreachable or lacks Realtime; where it points."""
+    where = describe_dsn(dsn)
+    with _connect(dsn) as connection:
+        _require_realtime(connection)
+    return where
+
+
+def measure_apply_rls_at(
+    dsn: str, *, schema: Path, fixtures: str, runs: int, sizes: tuple[int, ...] = SUBSCRIPTION_SIZES
+) -> dict[str, float]:
+    """:func:`measure_apply_rls` on a database that already has Realtime's schema (a Supabase project).
+
+    Everything runs in one transaction that is rolled back: the seed's tables in a schema of their
+    own, their policy, the calibration's rows in ``realtime.subscription`` (invisible to Realtime,
+    which reads only committed rows) and the timing function. Nothing is left behind.
+    """
+    import psycopg
+
+    with _connect(dsn) as connection:
+        try:
+            _require_realtime(connection)
+            ident = psycopg.sql.Identifier(_SCRATCH)
+            connection.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(ident))
+            connection.execute(psycopg.sql.SQL("SET LOCAL search_path TO {}, public").format(ident))
+            connection.execute(read_text(schema, "SQL file"))  # the built-in schema, run as written
+
+            def execute(statement: str, params: Sequence[Any] | None) -> list[tuple[Any, ...]] | None:
+                cursor = connection.execute(statement, params)
+                return cursor.fetchall() if cursor.description is not None else None
+
+            return _time_sizes(execute, _SCRATCH, fixtures, runs, sizes)
+        finally:
+            connection.rollback()

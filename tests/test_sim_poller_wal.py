@@ -1,0 +1,39 @@
+"""The postgres_changes poller reads the WAL again from its slot's restart point, and the slot retains it from there."""
+
+from __future__ import annotations
+
+import pytest
+
+from _sim_support import one_topic_world
+from bcastsim.sim._architectures import PostgresChanges
+
+
+def idle_poller(duration_s: float = 60.0) -> tuple[PostgresChanges, float, float]:
+    """The poller of an event without writes, its background WAL in bytes/s, and its read cost per MB."""
+    sim = one_topic_world(arch="postgres_changes", audience=5, writes=[], duration_s=duration_s)
+    arch = sim.architectures[0]
+    assert isinstance(arch, PostgresChanges)
+    return arch, sim.scenario.database.background_wal_bytes_per_s, sim.costs.wal_read_ms_per_mb
+
+
+def test_every_poll_reads_again_the_wal_since_the_restart_point() -> None:
+    """An empty poll costs the read of every byte since the last running-transactions record it confirmed past."""
+    arch, rate, per_mb = idle_poller()
+    base = arch._sim.costs.poll_base_ms
+    before = [d for t, rows, d in arch.poll_log if 14_000.0 <= t < 15_000.0 and rows == 0]
+    after = [d for t, rows, d in arch.poll_log if 15_300.0 <= t < 16_000.0 and rows == 0]
+    assert before
+    assert after
+    # Within one (backed-off, 500 ms) poll interval before the record at 15 s the slot reads ~15 s of WAL
+    # again; just after, well under a second's.
+    assert max(before) - base == pytest.approx(15.0 * rate / 1e6 * per_mb, rel=0.035)
+    assert max(after) - base < 1.0 * rate / 1e6 * per_mb
+
+
+def test_retained_wal_counts_from_the_restart_point() -> None:
+    """An idle slot retains up to one running-transactions interval of WAL, then falls back."""
+    arch, rate, _ = idle_poller()
+    peak = arch._sim.metrics["postgres_changes"].peak_retained_wal_bytes
+    assert 14.5 * rate <= peak <= 15.5 * rate
+    assert arch.snapshots == sorted(arch.snapshots)
+    assert len(arch.snapshots) == 1 + 60 // 15
