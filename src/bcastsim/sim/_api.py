@@ -12,15 +12,15 @@ import attrs
 from bcastsim._errors import InputError
 from bcastsim._plans import PlanLimits, load_plans
 from bcastsim.client import in_rollout
+from bcastsim.sim._app import AppModel, app_model
 from bcastsim.sim._architectures import ARCHITECTURES, Architecture, make_architecture
 from bcastsim.sim._costs import CostModel, load_costs
-from bcastsim.sim._payloads import ShapeSet, message_shapes
 from bcastsim.sim._profiles import behaviour
 from bcastsim.sim._ranges import check_ranges
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import Scenario, _suggest, builtin_scenarios, load_scenario
 from bcastsim.sim._sim import Simulation
-from bcastsim.sim._workload import Workload, build_workload
+from bcastsim.sim._workload import Workload, build_workload, check_scenario
 
 __all__ = ["RunSummary", "SimulationReport", "resolve_architectures", "run_scenario", "simulate"]
 
@@ -47,6 +47,7 @@ class RunSummary:
 class SimulationReport:
     scenario_name: str
     scenario_ref: str
+    title: str
     description: str
     mode: str
     seed: int
@@ -54,11 +55,14 @@ class SimulationReport:
     reference_plan: str
     profile: str
     profile_summary: str
-    audience: int
-    admins: int
+    audience: int  # clients of the main population (what --clients sets)
+    populations: dict[str, int]  # label -> clients
     duration_s: float
-    workload: dict[str, int]
-    artworks: int
+    entities: dict[str, int]  # label -> instances
+    workload: dict[str, int]  # label -> writes
+    phases: tuple[dict[str, Any], ...]
+    headline: str  # the message type whose latency the report shows first
+    claims: dict[str, str] | None
     payload_source: str
     cost_source: str
     faults: tuple[dict[str, Any], ...]
@@ -129,7 +133,7 @@ def run_scenario(
     population: Callable[[str, int], Architecture],
     plan: PlanLimits,
     costs: CostModel,
-    shapes: ShapeSet,
+    app: AppModel,
     workload: Workload,
     seed: int,
     progress: Progress | None = None,
@@ -140,7 +144,7 @@ def run_scenario(
         population=population,
         plan=plan,
         costs=costs,
-        shapes=shapes,
+        app=app,
         behaviour=behaviour(scenario.scenario.profile),
         workload=workload,
         seed=seed,
@@ -196,11 +200,12 @@ def simulate(
     reference_plan: str | None = None,
     progress: Progress | None = None,
     costs: CostModel | None = None,
-    payloads: str = "auto",
     compare_profiles: Sequence[str] | None = None,
+    sql: Sequence[str | Path] | None = None,
 ) -> SimulationReport:
     """Run a scenario: one event per architecture (``compare``) or per rollout stage (``rollout``).
 
+    ``clients`` sizes the scenario's first population; ``sql`` replaces its SQL files;
     ``reference_plan`` overrides the scenario's (``""`` turns the reference runs off);
     ``compare_profiles`` overrides ``scenario.compare_profiles`` (``()`` turns those runs off).
     """
@@ -213,16 +218,16 @@ def simulate(
         overrides.setdefault("scenario", {})["plan"] = plan.lower()
     if profile is not None:
         overrides.setdefault("scenario", {})["profile"] = profile
-    if clients is not None:
-        if clients < 1:
-            raise InputError("--clients must be at least 1", fix="e.g. --clients 2000")
-        overrides["clients"] = {"audience": clients}
+    if clients is not None and clients < 1:
+        raise InputError("--clients must be at least 1", fix="e.g. --clients 2000")
     if architectures:
         overrides.setdefault("scenario", {})["architectures"] = tuple(resolve_architectures(architectures))
     if compare_profiles is not None:
         overrides.setdefault("scenario", {})["compare_profiles"] = tuple(compare_profiles)
-    if overrides:
+    if overrides or clients is not None:
         scenario = scenario.with_overrides(**overrides)
+        if clients is not None:
+            scenario = scenario.with_clients(clients)
         check_ranges(scenario, "the command line (--seed, --clients)")
     cfg = scenario.scenario
     plans = load_plans(include_unlimited=True)
@@ -231,9 +236,10 @@ def simulate(
     plan_limits = plans[cfg.plan]
     behaviour(cfg.profile)  # validates the name before any work
     costs = costs if costs is not None else load_costs()
-    shapes = message_shapes(payloads)
+    app = app_model(scenario, sql)
+    check_scenario(scenario, app)
     tree = RandomTree(cfg.seed)
-    workload = build_workload(scenario, tree.stream("workload"))
+    workload = build_workload(scenario, app, tree.stream("workload"))
     names = resolve_architectures(list(cfg.architectures))
 
     reference = cfg.reference_plan.lower() if reference_plan is None else reference_plan.lower()
@@ -248,9 +254,21 @@ def simulate(
             (f"rollout {pct}%", ["postgres_changes", bcast], pct, plan_limits, "") for pct in scenario.rollout.stages
         ]
     else:
-        jobs = [(name, [name], None, plan_limits, "") for name in names]
+        own = scenario.listen_notify.plan
+        if own not in plans:
+            raise scenario.fail(f'unknown plan "{own}"', "listen_notify", "plan", _suggest(own, sorted(plans)))
+
+        def limits(name: str, supabase: PlanLimits) -> PlanLimits:
+            # The app's own server enforces no Supabase plan: only the limits the scenario gives it.
+            return plans[own] if make_architecture(name).own_server else supabase
+
+        jobs = [(name, [name], None, limits(name, plan_limits), "") for name in names]
         if reference and reference != plan_limits.name:
-            jobs += [(f"{name} @ {reference}", [name], None, plans[reference], "") for name in names]
+            jobs += [
+                (f"{name} @ {reference}", [name], None, plans[reference], "")
+                for name in names
+                if not make_architecture(name).own_server
+            ]
         send = "broadcast:realtime.send"
         if send in names:
             for other in cfg.compare_profiles:
@@ -279,7 +297,7 @@ def simulate(
             population=population,
             plan=run_plan,
             costs=costs,
-            shapes=shapes,
+            app=app,
             workload=workload,
             seed=cfg.seed,
             progress=sub_progress if progress is not None else None,
@@ -309,15 +327,15 @@ def simulate(
         baseline = next(
             r for r in runs if r.plan == plan_limits.name and r.architectures == ("postgres_changes",) and not r.profile
         )
-        backtest = _backtest(
-            scenario, baseline.metrics["postgres_changes"], plan=plan_limits, costs=costs, shapes=shapes
-        )
-    counts = {
-        kind: workload.count(kind) for kind in ("bid", "vote", "media", "winner", "auction", "contestant", "art_insert")
-    }
+        backtest = _backtest(scenario, baseline.metrics["postgres_changes"], plan=plan_limits, costs=costs, app=app)
+    counts = {(w.label or w.name): workload.count(w.name) for w in scenario.writes.values()}
+    claims = None
+    if scenario.claims.declared:
+        claims = {k: v for k, v in attrs.asdict(scenario.claims).items() if v}
     return SimulationReport(
         scenario_name=cfg.name,
         scenario_ref=_scenario_ref(scenario),
+        title=cfg.title or cfg.description,
         description=cfg.description,
         mode=cfg.mode,
         seed=cfg.seed,
@@ -325,12 +343,15 @@ def simulate(
         reference_plan=reference if reference != plan_limits.name else "",
         profile=cfg.profile,
         profile_summary=behaviour(cfg.profile).describe(),
-        audience=scenario.clients.audience,
-        admins=scenario.clients.admins,
+        audience=scenario.audience,
+        populations={(p.label or p.name): p.count for p in scenario.populations.values()},
         duration_s=cfg.duration_s,
+        entities={(e.label or e.name): len(workload.instances[e.name]) for e in scenario.entities.values()},
         workload=counts,
-        artworks=len(workload.artworks),
-        payload_source=shapes.source,
+        phases=tuple(attrs.asdict(p) for p in scenario.phases),
+        headline=_headline(scenario, app, workload),
+        claims=claims,
+        payload_source=f"the contracts of {', '.join(_display_sql(p) for p in app.sources)}",
         cost_source=_display_path(costs.source),
         faults=tuple(attrs.asdict(f) for f in scenario.faults),
         rollout_transport=scenario.rollout.transport,
@@ -339,8 +360,29 @@ def simulate(
     )
 
 
+def _display_sql(path: str) -> str:
+    from bcastsim._resources import builtin_sql_dir
+
+    try:
+        return "sql/" + Path(path).resolve().relative_to(builtin_sql_dir().resolve()).as_posix()
+    except ValueError:
+        return path
+
+
+def _headline(scenario: Scenario, app: AppModel, workload: Workload) -> str:
+    """The message type the report leads with: the scenario's, else the one most writes send."""
+    if scenario.scenario.headline_message:
+        return scenario.scenario.headline_message
+    sent: dict[str, int] = {}
+    for write in workload.writes:
+        for index, _topic in write.sends:
+            kind = app.messages[index].kind
+            sent[kind] = sent.get(kind, 0) + 1
+    return max(sent, key=lambda k: sent[k]) if sent else ""
+
+
 def _backtest(
-    scenario: Scenario, baseline: dict[str, Any], *, plan: PlanLimits, costs: CostModel, shapes: ShapeSet
+    scenario: Scenario, baseline: dict[str, Any], *, plan: PlanLimits, costs: CostModel, app: AppModel
 ) -> dict[str, Any]:
     """The measured symptoms beside the simulated ones, each judged within the scenario's tolerance.
 
@@ -351,8 +393,8 @@ def _backtest(
     lags: list[dict[str, float]] = []
     fails_at: float | None = None
     for audience in cfg.audiences:
-        sized = scenario.with_overrides(clients={"audience": audience})
-        workload = build_workload(sized, RandomTree(sized.scenario.seed).stream("workload"))
+        sized = scenario.with_clients(audience)
+        workload = build_workload(sized, app, RandomTree(sized.scenario.seed).stream("workload"))
         arch = make_architecture("postgres_changes")
 
         def only(identity: str, index: int, arch: Architecture = arch) -> Architecture:
@@ -364,7 +406,7 @@ def _backtest(
             population=only,
             plan=plan,
             costs=costs,
-            shapes=shapes,
+            app=app,
             workload=workload,
             seed=sized.scenario.seed,
         )

@@ -194,9 +194,7 @@ class ArchMetrics:
     def user_visible(self) -> dict[str, Any]:
         """What reached the socket against what the page applied and showed in time, over what was owed."""
         applied = sum(self.page_latency.values())
-        within = {
-            f"shown_within_{s}s": sum(w for v, w in self.page_latency.items() if v <= s * 1000.0) for s in (1, 5)
-        }
+        within = {f"shown_within_{s}s": sum(w for v, w in self.page_latency.items() if v <= s * 1000.0) for s in (1, 5)}
         owed = self.updates_owed
         counts = {
             "owed": owed,
