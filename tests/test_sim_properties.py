@@ -21,7 +21,7 @@ def test_no_leaks_duplicates_or_reordering(event: tuple[Scenario, dict[str, Any]
         metrics = run.metrics[run.architectures[0]]
         counts = metrics["delivery_check"]["counts"]
         assert counts["leaked"] == counts["duplicated"] == counts["reordered"] == counts["unauthorized"] == 0
-        assert metrics["clients"] == clients + scenario.clients.admins
+        assert metrics["clients"] == clients + scenario.populations["admins"].count
         assert 0 <= metrics["updates"]["lost"] <= metrics["updates"]["owed"]
         assert metrics["messages_sent"] <= metrics["messages_published"] * metrics["clients"]
         connected = metrics["series"]["connected_clients"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import attrs
@@ -53,10 +53,13 @@ _PG_NAMES = {
     "double precision": "float8",
 }
 _TEXT_CHARS = 12  # a typical short text value (a code, a name, a status) when the scenario says nothing
-_BUILTIN_SQL = {
-    "builtin:artbattle": builtin_sql_files,
-    "builtin:shop": lambda: [builtin_sql_dir() / "shop" / "schema.sql", builtin_sql_dir() / "shop" / "triggers.sql"],
-}
+
+
+def _shop_sql() -> list[Path]:
+    return [builtin_sql_dir() / "shop" / "schema.sql", builtin_sql_dir() / "shop" / "triggers.sql"]
+
+
+_BUILTIN_SQL: dict[str, Callable[[], list[Path]]] = {"builtin:artbattle": builtin_sql_files, "builtin:shop": _shop_sql}
 # A condition on TG_OP alone holds for the operation it is listed under.
 _TG_OP_ONLY = re.compile(r"^\s*\(?\s*TG_OP\s*(=|IN)\s*[^()]*\)?\s*$", re.IGNORECASE)
 

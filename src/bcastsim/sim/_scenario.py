@@ -534,7 +534,11 @@ def scenario_from_dict(data: dict[str, Any], *, path: str = "<scenario>", text: 
         if key == "extends":
             continue
         if key not in _TOP_KEYS:
-            raise reader.fail(f'unknown section "{key}"', key, "", _suggest(key, list(_TOP_KEYS)))
+            line = next(
+                (n for n, row in enumerate(text.splitlines(), 1) if row.lstrip("[ ").startswith((f"{key}]", f"{key}."))),
+                line_of(text, None, key),
+            )
+            raise InputError(f'unknown section "{key}"', path=path, line=line, fix=_suggest(key, list(_TOP_KEYS)))
         if key in _SECTIONS:
             kwargs[key] = reader.section(key, _SECTIONS[key], value)
         elif key in _NAMED:

@@ -18,7 +18,16 @@ from bcastsim.sim._app import AppModel, MessageSpec
 from bcastsim.sim._scenario import EntityConfig, FollowConfig, Scenario, WriteConfig, _suggest
 from bcastsim.sqlmodel import Hole
 
-__all__ = ["Instance", "Workload", "Write", "build_workload", "check_scenario", "follow_topics"]
+__all__ = [
+    "Emitter",
+    "Instance",
+    "Workload",
+    "Write",
+    "build_workload",
+    "check_scenario",
+    "follow_topics",
+    "instances_of",
+]
 
 
 @attrs.frozen
@@ -323,26 +332,55 @@ def build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Wor
 
     end_ms = scenario.scenario.duration_s * 1000.0
     kept = sorted(r for r in raw if 0.0 <= r[0] < end_ms)
-    makers: dict[tuple[str, int], TopicOf] = {}
-    shares: dict[tuple[str, int], float] = {}
-    for write in scenario.writes.values():
-        for message in app.messages_for(write.table, write.op):
-            made = _topic_maker(scenario, instances, write.entity, message.parts)
-            assert not isinstance(made, str), "check_scenario runs first"
-            makers[write.name, message.index] = made
-            shares[write.name, message.index] = _sent_share(scenario, write, message)
-    writes: list[Write] = []
+    emit = Emitter(scenario, app, instances, rng)
+    writes = [
+        emit.write(name, index, t, seq, critical=critical)
+        for seq, (t, _o, _d, name, index, critical) in enumerate(kept)
+    ]
     counts: dict[str, int] = dict.fromkeys(scenario.writes, 0)
-    for seq, (t, _order, _draw_order, name, index, critical) in enumerate(kept):
-        cfg = scenario.writes[name]
-        sends = []
-        for message in app.messages_for(cfg.table, cfg.op):
-            share = shares[name, message.index]
-            if share >= 1.0 or (share > 0.0 and rng.random() < share):
-                sends.append((message.index, makers[name, message.index](index)))
-        first = app.messages[sends[0][0]].kind if sends else f"{cfg.table}_{cfg.op.lower()}"
-        writes.append(
-            Write(round(t, 3), seq, name, cfg.table, cfg.op, cfg.entity, index, tuple(sends), first, critical)
-        )
-        counts[name] += 1
+    for made in writes:
+        counts[made.source] += 1
     return Workload(instances, tuple(writes), counts)
+
+
+class Emitter:
+    """Turns "a write of [writes.NAME] about instance k at time t" into the messages it sends and their topics."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        app: AppModel,
+        instances: dict[str, tuple[Instance, ...]] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.app = app
+        self.instances = instances if instances is not None else _instances(scenario)
+        self.rng = rng if rng is not None else random.Random(0)
+        self.makers: dict[tuple[str, int], TopicOf] = {}
+        self.shares: dict[tuple[str, int], float] = {}
+        for write in scenario.writes.values():
+            for message in app.messages_for(write.table, write.op):
+                made = _topic_maker(scenario, self.instances, write.entity, message.parts)
+                if isinstance(made, str):
+                    check_scenario(scenario, app)  # raises the error that names the placeholder
+                    raise AssertionError(made)  # pragma: no cover
+                self.makers[write.name, message.index] = made
+                self.shares[write.name, message.index] = _sent_share(scenario, write, message)
+
+    def write(self, source: str, index: int, time_ms: float, seq: int, *, critical: bool = False) -> Write:
+        cfg = self.scenario.writes[source]
+        sends = []
+        for message in self.app.messages_for(cfg.table, cfg.op):
+            share = self.shares[source, message.index]
+            if share >= 1.0 or (share > 0.0 and self.rng.random() < share):
+                sends.append((message.index, self.makers[source, message.index](index)))
+        first = self.app.messages[sends[0][0]].kind if sends else f"{cfg.table}_{cfg.op.lower()}"
+        return Write(
+            round(time_ms, 3), seq, source, cfg.table, cfg.op, cfg.entity, index, tuple(sends), first, critical
+        )
+
+
+def instances_of(scenario: Scenario) -> dict[str, tuple[Instance, ...]]:
+    """Every instance of every entity of ``scenario``."""
+    return _instances(scenario)
