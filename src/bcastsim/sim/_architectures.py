@@ -38,10 +38,9 @@ class Architecture:
     # True when the run's limits are the app's own server's, not a Supabase plan's.
     own_server: ClassVar[bool] = False
 
-    def topics(self, population: PopulationConfig, followed: list[str]) -> list[str]:
-        """The channels a client of ``population`` joins, given the topics its page follows."""
-        prefix = PRIVATE if population.private else ""
-        return [prefix + t for t in followed]
+    def topics(self, population: PopulationConfig, followed: list[tuple[str, bool]]) -> list[str]:
+        """The channels a client of ``population`` joins, given the topics its page follows (and which are private)."""
+        return [topic for topic, _private in followed]
 
     def page_applies(self, behaviour: ClientBehaviour) -> bool:
         """True when the page's callbacks can read what this architecture delivers."""
@@ -101,7 +100,7 @@ class PostgresChanges(Architecture):
     def topic_of(table: str) -> str:
         return f"postgres_changes:public:{table}"
 
-    def topics(self, population: PopulationConfig, followed: list[str]) -> list[str]:
+    def topics(self, population: PopulationConfig, followed: list[tuple[str, bool]]) -> list[str]:
         return [self.topic_of(t) for t in population.pc_tables]
 
     def configure(self, scenario: Scenario, app: AppModel) -> None:
@@ -234,6 +233,10 @@ class Broadcast(Architecture):
 
     def page_applies(self, behaviour: ClientBehaviour) -> bool:
         return behaviour.page_reads_broadcast
+
+    def topics(self, population: PopulationConfig, followed: list[tuple[str, bool]]) -> list[str]:
+        # A topic whose trigger sends privately is joined privately (realtime.messages RLS authorises the client).
+        return [PRIVATE + t if private or population.private else t for t, private in followed]
 
     def on_write(self, sim: Simulation, write: Write) -> None:
         costs = sim.costs

@@ -276,6 +276,13 @@ class Scenario:
             changes[section] = attrs.evolve(getattr(self, section), **values)
         return attrs.evolve(self, **changes)
 
+    def with_population(self, name: str = "", **values: Any) -> Scenario:
+        """A copy with some keys of one population replaced (default: the main one), e.g. ``count=500``."""
+        name = name or self.main_population
+        populations = dict(self.populations)
+        populations[name] = attrs.evolve(populations[name], **values)
+        return attrs.evolve(self, populations=populations)
+
     @property
     def main_population(self) -> str:
         """The population ``--clients`` sizes: the first one declared."""
@@ -283,12 +290,7 @@ class Scenario:
 
     def with_clients(self, count: int) -> Scenario:
         """A copy whose main population has ``count`` clients."""
-        name = self.main_population
-        if not name:
-            return self
-        populations = dict(self.populations)
-        populations[name] = attrs.evolve(populations[name], count=count)
-        return attrs.evolve(self, populations=populations)
+        return self.with_population(count=count) if self.populations else self
 
     @property
     def audience(self) -> int:
@@ -535,7 +537,11 @@ def scenario_from_dict(data: dict[str, Any], *, path: str = "<scenario>", text: 
             continue
         if key not in _TOP_KEYS:
             line = next(
-                (n for n, row in enumerate(text.splitlines(), 1) if row.lstrip("[ ").startswith((f"{key}]", f"{key}."))),
+                (
+                    n
+                    for n, row in enumerate(text.splitlines(), 1)
+                    if row.lstrip("[ ").startswith((f"{key}]", f"{key}."))
+                ),
                 line_of(text, None, key),
             )
             raise InputError(f'unknown section "{key}"', path=path, line=line, fix=_suggest(key, list(_TOP_KEYS)))

@@ -25,14 +25,14 @@ from bcastsim.check.history import (
     check_delivery,
 )
 from bcastsim.sim._app import AppModel
-from bcastsim.sim._architectures import Architecture, PostgresChanges
+from bcastsim.sim._architectures import PRIVATE, Architecture, PostgresChanges
 from bcastsim.sim._costs import CostModel
 from bcastsim.sim._engine import Engine
 from bcastsim.sim._metrics import ArchMetrics
 from bcastsim.sim._profiles import ClientBehaviour
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import FaultConfig, PopulationConfig, Scenario
-from bcastsim.sim._workload import Instance, TopicOf, Workload, follow_topics
+from bcastsim.sim._workload import Followed, Instance, Workload, follow_topics
 
 __all__ = ["Cohort", "Simulation"]
 
@@ -203,12 +203,13 @@ class Simulation:
         self._last_sample = {a.name: (0, 0.0) for a in architectures}
         self._critical = self._critical_moments()
         self._reactions = {name: {**scenario.reactions, **pop.reactions} for name, pop in scenario.populations.items()}
-        self._follows: dict[str, list[tuple[str, TopicOf, PopulationConfig, int]]] = {}
-        for name, pop in scenario.populations.items():
-            self._follows[name] = []
-            for n, follow in enumerate(pop.follow):
-                entity, topic = follow_topics(scenario, app, workload.instances, follow, f"populations.{name}")
-                self._follows[name].append((entity, topic, pop, n))
+        self._follows: dict[str, list[Followed]] = {
+            name: [
+                follow_topics(scenario, app, workload.instances, follow, f"populations.{name}", rule=n)
+                for n, follow in enumerate(pop.follow)
+            ]
+            for name, pop in scenario.populations.items()
+        }
 
     def _critical_moments(self) -> dict[str, frozenset[float]]:
         """Commit times of the writes inside their window's critical_s, per message type they send."""
@@ -638,7 +639,7 @@ class Simulation:
     def _entities_appear(self, entity: str, items: list[Instance]) -> None:
         # New instances change what the page lists: it re-renders and subscribes to their topics.
         for cohort in list(self.cohorts):
-            follows = [f for f in self._follows[cohort.role] if f[0] == entity]
+            follows = [f for f in self._follows[cohort.role] if f.entity == entity]
             if not follows:
                 continue
             if cohort.arch.family == "broadcast" and not self.behaviour.page_cleans_up:
@@ -647,7 +648,12 @@ class Simulation:
                 for topic in cohort.topics:
                     cohort.listeners[topic] = cohort.listeners.get(topic, 1) + 1
             population = self.scenario.populations[cohort.role]
-            followed = [topic(i.index) for _e, topic, pop, n in follows for i in items if self._sees(cohort, pop, n, i)]
+            followed = [
+                (f.topic(i.index), f.private)
+                for f in follows
+                for i in items
+                if self._sees(cohort, population, f.rule, i)
+            ]
             new = [t for t in cohort.arch.topics(population, followed) if t not in cohort.topics]
             if not new:
                 continue
@@ -676,16 +682,16 @@ class Simulation:
         start = cohort.id % max(1, count)
         return (item.index - start) % count < follow.sample
 
-    def _followed(self, cohort: Cohort, population: PopulationConfig, now: float) -> list[str]:
-        out: list[str] = []
-        for entity, topic, pop, n in self._follows[population.name]:
-            if not entity:
-                out.append(topic(0))
+    def _followed(self, cohort: Cohort, population: PopulationConfig, now: float) -> list[tuple[str, bool]]:
+        out: list[tuple[str, bool]] = []
+        for follow in self._follows[population.name]:
+            if not follow.entity:
+                out.append((follow.topic(0), follow.private))
                 continue
             out.extend(
-                topic(i.index)
-                for i in self.workload.instances[entity]
-                if i.appear_ms <= now and self._sees(cohort, pop, n, i)
+                (follow.topic(i.index), follow.private)
+                for i in self.workload.instances[follow.entity]
+                if i.appear_ms <= now and self._sees(cohort, population, follow.rule, i)
             )
         return list(dict.fromkeys(out))
 
@@ -818,7 +824,8 @@ class Simulation:
             client=cohort.name,
             connected=tuple(Interval(a, b) for a, b in cohort.conn_intervals),
             subscribed={t: tuple(Interval(a, b) for a, b in v) for t, v in cohort.sub_intervals.items()},
-            authorized=frozenset(),
+            # A private channel is joined only by pages realtime.messages' policies authorise for it.
+            authorized=frozenset(t for t in cohort.topics if t.startswith(PRIVATE)),
             received={t: tuple(v) for t, v in cohort.received.items() if v},
             weight=cohort.n,
             wanted={t: (Interval(since, end),) for t, since in cohort.want_from.items() if since < end},

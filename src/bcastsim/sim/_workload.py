@@ -20,6 +20,7 @@ from bcastsim.sqlmodel import Hole
 
 __all__ = [
     "Emitter",
+    "Followed",
     "Instance",
     "Workload",
     "Write",
@@ -64,6 +65,16 @@ class Workload:
 
 
 TopicOf = Callable[[int], str]
+
+
+@attrs.frozen
+class Followed:
+    """A topic pattern a population follows: about which entity ("" = none) and how each instance's topic reads."""
+
+    entity: str
+    topic: TopicOf
+    private: bool  # its trigger sends privately
+    rule: int  # the index of the follow rule in the population
 
 
 def _instances(scenario: Scenario) -> dict[str, tuple[Instance, ...]]:
@@ -219,7 +230,9 @@ def follow_topics(
     instances: dict[str, tuple[Instance, ...]],
     follow: FollowConfig,
     where: str,
-) -> tuple[str, TopicOf]:
+    *,
+    rule: int = 0,
+) -> Followed:
     """The entity a followed topic pattern is about ("" when it has no placeholder) and its topic per instance."""
     message = next((m for m in app.messages if m.pattern == follow.topic), None)
     if message is None:
@@ -230,8 +243,9 @@ def follow_topics(
             _suggest(follow.topic, list(app.patterns)),
         )
     holes = [p for p in message.parts if isinstance(p, Hole)]
+    private = message.private is True
     if not holes:
-        return "", lambda k: follow.topic
+        return Followed("", lambda k: follow.topic, private, rule)
     owner = _owner(holes[0], list(scenario.entities.values()))
     made = _topic_maker(scenario, instances, owner.name, message.parts) if owner is not None else str(holes[0])
     if owner is None or isinstance(made, str):
@@ -254,7 +268,7 @@ def follow_topics(
             raise scenario.fail(
                 f"{where}.follow: {owner.name} {k} does not exist", where, "follow", f"use ids in 0..{count - 1}"
             )
-    return owner.name, made
+    return Followed(owner.name, made, private, rule)
 
 
 def _windows(scenario: Scenario, write: WriteConfig) -> list[tuple[str, float, float]]:
