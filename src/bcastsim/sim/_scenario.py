@@ -668,11 +668,9 @@ def _check(s: Scenario, reader: _Reader) -> None:
         if write.shape in ("start", "end"):
             amounts = [write.per_entity or 1]
         if sum(1 for a in amounts if a) != 1:
+            names = ", ".join(f"{table}.{k}" for k in ("per_entity", "count", "per_client", "rate_per_s"))
             raise reader.fail(
-                f"[{table}] needs exactly one positive amount: per_entity, count, per_client or rate_per_s",
-                table,
-                "",
-                "e.g. per_entity = 30",
+                f"[{table}] needs exactly one positive amount of {names}", table, "", "e.g. per_entity = 30"
             )
         for kind, share in write.emits.items():
             if share > 1:
@@ -680,7 +678,12 @@ def _check(s: Scenario, reader: _Reader) -> None:
                     f"{table}.emits.{kind} must be a share in [0, 1]", table, "emits", f"e.g. {kind} = 0.3"
                 )
         if not write.phases and write.to_s >= 0 and write.to_s < write.from_s:
-            raise reader.fail(f"[{table}] ends before it starts", table, "to_s", "make to_s at least from_s")
+            raise reader.fail(
+                f"{table}.to_s ({write.to_s:g}) is before {table}.from_s ({write.from_s:g})",
+                table,
+                "to_s",
+                "make to_s at least from_s, or -1 for the scenario's end",
+            )
     for population in s.populations.values():
         table = f"populations.{population.name}"
         if population.hidden_share > 1:
