@@ -227,3 +227,28 @@ def test_docs_list_every_range(monkeypatch: pytest.MonkeyPatch) -> None:
     docs = (Path(__file__).resolve().parents[1] / "docs" / "scenarios.md").read_text()
     for (section, key), allowed in RANGES.items():
         assert f"| `{section}.{key}` | {allowed.describe()} |" in docs, (section, key)
+
+
+def test_shipped_json_schema_is_the_loaders_and_accepts_every_scenario() -> None:
+    """models/scenario.schema.json matches the loader's keys and validates every built-in and fixture scenario."""
+    import json
+    import tomllib
+
+    import jsonschema
+
+    from bcastsim._resources import builtin_models_dir
+    from bcastsim.sim._scenario import scenario_json_schema
+
+    shipped = json.loads((builtin_models_dir() / "scenario.schema.json").read_text())
+    assert shipped == scenario_json_schema()
+    validator = jsonschema.Draft202012Validator(shipped)
+    fixtures = Path(__file__).parent
+    paths = [
+        *builtin_scenarios().values(),
+        fixtures / "data" / "sim_tiny.toml",
+        fixtures / "fixtures" / "sim" / "jobs.toml",
+    ]
+    for path in paths:
+        errors = list(validator.iter_errors(tomllib.loads(path.read_text())))
+        assert not errors, (path.name, [e.message for e in errors])
+    assert list(validator.iter_errors({"populations": {"audience": {"cuont": 5}}}))

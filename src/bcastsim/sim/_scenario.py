@@ -44,6 +44,7 @@ __all__ = [
     "builtin_scenarios",
     "load_scenario",
     "scenario_from_dict",
+    "scenario_json_schema",
 ]
 
 ARCHITECTURE_NAMES = (
@@ -322,6 +323,57 @@ _SECTIONS: dict[str, type] = {
 # Tables of named tables: each entry is one typed section.
 _NAMED: dict[str, type] = {"entities": EntityConfig, "writes": WriteConfig, "populations": PopulationConfig}
 _TOP_KEYS = (*_SECTIONS, *_NAMED, "phases", "reactions", "text_lengths", "faults", "extends")
+
+
+def _field_schema(cls: type, field: attrs.Attribute[Any]) -> dict[str, Any]:
+    if field.name == "follow":
+        return {"type": "array", "items": _object_schema(FollowConfig)}
+    default = field.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        return {"type": "object", "additionalProperties": {"type": "number"}}
+    if isinstance(default, bool):
+        return {"type": "boolean"}
+    if isinstance(default, int):
+        return {"type": "integer"}
+    if isinstance(default, float):
+        return {"type": "number"}
+    if isinstance(default, tuple):
+        item = "integer" if cls is RolloutConfig or field.name == "ids" else "string"
+        return {"type": "array", "items": {"type": item}}
+    return {"type": "string"}
+
+
+def _object_schema(cls: type, *, named: bool = False) -> dict[str, Any]:
+    fields = [f for f in attrs.fields(cls) if not (named and f.name == "name")]
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {f.name: _field_schema(cls, f) for f in fields},
+    }
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario file (``models/scenario.schema.json`` is this, for editors)."""
+    properties: dict[str, Any] = {"extends": {"type": "string"}}
+    properties.update({name: _object_schema(cls) for name, cls in _SECTIONS.items()})
+    properties.update(
+        {
+            name: {"type": "object", "additionalProperties": _object_schema(cls, named=True)}
+            for name, cls in _NAMED.items()
+        }
+    )
+    properties["phases"] = {"type": "array", "items": _object_schema(PhaseConfig)}
+    properties["faults"] = {"type": "array", "items": _object_schema(FaultConfig)}
+    for name in ("reactions", "text_lengths"):
+        properties[name] = {"type": "object", "additionalProperties": {"type": "number"}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "bcastsim scenario",
+        "description": "A bcastsim simulate scenario; docs/scenarios.md documents every key.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": properties,
+    }
 
 
 def builtin_scenarios() -> dict[str, Path]:
