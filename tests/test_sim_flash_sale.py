@@ -73,3 +73,12 @@ def test_cli_runs_the_flash_sale(capsys: pytest.CaptureFixture[str]) -> None:
     assert broadcast["limit_violations"]["connections_refused"] > 0
     assert own["limit_violations"]["connections_refused"] == 0  # the shop's own server has no Supabase plan
     assert runs["listen_notify"]["plan"] == "unlimited"
+
+
+def test_packaged_shop_sql_is_the_example_projects() -> None:
+    """sql/shop (shipped in the wheel) is the example project's SQL, byte for byte."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for name in ("schema.sql", "triggers.sql"):
+        assert (root / "sql" / "shop" / name).read_bytes() == (root / "examples" / "shop" / "db" / name).read_bytes()

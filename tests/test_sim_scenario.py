@@ -100,6 +100,15 @@ def test_extends_merges_tables(tmp_path: Path) -> None:
 _BASE = 'extends = "artbattle"\n'
 
 
+def _assert_one_line(error: InputError, path: Path, line: int, message: str, fix: str) -> None:
+    assert error.path == str(path)
+    assert error.line == line
+    assert message in error.message
+    assert error.fix is not None
+    assert fix in error.fix
+    assert "\n" not in error.one_line()
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message", "fix"),
     [
@@ -147,13 +156,7 @@ def test_bad_input_names_file_line_and_fix(tmp_path: Path, text: str, line: int,
     path = _write(tmp_path, text)
     with pytest.raises(InputError) as caught:
         load_scenario(path)
-    error = caught.value
-    assert error.path == str(path)
-    assert error.line == line
-    assert message in error.message
-    assert error.fix is not None
-    assert fix in error.fix
-    assert "\n" not in error.one_line()
+    _assert_one_line(caught.value, path, line, message, fix)
 
 
 @pytest.mark.parametrize(
@@ -194,13 +197,7 @@ def test_input_the_sql_contradicts_names_file_line_and_fix(
     scenario = load_scenario(path)
     with pytest.raises(InputError) as caught:
         check_scenario(scenario, app_model(scenario))
-    error = caught.value
-    assert error.path == str(path)
-    assert error.line == line
-    assert message in error.message
-    assert error.fix is not None
-    assert fix in error.fix
-    assert "\n" not in error.one_line()
+    _assert_one_line(caught.value, path, line, message, fix)
 
 
 def test_invalid_toml_reports_its_line(tmp_path: Path) -> None:

@@ -221,6 +221,14 @@ class PostgresChanges(Architecture):
         self._sim = sim
 
 
+def _trigger_lookups(sim: Simulation, arch: Architecture, write: Write) -> None:
+    """The SELECTs the write's trigger functions run before sending (once per function, not per message)."""
+    messages = sim.app.messages
+    lookups = sum({messages[i].function: messages[i].lookups for i, _ in write.sends}.values())
+    if lookups:
+        sim.metrics[arch.name].db("trigger_lookups", lookups, sim.costs.trigger_lookup_ms)
+
+
 class Broadcast(Architecture):
     """The app's triggers; ``transport`` is how the message leaves the database for Realtime."""
 
@@ -242,9 +250,7 @@ class Broadcast(Architecture):
         costs = sim.costs
         metrics = sim.metrics[self.name]
         messages = sim.app.messages
-        lookups = sum({messages[i].function: messages[i].lookups for i, _ in write.sends}.values())
-        if lookups:
-            metrics.db("trigger_lookups", lookups, costs.trigger_lookup_ms)
+        _trigger_lookups(sim, self, write)
         for index, topic in write.sends:
             message = messages[index]
             if self.transport == "pg_notify":
@@ -296,15 +302,12 @@ class ListenNotify(Architecture):
 
     def __init__(self) -> None:
         self.busy_until = 0.0
-        self.backlog: list[float] = []  # commit times of notifications not yet fanned out, oldest first
 
     def on_write(self, sim: Simulation, write: Write) -> None:
         costs = sim.costs
         metrics = sim.metrics[self.name]
         messages = sim.app.messages
-        lookups = sum({messages[i].function: messages[i].lookups for i, _ in write.sends}.values())
-        if lookups:
-            metrics.db("trigger_lookups", lookups, costs.trigger_lookup_ms)
+        _trigger_lookups(sim, self, write)
         for index, topic in write.sends:
             message = messages[index]
             metrics.db("pg_notify_calls", 1, costs.pg_notify_ms)
