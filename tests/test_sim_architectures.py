@@ -151,3 +151,15 @@ def test_postgres_changes_pages_apply_what_they_receive() -> None:
 
     m = simulate(tiny(), profile="seed", architectures=["postgres_changes"]).runs[0].metrics["postgres_changes"]
     assert m["user_visible"]["applied_by_page"] == m["user_visible"]["delivered_to_socket"] > 0
+
+
+def test_broadcast_changes_sends_the_whole_row() -> None:
+    """realtime.broadcast_changes carries the whole row: each delivery holds the row JSON and its envelope."""
+    send = one_topic_world(arch="broadcast:realtime.send", audience=10, writes=[(30_000.0, "bid")])
+    changes = one_topic_world(arch="broadcast:broadcast_changes", audience=10, writes=[(30_000.0, "bid")])
+    sent = send.metrics["broadcast:realtime.send"]
+    whole = changes.metrics["broadcast:broadcast_changes"]
+    assert whole.messages_sent == sent.messages_sent == 10
+    row = len(_seed_app().row_json("bids").encode())
+    assert row < whole.bytes_sent / 10 < row + 400
+    assert whole.bytes_sent != sent.bytes_sent  # another frame than the trigger's own payload

@@ -76,3 +76,24 @@ def test_payload_sizes_come_from_the_users_column_types() -> None:
     assert message.kind == "job_changed"
     assert message.pattern == "jobs:{jobs.queue}"
     assert message.notify_bytes == len('{"id" : 48213377, "state" : "running"}')
+
+
+def test_claims_table_appears_only_with_claims(tmp_path: Path) -> None:
+    """A scenario's own [claims] are judged in its words; without [claims] no claims table is printed."""
+    (tmp_path / "jobs.sql").write_text((JOBS.parent / "jobs.sql").read_text())
+    base = JOBS.read_text().replace(
+        'follow = [{ topic = "jobs:{jobs.queue}", entities = "all" }]',
+        'follow = [{ topic = "jobs:{jobs.queue}", entities = "all" }]\npc_tables = ["jobs"]',
+    )
+    plain, claimed = tmp_path / "plain.toml", tmp_path / "claimed.toml"
+    plain.write_text(base)
+    claimed.write_text(base + '\n[claims]\ntitle = "Our SLO"\nlatency = "1 s → 100 ms"\nbandwidth = "halved"\n')
+    options = {"architectures": ["postgres_changes", "broadcast"], "compare_profiles": ()}
+    without = render_text(simulate(plain, **options))
+    with_claims = render_text(simulate(claimed, **options))
+    assert "holds? yes/no" not in without
+    assert "Our SLO, simulated: postgres_changes → broadcast (realtime.send) (holds? yes/no)" in with_claims
+    assert "Job changed latency" in with_claims
+    assert "1 s → 100 ms" in with_claims
+    assert "Bandwidth usage" in with_claims
+    assert "Concurrent users" not in with_claims  # only the rows the scenario claims
