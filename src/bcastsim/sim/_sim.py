@@ -679,7 +679,8 @@ class Simulation:
         if follow.entities == "list":
             return item.index in follow.ids
         count = len(self.workload.instances[item.entity])
-        start = cohort.id % max(1, count)
+        # Which instances are on screen: by client for clients with an instance of their own, else by group.
+        start = (cohort.own if cohort.own >= 0 else cohort.id) % max(1, count)
         return (item.index - start) % count < follow.sample
 
     def _followed(self, cohort: Cohort, population: PopulationConfig, now: float) -> list[tuple[str, bool]]:
@@ -735,10 +736,21 @@ class Simulation:
                     chosen.append(arch)
                     index += 1
                 if own:
-                    # Each client follows its own instance: a group of one each.
+                    # Each client follows its own instance: clients whose channels still coincide (every
+                    # postgres_changes page of the wave) form one group, the others a group of one each.
+                    alike: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+                    archs: dict[str, Architecture] = {}
                     for arch in chosen:
-                        groups.append((arrival, population, arch, 1, False, client))
+                        probe = Cohort(
+                            -1, 1, arch=arch, role=population.name, topics=[], arrival_ms=arrival, rng=ident, own=client
+                        )
+                        topics = tuple(arch.topics(population, self._followed(probe, population, 0.0)))
+                        alike.setdefault((arch.name, topics), []).append(client)
+                        archs[arch.name] = arch
                         client += 1
+                    for (name, _topics), members in alike.items():
+                        own_index = members[0] if len(members) == 1 else -1
+                        groups.append((arrival, population, archs[name], len(members), False, own_index))
                     continue
                 for arch in self.architectures:
                     n = counts.get(arch.name, 0)
