@@ -482,7 +482,7 @@ def _header(report: SimulationReport) -> list[str]:
 
 def _rollout(report: SimulationReport) -> list[str]:
     lines = [
-        f"Rollout stages (seed sections 3.3/3.4; broadcast over {report.rollout_transport}; plan {report.plan.name})",
+        f"Rollout stages (broadcast over {report.rollout_transport}; plan {report.plan.name})",
     ]
     header = (
         f"{'stage':>6} {'broadcast':>10} {'pg_changes':>11} {'conn. fail*':>11} {'peak lag':>10} {'peak WAL':>10} "
@@ -505,7 +505,7 @@ def _rollout(report: SimulationReport) -> list[str]:
         "however often it retried; the rollback trigger compares this same rate with its limit."
     )
     lines.append(
-        "The seed's triggers watch connection failures and lag spikes only; 'lost/client b' is what a broadcast "
+        "The rollback triggers watch connection failures and lag spikes only; 'lost/client b' is what a broadcast "
         "user misses, which no trigger looks at."
     )
     lines.append("")
