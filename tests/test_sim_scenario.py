@@ -187,6 +187,7 @@ def test_bad_input_names_file_line_and_fix(tmp_path: Path, text: str, line: int,
         (_BASE + "[populations.admins]\nreactions = { vote_updte = 1 }\n", 3, '"vote_updte"', "vote_update"),
         (_BASE + "[reactions]\nbid_updat = 1\n", 3, 'unknown message type "bid_updat"', "bid_update"),
         (_BASE + "[scenario]\nsql = ['builtin:shopp']\n", 3, 'no built-in SQL "builtin:shopp"', "builtin:shop"),
+        (_BASE + "[scenario]\nsql = ['db/missing.sql']\n", 3, "missing.sql, which does not exist", "relative to"),
     ],
 )
 def test_input_the_sql_contradicts_names_file_line_and_fix(

@@ -179,7 +179,17 @@ def sql_files(scenario: Scenario, override: Sequence[str | Path] | None = None) 
             out.extend(_BUILTIN_SQL[entry]())
             continue
         path = Path(entry)
-        out.append(path if path.is_absolute() else base / path)
+        path = path if path.is_absolute() else base / path
+        if not path.exists():
+            if override:
+                raise InputError("--sql names a file that does not exist", path=path, fix="pass the app's SQL files")
+            raise scenario.fail(
+                f"scenario.sql names {path}, which does not exist",
+                "scenario",
+                "sql",
+                "paths are relative to the scenario file; or use builtin:artbattle / builtin:shop",
+            )
+        out.append(path)
     return out
 
 
