@@ -97,3 +97,11 @@ def test_claims_table_appears_only_with_claims(tmp_path: Path) -> None:
     assert "1 s → 100 ms" in with_claims
     assert "Bandwidth usage" in with_claims
     assert "Concurrent users" not in with_claims  # only the rows the scenario claims
+
+
+def test_a_channel_from_an_untraced_value_is_one_topic() -> None:
+    """A placeholder no column feeds (current_setting) is not refused: every write sends on the one topic."""
+    report = simulate(JOBS.parent / "untraced.toml", compare_profiles=())
+    metrics = report.runs[0].metrics["broadcast:realtime.send"]
+    assert metrics["messages_published"] == 60
+    assert metrics["messages_sent"] == 3 * 60

@@ -117,8 +117,9 @@ def _topic_maker(
     chain = _lineage(scenario, entity)
     pieces: list[str | tuple[int, str]] = []  # literal, or (generations up, entity)
     for part in parts:
-        if not isinstance(part, Hole):
-            pieces.append(part)
+        if not isinstance(part, Hole) or not part.sources:
+            # A value the analysis could not trace to a column is one topic for every write (see docs/scenarios.md).
+            pieces.append(str(part))
             continue
         owner = _owner(part, chain)
         if owner is None:
@@ -242,7 +243,7 @@ def follow_topics(
             "follow",
             _suggest(follow.topic, list(app.patterns)),
         )
-    holes = [p for p in message.parts if isinstance(p, Hole)]
+    holes = [p for p in message.parts if isinstance(p, Hole) and p.sources]
     private = message.private is True
     if not holes:
         return Followed("", lambda k: follow.topic, private, rule)
