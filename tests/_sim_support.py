@@ -146,3 +146,52 @@ def small_events(draw: st.DrawFn, max_clients: int = 120) -> tuple[Scenario, dic
         "profile": draw(st.sampled_from(["seed", "realtime_js", "recommended"])),
     }
     return scenario, options
+
+
+JOBS = Path(__file__).parent / "fixtures" / "sim" / "jobs.toml"
+
+
+@st.composite
+def job_queue_events(draw: st.DrawFn) -> Scenario:
+    """The user's job-queue scenario with random queues, write amounts, shapes, phases and workers."""
+    base = load_scenario(JOBS)
+    duration = draw(st.integers(min_value=60, max_value=900))
+    amount = draw(
+        st.sampled_from(
+            [
+                {"rate_per_s": draw(st.floats(min_value=0.5, max_value=5, allow_nan=False))},
+                {"count": draw(st.integers(min_value=1, max_value=400))},
+                {"per_entity": draw(st.integers(min_value=1, max_value=100))},
+                {"per_client": draw(st.floats(min_value=1, max_value=5, allow_nan=False)), "population": "workers"},
+            ]
+        )
+    )
+    write = {
+        "table": "jobs",
+        "op": draw(st.sampled_from(["INSERT", "UPDATE"])),
+        "entity": "queue",
+        "shape": draw(st.sampled_from(["uniform", "bunched"])),
+        "phases": draw(st.sampled_from([[], ["rush"]])),
+        **amount,
+    }
+    data = {
+        "scenario": {
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in attrs.asdict(base.scenario).items()},
+            "duration_s": duration,
+            "seed": draw(st.integers(0, 2**32)),
+        },
+        "entities": {"queue": {"count": draw(st.integers(min_value=1, max_value=6)), "columns": ["jobs.queue"]}},
+        "phases": [{"name": "rush", "start_s": draw(st.integers(0, duration - 1)), "duration_s": 30}],
+        "writes": {"enqueue": write},
+        "populations": {
+            "workers": {
+                "count": draw(st.integers(min_value=1, max_value=50)),
+                "ramp_s": draw(st.sampled_from([0, 30])),
+                "waves": draw(st.integers(min_value=1, max_value=4)),
+                "follow": [
+                    {"topic": "jobs:{jobs.queue}", "entities": draw(st.sampled_from(["all", "sample"])), "sample": 1}
+                ],
+            }
+        },
+    }
+    return scenario_from_dict(data, path=str(JOBS))
