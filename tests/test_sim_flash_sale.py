@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -77,8 +78,21 @@ def test_cli_runs_the_flash_sale(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_packaged_shop_sql_is_the_example_projects() -> None:
     """sql/shop (shipped in the wheel) is the example project's SQL, byte for byte."""
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[1]
     for name in ("schema.sql", "triggers.sql"):
         assert (root / "sql" / "shop" / name).read_bytes() == (root / "examples" / "shop" / "db" / name).read_bytes()
+
+
+def test_emits_overrides_an_unconditional_site(tmp_path: Path) -> None:
+    """An orders DELETE: the scenario says order_status is never sent (the branch returns early), order_deleted is."""
+    path = tmp_path / "sale.toml"
+    path.write_text(
+        'extends = "flash_sale"\n[writes.cancel]\ntable = "orders"\nop = "DELETE"\nentity = "order"\ncount = 50\n'
+        "emits = { order_status = 0.0, order_deleted = 1.0 }\n"
+    )
+    scenario = load_scenario(path)
+    app = app_model(scenario)
+    workload = build_workload(scenario, app, RandomTree(1).stream("workload"))
+    cancels = [w for w in workload.writes if w.source == "cancel"]
+    assert len(cancels) == 50
+    assert {app.messages[i].kind for w in cancels for i, _topic in w.sends} == {"order_deleted"}

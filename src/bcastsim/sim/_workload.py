@@ -143,18 +143,19 @@ def _topic_maker(
 
 
 def _sent_share(scenario: Scenario, write: WriteConfig, message: MessageSpec) -> float:
+    # The scenario's share wins even for a site the analysis calls unconditional: the user knows their data.
+    if message.kind in write.emits:
+        return write.emits[message.kind]
     if not message.conditions.get(write.op, ()):
         return 1.0
-    if message.kind not in write.emits:
-        conditions = " AND ".join(message.conditions[write.op])
-        raise scenario.fail(
-            f"[writes.{write.name}] ({write.table} {write.op}) reaches {message.kind}, sent only when {conditions}: "
-            "say how often that holds",
-            f"writes.{write.name}",
-            "emits" if write.emits else "",
-            f"emits = {{ {message.kind} = 0.3 }} (a share in [0, 1])",
-        )
-    return write.emits[message.kind]
+    conditions = " AND ".join(message.conditions[write.op])
+    raise scenario.fail(
+        f"[writes.{write.name}] ({write.table} {write.op}) reaches {message.kind}, sent only when {conditions}: "
+        "say how often that holds",
+        f"writes.{write.name}",
+        "emits" if write.emits else "",
+        f"emits = {{ {message.kind} = 0.3 }} (a share in [0, 1])",
+    )
 
 
 def check_scenario(scenario: Scenario, app: AppModel) -> None:
