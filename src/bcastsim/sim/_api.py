@@ -328,7 +328,10 @@ def simulate(
             r for r in runs if r.plan == plan_limits.name and r.architectures == ("postgres_changes",) and not r.profile
         )
         backtest = _backtest(scenario, baseline.metrics["postgres_changes"], plan=plan_limits, costs=costs, app=app)
-    counts = {(w.label or w.name): workload.count(w.name) for w in scenario.writes.values()}
+    counts: dict[str, int] = {}
+    for w in scenario.writes.values():
+        label = w.label or f"{w.table} {w.op}"
+        counts[label if label not in counts else f"{label} ({w.name})"] = workload.count(w.name)
     claims = None
     if scenario.claims.declared:
         claims = {k: v for k, v in attrs.asdict(scenario.claims).items() if v}
