@@ -738,19 +738,20 @@ class Simulation:
                 if own:
                     # Each client follows its own instance: clients whose channels still coincide (every
                     # postgres_changes page of the wave) form one group, the others a group of one each.
-                    alike: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+                    alike: dict[tuple[str, tuple[str, ...], bool], list[int]] = {}
                     archs: dict[str, Architecture] = {}
-                    for arch in chosen:
+                    hidden_count = round(size * population.hidden_share)
+                    for k, arch in enumerate(chosen):
                         probe = Cohort(
                             -1, 1, arch=arch, role=population.name, topics=[], arrival_ms=arrival, rng=ident, own=client
                         )
                         topics = tuple(arch.topics(population, self._followed(probe, population, 0.0)))
-                        alike.setdefault((arch.name, topics), []).append(client)
+                        alike.setdefault((arch.name, topics, k < hidden_count), []).append(client)
                         archs[arch.name] = arch
                         client += 1
-                    for (name, _topics), members in alike.items():
+                    for (name, _topics, hidden_tabs), members in alike.items():
                         own_index = members[0] if len(members) == 1 else -1
-                        groups.append((arrival, population, archs[name], len(members), False, own_index))
+                        groups.append((arrival, population, archs[name], len(members), hidden_tabs, own_index))
                     continue
                 for arch in self.architectures:
                     n = counts.get(arch.name, 0)
