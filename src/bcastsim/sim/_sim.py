@@ -648,12 +648,10 @@ class Simulation:
                 for topic in cohort.topics:
                     cohort.listeners[topic] = cohort.listeners.get(topic, 1) + 1
             population = self.scenario.populations[cohort.role]
-            followed = [
-                (f.topic(i.index), f.private)
-                for f in follows
-                for i in items
-                if self._sees(cohort, population, f.rule, i)
-            ]
+            followed = []
+            for f in follows:
+                chosen = {i.index for i in self._chosen(cohort, population, f.rule, entity)}
+                followed += [(f.topic(i.index), f.private) for i in items if i.index in chosen]
             new = [t for t in cohort.arch.topics(population, followed) if t not in cohort.topics]
             if not new:
                 continue
@@ -669,19 +667,19 @@ class Simulation:
             else:
                 cohort.joined_during_drop.update(new)
 
-    def _sees(self, cohort: Cohort, population: PopulationConfig, n: int, item: Instance) -> bool:
-        """Whether the page of ``cohort`` follows ``item`` under the population's n-th follow rule."""
+    def _chosen(self, cohort: Cohort, population: PopulationConfig, n: int, entity: str) -> list[Instance]:
+        """The instances of ``entity`` the page of ``cohort`` follows under the population's n-th follow rule."""
         follow = population.follow[n]
+        items = self.workload.instances[entity]
         if follow.entities == "all":
-            return True
+            return list(items)
         if follow.entities == "own":
-            return item.index == cohort.own
+            return [items[cohort.own]] if 0 <= cohort.own < len(items) else []
         if follow.entities == "list":
-            return item.index in follow.ids
-        count = len(self.workload.instances[item.entity])
+            return [items[k] for k in follow.ids]
         # Which instances are on screen: by client for clients with an instance of their own, else by group.
-        start = (cohort.own if cohort.own >= 0 else cohort.id) % max(1, count)
-        return (item.index - start) % count < follow.sample
+        start = (cohort.own if cohort.own >= 0 else cohort.id) % max(1, len(items))
+        return [items[(start + k) % len(items)] for k in range(min(follow.sample, len(items)))]
 
     def _followed(self, cohort: Cohort, population: PopulationConfig, now: float) -> list[tuple[str, bool]]:
         out: list[tuple[str, bool]] = []
@@ -689,11 +687,8 @@ class Simulation:
             if not follow.entity:
                 out.append((follow.topic(0), follow.private))
                 continue
-            out.extend(
-                (follow.topic(i.index), follow.private)
-                for i in self.workload.instances[follow.entity]
-                if i.appear_ms <= now and self._sees(cohort, population, follow.rule, i)
-            )
+            chosen = sorted(self._chosen(cohort, population, follow.rule, follow.entity), key=lambda i: i.index)
+            out.extend((follow.topic(i.index), follow.private) for i in chosen if i.appear_ms <= now)
         return list(dict.fromkeys(out))
 
     def _sample(self) -> None:
