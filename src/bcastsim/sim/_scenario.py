@@ -73,7 +73,7 @@ class ScenarioConfig:
     architectures: tuple[str, ...] = ARCHITECTURE_NAMES
     plan: str = "team"
     reference_plan: str = ""  # compare mode: also run every architecture under this plan ("" = no)
-    profile: str = "seed"
+    profile: str = "realtime_js"  # the page reads what realtime-js hands it; Art Battle sets "seed"
     # compare mode: run broadcast (realtime.send) again under these client profiles, for what users see
     compare_profiles: tuple[str, ...] = ()
     seed: int = 1
