@@ -17,7 +17,7 @@ from bcastsim.sim._workload import Write
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bcastsim.sim._app import AppModel
+    from bcastsim.sim._app import AppModel, MessageSpec
     from bcastsim.sim._profiles import ClientBehaviour
     from bcastsim.sim._scenario import PopulationConfig, Scenario
     from bcastsim.sim._sim import Simulation
@@ -229,6 +229,17 @@ def _trigger_lookups(sim: Simulation, arch: Architecture, write: Write) -> None:
         sim.metrics[arch.name].db("trigger_lookups", lookups, sim.costs.trigger_lookup_ms)
 
 
+def _notify(sim: Simulation, arch: Architecture, message: MessageSpec) -> bool:
+    """One NOTIFY; False when its payload reaches 8000 bytes, whose error aborts the statement that fired the
+    trigger (FACTS), so the write and the rest of its messages never happen."""
+    metrics = sim.metrics[arch.name]
+    metrics.db("pg_notify_calls", 1, sim.costs.pg_notify_ms)
+    if message.notify_bytes >= 8000:
+        metrics.violations["business_writes_aborted_by_notify_payload"] += 1
+        return False
+    return True
+
+
 class Broadcast(Architecture):
     """The app's triggers; ``transport`` is how the message leaves the database for Realtime."""
 
@@ -254,10 +265,7 @@ class Broadcast(Architecture):
         for index, topic in write.sends:
             message = messages[index]
             if self.transport == "pg_notify":
-                metrics.db("pg_notify_calls", 1, costs.pg_notify_ms)
-                if message.notify_bytes >= 8000:
-                    # FACTS: the error aborts the statement that fired the trigger.
-                    metrics.violations["business_writes_aborted_by_notify_payload"] += 1
+                if not _notify(sim, self, message):
                     return
                 sim.publish(self, topic, write.time_ms, private=False)
                 # Realtime has no LISTEN path: the notification reaches no subscriber.
@@ -304,15 +312,12 @@ class ListenNotify(Architecture):
         self.busy_until = 0.0
 
     def on_write(self, sim: Simulation, write: Write) -> None:
-        costs = sim.costs
         metrics = sim.metrics[self.name]
         messages = sim.app.messages
         _trigger_lookups(sim, self, write)
         for index, topic in write.sends:
             message = messages[index]
-            metrics.db("pg_notify_calls", 1, costs.pg_notify_ms)
-            if message.notify_bytes >= 8000:
-                metrics.violations["business_writes_aborted_by_notify_payload"] += 1
+            if not _notify(sim, self, message):
                 return
             msg_id = sim.publish(self, topic, write.time_ms, private=False)
             if write.time_ms < sim.server_down_until:
