@@ -88,7 +88,7 @@ def main() -> int:
         "postgres_changes": 500 if not args.quick else 200,
     }
     for arch, clients in sizes.items():
-        scenario = calm.with_overrides(clients={"audience": clients})
+        scenario = calm.with_clients(clients)
         start = time.perf_counter()
         simpy_result = run_simpy(scenario, arch, seed=1)
         simpy_s = time.perf_counter() - start

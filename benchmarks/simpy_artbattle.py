@@ -15,8 +15,8 @@ from typing import Any
 
 import simpy
 
-from bcastsim.sim import RandomTree, Scenario, build_workload, load_costs, message_shapes
-from bcastsim.sim._payloads import WRITE_TABLES
+from bcastsim.sim import RandomTree, Scenario, app_model, build_workload, load_costs
+from bcastsim.sim._workload import follow_topics
 
 __all__ = ["run_simpy"]
 
@@ -36,32 +36,39 @@ def run_simpy(scenario: Scenario, arch: str, seed: int) -> dict[str, Any]:
     """Simulate ``arch`` ("postgres_changes" or "broadcast:realtime.send"); deliveries and latencies."""
     env = simpy.Environment()
     costs = load_costs()
-    shapes = message_shapes("standin")
+    app = app_model(scenario)
     tree = RandomTree(seed)
-    workload = build_workload(scenario, tree.stream("workload"))
+    workload = build_workload(scenario, app, tree.stream("workload"))
     net = random.Random(tree.stream("network").random())
     mu = math.log(scenario.network.median_ms)
     sigma = scenario.network.sigma
-    cfg = scenario.clients
-    event_id = workload.event_id
-    arts = [a for a in workload.artworks if a.created_ms <= 0.0]
+    follows = {
+        name: [follow_topics(scenario, app, workload.instances, f, name, rule=n) for n, f in enumerate(pop.follow)]
+        for name, pop in scenario.populations.items()
+    }
+    pc_tables = {t for pop in scenario.populations.values() for t in pop.pc_tables}
 
-    def topics_for(role: str, arts: list[Any] = arts) -> list[str]:
+    def topics_for(population: str, created_ms: float = 0.0) -> list[str]:
         if arch == "postgres_changes":
-            return [f"pc:{t}" for t in cfg.pc_tables]
-        out = [f"broadcast:bid:{a.art_id}" for a in arts] + [f"broadcast:event:{event_id}"]
-        out += [f"broadcast:art_media:{a.art_id}" for a in arts]
-        if role == "admin":
-            out.append(f"broadcast:admin:{event_id}")
+            return [f"pc:{t}" for t in scenario.populations[population].pc_tables] if created_ms == 0.0 else []
+        out = []
+        for follow in follows[population]:
+            if not follow.entity:
+                if created_ms == 0.0:
+                    out.append(follow.topic(0))
+                continue
+            out.extend(follow.topic(i.index) for i in workload.instances[follow.entity] if i.appear_ms == created_ms)
         return out
 
     subscribers: dict[str, list[_Client]] = {}
     clients: list[_Client] = []
-    waves = max(1, cfg.arrival_waves)
-    for i in range(cfg.audience + cfg.admins):
-        role = "admin" if i >= cfg.audience else "audience"
-        arrival = 0.0 if role == "admin" else cfg.arrival_ramp_s * 1000.0 * (i % waves) / waves
-        clients.append(_Client(env, i, arrival, topics_for(role)))
+    roles: list[str] = []
+    for name, pop in scenario.populations.items():
+        waves = max(1, pop.waves)
+        for i in range(pop.count):
+            arrival = (pop.arrive_s + pop.ramp_s * (i % waves) / waves) * 1000.0
+            clients.append(_Client(env, len(clients), arrival, topics_for(name)))
+            roles.append(name)
 
     def client_process(client: _Client) -> Any:
         yield env.timeout(client.arrival_ms + scenario.network.join_rtt_ms)
@@ -84,13 +91,10 @@ def run_simpy(scenario: Scenario, arch: str, seed: int) -> dict[str, Any]:
         for write in workload.writes:
             yield env.timeout(max(0.0, write.time_ms - env.now))
             if arch == "postgres_changes":
-                table, _op = WRITE_TABLES[write.kind]
-                if table in cfg.pc_tables:
-                    changes.append((write.time_ms, table))
+                if write.table in pc_tables:
+                    changes.append((write.time_ms, write.table))
             else:
-                art = workload.artworks[write.art]
-                for shape in shapes.by_write.get(write.kind, ()):
-                    topic = shape.topic_template.format(art_id=art.art_id, event_id=event_id)
+                for _index, topic in write.sends:
                     env.process(broadcast(topic, write.time_ms))
 
     def broadcast(topic: str, commit_ms: float) -> Any:
@@ -115,19 +119,17 @@ def run_simpy(scenario: Scenario, arch: str, seed: int) -> dict[str, Any]:
             empty += 1
             yield env.timeout(pc.poll_interval_ms * min(2.0 ** min(empty - 1, 16), pc.idle_backoff_factor))
 
-    def new_canvases(created_ms: float, new: list[Any]) -> Any:
-        # The final round's artworks appear: every page subscribes to their bid and media topics.
+    def appear(created_ms: float) -> Any:
+        # Instances appear (the final round's canvases): every page subscribes to their topics.
         yield env.timeout(created_ms + scenario.network.join_rtt_ms)
-        for client in clients:
-            if arch != "postgres_changes" and client.arrival_ms <= created_ms:
-                for topic in [f"broadcast:bid:{a.art_id}" for a in new] + [
-                    f"broadcast:art_media:{a.art_id}" for a in new
-                ]:
+        for client, role in zip(clients, roles, strict=True):
+            if client.arrival_ms <= created_ms:
+                for topic in topics_for(role, created_ms):
                     subscribers.setdefault(topic, []).append(client)
 
-    late = sorted({a.created_ms for a in workload.artworks if a.created_ms > 0.0})
+    late = sorted({i.appear_ms for items in workload.instances.values() for i in items if i.appear_ms > 0.0})
     for created in late:
-        env.process(new_canvases(created, [a for a in workload.artworks if a.created_ms == created]))
+        env.process(appear(created))
     for client in clients:
         env.process(client_process(client))
     env.process(writer())

@@ -60,7 +60,11 @@ PLAN_STYLES = dict(zip(LIMIT_PLANS, [":", "--", "-."], strict=True))
 base = load_scenario("artbattle")
 # No faults, and one-second samples so the message rate compares with a per-second limit.
 scenario = attrs.evolve(base, faults=()).with_overrides(scenario={"sample_interval_s": 1.0})
-viewing = scenario.with_overrides(clients={"subscribe": "viewing"})
+# The audience's page follows only the 4 artworks on screen instead of every artwork.
+audience = scenario.populations["audience"]
+viewing = scenario.with_population(
+    follow=tuple(attrs.evolve(f, entities="sample", sample=4) if f.entities == "all" else f for f in audience.follow)
+)
 print(base.scenario.description)
 print("plans:", *(PLANS[p].describe() for p in LIMIT_PLANS), sep="\n  ")
 

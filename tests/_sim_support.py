@@ -11,25 +11,67 @@ from hypothesis import strategies as st
 from bcastsim.sim import (
     FaultConfig,
     Scenario,
-    Write,
+    app_model,
     behaviour,
     load_costs,
     load_plans,
     load_scenario,
     make_architecture,
-    message_shapes,
+    scenario_from_dict,
 )
 from bcastsim.sim._sim import Simulation
-from bcastsim.sim._workload import Artwork, Workload
+from bcastsim.sim._workload import Emitter, Workload, instances_of
 
 TINY = Path(__file__).parent / "data" / "sim_tiny.toml"
 
-ART_ID = "0b9a4f8e-2c1d-4e3f-a5b6-c7d8e9f0a1b2"
-EVENT_ID = "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a"
+# The seed's event page: bids and media of every artwork, and the event channel.
+SEED_PAGE = [
+    {"topic": "broadcast:bid:{bids.art_id}", "entities": "all"},
+    {"topic": "broadcast:event:{art.event_id}"},
+    {"topic": "broadcast:art_media:{art_media.art_id}", "entities": "all"},
+]
 
 
 def tiny() -> Scenario:
     return load_scenario(TINY)
+
+
+def world_scenario(
+    *,
+    audience: int,
+    artworks: int = 1,
+    pc_tables: tuple[str, ...] = ("bids",),
+    duration_s: float = 120.0,
+    profile: str = "seed",
+    postgres_changes: dict[str, object] | None = None,
+) -> Scenario:
+    """The built-in SQL, one event with ``artworks`` artworks, ``audience`` clients on the seed's page."""
+    return scenario_from_dict(
+        {
+            "scenario": {"name": "one topic", "duration_s": duration_s, "profile": profile, "sample_interval_s": 1.0},
+            "entities": {
+                "event": {"columns": ["art.event_id", "round_contestants.event_id"]},
+                "artwork": {
+                    "count": artworks,
+                    "columns": ["bids.art_id", "art.id", "art_media.art_id", "votes.art_uuid"],
+                    "parent": "event",
+                },
+            },
+            "writes": {"bids": {"table": "bids", "op": "INSERT", "entity": "artwork", "count": 1}},
+            "populations": {
+                "audience": {
+                    "count": audience,
+                    "follow": SEED_PAGE,
+                    "pc_tables": list(pc_tables),
+                    "rerender_interval_s": 3600.0,
+                    "queries_per_render": 3,
+                    "refetch_queries": 3,
+                }
+            },
+            "reactions": {"bid_update": 1, "winner_update": 1, "auction_update": 1},
+            "postgres_changes": postgres_changes or {},
+        }
+    )
 
 
 def one_topic_world(
@@ -45,29 +87,24 @@ def one_topic_world(
     artworks: int = 1,
     postgres_changes: dict[str, object] | None = None,
 ) -> Simulation:
-    """``audience`` identical clients of one architecture, one artwork, the given writes; run to the end."""
-    scenario = Scenario().with_overrides(
-        scenario={"duration_s": duration_s, "profile": profile, "sample_interval_s": 1.0},
-        clients={
-            "audience": audience,
-            "admins": 0,
-            "arrival_ramp_s": 0.0,
-            "arrival_waves": 1,
-            "pc_tables": pc_tables,
-            "rerender_interval_s": 3600.0,
-        },
-        postgres_changes=postgres_changes or {},
+    """``audience`` identical clients of one architecture, ``artworks`` artworks, bids on the first at the given
+    times (``writes``: (time in ms, "bid")); run to the end."""
+    scenario = world_scenario(
+        audience=audience,
+        artworks=artworks,
+        pc_tables=pc_tables,
+        duration_s=duration_s,
+        profile=profile,
+        postgres_changes=postgres_changes,
     )
     if faults:
-        import attrs
-
         scenario = attrs.evolve(scenario, faults=faults)
-    workload = Workload(
-        rounds=(),
-        artworks=tuple(Artwork(i, 1, 0.0, ART_ID if i == 0 else f"{ART_ID[:-4]}{i:04d}") for i in range(artworks)),
-        writes=tuple(Write(t, kind, 0, i) for i, (t, kind) in enumerate(writes)),
-        event_id=EVENT_ID,
-    )
+    app = app_model(scenario)
+    instances = instances_of(scenario)
+    emit = Emitter(scenario, app, instances)
+    assert {kind for _t, kind in writes} <= {"bid"}
+    made = tuple(emit.write("bids", 0, t, seq) for seq, (t, _kind) in enumerate(writes))
+    workload = Workload(instances, made, {"bids": len(made)})
     architecture = make_architecture(arch)
     sim = Simulation(
         scenario,
@@ -75,7 +112,7 @@ def one_topic_world(
         population=lambda identity, index: architecture,
         plan=load_plans(include_unlimited=True)[plan],
         costs=load_costs(),
-        shapes=message_shapes("standin"),
+        app=app,
         behaviour=behaviour(profile),
         workload=workload,
         seed=1,
@@ -109,3 +146,52 @@ def small_events(draw: st.DrawFn, max_clients: int = 120) -> tuple[Scenario, dic
         "profile": draw(st.sampled_from(["seed", "realtime_js", "recommended"])),
     }
     return scenario, options
+
+
+JOBS = Path(__file__).parent / "fixtures" / "sim" / "jobs.toml"
+
+
+@st.composite
+def job_queue_events(draw: st.DrawFn) -> Scenario:
+    """The user's job-queue scenario with random queues, write amounts, shapes, phases and workers."""
+    base = load_scenario(JOBS)
+    duration = draw(st.integers(min_value=60, max_value=900))
+    amount = draw(
+        st.sampled_from(
+            [
+                {"rate_per_s": draw(st.floats(min_value=0.5, max_value=5, allow_nan=False))},
+                {"count": draw(st.integers(min_value=1, max_value=400))},
+                {"per_entity": draw(st.integers(min_value=1, max_value=100))},
+                {"per_client": draw(st.floats(min_value=1, max_value=5, allow_nan=False)), "population": "workers"},
+            ]
+        )
+    )
+    write = {
+        "table": "jobs",
+        "op": draw(st.sampled_from(["INSERT", "UPDATE"])),
+        "entity": "queue",
+        "shape": draw(st.sampled_from(["uniform", "bunched"])),
+        "phases": draw(st.sampled_from([[], ["rush"]])),
+        **amount,
+    }
+    data = {
+        "scenario": {
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in attrs.asdict(base.scenario).items()},
+            "duration_s": duration,
+            "seed": draw(st.integers(0, 2**32)),
+        },
+        "entities": {"queue": {"count": draw(st.integers(min_value=1, max_value=6)), "columns": ["jobs.queue"]}},
+        "phases": [{"name": "rush", "start_s": draw(st.integers(0, duration - 1)), "duration_s": 30}],
+        "writes": {"enqueue": write},
+        "populations": {
+            "workers": {
+                "count": draw(st.integers(min_value=1, max_value=50)),
+                "ramp_s": draw(st.sampled_from([0, 30])),
+                "waves": draw(st.integers(min_value=1, max_value=4)),
+                "follow": [
+                    {"topic": "jobs:{jobs.queue}", "entities": draw(st.sampled_from(["all", "sample"])), "sample": 1}
+                ],
+            }
+        },
+    }
+    return scenario_from_dict(data, path=str(JOBS))

@@ -37,7 +37,7 @@ from _fuzz_support import (
 )
 from bcastsim._errors import InputError
 from bcastsim.sim import Scenario, load_scenario
-from bcastsim.sim._scenario import _SECTIONS, FaultConfig, _default_reactions
+from bcastsim.sim._scenario import _NAMED, _SECTIONS, FaultConfig
 
 SEED_TRIGGERS = ROOT / "sql" / "broadcast_triggers.sql"
 
@@ -96,8 +96,14 @@ def _numeric_keys() -> list[tuple[str, str]]:
         for field in attrs.fields(cls):
             if isinstance(field.default, int | float) and not isinstance(field.default, bool):
                 keys.append((section, field.name))
+    # One entry of each named table the tiny scenario has.
+    entries = {"entities": "artwork", "writes": "bids", "populations": "audience"}
+    for named, cls in _NAMED.items():
+        for field in attrs.fields(cls):
+            if isinstance(field.default, int | float) and not isinstance(field.default, bool):
+                keys.append((f"{named}.{entries[named]}", field.name))
     keys += [("faults", field.name) for field in attrs.fields(FaultConfig) if field.name != "kind"]
-    keys += [("reactions", kind) for kind in _default_reactions()]
+    keys += [("reactions", kind) for kind in ("bid_update", "media_update")]
     return keys
 
 
@@ -136,6 +142,9 @@ def test_every_scenario_key_with_every_nasty_number(tmp_path: Path, section: str
             numbers = [getattr(fault, key) for fault in loaded.faults]
         elif section == "reactions":
             numbers = [loaded.reactions[key]]
+        elif "." in section:
+            named, entry = section.split(".")
+            numbers = [getattr(getattr(loaded, named)[entry], key)]
         else:
             numbers = [getattr(getattr(loaded, section), key)]
         assert all(math.isfinite(number) for number in numbers), (key, value, numbers)

@@ -7,7 +7,11 @@ import itertools
 import pytest
 
 from _sim_support import one_topic_world
-from bcastsim.sim import PostgresChanges, load_costs, message_shapes, row_json_bytes
+from bcastsim.sim import PostgresChanges, app_model, load_costs, load_scenario
+
+
+def _seed_app():  # type: ignore[no-untyped-def]
+    return app_model(load_scenario("artbattle"))
 
 
 def _poller(sim: object) -> PostgresChanges:
@@ -89,14 +93,14 @@ def test_full_records_outweigh_custom_payloads() -> None:
     per_pc = pc.metrics["postgres_changes"].bytes_sent / 10
     per_bc = bc.metrics["broadcast:realtime.send"].bytes_sent / 10
     assert per_pc > per_bc > 0
-    assert row_json_bytes("bids") == 208  # FACTS: the bid row as row_to_json
+    assert len(_seed_app().row_json("bids").encode()) == 208  # FACTS: the bid row as row_to_json
 
 
 def test_seed_bid_payload_size_matches_postgres() -> None:
-    """The stand-in's bid payload is about the ~305 bytes FACTS measured on PostgreSQL 15."""
-    bid = next(s for s in message_shapes("standin").by_write["bid"] if s.kind == "bid_update")
+    """The bid payload valued from the contracts' column types is about the ~305 bytes FACTS measured."""
+    bid = next(m for m in _seed_app().messages if m.kind == "bid_update" and m.pattern.startswith("broadcast:bid:"))
     assert abs(bid.notify_bytes - 305) <= 20
-    assert bid.topic_template == "broadcast:bid:{art_id}"
+    assert bid.pattern == "broadcast:bid:{bids.art_id}"
 
 
 def test_seed_page_adds_listeners_when_artworks_appear(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,9 +132,9 @@ def test_seed_page_gets_updates_on_the_socket_and_shows_none() -> None:
     from bcastsim.sim import simulate
 
     seed = simulate(tiny(), profile="seed", architectures=["broadcast"]).runs[0].metrics["broadcast:realtime.send"]
-    plain = simulate(tiny(), profile="realtime_js", architectures=["broadcast"]).runs[0].metrics[
-        "broadcast:realtime.send"
-    ]
+    plain = (
+        simulate(tiny(), profile="realtime_js", architectures=["broadcast"]).runs[0].metrics["broadcast:realtime.send"]
+    )
     assert seed["user_visible"]["delivered_to_socket"] > 0
     assert seed["user_visible"]["applied_by_page"] == 0
     assert seed["user_visible"]["shown_within_5s"] == 0
@@ -147,3 +151,15 @@ def test_postgres_changes_pages_apply_what_they_receive() -> None:
 
     m = simulate(tiny(), profile="seed", architectures=["postgres_changes"]).runs[0].metrics["postgres_changes"]
     assert m["user_visible"]["applied_by_page"] == m["user_visible"]["delivered_to_socket"] > 0
+
+
+def test_broadcast_changes_sends_the_whole_row() -> None:
+    """realtime.broadcast_changes carries the whole row: each delivery holds the row JSON and its envelope."""
+    send = one_topic_world(arch="broadcast:realtime.send", audience=10, writes=[(30_000.0, "bid")])
+    changes = one_topic_world(arch="broadcast:broadcast_changes", audience=10, writes=[(30_000.0, "bid")])
+    sent = send.metrics["broadcast:realtime.send"]
+    whole = changes.metrics["broadcast:broadcast_changes"]
+    assert whole.messages_sent == sent.messages_sent == 10
+    row = len(_seed_app().row_json("bids").encode())
+    assert row < whole.bytes_sent / 10 < row + 400
+    assert whole.bytes_sent != sent.bytes_sent  # another frame than the trigger's own payload

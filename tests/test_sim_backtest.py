@@ -18,7 +18,7 @@ def test_backtest_is_the_pre_migration_system() -> None:
     """postgres_changes with five global subscriptions per user, RLS on, a plan the event never hit."""
     scenario = load_scenario("backtest")
     assert scenario.scenario.architectures[0] == "postgres_changes"
-    assert len(scenario.clients.pc_tables) == 5
+    assert len(scenario.populations["audience"].pc_tables) == 5
     assert scenario.postgres_changes.rls
     assert scenario.scenario.plan == "unlimited"
     assert scenario.faults == ()

@@ -72,7 +72,7 @@ def test_client_checks_read_the_simulators_audience_and_plans() -> None:
     from bcastsim.client._checks import _check_fan_out
     from bcastsim.sim import load_plans, load_scenario
 
-    audience = load_scenario("artbattle").clients.audience
+    audience = load_scenario("artbattle").audience
     (finding,) = _check_fan_out(PROFILES["seed"], load_plans())
     assert f"with {audience} viewers each bid fans out to {audience} messages" in finding.message
     for name, plan in load_plans().items():

@@ -81,7 +81,7 @@ def test_background_tabs_reconnect_only_when_looked_at() -> None:
     base = attrs.evolve(tiny(), faults=(restart,))
     times = {}
     for share in (0.0, 1.0):
-        scenario = base.with_overrides(clients={"hidden_share": share, "hidden_for_s": 300.0})
+        scenario = base.with_population(hidden_share=share, hidden_for_s=300.0)
         report = simulate(scenario, architectures=["broadcast"], clients=40)
         times[share] = report.runs[0].metrics["broadcast:realtime.send"]["connections"]["reconnect_ms"]["p50"]
     assert times[0.0] is not None

@@ -15,7 +15,7 @@ from bcastsim._toml import LIMIT_SCALE_ENV, Range, check_number, limit_scale
 
 __all__ = ["HELP", "configure", "run"]
 
-HELP = "simulate a live event (default: the built-in artbattle scenario) and compare architectures"
+HELP = "simulate an app's event from its SQL and a scenario (default: the built-in artbattle) and compare architectures"
 
 # Runs shorter than this much simulated client-time finish before a progress bar would be useful.
 _LONG_RUN = 20_000.0
@@ -27,17 +27,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "scenario",
         nargs="?",
         default="artbattle",
-        help="built-in scenario name (artbattle, rollout, restart_storm) or a .toml file",
+        help="built-in scenario name (artbattle, flash_sale, rollout, restart_storm, backtest) or a .toml file",
     )
     parser.add_argument(
         "--arch",
         action="append",
         metavar="ARCH",
         help="architectures to compare, comma-separated or repeated: postgres_changes, "
-        "broadcast:pg_notify, broadcast:realtime.send (broadcast = realtime.send)",
+        "broadcast:pg_notify, broadcast:realtime.send (broadcast = realtime.send), broadcast:broadcast_changes, "
+        "listen_notify",
+    )
+    parser.add_argument(
+        "--sql",
+        action="append",
+        metavar="PATH",
+        help="the app's SQL files in load order, repeated (default: the scenario's sql = [...])",
     )
     parser.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
-    parser.add_argument("--clients", type=int, metavar="N", help="audience size (default: the scenario's)")
+    parser.add_argument(
+        "--clients", type=int, metavar="N", help="clients of the scenario's first population (default: the scenario's)"
+    )
     parser.add_argument(
         "--plan", help="Realtime plan whose limits apply: free, pro, team, unlimited or one of your --plans file"
     )
@@ -140,7 +149,7 @@ def _long(args: argparse.Namespace) -> bool:
     from bcastsim.sim import load_scenario
 
     scenario = load_scenario(args.scenario)
-    audience = args.clients if args.clients is not None else scenario.clients.audience
+    audience = args.clients if args.clients is not None else scenario.audience
     runs = (
         len(scenario.scenario.architectures) * 2
         if scenario.scenario.mode == "compare"
@@ -247,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
             plans=args.plans,
             settings=_settings(args) or None,
             compare_profiles=_profiles(args.compare_profiles),
+            sql=args.sql,
         )
     text = render_text(report)
     data = render_json(report)

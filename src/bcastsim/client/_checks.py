@@ -776,7 +776,7 @@ def _event_audience() -> int:
     """The audience of the simulator's default event (models/scenarios/artbattle.toml): one number for both."""
     from bcastsim.sim._scenario import load_scenario  # here, not at import: bcastsim.sim imports bcastsim.client
 
-    return load_scenario("artbattle").clients.audience
+    return load_scenario("artbattle").audience
 
 
 def _check_fan_out(profile: Profile, plans: Mapping[str, PlanLimits]) -> list[Finding]:

@@ -11,10 +11,17 @@ fingerprint of its event trace.
 
 from bcastsim._plans import UNLIMITED, PlanLimits, load_plans
 from bcastsim.sim._api import RunSummary, SimulationReport, resolve_architectures, simulate
-from bcastsim.sim._architectures import ARCHITECTURES, Architecture, Broadcast, PostgresChanges, make_architecture
+from bcastsim.sim._app import AppModel, MessageSpec, app_model
+from bcastsim.sim._architectures import (
+    ARCHITECTURES,
+    Architecture,
+    Broadcast,
+    ListenNotify,
+    PostgresChanges,
+    make_architecture,
+)
 from bcastsim.sim._costs import CostModel, load_costs
 from bcastsim.sim._engine import Engine
-from bcastsim.sim._payloads import MessageShape, ShapeSet, message_shapes, pc_frame_bytes, row_json_bytes
 from bcastsim.sim._plot import plot_sweep, write_sweep
 from bcastsim.sim._profiles import ClientBehaviour, behaviour, profile_names
 from bcastsim.sim._report import render_json, render_text, report_to_dict
@@ -27,45 +34,45 @@ from bcastsim.sim._scenario import (
     scenario_from_dict,
 )
 from bcastsim.sim._sweep import SweepCell, SweepResult, run_cell, sweep, sweep_csv, sweep_json, sweep_table
-from bcastsim.sim._workload import Workload, Write, build_workload
+from bcastsim.sim._workload import Workload, Write, build_workload, check_scenario
 
 __all__ = [
     "ARCHITECTURES",
     "UNLIMITED",
+    "AppModel",
     "Architecture",
     "Broadcast",
     "ClientBehaviour",
     "CostModel",
     "Engine",
     "FaultConfig",
-    "MessageShape",
+    "ListenNotify",
+    "MessageSpec",
     "PlanLimits",
     "PostgresChanges",
     "RandomTree",
     "RunSummary",
     "Scenario",
-    "ShapeSet",
     "SimulationReport",
     "SweepCell",
     "SweepResult",
     "Workload",
     "Write",
+    "app_model",
     "behaviour",
     "build_workload",
     "builtin_scenarios",
+    "check_scenario",
     "load_costs",
     "load_plans",
     "load_scenario",
     "make_architecture",
-    "message_shapes",
-    "pc_frame_bytes",
     "plot_sweep",
     "profile_names",
     "render_json",
     "render_text",
     "report_to_dict",
     "resolve_architectures",
-    "row_json_bytes",
     "run_cell",
     "scenario_from_dict",
     "simulate",

@@ -12,16 +12,16 @@ import attrs
 from bcastsim._errors import InputError
 from bcastsim._plans import PlanLimits, PlanSet, resolve_plans
 from bcastsim.client import in_rollout
+from bcastsim.sim._app import AppModel, app_model
 from bcastsim.sim._architectures import ARCHITECTURES, Architecture, make_architecture
 from bcastsim.sim._costs import CostModel, load_costs
-from bcastsim.sim._payloads import WRITE_TABLES, ShapeSet, message_shapes
 from bcastsim.sim._profiles import behaviour
 from bcastsim.sim._ranges import check_ranges
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import Scenario, _suggest, builtin_scenarios, load_scenario
 from bcastsim.sim._sim import Simulation
 from bcastsim.sim._sweep_spec import check_setting, toml_value
-from bcastsim.sim._workload import Workload, build_workload
+from bcastsim.sim._workload import Workload, build_workload, check_scenario
 
 __all__ = ["RunSummary", "SimulationReport", "plan_set", "resolve_architectures", "run_scenario", "simulate"]
 
@@ -48,6 +48,7 @@ class RunSummary:
 class SimulationReport:
     scenario_name: str
     scenario_ref: str
+    title: str
     description: str
     mode: str
     seed: int
@@ -55,11 +56,14 @@ class SimulationReport:
     reference_plan: str
     profile: str
     profile_summary: str
-    audience: int
-    admins: int
+    audience: int  # clients of the main population (what --clients sets)
+    populations: dict[str, int]  # label -> clients
     duration_s: float
-    workload: dict[str, int]
-    artworks: int
+    entities: dict[str, int]  # label -> instances
+    workload: dict[str, int]  # label -> writes
+    phases: tuple[dict[str, Any], ...]
+    headline: str  # the message type whose latency the report shows first
+    claims: dict[str, str] | None
     payload_source: str
     cost_source: str
     faults: tuple[dict[str, Any], ...]
@@ -136,7 +140,7 @@ def run_scenario(
     population: Callable[[str, int], Architecture],
     plan: PlanLimits,
     costs: CostModel,
-    shapes: ShapeSet,
+    app: AppModel,
     workload: Workload,
     seed: int,
     progress: Progress | None = None,
@@ -147,7 +151,7 @@ def run_scenario(
         population=population,
         plan=plan,
         costs=costs,
-        shapes=shapes,
+        app=app,
         behaviour=behaviour(scenario.scenario.profile),
         workload=workload,
         seed=seed,
@@ -203,13 +207,14 @@ def simulate(
     reference_plan: str | None = None,
     progress: Progress | None = None,
     costs: CostModel | None = None,
-    payloads: str = "auto",
     compare_profiles: Sequence[str] | None = None,
     plans: str | Path | Mapping[str, Any] | None = None,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
+    sql: Sequence[str | Path] | None = None,
 ) -> SimulationReport:
     """Run a scenario: one event per architecture (``compare``) or per rollout stage (``rollout``).
 
+    ``clients`` sizes the scenario's first population; ``sql`` replaces its SQL files;
     ``reference_plan`` overrides the scenario's (``""`` turns the reference runs off);
     ``compare_profiles`` overrides ``scenario.compare_profiles`` (``()`` turns those runs off).
     ``plans`` (a plans file or a mapping, see :func:`~bcastsim._plans.resolve_plans`) replaces the
@@ -231,25 +236,26 @@ def simulate(
         overrides.setdefault("scenario", {})["plan"] = plan.lower()
     if profile is not None:
         overrides.setdefault("scenario", {})["profile"] = profile
-    if clients is not None:
-        if clients < 1:
-            raise InputError("--clients must be at least 1", fix="e.g. --clients 2000")
-        overrides.setdefault("clients", {})["audience"] = clients
+    if clients is not None and clients < 1:
+        raise InputError("--clients must be at least 1", fix="e.g. --clients 2000")
     if architectures:
         overrides.setdefault("scenario", {})["architectures"] = tuple(resolve_architectures(architectures))
     if compare_profiles is not None:
         overrides.setdefault("scenario", {})["compare_profiles"] = tuple(compare_profiles)
-    if overrides:
+    if overrides or clients is not None:
         scenario = scenario.with_overrides(**overrides)
+        if clients is not None:
+            scenario = scenario.with_clients(clients)
         check_ranges(scenario, "the command line (--seed, --clients, --set)")
     cfg = scenario.scenario
     plans_of_run = plan_set(scenario, plans)
     plan_limits = plans_of_run.get_plan(cfg.plan)
     behaviour(cfg.profile)  # validates the name before any work
     costs = costs if costs is not None else load_costs()
-    shapes = message_shapes(payloads)
+    app = app_model(scenario, sql)
+    check_scenario(scenario, app)
     tree = RandomTree(cfg.seed)
-    workload = build_workload(scenario, tree.stream("workload"))
+    workload = build_workload(scenario, app, tree.stream("workload"))
     names = resolve_architectures(list(cfg.architectures))
 
     reference = cfg.reference_plan.lower() if reference_plan is None else reference_plan.lower()
@@ -264,9 +270,19 @@ def simulate(
             (f"rollout {pct}%", ["postgres_changes", bcast], pct, plan_limits, "") for pct in scenario.rollout.stages
         ]
     else:
-        jobs = [(name, [name], None, plan_limits, "") for name in names]
+        own = plans_of_run.get_plan(scenario.listen_notify.plan, option="listen_notify.plan")
+
+        def limits(name: str, supabase: PlanLimits) -> PlanLimits:
+            # The app's own server enforces no Supabase plan: only the limits the scenario gives it.
+            return own if make_architecture(name).own_server else supabase
+
+        jobs = [(name, [name], None, limits(name, plan_limits), "") for name in names]
         if reference and reference != plan_limits.name:
-            jobs += [(f"{name} @ {reference}", [name], None, plans_of_run[reference], "") for name in names]
+            jobs += [
+                (f"{name} @ {reference}", [name], None, plans_of_run[reference], "")
+                for name in names
+                if not make_architecture(name).own_server
+            ]
         send = "broadcast:realtime.send"
         if send in names:
             for other in cfg.compare_profiles:
@@ -295,7 +311,7 @@ def simulate(
             population=population,
             plan=run_plan,
             costs=costs,
-            shapes=shapes,
+            app=app,
             workload=workload,
             seed=cfg.seed,
             progress=sub_progress if progress is not None else None,
@@ -325,15 +341,18 @@ def simulate(
         baseline = next(
             r for r in runs if r.plan == plan_limits.name and r.architectures == ("postgres_changes",) and not r.profile
         )
-        backtest = _backtest(
-            scenario, baseline.metrics["postgres_changes"], plan=plan_limits, costs=costs, shapes=shapes
-        )
-    counts = {
-        kind: workload.count(kind) for kind in ("bid", "vote", "media", "winner", "auction", "contestant", "art_insert")
-    }
+        backtest = _backtest(scenario, baseline.metrics["postgres_changes"], plan=plan_limits, costs=costs, app=app)
+    counts: dict[str, int] = {}
+    for w in scenario.writes.values():
+        label = w.label or f"{w.table} {w.op}"
+        counts[label if label not in counts else f"{label} ({w.name})"] = workload.count(w.name)
+    claims = None
+    if scenario.claims.declared:
+        claims = {k: v for k, v in attrs.asdict(scenario.claims).items() if v}
     return SimulationReport(
         scenario_name=cfg.name,
         scenario_ref=_scenario_ref(scenario),
+        title=cfg.title or cfg.description,
         description=cfg.description,
         mode=cfg.mode,
         seed=cfg.seed,
@@ -341,12 +360,15 @@ def simulate(
         reference_plan=reference if reference != plan_limits.name else "",
         profile=cfg.profile,
         profile_summary=behaviour(cfg.profile).describe(),
-        audience=scenario.clients.audience,
-        admins=scenario.clients.admins,
+        audience=scenario.audience,
+        populations={(p.label or p.name): p.count for p in scenario.populations.values()},
         duration_s=cfg.duration_s,
+        entities={(e.label or e.name): len(workload.instances[e.name]) for e in scenario.entities.values()},
         workload=counts,
-        artworks=len(workload.artworks),
-        payload_source=shapes.source,
+        phases=tuple(attrs.asdict(p) for p in scenario.phases),
+        headline=_headline(scenario, app, workload),
+        claims=claims,
+        payload_source=f"the contracts of {', '.join(_display_sql(p) for p in app.sources)}",
         cost_source=_display_path(costs.source),
         faults=tuple(attrs.asdict(f) for f in scenario.faults),
         rollout_transport=scenario.rollout.transport,
@@ -367,8 +389,29 @@ def plan_set(scenario: Scenario, plans: str | Path | Mapping[str, Any] | None) -
     return resolve_plans(own, relative_to=Path(scenario.source).parent)
 
 
+def _display_sql(path: str) -> str:
+    from bcastsim._resources import builtin_sql_dir
+
+    try:
+        return "sql/" + Path(path).resolve().relative_to(builtin_sql_dir().resolve()).as_posix()
+    except ValueError:
+        return path
+
+
+def _headline(scenario: Scenario, app: AppModel, workload: Workload) -> str:
+    """The message type the report leads with: the scenario's, else the one most writes send."""
+    if scenario.scenario.headline_message:
+        return scenario.scenario.headline_message
+    sent: dict[str, int] = {}
+    for write in workload.writes:
+        for index, _topic in write.sends:
+            kind = app.messages[index].kind
+            sent[kind] = sent.get(kind, 0) + 1
+    return max(sent, key=lambda k: sent[k]) if sent else ""
+
+
 def _backtest(
-    scenario: Scenario, baseline: dict[str, Any], *, plan: PlanLimits, costs: CostModel, shapes: ShapeSet
+    scenario: Scenario, baseline: dict[str, Any], *, plan: PlanLimits, costs: CostModel, app: AppModel
 ) -> dict[str, Any]:
     """The measured symptoms beside the simulated ones, each judged within the scenario's tolerance.
 
@@ -379,8 +422,8 @@ def _backtest(
     lags: list[dict[str, float]] = []
     fails_at: float | None = None
     for audience in cfg.audiences:
-        sized = scenario.with_overrides(clients={"audience": audience})
-        workload = build_workload(sized, RandomTree(sized.scenario.seed).stream("workload"))
+        sized = scenario.with_clients(audience)
+        workload = build_workload(sized, app, RandomTree(sized.scenario.seed).stream("workload"))
         arch = make_architecture("postgres_changes")
 
         def only(identity: str, index: int, arch: Architecture = arch) -> Architecture:
@@ -392,7 +435,7 @@ def _backtest(
             population=only,
             plan=plan,
             costs=costs,
-            shapes=shapes,
+            app=app,
             workload=workload,
             seed=sized.scenario.seed,
         )
@@ -429,20 +472,25 @@ def _backtest(
         "failure_lag_s": cfg.failure_lag_s,
         "symptoms": symptoms,
         "failure_search": lags,
-        "figures": _backtest_figures(scenario, baseline, costs),
+        "figures": _backtest_figures(scenario, baseline, costs, app),
     }
 
 
-def _backtest_figures(scenario: Scenario, baseline: dict[str, Any], costs: CostModel) -> dict[str, float]:
+def _backtest_figures(
+    scenario: Scenario, baseline: dict[str, Any], costs: CostModel, app: AppModel
+) -> dict[str, float]:
     """The quantities the report's explanations quote, from the same scenario, costs and run."""
     pc = scenario.postgres_changes
     duration_s = scenario.scenario.duration_s
-    tables = set(scenario.clients.pc_tables)
+    main = scenario.populations[scenario.main_population]
+    tables = {table for population in scenario.populations.values() for table in population.pc_tables}
+    # Every other population that listens adds its clients to every table's listeners (the seed's admins).
+    others = sum(p.count for p in scenario.populations.values() if p is not main and p.pc_tables)
 
     def changes(audience: int) -> list[float]:
-        sized = scenario.with_overrides(clients={"audience": audience})
-        workload = build_workload(sized, RandomTree(sized.scenario.seed).stream("workload"))
-        return [w.time_ms for w in workload.writes if WRITE_TABLES[w.kind][0] in tables]
+        sized = scenario.with_clients(audience)
+        workload = build_workload(sized, app, RandomTree(sized.scenario.seed).stream("workload"))
+        return [w.time_ms for w in workload.writes if w.table in tables]
 
     def busiest_minute(times: list[float]) -> float:
         most, start = 0, 0
@@ -452,14 +500,14 @@ def _backtest_figures(scenario: Scenario, baseline: dict[str, Any], costs: CostM
             most = max(most, end - start + 1)
         return most / 60.0
 
-    times = changes(scenario.clients.audience)
-    listeners = scenario.clients.audience + scenario.clients.admins  # one per user and table
+    times = changes(scenario.audience)
+    listeners = scenario.audience + others  # one per user and table
 
     def per_change(n: float) -> float:
         rls = costs.rls_change_ms + costs.auth_read_ms * n + costs.auth_pair_ms * n * n if pc.rls else 0.0
         return rls + costs.change_decode_ms
 
-    at_failure = per_change(scenario.backtest.fails_at_users + scenario.clients.admins)
+    at_failure = per_change(scenario.backtest.fails_at_users + others)
     wal_per_s = scenario.database.background_wal_bytes_per_s + len(times) * costs.wal_bytes_per_write / duration_s
     calls = baseline["database"]["queries"]["list_changes_polls"]
     return {

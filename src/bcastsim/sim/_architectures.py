@@ -1,8 +1,9 @@
 """Architectures as strategy objects: what a client subscribes to and what a write costs and sends.
 
-``PostgresChanges`` models the wal2json poller of FACTS.md; ``Broadcast`` models the seed's
-triggers over either transport. Add an architecture by subclassing :class:`Architecture` and
-registering it in :data:`ARCHITECTURES`.
+``PostgresChanges`` models the wal2json poller of FACTS.md; ``Broadcast`` models the app's
+triggers over a Realtime transport (``realtime.send``, ``pg_notify``, ``broadcast_changes``);
+``ListenNotify`` models plain LISTEN/NOTIFY with the app's own server fanning out. Add an
+architecture by subclassing :class:`Architecture` and registering it in :data:`_REGISTRY`.
 """
 
 from __future__ import annotations
@@ -12,34 +13,24 @@ from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
-from bcastsim.sim._payloads import WRITE_TABLES, pc_frame_bytes
-from bcastsim.sim._workload import Artwork, Write
+from bcastsim.sim._workload import Write
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bcastsim.sim._app import AppModel, MessageSpec
     from bcastsim.sim._profiles import ClientBehaviour
-    from bcastsim.sim._scenario import Scenario
+    from bcastsim.sim._scenario import PopulationConfig, Scenario
     from bcastsim.sim._sim import Simulation
 
-__all__ = ["ARCHITECTURES", "Architecture", "Broadcast", "PostgresChanges", "make_architecture"]
+__all__ = ["ARCHITECTURES", "Architecture", "Broadcast", "ListenNotify", "PostgresChanges", "make_architecture"]
 
-# Which message kind a client reacts to for a postgres_changes change (same app logic as broadcast).
-_PC_REACTION = {
-    "bid": "bid_update",
-    "vote": "vote_update",
-    "winner": "winner_update",
-    "auction": "auction_update",
-    "media": "media_update",
-    "contestant": "round_contestants_update",
-    "art_insert": "",
-}
-# The seed's handlers for these run only on the admin page.
-ADMIN_ONLY_REACTIONS = frozenset({"vote_update", "round_contestants_update"})
-# SELECTs each seed trigger function runs before notifying.
-_TRIGGER_LOOKUPS = {"bid": 1, "vote": 1, "media": 1}
 # PostgreSQL's background writer logs the running transactions every 15 s while WAL is written
 # (LOG_SNAPSHOT_INTERVAL_MS, src/backend/postmaster/bgwriter.c); a logical slot's restart point can
 # only move to such a record once the slot has confirmed past it.
 _RUNNING_XACTS_MS = 15_000.0
+# A private channel is another channel than the public one of the same name: only private joins get its messages.
+PRIVATE = "private:"
 
 
 class Architecture:
@@ -49,15 +40,19 @@ class Architecture:
     family: ClassVar[str] = ""
     label: ClassVar[str] = ""
 
-    def topics(self, role: str, visible: list[Artwork], event_id: str) -> list[str]:
-        raise NotImplementedError
+    # True when the run's limits are the app's own server's, not a Supabase plan's.
+    own_server: ClassVar[bool] = False
+
+    def topics(self, population: PopulationConfig, followed: list[tuple[str, bool]]) -> list[str]:
+        """The channels a client of ``population`` joins, given the topics its page follows (and which are private)."""
+        return [topic for topic, _private in followed]
 
     def page_applies(self, behaviour: ClientBehaviour) -> bool:
         """True when the page's callbacks can read what this architecture delivers."""
         return True
 
-    def configure(self, scenario: Scenario) -> None:
-        """Called once with the scenario, before any client exists."""
+    def configure(self, scenario: Scenario, app: AppModel) -> None:
+        """Called once with the scenario and its app, before any client exists."""
 
     def start(self, sim: Simulation) -> None:
         """Called once before the clock starts, after the population is known."""
@@ -111,12 +106,12 @@ class PostgresChanges(Architecture):
     def topic_of(table: str) -> str:
         return f"postgres_changes:public:{table}"
 
-    def topics(self, role: str, visible: list[Artwork], event_id: str) -> list[str]:
-        return [self.topic_of(t) for t in self.tables]
+    def topics(self, population: PopulationConfig, followed: list[tuple[str, bool]]) -> list[str]:
+        return [self.topic_of(t) for t in population.pc_tables]
 
-    def configure(self, scenario: Scenario) -> None:
-        self.tables = scenario.clients.pc_tables
-        self.frame_bytes = {key: pc_frame_bytes(*key) for key in set(WRITE_TABLES.values())}
+    def configure(self, scenario: Scenario, app: AppModel) -> None:
+        self.tables = tuple(dict.fromkeys(t for p in scenario.populations.values() for t in p.pc_tables))
+        self.frame_bytes = {(w.table, w.op): app.pc_frame_bytes(w.table, w.op) for w in scenario.writes.values()}
 
     def start(self, sim: Simulation) -> None:
         if sim.metrics[self.name].clients == 0:
@@ -136,12 +131,12 @@ class PostgresChanges(Architecture):
         return self.snapshots[bisect.bisect_right(self.snapshots, self.confirmed_wal) - 1]
 
     def on_write(self, sim: Simulation, write: Write) -> None:
-        table, operation = WRITE_TABLES[write.kind]
+        table, operation = write.table, write.operation
         if table not in self.tables:
             return
         topic = self.topic_of(table)
         msg_id = sim.publish(self, topic, write.time_ms, private=False)
-        kind = _PC_REACTION[write.kind] or "art_insert"
+        kind = write.pc_kind
         self.changes.append(
             _Change(
                 commit_ms=write.time_ms,
@@ -248,8 +243,27 @@ class PostgresChanges(Architecture):
         self._sim = sim
 
 
+def _trigger_lookups(sim: Simulation, arch: Architecture, write: Write) -> None:
+    """The SELECTs the write's trigger functions run before sending (once per function, not per message)."""
+    messages = sim.app.messages
+    lookups = sum({messages[i].function: messages[i].lookups for i, _ in write.sends}.values())
+    if lookups:
+        sim.metrics[arch.name].db("trigger_lookups", lookups, sim.costs.trigger_lookup_ms)
+
+
+def _notify(sim: Simulation, arch: Architecture, message: MessageSpec) -> bool:
+    """One NOTIFY; False when its payload reaches 8000 bytes, whose error aborts the statement that fired the
+    trigger (FACTS), so the write and the rest of its messages never happen."""
+    metrics = sim.metrics[arch.name]
+    metrics.db("pg_notify_calls", 1, sim.costs.pg_notify_ms)
+    if message.notify_bytes >= 8000:
+        metrics.violations["business_writes_aborted_by_notify_payload"] += 1
+        return False
+    return True
+
+
 class Broadcast(Architecture):
-    """The seed's per-topic triggers; ``transport`` is how the message leaves the database."""
+    """The app's triggers; ``transport`` is how the message leaves the database for Realtime."""
 
     family = "broadcast"
 
@@ -258,68 +272,110 @@ class Broadcast(Architecture):
         self.name = f"broadcast:{transport}"  # type: ignore[misc]
         self.label = f"broadcast ({transport})"  # type: ignore[misc]
 
-    def topics(self, role: str, visible: list[Artwork], event_id: str) -> list[str]:
-        # The seed's EventDetailsBroadcast: bids for every visible artwork, the event channel, media for
-        # every visible artwork, and the admin channel on the admin page.
-        out = [f"broadcast:bid:{a.art_id}" for a in visible]
-        out.append(f"broadcast:event:{event_id}")
-        out.extend(f"broadcast:art_media:{a.art_id}" for a in visible)
-        if role == "admin":
-            out.append(f"broadcast:admin:{event_id}")
-        return out
-
     def page_applies(self, behaviour: ClientBehaviour) -> bool:
         return behaviour.page_reads_broadcast
+
+    def topics(self, population: PopulationConfig, followed: list[tuple[str, bool]]) -> list[str]:
+        # A topic whose trigger sends privately is joined privately (realtime.messages RLS authorises the client).
+        return [PRIVATE + t if private or population.private else t for t, private in followed]
 
     def on_write(self, sim: Simulation, write: Write) -> None:
         costs = sim.costs
         metrics = sim.metrics[self.name]
-        lookups = _TRIGGER_LOOKUPS.get(write.kind, 0)
-        if lookups:
-            metrics.db("trigger_lookups", lookups, costs.trigger_lookup_ms)
-        art = sim.workload.artworks[write.art]
-        for shape in sim.shapes.by_write.get(write.kind, ()):
-            topic = shape.topic_template.format(art_id=art.art_id, event_id=sim.workload.event_id)
+        messages = sim.app.messages
+        _trigger_lookups(sim, self, write)
+        for index, topic in write.sends:
+            message = messages[index]
             if self.transport == "pg_notify":
-                metrics.db("pg_notify_calls", 1, costs.pg_notify_ms)
-                if shape.notify_bytes >= 8000:
-                    # FACTS: the error aborts the statement that fired the trigger.
-                    metrics.violations["business_writes_aborted_by_notify_payload"] += 1
+                if not _notify(sim, self, message):
                     return
-                msg_id = sim.publish(self, topic, write.time_ms, private=False)
+                sim.publish(self, topic, write.time_ms, private=False)
                 # Realtime has no LISTEN path: the notification reaches no subscriber.
                 metrics.undeliverable_notifications += sim.subscribed_count(topic, write.time_ms)
                 continue
             metrics.db("realtime_send_calls", 1, costs.realtime_send_ms)
             sim.add_wal(costs.wal_bytes_per_message)
-            private = sim.scenario.broadcast.private
-            msg_id = sim.publish(self, topic, write.time_ms, private=private)
-            if shape.wire_bytes > sim.plan.payload_bytes:
+            private = sim.scenario.broadcast.private if message.private is None else message.private
+            channel = PRIVATE + topic if private else topic
+            msg_id = sim.publish(self, channel, write.time_ms, private=private)
+            size = message.changes_bytes if self.transport == "broadcast_changes" else message.wire_bytes
+            if size > sim.plan.payload_bytes:
                 metrics.violations["messages_dropped_over_payload_limit"] += 1
                 continue
-            if private:
-                continue  # the seed's clients join public channels: a private message reaches none of them
             sim.engine.at(
                 write.time_ms + sim.scenario.broadcast.replication_ms,
                 sim.fan_out,
                 self,
                 msg_id,
-                topic,
-                shape.kind,
+                channel,
+                message.kind,
                 write.time_ms,
-                shape.wire_bytes,
+                size,
                 priority=6,
             )
 
 
-ARCHITECTURES = ("postgres_changes", "broadcast:pg_notify", "broadcast:realtime.send")
+class ListenNotify(Architecture):
+    """Plain LISTEN/NOTIFY: the app's server holds one LISTEN connection and fans out to its own sockets.
+
+    FACTS.md: NOTIFY is delivered at commit to every listening session, its payload must stay under
+    8000 bytes (else the statement that fired the trigger fails), and notifications wait in one queue
+    that the listener drains in commit order. The server handles one notification at a time
+    (``listen_notify.app_ms`` each), so a burst queues; a notification sent while the server is
+    down is never delivered (LISTEN is not durable).
+    """
+
+    name = "listen_notify"
+    family = "listen_notify"
+    label = "LISTEN/NOTIFY + app server"
+    own_server = True
+
+    def __init__(self) -> None:
+        self.busy_until = 0.0
+
+    def on_write(self, sim: Simulation, write: Write) -> None:
+        metrics = sim.metrics[self.name]
+        messages = sim.app.messages
+        _trigger_lookups(sim, self, write)
+        for index, topic in write.sends:
+            message = messages[index]
+            if not _notify(sim, self, message):
+                return
+            msg_id = sim.publish(self, topic, write.time_ms, private=False)
+            if write.time_ms < sim.server_down_until:
+                continue  # no listener: the notification is gone
+            start = max(write.time_ms, self.busy_until)
+            self.busy_until = start + sim.scenario.listen_notify.app_ms
+            lag = self.busy_until - write.time_ms
+            metrics.peak_lag_ms = max(metrics.peak_lag_ms, lag)
+            sim.engine.at(
+                self.busy_until,
+                sim.fan_out,
+                self,
+                msg_id,
+                topic,
+                message.kind,
+                write.time_ms,
+                message.wire_bytes,
+                priority=6,
+            )
+
+    def on_restart(self, sim: Simulation, down_until_ms: float) -> None:
+        self.busy_until = max(self.busy_until, down_until_ms)
+
+
+_REGISTRY: dict[str, Callable[[], Architecture]] = {
+    "postgres_changes": PostgresChanges,
+    "broadcast:pg_notify": lambda: Broadcast("pg_notify"),
+    "broadcast:realtime.send": lambda: Broadcast("realtime.send"),
+    "broadcast:broadcast_changes": lambda: Broadcast("broadcast_changes"),
+    "listen_notify": ListenNotify,
+}
+ARCHITECTURES = tuple(_REGISTRY)
 
 
 def make_architecture(name: str) -> Architecture:
-    if name == "postgres_changes":
-        return PostgresChanges()
-    if name == "broadcast":
-        return Broadcast("realtime.send")
-    if name.startswith("broadcast:"):
-        return Broadcast(name.split(":", 1)[1])
-    raise ValueError(name)
+    full = "broadcast:realtime.send" if name == "broadcast" else name
+    if full not in _REGISTRY:
+        raise ValueError(name)
+    return _REGISTRY[full]()

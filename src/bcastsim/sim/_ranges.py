@@ -33,34 +33,40 @@ RANGES: dict[tuple[str, str], Range] = {
     ("scenario", "seed"): _SEED,
     ("scenario", "sample_interval_s"): Range(0.1, 86_400.0),
     ("scenario", "latency_bound_ms"): Range(0, 86_400_000.0, low_open=True),
-    ("clients", "audience"): Range(1, 100_000, size=True),
-    ("clients", "admins"): Range(0, 1_000, size=True),
-    ("clients", "arrival_ramp_s"): _SECONDS,
-    ("clients", "arrival_waves"): Range(1, 10_000, size=True),
-    ("clients", "viewing_artworks"): Range(1, 10_000),
-    ("clients", "rerender_interval_s"): Range(1, 86_400.0),
-    ("clients", "queries_per_render"): Range(0, 1_000),
-    ("clients", "refetch_queries"): Range(0, 1_000),
-    ("clients", "jitter_groups"): Range(1, 1_000, size=True),
-    ("event", "painters"): Range(2, 1_000, size=True),
-    ("event", "first_round_start_s"): _SECONDS,
-    ("event", "round_s"): _POSITIVE_SECONDS,
-    ("event", "break_s"): _SECONDS,
-    ("event", "finalists_per_round"): Range(1, 1_000),
-    ("event", "final_round_s"): _POSITIVE_SECONDS,
-    ("votes", "participation"): _SHARE,
-    ("votes", "early_fraction"): _SHARE,
-    ("votes", "burst_s"): _SECONDS,
-    ("votes", "burst_skew"): _SKEW,
-    ("auction", "open_s"): _SECONDS,
-    ("auction", "close_s"): _SECONDS,
-    ("auction", "bidders"): Range(0, 1_000_000, size=True),
-    ("auction", "bids_per_artwork"): Range(0, 10_000, size=True),
-    ("auction", "close_window_s"): _SECONDS,
-    ("auction", "close_fraction"): _SHARE,
-    ("auction", "close_skew"): _SKEW,
-    ("auction", "close_stagger_s"): Range(0, 86_400.0),
-    ("media", "photos_per_artwork"): Range(0, 1_000, size=True),
+    ("entities", "count"): Range(1, 1_000_000, size=True),
+    ("entities", "*"): Range(0, 1_000_000, size=True),  # per_phase counts
+    ("phases", "start_s"): _SECONDS,
+    ("phases", "duration_s"): _POSITIVE_SECONDS,
+    ("writes", "from_s"): _SECONDS,
+    ("writes", "to_s"): Range(-1, _WEEK_S, size=True),
+    ("writes", "extend_s"): _SECONDS,
+    ("writes", "stagger_s"): Range(0, 86_400.0),
+    ("writes", "first"): Range(0, 1_000_000),
+    ("writes", "per_entity"): Range(0, 100_000, size=True),
+    ("writes", "count"): Range(0, 10_000_000, size=True),
+    ("writes", "per_client"): Range(0, 1_000, size=True),
+    ("writes", "rate_per_s"): Range(0, 100_000, size=True),
+    ("writes", "early_fraction"): _SHARE,
+    ("writes", "burst_s"): _SECONDS,
+    ("writes", "skew"): _SKEW,
+    ("writes", "offset_s"): Range(-_WEEK_S, _WEEK_S),
+    ("writes", "step_s"): Range(0, 86_400.0),
+    ("writes", "critical_s"): _SECONDS,
+    ("writes", "*"): _SHARE,  # emits shares
+    ("populations", "count"): Range(1, 100_000, size=True),
+    ("populations", "arrive_s"): _SECONDS,
+    ("populations", "ramp_s"): _SECONDS,
+    ("populations", "waves"): Range(1, 10_000, size=True),
+    ("populations", "sample"): Range(1, 10_000),
+    ("populations", "rerender_interval_s"): Range(1, 86_400.0),
+    ("populations", "queries_per_render"): Range(0, 1_000),
+    ("populations", "refetch_queries"): Range(0, 1_000),
+    ("populations", "jitter_groups"): Range(1, 1_000, size=True),
+    ("populations", "hidden_share"): _SHARE,
+    ("populations", "hidden_for_s"): _SECONDS,
+    ("populations", "*"): Range(0, 100),  # reactions
+    ("text_lengths", "*"): Range(0, 1_000_000),
+    ("listen_notify", "app_ms"): _MS,
     ("network", "median_ms"): _MS,
     ("network", "sigma"): Range(0, 5),
     ("network", "join_rtt_ms"): _MS,
@@ -86,25 +92,44 @@ def range_of(section: str, key: str) -> Range | None:
     return RANGES.get((section, key)) or RANGES.get((section, "*"))
 
 
+def _window_s(s: Scenario, phases: tuple[str, ...], from_s: float, to_s: float) -> list[float]:
+    if phases:
+        return [p.duration_s for p in s.phases if p.name in phases]
+    return [max(0.0, (s.scenario.duration_s if to_s < 0 else to_s) - from_s)]
+
+
 def _estimated_events(s: Scenario) -> float:
     """Scheduled events of one run, from the numbers that multiply into them."""
-    artworks = s.event.painters + 2 * s.event.finalists_per_round
-    writes = 3 * s.clients.audience * s.votes.participation
-    writes += artworks * (s.media.photos_per_artwork + s.auction.bids_per_artwork + 4)
+    entities = {e.name: (sum(e.per_phase.values()) or e.count) for e in s.entities.values()}
+    for e in s.entities.values():
+        if e.per_client and e.per_client in s.populations:
+            entities[e.name] = s.populations[e.per_client].count
+    writes = 0.0
+    for w in s.writes.values():
+        for window in _window_s(s, w.phases, w.from_s, w.to_s):
+            clients = s.populations[w.population].count if w.population in s.populations else 0
+            writes += w.per_entity * entities.get(w.entity, 1) + w.count + w.per_client * clients
+            writes += w.rate_per_s * window
+            if w.shape in ("start", "end"):
+                writes += entities.get(w.entity, 1)
     duration = s.scenario.duration_s
-    groups = s.clients.arrival_waves * max(1, s.clients.jitter_groups) + s.clients.admins
-    renders = duration / s.clients.rerender_interval_s * groups
+    clients = sum(p.count for p in s.populations.values())
+    groups = sum(p.waves * max(1, p.jitter_groups) for p in s.populations.values())
+    renders = sum(duration / p.rerender_interval_s * p.waves * max(1, p.jitter_groups) for p in s.populations.values())
     samples = duration / s.scenario.sample_interval_s * 3
     polls = duration * 1000.0 / s.postgres_changes.poll_interval_ms
-    return writes + renders + samples + polls + s.clients.audience
+    return writes + renders + samples + polls + clients + groups
 
 
 def check_ranges(scenario: Scenario, where: str) -> None:
     """Every number of ``scenario`` in its range and the run within :data:`MAX_EVENTS` (``where``: its source)."""
-    for section in ("scenario", "clients", "event", "votes", "auction", "media", "network", "database"):
+    for section in ("scenario", "network", "database", "postgres_changes", "broadcast", "listen_notify", "rollout"):
         _check_section(getattr(scenario, section), section, where)
-    for section in ("postgres_changes", "broadcast", "rollout"):
-        _check_section(getattr(scenario, section), section, where)
+    for named in ("entities", "writes", "populations"):
+        for item in getattr(scenario, named).values():
+            _check_section(item, named, where)
+    for phase in scenario.phases:
+        _check_section(phase, "phases", where)
     for fault in scenario.faults:
         _check_section(fault, "faults", where)
     for kind, count in scenario.reactions.items():
@@ -114,7 +139,7 @@ def check_ranges(scenario: Scenario, where: str) -> None:
     if not math.isfinite(estimate) or estimate > limit:
         raise InputError(
             f"the scenario would schedule about {estimate:,.0f} events per run, over the bound of {limit:,.0f} "
-            "(audience, duration over rerender/sample/poll intervals, and artworks times bids and photos multiply)",
+            "(clients, writes, and the duration over rerender/sample/poll intervals multiply)",
             path=where,
             fix=f"make the event smaller or the intervals longer, or set {LIMIT_SCALE_ENV}=N to raise the bound",
         )
@@ -123,7 +148,7 @@ def check_ranges(scenario: Scenario, where: str) -> None:
 def _check_section(values: attrs.AttrsInstance, section: str, where: str) -> None:
     for field in attrs.fields(type(values)):
         value = getattr(values, field.name)
-        allowed = range_of(section, field.name)
+        allowed = RANGES.get((section, field.name))
         if allowed is None or isinstance(value, bool) or not isinstance(value, int | float):
             continue
         check_number(value, f"{section}.{field.name}", allowed, path=where, example=field.default)

@@ -1,4 +1,4 @@
-"""Reports: the side-by-side text table (the seed's table 4.2 with simulated figures) and JSON.
+"""Reports in the scenario's words: the side-by-side text table, the scenario's claims with simulated figures, JSON.
 
 Nothing here reads a clock or the environment: the same report object renders to the same bytes.
 """
@@ -17,6 +17,8 @@ _LABELS = {
     "postgres_changes": "postgres_changes",
     "broadcast:pg_notify": "broadcast (pg_notify)",
     "broadcast:realtime.send": "broadcast (realtime.send)",
+    "broadcast:broadcast_changes": "broadcast (broadcast_changes)",
+    "listen_notify": "LISTEN/NOTIFY + app server",
 }
 
 
@@ -28,13 +30,17 @@ def report_to_dict(report: SimulationReport) -> dict[str, Any]:
         "scenario": {
             "name": report.scenario_name,
             "ref": report.scenario_ref,
+            "title": report.title,
             "description": report.description,
             "mode": report.mode,
             "duration_s": report.duration_s,
             "audience": report.audience,
-            "admins": report.admins,
-            "artworks": report.artworks,
+            "populations": report.populations,
+            "entities": report.entities,
+            "phases": list(report.phases),
             "writes": report.workload,
+            "headline_message": report.headline,
+            "claims": report.claims,
             "faults": list(report.faults),
         },
         "plan": {
@@ -160,6 +166,8 @@ def _verdict(m: dict[str, Any]) -> str:
 
 
 Row = tuple[str, Callable[[dict[str, Any]], str]]
+# The row of the scenario's headline message type; its label is filled in with the type's name.
+_HEADLINE = "{headline} latency p50/p95/p99"
 
 _ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
     (
@@ -189,7 +197,7 @@ _ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
             ("messages sent (fan-out)", lambda m: _int(m["messages_sent"])),
             ("bytes sent", lambda m: _mb(m["bytes_sent"])),
             ("deliveries per client", lambda m: f"{m['deliveries_per_client']:,.1f}"),
-            ("bid update latency p50/p95/p99", lambda m: _trio(_latency(m, "bid_update"))),
+            (_HEADLINE, lambda m: _trio(_latency(m, m["headline_message"]))),
             ("all updates latency p50/p95/p99", lambda m: _trio(m["latency_ms"]["all"])),
             (
                 "updates lost per client (mean / max)",
@@ -283,7 +291,7 @@ _ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
 _REFERENCE_ROWS = (
     "DB time",
     "bytes sent",
-    "bid update latency p50/p95/p99",
+    _HEADLINE,
     "all updates latency p50/p95/p99",
     "updates lost per client (mean / max)",
     "applied by the page",
@@ -299,9 +307,9 @@ def _pair(m: dict[str, Any], a: str, b: str) -> str:
     return f"{counts[a]:,} / {counts[b]:,}"
 
 
-def _table(title: str, runs: list[RunSummary], only: tuple[str, ...] | None = None) -> list[str]:
+def _table(title: str, runs: list[RunSummary], headline: str, only: tuple[str, ...] | None = None) -> list[str]:
     names = [r.architectures[0] for r in runs]
-    metrics = [r.metrics[n] for r, n in zip(runs, names, strict=True)]
+    metrics = [{**r.metrics[n], "headline_message": headline} for r, n in zip(runs, names, strict=True)]
     label_width = 40
     width = max(26, *(len(_LABELS.get(n, n)) + 2 for n in names))
     lines = [title.ljust(label_width) + "".join(_LABELS.get(n, n).rjust(width) for n in names)]
@@ -313,18 +321,24 @@ def _table(title: str, runs: list[RunSummary], only: tuple[str, ...] | None = No
         if only is None:
             lines.append(section)
         for label, get in chosen:
-            lines.append(("  " + label).ljust(label_width) + "".join(get(m).rjust(width) for m in metrics))
+            shown = label.format(headline=headline.replace("_", " ") or "update")
+            lines.append(("  " + shown).ljust(label_width) + "".join(get(m).rjust(width) for m in metrics))
     return lines
 
 
 def _claims(report: SimulationReport, main: list[RunSummary], reference: list[RunSummary]) -> list[str]:
+    """The scenario's ``[claims]`` (old architecture → new), each beside the simulated figures; none, no table."""
+    claims = report.claims or {}
+    lines: list[str] = []
+    if not claims:
+        return _pg_notify_note(main)
+    latency_of = claims.get("latency_message") or report.headline
     by = {r.architectures[0]: r.metrics[r.architectures[0]] for r in main}
     ref = {r.architectures[0]: r.metrics[r.architectures[0]] for r in reference}
     old = "postgres_changes"
     new = "broadcast:realtime.send" if "broadcast:realtime.send" in by else "broadcast:pg_notify"
-    lines: list[str] = []
     if old not in by or new not in by:
-        return lines
+        return _pg_notify_note(main)
     columns = [(f"plan {report.plan.name}", by)]
     if old in ref and new in ref:
         columns.append((report.reference_plan, ref))
@@ -342,7 +356,7 @@ def _claims(report: SimulationReport, main: list[RunSummary], reference: list[Ru
                 cell = f"fails at {fails['simulated']:,}; {cell}"
             return cell
         if metric == "latency":
-            la, lb = _latency(a, "bid_update"), _latency(b, "bid_update")
+            la, lb = _latency(a, latency_of), _latency(b, latency_of)
             p50, p99 = lb["p50"], lb["p99"]
             if b["user_visible"]["applied_by_page"] == 0:
                 return f"socket p50 {_ms(la['p50']).replace(' ms', '')}→{_ms(p50)}; the page shows none (no)"
@@ -376,29 +390,30 @@ def _claims(report: SimulationReport, main: list[RunSummary], reference: list[Ru
         verdict = "yes" if x > 0 and y <= 0.3 * x else "no"
         return f"{_mb(x)} → {_mb(y)} {_change(x, y)} ({verdict})"
 
-    rows = (
-        ("Concurrent users", "500 (fails) → 10,000+", "users"),
-        ("Bid update latency", "2 minutes → <100ms", "latency"),
-        ("WAL lag", "15MB spikes → 0MB", "wal"),
-        ("Database load", "90% reduction", "db"),
-        ("Bandwidth usage", "70% reduction", "bandwidth"),
-        ("list_changes() calls", "402,957 in 3 h → 0", "polls"),
-    )
+    names = {
+        "users": "Concurrent users",
+        "latency": f"{latency_of.replace('_', ' ').capitalize()} latency",
+        "wal": "WAL lag",
+        "db": "Database load",
+        "bandwidth": "Bandwidth usage",
+        "polls": "list_changes() calls",
+    }
+    rows = tuple((label, claims[key], key) for key, label in names.items() if key in claims)
     width = 50
-    lines.append(f"The seed's table 4.2, simulated: {_LABELS[old]} → {_LABELS[new]} (holds? yes/no)")
+    title = claims.get("title") or "Claims"
+    lines.append(f"{title}, simulated: {_LABELS[old]} → {_LABELS[new]} (holds? yes/no)")
     if report.backtest:
         held = sum(1 for r in report.backtest["symptoms"] if r["reproduced"])
         lines.append(
-            f"Judged against this backtest baseline, which reproduces {held} of the seed's "
+            f"Judged against this backtest baseline, which reproduces {held} of the "
             f"{len(report.backtest['symptoms'])} measured symptoms (above)."
         )
     else:
         lines.append(
-            "Judged against this scenario's postgres_changes, not the measured past: "
-            "`bcastsim simulate backtest` judges it against the pre-migration baseline and says which of the "
-            "seed's measured symptoms that reproduces."
+            "Judged against this scenario's postgres_changes, not a measured past: a scenario with "
+            "[backtest] judges it against a baseline built to reproduce measured symptoms."
         )
-    header = "Metric".ljust(22) + "Seed claims".ljust(24) + "".join(f"Simulated, {t}".ljust(width) for t, _ in columns)
+    header = "Metric".ljust(22) + "Claim".ljust(24) + "".join(f"Simulated, {t}".ljust(width) for t, _ in columns)
     lines.append(header.rstrip())
     lines.append("─" * len(header.rstrip()))
     for name, claim, metric in rows:
@@ -411,20 +426,24 @@ def _claims(report: SimulationReport, main: list[RunSummary], reference: list[Ru
             f"{by[new]['user_visible']['delivered_to_socket']:,} broadcast updates reached the socket and none "
             "reached the page; its handlers (and their queries) never run, which is why the database load falls."
         )
-    pg = by.get("broadcast:pg_notify")
-    if pg is not None:
-        lost, owed = pg["updates"]["lost"], pg["updates"]["owed"]
-        lines.append("")
-        lines.append(
-            f"broadcast (pg_notify), the seed's triggers as written: Realtime has no LISTEN path, so "
-            f"{pg['messages_published']:,} notifications reached no one — {lost:,} of {owed:,} updates lost "
-            f"({pg['updates']['lost_per_client_mean']:,.0f} per client)."
-        )
+    lines.extend(_pg_notify_note(main))
     return lines
 
 
+def _pg_notify_note(main: list[RunSummary]) -> list[str]:
+    pg = next((r.metrics["broadcast:pg_notify"] for r in main if r.architectures == ("broadcast:pg_notify",)), None)
+    if pg is None:
+        return []
+    lost, owed = pg["updates"]["lost"], pg["updates"]["owed"]
+    return [
+        "",
+        f"broadcast (pg_notify), the app's triggers as written: Realtime has no LISTEN path, so "
+        f"{pg['messages_published']:,} notifications reached no one — {lost:,} of {owed:,} updates lost "
+        f"({pg['updates']['lost_per_client_mean']:,.0f} per client).",
+    ]
+
+
 def _header(report: SimulationReport) -> list[str]:
-    w = report.workload
     hours = int(report.duration_s // 3600)
     minutes = int(report.duration_s % 3600 // 60)
     faults = []
@@ -433,25 +452,37 @@ def _header(report: SimulationReport) -> list[str]:
             faults.append(f"server restart ({f['duration_s']:g} s down) at {_clock(f['at_s'])}")
         else:
             faults.append(f"{f['kind']} {f['fraction']:.0%} for {f['duration_s']:g} s at {_clock(f['at_s'])}")
-    return [
+    clients = " + ".join(f"{n:,} {name}" for name, n in report.populations.items())
+    keys = " · ".join(f"{n:,} {name}" for name, n in report.entities.items())
+    writes = " · ".join(f"{n:,} {label}" for label, n in report.workload.items())
+    phases = " · ".join(f"{p['name']} {_clock(p['start_s'])}" for p in report.phases)
+    lines = [
         f"bcastsim simulate · scenario {report.scenario_name} · seed {report.seed}",
         f"replay: {report.replay_command}",
         "",
-        report.description,
-        f"Event   {hours} h {minutes:02d} min · {report.audience:,} audience + {report.admins} admins · "
-        f"{report.artworks} artworks · {w['bid']:,} bids · {w['vote']:,} votes · {w['media']:,} media uploads · "
-        f"{w['winner'] + w['auction']:,} art updates · {w['contestant'] + w['art_insert']:,} round changes",
+        report.title,
+    ]
+    if report.description and report.description != report.title:
+        lines.append(report.description)
+    lines += [
+        f"Event   {hours} h {minutes:02d} min · {clients} · {keys}",
+        f"Writes  {writes}",
+    ]
+    if phases:
+        lines.append(f"Phases  {phases}")
+    lines += [
         f"Plan    {report.plan.describe()}",
         f"Client  profile {report.profile}: {report.profile_summary}",
         f"Faults  {' · '.join(faults) if faults else 'none'}",
         f"Models  payload sizes: {report.payload_source}; database costs: {report.cost_source}",
         "",
     ]
+    return lines
 
 
 def _rollout(report: SimulationReport) -> list[str]:
     lines = [
-        f"Rollout stages (seed sections 3.3/3.4; broadcast over {report.rollout_transport}; plan {report.plan.name})",
+        f"Rollout stages (broadcast over {report.rollout_transport}; plan {report.plan.name})",
     ]
     header = (
         f"{'stage':>6} {'broadcast':>10} {'pg_changes':>11} {'conn. fail*':>11} {'peak lag':>10} {'peak WAL':>10} "
@@ -474,12 +505,12 @@ def _rollout(report: SimulationReport) -> list[str]:
         "however often it retried; the rollback trigger compares this same rate with its limit."
     )
     lines.append(
-        "The seed's triggers watch connection failures and lag spikes only; 'lost/client b' is what a broadcast "
+        "The rollback triggers watch connection failures and lag spikes only; 'lost/client b' is what a broadcast "
         "user misses, which no trigger looks at."
     )
     lines.append("")
     for run in report.runs:
-        lines.extend(_table(f"Stage {run.rollout_percentage}%", _split(run)))
+        lines.extend(_table(f"Stage {run.rollout_percentage}%", _split(run), report.headline))
         lines.append("")
     return lines
 
@@ -647,13 +678,13 @@ def render_text(report: SimulationReport) -> str:
     if report.mode == "rollout":
         lines.extend(_rollout(report))
     else:
-        main = [r for r in report.runs if r.plan == report.plan.name and not r.profile]
-        reference = [r for r in report.runs if r.plan != report.plan.name and not r.profile]
-        lines.extend(_table(f"On plan {report.plan.name}", main))
+        main = [r for r in report.runs if " @ " not in r.label and not r.profile]
+        reference = [r for r in report.runs if " @ " in r.label and not r.profile]
+        lines.extend(_table(f"On plan {report.plan.name}", main, report.headline))
         lines.append(_FOOTNOTE)
         lines.append("")
         if reference:
-            lines.extend(_table(f"Same event, plan {reference[0].plan}", reference, _REFERENCE_ROWS))
+            lines.extend(_table(f"Same event, plan {reference[0].plan}", reference, report.headline, _REFERENCE_ROWS))
             lines.append("")
         lines.extend(_by_profile(report, main))
         lines.extend(_backtest(report))

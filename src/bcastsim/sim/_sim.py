@@ -24,20 +24,20 @@ from bcastsim.check.history import (
     Sent,
     check_delivery,
 )
-from bcastsim.sim._architectures import ADMIN_ONLY_REACTIONS, Architecture, PostgresChanges
+from bcastsim.sim._app import AppModel
+from bcastsim.sim._architectures import PRIVATE, Architecture, PostgresChanges
 from bcastsim.sim._costs import CostModel
 from bcastsim.sim._engine import Engine
 from bcastsim.sim._metrics import ArchMetrics
-from bcastsim.sim._payloads import ShapeSet
 from bcastsim.sim._profiles import ClientBehaviour
 from bcastsim.sim._rng import RandomTree
-from bcastsim.sim._scenario import FaultConfig, Scenario
-from bcastsim.sim._workload import Artwork, Workload
+from bcastsim.sim._scenario import FaultConfig, PopulationConfig, Scenario
+from bcastsim.sim._workload import Followed, Instance, Workload, follow_topics
 
 __all__ = ["Cohort", "Simulation"]
 
 # What a group split off another does not inherit: its identity, size, random stream and constructor state.
-_OWN = frozenset({"id", "n", "rng", "arch", "role", "topics", "arrival_ms"})
+_OWN = frozenset({"id", "n", "rng", "arch", "role", "topics", "arrival_ms", "own"})
 
 
 def _copied(value: object) -> object:
@@ -81,6 +81,7 @@ class Cohort:
         "listeners",
         "n",
         "offline_until",
+        "own",
         "partitioned_until",
         "pending_joins",
         "received",
@@ -104,8 +105,10 @@ class Cohort:
         topics: list[str],
         arrival_ms: float,
         rng: random.Random,
+        own: int = -1,
     ) -> None:
         self.id = cid
+        self.own = own  # the client's own instance of a per-client entity (a cohort of one), else -1
         self.n = n
         self.arch = arch
         self.role = role
@@ -160,7 +163,7 @@ class Simulation:
         population: Callable[[str, int], Architecture],
         plan: PlanLimits,
         costs: CostModel,
-        shapes: ShapeSet,
+        app: AppModel,
         behaviour: ClientBehaviour,
         workload: Workload,
         seed: int,
@@ -172,14 +175,14 @@ class Simulation:
         self.population = population
         self.plan = plan
         self.costs = costs
-        self.shapes = shapes
+        self.app = app
         self.behaviour = behaviour
         self.workload = workload
         self.tree = RandomTree(seed).child("sim")
         self.engine = Engine()
         self.metrics = {a.name: ArchMetrics(a.name) for a in architectures}
         for arch in architectures:
-            arch.configure(scenario)
+            arch.configure(scenario, app)
         self.cohorts: list[Cohort] = []
         self.topic_subs: dict[str, dict[int, Cohort]] = {}
         self.sent: list[Sent] = []
@@ -197,20 +200,26 @@ class Simulation:
         self._net_sigma = scenario.network.sigma / math.sqrt(2.0)
         self._links = self.tree.stream("links")
         self._fault_rng = self.tree.stream("faults")
-        self._visible_cache: dict[int, list[Artwork]] = {}
         self._last_sample = {a.name: (0, 0.0) for a in architectures}
-        self._close_bids = self._bids_at_close()
+        self._critical = self._critical_moments()
+        self._reactions = {name: {**scenario.reactions, **pop.reactions} for name, pop in scenario.populations.items()}
+        self._follows: dict[str, list[Followed]] = {
+            name: [
+                follow_topics(scenario, app, workload.instances, follow, f"populations.{name}", rule=n)
+                for n, follow in enumerate(pop.follow)
+            ]
+            for name, pop in scenario.populations.items()
+        }
 
-    def _bids_at_close(self) -> frozenset[float]:
-        """Commit times of the bids inside their artwork's closing window: the auction's critical moments."""
-        auction = self.scenario.auction
-        out = set()
+    def _critical_moments(self) -> dict[str, frozenset[float]]:
+        """Commit times of the writes inside their window's critical_s, per message type they send."""
+        out: dict[str, set[float]] = {}
         for write in self.workload.writes:
-            if write.kind == "bid":
-                closes = (auction.close_s + write.art * auction.close_stagger_s) * 1000.0
-                if write.time_ms >= closes - auction.close_window_s * 1000.0:
-                    out.add(write.time_ms)
-        return frozenset(out)
+            if write.critical:
+                kinds = {self.app.messages[i].kind for i, _ in write.sends} | {write.pc_kind}
+                for kind in kinds:
+                    out.setdefault(kind, set()).add(write.time_ms)
+        return {k: frozenset(v) for k, v in out.items()}
 
     # ----------------------------------------------------------------- database side
     def wal_total(self) -> float:
@@ -228,7 +237,7 @@ class Simulation:
 
     def _on_write(self, index: int) -> None:
         write = self.workload.writes[index]
-        self.engine.record("write", write.seq, write.kind, write.art)
+        self.engine.record("write", write.seq, write.source, write.index)
         self._wal_writes += self.costs.wal_bytes_per_write
         first = self.architectures[0].name
         self.metrics[first].db("business_writes", 1, self.costs.insert_row_ms)
@@ -266,10 +275,10 @@ class Simulation:
         histogram = metrics.latency.get(kind)
         if histogram is None:
             histogram = metrics.latency[kind] = {}
-        at_close = metrics.bid_latency_at_close if kind == "bid_update" and commit_ms in self._close_bids else None
+        critical = self._critical.get(kind)
+        at_close = metrics.bid_latency_at_close if critical is not None and commit_ms in critical else None
         delivered = 0
-        reacting = 0
-        admin_only = kind in ADMIN_ONLY_REACTIONS
+        reacting = 0.0
         # A page that cannot read the message neither shows it nor runs the queries its handler would.
         applies = arch.page_applies(self.behaviour)
         for cohort in list(subs.values()):
@@ -295,15 +304,15 @@ class Simulation:
             delivered += n
             if applies:
                 metrics.page_latency[key] = metrics.page_latency.get(key, 0) + n
-                if not admin_only or cohort.role == "admin":
-                    reacting += n * cohort.listeners.get(topic, 1)
+                reaction = self._reactions[cohort.role].get(kind, 0.0)
+                if reaction:
+                    reacting += n * cohort.listeners.get(topic, 1) * reaction
         if delivered:
             metrics.messages_sent += delivered
             metrics.bytes_sent += delivered * wire_bytes
             metrics.deliveries_by_kind[kind] = metrics.deliveries_by_kind.get(kind, 0) + delivered
-        reaction = self.scenario.reactions.get(kind, 0.0)
-        if reacting and reaction:
-            metrics.db("client_reaction_queries", reacting * reaction, self.costs.client_query_ms)
+        if reacting:
+            metrics.db("client_reaction_queries", reacting, self.costs.client_query_ms)
         self.engine.record("fanout", msg_id, delivered)
 
     def _close_channel(self, cohort: Cohort, topic: str) -> None:
@@ -438,7 +447,7 @@ class Simulation:
     def _retry(self, cohort: Cohort, wait_ms: float = 0.0) -> None:
         parts = [cohort]
         if self.behaviour.jittered and not cohort.jitter_split and cohort.n > 1:
-            groups = min(self.scenario.clients.jitter_groups, cohort.n)
+            groups = min(self.scenario.populations[cohort.role].jitter_groups, cohort.n)
             size = cohort.n // groups
             for _ in range(groups - 1):
                 parts.append(self._split(cohort, size))
@@ -462,7 +471,8 @@ class Simulation:
         self.connections += cohort.n
         metrics = self.metrics[cohort.arch.name]
         if cohort.had_gap and self.behaviour.refetches_after_gap:
-            metrics.db("refetch_queries", cohort.n * self.scenario.clients.refetch_queries, self.costs.client_query_ms)
+            queries = self.scenario.populations[cohort.role].refetch_queries
+            metrics.db("refetch_queries", cohort.n * queries, self.costs.client_query_ms)
             cohort.refetch_times.append(now)
         first = not cohort.conn_intervals
         cohort.had_gap = False
@@ -532,7 +542,8 @@ class Simulation:
         self.engine.record("disconnect", cohort.id, cohort.n)
         if cohort.hidden and self.rtjs.hidden_tabs_wait_until_visible:
             # A background tab does not reconnect; it does as soon as someone looks at it again.
-            looked_at = now + wait_ms + cohort.rng.expovariate(1.0) * self.scenario.clients.hidden_for_s * 1000.0
+            hidden_for = self.scenario.populations[cohort.role].hidden_for_s
+            looked_at = now + wait_ms + cohort.rng.expovariate(1.0) * hidden_for * 1000.0
             self.engine.at(looked_at, self._visible, cohort, cohort.epoch)
             return
         self._retry(cohort, wait_ms)
@@ -551,6 +562,7 @@ class Simulation:
             topics=list(cohort.topics),
             arrival_ms=cohort.arrival_ms,
             rng=self.tree.stream(f"cohort/{len(self.cohorts)}"),
+            own=cohort.own,
         )
         cohort.n -= k
         for name in Cohort.__slots__:
@@ -616,31 +628,36 @@ class Simulation:
         self._disconnect(cohort, until, self.rtjs.close_wait_ms if still_cut else self.scenario.network.join_rtt_ms)
 
     # ----------------------------------------------------------------- periodic work
-    def _render(self) -> None:
-        cfg = self.scenario.clients
+    def _render(self, population: PopulationConfig) -> None:
         for cohort in self.cohorts:
-            if cohort.connected:
+            if cohort.connected and cohort.role == population.name:
                 self.metrics[cohort.arch.name].db(
-                    "page_render_queries", cohort.n * cfg.queries_per_render, self.costs.client_query_ms
+                    "page_render_queries", cohort.n * population.queries_per_render, self.costs.client_query_ms
                 )
-        self.engine.at(self.engine.now + cfg.rerender_interval_s * 1000.0, self._render)
+        self.engine.at(self.engine.now + population.rerender_interval_s * 1000.0, self._render, population)
 
-    def _artworks_appear(self, arts: list[Artwork]) -> None:
-        # New canvases change artworks.length: the page re-renders and subscribes to the new topics.
-        event_id = self.workload.event_id
+    def _entities_appear(self, entity: str, items: list[Instance]) -> None:
+        # New instances change what the page lists: it re-renders and subscribes to their topics.
         for cohort in list(self.cohorts):
+            follows = [f for f in self._follows[cohort.role] if f.entity == entity]
+            if not follows:
+                continue
             if cohort.arch.family == "broadcast" and not self.behaviour.page_cleans_up:
-                # The seed's effect re-runs without cleaning up: every live channel gets one more
+                # A page effect that re-runs without cleaning up: every live channel gets one more
                 # listener, so each later message runs the page's handler (and its query) once more.
                 for topic in cohort.topics:
                     cohort.listeners[topic] = cohort.listeners.get(topic, 1) + 1
-            visible = [a for a in arts if self._sees(cohort, a)]
-            new = [t for t in cohort.arch.topics(cohort.role, visible, event_id) if t not in cohort.topics]
+            population = self.scenario.populations[cohort.role]
+            followed = []
+            for f in follows:
+                chosen = {i.index for i in self._chosen(cohort, population, f.rule, entity)}
+                followed += [(f.topic(i.index), f.private) for i in items if i.index in chosen]
+            new = [t for t in cohort.arch.topics(population, followed) if t not in cohort.topics]
             if not new:
                 continue
             cohort.topics.extend(new)
-            for topic in new:
-                cohort.want_from.setdefault(topic, self.engine.now)
+            for topic_name in new:
+                cohort.want_from.setdefault(topic_name, self.engine.now)
             if cohort.connected:
                 self._join_all(cohort)
             elif cohort.idle_closed:
@@ -650,13 +667,29 @@ class Simulation:
             else:
                 cohort.joined_during_drop.update(new)
 
-    def _sees(self, cohort: Cohort, art: Artwork) -> bool:
-        cfg = self.scenario.clients
-        if cfg.subscribe == "all_artworks" or cohort.role == "admin":
-            return True
-        start = cohort.id % max(1, len(self.workload.artworks))
-        count = len(self.workload.artworks)
-        return (art.index - start) % count < cfg.viewing_artworks
+    def _chosen(self, cohort: Cohort, population: PopulationConfig, n: int, entity: str) -> list[Instance]:
+        """The instances of ``entity`` the page of ``cohort`` follows under the population's n-th follow rule."""
+        follow = population.follow[n]
+        items = self.workload.instances[entity]
+        if follow.entities == "all":
+            return list(items)
+        if follow.entities == "own":
+            return [items[cohort.own]] if 0 <= cohort.own < len(items) else []
+        if follow.entities == "list":
+            return [items[k] for k in follow.ids]
+        # Which instances are on screen: by client for clients with an instance of their own, else by group.
+        start = (cohort.own if cohort.own >= 0 else cohort.id) % max(1, len(items))
+        return [items[(start + k) % len(items)] for k in range(min(follow.sample, len(items)))]
+
+    def _followed(self, cohort: Cohort, population: PopulationConfig, now: float) -> list[tuple[str, bool]]:
+        out: list[tuple[str, bool]] = []
+        for follow in self._follows[population.name]:
+            if not follow.entity:
+                out.append((follow.topic(0), follow.private))
+                continue
+            chosen = sorted(self._chosen(cohort, population, follow.rule, follow.entity), key=lambda i: i.index)
+            out.extend((follow.topic(i.index), follow.private) for i in chosen if i.appear_ms <= now)
+        return list(dict.fromkeys(out))
 
     def _sample(self) -> None:
         now = self.engine.now
@@ -680,45 +713,63 @@ class Simulation:
 
     # ----------------------------------------------------------------- setup and run
     def _populate(self) -> None:
-        cfg = self.scenario.clients
         ident = self.tree.stream("identities")
-        event_id = self.workload.event_id
-        initial = [a for a in self.workload.artworks if a.created_ms <= 0.0]
-        waves = max(1, cfg.arrival_waves)
-        groups: list[tuple[float, str, Architecture, int]] = []
-        admin_counts: dict[str, int] = {}
-        for i in range(cfg.admins):
-            arch = self.population(f"admin-{_uuid(ident)}", i)
-            admin_counts[arch.name] = admin_counts.get(arch.name, 0) + 1
-        for arch in self.architectures:
-            if admin_counts.get(arch.name):
-                groups.append((0.0, "admin", arch, admin_counts[arch.name]))
-        per_wave = [cfg.audience // waves + (1 if w < cfg.audience % waves else 0) for w in range(waves)]
+        groups: list[tuple[float, PopulationConfig, Architecture, int, bool, int]] = []
         index = 0
-        for w, size in enumerate(per_wave):
-            arrival = cfg.arrival_ramp_s * 1000.0 * w / waves
-            counts: dict[str, int] = {}
-            for _ in range(size):
-                arch = self.population(_uuid(ident), index)
-                counts[arch.name] = counts.get(arch.name, 0) + 1
-                index += 1
-            for arch in self.architectures:
-                n = counts.get(arch.name, 0)
-                hidden = round(n * cfg.hidden_share)
-                if n - hidden:
-                    groups.append((arrival, "audience", arch, n - hidden))
-                if hidden:
-                    groups.append((arrival, "hidden", arch, hidden))
-        for arrival, kind, arch, n in groups:
-            role = "audience" if kind == "hidden" else kind
+        for population in self.scenario.populations.values():
+            own = any(f.entities == "own" for f in population.follow)
+            waves = max(1, population.waves)
+            per_wave = [population.count // waves + (1 if w < population.count % waves else 0) for w in range(waves)]
+            client = 0
+            for w, size in enumerate(per_wave):
+                arrival = (population.arrive_s + population.ramp_s * w / waves) * 1000.0
+                counts: dict[str, int] = {}
+                chosen: list[Architecture] = []
+                for _ in range(size):
+                    arch = self.population(_uuid(ident), index)
+                    counts[arch.name] = counts.get(arch.name, 0) + 1
+                    chosen.append(arch)
+                    index += 1
+                if own:
+                    # Each client follows its own instance: clients whose channels still coincide (every
+                    # postgres_changes page of the wave) form one group, the others a group of one each.
+                    alike: dict[tuple[str, tuple[str, ...], bool], list[int]] = {}
+                    archs: dict[str, Architecture] = {}
+                    hidden_count = round(size * population.hidden_share)
+                    for k, arch in enumerate(chosen):
+                        probe = Cohort(
+                            -1, 1, arch=arch, role=population.name, topics=[], arrival_ms=arrival, rng=ident, own=client
+                        )
+                        topics = tuple(arch.topics(population, self._followed(probe, population, 0.0)))
+                        alike.setdefault((arch.name, topics, k < hidden_count), []).append(client)
+                        archs[arch.name] = arch
+                        client += 1
+                    for (name, _topics, hidden_tabs), members in alike.items():
+                        own_index = members[0] if len(members) == 1 else -1
+                        groups.append((arrival, population, archs[name], len(members), hidden_tabs, own_index))
+                    continue
+                for arch in self.architectures:
+                    n = counts.get(arch.name, 0)
+                    hidden = round(n * population.hidden_share)
+                    if n - hidden:
+                        groups.append((arrival, population, arch, n - hidden, False, -1))
+                    if hidden:
+                        groups.append((arrival, population, arch, hidden, True, -1))
+        for arrival, population, arch, n, hidden, own_index in groups:
             cid = len(self.cohorts)
             cohort = Cohort(
-                cid, n, arch=arch, role=role, topics=[], arrival_ms=arrival, rng=self.tree.stream(f"cohort/{cid}")
+                cid,
+                n,
+                arch=arch,
+                role=population.name,
+                topics=[],
+                arrival_ms=arrival,
+                rng=self.tree.stream(f"cohort/{cid}"),
+                own=own_index,
             )
-            visible = [a for a in initial if self._sees(cohort, a)]
-            cohort.topics = arch.topics(role, visible, event_id)
+            cohort.topics = arch.topics(population, self._followed(cohort, population, 0.0))
             cohort.want_from = dict.fromkeys(cohort.topics, arrival)
-            cohort.hidden = kind == "hidden"
+            cohort.hidden = hidden
             self.cohorts.append(cohort)
             self.metrics[arch.name].clients += n
             self.engine.at(arrival, self._arrive, cohort, priority=3)
@@ -734,11 +785,12 @@ class Simulation:
             self.engine.at(write.time_ms, self._on_write, i, priority=4)
         for fault in self.scenario.faults:
             self.engine.at(fault.at_s * 1000.0, self._fault, fault, priority=2)
-        late = sorted({a.created_ms for a in self.workload.artworks if a.created_ms > 0.0})
-        for t in late:
-            arts = [a for a in self.workload.artworks if a.created_ms == t]
-            self.engine.at(t, self._artworks_appear, arts, priority=3)
-        self.engine.at(self.scenario.clients.rerender_interval_s * 1000.0, self._render)
+        for entity, items in self.workload.instances.items():
+            for t in sorted({i.appear_ms for i in items if i.appear_ms > 0.0}):
+                self.engine.at(t, self._entities_appear, entity, [i for i in items if i.appear_ms == t], priority=3)
+        for population in self.scenario.populations.values():
+            if population.queries_per_render:
+                self.engine.at(population.rerender_interval_s * 1000.0, self._render, population)
         self.engine.at(self.scenario.scenario.sample_interval_s * 1000.0, self._sample, priority=9)
         self.engine.run(duration_ms, progress)
         self._finish(duration_ms)
@@ -780,7 +832,8 @@ class Simulation:
             client=cohort.name,
             connected=tuple(Interval(a, b) for a, b in cohort.conn_intervals),
             subscribed={t: tuple(Interval(a, b) for a, b in v) for t, v in cohort.sub_intervals.items()},
-            authorized=frozenset(),
+            # A private channel is joined only by pages realtime.messages' policies authorise for it.
+            authorized=frozenset(t for t in cohort.topics if t.startswith(PRIVATE)),
             received={t: tuple(v) for t, v in cohort.received.items() if v},
             weight=cohort.n,
             wanted={t: (Interval(since, end),) for t, since in cohort.want_from.items() if since < end},

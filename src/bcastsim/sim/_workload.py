@@ -1,126 +1,402 @@
-"""The live event as a timeline of database writes: rounds, vote bursts, auction bids, media uploads.
+"""The event as a timeline of database writes, built from the scenario's ``[writes.*]`` and the app's SQL.
 
-Everything is drawn from the ``workload`` stream, so every architecture of one run (and every
-rollout stage) sees the very same writes at the very same times.
+Each write is about one instance of an entity; the messages it sends are the notify sites of its
+table and operation (those with a condition only as often as the scenario's ``emits`` share says),
+on topics whose placeholders the instance and its parents fill. Everything random is drawn from
+the ``workload`` stream, so every architecture of one run (and every rollout stage) sees the very
+same writes at the very same times.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import attrs
 
-from bcastsim.sim._scenario import Scenario
+from bcastsim.sim._app import AppModel, MessageSpec
+from bcastsim.sim._scenario import EntityConfig, FollowConfig, Scenario, WriteConfig, _suggest
+from bcastsim.sqlmodel import Hole
 
-__all__ = ["Artwork", "Round", "Workload", "Write", "build_workload"]
+__all__ = [
+    "Emitter",
+    "Followed",
+    "Instance",
+    "Workload",
+    "Write",
+    "build_workload",
+    "check_scenario",
+    "follow_topics",
+    "instances_of",
+]
 
 
 @attrs.frozen
-class Round:
-    number: int
-    start_ms: float
-    end_ms: float
-    artworks: tuple[int, ...]
-
-
-@attrs.frozen
-class Artwork:
+class Instance:
+    entity: str
     index: int
-    round: int
-    created_ms: float  # final-round canvases appear when that round starts
-    art_id: str
+    key: str  # the value its id columns hold in topics
+    phase: str  # the phase it is active in ("" = all)
+    appear_ms: float  # appears (its topics are followed) from then on
 
 
 @attrs.frozen
 class Write:
     time_ms: float
-    kind: str  # bid, vote, winner, auction, media, contestant, art_insert
-    art: int
     seq: int
+    source: str  # the [writes.NAME] entry
+    table: str
+    operation: str
+    entity: str
+    index: int  # the entity instance it is about
+    sends: tuple[tuple[int, str], ...]  # (message index, topic)
+    pc_kind: str  # the message type a postgres_changes subscriber's handler treats the change as
+    critical: bool  # inside its window's critical_s: the moments the report looks at separately
 
 
 @attrs.frozen
 class Workload:
-    rounds: tuple[Round, ...]
-    artworks: tuple[Artwork, ...]
+    instances: dict[str, tuple[Instance, ...]]
     writes: tuple[Write, ...]
-    event_id: str
+    counts: dict[str, int]  # writes per [writes.NAME]
 
-    def count(self, kind: str) -> int:
-        return sum(1 for w in self.writes if w.kind == kind)
-
-
-def _uuid(rng: random.Random) -> str:
-    value = f"{rng.getrandbits(128):032x}"
-    return f"{value[:8]}-{value[8:12]}-4{value[13:16]}-a{value[17:20]}-{value[20:32]}"
+    def count(self, source: str) -> int:
+        return self.counts.get(source, 0)
 
 
-def build_workload(scenario: Scenario, rng: random.Random) -> Workload:
-    ev, votes, auction = scenario.event, scenario.votes, scenario.auction
-    audience = scenario.clients.audience
-    end_ms = scenario.scenario.duration_s * 1000.0
-    event_id = _uuid(rng)
+TopicOf = Callable[[int], str]
 
-    half = ev.painters // 2
-    r1 = ev.first_round_start_s * 1000.0
-    r2 = r1 + (ev.round_s + ev.break_s) * 1000.0
-    r3 = r2 + (ev.round_s + ev.break_s) * 1000.0
-    finalists = min(ev.finalists_per_round, half) * 2
-    artworks: list[Artwork] = []
-    for i in range(half):
-        artworks.append(Artwork(i, 1, 0.0, _uuid(rng)))
-    for i in range(ev.painters - half):
-        artworks.append(Artwork(half + i, 2, 0.0, _uuid(rng)))
-    for i in range(finalists):
-        artworks.append(Artwork(ev.painters + i, 3, r3, _uuid(rng)))
-    rounds = (
-        Round(1, r1, r1 + ev.round_s * 1000.0, tuple(a.index for a in artworks if a.round == 1)),
-        Round(2, r2, r2 + ev.round_s * 1000.0, tuple(a.index for a in artworks if a.round == 2)),
-        Round(3, r3, r3 + ev.final_round_s * 1000.0, tuple(a.index for a in artworks if a.round == 3)),
+
+@attrs.frozen
+class Followed:
+    """A topic pattern a population follows: about which entity ("" = none) and how each instance's topic reads."""
+
+    entity: str
+    topic: TopicOf
+    private: bool  # its trigger sends privately
+    rule: int  # the index of the follow rule in the population
+
+
+def _instances(scenario: Scenario) -> dict[str, tuple[Instance, ...]]:
+    out: dict[str, tuple[Instance, ...]] = {}
+    for entity in scenario.entities.values():
+        groups: list[tuple[str, int]] = list(entity.per_phase.items())
+        if entity.per_client:
+            groups = [("", scenario.populations[entity.per_client].count)]
+        elif not groups:
+            groups = [("", entity.count)]
+        items: list[Instance] = []
+        for phase, count in groups:
+            appear = scenario.phase(phase).start_s * 1000.0 if phase and phase in entity.appear_in else 0.0
+            for _ in range(count):
+                k = len(items)
+                items.append(Instance(entity.name, k, f"{entity.name}-{k}", phase, appear))
+        out[entity.name] = tuple(items)
+    return out
+
+
+def _lineage(scenario: Scenario, name: str) -> list[EntityConfig]:
+    chain: list[EntityConfig] = []
+    seen: set[str] = set()
+    while name and name not in seen:
+        seen.add(name)
+        chain.append(scenario.entities[name])
+        name = scenario.entities[name].parent
+    return chain
+
+
+def _owner(hole: Hole, candidates: list[EntityConfig]) -> EntityConfig | None:
+    sources = {str(s) for s in hole.sources}
+    return next((e for e in candidates if sources & set(e.columns)), None)
+
+
+def _topic_maker(
+    scenario: Scenario, instances: dict[str, tuple[Instance, ...]], entity: str, parts: tuple[str | Hole, ...]
+) -> TopicOf | str:
+    """A function from an instance of ``entity`` to its topic, or the placeholder it cannot fill."""
+    chain = _lineage(scenario, entity)
+    pieces: list[str | tuple[int, str]] = []  # literal, or (generations up, entity)
+    for part in parts:
+        if not isinstance(part, Hole) or not part.sources:
+            # A value the analysis could not trace to a column is one topic for every write (see docs/scenarios.md).
+            pieces.append(str(part))
+            continue
+        owner = _owner(part, chain)
+        if owner is None:
+            return str(part)
+        pieces.append((chain.index(owner), owner.name))
+
+    def topic(k: int) -> str:
+        out = []
+        for piece in pieces:
+            if isinstance(piece, str):
+                out.append(piece)
+                continue
+            up, name = piece
+            index = k
+            for generation in chain[1 : up + 1]:
+                index %= max(1, len(instances[generation.name]))
+            out.append(instances[name][index].key)
+        return "".join(out)
+
+    return topic
+
+
+def _sent_share(scenario: Scenario, write: WriteConfig, message: MessageSpec) -> float:
+    # The scenario's share wins even for a site the analysis calls unconditional: the user knows their data.
+    if message.kind in write.emits:
+        return write.emits[message.kind]
+    if not message.conditions.get(write.op, ()):
+        return 1.0
+    conditions = " AND ".join(message.conditions[write.op])
+    raise scenario.fail(
+        f"[writes.{write.name}] ({write.table} {write.op}) reaches {message.kind}, sent only when {conditions}: "
+        "say how often that holds",
+        f"writes.{write.name}",
+        "emits" if write.emits else "",
+        f"emits = {{ {message.kind} = 0.3 }} (a share in [0, 1])",
     )
 
-    raw: list[tuple[float, str, int]] = []
-    for rnd in rounds:
-        for k, art in enumerate(rnd.artworks):
-            raw.append((rnd.start_ms - 60_000.0 + k * 500.0, "contestant", art))
-            if rnd.number == 3:
-                raw.append((rnd.start_ms - 61_000.0 + k * 500.0, "art_insert", art))
-        # Votes: a share of the audience votes once per round, bunching towards the round's end.
-        voters = round(audience * votes.participation)
-        length = rnd.end_ms - rnd.start_ms
-        burst = min(votes.burst_s * 1000.0, length)
-        for _ in range(voters):
-            if rng.random() < votes.early_fraction:
-                t = rnd.start_ms + rng.random() * length
-            else:
-                t = rnd.end_ms - burst * rng.random() ** votes.burst_skew
-            raw.append((t, "vote", rnd.artworks[rng.randrange(len(rnd.artworks))]))
-        # Media: progress photos spread over the painting round.
-        for art in rnd.artworks:
-            for _ in range(scenario.media.photos_per_artwork):
-                raw.append((rnd.start_ms + rng.random() * (length + 60_000.0), "media", art))
-        # Winners announced a minute after voting closes.
-        winners = 1 if rnd.number == 3 else min(ev.finalists_per_round, len(rnd.artworks))
-        for k in range(winners):
-            raw.append((rnd.end_ms + 60_000.0 + k * 2_000.0, "winner", rnd.artworks[k]))
 
-    # Silent auction: timing set when each artwork opens, closes staggered, bids bunch near the close.
-    open_ms = auction.open_s * 1000.0
-    close_ms = auction.close_s * 1000.0
-    window = auction.close_window_s * 1000.0
-    for artwork in artworks:
-        opens = max(open_ms, artwork.created_ms)
-        closes = close_ms + artwork.index * auction.close_stagger_s * 1000.0
-        raw.append((opens + 1_000.0 + artwork.index * 200.0, "auction", artwork.index))
-        raw.append((closes, "auction", artwork.index))
-        early_end = max(opens, closes - window)
-        for _ in range(auction.bids_per_artwork):
-            if rng.random() < auction.close_fraction:
-                t = closes - min(window, closes - opens) * rng.random() ** auction.close_skew
-            else:
-                t = opens + rng.random() * (early_end - opens)
-            raw.append((t, "bid", artwork.index))
+def check_scenario(scenario: Scenario, app: AppModel) -> None:
+    """Everything the scenario says that the SQL must bear out: tables, topics, message types, placeholders."""
+    tables = sorted(app.catalog.tables)
+    kinds = list(app.kinds)
+    instances = _instances(scenario)
+    for write in scenario.writes.values():
+        where = f"writes.{write.name}"
+        if write.table not in app.catalog.tables:
+            raise scenario.fail(
+                f'[{where}] writes to "{write.table}", which the SQL does not define',
+                where,
+                "table",
+                _suggest(write.table, tables),
+            )
+        if not app.watched(write.table):
+            raise scenario.fail(
+                f'[{where}]: no trigger of the SQL sends a message for table "{write.table}"',
+                where,
+                "table",
+                "write to a table a notify trigger watches, or add that trigger's SQL file",
+            )
+        messages = app.messages_for(write.table, write.op)
+        for kind in write.emits:
+            if kind not in {m.kind for m in messages}:
+                raise scenario.fail(
+                    f'[{where}] emits "{kind}", which no trigger sends on {write.table} {write.op}',
+                    where,
+                    "emits",
+                    _suggest(kind, [m.kind for m in messages] or kinds),
+                )
+        for message in messages:
+            _sent_share(scenario, write, message)
+            made = _topic_maker(scenario, instances, write.entity, message.parts)
+            if isinstance(made, str):
+                raise scenario.fail(
+                    f"[{where}] about {write.entity}: cannot fill {made} in {message.kind}'s topic {message.pattern}",
+                    where,
+                    "entity",
+                    f'add "{made.strip("{}").split(",")[0]}" to [entities.{write.entity}].columns or a parent\'s',
+                )
+    for population in scenario.populations.values():
+        where = f"populations.{population.name}"
+        for table in population.pc_tables:
+            if table not in app.catalog.tables:
+                raise scenario.fail(
+                    f'unknown table "{table}" in {where}.pc_tables', where, "pc_tables", _suggest(table, tables)
+                )
+        for follow in population.follow:
+            follow_topics(scenario, app, instances, follow, where)
+        for kind in population.reactions:
+            if kind not in kinds:
+                raise scenario.fail(
+                    f'unknown message type "{kind}" in {where}.reactions', where, "reactions", _suggest(kind, kinds)
+                )
+    for kind in scenario.reactions:
+        if kind not in kinds and not kind.endswith(("_insert", "_update", "_delete")):
+            raise scenario.fail(
+                f'unknown message type "{kind}" in [reactions]', "reactions", kind, _suggest(kind, kinds)
+            )
+    for key, value in (
+        ("headline_message", scenario.scenario.headline_message),
+        ("latency_message", scenario.claims.latency_message),
+    ):
+        if value and value not in kinds:
+            table = "scenario" if key == "headline_message" else "claims"
+            raise scenario.fail(f'unknown message type "{value}" in {table}.{key}', table, key, _suggest(value, kinds))
 
-    kept = sorted((t, kind, art) for t, kind, art in raw if 0.0 <= t < end_ms)
-    writes = tuple(Write(round(t, 3), kind, art, seq) for seq, (t, kind, art) in enumerate(kept))
-    return Workload(rounds, tuple(artworks), writes, event_id)
+
+def follow_topics(
+    scenario: Scenario,
+    app: AppModel,
+    instances: dict[str, tuple[Instance, ...]],
+    follow: FollowConfig,
+    where: str,
+    *,
+    rule: int = 0,
+) -> Followed:
+    """The entity a followed topic pattern is about ("" when it has no placeholder) and its topic per instance."""
+    message = next((m for m in app.messages if m.pattern == follow.topic), None)
+    if message is None:
+        raise scenario.fail(
+            f'unknown topic "{follow.topic}" in {where}.follow: no trigger of the SQL sends on it',
+            where,
+            "follow",
+            _suggest(follow.topic, list(app.patterns)),
+        )
+    holes = [p for p in message.parts if isinstance(p, Hole) and p.sources]
+    private = message.private is True
+    if not holes:
+        return Followed("", lambda k: follow.topic, private, rule)
+    owner = _owner(holes[0], list(scenario.entities.values()))
+    made = _topic_maker(scenario, instances, owner.name, message.parts) if owner is not None else str(holes[0])
+    if owner is None or isinstance(made, str):
+        raise scenario.fail(
+            f"{where}.follow: no entity's columns fill {made if isinstance(made, str) else holes[0]} in {follow.topic}",
+            where,
+            "follow",
+            "list that table.column in the columns of the entity it identifies",
+        )
+    if follow.entities == "own" and not scenario.entities[owner.name].per_client:
+        raise scenario.fail(
+            f'{where}.follow: "own" needs an entity with one instance per client, and {owner.name} has none',
+            where,
+            "follow",
+            f'set per_client = "{where.split(".", 1)[1]}" in [entities.{owner.name}]',
+        )
+    count = len(instances[owner.name])
+    for k in follow.ids:
+        if not 0 <= k < count:
+            raise scenario.fail(
+                f"{where}.follow: {owner.name} {k} does not exist", where, "follow", f"use ids in 0..{count - 1}"
+            )
+    return Followed(owner.name, made, private, rule)
+
+
+def _windows(scenario: Scenario, write: WriteConfig) -> list[tuple[str, float, float]]:
+    if write.phases:
+        return [
+            (p.name, p.start_s * 1000.0, (p.start_s + p.duration_s) * 1000.0)
+            for p in scenario.phases
+            if p.name in write.phases
+        ]
+    end = scenario.scenario.duration_s if write.to_s < 0 else write.to_s
+    return [("", write.from_s * 1000.0, end * 1000.0)]
+
+
+def _draw(write: WriteConfig, start: float, end: float, rng: random.Random) -> float:
+    if write.shape == "bunched":
+        burst = min(write.burst_s * 1000.0, end - start)
+        if rng.random() < write.early_fraction:
+            return start + rng.random() * (max(start, end - burst) - start)
+        return end - burst * float(rng.random() ** write.skew)
+    return start + rng.random() * (end - start)
+
+
+def build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Workload:
+    """Every write of the event, in commit order, with the messages it sends and their topics."""
+    instances = _instances(scenario)
+    raw: list[tuple[float, int, int, str, int, bool]] = []  # time, entry order, draw order, entry, instance, critical
+    for order, write in enumerate(scenario.writes.values()):
+        pool = instances[write.entity]
+        for phase, start, end in _windows(scenario, write):
+            active = [i for i in pool if not phase or not i.phase or i.phase == phase]
+            if write.first:
+                active = active[: write.first]
+            if not active:
+                continue
+            extended = end + write.extend_s * 1000.0
+            if write.shape in ("start", "end"):
+                for k, inst in enumerate(active):
+                    base = (
+                        max(start, inst.appear_ms)
+                        if write.shape == "start"
+                        else extended + k * write.stagger_s * 1000.0
+                    )
+                    for _ in range(write.per_entity or 1):
+                        raw.append(
+                            (
+                                base + (write.offset_s + k * write.step_s) * 1000.0,
+                                order,
+                                len(raw),
+                                write.name,
+                                inst.index,
+                                False,
+                            )
+                        )
+                continue
+            if write.per_entity:
+                for k, inst in enumerate(active):
+                    lo = max(start, inst.appear_ms)
+                    hi = extended + k * write.stagger_s * 1000.0
+                    for _ in range(write.per_entity):
+                        t = _draw(write, lo, hi, rng)
+                        critical = write.critical_s > 0 and t >= hi - write.critical_s * 1000.0
+                        raw.append((t, order, len(raw), write.name, inst.index, critical))
+                continue
+            if write.per_client:
+                n = round(scenario.populations[write.population].count * write.per_client)
+            elif write.rate_per_s:
+                n = round(write.rate_per_s * (extended - start) / 1000.0)
+            else:
+                n = write.count
+            for _ in range(n):
+                t = _draw(write, start, extended, rng)
+                inst = active[rng.randrange(len(active))]
+                critical = write.critical_s > 0 and t >= extended - write.critical_s * 1000.0
+                raw.append((t, order, len(raw), write.name, inst.index, critical))
+
+    end_ms = scenario.scenario.duration_s * 1000.0
+    kept = sorted(r for r in raw if 0.0 <= r[0] < end_ms)
+    emit = Emitter(scenario, app, instances, rng)
+    writes = [
+        emit.write(name, index, t, seq, critical=critical)
+        for seq, (t, _o, _d, name, index, critical) in enumerate(kept)
+    ]
+    counts: dict[str, int] = dict.fromkeys(scenario.writes, 0)
+    for made in writes:
+        counts[made.source] += 1
+    return Workload(instances, tuple(writes), counts)
+
+
+class Emitter:
+    """Turns "a write of [writes.NAME] about instance k at time t" into the messages it sends and their topics."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        app: AppModel,
+        instances: dict[str, tuple[Instance, ...]] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.app = app
+        self.instances = instances if instances is not None else _instances(scenario)
+        self.rng = rng if rng is not None else random.Random(0)
+        self.makers: dict[tuple[str, int], TopicOf] = {}
+        self.shares: dict[tuple[str, int], float] = {}
+        for write in scenario.writes.values():
+            for message in app.messages_for(write.table, write.op):
+                made = _topic_maker(scenario, self.instances, write.entity, message.parts)
+                if isinstance(made, str):
+                    check_scenario(scenario, app)  # raises the error that names the placeholder
+                    raise AssertionError(made)  # pragma: no cover
+                self.makers[write.name, message.index] = made
+                self.shares[write.name, message.index] = _sent_share(scenario, write, message)
+
+    def write(self, source: str, index: int, time_ms: float, seq: int, *, critical: bool = False) -> Write:
+        cfg = self.scenario.writes[source]
+        sends = []
+        for message in self.app.messages_for(cfg.table, cfg.op):
+            share = self.shares[source, message.index]
+            if share >= 1.0 or (share > 0.0 and self.rng.random() < share):
+                sends.append((message.index, self.makers[source, message.index](index)))
+        first = self.app.messages[sends[0][0]].kind if sends else f"{cfg.table}_{cfg.op.lower()}"
+        return Write(
+            round(time_ms, 3), seq, source, cfg.table, cfg.op, cfg.entity, index, tuple(sends), first, critical
+        )
+
+
+def instances_of(scenario: Scenario) -> dict[str, tuple[Instance, ...]]:
+    """Every instance of every entity of ``scenario``."""
+    return _instances(scenario)
