@@ -339,7 +339,9 @@ def _field_schema(cls: type, field: attrs.Attribute[Any]) -> dict[str, Any]:
     if isinstance(default, float):
         return {"type": "number"}
     if isinstance(default, tuple):
-        item = "integer" if cls is RolloutConfig or field.name == "ids" else "string"
+        # Every item of a default tells the item type; an empty default holds names.
+        whole = bool(default) and all(isinstance(v, int) and not isinstance(v, bool) for v in default)
+        item = "integer" if whole or cls is RolloutConfig or field.name == "ids" else "string"
         return {"type": "array", "items": {"type": item}}
     return {"type": "string"}
 

@@ -247,7 +247,7 @@ def _check_clients(value: Any, scenarios: Sequence[str], options: Mapping[str, A
 
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(f"sweep clients={value!r} is not a whole number", fix="e.g. clients=500..10000:8")
-    check_number(value, "sweep clients", RANGES[("clients", "audience")], example=2000)
+    check_number(value, "sweep clients", RANGES[("populations", "count")], example=2000)
 
 
 def _check_seed(value: Any, scenarios: Sequence[str], options: Mapping[str, Any]) -> None:
