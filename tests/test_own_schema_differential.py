@@ -23,6 +23,7 @@ SCHEMAS = {
     "shop": [realtime_sql_file(), SHOP_DB / "schema.sql", SHOP_DB / "triggers.sql"],
     "queue": [OWN / "queue.sql"],
     "job_events": [OWN / "job_events.sql"],
+    "bookings": [OWN / "bookings.sql"],
 }
 EXAMPLES = max(60, int(os.environ.get("BCASTSIM_EXAMPLES", "0") or 0) // 4)
 
@@ -104,3 +105,41 @@ def test_bytea_input_and_output_agree(bcastsim_database_factory: Callable[[Seque
     mismatches = differential.run_history(history)
     differential.close()
     assert not mismatches, "\n".join(str(m) for m in mismatches)
+
+
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO rooms VALUES ('r2', 3, 2)",
+        "INSERT INTO rooms VALUES ('r2', 0, 2)",
+        "UPDATE rooms SET max_guests = 0 WHERE code = 'r1'",
+        "INSERT INTO bookings (room, starts_at, ends_at, email) VALUES ('r1', '2025-01-02', '2025-01-01', 'a@b')",
+        "INSERT INTO bookings (room, starts_at, ends_at) VALUES ('r1', '2025-01-01', '2025-01-02')",
+        "UPDATE bookings SET status = 'cancelled' WHERE id = 1",
+        "UPDATE bookings SET email = NULL WHERE id = 1",
+        "UPDATE bookings SET ends_at = starts_at WHERE id = 1",
+    ],
+)
+def test_checks_across_columns_fail_alike(
+    bcastsim_database_factory: Callable[[Sequence[str | Path]], Database], statement: str
+) -> None:
+    """A row breaking a CHECK across columns is 23514 naming the same constraint on the model and on PostgreSQL."""
+    files = SCHEMAS["bookings"]
+    model = DatabaseModel.from_sql(files)
+    differential = Differential.for_tables(bcastsim_database_factory(files), model)
+    seed = (
+        "INSERT INTO rooms VALUES ('r1', 1, 4)",
+        "INSERT INTO bookings (id, room, starts_at, ends_at, email)"
+        " VALUES (1, 'r1', '2025-01-01', '2025-01-02', 'a@b')",
+    )
+    try:
+        assert not differential.run_history([(seed, True), ((statement,), True)])
+        model.reset()
+        model.run_transaction(seed)
+        outcome = model.run_transaction((statement,))
+        assert outcome.error is not None, outcome
+        assert outcome.error.sqlstate == "23514", outcome
+    finally:
+        differential.close()

@@ -101,6 +101,8 @@ class Coverage:
     failures: Counter[tuple[str, str, str]] = attrs.Factory(Counter)
     # histories on which the model and PostgreSQL disagreed (when run through a Differential)
     mismatches: int = 0
+    # "table.check" -> CHECK text, for the constraints the generated rows do not try to satisfy
+    unfollowed: dict[str, str] = attrs.Factory(dict)
     _resolved: list[_Site] | None = attrs.field(default=None, init=False, repr=False)
 
     def observe(self, steps: Sequence[Any], result: Any, sql_files: Sequence[str | Path] = ()) -> None:
@@ -212,6 +214,8 @@ class Coverage:
         for site in sites:
             if not site.messages:
                 lines.append(f"never fired: {site.key}: {self.why(site)}")
+        for name, sql in sorted(self.unfollowed.items()):
+            lines.append(f"CHECK not followed by the generated rows (the database alone judges it): {name}: {sql}")
         return "\n".join(lines)
 
 

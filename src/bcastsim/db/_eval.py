@@ -407,6 +407,9 @@ class Compiler:
         "length": _text_fn(len),
         "char_length": _text_fn(len),
         "octet_length": _text_fn(lambda s: len(s.encode("utf-8"))),
+        # Not strict: they count the NULLs (CHECK (num_nonnulls(email, phone) >= 1)).
+        "num_nonnulls": lambda frame, args: sum(arg is not None for arg in args),
+        "num_nulls": lambda frame, args: sum(arg is None for arg in args),
     }
 
     def __init__(

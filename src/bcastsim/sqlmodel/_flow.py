@@ -129,7 +129,7 @@ def join_scopes(outer: Scope, branches: Sequence[tuple[Env, Scope]]) -> Scope:
 def _decided_by_tg_op(guard: str, operations: frozenset[str]) -> bool:
     """Whether a guard tests only TG_OP and holds under every one of ``operations``."""
     try:
-        parsed = pglast.parse_sql(f"SELECT {guard}")
+        parsed: Any = pglast.parse_sql(f"SELECT {guard}")
         node = parsed[0].stmt.targetList[0].val
     except Exception:  # guards such as loop markers are not SQL
         return False
