@@ -162,6 +162,8 @@ class Schema:
     partitions: dict[str, str] = attrs.Factory(dict)
     # enum type -> its labels, in declaration order
     enums: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    # The SQL's notify sites (bcastsim.sqlmodel.NotifySite): their emission conditions steer generation.
+    notify_sites: tuple[Any, ...] = ()
     _fk_counter: int = 0
 
     def triggers_for(self, table: str) -> list[TriggerDef]:
@@ -445,7 +447,7 @@ def load_schema(paths: Sequence[str | Path]) -> Schema:
 
     raw = _raw_schema(paths)
     catalog = load_catalog(list(paths))
-    schema = Schema(partitions=dict(raw.partitions), enums=dict(raw.enums))
+    schema = Schema(partitions=dict(raw.partitions), enums=dict(raw.enums), notify_sites=tuple(catalog.notify_sites))
     for name, table in catalog.tables.items():
         extra = raw.tables.get(name)
         if extra is None:

@@ -34,6 +34,7 @@ from bcastsim.db._coverage import Coverage, current_coverage, recording
 from bcastsim.db._schema import TableDef
 from bcastsim.strategies._checks import repair, row_checks, unfollowed_checks
 from bcastsim.strategies._domains import Domain, column_domain
+from bcastsim.strategies._guards import guard_hints
 
 __all__ = [
     "EDGES",
@@ -52,6 +53,7 @@ __all__ = [
     "seed_transactions",
     "sql_literal",
     "statements",
+    "steer",
     "transactions",
     "update_statements",
     "uuid_pool",
@@ -354,6 +356,10 @@ def column_values(
     edge = _weighted((3, _edge_values(domain)), (1, st.none()))
     if not col.not_null:
         valid = _weighted((6, valid), (1, st.none()))
+    # Values a notify site's condition turns on (``IF NEW.amount > 990``), so its branch is reached.
+    hints = [value for value in guard_hints(schema).get((table, column), ()) if value is not None or not col.not_null]
+    if hints:
+        valid = _weighted((3, valid), (1, st.sampled_from(hints)))
     if mix.edges <= 0:
         return valid
     return _sometimes(valid, edge, mix.edges)
@@ -850,6 +856,19 @@ def seed_transactions(draw: st.DrawFn, schema: Schema | None = None) -> Transact
     return _seed(draw, _Rows(_schema_or_default(schema), VALID))
 
 
+def steer() -> None:
+    """Steer the running Hypothesis example towards notify sites and branches not fired yet.
+
+    Call it at the end of a property test's body: it records ``target()`` on the number of
+    distinct sites and branches the example fired (and on their rarity); each transaction
+    already recorded an ``event()`` per site and branch it reached. ``Differential.run_history``
+    calls it for you. Outside a recorded Hypothesis test it does nothing.
+    """
+    coverage = current_coverage()
+    if coverage is not None:
+        coverage.steer()
+
+
 def measure_coverage(
     files: Sequence[str | Path],
     *,
@@ -871,7 +890,7 @@ def measure_coverage(
 
     @settings(
         max_examples=examples, derandomize=True, database=None, deadline=None,
-        suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate, Phase.target],
     )  # fmt: skip
     @given(history=histories(schema, mix=mix))
     def run(history: History) -> None:
@@ -882,6 +901,7 @@ def measure_coverage(
         model.reset()
         for steps, commit in transactions:
             model.run_transaction(steps, commit=commit)
+        coverage.steer()
 
     with recording(Coverage(tuple(str(path) for path in files))) as coverage:
         run()
