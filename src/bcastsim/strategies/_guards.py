@@ -4,8 +4,9 @@ A site behind ``IF NEW.amount > 990`` or ``WHEN (NEW.status = 'shipped')`` fires
 values a column's ordinary draws rarely hit. Each condition a site is sent under (trigger
 ``WHEN`` clauses and the guards of the branches around it) is read for comparisons of a
 ``NEW``/``OLD`` column with a constant, ``IN`` lists and ``IS [NOT] NULL`` tests; the constant
-and its neighbours (``990``, ``991``, ``989``) become hints the column draws now and then.
-Hints a column's type or CHECKs would refuse are dropped: steering never makes a statement fail.
+and its neighbours (``990``, ``991``, ``989``) become hints the column draws now and then;
+``NEW.col < OLD.col`` makes UPDATEs move the column down. Hints a column's type or CHECKs
+would refuse are dropped: steering never makes a statement fail.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pglast
 from pglast import ast
 from pglast.enums import A_Expr_Kind
@@ -21,18 +23,34 @@ from pglast.enums import A_Expr_Kind
 from bcastsim.db import Schema
 from bcastsim.strategies._domains import Domain, column_domain, constant_of
 
-__all__ = ["guard_hints"]
+__all__ = ["Guards", "guards", "moved"]
 
 _NUMBERS = ("integer", "bigint", "smallint", "numeric", "real", "double precision")
-_cache: dict[int, tuple[Schema, dict[tuple[str, str], tuple[Any, ...]]]] = {}
+_cache: dict[int, tuple[Schema, Guards]] = {}
 
 
-def guard_hints(schema: Schema) -> dict[tuple[str, str], tuple[Any, ...]]:
-    """(table, column) -> values that make some site's emission condition true (or just false)."""
+@attrs.frozen
+class _Move:
+    """``NEW.col <op> OLD.col``: an UPDATE that moves the column up (``>``) or down (``<``)."""
+
+    op: str
+
+
+@attrs.frozen
+class Guards:
+    """What the sites' conditions ask of rows: values per column, and directions UPDATEs should move them."""
+
+    values: dict[tuple[str, str], tuple[Any, ...]]
+    moves: dict[tuple[str, str], tuple[str, ...]]
+
+
+def guards(schema: Schema) -> Guards:
+    """Read every emission condition of the schema's notify sites (once per schema)."""
     cached = _cache.get(id(schema))
     if cached is not None and cached[0] is schema:
         return cached[1]
     found: dict[tuple[str, str], dict[Any, None]] = {}
+    moves: dict[tuple[str, str], dict[str, None]] = {}
     for site in schema.notify_sites:
         tables = [t for t in site.tables if t in schema.tables]
         for _, conditions in site.emitted_when:
@@ -41,12 +59,18 @@ def guard_hints(schema: Schema) -> dict[tuple[str, str], tuple[Any, ...]]:
                     for table in tables:
                         if schema.tables[table].column(column) is None:
                             continue
+                        if isinstance(value, _Move):
+                            moves.setdefault((table, column), {})[value.op] = None
+                            continue
                         domain = column_domain(schema, table, column)
                         for candidate in _candidates(domain, value):
                             found.setdefault((table, column), {})[candidate] = None
-    hints = {key: tuple(values) for key, values in found.items() if values}
-    _cache[id(schema)] = (schema, hints)
-    return hints
+    result = Guards(
+        {key: tuple(values) for key, values in found.items() if values},
+        {key: tuple(ops) for key, ops in moves.items()},
+    )
+    _cache[id(schema)] = (schema, result)
+    return result
 
 
 def _comparisons(condition: str) -> list[tuple[str, Any]]:
@@ -80,6 +104,13 @@ def _expr_pairs(node: Any) -> list[tuple[str, Any]]:
         values = [constant_of(item) for item in node.rexpr or ()]
         return [(column, v) for v in values if v is not None] if column is not None else []
     if node.kind in (A_Expr_Kind.AEXPR_OP, A_Expr_Kind.AEXPR_DISTINCT, A_Expr_Kind.AEXPR_NOT_DISTINCT):
+        op = "".join(str(n.sval) for n in node.name or () if isinstance(n, ast.String))
+        new, old = _row_column(node.lexpr, "new"), _row_column(node.rexpr, "old")
+        if new is not None and new == old and op in {"<", "<=", ">", ">="}:
+            return [(new, _Move(op[0]))]
+        new, old = _row_column(node.rexpr, "new"), _row_column(node.lexpr, "old")
+        if new is not None and new == old and op in {"<", "<=", ">", ">="}:
+            return [(new, _Move(">" if op[0] == "<" else "<"))]
         for side, other in ((node.lexpr, node.rexpr), (node.rexpr, node.lexpr)):
             column = _row_column(side)
             value = constant_of(other)
@@ -88,16 +119,25 @@ def _expr_pairs(node: Any) -> list[tuple[str, Any]]:
     return []
 
 
-def _row_column(node: Any) -> str | None:
-    """``NEW.col``/``OLD.col`` (or a bare column, as in a trigger's WHEN after reading)."""
+def _row_column(node: Any, record: str | None = None) -> str | None:
+    """The column of ``NEW.col``/``OLD.col`` (of ``record`` only, when given)."""
     while isinstance(node, ast.TypeCast):
         node = node.arg
     if not isinstance(node, ast.ColumnRef):
         return None
     fields = [str(f.sval).lower() for f in node.fields or () if isinstance(f, ast.String)]
-    if len(fields) == 2 and fields[0] in {"new", "old"}:
+    if len(fields) == 2 and fields[0] in ({record} if record else {"new", "old"}):
         return fields[1]
     return None
+
+
+def moved(domain: Domain, old: Any, op: str) -> Any:
+    """A value one step below (``<``) or above (``>``) ``old`` that the column accepts, or None."""
+    if isinstance(old, bool) or not isinstance(old, int | Decimal | dt.datetime):
+        return None
+    step: Any = dt.timedelta(seconds=1) if isinstance(old, dt.datetime) else type(old)(1)
+    value = old - step if op == "<" else old + step
+    return value if _accepts(domain, value) else None
 
 
 def _candidates(domain: Domain, value: Any) -> list[Any]:
