@@ -357,18 +357,56 @@ class DatabaseModel:
         return table
 
     def _compile_dml(self, stmt: Any, scope: Scope) -> Callable[[Frame], int]:
-        for clause in ("withClause", "returningList", "returningClause", "onConflictClause"):
-            if clause in {"withClause", "onConflictClause"} and isinstance(stmt, ast.InsertStmt):
+        for clause in ("withClause", "onConflictClause"):
+            if isinstance(stmt, ast.InsertStmt):
                 continue  # the WITH of an INSERT … SELECT belongs to its SELECT; ON CONFLICT is the INSERT's
             if getattr(stmt, clause, None):
                 raise UnsupportedError(
                     f"{clause.removesuffix('Clause').removesuffix('List')} in DML", path=scope.path, line=scope.line
                 )
+        run: Callable[[Frame], int]
         if isinstance(stmt, ast.InsertStmt):
-            return self._compile_insert(stmt, scope)
-        if isinstance(stmt, ast.UpdateStmt):
-            return self._compile_update(stmt, scope)
-        return self._compile_delete(stmt, scope)
+            run = self._compile_insert(stmt, scope)
+        elif isinstance(stmt, ast.UpdateStmt):
+            run = self._compile_update(stmt, scope)
+        else:
+            run = self._compile_delete(stmt, scope)
+        targets = _returning_targets(stmt)
+        if not targets:
+            return run
+        return self._returning(stmt, targets, scope, run)
+
+    def _returning(
+        self, stmt: Any, targets: Sequence[Any], scope: Scope, run: Callable[[Frame], int]
+    ) -> Callable[[Frame], int]:
+        """``… RETURNING exprs``: the statement's rows as written (after BEFORE triggers; DELETE: the old row)."""
+        table = self._table(stmt.relation, scope)
+        alias = stmt.relation.alias.aliasname if stmt.relation.alias is not None else stmt.relation.relname
+        inner = scope.with_from([(alias, table)])
+        expressions = []
+        for target in targets:
+            value: Any = target.val
+            if isinstance(value, ast.ColumnRef) and isinstance(list(value.fields or ())[-1], ast.A_Star):
+                raise UnsupportedError("RETURNING *", path=scope.path, line=scope.line)
+            expressions.append(self.compiler.expr(value, inner))
+
+        def returning(frame: Frame) -> int:
+            outer = frame.written
+            frame.written = []
+            try:
+                count = run(frame)
+                written = frame.written
+            finally:
+                frame.written = outer
+            rows = []
+            for record in written:
+                frame.rows[alias] = record
+                rows.append(tuple(expression(frame) for expression in expressions))
+            frame.rows.pop(alias, None)
+            frame.returning = rows
+            return count
+
+        return returning
 
     def _compile_insert(self, stmt: Any, scope: Scope) -> Callable[[Frame], int]:
         table = self._table(stmt.relation, scope)
@@ -435,7 +473,7 @@ class DatabaseModel:
                 provided.append(row_values)
             txn.fire_statement(table.name, "BEFORE", "INSERT")
             if conflict is not None and conflict.update:
-                txn.fire_statement(table.name, "BEFORE", "UPDATE")
+                txn.fire_statement(table.name, "BEFORE", "UPDATE", conflict.columns)
             events: list[_Event] = []
             count = 0
             touched: set[int] = set()  # rows this statement inserted or updated: ON CONFLICT may not hit them twice
@@ -463,14 +501,16 @@ class DatabaseModel:
                             updated = conflict.apply(txn, frame, existing, record_or_none, touched)
                             if updated is not None:
                                 count += 1
-                                events += updated
+                                events += updated[1]
+                                _wrote(frame, updated[0])
                         continue
                 touched.add(txn.store.insert(table.name, record_or_none))
+                _wrote(frame, record_or_none)
                 count += 1
                 events += txn.after_row_events(table.name, "INSERT", record_or_none, None, ())
             txn.fire_events(events)
             if conflict is not None and conflict.update:
-                txn.fire_statement(table.name, "AFTER", "UPDATE")
+                txn.fire_statement(table.name, "AFTER", "UPDATE", conflict.columns)
             txn.fire_statement(table.name, "AFTER", "INSERT")
             return count
 
@@ -571,7 +611,7 @@ class DatabaseModel:
                     planned[index] = coerce_to_type(value(frame), column.type_name, column.modifiers)
             for check in prechecks:
                 check(frame)
-            txn.fire_statement(table.name, "BEFORE", "UPDATE")
+            txn.fire_statement(table.name, "BEFORE", "UPDATE", columns_set)
             matches = txn.matching(table, alias, where, frame)
             events: list[_Event] = []
             count = 0
@@ -592,15 +632,16 @@ class DatabaseModel:
                         values[index] = coerce_to_type(value(frame), column.type_name, column.modifiers)
                 frame.rows.pop(alias, None)
                 new = Record(table.name, table.column_names, tuple(values))
-                new_or_none = txn.fire_before_row(table.name, "UPDATE", new, old)
+                new_or_none = txn.fire_before_row(table.name, "UPDATE", new, old, columns_set)
                 if new_or_none is None:
                     continue
                 txn.check_row(table, new_or_none)
                 txn.store.update(table.name, position, new_or_none)
+                _wrote(frame, new_or_none)
                 count += 1
                 events += txn.after_row_events(table.name, "UPDATE", new_or_none, old, columns_set)
             txn.fire_events(events)
-            txn.fire_statement(table.name, "AFTER", "UPDATE")
+            txn.fire_statement(table.name, "AFTER", "UPDATE", columns_set)
             return count
 
         return run
@@ -624,6 +665,7 @@ class DatabaseModel:
                 if txn.fire_before_row(table.name, "DELETE", None, old) is None:
                     continue
                 txn.store.delete(table.name, position)
+                _wrote(frame, old)
                 count += 1
                 events += txn.after_row_events(table.name, "DELETE", None, old, ())
             txn.fire_events(events)
@@ -650,7 +692,7 @@ class _OnConflict:
 
     def apply(
         self, txn: Transaction, frame: Frame, existing: int, proposed: Record, touched: set[int]
-    ) -> list[_Event] | None:
+    ) -> tuple[Record, list[_Event]] | None:
         """DO UPDATE of the conflicting row, as an UPDATE: BEFORE UPDATE triggers, checks, AFTER UPDATE events."""
         if existing in touched:
             raise DatabaseError("21000", "ON CONFLICT DO UPDATE command cannot affect row a second time")
@@ -674,13 +716,32 @@ class _OnConflict:
             frame.rows.pop(self.alias, None)
             frame.rows.pop("excluded", None)
         new = Record(table.name, table.column_names, tuple(values))
-        new_or_none = txn.fire_before_row(table.name, "UPDATE", new, old)
+        new_or_none = txn.fire_before_row(table.name, "UPDATE", new, old, self.columns)
         if new_or_none is None:
             return None
         txn.check_row(table, new_or_none)
         touched.add(txn.store.update(table.name, existing, new_or_none))
-        columns = tuple(table.column_names[index] for index, _, _ in self.assignments)
-        return txn.after_row_events(table.name, "UPDATE", new_or_none, old, columns)
+        return new_or_none, txn.after_row_events(table.name, "UPDATE", new_or_none, old, self.columns)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The DO UPDATE SET columns: what ``UPDATE OF`` triggers look at."""
+        return tuple(self.table.column_names[index] for index, _, _ in self.assignments)
+
+
+def _returning_targets(stmt: Any) -> tuple[Any, ...]:
+    """The RETURNING list: ``returningList`` in older pglast trees, ``returningClause.exprs`` in newer ones."""
+    clause = getattr(stmt, "returningClause", None)
+    if clause is not None:
+        if clause.options:
+            raise UnsupportedError("RETURNING WITH (OLD/NEW AS …)")
+        return tuple(clause.exprs or ())
+    return tuple(getattr(stmt, "returningList", None) or ())
+
+
+def _wrote(frame: Frame, record: Record) -> None:
+    if frame.written is not None:
+        frame.written.append(record)
 
 # A quoted string, or a number that is not part of a name; anything unusual skips the lifting.
 _LITERAL = re.compile(r"'(?:[^']|'')*'|(?<![\w$.])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w$])")
@@ -944,15 +1005,22 @@ class Transaction:
             return when(Frame(self, {"new": new, "old": old})) is True
         return True
 
-    def fire_statement(self, table: str, timing: str, op: str) -> None:
+    def fire_statement(self, table: str, timing: str, op: str, columns: tuple[str, ...] = ()) -> None:
+        """Statement triggers; ``columns`` are an UPDATE's SET columns (``UPDATE OF`` triggers need one)."""
         for trigger in self.model._triggers.get(table, ()):
-            if isinstance(trigger, TriggerDef) and self._applies(trigger, timing, "STATEMENT", op, (None, None)):
+            if isinstance(trigger, TriggerDef) and self._applies(
+                trigger, timing, "STATEMENT", op, (None, None), columns=columns
+            ):
                 self._run_trigger(trigger, op, None, None)
 
-    def fire_before_row(self, table: str, op: str, new: Record | None, old: Record | None) -> Record | None:
+    def fire_before_row(
+        self, table: str, op: str, new: Record | None, old: Record | None, columns: tuple[str, ...] = ()
+    ) -> Record | None:
         current = new if op != "DELETE" else old
         for trigger in self.model._triggers.get(table, ()):
-            if not isinstance(trigger, TriggerDef) or not self._applies(trigger, "BEFORE", "ROW", op, (new, old)):
+            if not isinstance(trigger, TriggerDef) or not self._applies(
+                trigger, "BEFORE", "ROW", op, (new, old), columns=columns
+            ):
                 continue
             result = self._run_trigger(trigger, op, new if op != "DELETE" else None, old)
             if result is None:
