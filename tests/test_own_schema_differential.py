@@ -122,24 +122,24 @@ def test_bytea_input_and_output_agree(bcastsim_database_factory: Callable[[Seque
         "UPDATE bookings SET ends_at = starts_at WHERE id = 1",
     ],
 )
-def test_checks_across_columns_fail_alike(
-    bcastsim_database_factory: Callable[[Sequence[str | Path]], Database], statement: str
-) -> None:
+def test_checks_across_columns_fail_alike(bookings: Differential, statement: str) -> None:
     """A row breaking a CHECK across columns is 23514 naming the same constraint (unnamed ones too) on both sides."""
-    files = SCHEMAS["bookings"]
-    model = DatabaseModel.from_sql(files)
-    differential = Differential.for_tables(bcastsim_database_factory(files), model)
     seed = (
         "INSERT INTO rooms VALUES ('r1', 1, 4)",
         "INSERT INTO bookings (id, room, starts_at, ends_at, email)"
         " VALUES (1, 'r1', '2025-01-01', '2025-01-02', 'a@b')",
     )
-    try:
-        assert not differential.run_history([(seed, True)])
-        real, mine, mismatch = differential.run_transaction((statement,))
-        assert mismatch is None, mismatch
-        assert mine.error is not None, mine
-        assert real.error is not None, real
-        assert (mine.error.sqlstate, mine.error.message) == ("23514", real.error.message)
-    finally:
-        differential.close()
+    assert not bookings.run_history([(seed, True)])
+    real, mine, mismatch = bookings.run_transaction((statement,))
+    assert mismatch is None, mismatch
+    assert mine.error is not None, mine
+    assert real.error is not None, real
+    assert (mine.error.sqlstate, mine.error.message) == ("23514", real.error.message)
+
+
+@pytest.fixture(scope="module")
+def bookings(bcastsim_database_factory: Callable[[Sequence[str | Path]], Database]) -> Iterator[Differential]:
+    files = SCHEMAS["bookings"]
+    differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
+    yield differential
+    differential.close()

@@ -57,29 +57,28 @@ def test_histories_commit_and_fire_every_site(files: list[Path]) -> None:
 
 
 _SHOP_MODEL = DatabaseModel.from_sql(SHOP)
+_BOOKINGS_MODEL = DatabaseModel.from_sql(BOOKINGS)
+
+
+def _runs_without_errors(model: DatabaseModel, history: History) -> None:
+    model.reset()
+    for spec in history.transactions:
+        outcome = model.run_transaction(spec.steps, commit=spec.commit)
+        assert outcome.error is None, (spec, outcome.error)
 
 
 @settings(max_examples=50)
 @given(history=histories(_SHOP_SCHEMA, mix=Mix(edges=0)))
 def test_without_edge_values_every_statement_succeeds(history: History) -> None:
     """Parents come before children, keys never repeat, values fit types and CHECKs: no statement fails."""
-    _SHOP_MODEL.reset()
-    for spec in history.transactions:
-        outcome = _SHOP_MODEL.run_transaction(spec.steps, commit=spec.commit)
-        assert outcome.error is None, (spec, outcome.error)
-
-
-_BOOKINGS_MODEL = DatabaseModel.from_sql(BOOKINGS)
+    _runs_without_errors(_SHOP_MODEL, history)
 
 
 @settings(max_examples=60)
 @given(history=histories(_BOOKINGS_SCHEMA, mix=Mix(edges=0)))
 def test_rows_satisfy_checks_across_columns(history: History) -> None:
     """Periods end after they start, a contact is given, a cancellation has its reason: no 23514 on INSERT or UPDATE."""
-    _BOOKINGS_MODEL.reset()
-    for spec in history.transactions:
-        outcome = _BOOKINGS_MODEL.run_transaction(spec.steps, commit=spec.commit)
-        assert outcome.error is None, (spec, outcome.error)
+    _runs_without_errors(_BOOKINGS_MODEL, history)
 
 
 def test_checks_the_rows_cannot_follow_are_named_in_coverage() -> None:

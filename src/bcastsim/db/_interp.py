@@ -386,17 +386,7 @@ class FunctionCompiler:
         assigners = self._into_assigners(stmt, lineno)
 
         def run_into(frame: Frame) -> None:
-            rows = select(frame)
-            if strict and len(rows) != 1:
-                if not rows:
-                    raise DatabaseError("P0002", "query returned no rows")
-                raise DatabaseError("P0003", "query returned more than one row")
-            row = rows[0] if rows else (None,) * len(assigners)
-            if len(row) != len(assigners) and rows:
-                raise DatabaseError("42601", "query returned a different number of columns than INTO targets")
-            for assign, value in zip(assigners, row, strict=False):
-                assign(frame, value)
-            frame.variables["found"] = bool(rows)
+            _assign_into(frame, list(select(frame)), assigners, strict=strict, one_row=strict)
 
         return run_into
 
@@ -410,16 +400,7 @@ class FunctionCompiler:
             dml(frame)
             rows: list[tuple[Any, ...]] = frame.returning or []
             frame.returning = None
-            if len(rows) > 1:
-                raise DatabaseError("P0003", "query returned more than one row")
-            if strict and not rows:
-                raise DatabaseError("P0002", "query returned no rows")
-            row = rows[0] if rows else (None,) * len(assigners)
-            if len(row) != len(assigners) and rows:
-                raise DatabaseError("42601", "query returned a different number of columns than INTO targets")
-            for assign, value in zip(assigners, row, strict=False):
-                assign(frame, value)
-            frame.variables["found"] = bool(rows)
+            _assign_into(frame, rows, assigners, strict=strict, one_row=True)
 
         return run
 
@@ -525,3 +506,20 @@ def _format_message(template: str, params: list[Any]) -> str:
 def _unwrap(wrapped: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     ((kind, body),) = wrapped.items()
     return kind, body
+
+
+def _assign_into(
+    frame: Frame, rows: list[Any], assigners: list[Callable[[Frame, Any], None]], *, strict: bool, one_row: bool
+) -> None:
+    """Store the first row in the INTO targets (NULLs when none); FOUND says whether there was one."""
+    if one_row and len(rows) > 1:
+        raise DatabaseError("P0003", "query returned more than one row")
+    if strict and not rows:
+        raise DatabaseError("P0002", "query returned no rows")
+    row = rows[0] if rows else (None,) * len(assigners)
+    if len(row) != len(assigners) and rows:
+        raise DatabaseError("42601", "query returned a different number of columns than INTO targets")
+    for assign, value in zip(assigners, row, strict=False):
+        assign(frame, value)
+    frame.variables["found"] = bool(rows)
+
