@@ -107,6 +107,7 @@ class Coverage:
     example_sites: set[str] = attrs.Factory(set)
     example_branches: set[tuple[str, str]] = attrs.Factory(set)
     _example: Any = attrs.field(default=None, init=False, repr=False)
+    _fired_so_far: Counter[str] = attrs.field(factory=Counter, init=False, repr=False)
     _steered: Any = attrs.field(default=None, init=False, repr=False)
     # "table.check" -> CHECK text, for the constraints the generated rows do not try to satisfy
     unfollowed: dict[str, str] = attrs.Factory(dict)
@@ -160,6 +161,7 @@ class Coverage:
             self._example = data
             self.example_sites, self.example_branches = set(), set()
         for site in {site.key: site for key in keys for site in self._matching(*key)}.values():
+            self._fired_so_far[site.key] += 1
             if site.key not in self.example_sites:
                 event(f"notify site fired: {site.key}")
             self.example_sites.add(site.key)
@@ -189,8 +191,8 @@ class Coverage:
         self._steered = data
         mine = (self.example_sites, self.example_branches) if data is self._example else (set(), set())
         target(float(len(mine[0]) + len(mine[1])), label="notify sites and branches fired")
-        totals = {site.key: site.messages for site in self.sites()}
-        target(sum(1.0 / max(1, totals.get(key, 1)) for key in mine[0]), label="rarely fired notify sites reached")
+        rarity = sum(1.0 / max(1, self._fired_so_far[key]) for key in mine[0])
+        target(rarity, label="rarely fired notify sites reached")
 
     def _site_list(self) -> list[_Site]:
         if self._resolved is None:
