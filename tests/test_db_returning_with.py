@@ -20,6 +20,7 @@ def queue(bcastsim_database_factory: Callable[[Sequence[str | Path]], Database])
     differential = Differential.for_tables(bcastsim_database_factory(FILES), DatabaseModel.from_sql(FILES))
     yield differential
     differential.close()
+    differential.database.close()  # the server allows few connections: free them for the rest of the session
 
 
 HISTORIES = {

@@ -20,6 +20,7 @@ def upsert(bcastsim_database_factory: Callable[[Sequence[str | Path]], Database]
     differential = Differential.for_tables(bcastsim_database_factory(UPSERT), DatabaseModel.from_sql(UPSERT))
     yield differential
     differential.close()
+    differential.database.close()  # the server allows few connections: free them for the rest of the session
 
 
 HISTORIES = {

@@ -36,6 +36,7 @@ def pair(
     differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
     yield differential, request.param
     differential.close()
+    differential.database.close()  # the server allows few connections: free them for the rest of the session
 
 
 @settings(max_examples=EXAMPLES)
@@ -67,6 +68,7 @@ def test_missing_realtime_schema_fails_alike(
     assert mine.error is not None
     assert "bcastsim sql realtime" in mine.error.message
     differential.close()
+    differential.database.close()  # the server allows few connections: free them for the rest of the session
 
 
 def test_generated_always_identity_refuses_explicit_values_alike(
@@ -86,7 +88,7 @@ def test_generated_always_identity_refuses_explicit_values_alike(
         assert mismatch is None, str(mismatch)
         assert (real.error.sqlstate if real.error else None) == sqlstate
     differential.close()
-
+    differential.database.close()  # the server allows few connections: free them for the rest of the session
 
 
 _BYTEA_LITERALS = [
@@ -104,6 +106,7 @@ def test_bytea_input_and_output_agree(bcastsim_database_factory: Callable[[Seque
     ]
     mismatches = differential.run_history(history)
     differential.close()
+    differential.database.close()  # the server allows few connections: free them for the rest of the session
     assert not mismatches, "\n".join(str(m) for m in mismatches)
 
 
@@ -143,3 +146,4 @@ def bookings(bcastsim_database_factory: Callable[[Sequence[str | Path]], Databas
     differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
     yield differential
     differential.close()
+    differential.database.close()  # the server allows few connections: free them for the rest of the session
