@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from bcastsim.client import SeedManager
+from bcastsim.client import PROFILES, SeedManager
+from bcastsim.contracts import build_contracts
+from bcastsim.sqlmodel import load_catalog
 from bcastsim.stateful import SubscriberManagerMachine, channels_and_events
 
 
@@ -65,4 +68,63 @@ class ShopSeedMachine(SubscriberManagerMachine):
 def test_the_seed_manager_fails_on_channels_set_by_class_attributes() -> None:
     """Channels and events given as class attributes drive the rules; the seed's manager still fails."""
     with pytest.raises(AssertionError):
-        run_state_machine_as_test(ShopSeedMachine, settings=settings(max_examples=200, stateful_step_count=30))
+        run_state_machine_as_test(
+            ShopSeedMachine,
+            settings=settings(max_examples=200, stateful_step_count=30, report_multiple_bugs=False),
+        )
+
+
+class _RenamingFeed:
+    """The recommended manager, but listeners get ``status`` renamed to ``state``: a broken payload contract."""
+
+    def __init__(self, socket: Any, clock: Any, backoff: Any, rng: Any, on_resync: Any = None) -> None:
+        self.inner = PROFILES["recommended"].manager(socket, clock, backoff, rng, on_resync)
+        self.wrapped: dict[int, Any] = {}
+
+    def subscribe(self, name: str, event: str, listener: Any, *, restricted: bool = False) -> object:
+        def renamed(value: Any) -> None:
+            if isinstance(value, dict) and "status" in value:
+                value = {("state" if key == "status" else key): item for key, item in value.items()}
+            listener(value)
+
+        wrapped = self.wrapped.setdefault(id(listener), renamed)
+        return self.inner.subscribe(name, event, wrapped, restricted=restricted)
+
+    def unsubscribe(self, handle: object) -> None:
+        self.inner.unsubscribe(handle)
+
+    def unsubscribe_all(self) -> None:
+        self.inner.unsubscribe_all()
+
+    def stats(self) -> tuple[int, int]:
+        return self.inner.stats()  # type: ignore[no-any-return]
+
+
+class ShopRenamingMachine(SubscriberManagerMachine):
+    manager_factory = _RenamingFeed
+    sql_files = _SHOP
+
+
+def test_a_manager_that_breaks_payload_contracts_fails_the_machine() -> None:
+    """Payloads drawn from the SQL's contracts must reach listeners still valid against the contract's JSON Schema."""
+    with pytest.raises(AssertionError, match=r"'order_status' payload on order:[12] that breaks its contract"):
+        run_state_machine_as_test(
+            ShopRenamingMachine,
+            settings=settings(max_examples=200, stateful_step_count=20, report_multiple_bugs=False),
+        )
+
+
+class ShopContractsByAttribute(SubscriberManagerMachine):
+    channels = ("order:1", "order:2")
+    events = ("order_status",)
+    contracts = tuple(c for c in build_contracts(load_catalog(list(_SHOP))) if c.message_type == "order_status")
+
+
+def test_contracts_given_as_class_attributes_drive_payload_broadcasts() -> None:
+    """A machine with only class attributes pairs each channel and event with the contract that covers them."""
+    machine = ShopContractsByAttribute()
+    assert [(c, e, k.message_type) for c, e, k in machine._contracted] == [
+        ("order:1", "order_status", "order_status"),
+        ("order:2", "order_status", "order_status"),
+    ]
+    run_state_machine_as_test(ShopContractsByAttribute, settings=settings(max_examples=30, stateful_step_count=20))

@@ -23,6 +23,7 @@ SCHEMAS = {
     "shop": [realtime_sql_file(), SHOP_DB / "schema.sql", SHOP_DB / "triggers.sql"],
     "queue": [OWN / "queue.sql"],
     "job_events": [OWN / "job_events.sql"],
+    "bookings": [OWN / "bookings.sql"],
 }
 EXAMPLES = max(60, int(os.environ.get("BCASTSIM_EXAMPLES", "0") or 0) // 4)
 
@@ -35,6 +36,7 @@ def pair(
     differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
     yield differential, request.param
     differential.close()
+    differential.database.close()  # the server allows few connections: free them for the rest of the session
 
 
 @settings(max_examples=EXAMPLES)
@@ -66,6 +68,7 @@ def test_missing_realtime_schema_fails_alike(
     assert mine.error is not None
     assert "bcastsim sql realtime" in mine.error.message
     differential.close()
+    differential.database.close()  # the server allows few connections: free them for the rest of the session
 
 
 def test_generated_always_identity_refuses_explicit_values_alike(
@@ -85,7 +88,7 @@ def test_generated_always_identity_refuses_explicit_values_alike(
         assert mismatch is None, str(mismatch)
         assert (real.error.sqlstate if real.error else None) == sqlstate
     differential.close()
-
+    differential.database.close()  # the server allows few connections: free them for the rest of the session
 
 
 _BYTEA_LITERALS = [
@@ -103,4 +106,44 @@ def test_bytea_input_and_output_agree(bcastsim_database_factory: Callable[[Seque
     ]
     mismatches = differential.run_history(history)
     differential.close()
+    differential.database.close()  # the server allows few connections: free them for the rest of the session
     assert not mismatches, "\n".join(str(m) for m in mismatches)
+
+
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO rooms VALUES ('r2', 3, 2)",
+        "INSERT INTO rooms VALUES ('r2', 0, 2)",
+        "UPDATE rooms SET max_guests = 0 WHERE code = 'r1'",
+        "INSERT INTO bookings (room, starts_at, ends_at, email) VALUES ('r1', '2025-01-02', '2025-01-01', 'a@b')",
+        "INSERT INTO bookings (room, starts_at, ends_at) VALUES ('r1', '2025-01-01', '2025-01-02')",
+        "UPDATE bookings SET status = 'cancelled' WHERE id = 1",
+        "UPDATE bookings SET email = NULL WHERE id = 1",
+        "UPDATE bookings SET ends_at = starts_at WHERE id = 1",
+    ],
+)
+def test_checks_across_columns_fail_alike(bookings: Differential, statement: str) -> None:
+    """A row breaking a CHECK across columns is 23514 naming the same constraint (unnamed ones too) on both sides."""
+    seed = (
+        "INSERT INTO rooms VALUES ('r1', 1, 4)",
+        "INSERT INTO bookings (id, room, starts_at, ends_at, email)"
+        " VALUES (1, 'r1', '2025-01-01', '2025-01-02', 'a@b')",
+    )
+    assert not bookings.run_history([(seed, True)])
+    real, mine, mismatch = bookings.run_transaction((statement,))
+    assert mismatch is None, mismatch
+    assert mine.error is not None, mine
+    assert real.error is not None, real
+    assert (mine.error.sqlstate, mine.error.message) == ("23514", real.error.message)
+
+
+@pytest.fixture(scope="module")
+def bookings(bcastsim_database_factory: Callable[[Sequence[str | Path]], Database]) -> Iterator[Differential]:
+    files = SCHEMAS["bookings"]
+    differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
+    yield differential
+    differential.close()
+    differential.database.close()  # the server allows few connections: free them for the rest of the session

@@ -49,5 +49,6 @@ def test_goal_figures_hold(
     sites = coverage.sites()
     fired = sum(1 for site in sites if site.messages) / len(sites)
     assert fired >= MIN_SITES_FIRED, coverage.table()
-    assert coverage.committed >= MIN_COMMITTED * coverage.transactions, coverage.table()
+    why = "\n".join(f"{count}x {table} {op}: {error}" for (table, op, error), count in coverage.failures.most_common(5))
+    assert coverage.committed >= MIN_COMMITTED * coverage.transactions, f"{coverage.table()}\n{why}"
     assert coverage.mismatches == 0

@@ -386,3 +386,22 @@ def test_perform_resets_found() -> None:
     )
     (site,) = catalog.notify_sites
     assert site.field("v").nullable is True  # type: ignore[union-attr]
+
+
+def test_early_return_removes_operations_and_adds_its_condition() -> None:
+    """A site after `IF TG_OP = 'DELETE' THEN … RETURN` is not sent on DELETE, nor when a returning guard held."""
+    catalog = load_catalog(FIXTURES / "early_return.sql")
+    sites = {str(s.channel): s for s in catalog.notify_sites}
+    assert sites["deleted"].operations == ("DELETE",)
+    status = sites["status"]
+    assert status.operations == ("INSERT", "UPDATE")
+    assert status.guards == ("NOT (TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status)",)
+    assert [operation for operation, _ in status.emitted_when] == ["INSERT", "UPDATE"]
+
+
+def test_only_the_branch_that_falls_through_guards_what_follows() -> None:
+    """After IF … RETURN / ELSIF c THEN … / ELSE RETURN, what follows runs only where that ELSIF held."""
+    catalog = load_catalog(FIXTURES / "early_return.sql")
+    sites = {str(s.channel): s for s in catalog.notify_sites}
+    assert sites["big"].guards == ("NOT (NEW.total IS NULL)", "NEW.total > 100")
+    assert sites["after_big"].guards == sites["big"].guards

@@ -17,15 +17,22 @@ channels and the socket. It checks that a listener only ever receives events it
 asked for, never the same message twice, that every subscribed listener receives
 what is sent while nothing has failed, that ``stats()`` counts the listeners it
 holds, and that after any fault and enough time listeners receive again.
+
+With payload contracts (``sql_files``: :func:`bcastsim.contracts.build_contracts` of the
+same SQL; or ``contracts`` directly) it also broadcasts payloads drawn from each contract's
+JSON Schema on the channels and events the contract covers, and checks every payload a
+listener receives against that schema: a manager that drops, renames or rewraps fields fails.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
+import jsonschema
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -41,8 +48,15 @@ from bcastsim.client._ops import (
     Subscribe,
     Unsubscribe,
 )
+from bcastsim.contracts import Contract
 
-__all__ = ["ManagerFactory", "SubscriberManager", "SubscriberManagerMachine", "channels_and_events"]
+__all__ = [
+    "ManagerFactory",
+    "SubscriberManager",
+    "SubscriberManagerMachine",
+    "channels_and_events",
+    "contract_payloads",
+]
 
 # Rules draw an index into the machine's own channels and events, so subclasses choose them.
 _PICK = st.integers(0, 15)
@@ -67,6 +81,40 @@ def channels_and_events(files: Sequence[str | Path]) -> tuple[tuple[str, ...], t
     return tuple(channels), tuple(events) or ("message",)
 
 
+def contract_payloads(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """JSON values a contract's schema accepts (the subset :mod:`bcastsim.contracts` writes)."""
+    if "const" in schema:
+        return st.just(schema["const"])
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"])
+    if "anyOf" in schema:
+        return st.one_of([contract_payloads(option) for option in schema["anyOf"]])
+    kinds = schema.get("type")
+    if isinstance(kinds, list):
+        return st.one_of([contract_payloads({**schema, "type": kind}) for kind in kinds])
+    if kinds == "object":
+        properties: dict[str, Any] = schema.get("properties", {})
+        required = set(schema.get("required", ()))
+        return st.fixed_dictionaries(
+            {key: contract_payloads(sub) for key, sub in properties.items() if key in required},
+            optional={key: contract_payloads(sub) for key, sub in properties.items() if key not in required},
+        )
+    if kinds == "string":
+        if schema.get("format") == "uuid":
+            return st.uuids().map(str)
+        if "pattern" in schema:
+            return st.from_regex(schema["pattern"], fullmatch=True)
+        return st.text(max_size=8)
+    scalars: dict[str, st.SearchStrategy[Any]] = {
+        "integer": st.integers(-(2**31), 2**31 - 1),
+        "number": st.integers(-1000, 1000) | st.floats(-1e6, 1e6, allow_nan=False),
+        "boolean": st.booleans(),
+        "null": st.none(),
+        "array": st.lists(st.integers(0, 9), max_size=3),
+    }
+    return scalars.get(str(kinds), st.none() if kinds is not None else st.integers(0, 9))
+
+
 def _matches(filter_event: str, event: str) -> bool:
     return filter_event == "*" or filter_event.lower() == event.lower()
 
@@ -81,11 +129,22 @@ class SubscriberManagerMachine(RuleBasedStateMachine):
     sql_files: ClassVar[Sequence[str | Path]] = ()
     channels: ClassVar[Sequence[str]] = ("room:a", "room:b")
     events: ClassVar[Sequence[str]] = ("bid_update", "winner_update")
+    #: Payload contracts to hold received payloads to (by default those of ``sql_files``).
+    contracts: ClassVar[Sequence[Contract]] = ()
     _derived: ClassVar[dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]]] = {}
+    _derived_contracts: ClassVar[dict[tuple[str, ...], tuple[Contract, ...]]] = {}
 
     def __init__(self) -> None:
         super().__init__()
         self._channels, self._events = self._channels_and_events()
+        self._contracted = [
+            (channel, event, contract)
+            for contract in self._contracts()
+            for channel in self._channels
+            if re.fullmatch(contract.channel_regex, channel)
+            for event in self._events
+            if contract.event_regex is None or re.fullmatch(contract.event_regex, event)
+        ]
         profile = PROFILES[self.profile_name]
         factory = type(self).manager_factory
         if factory is not None:
@@ -116,6 +175,18 @@ class SubscriberManagerMachine(RuleBasedStateMachine):
         if key not in cls._derived:
             cls._derived[key] = channels_and_events(cls.sql_files)
         return cls._derived[key]
+
+    @classmethod
+    def _contracts(cls) -> tuple[Contract, ...]:
+        if cls.contracts or not cls.sql_files:
+            return tuple(cls.contracts)
+        key = tuple(str(path) for path in cls.sql_files)
+        if key not in cls._derived_contracts:
+            from bcastsim.contracts import build_contracts
+            from bcastsim.sqlmodel import load_catalog
+
+            cls._derived_contracts[key] = build_contracts(load_catalog(list(cls.sql_files)))
+        return cls._derived_contracts[key]
 
     def _channel(self, pick: int) -> str:
         return self._channels[pick % len(self._channels)]
@@ -160,6 +231,25 @@ class SubscriberManagerMachine(RuleBasedStateMachine):
             for listener, wanted in sorted(self.active.items()):
                 if any(c == channel and _matches(e, event) for c, e in wanted):
                     assert listener in receivers, f"listener {listener} ({wanted}) missed {event!r} on {channel}"
+
+    @precondition(lambda self: bool(self._contracted))
+    @rule(pick=_PICK, data=st.data())
+    def broadcast_payload(self, pick: int, data: st.DataObject) -> None:
+        """A payload the contract allows reaches listeners still within the contract."""
+        channel, event, contract = self._contracted[pick % len(self._contracted)]
+        payload = data.draw(contract_payloads(contract.schema), label=f"{contract.message_type} payload")
+        for listener, value in self._apply(Broadcast(channel, event, payload)):
+            wanted = self.active.get(listener, [])
+            assert any(c == channel and _matches(e, event) for c, e in wanted), (
+                f"listener {listener} received {event!r} on {channel} but asked for {wanted}"
+            )
+            problem = jsonschema.exceptions.best_match(
+                jsonschema.Draft202012Validator(contract.schema).iter_errors(value)
+            )
+            assert problem is None, (
+                f"listener {listener} received a {contract.message_type!r} payload on {channel} that breaks its "
+                f"contract: {problem.message if problem else ''} (sent {payload!r}, received {value!r})"
+            )
 
     @rule(channel_pick=_PICK)
     def channel_error(self, channel_pick: int) -> None:

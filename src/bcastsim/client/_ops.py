@@ -56,8 +56,11 @@ class UnsubscribeAll:
 
 @attrs.frozen
 class Broadcast:
+    """A database broadcast; without a payload, ``{"type": event, "seq": n}`` (its identity)."""
+
     channel: str
     event: str
+    payload: Any = None
 
 
 @attrs.frozen
@@ -168,8 +171,9 @@ class OpRunner:
             case UnsubscribeAll():
                 self.manager.unsubscribe_all()
                 self.handles.clear()
-            case Broadcast(channel, event):
-                message_id = self.server.send(channel, event, {"type": event, "seq": self.server.next_id})
+            case Broadcast(channel, event, payload):
+                body = payload if payload is not None else {"type": event, "seq": self.server.next_id}
+                message_id = self.server.send(channel, event, body)
                 if message_id is not None:
                     self.sent.append((message_id, channel, event))
             case System(channel, status):

@@ -25,6 +25,8 @@ __all__ = ["Coverage", "SiteCoverage", "current_coverage", "paused", "recording"
 
 _STATEMENT = re.compile(r"^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([^\s(]+)", re.IGNORECASE)
 _CLOCK_CHANNEL = "bcastsim:clock"
+# A message as counted: (transport, channel, event, payload keys)
+_Sent = tuple[str, str, str | None, frozenset[str] | None]
 _current: contextvars.ContextVar[Coverage | None] = contextvars.ContextVar("bcastsim_coverage", default=None)
 
 
@@ -95,12 +97,20 @@ class Coverage:
     committed: int = 0
     messages: int = 0
     # (transport, channel, event, payload keys) -> messages
-    sent: Counter[tuple[str, str, str | None, frozenset[str] | None]] = attrs.Factory(Counter)
+    sent: Counter[_Sent] = attrs.Factory(Counter)
     # (table, operation) -> statements run / failed, and the errors that stopped them
     statements: Counter[tuple[str, str]] = attrs.Factory(Counter)
     failures: Counter[tuple[str, str, str]] = attrs.Factory(Counter)
     # histories on which the model and PostgreSQL disagreed (when run through a Differential)
     mismatches: int = 0
+    # Within the Hypothesis example being run: the sites and branches (site, operation) it fired.
+    example_sites: set[str] = attrs.Factory(set)
+    example_branches: set[tuple[str, str]] = attrs.Factory(set)
+    _example: Any = attrs.field(default=None, init=False, repr=False)
+    _fired_so_far: Counter[str] = attrs.field(factory=Counter, init=False, repr=False)
+    _steered: Any = attrs.field(default=None, init=False, repr=False)
+    # "table.check" -> CHECK text, for the constraints the generated rows do not try to satisfy
+    unfollowed: dict[str, str] = attrs.Factory(dict)
     _resolved: list[_Site] | None = attrs.field(default=None, init=False, repr=False)
 
     def observe(self, steps: Sequence[Any], result: Any, sql_files: Sequence[str | Path] = ()) -> None:
@@ -114,40 +124,98 @@ class Coverage:
             failed_steps[result.error.step] = result.error
         # Statements after the one that aborted the transaction never ran.
         last = result.error.step if result.error is not None else len(steps) - 1
-        for number, step in enumerate(steps[: last + 1]):
-            match = _STATEMENT.match(step) if isinstance(step, str) else None
-            if match is None:
-                continue
-            target = (match.group(2).strip('"').removeprefix("public."), match.group(1).split()[0].upper())
+        for target, number in self._targets(steps, last):
             self.statements[target] += 1
             error = failed_steps.get(number)
             if error is not None:
                 self.failures[(*target, f"{error.sqlstate} {error.message}")] += 1
-        for notification in result.notifications:
-            if notification.channel != _CLOCK_CHANNEL:
-                self.messages += 1
-                self.sent[("pg_notify", notification.channel, None, _keys(notification.payload))] += 1
-        for message in result.messages:
+        ran = {target for target, number in self._targets(steps, last) if number not in failed_steps}
+        keys: list[_Sent] = [
+            ("pg_notify", n.channel, None, _keys(n.payload))
+            for n in result.notifications
+            if n.channel != _CLOCK_CHANNEL
+        ]
+        keys += [("realtime", m.topic or "", m.event, _keys(m.payload)) for m in result.messages]
+        for key in keys:
             self.messages += 1
-            self.sent[("realtime", message.topic or "", message.event, _keys(message.payload))] += 1
+            self.sent[key] += 1
+        if result.committed:
+            self._note_example(keys, ran)
+
+    @staticmethod
+    def _targets(steps: Sequence[Any], last: int) -> Iterator[tuple[tuple[str, str], int]]:
+        for number, step in enumerate(steps[: last + 1]):
+            match = _STATEMENT.match(step) if isinstance(step, str) else None
+            if match is not None:
+                yield (match.group(2).strip('"').removeprefix("public."), match.group(1).split()[0].upper()), number
+
+    def _note_example(self, keys: list[_Sent], ran: set[tuple[str, str]]) -> None:
+        """Count what this transaction fired towards the running Hypothesis example, and tell Hypothesis."""
+        from hypothesis import event
+        from hypothesis.control import current_build_context, currently_in_test_context
+
+        if not currently_in_test_context():
+            return
+        data = current_build_context().data
+        if data is not self._example:
+            self._example = data
+            self.example_sites, self.example_branches = set(), set()
+        for site in {site.key: site for key in keys for site in self._matching(*key)}.values():
+            self._fired_so_far[site.key] += 1
+            if site.key not in self.example_sites:
+                event(f"notify site fired: {site.key}")
+            self.example_sites.add(site.key)
+            # The operation that fired it, when only one of the site's operations ran on its tables.
+            operations = {op for table, op in ran if table in site.tables and op in site.operations}
+            if len(operations) == 1:
+                branch = (site.key, operations.pop())
+                if branch not in self.example_branches:
+                    event(f"notify site fired on {branch[1]}: {branch[0]}")
+                self.example_branches.add(branch)
+
+    def steer(self) -> None:
+        """Point Hypothesis at examples that fire more sites and branches, rare ones first.
+
+        ``target()`` on the number of distinct sites and branches this example fired, and
+        on how rare they have been so far in the run. Once per example; outside a
+        Hypothesis test, or called again in the same example, it does nothing.
+        """
+        from hypothesis import target
+        from hypothesis.control import current_build_context, currently_in_test_context
+
+        if not currently_in_test_context():
+            return
+        data = current_build_context().data
+        if data is self._steered:
+            return
+        self._steered = data
+        mine = (self.example_sites, self.example_branches) if data is self._example else (set(), set())
+        target(float(len(mine[0]) + len(mine[1])), label="notify sites and branches fired")
+        rarity = sum(1.0 / max(1, self._fired_so_far[key]) for key in mine[0])
+        target(rarity, label="rarely fired notify sites reached")
 
     def _site_list(self) -> list[_Site]:
         if self._resolved is None:
             self._resolved = _sites(self.sql_files) if self.sql_files else []
         return self._resolved
 
+    def _matching(self, transport: str, channel: str, event: str | None, keys: frozenset[str] | None) -> list[_Site]:
+        """The sites a message fits: transport, channel and event templates, payload keys."""
+        return [
+            site
+            for site in self._site_list()
+            if site.transport == transport
+            and site.channel.fullmatch(channel)
+            and (site.event is None or event is None or site.event.fullmatch(event))
+            and (site.payload_keys is None or keys is None or site.payload_keys == keys)
+        ]
+
     def sites(self) -> list[SiteCoverage]:
         """Every notify site of the SQL, with the messages attributed to it."""
         counts: Counter[str] = Counter()
-        for (transport, channel, event, keys), count in self.sent.items():
-            for site in self._site_list():
-                if (
-                    site.transport == transport
-                    and site.channel.fullmatch(channel)
-                    and (site.event is None or event is None or site.event.fullmatch(event))
-                    and (site.payload_keys is None or keys is None or site.payload_keys == keys)
-                ):
-                    counts[site.key] += count
+        for key, count in self.sent.items():
+            for site in self._matching(*key):
+                counts[site.key] += count
         return [
             SiteCoverage(s.key, s.transport, s.shape, s.event_shape, s.tables, s.operations, s.guards, counts[s.key])
             for s in self._site_list()
@@ -212,6 +280,8 @@ class Coverage:
         for site in sites:
             if not site.messages:
                 lines.append(f"never fired: {site.key}: {self.why(site)}")
+        for name, sql in sorted(self.unfollowed.items()):
+            lines.append(f"CHECK not followed by the generated rows (the database alone judges it): {name}: {sql}")
         return "\n".join(lines)
 
 

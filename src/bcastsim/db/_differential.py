@@ -162,6 +162,9 @@ class Differential:
                 coverage.observe([CLOCK_STEP, *steps], real, self.database.sql_files)
             if mismatch is None:
                 _, mismatch = self._compare(real, steps, commit, isolate_statements, position)
+        coverage = current_coverage()
+        if coverage is not None:
+            coverage.steer()  # a history is one example: steer towards sites and branches it left unfired
         return [] if mismatch is None else [mismatch]
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol
 
 import attrs
 from pglast import ast
-from pglast.enums import A_Expr_Kind, BoolExprType, JoinType, NullTestType, SQLValueFunctionOp
+from pglast.enums import A_Expr_Kind, BoolExprType, JoinType, MinMaxOp, NullTestType, SQLValueFunctionOp
 
 from bcastsim._errors import UnsupportedError
 from bcastsim.db._render import (
@@ -56,6 +56,10 @@ class Frame:
     ctx: Context
     variables: dict[str, Any]
     rows: dict[str, Record | None] = attrs.Factory(dict)
+    # While a DML statement with RETURNING runs: the rows it wrote (its RETURNING list then reads them).
+    written: list[Record] | None = None
+    # After it ran: the RETURNING list's values, row by row.
+    returning: list[tuple[Any, ...]] | None = None
 
 
 Compiled = Callable[[Frame], Any]
@@ -165,10 +169,32 @@ def _not_equal(a: Any, b: Any) -> bool | None:
     return None if result is None else not result
 
 
+def _interval_arith(op: str, a: Any, b: Any) -> Any:
+    """timestamp ± interval, interval ± interval, timestamp - timestamp; None when neither side is one."""
+    if op not in {"+", "-"}:
+        return None
+    if isinstance(a, str) and isinstance(b, dt.timedelta):
+        a = coerce_to_type(a, "timestamptz")
+    if isinstance(b, str) and isinstance(a, dt.timedelta | dt.datetime):
+        b = coerce_to_type(b, "interval" if isinstance(a, dt.datetime) and op == "+" else "timestamptz")
+    if isinstance(a, dt.datetime | dt.timedelta) and isinstance(b, dt.timedelta):
+        return a + b if op == "+" else a - b
+    if op == "+" and isinstance(a, dt.timedelta) and isinstance(b, dt.datetime):
+        return b + a
+    if op == "-" and isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
+        if (a.tzinfo is None) != (b.tzinfo is None):
+            raise UnsupportedError("subtracting timestamps with and without time zone")
+        return a - b
+    return None
+
+
 def _arith(op: str) -> Callable[[Any, Any], Any]:
     def apply(a: Any, b: Any) -> Any:
         if a is None or b is None:
             return None
+        moment = _interval_arith(op, a, b)
+        if moment is not None:
+            return moment
         if isinstance(a, str):
             a = coerce_to_type(a, "numeric")
         if isinstance(b, str):
@@ -407,6 +433,9 @@ class Compiler:
         "length": _text_fn(len),
         "char_length": _text_fn(len),
         "octet_length": _text_fn(lambda s: len(s.encode("utf-8"))),
+        # Not strict: they count the NULLs (CHECK (num_nonnulls(email, phone) >= 1)).
+        "num_nonnulls": lambda frame, args: sum(arg is not None for arg in args),
+        "num_nulls": lambda frame, args: sum(arg is None for arg in args),
     }
 
     def __init__(
@@ -614,6 +643,25 @@ class Compiler:
             return None
 
         return coalesce
+
+    def _expr_MinMaxExpr(self, node: Any, scope: Scope) -> Compiled:
+        """GREATEST/LEAST: NULLs are skipped; NULL only when every argument is."""
+        args = [self.expr(a, scope) for a in node.args]
+        wanted = ">" if node.op == MinMaxOp.IS_GREATEST else "<"
+        better = _ordering(wanted)
+
+        def pick(frame: Frame) -> Any:
+            values = [value for value in (arg(frame) for arg in args) if value is not None]
+            typed = [v for v in values if not isinstance(v, str)]
+            if typed:  # untyped literals take the type of the others
+                values = [_null_safe_types(v, typed[0])[0] if isinstance(v, str) else v for v in values]
+            found = None
+            for value in values:
+                if found is None or better(value, found) is True:
+                    found = value
+            return found
+
+        return pick
 
     def _expr_CaseExpr(self, node: Any, scope: Scope) -> Compiled:
         subject = self.expr(node.arg, scope) if node.arg is not None else None

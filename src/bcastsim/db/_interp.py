@@ -360,9 +360,9 @@ class FunctionCompiler:
         query = self._parse(stmt["sqlstmt"]["PLpgSQL_expr"]["query"], lineno)
         scope = self._scope_at(lineno)
         if isinstance(query, (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt)):
-            if stmt.get("into"):
-                raise self.unsupported("INSERT/UPDATE/DELETE … RETURNING INTO", lineno)
             dml = self.compile_dml(query, scope)
+            if stmt.get("into"):
+                return self._dml_into(stmt, dml, lineno)
 
             def run_dml(frame: Frame) -> None:
                 frame.variables["found"] = dml(frame) > 0
@@ -383,26 +383,32 @@ class FunctionCompiler:
 
             return run_select
         strict = bool(stmt.get("strict"))
-        target_kind, target = _unwrap(stmt["target"])
-        if target_kind == "PLpgSQL_row":
-            assigners = [self._assigner(f["varno"], lineno) for f in target["fields"]]
-        else:
-            assigners = [self._assigner(stmt["target"][target_kind].get("dno", 0), lineno)]
+        assigners = self._into_assigners(stmt, lineno)
 
         def run_into(frame: Frame) -> None:
-            rows = select(frame)
-            if strict and len(rows) != 1:
-                if not rows:
-                    raise DatabaseError("P0002", "query returned no rows")
-                raise DatabaseError("P0003", "query returned more than one row")
-            row = rows[0] if rows else (None,) * len(assigners)
-            if len(row) != len(assigners) and rows:
-                raise DatabaseError("42601", "query returned a different number of columns than INTO targets")
-            for assign, value in zip(assigners, row, strict=False):
-                assign(frame, value)
-            frame.variables["found"] = bool(rows)
+            _assign_into(frame, list(select(frame)), assigners, strict=strict, one_row=strict)
 
         return run_into
+
+    def _dml_into(self, stmt: dict[str, Any], dml: Callable[[Frame], int], lineno: int | None) -> Action:
+        """``INSERT/UPDATE/DELETE … RETURNING … INTO``: more than one row is an error even without STRICT."""
+        strict = bool(stmt.get("strict"))
+        assigners = self._into_assigners(stmt, lineno)
+
+        def run(frame: Frame) -> None:
+            frame.returning = None
+            dml(frame)
+            rows: list[tuple[Any, ...]] = frame.returning or []
+            frame.returning = None
+            _assign_into(frame, rows, assigners, strict=strict, one_row=True)
+
+        return run
+
+    def _into_assigners(self, stmt: dict[str, Any], lineno: int | None) -> list[Callable[[Frame, Any], None]]:
+        target_kind, target = _unwrap(stmt["target"])
+        if target_kind == "PLpgSQL_row":
+            return [self._assigner(f["varno"], lineno) for f in target["fields"]]
+        return [self._assigner(stmt["target"][target_kind].get("dno", 0), lineno)]
 
     def _return_variable(self, lineno: int | None) -> str | None:
         """The variable a ``RETURN name;`` returns: the JSON omits it, so read it from the body text."""
@@ -500,3 +506,20 @@ def _format_message(template: str, params: list[Any]) -> str:
 def _unwrap(wrapped: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     ((kind, body),) = wrapped.items()
     return kind, body
+
+
+def _assign_into(
+    frame: Frame, rows: list[Any], assigners: list[Callable[[Frame, Any], None]], *, strict: bool, one_row: bool
+) -> None:
+    """Store the first row in the INTO targets (NULLs when none); FOUND says whether there was one."""
+    if one_row and len(rows) > 1:
+        raise DatabaseError("P0003", "query returned more than one row")
+    if strict and not rows:
+        raise DatabaseError("P0002", "query returned no rows")
+    row = rows[0] if rows else (None,) * len(assigners)
+    if len(row) != len(assigners) and rows:
+        raise DatabaseError("42601", "query returned a different number of columns than INTO targets")
+    for assign, value in zip(assigners, row, strict=False):
+        assign(frame, value)
+    frame.variables["found"] = bool(rows)
+

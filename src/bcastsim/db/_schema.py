@@ -9,7 +9,7 @@ both are read here from the same files, in load order.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +162,8 @@ class Schema:
     partitions: dict[str, str] = attrs.Factory(dict)
     # enum type -> its labels, in declaration order
     enums: dict[str, tuple[str, ...]] = attrs.Factory(dict)
+    # The SQL's notify sites (bcastsim.sqlmodel.NotifySite): their emission conditions steer generation.
+    notify_sites: tuple[Any, ...] = ()
     _fk_counter: int = 0
 
     def triggers_for(self, table: str) -> list[TriggerDef]:
@@ -261,8 +263,7 @@ class _Loader:
             elif kind == ConstrType.CONSTR_UNIQUE:
                 unique.append((column,) if column else tuple(_names(con.keys)))
             elif kind == ConstrType.CONSTR_CHECK:
-                # PostgreSQL's default name: <table>_<column>_check, or <table>_check for a table constraint.
-                cname = con.conname or f"{relname}_{column or 'check'}_check".replace("_check_check", "_check")
+                cname = con.conname or _check_name(relname, con.raw_expr, {c.name for c in checks})
                 checks.append(CheckDef(cname, con.raw_expr, pglast.stream.RawStream()(con.raw_expr)))
             elif kind == ConstrType.CONSTR_FOREIGN:
                 self.schema._fk_counter += 1
@@ -303,6 +304,34 @@ class _Loader:
         if table == current:
             return current_pk
         return self.schema.tables[table].primary_key if table in self.schema.tables else ("id",)
+
+
+def _check_name(relname: str, expr: Any, taken: set[str]) -> str:
+    """PostgreSQL's name for an unnamed CHECK: ``<table>_<column>_check`` when it reads one column,
+    else ``<table>_check``; a number appended while the name is taken (``rooms_check1``)."""
+    columns = {
+        str(node.fields[-1].sval)
+        for node in _walk_nodes(expr)
+        if isinstance(node, ast.ColumnRef) and node.fields and isinstance(node.fields[-1], ast.String)
+    }
+    base = f"{relname}_{columns.pop()}" if len(columns) == 1 else relname
+    name, number = f"{base}_check", 0
+    while name in taken:
+        number += 1
+        name = f"{base}_check{number}"
+    return name
+
+
+def _walk_nodes(node: Any) -> Iterator[Any]:
+    if isinstance(node, tuple | list):
+        for item in node:
+            yield from _walk_nodes(item)
+    elif isinstance(node, ast.Node):
+        yield node
+        if isinstance(node, ast.SubLink):
+            return  # PostgreSQL counts the columns outside subqueries
+        for slot in getattr(type(node), "__slots__", ()):
+            yield from _walk_nodes(getattr(node, slot, None))
 
 
 def _over_column(check_sql: str, column: str) -> Any:
@@ -418,7 +447,7 @@ def load_schema(paths: Sequence[str | Path]) -> Schema:
 
     raw = _raw_schema(paths)
     catalog = load_catalog(list(paths))
-    schema = Schema(partitions=dict(raw.partitions), enums=dict(raw.enums))
+    schema = Schema(partitions=dict(raw.partitions), enums=dict(raw.enums), notify_sites=tuple(catalog.notify_sites))
     for name, table in catalog.tables.items():
         extra = raw.tables.get(name)
         if extra is None:

@@ -108,6 +108,17 @@ class Store:
                     "23505", f'duplicate key value violates unique constraint on "{data.definition.name}" ({names})'
                 )
 
+    def conflicting(self, name: str, record: Record, arbiters: tuple[tuple[int, ...], ...]) -> int | None:
+        """The position of a row that ``record`` would collide with on one of the ``arbiters`` keys."""
+        data = self.table(name)
+        for columns, index in data.indexes:
+            if columns not in arbiters:
+                continue
+            key = _key(record, columns)
+            if key is not None and key in index:
+                return index[key]
+        return None
+
     def insert(self, name: str, record: Record) -> int:
         data = self.table(name)
         self._check_unique(data, record, None)

@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 import pglast
 from pglast import ast
-from pglast.enums import OverridingKind, TransactionStmtKind
+from pglast.enums import OnConflictAction, OverridingKind, TransactionStmtKind
 
 from bcastsim._errors import UnsupportedError
 from bcastsim.db._coverage import current_coverage
@@ -32,7 +32,7 @@ from bcastsim.db._eval import Compiled, Compiler, Frame, Scope
 from bcastsim.db._interp import CompiledFunction, FunctionCompiler
 from bcastsim.db._notify import ModelMessage, ModelNotification, PendingQueue
 from bcastsim.db._render import jsonb_text
-from bcastsim.db._schema import ForeignKeyDef, Schema, TableDef, TriggerDef, load_schema
+from bcastsim.db._schema import ColumnDef, ForeignKeyDef, Schema, TableDef, TriggerDef, load_schema
 from bcastsim.db._store import Store
 from bcastsim.db._values import UTC, DatabaseError, Jsonb, Record, coerce_to_type, reject_unencodable
 
@@ -357,18 +357,56 @@ class DatabaseModel:
         return table
 
     def _compile_dml(self, stmt: Any, scope: Scope) -> Callable[[Frame], int]:
-        for clause in ("withClause", "returningList", "returningClause", "onConflictClause"):
-            if clause == "withClause" and isinstance(stmt, ast.InsertStmt):
-                continue  # the WITH of an INSERT … SELECT belongs to its SELECT
+        for clause in ("withClause", "onConflictClause"):
+            if isinstance(stmt, ast.InsertStmt):
+                continue  # the WITH of an INSERT … SELECT belongs to its SELECT; ON CONFLICT is the INSERT's
             if getattr(stmt, clause, None):
                 raise UnsupportedError(
                     f"{clause.removesuffix('Clause').removesuffix('List')} in DML", path=scope.path, line=scope.line
                 )
+        run: Callable[[Frame], int]
         if isinstance(stmt, ast.InsertStmt):
-            return self._compile_insert(stmt, scope)
-        if isinstance(stmt, ast.UpdateStmt):
-            return self._compile_update(stmt, scope)
-        return self._compile_delete(stmt, scope)
+            run = self._compile_insert(stmt, scope)
+        elif isinstance(stmt, ast.UpdateStmt):
+            run = self._compile_update(stmt, scope)
+        else:
+            run = self._compile_delete(stmt, scope)
+        targets = _returning_targets(stmt)
+        if not targets:
+            return run
+        return self._returning(stmt, targets, scope, run)
+
+    def _returning(
+        self, stmt: Any, targets: Sequence[Any], scope: Scope, run: Callable[[Frame], int]
+    ) -> Callable[[Frame], int]:
+        """``… RETURNING exprs``: the statement's rows as written (after BEFORE triggers; DELETE: the old row)."""
+        table = self._table(stmt.relation, scope)
+        alias = stmt.relation.alias.aliasname if stmt.relation.alias is not None else stmt.relation.relname
+        inner = scope.with_from([(alias, table)])
+        expressions = []
+        for target in targets:
+            value: Any = target.val
+            if isinstance(value, ast.ColumnRef) and isinstance(list(value.fields or ())[-1], ast.A_Star):
+                raise UnsupportedError("RETURNING *", path=scope.path, line=scope.line)
+            expressions.append(self.compiler.expr(value, inner))
+
+        def returning(frame: Frame) -> int:
+            outer = frame.written
+            frame.written = []
+            try:
+                count = run(frame)
+                written = frame.written
+            finally:
+                frame.written = outer
+            rows = []
+            for record in written:
+                frame.rows[alias] = record
+                rows.append(tuple(expression(frame) for expression in expressions))
+            frame.rows.pop(alias, None)
+            frame.returning = rows
+            return count
+
+        return returning
 
     def _compile_insert(self, stmt: Any, scope: Scope) -> Callable[[Frame], int]:
         table = self._table(stmt.relation, scope)
@@ -377,7 +415,14 @@ class DatabaseModel:
             if any(target.indirection for target in stmt.cols):
                 raise UnsupportedError("INSERT into a field or element", path=scope.path, line=scope.line)
         else:
+            # Without a column list, the values fill the first columns in order; the rest take defaults.
             names = list(table.column_names)
+            source: Any = stmt.selectStmt
+            if isinstance(source, ast.SelectStmt):
+                widths = {len(v) for v in source.valuesLists or ()} | {len(source.targetList or ())}
+                widths.discard(0)
+                if len(widths) == 1:
+                    names = names[: min(widths.pop(), len(names))]
         for name in names:
             if table.column(name) is None:
                 return _fail(DatabaseError("42703", f'column "{name}" of relation "{table.name}" does not exist'))
@@ -409,6 +454,9 @@ class DatabaseModel:
             query = self.compiler.select(select, scope, self.schema.tables, with_clause=stmt.withClause)
         positions = [table.column_names.index(n) for n in names]
         defaults = [self._defaults.get((table.name, c.name)) for c in table.columns]
+        conflict = self._on_conflict(stmt, table, scope)
+        if isinstance(conflict, DatabaseError):
+            return _fail(conflict)
 
         def run(frame: Frame) -> int:
             txn: Transaction = frame.ctx  # type: ignore[assignment]
@@ -424,8 +472,11 @@ class DatabaseModel:
                         row_values.append(coerce_to_type(value(frame), column.type_name, column.modifiers))
                 provided.append(row_values)
             txn.fire_statement(table.name, "BEFORE", "INSERT")
+            if conflict is not None and conflict.update:
+                txn.fire_statement(table.name, "BEFORE", "UPDATE", conflict.columns)
             events: list[_Event] = []
             count = 0
+            touched: set[int] = set()  # rows this statement inserted or updated: ON CONFLICT may not hit them twice
             for row_values in provided:
                 full: list[Any] = [_DEFAULT] * len(table.columns)
                 for position, value in zip(positions, row_values, strict=True):
@@ -443,14 +494,69 @@ class DatabaseModel:
                 if record_or_none is None:
                     continue
                 txn.check_row(table, record_or_none)
-                txn.store.insert(table.name, record_or_none)
+                if conflict is not None:
+                    existing = txn.store.conflicting(table.name, record_or_none, conflict.arbiters)
+                    if existing is not None:
+                        if conflict.update:
+                            updated = conflict.apply(txn, frame, existing, record_or_none, touched)
+                            if updated is not None:
+                                count += 1
+                                events += updated[1]
+                                _wrote(frame, updated[0])
+                        continue
+                touched.add(txn.store.insert(table.name, record_or_none))
+                _wrote(frame, record_or_none)
                 count += 1
                 events += txn.after_row_events(table.name, "INSERT", record_or_none, None, ())
             txn.fire_events(events)
+            if conflict is not None and conflict.update:
+                txn.fire_statement(table.name, "AFTER", "UPDATE", conflict.columns)
             txn.fire_statement(table.name, "AFTER", "INSERT")
             return count
 
         return run
+
+    def _on_conflict(self, stmt: Any, table: TableDef, scope: Scope) -> _OnConflict | DatabaseError | None:
+        """``ON CONFLICT [(cols)] DO NOTHING | DO UPDATE SET … [WHERE …]``, planned against the table."""
+        clause = stmt.onConflictClause
+        if clause is None:
+            return None
+        keys = [table.primary_key] if table.primary_key else []
+        keys += [key for key in table.unique if key != table.primary_key]
+        infer = clause.infer
+        if infer is not None and infer.conname:
+            raise UnsupportedError("ON CONFLICT ON CONSTRAINT", path=scope.path, line=scope.line)
+        if infer is not None and infer.whereClause is not None:
+            raise UnsupportedError("ON CONFLICT with a partial-index predicate", path=scope.path, line=scope.line)
+        if infer is not None:
+            wanted = set()
+            for element in infer.indexElems or ():
+                if not isinstance(element, ast.IndexElem) or element.name is None:
+                    raise UnsupportedError("ON CONFLICT on an expression", path=scope.path, line=scope.line)
+                wanted.add(element.name)
+            keys = [key for key in keys if set(key) == wanted]
+            if not keys:
+                return DatabaseError(
+                    "42P10", "there is no unique or exclusion constraint matching the ON CONFLICT specification"
+                )
+        elif clause.action == OnConflictAction.ONCONFLICT_UPDATE:
+            return DatabaseError("42601", "ON CONFLICT DO UPDATE requires inference specification or constraint name")
+        arbiters = tuple(tuple(table.column_names.index(c) for c in key) for key in keys)
+        if clause.action != OnConflictAction.ONCONFLICT_UPDATE:
+            return _OnConflict(self, table, arbiters, False, (), None)
+        alias = stmt.relation.alias.aliasname if stmt.relation.alias is not None else stmt.relation.relname
+        inner = scope.with_from([(alias, table), ("excluded", table)])
+        assignments: list[tuple[int, ColumnDef, Compiled | None]] = []
+        for target in clause.targetList or ():
+            if target.indirection:
+                raise UnsupportedError("ON CONFLICT DO UPDATE of a field or element", path=scope.path, line=scope.line)
+            column = table.column(target.name)
+            if column is None:
+                return DatabaseError("42703", f'column "{target.name}" of relation "{table.name}" does not exist')
+            value = None if isinstance(target.val, ast.SetToDefault) else self.compiler.expr(target.val, inner)
+            assignments.append((table.column_names.index(target.name), column, value))
+        where = self.compiler.expr(clause.whereClause, inner) if clause.whereClause is not None else None
+        return _OnConflict(self, table, arbiters, True, tuple(assignments), where, alias)
 
     def _where(
         self, stmt: Any, table: TableDef, alias: str, scope: Scope
@@ -505,7 +611,7 @@ class DatabaseModel:
                     planned[index] = coerce_to_type(value(frame), column.type_name, column.modifiers)
             for check in prechecks:
                 check(frame)
-            txn.fire_statement(table.name, "BEFORE", "UPDATE")
+            txn.fire_statement(table.name, "BEFORE", "UPDATE", columns_set)
             matches = txn.matching(table, alias, where, frame)
             events: list[_Event] = []
             count = 0
@@ -526,15 +632,16 @@ class DatabaseModel:
                         values[index] = coerce_to_type(value(frame), column.type_name, column.modifiers)
                 frame.rows.pop(alias, None)
                 new = Record(table.name, table.column_names, tuple(values))
-                new_or_none = txn.fire_before_row(table.name, "UPDATE", new, old)
+                new_or_none = txn.fire_before_row(table.name, "UPDATE", new, old, columns_set)
                 if new_or_none is None:
                     continue
                 txn.check_row(table, new_or_none)
                 txn.store.update(table.name, position, new_or_none)
+                _wrote(frame, new_or_none)
                 count += 1
                 events += txn.after_row_events(table.name, "UPDATE", new_or_none, old, columns_set)
             txn.fire_events(events)
-            txn.fire_statement(table.name, "AFTER", "UPDATE")
+            txn.fire_statement(table.name, "AFTER", "UPDATE", columns_set)
             return count
 
         return run
@@ -558,6 +665,7 @@ class DatabaseModel:
                 if txn.fire_before_row(table.name, "DELETE", None, old) is None:
                     continue
                 txn.store.delete(table.name, position)
+                _wrote(frame, old)
                 count += 1
                 events += txn.after_row_events(table.name, "DELETE", None, old, ())
             txn.fire_events(events)
@@ -568,6 +676,72 @@ class DatabaseModel:
 
 
 _DEFAULT: Any = object()
+
+
+@attrs.frozen
+class _OnConflict:
+    """A planned ON CONFLICT clause: the unique keys it arbitrates on, and its DO UPDATE."""
+
+    model: Any
+    table: TableDef
+    arbiters: tuple[tuple[int, ...], ...]
+    update: bool
+    assignments: tuple[tuple[int, ColumnDef, Compiled | None], ...]
+    where: Compiled | None
+    alias: str = ""
+
+    def apply(
+        self, txn: Transaction, frame: Frame, existing: int, proposed: Record, touched: set[int]
+    ) -> tuple[Record, list[_Event]] | None:
+        """DO UPDATE of the conflicting row, as an UPDATE: BEFORE UPDATE triggers, checks, AFTER UPDATE events."""
+        if existing in touched:
+            raise DatabaseError("21000", "ON CONFLICT DO UPDATE command cannot affect row a second time")
+        table = self.table
+        old = txn.store.table(table.name).rows[existing]
+        frame.rows[self.alias] = old
+        frame.rows["excluded"] = proposed
+        try:
+            if self.where is not None and self.where(frame) is not True:
+                return None
+            values = list(old.values)
+            for index, column, value in self.assignments:
+                if value is None:
+                    default = self.model._defaults.get((table.name, column.name))
+                    values[index] = (
+                        None if default is None else coerce_to_type(default(frame), column.type_name, column.modifiers)
+                    )
+                else:
+                    values[index] = coerce_to_type(value(frame), column.type_name, column.modifiers)
+        finally:
+            frame.rows.pop(self.alias, None)
+            frame.rows.pop("excluded", None)
+        new = Record(table.name, table.column_names, tuple(values))
+        new_or_none = txn.fire_before_row(table.name, "UPDATE", new, old, self.columns)
+        if new_or_none is None:
+            return None
+        txn.check_row(table, new_or_none)
+        touched.add(txn.store.update(table.name, existing, new_or_none))
+        return new_or_none, txn.after_row_events(table.name, "UPDATE", new_or_none, old, self.columns)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The DO UPDATE SET columns: what ``UPDATE OF`` triggers look at."""
+        return tuple(self.table.column_names[index] for index, _, _ in self.assignments)
+
+
+def _returning_targets(stmt: Any) -> tuple[Any, ...]:
+    """The RETURNING list: ``returningList`` in older pglast trees, ``returningClause.exprs`` in newer ones."""
+    clause = getattr(stmt, "returningClause", None)
+    if clause is not None:
+        if clause.options:
+            raise UnsupportedError("RETURNING WITH (OLD/NEW AS …)")
+        return tuple(clause.exprs or ())
+    return tuple(getattr(stmt, "returningList", None) or ())
+
+
+def _wrote(frame: Frame, record: Record) -> None:
+    if frame.written is not None:
+        frame.written.append(record)
 
 # A quoted string, or a number that is not part of a name; anything unusual skips the lifting.
 _LITERAL = re.compile(r"'(?:[^']|'')*'|(?<![\w$.])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w$])")
@@ -831,15 +1005,22 @@ class Transaction:
             return when(Frame(self, {"new": new, "old": old})) is True
         return True
 
-    def fire_statement(self, table: str, timing: str, op: str) -> None:
+    def fire_statement(self, table: str, timing: str, op: str, columns: tuple[str, ...] = ()) -> None:
+        """Statement triggers; ``columns`` are an UPDATE's SET columns (``UPDATE OF`` triggers need one)."""
         for trigger in self.model._triggers.get(table, ()):
-            if isinstance(trigger, TriggerDef) and self._applies(trigger, timing, "STATEMENT", op, (None, None)):
+            if isinstance(trigger, TriggerDef) and self._applies(
+                trigger, timing, "STATEMENT", op, (None, None), columns=columns
+            ):
                 self._run_trigger(trigger, op, None, None)
 
-    def fire_before_row(self, table: str, op: str, new: Record | None, old: Record | None) -> Record | None:
+    def fire_before_row(
+        self, table: str, op: str, new: Record | None, old: Record | None, columns: tuple[str, ...] = ()
+    ) -> Record | None:
         current = new if op != "DELETE" else old
         for trigger in self.model._triggers.get(table, ()):
-            if not isinstance(trigger, TriggerDef) or not self._applies(trigger, "BEFORE", "ROW", op, (new, old)):
+            if not isinstance(trigger, TriggerDef) or not self._applies(
+                trigger, "BEFORE", "ROW", op, (new, old), columns=columns
+            ):
                 continue
             result = self._run_trigger(trigger, op, new if op != "DELETE" else None, old)
             if result is None:

@@ -275,6 +275,40 @@ def _utf8_bytes(character: str) -> str:
     return " ".join(f"0x{byte:02x}" for byte in raw)
 
 
+_INTERVAL_UNITS = {
+    "microsecond": dt.timedelta(microseconds=1), "millisecond": dt.timedelta(milliseconds=1),
+    "second": dt.timedelta(seconds=1), "sec": dt.timedelta(seconds=1), "minute": dt.timedelta(minutes=1),
+    "min": dt.timedelta(minutes=1), "hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
+    "week": dt.timedelta(weeks=1),
+}  # fmt: skip
+_INTERVAL_PART = re.compile(r"\s*([+-]?\d+(?:\.\d+)?)\s*([a-z]+?)s?\s*(?=[+-]?\d|$)")
+
+
+def parse_interval(text: str) -> dt.timedelta:
+    """``'1 millisecond'``, ``'2 hours 30 minutes'``: fixed-length units (months and years vary: not modelled)."""
+    from bcastsim._errors import UnsupportedError
+
+    lowered = text.strip().lower()
+    total = dt.timedelta(0)
+    position = 0
+    for match in _INTERVAL_PART.finditer(lowered):
+        if match.start() != position:
+            break
+        unit = _INTERVAL_UNITS.get(match.group(2))
+        if unit is None:
+            if match.group(2) in {"mon", "month", "year", "decade", "century", "millennium"}:
+                raise UnsupportedError(f"interval in {match.group(2)}s")
+            break
+        micros = (unit // dt.timedelta(microseconds=1)) * Decimal(match.group(1))
+        total += dt.timedelta(microseconds=int(micros.to_integral_value(rounding=ROUND_HALF_UP)))
+        position = match.end()
+    if position != len(lowered) or not lowered:
+        if re.fullmatch(r"[\d:.\s-]+", lowered):
+            raise UnsupportedError("interval in hh:mm:ss form")
+        raise DatabaseError("22007", f'invalid input syntax for type interval: "{text}"')
+    return total
+
+
 def coerce_to_type(value: Any, type_name: str, modifiers: tuple[int, ...] = (), *, explicit: bool = False) -> Any:
     """Convert a value to a column or variable type the way an assignment (or an explicit cast) does."""
     from bcastsim.db._render import cast_to_text
@@ -347,6 +381,12 @@ def coerce_to_type(value: Any, type_name: str, modifiers: tuple[int, ...] = (), 
             return value
         if isinstance(value, str):
             return parse_bool(value)
+        raise _datatype_mismatch(type_name, value)
+    if type_name == "interval":
+        if isinstance(value, dt.timedelta):
+            return value
+        if isinstance(value, str):
+            return parse_interval(value)
         raise _datatype_mismatch(type_name, value)
     if type_name in ("timestamptz", "timestamp with time zone"):
         if isinstance(value, dt.datetime):

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
+import pglast
 from pglast import ast
 from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType
 
@@ -65,6 +66,9 @@ Env = dict[str, tuple[Any, ...]]
 # and the lookups the last SELECT … INTO made (what FOUND is about).
 UNREACHABLE = "\x00unreachable"
 FOUND = "\x00found"
+# The scope a walk ended in: operations and guards narrowed by branches that returned early
+# (after ``IF TG_OP = 'DELETE' THEN … RETURN OLD; END IF`` the rest runs only on INSERT/UPDATE).
+SCOPE = "\x00scope"
 
 
 @attrs.frozen
@@ -90,13 +94,59 @@ class Scope:
         return Scope(self.operations, (*self.guards, guard), self.in_loop)
 
 
+def scope_after(env: Env, scope: Scope) -> Scope:
+    """The scope a statement leaves behind: the one its walk narrowed to, else the one it ran in."""
+    recorded = env.get(SCOPE)
+    return recorded[0] if recorded else scope
+
+
+def join_scopes(outer: Scope, branches: Sequence[tuple[Env, Scope]]) -> Scope:
+    """The scope after a branching statement, given each branch's end environment and start scope.
+
+    Operations are those of the branches that fall through. When a branch returned early (or
+    narrowed inside), what follows runs only where a live branch's path condition held: that
+    condition becomes a guard, leaving out parts decided by TG_OP alone (the operations say those).
+    """
+    live = [(scope_after(env, start), start) for env, start in branches if UNREACHABLE not in env]
+    if not live:
+        return outer
+    operations = frozenset().union(*(end.operations for end, _ in live))
+    narrowed = len(live) < len(branches) or any(end.guards != start.guards for end, start in live)
+    if not narrowed:
+        return Scope(outer.operations & operations, outer.guards, outer.in_loop)
+    paths = []
+    for end, _ in live:
+        extra = tuple(g for g in end.guards[len(outer.guards) :] if not _decided_by_tg_op(g, operations))
+        paths.append(extra)
+    if any(not path for path in paths):
+        return Scope(outer.operations & operations, outer.guards, outer.in_loop)
+    if len(paths) == 1:
+        return Scope(outer.operations & operations, (*outer.guards, *paths[0]), outer.in_loop)
+    either = " OR ".join("(" + " AND ".join(path) + ")" for path in dict.fromkeys(paths))
+    return Scope(outer.operations & operations, (*outer.guards, either), outer.in_loop)
+
+
+def _decided_by_tg_op(guard: str, operations: frozenset[str]) -> bool:
+    """Whether a guard tests only TG_OP and holds under every one of ``operations``."""
+    try:
+        parsed: Any = pglast.parse_sql(f"SELECT {guard}")
+        node = parsed[0].stmt.targetList[0].val
+    except Exception:  # guards such as loop markers are not SQL
+        return False
+    true, false = tg_op_sets(node)
+    return not (true & false) and operations <= true
+
+
 def merge_envs(envs: Sequence[Env]) -> Env:
+    """The definitions reaching a join point; the narrowed scope is the caller's to merge."""
     live = [env for env in envs if UNREACHABLE not in env]
     if not live:
         return {UNREACHABLE: ()}
     merged: dict[str, dict[int, Any]] = {}
     for env in live:
         for name, defs in env.items():
+            if name == SCOPE:
+                continue
             bucket = merged.setdefault(name, {})
             for definition in defs:
                 bucket.setdefault(id(definition), definition)

@@ -15,6 +15,7 @@ from bcastsim.sqlmodel._catalog import normalize_type
 from bcastsim.sqlmodel._flow import (
     FOUND,
     NO_VAR,
+    SCOPE,
     UNREACHABLE,
     DefExpr,
     DefLookup,
@@ -27,8 +28,10 @@ from bcastsim.sqlmodel._flow import (
     Facts,
     Scope,
     Variable,
+    join_scopes,
     merge_envs,
     null_facts,
+    scope_after,
     tg_op_sets,
 )
 from bcastsim.sqlmodel._function import FunctionContext
@@ -146,6 +149,9 @@ class Walker(FunctionContext):
             kind, body = next(iter(statement.items()))
             if isinstance(body, dict):
                 env = self.statement(kind, body, env, scope)
+            if SCOPE in env:
+                scope = scope_after(env, scope)
+                env = {name: defs for name, defs in env.items() if name != SCOPE}
             if UNREACHABLE in env:
                 rest = [next(iter(s.values())) for s in statements[index + 1 :] if isinstance(s, dict) and s]
                 if rest and isinstance(rest[0], dict):
@@ -155,6 +161,8 @@ class Walker(FunctionContext):
                         self.file_line(rest[0].get("lineno")),
                     )
                 break
+        if UNREACHABLE not in env:
+            env = {**env, SCOPE: (scope,)}
         return env
 
     def _expr_of(self, body: dict[str, Any], key: str, mode: int, line: int) -> Expr | None:
@@ -306,9 +314,9 @@ class Walker(FunctionContext):
         true_ops, false_ops = tg_op_sets(cond.node if cond else None)
         when_true, when_false = null_facts(cond.node if cond else None)
         then_env = self.refine(env, when_true)
-        outs = [
-            self.walk(body.get("then_body") or [], then_env, Scope(operations & true_ops, (*guards, text), in_loop))
-        ]
+        then_scope = Scope(operations & true_ops, (*guards, text), in_loop)
+        outs = [self.walk(body.get("then_body") or [], then_env, then_scope)]
+        starts = [then_scope]
         remaining = operations & false_ops
         known = when_false
         negated = [f"NOT ({text})"]
@@ -318,22 +326,26 @@ class Walker(FunctionContext):
             elsif_text, elsif_cond = self._condition(elsif, "cond", elsif_line)
             true_ops, false_ops = tg_op_sets(elsif_cond.node if elsif_cond else None)
             when_true, when_false = null_facts(elsif_cond.node if elsif_cond else None)
-            outs.append(
-                self.walk(
-                    elsif.get("stmts") or [],
-                    self.refine(env, known | when_true),
-                    Scope(remaining & true_ops, (*guards, *negated, elsif_text), in_loop),
-                )
-            )
+            elsif_scope = Scope(remaining & true_ops, (*guards, *negated, elsif_text), in_loop)
+            outs.append(self.walk(elsif.get("stmts") or [], self.refine(env, known | when_true), elsif_scope))
+            starts.append(elsif_scope)
             remaining = remaining & false_ops
             known = known | when_false
             negated.append(f"NOT ({elsif_text})")
         else_env = self.refine(env, known)
+        else_scope = Scope(remaining, (*guards, *negated), in_loop)
         if body.get("else_body"):
-            outs.append(self.walk(body["else_body"], else_env, Scope(remaining, (*guards, *negated), in_loop)))
+            outs.append(self.walk(body["else_body"], else_env, else_scope))
         else:
             outs.append(else_env)
-        return merge_envs(outs)
+        starts.append(else_scope)
+        return self._joined(outs, starts, scope)
+
+    def _joined(self, outs: list[Env], starts: list[Scope], scope: Scope) -> Env:
+        merged = merge_envs(outs)
+        if UNREACHABLE in merged:
+            return merged
+        return {**merged, SCOPE: (join_scopes(scope, list(zip(outs, starts, strict=True))),)}
 
     def refine(self, env: Env, facts: Facts) -> Env:
         """The environment on a path where ``facts`` hold."""
@@ -354,7 +366,8 @@ class Walker(FunctionContext):
 
     def _case(self, body: dict[str, Any], env: Env, scope: Scope, line: int) -> Env:
         operations, guards, in_loop = scope.operations, scope.guards, scope.in_loop
-        outs = []
+        outs: list[Env] = []
+        starts: list[Scope] = []
         negated: list[str] = []
         case_expression: str | None = None
         t_expr = body.get("t_expr")
@@ -370,10 +383,15 @@ class Walker(FunctionContext):
             guard = f"CASE WHEN {text}"
             when_scope = Scope(operations & true_ops, (*guards, *negated, guard), in_loop)
             outs.append(self.walk(when.get("stmts") or [], env, when_scope))
+            starts.append(when_scope)
             negated.append(f"NOT ({text})")
         if body.get("have_else"):
-            outs.append(self.walk(body.get("else_stmts") or [], env, Scope(operations, (*guards, *negated), in_loop)))
-        return merge_envs(outs or [env])
+            else_scope = Scope(operations, (*guards, *negated), in_loop)
+            outs.append(self.walk(body.get("else_stmts") or [], env, else_scope))
+            starts.append(else_scope)
+        if not outs:
+            return env
+        return self._joined(outs, starts, scope)
 
     def _loop(self, kind: str, body: dict[str, Any], env: Env, scope: Scope, line: int) -> Env:
         operations, guards = scope.operations, scope.guards

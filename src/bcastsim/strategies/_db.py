@@ -30,9 +30,11 @@ from hypothesis import strategies as st
 
 from bcastsim._errors import InputError
 from bcastsim.db import DatabaseModel, Differential, Schema, load_schema
-from bcastsim.db._coverage import Coverage, recording
+from bcastsim.db._coverage import Coverage, current_coverage, recording
 from bcastsim.db._schema import TableDef
+from bcastsim.strategies._checks import repair, row_checks, unfollowed_checks
 from bcastsim.strategies._domains import Domain, column_domain
+from bcastsim.strategies._guards import guards, moved
 
 __all__ = [
     "EDGES",
@@ -51,6 +53,7 @@ __all__ = [
     "seed_transactions",
     "sql_literal",
     "statements",
+    "steer",
     "transactions",
     "update_statements",
     "uuid_pool",
@@ -353,6 +356,10 @@ def column_values(
     edge = _weighted((3, _edge_values(domain)), (1, st.none()))
     if not col.not_null:
         valid = _weighted((6, valid), (1, st.none()))
+    # Values a notify site's condition turns on (``IF NEW.amount > 990``), so its branch is reached.
+    hints = [value for value in guards(schema).values.get((table, column), ()) if value is not None or not col.not_null]
+    if hints:
+        valid = _weighted((3, valid), (1, st.sampled_from(hints)))
     if mix.edges <= 0:
         return valid
     return _sometimes(valid, edge, mix.edges)
@@ -497,6 +504,7 @@ def _draw_row(draw: st.DrawFn, state: _Rows, table: str, steps: list[str], depth
             continue  # leave it to the column's DEFAULT
         elif (col.not_null and col.default is None) or draw(st.integers(0, 3)) > 0:
             row[col.name] = draw(column_values(schema, table, col.name, mix=state.mix))
+    _satisfy_checks(draw, state, table, row, known=row, fixed={*definition.primary_key, *unique})
     state.present(table).append(row)
     if depth > 0:  # a parent inserted on the way is a statement of its own
         columns = list(row)
@@ -505,6 +513,43 @@ def _draw_row(draw: st.DrawFn, state: _Rows, table: str, steps: list[str], depth
             f" VALUES {_render_row(definition, row, columns)}"
         )
     return row
+
+
+def _satisfy_checks(
+    draw: st.DrawFn, state: _Rows, table: str, row: dict[str, Any], *, known: dict[str, Any], fixed: set[str]
+) -> None:
+    """Repair ``row`` (in place) so the table's CHECKs across columns hold, moving no ``fixed`` column.
+
+    ``known`` is what the row holds as far as the history knows (a row being updated:
+    the old values under the new ones). A column a check reads that the row leaves to its
+    DEFAULT is drawn, so the check can be judged before the database does.
+    """
+    schema = state.schema
+    checks = row_checks(schema, table)
+    if not checks:
+        return
+    definition = schema.tables[table]
+    single_fks = {fk.columns[0]: fk for fk in definition.foreign_keys if len(fk.columns) == 1}
+    composite = {c for fk in definition.foreign_keys if len(fk.columns) > 1 for c in fk.columns}
+    movable = {c.name for c in definition.columns if c.name not in fixed and c.name not in composite}
+    for column in sorted({c for check in checks for c in check.columns} - set(known)):
+        if column in movable and _generates(schema, table, column):
+            row[column] = known[column] = draw(column_values(schema, table, column, mix=state.mix))
+
+    def fresh(column: str) -> Any:
+        fk = single_fks.get(column)
+        if fk is not None:
+            parents = [r.get(fk.ref_columns[0]) for r in state.present(fk.ref_table)]
+            parents = [value for value in parents if value is not None]
+            return draw(st.sampled_from(parents)) if parents else None
+        return draw(_valid_values(column_domain(schema, table, column)))
+
+    not_null = frozenset(c.name for c in definition.columns if c.not_null)
+    before = dict(known)
+    repair(known, checks, fresh, frozenset(movable), not_null)
+    for column, value in known.items():
+        if column in row or value != before.get(column):
+            row[column] = value
 
 
 def _insert(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
@@ -563,7 +608,9 @@ def _update(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
     chosen = draw(st.lists(st.sampled_from(settable), min_size=1, max_size=3, unique=True))
     values = {c: draw(column_values(schema, table, c, mix=state.mix)) for c in chosen}
     sets = ", ".join(f"{c} = {sql_literal(v)}" for c, v in values.items())
-    by_parent = [fk for fk in definition.foreign_keys if present and draw(st.integers(0, 3)) == 3]
+    # One SET for every child of a parent cannot be repaired row by row against CHECKs across columns.
+    tied = any(set(chosen) & check.columns for check in row_checks(schema, table))
+    by_parent = [fk for fk in definition.foreign_keys if present and draw(st.integers(0, 3)) == 3 and not tied]
     if by_parent:
         fk = by_parent[0]
         target = draw(st.sampled_from(present))
@@ -576,6 +623,16 @@ def _update(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
         target = _absent_row(schema, definition) if absent else draw(st.sampled_from(present))
         match = [] if absent else [target]
         condition = _key_condition(definition, target)
+        if match:
+            # Conditions such as NEW.amount < OLD.amount: move the column from where it is.
+            for (moved_table, column), ops in guards(schema).moves.items():
+                if moved_table == table and column in values and draw(st.integers(0, 2)) == 0:
+                    domain = column_domain(schema, table, column)
+                    value = moved(domain, target.get(column), draw(st.sampled_from(ops)))
+                    values[column] = value if value is not None else values[column]
+            fixed = set(definition.column_names) - set(settable)
+            _satisfy_checks(draw, state, table, values, known={**target, **values}, fixed=fixed)
+            sets = ", ".join(f"{c} = {sql_literal(v)}" for c, v in values.items())
     for row in match:
         row.update(values)
     return [f"UPDATE {table} SET {sets} WHERE {condition}"]
@@ -771,12 +828,23 @@ def histories(
     :data:`VALID` mix nearly every transaction commits and the triggers behind it run.
     """
     state = _Rows(_schema_or_default(schema), mix)
+    _note_unfollowed(state.schema)
     chosen: list[TransactionSpec] = []
     if draw(st.integers(0, 4)) < 4:
         chosen.append(_seed(draw, state))
     count = draw(st.integers(1, max_transactions))
     chosen += [_transaction(draw, state, max_statements) for _ in range(count)]
     return History(tuple(chosen))
+
+
+def _note_unfollowed(schema: Schema) -> None:
+    """Tell the coverage being recorded which CHECKs the generated rows do not try to satisfy."""
+    coverage = current_coverage()
+    if coverage is None:
+        return
+    for table in _tables(schema):
+        for check in unfollowed_checks(schema, table):
+            coverage.unfollowed.setdefault(f"{table}.{check.name}", check.sql)
 
 
 def _seed(draw: st.DrawFn, state: _Rows) -> TransactionSpec:
@@ -792,6 +860,19 @@ def _seed(draw: st.DrawFn, state: _Rows) -> TransactionSpec:
 def seed_transactions(draw: st.DrawFn, schema: Schema | None = None) -> TransactionSpec:
     """Parents first: valid rows for every table in foreign-key order, so later statements have targets."""
     return _seed(draw, _Rows(_schema_or_default(schema), VALID))
+
+
+def steer() -> None:
+    """Steer the running Hypothesis example towards notify sites and branches not fired yet.
+
+    Call it at the end of a property test's body: it records ``target()`` on the number of
+    distinct sites and branches the example fired (and on their rarity); each transaction
+    already recorded an ``event()`` per site and branch it reached. ``Differential.run_history``
+    calls it for you. Outside a recorded Hypothesis test it does nothing.
+    """
+    coverage = current_coverage()
+    if coverage is not None:
+        coverage.steer()
 
 
 def measure_coverage(
@@ -826,6 +907,7 @@ def measure_coverage(
         model.reset()
         for steps, commit in transactions:
             model.run_transaction(steps, commit=commit)
+        coverage.steer()
 
     with recording(Coverage(tuple(str(path) for path in files))) as coverage:
         run()

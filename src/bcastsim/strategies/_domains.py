@@ -18,7 +18,7 @@ from pglast.enums import A_Expr_Kind, BoolExprType
 from bcastsim.db import Schema
 from bcastsim.db._values import enum_labels
 
-__all__ = ["Domain", "column_domain"]
+__all__ = ["Domain", "check_understood", "column_domain", "column_of", "constant_of"]
 
 _LENGTH_FUNCTIONS = {"length", "char_length", "character_length", "octet_length"}
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "<>": "<>", "!=": "!="}
@@ -121,9 +121,10 @@ def _conjuncts(node: Any) -> list[Any]:
     return [node]
 
 
-def _apply(domains: dict[str, Domain], expression: Any) -> None:
+def _apply(domains: dict[str, Domain], expression: Any) -> bool:
+    """Narrow a column's domain by one conjunct of a CHECK; False when its shape is not one read here."""
     if not isinstance(expression, ast.A_Expr):
-        return
+        return False
     node: Any = expression
     kind = node.kind
     if kind == A_Expr_Kind.AEXPR_OP:
@@ -133,30 +134,44 @@ def _apply(domains: dict[str, Domain], expression: Any) -> None:
             left, right, op = right, left, _FLIP.get(op, op)
         value = _constant(right)
         if value is None:
-            return
+            return False
         column = _column(left)
         if column in domains:
             domains[column] = domains[column].with_bound(op, value)
-            return
+            return True
         measured = _length_of(left)
         if measured in domains and isinstance(value, int):
             domains[measured] = domains[measured].with_length(op, value)
+            return True
     elif kind == A_Expr_Kind.AEXPR_IN and _op_name(node) == "=":
         column = _column(node.lexpr)
         values = [_constant(item) for item in node.rexpr or ()]
         if column in domains and values and all(v is not None for v in values):
             domains[column] = attrs.evolve(domains[column], allowed=tuple(values))
+            return True
     elif kind == A_Expr_Kind.AEXPR_BETWEEN:
         column = _column(node.lexpr)
         low, high = (_constant(item) for item in node.rexpr)
         if low is None or high is None:
-            return
+            return False
         if column in domains:
             domains[column] = domains[column].with_bound(">=", low).with_bound("<=", high)
-            return
+            return True
         measured = _length_of(node.lexpr)
         if measured in domains and isinstance(low, int) and isinstance(high, int):
             domains[measured] = domains[measured].with_length(">=", low).with_length("<=", high)
+            return True
+    return False
+
+
+def check_understood(schema: Schema, table: str, expression: Any) -> bool:
+    """Whether every conjunct of a CHECK is a single-column bound the domains follow."""
+    domains = {c.name: Domain(c.type_name, c.modifiers) for c in schema.tables[table].columns}
+    return all(_apply(domains, part) for part in _conjuncts(expression))
+
+
+constant_of = _constant
+column_of = _column
 
 
 def column_domain(schema: Schema, table: str, column: str) -> Domain:
