@@ -98,3 +98,15 @@ def test_followed_checks_cover_the_multi_column_shapes() -> None:
     assert rooms["rooms_check"].holds({"min_guests": 3, "max_guests": 2}) is False
     assert rooms["rooms_check"].holds({"min_guests": 2, "max_guests": None}) is True  # NULL passes a CHECK
     assert rooms["rooms_check"].holds({"min_guests": 2}) is None  # left to its DEFAULT: not judged
+
+
+def test_what_the_model_cannot_follow_is_a_coverage_finding_not_a_crash() -> None:
+    """A trigger calling a function the model lacks stops its transactions and is named in the table, with its line."""
+    sql = OWN / "unsupported_md5.sql"
+    coverage = measure_coverage([sql], examples=20)
+    ((construct, stopped),) = coverage.unsupported.items()
+    assert construct == f"{sql}:5: unsupported: function md5()"
+    assert stopped > 0
+    assert f"not followed by the model, {stopped} transactions stopped: {construct}" in coverage.table()
+    assert coverage.messages == 0
+    assert f"the model stopped {stopped} transactions at {construct}" in (coverage.vacuous() or "")

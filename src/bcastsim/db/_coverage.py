@@ -111,6 +111,8 @@ class Coverage:
     _steered: Any = attrs.field(default=None, init=False, repr=False)
     # "table.check" -> CHECK text, for the constraints the generated rows do not try to satisfy
     unfollowed: dict[str, str] = attrs.Factory(dict)
+    # What the model could not follow ("file:line: unsupported: construct") -> transactions it stopped
+    unsupported: Counter[str] = attrs.Factory(Counter)
     _resolved: list[_Site] | None = attrs.field(default=None, init=False, repr=False)
 
     def observe(self, steps: Sequence[Any], result: Any, sql_files: Sequence[str | Path] = ()) -> None:
@@ -247,12 +249,18 @@ class Coverage:
                 else:
                     guard = f", or its guard ({'; '.join(site.guards)}) never held" if site.guards else ""
                     reasons.append(f"{ran} {operation}s on {table} ran without reaching it (no row matched{guard})")
+        if self.unsupported:
+            (construct, count), = self.unsupported.most_common(1)
+            reasons.append(f"the model stopped {count} transactions at {construct}")
         return ", ".join(reasons)
 
     def vacuous(self) -> str | None:
         """Why the run tested nothing (one line), or None when it committed and fired something."""
         if self.transactions == 0:
             return None
+        if self.committed == 0 and self.unsupported:
+            (construct, count), = self.unsupported.most_common(1)
+            return f"none of {self.transactions} transactions committed; the model stopped {count} at {construct}"
         if self.committed == 0:
             top = self.failures.most_common(1)
             cause = f"; most common error: {top[0][0][2]} on {top[0][0][1]} {top[0][0][0]}" if top else ""
@@ -280,6 +288,8 @@ class Coverage:
         for site in sites:
             if not site.messages:
                 lines.append(f"never fired: {site.key}: {self.why(site)}")
+        for construct, count in sorted(self.unsupported.items()):
+            lines.append(f"not followed by the model, {count} transactions stopped: {construct}")
         for name, sql in sorted(self.unfollowed.items()):
             lines.append(f"CHECK not followed by the generated rows (the database alone judges it): {name}: {sql}")
         return "\n".join(lines)

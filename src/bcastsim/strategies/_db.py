@@ -28,7 +28,7 @@ import networkx as nx
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from bcastsim._errors import InputError
+from bcastsim._errors import InputError, UnsupportedError
 from bcastsim.db import DatabaseModel, Differential, Schema, load_schema
 from bcastsim.db._coverage import Coverage, current_coverage, recording
 from bcastsim.db._schema import TableDef
@@ -906,7 +906,13 @@ def measure_coverage(
             return
         model.reset()
         for steps, commit in transactions:
-            model.run_transaction(steps, commit=commit)
+            try:
+                model.run_transaction(steps, commit=commit)
+            except UnsupportedError as error:
+                # Valid SQL the model cannot follow is a finding of the run, not a crash of it.
+                coverage.transactions += 1
+                where = error.location()
+                coverage.unsupported[f"{where}: {error}" if where else str(error)] += 1
         coverage.steer()
 
     with recording(Coverage(tuple(str(path) for path in files))) as coverage:
