@@ -399,6 +399,17 @@ def test_early_return_removes_operations_and_adds_its_condition() -> None:
     assert [operation for operation, _ in status.emitted_when] == ["INSERT", "UPDATE"]
 
 
+def test_emission_conditions_leave_out_what_tg_op_settles_for_each_operation() -> None:
+    """`NOT (TG_OP = 'UPDATE' AND …)` holds on every INSERT, `TG_OP = 'DELETE'` on every DELETE: sent always there."""
+    catalog = load_catalog(FIXTURES / "early_return.sql")
+    sites = {str(s.channel): s for s in catalog.notify_sites}
+    assert sites["deleted"].emitted_when == (("DELETE", ()),)
+    assert dict(sites["status"].emitted_when) == {
+        "INSERT": (),
+        "UPDATE": ("NOT (TG_OP = 'UPDATE' AND NEW.status IS NOT DISTINCT FROM OLD.status)",),
+    }
+
+
 def test_only_the_branch_that_falls_through_guards_what_follows() -> None:
     """After IF … RETURN / ELSIF c THEN … / ELSE RETURN, what follows runs only where that ELSIF held."""
     catalog = load_catalog(FIXTURES / "early_return.sql")

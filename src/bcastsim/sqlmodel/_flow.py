@@ -116,7 +116,7 @@ def join_scopes(outer: Scope, branches: Sequence[tuple[Env, Scope]]) -> Scope:
         return Scope(outer.operations & operations, outer.guards, outer.in_loop)
     paths = []
     for end, _ in live:
-        extra = tuple(g for g in end.guards[len(outer.guards) :] if not _decided_by_tg_op(g, operations))
+        extra = tuple(g for g in end.guards[len(outer.guards) :] if not decided_by_tg_op(g, operations))
         paths.append(extra)
     if any(not path for path in paths):
         return Scope(outer.operations & operations, outer.guards, outer.in_loop)
@@ -126,15 +126,15 @@ def join_scopes(outer: Scope, branches: Sequence[tuple[Env, Scope]]) -> Scope:
     return Scope(outer.operations & operations, (*outer.guards, either), outer.in_loop)
 
 
-def _decided_by_tg_op(guard: str, operations: frozenset[str]) -> bool:
-    """Whether a guard tests only TG_OP and holds under every one of ``operations``."""
+def decided_by_tg_op(guard: str, operations: frozenset[str]) -> bool:
+    """Whether TG_OP alone makes a guard hold under every one of ``operations``, whatever else it tests."""
     try:
         parsed: Any = pglast.parse_sql(f"SELECT {guard}")
         node = parsed[0].stmt.targetList[0].val
     except Exception:  # guards such as loop markers are not SQL
         return False
     true, false = tg_op_sets(node)
-    return not (true & false) and operations <= true
+    return operations <= true and not (operations & false)
 
 
 def merge_envs(envs: Sequence[Env]) -> Env:

@@ -9,7 +9,7 @@ from pglast import ast
 from pglast.enums import A_Expr_Kind
 
 from bcastsim.sqlmodel._evaluate import Evaluator
-from bcastsim.sqlmodel._flow import DefExpr, Draft, Env
+from bcastsim.sqlmodel._flow import DefExpr, Draft, Env, decided_by_tg_op
 from bcastsim.sqlmodel._lineage import (
     RowContext,
     Value,
@@ -375,7 +375,9 @@ class FunctionAnalysis(Walker, Evaluator):
             conditions: tuple[str, ...] = ()
             if clauses and all(clauses):
                 conditions = (" OR ".join(dict.fromkeys(clauses)),) if len(set(clauses)) > 1 else (clauses[0],)
-            result.append((operation, (*conditions, *guards)))
+            # A guard TG_OP alone settles for this operation says nothing more about when it is sent.
+            held = tuple(g for g in guards if not decided_by_tg_op(g, frozenset({operation})))
+            result.append((operation, (*conditions, *held)))
         return tuple(result)
 
     def builder_of(self, node: Any, env: Env, depth: int = 0) -> str:
