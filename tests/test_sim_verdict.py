@@ -23,6 +23,9 @@ def _agrees(metrics: dict[str, Any]) -> None:
     # Every owed update either arrived or is lost.
     assert lost + min(check["delivered"], check["expected"]) >= check["expected"]
     assert (_verdict(metrics) == "ok") == (not any(check["counts"].values()))
+    # What users see is a share of what they were owed: never more than all of it.
+    assert seen["delivered_to_socket"] == updates["owed"] - lost
+    assert all(0 <= share <= 1 for share in seen["share_of_owed"].values())
     assert seen["applied_by_page"] <= seen["delivered_to_socket"]
     assert seen["shown_within_1s"] <= seen["shown_within_5s"] <= seen["applied_by_page"]
 

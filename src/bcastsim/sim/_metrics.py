@@ -193,12 +193,20 @@ class ArchMetrics:
 
     def user_visible(self) -> dict[str, Any]:
         """What reached the socket against what the page applied and showed in time, over what was owed."""
-        applied = sum(self.page_latency.values())
-        within = {f"shown_within_{s}s": sum(w for v, w in self.page_latency.items() if v <= s * 1000.0) for s in (1, 5)}
         owed = self.updates_owed
+        # The socket also gets messages nobody was owed (sent in the last moments before a client left or the
+        # event ended): of the owed ones, those the checker did not count lost arrived; the page applied and
+        # showed them in the same proportion as all it received.
+        reached = max(0, owed - self.updates_lost)
+        scale = reached / self.messages_sent if self.messages_sent else 0.0
+        applied = round(sum(self.page_latency.values()) * scale, 1)
+        within = {
+            f"shown_within_{s}s": round(sum(w for v, w in self.page_latency.items() if v <= s * 1000.0) * scale, 1)
+            for s in (1, 5)
+        }
         counts = {
             "owed": owed,
-            "delivered_to_socket": self.messages_sent,
+            "delivered_to_socket": reached,
             "applied_by_page": applied,
             **within,
             "recovered_by_refetch": self.updates_recovered,
