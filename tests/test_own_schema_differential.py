@@ -91,6 +91,21 @@ def test_generated_always_identity_refuses_explicit_values_alike(
     differential.database.close()  # the server allows few connections: free them for the rest of the session
 
 
+def test_a_domain_check_fails_before_not_null_alike(
+    bcastsim_database_factory: Callable[[Sequence[str | Path]], Database],
+) -> None:
+    """A value breaking its domain's CHECK is 23514 with the domain's message, even when the row also breaks NOT NULL."""
+    files = SCHEMAS["job_events"]
+    differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
+    real, mine, mismatch = differential.run_transaction(["INSERT INTO tasks (id, queue, args) VALUES (1, '', NULL)"])
+    differential.close()
+    differential.database.close()  # the server allows few connections: free them for the rest of the session
+    assert mismatch is None, str(mismatch)
+    assert real.error is not None
+    assert mine.error is not None
+    assert (mine.error.sqlstate, mine.error.message) == ("23514", real.error.message)
+
+
 _BYTEA_LITERALS = [
     r"'\x0aff'", r"'\x0A ff'", "'plain é'", r"'a\\b'", r"'\001\377'", "''", r"'\x0'", r"'\xzz'", r"'bad\q'"
 ]

@@ -81,6 +81,7 @@ class CheckDef:
     name: str
     expr: ast.Node
     sql: str
+    domain: str = ""  # the domain whose CHECK this is, on a column of that domain
 
 
 @attrs.frozen
@@ -281,9 +282,10 @@ class _Loader:
             if isinstance(element, ast.ColumnDef):
                 item: Any = element
                 type_name, mods = _type_of(item.typeName)
-                for cname, text in self._domain_checks.get(type_name.removeprefix("public."), ()):
+                domain = type_name.removeprefix("public.")
+                for cname, text in self._domain_checks.get(domain, ()):
                     expr = _over_column(text, item.colname)
-                    checks.append(CheckDef(cname, expr, pglast.stream.RawStream()(expr)))
+                    checks.append(CheckDef(cname, expr, pglast.stream.RawStream()(expr), domain))
                 for con in item.constraints or ():
                     constraint(con, item.colname)
                     if con.contype == ConstrType.CONSTR_IDENTITY and con.generated_when == "a":

@@ -128,7 +128,7 @@ class DatabaseModel:
         self._function_compiler = FunctionCompiler(self.compiler, schema.tables, self._compile_dml)
         self.unsupported: list[UnsupportedError] = []
         self._defaults: dict[tuple[str, str], Compiled] = {}
-        self._checks: dict[str, list[tuple[str, Compiled]]] = {}
+        self._checks: dict[str, list[tuple[str, Compiled, str]]] = {}
         for table_def in schema.tables.values():
             scope = Scope(path=table_def.path, line=table_def.line)
             for column in table_def.columns:
@@ -136,8 +136,9 @@ class DatabaseModel:
                     self._defaults[(table_def.name, column.name)] = self._deferred(column.default, scope)
             check_scope = scope.with_from([(table_def.name, table_def)])
             self._checks[table_def.name] = [
-                (check.name, self._deferred(check.expr, check_scope))
-                for check in sorted(table_def.checks, key=lambda c: c.name.encode())
+                (check.name, self._deferred(check.expr, check_scope), check.domain)
+                # PostgreSQL checks a domain as the value is formed, so before the row's NOT NULL and CHECKs.
+                for check in sorted(table_def.checks, key=lambda c: (not c.domain, c.name.encode()))
             ]
         self._triggers: dict[str, list[TriggerDef | _RICheck]] = {}
         self._when: dict[tuple[str, str], Compiled] = {}
@@ -930,21 +931,23 @@ class Transaction:
 
     def check_row(self, table: TableDef, record: Record) -> None:
         relation = self.model.schema.partitions.get(table.name, table.name.split(".")[-1])
+        checks = self.model._checks.get(table.name) or []
+        frame = Frame(self, {}, {table.name: record})
+        for name, check, domain in checks:
+            if domain and check(frame) is False:
+                raise DatabaseError("23514", f'value for domain {domain} violates check constraint "{name}"')
         for column, value in zip(table.columns, record.values, strict=True):
             if column.not_null and value is None:
                 raise DatabaseError(
                     "23502",
                     f'null value in column "{column.name}" of relation "{relation}" violates not-null constraint',
                 )
-        checks = self.model._checks.get(table.name)
-        if checks:
-            frame = Frame(self, {}, {table.name: record})
-            for name, check in checks:
-                if check(frame) is False:
-                    raise DatabaseError(
-                        "23514",
-                        f'new row for relation "{relation}" violates check constraint "{name}"',
-                    )
+        for name, check, domain in checks:
+            if not domain and check(frame) is False:
+                raise DatabaseError(
+                    "23514",
+                    f'new row for relation "{relation}" violates check constraint "{name}"',
+                )
 
     def matching(self, table: TableDef, alias: str, where: Compiled | None, frame: Frame) -> list[tuple[int, Record]]:
         data = self.store.table(table.name)
