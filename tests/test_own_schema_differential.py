@@ -94,7 +94,7 @@ def test_generated_always_identity_refuses_explicit_values_alike(
 def test_a_domain_check_fails_before_not_null_alike(
     bcastsim_database_factory: Callable[[Sequence[str | Path]], Database],
 ) -> None:
-    """A value breaking its domain's CHECK is 23514 with the domain's message, even when the row also breaks NOT NULL."""
+    """A value breaking its domain's CHECK is 23514 with the domain's message, even if the row also breaks NOT NULL."""
     files = SCHEMAS["job_events"]
     differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
     real, mine, mismatch = differential.run_transaction(["INSERT INTO tasks (id, queue, args) VALUES (1, '', NULL)"])
