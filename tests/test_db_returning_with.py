@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from _differential import differential_of
 from bcastsim.db import DatabaseModel, Differential
 from bcastsim.pg import Database
 
@@ -17,10 +18,8 @@ FILES = [Path(__file__).parent / "fixtures" / "db" / "returning_with.sql"]
 
 @pytest.fixture(scope="module")
 def queue(bcastsim_database_factory: Callable[[Sequence[str | Path]], Database]) -> Iterator[Differential]:
-    differential = Differential.for_tables(bcastsim_database_factory(FILES), DatabaseModel.from_sql(FILES))
-    yield differential
-    differential.close()
-    differential.database.close()  # the server allows few connections: free them for the rest of the session
+    with differential_of(bcastsim_database_factory, FILES) as differential:
+        yield differential
 
 
 HISTORIES = {

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from _differential import differential_of
 from bcastsim.db import DatabaseModel, Differential
 from bcastsim.pg import Database
 
@@ -17,10 +18,8 @@ UPSERT = [Path(__file__).parent / "fixtures" / "db" / "upsert.sql"]
 
 @pytest.fixture(scope="module")
 def upsert(bcastsim_database_factory: Callable[[Sequence[str | Path]], Database]) -> Iterator[Differential]:
-    differential = Differential.for_tables(bcastsim_database_factory(UPSERT), DatabaseModel.from_sql(UPSERT))
-    yield differential
-    differential.close()
-    differential.database.close()  # the server allows few connections: free them for the rest of the session
+    with differential_of(bcastsim_database_factory, UPSERT) as differential:
+        yield differential
 
 
 HISTORIES = {

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
+from _differential import differential_of
 from bcastsim import realtime_sql_file
-from bcastsim.db import DatabaseModel, Differential
+from bcastsim.db import Differential
 from bcastsim.pg import Database
 from bcastsim.strategies import EDGES, VALID, History, histories
 
@@ -33,10 +34,8 @@ def pair(
     request: pytest.FixtureRequest, bcastsim_database_factory: Callable[[Sequence[str | Path]], Database]
 ) -> Iterator[tuple[Differential, str]]:
     files = SCHEMAS[request.param]
-    differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
-    yield differential, request.param
-    differential.close()
-    differential.database.close()  # the server allows few connections: free them for the rest of the session
+    with differential_of(bcastsim_database_factory, files) as differential:
+        yield differential, request.param
 
 
 @settings(max_examples=EXAMPLES)
@@ -59,16 +58,14 @@ def test_missing_realtime_schema_fails_alike(
 ) -> None:
     """Without the realtime stub both sides fail the call with 3F000; the model's message says how to load it."""
     files = [SHOP_DB / "schema.sql", SHOP_DB / "triggers.sql"]
-    differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
     steps = ["INSERT INTO inventory (store, sku, quantity) VALUES ('s1', 'k1', 1)"]
-    real, mine, mismatch = differential.run_transaction(steps)
+    with differential_of(bcastsim_database_factory, files) as differential:
+        real, mine, mismatch = differential.run_transaction(steps)
     assert mismatch is None, str(mismatch)
     assert real.error is not None
     assert real.error.sqlstate == "3F000"
     assert mine.error is not None
     assert "bcastsim sql realtime" in mine.error.message
-    differential.close()
-    differential.database.close()  # the server allows few connections: free them for the rest of the session
 
 
 def test_generated_always_identity_refuses_explicit_values_alike(
@@ -76,19 +73,17 @@ def test_generated_always_identity_refuses_explicit_values_alike(
 ) -> None:
     """An explicit value for a GENERATED ALWAYS column is 428C9 on both sides; OVERRIDING SYSTEM VALUE allows it."""
     files = SCHEMAS["queue"]
-    differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
     queue = "INSERT INTO queues (id, name) VALUES (1, 'q')"
-    for steps, sqlstate in (
-        ([queue, "INSERT INTO job_events (id, queue_id) VALUES (7, 1)"], "428C9"),
-        ([queue, "INSERT INTO job_events (id, queue_id) OVERRIDING SYSTEM VALUE VALUES (7, 1)"], None),
-        ([queue, "INSERT INTO job_events (queue_id) VALUES (1), (1)"], None),
-    ):
-        differential.reset()
-        real, _, mismatch = differential.run_transaction(steps)
-        assert mismatch is None, str(mismatch)
-        assert (real.error.sqlstate if real.error else None) == sqlstate
-    differential.close()
-    differential.database.close()  # the server allows few connections: free them for the rest of the session
+    with differential_of(bcastsim_database_factory, files) as differential:
+        for steps, sqlstate in (
+            ([queue, "INSERT INTO job_events (id, queue_id) VALUES (7, 1)"], "428C9"),
+            ([queue, "INSERT INTO job_events (id, queue_id) OVERRIDING SYSTEM VALUE VALUES (7, 1)"], None),
+            ([queue, "INSERT INTO job_events (queue_id) VALUES (1), (1)"], None),
+        ):
+            differential.reset()
+            real, _, mismatch = differential.run_transaction(steps)
+            assert mismatch is None, str(mismatch)
+            assert (real.error.sqlstate if real.error else None) == sqlstate
 
 
 def test_a_domain_check_fails_before_not_null_alike(
@@ -96,10 +91,9 @@ def test_a_domain_check_fails_before_not_null_alike(
 ) -> None:
     """A value breaking its domain's CHECK is 23514 with the domain's message, even if the row also breaks NOT NULL."""
     files = SCHEMAS["job_events"]
-    differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
-    real, mine, mismatch = differential.run_transaction(["INSERT INTO tasks (id, queue, args) VALUES (1, '', NULL)"])
-    differential.close()
-    differential.database.close()  # the server allows few connections: free them for the rest of the session
+    steps = ["INSERT INTO tasks (id, queue, args) VALUES (1, '', NULL)"]
+    with differential_of(bcastsim_database_factory, files) as differential:
+        real, mine, mismatch = differential.run_transaction(steps)
     assert mismatch is None, str(mismatch)
     assert real.error is not None
     assert mine.error is not None
@@ -114,14 +108,12 @@ _BYTEA_LITERALS = [
 def test_bytea_input_and_output_agree(bcastsim_database_factory: Callable[[Sequence[str | Path]], Database]) -> None:
     """bytea literals in hex and escape format store, print (in a NOTIFY payload) and fail as in PostgreSQL."""
     files = SCHEMAS["job_events"]
-    differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
     history = [
         ([f"INSERT INTO tasks (id, queue) VALUES ({n}, 'q')", f"INSERT INTO task_blobs VALUES ({n}, {v})"], True)
         for n, v in enumerate(_BYTEA_LITERALS, start=1)
     ]
-    mismatches = differential.run_history(history)
-    differential.close()
-    differential.database.close()  # the server allows few connections: free them for the rest of the session
+    with differential_of(bcastsim_database_factory, files) as differential:
+        mismatches = differential.run_history(history)
     assert not mismatches, "\n".join(str(m) for m in mismatches)
 
 
@@ -158,7 +150,5 @@ def test_checks_across_columns_fail_alike(bookings: Differential, statement: str
 @pytest.fixture(scope="module")
 def bookings(bcastsim_database_factory: Callable[[Sequence[str | Path]], Database]) -> Iterator[Differential]:
     files = SCHEMAS["bookings"]
-    differential = Differential.for_tables(bcastsim_database_factory(files), DatabaseModel.from_sql(files))
-    yield differential
-    differential.close()
-    differential.database.close()  # the server allows few connections: free them for the rest of the session
+    with differential_of(bcastsim_database_factory, files) as differential:
+        yield differential
