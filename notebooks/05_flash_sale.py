@@ -123,8 +123,8 @@ for n in CLIENTS:
         )
 
 # %% [markdown]
-# postgres_changes sends every change of a subscribed table to every subscriber (the model charges
-# Realtime's per-subscriber authorisation, it does not filter rows by RLS), so each shopper's
-# channel carries everyone's orders and Pro's message rate closes channels early in the sale.
+# Under postgres_changes each shopper's subscription is filtered to their own order and the store
+# they browse (`pc_filter`), but it still carries every stock change of that store, where the
+# trigger broadcasts only the third that run low, so Pro's message rate closes channels in the sale.
 # Broadcast sends each shopper their own order on its private topic; LISTEN/NOTIFY does the same
 # through the shop's own server, which no plan limits, at the price of running that server.

@@ -16,7 +16,7 @@ import attrs
 from bcastsim.sim._workload import Write
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
     from bcastsim.sim._app import AppModel, MessageSpec
     from bcastsim.sim._profiles import ClientBehaviour
@@ -43,8 +43,11 @@ class Architecture:
     # True when the run's limits are the app's own server's, not a Supabase plan's.
     own_server: ClassVar[bool] = False
 
-    def topics(self, population: PopulationConfig, followed: list[tuple[str, bool]]) -> list[str]:
-        """The channels a client of ``population`` joins, given the topics its page follows (and which are private)."""
+    def topics(
+        self, population: PopulationConfig, followed: list[tuple[str, bool]], rows: Mapping[str, list[int]]
+    ) -> list[str]:
+        """The channels a client of ``population`` joins, given the topics its page follows (and which are private)
+        and, per table it filters under postgres_changes, the entity instances whose rows it sees."""
         return [topic for topic, _private in followed]
 
     def page_applies(self, behaviour: ClientBehaviour) -> bool:
@@ -75,15 +78,19 @@ class _Change:
     commit_ms: float
     table: str
     kind: str
-    msg_id: int
-    topic: str
+    sends: tuple[tuple[int, str], ...]  # (message, topic): the table's topic and/or the row's instance topic
     wal_cum: float
     wire_bytes: int
     write: Write
 
 
 class PostgresChanges(Architecture):
-    """Global table subscriptions served by one polling, single-threaded wal2json reader."""
+    """Table subscriptions served by one polling, single-threaded wal2json reader.
+
+    An unfiltered subscription joins the table's topic; one filtered (``pc_filter``) joins the topic of each
+    entity instance whose rows it sees, so a change reaches, is owed to and is authorised for only the
+    subscriptions whose filter it matches (Realtime checks the filters before the RLS query).
+    """
 
     name = "postgres_changes"
     family = "postgres_changes"
@@ -98,19 +105,33 @@ class PostgresChanges(Architecture):
         self.confirmed_wal = 0.0
         self.slot_from_ms = 0.0
         self.tables: tuple[str, ...] = ()
+        self.unfiltered: frozenset[str] = frozenset()  # tables some population subscribes to without a filter
+        self.filtered: frozenset[str] = frozenset()  # tables some population sees only some rows of
         self.frame_bytes: dict[tuple[str, str], int] = {}
         self.poll_log: list[tuple[float, int, float]] = []  # (start ms, rows, duration ms) per poll
         self.snapshots: list[float] = [0.0]  # WAL positions of the running-transactions records so far
 
     @staticmethod
-    def topic_of(table: str) -> str:
-        return f"postgres_changes:public:{table}"
+    def topic_of(table: str, instance: int = -1) -> str:
+        """The table's topic, or the topic of its rows about one entity instance."""
+        return f"postgres_changes:public:{table}" + (f":{instance}" if instance >= 0 else "")
 
-    def topics(self, population: PopulationConfig, followed: list[tuple[str, bool]]) -> list[str]:
-        return [self.topic_of(t) for t in population.pc_tables]
+    def topics(
+        self, population: PopulationConfig, followed: list[tuple[str, bool]], rows: Mapping[str, list[int]]
+    ) -> list[str]:
+        out: list[str] = []
+        for table in population.pc_tables:
+            if table in rows:
+                out.extend(self.topic_of(table, i) for i in rows[table])
+            else:
+                out.append(self.topic_of(table))
+        return out
 
     def configure(self, scenario: Scenario, app: AppModel) -> None:
-        self.tables = tuple(dict.fromkeys(t for p in scenario.populations.values() for t in p.pc_tables))
+        populations = scenario.populations.values()
+        self.tables = tuple(dict.fromkeys(t for p in populations for t in p.pc_tables))
+        self.filtered = frozenset(t for p in populations for t in p.pc_tables if p.pc_filter.get(t, "all") != "all")
+        self.unfiltered = frozenset(t for p in populations for t in p.pc_tables if p.pc_filter.get(t, "all") == "all")
         self.frame_bytes = {(w.table, w.op): app.pc_frame_bytes(w.table, w.op) for w in scenario.writes.values()}
 
     def start(self, sim: Simulation) -> None:
@@ -134,16 +155,17 @@ class PostgresChanges(Architecture):
         table, operation = write.table, write.operation
         if table not in self.tables:
             return
-        topic = self.topic_of(table)
-        msg_id = sim.publish(self, topic, write.time_ms, private=False)
+        topics = [self.topic_of(table)] if table in self.unfiltered else []
+        if table in self.filtered:
+            topics.append(self.topic_of(table, write.index))
+        sends = tuple((sim.publish(self, topic, write.time_ms, private=False), topic) for topic in topics)
         kind = write.pc_kind
         self.changes.append(
             _Change(
                 commit_ms=write.time_ms,
                 table=table,
                 kind=kind,
-                msg_id=msg_id,
-                topic=topic,
+                sends=sends,
                 wal_cum=sim.wal_total(),
                 wire_bytes=self.frame_bytes[table, operation],
                 write=write,
@@ -169,11 +191,17 @@ class PostgresChanges(Architecture):
         auth = 0
         rls_ms = 0.0
         if batch and cfg.rls:
-            # realtime.apply_rls per change: a fixed part, one read under RLS per subscriber of the table, and
-            # an array of the visible subscribers copied on every append (calibrated; see models/costs.toml).
-            counts = {table: sim.subscribed_count(self.topic_of(table), now) for table in self.tables}
-            auth = sum(counts[c.table] for c in batch)
-            pairs = sum(counts[c.table] ** 2 for c in batch)
+            # realtime.apply_rls per change: a fixed part, one read under RLS per subscriber whose filter the
+            # change matches, and an array of the visible subscribers copied on every append (calibrated; see
+            # models/costs.toml).
+            counts: dict[str, int] = {}
+            for change in batch:
+                for _msg, topic in change.sends:
+                    if topic not in counts:
+                        counts[topic] = sim.subscribed_count(topic, now)
+            matched = [sum(counts[topic] for _msg, topic in c.sends) for c in batch]
+            auth = sum(matched)
+            pairs = sum(m**2 for m in matched)
             auth_ms = cfg.authorization_ms or costs.auth_read_ms
             rls_ms = len(batch) * costs.rls_change_ms + auth * auth_ms + pairs * costs.auth_pair_ms
         # pg_logical_slot_get_changes reads the WAL from the restart point on every call, all of it (every
@@ -208,7 +236,8 @@ class PostgresChanges(Architecture):
         for change in batch:
             lag = now - change.commit_ms
             metrics.peak_lag_ms = max(metrics.peak_lag_ms, lag)
-            sim.fan_out(self, change.msg_id, change.topic, change.kind, change.commit_ms, change.wire_bytes)
+            for msg_id, topic in change.sends:
+                sim.fan_out(self, msg_id, topic, change.kind, change.commit_ms, change.wire_bytes)
         self.delivered = self.head
         self.confirmed_wal = batch[-1].wal_cum
 
@@ -275,7 +304,9 @@ class Broadcast(Architecture):
     def page_applies(self, behaviour: ClientBehaviour) -> bool:
         return behaviour.page_reads_broadcast
 
-    def topics(self, population: PopulationConfig, followed: list[tuple[str, bool]]) -> list[str]:
+    def topics(
+        self, population: PopulationConfig, followed: list[tuple[str, bool]], rows: Mapping[str, list[int]]
+    ) -> list[str]:
         # A topic whose trigger sends privately is joined privately (realtime.messages RLS authorises the client).
         return [PRIVATE + t if private or population.private else t for t, private in followed]
 

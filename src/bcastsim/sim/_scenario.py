@@ -56,6 +56,10 @@ ARCHITECTURE_NAMES = (
 )
 FAULT_KINDS = ("disconnect", "restart", "partition")
 _SELECTIONS = ("all", "sample", "own", "list")
+# Which rows of a table a postgres_changes subscription sees: "own" = those about the client's own instance
+# (a `filter: 'id=eq.…'` or RLS `user_id = auth.uid()`), "followed" = those about the instances its follow
+# rules choose (a filter per instance on screen), "all" = every row (no filter).
+PC_FILTERS = ("own", "followed", "all")
 _SHAPES = ("uniform", "bunched", "start", "end")
 _OPERATIONS = ("INSERT", "UPDATE", "DELETE")
 PLAN_NAMES_HINT = "free, pro, team or unlimited"
@@ -153,6 +157,7 @@ class PopulationConfig:
     waves: int = 1
     follow: tuple[FollowConfig, ...] = ()
     pc_tables: tuple[str, ...] = ()  # tables it subscribes to under postgres_changes
+    pc_filter: dict[str, str] = attrs.field(factory=dict)  # table -> the rows its subscription sees
     private: bool = False  # joins private channels (realtime.messages RLS authorises it)
     reactions: dict[str, float] = attrs.field(factory=dict)  # queries per delivered message type
     rerender_interval_s: float = 300.0
@@ -329,6 +334,8 @@ _TOP_KEYS = (*_SECTIONS, *_NAMED, "phases", "reactions", "text_lengths", "faults
 def _field_schema(cls: type, field: attrs.Attribute[Any]) -> dict[str, Any]:
     if field.name == "follow":
         return {"type": "array", "items": _object_schema(FollowConfig)}
+    if field.name == "pc_filter":
+        return {"type": "object", "additionalProperties": {"type": "string", "enum": list(PC_FILTERS)}}
     default = field.default
     if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
         return {"type": "object", "additionalProperties": {"type": "number"}}
@@ -411,6 +418,8 @@ class _Reader:
             default = fields[key].default
             if key == "follow":
                 kwargs[key] = self.follows(name, values[key])
+            elif key == "pc_filter":
+                kwargs[key] = self.pc_filter(name, values[key])
             elif isinstance(default, attrs.Factory):  # type: ignore[arg-type]
                 kwargs[key] = self.numbers(name, key, values[key], occurrence)
             else:
@@ -450,6 +459,22 @@ class _Reader:
                 )
             out.append(follow)
         return tuple(out)
+
+    def pc_filter(self, table: str, value: Any) -> dict[str, str]:
+        """``pc_filter``: a table of table names to row selections."""
+        if not isinstance(value, dict):
+            raise self.fail(
+                f"{table}.pc_filter must be a table", table, "pc_filter", 'e.g. pc_filter = { orders = "own" }'
+            )
+        for name, selection in value.items():
+            if selection not in PC_FILTERS:
+                raise self.fail(
+                    f"unknown row selection {selection!r} for {name} in {table}.pc_filter",
+                    table,
+                    "pc_filter",
+                    _suggest(str(selection), PC_FILTERS),
+                )
+        return dict(value)
 
     def numbers(self, table: str, key: str, value: Any, occurrence: int = 0) -> dict[str, Any]:
         """A table of names to numbers (``per_phase``, ``emits``, ``reactions``), each finite and in range."""
@@ -657,6 +682,36 @@ def _table_of_numbers(reader: _Reader, key: str, value: Any) -> dict[str, Any]:
     return out
 
 
+def _check_pc_filter(s: Scenario, reader: _Reader, population: PopulationConfig, table: str) -> None:
+    """Each filtered table is one the population subscribes to, and "own" names rows of an entity it owns."""
+    for name, selection in population.pc_filter.items():
+        if name not in population.pc_tables:
+            raise reader.fail(
+                f'{table}.pc_filter names "{name}", which is not in {table}.pc_tables',
+                table,
+                "pc_filter",
+                _suggest(name, list(population.pc_tables) or ["(none)"]) + " or add it to pc_tables",
+            )
+        entities = sorted({w.entity for w in s.writes.values() if w.table == name})
+        about = ", ".join(entities) or "no entity"
+        if selection != "all" and len(entities) != 1:
+            raise reader.fail(
+                f"{table}.pc_filter: the writes to {name} must be about one entity to filter its rows, "
+                f"and they are about {about}",
+                table,
+                "pc_filter",
+                f'write to {name} about one entity, or use "all"',
+            )
+        if selection == "own" and s.entities[entities[0]].per_client != population.name:
+            raise reader.fail(
+                f'{table}.pc_filter: "own" needs {about}, which {name} rows are about, to have one instance '
+                f"per {population.name} client",
+                table,
+                "pc_filter",
+                f'set per_client = "{population.name}" in [entities.{about}], or use "followed" or "all"',
+            )
+
+
 def _check(s: Scenario, reader: _Reader) -> None:
     cfg = s.scenario
     for arch in cfg.architectures:
@@ -747,6 +802,7 @@ def _check(s: Scenario, reader: _Reader) -> None:
             raise reader.fail(
                 f"[{table}] follows nothing", table, "", 'add follow = [{ topic = "..." }] or pc_tables = ["..."]'
             )
+        _check_pc_filter(s, reader, population, table)
     if cfg.duration_s <= 0:
         raise reader.fail("scenario.duration_s must be positive", "scenario", "duration_s", "e.g. 10800")
     if s.rollout.transport not in ("pg_notify", "realtime.send"):

@@ -210,6 +210,20 @@ class Simulation:
             ]
             for name, pop in scenario.populations.items()
         }
+        # The one entity each table's writes are about (the loader checks there is one for a filtered table).
+        self._table_entity = {w.table: w.entity for w in scenario.writes.values()}
+        for name, pop in scenario.populations.items():
+            for table, selection in pop.pc_filter.items():
+                entity = self._table_entity[table]
+                if selection == "followed" and all(f.entity != entity for f in self._follows[name]):
+                    where = f"populations.{name}"
+                    raise scenario.fail(
+                        f'{where}.pc_filter: "followed" needs a follow rule about {entity}, the entity {table} '
+                        "rows are about, and there is none",
+                        where,
+                        "pc_filter",
+                        f'add a follow of a topic about {entity}, or use "all"',
+                    )
 
     def _critical_moments(self) -> dict[str, frozenset[float]]:
         """Commit times of the writes inside their window's critical_s, per message type they send."""
@@ -652,7 +666,11 @@ class Simulation:
             for f in follows:
                 chosen = {i.index for i in self._chosen(cohort, population, f.rule, entity)}
                 followed += [(f.topic(i.index), f.private) for i in items if i.index in chosen]
-            new = [t for t in cohort.arch.topics(population, followed) if t not in cohort.topics]
+            new = [
+                t
+                for t in cohort.arch.topics(population, followed, self._pc_rows(cohort, population))
+                if t not in cohort.topics
+            ]
             if not new:
                 continue
             cohort.topics.extend(new)
@@ -680,6 +698,23 @@ class Simulation:
         # Which instances are on screen: by client for clients with an instance of their own, else by group.
         start = (cohort.own if cohort.own >= 0 else cohort.id) % max(1, len(items))
         return [items[(start + k) % len(items)] for k in range(min(follow.sample, len(items)))]
+
+    def _pc_rows(self, cohort: Cohort, population: PopulationConfig) -> dict[str, list[int]]:
+        """Per table the population filters under postgres_changes, the instances whose rows the client sees."""
+        rows: dict[str, list[int]] = {}
+        for table, selection in population.pc_filter.items():
+            if selection == "own":
+                rows[table] = [cohort.own] if cohort.own >= 0 else []
+            elif selection == "followed":
+                entity = self._table_entity[table]
+                chosen = {
+                    i.index
+                    for f in self._follows[population.name]
+                    if f.entity == entity
+                    for i in self._chosen(cohort, population, f.rule, entity)
+                }
+                rows[table] = sorted(chosen)
+        return rows
 
     def _followed(self, cohort: Cohort, population: PopulationConfig, now: float) -> list[tuple[str, bool]]:
         out: list[tuple[str, bool]] = []
@@ -717,7 +752,7 @@ class Simulation:
         groups: list[tuple[float, PopulationConfig, Architecture, int, bool, int]] = []
         index = 0
         for population in self.scenario.populations.values():
-            own = any(f.entities == "own" for f in population.follow)
+            own = any(f.entities == "own" for f in population.follow) or "own" in population.pc_filter.values()
             waves = max(1, population.waves)
             per_wave = [population.count // waves + (1 if w < population.count % waves else 0) for w in range(waves)]
             client = 0
@@ -740,7 +775,11 @@ class Simulation:
                         probe = Cohort(
                             -1, 1, arch=arch, role=population.name, topics=[], arrival_ms=arrival, rng=ident, own=client
                         )
-                        topics = tuple(arch.topics(population, self._followed(probe, population, 0.0)))
+                        topics = tuple(
+                            arch.topics(
+                                population, self._followed(probe, population, 0.0), self._pc_rows(probe, population)
+                            )
+                        )
                         alike.setdefault((arch.name, topics, k < hidden_count), []).append(client)
                         archs[arch.name] = arch
                         client += 1
@@ -767,7 +806,9 @@ class Simulation:
                 rng=self.tree.stream(f"cohort/{cid}"),
                 own=own_index,
             )
-            cohort.topics = arch.topics(population, self._followed(cohort, population, 0.0))
+            cohort.topics = arch.topics(
+                population, self._followed(cohort, population, 0.0), self._pc_rows(cohort, population)
+            )
             cohort.want_from = dict.fromkeys(cohort.topics, arrival)
             cohort.hidden = hidden
             self.cohorts.append(cohort)
