@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
 from _sim_support import TINY
 from bcastsim._errors import InputError
 from bcastsim.sim import simulate, sweep
+
+JOBS = Path(__file__).parent / "fixtures" / "sim" / "jobs.toml"
 
 
 def test_sweep_results_do_not_depend_on_the_executor() -> None:
@@ -70,3 +73,13 @@ def test_progress_hears_each_cell_in_grid_order() -> None:
     shares: list[float] = []
     sweep(TINY, grid={"clients": [20, 30]}, jobs=1, architectures=["broadcast"], progress=shares.append)
     assert shares == [0.5, 1.0]
+
+
+def test_the_headline_latency_is_the_scenarios_own_message() -> None:
+    """A user's scenario sweeps the latency of the message its report leads with, not Art Battle's bids."""
+    report = simulate(JOBS, clients=5, compare_profiles=())
+    (result,) = sweep(JOBS, grid={"clients": [5]}, jobs=1)
+    for run in report.runs:
+        (name,) = run.architectures
+        expected = run.metrics[name]["latency_ms"][report.headline]["p99"]
+        assert result.runs[run.label]["headline_latency_p99_ms"] == expected is not None
