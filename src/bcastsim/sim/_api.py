@@ -444,7 +444,7 @@ def _backtest(
         if fails_at is None and lag_s > cfg.failure_lag_s:
             fails_at = audience
     spikes = baseline["wal_spikes"]
-    close = baseline["bid_latency_at_close_ms"]["p95"]
+    close = baseline["latency_at_critical_ms"]["p95"]
     simulated = {
         "list_changes_calls": baseline["database"]["queries"]["list_changes_polls"],
         "wal_spike_bytes": spikes["height_bytes"],

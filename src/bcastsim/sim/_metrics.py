@@ -87,8 +87,8 @@ class ArchMetrics:
         self.messages_published = 0  # messages the database produced (before fan-out)
         self.deliveries_by_kind: dict[str, int] = {}
         self.latency: dict[str, dict[float, int]] = {}
-        # Commit-to-socket latency of bids inside their artwork's closing window.
-        self.bid_latency_at_close: dict[float, int] = {}
+        # Commit-to-socket latency of the messages of writes inside their window's critical_s (an auction's close).
+        self.latency_at_critical: dict[float, int] = {}
         # Commit-to-socket latency of the deliveries the page's callbacks could read (applied).
         self.page_latency: dict[float, int] = {}
         self.violations: dict[str, float] = {
@@ -235,7 +235,7 @@ class ArchMetrics:
                 "all": self.latency_percentiles(),
                 **{kind: self.latency_percentiles(kind) for kind in kinds},
             },
-            "bid_latency_at_close_ms": {f"p{q:g}": percentile(self.bid_latency_at_close, q) for q in PERCENTILES},
+            "latency_at_critical_ms": {f"p{q:g}": percentile(self.latency_at_critical, q) for q in PERCENTILES},
             "peak_poller_lag_ms": round(self.peak_lag_ms, 3),
             "wal_spikes": wal_spikes(self.series["time_s"], self.series["retained_wal_bytes"]),
             "peak_retained_wal_bytes": round(self.peak_retained_wal_bytes, 1),

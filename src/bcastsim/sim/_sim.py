@@ -290,7 +290,7 @@ class Simulation:
         if histogram is None:
             histogram = metrics.latency[kind] = {}
         critical = self._critical.get(kind)
-        at_close = metrics.bid_latency_at_close if critical is not None and commit_ms in critical else None
+        at_close = metrics.latency_at_critical if critical is not None and commit_ms in critical else None
         delivered = 0
         reacting = 0.0
         # A page that cannot read the message neither shows it nor runs the queries its handler would.
