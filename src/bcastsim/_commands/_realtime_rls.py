@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from bcastsim.pg import Database, EphemeralPostgres
 
 __all__ = [
+    "BIDS_POLICY",
     "SUBSCRIPTION_SIZES",
     "TABLES",
     "check_dsn",
@@ -63,15 +64,15 @@ END
 $roles$;
 """
 
-# A bid visible to signed-in users of an event's artwork: the seed names no policies, so the one the
-# inline measurement uses (a claims check and a join), on the table whose change is timed.
-_POLICY = """
-GRANT SELECT ON bids, votes, art, art_media, round_contestants, events TO authenticated;
+# A bid visible to signed-in users of an event's artwork: the seed names no policies, so both
+# measurements (Realtime's apply_rls and the inline one) time this one: a claims check and a join.
+BIDS_POLICY = """
 ALTER TABLE bids ENABLE ROW LEVEL SECURITY;
 CREATE POLICY bcastsim_bids_of_events ON bids FOR SELECT TO authenticated USING (
   (current_setting('request.jwt.claims', true)::jsonb ->> 'aud') = 'authenticated'
   AND EXISTS (SELECT 1 FROM art a JOIN events e ON e.id = a.event_id WHERE a.id = bids.art_id));
 """
+_POLICY = "GRANT SELECT ON bids, votes, art, art_media, round_contestants, events TO authenticated;" + BIDS_POLICY
 
 # One row per listener, as Realtime's subscription insert writes them (Subscriptions.create/5):
 # no filters, every action, the client's JWT claims.

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bcastsim._commands._realtime_rls import SUBSCRIPTION_SIZES, check_dsn, realtime_sql_files
+from bcastsim._commands._realtime_rls import BIDS_POLICY, SUBSCRIPTION_SIZES, check_dsn, realtime_sql_files
 from bcastsim._errors import InputError
 from bcastsim._io import check_output, write_output
 from bcastsim._toml import Range, check_number
@@ -108,10 +108,7 @@ DO $rls$ BEGIN
 END $rls$;
 GRANT USAGE ON SCHEMA public TO authenticated;
 GRANT SELECT ON bids, art, events TO authenticated;
-ALTER TABLE bids ENABLE ROW LEVEL SECURITY;
-CREATE POLICY bcastsim_bids_of_events ON bids FOR SELECT TO authenticated USING (
-  (current_setting('request.jwt.claims', true)::jsonb ->> 'aud') = 'authenticated'
-  AND EXISTS (SELECT 1 FROM art a JOIN events e ON e.id = a.event_id WHERE a.id = bids.art_id));
+""" + BIDS_POLICY + """
 CREATE TABLE bcastsim_cal_subscriber (id uuid PRIMARY KEY, watched regclass NOT NULL, claims jsonb NOT NULL);
 -- The subscribers of bids who may see the bid in `change` (one decoded insert: table and row as JSON).
 CREATE OR REPLACE FUNCTION bcastsim_cal_authorize(change jsonb) RETURNS uuid[] LANGUAGE plpgsql AS $cal$
