@@ -1,0 +1,70 @@
+"""The simulator against its floors: the same fan-out as a bare heapq loop and as SimPy, grouped and per client.
+
+Run:  python benchmarks/bench_engine.py [--runs 3] [--quick]     (needs the [bench] extra for SimPy)
+
+Each row is a separate process; rows take turns (``benchmarks/_measure.py``), and each figure is the
+minimum and the median of ``--runs`` runs. "CPU" is user + sys of the whole process (start-up and
+imports included); "core CPU" is the run alone, which is what the ratio compares: bcastsim's core
+includes reading the SQL and building the workload, the floors get their fan-out ready-made. "ns per
+delivery" divides core CPU by the deliveries, which every row reports and which agree (same fan-out).
+
+Scenarios: Art Battle (clients in few large groups: the grouped floor is the peer) and the flash
+sale (shoppers following their own order, groups of one: the per-client floor is the peer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _measure import interleave, print_table, python_candidate
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="smaller populations")
+    args = parser.parse_args()
+    print(f"python {platform.python_version()} · {platform.machine()} · {os.cpu_count()} CPUs · {args.runs} runs each")
+    cases = [
+        ("artbattle", 500 if args.quick else 2_000, ("heapq-group", "simpy-group", "heapq-client", "simpy-client")),
+        ("artbattle", 2_000 if args.quick else 10_000, ("heapq-group", "simpy-group")),
+        ("flash_sale", 1_000 if args.quick else 5_000, ("heapq-client", "simpy-client")),
+    ]
+    for scenario, clients, floors in cases:
+        print(f"\n{scenario}, {clients:,} clients, broadcast over realtime.send, plan unlimited, no faults")
+        peer = f"{floors[0]}"
+        candidates = [
+            python_candidate(
+                "bcastsim", "floors.py", "bcastsim", "--scenario", scenario, "--clients", str(clients), floor=peer
+            )
+        ]
+        candidates += [
+            python_candidate(
+                kind,
+                "floors.py",
+                kind,
+                "--scenario",
+                scenario,
+                "--clients",
+                str(clients),
+                floor="" if kind == peer else peer,
+            )
+            for kind in floors
+        ]
+        summaries = interleave(candidates, runs=args.runs)
+        print_table(summaries, per="deliveries", per_unit="ns/delivery")
+        deliveries = {s.candidate.label: s.extra("deliveries") for s in summaries}
+        if len(set(deliveries.values())) != 1:
+            print(f"   deliveries differ: {deliveries} (the floors no longer model the same fan-out)")
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
