@@ -1,34 +1,35 @@
-"""How ``check`` and ``inspect`` scale with the number of trigger functions in the SQL.
+"""How ``check`` and ``inspect`` scale with the number of trigger functions, beside pglast's own parse.
 
 Run with::
 
-    .venv/bin/python benchmarks/bench_check_scale.py [--sizes 1000,10000]
+    python benchmarks/bench_check_scale.py [--sizes 1000,10000] [--runs 3]
 
-For each size N it writes one SQL file with a table and N trigger functions, each
-with its own trigger and a pg_notify of a JSON payload (so every function has a
-notify site, a payload and a trigger to find), then times, in this process:
+For each size N it writes one SQL file with a table and N trigger functions, each with its own
+trigger and a pg_notify of a JSON payload (every function has a notify site, a payload and a
+trigger to find). Then, each in its own process and taking turns (``benchmarks/_measure.py``):
 
-* **inspect** — reading the file into a catalog and building the JSON document
-  ``bcastsim inspect --format json`` prints;
-* **check** — every review rule over the same file, as ``bcastsim check`` runs them.
+* **parse (floor)**: pglast parses the file and every PL/pgSQL body, and nothing else;
+* **inspect**: the catalog and the JSON document ``bcastsim inspect --format json`` prints;
+* **check**: every review rule over the same file, as ``bcastsim check`` runs them.
 
-The figure of merit is seconds for 10,000 functions (goal: at most 10 s) and the
-ratio of the largest to the smallest size's time, which stays close to the ratio
-of the sizes when the work is linear (a quadratic path shows as its square). Both
-wall-clock and CPU seconds of this process are printed: on a machine shared with
-other work the wall clock also counts the time the process waited for a core.
+Each prints the CPU of its own phase ("core CPU", without interpreter start-up and imports); the
+ratio column divides by the parse floor, and "peak MiB" is the process's resident peak. The figures
+of merit: check and inspect CPU for 10,000 functions, their ratio to the parse, and the growth from the
+smallest to the largest size, which stays close to the ratio of the sizes when the work is linear.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bcastsim._commands.inspect import document
-from bcastsim.review import check
-from bcastsim.sqlmodel import load_catalog
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _measure import interleave, print_table, python_candidate
 
 _TABLE = "CREATE TABLE items (id uuid PRIMARY KEY, code text NOT NULL, amount numeric(10, 2));\n"
 _FUNCTION = """
@@ -46,50 +47,66 @@ def sql_with_functions(count: int) -> str:
     return _TABLE + "".join(_FUNCTION.format(i=i) for i in range(count))
 
 
-Timing = tuple[float, float]  # (wall-clock seconds, CPU seconds)
+def _phase(kind: str, path: Path) -> dict[str, object]:
+    """One kind of work on one file, timed in this process (imports are done before the clock starts)."""
+    import pglast
+
+    from bcastsim._commands.inspect import document
+    from bcastsim.review import check
+    from bcastsim.sqlmodel import load_catalog
+
+    text = path.read_text()
+    start = time.process_time()
+    if kind == "parse":
+        bodies = 0
+        for raw in pglast.parse_sql(text):
+            stmt = raw.stmt
+            if type(stmt).__name__ == "CreateFunctionStmt":
+                body = next(o.arg for o in stmt.options if o.defname == "as")[0].sval
+                pglast.parse_plpgsql(f"CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $b${body}$b$;")
+                bodies += 1
+        done: dict[str, object] = {"functions": bodies}
+    elif kind == "inspect":
+        doc = document(load_catalog([path]))
+        done = {"functions": doc["summary"]["functions"], "bytes": len(json.dumps(doc))}
+    else:
+        done = {"findings": len(check([path]).entries)}
+    return {**done, "core_cpu_s": round(time.process_time() - start, 4)}
 
 
-def _timed(size: int, directory: Path) -> tuple[Timing, Timing]:
-    path = directory / f"functions_{size}.sql"
-    path.write_text(sql_with_functions(size))
-    wall, cpu = time.perf_counter(), time.process_time()
-    catalog = load_catalog([path])
-    doc = document(catalog)
-    inspect_s = (time.perf_counter() - wall, time.process_time() - cpu)
-    assert doc["summary"]["functions"] == size, doc["summary"]
-    wall, cpu = time.perf_counter(), time.process_time()
-    report = check([path])
-    check_s = (time.perf_counter() - wall, time.process_time() - cpu)
-    assert len(report.entries) >= size, "every function should give at least one finding"
-    return inspect_s, check_s
-
-
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated function counts")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--phase", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(_phase(args.phase[0], Path(args.phase[1]))))
+        return 0
     sizes = [int(x) for x in args.sizes.split(",")]
-    results: dict[int, tuple[Timing, Timing]] = {}
+    core: dict[tuple[int, str], float] = {}
     with tempfile.TemporaryDirectory(prefix="bcastsim-bench-") as work:
         for size in sizes:
-            results[size] = _timed(size, Path(work))
-            (inspect_wall, inspect_cpu), (check_wall, check_cpu) = results[size]
-            print(
-                f"{size:>7,} functions   inspect {inspect_wall:6.2f} s ({inspect_cpu:6.2f} s CPU)   "
-                f"check {check_wall:6.2f} s ({check_cpu:6.2f} s CPU)",
-                flush=True,
-            )
+            path = Path(work) / f"functions_{size}.sql"
+            path.write_text(sql_with_functions(size))
+            print(f"\n{size:,} functions")
+            candidates = [
+                python_candidate(
+                    kind, Path(__file__).name, "--phase", kind, str(path), floor="" if kind == "parse" else "parse"
+                )
+                for kind in ("parse", "inspect", "check")
+            ]
+            summaries = interleave(candidates, runs=args.runs)
+            print_table(summaries)
+            for summary in summaries:
+                core[(size, summary.candidate.label)] = summary.core() or 0.0
     low, high = min(sizes), max(sizes)
     if low != high:
-        growth = results[high][1][1] / results[low][1][1]
-        print(f"check CPU time grew {growth:.1f}x for {high / low:.0f}x the functions (linear: ~{high / low:.0f}x)")
-    if 10_000 in results:
-        wall, cpu = results[10_000][1]
-        print(
-            f"goal (10,000 functions checked in at most 10 s): {'met' if wall <= 10.0 else 'not met'} "
-            f"by the wall clock ({wall:.1f} s), {'met' if cpu <= 10.0 else 'not met'} in CPU time ({cpu:.1f} s)"
-        )
+        for kind in ("inspect", "check"):
+            growth = core[(high, kind)] / max(core[(low, kind)], 1e-9)
+            print(f"{kind} CPU grew {growth:.1f}x for {high / low:.0f}x the functions (linear: ~{high / low:.0f}x)")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
