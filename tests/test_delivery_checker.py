@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import attrs
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from bcastsim.check.history import (
     ClientTrace,
     DeliveryHistory,
     Interval,
+    Receipts,
     Sent,
     check_delivery,
 )
@@ -206,3 +208,63 @@ def test_a_refetch_recovers_what_was_sent_before_it() -> None:
     report = check_delivery(DeliveryHistory(sent, (trace,), 0.0))
     assert report.counts[Anomaly.LOST] == 2
     assert report.recovered == 1
+
+
+def _subscribed_receipts(history: DeliveryHistory) -> DeliveryHistory:
+    """The same history with only the receipts a simulator can record: of a sent message, while subscribed."""
+    by_id = {m.message_id: m for m in history.sent}
+    traces = []
+    for trace in history.clients:
+        kept = {
+            topic: [
+                (mid, arrival)
+                for mid, arrival in receipts
+                if (m := by_id.get(mid)) is not None
+                and any(s.start_ms <= arrival and m.time_ms <= s.end_ms for s in trace.subscribed.get(topic, ()))
+            ]
+            for topic, receipts in trace.received.items()
+        }
+        traces.append(attrs.evolve(trace, received=kept))
+    return attrs.evolve(history, clients=traces)
+
+
+def _as_receipts(history: DeliveryHistory) -> DeliveryHistory:
+    ids: dict[str, list[int]] = {}
+    for message in sorted(history.sent, key=lambda m: m.message_id):
+        ids.setdefault(message.topic, []).append(message.message_id)
+    traces = []
+    for trace in history.clients:
+        compact = {}
+        for topic, receipts in trace.received.items():
+            compact[topic] = Receipts(ids.get(topic, []))
+            for mid, arrival in receipts:
+                compact[topic].add(mid, arrival)  # type: ignore[arg-type]
+        traces.append(attrs.evolve(trace, received=compact))
+    return attrs.evolve(history, clients=traces)
+
+
+@given(delivery_histories())
+def test_compact_receipts_give_the_same_report(history: DeliveryHistory) -> None:
+    """Receipts kept as runs give the report that tuple lists give: counts, totals and examples."""
+    history = _subscribed_receipts(history)
+    assert check_delivery(_as_receipts(history)) == check_delivery(history)
+
+
+@given(perfect_histories())
+def test_receipts_in_send_order_are_one_run(history: DeliveryHistory) -> None:
+    """Everything owed, received in order, is kept as one run whatever the number of deliveries."""
+    compact = _as_receipts(history)
+    (trace,) = compact.clients
+    receipts = trace.received.get("t")
+    assert receipts is None or (isinstance(receipts, Receipts) and receipts.segments <= 1)
+    assert check_delivery(compact) == check_delivery(history)
+
+
+def test_a_gap_a_duplicate_and_a_late_message_are_kept_apart() -> None:
+    """A skipped message starts a new run; a repeat and an out-of-order arrival are kept whole, with their times."""
+    receipts = Receipts([1, 2, 3, 4, 5])
+    for mid, at in [(1, 10.0), (2, 11.0), (4, 13.0), (4, 14.0), (3, 15.0), (5, 16.0)]:
+        receipts.add(mid, at)
+    assert list(receipts) == [(1, None), (2, None), (4, None), (4, 14.0), (3, 15.0), (5, None)]
+    assert len(receipts) == 6
+    assert receipts.segments == 5

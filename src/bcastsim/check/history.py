@@ -40,7 +40,7 @@ import bisect
 import enum
 import math
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import attrs
 
@@ -51,6 +51,7 @@ __all__ = [
     "DeliveryHistory",
     "DeliveryReport",
     "Interval",
+    "Receipts",
     "Sent",
     "check_delivery",
 ]
@@ -112,14 +113,82 @@ def _freeze_mapping(value: Mapping[str, Iterable[object]]) -> Mapping[str, tuple
     return {key: tuple(value[key]) for key in sorted(value)}
 
 
+class Receipts:
+    """What one client (or group) received on one topic, in memory that grows with gaps, not deliveries.
+
+    A simulator records hundreds of millions of deliveries; keeping each as a tuple until the run
+    ends costs ~120 bytes a delivery. Here arrivals in send order extend a run of consecutive
+    messages of the topic (two integers), a skipped message starts a new run, and only a receipt
+    that comes again or out of order is kept whole. Iteration yields ``(message_id, arrival_ms)``
+    in arrival order, as a tuple list would, with ``None`` for the arrival of a run member.
+
+    ``topic_ids`` is the topic's message ids in send order, ascending, shared with the producer,
+    which appends to it as it sends. The contract that makes run members' arrival times
+    unnecessary: a receipt is recorded when the message is handed to a client that is subscribed
+    at that moment (so it cannot have arrived outside a subscription, see ``LEAKED``).
+    """
+
+    __slots__ = ("_count", "_highest", "_ids", "_segments")
+
+    def __init__(self, topic_ids: Sequence[int]) -> None:
+        self._ids = topic_ids
+        # In arrival order: [first, end) ordinals of consecutive messages, or one (message_id, arrival) kept whole.
+        self._segments: list[list[int] | tuple[int, float]] = []
+        self._count = 0
+        self._highest = -1  # the highest message id received so far
+
+    def add(self, message_id: int, arrival_ms: float) -> None:
+        self._count += 1
+        segments = self._segments
+        if message_id > self._highest:
+            self._highest = message_id
+            last = segments[-1] if segments else None
+            ids = self._ids
+            if isinstance(last, list) and last[1] < len(ids) and ids[last[1]] == message_id:
+                last[1] += 1
+                return
+            ordinal = bisect.bisect_left(ids, message_id)
+            if ordinal < len(ids) and ids[ordinal] == message_id:
+                segments.append([ordinal, ordinal + 1])
+                return
+        segments.append((message_id, arrival_ms))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __iter__(self) -> Iterator[tuple[int, float | None]]:
+        ids = self._ids
+        for segment in self._segments:
+            if isinstance(segment, list):
+                for ordinal in range(segment[0], segment[1]):
+                    yield ids[ordinal], None
+            else:
+                yield segment
+
+    @property
+    def segments(self) -> int:
+        """How many runs and whole receipts are kept: the memory this costs, in units of a small list."""
+        return len(self._segments)
+
+
+def _freeze_receipts(
+    value: Mapping[str, Iterable[tuple[int, float]] | Receipts],
+) -> Mapping[str, tuple[tuple[int, float], ...] | Receipts]:
+    # Receipts are kept as they are: copying them into tuples is the memory they exist to save.
+    return {key: v if isinstance(v := value[key], Receipts) else tuple(v) for key in sorted(value)}
+
+
 @attrs.frozen
 class ClientTrace:
     client: str
     connected: tuple[Interval, ...] = attrs.field(converter=_intervals)
     subscribed: Mapping[str, tuple[Interval, ...]] = attrs.field(converter=_freeze_mapping)
     authorized: frozenset[str] = attrs.field(converter=_names, factory=frozenset)
-    received: Mapping[str, tuple[tuple[int, float], ...]] = attrs.field(
-        converter=_freeze_mapping,
+    received: Mapping[str, tuple[tuple[int, float], ...] | Receipts] = attrs.field(
+        converter=_freeze_receipts,
         factory=dict,
     )
     weight: int = 1
@@ -304,7 +373,8 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
                 else:
                     if (authorized or not message.private) and any(lo <= message.time_ms < hi for lo, hi in windows):
                         owed_received += 1
-                    if not _overlaps(intervals, message.time_ms, arrival):
+                    # A receipt without an arrival time was recorded while subscribed (see Receipts).
+                    if arrival is not None and not _overlaps(intervals, message.time_ms, arrival):
                         found.add(
                             Anomaly.LEAKED,
                             weight,
