@@ -268,3 +268,14 @@ def test_a_gap_a_duplicate_and_a_late_message_are_kept_apart() -> None:
     assert list(receipts) == [(1, None), (2, None), (4, None), (4, 14.0), (3, 15.0), (5, None)]
     assert len(receipts) == 6
     assert receipts.segments == 5
+
+
+def test_a_copy_of_receipts_goes_on_apart() -> None:
+    """A group split in two keeps what both received so far, and what each receives next is its own."""
+    receipts = Receipts([1, 2, 3])
+    receipts.add(1, 10.0)
+    twin = receipts.copy()
+    receipts.add(2, 11.0)
+    twin.add(3, 12.0)
+    assert [m for m, _ in receipts] == [1, 2]
+    assert [m for m, _ in twin] == [1, 3]

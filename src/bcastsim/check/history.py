@@ -153,6 +153,14 @@ class Receipts:
                 return
         segments.append((message_id, arrival_ms))
 
+    def copy(self) -> Receipts:
+        """An independent copy (the topic's id list stays shared): a group split in two goes on apart."""
+        twin = Receipts(self._ids)
+        twin._segments = [list(s) if isinstance(s, list) else s for s in self._segments]
+        twin._count = self._count
+        twin._highest = self._highest
+        return twin
+
     def __len__(self) -> int:
         return self._count
 

@@ -21,6 +21,7 @@ from bcastsim.check.history import (
     DeliveryHistory,
     DeliveryReport,
     Interval,
+    Receipts,
     Sent,
     check_delivery,
 )
@@ -48,6 +49,8 @@ def _copied(value: object) -> object:
         return list(value)
     if isinstance(value, set):
         return set(value)
+    if isinstance(value, Receipts):
+        return value.copy()
     return value
 
 
@@ -123,7 +126,7 @@ class Cohort:
         self.conn_intervals: list[tuple[float, float]] = []
         self.sub_at: dict[str, float] = {}
         self.sub_intervals: dict[str, list[tuple[float, float]]] = {}
-        self.received: dict[str, list[tuple[int, float]]] = {}
+        self.received: dict[str, Receipts] = {}
         self.closed: set[str] = set()
         self.close_attempts: dict[str, int] = {}
         self.epoch = 0
@@ -186,7 +189,7 @@ class Simulation:
         self.cohorts: list[Cohort] = []
         self.topic_subs: dict[str, dict[int, Cohort]] = {}
         self.sent: list[Sent] = []
-        self.topic_sent: dict[str, list[tuple[float, int]]] = {}
+        self.topic_ids: dict[str, list[int]] = {}  # ascending: what a topic's Receipts count runs in
         self.connections = 0
         self.server_down_until = 0.0
         self.join_window = -1
@@ -245,7 +248,7 @@ class Simulation:
     def publish(self, arch: Architecture, topic: str, time_ms: float, *, private: bool) -> int:
         msg_id = len(self.sent) + 1
         self.sent.append(Sent(msg_id, topic, time_ms, private))
-        self.topic_sent.setdefault(topic, []).append((time_ms, msg_id))
+        self.topic_ids.setdefault(topic, []).append(msg_id)
         self.metrics[arch.name].messages_published += 1
         return msg_id
 
@@ -310,7 +313,7 @@ class Simulation:
             # One WebSocket per client: frames arrive in the order they were sent.
             arrival = max(now + shared * cohort.link, cohort.last_arrival)
             cohort.last_arrival = arrival
-            cohort.received[topic].append((msg_id, arrival))
+            cohort.received[topic].add(msg_id, arrival)
             key = round(arrival - commit_ms, 1)
             histogram[key] = histogram.get(key, 0) + n
             if at_close is not None:
@@ -392,7 +395,8 @@ class Simulation:
             waited = start - cohort.join_wait_from.pop(topic, now)
             metrics.violations["max_join_queue_ms"] = max(metrics.violations["max_join_queue_ms"], waited)
             cohort.sub_at[topic] = start
-            cohort.received.setdefault(topic, [])
+            if topic not in cohort.received:
+                cohort.received[topic] = Receipts(self.topic_ids.setdefault(topic, []))
             self.topic_subs.setdefault(topic, {})[cohort.id] = cohort
         cohort.joined_during_drop.difference_update(topics)
         if not rejected:
@@ -875,7 +879,7 @@ class Simulation:
             subscribed={t: tuple(Interval(a, b) for a, b in v) for t, v in cohort.sub_intervals.items()},
             # A private channel is joined only by pages realtime.messages' policies authorise for it.
             authorized=frozenset(t for t in cohort.topics if t.startswith(PRIVATE)),
-            received={t: tuple(v) for t, v in cohort.received.items() if v},
+            received={t: v for t, v in cohort.received.items() if v},
             weight=cohort.n,
             wanted={t: (Interval(since, end),) for t, since in cohort.want_from.items() if since < end},
             refetched=tuple(cohort.refetch_times),
