@@ -9,6 +9,7 @@ limit admits some, jittered backoff sends them apart).
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from bcastsim.sim._workload import Followed, Instance, Workload, follow_topics
 __all__ = ["Cohort", "Simulation"]
 
 # What a group split off another does not inherit: its identity, size, random stream and constructor state.
-_OWN = frozenset({"id", "n", "rng", "arch", "role", "topics", "arrival_ms", "own"})
+_OWN = frozenset({"id", "n", "_rng", "_rng_source", "arch", "role", "topics", "arrival_ms", "own"})
 
 
 def _copied(value: object) -> object:
@@ -58,6 +59,8 @@ class Cohort:
     """Identical clients, handled together; ``n`` is how many real clients it stands for."""
 
     __slots__ = (
+        "_rng",
+        "_rng_source",
         "affected",
         "arch",
         "arrival_ms",
@@ -90,7 +93,6 @@ class Cohort:
         "received",
         "refetch_times",
         "resub_from",
-        "rng",
         "role",
         "sub_at",
         "sub_intervals",
@@ -107,7 +109,7 @@ class Cohort:
         role: str,
         topics: list[str],
         arrival_ms: float,
-        rng: random.Random,
+        rng: random.Random | Callable[[], random.Random],
         own: int = -1,
     ) -> None:
         self.id = cid
@@ -117,7 +119,9 @@ class Cohort:
         self.role = role
         self.topics = topics
         self.arrival_ms = arrival_ms
-        self.rng = rng
+        # A stream is made on first use: most groups never draw, and each Random holds 2.5 KB of state.
+        self._rng: random.Random | None = rng if isinstance(rng, random.Random) else None
+        self._rng_source: Callable[[], random.Random] | None = None if isinstance(rng, random.Random) else rng
         self.link = 1.0
         self.last_arrival = 0.0
         self.listeners: dict[str, int] = {}  # topic -> page callbacks per client, when more than one
@@ -153,6 +157,13 @@ class Cohort:
     @property
     def name(self) -> str:
         return f"{self.arch.name}/{self.role}/g{self.id:04d}"
+
+    @property
+    def rng(self) -> random.Random:
+        if self._rng is None:
+            assert self._rng_source is not None
+            self._rng = self._rng_source()
+        return self._rng
 
 
 class Simulation:
@@ -579,7 +590,7 @@ class Simulation:
             role=cohort.role,
             topics=list(cohort.topics),
             arrival_ms=cohort.arrival_ms,
-            rng=self.tree.stream(f"cohort/{len(self.cohorts)}"),
+            rng=functools.partial(self.tree.stream, f"cohort/{len(self.cohorts)}"),
             own=cohort.own,
         )
         cohort.n -= k
@@ -807,7 +818,7 @@ class Simulation:
                 role=population.name,
                 topics=[],
                 arrival_ms=arrival,
-                rng=self.tree.stream(f"cohort/{cid}"),
+                rng=functools.partial(self.tree.stream, f"cohort/{cid}"),
                 own=own_index,
             )
             cohort.topics = arch.topics(
