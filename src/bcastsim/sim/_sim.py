@@ -292,6 +292,7 @@ class Simulation:
         critical = self._critical.get(kind)
         at_close = metrics.latency_at_critical if critical is not None and commit_ms in critical else None
         delivered = 0
+        asked = 0
         reacting = 0.0
         # A page that cannot read the message neither shows it nor runs the queries its handler would.
         applies = arch.page_applies(self.behaviour)
@@ -299,8 +300,11 @@ class Simulation:
             if cohort.sub_at.get(topic, math.inf) > now:
                 continue  # the join has not completed yet
             n = cohort.n
+            asked += n
             if self.rate_used + n > limit:
                 metrics.violations["deliveries_dropped_over_message_rate"] += n
+                drop_key = (window, kind, cohort.role)
+                metrics.rate_drops[drop_key] = metrics.rate_drops.get(drop_key, 0) + n
                 self._close_channel(cohort, topic)
                 continue
             self.rate_used += n
@@ -321,6 +325,9 @@ class Simulation:
                 reaction = self._reactions[cohort.role].get(kind, 0.0)
                 if reaction:
                     reacting += n * cohort.listeners.get(topic, 1) * reaction
+        if asked:
+            metrics.rate_messages[window, kind] = metrics.rate_messages.get((window, kind), 0) + 1
+            metrics.rate_demand[window, kind] = metrics.rate_demand.get((window, kind), 0) + asked
         if delivered:
             metrics.messages_sent += delivered
             metrics.bytes_sent += delivered * wire_bytes
@@ -851,6 +858,7 @@ class Simulation:
             cohorts = [c for c in self.cohorts if c.arch is arch]
             metrics.clients_affected = sum(c.n for c in cohorts if c.affected)
             metrics.never_reconnected = sum(c.n for c in cohorts if c.down_since >= 0 and not c.connected)
+            metrics.never_connected = sum(c.n for c in cohorts if not c.conn_intervals)
             metrics.never_resubscribed = sum(c.n for c in cohorts if c.resub_from >= 0)
             history = DeliveryHistory(
                 sent=tuple(self.sent),
