@@ -150,7 +150,7 @@ def test_user_block_runs_from_a_built_wheel_outside_the_checkout(tmp_path: Path)
         "    bcastsim_db.execute(\"INSERT INTO lobbies VALUES ('00000000-0000-0000-0000-000000000001', 'a')\")\n"
         "    result = bcastsim_db.run_transaction([\n"
         "        \"INSERT INTO rounds (lobby_id, question) VALUES ('00000000-0000-0000-0000-000000000001', 'q')\"])\n"
-        "    assert [m['topic'] for m in result.messages] == ['lobby:00000000-0000-0000-0000-000000000001']\n"
+        "    assert [m.topic for m in result.messages] == ['lobby:00000000-0000-0000-0000-000000000001']\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
