@@ -173,3 +173,26 @@ def test_user_block_runs_from_a_built_wheel_outside_the_checkout(tmp_path: Path)
         if line == "python -m pytest":
             assert "1 passed" in completed.stdout
     assert not any(str(ROOT) in p.read_text() for p in project.rglob("*") if p.is_file() and p.suffix in {".toml"})
+
+
+def test_the_one_line_error_is_what_the_readme_shows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A scenario key with a typo prints exactly the README's one-line error, with exit status 2."""
+    quoted = next(line for line in README.splitlines() if line.startswith("bcastsim: error: mine.toml:"))
+    (tmp_path / "mine.toml").write_text("[populations.audience]\ncuont = 5\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", "mine.toml"]) == 2
+    assert capsys.readouterr().err.strip() == quoted
+
+
+def test_the_built_in_event_is_the_one_the_readme_describes() -> None:
+    """`bcastsim simulate` with no scenario: 2,000 viewers, 20 artworks and three hours, as the README says."""
+    from bcastsim.sim import load_scenario
+
+    scenario = load_scenario("artbattle")
+    assert "(2,000 viewers, 20 artworks, three voting" in " ".join(README.split())
+    assert scenario.populations["audience"].count == 2000
+    assert sum(scenario.entities["artwork"].per_phase.values()) == 20
+    assert scenario.scenario.duration_s == 3 * 3600
+    assert "three-hour Art Battle event" in README
