@@ -223,7 +223,8 @@ class ArchMetrics:
 
     def message_rate(self, seconds: int = 5) -> dict[str, Any]:
         """The busiest seconds of fan-out: those with the most deliveries dropped over the message rate
-        (else the most deliveries asked for), each with its messages, deliveries and drops by type and population."""
+        (else the most deliveries asked for) and the first second with a drop, each with its messages,
+        deliveries and drops by type and population."""
         demand: dict[int, int] = {}
         for (second, _kind), n in self.rate_demand.items():
             demand[second] = demand.get(second, 0) + n
@@ -231,6 +232,9 @@ class ArchMetrics:
         for (second, _kind, _population), n in self.rate_drops.items():
             dropped[second] = dropped.get(second, 0) + n
         ranked = sorted(demand, key=lambda s: (-dropped.get(s, 0), -demand[s], s))[:seconds]
+        first = min(dropped, default=None)
+        if first is not None and first not in ranked:
+            ranked.append(first)
 
         def of(table: Mapping[tuple[Any, ...], int], second: int, index: int) -> dict[str, int]:
             out: dict[str, int] = {}
@@ -241,6 +245,7 @@ class ArchMetrics:
 
         return {
             "seconds_over_limit": len(dropped),
+            "first_second_over_limit": first,
             "deliveries_dropped": sum(dropped.values()),
             "peak_deliveries_per_s": max(demand.values(), default=0),
             "busiest_seconds": [
