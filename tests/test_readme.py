@@ -125,11 +125,11 @@ def test_user_block_runs_from_a_built_wheel_outside_the_checkout(tmp_path: Path)
     (wheel,) = wheels.glob("bcastsim-*.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-    # A project of the user's own: the quiz app's SQL under db/, its event, one test using the plugin.
+    # A project of the user's own: the quiz app's SQL under db/ (the block writes db/realtime.sql), its event,
+    # one test using the plugin.
     project = tmp_path / "project"
     (project / "db").mkdir(parents=True)
     fixtures = ROOT / "tests" / "fixtures" / "sim"
-    shutil.copy(ROOT / "sql" / "realtime.sql", project / "db" / "realtime.sql")
     quiz = (fixtures / "quiz.sql").read_text()
     tables, _, triggers = quiz.partition("CREATE FUNCTION round_started()")
     (project / "db" / "schema.sql").write_text(tables)
@@ -172,6 +172,7 @@ def test_user_block_runs_from_a_built_wheel_outside_the_checkout(tmp_path: Path)
             assert "Why (" in completed.stdout
         if line == "python -m pytest":
             assert "1 passed" in completed.stdout
+    assert (project / "db" / "realtime.sql").read_text() == (ROOT / "sql" / "realtime.sql").read_text()
     assert not any(str(ROOT) in p.read_text() for p in project.rglob("*") if p.is_file() and p.suffix in {".toml"})
 
 
