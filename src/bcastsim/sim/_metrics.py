@@ -122,6 +122,7 @@ class ArchMetrics:
         self.rate_messages: dict[tuple[int, str], int] = {}
         self.rate_demand: dict[tuple[int, str], int] = {}
         self.rate_drops: dict[tuple[int, str, str], int] = {}
+        self.rate_writes: dict[tuple[int, str], int] = {}  # (second, [writes.NAME]) -> writes committed
         self.reconnect_ms: dict[float, int] = {}  # from the drop to connected again
         self.resubscribe_ms: dict[float, int] = {}  # from the drop to every held channel joined again
         self.lost_in_partition = 0
@@ -260,6 +261,33 @@ class ArchMetrics:
             ],
         }
 
+    def lag_context(self, calm_ms: float = 1000.0) -> dict[str, Any] | None:
+        """The backlog behind the sample with the highest lag: from the last earlier sample under ``calm_ms``
+        (or the start) to it, the writes committed by [writes.NAME] and the busiest second; None without a lag."""
+        lags, times = self.series["poller_lag_ms"], self.series["time_s"]
+        if not lags or max(lags) <= 0:
+            return None
+        peak = lags.index(max(lags))
+        calm = next((i for i in range(peak - 1, -1, -1) if lags[i] < calm_ms), None)
+        since = times[calm] if calm is not None else 0.0
+        at = times[peak]
+        writes: dict[str, int] = {}
+        per_second: dict[int, int] = {}
+        for (second, source), n in self.rate_writes.items():
+            if since <= second < at:
+                writes[source] = writes.get(source, 0) + n
+                per_second[second] = per_second.get(second, 0) + n
+        busiest = min(per_second, key=lambda s: (-per_second[s], s), default=None)
+        return {
+            "sampled_peak_lag_ms": round(max(lags), 3),
+            "since_s": since,
+            "at_s": at,
+            "lag_at_end_ms": round(lags[-1], 3),
+            "writes": dict(sorted(writes.items())),
+            "busiest_second": busiest,
+            "busiest_second_writes": per_second.get(busiest, 0) if busiest is not None else 0,
+        }
+
     def to_json(self) -> dict[str, Any]:
         kinds = sorted(self.latency)
         return {
@@ -318,6 +346,7 @@ class ArchMetrics:
                 "undeliverable_notifications": self.undeliverable_notifications,
             },
             "message_rate": self.message_rate(),
+            "lag_context": self.lag_context(),
             "user_visible": self.user_visible(),
             "delivery_check": self.checker,
             "series": {k: [round(x, 3) for x in v] for k, v in self.series.items()},

@@ -255,6 +255,9 @@ class Simulation:
         self._wal_writes += self.costs.wal_bytes_per_write
         first = self.architectures[0].name
         self.metrics[first].db("business_writes", 1, self.costs.insert_row_ms)
+        commit_s = (int(self.engine.now // 1000.0), write.source)
+        for metrics in self.metrics.values():
+            metrics.rate_writes[commit_s] = metrics.rate_writes.get(commit_s, 0) + 1
         for arch in self.architectures:
             arch.on_write(self, write)
 
