@@ -87,3 +87,19 @@ def test_a_run_without_loss_or_failure_has_no_why_and_no_caps() -> None:
 def test_why_is_deterministic(team: SimulationReport) -> None:
     """One seed, one report: the why section renders the same bytes twice."""
     assert render_text(simulate(QUIZ)) == render_text(team)
+
+
+def test_poller_lag_is_explained_by_the_writes_behind_it_and_the_poller_s_cost() -> None:
+    """Under postgres_changes with RLS the lag line names the writes since the last calm sample and the drain rate."""
+    report = simulate(QUIZ.with_name("quiz_pc.toml"))
+    m = report.runs[0].metrics["postgres_changes"]
+    context = m["lag_context"]
+    written = sum(context["writes"].values())
+    span = context["at_s"] - context["since_s"]
+    drain = 1000 / (m["database"]["realtime_time_ms"] / m["messages_published"])
+    assert written / span > drain  # the backlog the lag shows: more arrived than one poller drains
+    text = " ".join(render_text(report).split())
+    assert f"while {written:,} writes committed" in text
+    assert f"{written / span:,.1f}/s over {span:,.0f} s" in text
+    assert f"drains at most {drain:,.1f} changes/s" in text
+    assert "the poller was still" in text  # the unattributed loss says what was still queued at the end

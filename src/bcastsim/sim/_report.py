@@ -828,7 +828,11 @@ def loss_causes(report: SimulationReport, m: dict[str, Any]) -> list[tuple[int, 
         causes.append((int(min(rest, lost)), rate))
     explained = sum(n for n, _ in causes)
     if explained < lost:
-        causes.append((lost - explained, "not attributed to a limit or fault the simulation counts"))
+        rest = "not attributed to a limit or fault the simulation counts"
+        behind = (m.get("lag_context") or {}).get("lag_at_end_ms", 0.0)
+        if behind >= _LAG_WORTH_EXPLAINING_MS:
+            rest += f"; the poller was still {_ms(behind)} behind at the end, and what it had not sent was never sent"
+        causes.append((lost - explained, rest))
     return sorted(causes, key=lambda c: -c[0])
 
 
@@ -852,6 +856,37 @@ def _failure_cause(report: SimulationReport, m: dict[str, Any]) -> str | None:
     return text
 
 
+# Below this peak commit-to-poll lag a run's lag is not worth a cause.
+_LAG_WORTH_EXPLAINING_MS = 1000.0
+
+
+def _lag_cause(m: dict[str, Any]) -> str | None:
+    context = m.get("lag_context")
+    peak = m["peak_poller_lag_ms"]
+    changes = m["messages_published"]
+    if not context or peak < _LAG_WORTH_EXPLAINING_MS or not changes:
+        return None
+    per_change = m["database"]["realtime_time_ms"] / changes
+    span = max(context["at_s"] - context["since_s"], 1.0)
+    written = sum(context["writes"].values())
+    writes = ", ".join(f"{n:,} {name}" for name, n in sorted(context["writes"].items(), key=lambda kv: -kv[1]))
+    text = (
+        f"peak commit-to-poll lag {_ms(peak)}; the samples rise from {_clock(context['since_s'])} to their highest "
+        f"at {_clock(context['at_s'])}, while {written:,} writes committed ({writes or 'none'}: "
+        f"{written / span:,.1f}/s over {span:,.0f} s"
+    )
+    if context["busiest_second"] is not None:
+        text += f", {context['busiest_second_writes']:,} in the busiest second, {_clock(context['busiest_second'])}"
+    text += ")"
+    if per_change > 0:
+        text += (
+            f"; the poller spends {per_change:,.1f} ms of Realtime database time per change "
+            f"({_secs(m['database']['realtime_time_ms'])} over {changes:,} changes), so one poller drains at most "
+            f"{1000 / per_change:,.1f} changes/s and a burst above that waits its turn"
+        )
+    return text
+
+
 def why_section(report: SimulationReport, main: list[RunSummary]) -> list[str]:
     """Per run, the cause of its largest loss and of its failed connections, with the arithmetic."""
     lines: list[str] = []
@@ -861,7 +896,8 @@ def why_section(report: SimulationReport, main: list[RunSummary]) -> list[str]:
         label = _LABELS.get(name, name)
         causes = loss_causes(report, m)
         failure = _failure_cause(report, m)
-        if not causes and not failure:
+        lag = _lag_cause(m)
+        if not causes and not failure and not lag:
             continue
         if causes:
             lost, owed = m["updates"]["lost"], m["updates"]["owed"]
@@ -871,8 +907,10 @@ def why_section(report: SimulationReport, main: list[RunSummary]) -> list[str]:
             lines.extend(f"    also (≈ {n:,}): {text}" for n, text in causes[1:])
         else:
             lines.append(f"  {label}: no update lost")
+        if lag:
+            lines.append(f"    lag: {lag}")
         if failure:
             lines.append(f"    connections: {failure}")
     if not lines:
         return []
-    return ["Why (the largest loss and failure of each run, from what the simulation counted):", *lines, ""]
+    return ["Why (the largest loss, lag and failure of each run, from what the simulation counted):", *lines, ""]
