@@ -32,3 +32,18 @@ def test_help_lists_only_commands_that_exist() -> None:
 def test_no_command_prints_help_and_exits_2(capsys: object) -> None:
     """Running bcastsim without a sub-command is a usage error."""
     assert main([]) == 2
+
+
+def test_schema_scenario_prints_the_shipped_json_schema(tmp_path: object) -> None:
+    """`bcastsim schema scenario` prints models/scenario.schema.json byte for byte; -o writes the same."""
+    from pathlib import Path
+
+    from bcastsim._resources import builtin_models_dir
+
+    shipped = (builtin_models_dir() / "scenario.schema.json").read_text()
+    result = run_cli("schema", "scenario")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == shipped
+    target = Path(str(tmp_path)) / "scenario.schema.json"
+    assert run_cli("schema", "scenario", "-o", str(target)).returncode == 0
+    assert target.read_text() == shipped

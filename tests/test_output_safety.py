@@ -127,3 +127,13 @@ def test_read_text_refuses_files_over_the_limit(tmp_path: Path, monkeypatch: pyt
     assert "BCASTSIM_MAX_INPUT_BYTES" in caught.value.one_line()
     monkeypatch.setenv("BCASTSIM_MAX_INPUT_BYTES", "100")
     assert read_text(path) == "x" * 100
+
+
+def test_shipped_models_hold_no_path_of_the_machine_they_were_measured_on() -> None:
+    """models/*.toml and the docs name no absolute path of a developer's machine (/work, /home, /root)."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    machine = re.compile(r"(?<![\w.:/])/(work|home|root|Users)/")
+    for path in [*sorted((root / "models").rglob("*.toml")), root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        assert not machine.search(path.read_text()), path.name

@@ -40,9 +40,11 @@ def test_license_file_is_mit() -> None:
 
 
 def test_docs_never_claim_a_package_index_release() -> None:
-    """No README or docs page tells anyone to `pip install bcastsim` from an index."""
+    """No README (the examples' included) or docs page tells anyone to `pip install bcastsim` from an index."""
     bare = re.compile(r"pip install (-U )?['\"]?bcastsim(\[[a-z,]+\])?(?!\s*@)['\"]?(\s|$|`)")
-    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    pages += sorted((ROOT / "examples").glob("*/README.md"))
+    for page in pages:
         assert not bare.search(page.read_text()), page.name
 
 

@@ -195,7 +195,16 @@ def test_replay_script_reproduces_without_bcastsim(tmp_path: Path) -> None:
     replay = json.loads((tmp_path / "rejoin-after-closed.json").read_text())
     node = node_binary()
     assert node is not None
-    out = json.loads(subprocess.run([node, str(script)], capture_output=True, text=True, check=True).stdout)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = json.loads(
+        subprocess.run([node, str(script)], capture_output=True, text=True, check=True, cwd=elsewhere).stdout
+    )
+    for written in (script, tmp_path / "rejoin-after-closed.json"):  # no path of this machine in either file
+        assert str(tmp_path) not in written.read_text()
+    assert not replay["module"].startswith("/")
+    header = script.read_text().split("\n", 6)[:6]
+    assert not any("resolve(__dirname, \"/" in line for line in header)
     steps = out["schedules"][0]
     assert len(steps) == len(replay["schedules"][0]["ops"])
     assert steps[-1]["sent"] is not None

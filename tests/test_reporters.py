@@ -226,3 +226,18 @@ def test_order_is_severity_then_place(seed_report: Report) -> None:
     """Errors come first, then warnings, then notes; within each, by file and line."""
     keys = [(f.severity.rank, f.path or "", f.line or 0) for f in seed_report.findings]
     assert keys == sorted(keys)
+
+
+def test_help_uris_derive_from_the_repository_url_and_reach_a_rule_section() -> None:
+    """Every SARIF helpUri is [project.urls] Repository + /blob/main/docs/ + a page and an anchor the page has."""
+    import tomllib
+
+    repository = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    document = json.loads(render(check([ROOT / "sql"]), "sarif"))
+    uris = {rule["helpUri"] for rule in document["runs"][0]["tool"]["driver"]["rules"]}
+    assert uris
+    for uri in uris:
+        assert uri.startswith(f"{repository.rstrip('/')}/blob/main/docs/"), uri
+        page, _, anchor = uri.removeprefix(f"{repository.rstrip('/')}/blob/main/docs/").partition("#")
+        text = (ROOT / "docs" / page).read_text()
+        assert f'<a id="{anchor}"></a>' in text, uri

@@ -1,4 +1,4 @@
-"""`[tool.bcastsim]`: read from the project root only, every key known, schema/paths/fail-on, --fail-on."""
+"""`[tool.bcastsim]` / bcastsim.toml: the nearest upward, every key known, schema/paths/fail-on, --fail-on."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from bcastsim import InputError
 from bcastsim.cli import main
-from bcastsim.review import all_rules, find_pyproject, load_config
+from bcastsim.review import all_rules, find_config, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "sql" / "review"
@@ -59,15 +59,76 @@ def test_config_paths_are_checked_when_no_path_is_given(
     assert "unsupported-sql" not in document["summary"]["by_rule"]  # type: ignore[index]
 
 
-def test_only_the_project_root_config_is_read(tmp_path: Path) -> None:
-    """pyproject.toml beside .git is the config; one in a sub-directory or above the checkout is not."""
-    project = _project(tmp_path / "outer" / "project", "")
-    (tmp_path / "outer" / "pyproject.toml").write_text('[tool.bcastsim]\ntransport = "postgres"\n')
-    (project / "db" / "pyproject.toml").write_text('[tool.bcastsim]\ntransport = "postgres"\n')
-    assert find_pyproject(project / "db") == project / "pyproject.toml"
-    (project / "pyproject.toml").unlink()
-    assert find_pyproject(project / "db") is None
-    assert find_pyproject(tmp_path / "outer") is None
+def test_nearest_config_upward_is_read(tmp_path: Path) -> None:
+    """The nearest bcastsim.toml or pyproject.toml with [tool.bcastsim] at or above an input is its config."""
+    outer = tmp_path / "monorepo"
+    (outer / "apps" / "shop" / "db").mkdir(parents=True)
+    (outer / "pyproject.toml").write_text('[tool.bcastsim]\ntransport = "postgres"\n')
+    (outer / "apps" / "pyproject.toml").write_text('[tool.ruff]\nline-length = 100\n')
+    assert find_config(outer / "apps" / "shop" / "db") == outer / "pyproject.toml"
+    (outer / "apps" / "shop" / "pyproject.toml").write_text("[tool.bcastsim]\n")
+    assert find_config(outer / "apps" / "shop" / "db" / "x.sql") == outer / "apps" / "shop" / "pyproject.toml"
+    (outer / "apps" / "shop" / "db" / "bcastsim.toml").write_text('fail-on = "never"\n')
+    assert find_config(outer / "apps" / "shop" / "db") == outer / "apps" / "shop" / "db" / "bcastsim.toml"
+    assert find_config(tmp_path) is None
+
+
+def test_config_is_found_before_git_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A project without .git still has its config read, from the input's directory upward."""
+    project = _project(tmp_path / "project", 'fail-on = "never"\nschema = ["db/schema.sql", "db/realtime.sql"]\n')
+    shutil.rmtree(project / ".git")
+    monkeypatch.chdir(tmp_path)
+    status, document = _json(capsys, "check", "project/db/0002_triggers.sql", "--format", "json")
+    assert status == 0
+    assert document["summary"]["config"] == "project/pyproject.toml"  # type: ignore[index]
+    assert document["summary"]["fail_on"] == "never"  # type: ignore[index]
+
+
+def test_bcastsim_toml_keys_are_top_level_and_checked(tmp_path: Path) -> None:
+    """bcastsim.toml holds the keys at its top level; a misspelt one is an error with a suggestion."""
+    path = tmp_path / "bcastsim.toml"
+    path.write_text('hot-tables = ["orders"]\n')
+    assert load_config(path, all_rules()).hot_tables == ("orders",)
+    path.write_text('hot-tables = ["orders"]\nhot-table = ["x"]\n')
+    with pytest.raises(InputError) as raised:
+        load_config(path, all_rules())
+    assert raised.value.one_line().startswith(f"{path}:2: unknown key 'hot-table' in bcastsim.toml")
+    assert "use 'hot-tables'" in raised.value.one_line()
+
+
+def test_config_option_wins_and_projects_do_not_mix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--config overrides the nearest config; inputs from two configured projects in one run are bad input."""
+    one = _project(tmp_path / "one", 'fail-on = "never"\n')
+    two = _project(tmp_path / "two", 'fail-on = "note"\n')
+    monkeypatch.chdir(tmp_path)
+    argv = ["check", "one/db/0002_triggers.sql", "two/db/0002_triggers.sql", "--format", "json"]
+    assert main(argv) == 2
+    assert "different configurations" in capsys.readouterr().err
+    status, document = _json(capsys, *argv, "--config", str(two / "pyproject.toml"))
+    assert document["summary"]["fail_on"] == "note"  # type: ignore[index]
+    assert status == 1
+    assert one.is_dir()
+
+
+def test_neutral_defaults_say_what_to_set() -> None:
+    """With no table named in the config, each table rule says once, as a note, which key to set."""
+    from bcastsim.review import check
+
+    report = check([ROOT / "sql" / "broadcast_triggers.sql"], schema=[ROOT / "sql" / "schema.sql"])
+    hot = [f for f in report.findings if f.rule == "hot-table-notify"]
+    restricted = [f for f in report.findings if f.rule == "restricted-on-public-topic" and f.severity.value == "note"]
+    assert [(f.severity.value, "hot-tables = " in (f.fix or "")) for f in hot] == [("note", True)]
+    assert [("restricted-tables = " in (f.fix or "")) for f in restricted] == [True]
+    configured = check(
+        [ROOT / "sql" / "broadcast_triggers.sql"],
+        schema=[ROOT / "sql" / "schema.sql"],
+        config=load_config(ROOT / "pyproject.toml", all_rules()),
+    )
+    assert {f.severity.value for f in configured.findings if f.rule == "hot-table-notify"} == {"warning"}
 
 
 @pytest.mark.parametrize(

@@ -252,3 +252,19 @@ def test_update_of_columns_narrow_and_widen() -> None:
     widened = emission_changes(only_code, any_column)
     assert [(c.operation, c.narrowed) for c in widened] == [("UPDATE", False)]
     assert emission_changes(only_code, (("UPDATE", ("UPDATE OF code, amount",)),))[0].narrowed is False
+
+
+def test_a_message_without_type_or_event_is_named_by_its_function(tmp_path: Path) -> None:
+    """A pg_notify with no type key is named after its trigger function, not 'function#0'."""
+    old = tmp_path / "old.sql"
+    old.write_text(
+        "CREATE TABLE answers (id bigint PRIMARY KEY, lobby_id bigint NOT NULL, choice integer NOT NULL);\n"
+        "CREATE FUNCTION answer_submitted() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+        "  PERFORM pg_notify('lobby:' || NEW.lobby_id, json_build_object('id', NEW.id, 'choice', NEW.choice)::text);\n"
+        "  RETURN NEW;\nEND;\n$$;\n"
+        "CREATE TRIGGER answer_submitted AFTER INSERT ON answers FOR EACH ROW EXECUTE FUNCTION answer_submitted();\n"
+    )
+    new = tmp_path / "new.sql"
+    new.write_text(old.read_text().replace(", 'choice', NEW.choice", ""))
+    messages = [f.message for f in review(str(old), str(new)).findings if f.rule == "payload-key-removed"]
+    assert messages == ["message 'answer_submitted': payload key 'choice' was removed"]

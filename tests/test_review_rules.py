@@ -25,9 +25,13 @@ SEED = ROOT / "sql" / "broadcast_triggers.sql"
 RULE_IDS = [rule.id for rule in RULES] + [SUPPRESSION_RULE]
 
 
+# The rule fixtures' app: the tables its hot-table and restricted-table rules look at.
+FIXTURE_APP = ReviewConfig(hot_tables=("bids", "votes"), restricted_tables=("votes",))
+
+
 def _config_for(text: str) -> ReviewConfig:
     match = re.search(r"-- config: transport=(\S+)", text)
-    return ReviewConfig(transport=match.group(1)) if match else ReviewConfig()
+    return attrs.evolve(FIXTURE_APP, transport=match.group(1)) if match else FIXTURE_APP
 
 
 def _expected_lines(text: str, rule: str) -> list[int]:
@@ -89,7 +93,7 @@ def _seed_statements() -> dict[int, str]:
 
 @pytest.fixture(scope="module")
 def seed_report() -> dict[str, list[int]]:
-    report = check([ROOT / "sql"])
+    report = check([ROOT / "sql"], config=load_config(ROOT / "pyproject.toml", all_rules()))
     by_rule: dict[str, list[int]] = {}
     for finding in report.findings:
         assert finding.path is not None

@@ -50,3 +50,24 @@ def test_seed_sweep_prints_one_line_per_run(capsys: pytest.CaptureFixture[str]) 
     assert status == 0
     rows = [line for line in out.splitlines()[1:] if line.strip()]
     assert [row.split()[0] for row in rows] == ["1", "2"]
+
+
+def test_sql_directory_is_replayed_and_shown_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--sql db/` takes a directory; the replay command repeats it and no line holds the machine's absolute path."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "db").mkdir()
+    shutil.copy(root / "tests" / "fixtures" / "sim" / "jobs.sql", tmp_path / "db" / "jobs.sql")
+    shutil.copy(root / "tests" / "fixtures" / "sim" / "jobs.toml", tmp_path / "jobs.toml")
+    monkeypatch.chdir(tmp_path)
+    assert main(["simulate", "jobs.toml", "--sql", "db/", "--arch", "listen_notify"]) == 0
+    text = capsys.readouterr().out
+    replay = text.splitlines()[1]
+    assert replay.endswith("--sql db/")
+    assert "the contracts of db;" in text
+    assert str(tmp_path) not in text
+    assert main(replay.removeprefix("replay: bcastsim ").split()) == 0
+    assert capsys.readouterr().out == text

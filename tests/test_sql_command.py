@@ -50,3 +50,12 @@ def test_coverage_of_sql_without_the_stub_says_how_to_load_it() -> None:
     result = _run("coverage", str(SHOP_DB / "schema.sql"), str(SHOP_DB / "triggers.sql"), "--examples", "10")
     assert result.returncode == 1
     assert 'schema "realtime" does not exist' in result.stdout
+
+
+def test_coverage_takes_a_directory_like_its_files() -> None:
+    """`sql coverage DIR` reads the directory's .sql files in load order: the same table as naming them."""
+    files = [str(SHOP_DB / "schema.sql"), str(SHOP_DB / "triggers.sql")]
+    by_file = _run("coverage", "bcastsim:realtime", *files, "--examples", "20")
+    by_directory = _run("coverage", "bcastsim:realtime", str(SHOP_DB), "--examples", "20")
+    assert by_directory.returncode == 0, by_directory.stderr
+    assert by_directory.stdout == by_file.stdout

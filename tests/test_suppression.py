@@ -112,3 +112,17 @@ def test_malformed_baseline_is_an_input_error(tmp_path: Path, capsys: pytest.Cap
     assert status == 2
     assert err.startswith(f"bcastsim: error: {tmp_path / 'base.json'}: not a bcastsim baseline")
     assert len(err.splitlines()) == 1
+
+
+def test_unused_suppression_note_names_the_file_as_other_findings_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checked as db/triggers.sql, the unused-suppression note says db/triggers.sql, not an absolute path."""
+    (tmp_path / "db").mkdir()
+    _write(tmp_path / "db", "-- bcastsim: ignore-file[payload-too-large]\n" + DEFINER)
+    monkeypatch.chdir(tmp_path)
+    main(["check", "db/triggers.sql", *(f"--schema={p}" for p in SCHEMA), "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    paths = {f["rule"]: f["path"] for f in findings}
+    assert paths[UNUSED_SUPPRESSION_RULE] == "db/triggers.sql"
+    assert paths["security-definer-search-path"] == "db/triggers.sql"

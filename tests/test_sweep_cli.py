@@ -13,9 +13,10 @@ import pytest
 from _sim_support import TINY
 from bcastsim.cli import main
 from bcastsim.sim import simulate
+from bcastsim.sim._plot import plot_file_name
 from bcastsim.sim._sweep import HEADLINE
 
-_PLOTTED = sorted(f"{h.name}.png" for h in HEADLINE if h.plot)
+_PLOTTED = sorted(plot_file_name(h) for h in HEADLINE if h.plot)
 _SWEEP = ["simulate", str(TINY), "--sweep", "clients=20..60:3", "--arch", "broadcast,postgres_changes"]
 
 
@@ -30,6 +31,14 @@ def plotted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("plot")
     assert main([*_SWEEP, "--jobs", "2", "--plot", str(directory)]) == 0
     return directory
+
+
+def test_plot_file_names_say_the_unit_they_plot() -> None:
+    """A plot's file name ends in the unit on its y axis: the database time is plotted in seconds, WAL in MB."""
+    assert "realtime_db_time_s.png" in _PLOTTED
+    assert "peak_retained_wal_mb.png" in _PLOTTED
+    assert "latency_p99_ms.png" in _PLOTTED
+    assert not any(name.endswith(("_bytes.png",)) or name == "realtime_db_time_ms.png" for name in _PLOTTED)
 
 
 def test_plot_writes_one_png_per_headline_metric_and_the_data(plotted: Path) -> None:

@@ -30,7 +30,7 @@ __all__ = ["EXIT_INTERNAL_ERROR", "main"]
 EXIT_INTERNAL_ERROR = 3
 
 # Order is the order ``--help`` lists them: the data flow, SQL first.
-_COMMAND_NAMES = ("inspect", "check", "review", "simulate", "calibrate", "client", "sql")
+_COMMAND_NAMES = ("inspect", "check", "review", "simulate", "calibrate", "client", "sql", "schema")
 
 
 def _available_commands() -> list[tuple[str, ModuleType]]:

@@ -28,7 +28,8 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         type=Path,
-        help="pyproject.toml to read [tool.bcastsim] from (default: the one beside .git of the current project)",
+        help="bcastsim.toml, or pyproject.toml with [tool.bcastsim], to read (default: the nearest one at or above "
+        "each input, else above the working directory)",
     )
     parser.add_argument(
         "--fail-on",
@@ -47,8 +48,10 @@ def config_from_args(args: argparse.Namespace) -> ReviewConfig:
     from bcastsim.review import all_rules
 
     if args.config is not None and path_kind(args.config, "--config") != "file":
-        raise InputError("no such file", path=str(args.config), fix="give --config the path of a pyproject.toml")
-    config = config_for(Path.cwd(), args.config)
+        raise InputError(
+            "no such file", path=str(args.config), fix="give --config the path of a bcastsim.toml or pyproject.toml"
+        )
+    config = config_for(_config_start(args), args.config)
     known = all_rules()
     unknown = sorted(set(args.disable) - set(known))
     if unknown:
@@ -67,6 +70,29 @@ def config_from_args(args: argparse.Namespace) -> ReviewConfig:
 
 # Inputs that name a git revision or the empty version rather than a path on disk.
 _NOT_ON_DISK = ("git:", "none:")
+
+
+def _config_start(args: argparse.Namespace) -> Path:
+    """Where the configuration search starts: the inputs on disk (all in one project), else the working directory.
+
+    Inputs whose nearest configurations differ belong to different projects: one run cannot apply both.
+    """
+    from bcastsim._resources import display_path
+    from bcastsim.review import find_config
+
+    named = [getattr(args, "old", None), getattr(args, "new", None)]
+    inputs: list[str | None] = [*(getattr(args, "paths", None) or ()), *named]
+    on_disk = [Path(spec) for spec in inputs if spec and not spec.startswith(_NOT_ON_DISK) and Path(spec).exists()]
+    if args.config is not None or not on_disk:
+        return Path.cwd()
+    found = {spec: find_config(spec) for spec in on_disk}
+    distinct = sorted({display_path(config) if config else "none" for config in found.values()})
+    if len(distinct) > 1:
+        raise InputError(
+            f"the inputs have different configurations ({', '.join(distinct)})",
+            fix="check each project in its own run, or choose one with --config",
+        )
+    return on_disk[0]
 
 
 def check_input_paths(specs: list[str]) -> None:

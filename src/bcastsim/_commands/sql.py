@@ -25,7 +25,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     realtime = sub.add_parser("realtime", help="the minimal Supabase realtime schema (realtime.send, messages)")
     realtime.add_argument("-o", "--output", metavar="FILE", help="write it to FILE instead of standard output")
     coverage = sub.add_parser("coverage", help="notify sites fired by generated histories on the model")
-    coverage.add_argument("paths", nargs="+", metavar="PATH", help="SQL files in load order (or bcastsim:realtime)")
+    coverage.add_argument(
+        "paths", nargs="+", metavar="PATH", help="SQL files or directories in load order (or bcastsim:realtime)"
+    )
     coverage.add_argument("--examples", type=int, default=200, help="histories to generate (default 200)")
 
 
@@ -48,12 +50,12 @@ def _realtime(output: str | None) -> int:
 
 
 def _coverage(paths: list[str], examples: int) -> int:
+    from bcastsim.review._diff import expand_sql_paths
     from bcastsim.strategies import measure_coverage
 
-    files = [realtime_sql_file() if p == "bcastsim:realtime" else Path(p) for p in paths]
-    for path in files:
-        if not path.is_file():
-            raise InputError("no such SQL file", path=path, fix="give the SQL files in load order")
+    files: list[Path] = []
+    for spec in paths:  # a directory is its .sql files in its migration tool's order, as everywhere else
+        files.extend([realtime_sql_file()] if spec == "bcastsim:realtime" else expand_sql_paths([Path(spec)]))
     coverage = measure_coverage(files, examples=examples)
     sys.stdout.write(coverage.table() + "\n")
     return 0 if coverage.vacuous() is None else 1

@@ -9,6 +9,7 @@ as a timeline; it can be written as replayable JSON and as a standalone node scr
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -602,14 +603,19 @@ def write_replays(directory: Path, request: dict[str, Any], seed: int, written: 
             "message": entry["message"],
             "schedules": [{"seed": seed + 1, "ops": entry["ops"]}],
         }
+        if "module" in replay:  # relative to the replay's own directory: no path of this machine in the file
+            replay["module"] = Path(os.path.relpath(replay["module"], directory.resolve())).as_posix()
+        modules = Path(os.path.relpath(node_modules_dir().resolve(), directory.resolve())).as_posix()
         json_path = directory / f"{name}.json"
         json_path.write_text(json.dumps(replay, indent=2) + "\n", encoding="utf-8")
         script = (
             f"// Replays {rule} on the real @supabase/realtime-js: `node {name}.js` prints each step's observation.\n"
-            f"// Needs @supabase/realtime-js 2.119.1 under $BCASTSIM_NODE_MODULES (default {node_modules_dir()}).\n"
+            "// Needs @supabase/realtime-js 2.119.1 under $BCASTSIM_NODE_MODULES (default: where bcastsim found it\n"
+            "// when it wrote this file, relative to this directory). Paths below are relative to this directory.\n"
+            "process.chdir(__dirname);\n"
             f"globalThis.__BCASTSIM_INPUT = {json.dumps(replay)};\n"
             "process.env.BCASTSIM_NODE_MODULES = process.env.BCASTSIM_NODE_MODULES || "
-            f"{json.dumps(str(node_modules_dir()))};\n" + harness
+            f"require('path').resolve(__dirname, {json.dumps(modules)});\n" + harness
         )
         js_path = directory / f"{name}.js"
         js_path.write_text(script, encoding="utf-8")

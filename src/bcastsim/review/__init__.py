@@ -11,7 +11,7 @@ the rule findings the new version introduces or fixes. Reports render as ``text`
 ``json``, ``sarif`` (2.1.0) or ``github`` workflow annotations.
 """
 
-from bcastsim.review._config import ReviewConfig, find_pyproject, load_config
+from bcastsim.review._config import ReviewConfig, find_config, find_pyproject, load_config
 from bcastsim.review._diff import DIFF_RULES, Version, diff_catalogs, expand_sql_paths, materialize
 from bcastsim.review._pgdiff import PG_RULES, Workload, generate_workload, pg_diff
 from bcastsim.review._report import FORMATS, Entry, Report, RuleInfo, render
@@ -39,6 +39,7 @@ __all__ = [
     "config_for",
     "diff_catalogs",
     "expand_sql_paths",
+    "find_config",
     "find_pyproject",
     "generate_workload",
     "load_config",

@@ -1,8 +1,9 @@
-"""``[tool.bcastsim]`` in ``pyproject.toml``: what to check, which rules run, what counts as sensitive.
+"""``[tool.bcastsim]`` in ``pyproject.toml``, or ``bcastsim.toml``: what to check, which rules run, what is sensitive.
 
-The file is read from the project root only: the directory holding ``.git`` at or above
-the working directory, when a ``pyproject.toml`` sits beside it (or ``--config FILE``).
-A key not listed here is an input error with the nearest known key as a suggestion::
+As ruff and sqlfluff do, the configuration of an input is the nearest one at or above it: in
+each directory upward, a ``bcastsim.toml`` (the keys at its top level), else a ``pyproject.toml``
+that has a ``[tool.bcastsim]`` table; ``--config FILE`` wins over both. A key not listed here
+is an input error with the nearest known key as a suggestion::
 
     [tool.bcastsim]
     schema = ["db/schema.sql"]             # loaded before the checked SQL (relative to pyproject.toml)
@@ -14,8 +15,8 @@ A key not listed here is an input error with the nearest known key as a suggesti
     sensitive-columns = ["*.email", "people.*", "*.person_id"]   # table.column globs
     sensitive-keys = ["*bidder*", "*voter*"]                     # payload key globs
     restricted-topics = ["*admin*"]        # topic globs that only some roles may read
-    restricted-tables = ["votes"]          # tables whose rows only some roles may read
-    hot-tables = ["bids", "votes"]         # tables written in bursts by many users at once
+    restricted-tables = ["grades"]         # tables whose rows only some roles may read (default: none)
+    hot-tables = ["orders"]                # tables written in bursts by many users at once (default: none)
     migrations = "goose"                   # force a migration convention (default: detected)
     severity = { "timestamp-semantics" = "note" }                # per-rule override
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from bcastsim._toml import line_of, read_toml
 from bcastsim.findings import Severity
 
 __all__ = [
+    "CONFIG_FILE",
     "CONFIG_KEYS",
     "DEFAULT_HOT_TABLES",
     "DEFAULT_RESTRICTED_TABLES",
@@ -43,11 +46,14 @@ __all__ = [
     "DEFAULT_SENSITIVE_KEYS",
     "TRANSPORTS",
     "ReviewConfig",
+    "find_config",
     "find_pyproject",
     "load_config",
 ]
 
 TRANSPORTS = ("auto", "supabase-realtime", "postgres")
+CONFIG_FILE = "bcastsim.toml"
+_TOOL_TABLE = re.compile(r"^\s*\[\s*tool\s*\.\s*bcastsim\s*[\].]", re.MULTILINE)
 
 # People's identities and contact details. Artists' stage names are public in the
 # modelled event, so `artist_profiles.name` is deliberately not here.
@@ -63,7 +69,6 @@ DEFAULT_SENSITIVE_COLUMNS: tuple[str, ...] = (
     "*.last_name",
     "*.full_name",
     "*.ip_address",
-    "people.*",
 )
 DEFAULT_SENSITIVE_KEYS: tuple[str, ...] = (
     "*bidder*",
@@ -74,8 +79,9 @@ DEFAULT_SENSITIVE_KEYS: tuple[str, ...] = (
     "*phone*",
 )
 DEFAULT_RESTRICTED_TOPICS: tuple[str, ...] = ("*admin*", "*private*", "*staff*")
-DEFAULT_RESTRICTED_TABLES: tuple[str, ...] = ("votes",)
-DEFAULT_HOT_TABLES: tuple[str, ...] = ("bids", "votes")
+# Which tables are restricted or written in bursts is the app's to say: no defaults.
+DEFAULT_RESTRICTED_TABLES: tuple[str, ...] = ()
+DEFAULT_HOT_TABLES: tuple[str, ...] = ()
 
 _SEVERITIES = {s.value: s for s in Severity}
 _FAIL_ON = ("error", "warning", "note", "never")
@@ -147,17 +153,34 @@ class ReviewConfig:
         return self.severity.get(rule_id, default)
 
 
-def find_pyproject(start: Path) -> Path | None:
-    """``pyproject.toml`` beside the ``.git`` of the project holding ``start``; ``None`` when there is none.
+def _has_tool_table(pyproject: Path) -> bool:
+    try:
+        return bool(_TOOL_TABLE.search(pyproject.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return False
 
-    A pyproject.toml in a sub-directory, or one above a checkout, belongs to something else.
+
+def find_config(start: Path) -> Path | None:
+    """The configuration nearest at or above ``start``; ``None`` when no directory up to the root has one.
+
+    In each directory, ``bcastsim.toml`` comes first, then a ``pyproject.toml`` with a
+    ``[tool.bcastsim]`` table (one without it belongs to something else, and the search goes on).
     """
+    start = start.absolute()
     directory = start if start.is_dir() else start.parent
     for candidate in (directory, *directory.parents):
-        if (candidate / ".git").exists():
-            path = candidate / "pyproject.toml"
-            return path if path.is_file() else None
+        own = candidate / CONFIG_FILE
+        if own.is_file():
+            return own
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and _has_tool_table(pyproject):
+            return pyproject
     return None
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The former name of :func:`find_config`."""
+    return find_config(start)
 
 
 def _string_list(table: Mapping[str, Any], key: str, path: Path) -> tuple[str, ...] | None:
@@ -173,12 +196,18 @@ def _string_list(table: Mapping[str, Any], key: str, path: Path) -> tuple[str, .
     return tuple(value)
 
 
+def _section(path: Path) -> str | None:
+    """The TOML table holding the settings: ``tool.bcastsim`` in a pyproject.toml, the top level elsewhere."""
+    return "tool.bcastsim" if path.name == "pyproject.toml" else None
+
+
 def _unknown_key(key: str, text: str, path: Path) -> InputError:
     close = difflib.get_close_matches(key, CONFIG_KEYS, n=1, cutoff=0.6)
+    where = "[tool.bcastsim]" if _section(path) else path.name
     return InputError(
-        f"unknown key {key!r} in [tool.bcastsim]",
+        f"unknown key {key!r} in {where}",
         path=path,
-        line=line_of(text, "tool.bcastsim", key),
+        line=line_of(text, _section(path), key),
         fix=f"use {close[0]!r}" if close else f"known keys: {', '.join(CONFIG_KEYS)}",
     )
 
@@ -192,8 +221,8 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
     """Read ``[tool.bcastsim]`` from ``pyproject`` (``None``: defaults); unknown keys and rule ids are input errors."""
     if pyproject is None:
         return ReviewConfig()
-    text, data = read_toml(pyproject, "pyproject.toml")
-    table = data.get("tool", {}).get("bcastsim", {})
+    text, data = read_toml(pyproject, pyproject.name)
+    table = data.get("tool", {}).get("bcastsim", {}) if _section(pyproject) else data
     if not isinstance(table, dict):
         raise InputError("[tool.bcastsim] must be a table", path=pyproject)
     for key in table:
@@ -208,7 +237,7 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
             raise InputError(
                 f"[tool.bcastsim] {key} must be one of {', '.join(choices)}, got {value!r}",
                 path=pyproject,
-                line=line_of(text, "tool.bcastsim", key),
+                line=line_of(text, _section(pyproject), key),
             )
         kwargs[key.replace("-", "_")] = value
     kwargs["schema"] = _relative_paths(table, "schema", pyproject)
@@ -234,7 +263,7 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
             raise InputError(
                 f"[tool.bcastsim] {key} names unknown rule(s): {', '.join(unknown)}",
                 path=pyproject,
-                line=line_of(text, "tool.bcastsim", key),
+                line=line_of(text, _section(pyproject), key),
                 fix="run `bcastsim check --list-rules` for the rule ids",
             )
         kwargs[key] = frozenset(ids)

@@ -387,7 +387,9 @@ def _message_kind(site: NotifySite, index: int) -> str:
         return field.constant
     if site.event is not None and site.event.is_literal:
         return str(site.event)
-    return f"{site.function}#{index}"
+    # No type and no event name in the SQL (pg_notify): the function names it, as the simulator does;
+    # a function's later sends are numbered from 2.
+    return site.function if index == 0 else f"{site.function}#{index + 1}"
 
 
 def _messages(catalog: Catalog) -> dict[tuple[str, str], _Message]:

@@ -41,8 +41,36 @@ _GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.
 # How a review's finding relates to the old version, in SARIF's words.
 _BASELINE = {"introduced": "new", "fixed": "absent", "changed": "updated"}
 
-# Where each rule is documented; a rule's help link is this plus the page and the rule id as anchor.
-DOCS_URL = "https://github.com/bcastsim/bcastsim/blob/main/docs/"
+
+
+def _repository_url() -> str:
+    """``[project.urls] Repository`` of bcastsim's ``pyproject.toml``: the one setting every help link derives from.
+
+    Read from the installed package's metadata; in a source tree without an install, from the
+    ``pyproject.toml`` beside ``src/``.
+    """
+    from importlib import metadata
+
+    try:
+        for entry in metadata.metadata("bcastsim").get_all("Project-URL") or []:
+            label, _, url = entry.partition(",")
+            if label.strip().lower() == "repository" and url.strip():
+                return str(url).strip().rstrip("/")
+    except metadata.PackageNotFoundError:
+        pass
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[3] / "pyproject.toml"
+    if pyproject.is_file():
+        url = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("urls", {}).get("Repository")
+        if isinstance(url, str) and url:
+            return url.rstrip("/")
+    raise RuntimeError("bcastsim's [project.urls] Repository is not set")
+
+
+# Where each rule is documented: the docs/ of the repository's main branch (the same pages ship in the
+# sdist); a rule's help link is this plus the page and the rule id as anchor.
+DOCS_URL = f"{_repository_url()}/blob/main/docs/"
 # Code scanning's security score (0.0-10.0) for the rules that are about who can read or run what;
 # GitHub ranks these alerts as critical/high/medium/low instead of error/warning/note.
 SECURITY_SEVERITY: Mapping[str, float] = {

@@ -383,6 +383,12 @@ def _sensitive_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 
 def _restricted_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    if not ctx.config.restricted_tables:
+        sites = [site for site in ctx.sites() if is_public(site) and site.tables]
+        yield from _unconfigured(
+            ctx, rule, sites, "restricted-tables", "restricted-on-public-topic reads topic names only: no "
+            "restricted-tables say which tables' rows are for some roles only",
+        )
     for site in ctx.sites():
         if not is_public(site) or ctx.listened_privately(site):
             continue
@@ -700,7 +706,26 @@ def _exception_swallowed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 )
 
 
+def _unconfigured(ctx: RuleContext, rule: Rule, sites: list[NotifySite], key: str, message: str) -> Iterator[Finding]:
+    """The one note, at the first site it would look at, of a rule waiting for the project's table names."""
+    if sites:
+        yield rule.at_site(
+            ctx,
+            sites[0],
+            message,
+            severity=Severity.NOTE,
+            fix=f'set {key} = ["table", ...] in [tool.bcastsim] (pyproject.toml or bcastsim.toml)',
+        )
+
+
 def _hot_table_notify(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    if not ctx.config.hot_tables:
+        sites = [site for site in ctx.sites() if site.transport in _NOTIFY_TRANSPORTS and site.tables]
+        yield from _unconfigured(
+            ctx, rule, sites, "hot-tables", "hot-table-notify is off: no hot-tables say which tables are written in "
+            "bursts by many users at once",
+        )
+        return
     seen: set[tuple[str, str]] = set()
     for site in ctx.sites():
         if site.transport not in _NOTIFY_TRANSPORTS:

@@ -20,6 +20,7 @@ from pathlib import Path
 import attrs
 
 from bcastsim._errors import InputError
+from bcastsim._resources import display_path
 from bcastsim.findings import Finding, Severity
 
 __all__ = [
@@ -97,10 +98,10 @@ class Suppressions:
                 fix = "remove the comment, or move it onto the statement the finding is about"
             else:
                 continue
+            # The comment's path is resolved to match findings by file; the note shows it as other findings do.
+            shown = display_path(comment.path)
             notes.append(
-                Finding(
-                    rule=rule, severity=Severity.NOTE, message=message, path=comment.path, line=comment.line, fix=fix
-                )
+                Finding(rule=rule, severity=Severity.NOTE, message=message, path=shown, line=comment.line, fix=fix)
             )
         return notes
 

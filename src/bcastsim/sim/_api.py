@@ -72,6 +72,7 @@ class SimulationReport:
     backtest: dict[str, Any] | None = None
     plans_source: str = ""  # the plans file given beside the scenario ("" = built-ins or the scenario's own)
     settings: tuple[tuple[str, Any], ...] = ()  # ("section.key", value) set over the scenario file's
+    sql_override: tuple[str, ...] = ()  # --sql paths as given, which replace the scenario's sql = [...]
 
     @property
     def replay_command(self) -> str:
@@ -90,6 +91,7 @@ class SimulationReport:
             parts.append(f"--arch {archs}")
             profiles = ",".join(dict.fromkeys(r.profile for r in self.runs if r.profile)) or "none"
             parts.append(f"--compare-profiles {profiles}")
+        parts += [f"--sql {path}" for path in self.sql_override]
         parts += [f"--set {key}={toml_value(value)}" for key, value in self.settings]
         return " ".join(parts)
 
@@ -376,6 +378,7 @@ def simulate(
         backtest=backtest,
         plans_source=str(plans) if isinstance(plans, str | Path) else ("<plans mapping>" if plans else ""),
         settings=tuple(set_keys),
+        sql_override=tuple(str(p) for p in sql or ()),
     )
 
 
@@ -390,12 +393,12 @@ def plan_set(scenario: Scenario, plans: str | Path | Mapping[str, Any] | None) -
 
 
 def _display_sql(path: str) -> str:
-    from bcastsim._resources import builtin_sql_dir
+    from bcastsim._resources import builtin_sql_dir, display_path
 
     try:
         return "sql/" + Path(path).resolve().relative_to(builtin_sql_dir().resolve()).as_posix()
     except ValueError:
-        return path
+        return display_path(path)  # as near the working directory as it is, never the machine's whole path
 
 
 def _headline(scenario: Scenario, app: AppModel, workload: Workload) -> str:

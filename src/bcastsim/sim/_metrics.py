@@ -114,7 +114,15 @@ class ArchMetrics:
         self.failed_episodes = 0  # episodes in which the service refused the client or was down
         self.clients_affected = 0  # clients that lost their connection, or failed an attempt, at least once
         self.never_reconnected = 0
+        self.never_connected = 0  # clients with no connection at all in the whole event
         self.never_resubscribed = 0  # reconnected, but some channel the page holds never joined again
+        # Per second of the event and message type: messages fanned out and the deliveries they asked for;
+        # per second, type and population: deliveries dropped over the plan's message rate. Reports read
+        # these to say which writes, at which second, went over the limit.
+        self.rate_messages: dict[tuple[int, str], int] = {}
+        self.rate_demand: dict[tuple[int, str], int] = {}
+        self.rate_drops: dict[tuple[int, str, str], int] = {}
+        self.rate_writes: dict[tuple[int, str], int] = {}  # (second, [writes.NAME]) -> writes committed
         self.reconnect_ms: dict[float, int] = {}  # from the drop to connected again
         self.resubscribe_ms: dict[float, int] = {}  # from the drop to every held channel joined again
         self.lost_in_partition = 0
@@ -214,6 +222,72 @@ class ArchMetrics:
         shares = {k: round(v / owed, 6) if owed else 0.0 for k, v in counts.items() if k != "owed"}
         return {**counts, "share_of_owed": shares}
 
+    def message_rate(self, seconds: int = 5) -> dict[str, Any]:
+        """The busiest seconds of fan-out: those with the most deliveries dropped over the message rate
+        (else the most deliveries asked for) and the first second with a drop, each with its messages,
+        deliveries and drops by type and population."""
+        demand: dict[int, int] = {}
+        for (second, _kind), n in self.rate_demand.items():
+            demand[second] = demand.get(second, 0) + n
+        dropped: dict[int, int] = {}
+        for (second, _kind, _population), n in self.rate_drops.items():
+            dropped[second] = dropped.get(second, 0) + n
+        ranked = sorted(demand, key=lambda s: (-dropped.get(s, 0), -demand[s], s))[:seconds]
+        first = min(dropped, default=None)
+        if first is not None and first not in ranked:
+            ranked.append(first)
+
+        def of(table: Mapping[tuple[Any, ...], int], second: int, index: int) -> dict[str, int]:
+            out: dict[str, int] = {}
+            for key, n in table.items():
+                if key[0] == second:
+                    out[key[index]] = out.get(key[index], 0) + n
+            return dict(sorted(out.items()))
+
+        return {
+            "seconds_over_limit": len(dropped),
+            "first_second_over_limit": first,
+            "deliveries_dropped": sum(dropped.values()),
+            "peak_deliveries_per_s": max(demand.values(), default=0),
+            "busiest_seconds": [
+                {
+                    "second": second,
+                    "messages": of(self.rate_messages, second, 1),
+                    "deliveries": of(self.rate_demand, second, 1),
+                    "dropped": of(self.rate_drops, second, 1),
+                    "dropped_by_population": of(self.rate_drops, second, 2),
+                }
+                for second in ranked
+            ],
+        }
+
+    def lag_context(self, calm_ms: float = 1000.0) -> dict[str, Any] | None:
+        """The backlog behind the sample with the highest lag: from the last earlier sample under ``calm_ms``
+        (or the start) to it, the writes committed by [writes.NAME] and the busiest second; None without a lag."""
+        lags, times = self.series["poller_lag_ms"], self.series["time_s"]
+        if not lags or max(lags) <= 0:
+            return None
+        peak = lags.index(max(lags))
+        calm = next((i for i in range(peak - 1, -1, -1) if lags[i] < calm_ms), None)
+        since = times[calm] if calm is not None else 0.0
+        at = times[peak]
+        writes: dict[str, int] = {}
+        per_second: dict[int, int] = {}
+        for (second, source), n in self.rate_writes.items():
+            if since <= second < at:
+                writes[source] = writes.get(source, 0) + n
+                per_second[second] = per_second.get(second, 0) + n
+        busiest = min(per_second, key=lambda s: (-per_second[s], s), default=None)
+        return {
+            "sampled_peak_lag_ms": round(max(lags), 3),
+            "since_s": since,
+            "at_s": at,
+            "lag_at_end_ms": round(lags[-1], 3),
+            "writes": dict(sorted(writes.items())),
+            "busiest_second": busiest,
+            "busiest_second_writes": per_second.get(busiest, 0) if busiest is not None else 0,
+        }
+
     def to_json(self) -> dict[str, Any]:
         kinds = sorted(self.latency)
         return {
@@ -255,6 +329,7 @@ class ArchMetrics:
                 "failed_episodes": self.failed_episodes,
                 "episode_failure_rate": round(self.episode_failure_rate, 6),
                 "never_reconnected": self.never_reconnected,
+                "never_connected": self.never_connected,
                 "never_resubscribed": self.never_resubscribed,
                 "reconnect_ms": {f"p{q:g}": percentile(self.reconnect_ms, q) for q in PERCENTILES},
                 "resubscribe_ms": {f"p{q:g}": percentile(self.resubscribe_ms, q) for q in PERCENTILES},
@@ -270,6 +345,8 @@ class ArchMetrics:
                 "lost_in_partitions": self.lost_in_partition,
                 "undeliverable_notifications": self.undeliverable_notifications,
             },
+            "message_rate": self.message_rate(),
+            "lag_context": self.lag_context(),
             "user_visible": self.user_visible(),
             "delivery_check": self.checker,
             "series": {k: [round(x, 3) for x in v] for k, v in self.series.items()},

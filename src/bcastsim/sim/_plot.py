@@ -7,6 +7,7 @@ is drawn by the Agg backend with its metadata fixed, so one sweep gives byte-ide
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from bcastsim._errors import InputError
 from bcastsim._io import make_directory, write_outputs
 from bcastsim.sim._sweep import HEADLINE, Headline, SweepResult, sweep_csv, sweep_grid, sweep_json
 
-__all__ = ["plot_sweep", "write_sweep", "x_key"]
+__all__ = ["plot_file_name", "plot_sweep", "write_sweep", "x_key"]
 
 # No software name, no creation time: the bytes depend on the data and the matplotlib version only.
 _METADATA: dict[str, str | None] = {"Software": None, "Creation Time": None}
@@ -85,8 +86,20 @@ def _png(headline: Headline, x: str, values: Sequence[Any], lines: Mapping[str, 
     return out.getvalue()
 
 
+# A metric's name ends in the unit it is recorded in; its plot's file name ends in the unit the plot shows.
+_RECORDED_UNIT = re.compile(r"_(ms|s|bytes)$")
+
+
+def plot_file_name(headline: Headline) -> str:
+    """``<metric>_<plotted unit>.png`` (``realtime_db_time_s.png`` plots seconds), ``<metric>.png`` without a unit."""
+    if not headline.unit:
+        return f"{headline.name}.png"
+    stem = _RECORDED_UNIT.sub("", headline.name)
+    return f"{stem}_{headline.unit.lower().replace('/', '_per_')}.png"
+
+
 def plot_sweep(results: Sequence[SweepResult]) -> dict[str, bytes]:
-    """One PNG per plotted headline metric, by file name (``<metric>.png``)."""
+    """One PNG per plotted headline metric, by file name (:func:`plot_file_name`)."""
     from bcastsim._extras import require
 
     require("matplotlib", "plot", "--plot")
@@ -95,7 +108,7 @@ def plot_sweep(results: Sequence[SweepResult]) -> dict[str, bytes]:
         raise InputError("a plot needs a swept key", fix="sweep one, e.g. --sweep clients=500..10000:8")
     x = x_key(grid)
     lines = _series(results, x)
-    return {f"{h.name}.png": _png(h, x, list(grid[x]), lines) for h in HEADLINE if h.plot}
+    return {plot_file_name(h): _png(h, x, list(grid[x]), lines) for h in HEADLINE if h.plot}
 
 
 def write_sweep(results: Sequence[SweepResult], directory: str | Path) -> list[Path]:

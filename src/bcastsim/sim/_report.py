@@ -255,6 +255,7 @@ _ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
                 "clients affected (dropped or refused)",
                 lambda m: f"{m['connections']['clients_affected']:,} of {m['clients']:,}",
             ),
+            ("  never connected", lambda m: f"{m['connections'].get('never_connected', 0):,} of {m['clients']:,}"),
             ("time to reconnect p50 / p99", lambda m: _pair_ms(m["connections"]["reconnect_ms"])),
             ("time to resubscribe every channel", lambda m: _pair_ms(m["connections"]["resubscribe_ms"])),
             ("  reconnected, some channel never", lambda m: _int(m["connections"]["never_resubscribed"])),
@@ -680,9 +681,11 @@ def render_text(report: SimulationReport) -> str:
     else:
         main = [r for r in report.runs if " @ " not in r.label and not r.profile]
         reference = [r for r in report.runs if " @ " in r.label and not r.profile]
+        lines.extend(caps_exceeded(report, main))
         lines.extend(_table(f"On plan {report.plan.name}", main, report.headline))
         lines.append(_FOOTNOTE)
         lines.append("")
+        lines.extend(why_section(report, main))
         if reference:
             lines.extend(_table(f"Same event, plan {reference[0].plan}", reference, report.headline, _REFERENCE_ROWS))
             lines.append("")
@@ -703,3 +706,211 @@ def render_text(report: SimulationReport) -> str:
     )
     lines.append(f"fingerprint: sha256:{report.fingerprint}")
     return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------- why: caps and causes
+# Reports say why, from what the simulation recorded: the plan's caps the audience exceeds, stated
+# before the numbers, and for each run the cause of its largest loss and of its failed connections,
+# with the arithmetic (which limit, which messages in which second, which population).
+
+
+def _realtime_runs(report: SimulationReport, main: list[RunSummary]) -> list[tuple[str, dict[str, Any]]]:
+    """(label, metrics) of the runs on the report's plan whose clients connect to Realtime."""
+    return [
+        (_LABELS.get(r.architectures[0], r.architectures[0]), r.metrics[r.architectures[0]])
+        for r in main
+        if r.plan == report.plan.name and r.architectures[0] != "listen_notify"
+    ]
+
+
+def _per_second(value: float) -> str:
+    return "∞" if value == float("inf") else _int(value)
+
+
+def caps_exceeded(report: SimulationReport, main: list[RunSummary]) -> list[str]:
+    """The plan's caps this audience goes over, each with the figures that show it; nothing when none is."""
+    plan = report.plan
+    runs = _realtime_runs(report, main)
+    if not runs:
+        return []
+    lines: list[str] = []
+    clients = sum(report.populations.values())
+    if clients > plan.connections:
+        never = ", ".join(
+            f"{label} {m['connections']['never_connected']:,}"
+            for label, m in runs
+            if "never_connected" in m["connections"]
+        )
+        lines.append(
+            f"  connections: {clients:,} clients against {plan.name}'s {_int(plan.connections)} concurrent "
+            f"connections: {clients - int(plan.connections):,} cannot hold one at the same time"
+            + (f" (never connected: {never})" if never else "")
+        )
+    for label, m in runs:
+        rate = m.get("message_rate")
+        if not rate or not rate["seconds_over_limit"]:
+            continue
+        first = rate["first_second_over_limit"]
+        lines.append(
+            f"  message rate ({label}): {rate['seconds_over_limit']:,} second(s) over {plan.name}'s "
+            f"{_per_second(plan.messages_per_second)} messages/s (fan-out counted per subscriber); the peak asked "
+            f"{rate['peak_deliveries_per_s']:,} deliveries in one second; the first drop came at {_clock(first)}"
+        )
+    if not lines:
+        return []
+    return ["Caps this audience exceeds (before the numbers below):", *lines, ""]
+
+
+def _kinds(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _rate_cause(report: SimulationReport, m: dict[str, Any]) -> str | None:
+    rate = m.get("message_rate")
+    if not rate or not rate["deliveries_dropped"]:
+        return None
+    first = next(s for s in rate["busiest_seconds"] if s["second"] == rate["first_second_over_limit"])
+    asked = sum(first["deliveries"].values())
+    messages = sum(first["messages"].values())
+    fan = ", ".join(
+        f"{n:,} {kind.replace('_', ' ')} message(s) × {first['deliveries'][kind] / n:,.0f} subscribers"
+        for kind, n in sorted(first["messages"].items(), key=lambda kv: -first["deliveries"][kv[0]])
+    )
+    closed = m["limit_violations"]["channels_closed_over_message_rate"]
+    text = (
+        f"the plan's message rate: at {_clock(first['second'])} {messages:,} messages ({fan}) asked for "
+        f"{asked:,} deliveries in one second against {report.plan.name}'s "
+        f"{_per_second(report.plan.messages_per_second)} messages/s; {_kinds(first['dropped'])} deliveries "
+        f"to {', '.join(first['dropped_by_population'])} were dropped there"
+    )
+    if rate["seconds_over_limit"] > 1:
+        text += (
+            f", {rate['deliveries_dropped']:,} in all over {rate['seconds_over_limit']:,} second(s) "
+            f"(the peak {rate['peak_deliveries_per_s']:,} deliveries in one second)"
+        )
+    if closed:
+        text += f"; {closed:,} channels were closed for it, and every update on a closed channel is lost"
+    return text
+
+
+def loss_causes(report: SimulationReport, m: dict[str, Any]) -> list[tuple[int, str]]:
+    """The run's loss split by cause, largest first: (updates, why with its arithmetic).
+
+    Exact where the simulation counts the loss itself (partitions, notifications with no path);
+    for clients that never connected, their share of what was owed; the message rate takes the
+    rest when it dropped deliveries (closed channels lose everything after the drop).
+    """
+    lost = m["updates"]["lost"]
+    if not lost:
+        return []
+    causes: list[tuple[int, str]] = []
+    undeliverable = m["updates"]["undeliverable_notifications"]
+    if undeliverable and not m["user_visible"]["delivered_to_socket"]:
+        return [(lost, f"Realtime has no LISTEN path: {undeliverable:,} notifications reached no one")]
+    clients = m["clients"] or 1
+    never = m["connections"].get("never_connected", 0)
+    if never:
+        share = round(m["updates"]["owed"] * never / clients)
+        causes.append(
+            (
+                min(share, lost),
+                f"{never:,} of {clients:,} clients never connected ({_pct(never / clients)}; "
+                f"{report.plan.name} allows {_int(report.plan.connections)} concurrent connections): "
+                f"≈ {share:,} of the {m['updates']['owed']:,} updates owed were theirs",
+            )
+        )
+    partitions = m["updates"]["lost_in_partitions"]
+    if partitions:
+        causes.append((partitions, f"{partitions:,} updates arrived while their clients were cut off by a partition"))
+    rate = _rate_cause(report, m)
+    if rate is not None:
+        rest = max(lost - sum(n for n, _ in causes), m["limit_violations"]["deliveries_dropped_over_message_rate"])
+        causes.append((int(min(rest, lost)), rate))
+    explained = sum(n for n, _ in causes)
+    if explained < lost:
+        rest = "not attributed to a limit or fault the simulation counts"
+        behind = (m.get("lag_context") or {}).get("lag_at_end_ms", 0.0)
+        if behind >= _LAG_WORTH_EXPLAINING_MS:
+            rest += f"; the poller was still {_ms(behind)} behind at the end, and what it had not sent was never sent"
+        causes.append((lost - explained, rest))
+    return sorted(causes, key=lambda c: -c[0])
+
+
+def _failure_cause(report: SimulationReport, m: dict[str, Any]) -> str | None:
+    c = m["connections"]
+    never = c.get("never_connected", 0)
+    failed = c["failed_episodes"] + never
+    if not failed:
+        return None
+    episodes = c["episodes"] + never
+    text = (
+        f"{failed:,} of {episodes:,} (re)connections failed ({_pct(failed / episodes)}), counting the {never:,} "
+        "clients that never connected"
+    )
+    refused = m["limit_violations"]["connections_refused"]
+    if refused:
+        text += (
+            f"; {report.plan.name}'s cap of {_int(report.plan.connections)} concurrent connections refused "
+            f"{refused:,} attempts ({c['attempts']:,} in all, retries included)"
+        )
+    return text
+
+
+# Below this peak commit-to-poll lag a run's lag is not worth a cause.
+_LAG_WORTH_EXPLAINING_MS = 1000.0
+
+
+def _lag_cause(m: dict[str, Any]) -> str | None:
+    context = m.get("lag_context")
+    peak = m["peak_poller_lag_ms"]
+    changes = m["messages_published"]
+    if not context or peak < _LAG_WORTH_EXPLAINING_MS or not changes:
+        return None
+    per_change = m["database"]["realtime_time_ms"] / changes
+    span = max(context["at_s"] - context["since_s"], 1.0)
+    written = sum(context["writes"].values())
+    writes = ", ".join(f"{n:,} {name}" for name, n in sorted(context["writes"].items(), key=lambda kv: -kv[1]))
+    text = (
+        f"peak commit-to-poll lag {_ms(peak)}; the samples rise from {_clock(context['since_s'])} to their highest "
+        f"at {_clock(context['at_s'])}, while {written:,} writes committed ({writes or 'none'}: "
+        f"{written / span:,.1f}/s over {span:,.0f} s"
+    )
+    if context["busiest_second"] is not None:
+        text += f", {context['busiest_second_writes']:,} in the busiest second, {_clock(context['busiest_second'])}"
+    text += ")"
+    if per_change > 0:
+        text += (
+            f"; the poller spends {per_change:,.1f} ms of Realtime database time per change "
+            f"({_secs(m['database']['realtime_time_ms'])} over {changes:,} changes), so one poller drains at most "
+            f"{1000 / per_change:,.1f} changes/s and a burst above that waits its turn"
+        )
+    return text
+
+
+def why_section(report: SimulationReport, main: list[RunSummary]) -> list[str]:
+    """Per run, the cause of its largest loss and of its failed connections, with the arithmetic."""
+    lines: list[str] = []
+    for run in main:
+        name = run.architectures[0]
+        m = run.metrics[name]
+        label = _LABELS.get(name, name)
+        causes = loss_causes(report, m)
+        failure = _failure_cause(report, m)
+        lag = _lag_cause(m)
+        if not causes and not failure and not lag:
+            continue
+        if causes:
+            lost, owed = m["updates"]["lost"], m["updates"]["owed"]
+            lines.append(f"  {label}: {lost:,} of {owed:,} updates lost ({_pct(lost / owed if owed else 0)})")
+            largest, why = causes[0]
+            lines.append(f"    largest cause (≈ {largest:,}): {why}")
+            lines.extend(f"    also (≈ {n:,}): {text}" for n, text in causes[1:])
+        else:
+            lines.append(f"  {label}: no update lost")
+        if lag:
+            lines.append(f"    lag: {lag}")
+        if failure:
+            lines.append(f"    connections: {failure}")
+    if not lines:
+        return []
+    return ["Why (the largest loss, lag and failure of each run, from what the simulation counted):", *lines, ""]

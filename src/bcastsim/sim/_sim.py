@@ -269,6 +269,9 @@ class Simulation:
         self._wal_writes += self.costs.wal_bytes_per_write
         first = self.architectures[0].name
         self.metrics[first].db("business_writes", 1, self.costs.insert_row_ms)
+        commit_s = (int(self.engine.now // 1000.0), write.source)
+        for metrics in self.metrics.values():
+            metrics.rate_writes[commit_s] = metrics.rate_writes.get(commit_s, 0) + 1
         for arch in self.architectures:
             arch.on_write(self, write)
 
@@ -306,6 +309,7 @@ class Simulation:
         critical = self._critical.get(kind)
         at_close = metrics.latency_at_critical if critical is not None and commit_ms in critical else None
         delivered = 0
+        asked = 0
         reacting = 0.0
         # A page that cannot read the message neither shows it nor runs the queries its handler would.
         applies = arch.page_applies(self.behaviour)
@@ -313,8 +317,11 @@ class Simulation:
             if cohort.sub_at.get(topic, math.inf) > now:
                 continue  # the join has not completed yet
             n = cohort.n
+            asked += n
             if self.rate_used + n > limit:
                 metrics.violations["deliveries_dropped_over_message_rate"] += n
+                drop_key = (window, kind, cohort.role)
+                metrics.rate_drops[drop_key] = metrics.rate_drops.get(drop_key, 0) + n
                 self._close_channel(cohort, topic)
                 continue
             self.rate_used += n
@@ -335,6 +342,9 @@ class Simulation:
                 reaction = self._reactions[cohort.role].get(kind, 0.0)
                 if reaction:
                     reacting += n * cohort.listeners.get(topic, 1) * reaction
+        if asked:
+            metrics.rate_messages[window, kind] = metrics.rate_messages.get((window, kind), 0) + 1
+            metrics.rate_demand[window, kind] = metrics.rate_demand.get((window, kind), 0) + asked
         if delivered:
             metrics.messages_sent += delivered
             metrics.bytes_sent += delivered * wire_bytes
@@ -866,6 +876,7 @@ class Simulation:
             cohorts = [c for c in self.cohorts if c.arch is arch]
             metrics.clients_affected = sum(c.n for c in cohorts if c.affected)
             metrics.never_reconnected = sum(c.n for c in cohorts if c.down_since >= 0 and not c.connected)
+            metrics.never_connected = sum(c.n for c in cohorts if not c.conn_intervals)
             metrics.never_resubscribed = sum(c.n for c in cohorts if c.resub_from >= 0)
             history = DeliveryHistory(
                 sent=tuple(self.sent),
