@@ -19,6 +19,7 @@ from bcastsim.sim import (
     make_architecture,
     scenario_from_dict,
 )
+from bcastsim.sim._realtime_rules import load_realtime_rules
 from bcastsim.sim._sim import Simulation
 from bcastsim.sim._workload import Emitter, Workload, instances_of
 
@@ -86,9 +87,11 @@ def one_topic_world(
     pc_tables: tuple[str, ...] = ("bids",),
     artworks: int = 1,
     postgres_changes: dict[str, object] | None = None,
+    realtime: str = "",
 ) -> Simulation:
     """``audience`` identical clients of one architecture, ``artworks`` artworks, bids on the first at the given
-    times (``writes``: (time in ms, "bid")); run to the end."""
+    times (``writes``: (time in ms, "bid")), judged by the Realtime rules of ``realtime`` ("" = the newest);
+    run to the end."""
     scenario = world_scenario(
         audience=audience,
         artworks=artworks,
@@ -116,6 +119,7 @@ def one_topic_world(
         behaviour=behaviour(profile),
         workload=workload,
         seed=1,
+        rules=load_realtime_rules(realtime),
     )
     sim.run()
     return sim

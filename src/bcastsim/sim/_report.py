@@ -50,6 +50,7 @@ def report_to_dict(report: SimulationReport) -> dict[str, Any]:
             "channel_joins_per_second": _finite(report.plan.channel_joins_per_second),
             "channels_per_connection": _finite(report.plan.channels_per_connection),
             "payload_bytes": _finite(report.plan.payload_bytes),
+            "realtime_rules": report.realtime,
         },
         "reference_plan": report.reference_plan or None,
         "profile": report.profile,
@@ -231,6 +232,10 @@ _ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
             (
                 "channels closed (message rate)",
                 lambda m: _int(m["limit_violations"]["channels_closed_over_message_rate"]),
+            ),
+            (
+                "pg changes dropped (poller, rate)",
+                lambda m: _int(m["limit_violations"]["changes_dropped_at_poller"]),
             ),
             ("channel joins rejected (join rate)", lambda m: _int(m["limit_violations"]["channel_joins_rejected"])),
             ("longest wait for a join", lambda m: _ms(m["limit_violations"]["max_join_queue_ms"])),
@@ -472,6 +477,7 @@ def _header(report: SimulationReport) -> list[str]:
         lines.append(f"Phases  {phases}")
     lines += [
         f"Plan    {report.plan.describe()}",
+        *([f"Rules   {report.realtime}"] if report.realtime else []),
         f"Client  profile {report.profile}: {report.profile_summary}",
         f"Faults  {' · '.join(faults) if faults else 'none'}",
         f"Models  payload sizes: {report.payload_source}; database costs: {report.cost_source}",

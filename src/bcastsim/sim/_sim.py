@@ -30,6 +30,8 @@ from bcastsim.sim._costs import CostModel
 from bcastsim.sim._engine import Engine
 from bcastsim.sim._metrics import ArchMetrics
 from bcastsim.sim._profiles import ClientBehaviour
+from bcastsim.sim._rate_counter import RateCounter
+from bcastsim.sim._realtime_rules import RealtimeRules, load_realtime_rules
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import FaultConfig, PopulationConfig, Scenario
 from bcastsim.sim._workload import Followed, Instance, Workload, follow_topics
@@ -168,8 +170,10 @@ class Simulation:
         workload: Workload,
         seed: int,
         realtime_js: RealtimeJs | None = None,
+        rules: RealtimeRules | None = None,
     ) -> None:
         self.scenario = scenario
+        self.rules = rules if rules is not None else load_realtime_rules()
         self.rtjs = realtime_js if realtime_js is not None else load_realtime_js()
         self.architectures = architectures
         self.population = population
@@ -189,10 +193,12 @@ class Simulation:
         self.topic_sent: dict[str, list[tuple[float, int]]] = {}
         self.connections = 0
         self.server_down_until = 0.0
-        self.join_window = -1
-        self.join_used = 0
-        self.rate_window = -1
-        self.rate_used = 0
+        # The project's counters (rate_counter.ex): broadcast deliveries, channel joins, and the poller's
+        # postgres_changes fan-out, each judged by the Realtime version's rule against the plan's limit.
+        counter = self.rules.counter
+        self.events = RateCounter(counter, plan.messages_per_second, self.rules.rule("broadcast").judge)
+        self.joins = RateCounter(counter, plan.channel_joins_per_second, self.rules.rule("joins").judge)
+        self.db_events = RateCounter(counter, self.rules.postgres_changes_limit(plan.messages_per_second), "triggered")
         self._wal_writes = 0.0
         self._net = self.tree.stream("network")
         self._net_mu = math.log(max(scenario.network.median_ms, 1e-3))
@@ -279,11 +285,14 @@ class Simulation:
             return
         now = self.engine.now
         metrics = self.metrics[arch.name]
-        limit = self.plan.messages_per_second
-        window = int(now // 1000.0)
-        if window != self.rate_window:
-            self.rate_window = window
-            self.rate_used = 0
+        # Every broadcast delivery counts on the project's events counter, and its channel then closes
+        # itself when the counter is over the limit (the delivery itself went out). The counter's
+        # average moves only at ticks, so every channel of this fan-out reads the same verdict.
+        # postgres_changes is judged at the poller, never by closing channels.
+        counted = arch.family != "postgres_changes" and not self.events.unlimited
+        if counted:
+            self.events.start(now)
+        over = counted and self.events.over(now)
         # One draw per message for the shared path, times each group's own link factor.
         shared = self._net.lognormvariate(self._net_mu, self._net_sigma)
         histogram = metrics.latency.get(kind)
@@ -299,13 +308,12 @@ class Simulation:
             if cohort.sub_at.get(topic, math.inf) > now:
                 continue  # the join has not completed yet
             n = cohort.n
-            if self.rate_used + n > limit:
-                metrics.violations["deliveries_dropped_over_message_rate"] += n
-                self._close_channel(cohort, topic)
-                continue
-            self.rate_used += n
+            if counted:
+                self.events.add(now, n)
             if cohort.partitioned_until > now:
                 metrics.lost_in_partition += n
+                if over:
+                    self._close_channel(cohort, topic)
                 continue
             # One WebSocket per client: frames arrive in the order they were sent.
             arrival = max(now + shared * cohort.link, cohort.last_arrival)
@@ -321,6 +329,8 @@ class Simulation:
                 reaction = self._reactions[cohort.role].get(kind, 0.0)
                 if reaction:
                     reacting += n * cohort.listeners.get(topic, 1) * reaction
+            if over:
+                self._close_channel(cohort, topic)
         if delivered:
             metrics.messages_sent += delivered
             metrics.bytes_sent += delivered * wire_bytes
@@ -365,15 +375,15 @@ class Simulation:
 
     # ----------------------------------------------------------------- subscriptions
     def _join(self, cohort: Cohort, topics: list[str]) -> None:
-        """Send the joins; over the plan's joins per second the server rejects them (TooManyJoins) and the
-        channels retry on Phoenix's rejoin timer. A group's join of one topic is admitted or rejected whole."""
+        """Send the joins; while the project's joins counter is over the plan's joins per second the server
+        rejects them (TooManyJoins) and the channels retry on Phoenix's rejoin timer; from Realtime 2026-02
+        the socket is disconnected too. The counter's verdict moves only at ticks: a group is judged whole."""
         now = self.engine.now
         metrics = self.metrics[cohort.arch.name]
-        rate = self.plan.channel_joins_per_second
-        window = int(now // 1000.0)
-        if window != self.join_window:
-            self.join_window = window
-            self.join_used = 0
+        self.joins.start(now)
+        if not self.events.unlimited:
+            self.events.start(now)  # each channel's join starts the project's events counter
+        over = self.joins.over(now)
         rtt = self.scenario.network.join_rtt_ms
         twice = cohort.joined_during_drop if self.rtjs.joins_during_drop_sent_twice else set()
         rejected: list[str] = []
@@ -381,13 +391,12 @@ class Simulation:
             joins = cohort.n * (2 if topic in twice else 1)
             if topic in twice:
                 metrics.violations["joins_sent_twice"] += cohort.n
-            # A group bigger than a whole second's budget is let through in a window of its own.
-            if self.join_used + joins > rate and self.join_used > 0:
+            if over:
                 metrics.violations["channel_joins_rejected"] += cohort.n
                 rejected.append(topic)
                 cohort.join_wait_from.setdefault(topic, now)
                 continue
-            self.join_used += joins
+            self.joins.add(now, joins)
             start = now + rtt
             waited = start - cohort.join_wait_from.pop(topic, now)
             metrics.violations["max_join_queue_ms"] = max(metrics.violations["max_join_queue_ms"], waited)
@@ -398,6 +407,11 @@ class Simulation:
         if not rejected:
             cohort.join_tries = 0
             self._resubscribed(cohort)
+            return
+        if self.rules.rule("joins").over_limit == "reject_and_disconnect":
+            # The channel sends the transport a "disconnect": the socket closes and realtime-js reconnects.
+            metrics.violations["sockets_closed_over_join_rate"] += cohort.n
+            self._disconnect(cohort, 0.0)
             return
         cohort.pending_joins.update(rejected)
         cohort.join_tries += 1
