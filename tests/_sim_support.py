@@ -45,6 +45,7 @@ def world_scenario(
     duration_s: float = 120.0,
     profile: str = "seed",
     postgres_changes: dict[str, object] | None = None,
+    waves: int = 1,
 ) -> Scenario:
     """The built-in SQL, one event with ``artworks`` artworks, ``audience`` clients on the seed's page."""
     return scenario_from_dict(
@@ -62,6 +63,8 @@ def world_scenario(
             "populations": {
                 "audience": {
                     "count": audience,
+                    "waves": waves,
+                    "ramp_s": (waves - 1) * 0.1,
                     "follow": SEED_PAGE,
                     "pc_tables": list(pc_tables),
                     "rerender_interval_s": 3600.0,
@@ -88,6 +91,7 @@ def one_topic_world(
     artworks: int = 1,
     postgres_changes: dict[str, object] | None = None,
     realtime: str = "",
+    waves: int = 1,
 ) -> Simulation:
     """``audience`` identical clients of one architecture, ``artworks`` artworks, bids on the first at the given
     times (``writes``: (time in ms, "bid")), judged by the Realtime rules of ``realtime`` ("" = the newest);
@@ -99,6 +103,7 @@ def one_topic_world(
         duration_s=duration_s,
         profile=profile,
         postgres_changes=postgres_changes,
+        waves=waves,
     )
     if faults:
         scenario = attrs.evolve(scenario, faults=faults)

@@ -825,6 +825,8 @@ class Simulation:
             )
             cohort.want_from = dict.fromkeys(cohort.topics, arrival)
             cohort.hidden = hidden
+            # The group's link: the other half of the network's log-variance, median 1 (docs/simulate.md).
+            cohort.link = self._links.lognormvariate(0.0, self._net_sigma)
             self.cohorts.append(cohort)
             self.metrics[arch.name].clients += n
             self.engine.at(arrival, self._arrive, cohort, priority=3)
