@@ -46,6 +46,7 @@ def world_scenario(
     profile: str = "seed",
     postgres_changes: dict[str, object] | None = None,
     waves: int = 1,
+    page: list[dict[str, str]] | None = None,
 ) -> Scenario:
     """The built-in SQL, one event with ``artworks`` artworks, ``audience`` clients on the seed's page."""
     return scenario_from_dict(
@@ -65,7 +66,7 @@ def world_scenario(
                     "count": audience,
                     "waves": waves,
                     "ramp_s": (waves - 1) * 0.1,
-                    "follow": SEED_PAGE,
+                    "follow": page or SEED_PAGE,
                     "pc_tables": list(pc_tables),
                     "rerender_interval_s": 3600.0,
                     "queries_per_render": 3,
@@ -92,6 +93,8 @@ def one_topic_world(
     postgres_changes: dict[str, object] | None = None,
     realtime: str = "",
     waves: int = 1,
+    cls: type[Simulation] = Simulation,
+    page: list[dict[str, str]] | None = None,
 ) -> Simulation:
     """``audience`` identical clients of one architecture, ``artworks`` artworks, bids on the first at the given
     times (``writes``: (time in ms, "bid")), judged by the Realtime rules of ``realtime`` ("" = the newest);
@@ -104,6 +107,7 @@ def one_topic_world(
         profile=profile,
         postgres_changes=postgres_changes,
         waves=waves,
+        page=page,
     )
     if faults:
         scenario = attrs.evolve(scenario, faults=faults)
@@ -114,7 +118,7 @@ def one_topic_world(
     made = tuple(emit.write("bids", 0, t, seq) for seq, (t, _kind) in enumerate(writes))
     workload = Workload(instances, made, {"bids": len(made)})
     architecture = make_architecture(arch)
-    sim = Simulation(
+    sim = cls(
         scenario,
         architectures=[architecture],
         population=lambda identity, index: architecture,

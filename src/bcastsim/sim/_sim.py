@@ -24,6 +24,7 @@ from bcastsim.check.history import (
     Sent,
     check_delivery,
 )
+from bcastsim.client import BackoffPolicy, TableBackoff
 from bcastsim.sim._app import AppModel
 from bcastsim.sim._architectures import PRIVATE, Architecture, PostgresChanges
 from bcastsim.sim._costs import CostModel
@@ -94,6 +95,7 @@ class Cohort:
         "sub_at",
         "sub_intervals",
         "topics",
+        "waiting_at",
         "want_from",
     )
 
@@ -148,6 +150,7 @@ class Cohort:
         self.join_wait_from: dict[str, float] = {}  # when a still-pending join was first sent
         self.join_tries = 0
         self.resub_from = -1.0  # the drop whose channels are still being joined again (-1: none)
+        self.waiting_at = -1.0  # refused at the full connection cap at this time, waiting for room (-1: not)
 
     @property
     def name(self) -> str:
@@ -193,6 +196,8 @@ class Simulation:
         self.topic_sent: dict[str, list[tuple[float, int]]] = {}
         self.connections = 0
         self.server_down_until = 0.0
+        self._waiting: list[Cohort] = []  # groups refused at the full connection cap, in the order refused
+        self._jittered = behaviour.jittered
         # The project's counters (rate_counter.ex): broadcast deliveries, channel joins, and the poller's
         # postgres_changes fan-out, each judged by the Realtime version's rule against the plan's limit.
         counter = self.rules.counter
@@ -362,6 +367,7 @@ class Simulation:
         cohort.connected = False
         cohort.idle_closed = True
         self.connections -= cohort.n
+        self._room()
         cohort.conn_intervals.append((cohort.conn_since, now))
         cohort.epoch += 1
         self.metrics[cohort.arch.name].sockets_closed_idle += cohort.n
@@ -467,14 +473,15 @@ class Simulation:
             metrics.server_failures += refused.n
             metrics.violations["connections_refused"] += refused.n
             refused.affected = refused.episode_failed = True
-            self._retry(refused)
+            self._retry(refused, park=True)
             if refused is cohort:
                 return
         self._connect(cohort)
 
-    def _retry(self, cohort: Cohort, wait_ms: float = 0.0) -> None:
+    def _retry(self, cohort: Cohort, wait_ms: float = 0.0, *, park: bool = False) -> None:
+        """Schedule the next attempt on the socket backoff; ``park``: the group was refused at the full cap."""
         parts = [cohort]
-        if self.behaviour.jittered and not cohort.jitter_split and cohort.n > 1:
+        if self._jittered and not cohort.jitter_split and cohort.n > 1:
             groups = min(self.scenario.populations[cohort.role].jitter_groups, cohort.n)
             size = cohort.n // groups
             for _ in range(groups - 1):
@@ -483,6 +490,12 @@ class Simulation:
                 part.jitter_split = True
         now = self.engine.now
         for part in parts:
+            if park:
+                # Until a connection closes the cap stays full and every attempt is refused: the group
+                # waits, and the attempts it makes meanwhile are counted when it wakes (_room), not run.
+                part.waiting_at = now
+                self._waiting.append(part)
+                continue
             part.attempt += 1
             delay = self.behaviour.socket_backoff.delay_ms(part.attempt, part.rng)
             if delay is None:
@@ -490,6 +503,58 @@ class Simulation:
                 self.metrics[part.arch.name].gave_up += part.n
                 continue
             self.engine.at(now + wait_ms + delay, self._attempt, part, part.epoch)
+
+    def _room(self) -> None:
+        """A connection closed: the waiting groups resume at their next attempt from now on."""
+        if not self._waiting:
+            return
+        now = self.engine.now
+        waiting, self._waiting = self._waiting, []
+        for cohort in waiting:
+            resume = self._catch_up(cohort, now)
+            if resume is not None:
+                self.engine.at(resume, self._attempt, cohort, cohort.epoch)
+
+    def _catch_up(self, cohort: Cohort, until: float) -> float | None:
+        """Count the attempts a waiting group made before ``until`` (each refused: the cap was full) and
+        return when its next one falls (None: its backoff gave up). A constant tail of the backoff is
+        counted in one step, so a group that waits an hour costs what one retry costs."""
+        policy = self.behaviour.socket_backoff
+        at = cohort.waiting_at
+        cohort.waiting_at = -1.0
+        attempt = cohort.attempt
+        refused = 0
+        resume: float | None = None
+        while True:
+            steady = _steady_delay(policy, attempt + 1)
+            if steady is not None:
+                k = max(0, math.ceil((until - at) / steady) - 1)  # attempts strictly before until
+                refused += k
+                attempt += k + 1
+                resume = at + (k + 1) * steady
+                break
+            delay = policy.delay_ms(attempt + 1, cohort.rng)
+            attempt += 1
+            if delay is None:
+                cohort.gave_up = True
+                self.metrics[cohort.arch.name].gave_up += cohort.n
+                break
+            at += delay
+            if at >= until:
+                resume = at
+                break
+            refused += 1
+        cohort.attempt = attempt
+        if refused:
+            metrics = self.metrics[cohort.arch.name]
+            n = refused * cohort.n
+            metrics.connection_attempts += n
+            metrics.server_attempts += n
+            metrics.connection_failures += n
+            metrics.server_failures += n
+            metrics.violations["connections_refused"] += n
+        self.engine.record("refused-while-full", cohort.id, cohort.n, refused)
+        return resume
 
     def _connect(self, cohort: Cohort) -> None:
         now = self.engine.now
@@ -556,6 +621,7 @@ class Simulation:
             return
         cohort.connected = False
         self.connections -= cohort.n
+        self._room()
         cohort.conn_intervals.append((cohort.conn_since, now))
         for topic in list(cohort.sub_at):
             self._unsubscribe(cohort, topic, now)
@@ -854,7 +920,15 @@ class Simulation:
 
     # ----------------------------------------------------------------- results
     def _finish(self, end: float) -> None:
+        for cohort in self._waiting:
+            self._catch_up(cohort, math.nextafter(end, math.inf))  # the engine runs events at the end too
+        self._waiting = []
         for cohort in self.cohorts:
+            if not cohort.connected and cohort.episode_failed:
+                # Still refused (or the service still down) at the end: a (re)connection that failed.
+                metrics = self.metrics[cohort.arch.name]
+                metrics.episodes += cohort.n
+                metrics.failed_episodes += cohort.n
             if cohort.connected:
                 cohort.conn_intervals.append((cohort.conn_since, end))
                 for topic in list(cohort.sub_at):
@@ -909,6 +983,18 @@ class Simulation:
         metrics.lost_per_client_mean = lost / clients
         metrics.lost_per_client_max = max((report.lost_by_client.get(c.name, 0) for c in cohorts), default=0)
         metrics.unrecovered_per_client_mean = (lost - report.recovered) / clients
+
+
+def _steady_delay(policy: BackoffPolicy, attempt: int) -> float | None:
+    """The delay of every attempt from ``attempt`` on, when they are all the same and drawn from nothing."""
+    if policy.max_attempts is not None:
+        return None
+    if isinstance(policy, TableBackoff):
+        return policy.then_ms if attempt > len(policy.delays_ms) and policy.then_ms > 0.0 else None
+    ceiling = policy.base_ms * policy.factor ** min(attempt - 1, 64)
+    if policy.jitter == "none" and policy.factor >= 1.0 and ceiling >= policy.cap_ms > 0.0:
+        return policy.cap_ms
+    return None
 
 
 def _uuid(rng: random.Random) -> str:
