@@ -95,6 +95,7 @@ def one_topic_world(
     waves: int = 1,
     cls: type[Simulation] = Simulation,
     page: list[dict[str, str]] | None = None,
+    join_rtt_ms: float | None = None,
 ) -> Simulation:
     """``audience`` identical clients of one architecture, ``artworks`` artworks, bids on the first at the given
     times (``writes``: (time in ms, "bid")), judged by the Realtime rules of ``realtime`` ("" = the newest);
@@ -111,6 +112,8 @@ def one_topic_world(
     )
     if faults:
         scenario = attrs.evolve(scenario, faults=faults)
+    if join_rtt_ms is not None:
+        scenario = attrs.evolve(scenario, network=attrs.evolve(scenario.network, join_rtt_ms=join_rtt_ms))
     app = app_model(scenario)
     instances = instances_of(scenario)
     emit = Emitter(scenario, app, instances)

@@ -450,6 +450,11 @@ class Simulation:
         if epoch != cohort.epoch or cohort.connected:
             return
         now = self.engine.now
+        if now < cohort.partitioned_until:
+            # Inside a partition the connection attempt neither opens nor fails: it completes when the
+            # partition ends (realtime-js on @supabase/phoenix: the socket stays CONNECTING).
+            self.engine.at(cohort.partitioned_until, self._attempt, cohort, epoch)
+            return
         metrics = self.metrics[cohort.arch.name]
         metrics.connection_attempts += cohort.n
         self.engine.record("attempt", cohort.id, cohort.n)
@@ -718,8 +723,10 @@ class Simulation:
         metrics.heartbeat_timeouts += cohort.n
         # realtime-js schedules the first reconnect once the socket has closed: one round trip of the close
         # handshake when the network is back, its whole close wait when the partition still swallows it.
+        # An attempt made while the partition lasts does not fail: its socket opens when the partition ends
+        # (_attempt), as the phoenix port, checked against the library under node, has it.
         still_cut = self.engine.now < until
-        self._disconnect(cohort, until, self.rtjs.close_wait_ms if still_cut else self.scenario.network.join_rtt_ms)
+        self._disconnect(cohort, 0.0, self.rtjs.close_wait_ms if still_cut else self.scenario.network.join_rtt_ms)
 
     # ----------------------------------------------------------------- periodic work
     def _render(self, population: PopulationConfig) -> None:
