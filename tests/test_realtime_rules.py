@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
+from _sim_support import TINY
 from bcastsim._errors import InputError
+from bcastsim.sim import load_scenario, render_json, render_text, simulate
 from bcastsim.sim._realtime_rules import (
     OVER_LIMIT,
     load_realtime_rules,
@@ -61,3 +64,33 @@ def test_every_rule_is_cited_in_the_docs() -> None:
         for kind in OVER_LIMIT:
             assert rules.rule(kind).source in text, (version, kind)
     assert re.search(r"rate_counter\.ex", text)
+
+
+def test_a_scenario_names_its_version_and_the_report_says_which(tmp_path: Path) -> None:
+    """[scenario] realtime = "2025-08" runs under those rules, and the text and JSON reports name them."""
+    scenario = load_scenario(TINY).with_overrides(scenario={"realtime": "2025-08"})
+    report = simulate(scenario, clients=20, architectures=["broadcast"], reference_plan="")
+    assert "Rules   Realtime 2025-08 (supabase/realtime f3e4cfc7)" in render_text(report)
+    assert json.loads(render_json(report))["plan"]["realtime_rules"].startswith("Realtime 2025-08")
+    newest = simulate(TINY, clients=20, architectures=["broadcast"], reference_plan="")
+    assert newest.realtime.startswith(f"Realtime {newest_realtime_version()}")
+
+
+def test_a_plan_names_the_version_unless_the_scenario_does() -> None:
+    """A plan's realtime applies when the scenario names none; the scenario's wins when it does."""
+    plans = {"old": {"extends": "team", "realtime": "2025-08"}}
+    by_plan = simulate(TINY, clients=20, architectures=["broadcast"], reference_plan="", plan="old", plans=plans)
+    assert by_plan.realtime.startswith("Realtime 2025-08")
+    scenario = load_scenario(TINY).with_overrides(scenario={"realtime": "2025-11"})
+    both = simulate(scenario, clients=20, architectures=["broadcast"], reference_plan="", plan="old", plans=plans)
+    assert both.realtime.startswith("Realtime 2025-11")
+
+
+def test_an_unknown_version_in_a_scenario_file_names_its_line(tmp_path: Path) -> None:
+    """realtime = "2024-01" in a scenario file is an input error at that line, before any run."""
+    text = TINY.read_text(encoding="utf-8").replace("[scenario]\n", '[scenario]\nrealtime = "2024-01"\n', 1)
+    path = tmp_path / "old.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError, match="unknown Realtime version") as info:
+        simulate(path, clients=5)
+    assert info.value.line == text.splitlines().index('realtime = "2024-01"') + 1
