@@ -239,7 +239,12 @@ class PostgresChanges(Architecture):
             # Realtime from 2025-10 (replication_poller.ex, handle_list_changes_result): while the project's
             # db-events counter is triggered, the poll's rows are dropped (the slot has moved past them);
             # else each change counts its matching subscriptions, then goes out. No channel is closed.
-            fan_out = [sum(sim.subscribed_count(topic, now) for _msg, topic in c.sends) for c in batch]
+            counts: dict[str, int] = {}
+            for change in batch:
+                for _msg, topic in change.sends:
+                    if topic not in counts:
+                        counts[topic] = sim.subscribed_count(topic, now)
+            fan_out = [sum(counts[topic] for _msg, topic in c.sends) for c in batch]
             if counter.over(now):
                 metrics.violations["changes_dropped_at_poller"] += len(batch)
                 metrics.violations["deliveries_dropped_over_message_rate"] += sum(fan_out)

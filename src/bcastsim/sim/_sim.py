@@ -306,6 +306,7 @@ class Simulation:
         critical = self._critical.get(kind)
         at_close = metrics.latency_at_critical if critical is not None and commit_ms in critical else None
         delivered = 0
+        reached = 0  # deliveries the server made (a partitioned client's too): what the events counter counts
         reacting = 0.0
         # A page that cannot read the message neither shows it nor runs the queries its handler would.
         applies = arch.page_applies(self.behaviour)
@@ -313,8 +314,7 @@ class Simulation:
             if cohort.sub_at.get(topic, math.inf) > now:
                 continue  # the join has not completed yet
             n = cohort.n
-            if counted:
-                self.events.add(now, n)
+            reached += n
             if cohort.partitioned_until > now:
                 metrics.lost_in_partition += n
                 if over:
@@ -336,6 +336,8 @@ class Simulation:
                     reacting += n * cohort.listeners.get(topic, 1) * reaction
             if over:
                 self._close_channel(cohort, topic)
+        if counted and reached:
+            self.events.add(now, reached)  # one add for the fan-out: the average moves only at ticks
         if delivered:
             metrics.messages_sent += delivered
             metrics.bytes_sent += delivered * wire_bytes
