@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -211,3 +212,16 @@ def job_queue_events(draw: st.DrawFn) -> Scenario:
         },
     }
     return scenario_from_dict(data, path=str(JOBS))
+
+
+class ServerShutsChannels(Simulation):
+    """Realtime shuts every channel down at 10 s ("Too many messages per second", or any channel shutdown)."""
+
+    def run(self, progress: Callable[[float], None] | None = None) -> None:
+        self.engine.at(10_000.0, self._shut_down, priority=8)
+        super().run(progress)
+
+    def _shut_down(self) -> None:
+        for cohort in self.cohorts:
+            for topic in list(cohort.sub_at):
+                self._close_channel(cohort, topic)

@@ -51,30 +51,33 @@ def test_a_burst_inside_a_second_closes_nothing(realtime: str) -> None:
 
 
 @pytest.mark.parametrize("realtime", realtime_versions())
-def test_a_sustained_overload_closes_channels_and_seed_clients_stay_closed(realtime: str) -> None:
-    """1.6 times Pro's rate for 50 s: once the average passes 500/s each channel closes at its next delivery
-    (that delivery arrives); the seed never rejoins after CLOSED, so every later bid is lost."""
+def test_a_sustained_overload_drops_database_broadcasts_and_closes_no_channel(realtime: str) -> None:
+    """1.6 times Pro's rate for 50 s: once the minute's average passes 500/s, Realtime's replication connection
+    drops each database broadcast whole (every subscriber loses it) until the average falls again; no delivery
+    reaches a channel while over, so no channel closes, and the rate that gets through is about the limit."""
     sim = one_topic_world(
         arch="broadcast:realtime.send", audience=400, writes=_SUSTAINED, plan="pro", duration_s=120.0, realtime=realtime
     )
     metrics = sim.metrics["broadcast:realtime.send"]
-    assert metrics.violations["channels_closed_over_message_rate"] == 400
+    dropped = metrics.violations["broadcasts_dropped_over_message_rate"]
+    assert dropped > 0
+    assert metrics.violations["channels_closed_over_message_rate"] == 0
     delivered = metrics.deliveries_by_kind["bid_update"]
-    assert 400 * 10 < delivered < 400 * 60  # the average needs more than 10 s to pass the limit, less than 30 s
-    assert metrics.updates_lost == 400 * 100 - delivered
-    assert _got_last_bid(sim) == 0
+    assert delivered == 400 * (100 - dropped)
+    assert metrics.updates_lost == 400 * dropped
+    assert delivered < 0.8 * 400 * 100  # the limit lets through 500 of the 802 counted per second, and a ramp
 
 
-def test_recommended_profile_rejoins_after_close() -> None:
-    """A profile that rejoins after CLOSED receives an update sent once the minute's average is back below."""
+def test_after_an_overload_the_next_bid_reaches_every_profile() -> None:
+    """Database broadcasts over the rate are dropped, not channels: once the minute's average is back below the
+    limit, a later bid reaches every subscriber whether or not its profile rejoins after CLOSED."""
     writes = [*_SUSTAINED, (150_000.0, "bid")]
-    seed = one_topic_world(arch="broadcast:realtime.send", audience=400, writes=writes, plan="pro", duration_s=160.0)
-    rejoins = one_topic_world(
-        arch="broadcast:realtime.send", audience=400, writes=writes, plan="pro", profile="recommended", duration_s=160.0
-    )
-    assert rejoins.metrics["broadcast:realtime.send"].violations["channels_closed_over_message_rate"] >= 400
-    assert _got_last_bid(seed) == 0
-    assert _got_last_bid(rejoins) == 400
+    for profile in ("seed", "recommended"):
+        sim = one_topic_world(
+            arch="broadcast:realtime.send", audience=400, writes=writes, plan="pro", profile=profile, duration_s=160.0
+        )
+        assert sim.metrics["broadcast:realtime.send"].violations["broadcasts_dropped_over_message_rate"] > 0
+        assert _got_last_bid(sim) == 400
 
 
 def test_postgres_changes_are_never_closed_and_dropped_at_the_poller_from_2025_11() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from _sim_support import SEED_PAGE, one_topic_world
+from _sim_support import SEED_PAGE, ServerShutsChannels, one_topic_world
 from bcastsim.client._phoenix import run_schedule
 from bcastsim.sim import FaultConfig
 
@@ -73,3 +73,27 @@ def test_a_fault_drops_and_restores_the_client_when_the_port_does(kind: str, at_
 def test_a_partition_shorter_than_a_heartbeat_gap_goes_unnoticed_in_both() -> None:
     """A 3 s partition between heartbeats drops nothing, in the port and in the simulator."""
     assert _phoenix("partition", 5_000, 3_000) == _simulated("partition", 5_000, 3_000) == (None, None)
+
+
+def test_a_channel_the_server_closes_ends_the_socket_50_s_later_in_both() -> None:
+    """The server shuts the only channel at 10 s: realtime-js removes it and disconnects at 60 s, in both."""
+    ops = [
+        {"op": "subscribe", "topic": "t", "event": "e", "listener": 0},
+        {"op": "advance", "ms": 10_000},
+        {"op": "rate_limit", "topic": "t"},
+    ]
+    ops += [{"op": "advance", "ms": _STEP_MS}] * (80_000 // _STEP_MS)
+    port_down = next(step["t"] for step in run_schedule(ops) if not step["connected"])
+    sim = one_topic_world(
+        arch="broadcast:realtime.send",
+        audience=1,
+        writes=[],
+        profile="realtime_js",
+        page=SEED_PAGE[:1],
+        duration_s=90.0,
+        join_rtt_ms=0.0,
+        cls=ServerShutsChannels,
+    )
+    (cohort,) = sim.cohorts
+    assert cohort.conn_intervals == [(0.0, port_down)]
+    assert port_down == 60_000.0

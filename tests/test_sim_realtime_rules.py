@@ -32,7 +32,8 @@ def test_one_message_every_20_s_to_3000_viewers_on_team_closes_nothing(realtime:
 
 @pytest.mark.parametrize("realtime", realtime_versions())
 def test_a_sustained_four_times_overload_on_team_fails(realtime: str) -> None:
-    """10,000 deliveries a second for five minutes (4 × Team's 2,500/s): channels close and most updates are lost."""
+    """10,000 deliveries a second for five minutes (4 × Team's 2,500/s): Realtime drops database broadcasts
+    while the minute's average is over the limit, and about three quarters of the updates are lost."""
     bids = [(20_000.0 + 300.0 * k, "bid") for k in range(1000)]
     sim = one_topic_world(
         arch="broadcast:realtime.send",
@@ -45,7 +46,7 @@ def test_a_sustained_four_times_overload_on_team_fails(realtime: str) -> None:
         profile="realtime_js",
     )
     metrics = sim.metrics["broadcast:realtime.send"]
-    assert metrics.violations["channels_closed_over_message_rate"] >= _VIEWERS
+    assert metrics.violations["broadcasts_dropped_over_message_rate"] > 500
     assert metrics.updates_lost > 0.5 * metrics.updates_owed
 
 

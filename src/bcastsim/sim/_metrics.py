@@ -96,6 +96,7 @@ class ArchMetrics:
             "channels_closed_over_message_rate": 0,
             "deliveries_dropped_over_message_rate": 0,
             "changes_dropped_at_poller": 0,
+            "broadcasts_dropped_over_message_rate": 0,
             "sockets_closed_over_join_rate": 0,
             "channel_joins_rejected": 0,
             "max_join_queue_ms": 0.0,

@@ -76,17 +76,20 @@ class RateCounter:
         self.start(now)
         self.pending += n
 
-    def over(self, now: float) -> bool:
-        """Whether a use at ``now`` is over the limit under the version's judge."""
+    def over(self, now: float, judge: str = "") -> bool:
+        """Whether a use at ``now`` is over the limit under ``judge`` (default: the counter's own)."""
         if self.unlimited:
             return False
         self.advance(now)
         if not self.running:
             return False  # a fresh counter has no average yet
-        if self.judge == "triggered":
+        judge = judge or self.judge
+        if judge == "triggered":
             return self.triggered
-        if self.judge == "average_below":
+        if judge == "average_below":
             return not self.avg < self.limit
+        if judge == "average_plus_batch_over":
+            return self.avg + 1 > self.limit
         return self.avg > self.limit
 
     def advance(self, now: float) -> None:

@@ -35,11 +35,14 @@ JUDGES = {
     "average_over": "over when the average per second is above the limit",
     # admitted while avg < limit (joins at 2025-08)
     "average_below": "admitted while the average per second is below the limit",
+    # BatchBroadcast.check_rate_limit: over when avg > limit or avg + the batch (one message) > limit
+    "average_plus_batch_over": "over when the average per second plus the one message is above the limit",
     # RateCounter's limit flag: set at a tick when avg >= limit, cleared at a tick when avg < limit
     "triggered": "over from the tick whose average reaches the limit to the tick whose average is below it",
 }
 OVER_LIMIT = {
     "broadcast": ("close_channel",),
+    "broadcast_from_database": ("drop_at_ingestion",),
     "joins": ("reject", "reject_and_disconnect"),
     "postgres_changes": ("none", "drop_at_poller"),
     "presence": ("close_channel",),
@@ -47,7 +50,7 @@ OVER_LIMIT = {
     "channels_per_connection": ("refuse_join",),
     "payload": ("drop",),
 }
-_JUDGED = ("broadcast", "joins", "presence")
+_JUDGED = ("broadcast", "broadcast_from_database", "joins", "presence")
 
 
 @attrs.frozen
@@ -108,7 +111,7 @@ class RealtimeRules:
         joins = self.kinds["joins"]
         return (
             f"Realtime {self.version} (supabase/realtime {self.read_at[:8]}): rates averaged over "
-            f"{c.buckets} × {c.tick_s:g} s; broadcast over the rate closes the channel; "
+            f"{c.buckets} × {c.tick_s:g} s; broadcasts from the database over the rate dropped at ingestion; "
             + (
                 "postgres_changes not limited"
                 if pc.over_limit == "none"

@@ -234,6 +234,10 @@ _ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
                 lambda m: _int(m["limit_violations"]["channels_closed_over_message_rate"]),
             ),
             (
+                "broadcasts dropped (rate)",
+                lambda m: _int(m["limit_violations"]["broadcasts_dropped_over_message_rate"]),
+            ),
+            (
                 "pg changes dropped (poller, rate)",
                 lambda m: _int(m["limit_violations"]["changes_dropped_at_poller"]),
             ),

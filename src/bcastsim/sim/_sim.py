@@ -204,6 +204,7 @@ class Simulation:
         self.events = RateCounter(counter, plan.messages_per_second, self.rules.rule("broadcast").judge)
         self.joins = RateCounter(counter, plan.channel_joins_per_second, self.rules.rule("joins").judge)
         self.db_events = RateCounter(counter, self.rules.postgres_changes_limit(plan.messages_per_second), "triggered")
+        self._ingest_judge = self.rules.rule("broadcast_from_database").judge
         self._wal_writes = 0.0
         self._net = self.tree.stream("network")
         self._net_mu = math.log(max(scenario.network.median_ms, 1e-3))
@@ -297,6 +298,16 @@ class Simulation:
         counted = arch.family != "postgres_changes" and not self.events.unlimited
         if counted:
             self.events.start(now)
+            if arch.family == "broadcast":
+                # Broadcast from the database: the replication connection checks the events counter before
+                # the message goes anywhere; over it the message is dropped whole, else it counts one.
+                if self.events.over(now, self._ingest_judge):
+                    owed = sum(c.n for c in subs.values() if c.sub_at.get(topic, math.inf) <= now)
+                    metrics.violations["broadcasts_dropped_over_message_rate"] += 1
+                    metrics.violations["deliveries_dropped_over_message_rate"] += owed
+                    self.engine.record("dropped-over-rate", msg_id, owed)
+                    return
+                self.events.add(now, 1)
         over = counted and self.events.over(now)
         # One draw per message for the shared path, times each group's own link factor.
         shared = self._net.lognormvariate(self._net_mu, self._net_sigma)
