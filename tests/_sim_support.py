@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from bcastsim.sim import (
     make_architecture,
     scenario_from_dict,
 )
+from bcastsim.sim._realtime_rules import load_realtime_rules
 from bcastsim.sim._sim import Simulation
 from bcastsim.sim._workload import Emitter, Workload, instances_of
 
@@ -44,6 +46,8 @@ def world_scenario(
     duration_s: float = 120.0,
     profile: str = "seed",
     postgres_changes: dict[str, object] | None = None,
+    waves: int = 1,
+    page: list[dict[str, str]] | None = None,
 ) -> Scenario:
     """The built-in SQL, one event with ``artworks`` artworks, ``audience`` clients on the seed's page."""
     return scenario_from_dict(
@@ -61,7 +65,9 @@ def world_scenario(
             "populations": {
                 "audience": {
                     "count": audience,
-                    "follow": SEED_PAGE,
+                    "waves": waves,
+                    "ramp_s": (waves - 1) * 0.1,
+                    "follow": page or SEED_PAGE,
                     "pc_tables": list(pc_tables),
                     "rerender_interval_s": 3600.0,
                     "queries_per_render": 3,
@@ -86,9 +92,15 @@ def one_topic_world(
     pc_tables: tuple[str, ...] = ("bids",),
     artworks: int = 1,
     postgres_changes: dict[str, object] | None = None,
+    realtime: str = "",
+    waves: int = 1,
+    cls: type[Simulation] = Simulation,
+    page: list[dict[str, str]] | None = None,
+    join_rtt_ms: float | None = None,
 ) -> Simulation:
     """``audience`` identical clients of one architecture, ``artworks`` artworks, bids on the first at the given
-    times (``writes``: (time in ms, "bid")); run to the end."""
+    times (``writes``: (time in ms, "bid")), judged by the Realtime rules of ``realtime`` ("" = the newest);
+    run to the end."""
     scenario = world_scenario(
         audience=audience,
         artworks=artworks,
@@ -96,9 +108,13 @@ def one_topic_world(
         duration_s=duration_s,
         profile=profile,
         postgres_changes=postgres_changes,
+        waves=waves,
+        page=page,
     )
     if faults:
         scenario = attrs.evolve(scenario, faults=faults)
+    if join_rtt_ms is not None:
+        scenario = attrs.evolve(scenario, network=attrs.evolve(scenario.network, join_rtt_ms=join_rtt_ms))
     app = app_model(scenario)
     instances = instances_of(scenario)
     emit = Emitter(scenario, app, instances)
@@ -106,7 +122,7 @@ def one_topic_world(
     made = tuple(emit.write("bids", 0, t, seq) for seq, (t, _kind) in enumerate(writes))
     workload = Workload(instances, made, {"bids": len(made)})
     architecture = make_architecture(arch)
-    sim = Simulation(
+    sim = cls(
         scenario,
         architectures=[architecture],
         population=lambda identity, index: architecture,
@@ -116,6 +132,7 @@ def one_topic_world(
         behaviour=behaviour(profile),
         workload=workload,
         seed=1,
+        rules=load_realtime_rules(realtime),
     )
     sim.run()
     return sim
@@ -195,3 +212,16 @@ def job_queue_events(draw: st.DrawFn) -> Scenario:
         },
     }
     return scenario_from_dict(data, path=str(JOBS))
+
+
+class ServerShutsChannels(Simulation):
+    """Realtime shuts every channel down at 10 s ("Too many messages per second", or any channel shutdown)."""
+
+    def run(self, progress: Callable[[float], None] | None = None) -> None:
+        self.engine.at(10_000.0, self._shut_down, priority=8)
+        super().run(progress)
+
+    def _shut_down(self) -> None:
+        for cohort in self.cohorts:
+            for topic in list(cohort.sub_at):
+                self._close_channel(cohort, topic)

@@ -13,7 +13,7 @@ import pytest
 import bcastsim.client
 import bcastsim.sim
 from bcastsim._errors import InputError
-from bcastsim._plans import UNLIMITED, PlanLimits, load_plans
+from bcastsim._plans import UNLIMITED, PlanLimits, load_plans, resolve_plans
 from bcastsim._resources import builtin_models_dir
 
 _GOOD = """\
@@ -42,10 +42,32 @@ def test_client_and_simulator_share_one_reader() -> None:
 def test_the_toml_file_is_the_only_source_of_the_numbers() -> None:
     """Every limit of every built-in plan equals the value in models/plans.toml."""
     data = tomllib.loads((builtin_models_dir() / "plans.toml").read_text(encoding="utf-8"))
-    plans = load_plans()
+    plans = load_plans(include_templates=True)
     assert sorted(plans) == sorted(data)
     for name, table in data.items():
-        assert attrs.asdict(plans[name]) == {"name": name, **{key: float(value) for key, value in table.items()}}
+        numbers = {key: float(value) for key, value in table.items() if key != "template"}
+        assert attrs.asdict(plans[name]) == {"name": name, **numbers, "realtime": ""}
+
+
+def test_every_documented_tier_is_a_plan_and_enterprise_a_template() -> None:
+    """Free, Pro, Pro without spend cap and Team run; Enterprise can only be extended."""
+    plans = load_plans()
+    assert sorted(plans) == ["free", "pro", "pro_no_spend_cap", "team"]
+    assert plans["pro_no_spend_cap"].connections == plans["team"].connections == 10_000
+    assert plans["pro"].presence_messages_per_second == 50
+    assert all(p.postgres_changes_payload_bytes == 1_048_576 for p in plans.values())
+    contract = resolve_plans({"acme": {"extends": "enterprise", "connections": 40_000}})
+    assert contract["acme"].messages_per_second == 2_500
+    assert "enterprise" not in contract
+
+
+def test_a_plan_names_its_realtime_version() -> None:
+    """realtime = "2025-08" in a plan is kept; an unknown version is an input error naming the key."""
+    plans = resolve_plans({"old": {"extends": "team", "realtime": "2025-08"}})
+    assert plans["old"].realtime == "2025-08"
+    assert plans["team"].realtime == ""
+    with pytest.raises(InputError, match="unknown Realtime version"):
+        resolve_plans({"bad": {"extends": "team", "realtime": "1999-01"}})
 
 
 def test_unlimited_is_added_only_on_request() -> None:
@@ -53,7 +75,8 @@ def test_unlimited_is_added_only_on_request() -> None:
     assert "unlimited" not in load_plans()
     plans = load_plans(include_unlimited=True)
     assert plans["unlimited"] is UNLIMITED
-    assert all(math.isinf(getattr(UNLIMITED, key)) for key in attrs.asdict(UNLIMITED) if key != "name")
+    limits = [key for key in attrs.asdict(UNLIMITED) if key not in {"name", "realtime"}]
+    assert all(math.isinf(getattr(UNLIMITED, key)) for key in limits)
     assert UNLIMITED.describe() == "unlimited (no plan limits enforced)"
 
 

@@ -28,7 +28,18 @@ def test_a_plan_extends_a_builtin_and_overrides_some_limits() -> None:
     team = load_plans()["team"]
     enterprise = plans.get_plan("enterprise")
     joins, payload = team.channel_joins_per_second, team.payload_bytes
-    assert enterprise == PlanLimits("enterprise", 50_000, 20_000, joins, 500, payload)
+    presence = team.presence_messages_per_second
+    assert enterprise == PlanLimits(
+        "enterprise",
+        50_000,
+        20_000,
+        joins,
+        500,
+        payload,
+        presence_messages_per_second=presence,
+        presence_keys_per_object=team.presence_keys_per_object,
+        postgres_changes_payload_bytes=team.postgres_changes_payload_bytes,
+    )
     assert plans.own == ("enterprise", "enterprise_eu")
     assert plans["free"] == load_plans()["free"]
     assert plans["unlimited"].name == "unlimited"
@@ -90,7 +101,7 @@ def test_an_unknown_plan_lists_the_plans_of_the_file_and_the_builtins() -> None:
         simulate(TINY, clients=20, plan="enterprize", plans=_CONTRACT)
     line = caught.value.one_line()
     assert f"in {_CONTRACT}: enterprise, enterprise_eu" in line
-    assert "built in: free, pro, team, unlimited" in line
+    assert "built in: free, pro, pro_no_spend_cap, team, unlimited" in line
 
 
 def test_simulate_enforces_the_contracts_limits() -> None:

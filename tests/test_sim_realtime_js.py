@@ -7,7 +7,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from _sim_support import one_topic_world, tiny
+from _sim_support import SEED_PAGE, ServerShutsChannels, one_topic_world, tiny
 from bcastsim._errors import InputError
 from bcastsim._realtime_js import load_realtime_js
 from bcastsim.sim import FaultConfig, simulate
@@ -91,16 +91,21 @@ def test_background_tabs_reconnect_only_when_looked_at() -> None:
 
 
 def test_last_channel_closed_closes_the_socket_50_s_later() -> None:
-    """Channels closed by the message rate are removed; with none left the socket closes after 2 heartbeats."""
-    sim = one_topic_world(arch="postgres_changes", audience=150, writes=[(10_000.0, "bid")], plan="free")
-    metrics = sim.metrics["postgres_changes"]
-    closed = int(metrics.violations["channels_closed_over_message_rate"])
-    assert closed > 0
-    assert metrics.sockets_closed_idle == closed
+    """Channels the server closes are removed; with none left the socket closes after 2 heartbeats."""
+    sim = one_topic_world(
+        arch="broadcast:realtime.send",
+        audience=150,
+        writes=[],
+        page=SEED_PAGE[:1],
+        duration_s=100.0,
+        cls=ServerShutsChannels,
+    )
+    metrics = sim.metrics["broadcast:realtime.send"]
+    assert metrics.violations["channels_closed_over_message_rate"] == 150
+    assert metrics.sockets_closed_idle == 150
     series = dict(zip(metrics.series["time_s"], metrics.series["connected_clients"], strict=True))
-    closed_at = 10.0 + 0.5  # the bid reaches the poller within half a second
-    assert series[int(closed_at) + 49.0] == 150
-    assert series[int(closed_at) + 51.0] == 150 - closed
+    assert series[59.0] == 150
+    assert series[61.0] == 0
 
 
 def test_subscribing_during_a_drop_sends_two_joins() -> None:

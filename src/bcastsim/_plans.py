@@ -1,8 +1,12 @@
-"""Supabase Realtime plan limits: the built-in Free / Pro / Team in ``models/plans.toml``, and the user's own.
+"""Supabase Realtime plan limits: the built-in Free / Pro / Pro without spend cap / Team (and the
+Enterprise template) in ``models/plans.toml``, and the user's own.
 
 The TOML file is the only copy of the published numbers. A user's plans file (an enterprise
-contract, say) adds plans beside them; each plan gives all five limits or names a plan it
-``extends`` and overrides some. The client transport model enforces the limits per connection
+contract, say) adds plans beside them; each plan gives the five enforced limits or names a plan it
+``extends`` and overrides some. The presence and postgres_changes payload limits are optional (not
+given: not enforced), and ``realtime`` names the Realtime version whose rules judge the limits
+(``models/realtime/``; "" = the scenario's, else the newest). A table with ``template = true`` (the
+built-in ``enterprise``) can be extended but not run. The client transport model enforces the limits per connection
 and channel; the simulator enforces them per client group and adds the ``unlimited``
 pseudo-plan, which separates what an architecture asks of Realtime from what a plan lets through.
 """
@@ -33,6 +37,10 @@ class PlanLimits:
     channel_joins_per_second: float
     channels_per_connection: float
     payload_bytes: float
+    presence_messages_per_second: float = math.inf
+    presence_keys_per_object: float = math.inf
+    postgres_changes_payload_bytes: float = math.inf
+    realtime: str = ""  # the Realtime version whose rules apply ("" = the scenario's, else the newest)
 
     def describe(self) -> str:
         if self.name == UNLIMITED.name:
@@ -52,25 +60,39 @@ UNLIMITED = PlanLimits("unlimited", math.inf, math.inf, math.inf, math.inf, math
 
 # Published limits are far below this; beyond it a float no longer holds every integer.
 _LIMIT_RANGE = Range(1, 2**53)
-_PLAN_KEYS = tuple(field.name for field in attrs.fields(PlanLimits) if field.name != "name")
+_OPTIONAL_KEYS = ("presence_messages_per_second", "presence_keys_per_object", "postgres_changes_payload_bytes")
+_PLAN_KEYS = tuple(
+    field.name for field in attrs.fields(PlanLimits) if field.name not in {"name", "realtime", *_OPTIONAL_KEYS}
+)
 _EXTENDS = "extends"
+_TEMPLATE = "template"
+_REALTIME = "realtime"
+_ALL_KEYS = (*_PLAN_KEYS, *_OPTIONAL_KEYS, _REALTIME, _EXTENDS, _TEMPLATE)
 
 
 def _builtin_path() -> Path:
     return builtin_models_dir() / "plans.toml"
 
 
-def load_plans(path: Path | None = None, *, include_unlimited: bool = False) -> dict[str, PlanLimits]:
+def load_plans(
+    path: Path | None = None, *, include_unlimited: bool = False, include_templates: bool = False
+) -> dict[str, PlanLimits]:
     """Plans by lower-case name, one ``[plan]`` table each, from ``models/plans.toml`` or ``path``.
 
-    Every top-level table is a plan and gives all five limits as positive integers, or names a
-    plan it ``extends`` (a built-in or another plan of the same file) and gives only the limits
-    it changes. ``include_unlimited`` adds :data:`UNLIMITED` under its name.
+    Every top-level table is a plan and gives the five enforced limits as positive integers, or
+    names a plan it ``extends`` (a built-in, a built-in template or another plan of the same file)
+    and gives only the limits it changes. ``include_unlimited`` adds :data:`UNLIMITED` under its
+    name; ``include_templates`` keeps the tables marked ``template = true`` (only to extend them).
     """
     builtin = path is None
     path = _builtin_path() if path is None else path
     text, data = read_toml(path, "plan limits")
-    plans = _parse(data, path=path, text=text, bases={} if builtin else load_plans())
+    templates: set[str] = set()
+    plans = _parse(
+        data, path=path, text=text, bases={} if builtin else load_plans(include_templates=True), templates=templates
+    )
+    if not include_templates:
+        plans = {name: plan for name, plan in plans.items() if name not in templates}
     if include_unlimited:
         plans[UNLIMITED.name] = UNLIMITED
     return plans
@@ -117,21 +139,32 @@ def resolve_plans(plans: str | Path | Mapping[str, Any] | None = None, *, relati
     base = load_plans(include_unlimited=True)
     if plans is None:
         return PlanSet(base)
+    bases = load_plans(include_unlimited=True, include_templates=True)
     if isinstance(plans, Mapping):
         tables = {name: attrs.asdict(p) if isinstance(p, PlanLimits) else p for name, p in plans.items()}
-        tables = {name: {k: v for k, v in t.items() if k != "name"} for name, t in tables.items()}
-        own = _parse(tables, path="<plans mapping>", text="", bases=base)
+        # A PlanLimits' unset optional limits (inf) and version ("") are what a table leaves out.
+        tables = {name: {k: v for k, v in t.items() if k != "name" and not _unset(v)} for name, t in tables.items()}
+        own = _parse(tables, path="<plans mapping>", text="", bases=bases)
         return PlanSet({**base, **own}, source="<plans mapping>", own=tuple(own))
     path = Path(plans)
     if relative_to is not None and not path.is_absolute():
         path = relative_to / path
     text, data = read_toml(path, "plan limits")
-    own = _parse(data, path=path, text=text, bases=base)
+    own = _parse(data, path=path, text=text, bases=bases)
     return PlanSet({**base, **own}, source=str(path), own=tuple(own))
 
 
+def _unset(value: object) -> bool:
+    return value == "" or (isinstance(value, float) and math.isinf(value))
+
+
 def _parse(
-    data: Mapping[str, Any], *, path: str | Path, text: str, bases: Mapping[str, PlanLimits]
+    data: Mapping[str, Any],
+    *,
+    path: str | Path,
+    text: str,
+    bases: Mapping[str, PlanLimits],
+    templates: set[str] | None = None,
 ) -> dict[str, PlanLimits]:
     tables: dict[str, tuple[str, dict[str, Any]]] = {}
     for name, table in data.items():
@@ -144,14 +177,26 @@ def _parse(
         if key == UNLIMITED.name or key in tables:
             why = "is reserved for the unlimited pseudo-plan" if key == UNLIMITED.name else "is defined twice"
             raise InputError(f"plan name {key!r} {why}", path=path, line=line, fix="rename the plan")
-        unknown = sorted(set(table) - {*_PLAN_KEYS, _EXTENDS})
+        unknown = sorted(set(table) - set(_ALL_KEYS))
         if unknown:
             raise InputError(
                 f"plan {name!r}: unknown key {unknown[0]!r}",
                 path=path,
                 line=line_of(text, name, unknown[0]),
-                fix=f"the keys of a plan are {_EXTENDS}, {', '.join(_PLAN_KEYS)}",
+                fix=f"the keys of a plan are {', '.join(_ALL_KEYS)}",
             )
+        if table.get(_TEMPLATE, False) is not False:
+            if table[_TEMPLATE] is not True:
+                raise InputError(
+                    f"plan {name!r}: {_TEMPLATE} must be true or false",
+                    path=path,
+                    line=line_of(text, name, _TEMPLATE),
+                    fix=f"{_TEMPLATE} = true",
+                )
+            if templates is not None:
+                templates.add(key)
+        if _REALTIME in table:
+            _check_realtime(table[_REALTIME], name, path, text)
         tables[key] = (name, dict(table))
     plans: dict[str, PlanLimits] = {}
     for key in tables:
@@ -208,8 +253,39 @@ def _build(
             values.append(_limit(table, limit, name, path, text))
         else:
             values.append(getattr(parent, limit))
-    plans[key] = PlanLimits(key, *values)
+    optional = {
+        limit: _limit(table, limit, name, path, text)
+        if limit in table
+        else (getattr(parent, limit) if parent is not None else math.inf)
+        for limit in _OPTIONAL_KEYS
+    }
+    realtime = str(table.get(_REALTIME, parent.realtime if parent is not None else ""))
+    connections, messages, joins, channels, payload = values
+    plans[key] = PlanLimits(
+        key,
+        connections,
+        messages,
+        joins,
+        channels,
+        payload,
+        presence_messages_per_second=optional["presence_messages_per_second"],
+        presence_keys_per_object=optional["presence_keys_per_object"],
+        postgres_changes_payload_bytes=optional["postgres_changes_payload_bytes"],
+        realtime=realtime,
+    )
     return plans[key]
+
+
+def _check_realtime(value: object, plan: str, path: str | Path, text: str) -> None:
+    from bcastsim.sim._realtime_rules import realtime_versions
+
+    if not isinstance(value, str) or value not in realtime_versions():
+        raise InputError(
+            f"plan {plan!r}: unknown Realtime version {value!r}",
+            path=path,
+            line=line_of(text, plan, _REALTIME),
+            fix=f"give one of {', '.join(realtime_versions())} (models/realtime/), or leave it out for the newest",
+        )
 
 
 def _limit(table: Mapping[str, Any], key: str, plan: str, path: str | Path, text: str) -> float:

@@ -790,8 +790,9 @@ def _check_fan_out(profile: Profile, plans: Mapping[str, PlanLimits]) -> list[Fi
             profile,
             "plan.fan-out",
             Severity.NOTE if recovers else Severity.WARNING,
-            f"with {viewers} viewers each bid fans out to {viewers} messages; bids per second before the "
-            f"project's message rate is exceeded: {capacity}. Over the rate the server closes channels, and this "
+            f"with {viewers} viewers each bid fans out to {viewers} messages; bids per second, sustained, before "
+            f"the project's message rate (a one-minute average) is exceeded: {capacity}. Over it the server "
+            "closes channels, and this "
             + ("manager opens them again" if recovers else "manager never opens them again"),
             why="messages per second count every subscriber a broadcast reaches",
             fix="send bids on one event-wide channel per viewer group, batch updates, or move to a larger plan; "

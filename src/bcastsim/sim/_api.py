@@ -17,6 +17,7 @@ from bcastsim.sim._architectures import ARCHITECTURES, Architecture, make_archit
 from bcastsim.sim._costs import CostModel, load_costs
 from bcastsim.sim._profiles import behaviour
 from bcastsim.sim._ranges import check_ranges
+from bcastsim.sim._realtime_rules import RealtimeRules, load_realtime_rules, realtime_versions
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import Scenario, _suggest, builtin_scenarios, load_scenario
 from bcastsim.sim._sim import Simulation
@@ -71,6 +72,7 @@ class SimulationReport:
     runs: tuple[RunSummary, ...]
     backtest: dict[str, Any] | None = None
     plans_source: str = ""  # the plans file given beside the scenario ("" = built-ins or the scenario's own)
+    realtime: str = ""  # the Realtime rules the plan's limits were judged by (RealtimeRules.describe())
     settings: tuple[tuple[str, Any], ...] = ()  # ("section.key", value) set over the scenario file's
     sql_override: tuple[str, ...] = ()  # --sql paths as given, which replace the scenario's sql = [...]
 
@@ -146,6 +148,7 @@ def run_scenario(
     workload: Workload,
     seed: int,
     progress: Progress | None = None,
+    rules: RealtimeRules | None = None,
 ) -> Simulation:
     sim = Simulation(
         scenario,
@@ -157,6 +160,7 @@ def run_scenario(
         behaviour=behaviour(scenario.scenario.profile),
         workload=workload,
         seed=seed,
+        rules=rules,
     )
     sim.run(progress)
     return sim
@@ -252,6 +256,7 @@ def simulate(
     cfg = scenario.scenario
     plans_of_run = plan_set(scenario, plans)
     plan_limits = plans_of_run.get_plan(cfg.plan)
+    rules_of = _realtime_rules(scenario)
     behaviour(cfg.profile)  # validates the name before any work
     costs = costs if costs is not None else load_costs()
     app = app_model(scenario, sql)
@@ -317,6 +322,7 @@ def simulate(
             workload=workload,
             seed=cfg.seed,
             progress=sub_progress if progress is not None else None,
+            rules=rules_of(run_plan),
         )
         rollback = None
         if pct is not None:
@@ -379,7 +385,25 @@ def simulate(
         plans_source=str(plans) if isinstance(plans, str | Path) else ("<plans mapping>" if plans else ""),
         settings=tuple(set_keys),
         sql_override=tuple(str(p) for p in sql or ()),
+        realtime=rules_of(plan_limits).describe(),
     )
+
+
+def _realtime_rules(scenario: Scenario) -> Callable[[PlanLimits], RealtimeRules]:
+    """The Realtime rules of a run: the scenario's version, else its plan's, else the newest."""
+    version = scenario.scenario.realtime
+    if version and version not in realtime_versions():
+        raise scenario.fail(
+            f'unknown Realtime version "{version}"',
+            "scenario",
+            "realtime",
+            f"give one of {', '.join(realtime_versions())} (models/realtime/), or leave it out for the newest",
+        )
+
+    def rules(plan: PlanLimits) -> RealtimeRules:
+        return load_realtime_rules(version or plan.realtime, where=f"plan {plan.name}")
+
+    return rules
 
 
 def plan_set(scenario: Scenario, plans: str | Path | Mapping[str, Any] | None) -> PlanSet:

@@ -9,6 +9,7 @@ architecture by subclassing :class:`Architecture` and registering it in :data:`_
 from __future__ import annotations
 
 import bisect
+import math
 from typing import TYPE_CHECKING, ClassVar
 
 import attrs
@@ -141,6 +142,7 @@ class PostgresChanges(Architecture):
             return
         sim.engine.at(0.0, self.poll, self.epoch, priority=7)
         sim.engine.at(_RUNNING_XACTS_MS, self._log_running_xacts, priority=1)
+        sim.db_events.start(sim.engine.now)  # the poller starts its db-events counter
 
     def _log_running_xacts(self) -> None:
         sim = self._sim
@@ -233,6 +235,30 @@ class PostgresChanges(Architecture):
             return
         now = sim.engine.now
         metrics = sim.metrics[self.name]
+        counter = sim.db_events
+        if not counter.unlimited:
+            # Realtime from 2025-10 (replication_poller.ex, handle_list_changes_result): while the project's
+            # db-events counter is triggered, the poll's rows are dropped (the slot has moved past them);
+            # else each change counts its matching subscriptions, then goes out. No channel is closed.
+            counts: dict[str, int] = {}
+            for change in batch:
+                for _msg, topic in change.sends:
+                    if topic not in counts:
+                        counts[topic] = sim.subscribed_count(topic, now)
+            fan_out = [sum(counts[topic] for _msg, topic in c.sends) for c in batch]
+            if counter.over(now):
+                for change, deliveries in zip(batch, fan_out, strict=True):
+                    metrics.count_fan_out(now, change.kind, deliveries, counter.avg)
+                    for _msg, topic in change.sends:
+                        for cohort in sim.topic_subs.get(topic, {}).values():
+                            if cohort.sub_at.get(topic, math.inf) <= now:
+                                metrics.count_drop(now, change.kind, cohort.role, cohort.n)
+                metrics.violations["changes_dropped_at_poller"] += len(batch)
+                metrics.violations["deliveries_dropped_over_message_rate"] += sum(fan_out)
+                self.delivered = self.head
+                self.confirmed_wal = batch[-1].wal_cum
+                return
+            counter.add(now, sum(fan_out))
         for change in batch:
             lag = now - change.commit_ms
             metrics.peak_lag_ms = max(metrics.peak_lag_ms, lag)

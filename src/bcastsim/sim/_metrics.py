@@ -95,6 +95,9 @@ class ArchMetrics:
             "connections_refused": 0,
             "channels_closed_over_message_rate": 0,
             "deliveries_dropped_over_message_rate": 0,
+            "changes_dropped_at_poller": 0,
+            "broadcasts_dropped_over_message_rate": 0,
+            "sockets_closed_over_join_rate": 0,
             "channel_joins_rejected": 0,
             "max_join_queue_ms": 0.0,
             "channels_refused_over_per_connection_limit": 0,
@@ -117,11 +120,13 @@ class ArchMetrics:
         self.never_connected = 0  # clients with no connection at all in the whole event
         self.never_resubscribed = 0  # reconnected, but some channel the page holds never joined again
         # Per second of the event and message type: messages fanned out and the deliveries they asked for;
-        # per second, type and population: deliveries dropped over the plan's message rate. Reports read
-        # these to say which writes, at which second, went over the limit.
+        # per second, type and population: deliveries dropped over the plan's message rate; per second in
+        # which the rate counter was over the limit, its average then. Reports read these to say which
+        # writes, at which second, went over the limit.
         self.rate_messages: dict[tuple[int, str], int] = {}
         self.rate_demand: dict[tuple[int, str], int] = {}
         self.rate_drops: dict[tuple[int, str, str], int] = {}
+        self.rate_over_avg: dict[int, float] = {}
         self.rate_writes: dict[tuple[int, str], int] = {}  # (second, [writes.NAME]) -> writes committed
         self.reconnect_ms: dict[float, int] = {}  # from the drop to connected again
         self.resubscribe_ms: dict[float, int] = {}  # from the drop to every held channel joined again
@@ -222,6 +227,20 @@ class ArchMetrics:
         shares = {k: round(v / owed, 6) if owed else 0.0 for k, v in counts.items() if k != "owed"}
         return {**counts, "share_of_owed": shares}
 
+    def count_fan_out(self, now_ms: float, kind: str, deliveries: int, over_average: float | None) -> None:
+        """One message of ``kind`` fanned out (or dropped whole) to ``deliveries`` subscribers at ``now_ms``;
+        ``over_average`` is the rate counter's average when it was over the limit then, else None."""
+        second = int(now_ms // 1000.0)
+        self.rate_messages[second, kind] = self.rate_messages.get((second, kind), 0) + 1
+        self.rate_demand[second, kind] = self.rate_demand.get((second, kind), 0) + deliveries
+        if over_average is not None:
+            self.rate_over_avg.setdefault(second, over_average)
+
+    def count_drop(self, now_ms: float, kind: str, population: str, deliveries: int) -> None:
+        """``deliveries`` to clients of ``population`` dropped over the message rate at ``now_ms``."""
+        key = (int(now_ms // 1000.0), kind, population)
+        self.rate_drops[key] = self.rate_drops.get(key, 0) + deliveries
+
     def message_rate(self, seconds: int = 5) -> dict[str, Any]:
         """The busiest seconds of fan-out: those with the most deliveries dropped over the message rate
         (else the most deliveries asked for) and the first second with a drop, each with its messages,
@@ -232,8 +251,9 @@ class ArchMetrics:
         dropped: dict[int, int] = {}
         for (second, _kind, _population), n in self.rate_drops.items():
             dropped[second] = dropped.get(second, 0) + n
+        over = set(dropped) | set(self.rate_over_avg)
         ranked = sorted(demand, key=lambda s: (-dropped.get(s, 0), -demand[s], s))[:seconds]
-        first = min(dropped, default=None)
+        first = min(over, default=None)
         if first is not None and first not in ranked:
             ranked.append(first)
 
@@ -245,8 +265,10 @@ class ArchMetrics:
             return dict(sorted(out.items()))
 
         return {
-            "seconds_over_limit": len(dropped),
+            "seconds_over_limit": len(over),
             "first_second_over_limit": first,
+            "average_at_first": round(self.rate_over_avg.get(first, 0.0), 1) if first is not None else None,
+            "peak_average": round(max(self.rate_over_avg.values(), default=0.0), 1),
             "deliveries_dropped": sum(dropped.values()),
             "peak_deliveries_per_s": max(demand.values(), default=0),
             "busiest_seconds": [

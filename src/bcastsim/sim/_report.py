@@ -50,6 +50,7 @@ def report_to_dict(report: SimulationReport) -> dict[str, Any]:
             "channel_joins_per_second": _finite(report.plan.channel_joins_per_second),
             "channels_per_connection": _finite(report.plan.channels_per_connection),
             "payload_bytes": _finite(report.plan.payload_bytes),
+            "realtime_rules": report.realtime,
         },
         "reference_plan": report.reference_plan or None,
         "profile": report.profile,
@@ -231,6 +232,14 @@ _ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
             (
                 "channels closed (message rate)",
                 lambda m: _int(m["limit_violations"]["channels_closed_over_message_rate"]),
+            ),
+            (
+                "broadcasts dropped (rate)",
+                lambda m: _int(m["limit_violations"]["broadcasts_dropped_over_message_rate"]),
+            ),
+            (
+                "pg changes dropped (poller, rate)",
+                lambda m: _int(m["limit_violations"]["changes_dropped_at_poller"]),
             ),
             ("channel joins rejected (join rate)", lambda m: _int(m["limit_violations"]["channel_joins_rejected"])),
             ("longest wait for a join", lambda m: _ms(m["limit_violations"]["max_join_queue_ms"])),
@@ -473,6 +482,7 @@ def _header(report: SimulationReport) -> list[str]:
         lines.append(f"Phases  {phases}")
     lines += [
         f"Plan    {report.plan.describe()}",
+        *([f"Rules   {report.realtime}"] if report.realtime else []),
         f"Client  profile {report.profile}: {report.profile_summary}",
         f"Faults  {' · '.join(faults) if faults else 'none'}",
         f"Models  payload sizes: {report.payload_source}; database costs: {report.cost_source}",
@@ -752,9 +762,10 @@ def caps_exceeded(report: SimulationReport, main: list[RunSummary]) -> list[str]
             continue
         first = rate["first_second_over_limit"]
         lines.append(
-            f"  message rate ({label}): {rate['seconds_over_limit']:,} second(s) over {plan.name}'s "
-            f"{_per_second(plan.messages_per_second)} messages/s (fan-out counted per subscriber); the peak asked "
-            f"{rate['peak_deliveries_per_s']:,} deliveries in one second; the first drop came at {_clock(first)}"
+            f"  message rate ({label}): Realtime's average over up to the last minute was over {plan.name}'s "
+            f"{_per_second(plan.messages_per_second)} messages/s (fan-out counted per subscriber) in "
+            f"{rate['seconds_over_limit']:,} second(s), from {_clock(first)}, at most {rate['peak_average']:,.0f}/s; "
+            f"the busiest second asked {rate['peak_deliveries_per_s']:,} deliveries"
         )
     if not lines:
         return []
@@ -767,7 +778,7 @@ def _kinds(counts: dict[str, int]) -> str:
 
 def _rate_cause(report: SimulationReport, m: dict[str, Any]) -> str | None:
     rate = m.get("message_rate")
-    if not rate or not rate["deliveries_dropped"]:
+    if not rate or not (rate["deliveries_dropped"] or m["limit_violations"]["channels_closed_over_message_rate"]):
         return None
     first = next(s for s in rate["busiest_seconds"] if s["second"] == rate["first_second_over_limit"])
     asked = sum(first["deliveries"].values())
@@ -778,15 +789,21 @@ def _rate_cause(report: SimulationReport, m: dict[str, Any]) -> str | None:
     )
     closed = m["limit_violations"]["channels_closed_over_message_rate"]
     text = (
-        f"the plan's message rate: at {_clock(first['second'])} {messages:,} messages ({fan}) asked for "
-        f"{asked:,} deliveries in one second against {report.plan.name}'s "
-        f"{_per_second(report.plan.messages_per_second)} messages/s; {_kinds(first['dropped'])} deliveries "
-        f"to {', '.join(first['dropped_by_population'])} were dropped there"
+        f"the plan's message rate, judged as Realtime judges it (its average over up to the last minute): from "
+        f"{_clock(first['second'])} the average stood at {rate['average_at_first']:,.0f}/s against "
+        f"{report.plan.name}'s {_per_second(report.plan.messages_per_second)} messages/s, when {messages:,} "
+        f"messages ({fan}) asked for {asked:,} deliveries in one second"
     )
-    if rate["seconds_over_limit"] > 1:
+    if first["dropped"]:
         text += (
-            f", {rate['deliveries_dropped']:,} in all over {rate['seconds_over_limit']:,} second(s) "
-            f"(the peak {rate['peak_deliveries_per_s']:,} deliveries in one second)"
+            f"; {_kinds(first['dropped'])} deliveries to {', '.join(first['dropped_by_population'])} were dropped "
+            "there"
+        )
+    if rate["deliveries_dropped"]:
+        text += (
+            f", {rate['deliveries_dropped']:,} in all over the {rate['seconds_over_limit']:,} second(s) the "
+            f"average was over (at most {rate['peak_average']:,.0f}/s; the busiest second asked "
+            f"{rate['peak_deliveries_per_s']:,} deliveries)"
         )
     if closed:
         text += f"; {closed:,} channels were closed for it, and every update on a closed channel is lost"

@@ -78,6 +78,8 @@ class ScenarioConfig:
     plan: str = "team"
     plans: str = ""  # a plans file beside the built-ins, relative to this file (see bcastsim._plans.resolve_plans)
     reference_plan: str = ""  # compare mode: also run every architecture under this plan ("" = no)
+    # The Realtime version whose rules judge the plan's limits (models/realtime/; "" = the plan's, else the newest).
+    realtime: str = ""
     profile: str = "realtime_js"  # the page reads what realtime-js hands it; Art Battle sets "seed"
     # compare mode: run broadcast (realtime.send) again under these client profiles, for what users see
     compare_profiles: tuple[str, ...] = ()

@@ -26,12 +26,15 @@ from bcastsim.check.history import (
     Sent,
     check_delivery,
 )
+from bcastsim.client import BackoffPolicy, TableBackoff
 from bcastsim.sim._app import AppModel
 from bcastsim.sim._architectures import PRIVATE, Architecture, PostgresChanges
 from bcastsim.sim._costs import CostModel
 from bcastsim.sim._engine import Engine
 from bcastsim.sim._metrics import ArchMetrics
 from bcastsim.sim._profiles import ClientBehaviour
+from bcastsim.sim._rate_counter import RateCounter
+from bcastsim.sim._realtime_rules import RealtimeRules, load_realtime_rules
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import FaultConfig, PopulationConfig, Scenario
 from bcastsim.sim._workload import Followed, Instance, Workload, follow_topics
@@ -97,6 +100,7 @@ class Cohort:
         "sub_at",
         "sub_intervals",
         "topics",
+        "waiting_at",
         "want_from",
     )
 
@@ -153,6 +157,7 @@ class Cohort:
         self.join_wait_from: dict[str, float] = {}  # when a still-pending join was first sent
         self.join_tries = 0
         self.resub_from = -1.0  # the drop whose channels are still being joined again (-1: none)
+        self.waiting_at = -1.0  # refused at the full connection cap at this time, waiting for room (-1: not)
 
     @property
     def name(self) -> str:
@@ -182,8 +187,10 @@ class Simulation:
         workload: Workload,
         seed: int,
         realtime_js: RealtimeJs | None = None,
+        rules: RealtimeRules | None = None,
     ) -> None:
         self.scenario = scenario
+        self.rules = rules if rules is not None else load_realtime_rules()
         self.rtjs = realtime_js if realtime_js is not None else load_realtime_js()
         self.architectures = architectures
         self.population = population
@@ -203,10 +210,15 @@ class Simulation:
         self.topic_ids: dict[str, list[int]] = {}  # ascending: what a topic's Receipts count runs in
         self.connections = 0
         self.server_down_until = 0.0
-        self.join_window = -1
-        self.join_used = 0
-        self.rate_window = -1
-        self.rate_used = 0
+        self._waiting: list[Cohort] = []  # groups refused at the full connection cap, in the order refused
+        self._jittered = behaviour.jittered
+        # The project's counters (rate_counter.ex): broadcast deliveries, channel joins, and the poller's
+        # postgres_changes fan-out, each judged by the Realtime version's rule against the plan's limit.
+        counter = self.rules.counter
+        self.events = RateCounter(counter, plan.messages_per_second, self.rules.rule("broadcast").judge)
+        self.joins = RateCounter(counter, plan.channel_joins_per_second, self.rules.rule("joins").judge)
+        self.db_events = RateCounter(counter, self.rules.postgres_changes_limit(plan.messages_per_second), "triggered")
+        self._ingest_judge = self.rules.rule("broadcast_from_database").judge
         self._wal_writes = 0.0
         self._net = self.tree.stream("network")
         self._net_mu = math.log(max(scenario.network.median_ms, 1e-3))
@@ -296,11 +308,29 @@ class Simulation:
             return
         now = self.engine.now
         metrics = self.metrics[arch.name]
-        limit = self.plan.messages_per_second
-        window = int(now // 1000.0)
-        if window != self.rate_window:
-            self.rate_window = window
-            self.rate_used = 0
+        # Every broadcast delivery counts on the project's events counter, and its channel then closes
+        # itself when the counter is over the limit (the delivery itself went out). The counter's
+        # average moves only at ticks, so every channel of this fan-out reads the same verdict.
+        # postgres_changes is judged at the poller, never by closing channels.
+        counted = arch.family != "postgres_changes" and not self.events.unlimited
+        if counted:
+            self.events.start(now)
+            if arch.family == "broadcast":
+                # Broadcast from the database: the replication connection checks the events counter before
+                # the message goes anywhere; over it the message is dropped whole, else it counts one.
+                if self.events.over(now, self._ingest_judge):
+                    owed = 0
+                    for cohort in subs.values():
+                        if cohort.sub_at.get(topic, math.inf) <= now:
+                            owed += cohort.n
+                            metrics.count_drop(now, kind, cohort.role, cohort.n)
+                    metrics.count_fan_out(now, kind, owed, self.events.avg)
+                    metrics.violations["broadcasts_dropped_over_message_rate"] += 1
+                    metrics.violations["deliveries_dropped_over_message_rate"] += owed
+                    self.engine.record("dropped-over-rate", msg_id, owed)
+                    return
+                self.events.add(now, 1)
+        over = counted and self.events.over(now)
         # One draw per message for the shared path, times each group's own link factor.
         shared = self._net.lognormvariate(self._net_mu, self._net_sigma)
         histogram = metrics.latency.get(kind)
@@ -309,7 +339,7 @@ class Simulation:
         critical = self._critical.get(kind)
         at_close = metrics.latency_at_critical if critical is not None and commit_ms in critical else None
         delivered = 0
-        asked = 0
+        reached = 0  # deliveries the server made (a partitioned client's too): what the events counter counts
         reacting = 0.0
         # A page that cannot read the message neither shows it nor runs the queries its handler would.
         applies = arch.page_applies(self.behaviour)
@@ -317,16 +347,11 @@ class Simulation:
             if cohort.sub_at.get(topic, math.inf) > now:
                 continue  # the join has not completed yet
             n = cohort.n
-            asked += n
-            if self.rate_used + n > limit:
-                metrics.violations["deliveries_dropped_over_message_rate"] += n
-                drop_key = (window, kind, cohort.role)
-                metrics.rate_drops[drop_key] = metrics.rate_drops.get(drop_key, 0) + n
-                self._close_channel(cohort, topic)
-                continue
-            self.rate_used += n
+            reached += n
             if cohort.partitioned_until > now:
                 metrics.lost_in_partition += n
+                if over:
+                    self._close_channel(cohort, topic)
                 continue
             # One WebSocket per client: frames arrive in the order they were sent.
             arrival = max(now + shared * cohort.link, cohort.last_arrival)
@@ -342,9 +367,12 @@ class Simulation:
                 reaction = self._reactions[cohort.role].get(kind, 0.0)
                 if reaction:
                     reacting += n * cohort.listeners.get(topic, 1) * reaction
-        if asked:
-            metrics.rate_messages[window, kind] = metrics.rate_messages.get((window, kind), 0) + 1
-            metrics.rate_demand[window, kind] = metrics.rate_demand.get((window, kind), 0) + asked
+            if over:
+                self._close_channel(cohort, topic)
+        if reached:
+            metrics.count_fan_out(now, kind, reached, self.events.avg if over else None)
+        if counted and reached:
+            self.events.add(now, reached)  # one add for the fan-out: the average moves only at ticks
         if delivered:
             metrics.messages_sent += delivered
             metrics.bytes_sent += delivered * wire_bytes
@@ -376,6 +404,7 @@ class Simulation:
         cohort.connected = False
         cohort.idle_closed = True
         self.connections -= cohort.n
+        self._room()
         cohort.conn_intervals.append((cohort.conn_since, now))
         cohort.epoch += 1
         self.metrics[cohort.arch.name].sockets_closed_idle += cohort.n
@@ -389,15 +418,15 @@ class Simulation:
 
     # ----------------------------------------------------------------- subscriptions
     def _join(self, cohort: Cohort, topics: list[str]) -> None:
-        """Send the joins; over the plan's joins per second the server rejects them (TooManyJoins) and the
-        channels retry on Phoenix's rejoin timer. A group's join of one topic is admitted or rejected whole."""
+        """Send the joins; while the project's joins counter is over the plan's joins per second the server
+        rejects them (TooManyJoins) and the channels retry on Phoenix's rejoin timer; from Realtime 2026-02
+        the socket is disconnected too. The counter's verdict moves only at ticks: a group is judged whole."""
         now = self.engine.now
         metrics = self.metrics[cohort.arch.name]
-        rate = self.plan.channel_joins_per_second
-        window = int(now // 1000.0)
-        if window != self.join_window:
-            self.join_window = window
-            self.join_used = 0
+        self.joins.start(now)
+        if not self.events.unlimited:
+            self.events.start(now)  # each channel's join starts the project's events counter
+        over = self.joins.over(now)
         rtt = self.scenario.network.join_rtt_ms
         twice = cohort.joined_during_drop if self.rtjs.joins_during_drop_sent_twice else set()
         rejected: list[str] = []
@@ -405,13 +434,12 @@ class Simulation:
             joins = cohort.n * (2 if topic in twice else 1)
             if topic in twice:
                 metrics.violations["joins_sent_twice"] += cohort.n
-            # A group bigger than a whole second's budget is let through in a window of its own.
-            if self.join_used + joins > rate and self.join_used > 0:
+            if over:
                 metrics.violations["channel_joins_rejected"] += cohort.n
                 rejected.append(topic)
                 cohort.join_wait_from.setdefault(topic, now)
                 continue
-            self.join_used += joins
+            self.joins.add(now, joins)
             start = now + rtt
             waited = start - cohort.join_wait_from.pop(topic, now)
             metrics.violations["max_join_queue_ms"] = max(metrics.violations["max_join_queue_ms"], waited)
@@ -423,6 +451,11 @@ class Simulation:
         if not rejected:
             cohort.join_tries = 0
             self._resubscribed(cohort)
+            return
+        if self.rules.rule("joins").over_limit == "reject_and_disconnect":
+            # The channel sends the transport a "disconnect": the socket closes and realtime-js reconnects.
+            metrics.violations["sockets_closed_over_join_rate"] += cohort.n
+            self._disconnect(cohort, 0.0)
             return
         cohort.pending_joins.update(rejected)
         cohort.join_tries += 1
@@ -455,6 +488,11 @@ class Simulation:
         if epoch != cohort.epoch or cohort.connected:
             return
         now = self.engine.now
+        if now < cohort.partitioned_until:
+            # Inside a partition the connection attempt neither opens nor fails: it completes when the
+            # partition ends (realtime-js on @supabase/phoenix: the socket stays CONNECTING).
+            self.engine.at(cohort.partitioned_until, self._attempt, cohort, epoch)
+            return
         metrics = self.metrics[cohort.arch.name]
         metrics.connection_attempts += cohort.n
         self.engine.record("attempt", cohort.id, cohort.n)
@@ -478,14 +516,15 @@ class Simulation:
             metrics.server_failures += refused.n
             metrics.violations["connections_refused"] += refused.n
             refused.affected = refused.episode_failed = True
-            self._retry(refused)
+            self._retry(refused, park=True)
             if refused is cohort:
                 return
         self._connect(cohort)
 
-    def _retry(self, cohort: Cohort, wait_ms: float = 0.0) -> None:
+    def _retry(self, cohort: Cohort, wait_ms: float = 0.0, *, park: bool = False) -> None:
+        """Schedule the next attempt on the socket backoff; ``park``: the group was refused at the full cap."""
         parts = [cohort]
-        if self.behaviour.jittered and not cohort.jitter_split and cohort.n > 1:
+        if self._jittered and not cohort.jitter_split and cohort.n > 1:
             groups = min(self.scenario.populations[cohort.role].jitter_groups, cohort.n)
             size = cohort.n // groups
             for _ in range(groups - 1):
@@ -494,6 +533,12 @@ class Simulation:
                 part.jitter_split = True
         now = self.engine.now
         for part in parts:
+            if park:
+                # Until a connection closes the cap stays full and every attempt is refused: the group
+                # waits, and the attempts it makes meanwhile are counted when it wakes (_room), not run.
+                part.waiting_at = now
+                self._waiting.append(part)
+                continue
             part.attempt += 1
             delay = self.behaviour.socket_backoff.delay_ms(part.attempt, part.rng)
             if delay is None:
@@ -501,6 +546,58 @@ class Simulation:
                 self.metrics[part.arch.name].gave_up += part.n
                 continue
             self.engine.at(now + wait_ms + delay, self._attempt, part, part.epoch)
+
+    def _room(self) -> None:
+        """A connection closed: the waiting groups resume at their next attempt from now on."""
+        if not self._waiting:
+            return
+        now = self.engine.now
+        waiting, self._waiting = self._waiting, []
+        for cohort in waiting:
+            resume = self._catch_up(cohort, now)
+            if resume is not None:
+                self.engine.at(resume, self._attempt, cohort, cohort.epoch)
+
+    def _catch_up(self, cohort: Cohort, until: float) -> float | None:
+        """Count the attempts a waiting group made before ``until`` (each refused: the cap was full) and
+        return when its next one falls (None: its backoff gave up). A constant tail of the backoff is
+        counted in one step, so a group that waits an hour costs what one retry costs."""
+        policy = self.behaviour.socket_backoff
+        at = cohort.waiting_at
+        cohort.waiting_at = -1.0
+        attempt = cohort.attempt
+        refused = 0
+        resume: float | None = None
+        while True:
+            steady = _steady_delay(policy, attempt + 1)
+            if steady is not None:
+                k = max(0, math.ceil((until - at) / steady) - 1)  # attempts strictly before until
+                refused += k
+                attempt += k + 1
+                resume = at + (k + 1) * steady
+                break
+            delay = policy.delay_ms(attempt + 1, cohort.rng)
+            attempt += 1
+            if delay is None:
+                cohort.gave_up = True
+                self.metrics[cohort.arch.name].gave_up += cohort.n
+                break
+            at += delay
+            if at >= until:
+                resume = at
+                break
+            refused += 1
+        cohort.attempt = attempt
+        if refused:
+            metrics = self.metrics[cohort.arch.name]
+            n = refused * cohort.n
+            metrics.connection_attempts += n
+            metrics.server_attempts += n
+            metrics.connection_failures += n
+            metrics.server_failures += n
+            metrics.violations["connections_refused"] += n
+        self.engine.record("refused-while-full", cohort.id, cohort.n, refused)
+        return resume
 
     def _connect(self, cohort: Cohort) -> None:
         now = self.engine.now
@@ -567,6 +664,7 @@ class Simulation:
             return
         cohort.connected = False
         self.connections -= cohort.n
+        self._room()
         cohort.conn_intervals.append((cohort.conn_since, now))
         for topic in list(cohort.sub_at):
             self._unsubscribe(cohort, topic, now)
@@ -663,8 +761,10 @@ class Simulation:
         metrics.heartbeat_timeouts += cohort.n
         # realtime-js schedules the first reconnect once the socket has closed: one round trip of the close
         # handshake when the network is back, its whole close wait when the partition still swallows it.
+        # An attempt made while the partition lasts does not fail: its socket opens when the partition ends
+        # (_attempt), as the phoenix port, checked against the library under node, has it.
         still_cut = self.engine.now < until
-        self._disconnect(cohort, until, self.rtjs.close_wait_ms if still_cut else self.scenario.network.join_rtt_ms)
+        self._disconnect(cohort, 0.0, self.rtjs.close_wait_ms if still_cut else self.scenario.network.join_rtt_ms)
 
     # ----------------------------------------------------------------- periodic work
     def _render(self, population: PopulationConfig) -> None:
@@ -836,6 +936,8 @@ class Simulation:
             )
             cohort.want_from = dict.fromkeys(cohort.topics, arrival)
             cohort.hidden = hidden
+            # The group's link: the other half of the network's log-variance, median 1 (docs/simulate.md).
+            cohort.link = self._links.lognormvariate(0.0, self._net_sigma)
             self.cohorts.append(cohort)
             self.metrics[arch.name].clients += n
             self.engine.at(arrival, self._arrive, cohort, priority=3)
@@ -863,7 +965,15 @@ class Simulation:
 
     # ----------------------------------------------------------------- results
     def _finish(self, end: float) -> None:
+        for cohort in self._waiting:
+            self._catch_up(cohort, math.nextafter(end, math.inf))  # the engine runs events at the end too
+        self._waiting = []
         for cohort in self.cohorts:
+            if not cohort.connected and cohort.episode_failed:
+                # Still refused (or the service still down) at the end: a (re)connection that failed.
+                metrics = self.metrics[cohort.arch.name]
+                metrics.episodes += cohort.n
+                metrics.failed_episodes += cohort.n
             if cohort.connected:
                 cohort.conn_intervals.append((cohort.conn_since, end))
                 for topic in list(cohort.sub_at):
@@ -919,6 +1029,18 @@ class Simulation:
         metrics.lost_per_client_mean = lost / clients
         metrics.lost_per_client_max = max((report.lost_by_client.get(c.name, 0) for c in cohorts), default=0)
         metrics.unrecovered_per_client_mean = (lost - report.recovered) / clients
+
+
+def _steady_delay(policy: BackoffPolicy, attempt: int) -> float | None:
+    """The delay of every attempt from ``attempt`` on, when they are all the same and drawn from nothing."""
+    if policy.max_attempts is not None:
+        return None
+    if isinstance(policy, TableBackoff):
+        return policy.then_ms if attempt > len(policy.delays_ms) and policy.then_ms > 0.0 else None
+    ceiling = policy.base_ms * policy.factor ** min(attempt - 1, 64)
+    if policy.jitter == "none" and policy.factor >= 1.0 and ceiling >= policy.cap_ms > 0.0:
+        return policy.cap_ms
+    return None
 
 
 def _uuid(rng: random.Random) -> str:
