@@ -524,5 +524,6 @@ def _backtest_figures(
         "capacity_at_measured_failure": 1000.0 / at_failure,
         "largest_audience_searched": max(scenario.backtest.audiences, default=0),
         "wal_bytes_per_s": wal_per_s,
+        "archive_timeout_s": scenario.database.archive_timeout_s,
         "peak_poller_lag_s": baseline["peak_poller_lag_ms"] / 1000.0,
     }

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bcastsim.sim._wal import Slot
 
 __all__ = ["ArchMetrics", "percentile"]
 
@@ -121,6 +124,7 @@ class ArchMetrics:
         self.undeliverable_notifications = 0
         self.peak_lag_ms = 0.0
         self.peak_retained_wal_bytes = 0.0
+        self.slots: list[Slot] = []  # the logical slots this architecture's readers held (sim/_wal.py)
         self.series: dict[str, list[float]] = {
             "time_s": [],
             "poller_lag_ms": [],
@@ -137,6 +141,14 @@ class ArchMetrics:
         self.updates_lost_while_subscribed = 0
         self.updates_recovered = 0
         self.checker: dict[str, Any] = {}
+
+    def wal_spikes(self) -> dict[str, float | int | None]:
+        """Spikes of the WAL the slots retained, from every change of it (exact), else from the samples."""
+        if not self.slots:
+            return wal_spikes(self.series["time_s"], self.series["retained_wal_bytes"])
+        log = sorted(point for slot in self.slots for point in slot.log)
+        self.peak_retained_wal_bytes = max(self.peak_retained_wal_bytes, *(s.peak_bytes for s in self.slots))
+        return wal_spikes([t / 1000.0 for t, _ in log], [v for _, v in log])
 
     def db(self, kind: str, count: float, ms_each: float) -> None:
         self.db_queries[kind] += count
@@ -237,7 +249,8 @@ class ArchMetrics:
             },
             "latency_at_critical_ms": {f"p{q:g}": percentile(self.latency_at_critical, q) for q in PERCENTILES},
             "peak_poller_lag_ms": round(self.peak_lag_ms, 3),
-            "wal_spikes": wal_spikes(self.series["time_s"], self.series["retained_wal_bytes"]),
+            "wal_spikes": self.wal_spikes(),
+            "replication_slots": len(self.slots),
             "peak_retained_wal_bytes": round(self.peak_retained_wal_bytes, 1),
             "limit_violations": {k: round(v, 3) for k, v in self.violations.items()},
             "connections": {

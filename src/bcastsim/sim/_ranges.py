@@ -71,6 +71,8 @@ RANGES: dict[tuple[str, str], Range] = {
     ("network", "sigma"): Range(0, 5),
     ("network", "join_rtt_ms"): _MS,
     ("database", "background_wal_bytes_per_s"): Range(0, 1e12),
+    ("database", "archive_timeout_s"): Range(0, 86_400.0),
+    ("database", "checkpoint_timeout_s"): Range(0, 86_400.0),
     ("postgres_changes", "poll_interval_ms"): Range(1, 3_600_000.0),
     ("postgres_changes", "max_changes_per_poll"): Range(1, 1_000_000),
     ("postgres_changes", "idle_backoff_factor"): Range(1, 1_000),

@@ -196,6 +196,10 @@ class NetworkConfig:
 @attrs.frozen
 class DatabaseConfig:
     background_wal_bytes_per_s: float = 20000.0
+    # A forced WAL segment switch this often while WAL is written (PostgreSQL's archive_timeout; Supabase archives
+    # with 120, docs/simulate.md#wal); 0 = never.
+    archive_timeout_s: float = 120.0
+    checkpoint_timeout_s: float = 300.0  # PostgreSQL's default; each checkpoint logs a running-transactions record
 
 
 @attrs.frozen

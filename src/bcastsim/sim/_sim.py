@@ -32,6 +32,7 @@ from bcastsim.sim._metrics import ArchMetrics
 from bcastsim.sim._profiles import ClientBehaviour
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import FaultConfig, PopulationConfig, Scenario
+from bcastsim.sim._wal import Wal
 from bcastsim.sim._workload import Followed, Instance, Workload, follow_topics
 
 __all__ = ["Cohort", "Simulation"]
@@ -193,7 +194,12 @@ class Simulation:
         self.join_used = 0
         self.rate_window = -1
         self.rate_used = 0
-        self._wal_writes = 0.0
+        db = scenario.database
+        self.wal = Wal(
+            background_bytes_per_s=db.background_wal_bytes_per_s,
+            archive_timeout_s=db.archive_timeout_s,
+            checkpoint_timeout_s=db.checkpoint_timeout_s,
+        )
         self._net = self.tree.stream("network")
         self._net_mu = math.log(max(scenario.network.median_ms, 1e-3))
         # Half of the log-variance is per message (shared path), half per client group (its link).
@@ -237,10 +243,10 @@ class Simulation:
 
     # ----------------------------------------------------------------- database side
     def wal_total(self) -> float:
-        return self.scenario.database.background_wal_bytes_per_s * self.engine.now / 1000.0 + self._wal_writes
+        return self.wal.position(self.engine.now)
 
     def add_wal(self, nbytes: float) -> None:
-        self._wal_writes += nbytes
+        self.wal.add(nbytes)
 
     def publish(self, arch: Architecture, topic: str, time_ms: float, *, private: bool) -> int:
         msg_id = len(self.sent) + 1
@@ -252,7 +258,7 @@ class Simulation:
     def _on_write(self, index: int) -> None:
         write = self.workload.writes[index]
         self.engine.record("write", write.seq, write.source, write.index)
-        self._wal_writes += self.costs.wal_bytes_per_write
+        self.wal.add(self.costs.wal_bytes_per_write)
         first = self.architectures[0].name
         self.metrics[first].db("business_writes", 1, self.costs.insert_row_ms)
         for arch in self.architectures:
@@ -818,6 +824,7 @@ class Simulation:
     def run(self, progress: Callable[[float], None] | None = None) -> None:
         duration_ms = self.scenario.scenario.duration_s * 1000.0
         self._populate()
+        self.wal.start(self.engine.at)
         for arch in self.architectures:
             if isinstance(arch, PostgresChanges):
                 arch.bind(self)
