@@ -341,7 +341,9 @@ def simulate(
         baseline = next(
             r for r in runs if r.plan == plan_limits.name and r.architectures == ("postgres_changes",) and not r.profile
         )
-        backtest = _backtest(scenario, baseline.metrics["postgres_changes"], plan=plan_limits, costs=costs, app=app)
+        backtest = _backtest(
+            scenario, baseline.metrics["postgres_changes"], plan=plan_limits, costs=costs, app=app, plans=plans_of_run
+        )
     counts: dict[str, int] = {}
     for w in scenario.writes.values():
         label = w.label or f"{w.table} {w.op}"
@@ -411,15 +413,26 @@ def _headline(scenario: Scenario, app: AppModel, workload: Workload) -> str:
 
 
 def _backtest(
-    scenario: Scenario, baseline: dict[str, Any], *, plan: PlanLimits, costs: CostModel, app: AppModel
+    scenario: Scenario,
+    baseline: dict[str, Any],
+    *,
+    plan: PlanLimits,
+    costs: CostModel,
+    app: AppModel,
+    plans: PlanSet | None = None,
 ) -> dict[str, Any]:
     """The measured symptoms beside the simulated ones, each judged within the scenario's tolerance.
 
-    The failure point is searched over ``backtest.audiences``: the smallest audience at which the
-    postgres_changes poller falls ``failure_lag_s`` behind, every other parameter unchanged.
+    The failure point is searched over ``backtest.audiences`` on ``backtest.failure_plan``: the smallest
+    audience at which the postgres_changes poller falls ``failure_lag_s`` behind, more than
+    ``failure_lost_share`` of the updates owed are lost, or more than ``failure_refused_share`` of the
+    clients are refused a connection, every other parameter unchanged. The search stops at the first audience
+    that fails for a connection cap (a larger one only adds refusals).
     """
     cfg = scenario.backtest
-    lags: list[dict[str, float]] = []
+    if cfg.failure_plan and plans is not None:
+        plan = plans.get_plan(cfg.failure_plan, option="backtest.failure_plan")
+    lags: list[dict[str, Any]] = []
     fails_at: float | None = None
     for audience in cfg.audiences:
         sized = scenario.with_clients(audience)
@@ -439,10 +452,34 @@ def _backtest(
             workload=workload,
             seed=sized.scenario.seed,
         )
-        lag_s = sim.metrics["postgres_changes"].peak_lag_ms / 1000.0
-        lags.append({"audience": audience, "peak_lag_s": round(lag_s, 3)})
-        if fails_at is None and lag_s > cfg.failure_lag_s:
+        m = sim.metrics["postgres_changes"]
+        lag_s = m.peak_lag_ms / 1000.0
+        # One per client and (re)connection the service refused: those that got in later, and those still out.
+        refused = m.failed_episodes + sum(c.n for c in sim.cohorts if c.episode_failed)
+        clients = max(1, m.clients)
+        lost_share = m.updates_lost / m.updates_owed if m.updates_owed else 0.0
+        reasons = []
+        if lag_s > cfg.failure_lag_s:
+            reasons.append("lag")
+        if refused / clients > cfg.failure_refused_share:
+            reasons.append("refused")
+        if lost_share > cfg.failure_lost_share:
+            reasons.append("lost")
+        lags.append(
+            {
+                "audience": audience,
+                "clients": m.clients,
+                "peak_lag_s": round(lag_s, 3),
+                "refused": refused,
+                "connections_refused": m.violations["connections_refused"],
+                "lost_share": round(lost_share, 6),
+                "fails": reasons,
+            }
+        )
+        if fails_at is None and reasons:
             fails_at = audience
+            if "refused" in reasons:
+                break
     spikes = baseline["wal_spikes"]
     close = baseline["latency_at_critical_ms"]["p95"]
     simulated = {
@@ -470,6 +507,10 @@ def _backtest(
     return {
         "tolerance": cfg.tolerance,
         "failure_lag_s": cfg.failure_lag_s,
+        "failure_lost_share": cfg.failure_lost_share,
+        "failure_refused_share": cfg.failure_refused_share,
+        "failure_plan": plan.name,
+        "connections_cap": None if plan.connections == float("inf") else plan.connections,
         "symptoms": symptoms,
         "failure_search": lags,
         "figures": _backtest_figures(scenario, baseline, costs, app),

@@ -84,6 +84,9 @@ RANGES: dict[tuple[str, str], Range] = {
     ("rollout", "lag_spike_s"): Range(0, 86_400.0),
     ("rollout", "wal_spike_bytes"): Range(0, 1e15),
     ("reactions", "*"): Range(0, 100),
+    ("backtest", "failure_lag_s"): Range(0, 86_400.0),
+    ("backtest", "failure_lost_share"): _SHARE,
+    ("backtest", "failure_refused_share"): _SHARE,
 }
 
 # Scheduled events one run may take (writes, renders, samples, client groups): about a minute of work.
@@ -125,7 +128,8 @@ def _estimated_events(s: Scenario) -> float:
 
 def check_ranges(scenario: Scenario, where: str) -> None:
     """Every number of ``scenario`` in its range and the run within :data:`MAX_EVENTS` (``where``: its source)."""
-    for section in ("scenario", "network", "database", "postgres_changes", "broadcast", "listen_notify", "rollout"):
+    sections = ("scenario", "network", "database", "postgres_changes", "broadcast", "listen_notify", "rollout")
+    for section in (*sections, "backtest"):
         _check_section(getattr(scenario, section), section, where)
     for named in ("entities", "writes", "populations"):
         for item in getattr(scenario, named).values():

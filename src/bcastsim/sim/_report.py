@@ -571,6 +571,25 @@ def _why_close(f: dict[str, float], row: dict[str, Any]) -> str:
     )
 
 
+def _how_failure(bt: dict[str, Any]) -> str:
+    cap = bt.get("connections_cap")
+    first = next((r for r in bt["failure_search"] if r["fails"]), None)
+    if first is None:
+        return "no searched audience fails"
+    if "refused" in first["fails"] and cap:
+        return (
+            f"plan {bt['failure_plan']} allows {cap:,.0f} concurrent connections: {first['clients']:,} clients "
+            f"(the audience and the other populations) leave {first['clients'] - cap:,.0f} refused, and each "
+            "retries without end"
+        )
+    if "lost" in first["fails"]:
+        return (
+            f"{_pct(first['lost_share'])} of the updates owed to {first['clients']:,} clients are lost "
+            f"(over {_pct(bt['failure_lost_share'])}); the run's limit violations say which limit dropped them"
+        )
+    return "the poller falls behind: authorization work grows with listeners × changes"
+
+
 def _why_failure(f: dict[str, float], row: dict[str, Any]) -> str:
     found = (
         f"the poller first falls that far behind at {row['simulated']:,.0f} users"
@@ -649,6 +668,26 @@ def _by_profile(report: SimulationReport, main: list[RunSummary]) -> list[str]:
     return lines
 
 
+def _failure_search(bt: dict[str, Any]) -> list[str]:
+    """One line per searched audience: its lag, refusals and losses, and why it fails (if it does)."""
+    cap = bt.get("connections_cap")
+    lines = [
+        f"Failure search on plan {bt['failure_plan']}"
+        + (f" ({cap:,.0f} concurrent connections)" if cap else "")
+        + f": fails when the poller is over {bt['failure_lag_s']:g} s behind, over "
+        f"{_pct(bt['failure_lost_share'])} of the updates owed are lost, or over "
+        f"{_pct(bt['failure_refused_share'])} of the clients are refused"
+    ]
+    names = {"lag": "poller lag", "refused": "connections refused", "lost": "updates lost"}
+    for r in bt["failure_search"]:
+        why = ", ".join(names[k] for k in r["fails"]) or "ok"
+        lines.append(
+            f"  {r['audience']:>6,} users ({r['clients']:,} clients): lag {r['peak_lag_s']:,.0f} s · refused "
+            f"{r['refused']:,} · lost {_pct(r['lost_share'])} → {why}"
+        )
+    return lines
+
+
 def _backtest(report: SimulationReport) -> list[str]:
     bt = report.backtest
     if not bt:
@@ -671,9 +710,8 @@ def _backtest(report: SimulationReport) -> list[str]:
         if not row["reproduced"]:
             missing.append(f"  {label}: {why(bt['figures'], row)}.")
         else:
-            held.append(f"  {label}: {how}.")
-    search = ", ".join(f"{r['audience']:,} → {r['peak_lag_s']:,.0f} s" for r in bt["failure_search"])
-    lines.append(f"Failure search (peak poller lag by audience, fails above {bt['failure_lag_s']:g} s): {search}")
+            held.append(f"  {label}: {_how_failure(bt) if row['symptom'] == 'fails_at_users' else how}.")
+    lines.extend(_failure_search(bt))
     if held:
         lines.append("Reproduced by these documented mechanisms (docs/simulate.md#backtest):")
         lines.extend(held)

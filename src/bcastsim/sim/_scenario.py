@@ -251,7 +251,10 @@ class BacktestConfig:
     wal_spike_period_s: float = 0.0
     bid_delay_at_close_s: float = 0.0
     fails_at_users: float = 0.0
-    failure_lag_s: float = 60.0  # "fails": the poller falls this far behind at some moment of the event
+    failure_lag_s: float = 60.0  # "fails": the poller falls this far behind at some moment of the event,
+    failure_lost_share: float = 0.01  # or more than this share of the updates owed is lost,
+    failure_refused_share: float = 0.0  # or more than this share of the clients is refused a connection
+    failure_plan: str = ""  # the plan the failure point is searched on ("" = the scenario's)
     audiences: tuple[int, ...] = (250, 375, 500, 750, 1000, 1500, 2000)  # searched for the failure point
     tolerance: float = 2.0  # reproduced when simulated / measured is within [1/tolerance, tolerance]
 
