@@ -17,6 +17,7 @@ from bcastsim.sim._architectures import ARCHITECTURES, Architecture, make_archit
 from bcastsim.sim._costs import CostModel, load_costs
 from bcastsim.sim._profiles import behaviour
 from bcastsim.sim._ranges import check_ranges
+from bcastsim.sim._requirements import judge
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import Scenario, _suggest, builtin_scenarios, load_scenario
 from bcastsim.sim._sim import Simulation
@@ -72,6 +73,7 @@ class SimulationReport:
     backtest: dict[str, Any] | None = None
     plans_source: str = ""  # the plans file given beside the scenario ("" = built-ins or the scenario's own)
     settings: tuple[tuple[str, Any], ...] = ()  # ("section.key", value) set over the scenario file's
+    delivered_share: float = 0.99  # the scenario's [requirements] delivered_share, which claims are judged by
 
     @property
     def replay_command(self) -> str:
@@ -158,6 +160,14 @@ def run_scenario(
     )
     sim.run(progress)
     return sim
+
+
+def _judged(sim: Simulation, arch: Architecture, scenario: Scenario) -> dict[str, Any]:
+    """The architecture's metrics, with the clients still refused at the end and the requirements' verdict."""
+    metrics = sim.metrics[arch.name].to_json()
+    metrics["connections"]["refused_at_end"] = sum(c.n for c in sim.cohorts if c.arch is arch and c.episode_failed)
+    metrics["requirements"] = judge(metrics, scenario.requirements, profile=scenario.scenario.profile)
+    return metrics
 
 
 def _rollback(
@@ -327,7 +337,7 @@ def simulate(
                 label=label,
                 plan=run_plan.name,
                 architectures=tuple(arch_names),
-                metrics={a.name: sim.metrics[a.name].to_json() for a in archs},
+                metrics={a.name: _judged(sim, a, run_as) for a in archs},
                 fingerprint=sim.engine.fingerprint(),
                 events=sim.engine.events,
                 cohorts=len(sim.cohorts),
@@ -378,6 +388,7 @@ def simulate(
         backtest=backtest,
         plans_source=str(plans) if isinstance(plans, str | Path) else ("<plans mapping>" if plans else ""),
         settings=tuple(set_keys),
+        delivered_share=scenario.requirements.delivered_share,
     )
 
 

@@ -50,6 +50,18 @@ def percentile(histogram: Mapping[float, int], q: float) -> float | None:
     return max(histogram)  # pragma: no cover
 
 
+def owed_percentile(histogram: Mapping[float, int], q: float, arrived_share: float) -> float | None:
+    """The ``q``-th percentile latency of the updates owed, the ones that never arrived counted as later than any:
+    the ``q / arrived_share``-th percentile of those that arrived, or None when more than ``100 - q`` % of the
+    owed never arrived (no latency bounds them)."""
+    if arrived_share <= 0.0:
+        return None
+    within = q / min(1.0, arrived_share)
+    if within > 100.0 + 1e-9:
+        return None
+    return percentile(histogram, min(100.0, within))
+
+
 def wal_spikes(times: list[float], wal: list[float]) -> dict[str, float | int | None]:
     """Spikes of retained WAL: a local maximum, at least half the event's highest, that falls back to half of
     itself or less. ``height_bytes`` is the median spike, ``period_s`` the median time between consecutive ones.
@@ -203,6 +215,28 @@ class ArchMetrics:
         """Refused or unanswered attempts over attempts that reached the service, as monitoring sees them."""
         return self.server_failures / self.server_attempts if self.server_attempts else 0.0
 
+    def latency_of_owed(self) -> dict[str, Any]:
+        """Latency percentiles over the updates owed, not only over those that arrived (see owed_percentile).
+
+        Losses are known per event, not per message type or moment: each type and the critical moments are
+        taken to lose the event's share (an assumption the report states)."""
+        owed = self.updates_owed
+        arrived = (owed - self.updates_lost) / owed if owed else 1.0
+        merged: dict[float, int] = {}
+        for hist in self.latency.values():
+            for value, weight in hist.items():
+                merged[value] = merged.get(value, 0) + weight
+
+        def trio(hist: Mapping[float, int]) -> dict[str, float | None]:
+            return {f"p{q:g}": owed_percentile(hist, q, arrived) for q in PERCENTILES}
+
+        return {
+            "arrived_share": round(arrived, 6),
+            "all": trio(merged),
+            "critical": trio(self.latency_at_critical),
+            "by_kind": {kind: trio(self.latency[kind]) for kind in sorted(self.latency)},
+        }
+
     def user_visible(self) -> dict[str, Any]:
         """What reached the socket against what the page applied and showed in time, over what was owed."""
         owed = self.updates_owed
@@ -248,6 +282,7 @@ class ArchMetrics:
                 **{kind: self.latency_percentiles(kind) for kind in kinds},
             },
             "latency_at_critical_ms": {f"p{q:g}": percentile(self.latency_at_critical, q) for q in PERCENTILES},
+            "latency_of_owed_ms": self.latency_of_owed(),
             "peak_poller_lag_ms": round(self.peak_lag_ms, 3),
             "wal_spikes": self.wal_spikes(),
             "replication_slots": len(self.slots),

@@ -84,6 +84,10 @@ RANGES: dict[tuple[str, str], Range] = {
     ("rollout", "lag_spike_s"): Range(0, 86_400.0),
     ("rollout", "wal_spike_bytes"): Range(0, 1e15),
     ("reactions", "*"): Range(0, 100),
+    ("requirements", "delivered_share"): _SHARE,
+    ("requirements", "critical_p95_ms"): _MS,
+    ("requirements", "connection_failure_share"): _SHARE,
+    ("requirements", "*"): _MS,  # p95_ms per message type
     ("backtest", "failure_lag_s"): Range(0, 86_400.0),
     ("backtest", "failure_lost_share"): _SHARE,
     ("backtest", "failure_refused_share"): _SHARE,
@@ -129,7 +133,7 @@ def _estimated_events(s: Scenario) -> float:
 def check_ranges(scenario: Scenario, where: str) -> None:
     """Every number of ``scenario`` in its range and the run within :data:`MAX_EVENTS` (``where``: its source)."""
     sections = ("scenario", "network", "database", "postgres_changes", "broadcast", "listen_notify", "rollout")
-    for section in (*sections, "backtest"):
+    for section in (*sections, "backtest", "requirements"):
         _check_section(getattr(scenario, section), section, where)
     for named in ("entities", "writes", "populations"):
         for item in getattr(scenario, named).values():

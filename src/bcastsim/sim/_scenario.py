@@ -37,6 +37,7 @@ __all__ = [
     "PhaseConfig",
     "PopulationConfig",
     "PostgresChangesConfig",
+    "RequirementsConfig",
     "RolloutConfig",
     "Scenario",
     "ScenarioConfig",
@@ -264,6 +265,21 @@ class BacktestConfig:
 
 
 @attrs.frozen
+class RequirementsConfig:
+    """What the app's users need; the report's verdict is these, met or not (docs/simulate.md#requirements)."""
+
+    # Of the updates owed to the clients, the share their pages must apply (what users see).
+    delivered_share: float = 0.99
+    # p95 commit-to-socket latency of the updates owed at critical moments (an auction's close), counting the
+    # ones that never arrived as later than any bound.
+    critical_p95_ms: float = 1000.0
+    # Per message type, p95 commit-to-socket latency of the updates owed ({bid_update = 500}).
+    p95_ms: dict[str, float] = attrs.field(factory=dict)
+    # The share of (re)connections the service may refuse or fail to serve.
+    connection_failure_share: float = 0.01
+
+
+@attrs.frozen
 class Scenario:
     scenario: ScenarioConfig = ScenarioConfig()
     entities: dict[str, EntityConfig] = attrs.field(factory=dict)
@@ -281,6 +297,7 @@ class Scenario:
     faults: tuple[FaultConfig, ...] = ()
     rollout: RolloutConfig = RolloutConfig()
     backtest: BacktestConfig = BacktestConfig()
+    requirements: RequirementsConfig = RequirementsConfig()
     source: str = "<built-in defaults>"
 
     def with_overrides(self, **sections: dict[str, Any]) -> Scenario:
@@ -332,6 +349,7 @@ _SECTIONS: dict[str, type] = {
     "listen_notify": ListenNotifyConfig,
     "rollout": RolloutConfig,
     "backtest": BacktestConfig,
+    "requirements": RequirementsConfig,
 }
 # Tables of named tables: each entry is one typed section.
 _NAMED: dict[str, type] = {"entities": EntityConfig, "writes": WriteConfig, "populations": PopulationConfig}
