@@ -159,6 +159,7 @@ def run_scenario(
         seed=seed,
     )
     sim.run(progress)
+    sim.database.finish(sim.engine.now)
     return sim
 
 

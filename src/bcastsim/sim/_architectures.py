@@ -208,7 +208,8 @@ class PostgresChanges(Architecture):
         end = batch[-1].wal_cum if len(batch) == cfg.max_changes_per_poll else sim.wal_total()
         read_mb = max(0.0, end - self.restart_wal()) / 1e6
         decode_ms = costs.poll_base_ms + len(batch) * costs.change_decode_ms + read_mb * costs.wal_read_ms_per_mb
-        duration = decode_ms + rls_ms
+        # The call waits for a core like every other query on the database (sim/_database.py).
+        duration = sim.database.delay_ms(now) + decode_ms + rls_ms
         metrics.db("list_changes_polls", 1, decode_ms)
         metrics.db("authorization_reads", auth, rls_ms / auth if auth else 0.0)
         metrics.peak_retained_wal_bytes = max(metrics.peak_retained_wal_bytes, self.retained_wal_bytes(sim))

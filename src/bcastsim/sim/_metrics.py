@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bcastsim.sim._database import Database
+    from bcastsim.sim._engine import Engine
     from bcastsim.sim._wal import Slot
 
 __all__ = ["ArchMetrics", "percentile"]
@@ -136,6 +138,8 @@ class ArchMetrics:
         self.undeliverable_notifications = 0
         self.peak_lag_ms = 0.0
         self.peak_retained_wal_bytes = 0.0
+        self._database: Database | None = None
+        self._clock: Engine | None = None
         self.slots: list[Slot] = []  # the logical slots this architecture's readers held (sim/_wal.py)
         self.series: dict[str, list[float]] = {
             "time_s": [],
@@ -162,9 +166,16 @@ class ArchMetrics:
         self.peak_retained_wal_bytes = max(self.peak_retained_wal_bytes, *(s.peak_bytes for s in self.slots))
         return wal_spikes([t / 1000.0 for t, _ in log], [v for _, v in log])
 
+    def attach(self, database: Database, clock: Engine) -> None:
+        """Charge every query to ``database`` at ``clock``'s time as well."""
+        self._database = database
+        self._clock = clock
+
     def db(self, kind: str, count: float, ms_each: float) -> None:
         self.db_queries[kind] += count
         self.db_time_ms[kind] += count * ms_each
+        if self._database is not None and self._clock is not None:
+            self._database.charge(self._clock.now, count, ms_each)
 
     def deliver(self, kind: str, weight: int, latency_ms: float, wire_bytes: int) -> None:
         self.messages_sent += weight
@@ -271,6 +282,7 @@ class ArchMetrics:
                 "total_time_ms": round(self.total_db_time_ms, 3),
                 "realtime_time_ms": round(self.realtime_db_time_ms, 3),
                 "realtime_queries": round(self.realtime_db_queries, 3),
+                "capacity": self._database.to_json() if self._database is not None else None,
             },
             "messages_published": self.messages_published,
             "messages_sent": self.messages_sent,

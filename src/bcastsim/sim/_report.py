@@ -185,6 +185,19 @@ def _owed_p95(m: dict[str, Any], kind: str) -> str:
     return _ms(p95)
 
 
+def _capacity(m: dict[str, Any], what: str) -> str:
+    cap = m["database"].get("capacity")
+    if not cap:
+        return "–"
+    if what == "compute":
+        return f"{cap['compute']} ({cap['cores']:g} cores)"
+    if what == "load":
+        return _pct(cap["peak_utilisation"])
+    if what == "wait":
+        return _ms(cap["peak_queue_delay_ms"])
+    return _int(cap["failed_requests"])
+
+
 def _never_arrived(m: dict[str, Any]) -> str:
     owed = m["user_visible"]["owed"]
     return _pct(m["updates"]["lost"] / owed) if owed else "–"
@@ -213,6 +226,10 @@ _ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
             ("  client reaction queries", lambda m: _int(m["database"]["queries"]["client_reaction_queries"])),
             ("  refetches after a gap", lambda m: _int(m["database"]["queries"]["refetch_queries"])),
             ("total DB time (with writes, renders)", lambda m: _secs(m["database"]["total_time_ms"])),
+            ("database compute", lambda m: _capacity(m, "compute")),
+            ("  peak load on its cores (1 s)", lambda m: _capacity(m, "load")),
+            ("  longest wait for a core", lambda m: _capacity(m, "wait")),
+            ("  requests refused (pooler full)", lambda m: _capacity(m, "failed")),
         ),
     ),
     (

@@ -201,6 +201,8 @@ class DatabaseConfig:
     # with 120, docs/simulate.md#wal); 0 = never.
     archive_timeout_s: float = 120.0
     checkpoint_timeout_s: float = 300.0  # PostgreSQL's default; each checkpoint logs a running-transactions record
+    # The compute size (models/compute.toml): its cores serve every query, its pooler refuses beyond its clients.
+    compute: str = "micro"
 
 
 @attrs.frozen

@@ -27,6 +27,7 @@ from bcastsim.check.history import (
 from bcastsim.sim._app import AppModel
 from bcastsim.sim._architectures import PRIVATE, Architecture, PostgresChanges
 from bcastsim.sim._costs import CostModel
+from bcastsim.sim._database import Database, compute_of
 from bcastsim.sim._engine import Engine
 from bcastsim.sim._metrics import ArchMetrics
 from bcastsim.sim._profiles import ClientBehaviour
@@ -200,6 +201,10 @@ class Simulation:
             archive_timeout_s=db.archive_timeout_s,
             checkpoint_timeout_s=db.checkpoint_timeout_s,
         )
+        # Every query any architecture charges runs on the one database (sim/_database.py).
+        self.database = Database(compute_of(scenario))
+        for metrics in self.metrics.values():
+            metrics.attach(self.database, self.engine)
         self._net = self.tree.stream("network")
         self._net_mu = math.log(max(scenario.network.median_ms, 1e-3))
         # Half of the log-variance is per message (shared path), half per client group (its link).
