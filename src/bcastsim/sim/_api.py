@@ -485,6 +485,7 @@ def _backtest(
                 "refused": refused,
                 "connections_refused": m.violations["connections_refused"],
                 "lost_share": round(lost_share, 6),
+                "dropped_over_message_rate": m.violations["deliveries_dropped_over_message_rate"],
                 "fails": reasons,
             }
         )

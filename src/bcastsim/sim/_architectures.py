@@ -27,8 +27,10 @@ __all__ = ["ARCHITECTURES", "Architecture", "Broadcast", "ListenNotify", "Postgr
 
 # A private channel is another channel than the public one of the same name: only private joins get its messages.
 PRIVATE = "private:"
-# How often a broadcast replication connection confirms what it streamed when nothing else is sent (assumed).
-STATUS_INTERVAL_MS = 10_000.0
+# A broadcast replication connection confirms what it streamed only when the walsender asks for a reply in a
+# keepalive (replication_connection.ex, handle_data for a keepalive with reply :now), which PostgreSQL does once
+# half of wal_sender_timeout (default 60 s) has passed without one (WalSndKeepaliveIfNecessary, walsender.c).
+STATUS_INTERVAL_MS = 30_000.0
 
 
 class Architecture:
@@ -320,8 +322,8 @@ class Broadcast(Architecture):
         self._keepalive(sim, self.slot)
 
     def _keepalive(self, sim: Simulation, slot: Slot) -> None:
-        # The replication connection confirms what it has streamed in its status updates (assumed every
-        # STATUS_INTERVAL_MS; docs/simulate.md#wal), so the slot's restart point follows the insert position.
+        # The replication connection confirms what it has streamed when the walsender asks (STATUS_INTERVAL_MS),
+        # so the slot's restart point follows the insert position that far behind.
         if slot.dropped:
             return
         slot.confirm(sim.wal_total(), sim.engine.now)
@@ -361,8 +363,6 @@ class Broadcast(Architecture):
                 continue
             metrics.db("realtime_send_calls", 1, costs.realtime_send_ms)
             sim.add_wal(costs.wal_bytes_per_message)
-            if self.slot is not None:
-                self.slot.confirm(sim.wal_total(), sim.engine.now)
             private = sim.scenario.broadcast.private if message.private is None else message.private
             channel = PRIVATE + topic if private else topic
             msg_id = sim.publish(self, channel, write.time_ms, private=private)

@@ -628,7 +628,13 @@ def _why_calls(f: dict[str, float], row: dict[str, Any]) -> str:
         f"{f['duration_h']:g} h) plus one at once after each poll that returned rows; {row['measured']:,.0f} is "
         f"{rate:.0f}/s, which needs rows back on about {1 - f['idle_calls_per_s'] / rate:.0%} of the polls for the "
         f"whole event, a steady stream of changes on subscribed tables; the event has {f['changes']:,.0f} of them "
-        f"({f['changes'] / (f['duration_h'] * 3600):.2f}/s on average)"
+        f"({f['changes'] / (f['duration_h'] * 3600):.2f}/s on average). What the arithmetic allows instead: "
+        f"{row['measured']:,.0f} calls are {row['measured'] / f['idle_calls_per_s'] / 3600:,.1f} h of one idle "
+        "poller, so a count taken over that long (pg_stat_statements counts from its last reset, not per event: "
+        f"the hours around the event, or several events) gives it with no other writer; or "
+        f"{row['measured'] / (f['idle_calls_per_s'] * f['duration_h'] * 3600):.1f} pollers idling through the "
+        f"{f['duration_h']:g} h at once (a poller per subscribed Realtime node or connection pool), which the "
+        "sources read do not document; neither is assumed here"
     )
 
 
@@ -681,7 +687,8 @@ def _how_failure(bt: dict[str, Any]) -> str:
     if "lost" in first["fails"]:
         return (
             f"{_pct(first['lost_share'])} of the updates owed to {first['clients']:,} clients are lost "
-            f"(over {_pct(bt['failure_lost_share'])}); the run's limit violations say which limit dropped them"
+            f"(over {_pct(bt['failure_lost_share'])}); {first.get('dropped_over_message_rate', 0):,.0f} deliveries "
+            f"were dropped over plan {bt['failure_plan']}'s message rate as this model judges it (docs/simulate.md)"
         )
     return "the poller falls behind: authorization work grows with listeners × changes"
 
