@@ -135,3 +135,16 @@ def test_failure_search_counts_refusals_on_the_connection_cap() -> None:
     fails = next(row for row in report.backtest["symptoms"] if row["symptom"] == "fails_at_users")
     assert fails["simulated"] == 500
     assert "allows 500 concurrent connections" in render_text(report)
+
+
+def test_list_changes_count_is_explained_by_its_arithmetic(report: SimulationReport) -> None:
+    """The calls the poller cannot make in the event are restated as hours of idle polling or as pollers at once,
+    both computed from the backtest's figures, and the plan searched is named as an assumption."""
+    assert report.backtest is not None
+    figures = report.backtest["figures"]
+    measured = next(r["measured"] for r in report.backtest["symptoms"] if r["symptom"] == "list_changes_calls")
+    text = render_text(report)
+    assert f"{measured / figures['idle_calls_per_s'] / 3600:,.1f} h of one idle poller" in text
+    pollers = measured / (figures["idle_calls_per_s"] * figures["duration_h"] * 3600)
+    assert f"{pollers:.1f} pollers idling" in text
+    assert "Assumed: backtest: the failure point is searched on plan pro" in text

@@ -74,6 +74,7 @@ class SimulationReport:
     plans_source: str = ""  # the plans file given beside the scenario ("" = built-ins or the scenario's own)
     settings: tuple[tuple[str, Any], ...] = ()  # ("section.key", value) set over the scenario file's
     delivered_share: float = 0.99  # the scenario's [requirements] delivered_share, which claims are judged by
+    assumptions: tuple[str, ...] = ()  # what the run takes for Supabase's where no source says it
 
     @property
     def replay_command(self) -> str:
@@ -390,7 +391,30 @@ def simulate(
         plans_source=str(plans) if isinstance(plans, str | Path) else ("<plans mapping>" if plans else ""),
         settings=tuple(set_keys),
         delivered_share=scenario.requirements.delivered_share,
+        assumptions=_assumptions(scenario),
     )
+
+
+def _assumptions(scenario: Scenario) -> tuple[str, ...]:
+    """The settings the run takes for Supabase's without a source that says so (docs/simulate.md)."""
+    from bcastsim.sim._database import compute_of
+
+    db = scenario.database
+    compute = compute_of(scenario)
+    out = [
+        f"WAL: a forced segment switch every archive_timeout = {db.archive_timeout_s:g} s (Supabase's is 120); "
+        f"checkpoints every {db.checkpoint_timeout_s:g} s and wal_sender_timeout 60 s are PostgreSQL's defaults, "
+        "assumed for Supabase",
+        f"database: compute {compute.name}, {compute.cores:g} cores serving every query at its calibrated cost "
+        f"and {compute.pooler_max_clients:,.0f} pooler clients (Supabase's table; shared cores taken at their "
+        "nominal count)",
+    ]
+    if scenario.backtest.measured and scenario.backtest.failure_plan:
+        out.append(
+            f"backtest: the failure point is searched on plan {scenario.backtest.failure_plan}, an assumption "
+            "(the seed names no plan)"
+        )
+    return tuple(out)
 
 
 def plan_set(scenario: Scenario, plans: str | Path | Mapping[str, Any] | None) -> PlanSet:

@@ -71,6 +71,7 @@ def report_to_dict(report: SimulationReport) -> dict[str, Any]:
             for run in report.runs
         ],
         "backtest": report.backtest,
+        "assumptions": list(report.assumptions),
         "fingerprint": report.fingerprint,
     }
 
@@ -834,6 +835,7 @@ def render_text(report: SimulationReport) -> str:
         reference = [r for r in report.runs if " @ " in r.label and not r.profile]
         lines.extend(_table(f"On plan {report.plan.name}", main, report.headline))
         lines.append(_FOOTNOTE)
+        lines.extend(f"Assumed: {text}." for text in report.assumptions)
         lines.append("")
         lines.extend(_requirements(report, main))
         if reference:
