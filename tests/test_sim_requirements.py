@@ -72,6 +72,9 @@ def test_requirements_load_from_toml_with_ranges(tmp_path: Path) -> None:
     path.write_text('extends = "artbattle"\n[requirements]\ndelivered_share = 1.5\n')
     with pytest.raises(InputError, match="delivered_share"):
         load_scenario(path)
+    path.write_text('extends = "artbattle"\n[requirements]\npopulation_share = { audience = 1.5 }\n')
+    with pytest.raises(InputError, match="population_share"):
+        load_scenario(path)
 
 
 def test_per_kind_latency_requirement_counts_what_never_arrived() -> None:
@@ -128,3 +131,27 @@ def test_bandwidth_note_splits_bytes_per_delivery_from_deliveries() -> None:
     a, b = by["postgres_changes"], by[SEND]
     assert f"{a['bytes_sent'] / a['messages_sent']:,.0f} B per delivery" in line
     assert f"{a['messages_sent']:,} → {b['messages_sent']:,}" in line
+
+
+def test_population_requirements_judge_each_population_on_its_own_clients() -> None:
+    """population_share is judged on each population's own owed and lost updates, which add up to the run's."""
+    scenario = load_scenario("restart_storm").with_overrides(
+        requirements={"population_share": {"audience": 0.5, "admins": 1.0}}
+    )
+    report = simulate(scenario, clients=200, architectures=[SEND], reference_plan="none", compare_profiles=())
+    metrics = report.runs[0].metrics[SEND]
+    pops = metrics["requirements"]["populations"]
+    assert set(pops) == {"audience", "admins"}
+    assert sum(p["owed"] for p in pops.values()) == metrics["updates"]["owed"]
+    assert sum(p["lost"] for p in pops.values()) == metrics["updates"]["lost"]
+    names = [c["requirement"] for c in metrics["requirements"]["checks"]]
+    assert "updates applied by the page (admins)" in names
+
+
+def test_a_requirement_for_an_unknown_population_fails_before_the_run() -> None:
+    """A misspelt population in population_share is an input error naming the populations."""
+    from bcastsim._errors import InputError
+
+    scenario = load_scenario("artbattle").with_overrides(requirements={"population_share": {"audiense": 0.9}})
+    with pytest.raises(InputError, match="no population of the scenario"):
+        simulate(scenario, clients=10)

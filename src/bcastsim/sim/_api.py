@@ -168,8 +168,41 @@ def _judged(sim: Simulation, arch: Architecture, scenario: Scenario) -> dict[str
     """The architecture's metrics, with the clients still refused at the end and the requirements' verdict."""
     metrics = sim.metrics[arch.name].to_json()
     metrics["connections"]["refused_at_end"] = sum(c.n for c in sim.cohorts if c.arch is arch and c.episode_failed)
-    metrics["requirements"] = judge(metrics, scenario.requirements, profile=scenario.scenario.profile)
+    populations = _by_population(sim, arch, scenario) if scenario.requirements.population_share else None
+    metrics["requirements"] = judge(
+        metrics, scenario.requirements, profile=scenario.scenario.profile, populations=populations
+    )
     return metrics
+
+
+def check_requirements(scenario: Scenario) -> None:
+    """Every population a requirement names is one of the scenario's (checked before any work)."""
+    for name in scenario.requirements.population_share:
+        if name not in scenario.populations:
+            raise scenario.fail(
+                f'requirements.population_share names "{name}", which is no population of the scenario',
+                "requirements",
+                "population_share",
+                "use one of: " + ", ".join(scenario.populations),
+            )
+
+
+def _by_population(sim: Simulation, arch: Architecture, scenario: Scenario) -> dict[str, tuple[int, int, bool]]:
+    """Per population a requirement names: updates owed and lost by the delivery checker on its clients alone."""
+    from bcastsim.check.history import Anomaly, DeliveryHistory, check_delivery
+
+    end = scenario.scenario.duration_s * 1000.0
+    reads = arch.page_applies(sim.behaviour)
+    out: dict[str, tuple[int, int, bool]] = {}
+    for name in scenario.requirements.population_share:
+        history = DeliveryHistory(
+            sent=tuple(sim.sent),
+            clients=tuple(sim.trace(c, end) for c in sim.cohorts if c.arch is arch and c.role == name),
+            latency_bound_ms=scenario.scenario.latency_bound_ms,
+        )
+        report = check_delivery(history, sim.behaviour.allowed_anomalies)
+        out[name] = (report.expected, report.counts[Anomaly.LOST], reads)
+    return out
 
 
 def _rollback(
@@ -266,6 +299,7 @@ def simulate(
     costs = costs if costs is not None else load_costs()
     app = app_model(scenario, sql)
     check_scenario(scenario, app)
+    check_requirements(scenario)
     tree = RandomTree(cfg.seed)
     workload = build_workload(scenario, app, tree.stream("workload"))
     names = resolve_architectures(list(cfg.architectures))

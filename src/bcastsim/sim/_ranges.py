@@ -87,7 +87,8 @@ RANGES: dict[tuple[str, str], Range] = {
     ("requirements", "delivered_share"): _SHARE,
     ("requirements", "critical_p95_ms"): _MS,
     ("requirements", "connection_failure_share"): _SHARE,
-    ("requirements", "*"): _MS,  # p95_ms per message type
+    ("requirements.p95_ms", "*"): _MS,  # per message type
+    ("requirements.population_share", "*"): _SHARE,  # per population
     ("backtest", "failure_lag_s"): Range(0, 86_400.0),
     ("backtest", "failure_lost_share"): _SHARE,
     ("backtest", "failure_refused_share"): _SHARE,

@@ -23,8 +23,18 @@ def _ms(value: float | None) -> str:
     return "never (too many lost)" if value is None else f"{value:,.0f} ms"
 
 
-def judge(metrics: dict[str, Any], req: RequirementsConfig, *, profile: str = "") -> dict[str, Any]:
-    """``{"ok": bool, "checks": [...]}``: each requirement, what it asks, what the run did, and whether it holds."""
+def judge(
+    metrics: dict[str, Any],
+    req: RequirementsConfig,
+    *,
+    profile: str = "",
+    populations: dict[str, tuple[int, int, bool]] | None = None,
+) -> dict[str, Any]:
+    """``{"ok": bool, "checks": [...]}``: each requirement, what it asks, what the run did, and whether it holds.
+
+    ``populations``: per population with a ``population_share`` requirement, (updates owed, updates lost, whether
+    the page can read what arrives), from the delivery checker run on that population's clients alone.
+    """
     seen = metrics["user_visible"]
     shares = seen["share_of_owed"]
     owed = seen["owed"]
@@ -41,6 +51,16 @@ def judge(metrics: dict[str, Any], req: RequirementsConfig, *, profile: str = ""
         why = f"{1 - socket:.1%} of the updates owed never reached the socket"
     held = applied >= req.delivered_share
     checks.append(_check("updates applied by the page", f"≥ {req.delivered_share:.1%}", f"{applied:.1%}", held, why))
+    for name, required in sorted(req.population_share.items()):
+        owed_n, lost_n, reads = (populations or {}).get(name, (0, 0, True))
+        reached = (owed_n - lost_n) / owed_n if owed_n else 1.0
+        shown = reached if reads else 0.0
+        why = "" if reads else f"the page of profile {profile or 'this'} cannot read what reaches the socket"
+        if reads and owed_n and reached < 1.0:
+            why = f"{lost_n:,} of the {owed_n:,} updates owed to {name} never reached the socket"
+        checks.append(
+            _check(f"updates applied by the page ({name})", f"≥ {required:.1%}", f"{shown:.1%}", shown >= required, why)
+        )
     owed_latency = metrics["latency_of_owed_ms"]
     arrived = owed_latency["arrived_share"]
     note = f"{1 - arrived:.1%} of the updates owed never arrived and count as late" if arrived < 1.0 else ""
@@ -80,4 +100,5 @@ def judge(metrics: dict[str, Any], req: RequirementsConfig, *, profile: str = ""
             rate <= req.connection_failure_share,
         )
     )
-    return {"ok": all(c["ok"] for c in checks), "checks": checks}
+    by_population = {name: {"owed": o, "lost": lost} for name, (o, lost, _reads) in sorted((populations or {}).items())}
+    return {"ok": all(c["ok"] for c in checks), "checks": checks, "populations": by_population}

@@ -279,6 +279,8 @@ class RequirementsConfig:
     p95_ms: dict[str, float] = attrs.field(factory=dict)
     # The share of (re)connections the service may refuse or fail to serve.
     connection_failure_share: float = 0.01
+    # Per population, the share of the updates owed to its clients that their pages must apply ({admins = 1.0}).
+    population_share: dict[str, float] = attrs.field(factory=dict)
 
 
 @attrs.frozen

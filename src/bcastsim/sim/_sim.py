@@ -880,6 +880,10 @@ class Simulation:
                 "examples": [e.describe() for e in report.examples],
             }
 
+    def trace(self, cohort: Cohort, end: float) -> ClientTrace:
+        """The delivery history of one client group up to ``end`` (after the run: for per-population checks)."""
+        return self._trace(cohort, end)
+
     def _trace(self, cohort: Cohort, end: float) -> ClientTrace:
         return ClientTrace(
             client=cohort.name,
