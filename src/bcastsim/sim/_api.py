@@ -15,6 +15,7 @@ from bcastsim.client import in_rollout
 from bcastsim.sim._app import AppModel, app_model
 from bcastsim.sim._architectures import ARCHITECTURES, Architecture, make_architecture
 from bcastsim.sim._costs import CostModel, load_costs
+from bcastsim.sim._database import compute_of
 from bcastsim.sim._profiles import behaviour
 from bcastsim.sim._ranges import check_ranges
 from bcastsim.sim._requirements import judge
@@ -300,6 +301,7 @@ def simulate(
     app = app_model(scenario, sql)
     check_scenario(scenario, app)
     check_requirements(scenario)
+    compute_of(scenario)  # an unknown compute size fails before any work
     tree = RandomTree(cfg.seed)
     workload = build_workload(scenario, app, tree.stream("workload"))
     names = resolve_architectures(list(cfg.architectures))
@@ -431,8 +433,6 @@ def simulate(
 
 def _assumptions(scenario: Scenario) -> tuple[str, ...]:
     """The settings the run takes for Supabase's without a source that says so (docs/simulate.md)."""
-    from bcastsim.sim._database import compute_of
-
     db = scenario.database
     compute = compute_of(scenario)
     out = [
