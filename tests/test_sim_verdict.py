@@ -26,10 +26,10 @@ def _agrees(metrics: dict[str, Any]) -> None:
     # The verdict is the requirements': never ok beside a loss they forbid.
     req = metrics["requirements"]
     assert (_verdict(metrics) == "ok") == req["ok"]
-    if req["ok"] and seen["owed"]:
-        applied = next(c for c in req["checks"] if c["requirement"] == "updates applied by the page")
-        assert applied["ok"]
-        assert seen["applied_by_page"] <= seen["delivered_to_socket"]
+    if _verdict(metrics) == "ok" and seen["owed"]:
+        # No scenario here declares [requirements]: the defaults allow at most 1 % of the owed not applied.
+        assert seen["applied_by_page"] >= 0.99 * seen["owed"] - 1e-6
+        assert lost <= 0.01 * seen["owed"] + 1e-6
     # What users see is a share of what they were owed: never more than all of it.
     assert seen["delivered_to_socket"] == updates["owed"] - lost
     assert all(0 <= share <= 1 for share in seen["share_of_owed"].values())
