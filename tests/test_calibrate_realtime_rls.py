@@ -155,6 +155,23 @@ def test_realtimes_own_apply_rls_is_timed_with_every_listener_through_the_policy
 
 
 @pytest.mark.postgres
+def test_realtimes_own_list_changes_is_timed_whole_with_wal2json(bcastsim_server: EphemeralPostgres) -> None:
+    """Realtime's list_changes on a wal2json slot returns each bid to every listener; without wal2json it is
+    not timed and the result says so."""
+    dump = realtime_dump()
+    if dump is None or not dump.is_file():
+        pytest.skip(f"Realtime's SQL not found: $BCASTSIM_REALTIME_SQL unset and {CORPUS_MISSING}")
+    costs = rls.measure_apply_rls(bcastsim_server, [dump], schema=SCHEMA, fixtures=FIXTURES, runs=1, sizes=(100,))
+    if not costs.get("measured_list_changes_wal2json"):
+        assert costs.get("measured_list_changes_wal2json") == 0.0
+        pytest.skip("wal2json is not installed: list_changes was not timed (calibrate falls back to test_decoding)")
+    subs = rls.LIST_CHANGES_USERS * len(rls.TABLES)
+    # measure_list_changes raises unless every bid came back once, seen by every listener of bids.
+    assert costs[f"measured_list_changes_{rls.LIST_CHANGES_BATCH}_changes_{subs}_subscriptions_ms"] > 0
+    assert costs["measured_list_changes_empty_ms"] > 0
+
+
+@pytest.mark.postgres
 def test_a_live_database_is_timed_in_a_transaction_that_leaves_nothing(bcastsim_server: EphemeralPostgres) -> None:
     """--dsn: apply_rls is timed where Realtime's schema already is, and every object and row is rolled back."""
     bcastsim_server.execute(rls._ROLES)

@@ -53,16 +53,22 @@ def test_report_names_every_symptom_it_misses(report: SimulationReport) -> None:
         assert len([line for line in tail.splitlines() if line.startswith("  ")]) >= len(missed)
 
 
-def test_failure_point_comes_from_lag_growing_with_the_audience(report: SimulationReport) -> None:
-    """Per-subscriber authorization: the poller falls further behind with every added audience size, and the
-    failure point is the first audience whose peak lag passes the threshold (none if no audience does)."""
-    assert report.backtest is not None
-    search = report.backtest["failure_search"]
-    lags = [row["peak_lag_s"] for row in search]
-    assert lags == sorted(lags)
-    assert lags[0] < lags[-1]
-    over = [row["audience"] for row in search if row["peak_lag_s"] > report.backtest["failure_lag_s"]]
-    fails = next(row for row in report.backtest["symptoms"] if row["symptom"] == "fails_at_users")
+def test_failure_point_is_the_first_audience_that_fails_for_any_reason(report: SimulationReport) -> None:
+    """Each searched audience fails for exactly the thresholds its figures pass (lag, refusals, losses), and the
+    failure point is the first that fails (none if no audience does)."""
+    bt = report.backtest
+    assert bt is not None
+    for row in bt["failure_search"]:
+        expected = []
+        if row["peak_lag_s"] > bt["failure_lag_s"]:
+            expected.append("lag")
+        if row["refused"] / row["clients"] > bt["failure_refused_share"]:
+            expected.append("refused")
+        if row["lost_share"] > bt["failure_lost_share"]:
+            expected.append("lost")
+        assert row["fails"] == expected
+    over = [row["audience"] for row in bt["failure_search"] if row["fails"]]
+    fails = next(row for row in bt["symptoms"] if row["symptom"] == "fails_at_users")
     assert fails["simulated"] == (over[0] if over else None)
 
 
@@ -107,3 +113,38 @@ def test_explanations_quote_the_backtests_own_figures(report: SimulationReport) 
     if not close["reproduced"]:
         assert f"{figures['ms_per_change']:.1f} ms with {n:,.0f} listeners" in text
         assert f"never more than {figures['peak_poller_lag_s']:,.0f} s behind" in text
+
+
+def test_failure_search_counts_refusals_on_the_connection_cap() -> None:
+    """On a plan that caps connections only, the failure point is the first audience whose clients exceed the cap,
+    and the search names refusals as the reason even where the poller keeps up."""
+    plans = {"capped": {"extends": "pro", "messages_per_second": 10**9, "channel_joins_per_second": 10**9}}
+    scenario = load_scenario("backtest").with_overrides(
+        backtest={"failure_plan": "capped", "audiences": (250, 495, 500, 750)}
+    )
+    report = simulate(
+        scenario, architectures=["postgres_changes"], plans=plans, compare_profiles=(), reference_plan=""
+    )
+    assert report.backtest is not None
+    search = report.backtest["failure_search"]
+    assert report.backtest["connections_cap"] == 500
+    assert [r["fails"] for r in search[:2]] == [[], []]  # 255 and 500 clients: all admitted, nothing lost
+    assert "refused" in search[2]["fails"]  # 505 clients over a cap of 500
+    assert search[2]["refused"] >= 5
+    assert len(search) == 3  # a larger audience only adds refusals: the search stops
+    fails = next(row for row in report.backtest["symptoms"] if row["symptom"] == "fails_at_users")
+    assert fails["simulated"] == 500
+    assert "allows 500 concurrent connections" in render_text(report)
+
+
+def test_list_changes_count_is_explained_by_its_arithmetic(report: SimulationReport) -> None:
+    """The calls the poller cannot make in the event are restated as hours of idle polling or as pollers at once,
+    both computed from the backtest's figures, and the plan searched is named as an assumption."""
+    assert report.backtest is not None
+    figures = report.backtest["figures"]
+    measured = next(r["measured"] for r in report.backtest["symptoms"] if r["symptom"] == "list_changes_calls")
+    text = render_text(report)
+    assert f"{measured / figures['idle_calls_per_s'] / 3600:,.1f} h of one idle poller" in text
+    pollers = measured / (figures["idle_calls_per_s"] * figures["duration_h"] * 3600)
+    assert f"{pollers:.1f} pollers idling" in text
+    assert "Assumed: backtest: the failure point is searched on plan pro" in text

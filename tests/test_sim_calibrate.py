@@ -38,7 +38,11 @@ def test_calibration_writes_a_cost_model_the_simulator_reads(tmp_path: Path) -> 
     assert model.wal_read_ms_per_mb == pytest.approx(costs["wal_read_ms_per_mb"], abs=1e-5)
     assert costs["measured_poll_empty_rereading_ms"] > costs["measured_poll_empty_after_checkpoint_ms"]
     assert "not measured" not in text
-    assert "test_decoding" in text
+    # The decoder is named: wal2json where the server has it, else test_decoding with the reason it stands in.
+    assert f'decoder = "{notes["decoder"]}"' in text
+    if notes["decoder"] == "test_decoding":
+        assert "test_decoding plugin stands in" in text
+        assert notes["decoder_fallback"] in text
 
 
 @pytest.mark.postgres
@@ -52,12 +56,14 @@ def test_poll_measurement_leaves_no_replication_slot(
     db = bcastsim_database_factory(builtin_sql_files())
     db.execute(calibrate._FIXTURES)
     slots = "SELECT count(*) FROM pg_replication_slots"
-    costs = calibrate._measure_polls(db, samples=3, empty_polls=6)
+    notes: dict[str, str] = {}
+    costs = calibrate._measure_polls(db, samples=3, empty_polls=6, notes=notes)
+    assert notes["decoder"] in ("wal2json", "test_decoding")
     assert costs["poll_base_ms"] > 0
     assert costs["change_decode_ms"] > 0
     assert db.execute(slots) == [(0,)]
 
-    def fail(poller: object) -> tuple[float, int]:
+    def fail(poller: object, decoder: object) -> tuple[float, int]:
         raise RuntimeError("poll failed")
 
     monkeypatch.setattr(calibrate, "_timed_poll", fail)
@@ -160,3 +166,38 @@ def test_checked_in_costs_come_from_a_calibration() -> None:
     assert model.poll_base_ms != CostModel().poll_base_ms
     assert model.change_decode_ms != CostModel().change_decode_ms
     assert model.wal_read_ms_per_mb != CostModel().wal_read_ms_per_mb
+
+
+def _wal2json_installed() -> bool:
+    import shutil
+    import subprocess
+
+    pg_config = shutil.which("pg_config")
+    if pg_config is None:
+        return False
+    libdir = subprocess.run([pg_config, "--pkglibdir"], capture_output=True, text=True, check=False).stdout.strip()
+    return (Path(libdir) / "wal2json.so").is_file()
+
+
+@pytest.mark.postgres
+def test_polls_decode_with_wal2json_where_installed(
+    bcastsim_database_factory: Callable[[Sequence[str | Path]], Database],
+) -> None:
+    """With wal2json installed the polls use it, as Supabase does; without it, test_decoding, and the notes say why."""
+    from bcastsim._commands import calibrate
+    from bcastsim._resources import builtin_sql_files
+
+    db = bcastsim_database_factory(builtin_sql_files())
+    db.execute(calibrate._FIXTURES)
+    notes: dict[str, str] = {}
+    costs = calibrate._measure_polls(db, samples=3, empty_polls=6, notes=notes)
+    if _wal2json_installed():
+        assert notes["decoder"] == "wal2json"
+        assert "decoder_fallback" not in notes
+        # format-version 2: one row per change, so a full poll holds 100 changes.
+        assert costs["measured_poll_100_changes_ms"] > 0
+    else:
+        assert notes["decoder"] == "test_decoding", "fallback: wal2json is not installed on this machine"
+        assert "wal2json" in notes["decoder_fallback"]
+        assert costs["measured_poll_34_changes_ms"] > 0
+        pytest.skip("wal2json is not installed here: checked that calibrate fell back to test_decoding and says so")

@@ -9,13 +9,17 @@ client, so 5 per user of a page with five ``.on('postgres_changes', ...)`` liste
 
 The SQL is the user's copy of Realtime's (its tenant schema dump, or a directory of SQL files), or a
 database that already has it (``--dsn``, timed in a transaction that is rolled back); bcastsim
-ships none of it. wal2json is not needed: the change is handed to ``apply_rls`` in wal2json's
-format-version 2 shape, which is what ``list_changes`` passes it; decoding is timed separately.
+ships none of it. ``apply_rls`` is handed the change in wal2json's format-version 2 shape, which is
+what ``list_changes`` passes it. Where the server has wal2json, Realtime's own ``realtime.list_changes``
+is then timed whole on a temporary wal2json slot, as the poller calls it (:func:`measure_list_changes`):
+decoding and ``apply_rls`` together, against the simulator's sum of the two.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BIDS_POLICY",
+    "LIST_CHANGES_BATCH",
+    "LIST_CHANGES_USERS",
     "SUBSCRIPTION_SIZES",
     "TABLES",
     "check_dsn",
@@ -37,6 +43,7 @@ __all__ = [
     "fit_quadratic",
     "measure_apply_rls",
     "measure_apply_rls_at",
+    "measure_list_changes",
     "realtime_sql_files",
     "sql_digest",
 ]
@@ -287,9 +294,95 @@ def measure_apply_rls(
     """
     db = _load(server, files, schema)
     try:
-        return _time_sizes(db.execute, "public", fixtures, runs, sizes)
+        out = _time_sizes(db.execute, "public", fixtures, runs, sizes)
+        out.update(measure_list_changes(db, runs=runs))
+        return out
     finally:
         db.close()
+
+
+# The poller's call (lib/extensions/postgres_cdc_rls/replications.ex): publication, slot, max_changes 100,
+# max_record_bytes 1,048,576 (db_settings.ex defaults).
+_LIST_CHANGES = (
+    "SELECT coalesce(sum(cardinality(subscription_ids)), 0)::int, count(wal)::int, max(slot_changes_count)::int "
+    "FROM realtime.list_changes('bcastsim_calibration', %s, 100, 1048576)"
+)
+_LIST_SLOT = "bcastsim_calibrate_list_changes"
+# Listeners of bids when list_changes is timed whole (1,000 subscriptions), and bids per timed call.
+LIST_CHANGES_USERS = 200
+LIST_CHANGES_BATCH = 10
+
+
+def measure_list_changes(
+    db: Database, *, runs: int, users: int = LIST_CHANGES_USERS, batch: int = LIST_CHANGES_BATCH
+) -> dict[str, float]:
+    """Realtime's ``realtime.list_changes`` timed whole on a temporary wal2json slot, as the poller calls it.
+
+    ``users`` listeners (5 subscriptions each) of the calibration's tables; an empty call, then a call that
+    returns ``batch`` one-bid transactions, each fastest of ``runs``. Without logical decoding it returns
+    nothing; without wal2json (``list_changes`` asks for wal2json's options) only
+    ``measured_list_changes_wal2json = 0``.
+    """
+    import psycopg
+
+    from bcastsim._commands.calibrate import open_slot
+
+    if db.execute("SELECT to_regprocedure('realtime.list_changes(name,name,integer,integer)') IS NULL") != [(False,)]:
+        return {}  # this Realtime SQL has no list_changes: apply_rls alone is what can be timed
+    db.execute("CREATE PUBLICATION bcastsim_calibration FOR TABLE bids")
+    db.execute(_UNSUBSCRIBE, ("public", list(TABLES)))
+    db.execute(_SUBSCRIBE, ("public", users, list(TABLES)))
+    db.execute("ANALYZE realtime.subscription")
+    insert = (
+        "INSERT INTO bids (art_id, person_id, amount) SELECT art_id, person_id, amount + 1 FROM bids "
+        "ORDER BY created_at LIMIT 1"
+    )
+    with (
+        psycopg.connect(db.conninfo, autocommit=True) as poller,
+        psycopg.connect(db.conninfo, autocommit=True) as writer,
+    ):
+        writer.execute("SET synchronous_commit = on")  # decoding reads only flushed WAL
+        try:
+            decoder, _why = open_slot(poller, _LIST_SLOT)
+        except psycopg.Error:
+            return {}  # no logical decoding here (wal_level, max_replication_slots)
+        try:
+            if decoder.plugin != "wal2json":
+                return {"measured_list_changes_wal2json": 0.0}
+
+            def call() -> tuple[float, tuple[int, int, int]]:
+                start = time.perf_counter()
+                row = poller.execute(_LIST_CHANGES, (_LIST_SLOT,)).fetchone()
+                elapsed = (time.perf_counter() - start) * 1000.0
+                assert row is not None
+                return elapsed, (int(row[0]), int(row[1]), int(row[2] or 0))
+
+            call()  # plans and caches warm
+            empty: list[float] = []
+            full: list[float] = []
+            for _ in range(max(1, runs)):
+                while call()[1][2]:
+                    pass  # drained
+                empty.append(call()[0])
+                for _ in range(batch):
+                    writer.execute(insert)
+                elapsed, (seen, rows, changes) = call()
+                if changes != batch or rows != batch or seen != batch * users:
+                    raise psycopg.DataError(
+                        f"realtime.list_changes returned {rows} changes seen {seen} times for {batch} bids and "
+                        f"{users} listeners: the policy was not measured"
+                    )
+                full.append(elapsed)
+        finally:
+            with contextlib.suppress(psycopg.Error):
+                poller.execute("SELECT pg_drop_replication_slot(%s)", (_LIST_SLOT,))
+    subs = users * len(TABLES)
+    return {
+        "measured_list_changes_wal2json": 1.0,
+        "measured_list_changes_empty_ms": min(empty),
+        f"measured_list_changes_{batch}_changes_{subs}_subscriptions_ms": min(full),
+        f"measured_list_changes_per_change_{subs}_subscriptions_ms": (min(full) - min(empty)) / batch,
+    }
 
 
 # Where the calibration's tables live on a database it does not own; rolled back with everything else.

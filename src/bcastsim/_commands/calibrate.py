@@ -5,9 +5,10 @@ network overhead stay out; the median of several runs is written to ``models/cos
 
 The two postgres_changes poll costs are timed from the client instead, one
 ``pg_logical_slot_get_changes`` call at a time as Realtime's poller makes them, on a temporary
-logical replication slot. Supabase decodes with wal2json, which a stock PostgreSQL lacks; the
-built-in ``test_decoding`` plugin stands in for it. A server without ``wal_level = logical`` keeps
-the built-in estimates.
+logical replication slot. Supabase decodes with wal2json (Debian's ``postgresql-15-wal2json``), asked
+for what ``realtime.list_changes`` asks; where the server lacks it, the built-in ``test_decoding`` plugin
+stands in and the cost model says so. A server without ``wal_level = logical`` keeps the built-in
+estimates.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import attrs
 
 from bcastsim._commands._realtime_rls import BIDS_POLICY, SUBSCRIPTION_SIZES, check_dsn, realtime_sql_files
 from bcastsim._errors import InputError
@@ -212,17 +215,42 @@ def _wal_per(db: object, statement: str) -> float:
 
 
 _SLOT = "bcastsim_calibrate"
-# Realtime asks for at most 100 changes per poll. test_decoding also emits a BEGIN and a COMMIT row per
-# transaction and stops after the transaction that reaches the limit, so 100 rows hold 34 one-row
-# transactions; include-xids/skip-empty-xacts keep its output close to wal2json's.
+# Realtime asks for at most 100 changes per poll.
 _POLL_LIMIT = 100
-_POLL = (
-    f"SELECT data FROM pg_logical_slot_get_changes('{_SLOT}', NULL, {_POLL_LIMIT}, "
-    "'include-xids', '0', 'skip-empty-xacts', '1')"
+
+
+@attrs.frozen
+class Decoder:
+    """A logical decoding output plugin and how a poll asks it for changes."""
+
+    plugin: str
+    options: str  # the pg_logical_slot_get_changes options after max_changes
+    changes_per_full_poll: int  # changes one poll of _POLL_LIMIT rows returns when the slot holds more
+    change_prefix: str  # how a row that is a change (not a BEGIN/COMMIT) starts, blanks removed
+
+    @property
+    def poll(self) -> str:
+        return f"SELECT data FROM pg_logical_slot_get_changes('{_SLOT}', NULL, {_POLL_LIMIT}, {self.options})"
+
+
+# What realtime.list_changes asks wal2json for (format-version 2: one row per change, no transaction rows).
+WAL2JSON = Decoder(
+    plugin="wal2json",
+    options="'include-pk', 'true', 'include-transaction', 'false', 'include-timestamp', 'true', "
+    "'include-type-oids', 'true', 'format-version', '2', 'actions', 'insert,update,delete', "
+    "'add-tables', 'public.bids'",
+    changes_per_full_poll=_POLL_LIMIT,
+    change_prefix='{"action":"',
 )
-_CHANGES_PER_FULL_POLL = _POLL_LIMIT // 3 + 1
+# test_decoding also emits a BEGIN and a COMMIT row per transaction and stops after the transaction that reaches
+# the limit, so 100 rows hold 34 one-row transactions; include-xids/skip-empty-xacts keep it close to wal2json's.
+TEST_DECODING = Decoder(
+    plugin="test_decoding",
+    options="'include-xids', '0', 'skip-empty-xacts', '1'",
+    changes_per_full_poll=_POLL_LIMIT // 3 + 1,
+    change_prefix="table",
+)
 _POLL_INTERVAL_S = 0.1
-_POLL_SIZES = (0, 1, _CHANGES_PER_FULL_POLL)
 _INSERT_BIDS = f"""
 CREATE OR REPLACE PROCEDURE bcastsim_cal_insert_bids(n int) LANGUAGE plpgsql AS $cal$
 BEGIN
@@ -235,15 +263,28 @@ $cal$;
 """
 
 
-def _timed_poll(poller: psycopg.Connection[tuple[Any, ...]]) -> tuple[float, int]:
+def _timed_poll(poller: psycopg.Connection[tuple[Any, ...]], decoder: Decoder) -> tuple[float, int]:
     """Milliseconds for one poll as the client sees it, and the row changes it returned."""
     start = time.perf_counter()
-    rows = poller.execute(_POLL).fetchall()
+    rows = poller.execute(decoder.poll).fetchall()
     elapsed = (time.perf_counter() - start) * 1000.0
-    return elapsed, sum(1 for (data,) in rows if str(data).startswith("table "))
+    return elapsed, sum(1 for (data,) in rows if str(data).replace(" ", "").startswith(decoder.change_prefix))
 
 
-def _drain(db: Database, poller: psycopg.Connection[tuple[Any, ...]]) -> None:
+def open_slot(poller: psycopg.Connection[tuple[Any, ...]], slot: str = _SLOT) -> tuple[Decoder, str]:
+    """Create a temporary logical slot with wal2json, else test_decoding; the decoder, and why if it fell back."""
+    import psycopg
+
+    try:
+        poller.execute("SELECT pg_create_logical_replication_slot(%s, 'wal2json', true)", (slot,))
+        return WAL2JSON, ""
+    except psycopg.errors.UndefinedFile as error:
+        reason = (error.diag.message_primary or "wal2json is not installed").strip()
+    poller.execute("SELECT pg_create_logical_replication_slot(%s, 'test_decoding', true)", (slot,))
+    return TEST_DECODING, reason
+
+
+def _drain(db: Database, poller: psycopg.Connection[tuple[Any, ...]], decoder: Decoder) -> None:
     """Consume everything pending and move the slot's restart point up to the present.
 
     ``pg_logical_slot_get_changes`` re-reads WAL from the slot's restart point on every call, and that
@@ -251,12 +292,17 @@ def _drain(db: Database, poller: psycopg.Connection[tuple[Any, ...]]) -> None:
     every timed poll starts from the same short stretch of WAL.
     """
     db.execute("CHECKPOINT")
-    while poller.execute(_POLL).fetchall():
+    while poller.execute(decoder.poll).fetchall():
         pass
 
 
-def _measure_polls(db: Database, samples: int, empty_polls: int) -> dict[str, float]:
-    """Empty-poll time and per-change decode time from one temporary test_decoding slot."""
+def _measure_polls(
+    db: Database, samples: int, empty_polls: int, notes: dict[str, str] | None = None
+) -> dict[str, float]:
+    """Empty-poll time and per-change decode time from one temporary wal2json (else test_decoding) slot.
+
+    ``notes`` gets the decoder used (``decoder``) and, when it fell back, why (``decoder_fallback``).
+    """
     import psycopg
 
     with (
@@ -267,35 +313,39 @@ def _measure_polls(db: Database, samples: int, empty_polls: int) -> dict[str, fl
         writer.execute("SET synchronous_commit = on")
         writer.execute(_INSERT_BIDS)
         # Temporary, as Realtime's is: the server drops it with the session if the drop below never runs.
-        poller.execute(f"SELECT pg_create_logical_replication_slot('{_SLOT}', 'test_decoding', true)")
+        decoder, fallback = open_slot(poller)
+        if notes is not None:
+            notes["decoder"] = decoder.plugin
+            if fallback:
+                notes["decoder_fallback"] = fallback
+        full = decoder.changes_per_full_poll
         try:
             empty: list[float] = []
             by_changes: dict[int, list[float]] = {}
             for _ in range(samples):
-                for size in _POLL_SIZES:
-                    _drain(db, poller)
+                for size in (0, 1, full):
+                    _drain(db, poller, decoder)
                     if size:
                         writer.execute("CALL bcastsim_cal_insert_bids(%s::int)", (size,))
-                    elapsed, changes = _timed_poll(poller)
+                    elapsed, changes = _timed_poll(poller, decoder)
                     by_changes.setdefault(changes, []).append(elapsed)
                     if size == 0:
                         # An idle poller's steady state: empty polls one after another.
-                        empty.extend(_timed_poll(poller)[0] for _ in range(max(1, empty_polls // samples)))
+                        empty.extend(_timed_poll(poller, decoder)[0] for _ in range(max(1, empty_polls // samples)))
             roundtrip = []
             for _ in range(empty_polls):
                 start = time.perf_counter()
                 poller.execute("SELECT 1").fetchall()
                 roundtrip.append((time.perf_counter() - start) * 1000.0)
-            reread = _measure_reread(db, poller, writer, samples)
+            reread = _measure_reread(db, poller, writer, samples, decoder)
             # Realtime's idle poller waits between calls; a backend woken after a pause answers slower.
             idle = []
             for _ in range(max(3, min(samples, 10))):
                 time.sleep(_POLL_INTERVAL_S)
-                idle.append(_timed_poll(poller)[0])
+                idle.append(_timed_poll(poller, decoder)[0])
         finally:
             with contextlib.suppress(psycopg.Error):
                 poller.execute("SELECT pg_drop_replication_slot(%s)", (_SLOT,))
-    full = _CHANGES_PER_FULL_POLL
     if not by_changes.get(0) or not by_changes.get(1) or not by_changes.get(full):
         return {}  # decoding returned other changes than were written: no trustworthy difference
     after_checkpoint = statistics.median(by_changes[0])
@@ -320,7 +370,11 @@ _REREAD_ROWS = 5000
 
 
 def _measure_reread(
-    db: Database, poller: psycopg.Connection[tuple[Any, ...]], writer: psycopg.Connection[tuple[Any, ...]], samples: int
+    db: Database,
+    poller: psycopg.Connection[tuple[Any, ...]],
+    writer: psycopg.Connection[tuple[Any, ...]],
+    samples: int,
+    decoder: Decoder,
 ) -> dict[str, float]:
     """Milliseconds per MB that an empty poll spends reading WAL it already returned.
 
@@ -328,13 +382,13 @@ def _measure_reread(
     the confirmed position until decoding passes a running-transactions record; here the distance is
     the consumed bids, and the time is set against an empty poll straight after a checkpoint.
     """
-    _drain(db, poller)
-    after_checkpoint = statistics.median(_timed_poll(poller)[0] for _ in range(samples))
+    _drain(db, poller, decoder)
+    after_checkpoint = statistics.median(_timed_poll(poller, decoder)[0] for _ in range(samples))
     writer.execute(
         "INSERT INTO bids (art_id, person_id, amount) "
         f"SELECT {_ART}, {_PERSON}, 100 + g FROM generate_series(1, {_REREAD_ROWS}) g"
     )
-    while poller.execute(_POLL).fetchall():
+    while poller.execute(decoder.poll).fetchall():
         pass
     row = poller.execute(
         "SELECT pg_wal_lsn_diff(confirmed_flush_lsn, restart_lsn)::float8 FROM pg_replication_slots "
@@ -342,7 +396,7 @@ def _measure_reread(
         (_SLOT,),
     ).fetchone()
     behind_mb = float(row[0]) / 1e6 if row else 0.0
-    reread = statistics.median(_timed_poll(poller)[0] for _ in range(samples))
+    reread = statistics.median(_timed_poll(poller, decoder)[0] for _ in range(samples))
     if behind_mb < 0.5:
         return {}  # the restart point moved on meanwhile: nothing re-read to time
     return {
@@ -402,7 +456,7 @@ def measure(
                 samples = max(3, min(n // 100, 20))
                 empty_polls = max(20, min(n // 4, 500))
                 try:
-                    polls = [_measure_polls(db, samples, empty_polls) for _ in range(runs)]
+                    polls = [_measure_polls(db, samples, empty_polls, notes) for _ in range(runs)]
                 except psycopg.Error as error:
                     # e.g. no free replication slot (max_replication_slots) or no REPLICATION privilege
                     notes["poll_error"] = (error.diag.message_primary or type(error).__name__).strip()
@@ -442,6 +496,10 @@ def measure(
             else:
                 assert realtime_sql
                 costs.update(measure_apply_rls(server, realtime_sql, schema=schema, fixtures=fixtures, runs=runs))
+                if costs.get("measured_list_changes_wal2json"):
+                    # The empty poll as the poller makes it: Realtime's list_changes on a wal2json slot.
+                    costs["poll_base_ms"] = costs["measured_list_changes_empty_ms"]
+                    notes["list_changes"] = "wal2json"
                 notes["realtime_sql"] = ", ".join(display_path(p) for p in realtime_sql)
                 notes["realtime_sql_sha256"] = sql_digest(realtime_sql)
             costs.update({f"measured_inline_{k}": v for k, v in inline.items()})
@@ -463,13 +521,23 @@ def _poll_comment(notes: dict[str, str]) -> list[str]:
             "# poll_base_ms and change_decode_ms need logical decoding, which the throwaway server",
             f"# (wal_level = {notes.get('wal_level', '?')}) does not offer: they keep the built-in estimates.",
         ]
-    full = _CHANGES_PER_FULL_POLL
+    decoder = WAL2JSON if notes.get("decoder") == "wal2json" else TEST_DECODING
+    full = decoder.changes_per_full_poll
+    if decoder is WAL2JSON:
+        plugin = ["# wal2json, as Supabase decodes, with the options realtime.list_changes passes (format-version 2)."]
+    else:
+        why = notes.get("decoder_fallback", "wal2json is not installed")
+        plugin = [
+            "# wal2json; it could not be loaded here, so the built-in test_decoding plugin stands in",
+            f"# ({why}; Debian: apt install postgresql-15-wal2json).",
+        ]
     return [
         "# poll_base_ms and change_decode_ms are timed from the client (time.perf_counter around each",
         f"# pg_logical_slot_get_changes(slot, NULL, {_POLL_LIMIT}) call on a temporary logical replication slot,",
-        "# one call per poll, as Realtime's postgres_changes poller makes them). Supabase decodes with",
-        "# wal2json; the built-in test_decoding plugin stands in for it here. poll_base_ms is an empty",
-        f"# poll (median of {notes['empty_polls']} per run); change_decode_ms is a poll returning {full} one-row bid",
+        "# one call per poll, as Realtime's postgres_changes poller makes them). Decoder: Supabase's,",
+        *plugin,
+        f"# poll_base_ms is an empty poll (median of {notes['empty_polls']} per run); change_decode_ms is a poll "
+        f"returning {full} one-row bid",
         f"# transactions minus an empty poll in the same state, divided by {full} ({notes['poll_samples']} of each",
         f"# per run); both the median of {notes.get('runs', '?')} runs. wal_read_ms_per_mb: an empty poll after",
         f"# {_REREAD_ROWS:,} bids were committed and returned (the slot's restart point still before them, so the",
@@ -496,6 +564,15 @@ def _authorization_comment(notes: dict[str, str]) -> list[str]:
             "# (least squares over the fastest of the runs at each size, since other work on the machine only adds",
             "# time; a negative term kept at 0). measured_inline_* are bcastsim's own",
             "# inline stand-in of the same work, for comparison.",
+            *(
+                [
+                    "# list_changes_*: Realtime's own realtime.list_changes timed whole on a temporary wal2json slot",
+                    "# (an empty call, and one returning 10 bids with 200 listeners of bids); poll_base_ms is its",
+                    "# empty call, replacing the bare pg_logical_slot_get_changes timing above.",
+                ]
+                if notes.get("list_changes") == "wal2json"
+                else []
+            ),
         ]
     return [
         "# rls_change_ms, auth_read_ms and auth_pair_ms: bcastsim_cal_authorize, the poller's authorization as",
@@ -525,6 +602,7 @@ def render_costs(costs: dict[str, float], notes: dict[str, str]) -> str:
         f'postgres = "{notes.get("postgres", "")}"',
         f"operations_per_run = {notes.get('operations_per_run', 0)}",
         f"runs = {notes.get('runs', 0)}",
+        *([f'decoder = "{notes["decoder"]}"'] if "decoder" in notes else []),
         *([f'realtime_sql_sha256 = "{notes["realtime_sql_sha256"]}"'] if "realtime_sql_sha256" in notes else []),
         "",
         "[costs]",

@@ -15,9 +15,11 @@ from bcastsim.client import in_rollout
 from bcastsim.sim._app import AppModel, app_model
 from bcastsim.sim._architectures import ARCHITECTURES, Architecture, make_architecture
 from bcastsim.sim._costs import CostModel, load_costs
+from bcastsim.sim._database import compute_of
 from bcastsim.sim._profiles import behaviour
 from bcastsim.sim._ranges import check_ranges
 from bcastsim.sim._realtime_rules import RealtimeRules, load_realtime_rules, realtime_versions
+from bcastsim.sim._requirements import judge
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import Scenario, _suggest, builtin_scenarios, load_scenario
 from bcastsim.sim._sim import Simulation
@@ -75,6 +77,8 @@ class SimulationReport:
     realtime: str = ""  # the Realtime rules the plan's limits were judged by (RealtimeRules.describe())
     settings: tuple[tuple[str, Any], ...] = ()  # ("section.key", value) set over the scenario file's
     sql_override: tuple[str, ...] = ()  # --sql paths as given, which replace the scenario's sql = [...]
+    delivered_share: float = 0.99  # the scenario's [requirements] delivered_share, which claims are judged by
+    assumptions: tuple[str, ...] = ()  # what the run takes for Supabase's where no source says it
 
     @property
     def replay_command(self) -> str:
@@ -163,7 +167,49 @@ def run_scenario(
         rules=rules,
     )
     sim.run(progress)
+    sim.database.finish(sim.engine.now)
     return sim
+
+
+def _judged(sim: Simulation, arch: Architecture, scenario: Scenario) -> dict[str, Any]:
+    """The architecture's metrics, with the clients still refused at the end and the requirements' verdict."""
+    metrics = sim.metrics[arch.name].to_json()
+    metrics["connections"]["refused_at_end"] = sum(c.n for c in sim.cohorts if c.arch is arch and c.episode_failed)
+    populations = _by_population(sim, arch, scenario) if scenario.requirements.population_share else None
+    metrics["requirements"] = judge(
+        metrics, scenario.requirements, profile=scenario.scenario.profile, populations=populations
+    )
+    return metrics
+
+
+def check_requirements(scenario: Scenario) -> None:
+    """Every population a requirement names is one of the scenario's (checked before any work)."""
+    for name in scenario.requirements.population_share:
+        if name not in scenario.populations:
+            raise scenario.fail(
+                f'requirements.population_share names "{name}", which is no population of the scenario',
+                "requirements",
+                "population_share",
+                "use one of: " + ", ".join(scenario.populations),
+            )
+
+
+def _by_population(sim: Simulation, arch: Architecture, scenario: Scenario) -> dict[str, tuple[int, int, bool]]:
+    """Per population a requirement names: updates owed and lost by the delivery checker on its clients alone."""
+    from bcastsim.check.history import Anomaly, DeliveryHistory, check_delivery
+
+    end = scenario.scenario.duration_s * 1000.0
+    reads = arch.page_applies(sim.behaviour)
+    out: dict[str, tuple[int, int, bool]] = {}
+    for name in scenario.requirements.population_share:
+        history = DeliveryHistory(
+            sent=tuple(sim.sent),
+            clients=tuple(sim.trace(c, end) for c in sim.cohorts if c.arch is arch and c.role == name),
+            latency_bound_ms=scenario.scenario.latency_bound_ms,
+        )
+        report = check_delivery(history, sim.behaviour.allowed_anomalies)
+        out[name] = (report.expected, report.counts[Anomaly.LOST], reads)
+    return out
 
 
 def _rollback(
@@ -261,6 +307,8 @@ def simulate(
     costs = costs if costs is not None else load_costs()
     app = app_model(scenario, sql)
     check_scenario(scenario, app)
+    check_requirements(scenario)
+    compute_of(scenario)  # an unknown compute size fails before any work
     tree = RandomTree(cfg.seed)
     workload = build_workload(scenario, app, tree.stream("workload"))
     names = resolve_architectures(list(cfg.architectures))
@@ -335,7 +383,7 @@ def simulate(
                 label=label,
                 plan=run_plan.name,
                 architectures=tuple(arch_names),
-                metrics={a.name: sim.metrics[a.name].to_json() for a in archs},
+                metrics={a.name: _judged(sim, a, run_as) for a in archs},
                 fingerprint=sim.engine.fingerprint(),
                 events=sim.engine.events,
                 cohorts=len(sim.cohorts),
@@ -349,7 +397,9 @@ def simulate(
         baseline = next(
             r for r in runs if r.plan == plan_limits.name and r.architectures == ("postgres_changes",) and not r.profile
         )
-        backtest = _backtest(scenario, baseline.metrics["postgres_changes"], plan=plan_limits, costs=costs, app=app)
+        backtest = _backtest(
+            scenario, baseline.metrics["postgres_changes"], plan=plan_limits, costs=costs, app=app, plans=plans_of_run
+        )
     counts: dict[str, int] = {}
     for w in scenario.writes.values():
         label = w.label or f"{w.table} {w.op}"
@@ -386,6 +436,8 @@ def simulate(
         settings=tuple(set_keys),
         sql_override=tuple(str(p) for p in sql or ()),
         realtime=rules_of(plan_limits).describe(),
+        delivered_share=scenario.requirements.delivered_share,
+        assumptions=_assumptions(scenario),
     )
 
 
@@ -404,6 +456,26 @@ def _realtime_rules(scenario: Scenario) -> Callable[[PlanLimits], RealtimeRules]
         return load_realtime_rules(version or plan.realtime, where=f"plan {plan.name}")
 
     return rules
+
+
+def _assumptions(scenario: Scenario) -> tuple[str, ...]:
+    """The settings the run takes for Supabase's without a source that says so (docs/simulate.md)."""
+    db = scenario.database
+    compute = compute_of(scenario)
+    out = [
+        f"WAL: a forced segment switch every archive_timeout = {db.archive_timeout_s:g} s (Supabase's is 120); "
+        f"checkpoints every {db.checkpoint_timeout_s:g} s and wal_sender_timeout 60 s are PostgreSQL's defaults, "
+        "assumed for Supabase",
+        f"database: compute {compute.name}, {compute.cores:g} cores serving every query at its calibrated cost "
+        f"and {compute.pooler_max_clients:,.0f} pooler clients (Supabase's table; shared cores taken at their "
+        "nominal count)",
+    ]
+    if scenario.backtest.measured and scenario.backtest.failure_plan:
+        out.append(
+            f"backtest: the failure point is searched on plan {scenario.backtest.failure_plan}, an assumption "
+            "(the seed names no plan)"
+        )
+    return tuple(out)
 
 
 def plan_set(scenario: Scenario, plans: str | Path | Mapping[str, Any] | None) -> PlanSet:
@@ -438,15 +510,26 @@ def _headline(scenario: Scenario, app: AppModel, workload: Workload) -> str:
 
 
 def _backtest(
-    scenario: Scenario, baseline: dict[str, Any], *, plan: PlanLimits, costs: CostModel, app: AppModel
+    scenario: Scenario,
+    baseline: dict[str, Any],
+    *,
+    plan: PlanLimits,
+    costs: CostModel,
+    app: AppModel,
+    plans: PlanSet | None = None,
 ) -> dict[str, Any]:
     """The measured symptoms beside the simulated ones, each judged within the scenario's tolerance.
 
-    The failure point is searched over ``backtest.audiences``: the smallest audience at which the
-    postgres_changes poller falls ``failure_lag_s`` behind, every other parameter unchanged.
+    The failure point is searched over ``backtest.audiences`` on ``backtest.failure_plan``: the smallest
+    audience at which the postgres_changes poller falls ``failure_lag_s`` behind, more than
+    ``failure_lost_share`` of the updates owed are lost, or more than ``failure_refused_share`` of the
+    clients are refused a connection, every other parameter unchanged. The search stops at the first audience
+    that fails for a connection cap (a larger one only adds refusals).
     """
     cfg = scenario.backtest
-    lags: list[dict[str, float]] = []
+    if cfg.failure_plan and plans is not None:
+        plan = plans.get_plan(cfg.failure_plan, option="backtest.failure_plan")
+    lags: list[dict[str, Any]] = []
     fails_at: float | None = None
     for audience in cfg.audiences:
         sized = scenario.with_clients(audience)
@@ -466,10 +549,35 @@ def _backtest(
             workload=workload,
             seed=sized.scenario.seed,
         )
-        lag_s = sim.metrics["postgres_changes"].peak_lag_ms / 1000.0
-        lags.append({"audience": audience, "peak_lag_s": round(lag_s, 3)})
-        if fails_at is None and lag_s > cfg.failure_lag_s:
+        m = sim.metrics["postgres_changes"]
+        lag_s = m.peak_lag_ms / 1000.0
+        # One per client and (re)connection the service refused: those that got in later, and those still out.
+        refused = m.failed_episodes + sum(c.n for c in sim.cohorts if c.episode_failed)
+        clients = max(1, m.clients)
+        lost_share = m.updates_lost / m.updates_owed if m.updates_owed else 0.0
+        reasons = []
+        if lag_s > cfg.failure_lag_s:
+            reasons.append("lag")
+        if refused / clients > cfg.failure_refused_share:
+            reasons.append("refused")
+        if lost_share > cfg.failure_lost_share:
+            reasons.append("lost")
+        lags.append(
+            {
+                "audience": audience,
+                "clients": m.clients,
+                "peak_lag_s": round(lag_s, 3),
+                "refused": refused,
+                "connections_refused": m.violations["connections_refused"],
+                "lost_share": round(lost_share, 6),
+                "dropped_over_message_rate": m.violations["deliveries_dropped_over_message_rate"],
+                "fails": reasons,
+            }
+        )
+        if fails_at is None and reasons:
             fails_at = audience
+            if "refused" in reasons:
+                break
     spikes = baseline["wal_spikes"]
     close = baseline["latency_at_critical_ms"]["p95"]
     simulated = {
@@ -497,6 +605,10 @@ def _backtest(
     return {
         "tolerance": cfg.tolerance,
         "failure_lag_s": cfg.failure_lag_s,
+        "failure_lost_share": cfg.failure_lost_share,
+        "failure_refused_share": cfg.failure_refused_share,
+        "failure_plan": plan.name,
+        "connections_cap": None if plan.connections == float("inf") else plan.connections,
         "symptoms": symptoms,
         "failure_search": lags,
         "figures": _backtest_figures(scenario, baseline, costs, app),
@@ -551,5 +663,6 @@ def _backtest_figures(
         "capacity_at_measured_failure": 1000.0 / at_failure,
         "largest_audience_searched": max(scenario.backtest.audiences, default=0),
         "wal_bytes_per_s": wal_per_s,
+        "archive_timeout_s": scenario.database.archive_timeout_s,
         "peak_poller_lag_s": baseline["peak_poller_lag_ms"] / 1000.0,
     }

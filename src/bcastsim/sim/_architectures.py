@@ -8,7 +8,6 @@ architecture by subclassing :class:`Architecture` and registering it in :data:`_
 
 from __future__ import annotations
 
-import bisect
 import math
 from typing import TYPE_CHECKING, ClassVar
 
@@ -23,15 +22,16 @@ if TYPE_CHECKING:
     from bcastsim.sim._profiles import ClientBehaviour
     from bcastsim.sim._scenario import PopulationConfig, Scenario
     from bcastsim.sim._sim import Simulation
+    from bcastsim.sim._wal import Slot
 
 __all__ = ["ARCHITECTURES", "Architecture", "Broadcast", "ListenNotify", "PostgresChanges", "make_architecture"]
 
-# PostgreSQL's background writer logs the running transactions every 15 s while WAL is written
-# (LOG_SNAPSHOT_INTERVAL_MS, src/backend/postmaster/bgwriter.c); a logical slot's restart point can
-# only move to such a record once the slot has confirmed past it.
-_RUNNING_XACTS_MS = 15_000.0
 # A private channel is another channel than the public one of the same name: only private joins get its messages.
 PRIVATE = "private:"
+# A broadcast replication connection confirms what it streamed only when the walsender asks for a reply in a
+# keepalive (replication_connection.ex, handle_data for a keepalive with reply :now), which PostgreSQL does once
+# half of wal_sender_timeout (default 60 s) has passed without one (WalSndKeepaliveIfNecessary, walsender.c).
+STATUS_INTERVAL_MS = 30_000.0
 
 
 class Architecture:
@@ -103,14 +103,13 @@ class PostgresChanges(Architecture):
         self.delivered = 0  # changes already fanned out
         self.empty_polls = 0
         self.epoch = 0
-        self.confirmed_wal = 0.0
+        self.slot: Slot | None = None  # the poller's temporary logical slot (sim/_wal.py)
         self.slot_from_ms = 0.0
         self.tables: tuple[str, ...] = ()
         self.unfiltered: frozenset[str] = frozenset()  # tables some population subscribes to without a filter
         self.filtered: frozenset[str] = frozenset()  # tables some population sees only some rows of
         self.frame_bytes: dict[tuple[str, str], int] = {}
         self.poll_log: list[tuple[float, int, float]] = []  # (start ms, rows, duration ms) per poll
-        self.snapshots: list[float] = [0.0]  # WAL positions of the running-transactions records so far
 
     @staticmethod
     def topic_of(table: str, instance: int = -1) -> str:
@@ -140,18 +139,19 @@ class PostgresChanges(Architecture):
             # Realtime creates the replication slot for the first subscriber; none means no poller.
             self.tables = ()
             return
+        # One poller per project, on one temporary wal2json slot (replication_poller.ex).
+        self.slot = sim.wal.open_slot(self.name, 0.0)
+        sim.metrics[self.name].slots.append(self.slot)
         sim.engine.at(0.0, self.poll, self.epoch, priority=7)
-        sim.engine.at(_RUNNING_XACTS_MS, self._log_running_xacts, priority=1)
         sim.db_events.start(sim.engine.now)  # the poller starts its db-events counter
-
-    def _log_running_xacts(self) -> None:
-        sim = self._sim
-        self.snapshots.append(sim.wal_total())
-        sim.engine.at(sim.engine.now + _RUNNING_XACTS_MS, self._log_running_xacts, priority=1)
 
     def restart_wal(self) -> float:
         """The slot's restart point: the last running-transactions record it has confirmed past."""
-        return self.snapshots[bisect.bisect_right(self.snapshots, self.confirmed_wal) - 1]
+        return self.slot.restart_lsn() if self.slot is not None else 0.0
+
+    def _confirm(self, position: float) -> None:
+        if self.slot is not None:
+            self.slot.confirm(position, self._sim.engine.now)
 
     def on_write(self, sim: Simulation, write: Write) -> None:
         table, operation = write.table, write.operation
@@ -212,7 +212,8 @@ class PostgresChanges(Architecture):
         end = batch[-1].wal_cum if len(batch) == cfg.max_changes_per_poll else sim.wal_total()
         read_mb = max(0.0, end - self.restart_wal()) / 1e6
         decode_ms = costs.poll_base_ms + len(batch) * costs.change_decode_ms + read_mb * costs.wal_read_ms_per_mb
-        duration = decode_ms + rls_ms
+        # The call waits for a core like every other query on the database (sim/_database.py).
+        duration = sim.database.delay_ms(now) + decode_ms + rls_ms
         metrics.db("list_changes_polls", 1, decode_ms)
         metrics.db("authorization_reads", auth, rls_ms / auth if auth else 0.0)
         metrics.peak_retained_wal_bytes = max(metrics.peak_retained_wal_bytes, self.retained_wal_bytes(sim))
@@ -224,7 +225,7 @@ class PostgresChanges(Architecture):
             sim.engine.at(done, self.poll, epoch, priority=7)
         else:
             self.empty_polls += 1
-            self.confirmed_wal = sim.wal_total()
+            self._confirm(sim.wal_total())
             # Back off while idle: doubling from the poll interval up to idle_backoff_factor times it.
             factor = min(2.0 ** min(self.empty_polls - 1, 16), cfg.idle_backoff_factor)
             sim.engine.at(done + cfg.poll_interval_ms * factor, self.poll, epoch, priority=7)
@@ -256,7 +257,7 @@ class PostgresChanges(Architecture):
                 metrics.violations["changes_dropped_at_poller"] += len(batch)
                 metrics.violations["deliveries_dropped_over_message_rate"] += sum(fan_out)
                 self.delivered = self.head
-                self.confirmed_wal = batch[-1].wal_cum
+                self._confirm(batch[-1].wal_cum)
                 return
             counter.add(now, sum(fan_out))
         for change in batch:
@@ -265,7 +266,7 @@ class PostgresChanges(Architecture):
             for msg_id, topic in change.sends:
                 sim.fan_out(self, msg_id, topic, change.kind, change.commit_ms, change.wire_bytes)
         self.delivered = self.head
-        self.confirmed_wal = batch[-1].wal_cum
+        self._confirm(batch[-1].wal_cum)
 
     def on_restart(self, sim: Simulation, down_until_ms: float) -> None:
         if not self.tables:
@@ -275,12 +276,15 @@ class PostgresChanges(Architecture):
         self.epoch += 1
         self.slot_from_ms = down_until_ms
         self.head = self.delivered = len(self.changes)
+        if self.slot is not None:
+            self.slot.drop(sim.engine.now)
         sim.engine.at(down_until_ms, self._new_slot, priority=1)
         sim.engine.at(down_until_ms, self.poll, self.epoch, priority=7)
 
     def _new_slot(self) -> None:
-        self.confirmed_wal = self._sim.wal_total()
-        self.snapshots.append(self.confirmed_wal)  # a new slot starts from a fresh snapshot
+        sim = self._sim
+        self.slot = sim.wal.open_slot(self.name, sim.engine.now)  # a new slot starts from a fresh snapshot
+        sim.metrics[self.name].slots.append(self.slot)
 
     def lag_ms(self, sim: Simulation) -> float:
         if self.tables and self.delivered < len(self.changes):
@@ -290,9 +294,9 @@ class PostgresChanges(Architecture):
         return 0.0
 
     def retained_wal_bytes(self, sim: Simulation) -> float:
-        if not self.tables or sim.engine.now < sim.server_down_until:
+        if not self.tables or self.slot is None or sim.engine.now < sim.server_down_until:
             return 0.0  # no slot, nothing retained
-        return max(0.0, sim.wal_total() - self.restart_wal())
+        return self.slot.retained(sim.engine.now)
 
     def bind(self, sim: Simulation) -> None:
         self._sim = sim
@@ -326,6 +330,39 @@ class Broadcast(Architecture):
         self.transport = transport
         self.name = f"broadcast:{transport}"  # type: ignore[misc]
         self.label = f"broadcast ({transport})"  # type: ignore[misc]
+        self.slot: Slot | None = None
+
+    @property
+    def streams_wal(self) -> bool:
+        """realtime.send (and broadcast_changes, which calls it) inserts into realtime.messages, which Realtime
+        streams through a temporary logical slot of its own; pg_notify writes no WAL to stream."""
+        return self.transport != "pg_notify"
+
+    def start(self, sim: Simulation) -> None:
+        if self.streams_wal and sim.metrics[self.name].clients:
+            self._open_slot(sim)
+
+    def _open_slot(self, sim: Simulation) -> None:
+        self.slot = sim.wal.open_slot(self.name, sim.engine.now)
+        sim.metrics[self.name].slots.append(self.slot)
+        self._keepalive(sim, self.slot)
+
+    def _keepalive(self, sim: Simulation, slot: Slot) -> None:
+        # The replication connection confirms what it has streamed when the walsender asks (STATUS_INTERVAL_MS),
+        # so the slot's restart point follows the insert position that far behind.
+        if slot.dropped:
+            return
+        slot.confirm(sim.wal_total(), sim.engine.now)
+        sim.engine.at(sim.engine.now + STATUS_INTERVAL_MS, self._keepalive, sim, slot, priority=8)
+
+    def on_restart(self, sim: Simulation, down_until_ms: float) -> None:
+        if self.slot is not None:
+            self.slot.drop(sim.engine.now)  # temporary: it dies with the connection
+            sim.engine.at(down_until_ms, self._open_slot, sim, priority=1)
+            self.slot = None
+
+    def retained_wal_bytes(self, sim: Simulation) -> float:
+        return self.slot.retained(sim.engine.now) if self.slot is not None else 0.0
 
     def page_applies(self, behaviour: ClientBehaviour) -> bool:
         return behaviour.page_reads_broadcast

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bcastsim.sim._database import Database
+    from bcastsim.sim._engine import Engine
+    from bcastsim.sim._wal import Slot
 
 __all__ = ["ArchMetrics", "percentile"]
 
@@ -45,6 +50,18 @@ def percentile(histogram: Mapping[float, int], q: float) -> float | None:
         if seen >= rank:
             return value
     return max(histogram)  # pragma: no cover
+
+
+def owed_percentile(histogram: Mapping[float, int], q: float, arrived_share: float) -> float | None:
+    """The ``q``-th percentile latency of the updates owed, the ones that never arrived counted as later than any:
+    the ``q / arrived_share``-th percentile of those that arrived, or None when more than ``100 - q`` % of the
+    owed never arrived (no latency bounds them)."""
+    if arrived_share <= 0.0:
+        return None
+    within = q / min(1.0, arrived_share)
+    if within > 100.0 + 1e-9:
+        return None
+    return percentile(histogram, min(100.0, within))
 
 
 def wal_spikes(times: list[float], wal: list[float]) -> dict[str, float | int | None]:
@@ -134,6 +151,9 @@ class ArchMetrics:
         self.undeliverable_notifications = 0
         self.peak_lag_ms = 0.0
         self.peak_retained_wal_bytes = 0.0
+        self._database: Database | None = None
+        self._clock: Engine | None = None
+        self.slots: list[Slot] = []  # the logical slots this architecture's readers held (sim/_wal.py)
         self.series: dict[str, list[float]] = {
             "time_s": [],
             "poller_lag_ms": [],
@@ -151,9 +171,24 @@ class ArchMetrics:
         self.updates_recovered = 0
         self.checker: dict[str, Any] = {}
 
+    def wal_spikes(self) -> dict[str, float | int | None]:
+        """Spikes of the WAL the slots retained, from every change of it (exact), else from the samples."""
+        if not self.slots:
+            return wal_spikes(self.series["time_s"], self.series["retained_wal_bytes"])
+        log = sorted(point for slot in self.slots for point in slot.log)
+        self.peak_retained_wal_bytes = max(self.peak_retained_wal_bytes, *(s.peak_bytes for s in self.slots))
+        return wal_spikes([t / 1000.0 for t, _ in log], [v for _, v in log])
+
+    def attach(self, database: Database, clock: Engine) -> None:
+        """Charge every query to ``database`` at ``clock``'s time as well."""
+        self._database = database
+        self._clock = clock
+
     def db(self, kind: str, count: float, ms_each: float) -> None:
         self.db_queries[kind] += count
         self.db_time_ms[kind] += count * ms_each
+        if self._database is not None and self._clock is not None:
+            self._database.charge(self._clock.now, count, ms_each)
 
     def deliver(self, kind: str, weight: int, latency_ms: float, wire_bytes: int) -> None:
         self.messages_sent += weight
@@ -203,6 +238,28 @@ class ArchMetrics:
     def server_failure_rate(self) -> float:
         """Refused or unanswered attempts over attempts that reached the service, as monitoring sees them."""
         return self.server_failures / self.server_attempts if self.server_attempts else 0.0
+
+    def latency_of_owed(self) -> dict[str, Any]:
+        """Latency percentiles over the updates owed, not only over those that arrived (see owed_percentile).
+
+        Losses are known per event, not per message type or moment: each type and the critical moments are
+        taken to lose the event's share (an assumption the report states)."""
+        owed = self.updates_owed
+        arrived = (owed - self.updates_lost) / owed if owed else 1.0
+        merged: dict[float, int] = {}
+        for hist in self.latency.values():
+            for value, weight in hist.items():
+                merged[value] = merged.get(value, 0) + weight
+
+        def trio(hist: Mapping[float, int]) -> dict[str, float | None]:
+            return {f"p{q:g}": owed_percentile(hist, q, arrived) for q in PERCENTILES}
+
+        return {
+            "arrived_share": round(arrived, 6),
+            "all": trio(merged),
+            "critical": trio(self.latency_at_critical),
+            "by_kind": {kind: trio(self.latency[kind]) for kind in sorted(self.latency)},
+        }
 
     def user_visible(self) -> dict[str, Any]:
         """What reached the socket against what the page applied and showed in time, over what was owed."""
@@ -321,6 +378,7 @@ class ArchMetrics:
                 "total_time_ms": round(self.total_db_time_ms, 3),
                 "realtime_time_ms": round(self.realtime_db_time_ms, 3),
                 "realtime_queries": round(self.realtime_db_queries, 3),
+                "capacity": self._database.to_json() if self._database is not None else None,
             },
             "messages_published": self.messages_published,
             "messages_sent": self.messages_sent,
@@ -332,8 +390,10 @@ class ArchMetrics:
                 **{kind: self.latency_percentiles(kind) for kind in kinds},
             },
             "latency_at_critical_ms": {f"p{q:g}": percentile(self.latency_at_critical, q) for q in PERCENTILES},
+            "latency_of_owed_ms": self.latency_of_owed(),
             "peak_poller_lag_ms": round(self.peak_lag_ms, 3),
-            "wal_spikes": wal_spikes(self.series["time_s"], self.series["retained_wal_bytes"]),
+            "wal_spikes": self.wal_spikes(),
+            "replication_slots": len(self.slots),
             "peak_retained_wal_bytes": round(self.peak_retained_wal_bytes, 1),
             "limit_violations": {k: round(v, 3) for k, v in self.violations.items()},
             "connections": {

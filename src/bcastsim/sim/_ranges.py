@@ -71,6 +71,8 @@ RANGES: dict[tuple[str, str], Range] = {
     ("network", "sigma"): Range(0, 5),
     ("network", "join_rtt_ms"): _MS,
     ("database", "background_wal_bytes_per_s"): Range(0, 1e12),
+    ("database", "archive_timeout_s"): Range(0, 86_400.0),
+    ("database", "checkpoint_timeout_s"): Range(0, 86_400.0),
     ("postgres_changes", "poll_interval_ms"): Range(1, 3_600_000.0),
     ("postgres_changes", "max_changes_per_poll"): Range(1, 1_000_000),
     ("postgres_changes", "idle_backoff_factor"): Range(1, 1_000),
@@ -82,6 +84,14 @@ RANGES: dict[tuple[str, str], Range] = {
     ("rollout", "lag_spike_s"): Range(0, 86_400.0),
     ("rollout", "wal_spike_bytes"): Range(0, 1e15),
     ("reactions", "*"): Range(0, 100),
+    ("requirements", "delivered_share"): _SHARE,
+    ("requirements", "critical_p95_ms"): _MS,
+    ("requirements", "connection_failure_share"): _SHARE,
+    ("requirements.p95_ms", "*"): _MS,  # per message type
+    ("requirements.population_share", "*"): _SHARE,  # per population
+    ("backtest", "failure_lag_s"): Range(0, 86_400.0),
+    ("backtest", "failure_lost_share"): _SHARE,
+    ("backtest", "failure_refused_share"): _SHARE,
 }
 
 # Scheduled events one run may take (writes, renders, samples, client groups): about a minute of work.
@@ -123,7 +133,8 @@ def _estimated_events(s: Scenario) -> float:
 
 def check_ranges(scenario: Scenario, where: str) -> None:
     """Every number of ``scenario`` in its range and the run within :data:`MAX_EVENTS` (``where``: its source)."""
-    for section in ("scenario", "network", "database", "postgres_changes", "broadcast", "listen_notify", "rollout"):
+    sections = ("scenario", "network", "database", "postgres_changes", "broadcast", "listen_notify", "rollout")
+    for section in (*sections, "backtest", "requirements"):
         _check_section(getattr(scenario, section), section, where)
     for named in ("entities", "writes", "populations"):
         for item in getattr(scenario, named).values():

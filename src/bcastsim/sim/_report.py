@@ -72,6 +72,7 @@ def report_to_dict(report: SimulationReport) -> dict[str, Any]:
             for run in report.runs
         ],
         "backtest": report.backtest,
+        "assumptions": list(report.assumptions),
         "fingerprint": report.fingerprint,
     }
 
@@ -157,13 +158,51 @@ def _pair_ms(p: dict[str, float | None]) -> str:
 
 
 def _verdict(m: dict[str, Any]) -> str:
-    """ "ok" only when nothing at all went wrong; a loss the profile accepts is named, never called ok."""
+    """The scenario's requirements decide: "ok" only when every one holds, whatever the client profile accepts."""
+    req = m.get("requirements")
+    if req is None:
+        return _checker(m)
+    if req["ok"]:
+        return "ok"
+    return f"FAIL ({sum(1 for c in req['checks'] if not c['ok'])} of {len(req['checks'])} unmet)"
+
+
+def _checker(m: dict[str, Any]) -> str:
+    """The delivery checker's own result: clean, or the anomalies, with those the profile allows named."""
     check = m["delivery_check"]
     if not check["ok"]:
-        return "FAIL"
+        return "anomalies"
     if check["counts"]["lost"]:
-        return "lost (profile accepts)"
-    return "ok"
+        return "lost (profile allows)"
+    return "clean"
+
+
+def _owed_p95(m: dict[str, Any], kind: str) -> str:
+    owed = m.get("latency_of_owed_ms")
+    if owed is None:
+        return "–"
+    p95 = owed["by_kind"].get(kind, {}).get("p95") if kind else owed["all"]["p95"]
+    if p95 is None:
+        return "never" if owed["arrived_share"] < 0.95 else "–"
+    return _ms(p95)
+
+
+def _capacity(m: dict[str, Any], what: str) -> str:
+    cap = m["database"].get("capacity")
+    if not cap:
+        return "–"
+    if what == "compute":
+        return f"{cap['compute']} ({cap['cores']:g} cores)"
+    if what == "load":
+        return _pct(cap["peak_utilisation"])
+    if what == "wait":
+        return _ms(cap["peak_queue_delay_ms"])
+    return _int(cap["failed_requests"])
+
+
+def _never_arrived(m: dict[str, Any]) -> str:
+    owed = m["user_visible"]["owed"]
+    return _pct(m["updates"]["lost"] / owed) if owed else "–"
 
 
 Row = tuple[str, Callable[[dict[str, Any]], str]]
@@ -189,6 +228,10 @@ _ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
             ("  client reaction queries", lambda m: _int(m["database"]["queries"]["client_reaction_queries"])),
             ("  refetches after a gap", lambda m: _int(m["database"]["queries"]["refetch_queries"])),
             ("total DB time (with writes, renders)", lambda m: _secs(m["database"]["total_time_ms"])),
+            ("database compute", lambda m: _capacity(m, "compute")),
+            ("  peak load on its cores (1 s)", lambda m: _capacity(m, "load")),
+            ("  longest wait for a core", lambda m: _capacity(m, "wait")),
+            ("  requests refused (pooler full)", lambda m: _capacity(m, "failed")),
         ),
     ),
     (
@@ -199,7 +242,9 @@ _ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
             ("bytes sent", lambda m: _mb(m["bytes_sent"])),
             ("deliveries per client", lambda m: f"{m['deliveries_per_client']:,.1f}"),
             (_HEADLINE, lambda m: _trio(_latency(m, m["headline_message"]))),
+            ("  p95 over the owed (lost = late)", lambda m: _owed_p95(m, m["headline_message"])),
             ("all updates latency p50/p95/p99", lambda m: _trio(m["latency_ms"]["all"])),
+            ("  owed, never arrived", _never_arrived),
             (
                 "updates lost per client (mean / max)",
                 lambda m: f"{m['updates']['lost_per_client_mean']:,.1f} / {m['updates']['lost_per_client_max']:,}",
@@ -289,7 +334,8 @@ _ROWS: tuple[tuple[str, tuple[Row, ...]], ...] = (
     (
         "Delivery check (bcastsim.check.history)",
         (
-            ("verdict", _verdict),
+            ("verdict (requirements)", _verdict),
+            ("checker", _checker),
             ("lost (= updates lost above)", lambda m: _int(m["delivery_check"]["counts"]["lost"])),
             ("  while connected and subscribed", lambda m: _int(m["updates"]["lost_while_subscribed"])),
             ("leaked / unauthorized", lambda m: _pair(m, "leaked", "unauthorized")),
@@ -302,7 +348,9 @@ _REFERENCE_ROWS = (
     "DB time",
     "bytes sent",
     _HEADLINE,
+    "  p95 over the owed (lost = late)",
     "all updates latency p50/p95/p99",
+    "  owed, never arrived",
     "updates lost per client (mean / max)",
     "applied by the page",
     "  shown within 1 s",
@@ -336,6 +384,32 @@ def _table(title: str, runs: list[RunSummary], headline: str, only: tuple[str, .
     return lines
 
 
+def _requirements(report: SimulationReport, runs: list[RunSummary]) -> list[str]:
+    """Each run's verdict with the requirement it failed, its numbers and why; the scenario's [requirements]."""
+    judged: list[tuple[str, dict[str, Any]]] = [
+        (r.label, r.metrics[r.architectures[0]]["requirements"])
+        for r in runs
+        if r.metrics[r.architectures[0]].get("requirements") is not None
+    ]
+    if not judged:
+        return []
+    first = judged[0][1]
+    asks = "; ".join(f"{c['requirement']} {c['required']}" for c in first["checks"])
+    lines = [f"Requirements ([requirements] of the scenario, else the defaults in docs/simulate.md): {asks}"]
+    for label, req in judged:
+        if req["ok"]:
+            lines.append(f"  {_LABELS.get(label, label)}: ok")
+            continue
+        for c in req["checks"]:
+            if not c["ok"]:
+                why = f" — {c['why']}" if c["why"] else ""
+                lines.append(
+                    f"  {_LABELS.get(label, label)}: FAIL {c['requirement']} {c['actual']} (needs {c['required']}){why}"
+                )
+    lines.append("")
+    return lines
+
+
 def _claims(report: SimulationReport, main: list[RunSummary], reference: list[RunSummary]) -> list[str]:
     """The scenario's ``[claims]`` (old architecture → new), each beside the simulated figures; none, no table."""
     claims = report.claims or {}
@@ -343,6 +417,7 @@ def _claims(report: SimulationReport, main: list[RunSummary], reference: list[Ru
     if not claims:
         return _pg_notify_note(main)
     latency_of = claims.get("latency_message") or report.headline
+    report_delivered_share = report.delivered_share
     by = {r.architectures[0]: r.metrics[r.architectures[0]] for r in main}
     ref = {r.architectures[0]: r.metrics[r.architectures[0]] for r in reference}
     old = "postgres_changes"
@@ -376,6 +451,11 @@ def _claims(report: SimulationReport, main: list[RunSummary], reference: list[Ru
                 verdict = "median only"
             else:
                 verdict = "no"
+            owed = b["user_visible"]["owed"]
+            never = b["updates"]["lost"] / owed if owed else 0.0
+            if verdict != "no" and never > 1.0 - report_delivered_share:
+                # A latency is a claim about the updates owed: those that never arrived are not fast.
+                verdict = f"no: {never:.1%} never arrived"
             return (
                 f"p50 {_ms(la['p50']).replace(' ms', '')}→{_ms(p50)}, "
                 f"p99 {_ms(la['p99']).replace(' ms', '')}→{_ms(p99)} ({verdict})"
@@ -436,8 +516,25 @@ def _claims(report: SimulationReport, main: list[RunSummary], reference: list[Ru
             f"{by[new]['user_visible']['delivered_to_socket']:,} broadcast updates reached the socket and none "
             "reached the page; its handlers (and their queries) never run, which is why the database load falls."
         )
+    if "bandwidth" in claims:
+        lines.extend(_bandwidth_note(by[old], by[new], old, new))
     lines.extend(_pg_notify_note(main))
     return lines
+
+
+def _bandwidth_note(a: dict[str, Any], b: dict[str, Any], old: str, new: str) -> list[str]:
+    """Bytes per delivery beside deliveries: which of the two the bandwidth saving comes from."""
+    na, nb = a["messages_sent"], b["messages_sent"]
+    if not na or not nb:
+        return []
+    pa, pb = a["bytes_sent"] / na, b["bytes_sent"] / nb
+    return [
+        "",
+        f"Bandwidth, where the difference comes from: {_LABELS[old]} sends {pa:,.0f} B per delivery (the "
+        f"postgres_changes frame: the whole row, its column list and the envelope), {_LABELS[new]} {pb:,.0f} B "
+        f"(the trigger's payload in its envelope), ×{pb / pa:.2f} per delivery; deliveries {na:,} → {nb:,} "
+        f"(×{nb / na:.2f}, what each client subscribes to). Bytes: ×{b['bytes_sent'] / a['bytes_sent']:.2f}.",
+    ]
 
 
 def _pg_notify_note(main: list[RunSummary]) -> list[str]:
@@ -543,27 +640,38 @@ def _why_calls(f: dict[str, float], row: dict[str, Any]) -> str:
         f"{f['duration_h']:g} h) plus one at once after each poll that returned rows; {row['measured']:,.0f} is "
         f"{rate:.0f}/s, which needs rows back on about {1 - f['idle_calls_per_s'] / rate:.0%} of the polls for the "
         f"whole event, a steady stream of changes on subscribed tables; the event has {f['changes']:,.0f} of them "
-        f"({f['changes'] / (f['duration_h'] * 3600):.2f}/s on average)"
+        f"({f['changes'] / (f['duration_h'] * 3600):.2f}/s on average). What the arithmetic allows instead: "
+        f"{row['measured']:,.0f} calls are {row['measured'] / f['idle_calls_per_s'] / 3600:,.1f} h of one idle "
+        "poller, so a count taken over that long (pg_stat_statements counts from its last reset, not per event: "
+        f"the hours around the event, or several events) gives it with no other writer; or "
+        f"{row['measured'] / (f['idle_calls_per_s'] * f['duration_h'] * 3600):.1f} pollers idling through the "
+        f"{f['duration_h']:g} h at once (a poller per subscribed Realtime node or connection pool), which the "
+        "sources read do not document; neither is assumed here"
     )
 
 
 def _why_wal(f: dict[str, float], row: dict[str, Any]) -> str:
+    if not f["archive_timeout_s"]:
+        return (
+            "with archive_timeout = 0 no segment switch pads the WAL, and the slot keeps only what was written "
+            "since its restart point (at most one 15 s running-transactions interval plus the poller's lag of "
+            f"{f['peak_poller_lag_s']:,.0f} s); at {f['wal_bytes_per_s'] / 1000:,.0f} kB/s of WAL "
+            f"{row['measured'] / 1e6:g} MB is {row['measured'] / f['wal_bytes_per_s']:,.0f} s of it"
+        )
     return (
-        "the slot keeps the WAL from its restart point, which trails what the poller confirmed by up to 15 s "
-        "(PostgreSQL moves it only at a running-transactions record) plus the poller's lag (at most "
-        f"{f['peak_poller_lag_s']:,.0f} s here); at the event's {f['wal_bytes_per_s'] / 1000:,.0f} kB/s of WAL, "
-        f"{row['measured'] / 1e6:g} MB is {row['measured'] / f['wal_bytes_per_s']:,.0f} s of WAL held back, "
-        "a lag the poller does not reach"
+        f"a switch every {f['archive_timeout_s']:g} s pads a 16.8 MB segment minus the "
+        f"{f['wal_bytes_per_s'] * f['archive_timeout_s'] / 1e6:.1f} MB written since the last one; the event's "
+        "writes and background WAL change that part"
     )
 
 
 def _why_period(f: dict[str, float], row: dict[str, Any]) -> str:
-    return (
-        "the retained WAL rises and falls with the running-transactions records every 15 s and with the "
-        "bursts of the event (a vote burst per round, the auction's staggered closes); nothing documented in "
-        f"Realtime or PostgreSQL repeats every {row['measured']:g} s: that cycle would need a periodic writer "
-        "the seed does not name"
-    )
+    if not f["archive_timeout_s"]:
+        return (
+            "with archive_timeout = 0 nothing documented in Realtime or PostgreSQL repeats every "
+            f"{row['measured']:g} s; Supabase archives with archive_timeout = 120"
+        )
+    return f"the spikes repeat with the segment switches, every archive_timeout = {f['archive_timeout_s']:g} s"
 
 
 def _why_close(f: dict[str, float], row: dict[str, Any]) -> str:
@@ -575,6 +683,26 @@ def _why_close(f: dict[str, float], row: dict[str, Any]) -> str:
         f"{row['measured']:g} s delay at the close needs a backlog that long, which this work and these changes "
         "do not build"
     )
+
+
+def _how_failure(bt: dict[str, Any]) -> str:
+    cap = bt.get("connections_cap")
+    first = next((r for r in bt["failure_search"] if r["fails"]), None)
+    if first is None:
+        return "no searched audience fails"
+    if "refused" in first["fails"] and cap:
+        return (
+            f"plan {bt['failure_plan']} allows {cap:,.0f} concurrent connections: {first['clients']:,} clients "
+            f"(the audience and the other populations) leave {first['clients'] - cap:,.0f} refused, and each "
+            "retries without end"
+        )
+    if "lost" in first["fails"]:
+        return (
+            f"{_pct(first['lost_share'])} of the updates owed to {first['clients']:,} clients are lost "
+            f"(over {_pct(bt['failure_lost_share'])}); {first.get('dropped_over_message_rate', 0):,.0f} deliveries "
+            f"were dropped over plan {bt['failure_plan']}'s message rate as this model judges it (docs/simulate.md)"
+        )
+    return "the poller falls behind: authorization work grows with listeners × changes"
 
 
 def _why_failure(f: dict[str, float], row: dict[str, Any]) -> str:
@@ -603,14 +731,14 @@ _SYMPTOMS: dict[str, tuple[str, Callable[[float], str], str, _Why]] = {
     "wal_spike_bytes": (
         "WAL retained by the slot, spike",
         _mb,
-        "the slot keeps all WAL since its restart point; it falls behind while every change costs "
-        "realtime.apply_rls's work per listener",
+        "archive_timeout forces a segment switch; the slot retains the padded segment until its next "
+        "running-transactions record",
         _why_wal,
     ),
     "wal_spike_period_s": (
         "time between WAL spikes",
         lambda v: _secs(v * 1000),
-        "spikes build during the vote bursts at each round's end and drain once the poller catches up",
+        "one forced segment switch every archive_timeout",
         _why_period,
     ),
     "bid_delay_at_close_s": (
@@ -655,6 +783,26 @@ def _by_profile(report: SimulationReport, main: list[RunSummary]) -> list[str]:
     return lines
 
 
+def _failure_search(bt: dict[str, Any]) -> list[str]:
+    """One line per searched audience: its lag, refusals and losses, and why it fails (if it does)."""
+    cap = bt.get("connections_cap")
+    lines = [
+        f"Failure search on plan {bt['failure_plan']}"
+        + (f" ({cap:,.0f} concurrent connections)" if cap else "")
+        + f": fails when the poller is over {bt['failure_lag_s']:g} s behind, over "
+        f"{_pct(bt['failure_lost_share'])} of the updates owed are lost, or over "
+        f"{_pct(bt['failure_refused_share'])} of the clients are refused"
+    ]
+    names = {"lag": "poller lag", "refused": "connections refused", "lost": "updates lost"}
+    for r in bt["failure_search"]:
+        why = ", ".join(names[k] for k in r["fails"]) or "ok"
+        lines.append(
+            f"  {r['audience']:>6,} users ({r['clients']:,} clients): lag {r['peak_lag_s']:,.0f} s · refused "
+            f"{r['refused']:,} · lost {_pct(r['lost_share'])} → {why}"
+        )
+    return lines
+
+
 def _backtest(report: SimulationReport) -> list[str]:
     bt = report.backtest
     if not bt:
@@ -666,8 +814,9 @@ def _backtest(report: SimulationReport) -> list[str]:
     ]
     lines.append("─" * (len(lines[1]) + 2))
     missing = []
+    held = []
     for row in bt["symptoms"]:
-        label, fmt, _how, why = _SYMPTOMS[row["symptom"]]
+        label, fmt, how, why = _SYMPTOMS[row["symptom"]]
         simulated = "–" if row["simulated"] is None else fmt(row["simulated"])
         ratio = "–" if row["ratio"] is None else f"{row['ratio']:.2f}"
         lines.append(
@@ -675,8 +824,12 @@ def _backtest(report: SimulationReport) -> list[str]:
         )
         if not row["reproduced"]:
             missing.append(f"  {label}: {why(bt['figures'], row)}.")
-    search = ", ".join(f"{r['audience']:,} → {r['peak_lag_s']:,.0f} s" for r in bt["failure_search"])
-    lines.append(f"Failure search (peak poller lag by audience, fails above {bt['failure_lag_s']:g} s): {search}")
+        else:
+            held.append(f"  {label}: {_how_failure(bt) if row['symptom'] == 'fails_at_users' else how}.")
+    lines.extend(_failure_search(bt))
+    if held:
+        lines.append("Reproduced by these documented mechanisms (docs/simulate.md#backtest):")
+        lines.extend(held)
     if missing:
         lines.append("Not reproduced by any mechanism in the model:")
         lines.extend(missing)
@@ -694,7 +847,9 @@ def render_text(report: SimulationReport) -> str:
         lines.extend(caps_exceeded(report, main))
         lines.extend(_table(f"On plan {report.plan.name}", main, report.headline))
         lines.append(_FOOTNOTE)
+        lines.extend(f"Assumed: {text}." for text in report.assumptions)
         lines.append("")
+        lines.extend(_requirements(report, main))
         lines.extend(why_section(report, main))
         if reference:
             lines.extend(_table(f"Same event, plan {reference[0].plan}", reference, report.headline, _REFERENCE_ROWS))

@@ -37,6 +37,7 @@ __all__ = [
     "PhaseConfig",
     "PopulationConfig",
     "PostgresChangesConfig",
+    "RequirementsConfig",
     "RolloutConfig",
     "Scenario",
     "ScenarioConfig",
@@ -198,6 +199,12 @@ class NetworkConfig:
 @attrs.frozen
 class DatabaseConfig:
     background_wal_bytes_per_s: float = 20000.0
+    # A forced WAL segment switch this often while WAL is written (PostgreSQL's archive_timeout; Supabase archives
+    # with 120, docs/simulate.md#wal); 0 = never.
+    archive_timeout_s: float = 120.0
+    checkpoint_timeout_s: float = 300.0  # PostgreSQL's default; each checkpoint logs a running-transactions record
+    # The compute size (models/compute.toml): its cores serve every query, its pooler refuses beyond its clients.
+    compute: str = "micro"
 
 
 @attrs.frozen
@@ -249,13 +256,33 @@ class BacktestConfig:
     wal_spike_period_s: float = 0.0
     bid_delay_at_close_s: float = 0.0
     fails_at_users: float = 0.0
-    failure_lag_s: float = 60.0  # "fails": the poller falls this far behind at some moment of the event
+    failure_lag_s: float = 60.0  # "fails": the poller falls this far behind at some moment of the event,
+    failure_lost_share: float = 0.01  # or more than this share of the updates owed is lost,
+    failure_refused_share: float = 0.0  # or more than this share of the clients is refused a connection
+    failure_plan: str = ""  # the plan the failure point is searched on ("" = the scenario's)
     audiences: tuple[int, ...] = (250, 375, 500, 750, 1000, 1500, 2000)  # searched for the failure point
     tolerance: float = 2.0  # reproduced when simulated / measured is within [1/tolerance, tolerance]
 
     @property
     def measured(self) -> bool:
         return any((self.list_changes_calls, self.wal_spike_bytes, self.bid_delay_at_close_s, self.fails_at_users))
+
+
+@attrs.frozen
+class RequirementsConfig:
+    """What the app's users need; the report's verdict is these, met or not (docs/simulate.md#requirements)."""
+
+    # Of the updates owed to the clients, the share their pages must apply (what users see).
+    delivered_share: float = 0.99
+    # p95 commit-to-socket latency of the updates owed at critical moments (an auction's close), counting the
+    # ones that never arrived as later than any bound.
+    critical_p95_ms: float = 1000.0
+    # Per message type, p95 commit-to-socket latency of the updates owed ({bid_update = 500}).
+    p95_ms: dict[str, float] = attrs.field(factory=dict)
+    # The share of (re)connections the service may refuse or fail to serve.
+    connection_failure_share: float = 0.01
+    # Per population, the share of the updates owed to its clients that their pages must apply ({admins = 1.0}).
+    population_share: dict[str, float] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -276,6 +303,7 @@ class Scenario:
     faults: tuple[FaultConfig, ...] = ()
     rollout: RolloutConfig = RolloutConfig()
     backtest: BacktestConfig = BacktestConfig()
+    requirements: RequirementsConfig = RequirementsConfig()
     source: str = "<built-in defaults>"
 
     def with_overrides(self, **sections: dict[str, Any]) -> Scenario:
@@ -327,6 +355,7 @@ _SECTIONS: dict[str, type] = {
     "listen_notify": ListenNotifyConfig,
     "rollout": RolloutConfig,
     "backtest": BacktestConfig,
+    "requirements": RequirementsConfig,
 }
 # Tables of named tables: each entry is one typed section.
 _NAMED: dict[str, type] = {"entities": EntityConfig, "writes": WriteConfig, "populations": PopulationConfig}

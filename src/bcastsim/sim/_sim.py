@@ -30,6 +30,7 @@ from bcastsim.client import BackoffPolicy, TableBackoff
 from bcastsim.sim._app import AppModel
 from bcastsim.sim._architectures import PRIVATE, Architecture, PostgresChanges
 from bcastsim.sim._costs import CostModel
+from bcastsim.sim._database import Database, compute_of
 from bcastsim.sim._engine import Engine
 from bcastsim.sim._metrics import ArchMetrics
 from bcastsim.sim._profiles import ClientBehaviour
@@ -37,6 +38,7 @@ from bcastsim.sim._rate_counter import RateCounter
 from bcastsim.sim._realtime_rules import RealtimeRules, load_realtime_rules
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import FaultConfig, PopulationConfig, Scenario
+from bcastsim.sim._wal import Wal
 from bcastsim.sim._workload import Followed, Instance, Workload, follow_topics
 
 __all__ = ["Cohort", "Simulation"]
@@ -219,7 +221,16 @@ class Simulation:
         self.joins = RateCounter(counter, plan.channel_joins_per_second, self.rules.rule("joins").judge)
         self.db_events = RateCounter(counter, self.rules.postgres_changes_limit(plan.messages_per_second), "triggered")
         self._ingest_judge = self.rules.rule("broadcast_from_database").judge
-        self._wal_writes = 0.0
+        db = scenario.database
+        self.wal = Wal(
+            background_bytes_per_s=db.background_wal_bytes_per_s,
+            archive_timeout_s=db.archive_timeout_s,
+            checkpoint_timeout_s=db.checkpoint_timeout_s,
+        )
+        # Every query any architecture charges runs on the one database (sim/_database.py).
+        self.database = Database(compute_of(scenario))
+        for metrics in self.metrics.values():
+            metrics.attach(self.database, self.engine)
         self._net = self.tree.stream("network")
         self._net_mu = math.log(max(scenario.network.median_ms, 1e-3))
         # Half of the log-variance is per message (shared path), half per client group (its link).
@@ -263,10 +274,10 @@ class Simulation:
 
     # ----------------------------------------------------------------- database side
     def wal_total(self) -> float:
-        return self.scenario.database.background_wal_bytes_per_s * self.engine.now / 1000.0 + self._wal_writes
+        return self.wal.position(self.engine.now)
 
     def add_wal(self, nbytes: float) -> None:
-        self._wal_writes += nbytes
+        self.wal.add(nbytes)
 
     def publish(self, arch: Architecture, topic: str, time_ms: float, *, private: bool) -> int:
         msg_id = len(self.sent) + 1
@@ -278,7 +289,7 @@ class Simulation:
     def _on_write(self, index: int) -> None:
         write = self.workload.writes[index]
         self.engine.record("write", write.seq, write.source, write.index)
-        self._wal_writes += self.costs.wal_bytes_per_write
+        self.wal.add(self.costs.wal_bytes_per_write)
         first = self.architectures[0].name
         self.metrics[first].db("business_writes", 1, self.costs.insert_row_ms)
         commit_s = (int(self.engine.now // 1000.0), write.source)
@@ -945,6 +956,7 @@ class Simulation:
     def run(self, progress: Callable[[float], None] | None = None) -> None:
         duration_ms = self.scenario.scenario.duration_s * 1000.0
         self._populate()
+        self.wal.start(self.engine.at)
         for arch in self.architectures:
             if isinstance(arch, PostgresChanges):
                 arch.bind(self)
@@ -1003,6 +1015,10 @@ class Simulation:
                 "counts": {a.value: n for a, n in report.counts.items()},
                 "examples": [e.describe() for e in report.examples],
             }
+
+    def trace(self, cohort: Cohort, end: float) -> ClientTrace:
+        """The delivery history of one client group up to ``end`` (after the run: for per-population checks)."""
+        return self._trace(cohort, end)
 
     def _trace(self, cohort: Cohort, end: float) -> ClientTrace:
         return ClientTrace(
