@@ -21,9 +21,13 @@ from bcastsim._errors import InputError
 from bcastsim.client._jscheck import generate_examples
 from bcastsim.client._node import (
     REALTIME_HARNESS,
+    Limits,
+    Sandbox,
     extract_js_blocks,
     load_client_code,
+    node_binary,
     node_modules_dir,
+    realtime_js_missing,
     run_realtime,
 )
 from bcastsim.findings import Finding, Severity
@@ -326,6 +330,9 @@ def render_timeline(ops: Sequence[Op], observed: Observed) -> str:
             notes.append("resync " + ", ".join(r[0] for r in step["resyncs"]))
         if step.get("errors"):
             notes.append("threw: " + "; ".join(step["errors"]))
+        if step.get("console"):
+            shown = [" ".join(str(line).split())[:160] for line in step["console"][:5]]
+            notes.append("console: " + " / ".join(shown) + (" / …" if len(step["console"]) > 5 else ""))
         note = f"  [{'; '.join(notes)}]" if notes else ""
         lines.append(f"  t={t / 1000:9.3f}s  {_describe(op)}{note}")
         t = float(step["t"])
@@ -339,10 +346,11 @@ def render_timeline(ops: Sequence[Op], observed: Observed) -> str:
 class _Runner:
     request: dict[str, Any]
     seed: int
+    sandbox: Sandbox
 
     def run(self, schedules: Sequence[Sequence[Op]], seeds: Sequence[int] | None = None) -> list[Observed]:
         items = [{"seed": (seeds[i] if seeds else self.seed + 1), "ops": list(ops)} for i, ops in enumerate(schedules)]
-        return run_realtime({**self.request, "schedules": items})
+        return run_realtime({**self.request, "schedules": items}, sandbox=self.sandbox)
 
 
 def _failures(runner: _Runner, schedules: Sequence[list[Op]]) -> list[tuple[Observed, dict[str, str]]]:
@@ -403,8 +411,33 @@ def check_client_module(
     seed: int = 0,
     schedules: int = 500,
     replay_dir: Path | None = None,
+    budget_s: float | None = None,
 ) -> list[Finding]:
-    """Run the property suites on a manager module (``.js``/``.mjs``/``.cjs``) or a plan's manager block."""
+    """Run the property suites on a manager module (``.js``/``.mjs``/``.cjs``) or a plan's manager block.
+
+    The manager's code is untrusted: it runs contained (``_node/_sandbox.py``), and the whole check
+    stops with one line past ``budget_s`` wall seconds (default 600, or ``$BCASTSIM_CLIENT_BUDGET``).
+    """
+    missing = realtime_js_missing()
+    if missing is not None:
+        raise InputError(missing, fix="bcastsim client install")
+    node = node_binary()
+    assert node is not None
+    with Sandbox.open(node, Limits.from_budget(budget_s), f"the manager {Path(source).name}") as sandbox:
+        return _check_client_module(
+            source, sql_paths, seed=seed, schedules=schedules, replay_dir=replay_dir, sandbox=sandbox
+        )
+
+
+def _check_client_module(
+    source: str | Path,
+    sql_paths: Sequence[str | Path],
+    *,
+    seed: int,
+    schedules: int,
+    replay_dir: Path | None,
+    sandbox: Sandbox,
+) -> list[Finding]:
     path = Path(source)
     if not path.is_file():
         raise InputError(f"no such file: {path}", path=path, fix="give the manager's .js file")
@@ -424,7 +457,8 @@ def check_client_module(
             path=Path(sql_paths[0]),
             fix="give the SQL that calls realtime.send(payload, event, topic, private)",
         )
-    runner = _Runner(request, seed)
+    request["source"] = str(path)
+    runner = _Runner(request, seed, sandbox)
     where = str(path)
     sql_note = "; topics from " + ", ".join(sorted({t.source for t in topics if t.source})) if sql_paths else ""
     findings: list[Finding] = []
@@ -460,7 +494,7 @@ def check_client_module(
         report(rule, message, ops, observed)
 
     if hook_code is not None:
-        _check_hook(hook_code, seed, report)
+        _check_hook(hook_code, seed, report, sandbox)
     _check_backoff(runner, topics[0], report)
     _check_private(runner, topics, report)
     if replay_dir is not None and written:
@@ -543,9 +577,10 @@ def _describe_hook(step: Op) -> str:
     return _describe(step)
 
 
-def _check_hook(code: str, seed: int, report: _Report) -> None:
+def _check_hook(code: str, seed: int, report: _Report, sandbox: Sandbox) -> None:
     """The hook under React's test renderer: re-rendered with new props, then unmounted."""
-    observed = run_realtime({"mode": "hook", "code": code, "schedules": [{"seed": seed + 1, "ops": _HOOK_STEPS}]})[0]
+    request = {"mode": "hook", "code": code, "schedules": [{"seed": seed + 1, "ops": _HOOK_STEPS}]}
+    observed = run_realtime(request, sandbox=sandbox)[0]
     lines = []
     for step, seen in zip(_HOOK_STEPS, observed, strict=True):
         got = ", ".join(f"{kind} #{seq}" for kind, seq in seen["received"])
@@ -593,6 +628,12 @@ def write_replays(directory: Path, request: dict[str, Any], seed: int, written: 
     """``<rule>.json`` (replay with bcastsim) and ``<rule>.js`` (plain node, no bcastsim) per failing property."""
     directory.mkdir(parents=True, exist_ok=True)
     harness = REALTIME_HARNESS.read_text(encoding="utf-8")
+    contain = (REALTIME_HARNESS.parent / "contain.js").read_text(encoding="utf-8")
+    inlined = (
+        "globalThis.__BCASTSIM_CONTAIN = (function () {\nconst module = { exports: {} };\n"
+        + contain
+        + "\nreturn module.exports;\n})();\n"
+    )
     out: list[Path] = []
     for rule, entry in written.items():
         name = rule.replace("client.", "")
@@ -609,7 +650,7 @@ def write_replays(directory: Path, request: dict[str, Any], seed: int, written: 
             f"// Needs @supabase/realtime-js 2.119.1 under $BCASTSIM_NODE_MODULES (default {node_modules_dir()}).\n"
             f"globalThis.__BCASTSIM_INPUT = {json.dumps(replay)};\n"
             "process.env.BCASTSIM_NODE_MODULES = process.env.BCASTSIM_NODE_MODULES || "
-            f"{json.dumps(str(node_modules_dir()))};\n" + harness
+            f"{json.dumps(str(node_modules_dir()))};\n" + inlined + harness
         )
         js_path = directory / f"{name}.js"
         js_path.write_text(script, encoding="utf-8")

@@ -29,7 +29,7 @@ from psycopg import sql
 from bcastsim.pg._binaries import PgBinaries, find_binaries
 from bcastsim.pg._capture import Database
 
-__all__ = ["HARNESS_EXTENSIONS", "UNTRUSTED_ROLE", "EphemeralPostgres", "ServerStartError"]
+__all__ = ["HARNESS_EXTENSIONS", "UNTRUSTED_ROLE", "EphemeralPostgres", "ServerStartError", "start_reaper"]
 
 RUN_AS_ENV = "BCASTSIM_PG_USER"
 _FALLBACK_USERS = ("postgres", "nobody")
@@ -272,11 +272,15 @@ class EphemeralPostgres:
 
 
 def _start_reaper() -> tuple[subprocess.Popen[bytes], Path]:
+    return start_reaper("bcastsim-pg-")
+
+
+def start_reaper(prefix: str) -> tuple[subprocess.Popen[bytes], Path]:
     """The reaper, and the directory it created and owns (removed when our end of its pipe closes)."""
     script = Path(__file__).with_name("_reaper.py")
     # A plain script without site packages: it starts in a few milliseconds and imports nothing of ours.
     reaper = subprocess.Popen(
-        [sys.executable, "-I", "-S", str(script), "bcastsim-pg-"],
+        [sys.executable, "-I", "-S", str(script), prefix],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         start_new_session=True,
