@@ -54,6 +54,10 @@ class Topic:
     private: bool = False
     keys: tuple[str, ...] = ()
     source: str | None = None
+    # A message sent on UPDATE or DELETE carries a row's state: missing one leaves the page's copy stale.
+    stateful: bool = False
+    # A payload drawn from the contracts' JSON Schemas (key -> value of the schema's type).
+    sample: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
 
 
 DEFAULT_TOPICS = (Topic("room:1", ("update", "delete")), Topic("room:2", ("update",)))
@@ -73,8 +77,34 @@ def topics_from_sql(paths: Sequence[str | Path]) -> tuple[Topic, ...]:
         old = found.get(name)
         events = (*old.events, contract.event) if old else (contract.event,)
         keys = tuple(dict.fromkeys((*(old.keys if old else ()), *contract.keys)))
-        found[name] = Topic(name, tuple(dict.fromkeys(events)), not contract.public, keys, str(site.location))
+        stateful = bool(old and old.stateful) or bool({"UPDATE", "DELETE"} & set(contract.emitted_when))
+        sample = {**(old.sample if old else {}), **_sample_payload(contract.schema)}
+        found[name] = Topic(
+            name, tuple(dict.fromkeys(events)), not contract.public, keys, str(site.location), stateful, sample
+        )
     return tuple(found.values())
+
+
+_SAMPLES: dict[str, Any] = {"string": "s", "integer": 7, "number": 7.5, "boolean": True, "object": {}, "array": []}
+
+
+def _sample_payload(schema: dict[str, Any]) -> dict[str, Any]:
+    """One value per property of a contract's JSON Schema: its const or first enum value, else one of its type."""
+    out: dict[str, Any] = {}
+    for key, spec in (schema.get("properties") or {}).items():
+        if key == "seq" or not isinstance(spec, dict):
+            continue
+        if "const" in spec:
+            out[key] = spec["const"]
+        elif spec.get("enum"):
+            out[key] = spec["enum"][0]
+        else:
+            kinds = spec.get("type")
+            kinds = [kinds] if isinstance(kinds, str) else [k for k in (kinds or []) if k != "null"]
+            out[key] = _SAMPLES.get(kinds[0], f"<{key}>") if kinds else f"<{key}>"
+            if out[key] == "s":
+                out[key] = f"<{key}>"
+    return out
 
 
 # --- schedules -------------------------------------------------------------------------------------
@@ -138,7 +168,7 @@ def _schedule(draw: st.DrawFn, topics: tuple[Topic, ...], faults: tuple[str, ...
 
 
 def _broadcast(topic: Topic, event: str) -> Op:
-    payload = {key: f"<{key}>" for key in topic.keys if key != "seq"}
+    payload = {key: topic.sample.get(key, f"<{key}>") for key in topic.keys if key != "seq"}
     return {"op": "broadcast", "topic": topic.name, "event": event, "private": topic.private, "payload": payload}
 
 
@@ -201,9 +231,18 @@ def _matches(want: str, event: str) -> bool:
     return want == "*" or want.lower() == event.lower()
 
 
-def judge(ops: Sequence[Op], observed: Observed) -> dict[str, str]:
-    """Each violated property, by rule id, with what went wrong."""
+def judge(
+    ops: Sequence[Op], observed: Observed, *, payloads: bool = False, stateful: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """Each violated property, by rule id, with what went wrong.
+
+    ``payloads``: the topics come from the user's SQL, whose contracts say what a callback reads; a callback
+    handed anything but that payload (the envelope, or the payload without some of its keys) is a finding.
+    ``stateful``: topics whose messages carry row state (sent on UPDATE or DELETE).
+    """
     problems: dict[str, str] = {}
+    if payloads:
+        _judge_payloads(ops, observed, problems)
     windows = _fault_windows(ops)
     active: dict[int, Op] = {}
     unsubscribed_topics: set[str] = set()
@@ -276,12 +315,44 @@ def judge(ops: Sequence[Op], observed: Observed) -> dict[str, str]:
             for listener in [n for n in missing if n in final_active]:
                 topic = op["topic"]
                 if not any(name == topic and when >= t for name, when in resyncs):
+                    state = f"; {topic} {_CARRIES_STATE}" if topic in stateful else ""
                     problems.setdefault(
                         "client.resync-after-gap",
                         f"listener {listener} missed #{seq} on {topic} during a fault and nothing refetched "
-                        f"{topic} afterwards (no resync({topic!r}) call)",
+                        f"{topic} afterwards (no resync({topic!r}) call){state}",
                     )
     return problems
+
+
+_CARRIES_STATE = "carries row state (the SQL sends it on UPDATE/DELETE), so the page keeps a stale row"
+
+
+def _judge_payloads(ops: Sequence[Op], observed: Observed, problems: dict[str, str]) -> None:
+    """What reached the callbacks, against what the database sent (the contract's payload)."""
+    for op, step in zip(ops, observed, strict=True):
+        for listener, shape in step.get("received", []):
+            where = f"listener {listener}'s callback"
+            topic = f" on {op['topic']}" if op["op"] == "broadcast" else ""
+            keys = ", ".join(k for k in (op.get("payload") or {}) if k != "seq")
+            if shape == "envelope":
+                readable = [k for k in (op.get("payload") or {}) if k not in ("seq", "type")]
+                reads = f"message.{readable[0] if readable else 'seq'}"
+                problems.setdefault(
+                    "client.envelope-not-payload",
+                    f"{where}{topic} was handed realtime-js's envelope {{type, event, payload, meta}} instead of the "
+                    f"payload the SQL sends: its keys ({keys or 'seq'}) are under .payload, so a callback reading "
+                    f"{reads} gets undefined",
+                )
+            elif str(shape).startswith("missing:"):
+                problems.setdefault(
+                    "client.envelope-not-payload",
+                    f"{where}{topic} was handed the payload without {str(shape)[8:].replace(',', ', ')}, "
+                    "keys the SQL sends",
+                )
+            else:
+                problems.setdefault(
+                    "client.envelope-not-payload", f"{where}{topic} was handed a {shape}, not the payload the SQL sends"
+                )
 
 
 # --- timelines ----------------------------------------------------------------------------------------
@@ -347,6 +418,8 @@ class _Runner:
     request: dict[str, Any]
     seed: int
     sandbox: Sandbox
+    payloads: bool = False
+    stateful: frozenset[str] = frozenset()
 
     def run(self, schedules: Sequence[Sequence[Op]], seeds: Sequence[int] | None = None) -> list[Observed]:
         items = [{"seed": (seeds[i] if seeds else self.seed + 1), "ops": list(ops)} for i, ops in enumerate(schedules)]
@@ -358,9 +431,10 @@ def _failures(runner: _Runner, schedules: Sequence[list[Op]]) -> list[tuple[Obse
     twins = [_without_faults(ops) for ops in schedules]
     observed = runner.run([*schedules, *twins])
     out = []
+    options: dict[str, Any] = {"payloads": runner.payloads, "stateful": runner.stateful}
     for k, ops in enumerate(schedules):
-        problems = judge(ops, observed[k])
-        if problems.keys() & _FAULT_RULES and judge(twins[k], observed[len(schedules) + k]):
+        problems = judge(ops, observed[k], **options)
+        if problems.keys() & _FAULT_RULES and judge(twins[k], observed[len(schedules) + k], **options):
             problems = {rule: why for rule, why in problems.items() if rule not in _FAULT_RULES}
         out.append((observed[k], problems))
     return out
@@ -394,6 +468,7 @@ _FIX = {
     "delay (realtime-js removes it and never rejoins)",
     "client.rejoin-after-error": "leave CHANNEL_ERROR/TIMED_OUT to realtime-js's own rejoin; do not remove the channel",
     "client.resync-after-gap": "refetch (or replay) the topic's state after every SUBSCRIBED",
+    "client.envelope-not-payload": "hand each callback message.payload (what the SQL sends), not the envelope",
     "client.backoff-growth": "grow the retry delay after each CLOSED that follows a short-lived join",
     "client.backoff-cap": f"cap the retry delay (≤ {_CAP_LIMIT_MS // 1000} s)",
     "client.backoff-jitter": "add random jitter to the retry delay so clients do not come back together",
@@ -458,7 +533,7 @@ def _check_client_module(
             fix="give the SQL that calls realtime.send(payload, event, topic, private)",
         )
     request["source"] = str(path)
-    runner = _Runner(request, seed, sandbox)
+    runner = _Runner(request, seed, sandbox, bool(sql_paths), frozenset(t.name for t in topics if t.stateful))
     where = str(path)
     sql_note = "; topics from " + ", ".join(sorted({t.source for t in topics if t.source})) if sql_paths else ""
     findings: list[Finding] = []
@@ -472,7 +547,7 @@ def _check_client_module(
         findings.append(
             Finding(
                 rule=rule,
-                severity=_SEVERITY.get(rule, Severity.ERROR),
+                severity=Severity.ERROR if _CARRIES_STATE in message else _SEVERITY.get(rule, Severity.ERROR),
                 message=f"[{path.name}] {message}{sql_note}",
                 path=where,
                 function="manager",
@@ -484,14 +559,17 @@ def _check_client_module(
     quiet = generate_examples(_schedule(topics, ()), max(1, schedules * 2 // 5), seed)
     faulty = generate_examples(_schedule(topics, _FAULTS), max(1, schedules - len(quiet)), seed + 1)
     failing: dict[str, list[Op]] = {}
+    exercised = _Exercised()
     for family in (quiet, faulty):
-        for ops, (_, problems) in zip(family, _failures(runner, family), strict=True):
+        for ops, (observed, problems) in zip(family, _failures(runner, family), strict=True):
+            exercised.add(ops, observed)
             for rule in problems:
                 if rule not in failing or len(ops) < len(failing[rule]):
                     failing[rule] = ops
     for rule in sorted(failing):
         ops, observed, message = _shrink(runner, failing[rule], rule)
         report(rule, message, ops, observed)
+    findings.append(exercised.finding(where, topics, quiet=len(quiet), faulty=len(faulty), payloads=runner.payloads))
 
     if hook_code is not None:
         _check_hook(hook_code, seed, report, sandbox)
@@ -500,6 +578,60 @@ def _check_client_module(
     if replay_dir is not None and written:
         write_replays(replay_dir, request, seed, written)
     return findings
+
+
+@attrs.define
+class _Exercised:
+    """What the generated schedules did: faults by kind, messages sent and delivered, per topic and event."""
+
+    faults: dict[str, int] = attrs.field(factory=dict)
+    sent: dict[str, int] = attrs.field(factory=dict)
+    delivered: int = 0
+    console: int = 0
+
+    def add(self, ops: Sequence[Op], observed: Observed) -> None:
+        for op in ops:
+            if op["op"] in _FAULTS:
+                self.faults[op["op"]] = self.faults.get(op["op"], 0) + 1
+            elif op["op"] == "broadcast":
+                key = f"{op['topic']}/{op['event']}"
+                self.sent[key] = self.sent.get(key, 0) + 1
+        self.delivered += sum(len(step["deliveries"]) for step in observed)
+        self.console += sum(len(step.get("console", [])) for step in observed)
+
+    def finding(self, where: str, topics: Sequence[Topic], *, quiet: int, faulty: int, payloads: bool) -> Finding:
+        checked = sorted(rule for rule in _FIX if not rule.startswith("client.hook-"))
+        if not payloads:
+            checked.remove("client.envelope-not-payload")
+        faults = ", ".join(f"{kind} ×{n}" for kind, n in sorted(self.faults.items())) or "none"
+        sent = ", ".join(f"{key} ×{n}" for key, n in sorted(self.sent.items()))
+        stateful = [t.name for t in topics if t.stateful]
+        lines = [
+            f"schedules: {quiet + faulty} ({quiet} fault-free, {faulty} with faults), each with faults also run "
+            "without them",
+            f"faults injected: {faults}",
+            f"topics: {'; '.join(_topic_line(t) for t in topics)}",
+            f"broadcasts sent: {sent}; deliveries to callbacks: {self.delivered:,}",
+            f"topics carrying row state (resync required): {', '.join(stateful) or 'none'}",
+            f"properties checked: {', '.join(checked)}",
+            f"console lines printed by the manager: {self.console:,}",
+        ]
+        return Finding(
+            rule="client.exercised",
+            severity=Severity.NOTE,
+            message=f"[{Path(where).name}] exercised {quiet + faulty} schedules, {sum(self.faults.values()):,} "
+            f"faults, {sum(self.sent.values()):,} broadcasts on {len(topics)} topics, "
+            f"{self.delivered:,} deliveries; {len(checked)} properties checked",
+            path=where,
+            function="manager",
+            example="\n  ".join(lines),
+        )
+
+
+def _topic_line(topic: Topic) -> str:
+    privacy = "private" if topic.private else "public"
+    keys = f", keys {', '.join(topic.keys)}" if topic.keys else ""
+    return f"{topic.name} ({', '.join(topic.events)}; {privacy}{keys})"
 
 
 _Report = Callable[[str, str, "Sequence[Op] | None", "Observed | None", str], None]

@@ -8,7 +8,7 @@ Containment, in layers (docs/client.md, "Trust model"):
   (sockets, DNS, fetch, signals to other processes) before the manager loads.
 - a network namespace of its own (``unshare -rn``) where the system allows one;
 - an unprivileged user (``nobody``, or ``$BCASTSIM_NODE_USER``) when bcastsim runs as root;
-- its own process group, ``RLIMIT_CPU``, ``RLIMIT_FSIZE`` = 0, ``--max-old-space-size``, and a wall
+- its own process group, ``RLIMIT_CPU``, ``RLIMIT_FSIZE`` = 0, ``RLIMIT_AS``, ``--max-old-space-size``, and a wall
   budget for the whole check: past it the group is killed and the check ends with one line;
 - a reaper (``pg/_reaper.py``) started first, in its own session, that owns the private folder and
   kills every process group registered with it when bcastsim ends in any way (even SIGKILL).
@@ -292,6 +292,9 @@ class Sandbox:
             cpu = min(self.limits.cpu_s, int(remaining) + 1)
             resource.prlimit(process.pid, resource.RLIMIT_CPU, (cpu, cpu + 1))
             resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (0, 0))
+            # Buffers live outside the V8 heap: the address space bounds them (node runs in 1 GB beside its heap).
+            space = (self.limits.heap_mb + 1536) * 1024 * 1024
+            resource.prlimit(process.pid, resource.RLIMIT_AS, (space, space))
             resource.prlimit(process.pid, resource.RLIMIT_CORE, (0, 0))
         run = _Run(process, os.fdopen(answer_read, "rb", buffering=0), nonce)
         self._runs.append(run)

@@ -384,6 +384,7 @@ async function runSchedule(mode, mod, ops, seed) {
   if (mode === 'manager') manager = makeManager(mod, client, options);
   const channels = new Map(); // listener -> [channel or handle]
   const listeners = new Map();
+  const sentKeys = new Map(); // seq -> the payload keys the database sent
   let pending = { statuses: [], deliveries: [], received: [] };
   const listener = (id) => {
     if (!listeners.has(id)) {
@@ -394,8 +395,14 @@ async function runSchedule(mode, mod, ops, seed) {
           && message.payload && typeof message.payload === 'object' && 'event' in message);
         const payload = isEnvelope ? message.payload : message;
         pending.deliveries.push([id, payload && payload.seq !== undefined ? payload.seq : null]);
-        if (isEnvelope) pending.received.push([id, 'envelope']);
-        else if (!(message && typeof message === 'object' && message.seq !== undefined)) pending.received.push([id, typeof message]);
+        if (isEnvelope) {
+          pending.received.push([id, 'envelope']);
+        } else if (!(message && typeof message === 'object' && message.seq !== undefined)) {
+          pending.received.push([id, message === null ? 'null' : typeof message]);
+        } else {
+          const lost = (sentKeys.get(message.seq) || []).filter((key) => !(key in message));
+          if (lost.length) pending.received.push([id, `missing:${lost.join(',')}`]);
+        }
       });
     }
     return listeners.get(id);
@@ -433,6 +440,7 @@ async function runSchedule(mode, mod, ops, seed) {
         }
         case 'broadcast':
           sent = server.nextId;
+          sentKeys.set(sent, Object.keys(op.payload || {}));
           server.broadcast(op.topic, op.event, Boolean(op.private), { seq: sent, ...(op.payload || {}) });
           break;
         case 'drop': server.drop(); break;
