@@ -103,7 +103,8 @@ def test_console_output_is_captured_not_parsed(tmp_path: Path) -> None:
     assert {f.rule for f in findings if f.severity.value == "error"} == set()
     note = next(f for f in findings if f.rule == "client.exercised")
     assert note.example is not None
-    assert "console lines printed by the manager: 2" in note.example
+    printed = int(note.example.rsplit("console lines printed by the manager: ", 1)[1].split()[0].replace(",", ""))
+    assert printed >= 2  # two lines at import, once per node process
 
 
 def test_a_symlink_leaving_the_managers_folder_is_refused(tmp_path: Path) -> None:

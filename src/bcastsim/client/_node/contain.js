@@ -86,7 +86,10 @@ function lockDown() {
   const capture = (...args) => {
     if (state.lines.length >= MAX_LINES) { state.dropped += 1; return; }
     const text = util.format(...args);
-    state.lines.push(text.length > MAX_LINE ? `${text.slice(0, MAX_LINE)}…` : text);
+    const line = text.length > MAX_LINE ? `${text.slice(0, MAX_LINE)}…` : text;
+    state.lines.push(line);
+    // Also to node's own stdout, which bcastsim keeps (bounded) to show if node ends without an answer.
+    if (state.nonce !== null) stdoutWrite(`${line}\n`);
   };
   for (const name of ['log', 'info', 'warn', 'error', 'debug', 'trace', 'dir']) console[name] = capture;
   const streamWrite = (chunk, encoding, callback) => {
