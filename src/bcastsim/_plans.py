@@ -54,6 +54,7 @@ UNLIMITED = PlanLimits("unlimited", math.inf, math.inf, math.inf, math.inf, math
 _LIMIT_RANGE = Range(1, 2**53)
 _PLAN_KEYS = tuple(field.name for field in attrs.fields(PlanLimits) if field.name != "name")
 _EXTENDS = "extends"
+_MAX_EXTENDS = 32  # a longer chain is hostile (each link is a recursion) or a mistake
 
 
 def _builtin_path() -> Path:
@@ -173,6 +174,14 @@ def _build(
     if key in plans:
         return plans[key]
     name, table = tables[key]
+    if len(chain) >= _MAX_EXTENDS:
+        raise InputError(
+            f"plan {tables[chain[0]][0]!r} starts a chain of more than {_MAX_EXTENDS} extends; bcastsim follows "
+            f"{_MAX_EXTENDS}",
+            path=path,
+            line=line_of(text, name, _EXTENDS),
+            fix="extend a built-in plan directly",
+        )
     parent: PlanLimits | None = None
     if _EXTENDS in table:
         wanted = table[_EXTENDS]
