@@ -130,3 +130,32 @@ def test_failed_initdb_leaves_nothing(private_tmp: Path, monkeypatch: pytest.Mon
     left, running = _settled(private_tmp)
     assert left == []
     assert running == {}
+
+
+_REVIEWER = textwrap.dedent(
+    """
+    import sys, time
+    from bcastsim._reaping import reaped_directory
+    with reaped_directory("bcastsim-review-") as work:
+        (work / "old.sql").write_text("SELECT 1;")
+        print("working", flush=True)
+        time.sleep(600)
+    """
+)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_a_killed_review_leaves_no_work_directory(private_tmp: Path, signum: signal.Signals) -> None:
+    """review's work folder is owned by the reaper: SIGTERM or SIGKILL mid-review leaves no directory."""
+    env = {**os.environ, "TMPDIR": str(private_tmp)}
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _REVIEWER], stdout=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    assert owner.stdout is not None
+    assert owner.stdout.readline().strip() == "working"
+    assert [name for name in os.listdir(private_tmp) if name.startswith("bcastsim-review-")]
+    os.kill(owner.pid, signum)
+    owner.wait()
+    left, running = _settled(private_tmp)
+    assert left == []
+    assert running == {}

@@ -15,7 +15,6 @@ import os
 import pwd
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,10 +25,11 @@ import attrs
 import psycopg
 from psycopg import sql
 
+from bcastsim._reaping import start_reaper
 from bcastsim.pg._binaries import PgBinaries, find_binaries
 from bcastsim.pg._capture import Database
 
-__all__ = ["HARNESS_EXTENSIONS", "UNTRUSTED_ROLE", "EphemeralPostgres", "ServerStartError", "start_reaper"]
+__all__ = ["HARNESS_EXTENSIONS", "UNTRUSTED_ROLE", "EphemeralPostgres", "ServerStartError"]
 
 RUN_AS_ENV = "BCASTSIM_PG_USER"
 _FALLBACK_USERS = ("postgres", "nobody")
@@ -272,30 +272,10 @@ class EphemeralPostgres:
 
 
 def _start_reaper() -> tuple[subprocess.Popen[bytes], Path]:
-    return start_reaper("bcastsim-pg-")
-
-
-def start_reaper(prefix: str) -> tuple[subprocess.Popen[bytes], Path]:
-    """The reaper, and the directory it created and owns (removed when our end of its pipe closes)."""
-    script = Path(__file__).with_name("_reaper.py")
-    # A plain script without site packages: it starts in a few milliseconds and imports nothing of ours.
-    reaper = subprocess.Popen(
-        [sys.executable, "-I", "-S", str(script), prefix],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        start_new_session=True,
-    )
-    assert reaper.stdout is not None
-    line = reaper.stdout.readline().decode("utf-8", "replace").strip()
-    reaper.stdout.close()
-    if not line:
-        if reaper.stdin is not None:
-            reaper.stdin.close()
-        reaper.wait()
-        raise ServerStartError(
-            f"the clean-up process could not create a temporary directory (status {reaper.returncode})"
-        )
-    return reaper, Path(line)
+    try:
+        return start_reaper("bcastsim-pg-")
+    except OSError as error:
+        raise ServerStartError(str(error)) from None
 
 
 def _as_user(run_as: pwd.struct_passwd | None) -> dict[str, object]:

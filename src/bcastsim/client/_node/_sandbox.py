@@ -38,6 +38,7 @@ from typing import IO, Any
 import attrs
 
 from bcastsim._errors import InputError
+from bcastsim._reaping import start_reaper
 
 __all__ = ["BUDGET_ENV", "NODE_USER_ENV", "Limits", "Sandbox", "copy_manager_folder"]
 
@@ -200,9 +201,10 @@ class Sandbox:
     @classmethod
     @contextlib.contextmanager
     def open(cls, node: str, limits: Limits, subject: str) -> Iterator[Sandbox]:
-        from bcastsim.pg._server import start_reaper
-
-        reaper, directory = start_reaper("bcastsim-node-")
+        try:
+            reaper, directory = start_reaper("bcastsim-node-")
+        except OSError as error:
+            raise InputError(f"cannot start node contained: {error}", fix="check the temporary directory") from None
         directory.chmod(0o755)  # an unprivileged node may enter and read, never write
         sandbox = cls(node, limits, subject, directory, reaper, reaper.stdin, time.monotonic() + limits.wall_s)
         try:

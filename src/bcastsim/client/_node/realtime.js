@@ -395,6 +395,7 @@ async function runSchedule(mode, mod, ops, seed) {
           && message.payload && typeof message.payload === 'object' && 'event' in message);
         const payload = isEnvelope ? message.payload : message;
         pending.deliveries.push([id, payload && payload.seq !== undefined ? payload.seq : null]);
+        if (mode !== 'manager') return; // raw realtime-js hands its own callbacks the envelope, by design
         if (isEnvelope) {
           pending.received.push([id, 'envelope']);
         } else if (!(message && typeof message === 'object' && message.seq !== undefined)) {
@@ -488,10 +489,12 @@ async function runSchedule(mode, mod, ops, seed) {
       resyncs: resyncs.slice(resyncStart),
       connects: log.filter((e) => e[0] === 'connect').length,
       sent,
-      received: pending.received,
       errors: env.errors.splice(0),
-      console: contain.takeConsole(),
     });
+    // Only when there is something to say, so an observation compares equal to the Python model's.
+    const printed = contain.takeConsole();
+    if (pending.received.length) out[out.length - 1].received = pending.received;
+    if (printed.length) out[out.length - 1].console = printed;
   }
   return out;
 }
