@@ -728,9 +728,10 @@ def _check(s: Scenario, reader: _Reader) -> None:
         raise reader.fail(
             "the scenario has no client population", None, "populations", "add a [populations.NAME] table"
         )
-    phases = collections.Counter(p.name for p in s.phases)  # one count per name: linear in the phases
+    phases = [p.name for p in s.phases]
+    counts = collections.Counter(phases)  # one count per name: linear in the phases
     for n, phase in enumerate(s.phases):
-        if not phase.name or phases[phase.name] > 1:
+        if not phase.name or counts[phase.name] > 1:
             raise reader.fail(
                 f'phase {n + 1} needs a name of its own, got "{phase.name}"',
                 "phases",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bcastsim._errors import InputError
-from bcastsim.client._node._sandbox import Limits, Sandbox
+from bcastsim.client._node._sandbox import Limits, Sandbox, node_version
 
 __all__ = [
     "CLIENT_JS_ENV",
@@ -163,8 +163,11 @@ def node_modules_dir() -> Path:
 
 def realtime_js_missing() -> str | None:
     """Why the real-client harness cannot run here (None when it can)."""
-    if node_binary() is None:
+    node = node_binary()
+    if node is None:
         return "node is not installed"
+    if node_version(node) < (20, 0):
+        return "node 20 or newer is needed (its permission model contains the manager's code)"
     if not (node_modules_dir() / "@supabase" / "realtime-js").is_dir():
         return "@supabase/realtime-js is not installed: run `bcastsim client install` (npm ci of the pinned lockfile)"
     return None

@@ -117,6 +117,20 @@ def copy_manager_folder(source: Path, target: Path) -> Path:
     return target / source.relative_to(folder)
 
 
+@functools.cache
+def node_version(node: str) -> tuple[int, int]:
+    """(major, minor) of ``node``, (0, 0) when it does not answer."""
+    try:
+        text = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return (0, 0)
+    parts = text.strip().lstrip("v").split(".")
+    try:
+        return (int(parts[0]), int(parts[1]))
+    except (IndexError, ValueError):
+        return (0, 0)
+
+
 def _run_as() -> pwd.struct_passwd | None:
     if os.geteuid() != 0:
         return None
@@ -201,6 +215,11 @@ class Sandbox:
     @classmethod
     @contextlib.contextmanager
     def open(cls, node: str, limits: Limits, subject: str) -> Iterator[Sandbox]:
+        if node_version(node) < (20, 0):
+            raise InputError(
+                f"node {'.'.join(map(str, node_version(node)))} has no permission model to run untrusted code in",
+                fix="install node 20 or newer",
+            )
         try:
             reaper, directory = start_reaper("bcastsim-node-")
         except OSError as error:
@@ -260,7 +279,8 @@ class Sandbox:
             self.node,
             "--experimental-permission",
             *(f"--allow-fs-read={path}" for path in allowed),
-            "--disable-warning=ExperimentalWarning",
+            # node 20.11 names the warning to silence; before it, all warnings go.
+            "--disable-warning=ExperimentalWarning" if node_version(self.node) >= (20, 11) else "--no-warnings",
             f"--max-old-space-size={self.limits.heap_mb}",
             "--stack-size=984",
             str(script),
