@@ -124,6 +124,12 @@ class RealtimeMessage:
     payload: Any | None
 
 
+# Per transaction: a trigger raising a warning per row, or notifying in a loop, cannot fill bcastsim's memory.
+MAX_CAPTURED_NOTIFICATIONS = 10_000
+MAX_CAPTURED_WARNINGS = 1_000
+_MAX_WARNING_CHARS = 2_000
+
+
 @attrs.frozen
 class PgError:
     """An error the server raised: its SQLSTATE, primary message and the step that raised it."""
@@ -142,6 +148,9 @@ class TransactionResult:
     error: PgError | None
     statement_errors: tuple[PgError, ...]
     warnings: tuple[str, ...]
+    # What was not kept because the transaction sent more than the caps (MAX_CAPTURED_*), e.g.
+    # "notifications: 1,000,000 sent, 10,000 captured": a result with a cut is incomplete, never clean.
+    cut: tuple[str, ...] = ()
 
 
 def _parse_channels(recorded: str | None) -> list[str]:
@@ -195,6 +204,8 @@ class Database:
         self._fences = itertools.count(1)
         self._transactions = itertools.count(0)
         self._warnings: list[str] = []
+        self._warnings_seen = 0
+        self._notifications_seen = 0
         self._listener = psycopg.connect(conninfo, autocommit=True)
         self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(_FENCE_CHANNEL)))
         self._sender = psycopg.connect(conninfo, autocommit=True)
@@ -207,7 +218,17 @@ class Database:
 
     def _on_notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
         if diagnostic.severity_nonlocalized == "WARNING":
-            self._warnings.append(diagnostic.message_primary or "")
+            self._warnings_seen += 1
+            if len(self._warnings) < MAX_CAPTURED_WARNINGS:
+                self._warnings.append((diagnostic.message_primary or "")[:_MAX_WARNING_CHARS])
+
+    def _cut(self, notifications_seen: int) -> tuple[str, ...]:
+        cut = []
+        if notifications_seen > MAX_CAPTURED_NOTIFICATIONS:
+            cut.append(f"notifications: {notifications_seen:,} sent, {MAX_CAPTURED_NOTIFICATIONS:,} captured")
+        if self._warnings_seen > MAX_CAPTURED_WARNINGS:
+            cut.append(f"warnings: {self._warnings_seen:,} raised, {MAX_CAPTURED_WARNINGS:,} captured")
+        return tuple(cut)
 
     def _install_tap(self) -> None:
         self._sender.execute(_TAP_SQL)
@@ -287,6 +308,7 @@ class Database:
         """
         index = next(self._transactions)
         self._warnings.clear()
+        self._warnings_seen = 0
         statement_errors: list[PgError] = []
         error: PgError | None = None
         messages: tuple[RealtimeMessage, ...] = ()
@@ -346,6 +368,7 @@ class Database:
             error=error,
             statement_errors=tuple(statement_errors),
             warnings=tuple(self._warnings),
+            cut=self._cut(self._notifications_seen),
         )
         coverage = current_coverage()
         if coverage is not None:
@@ -389,11 +412,15 @@ class Database:
 
     def _drain(self, transaction: int, fence: str) -> list[Notification]:
         observed: list[Notification] = []
+        self._notifications_seen = 0
         for notify in self._listener.notifies(timeout=_DRAIN_TIMEOUT_SECONDS):
             if notify.channel == _FENCE_CHANNEL:
                 if notify.payload == fence:
                     return observed
                 continue
+            self._notifications_seen += 1
+            if len(observed) >= MAX_CAPTURED_NOTIFICATIONS:
+                continue  # read to the fence, keep the first ones: the count says what was cut
             observed.append(
                 Notification(
                     channel=notify.channel,

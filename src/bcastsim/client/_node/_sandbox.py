@@ -38,6 +38,7 @@ from typing import IO, Any
 import attrs
 
 from bcastsim._errors import InputError
+from bcastsim._limits import with_limits
 from bcastsim._reaping import start_reaper
 
 __all__ = ["BUDGET_ENV", "NODE_USER_ENV", "Limits", "Sandbox", "copy_manager_folder"]
@@ -274,6 +275,14 @@ class Sandbox:
         request_file.write_text(json.dumps({**request, "nonce": nonce, "answer_fd": answer_write}), encoding="utf-8")
         allowed = tuple(dict.fromkeys(str(Path(p).resolve()) for p in (script.parent, *readable)))
         prefix, user = _isolation(self.node, allowed)
+        cpu = max(1, min(self.limits.cpu_s, int(remaining) + 1))
+        space = (self.limits.heap_mb + 1536) * 1024 * 1024  # Buffers live outside the V8 heap
+        limits = {
+            resource.RLIMIT_CPU: (cpu, cpu + 1),
+            resource.RLIMIT_FSIZE: (0, 0),
+            resource.RLIMIT_CORE: (0, 0),
+            resource.RLIMIT_AS: (space, space),
+        }
         command = [
             *prefix,
             self.node,
@@ -285,6 +294,7 @@ class Sandbox:
             "--stack-size=984",
             str(script),
         ]
+        command, before_exec = with_limits(command, limits)
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
@@ -303,6 +313,7 @@ class Sandbox:
                     cwd=self.directory,
                     env=env,
                     process_group=0,
+                    preexec_fn=before_exec,  # noqa: PLW1509 - only without prlimit(1); bcastsim starts no threads here
                     **_user_args(user),
                 )
         finally:
@@ -310,14 +321,6 @@ class Sandbox:
         if self._reaper_pipe is not None:
             self._reaper_pipe.write(f"group {process.pid}\n".encode())
             self._reaper_pipe.flush()
-        with contextlib.suppress(OSError, ValueError):
-            cpu = min(self.limits.cpu_s, int(remaining) + 1)
-            resource.prlimit(process.pid, resource.RLIMIT_CPU, (cpu, cpu + 1))
-            resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (0, 0))
-            # Buffers live outside the V8 heap: the address space bounds them (node runs in 1 GB beside its heap).
-            space = (self.limits.heap_mb + 1536) * 1024 * 1024
-            resource.prlimit(process.pid, resource.RLIMIT_AS, (space, space))
-            resource.prlimit(process.pid, resource.RLIMIT_CORE, (0, 0))
         run = _Run(process, os.fdopen(answer_read, "rb", buffering=0), nonce)
         self._runs.append(run)
         return run
