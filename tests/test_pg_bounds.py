@@ -1,0 +1,65 @@
+"""Hostile SQL cannot fill bcastsim's memory through what it captures, nor a server process's beyond its limit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bcastsim.pg import EphemeralPostgres, PgBinariesNotFound, find_binaries
+from bcastsim.pg._capture import MAX_CAPTURED_NOTIFICATIONS, MAX_CAPTURED_WARNINGS
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[EphemeralPostgres]:
+    try:
+        find_binaries()
+    except PgBinariesNotFound as missing:
+        pytest.skip(str(missing))
+    with EphemeralPostgres.start() as started:
+        yield started
+
+
+def test_a_flood_of_notifications_and_warnings_is_capped_and_the_cut_reported(server: EphemeralPostgres) -> None:
+    """A transaction sending more than the caps keeps the first ones and says how many it did not keep."""
+    database = server.create_database([], untrusted=True)
+    try:
+        sent = MAX_CAPTURED_NOTIFICATIONS + 500
+        raised = MAX_CAPTURED_WARNINGS + 50
+        result = database.run_transaction(
+            [
+                f"DO $$ BEGIN FOR i IN 1..{sent} LOOP PERFORM pg_notify('flood', i::text); "
+                f"IF i <= {raised} THEN RAISE WARNING 'w %', i; END IF; END LOOP; END $$"
+            ]
+        )
+    finally:
+        database.close()
+    assert len(result.notifications) == MAX_CAPTURED_NOTIFICATIONS
+    assert result.notifications[0].payload == "1"
+    assert len(result.warnings) == MAX_CAPTURED_WARNINGS
+    assert result.cut == (
+        f"notifications: {sent:,} sent, {MAX_CAPTURED_NOTIFICATIONS:,} captured",
+        f"warnings: {raised:,} raised, {MAX_CAPTURED_WARNINGS:,} captured",
+    )
+
+
+def test_a_transaction_under_the_caps_has_no_cut(server: EphemeralPostgres) -> None:
+    """Nothing cut, nothing said."""
+    database = server.create_database([], untrusted=True)
+    try:
+        result = database.run_transaction(["SELECT pg_notify('one', 'x')"])
+    finally:
+        database.close()
+    assert [n.channel for n in result.notifications] == ["one"]
+    assert result.cut == ()
+
+
+def test_server_processes_have_a_bounded_address_space(server: EphemeralPostgres) -> None:
+    """The postmaster (and so every backend it forks) runs under RLIMIT_AS, set in the child without privilege."""
+    text = Path(f"/proc/{server.process.pid}/limits").read_text()
+    limits = [line for line in text.splitlines() if "address" in line]
+    assert limits
+    assert limits[0].split()[3] == str(2048 * 1024 * 1024)
