@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,3 +66,37 @@ def test_server_processes_have_a_bounded_address_space(server: EphemeralPostgres
     limits = [line for line in text.splitlines() if "address" in line]
     assert limits
     assert limits[0].split()[3] == str(2048 * 1024 * 1024)
+
+
+def test_a_files_select_runs_on_the_server_without_sending_its_rows(server: EphemeralPostgres, tmp_path: Path) -> None:
+    """4 GB of SELECT result in a migration is moved through on the server; its functions still run."""
+    sql = tmp_path / "migration.sql"
+    sql.write_text(
+        "CREATE TABLE log (a int);\n"
+        "CREATE FUNCTION ins() RETURNS int LANGUAGE sql AS 'INSERT INTO log VALUES (1) RETURNING 1';\n"
+        "SELECT ins() FROM generate_series(1, 3);\n"
+        "SELECT repeat('x', 100000000) FROM generate_series(1, 40);\n"
+        "WITH gone AS (DELETE FROM log WHERE false RETURNING a) SELECT * FROM gone;\n"
+        "SELECT 1 AS one INTO copied;\n"
+    )
+    child = textwrap.dedent(
+        f"""
+        import resource
+        from bcastsim.pg._capture import Database
+        resource.setrlimit(resource.RLIMIT_AS, (1024 ** 3, 1024 ** 3))  # the rows would need 4 GB here
+        database = Database({server.conninfo(_DBNAME)!r})
+        database.apply_files([{str(sql)!r}])
+        print(database.execute("SELECT (SELECT count(*) FROM log), (SELECT count(*) FROM copied)"))
+        database.close()
+        """
+    )
+    server.execute(f"CREATE DATABASE {_DBNAME}")
+    try:
+        done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=600, check=False)
+    finally:
+        server.drop_database(_DBNAME)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[(3, 1)]"
+
+
+_DBNAME = "bcastsim_rows"

@@ -18,6 +18,7 @@ import attrs
 from hypothesis import strategies as st
 
 from bcastsim._errors import InputError
+from bcastsim._io import read_text
 from bcastsim.client._jscheck import generate_examples
 from bcastsim.client._node import (
     REALTIME_HARNESS,
@@ -516,15 +517,17 @@ def _check_client_module(
     path = Path(source)
     if not path.is_file():
         raise InputError(f"no such file: {path}", path=path, fix="give the manager's .js file")
+    # Read like every input: a regular file, bounded, UTF-8, not through a link leaving the repository.
+    text = read_text(path, "manager")
     hook_code: str | None = None
     if path.suffix.lower() in (".md", ".markdown"):
         request: dict[str, Any] = {"mode": "manager", "code": load_client_code(path)}
-        if "useBroadcastRealtime.js" in extract_js_blocks(path.read_text(encoding="utf-8")):
+        if "useBroadcastRealtime.js" in extract_js_blocks(text):
             hook_code = request["code"] + "\n" + load_client_code(path, block="useBroadcastRealtime.js")
-    elif re.search(r"^\s*(export\s|module\.exports|exports\.)", path.read_text(encoding="utf-8"), re.M):
+    elif re.search(r"^\s*(export\s|module\.exports|exports\.)", text, re.M):
         request = {"mode": "manager", "module": str(path.resolve())}
     else:
-        request = {"mode": "manager", "code": path.read_text(encoding="utf-8")}
+        request = {"mode": "manager", "code": text}
     topics = topics_from_sql(sql_paths) if sql_paths else DEFAULT_TOPICS
     if not topics:
         raise InputError(

@@ -247,11 +247,16 @@ class Database:
         self.close()
 
     def apply_files(self, files: Iterable[str | Path]) -> None:
-        """Run SQL files in order, each in its own transaction; the tap is reinstalled afterwards."""
+        """Run SQL files in order, each in its own transaction; the tap is reinstalled afterwards.
+
+        A query's rows are never sent to bcastsim: each ``SELECT`` runs through a cursor moved to
+        its end on the server (:func:`_without_rows`), so a file cannot make bcastsim buffer them.
+        """
         for path in files:
             with psycopg.connect(self.conninfo) as connection:
                 try:
-                    connection.execute(read_text(path, "SQL file"))
+                    for statement in _without_rows(read_text(path, "SQL file")):
+                        connection.execute(statement)
                 except psycopg.Error as error:
                     error.add_note(f"{APPLYING_NOTE}{path}")
                     raise
@@ -431,6 +436,43 @@ class Database:
                 )
             )
         raise RuntimeError(f"fence notification {fence} did not arrive within {_DRAIN_TIMEOUT_SECONDS}s")
+
+
+_DISCARD = "bcastsim_discard"
+
+
+def _without_rows(text: str) -> list[str]:
+    """The file's statements, each plain ``SELECT`` run on the server without returning its rows.
+
+    ``DECLARE … CURSOR FOR q; MOVE FORWARD ALL; CLOSE`` runs ``q`` to its end (functions it calls
+    run as they would) and sends only a row count. ``SELECT … INTO`` and data-modifying ``WITH``
+    cannot be a cursor and run as written, as does a file PostgreSQL's parser cannot split.
+    """
+    from pglast import ast, parse_sql, parser
+
+    try:
+        pieces = parser.split(text, with_parser=True)
+    except parser.ParseError:
+        return [text]  # the server reports the syntax error when the text runs
+    out: list[str] = []
+    for piece in pieces:
+        try:
+            statement = parse_sql(piece)[0].stmt
+        except parser.ParseError:
+            out.append(piece)
+            continue
+        plain = isinstance(statement, ast.SelectStmt) and statement.intoClause is None
+        if isinstance(statement, ast.SelectStmt) and statement.withClause is not None:
+            ctes = statement.withClause.ctes or ()
+            plain = plain and all(isinstance(getattr(cte, "ctequery", None), ast.SelectStmt) for cte in ctes)
+        if plain:
+            out.append(
+                f"DECLARE {_DISCARD} NO SCROLL CURSOR FOR {piece};\n"
+                f"MOVE FORWARD ALL IN {_DISCARD}; CLOSE {_DISCARD}"
+            )
+        else:
+            out.append(piece)
+    return out or [text]
 
 
 def _maybe_json(payload: str) -> Any | None:

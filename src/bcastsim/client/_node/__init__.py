@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bcastsim._errors import InputError
+from bcastsim._io import read_text
 from bcastsim.client._node._sandbox import Limits, Sandbox, node_version
 
 __all__ = [
@@ -111,7 +112,7 @@ def load_client_code(source: str | Path | None = None, *, block: str = "broadcas
         path = default_seed_plan()
     if not path.is_file():
         raise InputError(f"no such file: {path}", path=path, fix=f"set {SEED_PLAN_ENV} or {CLIENT_JS_ENV}")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "client code")
     if path.suffix.lower() in (".md", ".markdown"):
         blocks = extract_js_blocks(text)
         if block not in blocks:
