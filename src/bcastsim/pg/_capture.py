@@ -467,8 +467,7 @@ def _without_rows(text: str) -> list[str]:
             plain = plain and all(isinstance(getattr(cte, "ctequery", None), ast.SelectStmt) for cte in ctes)
         if plain:
             out.append(
-                f"DECLARE {_DISCARD} NO SCROLL CURSOR FOR {piece};\n"
-                f"MOVE FORWARD ALL IN {_DISCARD}; CLOSE {_DISCARD}"
+                f"DECLARE {_DISCARD} NO SCROLL CURSOR FOR {piece};\nMOVE FORWARD ALL IN {_DISCARD}; CLOSE {_DISCARD}"
             )
         else:
             out.append(piece)
