@@ -8,6 +8,7 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from bcastsim.pg import EphemeralPostgres, PgBinariesNotFound, find_binaries
@@ -100,3 +101,31 @@ def test_a_files_select_runs_on_the_server_without_sending_its_rows(server: Ephe
 
 
 _DBNAME = "bcastsim_rows"
+
+
+@pytest.mark.parametrize(
+    "planted",
+    [
+        "CREATE OR REPLACE FUNCTION bcastsim_tap.pg_notify(channel text, payload text) RETURNS void "
+        "LANGUAGE sql AS 'SELECT pg_catalog.pg_notify(channel, payload)';",
+        "CREATE FUNCTION bcastsim_tap.concat(text, text) RETURNS text LANGUAGE sql AS 'SELECT $1';",
+        "CREATE OPERATOR bcastsim_tap.|| (LEFTARG = text, RIGHTARG = text, FUNCTION = pg_catalog.textcat);",
+        "DROP SCHEMA bcastsim_tap CASCADE;",
+    ],
+)
+def test_the_reviewed_sql_cannot_reach_the_capture(server: EphemeralPostgres, tmp_path: Path, planted: str) -> None:
+    """The tap's schema belongs to the superuser: replacing it, planting in it or dropping it is refused."""
+    sql_file = tmp_path / "plant.sql"
+    sql_file.write_text(planted + "\n")
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        server.create_database([sql_file], untrusted=True)
+
+
+def test_the_capture_still_sees_every_channel_of_untrusted_sql(server: EphemeralPostgres) -> None:
+    """With the tap owned by the superuser, a notification on a computed channel is still captured."""
+    database = server.create_database([], untrusted=True)
+    try:
+        result = database.run_transaction(["SELECT pg_notify('room:' || 7, 'x')"])
+    finally:
+        database.close()
+    assert [n.channel for n in result.notifications] == ["room:7"]

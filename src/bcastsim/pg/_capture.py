@@ -51,7 +51,7 @@ _FENCE_CHANNEL = "bcastsim_fence"
 _DRAIN_TIMEOUT_SECONDS = 30.0
 _RELISTEN_THRESHOLD = 256
 
-_TAP_SQL = f"""
+TAP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {_TAP_SCHEMA};
 CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.pg_notify(channel text, payload text) RETURNS void
 LANGUAGE plpgsql AS $tap$
@@ -80,6 +80,17 @@ BEGIN
   END IF;
 END
 $tap$;
+"""
+# Run by the superuser on a database for untrusted SQL, before that SQL: the tap's schema is then
+# not the reviewed role's, so the SQL can neither replace the tap nor plant functions or operators
+# in the schema that comes first on the search path.
+TAP_OWNED_SQL = (
+    TAP_SQL.split("DO $tap$", 1)[0]
+    + f"REVOKE ALL ON SCHEMA {_TAP_SCHEMA} FROM PUBLIC;\nGRANT USAGE ON SCHEMA {_TAP_SCHEMA} TO PUBLIC;\n"
+)
+_TAP_OWNER_SQL = f"""
+SELECT n.nspowner <> r.oid FROM pg_catalog.pg_namespace n, pg_catalog.pg_roles r
+WHERE n.nspname = '{_TAP_SCHEMA}' AND r.rolname = current_user
 """
 
 
@@ -231,7 +242,12 @@ class Database:
         return tuple(cut)
 
     def _install_tap(self) -> None:
-        self._sender.execute(_TAP_SQL)
+        row = self._sender.execute(_TAP_OWNER_SQL).fetchone()
+        if row is not None and row[0]:
+            # The superuser installed the tap (untrusted SQL): only the trigger on realtime.messages is ours.
+            self._sender.execute("DO $tap$" + TAP_SQL.split("DO $tap$", 1)[1])
+        else:
+            self._sender.execute(TAP_SQL)
         self._sender.execute(
             sql.SQL('SET search_path = {}, pg_catalog, "$user", public').format(sql.Identifier(_TAP_SCHEMA))
         )

@@ -29,7 +29,7 @@ from psycopg import sql
 from bcastsim._limits import with_limits
 from bcastsim._reaping import start_reaper
 from bcastsim.pg._binaries import PgBinaries, find_binaries
-from bcastsim.pg._capture import Database
+from bcastsim.pg._capture import TAP_OWNED_SQL, Database
 
 __all__ = ["HARNESS_EXTENSIONS", "UNTRUSTED_ROLE", "EphemeralPostgres", "ServerStartError"]
 
@@ -249,6 +249,8 @@ class EphemeralPostgres:
             user = UNTRUSTED_ROLE
         self.execute(create)
         try:
+            if untrusted:
+                self.execute(TAP_OWNED_SQL, dbname)  # the capture, out of the reviewed SQL's reach
             for extension in dict.fromkeys(extensions):
                 if extension in HARNESS_EXTENSIONS:
                     self.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)), dbname)
