@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -576,3 +577,33 @@ def test_hostile_managers_are_contained(sandbox: Path, place: str, action: str) 
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         mark.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("kind", ["link outside", "link inside", "large blob"])
+@pytest.mark.parametrize("command", ["check", "review"])
+def test_revisions_with_links_or_large_blobs_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, command: str
+) -> None:
+    """A committed symlink (anywhere) or a blob over the input limit under git:REV:PATH is one line, exit 2."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    (repo / "sql").mkdir(parents=True)
+    (repo / "sql" / "a.sql").write_text("SELECT 1;\n")
+    if kind == "link outside":
+        (repo / "sql" / "b.sql").symlink_to("/etc/passwd")
+    elif kind == "link inside":
+        (repo / "sql" / "b.sql").symlink_to("a.sql")
+    else:
+        (repo / "sql" / "b.sql").write_bytes(b"-- " + b"x" * 200_000 + b"\n")
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=repo, check=True)
+    argv = ["check", "git:HEAD:sql"] if command == "check" else ["review", "none:", "git:HEAD:sql"]
+    monkeypatch.setenv("BCASTSIM_MAX_INPUT_BYTES", "100000")
+    outcome = run_bounded(argv, repo)
+    assert outcome.problems() == [], outcome
+    assert outcome.status == 2, outcome
+    assert "git:HEAD:sql/b.sql" in outcome.err
+    assert "root:" not in outcome.err
