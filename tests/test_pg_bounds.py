@@ -129,3 +129,25 @@ def test_the_capture_still_sees_every_channel_of_untrusted_sql(server: Ephemeral
     finally:
         database.close()
     assert [n.channel for n in result.notifications] == ["room:7"]
+
+
+def test_a_suppression_in_the_reviewed_sql_cannot_silence_a_privilege_finding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-- bcastsim: ignore[pg-needs-superuser]` above COPY … TO PROGRAM leaves the error standing."""
+    from bcastsim.cli import main
+
+    try:
+        find_binaries()
+    except PgBinariesNotFound as missing:
+        pytest.skip(str(missing))
+    root = Path(__file__).resolve().parents[1]
+    for name in ("schema.sql", "realtime.sql"):
+        (tmp_path / name).write_text((root / "sql" / name).read_text())
+    (tmp_path / "new.sql").write_text("-- bcastsim: ignore[pg-needs-superuser]\nCOPY (SELECT 1) TO PROGRAM 'true';\n")
+    monkeypatch.chdir(tmp_path)
+    status = main(["review", "--pg", "--schema", "schema.sql", "--schema", "realtime.sql", "none:", "new.sql"])
+    out = capsys.readouterr().out
+    assert "error[pg-needs-superuser]" in out
+    assert "suppressed" not in out.splitlines()[-1]
+    assert status == 1
