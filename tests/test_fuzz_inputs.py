@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -424,3 +425,185 @@ def test_unreadable_file_is_one_line(sandbox: Path) -> None:
             assert "Permission denied" in outcome.err
     finally:
         secret.unlink()
+
+
+# -- deep and long TOML, symlinks leaving the repository -------------------------------------------------
+
+
+@st.composite
+def _deep_toml(draw: st.DrawFn) -> str:
+    """A value nested past any sane depth: arrays, inline tables or dotted keys, in the scenario or alone."""
+    depth = draw(st.integers(40, 3000))
+    kind = draw(st.sampled_from(["array", "table", "dotted", "mixed"]))
+    if kind == "array":
+        value = "[" * depth + "1" + "]" * depth
+    elif kind == "table":
+        value = "{a = " * depth + "1" + "}" * depth
+    elif kind == "mixed":
+        value = "[{a = " * (depth // 2) + "1" + "}]" * (depth // 2)
+    else:
+        return "x" + ".y" * depth + " = 1\n" + TINY.read_text()
+    return TINY.read_text() + f"\nextra = {value}\n"
+
+
+@settings(max_examples=fuzz_examples(6))
+@given(text=_deep_toml(), command=st.sampled_from(["scenario", "plans", "config"]))
+def test_deep_toml_is_one_line(sandbox: Path, text: str, command: str) -> None:
+    """TOML nested thousands deep (scenario, plans, pyproject.toml) is refused in one line, never a RecursionError."""
+    (sandbox / "deep.toml").write_text(text)
+    argv = {
+        "scenario": ["simulate", "deep.toml"],
+        "plans": ["simulate", "tiny.toml", "--plans", "deep.toml"],
+        "config": ["check", "sql", "--config", "deep.toml"],
+    }[command]
+    try:
+        outcome = _run(sandbox, argv)
+        assert outcome.status == 2, outcome
+        assert "nested" in outcome.err, outcome
+    finally:
+        (sandbox / "deep.toml").unlink()
+
+
+@settings(max_examples=fuzz_examples(4))
+@given(links=st.integers(33, 1500), reverse=st.booleans())
+def test_long_extends_chains_are_one_line(sandbox: Path, links: int, reverse: bool) -> None:
+    """A plans file whose extends chain is hundreds long is refused in one line, fast, in either order."""
+    order = range(links, 0, -1) if reverse else range(1, links + 1)
+    plans = '[p0]\nextends = "pro"\n' + "".join(f'[p{i}]\nextends = "p{i - 1}"\n' for i in order)
+    (sandbox / "chain.toml").write_text(plans)
+    try:
+        outcome = _run(sandbox, ["simulate", "tiny.toml", "--plans", "chain.toml"])
+        assert outcome.status in (0, 1, 2), outcome
+        if reverse:
+            assert outcome.status == 2, outcome
+            assert "chain" in outcome.err, outcome
+    finally:
+        (sandbox / "chain.toml").unlink()
+
+
+@settings(max_examples=fuzz_examples(6))
+@given(
+    target=st.sampled_from(["/etc/passwd", "/etc/hostname", "/proc/self/environ", "../outside.sql"]),
+    where=st.sampled_from(["sql/zz_link.sql", "linked/x.sql"]),
+    command=st.sampled_from(["check", "inspect"]),
+)
+def test_symlinks_leaving_the_repository_are_refused(sandbox: Path, target: str, where: str, command: str) -> None:
+    """A link under the checkout pointing outside it is refused in one line that prints nothing of the target."""
+    (sandbox / ".git").mkdir(exist_ok=True)
+    outside = sandbox.parent / "outside.sql"
+    outside.write_text("SELECT 'outside-secret';\n")
+    link = sandbox / where
+    link.parent.mkdir(exist_ok=True)
+    link.symlink_to(outside if target == "../outside.sql" else Path(target))
+    try:
+        outcome = _run(sandbox, [command, where if command == "inspect" else str(Path(where).parent)])
+        assert outcome.status == 2, outcome
+        assert "symbolic link" in outcome.err, outcome
+        assert "secret" not in outcome.err
+        assert "root:" not in outcome.err
+    finally:
+        link.unlink()
+        outside.unlink()
+        if where.startswith("linked/"):
+            link.parent.rmdir()
+
+
+# -- untrusted managers -----------------------------------------------------------------------------------
+
+_GOOD_MANAGER = ROOT / "tests" / "fixtures" / "client" / "good_manager.mjs"
+_MANAGER_PLACES = {
+    "import": "export function createManager",
+    "subscribe": "subscribe(topic, event, callback, { private: isPrivate = false } = {}) {",
+    "callback": "if (options.resync) options.resync(entry.topic);",
+}
+_MANAGER_ACTIONS = {
+    "write": "fs.writeFileSync({mark!r}, 'x');",
+    "append": "fs.appendFileSync({mark!r}, 'x');",
+    "spawn": "cp.spawn('sh', ['-c', 'touch {mark}'], {{ detached: true }}).unref();",
+    "exec": "cp.execSync('touch {mark}');",
+    "net": "net.connect(9, '127.0.0.1').on('error', () => {{}});",
+    "fetch": "fetch('http://127.0.0.1:9/').catch(() => {{}});",
+    "kill": "process.kill(process.ppid, 'SIGTERM');",
+    "read": "fs.readFileSync('/etc/hostname', 'utf8');",
+    "loop": "for (;;) {{}}",
+    "exit": "process.exit(3);",
+    "throw": "throw new Error('boom');",
+    "flood": "for (let i = 0; i < 20000; i++) console.log('flood', i);",
+    "stdout": "process.stdout.write('{{\"schedules\": []}}');",
+}
+
+
+# Every action once, its place rotating through the three (check --client runs Hypothesis itself, so the
+# cases are generated from these tables rather than drawn by @given); BCASTSIM_FUZZ_EXAMPLES>=39 runs all pairs.
+_PLACES = sorted(_MANAGER_PLACES)
+_HOSTILE_CASES = (
+    [(place, action) for place in _PLACES for action in sorted(_MANAGER_ACTIONS)]
+    if fuzz_examples(0) >= len(_PLACES) * len(_MANAGER_ACTIONS)
+    else [(_PLACES[k % len(_PLACES)], action) for k, action in enumerate(sorted(_MANAGER_ACTIONS))]
+)
+
+
+def _node_ready() -> str | None:
+    from bcastsim.client._node import realtime_js_missing
+
+    return realtime_js_missing()
+
+
+@pytest.mark.node
+@pytest.mark.skipif(_node_ready() is not None, reason=str(_node_ready()))
+@pytest.mark.parametrize(("place", "action"), _HOSTILE_CASES)
+def test_hostile_managers_are_contained(sandbox: Path, place: str, action: str) -> None:
+    """A manager that writes, spawns, connects, signals, loops, exits or floods: nothing escapes, one line or a run."""
+    mark = sandbox.parent / f"{sandbox.name}-escaped"
+    text = _GOOD_MANAGER.read_text()
+    anchor = _MANAGER_PLACES[place]
+    statement = _MANAGER_ACTIONS[action].format(mark=str(mark))
+    if place == "import":
+        text = text.replace(anchor, f"{statement}\n{anchor}")
+    else:
+        text = text.replace(anchor, f"{anchor}\n{statement}")
+    imports = (
+        "import * as fs from 'node:fs';\nimport * as cp from 'node:child_process';\nimport * as net from 'node:net';\n"
+    )
+    folder = sandbox / "managers"
+    folder.mkdir(exist_ok=True)
+    (folder / "hostile.mjs").write_text(imports + text)
+    try:
+        outcome = _run(sandbox, ["check", "--client", "managers/hostile.mjs", "--client-schedules", "8",
+                                 "--client-budget", "8"])  # fmt: skip
+        assert not mark.exists(), f"{place}/{action}: the manager wrote {mark}"
+        if action in ("loop", "exit") or (place == "import" and action not in ("throw", "flood", "stdout")):
+            assert outcome.status == 2, outcome
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        mark.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("kind", ["link outside", "link inside", "large blob"])
+@pytest.mark.parametrize("command", ["check", "review"])
+def test_revisions_with_links_or_large_blobs_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, command: str
+) -> None:
+    """A committed symlink (anywhere) or a blob over the input limit under git:REV:PATH is one line, exit 2."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    (repo / "sql").mkdir(parents=True)
+    (repo / "sql" / "a.sql").write_text("SELECT 1;\n")
+    if kind == "link outside":
+        (repo / "sql" / "b.sql").symlink_to("/etc/passwd")
+    elif kind == "link inside":
+        (repo / "sql" / "b.sql").symlink_to("a.sql")
+    else:
+        (repo / "sql" / "b.sql").write_bytes(b"-- " + b"x" * 200_000 + b"\n")
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-qm", "x"], cwd=repo, check=True)
+    argv = ["check", "git:HEAD:sql"] if command == "check" else ["review", "none:", "git:HEAD:sql"]
+    monkeypatch.setenv("BCASTSIM_MAX_INPUT_BYTES", "100000")
+    outcome = run_bounded(argv, repo)
+    assert outcome.problems() == [], outcome
+    assert outcome.status == 2, outcome
+    assert "git:HEAD:sql/b.sql" in outcome.err
+    assert "root:" not in outcome.err

@@ -130,3 +130,74 @@ def test_failed_initdb_leaves_nothing(private_tmp: Path, monkeypatch: pytest.Mon
     left, running = _settled(private_tmp)
     assert left == []
     assert running == {}
+
+
+_REVIEWER = textwrap.dedent(
+    """
+    import sys, time
+    from bcastsim._reaping import reaped_directory
+    with reaped_directory("bcastsim-review-") as work:
+        (work / "old.sql").write_text("SELECT 1;")
+        print("working", flush=True)
+        time.sleep(600)
+    """
+)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
+def test_a_killed_review_leaves_no_work_directory(private_tmp: Path, signum: signal.Signals) -> None:
+    """review's work folder is owned by the reaper: SIGTERM or SIGKILL mid-review leaves no directory."""
+    env = {**os.environ, "TMPDIR": str(private_tmp)}
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _REVIEWER], stdout=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    assert owner.stdout is not None
+    assert owner.stdout.readline().strip() == "working"
+    assert [name for name in os.listdir(private_tmp) if name.startswith("bcastsim-review-")]
+    os.kill(owner.pid, signum)
+    owner.wait()
+    left, running = _settled(private_tmp)
+    assert left == []
+    assert running == {}
+
+
+_REVIEW = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from bcastsim.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.parametrize("delay", [0.0, 1.0, 3.0])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_a_signal_at_any_moment_of_review_pg_leaves_nothing(
+    private_tmp: Path, tmp_path: Path, signum: signal.Signals, delay: float
+) -> None:
+    """review --pg signalled as it begins, while the server starts or while the SQL runs: nothing stays."""
+    root = Path(__file__).resolve().parents[1]
+    for name in ("schema.sql", "realtime.sql"):
+        shutil.copy(root / "sql" / name, tmp_path / name)
+    (tmp_path / "new.sql").write_text("SELECT pg_sleep(100);\n")
+    argv = ["review", "--pg", "--schema", "schema.sql", "--schema", "realtime.sql", "none:", "new.sql"]
+    env = {**os.environ, "TMPDIR": str(private_tmp), "PYTHONPATH": str(root / "src")}
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _REVIEW, *argv],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    # Counted from the moment the review has begun (its work folder exists): before that, Python is importing.
+    for _ in range(1200):
+        if any(name.startswith("bcastsim-review-") for name in os.listdir(private_tmp)):
+            break
+        time.sleep(0.01)
+    time.sleep(delay)
+    os.killpg(owner.pid, signum)
+    _, err = owner.communicate(timeout=120)
+    if signum == signal.SIGINT:
+        assert owner.returncode == 130
+        assert err.decode().strip() == "bcastsim: interrupted"
+    left, running = _settled(private_tmp)
+    assert left == []
+    assert running == {}

@@ -40,6 +40,8 @@ _VARIANTS: dict[str, tuple[str, list[tuple[str, str]]]] = {
           "        retry(entry);\n", "")],
     ),
     "no_jitter": ("broken_no_jitter.mjs", [("const delay = 250 + Math.random() * ceiling;", "const delay = ceiling;")]),
+    "envelope": ("broken_envelope.mjs", [("callback(message.payload)", "callback(message)")]),
+    "no_resync": ("broken_no_resync.mjs", [("if (options.resync) options.resync(entry.topic);", "")]),
     # CommonJS, and every topic joined public whatever the SQL says.
     "public_only": (
         "public_only_manager.cjs",
@@ -225,7 +227,7 @@ def test_topics_come_from_the_users_sql(tmp_path: Path) -> None:
     topics = topics_from_sql([sql])
     assert [(t.name, t.events, t.private) for t in topics] == [("room:1", ("new_message",), True)]
     findings = check_client_module(GOOD, [sql], schedules=100)
-    assert findings == []
+    assert [f.rule for f in findings] == ["client.exercised"]
     seed_like = check_client_module(_variant(tmp_path, "public_only"), [sql], schedules=100)
     private = [f for f in seed_like if f.rule == "client.private-topics"]
     assert private
@@ -248,3 +250,49 @@ def test_client_install_puts_the_pinned_library_in_a_directory(tmp_path: Path) -
     assert main(["client", "install", "--target", str(tmp_path)]) == 0
     package = json.loads((tmp_path / "node_modules" / "@supabase" / "realtime-js" / "package.json").read_text())
     assert package["version"] == "2.119.1"
+
+
+_ROOM_SQL = (
+    "CREATE TABLE msgs (id int, room int, body text);\n"
+    "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN\n"
+    "  PERFORM realtime.send(jsonb_build_object('body', NEW.body, 'id', NEW.id), 'message',\n"
+    "    'room:' || NEW.room, true);\n"
+    "  RETURN NEW; END $$;\n"
+    "CREATE TRIGGER t AFTER INSERT {update}ON msgs FOR EACH ROW EXECUTE FUNCTION f();\n"
+)
+
+
+def _room_sql(tmp_path: Path, *, update: bool) -> Path:
+    sql = tmp_path / "room.sql"
+    sql.write_text(_ROOM_SQL.format(update="OR UPDATE " if update else ""), encoding="utf-8")
+    return sql
+
+
+def test_a_callback_handed_the_envelope_is_found_against_the_sql_contract(tmp_path: Path) -> None:
+    """Given SQL, a manager passing {type, event, payload, meta} to callbacks fails envelope-not-payload."""
+    sql = _room_sql(tmp_path, update=False)
+    findings = {f.rule: f for f in check_client_module(_variant(tmp_path, "envelope"), [sql], schedules=60)}
+    assert "client.envelope-not-payload" in findings
+    assert "message.body gets undefined" in findings["client.envelope-not-payload"].message
+    assert "client.envelope-not-payload" not in {f.rule for f in check_client_module(GOOD, [sql], schedules=60)}
+
+
+def test_no_resync_fails_where_the_sql_sends_row_state(tmp_path: Path) -> None:
+    """A manager that never resyncs is an error on a topic sent on UPDATE, a warning on an insert-only one."""
+    broken = _variant(tmp_path, "no_resync")
+    stateful = {f.rule: f for f in check_client_module(broken, [_room_sql(tmp_path, update=True)], schedules=150)}
+    assert stateful["client.resync-after-gap"].severity.value == "error"
+    inserts = {f.rule: f for f in check_client_module(broken, [_room_sql(tmp_path, update=False)], schedules=150)}
+    assert inserts["client.resync-after-gap"].severity.value == "warning"
+
+
+def test_the_check_reports_what_it_exercised(tmp_path: Path) -> None:
+    """A note lists schedules, faults by kind, topics and events sent, deliveries and the properties checked."""
+    sql = _room_sql(tmp_path, update=True)
+    note = next(f for f in check_client_module(GOOD, [sql], schedules=60) if f.rule == "client.exercised")
+    assert note.severity.value == "note"
+    assert note.example is not None
+    assert "room:1/message" in note.example
+    assert "faults injected:" in note.example
+    assert "topics carrying row state (resync required): room:1" in note.example
+    assert "client.envelope-not-payload" in note.example

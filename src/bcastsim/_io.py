@@ -86,11 +86,47 @@ def path_kind(path: str | Path, what: str = "path") -> str:
     return "other"
 
 
+def _repository_of(directory: Path) -> Path | None:
+    """The nearest directory at or above ``directory`` holding ``.git`` (a checkout or a worktree)."""
+    for candidate in (directory, *directory.parents):
+        with contextlib.suppress(OSError):
+            if os.path.lexists(candidate / ".git"):
+                return candidate
+    return None
+
+
+def _outside_repository(name: str) -> Path | None:
+    """The repository (else the working directory) a symlinked input leaves, or None when it stays inside."""
+    given = Path(os.path.abspath(name))
+    try:
+        real = Path(os.path.realpath(name, strict=True))
+    except (OSError, ValueError):
+        return None  # missing, a loop or a NUL: reported by the open below
+    root = _repository_of(given.parent) or Path.cwd()
+    if root not in given.parents:
+        return None  # named outside the repository on purpose: the user's own choice, not a pull request's
+    real_root = Path(os.path.realpath(root))
+    if real_root in real.parents:
+        return None
+    return root
+
+
 def read_bytes(path: str | Path, what: str = "file") -> bytes:
-    """The content of the regular file ``path``; anything else, or any OS error, is an input error."""
+    """The content of the regular file ``path``; anything else, or any OS error, is an input error.
+
+    An input reached through a symbolic link that leaves its repository (or, outside a repository,
+    the working directory) is refused: a pull request must not make bcastsim read other files.
+    """
     name = str(path)
     if not name:
         raise InputError(f"empty {what} name", fix="name a file")
+    leaves = _outside_repository(name)
+    if leaves is not None:
+        raise InputError(
+            f"{what} is a symbolic link to a file outside {leaves}; bcastsim does not follow it",
+            path=name,
+            fix="replace the link with the file it points to",
+        )
     limit = max_input_bytes()
     try:
         # Non-blocking, so that opening a FIFO returns at once and is refused below.

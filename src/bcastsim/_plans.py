@@ -68,6 +68,7 @@ _EXTENDS = "extends"
 _TEMPLATE = "template"
 _REALTIME = "realtime"
 _ALL_KEYS = (*_PLAN_KEYS, *_OPTIONAL_KEYS, _REALTIME, _EXTENDS, _TEMPLATE)
+_MAX_EXTENDS = 32  # a longer chain is hostile (each link is a recursion) or a mistake
 
 
 def _builtin_path() -> Path:
@@ -218,6 +219,14 @@ def _build(
     if key in plans:
         return plans[key]
     name, table = tables[key]
+    if len(chain) >= _MAX_EXTENDS:
+        raise InputError(
+            f"plan {tables[chain[0]][0]!r} starts a chain of more than {_MAX_EXTENDS} extends; bcastsim follows "
+            f"{_MAX_EXTENDS}",
+            path=path,
+            line=line_of(text, name, _EXTENDS),
+            fix="extend a built-in plan directly",
+        )
     parent: PlanLimits | None = None
     if _EXTENDS in table:
         wanted = table[_EXTENDS]

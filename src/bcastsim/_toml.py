@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import functools
 import math
 import os
 import re
@@ -14,14 +16,88 @@ import attrs
 from bcastsim._errors import InputError
 from bcastsim._io import read_text
 
-__all__ = ["LIMIT_SCALE_ENV", "Range", "check_number", "limit_scale", "line_of", "read_toml"]
+__all__ = [
+    "LIMIT_SCALE_ENV",
+    "MAX_TOML_DEPTH",
+    "Range",
+    "check_number",
+    "limit_scale",
+    "line_of",
+    "read_toml",
+    "toml_depth",
+]
+
+
+# bcastsim's TOML inputs (scenarios, plans, costs, pyproject.toml) are a few tables deep; a file nested far
+# deeper is hostile or broken, and tomllib would recurse through it (RecursionError).
+MAX_TOML_DEPTH = 32
+MAX_TOML_BYTES = 4 * 1024 * 1024
+
+
+def toml_depth(text: str) -> tuple[int, int]:
+    """The deepest nesting of arrays, inline tables and dotted keys in ``text``, and its line; one linear pass."""
+    depth = deepest = dots = 0
+    line = where = 1
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char in "\n=,":
+            dots = 0  # a dotted key ends at its '=' (or a table header at its line)
+            line += char == "\n"
+        elif char == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif char in "\"'":
+            triple = text.startswith(char * 3, i)
+            quote = char * 3 if triple else char
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if text[j] == "\\" and char == '"':
+                    j += 1
+                elif text[j] == "\n":
+                    if not triple:
+                        break
+                    line += 1
+                j += 1
+            i = j + len(quote)
+            continue
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        elif char == ".":
+            dots += 1
+        if depth + dots > deepest:
+            deepest, where = depth + dots, line
+        i += 1
+    return deepest, where
 
 
 def read_toml(path: Path, what: str) -> tuple[str, dict[str, Any]]:
-    """The text of ``path`` and its parsed tables; unreadable or malformed files are input errors."""
+    """The text of ``path`` and its parsed tables; unreadable, malformed, too large or too deep files are errors."""
     text = read_text(path, what)
+    if len(text) > MAX_TOML_BYTES:
+        raise InputError(
+            f"the {what} file has {len(text):,} characters; bcastsim reads TOML files up to {MAX_TOML_BYTES:,}",
+            path=path,
+            fix="split it, or keep only the tables bcastsim reads",
+        )
+    depth, line = toml_depth(text)
+    if depth > MAX_TOML_DEPTH:
+        raise InputError(
+            f"TOML nested {depth} levels deep (arrays, inline tables or dotted keys); bcastsim reads up to "
+            f"{MAX_TOML_DEPTH}",
+            path=path,
+            line=line,
+            fix="flatten the value",
+        )
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise InputError(
+            "TOML nested too deeply to read", path=path, fix=f"keep nesting under {MAX_TOML_DEPTH} levels"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"line (\d+)", str(error))
         raise InputError(
@@ -33,29 +109,49 @@ def read_toml(path: Path, what: str) -> tuple[str, dict[str, Any]]:
     return text, data
 
 
+_HEADER = re.compile(r"^\s*\[\[?\s*(.+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r'^\s*"?([^"=\s]+)"?\s*=')
+_OPENS = re.compile(r"^\s*\[")
+
+
+@functools.lru_cache(maxsize=8)
+def _index(text: str) -> tuple[dict[str, list[int]], dict[str, list[int]], list[int]]:
+    """Table headers and keys by name, and the lines that open a table: one pass, so lookups stay linear."""
+    headers: dict[str, list[int]] = {}
+    keys: dict[str, list[int]] = {}
+    opens: list[int] = []
+    for i, line in enumerate(text.splitlines()):
+        if _OPENS.match(line):
+            opens.append(i)
+            header = _HEADER.match(line)
+            if header:
+                headers.setdefault(header.group(1), []).append(i)
+        key = _KEY.match(line)
+        if key:
+            keys.setdefault(key.group(1), []).append(i)
+    return headers, keys, opens
+
+
 def line_of(text: str, table: str | None, key: str, occurrence: int = 0) -> int | None:
     """The line of ``key`` (inside ``[table]`` when given; the header itself when ``key`` is empty), 1-based."""
-    lines = text.splitlines()
+    headers, keys, opens = _index(text)
     start = 0
     if table is not None:
-        header = re.compile(rf"^\s*\[\[?\s*{re.escape(table)}\s*\]\]?\s*(#.*)?$")
-        hits = [i for i, line in enumerate(lines) if header.match(line)]
+        hits = headers.get(table, [])
         if len(hits) > occurrence:
             start = hits[occurrence]
             if not key:
                 return start + 1
         elif not key:
             return None
-    pattern = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
-    for i in range(start, len(lines)):
-        if i > start and table is not None and re.match(r"^\s*\[", lines[i]):
-            break
-        if pattern.match(lines[i]):
-            return i + 1
-    for i, line in enumerate(lines):
-        if pattern.match(line):
-            return i + 1
-    return None
+    found = keys.get(key, [])
+    if table is not None:
+        following = bisect.bisect_right(opens, start)
+        end = opens[following] if following < len(opens) else None
+        k = bisect.bisect_left(found, start)
+        if k < len(found) and (end is None or found[k] < end):
+            return found[k] + 1
+    return found[0] + 1 if found else None
 
 
 # -- numeric ranges ----------------------------------------------------------------------

@@ -41,6 +41,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="write each failing schedule as DIR/<property>.json and a standalone node script DIR/<property>.js",
     )
+    parser.add_argument(
+        "--client-budget",
+        type=float,
+        metavar="SECONDS",
+        help="wall-clock budget for running the manager's JavaScript (default 600, or $BCASTSIM_CLIENT_BUDGET); "
+        "past it node is killed and the check ends with one line",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for the client checks (default 0)")
     parser.add_argument(
         "--plans",
@@ -78,7 +85,12 @@ def _client_findings(args: argparse.Namespace) -> list[Finding]:
 
         return list(
             check_client_module(
-                args.client, args.paths, seed=args.seed, schedules=args.client_schedules, replay_dir=args.client_replay
+                args.client,
+                args.paths,
+                seed=args.seed,
+                schedules=args.client_schedules,
+                replay_dir=args.client_replay,
+                budget_s=args.client_budget,
             )
         )
     from bcastsim.client import PROFILES, run_client_checks

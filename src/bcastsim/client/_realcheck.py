@@ -19,12 +19,17 @@ import attrs
 from hypothesis import strategies as st
 
 from bcastsim._errors import InputError
+from bcastsim._io import read_text
 from bcastsim.client._jscheck import generate_examples
 from bcastsim.client._node import (
     REALTIME_HARNESS,
+    Limits,
+    Sandbox,
     extract_js_blocks,
     load_client_code,
+    node_binary,
     node_modules_dir,
+    realtime_js_missing,
     run_realtime,
 )
 from bcastsim.findings import Finding, Severity
@@ -51,6 +56,10 @@ class Topic:
     private: bool = False
     keys: tuple[str, ...] = ()
     source: str | None = None
+    # A message sent on UPDATE or DELETE carries a row's state: missing one leaves the page's copy stale.
+    stateful: bool = False
+    # A payload drawn from the contracts' JSON Schemas (key -> value of the schema's type).
+    sample: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
 
 
 DEFAULT_TOPICS = (Topic("room:1", ("update", "delete")), Topic("room:2", ("update",)))
@@ -70,8 +79,34 @@ def topics_from_sql(paths: Sequence[str | Path]) -> tuple[Topic, ...]:
         old = found.get(name)
         events = (*old.events, contract.event) if old else (contract.event,)
         keys = tuple(dict.fromkeys((*(old.keys if old else ()), *contract.keys)))
-        found[name] = Topic(name, tuple(dict.fromkeys(events)), not contract.public, keys, str(site.location))
+        stateful = bool(old and old.stateful) or bool({"UPDATE", "DELETE"} & set(contract.emitted_when))
+        sample = {**(old.sample if old else {}), **_sample_payload(contract.schema)}
+        found[name] = Topic(
+            name, tuple(dict.fromkeys(events)), not contract.public, keys, str(site.location), stateful, sample
+        )
     return tuple(found.values())
+
+
+_SAMPLES: dict[str, Any] = {"string": "s", "integer": 7, "number": 7.5, "boolean": True, "object": {}, "array": []}
+
+
+def _sample_payload(schema: dict[str, Any]) -> dict[str, Any]:
+    """One value per property of a contract's JSON Schema: its const or first enum value, else one of its type."""
+    out: dict[str, Any] = {}
+    for key, spec in (schema.get("properties") or {}).items():
+        if key == "seq" or not isinstance(spec, dict):
+            continue
+        if "const" in spec:
+            out[key] = spec["const"]
+        elif spec.get("enum"):
+            out[key] = spec["enum"][0]
+        else:
+            kinds = spec.get("type")
+            kinds = [kinds] if isinstance(kinds, str) else [k for k in (kinds or []) if k != "null"]
+            out[key] = _SAMPLES.get(kinds[0], f"<{key}>") if kinds else f"<{key}>"
+            if out[key] == "s":
+                out[key] = f"<{key}>"
+    return out
 
 
 # --- schedules -------------------------------------------------------------------------------------
@@ -135,7 +170,7 @@ def _schedule(draw: st.DrawFn, topics: tuple[Topic, ...], faults: tuple[str, ...
 
 
 def _broadcast(topic: Topic, event: str) -> Op:
-    payload = {key: f"<{key}>" for key in topic.keys if key != "seq"}
+    payload = {key: topic.sample.get(key, f"<{key}>") for key in topic.keys if key != "seq"}
     return {"op": "broadcast", "topic": topic.name, "event": event, "private": topic.private, "payload": payload}
 
 
@@ -198,9 +233,18 @@ def _matches(want: str, event: str) -> bool:
     return want == "*" or want.lower() == event.lower()
 
 
-def judge(ops: Sequence[Op], observed: Observed) -> dict[str, str]:
-    """Each violated property, by rule id, with what went wrong."""
+def judge(
+    ops: Sequence[Op], observed: Observed, *, payloads: bool = False, stateful: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """Each violated property, by rule id, with what went wrong.
+
+    ``payloads``: the topics come from the user's SQL, whose contracts say what a callback reads; a callback
+    handed anything but that payload (the envelope, or the payload without some of its keys) is a finding.
+    ``stateful``: topics whose messages carry row state (sent on UPDATE or DELETE).
+    """
     problems: dict[str, str] = {}
+    if payloads:
+        _judge_payloads(ops, observed, problems)
     windows = _fault_windows(ops)
     active: dict[int, Op] = {}
     unsubscribed_topics: set[str] = set()
@@ -273,12 +317,44 @@ def judge(ops: Sequence[Op], observed: Observed) -> dict[str, str]:
             for listener in [n for n in missing if n in final_active]:
                 topic = op["topic"]
                 if not any(name == topic and when >= t for name, when in resyncs):
+                    state = f"; {topic} {_CARRIES_STATE}" if topic in stateful else ""
                     problems.setdefault(
                         "client.resync-after-gap",
                         f"listener {listener} missed #{seq} on {topic} during a fault and nothing refetched "
-                        f"{topic} afterwards (no resync({topic!r}) call)",
+                        f"{topic} afterwards (no resync({topic!r}) call){state}",
                     )
     return problems
+
+
+_CARRIES_STATE = "carries row state (the SQL sends it on UPDATE/DELETE), so the page keeps a stale row"
+
+
+def _judge_payloads(ops: Sequence[Op], observed: Observed, problems: dict[str, str]) -> None:
+    """What reached the callbacks, against what the database sent (the contract's payload)."""
+    for op, step in zip(ops, observed, strict=True):
+        for listener, shape in step.get("received", []):
+            where = f"listener {listener}'s callback"
+            topic = f" on {op['topic']}" if op["op"] == "broadcast" else ""
+            keys = ", ".join(k for k in (op.get("payload") or {}) if k != "seq")
+            if shape == "envelope":
+                readable = [k for k in (op.get("payload") or {}) if k not in ("seq", "type")]
+                reads = f"message.{readable[0] if readable else 'seq'}"
+                problems.setdefault(
+                    "client.envelope-not-payload",
+                    f"{where}{topic} was handed realtime-js's envelope {{type, event, payload, meta}} instead of the "
+                    f"payload the SQL sends: its keys ({keys or 'seq'}) are under .payload, so a callback reading "
+                    f"{reads} gets undefined",
+                )
+            elif str(shape).startswith("missing:"):
+                problems.setdefault(
+                    "client.envelope-not-payload",
+                    f"{where}{topic} was handed the payload without {str(shape)[8:].replace(',', ', ')}, "
+                    "keys the SQL sends",
+                )
+            else:
+                problems.setdefault(
+                    "client.envelope-not-payload", f"{where}{topic} was handed a {shape}, not the payload the SQL sends"
+                )
 
 
 # --- timelines ----------------------------------------------------------------------------------------
@@ -327,6 +403,9 @@ def render_timeline(ops: Sequence[Op], observed: Observed) -> str:
             notes.append("resync " + ", ".join(r[0] for r in step["resyncs"]))
         if step.get("errors"):
             notes.append("threw: " + "; ".join(step["errors"]))
+        if step.get("console"):
+            shown = [" ".join(str(line).split())[:160] for line in step["console"][:5]]
+            notes.append("console: " + " / ".join(shown) + (" / …" if len(step["console"]) > 5 else ""))
         note = f"  [{'; '.join(notes)}]" if notes else ""
         lines.append(f"  t={t / 1000:9.3f}s  {_describe(op)}{note}")
         t = float(step["t"])
@@ -340,10 +419,13 @@ def render_timeline(ops: Sequence[Op], observed: Observed) -> str:
 class _Runner:
     request: dict[str, Any]
     seed: int
+    sandbox: Sandbox
+    payloads: bool = False
+    stateful: frozenset[str] = frozenset()
 
     def run(self, schedules: Sequence[Sequence[Op]], seeds: Sequence[int] | None = None) -> list[Observed]:
         items = [{"seed": (seeds[i] if seeds else self.seed + 1), "ops": list(ops)} for i, ops in enumerate(schedules)]
-        return run_realtime({**self.request, "schedules": items})
+        return run_realtime({**self.request, "schedules": items}, sandbox=self.sandbox)
 
 
 def _failures(runner: _Runner, schedules: Sequence[list[Op]]) -> list[tuple[Observed, dict[str, str]]]:
@@ -351,9 +433,10 @@ def _failures(runner: _Runner, schedules: Sequence[list[Op]]) -> list[tuple[Obse
     twins = [_without_faults(ops) for ops in schedules]
     observed = runner.run([*schedules, *twins])
     out = []
+    options: dict[str, Any] = {"payloads": runner.payloads, "stateful": runner.stateful}
     for k, ops in enumerate(schedules):
-        problems = judge(ops, observed[k])
-        if problems.keys() & _FAULT_RULES and judge(twins[k], observed[len(schedules) + k]):
+        problems = judge(ops, observed[k], **options)
+        if problems.keys() & _FAULT_RULES and judge(twins[k], observed[len(schedules) + k], **options):
             problems = {rule: why for rule, why in problems.items() if rule not in _FAULT_RULES}
         out.append((observed[k], problems))
     return out
@@ -387,6 +470,7 @@ _FIX = {
     "delay (realtime-js removes it and never rejoins)",
     "client.rejoin-after-error": "leave CHANNEL_ERROR/TIMED_OUT to realtime-js's own rejoin; do not remove the channel",
     "client.resync-after-gap": "refetch (or replay) the topic's state after every SUBSCRIBED",
+    "client.envelope-not-payload": "hand each callback message.payload (what the SQL sends), not the envelope",
     "client.backoff-growth": "grow the retry delay after each CLOSED that follows a short-lived join",
     "client.backoff-cap": f"cap the retry delay (≤ {_CAP_LIMIT_MS // 1000} s)",
     "client.backoff-jitter": "add random jitter to the retry delay so clients do not come back together",
@@ -404,20 +488,47 @@ def check_client_module(
     seed: int = 0,
     schedules: int = 500,
     replay_dir: Path | None = None,
+    budget_s: float | None = None,
 ) -> list[Finding]:
-    """Run the property suites on a manager module (``.js``/``.mjs``/``.cjs``) or a plan's manager block."""
+    """Run the property suites on a manager module (``.js``/``.mjs``/``.cjs``) or a plan's manager block.
+
+    The manager's code is untrusted: it runs contained (``_node/_sandbox.py``), and the whole check
+    stops with one line past ``budget_s`` wall seconds (default 600, or ``$BCASTSIM_CLIENT_BUDGET``).
+    """
+    missing = realtime_js_missing()
+    if missing is not None:
+        raise InputError(missing, fix="bcastsim client install")
+    node = node_binary()
+    assert node is not None
+    with Sandbox.open(node, Limits.from_budget(budget_s), f"the manager {Path(source).name}") as sandbox:
+        return _check_client_module(
+            source, sql_paths, seed=seed, schedules=schedules, replay_dir=replay_dir, sandbox=sandbox
+        )
+
+
+def _check_client_module(
+    source: str | Path,
+    sql_paths: Sequence[str | Path],
+    *,
+    seed: int,
+    schedules: int,
+    replay_dir: Path | None,
+    sandbox: Sandbox,
+) -> list[Finding]:
     path = Path(source)
     if not path.is_file():
         raise InputError(f"no such file: {path}", path=path, fix="give the manager's .js file")
+    # Read like every input: a regular file, bounded, UTF-8, not through a link leaving the repository.
+    text = read_text(path, "manager")
     hook_code: str | None = None
     if path.suffix.lower() in (".md", ".markdown"):
         request: dict[str, Any] = {"mode": "manager", "code": load_client_code(path)}
-        if "useBroadcastRealtime.js" in extract_js_blocks(path.read_text(encoding="utf-8")):
+        if "useBroadcastRealtime.js" in extract_js_blocks(text):
             hook_code = request["code"] + "\n" + load_client_code(path, block="useBroadcastRealtime.js")
-    elif re.search(r"^\s*(export\s|module\.exports|exports\.)", path.read_text(encoding="utf-8"), re.M):
+    elif re.search(r"^\s*(export\s|module\.exports|exports\.)", text, re.M):
         request = {"mode": "manager", "module": str(path.resolve())}
     else:
-        request = {"mode": "manager", "code": path.read_text(encoding="utf-8")}
+        request = {"mode": "manager", "code": text}
     topics = topics_from_sql(sql_paths) if sql_paths else DEFAULT_TOPICS
     if not topics:
         raise InputError(
@@ -425,7 +536,8 @@ def check_client_module(
             path=Path(sql_paths[0]),
             fix="give the SQL that calls realtime.send(payload, event, topic, private)",
         )
-    runner = _Runner(request, seed)
+    request["source"] = str(path)
+    runner = _Runner(request, seed, sandbox, bool(sql_paths), frozenset(t.name for t in topics if t.stateful))
     where = str(path)
     sql_note = "; topics from " + ", ".join(sorted({t.source for t in topics if t.source})) if sql_paths else ""
     findings: list[Finding] = []
@@ -439,7 +551,7 @@ def check_client_module(
         findings.append(
             Finding(
                 rule=rule,
-                severity=_SEVERITY.get(rule, Severity.ERROR),
+                severity=Severity.ERROR if _CARRIES_STATE in message else _SEVERITY.get(rule, Severity.ERROR),
                 message=f"[{path.name}] {message}{sql_note}",
                 path=where,
                 function="manager",
@@ -451,22 +563,79 @@ def check_client_module(
     quiet = generate_examples(_schedule(topics, ()), max(1, schedules * 2 // 5), seed)
     faulty = generate_examples(_schedule(topics, _FAULTS), max(1, schedules - len(quiet)), seed + 1)
     failing: dict[str, list[Op]] = {}
+    exercised = _Exercised()
     for family in (quiet, faulty):
-        for ops, (_, problems) in zip(family, _failures(runner, family), strict=True):
+        for ops, (observed, problems) in zip(family, _failures(runner, family), strict=True):
+            exercised.add(ops, observed)
             for rule in problems:
                 if rule not in failing or len(ops) < len(failing[rule]):
                     failing[rule] = ops
     for rule in sorted(failing):
         ops, observed, message = _shrink(runner, failing[rule], rule)
         report(rule, message, ops, observed)
+    findings.append(exercised.finding(where, topics, quiet=len(quiet), faulty=len(faulty), payloads=runner.payloads))
 
     if hook_code is not None:
-        _check_hook(hook_code, seed, report)
+        _check_hook(hook_code, seed, report, sandbox)
     _check_backoff(runner, topics[0], report)
     _check_private(runner, topics, report)
     if replay_dir is not None and written:
         write_replays(replay_dir, request, seed, written)
     return findings
+
+
+@attrs.define
+class _Exercised:
+    """What the generated schedules did: faults by kind, messages sent and delivered, per topic and event."""
+
+    faults: dict[str, int] = attrs.field(factory=dict)
+    sent: dict[str, int] = attrs.field(factory=dict)
+    delivered: int = 0
+    console: int = 0
+
+    def add(self, ops: Sequence[Op], observed: Observed) -> None:
+        for op in ops:
+            if op["op"] in _FAULTS:
+                self.faults[op["op"]] = self.faults.get(op["op"], 0) + 1
+            elif op["op"] == "broadcast":
+                key = f"{op['topic']}/{op['event']}"
+                self.sent[key] = self.sent.get(key, 0) + 1
+        self.delivered += sum(len(step["deliveries"]) for step in observed)
+        self.console += sum(len(step.get("console", [])) for step in observed)
+
+    def finding(self, where: str, topics: Sequence[Topic], *, quiet: int, faulty: int, payloads: bool) -> Finding:
+        checked = sorted(rule for rule in _FIX if not rule.startswith("client.hook-"))
+        if not payloads:
+            checked.remove("client.envelope-not-payload")
+        faults = ", ".join(f"{kind} ×{n}" for kind, n in sorted(self.faults.items())) or "none"
+        sent = ", ".join(f"{key} ×{n}" for key, n in sorted(self.sent.items()))
+        stateful = [t.name for t in topics if t.stateful]
+        lines = [
+            f"schedules: {quiet + faulty} ({quiet} fault-free, {faulty} with faults), each with faults also run "
+            "without them",
+            f"faults injected: {faults}",
+            f"topics: {'; '.join(_topic_line(t) for t in topics)}",
+            f"broadcasts sent: {sent}; deliveries to callbacks: {self.delivered:,}",
+            f"topics carrying row state (resync required): {', '.join(stateful) or 'none'}",
+            f"properties checked: {', '.join(checked)}",
+            f"console lines printed by the manager: {self.console:,}",
+        ]
+        return Finding(
+            rule="client.exercised",
+            severity=Severity.NOTE,
+            message=f"[{Path(where).name}] exercised {quiet + faulty} schedules, {sum(self.faults.values()):,} "
+            f"faults, {sum(self.sent.values()):,} broadcasts on {len(topics)} topics, "
+            f"{self.delivered:,} deliveries; {len(checked)} properties checked",
+            path=where,
+            function="manager",
+            example="\n  ".join(lines),
+        )
+
+
+def _topic_line(topic: Topic) -> str:
+    privacy = "private" if topic.private else "public"
+    keys = f", keys {', '.join(topic.keys)}" if topic.keys else ""
+    return f"{topic.name} ({', '.join(topic.events)}; {privacy}{keys})"
 
 
 _Report = Callable[[str, str, "Sequence[Op] | None", "Observed | None", str], None]
@@ -544,9 +713,10 @@ def _describe_hook(step: Op) -> str:
     return _describe(step)
 
 
-def _check_hook(code: str, seed: int, report: _Report) -> None:
+def _check_hook(code: str, seed: int, report: _Report, sandbox: Sandbox) -> None:
     """The hook under React's test renderer: re-rendered with new props, then unmounted."""
-    observed = run_realtime({"mode": "hook", "code": code, "schedules": [{"seed": seed + 1, "ops": _HOOK_STEPS}]})[0]
+    request = {"mode": "hook", "code": code, "schedules": [{"seed": seed + 1, "ops": _HOOK_STEPS}]}
+    observed = run_realtime(request, sandbox=sandbox)[0]
     lines = []
     for step, seen in zip(_HOOK_STEPS, observed, strict=True):
         got = ", ".join(f"{kind} #{seq}" for kind, seq in seen["received"])
@@ -594,6 +764,12 @@ def write_replays(directory: Path, request: dict[str, Any], seed: int, written: 
     """``<rule>.json`` (replay with bcastsim) and ``<rule>.js`` (plain node, no bcastsim) per failing property."""
     directory.mkdir(parents=True, exist_ok=True)
     harness = REALTIME_HARNESS.read_text(encoding="utf-8")
+    contain = (REALTIME_HARNESS.parent / "contain.js").read_text(encoding="utf-8")
+    inlined = (
+        "globalThis.__BCASTSIM_CONTAIN = (function () {\nconst module = { exports: {} };\n"
+        + contain
+        + "\nreturn module.exports;\n})();\n"
+    )
     out: list[Path] = []
     for rule, entry in written.items():
         name = rule.replace("client.", "")
@@ -615,7 +791,7 @@ def write_replays(directory: Path, request: dict[str, Any], seed: int, written: 
             "process.chdir(__dirname);\n"
             f"globalThis.__BCASTSIM_INPUT = {json.dumps(replay)};\n"
             "process.env.BCASTSIM_NODE_MODULES = process.env.BCASTSIM_NODE_MODULES || "
-            f"require('path').resolve(__dirname, {json.dumps(modules)});\n" + harness
+            f"require('path').resolve(__dirname, {json.dumps(modules)});\n" + inlined + harness
         )
         js_path = directory / f"{name}.js"
         js_path.write_text(script, encoding="utf-8")

@@ -51,7 +51,7 @@ _FENCE_CHANNEL = "bcastsim_fence"
 _DRAIN_TIMEOUT_SECONDS = 30.0
 _RELISTEN_THRESHOLD = 256
 
-_TAP_SQL = f"""
+TAP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {_TAP_SCHEMA};
 CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.pg_notify(channel text, payload text) RETURNS void
 LANGUAGE plpgsql AS $tap$
@@ -80,6 +80,17 @@ BEGIN
   END IF;
 END
 $tap$;
+"""
+# Run by the superuser on a database for untrusted SQL, before that SQL: the tap's schema is then
+# not the reviewed role's, so the SQL can neither replace the tap nor plant functions or operators
+# in the schema that comes first on the search path.
+TAP_OWNED_SQL = (
+    TAP_SQL.split("DO $tap$", 1)[0]
+    + f"REVOKE ALL ON SCHEMA {_TAP_SCHEMA} FROM PUBLIC;\nGRANT USAGE ON SCHEMA {_TAP_SCHEMA} TO PUBLIC;\n"
+)
+_TAP_OWNER_SQL = f"""
+SELECT n.nspowner <> r.oid FROM pg_catalog.pg_namespace n, pg_catalog.pg_roles r
+WHERE n.nspname = '{_TAP_SCHEMA}' AND r.rolname = current_user
 """
 
 
@@ -124,6 +135,12 @@ class RealtimeMessage:
     payload: Any | None
 
 
+# Per transaction: a trigger raising a warning per row, or notifying in a loop, cannot fill bcastsim's memory.
+MAX_CAPTURED_NOTIFICATIONS = 10_000
+MAX_CAPTURED_WARNINGS = 1_000
+_MAX_WARNING_CHARS = 2_000
+
+
 @attrs.frozen
 class PgError:
     """An error the server raised: its SQLSTATE, primary message and the step that raised it."""
@@ -142,6 +159,9 @@ class TransactionResult:
     error: PgError | None
     statement_errors: tuple[PgError, ...]
     warnings: tuple[str, ...]
+    # What was not kept because the transaction sent more than the caps (MAX_CAPTURED_*), e.g.
+    # "notifications: 1,000,000 sent, 10,000 captured": a result with a cut is incomplete, never clean.
+    cut: tuple[str, ...] = ()
 
 
 def _parse_channels(recorded: str | None) -> list[str]:
@@ -195,6 +215,8 @@ class Database:
         self._fences = itertools.count(1)
         self._transactions = itertools.count(0)
         self._warnings: list[str] = []
+        self._warnings_seen = 0
+        self._notifications_seen = 0
         self._listener = psycopg.connect(conninfo, autocommit=True)
         self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(_FENCE_CHANNEL)))
         self._sender = psycopg.connect(conninfo, autocommit=True)
@@ -207,10 +229,25 @@ class Database:
 
     def _on_notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
         if diagnostic.severity_nonlocalized == "WARNING":
-            self._warnings.append(diagnostic.message_primary or "")
+            self._warnings_seen += 1
+            if len(self._warnings) < MAX_CAPTURED_WARNINGS:
+                self._warnings.append((diagnostic.message_primary or "")[:_MAX_WARNING_CHARS])
+
+    def _cut(self, notifications_seen: int) -> tuple[str, ...]:
+        cut = []
+        if notifications_seen > MAX_CAPTURED_NOTIFICATIONS:
+            cut.append(f"notifications: {notifications_seen:,} sent, {MAX_CAPTURED_NOTIFICATIONS:,} captured")
+        if self._warnings_seen > MAX_CAPTURED_WARNINGS:
+            cut.append(f"warnings: {self._warnings_seen:,} raised, {MAX_CAPTURED_WARNINGS:,} captured")
+        return tuple(cut)
 
     def _install_tap(self) -> None:
-        self._sender.execute(_TAP_SQL)
+        row = self._sender.execute(_TAP_OWNER_SQL).fetchone()
+        if row is not None and row[0]:
+            # The superuser installed the tap (untrusted SQL): only the trigger on realtime.messages is ours.
+            self._sender.execute("DO $tap$" + TAP_SQL.split("DO $tap$", 1)[1])
+        else:
+            self._sender.execute(TAP_SQL)
         self._sender.execute(
             sql.SQL('SET search_path = {}, pg_catalog, "$user", public').format(sql.Identifier(_TAP_SCHEMA))
         )
@@ -226,11 +263,16 @@ class Database:
         self.close()
 
     def apply_files(self, files: Iterable[str | Path]) -> None:
-        """Run SQL files in order, each in its own transaction; the tap is reinstalled afterwards."""
+        """Run SQL files in order, each in its own transaction; the tap is reinstalled afterwards.
+
+        A query's rows are never sent to bcastsim: each ``SELECT`` runs through a cursor moved to
+        its end on the server (:func:`_without_rows`), so a file cannot make bcastsim buffer them.
+        """
         for path in files:
             with psycopg.connect(self.conninfo) as connection:
                 try:
-                    connection.execute(read_text(path, "SQL file"))
+                    for statement in _without_rows(read_text(path, "SQL file")):
+                        connection.execute(statement)
                 except psycopg.Error as error:
                     error.add_note(f"{APPLYING_NOTE}{path}")
                     raise
@@ -287,6 +329,7 @@ class Database:
         """
         index = next(self._transactions)
         self._warnings.clear()
+        self._warnings_seen = 0
         statement_errors: list[PgError] = []
         error: PgError | None = None
         messages: tuple[RealtimeMessage, ...] = ()
@@ -346,6 +389,7 @@ class Database:
             error=error,
             statement_errors=tuple(statement_errors),
             warnings=tuple(self._warnings),
+            cut=self._cut(self._notifications_seen),
         )
         coverage = current_coverage()
         if coverage is not None:
@@ -389,11 +433,15 @@ class Database:
 
     def _drain(self, transaction: int, fence: str) -> list[Notification]:
         observed: list[Notification] = []
+        self._notifications_seen = 0
         for notify in self._listener.notifies(timeout=_DRAIN_TIMEOUT_SECONDS):
             if notify.channel == _FENCE_CHANNEL:
                 if notify.payload == fence:
                     return observed
                 continue
+            self._notifications_seen += 1
+            if len(observed) >= MAX_CAPTURED_NOTIFICATIONS:
+                continue  # read to the fence, keep the first ones: the count says what was cut
             observed.append(
                 Notification(
                     channel=notify.channel,
@@ -404,6 +452,42 @@ class Database:
                 )
             )
         raise RuntimeError(f"fence notification {fence} did not arrive within {_DRAIN_TIMEOUT_SECONDS}s")
+
+
+_DISCARD = "bcastsim_discard"
+
+
+def _without_rows(text: str) -> list[str]:
+    """The file's statements, each plain ``SELECT`` run on the server without returning its rows.
+
+    ``DECLARE … CURSOR FOR q; MOVE FORWARD ALL; CLOSE`` runs ``q`` to its end (functions it calls
+    run as they would) and sends only a row count. ``SELECT … INTO`` and data-modifying ``WITH``
+    cannot be a cursor and run as written, as does a file PostgreSQL's parser cannot split.
+    """
+    from pglast import ast, parse_sql, parser
+
+    try:
+        pieces = parser.split(text, with_parser=True)
+    except parser.ParseError:
+        return [text]  # the server reports the syntax error when the text runs
+    out: list[str] = []
+    for piece in pieces:
+        try:
+            statement = parse_sql(piece)[0].stmt
+        except parser.ParseError:
+            out.append(piece)
+            continue
+        plain = isinstance(statement, ast.SelectStmt) and statement.intoClause is None
+        if isinstance(statement, ast.SelectStmt) and statement.withClause is not None:
+            ctes = statement.withClause.ctes or ()
+            plain = plain and all(isinstance(getattr(cte, "ctequery", None), ast.SelectStmt) for cte in ctes)
+        if plain:
+            out.append(
+                f"DECLARE {_DISCARD} NO SCROLL CURSOR FOR {piece};\nMOVE FORWARD ALL IN {_DISCARD}; CLOSE {_DISCARD}"
+            )
+        else:
+            out.append(piece)
+    return out or [text]
 
 
 def _maybe_json(payload: str) -> Any | None:

@@ -2,10 +2,10 @@
 
 Started by :class:`bcastsim.pg.EphemeralPostgres` as a plain script (standard library only,
 so it starts fast) in its own session. It creates the directory itself and prints its path
-on stdout; only then does the owner run ``initdb`` in it. The owner never writes anything
-but ``server <pid>`` lines to stdin: end-of-file means the owner stopped the server on
-purpose, exited, or was killed (even by SIGKILL, even while ``initdb`` ran), and in every
-case the server, anything else running in the directory, and the directory must go.
+on stdout; only then does the owner run ``initdb`` (or node, for ``check --client``) in it. The
+owner never writes anything but ``server <pid>`` and ``group <pgid>`` lines to stdin: end-of-file
+means the owner stopped the server on purpose, exited, or was killed (even by SIGKILL, even
+while ``initdb`` ran), and in every case the server, anything else running in the directory, and the directory must go.
 """
 
 from __future__ import annotations
@@ -63,8 +63,11 @@ def _signal(pid: int, signum: int) -> None:
         os.kill(pid, signum)
 
 
-def reap(servers: list[int], directory: str, grace_seconds: float = 10.0) -> None:
-    """Shut the servers down (fast shutdown, then SIGKILL), kill whatever else runs there, remove the directory."""
+def reap(servers: list[int], directory: str, grace_seconds: float = 10.0, groups: tuple[int, ...] = ()) -> None:
+    """Kill the groups, shut the servers down (fast, then SIGKILL), kill the rest there, remove the directory."""
+    for pgid in groups:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
     live = [pid for pid in servers if _alive(pid)]
     for pid in live:
         _signal(pid, signal.SIGINT)  # "fast" shutdown: roll back sessions, exit cleanly
@@ -90,11 +93,14 @@ def main(argv: list[str]) -> int:
     except OSError:
         pass  # the owner is gone already: clean up below
     servers: list[int] = []
+    groups: list[int] = []
     for line in sys.stdin.buffer:
         kind, _, pid = line.decode("ascii", "replace").strip().partition(" ")
         if kind == "server" and pid.isdigit():
             servers.append(int(pid))
-    reap(servers, directory)
+        elif kind == "group" and pid.isdigit():
+            groups.append(int(pid))  # a node process group (check --client): killed outright
+    reap(servers, directory, groups=tuple(groups))
     return 0
 
 

@@ -13,9 +13,9 @@ import contextlib
 import itertools
 import os
 import pwd
+import resource
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,12 +26,16 @@ import attrs
 import psycopg
 from psycopg import sql
 
+from bcastsim._limits import with_limits
+from bcastsim._reaping import start_reaper
 from bcastsim.pg._binaries import PgBinaries, find_binaries
-from bcastsim.pg._capture import Database
+from bcastsim.pg._capture import TAP_OWNED_SQL, Database
 
 __all__ = ["HARNESS_EXTENSIONS", "UNTRUSTED_ROLE", "EphemeralPostgres", "ServerStartError"]
 
 RUN_AS_ENV = "BCASTSIM_PG_USER"
+MEMORY_ENV = "BCASTSIM_PG_MEMORY_MB"
+_DEFAULT_MEMORY_MB = 2048
 _FALLBACK_USERS = ("postgres", "nobody")
 _PORT = 5432  # the socket lives in a private directory, so the number cannot clash
 _START_TIMEOUT_SECONDS = 60.0
@@ -78,6 +82,9 @@ $role$;
 -- Hostile SQL can loop or sleep; these bound it unless it raises them itself for its own session.
 ALTER ROLE {UNTRUSTED_ROLE} SET statement_timeout = '120s';
 ALTER ROLE {UNTRUSTED_ROLE} SET temp_file_limit = '1GB';
+ALTER ROLE {UNTRUSTED_ROLE} SET lock_timeout = '30s';
+ALTER ROLE {UNTRUSTED_ROLE} SET idle_in_transaction_session_timeout = '300s';
+ALTER ROLE {UNTRUSTED_ROLE} SET work_mem = '32MB';
 """
 _UNTRUSTED_CHECK_SQL = f"""
 SELECT r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls,
@@ -242,6 +249,8 @@ class EphemeralPostgres:
             user = UNTRUSTED_ROLE
         self.execute(create)
         try:
+            if untrusted:
+                self.execute(TAP_OWNED_SQL, dbname)  # the capture, out of the reviewed SQL's reach
             for extension in dict.fromkeys(extensions):
                 if extension in HARNESS_EXTENSIONS:
                     self.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(extension)), dbname)
@@ -272,26 +281,26 @@ class EphemeralPostgres:
 
 
 def _start_reaper() -> tuple[subprocess.Popen[bytes], Path]:
-    """The reaper, and the directory it created and owns (removed when our end of its pipe closes)."""
-    script = Path(__file__).with_name("_reaper.py")
-    # A plain script without site packages: it starts in a few milliseconds and imports nothing of ours.
-    reaper = subprocess.Popen(
-        [sys.executable, "-I", "-S", str(script), "bcastsim-pg-"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        start_new_session=True,
-    )
-    assert reaper.stdout is not None
-    line = reaper.stdout.readline().decode("utf-8", "replace").strip()
-    reaper.stdout.close()
-    if not line:
-        if reaper.stdin is not None:
-            reaper.stdin.close()
-        reaper.wait()
-        raise ServerStartError(
-            f"the clean-up process could not create a temporary directory (status {reaper.returncode})"
-        )
-    return reaper, Path(line)
+    try:
+        return start_reaper("bcastsim-pg-")
+    except OSError as error:
+        raise ServerStartError(str(error)) from None
+
+
+def _memory_limits() -> dict[int, tuple[int, int]]:
+    """The address space of each server process (inherited by every backend the postmaster forks).
+
+    An unprivileged role may still raise ``work_mem`` for itself; a hash or sort that grows past this
+    limit fails with ``out of memory`` in that statement instead of taking the machine's memory.
+    """
+    raw = os.environ.get(MEMORY_ENV, "").strip()
+    try:
+        megabytes = int(raw) if raw else _DEFAULT_MEMORY_MB
+    except ValueError:
+        raise ServerStartError(f"{MEMORY_ENV}={raw!r} is not a whole number of megabytes") from None
+    if megabytes <= 0:
+        return {}  # 0: no limit
+    return {resource.RLIMIT_AS: (megabytes * 1024 * 1024, megabytes * 1024 * 1024)}
 
 
 def _as_user(run_as: pwd.struct_passwd | None) -> dict[str, object]:
@@ -341,10 +350,12 @@ def _spawn_server(binaries: PgBinaries, directory: Path, run_as: pwd.struct_pass
     command += ["-c", f"unix_socket_directories={directory}"]
     for name, value in _SERVER_SETTINGS.items():
         command += ["-c", f"{name}={value}"]
+    command, before_exec = with_limits(command, _memory_limits())
     log = open(directory / "server.log", "ab")  # noqa: SIM115 - handed to the child
     try:
         return subprocess.Popen(  # type: ignore[call-overload, no-any-return]
             command,
+            preexec_fn=before_exec,  # noqa: PLW1509 - only without prlimit(1)
             cwd=directory,
             env=_child_env(run_as),
             stdin=subprocess.DEVNULL,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from bcastsim._errors import InputError
-from bcastsim._io import path_kind
+from bcastsim._io import MAX_INPUT_BYTES_ENV, max_input_bytes, path_kind
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig
 from bcastsim.review._emission import emission_changes
@@ -126,6 +126,30 @@ def _git(args: Sequence[str], cwd: Path, *, quiet_failure: bool = False) -> byte
     return completed.stdout
 
 
+def _check_tree(top: Path, tree_id: str, pathspec: str, spec: str) -> None:
+    """Before anything is unpacked: no symbolic link, and no blob over the input size limit, under ``pathspec``."""
+    listing = _git(["--literal-pathspecs", "ls-tree", "-r", "-l", "-z", "--end-of-options", tree_id, pathspec], top)
+    limit = max_input_bytes()
+    for entry in listing.split(b"\0"):
+        meta, _, name = entry.partition(b"\t")
+        fields = meta.split()
+        if len(fields) != 4:
+            continue
+        shown = f"git:{spec.split(':', 2)[1]}:{name.decode('utf-8', 'replace')}"
+        if fields[0] == b"120000":
+            raise InputError(
+                "a symbolic link in the revision; bcastsim does not follow links out of a revision",
+                path=shown,
+                fix="commit the file itself instead of a link",
+            )
+        if fields[1] == b"blob" and fields[3].isdigit() and int(fields[3]) > limit:
+            raise InputError(
+                f"a file of {int(fields[3]):,} bytes in the revision, over the limit of {limit:,}",
+                path=shown,
+                fix=f"set {MAX_INPUT_BYTES_ENV} to raise the limit",
+            )
+
+
 def materialize(spec: str, workdir: Path, cwd: Path | None = None, *, missing_ok: bool = False) -> Version:
     """Resolve ``spec`` (a path or ``git:REV:PATH``) to files on disk, extracting revisions into ``workdir``.
 
@@ -158,6 +182,7 @@ def materialize(spec: str, workdir: Path, cwd: Path | None = None, *, missing_ok
         raise InputError(f"{rev!r} is not a revision of the repository at {top}", path=spec, fix="e.g. git:HEAD~1:sql/")
     if missing_ok and not _git(["--literal-pathspecs", "ls-tree", "--end-of-options", tree_id, pathspec], top).strip():
         return Version(spec, ())
+    _check_tree(top, tree_id, pathspec, spec)
     archive = _git(["--literal-pathspecs", "archive", "--format=tar", "--end-of-options", tree_id, pathspec], top)
     destination = workdir / f"rev{len(list(workdir.iterdir()))}"
     destination.mkdir()

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from bcastsim import __version__
+from bcastsim._reaping import reaped_directory
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig, find_pyproject, load_config
 from bcastsim.review._diff import DIFF_RULES, Version, diff_catalogs, expand_sql_paths, load_version, materialize
@@ -185,8 +186,8 @@ def review(
     """Diff the contracts of ``old`` and ``new`` and report what ``new`` introduces or fixes."""
     config = config or ReviewConfig()
     schema_files = expand_sql_paths([Path(p) for p in schema])
-    with tempfile.TemporaryDirectory(prefix="bcastsim-review-") as work:
-        workdir = Path(work)
+    # Owned by a reaper: a SIGTERM or SIGKILL of the review leaves no directory behind.
+    with reaped_directory("bcastsim-review-") as workdir:
         # A first review has nothing before it: `none:`, or a path the base revision does not have yet.
         old_version = Version(old, ()) if old == EMPTY_VERSION else materialize(old, workdir, cwd, missing_ok=True)
         new_version = materialize(new, workdir, cwd)

@@ -25,6 +25,7 @@ from bcastsim.findings import Finding, Severity
 
 __all__ = [
     "SUPPRESSION_RULE",
+    "UNSUPPRESSIBLE",
     "UNUSED_SUPPRESSION_RULE",
     "SuppressionComment",
     "Suppressions",
@@ -157,6 +158,10 @@ def read_suppressions(paths: Iterable[Path], known_rules: Iterable[str]) -> Supp
     return Suppressions(tuple(comments), statements, frozenset(known_rules))
 
 
+# Privilege and containment findings of --pg: a pull request could otherwise hide its own COPY … PROGRAM.
+UNSUPPRESSIBLE = frozenset({"pg-needs-superuser"})
+
+
 def apply_suppressions(
     findings: Sequence[Finding], suppressions: Suppressions, keys: Mapping[str, str] | None = None
 ) -> tuple[list[Finding], list[Finding], list[SuppressionComment]]:
@@ -169,6 +174,10 @@ def apply_suppressions(
     used: list[SuppressionComment] = []
     for finding in findings:
         key = (keys or {}).get(finding.path or "")
+        # What the reviewed SQL tried against the machine is never silenced by a comment in that SQL.
+        if finding.rule in UNSUPPRESSIBLE:
+            kept.append(finding)
+            continue
         matches = suppressions.matching(finding, _key(key) if key else None)
         (suppressed if matches else kept).append(finding)
         used.extend(matches)

@@ -10,6 +10,7 @@ key (so ``[populations.audience] count = 1000`` changes one number) and arrays r
 
 from __future__ import annotations
 
+import collections
 import difflib
 import math
 from pathlib import Path
@@ -759,8 +760,9 @@ def _check(s: Scenario, reader: _Reader) -> None:
             "the scenario has no client population", None, "populations", "add a [populations.NAME] table"
         )
     phases = [p.name for p in s.phases]
+    counts = collections.Counter(phases)  # one count per name: linear in the phases
     for n, phase in enumerate(s.phases):
-        if not phase.name or phases.count(phase.name) > 1:
+        if not phase.name or counts[phase.name] > 1:
             raise reader.fail(
                 f'phase {n + 1} needs a name of its own, got "{phase.name}"',
                 "phases",

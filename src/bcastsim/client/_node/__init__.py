@@ -9,16 +9,16 @@ same harness at their own ``.js`` file exposing ``class BroadcastManager``.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from bcastsim._errors import InputError
+from bcastsim._io import read_text
+from bcastsim.client._node._sandbox import Limits, Sandbox, node_version
 
 __all__ = [
     "CLIENT_JS_ENV",
@@ -27,6 +27,8 @@ __all__ = [
     "NODE_MODULES_ENV",
     "REALTIME_HARNESS",
     "SEED_PLAN_ENV",
+    "Limits",
+    "Sandbox",
     "default_seed_plan",
     "extract_js_blocks",
     "install_client",
@@ -110,7 +112,7 @@ def load_client_code(source: str | Path | None = None, *, block: str = "broadcas
         path = default_seed_plan()
     if not path.is_file():
         raise InputError(f"no such file: {path}", path=path, fix=f"set {SEED_PLAN_ENV} or {CLIENT_JS_ENV}")
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "client code")
     if path.suffix.lower() in (".md", ".markdown"):
         blocks = extract_js_blocks(text)
         if block not in blocks:
@@ -123,23 +125,23 @@ def load_client_code(source: str | Path | None = None, *, block: str = "broadcas
     return strip_modules(text)
 
 
-def run_harness(request: dict[str, Any], *, timeout_s: float = 120.0) -> dict[str, Any]:
-    """Send one JSON request to the node harness and return its JSON answer."""
+def run_harness(
+    request: dict[str, Any], *, budget_s: float | None = None, subject: str = "the seed's code"
+) -> dict[str, Any]:
+    """Send one JSON request to the node harness (contained, see ``_sandbox``) and return its JSON answer."""
     node = node_binary()
     if node is None:
         raise InputError("node is not installed", fix="install node 20 or skip the node conformance check")
-    completed = subprocess.run(
-        [node, str(HARNESS)],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise InputError(f"node harness failed: {completed.stderr.strip()[-2000:]}", path=HARNESS)
-    result: dict[str, Any] = json.loads(completed.stdout)
-    return result
+    with Sandbox.open(node, Limits.from_budget(budget_s), subject) as sandbox:
+        answer = sandbox.run(HARNESS, [request], ())[0]
+    if "error" in answer:
+        raise InputError(f"{subject}: {_first_line(answer['error'])}", path=request.get("path"))
+    return answer
+
+
+def _first_line(text: object) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0][:500] if lines else "(no message)"
 
 
 def _cache_dir() -> Path:
@@ -162,8 +164,11 @@ def node_modules_dir() -> Path:
 
 def realtime_js_missing() -> str | None:
     """Why the real-client harness cannot run here (None when it can)."""
-    if node_binary() is None:
+    node = node_binary()
+    if node is None:
         return "node is not installed"
+    if node_version(node) < (20, 0):
+        return "node 20 or newer is needed (its permission model contains the manager's code)"
     if not (node_modules_dir() / "@supabase" / "realtime-js").is_dir():
         return "@supabase/realtime-js is not installed: run `bcastsim client install` (npm ci of the pinned lockfile)"
     return None
@@ -190,8 +195,18 @@ def install_client(target: Path | None = None) -> Path:
     return target / "node_modules"
 
 
-def run_realtime(request: dict[str, Any], *, workers: int = 2, timeout_s: float = 600.0) -> list[list[dict[str, Any]]]:
-    """Run ``request['schedules']`` on the real client, split over ``workers`` node processes."""
+def run_realtime(
+    request: dict[str, Any],
+    *,
+    workers: int = 2,
+    sandbox: Sandbox | None = None,
+    budget_s: float | None = None,
+) -> list[list[dict[str, Any]]]:
+    """Run ``request['schedules']`` on the real client, split over ``workers`` contained node processes.
+
+    A manager ``module`` runs from a private copy of its folder; ``sandbox`` (else a new one with
+    ``budget_s``) bounds and cleans up every process.
+    """
     missing = realtime_js_missing()
     if missing is not None:
         raise InputError(missing, fix="bcastsim client install")
@@ -200,33 +215,28 @@ def run_realtime(request: dict[str, Any], *, workers: int = 2, timeout_s: float 
     schedules: list[Any] = request["schedules"]
     if not schedules:
         return []
+    if sandbox is None:
+        subject = f"the manager {Path(request['module']).name}" if request.get("module") else "the manager"
+        with Sandbox.open(node, Limits.from_budget(budget_s), subject) as own:
+            return run_realtime(request, workers=workers, sandbox=own)
     count = max(1, min(workers, len(schedules) // 20 or 1))
     size = -(-len(schedules) // count)
-    env = {**os.environ, NODE_MODULES_ENV: str(node_modules_dir())}
-
-    def run_part(part: list[Any]) -> list[list[dict[str, Any]]]:
-        completed = subprocess.run(
-            [node, str(REALTIME_HARNESS)],
-            input=json.dumps({**request, "schedules": part}),
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=timeout_s,
-            check=False,
-        )
-        if completed.returncode != 0 or not completed.stdout:
-            raise InputError(f"node harness failed: {completed.stderr.strip()[-2000:]}", path=REALTIME_HARNESS)
-        answer = json.loads(completed.stdout)
+    readable: list[Path] = [node_modules_dir()]
+    if request.get("module"):
+        module = sandbox.manager_copy(Path(request["module"]))
+        request = {**request, "module": str(module)}
+        readable.append(module.parent)
+    parts = [{**request, "schedules": schedules[k * size : (k + 1) * size]} for k in range(count)]
+    answers = sandbox.run(REALTIME_HARNESS, parts, readable)
+    results: list[list[dict[str, Any]]] = []
+    for answer in answers:
         if "error" in answer:
             raise InputError(
-                str(answer["error"]).splitlines()[0],
-                path=request.get("module") or REALTIME_HARNESS,
-                fix="export createManager(client, options) returning {subscribe, unsubscribe} (docs/client.md)",
+                _first_line(answer["error"]),
+                path=request.get("source") or request.get("module") or REALTIME_HARNESS,
+                fix="export createManager(client, options) returning {subscribe, unsubscribe} (docs/client.md)"
+                if "denied" not in answer
+                else "docs/client.md (trust model) lists what a manager may do under check --client",
             )
-        part_results: list[list[dict[str, Any]]] = answer["schedules"]
-        return part_results
-
-    parts = [schedules[k * size : (k + 1) * size] for k in range(count)]
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        results = [observed for chunk in pool.map(run_part, parts) for observed in chunk]
+        results += answer["schedules"]
     return results

@@ -2,8 +2,11 @@
 // against a fake Realtime client that follows realtime-js: bindings, statuses, rejoin and reconnect timers,
 // the {type, event, payload, meta} envelope, and removal of a channel after CLOSED.
 // Input (stdin, JSON): {mode: "hash", code, strings} or {mode: "ops", code, cases: [[op, ...], ...]}.
-// Output (stdout, JSON): {hashes: [...]} or {cases: [[observation, ...], ...]}.
+// Output (fd 3, after the nonce; see contain.js): {hashes: [...]} or {cases: [[observation, ...], ...]}.
 'use strict';
+const contain = require('./contain.js');
+const INPUT = contain.readInput();
+contain.lockDown();
 const vm = require('vm');
 
 const SOCKET_DELAYS = [1000, 2000, 5000, 10000];
@@ -191,7 +194,7 @@ function sortedJson(value) {
 
 function loadManager(code, clock) {
   const sandbox = {
-    console: { log() {}, error() {}, warn() {} },
+    console,
     setTimeout: (fn, delay) => clock.setTimeout(fn, delay, 'app'),
     clearTimeout: (t) => clock.clearTimeout(t),
     Math, JSON, Map, Set, Array, Object, Promise, String, Number, Error,
@@ -262,7 +265,7 @@ function runHook(code, messages) {
   const flashes = [];
   const cleanups = [];
   const sandbox = {
-    console: { log() {}, error() {}, warn() {} },
+    console,
     setTimeout: (fn, delay) => clock.setTimeout(fn, delay, 'app'),
     clearTimeout: (t) => clock.clearTimeout(t),
     setInterval: () => 0,
@@ -290,7 +293,7 @@ function runHook(code, messages) {
 }
 
 function main() {
-  const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+  const input = INPUT;
   let result;
   if (input.mode === 'hash') {
     const sandbox = {
@@ -318,7 +321,14 @@ function main() {
   } else {
     result = { cases: input.cases.map((ops) => runCase(input.code, ops)) };
   }
-  process.stdout.write(JSON.stringify(result));
+  return result;
 }
 
-main();
+let answer;
+try {
+  answer = main();
+} catch (error) {
+  contain.noteError(error);
+  answer = { error: String(error && error.message ? error.message : error) };
+}
+contain.send(answer);

@@ -6,9 +6,12 @@
 // and Math.random are replaced before the library is loaded, so a schedule of hours runs in
 // milliseconds and one seed gives one run.
 //
-// Input (stdin, JSON): {mode: "raw" | "manager", module?, code?, schedules: [{seed, ops: [op, ...]}, ...]}.
-// Output (stdout, JSON): {schedules: [[observation, ...], ...]} or {error: "..."}.
+// Input (stdin, JSON): {mode: "raw" | "manager", module?, code?, nonce, schedules: [{seed, ops: [op, ...]}, ...]}.
+// Output (fd 3, after the nonce; see contain.js): {schedules: [[observation, ...], ...]} or {error: "..."}.
 'use strict';
+const contain = globalThis.__BCASTSIM_CONTAIN || require('./contain.js');
+const INPUT = contain.readInput();
+contain.lockDown();
 const path = require('path');
 const fs = require('fs');
 const vm = require('vm');
@@ -62,6 +65,7 @@ async function advance(ms) {
     try {
       next.fn(...next.args);
     } catch (error) {
+      contain.noteError(error);
       env.errors.push(String(error && error.message ? error.message : error));
     }
     await flush();
@@ -268,7 +272,7 @@ async function runHookSchedule(code, steps, seed) {
   reset(seed);
   const client = newClient({ token: 'token-0' });
   const sandbox = {
-    console: { log() {}, error() {}, warn() {}, info() {}, debug() {} },
+    console,
     setTimeout, clearTimeout, setInterval, clearInterval, Math, JSON, Map, Set, Array, Object, Promise, String,
     Number, Error, Date, React,
     useEffect: React.useEffect, useState: React.useState, useRef: React.useRef, useCallback: React.useCallback,
@@ -308,7 +312,7 @@ async function runHookSchedule(code, steps, seed) {
     }
     await advance(step.op === 'advance' ? step.ms : 0);
     out.push({ t: clock.now, sent, received: received.slice(start), channels: client.getChannels().map((c) => c.subTopic).sort(),
-      errors: env.errors.splice(0) });
+      errors: env.errors.splice(0), console: contain.takeConsole() });
   }
   return out;
 }
@@ -336,7 +340,7 @@ function newClient(tokenBox) {
 // A manager module, loaded once per process: ES module, CommonJS file, or a plan's code block.
 async function loadManagerModule(input) {
   if (input.code) {
-    const sandbox = { console: { log() {}, error() {}, warn() {}, info() {}, debug() {} }, setTimeout, clearTimeout,
+    const sandbox = { console, setTimeout, clearTimeout,
       setInterval, clearInterval, Math, JSON, Map, Set, WeakMap, Array, Object, Promise, String, Number, Error, Date };
     vm.createContext(sandbox);
     vm.runInContext(`${input.code}\n;globalThis.__exports = { BroadcastManager: typeof BroadcastManager === 'undefined' ? undefined : BroadcastManager };`, sandbox);
@@ -380,19 +384,33 @@ async function runSchedule(mode, mod, ops, seed) {
   if (mode === 'manager') manager = makeManager(mod, client, options);
   const channels = new Map(); // listener -> [channel or handle]
   const listeners = new Map();
-  let pending = { statuses: [], deliveries: [] };
+  const sentKeys = new Map(); // seq -> the payload keys the database sent
+  let pending = { statuses: [], deliveries: [], received: [] };
   const listener = (id) => {
     if (!listeners.has(id)) {
       listeners.set(id, (message) => {
-        const payload = message && message.payload !== undefined && message.type === 'broadcast' ? message.payload : message;
+        // The application's callback is handed the payload the database sent; realtime-js's own callbacks get
+        // the envelope {type, event, payload, meta}. Which of the two arrived is recorded as its shape.
+        const isEnvelope = Boolean(message && typeof message === 'object' && message.type === 'broadcast'
+          && message.payload && typeof message.payload === 'object' && 'event' in message);
+        const payload = isEnvelope ? message.payload : message;
         pending.deliveries.push([id, payload && payload.seq !== undefined ? payload.seq : null]);
+        if (mode !== 'manager') return; // raw realtime-js hands its own callbacks the envelope, by design
+        if (isEnvelope) {
+          pending.received.push([id, 'envelope']);
+        } else if (!(message && typeof message === 'object' && message.seq !== undefined)) {
+          pending.received.push([id, message === null ? 'null' : typeof message]);
+        } else {
+          const lost = (sentKeys.get(message.seq) || []).filter((key) => !(key in message));
+          if (lost.length) pending.received.push([id, `missing:${lost.join(',')}`]);
+        }
       });
     }
     return listeners.get(id);
   };
   const out = [];
   for (const op of ops) {
-    pending = { statuses: [], deliveries: [] };
+    pending = { statuses: [], deliveries: [], received: [] };
     const logStart = server.log.length;
     const resyncStart = resyncs.length;
     let sent = null;
@@ -423,6 +441,7 @@ async function runSchedule(mode, mod, ops, seed) {
         }
         case 'broadcast':
           sent = server.nextId;
+          sentKeys.set(sent, Object.keys(op.payload || {}));
           server.broadcast(op.topic, op.event, Boolean(op.private), { seq: sent, ...(op.payload || {}) });
           break;
         case 'drop': server.drop(); break;
@@ -455,6 +474,7 @@ async function runSchedule(mode, mod, ops, seed) {
         default: throw new Error(`unknown op ${op.op}`);
       }
     } catch (error) {
+      contain.noteError(error);
       env.errors.push(String(error && error.message ? error.message : error));
     }
     await advance(op.op === 'advance' ? op.ms : 0);
@@ -471,6 +491,10 @@ async function runSchedule(mode, mod, ops, seed) {
       sent,
       errors: env.errors.splice(0),
     });
+    // Only when there is something to say, so an observation compares equal to the Python model's.
+    const printed = contain.takeConsole();
+    if (pending.received.length) out[out.length - 1].received = pending.received;
+    if (printed.length) out[out.length - 1].console = printed;
   }
   return out;
 }
@@ -479,12 +503,13 @@ const mode_is_manager = (input) => input.mode === 'manager';
 
 async function main() {
   // A replay script sets __BCASTSIM_INPUT before this file runs; bcastsim writes the input to stdin.
-  const input = globalThis.__BCASTSIM_INPUT || JSON.parse(fs.readFileSync(0, 'utf8'));
+  const input = INPUT;
   let mod = null;
   if (input.mode === 'manager') {
     try {
       mod = await loadManagerModule(input);
     } catch (error) {
+      contain.noteError(error);
       return { error: `cannot load the manager: ${error && error.message ? error.message : error}` };
     }
   }
@@ -516,6 +541,9 @@ async function main() {
   return { schedules };
 }
 
-// Exit only once stdout has drained: a pipe takes large answers in pieces.
-const finish = (answer) => process.stdout.write(JSON.stringify(answer), () => process.exit(0));
-main().then(finish, (error) => finish({ error: String(error && error.stack ? error.stack : error) }));
+// A rejection nobody awaits (in the manager's own promises) is an error of the step that runs, not a crash.
+process.on('unhandledRejection', (error) => {
+  contain.noteError(error);
+  env.errors.push(`unhandled rejection: ${error && error.message ? error.message : error}`);
+});
+main().then(contain.send, (error) => contain.send({ error: String(error && error.message ? error.message : error) }));
