@@ -779,8 +779,9 @@ def write_replays(directory: Path, request: dict[str, Any], seed: int, written: 
             "message": entry["message"],
             "schedules": [{"seed": seed + 1, "ops": entry["ops"]}],
         }
-        if "module" in replay:  # relative to the replay's own directory: no path of this machine in the file
-            replay["module"] = Path(os.path.relpath(replay["module"], directory.resolve())).as_posix()
+        for key in ("module", "source"):  # relative to the replay's own directory: no path of this machine
+            if key in replay:
+                replay[key] = Path(os.path.relpath(replay[key], directory.resolve())).as_posix()
         modules = Path(os.path.relpath(node_modules_dir().resolve(), directory.resolve())).as_posix()
         json_path = directory / f"{name}.json"
         json_path.write_text(json.dumps(replay, indent=2) + "\n", encoding="utf-8")
