@@ -8,6 +8,16 @@ the PL/pgSQL functions, with its channel template, payload fields and their line
 """
 
 from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text, normalize_type
+from bcastsim.sqlmodel._cfg import (
+    ALL_OPERATIONS,
+    CfgNode,
+    ControlFlowGraph,
+    PathFacts,
+    build_cfg,
+    function_root,
+    parse_condition,
+    tg_op_truth,
+)
 from bcastsim.sqlmodel._migrations import CONVENTIONS, order_directory
 from bcastsim.sqlmodel._types import (
     Catalog,
@@ -27,23 +37,31 @@ from bcastsim.sqlmodel._types import (
 )
 
 __all__ = [
+    "ALL_OPERATIONS",
     "CONVENTIONS",
     "Catalog",
+    "CfgNode",
     "Column",
     "ColumnRef",
+    "ControlFlowGraph",
     "Diagnostic",
     "Function",
     "Hole",
     "NotifySite",
     "Parameter",
+    "PathFacts",
     "PayloadField",
     "SourceLocation",
     "Table",
     "Template",
     "Transport",
     "Trigger",
+    "build_cfg",
+    "function_root",
     "load_catalog",
     "load_catalog_text",
     "normalize_type",
     "order_directory",
+    "parse_condition",
+    "tg_op_truth",
 ]
