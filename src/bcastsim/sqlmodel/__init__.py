@@ -7,7 +7,7 @@ TRIGGER``) and returns a :class:`Catalog`; ``catalog.notify_sites`` lists every
 the PL/pgSQL functions, with its channel template, payload fields and their lineage.
 """
 
-from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text, normalize_type
+from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text
 from bcastsim.sqlmodel._cfg import (
     ALL_OPERATIONS,
     CfgNode,
@@ -19,6 +19,7 @@ from bcastsim.sqlmodel._cfg import (
     tg_op_truth,
 )
 from bcastsim.sqlmodel._migrations import CONVENTIONS, order_directory
+from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
     Catalog,
     Column,

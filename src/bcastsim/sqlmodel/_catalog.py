@@ -31,7 +31,9 @@ from pglast.stream import RawStream
 from bcastsim._errors import InputError
 from bcastsim._io import path_kind, read_text
 from bcastsim.sqlmodel._migrations import is_down_file, order_directory, up_part
+from bcastsim.sqlmodel._plpgsql import analyze_catalog
 from bcastsim.sqlmodel._psql import find_psql_variable, strip_psql
+from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
     Catalog,
     Column,
@@ -45,31 +47,6 @@ from bcastsim.sqlmodel._types import (
 
 __all__ = ["LineIndex", "load_catalog", "load_catalog_text", "normalize_type", "qualified_name"]
 
-# PostgreSQL's internal type names → the names people write.
-_TYPE_ALIASES = {
-    "int4": "integer",
-    "int": "integer",
-    "int8": "bigint",
-    "int2": "smallint",
-    "serial": "integer",
-    "serial4": "integer",
-    "bigserial": "bigint",
-    "serial8": "bigint",
-    "smallserial": "smallint",
-    "serial2": "smallint",
-    "bool": "boolean",
-    "float8": "double precision",
-    "float4": "real",
-    "float": "double precision",
-    "bpchar": "char",
-    "character": "char",
-    "character varying": "varchar",
-    "decimal": "numeric",
-    "timestamp with time zone": "timestamptz",
-    "timestamp without time zone": "timestamp",
-    "time with time zone": "timetz",
-    "time without time zone": "time",
-}
 _SERIALS = {"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"}
 
 # Trigger bit flags from PostgreSQL's pg_trigger.h.
@@ -132,20 +109,6 @@ def qualified_name(schema: str | None, name: str) -> str:
     return f"{schema}.{name}"
 
 
-def normalize_type(name: str) -> str:
-    """``int4`` → ``integer``, ``timestamp with time zone`` → ``timestamptz``, …; lower case."""
-    text = " ".join(name.strip().lower().split())
-    array = ""
-    while text.endswith("[]"):
-        array += "[]"
-        text = text[:-2].strip()
-    if text.startswith("_"):  # PostgreSQL's internal array type names
-        array += "[]"
-        text = text[1:]
-    text = text.removeprefix("pg_catalog.")
-    return _TYPE_ALIASES.get(text, text) + array
-
-
 def _strings(nodes: Iterable[Any] | None) -> list[str]:
     return [node.sval or "" for node in nodes or () if isinstance(node, ast.String)]
 
@@ -186,7 +149,7 @@ _PLPGSQL_FIX = "correct the function body at that line: CREATE FUNCTION in psql 
 
 class _Loader:
     def __init__(self, migrations: str | None = None) -> None:
-        self.catalog = Catalog()
+        self.catalog = Catalog(analyzer=analyze_catalog)
         self._migrations = migrations
         # Foreign keys given without columns point at the referenced table's primary key,
         # which may be defined later in the files: resolve at the end.
