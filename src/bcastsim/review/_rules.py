@@ -656,7 +656,18 @@ def _security_definer(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         function = ctx.catalog.functions[name]
         if not function.security_definer:
             continue
-        if function.search_path is None:
+        if function.search_path is None and function.search_path_unknown is not None:
+            yield rule.finding(
+                ctx,
+                f"{name} is SECURITY DEFINER and its search_path is not known: {function.search_path_unknown}",
+                path=function.location.path,
+                line=function.location.line,
+                function=name,
+                severity=Severity.NOTE,
+                fix="check that the loop reaches this function, or pin it on the function: "
+                "ALTER FUNCTION … SET search_path = pg_catalog, public",
+            )
+        elif function.search_path is None:
             yield rule.finding(
                 ctx,
                 f"{name} is SECURITY DEFINER without SET search_path: a caller who can create objects "

@@ -137,6 +137,14 @@ class Function:
     plpgsql: dict[str, object] | None
     location: SourceLocation
     parameters: tuple[Parameter, ...] = ()
+    #: why ``search_path`` may be set although no statement read says so (a DO loop over the catalog
+    #: running ALTER FUNCTION … SET search_path with a query the loader cannot resolve); None: known
+    search_path_unknown: str | None = None
+
+    @property
+    def signature(self) -> tuple[str, ...]:
+        """The argument types that identify the function beside its name (OUT parameters excluded)."""
+        return tuple(p.type_name for p in self.parameters if p.mode not in ("out", "table"))
 
     def file_line(self, lineno: int) -> SourceLocation:
         """The file location of PL/pgSQL line ``lineno`` (1-based within the body)."""
