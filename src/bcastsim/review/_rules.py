@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
@@ -24,7 +25,8 @@ from bcastsim.review._analysis import (
     statements,
     tg_op_literals,
 )
-from bcastsim.review._config import ReviewConfig
+from bcastsim.review._config import CHANNEL_CONSUMERS, ReviewConfig
+from bcastsim.review._listen import project_listens
 from bcastsim.review._report import RuleInfo
 
 if TYPE_CHECKING:
@@ -51,6 +53,8 @@ class RuleContext:
 
     catalog: Catalog
     config: ReviewConfig
+    #: channel → ``file:line`` where the project's own code LISTENs on it (see ``_listen``)
+    worker_listens: Mapping[str, str] = attrs.field(factory=dict)
 
     def sites(self) -> tuple[NotifySite, ...]:
         """Sites that can run: in functions some trigger fires, or in functions called directly."""
@@ -83,19 +87,38 @@ class RuleContext:
         )
 
     def transport_of(self, site: NotifySite) -> str:
-        """The transport a site is judged against: ``supabase-realtime`` or ``postgres``.
+        """The transport a site is judged against: ``supabase-realtime`` or ``postgres``."""
+        return self.transport_decision(site)[0]
 
-        With ``auto`` a pg_notify site is a Realtime one only in a project that targets Realtime,
-        and never when it is a channel someone LISTENs on in the inputs or a known control channel.
+    def transport_decision(self, site: NotifySite) -> tuple[str, str]:
+        """The transport a site is judged against, and why.
+
+        In order: ``--transport``/``transport`` when not ``auto``; a ``[tool.bcastsim.channels]``
+        entry matching the channel; ``realtime.*`` calls are Realtime; a channel the inputs'
+        ``LISTEN`` statements, the project's worker code or a known server (PostgREST) listens on
+        is LISTEN/NOTIFY; else Realtime when the inputs target it, and self-hosted LISTEN/NOTIFY
+        when they do not — an assumption, said so.
         """
         if self.config.transport != "auto":
-            return self.config.transport
-        if site.transport in _REALTIME_TRANSPORTS:
-            return "supabase-realtime"
+            return self.config.transport, f"transport = {self.config.transport!r} is configured"
         channel = str(site.channel)
-        if site.channel.is_literal and (channel in self.catalog.listens or channel in CONTROL_CHANNELS):
-            return "postgres"
-        return "supabase-realtime" if self.targets_realtime else "postgres"
+        configured = self.config.channel_consumer(channel)
+        if configured is not None:
+            pattern, consumer = configured
+            return CHANNEL_CONSUMERS[consumer], f"[tool.bcastsim.channels] {pattern!r} = {consumer!r}"
+        if site.transport in _REALTIME_TRANSPORTS:
+            return "supabase-realtime", f"{site.transport} writes to realtime.messages"
+        if site.channel.is_literal and channel in self.catalog.listens:
+            return "postgres", f"the inputs LISTEN on '{channel}'"
+        if site.channel.is_literal and channel in CONTROL_CHANNELS:
+            return "postgres", f"'{channel}' is a control channel a server LISTENs on"
+        regex = re.compile(site.channel.regex())
+        for listened, where in self.worker_listens.items():
+            if regex.fullmatch(listened):
+                return "postgres", f"the project's code LISTENs on '{listened}' ({where})"
+        if self.targets_realtime:
+            return "supabase-realtime", "the inputs target Supabase Realtime and nothing in the project LISTENs on it"
+        return "postgres", "no realtime schema in the inputs: assumed self-hosted LISTEN/NOTIFY"
 
     def listened_privately(self, site: NotifySite) -> bool:
         """A pg_notify site of a LISTEN/NOTIFY project: only database sessions can hear it."""
@@ -416,13 +439,32 @@ def _restricted_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 def _pg_notify_not_delivered(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
-        if site.transport in _NOTIFY_TRANSPORTS and ctx.transport_of(site) == "supabase-realtime":
+        if site.transport not in _NOTIFY_TRANSPORTS:
+            continue
+        transport, why = ctx.transport_decision(site)
+        if transport == "supabase-realtime":
             yield rule.at_site(
                 ctx,
                 site,
                 f"{site.transport} on '{site.channel}' never reaches Supabase Realtime subscribers: "
-                "the server has no LISTEN path, so this message is sent to nobody",
+                f"the server has no LISTEN path, so this message is sent to nobody (judged as Realtime: {why})",
             )
+
+
+def _transport_assumed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    """One note per transport and reason: what the pg_notify sites were judged against, and why."""
+    grouped: dict[tuple[str, str], list[NotifySite]] = {}
+    for site in ctx.sites():
+        if site.transport in _NOTIFY_TRANSPORTS:
+            grouped.setdefault(ctx.transport_decision(site), []).append(site)
+    for (transport, why), sites in grouped.items():
+        medium = "Supabase Realtime" if transport == "supabase-realtime" else "LISTEN/NOTIFY (a database session)"
+        channels = ", ".join(dict.fromkeys(f"'{site.channel}'" for site in sites))
+        yield rule.at_site(
+            ctx,
+            sites[0],
+            f"{len(sites)} pg_notify/NOTIFY site(s) on {channels} judged as delivered by {medium}: {why}",
+        )
 
 
 def _realtime_not_listened(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
@@ -949,8 +991,19 @@ RULES: tuple[Rule, ...] = (
         title="pg_notify used where the transport is Supabase Realtime",
         why="Supabase Realtime has no LISTEN path: pg_notify/NOTIFY messages never reach Broadcast "
         "subscribers, yet the trigger still pays for them.",
-        fix="call realtime.send(payload jsonb, event, topic, private) instead",
+        fix="call realtime.send(payload jsonb, event, topic, private) instead, or, when the project's own "
+        'worker LISTENs on the channel, say so: [tool.bcastsim.channels] "CHANNEL" = "listen"',
         check=_pg_notify_not_delivered,
+    ),
+    Rule(
+        id="transport-assumed",
+        severity=Severity.NOTE,
+        title="The transport pg_notify sites were judged against, and why",
+        why="Whether a pg_notify message reaches anyone depends on who consumes the channel: Supabase "
+        "Realtime never LISTENs, a worker does. When nothing in the inputs or the project says which, the "
+        "rules assume one; this note says which and why, so a wrong assumption is seen.",
+        fix='name each channel\'s consumer in [tool.bcastsim.channels] ("supabase" or "listen"), or set transport',
+        check=_transport_assumed,
     ),
     Rule(
         id="realtime-send-not-listened",
@@ -1115,9 +1168,30 @@ def rule_catalogue() -> dict[str, RuleInfo]:
     return {rule.id: rule.info for rule in RULES}
 
 
+def _project_root(catalog: Catalog, config: ReviewConfig) -> Path | None:
+    """Where the project's own code is: beside its pyproject.toml, else the git checkout holding the inputs.
+
+    The checked files come after any schema files in ``catalog.paths``: the last one decides.
+    """
+    if config.source:
+        return Path(config.source).parent
+    for shown in reversed(catalog.paths):
+        if shown.startswith("<"):
+            continue
+        start = Path(shown).resolve()
+        for candidate in (start if start.is_dir() else start.parent, *start.parents):
+            if (candidate / ".git").exists():
+                return candidate
+    return None
+
+
 def run_rules(catalog: Catalog, config: ReviewConfig, rules: Iterable[Rule] = RULES) -> list[Finding]:
     """Apply every enabled rule to ``catalog``; findings in rule order, then as the rule yields them."""
-    ctx = RuleContext(catalog, config)
+    listens: dict[str, str] = {}
+    if config.transport == "auto" and any(s.transport in _NOTIFY_TRANSPORTS for s in catalog.notify_sites):
+        root = _project_root(catalog, config)
+        listens = project_listens(root) if root is not None else {}
+    ctx = RuleContext(catalog, config, listens)
     findings: list[Finding] = []
     for rule in rules:
         if config.rule_enabled(rule.id):
