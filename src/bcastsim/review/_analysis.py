@@ -58,6 +58,10 @@ class Handler:
     conditions: tuple[str, ...]
     reraises: bool
     raise_levels: tuple[int, ...]
+    #: body lines of the protected block (first statement to the line before the handler)
+    block_lines: tuple[int, int] = (0, 0)
+    #: the handler leaves a trace someone reads: RAISE LOG/WARNING, or an INSERT (an error table)
+    logs: bool = False
 
 
 @attrs.frozen
@@ -159,12 +163,16 @@ def exception_handlers(plpgsql: Any) -> list[Handler]:
                     )
                     levels = tuple(raises(clause.get("action")))
                     first_line = _first_lineno(clause.get("action"))
+                    block_first = _first_lineno(stmt.get("body")) or int(stmt.get("lineno", 0) or 0)
                     handlers.append(
                         Handler(
                             lineno=first_line or int(stmt.get("lineno", 0) or 0),
                             conditions=conditions,
                             reraises=any(level >= _ELOG_ERROR for level in levels),
                             raise_levels=levels,
+                            block_lines=(block_first, max(block_first, (first_line or block_first) - 1)),
+                            logs=any(level in _LOGGED_LEVELS for level in levels)
+                            or _inserts(clause.get("action")),
                         )
                     )
             for value in node.values():
@@ -175,6 +183,24 @@ def exception_handlers(plpgsql: Any) -> list[Handler]:
 
     visit(root.get("action"))
     return handlers
+
+
+# RAISE levels that reach the server log (elog.h): LOG and WARNING. NOTICE and INFO go to the
+# client only, which for a trigger is the application's driver, where nobody reads them.
+_LOGGED_LEVELS = frozenset({15, 19})
+
+
+def _inserts(body: Any) -> bool:
+    """Whether a handler's action writes a row (an error log table)."""
+    if isinstance(body, Mapping):
+        if "PLpgSQL_stmt_execsql" in body:
+            query = body["PLpgSQL_stmt_execsql"].get("sqlstmt", {}).get("PLpgSQL_expr", {}).get("query", "")
+            if str(query).lstrip().upper().startswith("INSERT"):
+                return True
+        return any(_inserts(value) for value in body.values())
+    if isinstance(body, list):
+        return any(_inserts(item) for item in body)
+    return False
 
 
 def _first_lineno(body: Any) -> int | None:

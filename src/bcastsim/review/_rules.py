@@ -28,6 +28,7 @@ from bcastsim.review._analysis import (
 from bcastsim.review._config import CHANNEL_CONSUMERS, ReviewConfig
 from bcastsim.review._listen import project_listens
 from bcastsim.review._report import RuleInfo
+from bcastsim.sqlmodel import object_bytes
 
 if TYPE_CHECKING:
     from bcastsim.sqlmodel import Catalog, Function, NotifySite, Trigger
@@ -229,6 +230,24 @@ def _unbounded_reason(site: NotifySite) -> str:
     return site.unbounded_reason or "a value has no length limit"
 
 
+def _headroom(site: NotifySite) -> str:
+    """The byte arithmetic of an unbounded payload: how large the unbounded values may grow before the abort."""
+    unbounded = [field for field in site.payload or () if field.max_bytes is None]
+    if not unbounded or site.payload_format is None:
+        return f"a value of {NOTIFY_PAYLOAD_LIMIT + 1} bytes or more aborts it"
+    # The rest of the payload at its worst case, the unbounded values left out (zero bytes each).
+    fields = [attrs.evolve(f, max_bytes=0) if f.max_bytes is None else f for f in site.payload or ()]
+    rest = object_bytes(fields, site.payload_format)
+    if rest is None:
+        return f"a value of {NOTIFY_PAYLOAD_LIMIT + 1} bytes or more aborts it"
+    room = NOTIFY_PAYLOAD_LIMIT - rest
+    keys = ", ".join(repr(f.key) for f in unbounded)
+    return (
+        f"the rest of the payload takes up to {rest} bytes, so {keys} rendered in more than {room} bytes "
+        f"({NOTIFY_PAYLOAD_LIMIT} − {rest}) aborts the write"
+    )
+
+
 def _payload_too_large(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
         if site.payload is None and site.max_payload_bytes is None and site.unbounded_reason is None:
@@ -249,7 +268,8 @@ def _payload_too_large(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     ctx,
                     site,
                     f"{site.transport} payload has no worst-case bound ({reason}); at 8000 bytes "
-                    "pg_notify raises 'payload string too long' and the write that fired the trigger is lost",
+                    f"pg_notify raises 'payload string too long' and the write that fired the trigger is lost: "
+                    f"{_headroom(site)}",
                 )
             elif size > NOTIFY_PAYLOAD_LIMIT:
                 yield rule.at_site(
@@ -740,17 +760,29 @@ def _exception_swallowed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         function = ctx.catalog.functions[name]
         if function.plpgsql is None:
             continue
+        sites = [site for site in ctx.catalog.notify_sites if site.function == name]
         for handler in exception_handlers(function.plpgsql):
-            if "others" in handler.conditions and not handler.reraises:
-                location = function.file_line(handler.lineno)
-                yield rule.finding(
-                    ctx,
-                    f"EXCEPTION WHEN OTHERS in {name} does not re-raise: every error, including a failed "
-                    "notification, is swallowed and the transaction commits as if all went well",
-                    path=location.path,
-                    line=location.line,
-                    function=name,
-                )
+            if "others" not in handler.conditions or handler.reraises or handler.logs:
+                continue
+            first = function.file_line(handler.block_lines[0]).line
+            last = function.file_line(handler.block_lines[1]).line
+            hidden = [
+                site for site in sites if site.transport in _NOTIFY_TRANSPORTS and first <= site.location.line <= last
+            ]
+            if not hidden:
+                continue  # no send of its own fails into this handler: what it hides is not a lost message
+            location = function.file_line(handler.lineno)
+            yield rule.finding(
+                ctx,
+                f"EXCEPTION WHEN OTHERS in {name} neither re-raises nor logs: when {hidden[0].transport} on "
+                f"'{hidden[0].channel}' (line {hidden[0].location.line}) fails, the message is lost and the "
+                "transaction commits with no trace of it",
+                path=location.path,
+                line=location.line,
+                function=name,
+                fix="log it where someone reads it (RAISE WARNING 'notify failed: %', SQLERRM;), or re-raise "
+                "with RAISE; if the write must not commit without its message",
+            )
 
 
 def _hot_table_notify(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
@@ -1089,8 +1121,9 @@ RULES: tuple[Rule, ...] = (
         id="exception-swallowed",
         severity=Severity.WARNING,
         title="Exception handler swallows every error",
-        why="WHEN OTHERS without RAISE hides every failure, including the ones that should abort the "
-        "transaction; the message is lost and nobody is told.",
+        why="WHEN OTHERS around a pg_notify that neither re-raises nor logs (RAISE LOG/WARNING, an INSERT) "
+        "hides the failed send: the message is lost and nobody is told. A handler that logs is how a "
+        "broadcast that must not abort the write is written, and is not reported.",
         fix="catch the specific conditions you expect, or re-raise with RAISE; after logging",
         check=_exception_swallowed,
     ),

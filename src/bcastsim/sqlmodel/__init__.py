@@ -18,6 +18,7 @@ from bcastsim.sqlmodel._cfg import (
     parse_condition,
     tg_op_truth,
 )
+from bcastsim.sqlmodel._lineage import object_bytes
 from bcastsim.sqlmodel._migrations import CONVENTIONS, order_directory
 from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
@@ -62,6 +63,7 @@ __all__ = [
     "load_catalog",
     "load_catalog_text",
     "normalize_type",
+    "object_bytes",
     "order_directory",
     "parse_condition",
     "tg_op_truth",
