@@ -33,7 +33,7 @@ from bcastsim._errors import InputError
 from bcastsim._io import path_kind, read_text
 from bcastsim.sqlmodel._migrations import is_down_file, order_directory, up_part
 from bcastsim.sqlmodel._plpgsql import analyze_catalog
-from bcastsim.sqlmodel._psql import find_psql_variable, strip_psql
+from bcastsim.sqlmodel._psql import find_psql_variable, stand_in_psql_variables, strip_psql
 from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
     Catalog,
@@ -216,17 +216,29 @@ class _Loader:
             statements = pglast.parse_sql(text)
         except pglast.parser.ParseError as error:
             variable = find_psql_variable(text)
-            if variable is not None:
+            stand_in, variable_notes = stand_in_psql_variables(text) if variable is not None else (text, [])
+            substituted: Any = None
+            try:
+                substituted = pglast.parse_sql(stand_in) if variable is not None else None
+            except Exception:  # not even with stand-ins: the variable is the reason to name
+                substituted = None
+            if substituted is not None:
+                statements = substituted
+                text = stand_in
+                for note in variable_notes:
+                    self._diagnose(note.code, note.message, SourceLocation(shown, note.line))
+            elif variable is not None:
                 raise InputError(
                     f"psql variable {variable[0]}: psql substitutes it before PostgreSQL reads the file",
                     path=shown,
                     line=variable[1],
                     fix=f"substitute {variable[0]} first (e.g. with sed, or psql -v and pg_dump of the result)",
                 ) from None
-            message = str(error.args[0]) if error.args else str(error)
-            offset = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else None
-            line = lines.line(offset) if offset is not None else None
-            raise InputError(f"SQL syntax error: {message}", path=shown, line=line, fix=_SQL_FIX) from None
+            else:
+                message = str(error.args[0]) if error.args else str(error)
+                offset = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else None
+                line = lines.line(offset) if offset is not None else None
+                raise InputError(f"SQL syntax error: {message}", path=shown, line=line, fix=_SQL_FIX) from None
         except Exception as error:  # pglast raises a few other kinds on odd bytes (e.g. NUL)
             raise InputError(f"SQL cannot be parsed: {error}", path=shown, fix=_SQL_FIX) from None
         for raw in statements:
