@@ -7,6 +7,7 @@ cannot read is reported by the ``unsupported-sql`` rule instead.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -28,6 +29,7 @@ from bcastsim.review._analysis import (
 from bcastsim.review._config import CHANNEL_CONSUMERS, ReviewConfig
 from bcastsim.review._listen import project_listens
 from bcastsim.review._report import RuleInfo
+from bcastsim.review._suppress import statement_spans
 from bcastsim.sqlmodel import object_bytes
 
 if TYPE_CHECKING:
@@ -228,6 +230,32 @@ def _unbounded_reason(site: NotifySite) -> str:
     if fields:
         return "; ".join(fields)
     return site.unbounded_reason or "a value has no length limit"
+
+
+def _insertion_patch(path: str, after_line: int, new_lines: list[str]) -> str | None:
+    """A unified diff inserting ``new_lines`` after line ``after_line`` of the file at ``path``; None if unreadable."""
+    file = Path(path)
+    if path.startswith(("git:", "<")) or not file.is_file():
+        return None
+    try:
+        old = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not 0 <= after_line <= len(old):
+        return None
+    if old and not old[-1].endswith("\n"):
+        old[-1] += "\n"
+    new = [*old[:after_line], *(line + "\n" for line in new_lines), *old[after_line:]]
+    return "".join(difflib.unified_diff(old, new, fromfile=f"a/{path}", tofile=f"b/{path}", n=2))
+
+
+def _statement_end(path: str, line: int) -> int | None:
+    """The last line of the statement holding ``line`` in the file at ``path``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return next((last for first, last in statement_spans(text) if first <= line <= last), None)
 
 
 def _headroom(site: NotifySite) -> str:
@@ -730,6 +758,11 @@ def _security_definer(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 "ALTER FUNCTION … SET search_path = pg_catalog, public",
             )
         elif function.search_path is None:
+            end = _statement_end(function.location.path, function.location.line)
+            schema = name.rsplit(".", 1)[0] if "." in name else "public"
+            paths = ", ".join(dict.fromkeys(("pg_catalog", schema, "public", "pg_temp")))
+            alter = f"ALTER FUNCTION {name}({', '.join(function.signature)}) SET search_path = {paths};"
+            patch = _insertion_patch(function.location.path, end, [alter]) if end is not None else None
             yield rule.finding(
                 ctx,
                 f"{name} is SECURITY DEFINER without SET search_path: a caller who can create objects "
@@ -737,6 +770,7 @@ def _security_definer(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 path=function.location.path,
                 line=function.location.line,
                 function=name,
+                fix=f"pin it after the function: {alter}" + (f"\n{patch}" if patch else ""),
             )
         else:
             parts = [p.strip().strip('"').lower() for p in function.search_path.split(",")]
@@ -772,6 +806,7 @@ def _exception_swallowed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             if not hidden:
                 continue  # no send of its own fails into this handler: what it hides is not a lost message
             location = function.file_line(handler.lineno)
+            patch = _log_patch(location.path, location.line)
             yield rule.finding(
                 ctx,
                 f"EXCEPTION WHEN OTHERS in {name} neither re-raises nor logs: when {hidden[0].transport} on "
@@ -781,8 +816,20 @@ def _exception_swallowed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 line=location.line,
                 function=name,
                 fix="log it where someone reads it (RAISE WARNING 'notify failed: %', SQLERRM;), or re-raise "
-                "with RAISE; if the write must not commit without its message",
+                "with RAISE; if the write must not commit without its message" + (f"\n{patch}" if patch else ""),
             )
+
+
+def _log_patch(path: str, line: int) -> str | None:
+    """Insert ``RAISE WARNING … SQLERRM`` as the handler's first statement, at that statement's indentation."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not 1 <= line <= len(lines):
+        return None
+    indent = lines[line - 1][: len(lines[line - 1]) - len(lines[line - 1].lstrip())]
+    return _insertion_patch(path, line - 1, [f"{indent}RAISE WARNING 'notify failed: %', SQLERRM;"])
 
 
 def _hot_table_notify(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
