@@ -99,3 +99,19 @@ def test_byte_arithmetic_holds_in_postgres(bcastsim_server: EphemeralPostgres) -
         with pytest.raises(Exception, match="payload string too long"):
             database.execute(insert.format(n=1, chars=room - 1))
 
+
+
+ZONE = ROOT / "tests" / "fixtures" / "sql" / "review" / "rules" / "timestamp-session-zone.unsafe.sql"
+
+
+@pytest.mark.postgres
+def test_the_session_time_zone_decides_the_send_in_postgres(bcastsim_server: EphemeralPostgres) -> None:
+    """The same row, due in three hours UTC, notifies when written from a UTC+9 session and not from UTC."""
+    insert = "INSERT INTO reminders (id, due_at) VALUES ({id}, (now() AT TIME ZONE 'UTC') + interval '3 hours')"
+    channels = []
+    with bcastsim_server.create_database([ZONE]) as database:
+        for number, zone in enumerate(("UTC", "Asia/Tokyo"), start=1):
+            result = database.run_transaction([f"SET LOCAL TimeZone = '{zone}'", insert.format(id=number)])
+            assert result.committed
+            channels.append([n.channel for n in result.notifications])
+    assert channels == [[], ["reminders"]]

@@ -12,9 +12,13 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
+import pglast
+from pglast import ast
+from pglast.enums import A_Expr_Kind, SQLValueFunctionOp
+from pglast.stream import RawStream
 
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._analysis import (
@@ -741,6 +745,91 @@ def _timestamp_semantics(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     )
 
 
+_TZ_CLOCKS = frozenset({"now", "transaction_timestamp", "statement_timestamp", "clock_timestamp"})
+_COMPARE = frozenset({"<", "<=", ">", ">=", "=", "<>", "!="})
+
+
+def _is_tz_clock(node: Any) -> bool:
+    """now(), CURRENT_TIMESTAMP and the other clocks that give a timestamptz."""
+    while isinstance(node, ast.TypeCast) and node.typeName is not None:
+        names = [n.sval for n in node.typeName.names or () if isinstance(n, ast.String)]
+        if names and names[-1] not in ("timestamptz",):
+            return False
+        node = node.arg
+    if isinstance(node, ast.SQLValueFunction):
+        return node.op == SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP
+    if isinstance(node, ast.FuncCall):
+        called = [str(n.sval or "") for n in node.funcname or () if isinstance(n, ast.String)]
+        return bool(called) and called[-1].lower() in _TZ_CLOCKS and not node.args
+    return False
+
+
+def _row_column(node: Any) -> tuple[str, str] | None:
+    if isinstance(node, ast.ColumnRef):
+        fields = [f.sval for f in node.fields or () if isinstance(f, ast.String)]
+        if len(fields) == 2 and str(fields[0]).lower() in ("new", "old"):
+            return str(fields[0]).upper(), str(fields[1]).lower()
+    return None
+
+
+def _zone_comparisons(sql: str) -> Iterator[tuple[str, str, str]]:
+    """(record, column, clock text) for each comparison of NEW/OLD.column with a timestamptz clock in ``sql``."""
+    try:
+        tree: Any = pglast.parse_sql(
+            sql if re.match(r"\s*(select|insert|update|delete|with)\b", sql, re.I) else f"SELECT {sql}"
+        )
+    except Exception:  # PL/pgSQL-only syntax: nothing read here
+        return
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.A_Expr) and node.kind == A_Expr_Kind.AEXPR_OP:
+            operator = "".join(n.sval or "" for n in node.name or () if isinstance(n, ast.String))
+            for column, clock in ((node.lexpr, node.rexpr), (node.rexpr, node.lexpr)):
+                ref = _row_column(column)
+                if operator in _COMPARE and ref is not None and isinstance(clock, ast.Node) and _is_tz_clock(clock):
+                    yield ref[0], ref[1], str(RawStream()(clock))
+        if isinstance(node, ast.Node):
+            stack.extend(getattr(node, slot, None) for slot in getattr(type(node), "__slots__", ()))
+        elif isinstance(node, tuple | list):
+            stack.extend(node)
+
+
+def _session_zone_comparisons(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    """A timestamp (without time zone) column compared with now(): the result depends on the session's TimeZone."""
+    for name in sorted(ctx.catalog.functions):
+        function = ctx.catalog.functions[name]
+        triggers = [t for t in ctx.triggers_for(name) if t.level == "ROW"]
+        if function.plpgsql is None or not triggers:
+            continue
+        types: dict[str, str] = {}
+        for trigger in triggers:
+            table = ctx.catalog.tables.get(trigger.table)
+            for defined in table.columns if table is not None else ():
+                types.setdefault(defined.name, defined.type_name)
+        reported: set[tuple[str, str]] = set()
+        for stmt in statements(function.plpgsql):
+            if not stmt.ops:
+                continue
+            for sql in stmt.sql:
+                for record, column, clock in _zone_comparisons(sql):
+                    if types.get(column) != "timestamp" or (record, column) in reported:
+                        continue
+                    reported.add((record, column))
+                    location = function.file_line(stmt.lineno)
+                    yield rule.finding(
+                        ctx,
+                        f"{record}.{column} is timestamp without time zone, compared with {clock} (timestamptz): "
+                        f"PostgreSQL reads {record}.{column} in the session's TimeZone, so whether the condition "
+                        "holds, and the message is sent, depends on the time zone of whoever writes the row",
+                        path=location.path,
+                        line=location.line,
+                        function=name,
+                        fix=f"make {column} timestamptz, or compare in the zone it is stored in: "
+                        f"{record}.{column} AT TIME ZONE 'UTC' against {clock}",
+                    )
+
+
 def _security_definer(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for name in sorted(ctx.catalog.functions):
         function = ctx.catalog.functions[name]
@@ -1145,6 +1234,16 @@ RULES: tuple[Rule, ...] = (
         "write, whatever the code around it seems to expect.",
         fix="RETURN NULL everywhere in AFTER triggers; to stop a write use a BEFORE trigger or a constraint",
         check=_after_return_ignored,
+    ),
+    Rule(
+        id="timestamp-session-zone",
+        severity=Severity.WARNING,
+        title="timestamp column compared with now() in the session's time zone",
+        why="Comparing a timestamp without time zone with now() (a timestamptz) converts the column in the "
+        "session's TimeZone setting: the same row passes or fails the guard depending on who writes it, so a "
+        "message is sent early, late or not at all.",
+        fix="store the column as timestamptz, or compare it AT TIME ZONE the zone it is stored in",
+        check=_session_zone_comparisons,
     ),
     Rule(
         id="timestamp-semantics",
