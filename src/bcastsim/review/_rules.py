@@ -1080,12 +1080,23 @@ def _private_default(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 def _send_never_runs(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for diagnostic in ctx.catalog.diagnostics:
         if diagnostic.code == NEVER_RUNS and not ctx.orphan(diagnostic.function):
+            function = ctx.function(diagnostic.function) if diagnostic.function else None
+            if function is not None and function.language == "sql":
+                # PERFORM is PL/pgSQL: a LANGUAGE sql function has to read the WITH query instead.
+                fix = (
+                    "make the main statement read the WITH query (e.g. SELECT count(*) FROM it in a final "
+                    "statement of the function), or move the send into a PL/pgSQL function (PERFORM …)"
+                )
+            else:
+                fix = "call the send in its own statement (PERFORM realtime.send(…) / PERFORM pg_notify(…)), or make "
+                fix += "the main statement read the WITH query it sits in"
             yield rule.finding(
                 ctx,
                 diagnostic.message,
                 path=diagnostic.location.path,
                 line=diagnostic.location.line,
                 function=diagnostic.function,
+                fix=fix,
             )
 
 
@@ -1129,8 +1140,8 @@ RULES: tuple[Rule, ...] = (
         why="CONCAT drops NULLs, so the message goes to a bare prefix topic nobody subscribes to; '||' "
         "makes the whole name NULL, which pg_notify rejects (aborting the write) and realtime.send "
         "swallows (losing the message).",
-        fix="take the value from a NOT NULL column of NEW/OLD, or skip the send (IF v IS NULL THEN RETURN) "
-        "when a lookup finds nothing",
+        fix="take the value from a NOT NULL column of NEW/OLD, or skip the send when it is NULL "
+        "(IF v IS NULL THEN RETURN NULL; END IF; in an AFTER trigger, RETURN NEW in a BEFORE one)",
         check=_channel_from_nullable,
     ),
     Rule(
