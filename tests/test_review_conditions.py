@@ -106,3 +106,41 @@ def test_witnesses_hold_in_postgres(
     )
     with bcastsim_server.create_database([]) as database:
         assert database.execute(query) == [(True, False)]
+
+
+GUARDED = """\
+CREATE TABLE tasks (id bigint PRIMARY KEY, status text, note text, priority integer);
+CREATE FUNCTION task_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF {guard} THEN
+    PERFORM pg_notify('tasks', NEW.id::text);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER task_changed AFTER UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION task_changed();
+"""
+
+
+@pytest.mark.parametrize(
+    ("guard", "columns"),
+    [
+        ("NOT (OLD.status IS NOT DISTINCT FROM NEW.status)", "status"),
+        ("OLD.status <> NEW.status AND NEW.priority > 2", "status"),
+        ("NEW.status IS DISTINCT FROM OLD.status OR NEW.note IS DISTINCT FROM OLD.note", "status, note"),
+        ("NEW.status IS DISTINCT FROM OLD.status OR NEW.priority > 5", None),
+    ],
+    ids=["negated-not-distinct", "ne-and-more", "either-column", "or-an-unchanged-test"],
+)
+def test_update_any_column_reads_guards_as_logic(tmp_path: Path, guard: str, columns: str | None) -> None:
+    """The columns a guard needs changed are decided by the solver, however the guard is written."""
+    from bcastsim.review import ReviewConfig, check
+
+    path = tmp_path / "tasks.sql"
+    path.write_text(GUARDED.format(guard=guard))
+    (finding,) = [f for f in check([path], config=ReviewConfig()).findings if f.rule == "update-any-column"]
+    if columns is None:
+        assert "every UPDATE" in finding.message
+        assert "only" not in finding.message
+    else:
+        assert finding.message.endswith(f"only changes of {columns} send anything")
+        assert f"UPDATE OF {columns}" in (finding.fix or "")

@@ -32,6 +32,7 @@ from bcastsim.review._analysis import (
 )
 from bcastsim.review._config import CHANNEL_CONSUMERS, ReviewConfig
 from bcastsim.review._listen import project_listens
+from bcastsim.review._logic import escape
 from bcastsim.review._report import RuleInfo
 from bcastsim.review._suppress import statement_spans
 from bcastsim.sqlmodel import object_bytes
@@ -980,11 +981,6 @@ def _duplicate_collapse(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 )
 
 
-_CHANGE_GUARD = re.compile(r"OLD\s*\.\s*\"?(\w+)\"?\s+IS\s+DISTINCT\s+FROM\s+NEW\s*\.\s*\"?(\w+)", re.I)
-_CHANGE_GUARD_2 = re.compile(r"NEW\s*\.\s*\"?(\w+)\"?\s+IS\s+DISTINCT\s+FROM\s+OLD\s*\.\s*\"?(\w+)", re.I)
-_CHANGE_NE = re.compile(r"(?:OLD|NEW)\s*\.\s*\"?(\w+)\"?\s*(?:<>|!=)\s*(?:OLD|NEW)\s*\.\s*\"?(\w+)", re.I)
-
-
 def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     sites_by_function: dict[str, list[NotifySite]] = {}
     for site in ctx.sites():
@@ -999,10 +995,7 @@ def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         columns: list[str] = []
         unguarded = False
         for site in sites:
-            found: list[str] = []
-            for guard in site.guards:
-                for pattern in (_CHANGE_GUARD, _CHANGE_GUARD_2, _CHANGE_NE):
-                    found += [m.group(1).lower() for m in pattern.finditer(guard)]
+            found = _columns_that_must_change(site)
             if not found:
                 unguarded = True
             columns += found
@@ -1029,6 +1022,34 @@ def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             )
 
 
+def _columns_that_must_change(site: NotifySite) -> list[str]:
+    """Columns of which at least one must change for the site to send on UPDATE, decided by the solver.
+
+    The candidates are the NEW/OLD columns its UPDATE conditions read; they qualify when no row makes
+    the conditions true while every one of them keeps its value. Empty: the site can send on an update
+    that changes none of them.
+    """
+    conditions = dict(site.emitted_when).get("UPDATE")
+    if not conditions:
+        return []
+    candidates = list(dict.fromkeys(ref.column for text in conditions for ref in row_refs(text)))
+    if not candidates:
+        return []
+
+    def implied(columns: list[str]) -> bool:
+        changed = " OR ".join(f"NEW.{_quote(c)} IS DISTINCT FROM OLD.{_quote(c)}" for c in columns)
+        return bool(columns) and escape(conditions, (changed,), "UPDATE") is None
+
+    if not implied(candidates):
+        return []
+    # Drop the columns the implication does not need (a test of NEW.priority > 2 beside a change of status).
+    for column in list(candidates):
+        rest = [c for c in candidates if c != column]
+        if implied(rest):
+            candidates = rest
+    return candidates
+
+
 def _quote(name: str) -> str:
     return ".".join(part if re.fullmatch(r"[a-z_][a-z0-9_]*", part) else f'"{part}"' for part in name.split("."))
 
@@ -1046,6 +1067,8 @@ def _narrower_trigger(ctx: RuleContext, trigger: Trigger, sites: list[NotifySite
             s.column for site in sites for f in site.payload or () for s in f.sources if s.table == trigger.table
         ]
         columns = tuple(c for c in dict.fromkeys(carried) if table is not None and table.column(c) is not None)
+    if table is not None and columns and set(columns) >= {c.name for c in table.columns}:
+        columns = ()  # UPDATE OF every column is every update: it would change nothing
     events = [
         f"UPDATE OF {', '.join(_quote(c) for c in columns)}" if e == "UPDATE" and columns else e for e in trigger.events
     ]
