@@ -144,3 +144,30 @@ def test_update_any_column_reads_guards_as_logic(tmp_path: Path, guard: str, col
     else:
         assert finding.message.endswith(f"only changes of {columns} send anything")
         assert f"UPDATE OF {columns}" in (finding.fix or "")
+
+
+@pytest.mark.parametrize(
+    ("condition", "matters"),
+    [
+        ("NEW.status = 'streaming' OR OLD.status = 'streaming'", False),
+        ("NEW.x IS DISTINCT FROM OLD.x", True),
+        ("NEW.x <> OLD.x", True),
+        ("NEW.due > OLD.due", True),
+    ],
+)
+def test_reading_old_on_insert_matters_only_when_it_changes_the_outcome(condition: str, matters: bool) -> None:
+    """OLD is NULL on INSERT: a finding only where that NULL changes when the condition holds."""
+    from bcastsim.review._logic import absent_read_matters
+
+    assert absent_read_matters(condition, "INSERT") is matters
+
+
+def test_brainshare_style_or_is_not_an_event_mismatch(tmp_path: Path) -> None:
+    """IF NEW.s = 'x' OR OLD.s = 'x' on an INSERT OR UPDATE trigger reads OLD harmlessly; NEW.s <> OLD.s does not."""
+    from bcastsim.review import ReviewConfig, check
+
+    path = tmp_path / "tasks.sql"
+    for guard, reported in (("NEW.status = 'done' OR OLD.status = 'done'", False), ("NEW.status <> OLD.status", True)):
+        path.write_text(GUARDED.format(guard=guard).replace("AFTER UPDATE ON", "AFTER INSERT OR UPDATE ON"))
+        rules = {f.rule for f in check([path], config=ReviewConfig()).findings}
+        assert ("trigger-event-mismatch" in rules) is reported, guard

@@ -31,7 +31,7 @@ from pglast.stream import RawStream
 
 from bcastsim.sqlmodel import tg_op_truth
 
-__all__ = ["Witness", "equivalent", "escape"]
+__all__ = ["Witness", "absent_read_matters", "equivalent", "escape"]
 
 _UPDATE_OF = re.compile(r"^UPDATE OF (.+)$")
 _COMPARISONS = {"=", "<>", "!=", "<", "<=", ">", ">="}
@@ -171,9 +171,13 @@ def _parse(text: str) -> Any | None:
 class _Encoder:
     """Encodes conditions of one operation; shared between the two versions compared."""
 
-    def __init__(self, operation: str, sorts: _Sorts) -> None:
+    def __init__(self, operation: str, sorts: _Sorts, *, null_safe_absent: bool = False) -> None:
         self.operation = operation
         self.sorts = sorts
+        # Read a comparison with a column of the absent record (OLD on INSERT, NEW on DELETE) as the
+        # author plausibly meant it: = as IS NOT DISTINCT FROM, <> as IS DISTINCT FROM.
+        self.null_safe_absent = null_safe_absent
+        self.unnatural_on_absent = False
         self.columns: dict[str, tuple[Any, Any, str]] = {}  # name → (is not null, value, sort)
         self.opaque: dict[str, Tri] = {}
         self.facts: list[Any] = []
@@ -235,7 +239,22 @@ class _Encoder:
                 return str(const[0])
         return None
 
+    def _absent(self, node: Any) -> bool:
+        name = _ref_name(node)
+        return name is not None and (
+            (name.startswith("OLD.") and self.operation == "INSERT")
+            or (name.startswith("NEW.") and self.operation == "DELETE")
+        )
+
     def compare(self, operator: str, left: Any, right: Any, node: Any) -> Tri:
+        if self._absent(left) or self._absent(right):
+            if operator not in {"=", "<>", "!="}:
+                self.unnatural_on_absent = True
+            elif self.null_safe_absent:
+                flagged = self.unnatural_on_absent
+                differ, same = self.distinct(left, right, node)
+                self.unnatural_on_absent = flagged
+                return (same, differ) if operator == "=" else (differ, same)
         sort = self._operand_sort(left, right)
         a = self.term(left, sort) if sort else None
         b = self.term(right, sort) if sort else None
@@ -255,6 +274,10 @@ class _Encoder:
         return z3.And(both, relation), z3.And(both, z3.Not(relation))
 
     def distinct(self, left: Any, right: Any, node: Any) -> Tri:
+        if self._absent(left) or self._absent(right):
+            # IS DISTINCT FROM the absent record holds for any non-NULL value: an INSERT counts as a
+            # change of every column. Whether that is meant is the author's call, so it matters.
+            self.unnatural_on_absent = True
         sort = self._operand_sort(left, right)
         a = self.term(left, sort) if sort else None
         b = self.term(right, sort) if sort else None
@@ -414,3 +437,26 @@ def escape(first: tuple[str, ...], second: tuple[str, ...], operation: str) -> W
 def equivalent(first: tuple[str, ...], second: tuple[str, ...], operation: str) -> bool:
     """Whether two condition lists send on exactly the same rows under ``operation``."""
     return escape(first, second, operation) is None and escape(second, first, operation) is None
+
+
+def absent_read_matters(condition: str, operation: str) -> bool:
+    """Whether reading the absent record (OLD on INSERT, NEW on DELETE) changes when ``condition`` holds.
+
+    The condition as PostgreSQL evaluates it (the absent columns NULL) is compared with the condition
+    read null-safely (``=`` as IS NOT DISTINCT FROM, ``<>`` as IS DISTINCT FROM on absent columns). When
+    both hold on exactly the same rows, the NULL changes nothing (``NEW.s = 'x' OR OLD.s = 'x'`` on
+    INSERT); when they differ (``NEW.s <> OLD.s`` never holds on INSERT), it does. An ordering test
+    (``<``, ``>``) on an absent column has no null-safe reading: it matters. Undecided: it matters.
+    """
+    sorts = _sorts((condition,))
+    actual = _Encoder(operation, sorts)
+    meant = _Encoder(operation, sorts, null_safe_absent=True)
+    holds = actual.conjunction((condition,))
+    holds_meant = meant.conjunction((condition,))
+    if actual.unnatural_on_absent or meant.unnatural_on_absent:
+        return True
+    solver = z3.Solver()
+    solver.set("timeout", _TIMEOUT_MS)
+    solver.add(*actual.facts, *meant.facts)
+    solver.add(holds != holds_meant)
+    return bool(solver.check() != z3.unsat)

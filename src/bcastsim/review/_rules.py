@@ -32,7 +32,7 @@ from bcastsim.review._analysis import (
 )
 from bcastsim.review._config import CHANNEL_CONSUMERS, ReviewConfig
 from bcastsim.review._listen import project_listens
-from bcastsim.review._logic import escape
+from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
 from bcastsim.review._suppress import statement_spans
 from bcastsim.sqlmodel import object_bytes
@@ -600,6 +600,8 @@ def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     reads = refs_read_on(sql, bad)
                     if reads is not None and (ref.record, ref.column) not in reads:
                         continue  # only in a CASE branch TG_OP rules out
+                    if stmt.kind == "PLpgSQL_stmt_if" and not absent_read_matters(sql, bad):
+                        continue  # the NULL changes nothing: NEW.s = 'x' OR OLD.s = 'x' on INSERT
                     key = (ref.record, ref.column, bad)
                     if key in reported:
                         continue
