@@ -676,6 +676,8 @@ def _before_returns_null(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             if skipped:
                 location = function.file_line(stmt.lineno)
                 ops = " and ".join(sorted(skipped))
+                # What keeps the row on exactly the operations that reach this RETURN.
+                keep = "OLD" if skipped == {"DELETE"} else "NEW" if "DELETE" not in skipped else "COALESCE(NEW, OLD)"
                 yield rule.finding(
                     ctx,
                     f"BEFORE trigger returns {value.lower()} on {ops} ({triggers[0].name}): "
@@ -683,6 +685,7 @@ def _before_returns_null(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     path=location.path,
                     line=location.line,
                     function=name,
+                    fix=f"RETURN {keep} at this line, which only {ops} reach{'es' if len(skipped) == 1 else ''}",
                 )
 
 
