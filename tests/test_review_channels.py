@@ -80,3 +80,16 @@ def test_unknown_consumer_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as error:
         _config(root)
     assert error.value.line == 5
+
+
+def test_shop_example_checks_clean_with_its_channels_table() -> None:
+    """The shop's own pyproject names its worker's channel: check reports no error and says how it judged it."""
+    shop = ROOT / "examples" / "shop"
+    config = load_config(shop / "pyproject.toml", all_rules())
+    report = check([shop / "db" / "schema.sql", shop / "db" / "triggers.sql"], config=config)
+    assert [f for f in report.findings if f.severity.value in ("error", "warning")] == []
+    notes = [f.message for f in report.findings if f.rule == "transport-assumed"]
+    assert notes == [
+        "1 pg_notify/NOTIFY site(s) on 'fulfilment_jobs' judged as delivered by LISTEN/NOTIFY (a database session): "
+        "[tool.bcastsim.channels] 'fulfilment_jobs' = 'listen'"
+    ]
