@@ -86,3 +86,22 @@ def test_postgres_agrees_on_overloads(bcastsim_server: EphemeralPostgres) -> Non
         rows = database.execute("SELECT pg_get_function_identity_arguments('enqueue'::regproc)")
     assert load_catalog([HISTORY / "overloads.sql"]).functions["enqueue"].signature == ("text", "integer", "integer")
     assert rows == [("q text, n integer, priority integer",)]
+
+
+def test_renamed_trigger_function_keeps_its_trigger_and_site() -> None:
+    """ALTER FUNCTION … RENAME TO: the function and its site move to the new name; the trigger follows it."""
+    catalog = load_catalog([HISTORY / "rename.sql"])
+    assert "notify_job" not in catalog.functions
+    assert catalog.triggers[("jobs", "job_created")].function == "job_created_notify"
+    assert [(site.function, site.tables) for site in catalog.notify_sites] == [("job_created_notify", ("jobs",))]
+    assert not [d for d in catalog.diagnostics if d.code == "rename"]
+
+
+@pytest.mark.postgres
+def test_postgres_agrees_on_the_rename(bcastsim_server: EphemeralPostgres) -> None:
+    """In PostgreSQL the trigger still fires after the rename and the notification is sent."""
+    with bcastsim_server.create_database([HISTORY / "rename.sql"]) as database:
+        result = database.run_transaction(["INSERT INTO jobs (id) VALUES (1)"])
+        rows = database.execute("SELECT tgfoid::regproc::text FROM pg_trigger WHERE tgname = 'job_created'")
+    assert [n.channel for n in result.notifications] == ["jobs"]
+    assert rows == [("job_created_notify",)]

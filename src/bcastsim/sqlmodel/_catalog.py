@@ -894,12 +894,37 @@ class _Loader:
             if trigger is not None:
                 new_name = stmt.newname or ""
                 self.catalog.triggers[(table, new_name)] = attrs_evolve(trigger, name=new_name)
-        elif kind in (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN, ObjectType.OBJECT_FUNCTION):
+        elif kind == ObjectType.OBJECT_FUNCTION and isinstance(stmt.object, ast.ObjectWithArgs) and stmt.newname:
+            self._rename_function(stmt.object, stmt.newname)
+        elif kind in (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN):
             self._diagnose(
                 "rename",
                 f"ALTER … RENAME of a {kind.name.removeprefix('OBJECT_').lower()} is not modelled",
                 location,
             )
+
+    def _rename_function(self, obj: ast.ObjectWithArgs, new_name: str) -> None:
+        """ALTER FUNCTION f(args) RENAME TO g: the overload moves; triggers (bound to the function) follow it."""
+        found = self._functions_named(obj)
+        if len(found) != 1:
+            return  # none, or an ambiguous name without argument types: PostgreSQL fails, nothing moves
+        (function,) = found
+        names = _strings(obj.objname)
+        renamed_name = qualified_name(names[0] if len(names) > 1 else None, new_name)
+        overloads = self._overloads.get(function.name, {})
+        overloads.pop(function.signature, None)
+        if self.catalog.functions.get(function.name) is function:
+            if overloads:
+                self.catalog.functions[function.name] = list(overloads.values())[-1]
+            else:
+                del self.catalog.functions[function.name]
+        renamed = attrs_evolve(function, name=renamed_name)
+        self._overloads.setdefault(renamed_name, {})[renamed.signature] = renamed
+        self.catalog.functions[renamed_name] = renamed
+        if not renamed.signature:  # a trigger function: its triggers now name it by the new name
+            for key, trigger in list(self.catalog.triggers.items()):
+                if trigger.function == function.name:
+                    self.catalog.triggers[key] = attrs_evolve(trigger, function=renamed_name)
 
     # end -----------------------------------------------------------------------------
 
