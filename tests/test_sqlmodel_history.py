@@ -105,3 +105,10 @@ def test_postgres_agrees_on_the_rename(bcastsim_server: EphemeralPostgres) -> No
         rows = database.execute("SELECT tgfoid::regproc::text FROM pg_trigger WHERE tgname = 'job_created'")
     assert [n.channel for n in result.notifications] == ["jobs"]
     assert rows == [("job_created_notify",)]
+
+
+def test_do_block_applies_what_its_paths_reach() -> None:
+    """In a DO block, the trigger after an early conditional RETURN is created; the one after RETURN is not."""
+    catalog = load_catalog([HISTORY / "do_unreachable.sql"])
+    assert sorted(name for _, name in catalog.triggers) == ["job_created"]
+    assert [d.location.line for d in catalog.diagnostics if d.code == "unreachable"] == [9]

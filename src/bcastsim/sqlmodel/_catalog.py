@@ -31,6 +31,7 @@ from pglast.stream import RawStream
 
 from bcastsim._errors import InputError
 from bcastsim._io import path_kind, read_text
+from bcastsim.sqlmodel._cfg import build_cfg
 from bcastsim.sqlmodel._migrations import is_down_file, order_directory, up_part
 from bcastsim.sqlmodel._plpgsql import analyze_catalog
 from bcastsim.sqlmodel._psql import find_psql_variable, stand_in_psql_variables, strip_psql
@@ -327,7 +328,16 @@ class _Loader:
         for loop in _catalog_loops(parsed):
             here = SourceLocation(location.path, first_line + max(loop["lineno"], 1) - 1)
             self._set_search_path_by_loop(loop, here)
+        # The block's own control flow: a statement no path reaches (after an unconditional RETURN or
+        # RAISE EXCEPTION) is never run, so what it would create is not applied.
+        graph = build_cfg(parsed)
+        facts = graph.facts() if graph is not None else ()
+        reached = {node.lineno for node in graph.statements if facts[node.index].reachable} if graph else set()
+        never = {node.lineno for node in graph.statements if not facts[node.index].reachable} if graph else set()
         for query, lineno, constant in _do_statements(parsed):
+            if lineno in never - reached:
+                self._diagnose("unreachable", "statement of a DO block that no path reaches: not applied", location)
+                continue
             if not constant:
                 dynamic = dynamic or not _is_catalog_loop_statement(query)
                 continue
