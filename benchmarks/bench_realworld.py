@@ -36,6 +36,7 @@ MANIFEST = ROOT / "tests" / "fixtures" / "realworld" / "corpus.toml"
 sys.path.insert(0, str(ROOT / "tests"))
 from _corpus import CORPUS_MISSING  # noqa: E402
 from _corpus import corpus_root as shared_corpus_root  # noqa: E402
+from test_realworld_further import further_root  # noqa: E402
 
 
 def corpus_root(explicit: str | None, files: Sequence[dict[str, Any]]) -> Path:
@@ -107,9 +108,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the per-file rows to this JSON file")
     parser.add_argument("--per-project", action="store_true",
                         help="run each project's files together, in manifest order, instead of one file at a time")
+    parser.add_argument("--further", action="store_true",
+                        help="measure the manifest's further files (projects not in the corpus) instead")
     options = parser.parse_args(argv)
-    files: list[dict[str, Any]] = tomllib.loads(MANIFEST.read_text())["file"]
-    root = corpus_root(options.corpus, files)
+    files: list[dict[str, Any]] = tomllib.loads(MANIFEST.read_text())["further_file" if options.further else "file"]
+    if options.further:
+        found = further_root()
+        if found is None:
+            sys.exit("bench_realworld: further copies not found; set BCASTSIM_REALWORLD_FURTHER")
+        root = found
+    else:
+        root = corpus_root(options.corpus, files)
     chosen = [(root / entry["local_path"], entry) for entry in files
               if not options.only or options.only in entry["local_path"]]
     groups: dict[str, list[tuple[Path, dict[str, Any]]]] = {}

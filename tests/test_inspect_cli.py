@@ -130,3 +130,16 @@ def test_json_does_not_depend_on_hash_seed() -> None:
         )
         outputs.add(result.stdout)
     assert len(outputs) == 1
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_smallest_trigger_inspects_in_every_format(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    """A trigger whose payload is one scalar (PERFORM pg_notify(ch, NEW.id::text)) inspects with exit 0."""
+    status, out, err = _run(capsys, str(FIXTURES / "smallest_trigger.sql"), "--format", fmt)
+    assert (status, err) == (0, "")
+    assert "jobs_done" in out
+    if fmt == "text":
+        assert "payload     scalar, ≤ 20 bytes" in out
+    else:
+        (site,) = json.loads(out)["notify_sites"]
+        assert (site["payload_builder"], site["payload"], site["max_payload_bytes"]) == ("scalar", None, 20)

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from bcastsim import InputError, Severity
 from bcastsim.review import RULES, ReviewConfig, all_rules, check, load_config
 from bcastsim.review._analysis import ALL_OPS, decided_ops, row_refs, statements
-from bcastsim.review._analysis import _guard_ops as guard_ops
 from bcastsim.review._suppress import SUPPRESSION_RULE, statement_spans
 from bcastsim.sqlmodel import load_catalog_text
+from bcastsim.sqlmodel._cfg import operations_where
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE_FIXTURES = ROOT / "tests" / "fixtures" / "sql" / "review" / "rules"
@@ -349,7 +349,7 @@ def _possible(model: object, op: str) -> set[bool]:
 def test_tg_op_guards_match_brute_force(condition: tuple[str, object]) -> None:
     """The TG_OP evaluator says exactly which operations can make a condition true or false."""
     text, model = condition
-    when_true, when_false = guard_ops(text)
+    when_true, when_false = operations_where(text, True), operations_where(text, False)
     assert when_true == frozenset(op for op in ALL_OPS if True in _possible(model, op))
     assert when_false == frozenset(op for op in ALL_OPS if False in _possible(model, op))
     assert decided_ops(text) == frozenset(op for op in ALL_OPS if len(_possible(model, op)) == 1)

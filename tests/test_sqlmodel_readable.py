@@ -34,12 +34,22 @@ def test_pg_dump_copy_data_and_meta_commands_are_skipped_as_notes() -> None:
     assert not any(f.rule == "unsupported-sql" and f.severity.value != "note" for f in report.findings)
 
 
-def test_psql_variable_is_named_as_the_reason() -> None:
-    """A psql variable is an input error naming the variable and its line, telling to substitute it."""
+def test_psql_variable_is_read_as_a_stand_in_with_a_note() -> None:
+    """A psql variable (:SCHEMA) is read as the name SCHEMA with a note at its line; the site is still found."""
+    catalog = load_catalog(FIXTURES / "psql_variable.sql")
+    assert [(site.function, site.location.line) for site in catalog.notify_sites] == [("schema.notify_job", 5)]
+    notes = [d for d in catalog.diagnostics if d.code == "psql-variable"]
+    assert [(d.location.line, ":SCHEMA" in d.message) for d in notes] == [(3, True)]
+
+
+def test_psql_variable_that_cannot_stand_in_is_named_as_the_reason(tmp_path: Path) -> None:
+    """Where no stand-in parses (a table named by a :'literal'), the input error names the variable and its line."""
+    path = tmp_path / "v.sql"
+    path.write_text("SELECT 1;\nCREATE TABLE :'name' (id int);\n")
     with pytest.raises(InputError) as caught:
-        load_catalog(FIXTURES / "psql_variable.sql")
-    assert ":SCHEMA" in caught.value.message
-    assert caught.value.line == 3
+        load_catalog(path)
+    assert ":'name'" in caught.value.message
+    assert caught.value.line == 2
     assert "substitute" in caught.value.one_line()
 
 

@@ -126,3 +126,40 @@ def test_unused_suppression_note_names_the_file_as_other_findings_do(
     paths = {f["rule"]: f["path"] for f in findings}
     assert paths[UNUSED_SUPPRESSION_RULE] == "db/triggers.sql"
     assert paths["security-definer-search-path"] == "db/triggers.sql"
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        "",
+        "SELECT 1;\n\n",
+        "SELECT 1;\n",
+        "SELECT 1; -- a comment on the previous statement\n",
+    ],
+    ids=["first-in-file", "after-a-blank-line", "right-after-a-statement", "after-a-commented-statement"],
+)
+def test_comment_on_the_line_above_the_statement_suppresses_it(tmp_path: Path, before: str) -> None:
+    """A comment line directly above CREATE FUNCTION (the documented place) suppresses the function's finding."""
+    text = before + "-- bcastsim: ignore[security-definer-search-path] reviewed\n" + DEFINER
+    report = check([_write(tmp_path, text)], schema=SCHEMA)
+    assert "security-definer-search-path" not in _rules(report)
+    assert report.suppressed == 1
+    assert UNUSED_SUPPRESSION_RULE not in _rules(report)
+
+
+def test_comment_above_a_blank_line_does_not_reach_the_statement(tmp_path: Path) -> None:
+    """A blank line ends the comment block: a comment separated from the statement by one suppresses nothing."""
+    text = "SELECT 1;\n-- bcastsim: ignore[security-definer-search-path]\n\n" + DEFINER.split("\n", 1)[1]
+    report = check([_write(tmp_path, text)], schema=SCHEMA)
+    assert "security-definer-search-path" in _rules(report)
+    assert UNUSED_SUPPRESSION_RULE in _rules(report)
+
+
+def test_comment_block_above_the_trigger_does_not_reach_the_function(tmp_path: Path) -> None:
+    """A comment block above CREATE TRIGGER belongs to the trigger, not to the function statement before it."""
+    text = DEFINER.replace(
+        "CREATE TRIGGER item_definer_trigger",
+        "-- bcastsim: ignore[security-definer-search-path]\nCREATE TRIGGER item_definer_trigger",
+    )
+    report = check([_write(tmp_path, text)], schema=SCHEMA)
+    assert "security-definer-search-path" in _rules(report)

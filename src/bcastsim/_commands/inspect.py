@@ -267,8 +267,10 @@ def render_text(doc: dict[str, Any]) -> str:
             ]
         )
         out.extend(_table(details, indent="      "))
-        if site["payload"] is None and site["payload_builder"] != "scalar":
-            out.append("      (payload not understood: see diagnostics)")
+        if site["payload"] is None:
+            # A scalar or literal payload has no fields to list; anything else was not understood.
+            if site["payload_builder"] not in ("scalar", "literal"):
+                out.append("      (payload not understood: see diagnostics)")
             continue
         rows = []
         for field in site["payload"]:

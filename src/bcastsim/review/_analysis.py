@@ -14,7 +14,9 @@ from typing import Any
 import attrs
 import pglast
 from pglast import ast
-from pglast.enums import A_Expr_Kind, BoolExprType
+from pglast.enums import BoolExprType
+
+from bcastsim.sqlmodel import ALL_OPERATIONS, build_cfg, function_root, parse_condition, tg_op_truth
 
 __all__ = [
     "ALL_OPS",
@@ -30,7 +32,7 @@ __all__ = [
     "truth_under",
 ]
 
-ALL_OPS: frozenset[str] = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCATE"})
+ALL_OPS: frozenset[str] = ALL_OPERATIONS
 
 # PL/pgSQL elog levels as parse_plpgsql reports them (utils/elog.h).
 _ELOG_ERROR = 21
@@ -56,6 +58,10 @@ class Handler:
     conditions: tuple[str, ...]
     reraises: bool
     raise_levels: tuple[int, ...]
+    #: body lines of the protected block (first statement to the line before the handler)
+    block_lines: tuple[int, int] = (0, 0)
+    #: the handler leaves a trace someone reads: RAISE LOG/WARNING, or an INSERT (an error table)
+    logs: bool = False
 
 
 @attrs.frozen
@@ -74,188 +80,39 @@ _TG_OP_ANY = re.compile(r"TG_OP\s*(?:=|<>|!=)\s*'(\w+)'|TG_OP\s+(?:NOT\s+)?IN\s*
 Truth = bool | None
 
 
-def _const_text(node: Any) -> str | None:
-    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
-        return str(node.val.sval).upper()
-    if isinstance(node, ast.TypeCast):
-        return _const_text(node.arg)
-    return None
-
-
-def _is_tg_op(node: Any) -> bool:
-    if isinstance(node, ast.TypeCast):
-        return _is_tg_op(node.arg)
-    if not isinstance(node, ast.ColumnRef):
-        return False
-    fields: tuple[Any, ...] = node.fields or ()
-    return len(fields) == 1 and isinstance(fields[0], ast.String) and str(fields[0].sval).lower() == "tg_op"
-
-
 def _truth(node: Any, op: str) -> Truth:
-    if isinstance(node, ast.BoolExpr):
-        values = [_truth(arg, op) for arg in node.args or ()]
-        if node.boolop == BoolExprType.AND_EXPR:
-            if any(v is False for v in values):
-                return False
-            return True if all(v is True for v in values) else None
-        if node.boolop == BoolExprType.OR_EXPR:
-            if any(v is True for v in values):
-                return True
-            return False if all(v is False for v in values) else None
-        inner = values[0] if values else None
-        return None if inner is None else not inner
-    if isinstance(node, ast.A_Expr):
-        name = str(node.name[0].sval) if node.name else ""
-        left: Any = node.lexpr
-        right: Any = node.rexpr
-        if _is_tg_op(right) and not _is_tg_op(left):
-            left, right = right, left
-        if not _is_tg_op(left):
-            return None
-        if node.kind == A_Expr_Kind.AEXPR_IN and isinstance(right, tuple | list):
-            listed = {_const_text(item) for item in right}
-            if None in listed:
-                return None
-            return (op in listed) if name == "=" else (op not in listed)
-        if node.kind == A_Expr_Kind.AEXPR_OP:
-            value = _const_text(right)
-            if value is None:
-                return None
-            if name == "=":
-                return op == value
-            if name in {"<>", "!="}:
-                return op != value
-    return None
+    return tg_op_truth(node, op)
 
 
 def truth_under(node: Any, op: str) -> bool | None:
     """Whether a condition is true under ``TG_OP = op`` from its TG_OP tests alone; None: it depends."""
-    return _truth(node, op)
-
-
-def _condition(cond: str) -> Any | None:
-    try:
-        parsed: Any = pglast.parse_sql(f"SELECT {cond}")
-        return parsed[0].stmt.targetList[0].val
-    except Exception:  # not plain SQL (e.g. a PL/pgSQL-only construct): no restriction known
-        return None
-
-
-def _guard_ops(cond: str) -> tuple[frozenset[str] | None, frozenset[str] | None]:
-    """(ops under which the condition can be true, ops under which it can be false); None: all ops."""
-    node = _condition(cond)
-    if node is None:
-        return None, None
-    truths = {op: _truth(node, op) for op in ALL_OPS}
-    when_true = frozenset(op for op, value in truths.items() if value is not False)
-    when_false = frozenset(op for op, value in truths.items() if value is not True)
-    return when_true, when_false
+    return tg_op_truth(node, op)
 
 
 def decided_ops(cond: str) -> frozenset[str]:
     """Ops under which ``cond`` is decided by its TG_OP tests alone (other values cannot matter)."""
-    node = _condition(cond)
+    node = parse_condition(cond)
     if node is None:
         return frozenset()
-    return frozenset(op for op in ALL_OPS if _truth(node, op) is not None)
-
-
-def _expr(node: Any) -> str | None:
-    if isinstance(node, Mapping) and "PLpgSQL_expr" in node:
-        query = node["PLpgSQL_expr"].get("query")
-        return query if isinstance(query, str) else None
-    return None
-
-
-def _exprs(stmt: Mapping[str, Any]) -> list[str]:
-    found: list[str] = []
-
-    def visit(value: Any) -> None:
-        text = _expr(value)
-        if text is not None:
-            found.append(text)
-            return
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                if key in {"then_body", "else_body", "elsif_list", "body", "exceptions", "stmts", "action"}:
-                    continue
-                visit(item)
-        elif isinstance(value, list):
-            for item in value:
-                visit(item)
-
-    visit(stmt)
-    return found
-
-
-def _function_root(plpgsql: Mapping[str, Any] | list[Any] | None) -> Mapping[str, Any] | None:
-    node: Any = plpgsql
-    if isinstance(node, list):
-        node = node[0] if node else None
-    if isinstance(node, Mapping) and "PLpgSQL_function" in node:
-        node = node["PLpgSQL_function"]
-    return node if isinstance(node, Mapping) else None
+    return frozenset(op for op in ALL_OPS if tg_op_truth(node, op) is not None)
 
 
 def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS) -> list[Statement]:
-    """Every statement of the function, with the TG_OP values under which it can run."""
-    root = _function_root(plpgsql)
-    if root is None:
+    """Every statement of the function, with the TG_OP values that reach it along some path.
+
+    Read from the function's control-flow graph: a statement after a branch that returned for
+    an operation is not reached on it, and a statement no path reaches has no operations.
+    """
+    graph = build_cfg(plpgsql)
+    if graph is None:
         return []
-    result: list[Statement] = []
-
-    def walk(body: Any, ops: frozenset[str], in_handler: bool, protected: bool) -> None:
-        if not isinstance(body, list):
-            return
-        for item in body:
-            if not isinstance(item, Mapping) or not item:
-                continue
-            kind, stmt = next(iter(item.items()))
-            if not isinstance(stmt, Mapping):
-                continue
-            lineno = int(stmt.get("lineno", 0) or 0)
-            sql = _exprs(stmt)
-            if kind == "PLpgSQL_stmt_return" and not sql:
-                # RETURN of a record variable names a datum, not an expression; the catalog reads
-                # which one from the source (``retvar``), as the parse tree drops it.
-                target = stmt.get("retvar")
-                sql = [str(target).upper()] if isinstance(target, str) else []
-            result.append(Statement(kind, lineno, tuple(sql), ops, in_handler, protected))
-            if kind == "PLpgSQL_stmt_if":
-                cond = _expr(stmt.get("cond")) or ""
-                when_true, when_false = _guard_ops(cond)
-                walk(stmt.get("then_body"), ops & when_true if when_true is not None else ops, in_handler, protected)
-                remaining = ops & when_false if when_false is not None else ops
-                for elsif in stmt.get("elsif_list") or []:
-                    branch = elsif.get("PLpgSQL_if_elsif", {}) if isinstance(elsif, Mapping) else {}
-                    econd = _expr(branch.get("cond")) or ""
-                    etrue, efalse = _guard_ops(econd)
-                    walk(
-                        branch.get("stmts"),
-                        remaining & etrue if etrue is not None else remaining,
-                        in_handler,
-                        protected,
-                    )
-                    remaining = remaining & efalse if efalse is not None else remaining
-                walk(stmt.get("else_body"), remaining, in_handler, protected)
-            elif kind == "PLpgSQL_stmt_block":
-                has_handlers = bool(stmt.get("exceptions"))
-                walk(stmt.get("body"), ops, in_handler, protected or has_handlers)
-                exceptions = stmt.get("exceptions") or {}
-                block = exceptions.get("PLpgSQL_exception_block", {}) if isinstance(exceptions, Mapping) else {}
-                for exc in block.get("exc_list") or []:
-                    clause = exc.get("PLpgSQL_exception", {}) if isinstance(exc, Mapping) else {}
-                    walk(clause.get("action"), ops, True, protected)
-            else:
-                for key in ("body", "stmts", "then_body", "else_body"):
-                    walk(stmt.get(key), ops, in_handler, protected)
-                for case in stmt.get("case_whens") or []:
-                    when = case.get("PLpgSQL_case_when", {}) if isinstance(case, Mapping) else {}
-                    walk(when.get("stmts"), ops, in_handler, protected)
-
-    action = root.get("action")
-    walk([action] if action else [], trigger_ops, False, False)
-    return result
+    facts = graph.facts(trigger_ops)
+    return [
+        Statement(
+            node.kind, node.lineno, node.sql, facts[node.index].operations, node.in_handler, node.in_protected_block
+        )
+        for node in graph.statements
+    ]
 
 
 def tg_op_literals(plpgsql: Any) -> list[tuple[str, int]]:
@@ -275,7 +132,7 @@ def tg_op_literals(plpgsql: Any) -> list[tuple[str, int]]:
 
 def exception_handlers(plpgsql: Any) -> list[Handler]:
     """Every ``EXCEPTION WHEN`` clause, with whether its action re-raises (RAISE at ERROR level)."""
-    root = _function_root(plpgsql)
+    root = function_root(plpgsql)
     if root is None:
         return []
     handlers: list[Handler] = []
@@ -306,12 +163,16 @@ def exception_handlers(plpgsql: Any) -> list[Handler]:
                     )
                     levels = tuple(raises(clause.get("action")))
                     first_line = _first_lineno(clause.get("action"))
+                    block_first = _first_lineno(stmt.get("body")) or int(stmt.get("lineno", 0) or 0)
                     handlers.append(
                         Handler(
                             lineno=first_line or int(stmt.get("lineno", 0) or 0),
                             conditions=conditions,
                             reraises=any(level >= _ELOG_ERROR for level in levels),
                             raise_levels=levels,
+                            block_lines=(block_first, max(block_first, (first_line or block_first) - 1)),
+                            logs=any(level in _LOGGED_LEVELS for level in levels)
+                            or _inserts(clause.get("action")),
                         )
                     )
             for value in node.values():
@@ -322,6 +183,24 @@ def exception_handlers(plpgsql: Any) -> list[Handler]:
 
     visit(root.get("action"))
     return handlers
+
+
+# RAISE levels that reach the server log (elog.h): LOG and WARNING. NOTICE and INFO go to the
+# client only, which for a trigger is the application's driver, where nobody reads them.
+_LOGGED_LEVELS = frozenset({15, 19})
+
+
+def _inserts(body: Any) -> bool:
+    """Whether a handler's action writes a row (an error log table)."""
+    if isinstance(body, Mapping):
+        if "PLpgSQL_stmt_execsql" in body:
+            query = body["PLpgSQL_stmt_execsql"].get("sqlstmt", {}).get("PLpgSQL_expr", {}).get("query", "")
+            if str(query).lstrip().upper().startswith("INSERT"):
+                return True
+        return any(_inserts(value) for value in body.values())
+    if isinstance(body, list):
+        return any(_inserts(item) for item in body)
+    return False
 
 
 def _first_lineno(body: Any) -> int | None:

@@ -19,6 +19,10 @@ is an input error with the nearest known key as a suggestion::
     hot-tables = ["orders"]                # tables written in bursts by many users at once (default: none)
     migrations = "goose"                   # force a migration convention (default: detected)
     severity = { "timestamp-semantics" = "note" }                # per-rule override
+
+    [tool.bcastsim.channels]               # who consumes each channel (globs; the first match wins)
+    "jobs_*" = "listen"                    # the project's own worker LISTENs on it
+    "room:*" = "supabase"                  # Supabase Realtime subscribers
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from bcastsim._toml import line_of, read_toml
 from bcastsim.findings import Severity
 
 __all__ = [
+    "CHANNEL_CONSUMERS",
     "CONFIG_FILE",
     "CONFIG_KEYS",
     "DEFAULT_HOT_TABLES",
@@ -54,6 +59,8 @@ __all__ = [
 TRANSPORTS = ("auto", "supabase-realtime", "postgres")
 CONFIG_FILE = "bcastsim.toml"
 _TOOL_TABLE = re.compile(r"^\s*\[\s*tool\s*\.\s*bcastsim\s*[\].]", re.MULTILINE)
+# Consumers of a channel in [tool.bcastsim.channels], and the transport each means.
+CHANNEL_CONSUMERS = {"supabase": "supabase-realtime", "listen": "postgres"}
 
 # People's identities and contact details. Artists' stage names are public in the
 # modelled event, so `artist_profiles.name` is deliberately not here.
@@ -102,6 +109,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     "disable",
     *_LIST_KEYS,
     "severity",
+    "channels",
 )
 
 
@@ -128,6 +136,8 @@ class ReviewConfig:
     paths: tuple[Path, ...] = ()
     fail_on: str = "error"
     source: str | None = None
+    #: channel glob → consumer ("supabase" or "listen"), in the order written
+    channels: tuple[tuple[str, str], ...] = ()
 
     def rule_enabled(self, rule_id: str) -> bool:
         if rule_id in self.disable:
@@ -148,6 +158,13 @@ class ReviewConfig:
 
     def is_hot_table(self, table: str) -> bool:
         return _match_any(table, self.hot_tables)
+
+    def channel_consumer(self, channel: str) -> tuple[str, str] | None:
+        """The (glob, consumer) of the first ``[tool.bcastsim.channels]`` entry matching ``channel``."""
+        for pattern, consumer in self.channels:
+            if fnmatch.fnmatchcase(channel, pattern):
+                return pattern, consumer
+        return None
 
     def severity_for(self, rule_id: str, default: Severity) -> Severity:
         return self.severity.get(rule_id, default)
@@ -287,4 +304,21 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
             )
         severity[rule_id] = _SEVERITIES[level]
     kwargs["severity"] = severity
+
+    channels = table.get("channels", {})
+    if not isinstance(channels, dict):
+        raise InputError(
+            "[tool.bcastsim] channels must be a table of channel glob = consumer",
+            path=pyproject,
+            fix='write e.g. [tool.bcastsim.channels] then "jobs_*" = "listen"',
+        )
+    for pattern, consumer in channels.items():
+        if consumer not in CHANNEL_CONSUMERS:
+            raise InputError(
+                f"[tool.bcastsim.channels] {pattern!r} must be one of {', '.join(CHANNEL_CONSUMERS)}, "
+                f"got {consumer!r}",
+                path=pyproject,
+                line=line_of(text, "tool.bcastsim.channels", pattern),
+            )
+    kwargs["channels"] = tuple(channels.items())
     return ReviewConfig(**kwargs)

@@ -7,12 +7,18 @@ cannot read is reported by the ``unsupported-sql`` rule instead.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import attrs
+import pglast
+from pglast import ast
+from pglast.enums import A_Expr_Kind, SQLValueFunctionOp
+from pglast.stream import RawStream
 
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._analysis import (
@@ -24,8 +30,12 @@ from bcastsim.review._analysis import (
     statements,
     tg_op_literals,
 )
-from bcastsim.review._config import ReviewConfig
+from bcastsim.review._config import CHANNEL_CONSUMERS, ReviewConfig
+from bcastsim.review._listen import project_listens
+from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
+from bcastsim.review._suppress import statement_spans
+from bcastsim.sqlmodel import object_bytes
 
 if TYPE_CHECKING:
     from bcastsim.sqlmodel import Catalog, Function, NotifySite, Trigger
@@ -51,6 +61,8 @@ class RuleContext:
 
     catalog: Catalog
     config: ReviewConfig
+    #: channel → ``file:line`` where the project's own code LISTENs on it (see ``_listen``)
+    worker_listens: Mapping[str, str] = attrs.field(factory=dict)
 
     def sites(self) -> tuple[NotifySite, ...]:
         """Sites that can run: in functions some trigger fires, or in functions called directly."""
@@ -83,19 +95,38 @@ class RuleContext:
         )
 
     def transport_of(self, site: NotifySite) -> str:
-        """The transport a site is judged against: ``supabase-realtime`` or ``postgres``.
+        """The transport a site is judged against: ``supabase-realtime`` or ``postgres``."""
+        return self.transport_decision(site)[0]
 
-        With ``auto`` a pg_notify site is a Realtime one only in a project that targets Realtime,
-        and never when it is a channel someone LISTENs on in the inputs or a known control channel.
+    def transport_decision(self, site: NotifySite) -> tuple[str, str]:
+        """The transport a site is judged against, and why.
+
+        In order: ``--transport``/``transport`` when not ``auto``; a ``[tool.bcastsim.channels]``
+        entry matching the channel; ``realtime.*`` calls are Realtime; a channel the inputs'
+        ``LISTEN`` statements, the project's worker code or a known server (PostgREST) listens on
+        is LISTEN/NOTIFY; else Realtime when the inputs target it, and self-hosted LISTEN/NOTIFY
+        when they do not — an assumption, said so.
         """
         if self.config.transport != "auto":
-            return self.config.transport
-        if site.transport in _REALTIME_TRANSPORTS:
-            return "supabase-realtime"
+            return self.config.transport, f"transport = {self.config.transport!r} is configured"
         channel = str(site.channel)
-        if site.channel.is_literal and (channel in self.catalog.listens or channel in CONTROL_CHANNELS):
-            return "postgres"
-        return "supabase-realtime" if self.targets_realtime else "postgres"
+        configured = self.config.channel_consumer(channel)
+        if configured is not None:
+            pattern, consumer = configured
+            return CHANNEL_CONSUMERS[consumer], f"[tool.bcastsim.channels] {pattern!r} = {consumer!r}"
+        if site.transport in _REALTIME_TRANSPORTS:
+            return "supabase-realtime", f"{site.transport} writes to realtime.messages"
+        if site.channel.is_literal and channel in self.catalog.listens:
+            return "postgres", f"the inputs LISTEN on '{channel}'"
+        if site.channel.is_literal and channel in CONTROL_CHANNELS:
+            return "postgres", f"'{channel}' is a control channel a server LISTENs on"
+        regex = re.compile(site.channel.regex())
+        for listened, where in self.worker_listens.items():
+            if regex.fullmatch(listened):
+                return "postgres", f"the project's code LISTENs on '{listened}' ({where})"
+        if self.targets_realtime:
+            return "supabase-realtime", "the inputs target Supabase Realtime and nothing in the project LISTENs on it"
+        return "postgres", "no realtime schema in the inputs: assumed self-hosted LISTEN/NOTIFY"
 
     def listened_privately(self, site: NotifySite) -> bool:
         """A pg_notify site of a LISTEN/NOTIFY project: only database sessions can hear it."""
@@ -206,6 +237,50 @@ def _unbounded_reason(site: NotifySite) -> str:
     return site.unbounded_reason or "a value has no length limit"
 
 
+def _insertion_patch(path: str, after_line: int, new_lines: list[str]) -> str | None:
+    """A unified diff inserting ``new_lines`` after line ``after_line`` of the file at ``path``; None if unreadable."""
+    file = Path(path)
+    if path.startswith(("git:", "<")) or not file.is_file():
+        return None
+    try:
+        old = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not 0 <= after_line <= len(old):
+        return None
+    if old and not old[-1].endswith("\n"):
+        old[-1] += "\n"
+    new = [*old[:after_line], *(line + "\n" for line in new_lines), *old[after_line:]]
+    return "".join(difflib.unified_diff(old, new, fromfile=f"a/{path}", tofile=f"b/{path}", n=2))
+
+
+def _statement_end(path: str, line: int) -> int | None:
+    """The last line of the statement holding ``line`` in the file at ``path``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return next((last for first, last in statement_spans(text) if first <= line <= last), None)
+
+
+def _headroom(site: NotifySite) -> str:
+    """The byte arithmetic of an unbounded payload: how large the unbounded values may grow before the abort."""
+    unbounded = [field for field in site.payload or () if field.max_bytes is None]
+    if not unbounded or site.payload_format is None:
+        return f"a value of {NOTIFY_PAYLOAD_LIMIT + 1} bytes or more aborts it"
+    # The rest of the payload at its worst case, the unbounded values left out (zero bytes each).
+    fields = [attrs.evolve(f, max_bytes=0) if f.max_bytes is None else f for f in site.payload or ()]
+    rest = object_bytes(fields, site.payload_format)
+    if rest is None:
+        return f"a value of {NOTIFY_PAYLOAD_LIMIT + 1} bytes or more aborts it"
+    room = NOTIFY_PAYLOAD_LIMIT - rest
+    keys = ", ".join(repr(f.key) for f in unbounded)
+    return (
+        f"the rest of the payload takes up to {rest} bytes, so {keys} rendered in more than {room} bytes "
+        f"({NOTIFY_PAYLOAD_LIMIT} − {rest}) aborts the write"
+    )
+
+
 def _payload_too_large(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
         if site.payload is None and site.max_payload_bytes is None and site.unbounded_reason is None:
@@ -226,7 +301,8 @@ def _payload_too_large(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     ctx,
                     site,
                     f"{site.transport} payload has no worst-case bound ({reason}); at 8000 bytes "
-                    "pg_notify raises 'payload string too long' and the write that fired the trigger is lost",
+                    f"pg_notify raises 'payload string too long' and the write that fired the trigger is lost: "
+                    f"{_headroom(site)}",
                 )
             elif size > NOTIFY_PAYLOAD_LIMIT:
                 yield rule.at_site(
@@ -422,13 +498,32 @@ def _restricted_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 def _pg_notify_not_delivered(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for site in ctx.sites():
-        if site.transport in _NOTIFY_TRANSPORTS and ctx.transport_of(site) == "supabase-realtime":
+        if site.transport not in _NOTIFY_TRANSPORTS:
+            continue
+        transport, why = ctx.transport_decision(site)
+        if transport == "supabase-realtime":
             yield rule.at_site(
                 ctx,
                 site,
                 f"{site.transport} on '{site.channel}' never reaches Supabase Realtime subscribers: "
-                "the server has no LISTEN path, so this message is sent to nobody",
+                f"the server has no LISTEN path, so this message is sent to nobody (judged as Realtime: {why})",
             )
+
+
+def _transport_assumed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    """One note per transport and reason: what the pg_notify sites were judged against, and why."""
+    grouped: dict[tuple[str, str], list[NotifySite]] = {}
+    for site in ctx.sites():
+        if site.transport in _NOTIFY_TRANSPORTS:
+            grouped.setdefault(ctx.transport_decision(site), []).append(site)
+    for (transport, why), sites in grouped.items():
+        medium = "Supabase Realtime" if transport == "supabase-realtime" else "LISTEN/NOTIFY (a database session)"
+        channels = ", ".join(dict.fromkeys(f"'{site.channel}'" for site in sites))
+        yield rule.at_site(
+            ctx,
+            sites[0],
+            f"{len(sites)} pg_notify/NOTIFY site(s) on {channels} judged as delivered by {medium}: {why}",
+        )
 
 
 def _realtime_not_listened(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
@@ -511,6 +606,8 @@ def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     reads = refs_read_on(sql, bad)
                     if reads is not None and (ref.record, ref.column) not in reads:
                         continue  # only in a CASE branch TG_OP rules out
+                    if stmt.kind == "PLpgSQL_stmt_if" and not absent_read_matters(sql, bad):
+                        continue  # the NULL changes nothing: NEW.s = 'x' OR OLD.s = 'x' on INSERT
                     key = (ref.record, ref.column, bad)
                     if key in reported:
                         continue
@@ -585,6 +682,8 @@ def _before_returns_null(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             if skipped:
                 location = function.file_line(stmt.lineno)
                 ops = " and ".join(sorted(skipped))
+                # What keeps the row on exactly the operations that reach this RETURN.
+                keep = "OLD" if skipped == {"DELETE"} else "NEW" if "DELETE" not in skipped else "COALESCE(NEW, OLD)"
                 yield rule.finding(
                     ctx,
                     f"BEFORE trigger returns {value.lower()} on {ops} ({triggers[0].name}): "
@@ -592,6 +691,7 @@ def _before_returns_null(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     path=location.path,
                     line=location.line,
                     function=name,
+                    fix=f"RETURN {keep} at this line, which only {ops} reach{'es' if len(skipped) == 1 else ''}",
                 )
 
 
@@ -657,12 +757,113 @@ def _timestamp_semantics(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     )
 
 
+_TZ_CLOCKS = frozenset({"now", "transaction_timestamp", "statement_timestamp", "clock_timestamp"})
+_COMPARE = frozenset({"<", "<=", ">", ">=", "=", "<>", "!="})
+
+
+def _is_tz_clock(node: Any) -> bool:
+    """now(), CURRENT_TIMESTAMP and the other clocks that give a timestamptz."""
+    while isinstance(node, ast.TypeCast) and node.typeName is not None:
+        names = [n.sval for n in node.typeName.names or () if isinstance(n, ast.String)]
+        if names and names[-1] not in ("timestamptz",):
+            return False
+        node = node.arg
+    if isinstance(node, ast.SQLValueFunction):
+        return node.op == SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP
+    if isinstance(node, ast.FuncCall):
+        called = [str(n.sval or "") for n in node.funcname or () if isinstance(n, ast.String)]
+        return bool(called) and called[-1].lower() in _TZ_CLOCKS and not node.args
+    return False
+
+
+def _row_column(node: Any) -> tuple[str, str] | None:
+    if isinstance(node, ast.ColumnRef):
+        fields = [f.sval for f in node.fields or () if isinstance(f, ast.String)]
+        if len(fields) == 2 and str(fields[0]).lower() in ("new", "old"):
+            return str(fields[0]).upper(), str(fields[1]).lower()
+    return None
+
+
+def _zone_comparisons(sql: str) -> Iterator[tuple[str, str, str]]:
+    """(record, column, clock text) for each comparison of NEW/OLD.column with a timestamptz clock in ``sql``."""
+    try:
+        tree: Any = pglast.parse_sql(
+            sql if re.match(r"\s*(select|insert|update|delete|with)\b", sql, re.I) else f"SELECT {sql}"
+        )
+    except Exception:  # PL/pgSQL-only syntax: nothing read here
+        return
+    stack: list[Any] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.A_Expr) and node.kind == A_Expr_Kind.AEXPR_OP:
+            operator = "".join(n.sval or "" for n in node.name or () if isinstance(n, ast.String))
+            for column, clock in ((node.lexpr, node.rexpr), (node.rexpr, node.lexpr)):
+                ref = _row_column(column)
+                if operator in _COMPARE and ref is not None and isinstance(clock, ast.Node) and _is_tz_clock(clock):
+                    yield ref[0], ref[1], str(RawStream()(clock))
+        if isinstance(node, ast.Node):
+            stack.extend(getattr(node, slot, None) for slot in getattr(type(node), "__slots__", ()))
+        elif isinstance(node, tuple | list):
+            stack.extend(node)
+
+
+def _session_zone_comparisons(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
+    """A timestamp (without time zone) column compared with now(): the result depends on the session's TimeZone."""
+    for name in sorted(ctx.catalog.functions):
+        function = ctx.catalog.functions[name]
+        triggers = [t for t in ctx.triggers_for(name) if t.level == "ROW"]
+        if function.plpgsql is None or not triggers:
+            continue
+        types: dict[str, str] = {}
+        for trigger in triggers:
+            table = ctx.catalog.tables.get(trigger.table)
+            for defined in table.columns if table is not None else ():
+                types.setdefault(defined.name, defined.type_name)
+        reported: set[tuple[str, str]] = set()
+        for stmt in statements(function.plpgsql):
+            if not stmt.ops:
+                continue
+            for sql in stmt.sql:
+                for record, column, clock in _zone_comparisons(sql):
+                    if types.get(column) != "timestamp" or (record, column) in reported:
+                        continue
+                    reported.add((record, column))
+                    location = function.file_line(stmt.lineno)
+                    yield rule.finding(
+                        ctx,
+                        f"{record}.{column} is timestamp without time zone, compared with {clock} (timestamptz): "
+                        f"PostgreSQL reads {record}.{column} in the session's TimeZone, so whether the condition "
+                        "holds, and the message is sent, depends on the time zone of whoever writes the row",
+                        path=location.path,
+                        line=location.line,
+                        function=name,
+                        fix=f"make {column} timestamptz, or compare in the zone it is stored in: "
+                        f"{record}.{column} AT TIME ZONE 'UTC' against {clock}",
+                    )
+
+
 def _security_definer(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for name in sorted(ctx.catalog.functions):
         function = ctx.catalog.functions[name]
         if not function.security_definer:
             continue
-        if function.search_path is None:
+        if function.search_path is None and function.search_path_unknown is not None:
+            yield rule.finding(
+                ctx,
+                f"{name} is SECURITY DEFINER and its search_path is not known: {function.search_path_unknown}",
+                path=function.location.path,
+                line=function.location.line,
+                function=name,
+                severity=Severity.NOTE,
+                fix="check that the loop reaches this function, or pin it on the function: "
+                "ALTER FUNCTION … SET search_path = pg_catalog, public",
+            )
+        elif function.search_path is None:
+            end = _statement_end(function.location.path, function.location.line)
+            schema = name.rsplit(".", 1)[0] if "." in name else "public"
+            paths = ", ".join(dict.fromkeys(("pg_catalog", schema, "public", "pg_temp")))
+            alter = f"ALTER FUNCTION {name}({', '.join(function.signature)}) SET search_path = {paths};"
+            patch = _insertion_patch(function.location.path, end, [alter]) if end is not None else None
             yield rule.finding(
                 ctx,
                 f"{name} is SECURITY DEFINER without SET search_path: a caller who can create objects "
@@ -670,6 +871,7 @@ def _security_definer(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 path=function.location.path,
                 line=function.location.line,
                 function=name,
+                fix=f"pin it after the function: {alter}" + (f"\n{patch}" if patch else ""),
             )
         else:
             parts = [p.strip().strip('"').lower() for p in function.search_path.split(",")]
@@ -693,17 +895,42 @@ def _exception_swallowed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         function = ctx.catalog.functions[name]
         if function.plpgsql is None:
             continue
+        sites = [site for site in ctx.catalog.notify_sites if site.function == name]
         for handler in exception_handlers(function.plpgsql):
-            if "others" in handler.conditions and not handler.reraises:
-                location = function.file_line(handler.lineno)
-                yield rule.finding(
-                    ctx,
-                    f"EXCEPTION WHEN OTHERS in {name} does not re-raise: every error, including a failed "
-                    "notification, is swallowed and the transaction commits as if all went well",
-                    path=location.path,
-                    line=location.line,
-                    function=name,
-                )
+            if "others" not in handler.conditions or handler.reraises or handler.logs:
+                continue
+            first = function.file_line(handler.block_lines[0]).line
+            last = function.file_line(handler.block_lines[1]).line
+            hidden = [
+                site for site in sites if site.transport in _NOTIFY_TRANSPORTS and first <= site.location.line <= last
+            ]
+            if not hidden:
+                continue  # no send of its own fails into this handler: what it hides is not a lost message
+            location = function.file_line(handler.lineno)
+            patch = _log_patch(location.path, location.line)
+            yield rule.finding(
+                ctx,
+                f"EXCEPTION WHEN OTHERS in {name} neither re-raises nor logs: when {hidden[0].transport} on "
+                f"'{hidden[0].channel}' (line {hidden[0].location.line}) fails, the message is lost and the "
+                "transaction commits with no trace of it",
+                path=location.path,
+                line=location.line,
+                function=name,
+                fix="log it where someone reads it (RAISE WARNING 'notify failed: %', SQLERRM;), or re-raise "
+                "with RAISE; if the write must not commit without its message" + (f"\n{patch}" if patch else ""),
+            )
+
+
+def _log_patch(path: str, line: int) -> str | None:
+    """Insert ``RAISE WARNING … SQLERRM`` as the handler's first statement, at that statement's indentation."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not 1 <= line <= len(lines):
+        return None
+    indent = lines[line - 1][: len(lines[line - 1]) - len(lines[line - 1].lstrip())]
+    return _insertion_patch(path, line - 1, [f"{indent}RAISE WARNING 'notify failed: %', SQLERRM;"])
 
 
 def _unconfigured(ctx: RuleContext, rule: Rule, sites: list[NotifySite], key: str, message: str) -> Iterator[Finding]:
@@ -784,11 +1011,6 @@ def _duplicate_collapse(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 )
 
 
-_CHANGE_GUARD = re.compile(r"OLD\s*\.\s*\"?(\w+)\"?\s+IS\s+DISTINCT\s+FROM\s+NEW\s*\.\s*\"?(\w+)", re.I)
-_CHANGE_GUARD_2 = re.compile(r"NEW\s*\.\s*\"?(\w+)\"?\s+IS\s+DISTINCT\s+FROM\s+OLD\s*\.\s*\"?(\w+)", re.I)
-_CHANGE_NE = re.compile(r"(?:OLD|NEW)\s*\.\s*\"?(\w+)\"?\s*(?:<>|!=)\s*(?:OLD|NEW)\s*\.\s*\"?(\w+)", re.I)
-
-
 def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     sites_by_function: dict[str, list[NotifySite]] = {}
     for site in ctx.sites():
@@ -803,10 +1025,7 @@ def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         columns: list[str] = []
         unguarded = False
         for site in sites:
-            found: list[str] = []
-            for guard in site.guards:
-                for pattern in (_CHANGE_GUARD, _CHANGE_GUARD_2, _CHANGE_NE):
-                    found += [m.group(1).lower() for m in pattern.finditer(guard)]
+            found = _columns_that_must_change(site)
             if not found:
                 unguarded = True
             columns += found
@@ -833,6 +1052,34 @@ def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             )
 
 
+def _columns_that_must_change(site: NotifySite) -> list[str]:
+    """Columns of which at least one must change for the site to send on UPDATE, decided by the solver.
+
+    The candidates are the NEW/OLD columns its UPDATE conditions read; they qualify when no row makes
+    the conditions true while every one of them keeps its value. Empty: the site can send on an update
+    that changes none of them.
+    """
+    conditions = dict(site.emitted_when).get("UPDATE")
+    if not conditions:
+        return []
+    candidates = list(dict.fromkeys(ref.column for text in conditions for ref in row_refs(text)))
+    if not candidates:
+        return []
+
+    def implied(columns: list[str]) -> bool:
+        changed = " OR ".join(f"NEW.{_quote(c)} IS DISTINCT FROM OLD.{_quote(c)}" for c in columns)
+        return bool(columns) and escape(conditions, (changed,), "UPDATE") is None
+
+    if not implied(candidates):
+        return []
+    # Drop the columns the implication does not need (a test of NEW.priority > 2 beside a change of status).
+    for column in list(candidates):
+        rest = [c for c in candidates if c != column]
+        if implied(rest):
+            candidates = rest
+    return candidates
+
+
 def _quote(name: str) -> str:
     return ".".join(part if re.fullmatch(r"[a-z_][a-z0-9_]*", part) else f'"{part}"' for part in name.split("."))
 
@@ -850,6 +1097,8 @@ def _narrower_trigger(ctx: RuleContext, trigger: Trigger, sites: list[NotifySite
             s.column for site in sites for f in site.payload or () for s in f.sources if s.table == trigger.table
         ]
         columns = tuple(c for c in dict.fromkeys(carried) if table is not None and table.column(c) is not None)
+    if table is not None and columns and set(columns) >= {c.name for c in table.columns}:
+        columns = ()  # UPDATE OF every column is every update: it would change nothing
     events = [
         f"UPDATE OF {', '.join(_quote(c) for c in columns)}" if e == "UPDATE" and columns else e for e in trigger.events
     ]
@@ -884,12 +1133,23 @@ def _private_default(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 def _send_never_runs(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for diagnostic in ctx.catalog.diagnostics:
         if diagnostic.code == NEVER_RUNS and not ctx.orphan(diagnostic.function):
+            function = ctx.function(diagnostic.function) if diagnostic.function else None
+            if function is not None and function.language == "sql":
+                # PERFORM is PL/pgSQL: a LANGUAGE sql function has to read the WITH query instead.
+                fix = (
+                    "make the main statement read the WITH query (e.g. SELECT count(*) FROM it in a final "
+                    "statement of the function), or move the send into a PL/pgSQL function (PERFORM …)"
+                )
+            else:
+                fix = "call the send in its own statement (PERFORM realtime.send(…) / PERFORM pg_notify(…)), or make "
+                fix += "the main statement read the WITH query it sits in"
             yield rule.finding(
                 ctx,
                 diagnostic.message,
                 path=diagnostic.location.path,
                 line=diagnostic.location.line,
                 function=diagnostic.function,
+                fix=fix,
             )
 
 
@@ -933,8 +1193,8 @@ RULES: tuple[Rule, ...] = (
         why="CONCAT drops NULLs, so the message goes to a bare prefix topic nobody subscribes to; '||' "
         "makes the whole name NULL, which pg_notify rejects (aborting the write) and realtime.send "
         "swallows (losing the message).",
-        fix="take the value from a NOT NULL column of NEW/OLD, or skip the send (IF v IS NULL THEN RETURN) "
-        "when a lookup finds nothing",
+        fix="take the value from a NOT NULL column of NEW/OLD, or skip the send when it is NULL "
+        "(IF v IS NULL THEN RETURN NULL; END IF; in an AFTER trigger, RETURN NEW in a BEFORE one)",
         check=_channel_from_nullable,
     ),
     Rule(
@@ -963,8 +1223,19 @@ RULES: tuple[Rule, ...] = (
         title="pg_notify used where the transport is Supabase Realtime",
         why="Supabase Realtime has no LISTEN path: pg_notify/NOTIFY messages never reach Broadcast "
         "subscribers, yet the trigger still pays for them.",
-        fix="call realtime.send(payload jsonb, event, topic, private) instead",
+        fix="call realtime.send(payload jsonb, event, topic, private) instead, or, when the project's own "
+        'worker LISTENs on the channel, say so: [tool.bcastsim.channels] "CHANNEL" = "listen"',
         check=_pg_notify_not_delivered,
+    ),
+    Rule(
+        id="transport-assumed",
+        severity=Severity.NOTE,
+        title="The transport pg_notify sites were judged against, and why",
+        why="Whether a pg_notify message reaches anyone depends on who consumes the channel: Supabase "
+        "Realtime never LISTENs, a worker does. When nothing in the inputs or the project says which, the "
+        "rules assume one; this note says which and why, so a wrong assumption is seen.",
+        fix='name each channel\'s consumer in [tool.bcastsim.channels] ("supabase" or "listen"), or set transport',
+        check=_transport_assumed,
     ),
     Rule(
         id="realtime-send-not-listened",
@@ -1029,6 +1300,16 @@ RULES: tuple[Rule, ...] = (
         check=_after_return_ignored,
     ),
     Rule(
+        id="timestamp-session-zone",
+        severity=Severity.WARNING,
+        title="timestamp column compared with now() in the session's time zone",
+        why="Comparing a timestamp without time zone with now() (a timestamptz) converts the column in the "
+        "session's TimeZone setting: the same row passes or fails the guard depending on who writes it, so a "
+        "message is sent early, late or not at all.",
+        fix="store the column as timestamptz, or compare it AT TIME ZONE the zone it is stored in",
+        check=_session_zone_comparisons,
+    ),
+    Rule(
         id="timestamp-semantics",
         severity=Severity.WARNING,
         title="Timestamp that does not mean what its key says",
@@ -1050,8 +1331,9 @@ RULES: tuple[Rule, ...] = (
         id="exception-swallowed",
         severity=Severity.WARNING,
         title="Exception handler swallows every error",
-        why="WHEN OTHERS without RAISE hides every failure, including the ones that should abort the "
-        "transaction; the message is lost and nobody is told.",
+        why="WHEN OTHERS around a pg_notify that neither re-raises nor logs (RAISE LOG/WARNING, an INSERT) "
+        "hides the failed send: the message is lost and nobody is told. A handler that logs is how a "
+        "broadcast that must not abort the write is written, and is not reported.",
         fix="catch the specific conditions you expect, or re-raise with RAISE; after logging",
         check=_exception_swallowed,
     ),
@@ -1129,9 +1411,30 @@ def rule_catalogue() -> dict[str, RuleInfo]:
     return {rule.id: rule.info for rule in RULES}
 
 
+def _project_root(catalog: Catalog, config: ReviewConfig) -> Path | None:
+    """Where the project's own code is: beside its pyproject.toml, else the git checkout holding the inputs.
+
+    The checked files come after any schema files in ``catalog.paths``: the last one decides.
+    """
+    if config.source:
+        return Path(config.source).parent
+    for shown in reversed(catalog.paths):
+        if shown.startswith("<"):
+            continue
+        start = Path(shown).resolve()
+        for candidate in (start if start.is_dir() else start.parent, *start.parents):
+            if (candidate / ".git").exists():
+                return candidate
+    return None
+
+
 def run_rules(catalog: Catalog, config: ReviewConfig, rules: Iterable[Rule] = RULES) -> list[Finding]:
     """Apply every enabled rule to ``catalog``; findings in rule order, then as the rule yields them."""
-    ctx = RuleContext(catalog, config)
+    listens: dict[str, str] = {}
+    if config.transport == "auto" and any(s.transport in _NOTIFY_TRANSPORTS for s in catalog.notify_sites):
+        root = _project_root(catalog, config)
+        listens = project_listens(root) if root is not None else {}
+    ctx = RuleContext(catalog, config, listens)
     findings: list[Finding] = []
     for rule in rules:
         if config.rule_enabled(rule.id):

@@ -60,6 +60,8 @@ class Suppressions:
     comments: tuple[SuppressionComment, ...]
     statements: Mapping[str, tuple[tuple[int, int], ...]]
     known: frozenset[str]
+    #: per file, the numbers of the lines that hold only a ``--`` comment
+    comment_lines: Mapping[str, frozenset[int]] = attrs.field(factory=dict)
 
     def matching(self, finding: Finding, key: str | None = None) -> list[SuppressionComment]:
         """The comments that suppress ``finding`` (``key``: its file, when its path is shown differently)."""
@@ -72,10 +74,19 @@ class Suppressions:
             if comment.path != path or comment.rule != finding.rule:
                 continue
             in_statement = span is not None and span[0] <= comment.line <= span[1]
-            near_line = finding.line is not None and comment.line in (finding.line, finding.line - 1)
+            near_line = finding.line is not None and (
+                comment.line == finding.line or self._just_above(path, comment.line, finding.line)
+            )
             if comment.whole_file or in_statement or near_line:
                 found.append(comment)
         return found
+
+    def _just_above(self, path: str, comment_line: int, line: int) -> bool:
+        """Whether ``comment_line`` is in the block of comment lines that ends right above ``line``."""
+        if not comment_line < line:
+            return False
+        above = self.comment_lines.get(path, frozenset())
+        return all(number in above for number in range(comment_line, line))
 
     def _statement(self, path: str, line: int) -> tuple[int, int] | None:
         for first, last in self.statements.get(path, ()):
@@ -120,6 +131,7 @@ def statement_spans(text: str) -> tuple[tuple[int, int], ...]:
     except Exception:  # the catalog reports the syntax error; here it only means "no spans"
         return ()
     encoded = text.encode("utf-8")
+    lines = text.splitlines()
     spans = []
     for raw in statements:
         # pglast's locations are byte offsets into the UTF-8 text.
@@ -133,14 +145,22 @@ def statement_spans(text: str) -> tuple[tuple[int, int], ...]:
             offset += 1
         first = encoded.count(b"\n", 0, offset) + 1
         last = encoded.count(b"\n", 0, end) + 1
-        spans.append((first, last))
+        spans.append((_comment_block_start(lines, first), last))
     return tuple(spans)
+
+
+def _comment_block_start(lines: Sequence[str], first: int) -> int:
+    """``first`` (1-based), moved up over the ``--`` comment lines directly above it (no blank line between)."""
+    while first > 1 and lines[first - 2].lstrip().startswith("--"):
+        first -= 1
+    return first
 
 
 def read_suppressions(paths: Iterable[Path], known_rules: Iterable[str]) -> Suppressions:
     """Scan SQL files for suppression comments and their statements' line ranges."""
     comments: list[SuppressionComment] = []
     statements: dict[str, tuple[tuple[int, int], ...]] = {}
+    comment_lines: dict[str, frozenset[int]] = {}
     for path in paths:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -148,14 +168,16 @@ def read_suppressions(paths: Iterable[Path], known_rules: Iterable[str]) -> Supp
             continue
         key = _key(path)
         found = False
-        for number, line in enumerate(text.splitlines(), start=1):
+        lines = text.splitlines()
+        for number, line in enumerate(lines, start=1):
             for match in _COMMENT.finditer(line):
                 ids = sorted({part.strip() for part in match.group(2).split(",") if part.strip()})
                 comments.extend(SuppressionComment(key, number, rule, bool(match.group(1))) for rule in ids)
                 found = True
         if found:
             statements[key] = statement_spans(text)
-    return Suppressions(tuple(comments), statements, frozenset(known_rules))
+            comment_lines[key] = frozenset(n for n, line in enumerate(lines, start=1) if line.lstrip().startswith("--"))
+    return Suppressions(tuple(comments), statements, frozenset(known_rules), comment_lines)
 
 
 # Privilege and containment findings of --pg: a pull request could otherwise hide its own COPY … PROGRAM.

@@ -7,8 +7,20 @@ TRIGGER``) and returns a :class:`Catalog`; ``catalog.notify_sites`` lists every
 the PL/pgSQL functions, with its channel template, payload fields and their lineage.
 """
 
-from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text, normalize_type
+from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text
+from bcastsim.sqlmodel._cfg import (
+    ALL_OPERATIONS,
+    CfgNode,
+    ControlFlowGraph,
+    PathFacts,
+    build_cfg,
+    function_root,
+    parse_condition,
+    tg_op_truth,
+)
+from bcastsim.sqlmodel._lineage import object_bytes
 from bcastsim.sqlmodel._migrations import CONVENTIONS, order_directory
+from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
     Catalog,
     Column,
@@ -27,23 +39,32 @@ from bcastsim.sqlmodel._types import (
 )
 
 __all__ = [
+    "ALL_OPERATIONS",
     "CONVENTIONS",
     "Catalog",
+    "CfgNode",
     "Column",
     "ColumnRef",
+    "ControlFlowGraph",
     "Diagnostic",
     "Function",
     "Hole",
     "NotifySite",
     "Parameter",
+    "PathFacts",
     "PayloadField",
     "SourceLocation",
     "Table",
     "Template",
     "Transport",
     "Trigger",
+    "build_cfg",
+    "function_root",
     "load_catalog",
     "load_catalog_text",
     "normalize_type",
+    "object_bytes",
     "order_directory",
+    "parse_condition",
+    "tg_op_truth",
 ]

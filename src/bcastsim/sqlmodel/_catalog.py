@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ from pglast.enums import (
     A_Expr_Kind,
     AlterTableType,
     BoolExprType,
+    BoolTestType,
     ConstrType,
     FunctionParameterMode,
     NullTestType,
@@ -30,8 +31,11 @@ from pglast.stream import RawStream
 
 from bcastsim._errors import InputError
 from bcastsim._io import path_kind, read_text
+from bcastsim.sqlmodel._cfg import build_cfg
 from bcastsim.sqlmodel._migrations import is_down_file, order_directory, up_part
-from bcastsim.sqlmodel._psql import find_psql_variable, strip_psql
+from bcastsim.sqlmodel._plpgsql import analyze_catalog
+from bcastsim.sqlmodel._psql import find_psql_variable, stand_in_psql_variables, strip_psql
+from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
     Catalog,
     Column,
@@ -45,31 +49,6 @@ from bcastsim.sqlmodel._types import (
 
 __all__ = ["LineIndex", "load_catalog", "load_catalog_text", "normalize_type", "qualified_name"]
 
-# PostgreSQL's internal type names → the names people write.
-_TYPE_ALIASES = {
-    "int4": "integer",
-    "int": "integer",
-    "int8": "bigint",
-    "int2": "smallint",
-    "serial": "integer",
-    "serial4": "integer",
-    "bigserial": "bigint",
-    "serial8": "bigint",
-    "smallserial": "smallint",
-    "serial2": "smallint",
-    "bool": "boolean",
-    "float8": "double precision",
-    "float4": "real",
-    "float": "double precision",
-    "bpchar": "char",
-    "character": "char",
-    "character varying": "varchar",
-    "decimal": "numeric",
-    "timestamp with time zone": "timestamptz",
-    "timestamp without time zone": "timestamp",
-    "time with time zone": "timetz",
-    "time without time zone": "time",
-}
 _SERIALS = {"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"}
 
 # Trigger bit flags from PostgreSQL's pg_trigger.h.
@@ -125,25 +104,34 @@ class LineIndex:
         return bisect.bisect_right(self._starts, max(offset, 0))
 
 
+class _ShiftedLines(LineIndex):
+    """Line numbers of a text that starts ``shift`` lines into the file (a statement inside a DO body)."""
+
+    def __init__(self, text: str, shift: int) -> None:
+        super().__init__(text)
+        self._shift = shift
+
+    def line(self, offset: int) -> int:
+        return super().line(offset) + self._shift
+
+
+# Statements of a DO block that change what the catalog holds.
+_DO_APPLIED = (
+    ast.CreateStmt,
+    ast.AlterTableStmt,
+    ast.CreateTrigStmt,
+    ast.DropStmt,
+    ast.CreateFunctionStmt,
+    ast.AlterFunctionStmt,
+    ast.RenameStmt,
+)
+
+
 def qualified_name(schema: str | None, name: str) -> str:
     """``name`` in ``public`` (or unqualified), ``schema.name`` elsewhere."""
     if schema is None or schema in {"public", "pg_catalog"}:
         return name
     return f"{schema}.{name}"
-
-
-def normalize_type(name: str) -> str:
-    """``int4`` → ``integer``, ``timestamp with time zone`` → ``timestamptz``, …; lower case."""
-    text = " ".join(name.strip().lower().split())
-    array = ""
-    while text.endswith("[]"):
-        array += "[]"
-        text = text[:-2].strip()
-    if text.startswith("_"):  # PostgreSQL's internal array type names
-        array += "[]"
-        text = text[1:]
-    text = text.removeprefix("pg_catalog.")
-    return _TYPE_ALIASES.get(text, text) + array
 
 
 def _strings(nodes: Iterable[Any] | None) -> list[str]:
@@ -186,7 +174,7 @@ _PLPGSQL_FIX = "correct the function body at that line: CREATE FUNCTION in psql 
 
 class _Loader:
     def __init__(self, migrations: str | None = None) -> None:
-        self.catalog = Catalog()
+        self.catalog = Catalog(analyzer=analyze_catalog)
         self._migrations = migrations
         # Foreign keys given without columns point at the referenced table's primary key,
         # which may be defined later in the files: resolve at the end.
@@ -194,6 +182,9 @@ class _Loader:
         # Domains and enums: what a column of that type is underneath.
         self._types: dict[str, Column] = {}
         self._called: set[str] = set()
+        # Functions are identified by name and argument types: every overload of a name, oldest
+        # first. ``catalog.functions`` shows the latest one standing (triggers name no arguments).
+        self._overloads: dict[str, dict[tuple[str, ...], Function]] = {}
 
     # -- files -------------------------------------------------------------------------
 
@@ -226,17 +217,29 @@ class _Loader:
             statements = pglast.parse_sql(text)
         except pglast.parser.ParseError as error:
             variable = find_psql_variable(text)
-            if variable is not None:
+            stand_in, variable_notes = stand_in_psql_variables(text) if variable is not None else (text, [])
+            substituted: Any = None
+            try:
+                substituted = pglast.parse_sql(stand_in) if variable is not None else None
+            except Exception:  # not even with stand-ins: the variable is the reason to name
+                substituted = None
+            if substituted is not None:
+                statements = substituted
+                text = stand_in
+                for note in variable_notes:
+                    self._diagnose(note.code, note.message, SourceLocation(shown, note.line))
+            elif variable is not None:
                 raise InputError(
                     f"psql variable {variable[0]}: psql substitutes it before PostgreSQL reads the file",
                     path=shown,
                     line=variable[1],
                     fix=f"substitute {variable[0]} first (e.g. with sed, or psql -v and pg_dump of the result)",
                 ) from None
-            message = str(error.args[0]) if error.args else str(error)
-            offset = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else None
-            line = lines.line(offset) if offset is not None else None
-            raise InputError(f"SQL syntax error: {message}", path=shown, line=line, fix=_SQL_FIX) from None
+            else:
+                message = str(error.args[0]) if error.args else str(error)
+                offset = error.args[1] if len(error.args) > 1 and isinstance(error.args[1], int) else None
+                line = lines.line(offset) if offset is not None else None
+                raise InputError(f"SQL syntax error: {message}", path=shown, line=line, fix=_SQL_FIX) from None
         except Exception as error:  # pglast raises a few other kinds on odd bytes (e.g. NUL)
             raise InputError(f"SQL cannot be parsed: {error}", path=shown, fix=_SQL_FIX) from None
         for raw in statements:
@@ -266,6 +269,8 @@ class _Loader:
             self._rename(stmt, location)
         elif isinstance(stmt, ast.DoStmt):
             self._do_block(stmt, location, lines, start, statement_text)
+        elif isinstance(stmt, ast.AlterFunctionStmt):
+            self._alter_function(stmt, location)
         elif isinstance(stmt, ast.CreateTableAsStmt):
             self._diagnose("create-table-as", "CREATE TABLE … AS: column types not modelled", location)
         elif isinstance(stmt, ast.CreateDomainStmt):
@@ -315,22 +320,46 @@ class _Loader:
         except Exception:  # what the PL/pgSQL parser cannot read here is not modelled
             self._diagnose("do-block", lost, location)
             return
-        first_line = lines.line(start + body_offset) if body_offset else location.line
+        # pglast locations are offsets into the whole text parsed, not into the statement.
+        first_line = lines.line(body_offset) if body_offset else location.line
         dynamic = False
+        # What the block itself runs, once; bodies of functions it creates run later, in triggers.
+        runs_once = body
+        for loop in _catalog_loops(parsed):
+            here = SourceLocation(location.path, first_line + max(loop["lineno"], 1) - 1)
+            self._set_search_path_by_loop(loop, here)
+        # The block's own control flow: a statement no path reaches (after an unconditional RETURN or
+        # RAISE EXCEPTION) is never run, so what it would create is not applied.
+        graph = build_cfg(parsed)
+        facts = graph.facts() if graph is not None else ()
+        reached = {node.lineno for node in graph.statements if facts[node.index].reachable} if graph else set()
+        never = {node.lineno for node in graph.statements if not facts[node.index].reachable} if graph else set()
         for query, lineno, constant in _do_statements(parsed):
+            if lineno in never - reached:
+                self._diagnose("unreachable", "statement of a DO block that no path reaches: not applied", location)
+                continue
             if not constant:
-                dynamic = True
+                dynamic = dynamic or not _is_catalog_loop_statement(query)
                 continue
             try:
                 inner = pglast.parse_sql(query)
             except Exception:
                 dynamic = True
                 continue
+            query_lines = LineIndex(query)
             for raw in inner:
-                here = SourceLocation(location.path, first_line + max(lineno, 1) - 1)
-                if isinstance(raw.stmt, ast.CreateStmt | ast.AlterTableStmt | ast.CreateTrigStmt | ast.DropStmt):
-                    self.apply(raw.stmt, query, 0, here, LineIndex(query))
-        if re.search(r"\b(pg_notify|notify|realtime\s*\.\s*send|broadcast_changes)\b", body, re.I):
+                offset = raw.stmt_location or 0
+                length = raw.stmt_len or (len(query) - offset)
+                text = query[offset : offset + length]
+                first = offset + _leading_noise(text)
+                # The statement's lines in the file: the DO body's line of the statement, then its own.
+                base = first_line + max(lineno, 1) - 1
+                here = SourceLocation(location.path, base + query_lines.line(first) - 1)
+                if isinstance(raw.stmt, _DO_APPLIED):
+                    self.apply(raw.stmt, query, 0, here, _ShiftedLines(query, base - 1))
+                if isinstance(raw.stmt, ast.CreateFunctionStmt):
+                    runs_once = runs_once.replace(text, "")
+        if re.search(r"\b(pg_notify|notify|realtime\s*\.\s*send|broadcast_changes)\b", runs_once, re.I):
             self._diagnose(
                 "do-block", "DO block sends when the script runs, once: not modelled as a trigger's site", location
             )
@@ -550,17 +579,20 @@ class _Loader:
         plpgsql: dict[str, object] | None = None
         if language == "plpgsql":
             plpgsql = self._parse_plpgsql(statement_text, name, body_location, body, stmt)
-        existing = self.catalog.functions.get(name)
+        signature = tuple(p.type_name for p in parameters if p.mode not in ("out", "table"))
+        existing = self._overloads.get(name, {}).get(signature)
         if existing is not None and not stmt.replace:
             self._diagnose(
                 "function-redefined",
                 f"CREATE FUNCTION {name} without OR REPLACE over an earlier definition "
-                f"({existing.location}): PostgreSQL fails unless the argument types differ; "
+                f"({existing.location}) with the same argument types: PostgreSQL fails; "
                 "the model keeps the later one",
                 location,
                 name,
             )
-        self.catalog.functions[name] = Function(
+        overloads = self._overloads.setdefault(name, {})
+        overloads.pop(signature, None)
+        overloads[signature] = self.catalog.functions[name] = Function(
             name=name,
             language=language,
             security_definer=security_definer,
@@ -688,6 +720,18 @@ class _Loader:
                     names = _strings(obj.objname)
                     if names:
                         name = qualified_name(names[0] if len(names) > 1 else None, names[-1])
+                        overloads = self._overloads.get(name, {})
+                        signature = self._signature(obj)
+                        if signature is not None and signature in overloads:
+                            del overloads[signature]
+                            if overloads:
+                                # Another overload of the name stands: only the one named goes.
+                                self.catalog.functions[name] = list(overloads.values())[-1]
+                                continue
+                        elif signature is not None and overloads:
+                            continue  # no function with these argument types: PostgreSQL fails, nothing goes
+                        else:
+                            overloads.clear()
                         dropped = self.catalog.functions.pop(name, None)
                         if dropped is not None and name in self._called:
                             self.catalog.ran_functions[name] = dropped
@@ -701,6 +745,79 @@ class _Loader:
                     self.catalog.tables.pop(table, None)
                     for key in [k for k in self.catalog.triggers if k[0] == table]:
                         del self.catalog.triggers[key]
+
+    @staticmethod
+    def _signature(obj: ast.ObjectWithArgs) -> tuple[str, ...] | None:
+        """The argument types an ``ObjectWithArgs`` names; None when it names none (``DROP FUNCTION f``)."""
+        if obj.args_unspecified:
+            return None
+        types: list[str] = []
+        for parameter in obj.objfuncargs or ():
+            if isinstance(parameter, ast.FunctionParameter) and parameter.argType is not None:
+                mode = _PARAMETER_MODES.get(parameter.mode, "in") if parameter.mode else "in"
+                if mode not in ("out", "table"):
+                    types.append(_type_of(parameter.argType)[0])
+        if not obj.objfuncargs:
+            types = [_type_of(t)[0] for t in obj.objargs or () if isinstance(t, ast.TypeName)]
+        return tuple(types)
+
+    def _functions_named(self, obj: ast.ObjectWithArgs) -> list[Function]:
+        names = _strings(obj.objname)
+        if not names:
+            return []
+        overloads = self._overloads.get(qualified_name(names[0] if len(names) > 1 else None, names[-1]), {})
+        signature = self._signature(obj)
+        if signature is None:
+            return list(overloads.values())
+        return [overloads[signature]] if signature in overloads else []
+
+    def _replace_function(self, old: Function, new: Function) -> None:
+        overloads = self._overloads.setdefault(old.name, {})
+        overloads[old.signature] = new
+        if self.catalog.functions.get(old.name) is old:
+            self.catalog.functions[old.name] = new
+
+    def _alter_function(self, stmt: ast.AlterFunctionStmt, location: SourceLocation) -> None:
+        """``ALTER FUNCTION f(args) SET search_path … | RESET … | SECURITY DEFINER/INVOKER``."""
+        if not isinstance(stmt.func, ast.ObjectWithArgs):
+            return
+        for function in self._functions_named(stmt.func):
+            changed = function
+            for action in stmt.actions or ():
+                if not isinstance(action, ast.DefElem):
+                    continue
+                if action.defname == "security" and isinstance(action.arg, ast.Boolean):
+                    changed = attrs_evolve(changed, security_definer=bool(action.arg.boolval))
+                elif action.defname in ("set", "reset") and isinstance(action.arg, ast.VariableSetStmt):
+                    setting = action.arg
+                    if (setting.name or "").lower() in ("search_path", "all") or setting.name is None:
+                        value = ", ".join(_set_values(setting)) if action.defname == "set" else None
+                        if int(setting.kind or 0) != 0:  # RESET, SET … FROM CURRENT, SET DEFAULT
+                            value = None
+                        changed = attrs_evolve(changed, search_path=value, search_path_unknown=None)
+            self._replace_function(function, changed)
+
+    def _set_search_path_by_loop(self, paths: dict[str, Any], location: SourceLocation) -> None:
+        """A DO loop over the catalog running ``ALTER FUNCTION … SET search_path`` for each row it finds."""
+        query = paths.get("query", "")
+        value = paths.get("value")
+        resolved = _catalog_loop_filter(query)
+        for name in list(self.catalog.functions):
+            for function in list(self._overloads.get(name, {}).values()):
+                if resolved is None:
+                    if function.search_path is None:
+                        self._replace_function(
+                            function,
+                            attrs_evolve(
+                                function,
+                                search_path_unknown=f"the DO loop at {location} may set it (its query is not "
+                                "resolved over the catalog)",
+                            ),
+                        )
+                elif resolved(function):
+                    self._replace_function(
+                        function, attrs_evolve(function, search_path=value, search_path_unknown=None)
+                    )
 
     # ALTER TABLE ---------------------------------------------------------------------
 
@@ -787,12 +904,37 @@ class _Loader:
             if trigger is not None:
                 new_name = stmt.newname or ""
                 self.catalog.triggers[(table, new_name)] = attrs_evolve(trigger, name=new_name)
-        elif kind in (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN, ObjectType.OBJECT_FUNCTION):
+        elif kind == ObjectType.OBJECT_FUNCTION and isinstance(stmt.object, ast.ObjectWithArgs) and stmt.newname:
+            self._rename_function(stmt.object, stmt.newname)
+        elif kind in (ObjectType.OBJECT_TABLE, ObjectType.OBJECT_COLUMN):
             self._diagnose(
                 "rename",
                 f"ALTER … RENAME of a {kind.name.removeprefix('OBJECT_').lower()} is not modelled",
                 location,
             )
+
+    def _rename_function(self, obj: ast.ObjectWithArgs, new_name: str) -> None:
+        """ALTER FUNCTION f(args) RENAME TO g: the overload moves; triggers (bound to the function) follow it."""
+        found = self._functions_named(obj)
+        if len(found) != 1:
+            return  # none, or an ambiguous name without argument types: PostgreSQL fails, nothing moves
+        (function,) = found
+        names = _strings(obj.objname)
+        renamed_name = qualified_name(names[0] if len(names) > 1 else None, new_name)
+        overloads = self._overloads.get(function.name, {})
+        overloads.pop(function.signature, None)
+        if self.catalog.functions.get(function.name) is function:
+            if overloads:
+                self.catalog.functions[function.name] = list(overloads.values())[-1]
+            else:
+                del self.catalog.functions[function.name]
+        renamed = attrs_evolve(function, name=renamed_name)
+        self._overloads.setdefault(renamed_name, {})[renamed.signature] = renamed
+        self.catalog.functions[renamed_name] = renamed
+        if not renamed.signature:  # a trigger function: its triggers now name it by the new name
+            for key, trigger in list(self.catalog.triggers.items()):
+                if trigger.function == function.name:
+                    self.catalog.triggers[key] = attrs_evolve(trigger, function=renamed_name)
 
     # end -----------------------------------------------------------------------------
 
@@ -1181,3 +1323,173 @@ def _do_statements(parsed: Any) -> Iterator[tuple[str, int, bool]]:
     elif isinstance(parsed, list):
         for item in parsed:
             yield from _do_statements(item)
+
+
+_ALTER_SEARCH_PATH = re.compile(
+    r"ALTER\s+(?:FUNCTION|ROUTINE|PROCEDURE)\b.*?\bSET\s+search_path\s*(?:=|\bTO\b)\s*(.*)$", re.I | re.S
+)
+_LITERAL = re.compile(r"'((?:[^']|'')*)'")
+_CATALOG_TABLES = {"pg_proc", "routines"}
+
+
+def _search_path_of_dynamic(query: str) -> str | bool | None:
+    """The search_path an ``EXECUTE`` of ``ALTER FUNCTION … SET search_path`` sets; False: not such a statement.
+
+    None when the value is built at run time.
+    """
+    literals = [m.group(1).replace("''", "'") for m in _LITERAL.finditer(query)]
+    text = "\x00".join(literals)
+    match = _ALTER_SEARCH_PATH.search(text)
+    if match is None:
+        return False
+    value = match.group(1).split("\x00")[0].strip().rstrip(";").strip()
+    if not value:
+        return None
+    try:
+        parsed: Any = pglast.parse_sql(f"SET search_path = {value}")
+    except Exception:  # a value PostgreSQL would not read either: say it is not known
+        return None
+    stmt = parsed[0].stmt
+    return ", ".join(_set_values(stmt)) if isinstance(stmt, ast.VariableSetStmt) else None
+
+
+def _is_catalog_loop_statement(query: str) -> bool:
+    return _search_path_of_dynamic(query) is not False
+
+
+def _catalog_loops(parsed: Any) -> Iterator[dict[str, Any]]:
+    """``FOR r IN <query> LOOP … EXECUTE 'ALTER FUNCTION … SET search_path …' … END LOOP`` in a DO body."""
+    if isinstance(parsed, dict):
+        for kind, body in parsed.items():
+            if kind == "PLpgSQL_stmt_fors" and isinstance(body, dict):
+                query = str(body.get("query", {}).get("PLpgSQL_expr", {}).get("query", ""))
+                for inner, _, constant in _do_statements(body.get("body")):
+                    value = _search_path_of_dynamic(inner) if not constant else False
+                    if value is not False:
+                        yield {"query": query, "value": value, "lineno": int(body.get("lineno", 1) or 1)}
+                        break
+            else:
+                yield from _catalog_loops(body)
+    elif isinstance(parsed, list):
+        for item in parsed:
+            yield from _catalog_loops(item)
+
+
+def _catalog_loop_filter(query: str) -> Callable[[Function], bool] | None:
+    """Which functions a loop's query over the catalog returns, as a predicate; None when not resolved.
+
+    Resolved: a SELECT from ``pg_proc`` (joined to ``pg_namespace``) or ``information_schema.routines``
+    whose WHERE is a conjunction of tests on the schema name, the function name (``=``, ``IN``, ``LIKE``),
+    ``prosecdef``, ``prokind`` and the join itself. Anything else is not resolved.
+    """
+    try:
+        parsed: Any = pglast.parse_sql(query)
+    except Exception:  # not a query the loader reads
+        return None
+    if len(parsed) != 1 or not isinstance(parsed[0].stmt, ast.SelectStmt):
+        return None
+    select = parsed[0].stmt
+    tables = {str(node.relname).lower() for node in _nodes(select.fromClause) if isinstance(node, ast.RangeVar)}
+    if not tables & _CATALOG_TABLES or select.op is None or int(select.op) != 0:
+        return None
+    tests: list[_Predicate] = []
+    for conjunct in _conjuncts(select.whereClause):
+        test = _catalog_test(conjunct)
+        if test is None:
+            return None
+        tests.append(test)
+
+    def returns(function: Function) -> bool:
+        return all(test(function) for test in tests)
+
+    return returns
+
+
+def _nodes(node: Any) -> Iterator[Any]:
+    if isinstance(node, ast.Node):
+        yield node
+        for slot in getattr(type(node), "__slots__", ()):
+            yield from _nodes(getattr(node, slot, None))
+    elif isinstance(node, tuple | list):
+        for item in node:
+            yield from _nodes(item)
+
+
+def _conjuncts(node: Any) -> Iterator[Any]:
+    if node is None:
+        return
+    if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
+        for arg in node.args or ():
+            yield from _conjuncts(arg)
+    else:
+        yield node
+
+
+def _column_name(node: Any) -> str | None:
+    while isinstance(node, ast.TypeCast):
+        node = node.arg
+    if isinstance(node, ast.ColumnRef):
+        fields = _strings(node.fields)
+        return fields[-1].lower() if fields else None
+    return None
+
+
+def _literals(node: Any) -> list[str] | None:
+    items = list(node) if isinstance(node, tuple | list) else [node]
+    values = []
+    for item in items:
+        value = item
+        while isinstance(value, ast.TypeCast):
+            value = value.arg
+        if not (isinstance(value, ast.A_Const) and isinstance(value.val, ast.String)):
+            return None
+        values.append(value.val.sval or "")
+    return values
+
+
+def _schema_of(function: Function) -> str:
+    return function.name.rsplit(".", 1)[0] if "." in function.name else "public"
+
+
+_Predicate = Callable[[Function], bool]
+
+
+def _catalog_test(node: Any) -> _Predicate | None:
+    """One conjunct of a catalog loop's WHERE as a predicate on a Function; None when not understood."""
+    if isinstance(node, ast.ColumnRef) and _column_name(node) == "prosecdef":
+        return lambda f: f.security_definer
+    if isinstance(node, ast.BooleanTest) and _column_name(node.arg) == "prosecdef":
+        wanted = node.booltesttype in (BoolTestType.IS_TRUE, BoolTestType.IS_NOT_FALSE)
+        return lambda f: f.security_definer == wanted
+    if not isinstance(node, ast.A_Expr):
+        return None
+    operator = "".join(_strings(node.name)).lower()
+    left, right = _column_name(node.lexpr), _column_name(node.rexpr)
+    if left is not None and right is not None:
+        # the join of pg_proc to pg_namespace (p.pronamespace = n.oid): no filter of its own
+        return (lambda f: True) if operator == "=" and {left, right} <= {"pronamespace", "oid"} else None
+    values = _literals(node.rexpr)
+    if left is None or values is None:
+        return None
+    if left == "prosecdef" and operator == "=" and values in (["t"], ["true"]):
+        return lambda f: f.security_definer
+    if left == "prokind":
+        return lambda f: True
+    key: Callable[[Function], str]
+    if left in ("nspname", "routine_schema", "pronamespace"):
+        key = _schema_of
+    elif left in ("proname", "routine_name"):
+        key = lambda f: f.name.rsplit(".", 1)[-1]  # noqa: E731
+    else:
+        return None
+    if node.kind == A_Expr_Kind.AEXPR_OP and operator == "=":
+        return lambda f: key(f) == values[0]
+    if node.kind == A_Expr_Kind.AEXPR_OP and operator in ("<>", "!="):
+        return lambda f: key(f) != values[0]
+    if node.kind == A_Expr_Kind.AEXPR_IN:
+        return (lambda f: key(f) in values) if operator == "=" else (lambda f: key(f) not in values)
+    if node.kind == A_Expr_Kind.AEXPR_LIKE and len(values) == 1:
+        pattern = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in values[0]), re.S)
+        matches: _Predicate = lambda f: pattern.fullmatch(key(f)) is not None  # noqa: E731
+        return matches if operator == "~~" else (lambda f: not matches(f))
+    return None

@@ -13,8 +13,8 @@ import attrs
 import sqlglot
 from sqlglot import exp
 
-from bcastsim.sqlmodel._catalog import normalize_type
 from bcastsim.sqlmodel._sizes import Width, json_string_bytes, json_text_bytes, type_width
+from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import Catalog, Column, ColumnRef, PayloadField, Table
 
 __all__ = [

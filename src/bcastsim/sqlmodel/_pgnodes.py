@@ -10,7 +10,7 @@ from pglast import ast
 from pglast.stream import RawStream
 from sqlglot import exp
 
-from bcastsim.sqlmodel._catalog import normalize_type
+from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
     Transport,
 )

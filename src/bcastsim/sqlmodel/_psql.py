@@ -3,8 +3,11 @@
 ``pg_dump`` output and hand-written scripts hold psql meta-commands (``\\connect``,
 ``\\set``) and data blocks after ``COPY … FROM stdin;`` ending in ``\\.``. Neither is SQL:
 they are blanked (line numbers stay) and reported as notes. A psql variable (``:name``,
-``:'name'``) is text psql substitutes before PostgreSQL sees the file; without its value the
-file cannot be read, so it is an input error naming the variable.
+``:'name'``) — or a placeholder of the same form a project's own tool fills in, inside function
+bodies too — has no value here: when the file does not parse as it stands, each is read as a
+stand-in of the same length (``:name`` → the name ``name``, ``:'name'`` → the literal ``'name'``),
+so line numbers stay, and reported as a note. Only when the file does not parse even then is it
+an input error naming the variable.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import re
 
 import attrs
 
-__all__ = ["PsqlNote", "find_psql_variable", "strip_psql"]
+__all__ = ["PsqlNote", "find_psql_variable", "stand_in_psql_variables", "strip_psql"]
 
 _COPY_STDIN = re.compile(r"^\s*COPY\b[^;]*\bFROM\s+stdin\b[^;]*;\s*$", re.IGNORECASE)
 _META = re.compile(r"^\s*\\([a-zA-Z!?]+|\.)")
@@ -89,3 +92,39 @@ def find_psql_variable(text: str) -> tuple[str, int] | None:
             continue
         return match.group(0), code.count("\n", 0, match.start()) + 1
     return None
+
+
+# A cast to a type named by a variable: ``x:::schema.type`` is ``x::`` then ``:schema``.
+_CAST_TO_VARIABLE = re.compile(r"(?<=[^:]::):(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1(?!:)")
+_LITERALS = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/|\"(?:[^\"]|\"\")*\"", re.DOTALL)
+
+
+def stand_in_psql_variables(text: str) -> tuple[str, list[PsqlNote]]:
+    """``text`` with every ``:name``/``:'name'``/``:"name"`` outside literals and comments replaced by a stand-in.
+
+    The replacement keeps the length (the colon becomes a space), so offsets and lines stay. One
+    note per variable, at its first line.
+    """
+    keep = [(m.start(), m.end()) for m in _LITERALS.finditer(text) if text[max(m.start() - 1, 0)] != ":"]
+    out = []
+    position = 0
+    notes: dict[str, PsqlNote] = {}
+    matches = sorted([*_VARIABLE.finditer(text), *_CAST_TO_VARIABLE.finditer(text)], key=lambda m: m.start())
+    for match in matches:
+        start = match.start()
+        if any(a <= start < b for a, b in keep) or text[max(start - 1, 0) : start] == "[":
+            continue
+        out.append(text[position:start])
+        out.append(" " + match.group(0)[1:])
+        position = match.end()
+        name = match.group(0)
+        if name not in notes:
+            line = text.count("\n", 0, start) + 1
+            notes[name] = PsqlNote(
+                line,
+                "psql-variable",
+                f"{name} is filled in before PostgreSQL reads the file (psql or the project's own tool): "
+                f"read as {match.group(0)[1:]!s}; substitute it for exact names",
+            )
+    out.append(text[position:])
+    return "".join(out), list(notes.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, Literal
 
 import attrs
@@ -136,6 +137,14 @@ class Function:
     plpgsql: dict[str, object] | None
     location: SourceLocation
     parameters: tuple[Parameter, ...] = ()
+    #: why ``search_path`` may be set although no statement read says so (a DO loop over the catalog
+    #: running ALTER FUNCTION … SET search_path with a query the loader cannot resolve); None: known
+    search_path_unknown: str | None = None
+
+    @property
+    def signature(self) -> tuple[str, ...]:
+        """The argument types that identify the function beside its name (OUT parameters excluded)."""
+        return tuple(p.type_name for p in self.parameters if p.mode not in ("out", "table"))
 
     def file_line(self, lineno: int) -> SourceLocation:
         """The file location of PL/pgSQL line ``lineno`` (1-based within the body)."""
@@ -386,6 +395,8 @@ class Catalog:
     ran_functions: dict[str, Function] = attrs.field(factory=dict)
     listens: set[str] = attrs.field(factory=set)
     _notify_sites: tuple[NotifySite, ...] | None = attrs.field(default=None, alias="notify_sites")
+    # What finds the notify sites (the loader passes the PL/pgSQL analysis, which sits above this module).
+    analyzer: Callable[[Catalog], tuple[NotifySite, ...]] | None = attrs.field(default=None, repr=False, eq=False)
     # function → its triggers in (table, name) order, and the table version it was built from.
     _by_function: tuple[int, int, dict[str, tuple[Trigger, ...]]] | None = attrs.field(default=None, init=False)
 
@@ -393,9 +404,9 @@ class Catalog:
     def notify_sites(self) -> tuple[NotifySite, ...]:
         """Every message-sending site in every function, in file order."""
         if self._notify_sites is None:
-            from bcastsim.sqlmodel._plpgsql import analyze_catalog
-
-            self._notify_sites = analyze_catalog(self)
+            if self.analyzer is None:
+                raise TypeError("this Catalog was not built by load_catalog: it has no PL/pgSQL analysis")
+            self._notify_sites = self.analyzer(self)
         return self._notify_sites
 
     def triggers_for(self, function: str) -> tuple[Trigger, ...]:

@@ -11,7 +11,6 @@ import pglast
 from pglast import ast
 from pglast.enums import SetOperation
 
-from bcastsim.sqlmodel._catalog import normalize_type
 from bcastsim.sqlmodel._flow import (
     FOUND,
     NO_VAR,
@@ -41,6 +40,7 @@ from bcastsim.sqlmodel._lineage import (
     parse_lookup,
 )
 from bcastsim.sqlmodel._pgnodes import ALL_OPERATIONS, TRANSPORTS, Expr, func_name, iter_nodes, one_line
+from bcastsim.sqlmodel._typenames import normalize_type
 
 _ERROR_LEVEL = 21  # elog.h ERROR: RAISE EXCEPTION (the default level) ends the function
 

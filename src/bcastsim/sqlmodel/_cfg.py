@@ -1,0 +1,462 @@
+"""A control-flow graph of a PL/pgSQL body, and the facts that hold on the paths through it.
+
+The graph is built from PostgreSQL's own parse (``pglast.parse_plpgsql``): one node per
+statement, edges labelled with the branch conditions that must hold along them. It follows
+``IF``/``ELSIF``/``ELSE``, ``CASE`` (searched and simple; a ``CASE`` without ``ELSE`` raises
+``case_not_found`` when nothing matches), loops with ``EXIT``/``CONTINUE`` (labels included),
+blocks with ``EXCEPTION`` handlers (a handler is reachable from its block's entry, since any
+statement of the block may fail), ``RETURN`` (to the exit), ``RAISE`` at ``ERROR`` level (the
+path ends), and marks ``EXECUTE`` of a dynamic string as *unknown*: what it does is not read.
+
+Facts are computed by a forward fixpoint over the graph. The one fact the rules need today is
+*which trigger operations reach a statement*: ``TG_OP`` tests on the edges narrow the set, and
+a statement after ``IF TG_OP = 'DELETE' THEN RETURN OLD; END IF`` is not reached on ``DELETE``.
+``NEW`` is NULL exactly where ``DELETE`` reaches (and ``TRUNCATE``), ``OLD`` where ``INSERT`` does.
+
+This module reads nothing but the parse tree: it sits at the bottom of the package
+(parse → graph → facts → sites and contracts → rules).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+import pglast
+from pglast import ast
+from pglast.enums import A_Expr_Kind, BoolExprType
+
+__all__ = [
+    "ALL_OPERATIONS",
+    "CfgNode",
+    "ControlFlowGraph",
+    "PathFacts",
+    "build_cfg",
+    "function_root",
+    "operations_where",
+    "parse_condition",
+    "tg_op_truth",
+]
+
+ALL_OPERATIONS: frozenset[str] = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCATE"})
+
+# PL/pgSQL elog levels as parse_plpgsql reports them (utils/elog.h): ERROR and above end the path.
+_ELOG_ERROR = 21
+
+_LOOPS = frozenset(
+    {
+        "PLpgSQL_stmt_loop",
+        "PLpgSQL_stmt_while",
+        "PLpgSQL_stmt_fori",
+        "PLpgSQL_stmt_fors",
+        "PLpgSQL_stmt_forc",
+        "PLpgSQL_stmt_foreach_a",
+        "PLpgSQL_stmt_dynfors",
+    }
+)
+
+# Keys of a statement that hold nested statements, not expressions of the statement itself.
+_NESTED = frozenset(
+    {"then_body", "else_body", "elsif_list", "body", "exceptions", "stmts", "action", "case_when_list", "else_stmts"}
+)
+
+# A literal on an edge: (condition text, the truth value it has along the edge).
+Literal = tuple[str, bool]
+
+
+# -- TG_OP conditions -------------------------------------------------------------------------
+
+
+def _const_text(node: Any) -> str | None:
+    if isinstance(node, ast.A_Const) and isinstance(node.val, ast.String):
+        return str(node.val.sval).upper()
+    if isinstance(node, ast.TypeCast):
+        return _const_text(node.arg)
+    return None
+
+
+def _is_tg_op(node: Any) -> bool:
+    if isinstance(node, ast.TypeCast):
+        return _is_tg_op(node.arg)
+    if not isinstance(node, ast.ColumnRef):
+        return False
+    fields: tuple[Any, ...] = node.fields or ()
+    return len(fields) == 1 and isinstance(fields[0], ast.String) and str(fields[0].sval).lower() == "tg_op"
+
+
+def tg_op_truth(node: Any, op: str) -> bool | None:
+    """Whether a parsed condition is true under ``TG_OP = op`` from its TG_OP tests alone; None: it depends."""
+    if isinstance(node, ast.BoolExpr):
+        values = [tg_op_truth(arg, op) for arg in node.args or ()]
+        if node.boolop == BoolExprType.AND_EXPR:
+            if any(v is False for v in values):
+                return False
+            return True if all(v is True for v in values) else None
+        if node.boolop == BoolExprType.OR_EXPR:
+            if any(v is True for v in values):
+                return True
+            return False if all(v is False for v in values) else None
+        inner = values[0] if values else None
+        return None if inner is None else not inner
+    if isinstance(node, ast.A_Expr):
+        name = str(node.name[0].sval) if node.name else ""
+        left: Any = node.lexpr
+        right: Any = node.rexpr
+        if _is_tg_op(right) and not _is_tg_op(left):
+            left, right = right, left
+        if not _is_tg_op(left):
+            return None
+        if node.kind == A_Expr_Kind.AEXPR_IN and isinstance(right, tuple | list):
+            listed = {_const_text(item) for item in right}
+            if None in listed:
+                return None
+            return (op in listed) if name == "=" else (op not in listed)
+        if node.kind == A_Expr_Kind.AEXPR_OP:
+            value = _const_text(right)
+            if value is None:
+                return None
+            if name == "=":
+                return op == value
+            if name in {"<>", "!="}:
+                return op != value
+    return None
+
+
+def parse_condition(cond: str) -> Any | None:
+    """A PL/pgSQL condition as a parsed SQL expression; None when it is not plain SQL."""
+    try:
+        parsed: Any = pglast.parse_sql(f"SELECT {cond}")
+        return parsed[0].stmt.targetList[0].val
+    except Exception:  # a PL/pgSQL-only construct: nothing is known about it
+        return None
+
+
+def operations_where(
+    cond: str, polarity: bool, operations: frozenset[str] = ALL_OPERATIONS, cache: dict[str, Any] | None = None
+) -> frozenset[str]:
+    """The operations under which ``cond`` can have the truth value ``polarity`` (false includes NULL)."""
+    cache = {} if cache is None else cache
+    if cond not in cache:
+        cache[cond] = parse_condition(cond)
+    node = cache[cond]
+    if node is None:
+        return operations
+    kept = set()
+    for op in operations:
+        truth = tg_op_truth(node, op)
+        # NULL is not true: a condition false or NULL takes the "false" edge, so only a
+        # decided truth value of the opposite polarity rules the edge out.
+        if truth is None or truth == polarity:
+            kept.add(op)
+    return frozenset(kept)
+
+
+# -- the graph --------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class CfgNode:
+    """One statement of the body (or the entry/exit of the function)."""
+
+    index: int
+    kind: str
+    lineno: int
+    #: the statement's own expressions (not those of nested statements); ``RETURN var`` gives the variable
+    sql: tuple[str, ...]
+    in_handler: bool = False
+    in_protected_block: bool = False
+    #: ``EXECUTE`` of a string built at run time: what it does is not known
+    unknown: bool = False
+    #: ``RETURN`` ends the path; ``RAISE`` at ERROR level too
+    ends_path: bool = False
+
+
+@attrs.frozen
+class Edge:
+    source: int
+    target: int
+    literals: tuple[Literal, ...] = ()
+
+
+@attrs.frozen
+class PathFacts:
+    """What holds when a statement runs, over every path reaching it."""
+
+    operations: frozenset[str]
+
+    @property
+    def reachable(self) -> bool:
+        return bool(self.operations)
+
+    @property
+    def new_is_null_on(self) -> frozenset[str]:
+        """Operations reaching the statement on which ``NEW`` is NULL."""
+        return self.operations & {"DELETE", "TRUNCATE"}
+
+    @property
+    def old_is_null_on(self) -> frozenset[str]:
+        """Operations reaching the statement on which ``OLD`` is NULL."""
+        return self.operations & {"INSERT", "TRUNCATE"}
+
+
+@attrs.frozen
+class ControlFlowGraph:
+    """Statements in source (pre-)order, index 0 the entry, the last the exit."""
+
+    nodes: tuple[CfgNode, ...]
+    edges: tuple[Edge, ...]
+
+    @property
+    def entry(self) -> int:
+        return 0
+
+    @property
+    def exit(self) -> int:
+        return len(self.nodes) - 1
+
+    @property
+    def statements(self) -> tuple[CfgNode, ...]:
+        """The body's statements, without the entry and exit nodes."""
+        return self.nodes[1:-1]
+
+    def successors(self, index: int) -> Iterator[Edge]:
+        return (edge for edge in self.edges if edge.source == index)
+
+    def facts(self, trigger_operations: frozenset[str] = ALL_OPERATIONS) -> tuple[PathFacts, ...]:
+        """Per node, the facts over all paths from the entry (run under ``trigger_operations``)."""
+        reach: list[frozenset[str]] = [frozenset()] * len(self.nodes)
+        reach[self.entry] = frozenset(trigger_operations)
+        outgoing: dict[int, list[Edge]] = {}
+        for edge in self.edges:
+            outgoing.setdefault(edge.source, []).append(edge)
+        cache: dict[str, Any] = {}
+        work = [self.entry]
+        while work:
+            index = work.pop()
+            for edge in outgoing.get(index, ()):
+                carried = reach[index]
+                for cond, polarity in edge.literals:
+                    carried = operations_where(cond, polarity, carried, cache)
+                if not carried <= reach[edge.target]:
+                    reach[edge.target] = reach[edge.target] | carried
+                    work.append(edge.target)
+        return tuple(PathFacts(ops) for ops in reach)
+
+
+def _expr(node: Any) -> str | None:
+    if isinstance(node, Mapping) and "PLpgSQL_expr" in node:
+        query = node["PLpgSQL_expr"].get("query")
+        return query if isinstance(query, str) else None
+    return None
+
+
+def statement_exprs(stmt: Mapping[str, Any]) -> list[str]:
+    """The expressions of one statement, not of the statements nested in it."""
+    found: list[str] = []
+
+    def visit(value: Any) -> None:
+        text = _expr(value)
+        if text is not None:
+            found.append(text)
+            return
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if key not in _NESTED:
+                    visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit(stmt)
+    return found
+
+
+def function_root(plpgsql: Any) -> Mapping[str, Any] | None:
+    """The ``PLpgSQL_function`` object of a parse."""
+    node: Any = plpgsql
+    if isinstance(node, list):
+        node = node[0] if node else None
+    if isinstance(node, Mapping) and "PLpgSQL_function" in node:
+        node = node["PLpgSQL_function"]
+    return node if isinstance(node, Mapping) else None
+
+
+Pending = list[tuple[int, tuple[Literal, ...]]]
+
+
+@attrs.define
+class _Target:
+    """A block or loop that EXIT (and, for loops, CONTINUE) can name."""
+
+    label: str | None
+    head: int
+    is_loop: bool
+    breaks: Pending = attrs.field(factory=list)
+
+
+_CASE_VARIABLE = re.compile(r'"?__Case__Variable_\d+__"?')
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.nodes: list[CfgNode] = []
+        self.edges: list[Edge] = []
+        self.targets: list[_Target] = []
+        self.returns: list[int] = []
+
+    def node(self, kind: str, lineno: int, sql: Sequence[str] = (), **flags: bool) -> int:
+        index = len(self.nodes)
+        self.nodes.append(CfgNode(index, kind, lineno, tuple(sql), **flags))
+        return index
+
+    def connect(self, pending: Pending, target: int) -> None:
+        for source, literals in pending:
+            self.edges.append(Edge(source, target, literals))
+
+    def body(self, body: Any, pending: Pending, handler: bool, protected: bool) -> Pending:
+        for item in body if isinstance(body, list) else ():
+            if isinstance(item, Mapping) and item:
+                kind, stmt = next(iter(item.items()))
+                if isinstance(stmt, Mapping):
+                    pending = self.statement(kind, stmt, pending, handler, protected)
+        return pending
+
+    def statement(
+        self, kind: str, stmt: Mapping[str, Any], pending: Pending, handler: bool, protected: bool
+    ) -> Pending:
+        lineno = int(stmt.get("lineno", 0) or 0)
+        sql = statement_exprs(stmt)
+        if kind == "PLpgSQL_stmt_return" and not sql:
+            # RETURN of a record variable names a datum, not an expression; the catalog adds
+            # which one (``retvar``) from the source, as the parse tree drops it.
+            target = stmt.get("retvar")
+            sql = [str(target).upper()] if isinstance(target, str) else []
+        ends = kind == "PLpgSQL_stmt_return" or (
+            kind == "PLpgSQL_stmt_raise" and int(stmt.get("elog_level", _ELOG_ERROR) or _ELOG_ERROR) >= _ELOG_ERROR
+        )
+        index = self.node(
+            kind,
+            lineno,
+            sql,
+            in_handler=handler,
+            in_protected_block=protected,
+            unknown=kind in {"PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors"},
+            ends_path=ends,
+        )
+        self.connect(pending, index)
+        here: Pending = [(index, ())]
+        if kind == "PLpgSQL_stmt_return":
+            self.returns.append(index)
+            return []
+        if ends:
+            return []  # RAISE EXCEPTION: the block's handlers are reached from its entry
+        if kind == "PLpgSQL_stmt_if":
+            return self._if(stmt, index, handler, protected)
+        if kind == "PLpgSQL_stmt_case":
+            return self._case(stmt, index, handler, protected)
+        if kind == "PLpgSQL_stmt_block":
+            return self._block(stmt, index, handler, protected)
+        if kind in _LOOPS:
+            return self._loop(kind, stmt, index, handler, protected)
+        if kind == "PLpgSQL_stmt_exit":
+            return self._exit(stmt, index)
+        return here
+
+    def _if(self, stmt: Mapping[str, Any], index: int, handler: bool, protected: bool) -> Pending:
+        cond = _expr(stmt.get("cond")) or "NULL"
+        out = self.body(stmt.get("then_body"), [(index, ((cond, True),))], handler, protected)
+        rest: tuple[Literal, ...] = ((cond, False),)
+        for elsif in stmt.get("elsif_list") or []:
+            branch = elsif.get("PLpgSQL_if_elsif", {}) if isinstance(elsif, Mapping) else {}
+            econd = _expr(branch.get("cond")) or "NULL"
+            out += self.body(branch.get("stmts"), [(index, (*rest, (econd, True)))], handler, protected)
+            rest = (*rest, (econd, False))
+        out += self.body(stmt.get("else_body"), [(index, rest)], handler, protected)
+        return out
+
+    def _case(self, stmt: Mapping[str, Any], index: int, handler: bool, protected: bool) -> Pending:
+        subject = _expr(stmt.get("t_expr"))
+        out: Pending = []
+        rest: tuple[Literal, ...] = ()
+        for when in stmt.get("case_when_list") or []:
+            branch = when.get("PLpgSQL_case_when", {}) if isinstance(when, Mapping) else {}
+            cond = _expr(branch.get("expr")) or "NULL"
+            if subject is not None:
+                # A simple CASE compares a hidden variable holding the subject: read it as the subject.
+                cond = _CASE_VARIABLE.sub(lambda _: f"({subject})", cond)
+            out += self.body(branch.get("stmts"), [(index, (*rest, (cond, True)))], handler, protected)
+            rest = (*rest, (cond, False))
+        if stmt.get("have_else"):
+            out += self.body(stmt.get("else_stmts"), [(index, rest)], handler, protected)
+        # Without ELSE, no matching WHEN raises case_not_found: that path ends here.
+        return out
+
+    def _block(self, stmt: Mapping[str, Any], index: int, handler: bool, protected: bool) -> Pending:
+        exceptions = stmt.get("exceptions") or {}
+        block = exceptions.get("PLpgSQL_exception_block", {}) if isinstance(exceptions, Mapping) else {}
+        clauses = block.get("exc_list") or []
+        label = stmt.get("label")
+        target = _Target(str(label) if label else None, index, is_loop=False)
+        self.targets.append(target)
+        out = self.body(stmt.get("body"), [(index, ())], handler, protected or bool(clauses))
+        self.targets.pop()
+        for exc in clauses:
+            clause = exc.get("PLpgSQL_exception", {}) if isinstance(exc, Mapping) else {}
+            out += self.body(clause.get("action"), [(index, ())], True, protected)
+        return out + target.breaks
+
+    def _loop(self, kind: str, stmt: Mapping[str, Any], index: int, handler: bool, protected: bool) -> Pending:
+        label = stmt.get("label")
+        target = _Target(str(label) if label else None, index, is_loop=True)
+        self.targets.append(target)
+        if kind == "PLpgSQL_stmt_while":
+            cond = _expr(stmt.get("cond")) or "NULL"
+            enter: Pending = [(index, ((cond, True),))]
+            leave: Pending = [(index, ((cond, False),))]
+        elif kind == "PLpgSQL_stmt_loop":
+            enter, leave = [(index, ())], []  # only EXIT leaves a bare LOOP
+        else:
+            enter, leave = [(index, ())], [(index, ())]  # a FOR loop may run zero times
+        end = self.body(stmt.get("body"), enter, handler, protected)
+        self.connect(end, index)
+        self.targets.pop()
+        return leave + target.breaks
+
+    def _exit(self, stmt: Mapping[str, Any], index: int) -> Pending:
+        is_exit = bool(stmt.get("is_exit"))
+        label = stmt.get("label")
+        cond = _expr(stmt.get("cond"))
+        taken: tuple[Literal, ...] = ((cond, True),) if cond else ()
+        stays: Pending = [(index, ((cond, False),))] if cond else []
+        for target in reversed(self.targets):
+            if label is not None and target.label != str(label):
+                continue
+            if label is None and not target.is_loop:
+                continue
+            if not is_exit and not target.is_loop:
+                continue
+            if is_exit:
+                target.breaks.append((index, taken))
+            else:
+                self.edges.append(Edge(index, target.head, taken))
+            break
+        return stays
+
+
+def build_cfg(plpgsql: Any) -> ControlFlowGraph | None:
+    """The graph of a function's body (``Function.plpgsql``); None when there is no body to read."""
+    root = function_root(plpgsql)
+    if root is None:
+        return None
+    builder = _Builder()
+    entry = builder.node("entry", 0)
+    action = root.get("action")
+    end = builder.body([action] if action else [], [(entry, ())], False, False)
+    exit_index = builder.node("exit", 0)
+    # Falling off the end of a trigger function is an error at run time; the path still ends.
+    builder.connect(end, exit_index)
+    for index in builder.returns:
+        builder.edges.append(Edge(index, exit_index, ()))
+    return ControlFlowGraph(tuple(builder.nodes), tuple(builder.edges))
