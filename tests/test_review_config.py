@@ -114,6 +114,20 @@ def test_config_option_wins_and_projects_do_not_mix(
     assert one.is_dir()
 
 
+def test_an_input_outside_any_project_takes_the_other_inputs_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A copy in a folder with no configuration (e.g. the old version under review) does not conflict with a project."""
+    one = _project(tmp_path / "one", 'fail-on = "never"\n')
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "old.sql").write_text((one / "db" / "0002_triggers.sql").read_text())
+    monkeypatch.chdir(tmp_path)
+    status, document = _json(capsys, "check", "loose/old.sql", "one/db/0002_triggers.sql", "--format", "json")
+    assert document["summary"]["config"] == "one/pyproject.toml"  # type: ignore[index]
+    assert status == 0
+
+
 def test_neutral_defaults_say_what_to_set() -> None:
     """With no table named in the config, each table rule says once, as a note, which key to set."""
     from bcastsim.review import check

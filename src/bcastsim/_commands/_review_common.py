@@ -76,23 +76,25 @@ def _config_start(args: argparse.Namespace) -> Path:
     """Where the configuration search starts: the inputs on disk (all in one project), else the working directory.
 
     Inputs whose nearest configurations differ belong to different projects: one run cannot apply both.
+    An input with no configuration above it (a copy in a temporary folder, a file outside any project)
+    takes the one the other inputs have; under review the new version's is looked at first.
     """
     from bcastsim._resources import display_path
     from bcastsim.review import find_config
 
-    named = [getattr(args, "old", None), getattr(args, "new", None)]
-    inputs: list[str | None] = [*(getattr(args, "paths", None) or ()), *named]
+    named = [getattr(args, "new", None), getattr(args, "old", None)]
+    inputs: list[str | None] = [*named, *(getattr(args, "paths", None) or ())]
     on_disk = [Path(spec) for spec in inputs if spec and not spec.startswith(_NOT_ON_DISK) and Path(spec).exists()]
     if args.config is not None or not on_disk:
         return Path.cwd()
-    found = {spec: find_config(spec) for spec in on_disk}
-    distinct = sorted({display_path(config) if config else "none" for config in found.values()})
+    found = {spec: config for spec in on_disk if (config := find_config(spec)) is not None}
+    distinct = sorted({display_path(config) for config in found.values()})
     if len(distinct) > 1:
         raise InputError(
             f"the inputs have different configurations ({', '.join(distinct)})",
             fix="check each project in its own run, or choose one with --config",
         )
-    return on_disk[0]
+    return next(iter(found), on_disk[0])
 
 
 def check_input_paths(specs: list[str]) -> None:
