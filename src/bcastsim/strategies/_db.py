@@ -458,42 +458,68 @@ def _unique_columns(definition: TableDef) -> set[str]:
     return {name for key in definition.unique for name in key}
 
 
-def _draw_row(draw: st.DrawFn, state: _Rows, table: str, steps: list[str], depth: int) -> dict[str, Any] | None:
-    """A new row for ``table``; parents it needs and lacks are inserted first (into ``steps``)."""
+def _draw_row(
+    draw: st.DrawFn, state: _Rows, table: str, steps: list[str], depth: int, *, preset: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """A new row for ``table``; parents it needs and lacks are inserted first (into ``steps``).
+
+    Foreign keys are filled together: a key that shares columns with one already filled
+    (``(lobby_id, round_id)`` and ``(lobby_id, player_id)``) takes a parent that agrees on
+    them, and when no such parent exists one is inserted with the shared values. ``preset``
+    fixes columns for a parent drawn that way.
+    """
     schema = state.schema
     definition = schema.tables[table]
     number = state.next_number(table)
     unique = _unique_columns(definition)
-    row: dict[str, Any] = {}
+    keys = [tuple(definition.primary_key), *definition.unique] if definition.primary_key else list(definition.unique)
+    row: dict[str, Any] = dict(preset or {})
     for fk in definition.foreign_keys:
-        if any(c in row for c in fk.columns):
+        pairs = list(zip(fk.columns, fk.ref_columns, strict=True))
+        if all(c in row for c in fk.columns):
+            continue
+        shared = {remote: row[local] for local, remote in pairs if local in row}
+        if any(value is None for value in shared.values()):
+            for local in fk.columns:  # a NULL in the key: the database checks nothing
+                row.setdefault(local, None)
             continue
         parent_rows = [
-            r for r in state.present(fk.ref_table) if all(r.get(c) is not None for c in fk.ref_columns)
-        ] if fk.ref_table in schema.tables else []
-        if any(c in unique or c in definition.primary_key for c in fk.columns) and len(fk.columns) == 1:
-            taken = {r.get(fk.columns[0]) for r in state.present(table)}
-            parent_rows = [r for r in parent_rows if r.get(fk.ref_columns[0]) not in taken]
+            r for r in state.present(fk.ref_table)
+            if all(r.get(c) is not None for c in fk.ref_columns)
+            and all(r.get(remote) == value for remote, value in shared.items())
+        ] if fk.ref_table in schema.tables else []  # fmt: skip
+        # A key or unique column set filled by this foreign key must not repeat one already taken.
+        covered = [key for key in keys if set(key) <= set(row) | set(fk.columns) and set(key) & set(fk.columns)]
+        if covered and parent_rows:
+            remote_of = dict(pairs)
+            taken = [{tuple(r.get(c) for c in key) for r in state.present(table)} for key in covered]
+            parent_rows = [
+                p for p in parent_rows
+                if all(
+                    tuple(p.get(remote_of[c]) if c in remote_of else row[c] for c in key) not in seen
+                    for key, seen in zip(covered, taken, strict=True)
+                )
+            ]  # fmt: skip
         fk_defs = [definition.column(c) for c in fk.columns]
         required = any(c is not None and c.not_null for c in fk_defs) or any(
             c in definition.primary_key for c in fk.columns
         )
-        if _rarely(draw, state.mix.edges):
+        if not shared and _rarely(draw, state.mix.edges):
             missing = draw(st.sampled_from(["null", "absent"]))
-            for local, remote in zip(fk.columns, fk.ref_columns, strict=True):
+            for local, remote in pairs:
                 row[local] = None if missing == "null" else key_value(schema, fk.ref_table, remote, 10_000)
             continue
-        if not parent_rows or (not required and _rarely(draw, 150)):
-            if not required or fk.ref_table == table or depth > 3 or fk.ref_table not in schema.tables:
+        if not parent_rows or (not required and not shared and _rarely(draw, 150)):
+            if (not required and not shared) or fk.ref_table == table or depth > 3 or fk.ref_table not in schema.tables:
                 for local in fk.columns:
-                    row[local] = None
+                    row.setdefault(local, None)
                 continue
-            parent = _draw_row(draw, state, fk.ref_table, steps, depth + 1)
+            parent = _draw_row(draw, state, fk.ref_table, steps, depth + 1, preset=shared)
             if parent is None:
                 return None
             parent_rows = [parent]
         parent = draw(st.sampled_from(parent_rows))
-        for local, remote in zip(fk.columns, fk.ref_columns, strict=True):
+        for local, remote in pairs:
             row[local] = parent.get(remote)
     for col in definition.columns:
         if col.name in row:
