@@ -35,6 +35,7 @@ from bcastsim.db._schema import TableDef
 from bcastsim.strategies._checks import repair, row_checks, unfollowed_checks
 from bcastsim.strategies._domains import Domain, column_domain
 from bcastsim.strategies._guards import guards, moved
+from bcastsim.strategies._solver import GuardPlan, reachability
 
 __all__ = [
     "EDGES",
@@ -409,6 +410,7 @@ class _Rows:
     mix: Mix
     rows: dict[str, list[dict[str, Any]]] = attrs.Factory(dict)
     counters: dict[str, int] = attrs.Factory(dict)
+    planned: int = 0  # UPDATEs drawn from the solver's plans so far
 
     def snapshot(self) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
         return {t: [dict(r) for r in rows] for t, rows in self.rows.items()}, dict(self.counters)
@@ -631,6 +633,12 @@ def _update(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
     present = state.present(table)
     if not settable or not definition.primary_key:
         return _insert(draw, state, table)
+    plans = reachability(schema).plans.get(table, ())
+    if plans and present and draw(st.integers(0, 2)) == 0:
+        # Plans in turn (from a drawn start): each guard and each negation gets its UPDATEs.
+        state.planned += 1
+        plan = plans[(draw(st.integers(0, len(plans) - 1)) + state.planned) % len(plans)]
+        return _planned_update(state, table, draw(st.sampled_from(present)), plan)
     chosen = draw(st.lists(st.sampled_from(settable), min_size=1, max_size=3, unique=True))
     values = {c: draw(column_values(schema, table, c, mix=state.mix)) for c in chosen}
     sets = ", ".join(f"{c} = {sql_literal(v)}" for c, v in values.items())
@@ -662,6 +670,23 @@ def _update(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
     for row in match:
         row.update(values)
     return [f"UPDATE {table} SET {sets} WHERE {condition}"]
+
+
+def _planned_update(state: _Rows, table: str, target: dict[str, Any], plan: GuardPlan) -> list[str]:
+    """UPDATEs that take ``target`` to the plan's OLD values (unless it holds them), then to its NEW ones."""
+    definition = state.schema.tables[table]
+    condition = _key_condition(definition, target)
+    steps = []
+    for final, values in ((False, dict(plan.old)), (True, dict(plan.new))):
+        # The final UPDATE runs even when the row already holds its values: it still fires the trigger.
+        if values and (final or any(target.get(c, _ABSENT) != v for c, v in values.items())):
+            sets = ", ".join(f"{c} = {sql_literal(v)}" for c, v in values.items())
+            steps.append(f"UPDATE {table} SET {sets} WHERE {condition}")
+            target.update(values)
+    return steps
+
+
+_ABSENT = object()
 
 
 def _delete(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
@@ -871,6 +896,7 @@ def _note_unfollowed(schema: Schema) -> None:
     for table in _tables(schema):
         for check in unfollowed_checks(schema, table):
             coverage.unfollowed.setdefault(f"{table}.{check.name}", check.sql)
+    coverage.unreachable.update(reachability(schema).unreachable)
 
 
 def _seed(draw: st.DrawFn, state: _Rows) -> TransactionSpec:
