@@ -50,3 +50,19 @@ def test_coverage_of_sql_without_the_stub_says_how_to_load_it() -> None:
     result = _run("coverage", str(SHOP_DB / "schema.sql"), str(SHOP_DB / "triggers.sql"), "--examples", "10")
     assert result.returncode == 1
     assert 'schema "realtime" does not exist' in result.stdout
+
+
+QUIZ_DB = SHOP_DB / "quiz"
+
+
+def test_coverage_names_unreachable_sites_and_fails_a_partial_run() -> None:
+    """The quiz's points > 1000 site is unreachable (its CHECK named); a run too short to fire the rest exits 1."""
+    files = ["bcastsim:realtime", str(QUIZ_DB / "schema.sql"), str(QUIZ_DB / "triggers.sql")]
+    result = _run("coverage", *files, "--examples", "2")
+    assert result.returncode == 1, result.stdout
+    assert "unreachable: answer_given@" in result.stdout
+    assert "NEW.points > 1000 contradicts CHECK answers_points_check (points BETWEEN 0 AND 1000)" in result.stdout
+    (fail,) = [line for line in result.stdout.splitlines() if line.startswith("FAIL: ")]
+    assert "reachable notify sites fired, below the required 100%" in fail
+    assert "not reached: " in result.stdout
+    assert _run("coverage", *files, "--examples", "2", "--min-site-share", "0").returncode == 0

@@ -56,6 +56,10 @@ def _realtime(output: str | None) -> int:
 
 
 def _coverage(paths: list[str], examples: int, min_share: float) -> int:
+    from bcastsim._extras import require
+
+    for module in ("hypothesis", "z3"):
+        require(module, "pytest", "sql coverage")
     from bcastsim.strategies import measure_coverage
 
     files = [realtime_sql_file() if p == "bcastsim:realtime" else Path(p) for p in paths]
