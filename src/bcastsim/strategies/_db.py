@@ -669,7 +669,7 @@ def _update(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
     if not settable or not definition.primary_key:
         return _insert(draw, state, table)
     plans = reachability(schema).plans.get(table, ())
-    if plans and present and draw(st.integers(0, 2)) == 0:
+    if plans and present and draw(st.integers(0, 1)) == 0:
         # Plans in turn (from a drawn start): each guard and each negation gets its UPDATEs.
         state.planned += 1
         plan = plans[(draw(st.integers(0, len(plans) - 1)) + state.planned) % len(plans)]
