@@ -120,3 +120,39 @@ def test_allow_vacuous_marker_opts_out(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout
     assert result.stdout.count("bcastsim coverage: test_own.py::") == 2
     assert "0/4 notify sites fired" in result.stdout
+
+
+_PARTIAL_TESTS = '''
+from hypothesis import given, settings, strategies as st
+from bcastsim.db import DatabaseModel
+
+MODEL = DatabaseModel.from_sql(["{realtime}", "{shop}/schema.sql", "{shop}/triggers.sql"])
+
+
+@settings(max_examples=5, database=None, derandomize=True)
+@given(total=st.integers(0, 9))
+def test_orders_only(total):
+    MODEL.reset()
+    MODEL.run_transaction(["INSERT INTO customers (id, email, name) VALUES ('c1', 'a@b', 'A')",
+                           f"INSERT INTO orders (id, customer_id, total) VALUES ('o1', 'c1', {{total}})"])
+'''
+
+
+def test_partial_property_tests_fail_below_the_min_site_share(tmp_path: Path) -> None:
+    """A test firing 1 of 4 reachable sites fails by default, naming the others; a share of 0.25 lets it pass."""
+    realtime = Path(__import__("bcastsim").realtime_sql_file())
+    tests = _PARTIAL_TESTS.format(realtime=realtime, shop=SHOP_DB)
+    result = _pytest(_project(tmp_path, "", tests))
+    assert result.returncode == 1, result.stdout
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("bcastsim: partial property test")]
+    assert "1 of 4 reachable notify sites fired, below the required 100%" in line
+    assert "stock_changed@" in line
+    assert "no INSERT on inventory ran" in line
+    assert _pytest(_project(tmp_path, "bcastsim_min_site_share = 0.25\n", tests)).returncode == 0
+
+
+def test_a_min_site_share_that_is_not_a_share_stops_the_run(tmp_path: Path) -> None:
+    """bcastsim_min_site_share outside 0..1 is one usage line naming the setting, before any test runs."""
+    result = _pytest(_project(tmp_path, "bcastsim_min_site_share = 90%\n", "def test_x():\n    pass\n"))
+    assert result.returncode == 4
+    assert "bcastsim_min_site_share = '90%' is not a share" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -137,3 +138,17 @@ def test_generated_workload_commits_on_the_seed(bcastsim_db: Database, seed: int
     workload = generate_workload(load_catalog(builtin_sql_files()), seed=seed)
     failed = [(i, r.error) for i, r in enumerate(bcastsim_db.run_history(workload.transactions)) if r.error]
     assert failed == []
+
+
+@pytest.mark.postgres
+def test_pg_that_compared_nothing_is_inconclusive(bcastsim_server: EphemeralPostgres) -> None:
+    """A workload no write of which commits (a CHECK it never meets) is pg-inconclusive, an error, with its counts."""
+    pair = REVIEW / "pg" / "inconclusive"
+    old, new = str(pair / "old.sql"), str(pair / "new.sql")
+    report = review(old, new, schema=FIXTURE_SCHEMA, pg=True, server=bcastsim_server)
+    (found,) = [e.finding for e in report.entries if e.finding.rule == "pg-inconclusive"]
+    assert report.exit_status == 1
+    assert re.search(r"of \d+ transactions \(seed 0\), \d+ committed in the old version, \d+ in the new,"
+                     r" \d+ in both, and those sent 0 messages", found.message)  # fmt: skip
+    assert "most common error: 23514" in found.message
+    assert _pg_rules(pair / "old.sql", pair / "new.sql", bcastsim_server) == {"pg-inconclusive"}

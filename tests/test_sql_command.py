@@ -59,3 +59,19 @@ def test_coverage_takes_a_directory_like_its_files() -> None:
     by_directory = _run("coverage", "bcastsim:realtime", str(SHOP_DB), "--examples", "20")
     assert by_directory.returncode == 0, by_directory.stderr
     assert by_directory.stdout == by_file.stdout
+
+
+QUIZ_DB = SHOP_DB / "quiz"
+
+
+def test_coverage_names_unreachable_sites_and_fails_a_partial_run() -> None:
+    """The quiz's points > 1000 site is unreachable (its CHECK named); a run too short to fire the rest exits 1."""
+    files = ["bcastsim:realtime", str(QUIZ_DB / "schema.sql"), str(QUIZ_DB / "triggers.sql")]
+    result = _run("coverage", *files, "--examples", "2")
+    assert result.returncode == 1, result.stdout
+    assert "unreachable: answer_given@" in result.stdout
+    assert "NEW.points > 1000 contradicts CHECK answers_points_check (points BETWEEN 0 AND 1000)" in result.stdout
+    (fail,) = [line for line in result.stdout.splitlines() if line.startswith("FAIL: ")]
+    assert "reachable notify sites fired, below the required 100%" in fail
+    assert "not reached: " in result.stdout
+    assert _run("coverage", *files, "--examples", "2", "--min-site-share", "0").returncode == 0

@@ -2,8 +2,10 @@
 
 ``realtime`` prints (or writes) the minimal Supabase ``realtime`` schema every
 ``realtime.send`` trigger needs in a test database. ``coverage`` runs generated
-histories on the model of your SQL and prints which notify sites fired, how many
-transactions committed and why a site was never reached.
+histories on the model of your SQL and prints, per notify site, whether it fired, is
+unreachable (the solver's reason) or was not reached (the statements that ran and the
+error that stopped them most often); it exits 1 when fewer than ``--min-site-share``
+(default: all) of the reachable sites fired, or nothing committed.
 """
 
 from __future__ import annotations
@@ -29,12 +31,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "paths", nargs="+", metavar="PATH", help="SQL files or directories in load order (or bcastsim:realtime)"
     )
     coverage.add_argument("--examples", type=int, default=200, help="histories to generate (default 200)")
+    coverage.add_argument(
+        "--min-site-share", type=float, default=1.0, metavar="SHARE",
+        help="exit 1 when fewer than SHARE of the reachable notify sites fired (default 1.0: all of them)",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     if args.sql_command == "realtime":
         return _realtime(args.output)
-    return _coverage(args.paths, args.examples)
+    if not 0.0 <= args.min_site_share <= 1.0:
+        raise InputError(f"--min-site-share {args.min_site_share} is not a share", fix="give a number from 0 to 1")
+    return _coverage(args.paths, args.examples, args.min_site_share)
 
 
 def _realtime(output: str | None) -> int:
@@ -49,8 +57,11 @@ def _realtime(output: str | None) -> int:
     return 0
 
 
-def _coverage(paths: list[str], examples: int) -> int:
+def _coverage(paths: list[str], examples: int, min_share: float) -> int:
+    from bcastsim._extras import require
     from bcastsim.review._diff import expand_sql_paths
+
+    require("hypothesis", "pytest", "sql coverage")
     from bcastsim.strategies import measure_coverage
 
     files: list[Path] = []
@@ -58,4 +69,8 @@ def _coverage(paths: list[str], examples: int) -> int:
         files.extend([realtime_sql_file()] if spec == "bcastsim:realtime" else expand_sql_paths([Path(spec)]))
     coverage = measure_coverage(files, examples=examples)
     sys.stdout.write(coverage.table() + "\n")
-    return 0 if coverage.vacuous() is None else 1
+    reason = coverage.vacuous() or coverage.shortfall(min_share)
+    if reason is not None:
+        sys.stdout.write(f"FAIL: {reason}\n")
+        return 1
+    return 0

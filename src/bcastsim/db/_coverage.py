@@ -111,6 +111,8 @@ class Coverage:
     _steered: Any = attrs.field(default=None, init=False, repr=False)
     # "table.check" -> CHECK text, for the constraints the generated rows do not try to satisfy
     unfollowed: dict[str, str] = attrs.Factory(dict)
+    # site -> why no row can reach it (the solver's verdict on its conditions against the CHECKs)
+    unreachable: dict[str, str] = attrs.Factory(dict)
     # What the model could not follow ("file:line: unsupported: construct") -> transactions it stopped
     unsupported: Counter[str] = attrs.Factory(Counter)
     _resolved: list[_Site] | None = attrs.field(default=None, init=False, repr=False)
@@ -271,23 +273,55 @@ class Coverage:
             return f"{self.committed} of {self.transactions} transactions committed but no notify site fired ({never})"
         return None
 
+    def status(self, site: SiteCoverage) -> str:
+        """``fired``, ``unreachable: why`` or ``not reached: why`` (what ran, the error that stopped most)."""
+        if site.messages:
+            return "fired"
+        if site.key in self.unreachable:
+            return f"unreachable: {self.unreachable[site.key]}"
+        return f"not reached: {self.why(site)}"
+
+    def site_share(self) -> tuple[int, int]:
+        """(reachable sites that fired, reachable sites): a site the solver proved unreachable is not counted."""
+        reachable = [site for site in self.sites() if site.key not in self.unreachable]
+        return sum(1 for site in reachable if site.messages), len(reachable)
+
+    def shortfall(self, min_share: float = 1.0) -> str | None:
+        """Why the run fired too few reachable sites (one line), or None when at least ``min_share`` of them fired."""
+        if self.transactions == 0:
+            return None
+        fired, reachable = self.site_share()
+        if reachable == 0 or fired >= min_share * reachable:
+            return None
+        never = "; ".join(
+            f"{site.key}: {self.why(site)}"
+            for site in self.sites()
+            if not site.messages and site.key not in self.unreachable
+        )
+        return (
+            f"{fired} of {reachable} reachable notify sites fired, below the required {min_share:.0%}"
+            f" ({self.committed}/{self.transactions} transactions committed; not reached: {never})"
+        )
+
     def table(self) -> str:
-        """A plain-text table: one row per site with its message count, then the totals."""
-        rows = [("site", "transport", "channel", "event", "messages")]
-        rows += [
-            (s.key, s.transport, s.channel, s.event or "", str(s.messages)) for s in self.sites()
-        ]
-        widths = [max(len(row[i]) for row in rows) for i in range(5)]
-        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+        """A plain-text table: one row per site with its message count and status, then the totals."""
         sites = self.sites()
+        rows = [("site", "transport", "channel", "event", "messages", "status")]
+        rows += [
+            (s.key, s.transport, s.channel, s.event or "", str(s.messages), self.status(s).partition(":")[0])
+            for s in sites
+        ]
+        widths = [max(len(row[i]) for row in rows) for i in range(6)]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
         fired = sum(1 for s in sites if s.messages)
+        shown, reachable = self.site_share()
         lines.append(
-            f"{fired}/{len(sites)} notify sites fired; {self.committed}/{self.transactions} transactions committed;"
-            f" {self.messages} messages"
+            f"{fired}/{len(sites)} notify sites fired ({shown}/{reachable} reachable);"
+            f" {self.committed}/{self.transactions} transactions committed; {self.messages} messages"
         )
         for site in sites:
             if not site.messages:
-                lines.append(f"never fired: {site.key}: {self.why(site)}")
+                lines.append(f"{self.status(site).replace(':', f': {site.key}:', 1)}")
         for construct, count in sorted(self.unsupported.items()):
             lines.append(f"not followed by the model, {count} transactions stopped: {construct}")
         for name, sql in sorted(self.unfollowed.items()):

@@ -32,11 +32,14 @@ Fixtures:
 ``bcastsim_database_factory``
     ``factory(files) -> Database``: a new database with other SQL loaded.
 
-Never vacuous: every Hypothesis test that runs transactions through bcastsim
-records which notify sites fired (``--bcastsim-coverage`` prints the table per
-test). Such a test fails when none of its transactions committed or no notify
-site ever fired, naming the sites and why; mark a test
-``@pytest.mark.bcastsim_allow_vacuous`` when that is what it means to test.
+Never vacuous, never partial: every Hypothesis test that runs transactions
+through bcastsim records which notify sites fired (``--bcastsim-coverage`` prints
+the table per test). Such a test fails when none of its transactions committed,
+when no notify site fired, or when fewer than ``bcastsim_min_site_share`` (ini,
+default 1.0) of the sites a row can reach fired — a site the solver proves
+unreachable is named in the table, not counted. Mark a test
+``@pytest.mark.bcastsim_allow_vacuous`` when firing little or nothing is what it
+means to test.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ __all__ = [
 
 _INI_SQL = "bcastsim_sql"
 _INI_REQUIRE = "bcastsim_require_pg"
+_INI_SHARE = "bcastsim_min_site_share"
 _REALTIME_TOKEN = "bcastsim:realtime"
 _ALLOW_VACUOUS = "bcastsim_allow_vacuous"
 _HOW_TO_CONFIGURE = (
@@ -93,6 +97,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"SQL files loaded, in order, into bcastsim's test databases ({_REALTIME_TOKEN}: the realtime stub)",
     )
     parser.addini(_INI_REQUIRE, type="bool", default=None, help="fail instead of skip when PostgreSQL is missing")
+    parser.addini(
+        _INI_SHARE, type="string", default="1.0",
+        help="share of reachable notify sites a property test must fire (0 to 1, default 1.0)",
+    )  # fmt: skip
     group = parser.getgroup("bcastsim")
     group.addoption(
         "--bcastsim-require-pg", action="store_true", default=None,
@@ -129,11 +137,25 @@ def _require_pg(config: pytest.Config) -> bool:
     return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
+def _min_share(config: pytest.Config) -> float:
+    text = str(config.getini(_INI_SHARE)).strip()
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0.0 <= share <= 1.0:
+        where = config.inipath.name if config.inipath else "the ini file"
+        raise pytest.UsageError(f"{where}: {_INI_SHARE} = {text!r} is not a share; fix: a number from 0 to 1")
+    return share
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", f"{_ALLOW_VACUOUS}: a property test that may commit nothing or fire no notify site"
+        "markers",
+        f"{_ALLOW_VACUOUS}: a property test that may commit nothing or fire fewer sites than {_INI_SHARE}",
     )
     _configured_sql[:] = _resolve_sql(config)
+    _min_share(config)
 
 
 def _load_configured_sql(
@@ -233,11 +255,31 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         result = yield
     item.stash[_coverage_key] = coverage
     if coverage.transactions:
+        _note_unreachable(coverage)
         item.add_report_section("call", "bcastsim coverage", coverage.table())
-        reason = coverage.vacuous()
-        if reason is not None and item.get_closest_marker(_ALLOW_VACUOUS) is None:
-            pytest.fail(f"bcastsim: vacuous property test: {reason}", pytrace=False)
+        if item.get_closest_marker(_ALLOW_VACUOUS) is None:
+            reason = coverage.vacuous()
+            if reason is not None:
+                pytest.fail(f"bcastsim: vacuous property test: {reason}", pytrace=False)
+            reason = coverage.shortfall(_min_share(item.config))
+            if reason is not None:
+                pytest.fail(f"bcastsim: partial property test ({_INI_SHARE}): {reason}", pytrace=False)
     return result
+
+
+_unreachable_cache: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+def _note_unreachable(coverage: Coverage) -> None:
+    """Sites no row can reach, decided on the SQL the test ran (when its strategies did not say)."""
+    if coverage.unreachable or not coverage.sql_files:
+        return
+    if coverage.sql_files not in _unreachable_cache:
+        from bcastsim.db import load_schema
+        from bcastsim.strategies._solver import reachability
+
+        _unreachable_cache[coverage.sql_files] = reachability(load_schema(list(coverage.sql_files))).unreachable
+    coverage.unreachable.update(_unreachable_cache[coverage.sql_files])
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -111,6 +111,15 @@ PG_RULES: dict[str, RuleInfo] = {
             "or have an administrator do it outside the migration",
         ),
         _info(
+            "pg-inconclusive",
+            Severity.ERROR,
+            "PostgreSQL compared nothing",
+            "No transaction of the workload committed in both versions with a message sent, so no message "
+            "could be compared: a clean report here would say nothing about the change.",
+            "pass the tables the triggers need with --schema, or check the constraints the workload broke "
+            "(the most common error is named)",
+        ),
+        _info(
             "pg-load-failed",
             Severity.ERROR,
             "The new version does not load in PostgreSQL",
@@ -649,6 +658,9 @@ def pg_diff(
             continue
         for observation in _compare(index, statements, old, new, workload.literal_times):
             observations.setdefault((observation.rule, observation.key), []).append(observation)
+    inconclusive = _inconclusive(workload, old_results, new_results, seed)
+    if inconclusive is not None:
+        findings.append(inconclusive)
     counts = Counter({key: len(items) for key, items in observations.items()})
     for key in sorted(observations):
         first = observations[key][0]
@@ -666,3 +678,35 @@ def pg_diff(
             )
         )
     return findings
+
+
+def _inconclusive(
+    workload: Workload, old_results: Sequence[TransactionResult], new_results: Sequence[TransactionResult], seed: int
+) -> Finding | None:
+    """``pg-inconclusive`` when no transaction committed in both versions and sent a message there."""
+    both = [
+        (old, new) for old, new in zip(old_results, new_results, strict=True) if old.committed and new.committed
+    ]
+    sent = sum(len(_sent(old, workload.literal_times)) + len(_sent(new, workload.literal_times)) for old, new in both)
+    if both and sent:
+        return None
+    errors = Counter(
+        f"{result.error.sqlstate} {result.error.message}"
+        for result in (*old_results, *new_results)
+        if result.error is not None
+    )
+    common = f"; most common error: {errors.most_common(1)[0][0]}" if errors else ""
+    info = PG_RULES["pg-inconclusive"]
+    total = len(workload.transactions)
+    return Finding(
+        rule="pg-inconclusive",
+        severity=info.severity,
+        message=(
+            f"nothing compared: of {total} transactions (seed {seed}),"
+            f" {sum(r.committed for r in old_results)} committed in the old version,"
+            f" {sum(r.committed for r in new_results)} in the new, {len(both)} in both,"
+            f" and those sent {sent} messages{common}"
+        ),
+        fix=info.fix,
+        why=info.why,
+    )

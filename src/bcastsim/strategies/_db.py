@@ -35,11 +35,14 @@ from bcastsim.db._schema import TableDef
 from bcastsim.strategies._checks import repair, row_checks, unfollowed_checks
 from bcastsim.strategies._domains import Domain, column_domain
 from bcastsim.strategies._guards import guards, moved
+from bcastsim.strategies._hooks import Hooks, load_seed_rows
+from bcastsim.strategies._solver import GuardPlan, reachability
 
 __all__ = [
     "EDGES",
     "VALID",
     "History",
+    "Hooks",
     "Mix",
     "TransactionSpec",
     "column_values",
@@ -47,6 +50,7 @@ __all__ = [
     "histories",
     "insert_statements",
     "key_value",
+    "load_seed_rows",
     "measure_coverage",
     "near_limit_text",
     "row_values",
@@ -369,16 +373,15 @@ def _tables(schema: Schema) -> list[str]:
     return sorted(name for name in schema.tables if "." not in name)
 
 
-def _table_choice(schema: Schema) -> st.SearchStrategy[str]:
+def _table_choice(schema: Schema, hooks: Hooks | None = None) -> st.SearchStrategy[str]:
     """A public table, tables with triggers three times as often: that is where broadcasts start."""
-    if not _tables(schema):
+    tables = [name for name in _tables(schema) if hooks is None or not hooks.excluded(name)]
+    if not tables:
         raise InputError(
             "the SQL defines no table in the public schema to write to",
             fix="pass the files that create the tables, in load order",
         )
-    return _weighted(
-        *[(3 if schema.triggers_for(name) else 1, st.just(name)) for name in _tables(schema)]
-    )
+    return _weighted(*[(3 if schema.triggers_for(name) else 1, st.just(name)) for name in tables])
 
 
 def _parent_order(schema: Schema) -> list[str]:
@@ -409,6 +412,8 @@ class _Rows:
     mix: Mix
     rows: dict[str, list[dict[str, Any]]] = attrs.Factory(dict)
     counters: dict[str, int] = attrs.Factory(dict)
+    hooks: Hooks = attrs.Factory(Hooks)
+    planned: int = 0  # UPDATEs drawn from the solver's plans so far
 
     def snapshot(self) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
         return {t: [dict(r) for r in rows] for t, rows in self.rows.items()}, dict(self.counters)
@@ -458,53 +463,92 @@ def _unique_columns(definition: TableDef) -> set[str]:
     return {name for key in definition.unique for name in key}
 
 
-def _draw_row(draw: st.DrawFn, state: _Rows, table: str, steps: list[str], depth: int) -> dict[str, Any] | None:
-    """A new row for ``table``; parents it needs and lacks are inserted first (into ``steps``)."""
+def _draw_row(
+    draw: st.DrawFn, state: _Rows, table: str, steps: list[str], depth: int, *, preset: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """A new row for ``table``; parents it needs and lacks are inserted first (into ``steps``).
+
+    Foreign keys are filled together: a key that shares columns with one already filled
+    (``(lobby_id, round_id)`` and ``(lobby_id, player_id)``) takes a parent that agrees on
+    them, and when no such parent exists one is inserted with the shared values. ``preset``
+    fixes columns for a parent drawn that way.
+    """
     schema = state.schema
     definition = schema.tables[table]
     number = state.next_number(table)
     unique = _unique_columns(definition)
-    row: dict[str, Any] = {}
+    keys = [tuple(definition.primary_key), *definition.unique] if definition.primary_key else list(definition.unique)
+    row: dict[str, Any] = dict(preset or {})
     for fk in definition.foreign_keys:
-        if any(c in row for c in fk.columns):
+        pairs = list(zip(fk.columns, fk.ref_columns, strict=True))
+        if all(c in row for c in fk.columns):
+            continue
+        shared = {remote: row[local] for local, remote in pairs if local in row}
+        if any(value is None for value in shared.values()):
+            for local in fk.columns:  # a NULL in the key: the database checks nothing
+                row.setdefault(local, None)
             continue
         parent_rows = [
-            r for r in state.present(fk.ref_table) if all(r.get(c) is not None for c in fk.ref_columns)
-        ] if fk.ref_table in schema.tables else []
-        if any(c in unique or c in definition.primary_key for c in fk.columns) and len(fk.columns) == 1:
-            taken = {r.get(fk.columns[0]) for r in state.present(table)}
-            parent_rows = [r for r in parent_rows if r.get(fk.ref_columns[0]) not in taken]
+            r for r in state.present(fk.ref_table)
+            if all(r.get(c) is not None for c in fk.ref_columns)
+            and all(r.get(remote) == value for remote, value in shared.items())
+        ] if fk.ref_table in schema.tables else []  # fmt: skip
+        # A key or unique column set filled by this foreign key must not repeat one already taken.
+        covered = [key for key in keys if set(key) <= set(row) | set(fk.columns) and set(key) & set(fk.columns)]
+        if covered and parent_rows:
+            remote_of = dict(pairs)
+            taken = [{tuple(r.get(c) for c in key) for r in state.present(table)} for key in covered]
+            parent_rows = [
+                p for p in parent_rows
+                if all(
+                    tuple(p.get(remote_of[c]) if c in remote_of else row[c] for c in key) not in seen
+                    for key, seen in zip(covered, taken, strict=True)
+                )
+            ]  # fmt: skip
         fk_defs = [definition.column(c) for c in fk.columns]
         required = any(c is not None and c.not_null for c in fk_defs) or any(
             c in definition.primary_key for c in fk.columns
         )
-        if _rarely(draw, state.mix.edges):
+        if not shared and _rarely(draw, state.mix.edges):
             missing = draw(st.sampled_from(["null", "absent"]))
-            for local, remote in zip(fk.columns, fk.ref_columns, strict=True):
+            for local, remote in pairs:
                 row[local] = None if missing == "null" else key_value(schema, fk.ref_table, remote, 10_000)
             continue
-        if not parent_rows or (not required and _rarely(draw, 150)):
-            if not required or fk.ref_table == table or depth > 3 or fk.ref_table not in schema.tables:
+        if not parent_rows or (not required and not shared and _rarely(draw, 150)):
+            if (
+                (not required and not shared) or fk.ref_table == table or depth > 3
+                or fk.ref_table not in schema.tables or state.hooks.excluded(fk.ref_table)
+            ):  # fmt: skip
+                if required and state.hooks.excluded(fk.ref_table):
+                    return None  # its parent can come only from seed rows, and none fits
                 for local in fk.columns:
-                    row[local] = None
+                    row.setdefault(local, None)
                 continue
-            parent = _draw_row(draw, state, fk.ref_table, steps, depth + 1)
+            parent = _draw_row(draw, state, fk.ref_table, steps, depth + 1, preset=shared)
             if parent is None:
                 return None
             parent_rows = [parent]
         parent = draw(st.sampled_from(parent_rows))
-        for local, remote in zip(fk.columns, fk.ref_columns, strict=True):
+        for local, remote in pairs:
             row[local] = parent.get(remote)
+    hooked = state.hooks.columns
     for col in definition.columns:
-        if col.name in row:
+        if col.name in row or state.hooks.excluded(table, col.name):
             continue
         if col.name in definition.primary_key or col.name in unique:
             row[col.name] = key_value(schema, table, col.name, number)
+        elif f"{table}.{col.name}" in hooked:
+            row[col.name] = draw(hooked[f"{table}.{col.name}"])
         elif col.default is not None and (not _generates(schema, table, col.name) or draw(st.integers(0, 2)) == 0):
             continue  # leave it to the column's DEFAULT
         elif (col.not_null and col.default is None) or draw(st.integers(0, 3)) > 0:
             row[col.name] = draw(column_values(schema, table, col.name, mix=state.mix))
-    _satisfy_checks(draw, state, table, row, known=row, fixed={*definition.primary_key, *unique})
+    if table in state.hooks.rows:
+        keyed = {*definition.primary_key, *unique, *(c for fk in definition.foreign_keys for c in fk.columns)}
+        row.update({c: v for c, v in draw(state.hooks.rows[table]).items() if c not in keyed})
+    _fresh_keys(state, table, row, number, keys)
+    left = {c.name for c in definition.columns if state.hooks.excluded(table, c.name)}
+    _satisfy_checks(draw, state, table, row, known=row, fixed={*definition.primary_key, *unique, *left})
     state.present(table).append(row)
     if depth > 0:  # a parent inserted on the way is a statement of its own
         columns = list(row)
@@ -513,6 +557,24 @@ def _draw_row(draw: st.DrawFn, state: _Rows, table: str, steps: list[str], depth
             f" VALUES {_render_row(definition, row, columns)}"
         )
     return row
+
+
+def _fresh_keys(state: _Rows, table: str, row: dict[str, Any], number: int, keys: list[tuple[str, ...]]) -> None:
+    """Move the drawn key columns past a key another row (a seed row) already holds."""
+    schema = state.schema
+    fk_columns = {c for fk in schema.tables[table].foreign_keys for c in fk.columns}
+    for _ in range(50):
+        clash = [
+            key for key in keys
+            if all(c in row for c in key)
+            and any(all(other.get(c) == row[c] for c in key) for other in state.present(table))
+        ]  # fmt: skip
+        movable = [c for key in clash for c in key if c not in fk_columns]
+        if not movable:
+            return
+        number = state.next_number(table)
+        for column in movable:
+            row[column] = key_value(schema, table, column, number)
 
 
 def _satisfy_checks(
@@ -600,13 +662,24 @@ def _update(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
         c.name
         for c in definition.columns
         if c.name not in definition.primary_key and c.name not in unique and c.name not in fk_columns
+        and not state.hooks.excluded(table, c.name)
         for _ in range(4 if c.name in watched else 2 if c.type_name in ("boolean", "timestamptz") else 1)
     ]
     present = state.present(table)
     if not settable or not definition.primary_key:
         return _insert(draw, state, table)
+    plans = reachability(schema).plans.get(table, ())
+    if plans and present and draw(st.integers(0, 1)) == 0:
+        # Plans in turn (from a drawn start): each guard and each negation gets its UPDATEs.
+        state.planned += 1
+        plan = plans[(draw(st.integers(0, len(plans) - 1)) + state.planned) % len(plans)]
+        return _planned_update(state, table, draw(st.sampled_from(present)), plan)
     chosen = draw(st.lists(st.sampled_from(settable), min_size=1, max_size=3, unique=True))
-    values = {c: draw(column_values(schema, table, c, mix=state.mix)) for c in chosen}
+    hooked = state.hooks.columns
+    values = {
+        c: draw(hooked[f"{table}.{c}"] if f"{table}.{c}" in hooked else column_values(schema, table, c, mix=state.mix))
+        for c in chosen
+    }
     sets = ", ".join(f"{c} = {sql_literal(v)}" for c, v in values.items())
     # One SET for every child of a parent cannot be repaired row by row against CHECKs across columns.
     tied = any(set(chosen) & check.columns for check in row_checks(schema, table))
@@ -638,6 +711,23 @@ def _update(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
     return [f"UPDATE {table} SET {sets} WHERE {condition}"]
 
 
+def _planned_update(state: _Rows, table: str, target: dict[str, Any], plan: GuardPlan) -> list[str]:
+    """UPDATEs that take ``target`` to the plan's OLD values (unless it holds them), then to its NEW ones."""
+    definition = state.schema.tables[table]
+    condition = _key_condition(definition, target)
+    steps = []
+    for final, values in ((False, dict(plan.old)), (True, dict(plan.new))):
+        # The final UPDATE runs even when the row already holds its values: it still fires the trigger.
+        if values and (final or any(target.get(c, _ABSENT) != v for c, v in values.items())):
+            sets = ", ".join(f"{c} = {sql_literal(v)}" for c, v in values.items())
+            steps.append(f"UPDATE {table} SET {sets} WHERE {condition}")
+            target.update(values)
+    return steps
+
+
+_ABSENT = object()
+
+
 def _delete(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
     definition = state.schema.tables[table]
     if not definition.primary_key:
@@ -665,7 +755,7 @@ _ACTIONS = {"insert": _insert, "update": _update, "delete": _delete}
 
 
 def _statement(draw: st.DrawFn, state: _Rows, table: str | None = None, action: str | None = None) -> list[str]:
-    table = table or draw(_table_choice(state.schema))
+    table = table or draw(_table_choice(state.schema, state.hooks))
     if action is None:
         weights = (2, 3, 1) if state.present(table) else (1, 0, 0)
         action = draw(_weighted(*[(w, st.just(a)) for w, a in zip(weights, _ACTIONS, strict=True) if w]))
@@ -775,9 +865,10 @@ def _transaction(draw: st.DrawFn, state: _Rows, max_statements: int) -> Transact
         # Hypothesis favours small draws: 0-5 (the simplest) is a plain statement.
         action = draw(st.integers(0, 11)) - 6
         repeatable = [s for s in steps if s.startswith(("UPDATE", "DELETE"))]
-        if action == 0 and _update_trigger_tables(schema):
+        updated = [t for t in _update_trigger_tables(schema) if not state.hooks.excluded(t)]
+        if action == 0 and updated:
             # The same UPDATE twice re-sends an identical payload: PostgreSQL drops the duplicate.
-            table = draw(st.sampled_from(_update_trigger_tables(schema)))
+            table = draw(st.sampled_from(updated))
             update = _statement(draw, state, table, "update" if state.present(table) else "insert")
             steps += update + update[-1:] if update[-1].startswith("UPDATE") else update
         elif action == 1 and repeatable:
@@ -806,10 +897,19 @@ def _transaction(draw: st.DrawFn, state: _Rows, max_statements: int) -> Transact
 
 @st.composite
 def transactions(
-    draw: st.DrawFn, schema: Schema | None = None, max_statements: int = 8, *, mix: Mix = VALID
+    draw: st.DrawFn, schema: Schema | None = None, max_statements: int = 8, *, mix: Mix = VALID,
+    hooks: Hooks | None = None,
 ) -> TransactionSpec:
     """A transaction: statements, repeats of earlier ones, savepoints rolled back or released."""
-    return _transaction(draw, _Rows(_schema_or_default(schema), mix), max_statements)
+    return _transaction(draw, _state(schema, mix, hooks), max_statements)
+
+
+def _state(schema: Schema | None, mix: Mix, hooks: Hooks | None) -> _Rows:
+    resolved = _schema_or_default(schema)
+    if hooks is None:
+        return _Rows(resolved, mix)
+    hooks.validate(resolved)
+    return _Rows(resolved, mix, hooks=hooks)
 
 
 @st.composite
@@ -820,16 +920,21 @@ def histories(
     max_statements: int = 8,
     *,
     mix: Mix = VALID,
+    hooks: Hooks | None = None,
 ) -> History:
     """Transactions that build on each other: fresh keys for inserts, existing rows for updates and deletes.
 
     Every statement is drawn against the rows earlier statements made (parents before
     children, no key twice, no parent deleted under its children), so with the default
     :data:`VALID` mix nearly every transaction commits and the triggers behind it run.
+    ``hooks`` (:class:`Hooks`) gives strategies per table or column, exclusions and seed rows;
+    the seed rows are the first transaction of every history.
     """
-    state = _Rows(_schema_or_default(schema), mix)
+    state = _state(schema, mix, hooks)
     _note_unfollowed(state.schema)
     chosen: list[TransactionSpec] = []
+    if state.hooks.seed_rows:
+        chosen.append(_seed_rows(state))
     if draw(st.integers(0, 4)) < 4:
         chosen.append(_seed(draw, state))
     count = draw(st.integers(1, max_transactions))
@@ -845,12 +950,31 @@ def _note_unfollowed(schema: Schema) -> None:
     for table in _tables(schema):
         for check in unfollowed_checks(schema, table):
             coverage.unfollowed.setdefault(f"{table}.{check.name}", check.sql)
+    coverage.unreachable.update(reachability(schema).unreachable)
+
+
+def _seed_rows(state: _Rows) -> TransactionSpec:
+    """The hooks' seed rows, parents first, recorded so generated rows can reference them."""
+    steps = []
+    for table in _parent_order(state.schema):
+        rows = [dict(row) for row in state.hooks.seed_rows.get(table, ())]
+        definition = state.schema.tables[table]
+        for row in rows:
+            columns = list(row)
+            steps.append(
+                f"INSERT INTO {table} ({', '.join(columns)}){_overriding(definition, columns)}"
+                f" VALUES {_render_row(definition, row, columns)}"
+            )
+            state.present(table).append(row)
+    return TransactionSpec(tuple(steps), True)
 
 
 def _seed(draw: st.DrawFn, state: _Rows) -> TransactionSpec:
     steps: list[str] = []
     valid = attrs.evolve(state, mix=attrs.evolve(state.mix, edges=0))
     for table in _parent_order(state.schema):
+        if state.hooks.excluded(table):
+            continue
         steps += _insert(draw, valid, table)
     state.rows, state.counters = valid.rows, valid.counters
     return TransactionSpec(tuple(steps), True)
@@ -882,6 +1006,7 @@ def measure_coverage(
     mix: Mix = VALID,
     model: DatabaseModel | None = None,
     differential: Differential | None = None,
+    hooks: Hooks | None = None,
 ) -> Coverage:
     """Run ``examples`` generated histories (derandomized) and say what they reached.
 
@@ -898,7 +1023,7 @@ def measure_coverage(
         max_examples=examples, derandomize=True, database=None, deadline=None,
         suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
     )  # fmt: skip
-    @given(history=histories(schema, mix=mix))
+    @given(history=histories(schema, mix=mix, hooks=hooks))
     def run(history: History) -> None:
         transactions = [(spec.steps, spec.commit) for spec in history.transactions]
         if differential is not None:
