@@ -148,3 +148,24 @@ def test_list_changes_count_is_explained_by_its_arithmetic(report: SimulationRep
     pollers = measured / (figures["idle_calls_per_s"] * figures["duration_h"] * 3600)
     assert f"{pollers:.1f} pollers idling" in text
     assert "Assumed: backtest: the failure point is searched on plan pro" in text
+
+
+def test_on_the_seeds_realtime_pro_fails_at_500_for_its_connection_cap(report: SimulationReport) -> None:
+    """The built-in backtest, on Pro under the Realtime of the seed's time, fails at 500 users: refused, not lost."""
+    assert report.realtime.startswith("Realtime 2025-08")
+    search = report.backtest["failure_search"]  # type: ignore[index]
+    failing = next(row for row in search if row["fails"])
+    assert (failing["audience"], failing["fails"]) == (500, ["refused"])
+    fails = next(row for row in report.backtest["symptoms"] if row["symptom"] == "fails_at_users")  # type: ignore[index]
+    assert fails["simulated"] == 500
+
+
+def test_failure_search_judges_limits_by_the_scenarios_realtime_version() -> None:
+    """Under today's rules the same search fails earlier, for changes dropped at the poller over Pro's rate."""
+    scenario = load_scenario("backtest").with_overrides(
+        scenario={"realtime": "2026-08"}, backtest={"audiences": (250,)}
+    )
+    report = simulate(scenario, architectures=["postgres_changes"], compare_profiles=(), reference_plan="")
+    (row,) = report.backtest["failure_search"]  # type: ignore[index]
+    assert row["fails"] == ["lost"]
+    assert row["dropped_over_message_rate"] > 0

@@ -529,6 +529,8 @@ def _backtest(
     cfg = scenario.backtest
     if cfg.failure_plan and plans is not None:
         plan = plans.get_plan(cfg.failure_plan, option="backtest.failure_plan")
+    # The search judges the plan's limits by the same Realtime rules as the scenario's own runs.
+    rules = _realtime_rules(scenario)(plan)
     lags: list[dict[str, Any]] = []
     fails_at: float | None = None
     for audience in cfg.audiences:
@@ -548,6 +550,7 @@ def _backtest(
             app=app,
             workload=workload,
             seed=sized.scenario.seed,
+            rules=rules,
         )
         m = sim.metrics["postgres_changes"]
         lag_s = m.peak_lag_ms / 1000.0
