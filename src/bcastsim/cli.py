@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import NoReturn
 
-from bcastsim import __version__
+import bcastsim
 from bcastsim._errors import InputError
 
 __all__ = ["EXIT_INTERNAL_ERROR", "main"]
@@ -50,12 +50,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"bcastsim: error: {text} (fix: see `{self.prog} --help`)\n")
 
 
+class _Version(argparse.Action):
+    """``--version``, read from the installed metadata only when asked (it costs a tenth of a second to load)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object, **_kwargs: object) -> NoReturn:
+        sys.stdout.write(f"bcastsim {bcastsim.__version__}\n")
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bcastsim",
         description="Deterministic simulation and verification of database-driven realtime broadcast systems.",
     )
-    parser.add_argument("--version", action="version", version=f"bcastsim {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     parser.add_argument("--debug", action="store_true", help="on an internal error, print the traceback")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in _available_commands():
@@ -99,7 +110,7 @@ def _internal_error(error: BaseException, *, debug: bool) -> int:
         try:
             fd, name = tempfile.mkstemp(prefix="bcastsim-crash-", suffix=".txt")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(f"bcastsim {__version__}\n{' '.join(sys.argv)}\n\n{text}")
+                handle.write(f"bcastsim {bcastsim.__version__}\n{' '.join(sys.argv)}\n\n{text}")
             where = name
         except OSError:
             where = "the traceback (rerun with --debug to print it)"

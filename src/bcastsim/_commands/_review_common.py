@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bcastsim._errors import InputError
 from bcastsim._io import path_kind, write_output
-from bcastsim.review import FORMATS, Report, ReviewConfig, config_for, render
 from bcastsim.review._config import TRANSPORTS
-from bcastsim.review._report import FAIL_ON
+from bcastsim.review._report import FAIL_ON, FORMATS
+
+if TYPE_CHECKING:
+    from bcastsim.review import Report, ReviewConfig
 
 __all__ = ["add_common_options", "check_input_paths", "config_from_args", "emit", "schema_paths", "write_output"]
 
@@ -45,7 +48,7 @@ def config_from_args(args: argparse.Namespace) -> ReviewConfig:
     """The project's config (or ``--config``), with the command line's overrides applied."""
     import attrs
 
-    from bcastsim.review import all_rules
+    from bcastsim.review import all_rules, config_for
 
     if args.config is not None and path_kind(args.config, "--config") != "file":
         raise InputError(
@@ -124,6 +127,8 @@ def emit(report: Report, args: argparse.Namespace, config: ReviewConfig) -> int:
 
     shown_config = display_path(config.source) if config.source else None
     report = attrs.evolve(report, fail_on=config.fail_on, config=shown_config)
+    from bcastsim.review import render
+
     text = render(report, args.format, verbose=args.verbose)
     if args.output is None:
         sys.stdout.write(text)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bcastsim._io import json_text
-from bcastsim.contracts import build_contracts, delivery_graph, graph_to_json
-from bcastsim.sqlmodel import Catalog, NotifySite, PayloadField, Template, load_catalog
+
+if TYPE_CHECKING:
+    from bcastsim.sqlmodel import Catalog, NotifySite, PayloadField, Template
 
 __all__ = ["HELP", "SCHEMA_VERSION", "configure", "document", "render_text", "run"]
 
@@ -25,6 +26,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bcastsim.sqlmodel import load_catalog
+
     catalog = load_catalog(args.paths)
     doc = document(catalog, include_graph=bool(getattr(args, "graph", False)))
     if args.format == "json":
@@ -93,6 +96,8 @@ def _site_json(site: NotifySite) -> dict[str, Any]:
 
 def document(catalog: Catalog, *, include_graph: bool = False) -> dict[str, Any]:
     """The stable JSON document ``bcastsim inspect --format json`` prints (see docs/inspect.md)."""
+    from bcastsim.contracts import build_contracts, delivery_graph, graph_to_json
+
     sites = catalog.notify_sites
     contracts = build_contracts(sites)
     doc: dict[str, Any] = {

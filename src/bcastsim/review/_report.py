@@ -6,6 +6,7 @@ leaves a half-written file or a truncated stream.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections import Counter
@@ -19,7 +20,6 @@ import attrs
 from bcastsim.findings import Finding, Severity
 
 __all__ = [
-    "DOCS_URL",
     "FAIL_ON",
     "FORMATS",
     "GITHUB_ANNOTATIONS_PER_LEVEL",
@@ -30,6 +30,7 @@ __all__ = [
     "Report",
     "RuleInfo",
     "checkout_path",
+    "docs_url",
     "help_uri",
     "render",
 ]
@@ -68,9 +69,12 @@ def _repository_url() -> str:
     raise RuntimeError("bcastsim's [project.urls] Repository is not set")
 
 
-# Where each rule is documented: the docs/ of the repository's main branch (the same pages ship in the
-# sdist); a rule's help link is this plus the page and the rule id as anchor.
-DOCS_URL = f"{_repository_url()}/blob/main/docs/"
+@functools.cache
+def docs_url() -> str:
+    """Where each rule is documented: the docs/ of the repository's main branch (the same pages ship in the
+    sdist); a rule's help link is this plus the page and the rule id as anchor. Read on first use: the
+    package metadata costs start-up time a command that writes no SARIF need not pay."""
+    return f"{_repository_url()}/blob/main/docs/"
 # Code scanning's security score (0.0-10.0) for the rules that are about who can read or run what;
 # GitHub ranks these alerts as critical/high/medium/low instead of error/warning/note.
 SECURITY_SEVERITY: Mapping[str, float] = {
@@ -261,8 +265,8 @@ def _uri(path: str) -> str | None:
 def help_uri(rule_id: str) -> str:
     """The rule's entry in the docs: its row in docs/review.md, or the client properties' table."""
     if "." in rule_id:  # client properties (client.*, plan.*, backoff.*, rollout.*) share one table
-        return f"{DOCS_URL}client.md#rules"
-    return f"{DOCS_URL}review.md#{rule_id}"
+        return f"{docs_url()}client.md#rules"
+    return f"{docs_url()}review.md#{rule_id}"
 
 
 def _rule_info(rule_id: str, report: Report) -> RuleInfo:
@@ -359,7 +363,7 @@ def render_sarif(report: Report) -> str:
             "driver": {
                 "name": "bcastsim",
                 "version": report.version,
-                "informationUri": DOCS_URL + "review.md",
+                "informationUri": docs_url() + "review.md",
                 "rules": rules,
             }
         },
