@@ -196,12 +196,7 @@ class PostgresChanges(Architecture):
             # realtime.apply_rls per change: a fixed part, one read under RLS per subscriber whose filter the
             # change matches, and an array of the visible subscribers copied on every append (calibrated; see
             # models/costs.toml).
-            counts: dict[str, int] = {}
-            for change in batch:
-                for _msg, topic in change.sends:
-                    if topic not in counts:
-                        counts[topic] = sim.subscribed_count(topic, now)
-            matched = [sum(counts[topic] for _msg, topic in c.sends) for c in batch]
+            matched = _matched(sim, batch, now)
             auth = sum(matched)
             pairs = sum(m**2 for m in matched)
             auth_ms = cfg.authorization_ms or costs.auth_read_ms
@@ -241,12 +236,7 @@ class PostgresChanges(Architecture):
             # Realtime from 2025-10 (replication_poller.ex, handle_list_changes_result): while the project's
             # db-events counter is triggered, the poll's rows are dropped (the slot has moved past them);
             # else each change counts its matching subscriptions, then goes out. No channel is closed.
-            counts: dict[str, int] = {}
-            for change in batch:
-                for _msg, topic in change.sends:
-                    if topic not in counts:
-                        counts[topic] = sim.subscribed_count(topic, now)
-            fan_out = [sum(counts[topic] for _msg, topic in c.sends) for c in batch]
+            fan_out = _matched(sim, batch, now)
             if counter.over(now):
                 for change, deliveries in zip(batch, fan_out, strict=True):
                     metrics.count_fan_out(now, change.kind, deliveries, counter.avg)
@@ -300,6 +290,16 @@ class PostgresChanges(Architecture):
 
     def bind(self, sim: Simulation) -> None:
         self._sim = sim
+
+
+def _matched(sim: Simulation, batch: list[_Change], now: float) -> list[int]:
+    """Per change of a poll, the subscriptions it matches (each topic counted once per poll)."""
+    counts: dict[str, int] = {}
+    for change in batch:
+        for _msg, topic in change.sends:
+            if topic not in counts:
+                counts[topic] = sim.subscribed_count(topic, now)
+    return [sum(counts[topic] for _msg, topic in c.sends) for c in batch]
 
 
 def _trigger_lookups(sim: Simulation, arch: Architecture, write: Write) -> None:

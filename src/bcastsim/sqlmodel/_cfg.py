@@ -45,7 +45,8 @@ ALL_OPERATIONS: frozenset[str] = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNC
 # PL/pgSQL elog levels as parse_plpgsql reports them (utils/elog.h): ERROR and above end the path.
 _ELOG_ERROR = 21
 
-_LOOPS = frozenset(
+# Every PL/pgSQL loop statement (pl/plpgsql/src/plpgsql.h): its body may run any number of times.
+LOOP_STATEMENTS = frozenset(
     {
         "PLpgSQL_stmt_loop",
         "PLpgSQL_stmt_while",
@@ -358,7 +359,7 @@ class _Builder:
             return self._case(stmt, index, handler, protected)
         if kind == "PLpgSQL_stmt_block":
             return self._block(stmt, index, handler, protected)
-        if kind in _LOOPS:
+        if kind in LOOP_STATEMENTS:
             return self._loop(kind, stmt, index, handler, protected)
         if kind == "PLpgSQL_stmt_exit":
             return self._exit(stmt, index)

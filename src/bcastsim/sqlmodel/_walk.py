@@ -11,6 +11,7 @@ import pglast
 from pglast import ast
 from pglast.enums import SetOperation
 
+from bcastsim.sqlmodel._cfg import LOOP_STATEMENTS
 from bcastsim.sqlmodel._flow import (
     FOUND,
     NO_VAR,
@@ -198,15 +199,7 @@ class Walker(FunctionContext):
             return self._if(body, env, scope, line)
         if kind == "PLpgSQL_stmt_case":
             return self._case(body, env, scope, line)
-        if kind in {
-            "PLpgSQL_stmt_loop",
-            "PLpgSQL_stmt_while",
-            "PLpgSQL_stmt_fori",
-            "PLpgSQL_stmt_fors",
-            "PLpgSQL_stmt_forc",
-            "PLpgSQL_stmt_foreach_a",
-            "PLpgSQL_stmt_dynfors",
-        }:
+        if kind in LOOP_STATEMENTS:
             return self._loop(kind, body, env, scope, line)
         if kind == "PLpgSQL_stmt_assign":
             expr = self._expr_of(body, "expr", 3, line)
