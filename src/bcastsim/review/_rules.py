@@ -120,10 +120,11 @@ class RuleContext:
             return "postgres", f"the inputs LISTEN on '{channel}'"
         if site.channel.is_literal and channel in CONTROL_CHANNELS:
             return "postgres", f"'{channel}' is a control channel a server LISTENs on"
-        regex = re.compile(site.channel.regex())
-        for listened, where in self.worker_listens.items():
-            if regex.fullmatch(listened):
-                return "postgres", f"the project's code LISTENs on '{listened}' ({where})"
+        if self.worker_listens:
+            regex = re.compile(site.channel.regex())
+            for listened, where in self.worker_listens.items():
+                if regex.fullmatch(listened):
+                    return "postgres", f"the project's code LISTENs on '{listened}' ({where})"
         if self.targets_realtime:
             return "supabase-realtime", "the inputs target Supabase Realtime and nothing in the project LISTENs on it"
         return "postgres", "no realtime schema in the inputs: assumed self-hosted LISTEN/NOTIFY"
@@ -761,6 +762,11 @@ _TZ_CLOCKS = frozenset({"now", "transaction_timestamp", "statement_timestamp", "
 _COMPARE = frozenset({"<", "<=", ">", ">=", "=", "<>", "!="})
 
 
+# Text every timestamptz clock's call contains (now, current_timestamp, *_timestamp): a statement
+# without it is not parsed again.
+_MAY_READ_A_CLOCK = re.compile(r"now|timestamp", re.IGNORECASE)
+
+
 def _is_tz_clock(node: Any) -> bool:
     """now(), CURRENT_TIMESTAMP and the other clocks that give a timestamptz."""
     while isinstance(node, ast.TypeCast) and node.typeName is not None:
@@ -819,11 +825,15 @@ def _session_zone_comparisons(ctx: RuleContext, rule: Rule) -> Iterator[Finding]
             table = ctx.catalog.tables.get(trigger.table)
             for defined in table.columns if table is not None else ():
                 types.setdefault(defined.name, defined.type_name)
+        if "timestamp" not in types.values():
+            continue  # no column the rule is about: parsing the body's statements again would find nothing
         reported: set[tuple[str, str]] = set()
         for stmt in statements(function.plpgsql):
             if not stmt.ops:
                 continue
             for sql in stmt.sql:
+                if not _MAY_READ_A_CLOCK.search(sql):
+                    continue  # a cheap filter only: whether a clock is compared is read from the parse tree
                 for record, column, clock in _zone_comparisons(sql):
                     if types.get(column) != "timestamp" or (record, column) in reported:
                         continue

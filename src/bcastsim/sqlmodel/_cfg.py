@@ -19,6 +19,7 @@ This module reads nothing but the parse tree: it sits at the bottom of the packa
 
 from __future__ import annotations
 
+import collections
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -446,8 +447,27 @@ class _Builder:
         return stays
 
 
+# The graphs of the last few bodies asked for: every rule reads the graph of the function it looks at,
+# one function after another. The body is kept with its graph, so its id cannot be reused meanwhile.
+_RECENT: collections.OrderedDict[int, tuple[Any, ControlFlowGraph | None]] = collections.OrderedDict()
+_RECENT_SIZE = 32
+
+
 def build_cfg(plpgsql: Any) -> ControlFlowGraph | None:
     """The graph of a function's body (``Function.plpgsql``); None when there is no body to read."""
+    key = id(plpgsql)
+    hit = _RECENT.get(key)
+    if hit is not None and hit[0] is plpgsql:
+        _RECENT.move_to_end(key)
+        return hit[1]
+    graph = _build_cfg(plpgsql)
+    _RECENT[key] = (plpgsql, graph)
+    if len(_RECENT) > _RECENT_SIZE:
+        _RECENT.popitem(last=False)
+    return graph
+
+
+def _build_cfg(plpgsql: Any) -> ControlFlowGraph | None:
     root = function_root(plpgsql)
     if root is None:
         return None
