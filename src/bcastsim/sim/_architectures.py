@@ -8,7 +8,6 @@ architecture by subclassing :class:`Architecture` and registering it in :data:`_
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, ClassVar
 
 import attrs
@@ -241,9 +240,7 @@ class PostgresChanges(Architecture):
                 for change, deliveries in zip(batch, fan_out, strict=True):
                     metrics.count_fan_out(now, change.kind, deliveries, counter.avg)
                     for _msg, topic in change.sends:
-                        for cohort in sim.topic_subs.get(topic, {}).values():
-                            if cohort.sub_at.get(topic, math.inf) <= now:
-                                metrics.count_drop(now, change.kind, cohort.role, cohort.n)
+                        sim.drop_over_rate(metrics, topic, change.kind)
                 metrics.violations["changes_dropped_at_poller"] += len(batch)
                 metrics.violations["deliveries_dropped_over_message_rate"] += sum(fan_out)
                 self.delivered = self.head

@@ -302,6 +302,16 @@ class Simulation:
             arch.on_write(self, write)
 
     # ----------------------------------------------------------------- fan-out
+    def drop_over_rate(self, metrics: ArchMetrics, topic: str, kind: str) -> int:
+        """A message on ``topic`` dropped over the message rate: counted per population; the deliveries it owed."""
+        now = self.engine.now
+        owed = 0
+        for cohort in self.topic_subs.get(topic, {}).values():
+            if cohort.sub_at.get(topic, math.inf) <= now:
+                owed += cohort.n
+                metrics.count_drop(now, kind, cohort.role, cohort.n)
+        return owed
+
     def subscribed_count(self, topic: str, now: float) -> int:
         subs = self.topic_subs.get(topic)
         if not subs:
@@ -333,11 +343,7 @@ class Simulation:
                 # Broadcast from the database: the replication connection checks the events counter before
                 # the message goes anywhere; over it the message is dropped whole, else it counts one.
                 if self.events.over(now, self._ingest_judge):
-                    owed = 0
-                    for cohort in subs.values():
-                        if cohort.sub_at.get(topic, math.inf) <= now:
-                            owed += cohort.n
-                            metrics.count_drop(now, kind, cohort.role, cohort.n)
+                    owed = self.drop_over_rate(metrics, topic, kind)
                     metrics.count_fan_out(now, kind, owed, self.events.avg)
                     metrics.violations["broadcasts_dropped_over_message_rate"] += 1
                     metrics.violations["deliveries_dropped_over_message_rate"] += owed
