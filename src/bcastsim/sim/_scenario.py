@@ -170,6 +170,8 @@ class PopulationConfig:
     jitter_groups: int = 8
     hidden_share: float = 0.0  # background tabs: after a drop realtime-js reconnects them only once visible
     hidden_for_s: float = 300.0
+    # Tracks presence on its channels. Presence traffic is not simulated: the report says so as an assumption.
+    presence: bool = False
 
 
 @attrs.frozen
