@@ -37,15 +37,19 @@ from bcastsim.strategies._checks import repair, row_checks, unfollowed_checks
 from bcastsim.strategies._domains import Domain, column_domain
 from bcastsim.strategies._guards import guards, moved
 from bcastsim.strategies._hooks import Hooks, load_seed_rows
-from bcastsim.strategies._memo import choice, integers, remembered
+from bcastsim.strategies._memo import choice, integers, pick, remembered
 from bcastsim.strategies._solver import GuardPlan, reachability
+from bcastsim.strategies._speed import DEFAULT_SPEED, FAST, Speed, speed_profile
 
 __all__ = [
+    "DEFAULT_SPEED",
     "EDGES",
+    "FAST",
     "VALID",
     "History",
     "Hooks",
     "Mix",
+    "Speed",
     "TransactionSpec",
     "column_values",
     "delete_statements",
@@ -57,6 +61,7 @@ __all__ = [
     "near_limit_text",
     "row_values",
     "seed_transactions",
+    "speed_profile",
     "sql_literal",
     "statements",
     "steer",
@@ -140,15 +145,11 @@ def _weighted(draw: st.DrawFn, *choices: tuple[int, st.SearchStrategy[Any]]) -> 
 def _rarely(draw: st.DrawFn, per_mille: int) -> bool:
     """True ``per_mille`` times in a thousand.
 
-    The rare band sits mid-range: Hypothesis draws the bounds of a range far more often
-    than their share, and shrinks towards 0, the usual case.
+    The draw is scattered before it is compared: Hypothesis draws the bounds of a range far
+    more often than their share, and also the integer constants it finds in the code it runs
+    (``500`` of a band ``500 <= x < 501`` among them), and shrinks towards 0, the usual case.
     """
-    return 500 <= draw(integers(0, 999)) < 500 + per_mille
-
-
-@st.composite
-def _sometimes(draw: st.DrawFn, usual: st.SearchStrategy[Any], rare: st.SearchStrategy[Any], per_mille: int) -> Any:
-    return draw(rare if _rarely(draw, per_mille) else usual)
+    return (draw(integers(0, 999)) * 7919 + 383) % 1000 < per_mille
 
 
 _SPECIAL_CHARS = '"\\\n\t\r\b\f\x01\x1f\x7f\'é€😀 '
@@ -375,17 +376,31 @@ def _column_values(schema: Schema, table: str, column: str, mix: Mix) -> st.Sear
     if col is None:
         raise KeyError(f"{table}.{column}")
     domain = column_domain(schema, table, column)
-    valid = _valid_values(domain)
     edge = _weighted((3, _edge_values(domain)), (1, st.none()))
-    if not col.not_null:
-        valid = _weighted((6, valid), (1, st.none()))
     # Values a notify site's condition turns on (``IF NEW.amount > 990``), so its branch is reached.
     hints = [value for value in guards(schema).values.get((table, column), ()) if value is not None or not col.not_null]
-    if hints:
-        valid = _weighted((3, valid), (1, st.sampled_from(hints)))
-    if mix.edges <= 0:
-        return valid
-    return _sometimes(valid, edge, mix.edges)
+    # NULL one time in 7 where the column allows it; then a hint one time in 4.
+    valid, null = (6, 1) if not col.not_null else (1, 0)
+    scale = 3 if hints else 1
+    weights = (valid * scale, null * scale, (valid + null) if hints else 0)
+    return _column_draw(_valid_values(domain), tuple(hints), weights, edge, edges=max(mix.edges, 0))
+
+
+@st.composite
+def _column_draw(
+    draw: st.DrawFn, valid: st.SearchStrategy[Any], hints: tuple[Any, ...], weights: tuple[int, int, int],
+    edge: st.SearchStrategy[Any], *, edges: int,
+) -> Any:
+    """A column's value in one span: ``edges`` ‰ an edge case, else valid, NULL or a hint by ``weights``."""
+    if edges and _rarely(draw, edges):
+        return draw(edge)
+    if weights[1] or weights[2]:
+        ticket = draw(integers(0, sum(weights) - 1))
+        if ticket >= weights[0] + weights[1]:
+            return choice(draw, hints)
+        if ticket >= weights[0]:
+            return None
+    return draw(valid)
 
 
 def _tables(schema: Schema) -> tuple[str, ...]:
@@ -393,20 +408,20 @@ def _tables(schema: Schema) -> tuple[str, ...]:
     return remembered(schema, "tables", lambda: tuple(sorted(name for name in schema.tables if "." not in name)))
 
 
-def _table_choice(schema: Schema, hooks: Hooks | None = None) -> st.SearchStrategy[str]:
+def _table_choice(schema: Schema, hooks: Hooks | None = None) -> tuple[tuple[int, str], ...]:
     """A public table, tables with triggers three times as often: that is where broadcasts start."""
     excluded = frozenset(hooks.exclude) if hooks is not None else frozenset()
     return remembered(schema, ("table_choice", excluded), lambda: _make_table_choice(schema, hooks))
 
 
-def _make_table_choice(schema: Schema, hooks: Hooks | None) -> st.SearchStrategy[str]:
+def _make_table_choice(schema: Schema, hooks: Hooks | None) -> tuple[tuple[int, str], ...]:
     tables = [name for name in _tables(schema) if hooks is None or not hooks.excluded(name)]
     if not tables:
         raise InputError(
             "the SQL defines no table in the public schema to write to",
             fix="pass the files that create the tables, in load order",
         )
-    return _weighted(*[(3 if schema.triggers_for(name) else 1, st.just(name)) for name in tables])
+    return tuple((3 if schema.triggers_for(name) else 1, name) for name in tables)
 
 
 def _parent_order(schema: Schema) -> list[str]:
@@ -792,8 +807,8 @@ def _delete_row(state: _Rows, table: str, row: dict[str, Any], depth: int) -> li
 
 _ACTIONS = {"insert": _insert, "update": _update, "delete": _delete}
 # What to do to a table that has rows (insert, update, delete as 2 : 3 : 1), and to one that has none.
-_ANY_ACTION = _weighted(*[(w, st.just(a)) for w, a in zip((2, 3, 1), _ACTIONS, strict=True)])
-_INSERT_ONLY = _weighted((1, st.just("insert")))
+_ANY_ACTION = tuple(zip((2, 3, 1), _ACTIONS, strict=True))
+_INSERT_ONLY = ((1, "insert"),)
 _BOOLEANS = st.booleans()
 
 
@@ -804,9 +819,9 @@ def _column_sets(settable: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
 
 
 def _statement(draw: st.DrawFn, state: _Rows, table: str | None = None, action: str | None = None) -> list[str]:
-    table = table or draw(_table_choice(state.schema, state.hooks))
+    table = table or pick(draw, _table_choice(state.schema, state.hooks))
     if action is None:
-        action = draw(_ANY_ACTION if state.present(table) else _INSERT_ONLY)
+        action = pick(draw, _ANY_ACTION if state.present(table) else _INSERT_ONLY)
     return _ACTIONS[action](draw, state, table)
 
 
@@ -825,7 +840,7 @@ def update_statements(
 ) -> str:
     """``UPDATE t SET … WHERE <key> = …`` (never a key or unique column)."""
     state = _Rows(_schema_or_default(schema), mix)
-    chosen = table or draw(_table_choice(state.schema))
+    chosen = table or pick(draw, _table_choice(state.schema))
     seeded = _statement(draw, state, chosen, "insert")
     del seeded  # a row to aim at; on its own the UPDATE may find nothing, which is fine
     return _statement(draw, state, chosen, "update")[-1]
@@ -964,11 +979,12 @@ def _state(schema: Schema | None, mix: Mix, hooks: Hooks | None) -> _Rows:
 def histories(
     draw: st.DrawFn,
     schema: Schema | None = None,
-    max_transactions: int = 4,
-    max_statements: int = 8,
+    max_transactions: int | None = None,
+    max_statements: int | None = None,
     *,
     mix: Mix = VALID,
     hooks: Hooks | None = None,
+    speed: Speed | str = DEFAULT_SPEED,
 ) -> History:
     """Transactions that build on each other: fresh keys for inserts, existing rows for updates and deletes.
 
@@ -976,8 +992,13 @@ def histories(
     children, no key twice, no parent deleted under its children), so with the default
     :data:`VALID` mix nearly every transaction commits and the triggers behind it run.
     ``hooks`` (:class:`Hooks`) gives strategies per table or column, exclusions and seed rows;
-    the seed rows are the first transaction of every history.
+    the seed rows are the first transaction of every history. ``speed`` (a :class:`Speed` or
+    its name, ``"default"`` or ``"fast"``) bounds the transactions and their statements where
+    ``max_transactions`` and ``max_statements`` are not given.
     """
+    profile = speed_profile(speed)
+    max_transactions = profile.max_transactions if max_transactions is None else max_transactions
+    max_statements = profile.max_statements if max_statements is None else max_statements
     state = _state(schema, mix, hooks)
     _note_unfollowed(state.schema)
     chosen: list[TransactionSpec] = []
@@ -1055,6 +1076,7 @@ def measure_coverage(
     model: DatabaseModel | None = None,
     differential: Differential | None = None,
     hooks: Hooks | None = None,
+    speed: Speed | str = DEFAULT_SPEED,
 ) -> Coverage:
     """Run ``examples`` generated histories (derandomized) and say what they reached.
 
@@ -1071,7 +1093,7 @@ def measure_coverage(
         max_examples=examples, derandomize=True, database=None, deadline=None,
         suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
     )  # fmt: skip
-    @given(history=histories(schema, mix=mix, hooks=hooks))
+    @given(history=histories(schema, mix=mix, hooks=hooks, speed=speed))
     def run(history: History) -> None:
         transactions = [(spec.steps, spec.commit) for spec in history.transactions]
         if differential is not None:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from bcastsim.db import Schema
 
-__all__ = ["choice", "integers", "per_schema", "remembered"]
+__all__ = ["choice", "integers", "per_schema", "pick", "remembered"]
 
 T = TypeVar("T")
 
@@ -54,8 +54,19 @@ def integers(low: int, high: int) -> st.SearchStrategy[int]:
 # The span label of a choice: Hypothesis' mutator copies choices between spans of one label, and a
 # choice among rows is not an integer drawn for a count or a weight.
 _CHOICE_LABEL = int.from_bytes(hashlib.sha256(b"bcastsim.strategies.choice").digest()[:8], "big")
+_PICK_LABEL = int.from_bytes(hashlib.sha256(b"bcastsim.strategies.pick").digest()[:8], "big")
 
 
 def choice(draw: st.DrawFn, items: Sequence[T]) -> T:
     """One of ``items`` (like ``st.sampled_from``, shrinking to the first, without a new strategy per call)."""
     return items[draw(integers(0, len(items) - 1), label=_CHOICE_LABEL)]
+
+
+def pick(draw: st.DrawFn, weighted: Sequence[tuple[int, T]]) -> T:
+    """One of the ``(weight, value)`` pairs' values, by weight, in one draw (shrinking to the first)."""
+    ticket = draw(integers(0, sum(weight for weight, _ in weighted) - 1), label=_PICK_LABEL)
+    for weight, value in weighted:
+        if ticket < weight:
+            return value
+        ticket -= weight
+    raise AssertionError("unreachable")
