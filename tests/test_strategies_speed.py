@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,20 @@ def test_a_profile_gives_settings_with_its_example_count() -> None:
     assert FAST.settings().max_examples == FAST.examples
     assert FAST.settings().derandomize
     assert FAST.settings(max_examples=5).max_examples == 5
+
+
+def _sql(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bcastsim.cli", "sql", *args], capture_output=True, text=True,
+                          timeout=300, check=False)  # fmt: skip
+
+
+def test_sql_coverage_runs_a_profile_and_refuses_an_unknown_one() -> None:
+    """`sql coverage --speed fast` runs the fast profile's 100 examples; --speed quick is one line, exit 2."""
+    files = ["bcastsim:realtime", str(SHOP / "schema.sql"), str(SHOP / "triggers.sql")]
+    fast = _sql("coverage", *files, "--speed", "fast")
+    assert fast.returncode == 0, fast.stdout + fast.stderr
+    assert "4/4 notify sites fired" in fast.stdout
+    unknown = _sql("coverage", *files, "--speed", "quick")
+    assert unknown.returncode == 2
+    assert len(unknown.stderr.strip().splitlines()) == 1
+    assert "default, fast" in unknown.stderr
