@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
@@ -110,21 +111,18 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_RUNS = re.compile(r"(.)\1{19,}", re.DOTALL)
+
+
 def _text_literal(text: str) -> str:
     """A string literal; long runs of one character become ``repeat(…)`` so examples stay readable."""
     parts: list[str] = []
     start = 0
-    index = 0
-    while index < len(text):
-        end = index
-        while end < len(text) and text[end] == text[index]:
-            end += 1
-        if end - index >= 20:
-            if start < index:
-                parts.append(_quote(text[start:index]))
-            parts.append(f"repeat({_quote(text[index])}, {end - index})")
-            start = end
-        index = end
+    for run in _RUNS.finditer(text):
+        if start < run.start():
+            parts.append(_quote(text[start : run.start()]))
+        parts.append(f"repeat({_quote(run.group(1))}, {run.end() - run.start()})")
+        start = run.end()
     if start < len(text) or not parts:
         parts.append(_quote(text[start:]))
     return parts[0] if len(parts) == 1 else "(" + " || ".join(parts) + ")"
