@@ -145,7 +145,7 @@ def test_update_any_column_reads_guards_as_logic(tmp_path: Path, guard: str, col
         assert "only" not in finding.message
     else:
         assert finding.message.endswith(f"only changes of {columns} send anything")
-        assert f"UPDATE OF {columns}" in (finding.fix or "")
+        assert f"UPDATE OF {columns}" in (finding.patch or "")
 
 
 @pytest.mark.parametrize(

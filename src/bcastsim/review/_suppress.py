@@ -22,6 +22,7 @@ import attrs
 from bcastsim._errors import InputError
 from bcastsim._resources import display_path
 from bcastsim.findings import Finding, Severity
+from bcastsim.review._fixes import Patch, replace_lines, source_lines
 
 __all__ = [
     "SUPPRESSION_RULE",
@@ -99,23 +100,42 @@ class Suppressions:
         used_set = set(used)
         notes: list[Finding] = []
         for comment in self.comments:
+            # The comment's path is resolved to match findings by file; the note shows it as other findings do.
+            shown = display_path(comment.path)
+            patch = None
             if comment.rule not in self.known:
                 rule = SUPPRESSION_RULE
                 message = f"suppression names unknown rule {comment.rule!r}; it suppresses nothing"
-                fix = "use an id from `bcastsim check --list-rules`"
+                explanation = "use an id from `bcastsim check --list-rules` (which one was meant is not known)"
             elif comment not in used_set:
                 rule = UNUSED_SUPPRESSION_RULE
                 scope = "file" if comment.whole_file else "statement"
                 message = f"suppression of {comment.rule!r} matches no finding in its {scope}"
-                fix = "remove the comment, or move it onto the statement the finding is about"
+                explanation = "remove the comment, or move it onto the statement the finding is about"
+                patch = _removal(shown, comment.line)
             else:
                 continue
-            # The comment's path is resolved to match findings by file; the note shows it as other findings do.
-            shown = display_path(comment.path)
             notes.append(
-                Finding(rule=rule, severity=Severity.NOTE, message=message, path=shown, line=comment.line, fix=fix)
+                Finding(
+                    rule=rule,
+                    severity=Severity.NOTE,
+                    message=message,
+                    path=shown,
+                    line=comment.line,
+                    fix=patch.summary if patch else None,
+                    patch=patch.diff if patch else None,
+                    explanation=None if patch else explanation,
+                )
             )
         return notes
+
+
+def _removal(path: str, line: int) -> Patch | None:
+    """The unused suppression's line deleted, when the comment is all the line holds."""
+    lines = source_lines(path)
+    if lines is None or not 1 <= line <= len(lines) or not lines[line - 1].lstrip().startswith("--"):
+        return None
+    return replace_lines(path, line, line, [], f"remove the unused suppression comment at line {line}")
 
 
 def _key(path: str | Path) -> str:
