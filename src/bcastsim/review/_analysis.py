@@ -16,7 +16,7 @@ import pglast
 from pglast import ast
 from pglast.enums import BoolExprType
 
-from bcastsim.sqlmodel import ALL_OPERATIONS, build_cfg, function_root, parse_condition, tg_op_truth
+from bcastsim.sqlmodel import ALL_OPERATIONS, RowRead, build_cfg, function_root, parse_condition, tg_op_truth
 
 __all__ = [
     "ALL_OPS",
@@ -48,6 +48,9 @@ class Statement:
     ops: frozenset[str]
     in_handler: bool = False
     in_protected_block: bool = False
+    #: the NEW/OLD fields the statement's own expressions read (``statements(..., reads=True)``);
+    #: None when not asked for, or when an expression does not parse
+    reads: tuple[RowRead, ...] | None = None
 
 
 @attrs.frozen
@@ -97,11 +100,12 @@ def decided_ops(cond: str) -> frozenset[str]:
     return frozenset(op for op in ALL_OPS if tg_op_truth(node, op) is not None)
 
 
-def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS) -> list[Statement]:
+def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS, *, reads: bool = False) -> list[Statement]:
     """Every statement of the function, with the TG_OP values that reach it along some path.
 
     Read from the function's control-flow graph: a statement after a branch that returned for
     an operation is not reached on it, and a statement no path reaches has no operations.
+    With ``reads``, each carries the NEW/OLD fields its expressions read (the graph's facts).
     """
     graph = build_cfg(plpgsql)
     if graph is None:
@@ -109,7 +113,13 @@ def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS) -> list[Stat
     facts = graph.facts(trigger_ops)
     return [
         Statement(
-            node.kind, node.lineno, node.sql, facts[node.index].operations, node.in_handler, node.in_protected_block
+            node.kind,
+            node.lineno,
+            node.sql,
+            facts[node.index].operations,
+            node.in_handler,
+            node.in_protected_block,
+            graph.row_reads(node.index) if reads else None,
         )
         for node in graph.statements
     ]

@@ -25,8 +25,6 @@ from bcastsim.review._analysis import (
     Statement,
     decided_ops,
     exception_handlers,
-    refs_read_on,
-    row_refs,
     statements,
     tg_op_literals,
 )
@@ -48,7 +46,7 @@ from bcastsim.review._listen import project_listens
 from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
 from bcastsim.review._suppress import statement_spans
-from bcastsim.sqlmodel import object_bytes
+from bcastsim.sqlmodel import expression_reads, object_bytes
 
 if TYPE_CHECKING:
     from bcastsim.sqlmodel import Catalog, Function, NotifySite, Trigger
@@ -597,37 +595,37 @@ def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         events = frozenset(e for t in triggers for e in t.events) - {"TRUNCATE"}
         trigger_names = ", ".join(f"{t.name} ({' OR '.join(t.events)} ON {t.table})" for t in triggers)
         reported: set[tuple[str, str, str]] = set()
-        for stmt in statements(function.plpgsql, events):
-            for sql in stmt.sql:
-                # In an IF condition, a read only matters where TG_OP tests do not decide the outcome.
-                decided = decided_ops(sql) if stmt.kind == "PLpgSQL_stmt_if" else frozenset()
-                for ref in row_refs(sql):
-                    if ref.paired:
+        for stmt in statements(function.plpgsql, events, reads=True):
+            # The NEW/OLD fields read, from the parse of the statement's expressions: text in a literal
+            # or a comment is no read, and a read a CASE branch rules out for an operation is not made on it.
+            for read in stmt.reads or ():
+                if read.paired:
+                    continue
+                bad = "DELETE" if read.record == "NEW" else "INSERT"
+                if bad not in stmt.ops or bad not in read.operations:
+                    continue
+                if stmt.kind == "PLpgSQL_stmt_if":
+                    condition = stmt.sql[0] if stmt.sql else ""
+                    # In an IF condition, a read only matters where TG_OP tests do not decide the outcome,
+                    # and where the absent record's NULL changes whether the condition holds.
+                    if bad in decided_ops(condition) or not absent_read_matters(condition, bad):
                         continue
-                    bad = "DELETE" if ref.record == "NEW" else "INSERT"
-                    if bad not in stmt.ops or bad in decided:
-                        continue
-                    reads = refs_read_on(sql, bad)
-                    if reads is not None and (ref.record, ref.column) not in reads:
-                        continue  # only in a CASE branch TG_OP rules out
-                    if stmt.kind == "PLpgSQL_stmt_if" and not absent_read_matters(sql, bad):
-                        continue  # the NULL changes nothing: NEW.s = 'x' OR OLD.s = 'x' on INSERT
-                    key = (ref.record, ref.column, bad)
-                    if key in reported:
-                        continue
-                    reported.add(key)
-                    location = function.file_line(stmt.lineno)
-                    yield rule.finding(
-                        ctx,
-                        f"{ref.record}.{ref.column} is read on {bad} (trigger {trigger_names}), where "
-                        f"{ref.record} is NULL: the value is silently NULL",
-                        path=location.path,
-                        line=location.line,
-                        function=name,
-                        explanation=f"what {ref.record}.{ref.column} should be on {bad} is the author's choice, so "
-                        f"no patch is offered: guard the read with TG_OP <> '{bad}' if nothing should happen on "
-                        f"{bad}, read the other record if its value is meant, or drop {bad} from the trigger's events",
-                    )
+                key = (read.record, read.column, bad)
+                if key in reported:
+                    continue
+                reported.add(key)
+                location = function.file_line(stmt.lineno)
+                yield rule.finding(
+                    ctx,
+                    f"{read.record}.{read.column} is read on {bad} (trigger {trigger_names}), where "
+                    f"{read.record} is NULL: the value is silently NULL",
+                    path=location.path,
+                    line=location.line,
+                    function=name,
+                    explanation=f"what {read.record}.{read.column} should be on {bad} is the author's choice, so "
+                    f"no patch is offered: guard the read with TG_OP <> '{bad}' if nothing should happen on "
+                    f"{bad}, read the other record if its value is meant, or drop {bad} from the trigger's events",
+                )
         seen_ops: set[str] = set()
         for op, lineno in tg_op_literals(function.plpgsql):
             if op in ALL_OPS and op not in events and op not in seen_ops:
@@ -652,8 +650,8 @@ def _statement_row_ref(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         triggers = [t for t in ctx.triggers_for(name) if t.level == "STATEMENT"]
         if function.plpgsql is None or not triggers:
             continue
-        for stmt in statements(function.plpgsql):
-            refs = [r for sql in stmt.sql for r in row_refs(sql)]
+        for stmt in statements(function.plpgsql, reads=True):
+            refs = list(stmt.reads or ())
             if refs:
                 location = function.file_line(stmt.lineno)
                 yield rule.finding(
@@ -1145,7 +1143,7 @@ def _columns_that_must_change(site: NotifySite) -> list[str]:
     conditions = dict(site.emitted_when).get("UPDATE")
     if not conditions:
         return []
-    candidates = list(dict.fromkeys(ref.column for text in conditions for ref in row_refs(text)))
+    candidates = list(dict.fromkeys(ref.column for text in conditions for ref in expression_reads(text) or ()))
     if not candidates:
         return []
 
