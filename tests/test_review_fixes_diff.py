@@ -71,6 +71,7 @@ CASES = [
     Case("exception-swallowed", _rules("exception-swallowed")),
     Case("security-definer-search-path", _rules("security-definer-search-path")),
     Case("security-definer-search-path", REVIEW / "fixes" / "security-definer-pg-temp.sql"),
+    Case("security-definer-search-path", REVIEW / "fixes" / "security-definer-after-non-ascii.sql"),
     # BEFORE UPDATE OR DELETE returned NEW: the delete was skipped; RETURN COALESCE(NEW, OLD) lets it happen.
     Case("before-trigger-skips-row", _rules("before-trigger-skips-row"), changes=frozenset({"delete"})),
     Case("after-trigger-return-ignored", _rules("after-trigger-return-ignored")),

@@ -197,19 +197,19 @@ def statement_at(path: str, line: int) -> tuple[int, int] | None:
         raws = pglast.parse_sql(text)
     except Exception:  # psql scripts, syntax the catalog reported: no statement to patch
         return None
-    encoded = text.encode("utf-8")
     for raw in raws:
+        # pglast gives character offsets into the text (libpg_query's byte offsets, converted).
         start = raw.stmt_location or 0
-        end = start + (raw.stmt_len or (len(encoded) - start))
+        end = start + (raw.stmt_len or (len(text) - start))
         while start < end:
-            if encoded[start : start + 1] in (b" ", b"\t", b"\r", b"\n", b";"):
+            if text[start] in " \t\r\n;":
                 start += 1
-            elif encoded[start : start + 2] == b"--":
-                start = encoded.find(b"\n", start, end) + 1 or end
+            elif text.startswith("--", start):
+                start = text.find("\n", start, end) + 1 or end
             else:
                 break
-        if encoded.count(b"\n", 0, start) + 1 <= line <= encoded.count(b"\n", 0, end) + 1:
-            return len(encoded[:start].decode("utf-8")), len(encoded[:end].decode("utf-8"))
+        if text.count("\n", 0, start) + 1 <= line <= text.count("\n", 0, end) + 1:
+            return start, end
     return None
 
 

@@ -150,21 +150,21 @@ def statement_spans(text: str) -> tuple[tuple[int, int], ...]:
         statements = pglast.parse_sql(text)
     except Exception:  # the catalog reports the syntax error; here it only means "no spans"
         return ()
-    encoded = text.encode("utf-8")
     lines = text.splitlines()
     spans = []
     for raw in statements:
-        # pglast's locations are byte offsets into the UTF-8 text.
+        # pglast's locations are character offsets into the text (it converts libpg_query's byte
+        # offsets): counting them in the UTF-8 bytes put a statement's end lines early after a "—".
         start = raw.stmt_location or 0
-        end = start + (raw.stmt_len or (len(encoded) - start))
+        end = start + (raw.stmt_len or (len(text) - start))
         # A statement's text starts right after the previous ';': the rest of that line is not its own.
         offset = start
-        while offset < end and encoded[offset : offset + 1] in (b" ", b"\t", b"\r", b";"):
+        while offset < end and text[offset : offset + 1] in (" ", "\t", "\r", ";"):
             offset += 1
-        if start and encoded[offset : offset + 1] == b"\n":
+        if start and text[offset : offset + 1] == "\n":
             offset += 1
-        first = encoded.count(b"\n", 0, offset) + 1
-        last = encoded.count(b"\n", 0, end) + 1
+        first = text.count("\n", 0, offset) + 1
+        last = text.count("\n", 0, end) + 1
         spans.append((_comment_block_start(lines, first), last))
     return tuple(spans)
 
