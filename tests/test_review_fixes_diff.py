@@ -144,6 +144,17 @@ def test_the_text_report_is_a_patch_too(tmp_path: Path, case: Case) -> None:
     assert any(f["rule"] == case.rule and f["patch"] and f["fix"] for f in document["findings"])
 
 
+def test_a_psql_script_gets_its_patch_after_the_statement(tmp_path: Path) -> None:
+    """In a file psql reads (an extension script opening with \\echo … \\quit) the ALTER lands after $…$;."""
+    case = Case("security-definer-search-path", REVIEW / "fixes" / "security-definer-psql-script.sql")
+    _original, fixed, finding = _patched(tmp_path, case)
+    lines = fixed.read_text().splitlines()
+    added = [line for line in (finding.patch or "").splitlines() if line.startswith("+ALTER")]
+    assert len(added) == 1
+    assert lines[lines.index(added[0][1:]) - 1].startswith("$EOFCODE$ LANGUAGE plpgsql SECURITY DEFINER;")
+    assert case.rule not in {f.rule for f in _findings(fixed)}
+
+
 def _payload(payload: Any, masked: frozenset[str]) -> Any:
     """A payload with the keys a fix means to change left out."""
     try:

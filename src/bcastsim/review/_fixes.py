@@ -190,13 +190,25 @@ def statement_at(path: str, line: int) -> tuple[int, int] | None:
     (its leading comments and the closing ``;`` left out); None when the file does not parse."""
     import pglast
 
-    text = _source_text(path)
-    if text is None:
+    from bcastsim.sqlmodel._psql import strip_psql
+
+    original = _source_text(path)
+    if original is None:
         return None
+    # psql's meta-commands are blanked to empty lines: line numbers stay, offsets are mapped back by line.
+    text = strip_psql(original)[0]
     try:
         raws = pglast.parse_sql(text)
-    except Exception:  # psql scripts, syntax the catalog reported: no statement to patch
+    except Exception:  # syntax the catalog reported: no statement to patch
         return None
+    starts = [0]
+    for line_text in original.split("\n")[:-1]:
+        starts.append(starts[-1] + len(line_text) + 1)
+
+    def mapped(offset: int) -> int:
+        number = text.count("\n", 0, offset)
+        return starts[number] + offset - (text.rfind("\n", 0, offset) + 1)
+
     for raw in raws:
         # pglast gives character offsets into the text (libpg_query's byte offsets, converted).
         start = raw.stmt_location or 0
@@ -209,7 +221,7 @@ def statement_at(path: str, line: int) -> tuple[int, int] | None:
             else:
                 break
         if text.count("\n", 0, start) + 1 <= line <= text.count("\n", 0, end) + 1:
-            return start, end
+            return mapped(start), mapped(end)
     return None
 
 

@@ -146,6 +146,10 @@ def statement_spans(text: str) -> tuple[tuple[int, int], ...]:
     """Each statement's first and last line, its leading comments included; none when it does not parse."""
     import pglast
 
+    from bcastsim.sqlmodel._psql import strip_psql
+
+    # psql's meta-commands (``\\echo … \\quit`` atop an extension script) are blanked, lines kept.
+    text = strip_psql(text)[0]
     try:
         statements = pglast.parse_sql(text)
     except Exception:  # the catalog reports the syntax error; here it only means "no spans"
