@@ -190,7 +190,7 @@ def statement_at(path: str, line: int) -> tuple[int, int] | None:
     (its leading comments and the closing ``;`` left out); None when the file does not parse."""
     import pglast
 
-    from bcastsim.sqlmodel._psql import strip_psql
+    from bcastsim.sqlmodel import strip_psql
 
     original = _source_text(path)
     if original is None:

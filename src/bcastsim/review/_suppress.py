@@ -146,7 +146,7 @@ def statement_spans(text: str) -> tuple[tuple[int, int], ...]:
     """Each statement's first and last line, its leading comments included; none when it does not parse."""
     import pglast
 
-    from bcastsim.sqlmodel._psql import strip_psql
+    from bcastsim.sqlmodel import strip_psql
 
     # psql's meta-commands (``\\echo … \\quit`` atop an extension script) are blanked, lines kept.
     text = strip_psql(text)[0]

@@ -22,6 +22,7 @@ from bcastsim.sqlmodel._cfg import (
 )
 from bcastsim.sqlmodel._lineage import object_bytes
 from bcastsim.sqlmodel._migrations import CONVENTIONS, order_directory
+from bcastsim.sqlmodel._psql import strip_psql
 from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
     Catalog,
@@ -70,5 +71,6 @@ __all__ = [
     "object_bytes",
     "order_directory",
     "parse_condition",
+    "strip_psql",
     "tg_op_truth",
 ]
