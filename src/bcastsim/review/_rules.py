@@ -1089,7 +1089,46 @@ def _duplicate_collapse(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     f"payload on '{site.channel}' does not carry {table_name}'s primary key "
                     f"({', '.join(table.primary_key)}): two {table_name} rows with equal values in one "
                     "transaction produce byte-identical notifications, and PostgreSQL delivers only the first",
+                    patch=_key_patch(site, table.primary_key) if set(site.tables) == {table_name} else None,
                 )
+
+
+_BUILD_OBJECT = re.compile(r"\bjsonb?_build_object\s*\(", re.IGNORECASE)
+
+
+def _key_patch(site: NotifySite, primary_key: tuple[str, ...]) -> Patch | None:
+    """The row's primary key added as the first pair of the payload's ``json(b)_build_object``.
+
+    Only where the payload is one such call inside the send's parentheses and no key of it has the
+    column's name. The key is read from NEW, from OLD where only DELETE sends, and from
+    ``COALESCE(NEW.k, OLD.k)`` where DELETE and another operation do (a key is never NULL).
+    """
+    if site.payload_format not in {"json", "jsonb"} or any(f.key in primary_key for f in site.payload or ()):
+        return None
+    path, line = site.location.path, site.location.line
+    close = call_close(path, line, site.transport)
+    lines = source_lines(path)
+    if close is None or lines is None:
+        return None
+    text = "".join(lines)
+    start = sum(len(item) for item in lines[: line - 1])
+    builds = list(_BUILD_OBJECT.finditer(masked(text[:close]), start))
+    if len(builds) != 1:
+        return None
+    operations = set(site.operations or ALL_OPS) & {"INSERT", "UPDATE", "DELETE"}
+
+    def read(column: str) -> str:
+        if operations == {"DELETE"}:
+            return f"OLD.{_quote(column)}"
+        if "DELETE" not in operations:
+            return f"NEW.{_quote(column)}"
+        return f"COALESCE(NEW.{_quote(column)}, OLD.{_quote(column)})"
+
+    pairs = "".join(f"'{column}', {read(column)}, " for column in primary_key)
+    at = builds[0].end()
+    if text[at : at + 1] in ("\n", "\r"):
+        pairs = pairs.rstrip()  # the arguments start on the next line: no trailing blank
+    return edit_span(path, [(at, at, pairs)], f"send the primary key ({', '.join(primary_key)}) in the payload")
 
 
 def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
