@@ -279,3 +279,25 @@ def test_no_patch_returns_without_a_value_or_performs_in_sql() -> None:
             assert "RETURN;" not in line.replace(" ", "")
             assert "PERFORM" not in line or finding.rule not in {"send-never-runs"}
             assert "UPDATE OF id, event_id" not in line
+
+
+def test_every_format_labels_a_patch_as_fix_and_advice_as_explanation(tmp_path: Path) -> None:
+    """Text, JSON, GitHub and Markdown carry the patch under 'fix' and advice only as an explanation."""
+    target = tmp_path / "exception-swallowed.sql"
+    shutil.copy(_rules("exception-swallowed"), target)
+    report = check([target], config=ReviewConfig(), schema=SCHEMA)
+    patched = next(f for f in report.findings if f.patch)
+    advised = next(f for f in report.findings if f.explanation)
+    text = render(report, "text")
+    assert f"    fix: {patched.fix}\n      --- a/{target}\n" in text
+    assert f"    explanation (no patch): {advised.explanation}" in text
+    assert "    fix: " + (advised.explanation or "") not in text
+    github = render(report, "github")
+    assert f"%0AFix: {patched.fix}%0A--- a/" in github
+    assert "%0AExplanation (no patch): " in github
+    markdown = render(report, "markdown")
+    assert f"— fix: {patched.fix}" in markdown
+    assert "— explanation: " in markdown
+    findings = json.loads(render(report, "json"))["findings"]
+    assert all((f["fix"] is None) == (f["patch"] is None) for f in findings)
+    assert all(f["patch"] is not None or f["explanation"] for f in findings)
