@@ -467,7 +467,8 @@ def _finding(
         line=line,
         channel=channel,
         function=function,
-        fix=info.fix,
+        # A contract change is the author's to accept or undo: advice, never a patch.
+        explanation=info.fix,
         why=info.why,
     )
 

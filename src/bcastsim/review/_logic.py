@@ -59,6 +59,15 @@ class Witness:
     values: tuple[tuple[str, str | None], ...]
     opaque: tuple[tuple[str, bool | None], ...] = ()
 
+    def record(self, name: str) -> dict[str, str | None]:
+        """The witness's values of one record (``"OLD"`` or ``"NEW"``): column → SQL literal (None: NULL).
+
+        What a test needs to write the row: the columns the conditions read, each as a literal
+        PostgreSQL (and the ``db`` model) can insert.
+        """
+        prefix = f"{name.upper()}."
+        return {column[len(prefix) :]: value for column, value in self.values if column.startswith(prefix)}
+
     def __str__(self) -> str:
         parts = [f"{name} = {'NULL' if value is None else value}" for name, value in self.values]
         parts += [f"({text}) is {'NULL' if truth is None else str(truth).lower()}" for text, truth in self.opaque]

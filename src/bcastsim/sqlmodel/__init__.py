@@ -13,13 +13,16 @@ from bcastsim.sqlmodel._cfg import (
     CfgNode,
     ControlFlowGraph,
     PathFacts,
+    RowRead,
     build_cfg,
+    expression_reads,
     function_root,
     parse_condition,
     tg_op_truth,
 )
 from bcastsim.sqlmodel._lineage import object_bytes
 from bcastsim.sqlmodel._migrations import CONVENTIONS, order_directory
+from bcastsim.sqlmodel._psql import strip_psql
 from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
     Catalog,
@@ -53,12 +56,14 @@ __all__ = [
     "Parameter",
     "PathFacts",
     "PayloadField",
+    "RowRead",
     "SourceLocation",
     "Table",
     "Template",
     "Transport",
     "Trigger",
     "build_cfg",
+    "expression_reads",
     "function_root",
     "load_catalog",
     "load_catalog_text",
@@ -66,5 +71,6 @@ __all__ = [
     "object_bytes",
     "order_directory",
     "parse_condition",
+    "strip_psql",
     "tg_op_truth",
 ]
