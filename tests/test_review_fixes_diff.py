@@ -111,7 +111,9 @@ def _patched(tmp_path: Path, case: Case) -> tuple[Path, Path, Finding]:
     (finding,) = [f for f in _findings(fixed) if f.rule == case.rule]
     assert finding.patch is not None, finding
     assert finding.fix, finding
-    assert finding.patch.splitlines()[0] == f"--- a/{fixed}"
+    # The diff names the file as the finding shows it (a note shows it relative to the working directory).
+    assert Path(finding.path).resolve() == fixed.resolve()
+    assert finding.patch.splitlines()[0] == f"--- a/{finding.path}"
     subprocess.run(["patch", "--quiet", str(fixed)], input=finding.patch, text=True, check=True)
     return original, fixed, finding
 
