@@ -187,12 +187,24 @@ def find_config(start: Path) -> Path | None:
     directory = start if start.is_dir() else start.parent
     for candidate in (directory, *directory.parents):
         own = candidate / CONFIG_FILE
-        if own.is_file():
+        if _is_file(own):
             return own
         pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file() and _has_tool_table(pyproject):
+        if _is_file(pyproject) and _has_tool_table(pyproject):
             return pyproject
     return None
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a directory on the way that cannot be searched is an input error."""
+    try:
+        return path.is_file()
+    except OSError as error:
+        raise InputError(
+            f"cannot look for a configuration here: {error.strerror or type(error).__name__}",
+            path=path.parent,
+            fix="check the directory's permissions, or name the configuration with --config",
+        ) from None
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -239,7 +251,17 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
     if pyproject is None:
         return ReviewConfig()
     text, data = read_toml(pyproject, pyproject.name)
-    table = data.get("tool", {}).get("bcastsim", {}) if _section(pyproject) else data
+    table: object = data
+    if _section(pyproject):
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise InputError(
+                f"'tool' must be a table, got {type(tool).__name__}",
+                path=pyproject,
+                line=line_of(text, None, "tool"),
+                fix="write [tool.bcastsim] and your settings below it",
+            )
+        table = tool.get("bcastsim", {})
     if not isinstance(table, dict):
         raise InputError("[tool.bcastsim] must be a table", path=pyproject)
     for key in table:
