@@ -31,6 +31,7 @@ from bcastsim.review._analysis import (
     tg_op_literals,
 )
 from bcastsim.review._config import CHANNEL_CONSUMERS, ReviewConfig
+from bcastsim.review._danger import privilege_rules
 from bcastsim.review._listen import project_listens
 from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
@@ -1412,6 +1413,8 @@ RULES: tuple[Rule, ...] = (
         fix="review that statement by hand, or suppress this finding with a comment saying why it is safe",
         check=_unsupported,
     ),
+    # Statements that need a superuser (review/_danger.py): error level, never suppressed by a comment.
+    *privilege_rules(Rule),
 )
 
 _BY_ID = {rule.id: rule for rule in RULES}

@@ -20,6 +20,7 @@ from bcastsim.sqlmodel._cfg import (
 )
 from bcastsim.sqlmodel._lineage import object_bytes
 from bcastsim.sqlmodel._migrations import CONVENTIONS, order_directory
+from bcastsim.sqlmodel._privileged import PRIVILEGED_KINDS
 from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
     Catalog,
@@ -31,6 +32,7 @@ from bcastsim.sqlmodel._types import (
     NotifySite,
     Parameter,
     PayloadField,
+    PrivilegedUse,
     SourceLocation,
     Table,
     Template,
@@ -41,6 +43,7 @@ from bcastsim.sqlmodel._types import (
 __all__ = [
     "ALL_OPERATIONS",
     "CONVENTIONS",
+    "PRIVILEGED_KINDS",
     "Catalog",
     "CfgNode",
     "Column",
@@ -53,6 +56,7 @@ __all__ = [
     "Parameter",
     "PathFacts",
     "PayloadField",
+    "PrivilegedUse",
     "SourceLocation",
     "Table",
     "Template",

@@ -34,6 +34,7 @@ from bcastsim._io import path_kind, read_text
 from bcastsim.sqlmodel._cfg import build_cfg
 from bcastsim.sqlmodel._migrations import is_down_file, order_directory, up_part
 from bcastsim.sqlmodel._plpgsql import analyze_catalog
+from bcastsim.sqlmodel._privileged import privileged_in_statement
 from bcastsim.sqlmodel._psql import find_psql_variable, stand_in_psql_variables, strip_psql
 from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
@@ -251,6 +252,7 @@ class _Loader:
             first = start + _leading_noise(statement_text)
             location = SourceLocation(shown, lines.line(first))
             self.apply(raw.stmt, statement_text, start, location, lines)
+            self.catalog.privileged.extend(privileged_in_statement(raw.stmt, statement_text, location, lines))
 
     # -- statements --------------------------------------------------------------------
 
