@@ -95,7 +95,7 @@ def check(
         for version in versions:
             shown.update(version.shown)
         combined = _without_schema(Version("check", tuple(files), shown), schema_files, None)
-        catalog = load_version(combined, schema_files, config.migrations)
+        catalog = load_version(combined, schema_files, config.migrations, config.sql_limits)
         suppressions = read_suppressions([*schema_files, *files], all_rules())
         findings, dropped, used = apply_suppressions(run_rules(catalog, config), suppressions)
         findings += _suppression_notes(suppressions, used, config)
@@ -193,8 +193,8 @@ def review(
         new_version = materialize(new, workdir, cwd)
         old_version = _without_schema(old_version, schema_files, cwd)
         new_version = _without_schema(new_version, schema_files, cwd)
-        old_catalog = load_version(old_version, schema_files, config.migrations)
-        new_catalog = load_version(new_version, schema_files, config.migrations)
+        old_catalog = load_version(old_version, schema_files, config.migrations, config.sql_limits)
+        new_catalog = load_version(new_version, schema_files, config.migrations, config.sql_limits)
 
         old_suppressions = read_suppressions([*schema_files, *old_version.files], all_rules())
         old_rules, _, _ = apply_suppressions(run_rules(old_catalog, config), old_suppressions)

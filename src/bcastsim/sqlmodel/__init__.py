@@ -7,6 +7,7 @@ TRIGGER``) and returns a :class:`Catalog`; ``catalog.notify_sites`` lists every
 the PL/pgSQL functions, with its channel template, payload fields and their lineage.
 """
 
+from bcastsim.sqlmodel._bounds import SqlLimits
 from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text
 from bcastsim.sqlmodel._cfg import (
     ALL_OPERATIONS,
@@ -58,6 +59,7 @@ __all__ = [
     "PayloadField",
     "PrivilegedUse",
     "SourceLocation",
+    "SqlLimits",
     "Table",
     "Template",
     "Transport",
