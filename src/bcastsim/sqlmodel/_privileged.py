@@ -62,10 +62,10 @@ _ROLE_SETTINGS = frozenset({"role", "session_authorization"})
 _CATCHES_REFUSAL = frozenset(
     {"others", "insufficient_privilege", "42501", "syntax_error_or_access_rule_violation", "42000"}
 )
-# dblink refuses a non-superuser's password-less connection with 2F003 (dblink.c, dblink_security_check).
+# dblink refuses a non-superuser's password-less connection with 2F003 (dblink.c, dblink_security_check);
+# dblink_connect_u, revoked from PUBLIC, with 42501 like the rest.
 _CATCHES_BY_KIND: Mapping[str, frozenset[str]] = {
-    "dblink": _CATCHES_REFUSAL
-    | {"prohibited_sql_statement_attempted", "2f003", "sql_routine_exception", "2f000"},
+    "dblink": frozenset({"others", "prohibited_sql_statement_attempted", "2f003", "sql_routine_exception", "2f000"}),
 }
 # PL/pgSQL elog level ERROR (utils/elog.h): a RAISE at it or above re-raises.
 _ELOG_ERROR = 21
@@ -150,7 +150,10 @@ def _constant(node: Any) -> str | None:
     return None
 
 
-def _add(found: list[PrivilegedUse], kind: str, what: str, where: _Where, offset: int | None) -> None:
+def _add(
+    found: list[PrivilegedUse], kind: str, what: str, where: _Where, offset: int | None, *, refused_as: str = ""
+) -> None:
+    """Record a use; ``refused_as``: the kind whose SQLSTATE the refusal has, when not its own."""
     found.append(
         PrivilegedUse(
             kind=kind,
@@ -158,7 +161,7 @@ def _add(found: list[PrivilegedUse], kind: str, what: str, where: _Where, offset
             location=where.at(offset),
             context=where.context,
             function=where.function,
-            swallowed_at=where.swallowed_at(kind),
+            swallowed_at=where.swallowed_at(refused_as or kind),
         )
     )
 
@@ -224,7 +227,8 @@ def _function_call(node: ast.FuncCall, where: _Where, found: list[PrivilegedUse]
     elif name in _LARGE_OBJECT_FILE_FUNCTIONS:
         _add(found, "large-object-file", f"{name}() (the server-side one)", where, offset)
     elif name in _DBLINK_FUNCTIONS:
-        _add(found, "dblink", f"{name}()", where, offset)
+        refused_as = "server-file-access" if name == "dblink_connect_u" else ""  # revoked from PUBLIC: 42501
+        _add(found, "dblink", f"{name}()", where, offset, refused_as=refused_as)
     elif name == "set_config" and node.args:
         setting = _constant(node.args[0])
         if setting is not None and setting.strip().lower() in _ROLE_SETTINGS:
