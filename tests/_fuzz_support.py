@@ -67,11 +67,30 @@ class Outcome:
 
 
 def _warm() -> None:
-    """Import what the commands import, once, so that each forked child starts with it loaded."""
+    """Import what the commands import, once, so that each forked child starts with it loaded.
+
+    A child run as another user ('nobody') may not be able to read the interpreter's own library:
+    the modules the commands load lazily are loaded here, before the fork.
+    """
+    import importlib
+
     from bcastsim import review, sim, sqlmodel  # noqa: F401
     from bcastsim.cli import build_parser
 
     build_parser()
+    for name in (
+        "bcastsim.review._run",
+        "bcastsim.review._report",
+        "bcastsim._commands.check",
+        "bcastsim._commands.inspect",
+        "bcastsim._commands.review",
+        "bcastsim._commands.simulate",
+        "bcastsim.sim._app",
+        "importlib.metadata",
+        "email.parser",
+        "concurrent.futures.thread",
+    ):
+        importlib.import_module(name)
 
 
 def run_bounded(
