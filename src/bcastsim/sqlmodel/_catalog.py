@@ -260,7 +260,18 @@ class _Loader:
             if isinstance(raw.stmt, ast.CreateFunctionStmt | ast.DoStmt):
                 self._limits.check_function(_routine_name(raw.stmt), len(statement_text.encode()), shown, location.line)
             self.apply(raw.stmt, statement_text, start, location, lines)
-            self.catalog.privileged.extend(privileged_in_statement(raw.stmt, statement_text, location, lines))
+            parsed_body = self._parsed_body(raw.stmt, location)
+            self.catalog.privileged.extend(
+                privileged_in_statement(raw.stmt, statement_text, location, lines, parsed_body)
+            )
+
+    def _parsed_body(self, stmt: Any, location: SourceLocation) -> dict[str, object] | None:
+        """The PL/pgSQL parse of the function ``stmt`` just created at ``location``, if it has one."""
+        if not isinstance(stmt, ast.CreateFunctionStmt):
+            return None
+        names = _strings(stmt.funcname)
+        function = self.catalog.functions.get(qualified_name(names[0] if len(names) > 1 else None, names[-1]))
+        return function.plpgsql if function is not None and function.location == location else None
 
     # -- statements --------------------------------------------------------------------
 

@@ -113,14 +113,18 @@ class _Where:
 
 
 def privileged_in_statement(
-    stmt: Any, statement_text: str, location: SourceLocation, lines: Any
+    stmt: Any, statement_text: str, location: SourceLocation, lines: Any, plpgsql: Any = None
 ) -> list[PrivilegedUse]:
-    """The privileged uses in one top-level statement (``lines``: offsets of the file's text → line numbers)."""
+    """The privileged uses in one top-level statement (``lines``: offsets of the file's text → line numbers).
+
+    ``plpgsql``: the PL/pgSQL parse of the function the statement creates, when the loader has it
+    (it is not parsed twice).
+    """
     found: list[PrivilegedUse] = []
     where = _Where(location.path, location.line, lines)
     if isinstance(stmt, ast.CreateFunctionStmt):
-        _create_function(stmt, where, found, 0, statement_text)
-    else:
+        _create_function(stmt, where, found, 0, statement_text, plpgsql)
+    elif isinstance(stmt, ast.DoStmt) or _may_hold_privileged(statement_text):
         _walk(stmt, where, found, depth=0)
     return found
 
@@ -231,7 +235,10 @@ def _function_call(node: ast.FuncCall, where: _Where, found: list[PrivilegedUse]
         _add(found, "dblink", f"{name}()", where, offset, refused_as=refused_as)
     elif name == "set_config" and node.args:
         setting = _constant(node.args[0])
-        if setting is not None and setting.strip().lower() in _ROLE_SETTINGS:
+        value = node.args[1] if len(node.args) > 1 else None
+        # set_config('role', NULL, …) goes back to the session's own role, as RESET ROLE does.
+        resets = isinstance(value, ast.A_Const) and bool(value.isnull)
+        if setting is not None and setting.strip().lower() in _ROLE_SETTINGS and not resets:
             _add(found, "set-role", f"set_config('{setting.strip().lower()}', …)", where, offset)
 
 
@@ -257,8 +264,13 @@ def _language(options: Mapping[str, Any], default: str) -> str:
     return default
 
 
-def _create_function(
-    node: ast.CreateFunctionStmt, where: _Where, found: list[PrivilegedUse], depth: int, text: str | None = None
+def _create_function(  # noqa: PLR0917 - the statement, where it is, where findings go, and what is parsed
+    node: ast.CreateFunctionStmt,
+    where: _Where,
+    found: list[PrivilegedUse],
+    depth: int,
+    text: str | None = None,
+    parsed: Any = None,
 ) -> None:
     _, name = _name(node.funcname)
     names = [str(part.sval) for part in node.funcname or () if isinstance(part, ast.String)]
@@ -280,7 +292,9 @@ def _create_function(
         return
     body, offset = _body_of(options.get("as"))
     body_line = where.at(offset).line if offset is not None else where.line
-    if language == "plpgsql":
+    if language == "plpgsql" and parsed is not None:
+        _PlpgsqlWalk(body_line, inner, found, depth, body).visit(parsed, None, ())
+    elif language == "plpgsql":
         _function_body(node, text, body, body_line, inner, found, depth)
     elif language == "sql":
         _sql_text(body, body_line, inner, found, depth)
@@ -490,7 +504,7 @@ class _PlpgsqlWalk:
         if not isinstance(expr, Mapping) or not isinstance(expr.get("PLpgSQL_expr"), Mapping):
             return
         query = str(expr["PLpgSQL_expr"].get("query", ""))
-        tree = _expression_tree(query, 2)
+        tree = _expression_tree(query, 2, always=True)
         if tree is None:
             return
         where = self.located(lineno, handlers)
@@ -506,12 +520,45 @@ class _PlpgsqlWalk:
                 self.found[index] = attrs.evolve(self.found[index], location=where.at(None))
 
 
-def _expression_tree(query: str, mode: int) -> Any:
-    """The parse tree of a PL/pgSQL expression or statement (``parseMode`` of pglast's PL/pgSQL output)."""
+# What a parse tree holding a privileged use shows in its JSON form: the node types of the statements,
+# the names of the functions. A tree showing none of them holds none, and is not built in Python.
+_MARKERS = (
+    '"CopyStmt"',
+    '"AlterSystemStmt"',
+    '"CreateExtensionStmt"',
+    '"VariableSetStmt"',
+    '"CreateFunctionStmt"',
+    '"DoStmt"',
+    *(
+        f'"{name}"'
+        for name in sorted(
+            _SERVER_FILE_FUNCTIONS | _ADMINPACK_FUNCTIONS | _LARGE_OBJECT_FILE_FUNCTIONS | _DBLINK_FUNCTIONS
+        )
+    ),
+    '"set_config"',
+)
+
+
+def _may_hold_privileged(text: str) -> bool:
+    """Whether the parse tree of ``text`` may hold a privileged use (False: it certainly does not)."""
+    try:
+        tree = pglast.parser.parse_sql_json(text)
+    except Exception:  # not parsed here: the caller's own parse says what it is
+        return True
+    return any(marker in tree for marker in _MARKERS)
+
+
+def _expression_tree(query: str, mode: int, *, always: bool = False) -> Any:
+    """The parse tree of a PL/pgSQL expression or statement (``parseMode`` of pglast's PL/pgSQL output).
+
+    None when it holds nothing privileged (``always``: build it anyway, for the constant it may hold).
+    """
     if mode >= 3:  # an assignment, ``target := expression``: the expression follows the first := or =
         query = _assigned(query)
         mode = 2
     text = query if mode == 0 else f"SELECT {query}"
+    if not always and not _may_hold_privileged(text):
+        return None
     try:
         statements = pglast.parse_sql(text)
     except Exception:  # PL/pgSQL-only syntax in a statement: nothing is read from it
