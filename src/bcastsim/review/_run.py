@@ -20,6 +20,7 @@ from bcastsim.review._report import Entry, Report, RuleInfo, checkout_path
 from bcastsim.review._rules import RULES, run_rules
 from bcastsim.review._suppress import (
     SUPPRESSION_RULE,
+    UNSUPPRESSIBLE,
     UNUSED_SUPPRESSION_RULE,
     SuppressionComment,
     Suppressions,
@@ -138,7 +139,9 @@ def _rule_changes(old: list[Finding], new: list[Finding]) -> tuple[list[Finding]
         before_ids = [_identity(f) for f in before]
         unmatched_before = [f for f in before if _identity(f) not in after_ids]
         unmatched_after = [f for f in after if _identity(f) not in before_ids]
-        paired = min(len(unmatched_before), len(unmatched_after))
+        # A statement that needs a superuser whose text changed is a new one (COPY … PROGRAM 'gzip' become
+        # 'curl …'): never paired away with the old one.
+        paired = 0 if key[0] in UNSUPPRESSIBLE else min(len(unmatched_before), len(unmatched_after))
         fixed.extend(unmatched_before[paired:])
         introduced.extend(unmatched_after[paired:])
     return introduced, fixed
