@@ -756,10 +756,10 @@ def test_inspect_on_null_expressions(sandbox: Path, channel: str, payload: str, 
 @settings(max_examples=fuzz_examples(6))
 @given(
     where=st.sampled_from(["input", "deploy", "config-dir"]),
-    command=st.sampled_from(["check", "inspect", "review", "simulate"]),
+    command=st.sampled_from(["check", "inspect", "review", "simulate", "sql"]),
 )
 def test_a_directory_its_user_cannot_search_is_one_line(sandbox: Path, where: str, command: str) -> None:
-    """A directory without read or search permission (the input, a sqitch deploy/ below it): exit 2, one line."""
+    """A directory without read, search or write rights (an input, sqitch deploy/, an output's): exit 2, one line."""
     run_as = None
     if os.geteuid() == 0:
         import pwd
@@ -779,12 +779,13 @@ def test_a_directory_its_user_cannot_search_is_one_line(sandbox: Path, where: st
         locked.mkdir()
         (top / "sqitch.plan").write_text("%project=x\n")
     shutil.copy(SEED_TRIGGERS, locked / "t.sql")
-    locked.chmod(0o300 if where == "config-dir" else 0)
+    locked.chmod(0o300 if where == "config-dir" and command != "sql" else 0)
     argv = {
         "check": ["check", "locked"],
         "inspect": ["inspect", "locked"],
         "review": ["review", "none:", "locked"],
         "simulate": ["simulate", "tiny.toml", "--sql", "locked"],
+        "sql": ["sql", "realtime", "-o", f"{locked.relative_to(sandbox)}/realtime.sql"],
     }[command]
     try:
         outcome = run_bounded(argv, sandbox, run_as=run_as)
