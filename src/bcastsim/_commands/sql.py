@@ -56,10 +56,10 @@ def _realtime(output: str | None) -> int:
     if output is None:
         sys.stdout.write(text)
         return 0
-    target = Path(output)
-    if not target.parent.is_dir():
-        raise InputError("directory does not exist", path=target.parent, fix="create it or choose another -o path")
-    target.write_text(text, encoding="utf-8")
+    from bcastsim._io import write_output
+
+    # Atomic, never through a symlink or over a device; a directory that cannot be written is one line.
+    write_output(output, text)
     return 0
 
 

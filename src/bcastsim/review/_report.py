@@ -84,6 +84,16 @@ SECURITY_SEVERITY: Mapping[str, float] = {
     "client.restricted-data-public": 8.0,
     "security-definer-search-path": 7.5,
     "audience-widened": 7.0,
+    # Statements that need a superuser (review/_danger.py): code or files of the server, then roles.
+    "copy-program": 9.0,
+    "untrusted-language": 9.0,
+    "alter-system": 9.0,
+    "copy-server-file": 8.5,
+    "server-file-access": 8.0,
+    "large-object-file": 8.0,
+    "dangerous-extension": 8.0,
+    "dblink": 7.5,
+    "set-role": 7.5,
 }
 # GitHub shows at most this many annotations of each level for one step.
 GITHUB_ANNOTATIONS_PER_LEVEL = 10

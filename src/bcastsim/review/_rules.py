@@ -42,6 +42,7 @@ from bcastsim.review._fixes import (
     source_lines,
     statement_at,
 )
+from bcastsim.review._danger import privilege_rules
 from bcastsim.review._listen import project_listens
 from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
@@ -74,6 +75,8 @@ class RuleContext:
     config: ReviewConfig
     #: channel → ``file:line`` where the project's own code LISTENs on it (see ``_listen``)
     worker_listens: Mapping[str, str] = attrs.field(factory=dict)
+    #: function → the lines of its statements in protected blocks, filled as rules ask
+    _protected: dict[str, frozenset[int]] = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
     def sites(self) -> tuple[NotifySite, ...]:
         """Sites that can run: in functions some trigger fires, or in functions called directly."""
@@ -90,6 +93,24 @@ class RuleContext:
 
     def function(self, name: str) -> Function | None:
         return self.catalog.functions.get(name)
+
+    def protected_lines(self, name: str | None) -> frozenset[int]:
+        """The file lines of a function's statements inside a ``BEGIN … EXCEPTION`` block (a savepoint).
+
+        Read from the function's control-flow graph once per function, not once per site: a body
+        with thousands of sites is walked once.
+        """
+        function = self.catalog.functions.get(name or "")
+        if function is None or function.plpgsql is None:
+            return frozenset()
+        cache = self._protected
+        if name not in cache:
+            cache[name or ""] = frozenset(
+                function.file_line(stmt.lineno).line
+                for stmt in statements(function.plpgsql)
+                if stmt.in_protected_block
+            )
+        return cache[name or ""]
 
     @functools.cached_property
     def targets_realtime(self) -> bool:
@@ -565,13 +586,7 @@ def _realtime_send_silent(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 def _in_protected_block(ctx: RuleContext, site: NotifySite) -> bool:
     """Whether the site's statement runs inside a PL/pgSQL ``BEGIN … EXCEPTION`` block (a savepoint)."""
-    function = ctx.function(site.function)
-    if function is None or function.plpgsql is None:
-        return False
-    return any(
-        stmt.in_protected_block and function.file_line(stmt.lineno).line == site.location.line
-        for stmt in statements(function.plpgsql)
-    )
+    return site.location.line in ctx.protected_lines(site.function)
 
 
 def _notify_in_exception_block(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
@@ -1605,6 +1620,8 @@ RULES: tuple[Rule, ...] = (
         fix="review that statement by hand, or suppress this finding with a comment saying why it is safe",
         check=_unsupported,
     ),
+    # Statements that need a superuser (review/_danger.py): error level, never suppressed by a comment.
+    *privilege_rules(Rule),
 )
 
 _BY_ID = {rule.id: rule for rule in RULES}

@@ -20,6 +20,7 @@ from bcastsim.review._report import Entry, Report, RuleInfo, checkout_path
 from bcastsim.review._rules import RULES, run_rules
 from bcastsim.review._suppress import (
     SUPPRESSION_RULE,
+    UNSUPPRESSIBLE,
     UNUSED_SUPPRESSION_RULE,
     SuppressionComment,
     Suppressions,
@@ -95,7 +96,7 @@ def check(
         for version in versions:
             shown.update(version.shown)
         combined = _without_schema(Version("check", tuple(files), shown), schema_files, None)
-        catalog = load_version(combined, schema_files, config.migrations)
+        catalog = load_version(combined, schema_files, config.migrations, config.sql_limits)
         suppressions = read_suppressions([*schema_files, *files], all_rules())
         findings, dropped, used = apply_suppressions(run_rules(catalog, config), suppressions)
         findings += _suppression_notes(suppressions, used, config)
@@ -138,7 +139,9 @@ def _rule_changes(old: list[Finding], new: list[Finding]) -> tuple[list[Finding]
         before_ids = [_identity(f) for f in before]
         unmatched_before = [f for f in before if _identity(f) not in after_ids]
         unmatched_after = [f for f in after if _identity(f) not in before_ids]
-        paired = min(len(unmatched_before), len(unmatched_after))
+        # A statement that needs a superuser whose text changed is a new one (COPY … PROGRAM 'gzip' become
+        # 'curl …'): never paired away with the old one.
+        paired = 0 if key[0] in UNSUPPRESSIBLE else min(len(unmatched_before), len(unmatched_after))
         fixed.extend(unmatched_before[paired:])
         introduced.extend(unmatched_after[paired:])
     return introduced, fixed
@@ -193,8 +196,8 @@ def review(
         new_version = materialize(new, workdir, cwd)
         old_version = _without_schema(old_version, schema_files, cwd)
         new_version = _without_schema(new_version, schema_files, cwd)
-        old_catalog = load_version(old_version, schema_files, config.migrations)
-        new_catalog = load_version(new_version, schema_files, config.migrations)
+        old_catalog = load_version(old_version, schema_files, config.migrations, config.sql_limits)
+        new_catalog = load_version(new_version, schema_files, config.migrations, config.sql_limits)
 
         old_suppressions = read_suppressions([*schema_files, *old_version.files], all_rules())
         old_rules, _, _ = apply_suppressions(run_rules(old_catalog, config), old_suppressions)

@@ -23,6 +23,7 @@ from bcastsim._errors import InputError
 from bcastsim._resources import display_path
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._fixes import Patch, replace_lines, source_lines
+from bcastsim.review._danger import PRIVILEGE_RULE_IDS
 
 __all__ = [
     "SUPPRESSION_RULE",
@@ -107,6 +108,10 @@ class Suppressions:
                 rule = SUPPRESSION_RULE
                 message = f"suppression names unknown rule {comment.rule!r}; it suppresses nothing"
                 explanation = "use an id from `bcastsim check --list-rules` (which one was meant is not known)"
+            elif comment.rule in UNSUPPRESSIBLE:
+                rule = UNUSED_SUPPRESSION_RULE
+                message = f"{comment.rule!r} cannot be suppressed by a comment in the reviewed files"
+                explanation = "remove the comment, and the statement it was meant to hide"
             elif comment not in used_set:
                 rule = UNUSED_SUPPRESSION_RULE
                 scope = "file" if comment.whole_file else "statement"
@@ -204,8 +209,9 @@ def read_suppressions(paths: Iterable[Path], known_rules: Iterable[str]) -> Supp
     return Suppressions(tuple(comments), statements, frozenset(known_rules), comment_lines)
 
 
-# Privilege and containment findings of --pg: a pull request could otherwise hide its own COPY … PROGRAM.
-UNSUPPRESSIBLE = frozenset({"pg-needs-superuser"})
+# Privilege and containment findings (of --pg, and the rules of review/_danger.py): a pull request could
+# otherwise hide its own COPY … PROGRAM.
+UNSUPPRESSIBLE = frozenset({"pg-needs-superuser", *PRIVILEGE_RULE_IDS})
 
 
 def apply_suppressions(

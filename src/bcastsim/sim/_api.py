@@ -121,6 +121,12 @@ def resolve_architectures(names: Sequence[str]) -> list[str]:
                 raise InputError(f'unknown architecture "{part}"', fix=_suggest(part, [*ARCHITECTURES, "broadcast"]))
             if full not in out:
                 out.append(full)
+    if names and not out:
+        # `--arch ,` or `--arch ""`: asked for architectures and named none.
+        raise InputError(
+            f"--arch {','.join(names)!r} names no architecture",
+            fix=f"name one or more, comma-separated: {', '.join(ARCHITECTURES)}",
+        )
     return out
 
 

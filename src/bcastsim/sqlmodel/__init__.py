@@ -7,6 +7,7 @@ TRIGGER``) and returns a :class:`Catalog`; ``catalog.notify_sites`` lists every
 the PL/pgSQL functions, with its channel template, payload fields and their lineage.
 """
 
+from bcastsim.sqlmodel._bounds import SqlLimits
 from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text
 from bcastsim.sqlmodel._cfg import (
     ALL_OPERATIONS,
@@ -23,6 +24,7 @@ from bcastsim.sqlmodel._cfg import (
 from bcastsim.sqlmodel._lineage import object_bytes
 from bcastsim.sqlmodel._migrations import CONVENTIONS, order_directory
 from bcastsim.sqlmodel._psql import strip_psql
+from bcastsim.sqlmodel._privileged import PRIVILEGED_KINDS
 from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
     Catalog,
@@ -34,6 +36,7 @@ from bcastsim.sqlmodel._types import (
     NotifySite,
     Parameter,
     PayloadField,
+    PrivilegedUse,
     SourceLocation,
     Table,
     Template,
@@ -44,6 +47,7 @@ from bcastsim.sqlmodel._types import (
 __all__ = [
     "ALL_OPERATIONS",
     "CONVENTIONS",
+    "PRIVILEGED_KINDS",
     "Catalog",
     "CfgNode",
     "Column",
@@ -57,7 +61,9 @@ __all__ = [
     "PathFacts",
     "PayloadField",
     "RowRead",
+    "PrivilegedUse",
     "SourceLocation",
+    "SqlLimits",
     "Table",
     "Template",
     "Transport",
