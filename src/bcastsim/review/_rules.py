@@ -29,6 +29,7 @@ from bcastsim.review._analysis import (
     tg_op_literals,
 )
 from bcastsim.review._config import CHANNEL_CONSUMERS, ReviewConfig
+from bcastsim.review._danger import privilege_rules
 from bcastsim.review._fixes import (
     Patch,
     call_close,
@@ -42,7 +43,6 @@ from bcastsim.review._fixes import (
     source_lines,
     statement_at,
 )
-from bcastsim.review._danger import privilege_rules
 from bcastsim.review._listen import project_listens
 from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
@@ -106,9 +106,7 @@ class RuleContext:
         cache = self._protected
         if name not in cache:
             cache[name or ""] = frozenset(
-                function.file_line(stmt.lineno).line
-                for stmt in statements(function.plpgsql)
-                if stmt.in_protected_block
+                function.file_line(stmt.lineno).line for stmt in statements(function.plpgsql) if stmt.in_protected_block
             )
         return cache[name or ""]
 
@@ -485,7 +483,11 @@ def _restricted_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     if not ctx.config.restricted_tables:
         sites = [site for site in ctx.sites() if is_public(site) and site.tables]
         yield from _unconfigured(
-            ctx, rule, sites, "restricted-tables", "restricted-on-public-topic reads topic names only: no "
+            ctx,
+            rule,
+            sites,
+            "restricted-tables",
+            "restricted-on-public-topic reads topic names only: no "
             "restricted-tables say which tables' rows are for some roles only",
         )
     for site in ctx.sites():
@@ -1045,8 +1047,11 @@ def _hot_table_notify(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     if not ctx.config.hot_tables:
         sites = [site for site in ctx.sites() if site.transport in _NOTIFY_TRANSPORTS and site.tables]
         yield from _unconfigured(
-            ctx, rule, sites, "hot-tables", "hot-table-notify is off: no hot-tables say which tables are written in "
-            "bursts by many users at once",
+            ctx,
+            rule,
+            sites,
+            "hot-tables",
+            "hot-table-notify is off: no hot-tables say which tables are written in bursts by many users at once",
         )
         return
     seen: set[tuple[str, str]] = set()
@@ -1343,9 +1348,7 @@ def _private_patch(site: NotifySite) -> Patch | None:
         return None  # the last argument's line ends in a comment: text after it would be commented out
     # After the last argument (a trailing newline and indentation kept as they are).
     at = len(before)
-    return replace_span(
-        path, at, at, ", private => true", "pass private => true explicitly (the default, now visible)"
-    )
+    return replace_span(path, at, at, ", private => true", "pass private => true explicitly (the default, now visible)")
 
 
 def _send_never_runs(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:

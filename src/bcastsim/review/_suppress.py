@@ -22,8 +22,8 @@ import attrs
 from bcastsim._errors import InputError
 from bcastsim._resources import display_path
 from bcastsim.findings import Finding, Severity
-from bcastsim.review._fixes import Patch, replace_lines, source_lines
 from bcastsim.review._danger import PRIVILEGE_RULE_IDS
+from bcastsim.review._fixes import Patch, replace_lines, source_lines
 
 __all__ = [
     "SUPPRESSION_RULE",
@@ -252,10 +252,7 @@ def baseline_identity(finding: Finding) -> str:
 def render_baseline(findings: Iterable[Finding]) -> str:
     """The baseline file for ``findings``: sorted, one object per finding, stable across runs."""
     entries = sorted(
-        (
-            {"rule": f.rule, "path": f.path, "function": f.function, "identity": baseline_identity(f)}
-            for f in findings
-        ),
+        ({"rule": f.rule, "path": f.path, "function": f.function, "identity": baseline_identity(f)} for f in findings),
         key=lambda entry: str(entry["identity"]),
     )
     return json.dumps({"bcastsim_baseline": BASELINE_VERSION, "findings": entries}, indent=2) + "\n"

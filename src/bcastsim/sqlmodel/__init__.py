@@ -23,8 +23,8 @@ from bcastsim.sqlmodel._cfg import (
 )
 from bcastsim.sqlmodel._lineage import object_bytes
 from bcastsim.sqlmodel._migrations import CONVENTIONS, order_directory
-from bcastsim.sqlmodel._psql import strip_psql
 from bcastsim.sqlmodel._privileged import PRIVILEGED_KINDS
+from bcastsim.sqlmodel._psql import strip_psql
 from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
     Catalog,
@@ -60,8 +60,8 @@ __all__ = [
     "Parameter",
     "PathFacts",
     "PayloadField",
-    "RowRead",
     "PrivilegedUse",
+    "RowRead",
     "SourceLocation",
     "SqlLimits",
     "Table",
