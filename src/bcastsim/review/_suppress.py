@@ -180,8 +180,9 @@ def read_suppressions(paths: Iterable[Path], known_rules: Iterable[str]) -> Supp
     return Suppressions(tuple(comments), statements, frozenset(known_rules), comment_lines)
 
 
-# Privilege and containment findings of --pg: a pull request could otherwise hide its own COPY … PROGRAM.
-UNSUPPRESSIBLE = frozenset({"pg-needs-superuser"})
+# Privilege and containment findings of --pg: a pull request could otherwise hide its own COPY … PROGRAM,
+# the flood or the endless loop that stopped the comparison, or the SQL that broke the review's sessions.
+UNSUPPRESSIBLE = frozenset({"pg-needs-superuser", "pg-inconclusive", "pg-load-failed"})
 
 
 def apply_suppressions(
