@@ -108,8 +108,16 @@ def test_a_trigger_that_sleeps_with_its_timeout_off_is_stopped_by_the_time_limit
     ]
 
 
-def test_a_flood_of_warnings_is_cut_reported_and_inconclusive(server: EphemeralPostgres, tmp_path: Path) -> None:
+@pytest.fixture
+def patient(server: EphemeralPostgres, monkeypatch: pytest.MonkeyPatch) -> EphemeralPostgres:
+    """The server with the role's usual statement timeout: a flood is cut by the capture's caps, not by time."""
+    monkeypatch.setitem(server.untrusted_settings, "statement_timeout", "120s")
+    return server
+
+
+def test_a_flood_of_warnings_is_cut_reported_and_inconclusive(patient: EphemeralPostgres, tmp_path: Path) -> None:
     """Five times the warning cap per write: the count raised and the count kept are in the finding."""
+    server = patient
     raised = 5 * MAX_CAPTURED_WARNINGS
     new = _new_version(tmp_path, "trigger_warns.sql", WARNINGS=str(raised))
     found, status = _findings(new, server, "pg-inconclusive")
@@ -121,8 +129,9 @@ def test_a_flood_of_warnings_is_cut_reported_and_inconclusive(server: EphemeralP
     assert cut[0].example.startswith("transaction ")
 
 
-def test_a_flood_of_notifications_is_cut_reported_and_inconclusive(server: EphemeralPostgres, tmp_path: Path) -> None:
+def test_a_flood_of_notifications_is_cut_reported_and_inconclusive(patient: EphemeralPostgres, tmp_path: Path) -> None:
     """More notifications per write than the capture keeps: sent and captured counts in the finding."""
+    server = patient
     new = _new_version(tmp_path, "trigger_floods.sql")
     found, status = _findings(new, server, "pg-inconclusive")
     cut = _cuts(found)
@@ -224,3 +233,32 @@ def test_cli_pg_budget_bounds_the_review(tmp_path: Path, capsys: pytest.CaptureF
     out = capsys.readouterr().out
     assert status == 1
     assert "error[pg-inconclusive] (changed) the review stopped the SQL after 3 s (its time limit) while loading" in out
+
+
+def test_a_refusal_swallowed_by_an_exception_block_is_still_reported(
+    server: EphemeralPostgres, tmp_path: Path, outside: Path
+) -> None:
+    """pg_read_file and COPY … TO PROGRAM caught by WHEN OTHERS in a trigger that ran: both reported at their lines."""
+    (outside / "secret.txt").write_text("top secret\n")
+    new = _new_version(tmp_path, "trigger_swallows_refusal.sql", OUTSIDE=str(outside))
+    refused, status = _findings(new, server, "pg-needs-superuser")
+    change = new / "b_change.sql"
+    assert status == 1
+    assert [(f.path, f.line) for f in refused] == [
+        (str(change), _line_of(change, "pg_read_file")),
+        (str(change), _line_of(change, "TO PROGRAM")),
+    ]
+    assert "pg_read_file() in item_peek is refused" in refused[0].message
+    assert "swallowed by the exception block around it (WHEN others)" in refused[0].message
+    assert "COPY … TO PROGRAM in item_peek" in refused[1].message
+    assert "top secret" not in str(refused)
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+def test_a_handled_refusal_in_a_function_that_never_ran_is_not_reported(
+    server: EphemeralPostgres, tmp_path: Path
+) -> None:
+    """Only functions the workload ran are read: a refusal that never happened is not an observation."""
+    new = _new_version(tmp_path, "function_never_runs.sql")
+    refused, _ = _findings(new, server, "pg-needs-superuser")
+    assert refused == []

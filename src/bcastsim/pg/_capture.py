@@ -63,14 +63,16 @@ CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.record_site(setting text, key text) RET
 LANGUAGE plpgsql AS $tap$
 DECLARE
   stack text;
-  recorded text := coalesce(pg_catalog.current_setting(setting, true), '');
+  entry text;
+  -- a short counter, so a flood past the cap does not copy the recorded text again per call
+  used int := coalesce(nullif(pg_catalog.current_setting(setting || '_bytes', true), ''), '0')::int;
 BEGIN
-  IF pg_catalog.octet_length(recorded) < {_MAX_SITES_BYTES} THEN
+  IF used < {_MAX_SITES_BYTES} THEN
     GET DIAGNOSTICS stack = PG_CONTEXT;
     stack := pg_catalog.left(stack, {_MAX_STACK_CHARS});
-    PERFORM pg_catalog.set_config(setting, recorded
-      || pg_catalog.octet_length(key)::text || ':' || key
-      || pg_catalog.octet_length(stack)::text || ':' || stack, true);
+    entry := pg_catalog.octet_length(key)::text || ':' || key || pg_catalog.octet_length(stack)::text || ':' || stack;
+    PERFORM pg_catalog.set_config(setting, coalesce(pg_catalog.current_setting(setting, true), '') || entry, true);
+    PERFORM pg_catalog.set_config(setting || '_bytes', (used + pg_catalog.octet_length(entry))::text, true);
   END IF;
 END
 $tap$;

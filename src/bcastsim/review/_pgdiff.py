@@ -27,7 +27,7 @@ import attrs
 
 from bcastsim._errors import InputError
 from bcastsim.findings import Finding, Severity
-from bcastsim.review._pgcontain import cut_findings, load_site, placed
+from bcastsim.review._pgcontain import cut_findings, load_site, placed, swallowed_refusals
 from bcastsim.review._report import RuleInfo
 
 if TYPE_CHECKING:
@@ -595,7 +595,7 @@ def _run_both(
     new_label: str,
     *,
     time_limit_s: float = TIME_LIMIT_S,
-) -> tuple[list[TransactionResult], list[TransactionResult]] | Finding:
+) -> tuple[list[TransactionResult], list[TransactionResult], list[Finding]] | Finding:
     import psycopg
 
     number = next(_DATABASES)
@@ -635,7 +635,16 @@ def _run_both(
                         return _finding(
                             "pg-load-failed", f"{label} broke the review's sessions in PostgreSQL: {detail}"
                         )
-                return runs[0], runs[1]
+                # Refusals the new version's own exception blocks caught: PostgreSQL reported none of them.
+                try:
+                    swallowed = swallowed_refusals(new_db, PG_RULES["pg-needs-superuser"], new_label)
+                except psycopg.Error as error:
+                    if watchdog.expired:
+                        return watchdog.finding()
+                    detail = " ".join(str(error).split())
+                    message = f"{new_label} broke the review's sessions in PostgreSQL: {detail}"
+                    return _finding("pg-load-failed", message)
+                return runs[0], runs[1], swallowed
     finally:
         for name in names:
             server.drop_database(name)
@@ -676,8 +685,8 @@ def pg_diff(
             results = _run_both(started, old_files, new_files, workload, new_label, time_limit_s=time_limit_s)
     if isinstance(results, Finding):
         return [results]
-    old_results, new_results = results
-    findings: list[Finding] = []
+    old_results, new_results, swallowed = results
+    findings: list[Finding] = list(swallowed)
     observations: dict[tuple[str, tuple[str, ...]], list[_Observation]] = {}
     failed_before = False
     for index, (statements, old, new) in enumerate(zip(workload.transactions, old_results, new_results, strict=True)):
