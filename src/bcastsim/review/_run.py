@@ -172,7 +172,9 @@ def _located(finding: Finding, sides: Sequence[tuple[Catalog, Version]]) -> Find
     for catalog, _ in sides:
         function = catalog.functions.get(finding.function or "")
         if function is not None:
-            where = function.file_line(finding.line) if finding.line is not None else function.location
+            # A line of the old version's body that the new one does not have: the function, not a line in it.
+            inside = finding.line is not None and 1 <= finding.line <= function.body.count("\n") + 1
+            where = function.file_line(finding.line or 1) if inside else function.location
             return attrs.evolve(finding, path=where.path, line=where.line)
     return attrs.evolve(finding, line=None)
 
