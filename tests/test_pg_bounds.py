@@ -151,3 +151,25 @@ def test_a_suppression_in_the_reviewed_sql_cannot_silence_a_privilege_finding(
     assert "error[pg-needs-superuser]" in out
     assert "suppressed" not in out.splitlines()[-1]
     assert status == 1
+
+
+def test_more_channel_names_than_the_tap_records_is_a_cut(server: EphemeralPostgres) -> None:
+    """Past 64 KB of distinct channel names the tap stops recording them, and the result says what it missed."""
+    database = server.create_database([], untrusted=True)
+    try:
+        result = database.run_transaction(
+            ["DO $$ BEGIN FOR i IN 1..4000 LOOP PERFORM pg_notify('room:' || lpad(i::text, 40, '0'), 'x'); "
+             "END LOOP; END $$"]
+        )  # fmt: skip
+        again = database.run_transaction(
+            ["DO $$ BEGIN FOR i IN 1..20000 LOOP PERFORM pg_notify('one', i::text); END LOOP; END $$"]
+        )
+    finally:
+        database.close()
+    assert result.notifications[0].channel == "room:" + "1".zfill(40)
+    assert 1000 < len(result.notifications) < 4000
+    assert result.cut == (
+        "channels: names past the first 65,536 bytes were not recorded, so notifications on them were not captured",
+    )
+    assert len(again.notifications) == MAX_CAPTURED_NOTIFICATIONS
+    assert again.cut == ("notifications: 20,000 sent, 10,000 captured",)

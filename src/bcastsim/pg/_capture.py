@@ -53,6 +53,7 @@ _FENCE_CHANNEL = "bcastsim_fence"
 _DRAIN_TIMEOUT_SECONDS = 30.0
 _RELISTEN_THRESHOLD = 256
 _MAX_SITES_BYTES = 65_536
+_MAX_CHANNELS_BYTES = 65_536
 _MAX_STACK_CHARS = 1_000
 
 TAP_SQL = f"""
@@ -78,13 +79,26 @@ END
 $tap$;
 CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.pg_notify(channel text, payload text) RETURNS void
 LANGUAGE plpgsql AS $tap$
+DECLARE
+  used int;
 BEGIN
   PERFORM pg_catalog.pg_notify(channel, payload);
   PERFORM {_TAP_SCHEMA}.record_site('bcastsim.channel_sites', channel);
-  -- length-prefixed, so any character may appear in a channel name
-  PERFORM pg_catalog.set_config('bcastsim.channels',
-    coalesce(pg_catalog.current_setting('bcastsim.channels', true), '')
-      || pg_catalog.octet_length(channel)::text || ':' || channel, true);
+  -- A loop on one channel records it once; past {_MAX_CHANNELS_BYTES} bytes of names the record
+  -- stops growing (each call would copy it) and says so: the capture is then cut.
+  IF channel IS DISTINCT FROM pg_catalog.current_setting('bcastsim.last_channel', true) THEN
+    used := coalesce(nullif(pg_catalog.current_setting('bcastsim.channels_bytes', true), ''), '0')::int;
+    IF used < {_MAX_CHANNELS_BYTES} THEN
+      -- length-prefixed, so any character may appear in a channel name
+      PERFORM pg_catalog.set_config('bcastsim.channels',
+        coalesce(pg_catalog.current_setting('bcastsim.channels', true), '')
+          || pg_catalog.octet_length(channel)::text || ':' || channel, true);
+      PERFORM pg_catalog.set_config('bcastsim.channels_bytes', (used + pg_catalog.octet_length(channel))::text, true);
+      PERFORM pg_catalog.set_config('bcastsim.last_channel', channel, true);
+    ELSE
+      PERFORM pg_catalog.set_config('bcastsim.channels_cut', '1', true);
+    END IF;
+  END IF;
 END
 $tap$;
 CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.record_message() RETURNS trigger
@@ -288,6 +302,7 @@ class Database:
         self._warnings_seen = 0
         self._notifications_seen = 0
         self._channel_sites: dict[str, str] = {}
+        self._channels_cut = False
         self._listener = psycopg.connect(conninfo, autocommit=True)
         self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(_FENCE_CHANNEL)))
         self._sender = psycopg.connect(conninfo, autocommit=True)
@@ -308,6 +323,11 @@ class Database:
         cut = [limit_cut(error, f"statement {error.step + 1}") for error in errors if error.sqlstate in LIMIT_ERRORS]
         if notifications_seen > MAX_CAPTURED_NOTIFICATIONS:
             cut.append(f"notifications: {notifications_seen:,} sent, {MAX_CAPTURED_NOTIFICATIONS:,} captured")
+        if self._channels_cut:
+            cut.append(
+                f"channels: names past the first {_MAX_CHANNELS_BYTES:,} bytes were not recorded, "
+                "so notifications on them were not captured"
+            )
         if self._warnings_seen > MAX_CAPTURED_WARNINGS:
             cut.append(f"warnings: {self._warnings_seen:,} raised, {MAX_CAPTURED_WARNINGS:,} captured")
         return tuple(cut)
@@ -403,6 +423,7 @@ class Database:
         """
         index = next(self._transactions)
         self._channel_sites = {}
+        self._channels_cut = False
         self._warnings.clear()
         self._warnings_seen = 0
         statement_errors: list[PgError] = []
@@ -485,10 +506,12 @@ class Database:
     def _recorded(self) -> tuple[list[str], tuple[RealtimeMessage, ...]]:
         row = self._sender.execute(
             "SELECT current_setting('bcastsim.channels', true), current_setting('bcastsim.messages', true),"
-            " current_setting('bcastsim.channel_sites', true), current_setting('bcastsim.message_sites', true)"
+            " current_setting('bcastsim.channel_sites', true), current_setting('bcastsim.message_sites', true),"
+            " current_setting('bcastsim.channels_cut', true)"
         ).fetchone()
         assert row is not None
         channels = _parse_channels(row[0])
+        self._channels_cut = row[4] == "1"
         self._channel_sites = _parse_sites(row[2])
         message_sites = _parse_sites(row[3])
         message_ids = [item for item in (row[1] or "").split(",") if item]
