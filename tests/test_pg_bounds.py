@@ -70,13 +70,14 @@ def test_server_processes_have_a_bounded_address_space(server: EphemeralPostgres
 
 
 def test_a_files_select_runs_on_the_server_without_sending_its_rows(server: EphemeralPostgres, tmp_path: Path) -> None:
-    """4 GB of SELECT result in a migration is moved through on the server; its functions still run."""
+    """4 GB of SELECT or RETURNING result in a migration stays on the server; its functions and writes still run."""
     sql = tmp_path / "migration.sql"
     sql.write_text(
         "CREATE TABLE log (a int);\n"
         "CREATE FUNCTION ins() RETURNS int LANGUAGE sql AS 'INSERT INTO log VALUES (1) RETURNING 1';\n"
         "SELECT ins() FROM generate_series(1, 3);\n"
         "SELECT repeat('x', 100000000) FROM generate_series(1, 40);\n"
+        "INSERT INTO log SELECT 2 FROM generate_series(1, 40) RETURNING repeat('x', 100000000);\n"
         "WITH gone AS (DELETE FROM log WHERE false RETURNING a) SELECT * FROM gone;\n"
         "SELECT 1 AS one INTO copied;\n"
     )
@@ -97,7 +98,7 @@ def test_a_files_select_runs_on_the_server_without_sending_its_rows(server: Ephe
     finally:
         server.drop_database(_DBNAME)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[(3, 1)]"
+    assert done.stdout.strip() == "[(43, 1)]"
 
 
 _DBNAME = "bcastsim_rows"

@@ -564,8 +564,10 @@ def _without_rows(text: str) -> list[tuple[int, str]]:
     """The file's statements with their lines, each plain ``SELECT`` run on the server without returning its rows.
 
     ``DECLARE … CURSOR FOR q; MOVE FORWARD ALL; CLOSE`` runs ``q`` to its end (functions it calls
-    run as they would) and sends only a row count. ``SELECT … INTO`` and data-modifying ``WITH``
-    cannot be a cursor and run as written, as does a file PostgreSQL's parser cannot split.
+    run as they would) and sends only a row count; an ``INSERT``, ``UPDATE`` or ``DELETE … RETURNING``
+    runs inside ``WITH … SELECT count(*)``, which sends only the count. ``SELECT … INTO`` and a
+    ``SELECT`` with a data-modifying ``WITH`` run as written, as does a file PostgreSQL's parser
+    cannot split.
     """
     from pglast import ast, parse_sql, parser
 
@@ -590,9 +592,13 @@ def _without_rows(text: str) -> list[tuple[int, str]]:
         if isinstance(statement, ast.SelectStmt) and statement.withClause is not None:
             ctes = statement.withClause.ctes or ()
             plain = plain and all(isinstance(getattr(cte, "ctequery", None), ast.SelectStmt) for cte in ctes)
+        modifying = (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt)
         if plain:
             cursor = f"DECLARE {_DISCARD} NO SCROLL CURSOR FOR {piece};\n"
             out.append((line, f"{cursor}MOVE FORWARD ALL IN {_DISCARD}; CLOSE {_DISCARD}"))
+        elif isinstance(statement, modifying) and statement.returningClause and statement.withClause is None:
+            # Its rows counted on the server, not sent: the write is the same top-level statement.
+            out.append((line, f"WITH {_DISCARD} AS ({piece}) SELECT count(*) FROM {_DISCARD}"))
         else:
             out.append((line, piece))
     return out or [(1, text)]
