@@ -138,7 +138,7 @@ _COPY_ROLES = {
 
 def _handled_statements(plpgsql: Any) -> list[tuple[int, str, str]]:
     """(line in the body, query, handler condition) of each statement in a block whose handler catches 42501."""
-    from bcastsim.sqlmodel._cfg import function_root, statement_exprs
+    from bcastsim.sqlmodel import function_root
 
     found: list[tuple[int, str, str]] = []
 
@@ -154,7 +154,7 @@ def _handled_statements(plpgsql: Any) -> list[tuple[int, str, str]]:
                 walk(node, catching)
                 continue
             if kind.startswith("PLpgSQL_stmt_") and catching is not None:
-                found.extend((int(node.get("lineno") or 0), query, catching) for query in statement_exprs(node))
+                found.extend((int(node.get("lineno") or 0), query, catching) for query in _own_queries(node))
             if kind == "PLpgSQL_stmt_block":
                 handlers = ((node.get("exceptions") or {}).get("PLpgSQL_exception_block") or {}).get("exc_list") or []
                 conditions = [
@@ -172,6 +172,33 @@ def _handled_statements(plpgsql: Any) -> list[tuple[int, str, str]]:
     root = function_root(plpgsql)
     if root is not None:
         walk(root.get("action"), None)
+    return found
+
+
+# Where a statement holds the statements nested in it; everything else of it is its own.
+_NESTED_KEYS = frozenset(
+    {"body", "then_body", "else_body", "elsif_list", "stmts", "action", "case_when_list", "else_stmts", "exceptions"}
+)
+
+
+def _own_queries(node: Mapping[str, Any]) -> list[str]:
+    """The SQL of one statement's expressions, not of the statements nested in it."""
+    found: list[str] = []
+
+    def visit(value: Any) -> None:
+        if isinstance(value, list):
+            for item in value:
+                visit(item)
+        elif isinstance(value, Mapping):
+            expr = value.get("PLpgSQL_expr")
+            if isinstance(expr, Mapping) and isinstance(expr.get("query"), str):
+                found.append(expr["query"])
+                return
+            for key, item in value.items():
+                if key not in _NESTED_KEYS:
+                    visit(item)
+
+    visit(node)
     return found
 
 
