@@ -262,3 +262,67 @@ def test_a_handled_refusal_in_a_function_that_never_ran_is_not_reported(
     new = _new_version(tmp_path, "function_never_runs.sql")
     refused, _ = _findings(new, server, "pg-needs-superuser")
     assert refused == []
+
+
+def test_only_handlers_that_catch_a_refusal_guard_a_statement() -> None:
+    """WHEN others / insufficient_privilege / 42501 guard their block; division_by_zero and handler bodies do not."""
+    import pglast
+
+    from bcastsim.review._pgcontain import _handled_statements
+
+    body = """CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    PERFORM pg_read_file('a');
+  EXCEPTION WHEN division_by_zero THEN NULL;
+  END;
+  BEGIN
+    IF true THEN
+      PERFORM pg_ls_dir('b');
+    END IF;
+  EXCEPTION WHEN SQLSTATE '42501' THEN
+    PERFORM pg_read_file('c');
+  END;
+  PERFORM pg_read_file('d');
+END $$;"""
+    found = _handled_statements(pglast.parse_plpgsql(body))
+    assert found == [(8, "true", "42501"), (9, "SELECT pg_ls_dir('b')", "42501")]
+
+
+@pytest.mark.parametrize(
+    ("query", "needs"),
+    [
+        ("SELECT pg_read_file('/etc/passwd')", [("function", "pg_catalog", "pg_read_file")]),
+        ("secret := pg_catalog.lo_export(1, '/tmp/x')", [("function", "pg_catalog", "lo_export")]),
+        ("COPY (SELECT 1) TO PROGRAM 'id'", [("role", "pg_execute_server_program", "COPY … TO PROGRAM")]),
+        ("COPY t FROM '/etc/passwd'", [("role", "pg_read_server_files", "COPY … FROM a server file")]),
+        ("COPY t TO '/tmp/out'", [("role", "pg_write_server_files", "COPY … TO a server file")]),
+        ("not sql at all (", []),
+    ],
+)
+def test_what_a_statement_runs_that_a_privilege_guards(query: str, needs: list[tuple[str, str, str]]) -> None:
+    """Calls and COPY to or from programs and server files are read from PostgreSQL's own parse of the statement."""
+    from bcastsim.review._pgcontain import _privileged
+
+    assert _privileged(query) == needs
+
+
+@pytest.mark.parametrize(
+    ("context", "site"),
+    [
+        ("PL/pgSQL function item_audit() line 3 at EXECUTE", ("item_audit", 3)),
+        (
+            'PL/pgSQL function realtime.send(jsonb,text,text,boolean) line 6 at SQL statement\n'
+            'SQL statement "SELECT realtime.send(x)"\nPL/pgSQL function item_send() line 3 at PERFORM',
+            ("item_send", 3),
+        ),
+        ("PL/pgSQL function pg_notify(text,text) line 5 at PERFORM\nPL/pgSQL function f() line 2 at PERFORM", ("f", 2)),
+        ("PL/pgSQL function inline_code_block line 4 at RAISE", None),
+        ("", None),
+    ],
+)
+def test_the_sql_s_own_frame_of_a_context_is_the_site(context: str, site: tuple[str, int] | None) -> None:
+    """The innermost frame that is neither the capture's, Realtime's transport nor a DO block places a finding."""
+    from bcastsim.review._pgcontain import context_site
+
+    assert context_site(context) == site
