@@ -30,7 +30,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="also run both versions in a throwaway PostgreSQL on a generated workload and diff what they send",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the --pg workload (default 0)")
+    parser.add_argument(
+        "--pg-budget",
+        type=_budget,
+        default=None,
+        metavar="SECONDS",
+        help="wall time for everything --pg runs, both versions and the workload; past it the review is "
+        "inconclusive (default 600)",
+    )
     add_common_options(parser)
+
+
+_MAX_BUDGET_S = 86_400.0
+
+
+def _budget(text: str) -> float:
+    """A number of seconds in (0, one day]."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < seconds <= _MAX_BUDGET_S:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and {_MAX_BUDGET_S:g} seconds")
+    return seconds
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,5 +65,6 @@ def run(args: argparse.Namespace) -> int:
         from bcastsim._extras import require
 
         require("psycopg", "postgres", "review --pg")
-    report = review(args.old, args.new, config=config, schema=schema, pg=args.pg, seed=args.seed)
+    budget = {} if args.pg_budget is None else {"pg_time_limit_s": args.pg_budget}
+    report = review(args.old, args.new, config=config, schema=schema, pg=args.pg, seed=args.seed, **budget)
     return emit(report, args, config)

@@ -27,6 +27,7 @@ import attrs
 
 from bcastsim._errors import InputError
 from bcastsim.findings import Finding, Severity
+from bcastsim.review._pgcontain import cut_findings, load_site, placed, swallowed_refusals
 from bcastsim.review._report import RuleInfo
 
 if TYPE_CHECKING:
@@ -113,9 +114,10 @@ PG_RULES: dict[str, RuleInfo] = {
         _info(
             "pg-inconclusive",
             Severity.ERROR,
-            "PostgreSQL compared nothing",
-            "No transaction of the workload committed in both versions with a message sent, so no message "
-            "could be compared: a clean report here would say nothing about the change.",
+            "PostgreSQL compared nothing, or not all",
+            "No transaction of the workload committed in both versions with a message sent, or a bound of the "
+            "review (a cap on what is captured, a timeout, the memory or time limit) stopped the SQL, so what it "
+            "sent past that point was not compared: a clean report here would say nothing about the change.",
             "pass the tables the triggers need with --schema, or check the constraints the workload broke "
             "(the most common error is named)",
         ),
@@ -309,6 +311,8 @@ class _Sent:
     event: str | None
     private: bool | None
     payload: Any
+    # Who sent it (the tap's PG_CONTEXT): where an observation about it is placed; not part of what was sent.
+    context: str = attrs.field(default="", eq=False)
 
     @property
     def kind(self) -> str:
@@ -345,10 +349,13 @@ def _mask(value: Any, literal_times: frozenset[str]) -> Any:
 def _sent(result: TransactionResult, literal_times: frozenset[str]) -> list[_Sent]:
     times = frozenset(t for t in (_normalize_time(x) for x in literal_times) if t)
     sent = [
-        _Sent("pg_notify", n.channel, None, None, _mask(n.json if n.json is not None else n.payload, times))
+        _Sent("pg_notify", n.channel, None, None, _mask(n.json if n.json is not None else n.payload, times), n.context)
         for n in result.notifications
     ]
-    sent += [_Sent("realtime.send", m.topic, m.event, m.private, _mask(m.payload, times)) for m in result.messages]
+    sent += [
+        _Sent("realtime.send", m.topic, m.event, m.private, _mask(m.payload, times), m.context)
+        for m in result.messages
+    ]
     return sent
 
 
@@ -363,6 +370,8 @@ class _Observation:
     message: str
     channel: str | None
     example: str
+    # PostgreSQL's CONTEXT of the error or the sending (tap): it names the function statement that caused it.
+    context: str = ""
 
 
 def _compare(
@@ -376,12 +385,18 @@ def _compare(
             f"a trigger of the new version needs superuser: {new.error.message}",
             None,
             example,
+            new.error.context,
         )
         return
     if old.committed and not new.committed:
         error = new.error.message if new.error else "rolled back"
         yield _Observation(
-            "pg-write-failed", (statements[0].split(" (")[0],), f"new version aborts the write: {error}", None, example
+            "pg-write-failed",
+            (statements[0].split(" (")[0],),
+            f"new version aborts the write: {error}",
+            None,
+            example,
+            new.error.context if new.error else "",
         )
         return
     if new.committed and not old.committed:
@@ -408,6 +423,7 @@ def _compare(
                     f"'{message.kind}' on '{message.pattern}' ({message.transport}) is no longer sent",
                     message.pattern,
                     example,
+                    message.context,
                 )
                 continue
             where = (
@@ -422,6 +438,7 @@ def _compare(
                 f"'{message.kind}' now goes to {where}",
                 message.pattern,
                 example,
+                match.context,
             )
         unmatched_after.remove(match)
         if (match.transport, match.private) != (message.transport, message.private):
@@ -434,6 +451,7 @@ def _compare(
                 f"{'' if message.private is None else (' (private)' if message.private else ' (public)')}",
                 match.pattern,
                 example,
+                match.context,
             )
         if isinstance(message.payload, dict) and isinstance(match.payload, dict):
             removed = sorted(set(message.payload) - set(match.payload))
@@ -455,6 +473,7 @@ def _compare(
                     f"'{message.kind}' on '{match.pattern}': {'; '.join(parts)}",
                     match.pattern,
                     example,
+                    match.context,
                 )
         elif message.payload != match.payload:
             yield _Observation(
@@ -463,6 +482,7 @@ def _compare(
                 f"'{message.kind}' on '{match.pattern}': payload text differs",
                 match.pattern,
                 example,
+                match.context,
             )
     for message in unmatched_after:
         yield _Observation(
@@ -471,6 +491,7 @@ def _compare(
             f"'{message.kind}' on '{message.pattern}' ({message.transport}) is new",
             message.pattern,
             example,
+            message.context,
         )
 
 
@@ -495,12 +516,16 @@ def _extensions(files: Sequence[Path]) -> list[str]:
 def _load_failure(error: Exception, label: str) -> tuple[str, str]:
     """(rule, message) for a version that did not load: privilege refusals are their own finding."""
     from bcastsim.pg import APPLYING_NOTE
+    from bcastsim.pg._capture import LIMIT_ERRORS
 
     primary = getattr(getattr(error, "diag", None), "message_primary", None) or str(error)
     where = next(
         (n.removeprefix(APPLYING_NOTE) for n in getattr(error, "__notes__", ()) if n.startswith(APPLYING_NOTE)), ""
     )
     where = f" ({where})" if where else ""
+    if getattr(error, "sqlstate", None) in LIMIT_ERRORS:
+        bound = LIMIT_ERRORS[str(getattr(error, "sqlstate", ""))]
+        return "pg-inconclusive", f"loading {label} was stopped by {bound}: {primary}{where}; nothing was compared"
     if getattr(error, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
         return "pg-needs-superuser", f"{label} needs superuser: {primary}{where}"
     if primary.startswith("ALTER SYSTEM"):
@@ -512,9 +537,14 @@ def _load_failure(error: Exception, label: str) -> tuple[str, str]:
     return "pg-load-failed", f"{label} does not load in PostgreSQL: {primary}{where}"
 
 
-def _finding(rule: str, message: str) -> Finding:
+def _finding(rule: str, message: str, error: BaseException | None = None) -> Finding:
+    """A finding of ``rule``; with the ``error`` a file raised while loading, at that file's statement."""
     info = PG_RULES[rule]
-    return Finding(rule=info.id, severity=info.severity, message=message, fix=info.fix, why=info.why)
+    site = load_site(error) if error is not None else None
+    path, line = site if site is not None else (None, None)
+    return Finding(
+        rule=info.id, severity=info.severity, message=message, fix=info.fix, why=info.why, path=path, line=line
+    )
 
 
 # The whole comparison, both versions' SQL and workload, must finish within this many seconds: SQL
@@ -528,6 +558,7 @@ class _Watchdog:
     def __init__(self, server: EphemeralPostgres, names: Sequence[str], seconds: float) -> None:
         self.server, self.names, self.seconds = server, names, seconds
         self.expired = False
+        self.phase = "loading the old version"
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
 
@@ -550,9 +581,9 @@ class _Watchdog:
 
     def finding(self) -> Finding:
         return _finding(
-            "pg-load-failed",
-            f"the SQL did not finish within {self.seconds:g} s in PostgreSQL (a loop, a sleep or a lock in the "
-            "migration or its triggers); the review stopped it",
+            "pg-inconclusive",
+            f"the review stopped the SQL after {self.seconds:g} s (its time limit) while {self.phase}: a loop, "
+            "a sleep or a lock in the migration or its triggers; nothing after that point was compared",
         )
 
 
@@ -564,7 +595,7 @@ def _run_both(
     new_label: str,
     *,
     time_limit_s: float = TIME_LIMIT_S,
-) -> tuple[list[TransactionResult], list[TransactionResult]] | Finding:
+) -> tuple[list[TransactionResult], list[TransactionResult], list[Finding]] | Finding:
     import psycopg
 
     number = next(_DATABASES)
@@ -579,19 +610,21 @@ def _run_both(
                 if watchdog.expired:
                     return watchdog.finding()
                 rule, message = _load_failure(error, "the old version")
-                if rule == "pg-needs-superuser":
-                    return _finding(rule, message)
+                if rule in ("pg-needs-superuser", "pg-inconclusive"):
+                    return _finding(rule, message, error)
                 raise InputError(f"{message}", fix="pass the tables it needs with --schema") from None
+            watchdog.phase = f"loading {new_label}"
             try:
                 new_db = server.create_database(
                     files=list(new_files), name=names[1], untrusted=True, extensions=_extensions(new_files)
                 )
             except psycopg.Error as error:
                 old_db.close()
-                return watchdog.finding() if watchdog.expired else _finding(*_load_failure(error, new_label))
+                return watchdog.finding() if watchdog.expired else _finding(*_load_failure(error, new_label), error)
             with old_db, new_db:
                 runs = []
                 for label, database in (("the old version", old_db), (new_label, new_db)):
+                    watchdog.phase = f"running the workload on {label}"
                     try:
                         runs.append(_run(database, workload))
                     except (psycopg.Error, RuntimeError) as error:
@@ -602,7 +635,16 @@ def _run_both(
                         return _finding(
                             "pg-load-failed", f"{label} broke the review's sessions in PostgreSQL: {detail}"
                         )
-                return runs[0], runs[1]
+                # Refusals the new version's own exception blocks caught: PostgreSQL reported none of them.
+                try:
+                    swallowed = swallowed_refusals(new_db, PG_RULES["pg-needs-superuser"], new_label)
+                except psycopg.Error as error:
+                    if watchdog.expired:
+                        return watchdog.finding()
+                    detail = " ".join(str(error).split())
+                    message = f"{new_label} broke the review's sessions in PostgreSQL: {detail}"
+                    return _finding("pg-load-failed", message)
+                return runs[0], runs[1], swallowed
     finally:
         for name in names:
             server.drop_database(name)
@@ -643,8 +685,8 @@ def pg_diff(
             results = _run_both(started, old_files, new_files, workload, new_label, time_limit_s=time_limit_s)
     if isinstance(results, Finding):
         return [results]
-    old_results, new_results = results
-    findings: list[Finding] = []
+    old_results, new_results, swallowed = results
+    findings: list[Finding] = list(swallowed)
     observations: dict[tuple[str, tuple[str, ...]], list[_Observation]] = {}
     failed_before = False
     for index, (statements, old, new) in enumerate(zip(workload.transactions, old_results, new_results, strict=True)):
@@ -661,22 +703,24 @@ def pg_diff(
     inconclusive = _inconclusive(workload, old_results, new_results, seed)
     if inconclusive is not None:
         findings.append(inconclusive)
+    findings += cut_findings(
+        PG_RULES["pg-inconclusive"], workload.transactions, (("the old version", old_results), (new_label, new_results))
+    )
     counts = Counter({key: len(items) for key, items in observations.items()})
     for key in sorted(observations):
         first = observations[key][0]
         info = PG_RULES[first.rule]
         times = counts[key]
-        findings.append(
-            Finding(
-                rule=first.rule,
-                severity=info.severity,
-                message=f"{first.message} (seen in {times} of {len(workload.transactions)} transactions, seed {seed})",
-                channel=first.channel,
-                fix=info.fix,
-                why=info.why,
-                example=first.example,
-            )
+        finding = Finding(
+            rule=first.rule,
+            severity=info.severity,
+            message=f"{first.message} (seen in {times} of {len(workload.transactions)} transactions, seed {seed})",
+            channel=first.channel,
+            fix=info.fix,
+            why=info.why,
+            example=first.example,
         )
+        findings.append(placed(finding, first.context))
     return findings
 
 

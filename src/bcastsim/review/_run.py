@@ -15,7 +15,7 @@ from bcastsim._reaping import reaped_directory
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig, find_pyproject, load_config
 from bcastsim.review._diff import DIFF_RULES, Version, diff_catalogs, expand_sql_paths, load_version, materialize
-from bcastsim.review._pgdiff import PG_RULES, pg_diff
+from bcastsim.review._pgdiff import PG_RULES, TIME_LIMIT_S, pg_diff
 from bcastsim.review._report import Entry, Report, RuleInfo, checkout_path
 from bcastsim.review._rules import RULES, run_rules
 from bcastsim.review._suppress import (
@@ -159,16 +159,26 @@ def _without_schema(version: Version, schema_files: Sequence[Path], cwd: Path | 
     return attrs.evolve(version, files=kept)
 
 
-def _located(finding: Finding, catalog: Catalog, version: Version) -> Finding:
-    """A finding observed in PostgreSQL, placed at its function's definition, else the new version's first file."""
+def _located(finding: Finding, sides: Sequence[tuple[Catalog, Version]]) -> Finding:
+    """A finding observed in PostgreSQL, placed at the statement that caused it (``sides``: new, then old).
+
+    A file's statement comes with its path and line; one inside a function with the function and
+    the line in its body (PostgreSQL's CONTEXT), placed on its file line; one at neither (what a
+    transaction sent) names its channel and has no file line, so no comment in a file can match it.
+    """
     if finding.path is not None:
+        for _, version in sides:
+            if finding.path in {str(file) for file in version.files}:
+                return attrs.evolve(finding, path=version.display(finding.path))
         return finding
-    function = catalog.functions.get(finding.function or "")
-    if function is not None:
-        return attrs.evolve(finding, path=function.location.path, line=function.location.line)
-    if version.files:
-        return attrs.evolve(finding, path=version.display(str(version.files[0])), line=1)
-    return finding
+    for catalog, _ in sides:
+        function = catalog.functions.get(finding.function or "")
+        if function is not None:
+            # A line of the old version's body that the new one does not have: the function, not a line in it.
+            inside = finding.line is not None and 1 <= finding.line <= function.body.count("\n") + 1
+            where = function.file_line(finding.line or 1) if inside else function.location
+            return attrs.evolve(finding, path=where.path, line=where.line)
+    return attrs.evolve(finding, line=None)
 
 
 def _shown(finding: Finding, version: Version) -> Finding:
@@ -185,8 +195,12 @@ def review(
     seed: int = 0,
     cwd: Path | None = None,
     server: EphemeralPostgres | None = None,
+    pg_time_limit_s: float = TIME_LIMIT_S,
 ) -> Report:
-    """Diff the contracts of ``old`` and ``new`` and report what ``new`` introduces or fixes."""
+    """Diff the contracts of ``old`` and ``new`` and report what ``new`` introduces or fixes.
+
+    ``pg_time_limit_s`` bounds everything ``--pg`` runs (default ten minutes).
+    """
     config = config or ReviewConfig()
     schema_files = expand_sql_paths([Path(p) for p in schema])
     # Owned by a reaper: a SIGTERM or SIGKILL of the review leaves no directory behind.
@@ -207,7 +221,7 @@ def review(
         if pg:
             also = sorted({t.table for t in new_catalog.triggers.values()})
             observed += [
-                _located(f, new_catalog, new_version)
+                _located(f, ((new_catalog, new_version), (old_catalog, old_version)))
                 for f in pg_diff(
                     [*schema_files, *old_version.files],
                     [*schema_files, *new_version.files],
@@ -216,8 +230,10 @@ def review(
                     new_label=new,
                     also_triggered=also,
                     server=server,
+                    time_limit_s=pg_time_limit_s,
                 )
-                if config.rule_enabled(f.rule)
+                # The reviewed repository's configuration cannot turn off what its SQL tried on the machine.
+                if config.rule_enabled(f.rule) or f.rule in UNSUPPRESSIBLE
             ]
         keys = {shown: file for file, shown in new_version.shown.items()}
         changes, dropped_changes, used_by_changes = apply_suppressions(observed, suppressions, keys)

@@ -210,8 +210,9 @@ def read_suppressions(paths: Iterable[Path], known_rules: Iterable[str]) -> Supp
 
 
 # Privilege and containment findings (of --pg, and the rules of review/_danger.py): a pull request could
-# otherwise hide its own COPY … PROGRAM.
-UNSUPPRESSIBLE = frozenset({"pg-needs-superuser", *PRIVILEGE_RULE_IDS})
+# otherwise hide its own COPY … PROGRAM, the flood or the endless loop that stopped the comparison, or the
+# SQL that broke the review's sessions.
+UNSUPPRESSIBLE = frozenset({"pg-needs-superuser", "pg-inconclusive", "pg-load-failed", *PRIVILEGE_RULE_IDS})
 
 
 def apply_suppressions(
