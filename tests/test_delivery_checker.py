@@ -279,3 +279,35 @@ def test_a_copy_of_receipts_goes_on_apart() -> None:
     twin.add(3, 12.0)
     assert [m for m, _ in receipts] == [1, 2]
     assert [m for m, _ in twin] == [1, 3]
+
+
+def test_runs_are_ordinal_ranges_of_the_shared_id_list() -> None:
+    """Runs read as merged ordinal ranges of the list they count in; a kept-whole receipt or another list gives None."""
+    ids = [1, 2, 3, 4, 5]
+    receipts = Receipts(ids)
+    for mid in (1, 2, 4, 5):
+        receipts.add(mid, 0.0)
+    assert receipts.runs(ids) == [(0, 2), (3, 5)]
+    assert receipts.runs(list(ids)) is None
+    receipts.add(3, 9.0)  # out of order: kept whole
+    assert receipts.runs(ids) is None
+
+
+def test_as_many_receipts_as_owed_but_other_messages_is_a_loss() -> None:
+    """A count equal to what was owed does not pass the run comparison when the runs differ from the owed ones."""
+    ids = [1, 2, 3, 4]
+    sent = tuple(Sent(i, "t", float(10 * i)) for i in ids)
+    window = (Interval(0.0, 35.0),)  # owes messages 1, 2, 3
+    receipts = Receipts(ids)
+    for mid in (1, 2, 4):
+        receipts.add(mid, 0.0)
+    trace = ClientTrace("c", window, {"t": window}, frozenset(), {"t": receipts}, 7)
+    report = check_delivery(DeliveryHistory(sent, (trace,), 0.0))
+    assert report.counts[Anomaly.LOST] == 7
+    assert report.expected == 21
+    clean = Receipts(ids)
+    for mid in (1, 2, 3):
+        clean.add(mid, 0.0)
+    ok = check_delivery(DeliveryHistory(sent, (attrs.evolve(trace, received={"t": clean}),), 0.0))
+    assert ok.ok
+    assert ok.expected == ok.delivered == 21

@@ -54,6 +54,7 @@ __all__ = [
     "Receipts",
     "Sent",
     "check_delivery",
+    "check_traces",
 ]
 
 _FIRST = operator.itemgetter(0)
@@ -176,6 +177,27 @@ class Receipts:
             else:
                 yield segment
 
+    def runs(self, ids: Sequence[int]) -> list[tuple[int, int]] | None:
+        """The receipts as ordinal ranges ``[first, end)`` of ``ids``, adjacent ranges merged, when every
+        receipt is a run member and ``ids`` is the list the runs count in (the same object); else None."""
+        if ids is not self._ids:
+            return None
+        merged: list[tuple[int, int]] = []
+        for segment in self._segments:
+            if not isinstance(segment, list):
+                return None
+            first, end = segment
+            if merged and merged[-1][1] == first:
+                merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((first, end))
+        return merged
+
+    @property
+    def ids(self) -> Sequence[int]:
+        """The topic's message ids in send order that the runs count in."""
+        return self._ids
+
     @property
     def segments(self) -> int:
         """How many runs and whole receipts are kept: the memory this costs, in units of a small list."""
@@ -259,7 +281,7 @@ class _TopicIndex:
     commit_ordered: bool = True
 
 
-def _index(sent: tuple[Sent, ...]) -> tuple[dict[str, _TopicIndex], dict[int, tuple[Sent, int]]]:
+def _index(sent: Sequence[Sent]) -> tuple[dict[str, _TopicIndex], dict[int, tuple[Sent, int]]]:
     per_topic: dict[str, list[Sent]] = {}
     by_id: dict[int, tuple[Sent, int]] = {}
     for position, message in enumerate(sent):
@@ -322,8 +344,21 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
     Cost per trace is O(received + windows * log(sent)): owed messages are counted by
     bisection, and only enumerated when a loss must be shown as an example.
     """
-    index, by_id = _index(history.sent)
-    latency = history.latency_bound_ms
+    return check_traces(history.sent, history.clients, history.latency_bound_ms, allowed)
+
+
+def check_traces(
+    sent: Sequence[Sent],
+    traces: Iterable[ClientTrace],
+    latency_bound_ms: float = 0.0,
+    allowed: frozenset[Anomaly] = frozenset(),
+) -> DeliveryReport:
+    """:func:`check_delivery` over traces taken one at a time: a producer may make each trace as it is
+    judged (a generator), so that the traces of every client never exist at once."""
+    index, by_id = _index(sent)
+    latency = latency_bound_ms
+    # Per topic, the id list its Receipts share (one object) and whether it is the topic's ids in send order.
+    send_order: dict[str, tuple[Sequence[int], bool]] = {}
     found = _Collector()
     expected_total = 0
     delivered_total = 0
@@ -331,7 +366,7 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
     recovered_total = 0
     lost_by_client: dict[str, int] = {}
 
-    for trace in history.clients:
+    for trace in traces:
         weight = trace.weight
         lost_here = 0
         last_refetch = max(trace.refetched, default=-math.inf)
@@ -352,6 +387,10 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
 
             # Fast path: exactly the owed messages, once each, in commit order; no anomaly is possible.
             if topic_index is not None and topic_index.commit_ordered and len(receipts) == owed_count:
+                if isinstance(receipts, Receipts) and _same_runs(
+                    receipts, slices, topic=topic, topic_index=topic_index, authorized=authorized, seen=send_order
+                ):
+                    continue
                 ids = topic_index.all_ids if authorized else topic_index.public_ids
                 owed_ids = (
                     [i for lo, hi in slices for i in ids[lo:hi]]
@@ -448,6 +487,41 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
         recovered=recovered_total,
         lost_by_client=lost_by_client,
     )
+
+
+def _same_runs(
+    receipts: Receipts,
+    slices: list[tuple[int, int]],
+    *,
+    topic: str,
+    topic_index: _TopicIndex,
+    authorized: bool,
+    seen: dict[str, tuple[Sequence[int], bool]],
+) -> bool:
+    """True when ``receipts``' runs are exactly the owed ``slices``, compared range by range.
+
+    The slices index the topic's commit-ordered ids (public ones only when not ``authorized``); the runs
+    index the producer's id list. They are the same ordinals when that list is the topic's ids in send
+    order (checked once per topic, kept in ``seen``) and the client may read every message of the topic.
+    """
+    if not authorized and len(topic_index.public_ids) != len(topic_index.all_ids):
+        return False
+    ids = receipts.ids
+    known = seen.get(topic)
+    if known is None or known[0] is not ids:
+        known = seen[topic] = (ids, list(ids) == topic_index.all_ids)
+    if not known[1]:
+        return False
+    runs = receipts.runs(ids)
+    if runs is None:
+        return False
+    owed: list[tuple[int, int]] = []
+    for lo, hi in slices:
+        if owed and owed[-1][1] == lo:
+            owed[-1] = (owed[-1][0], hi)
+        else:
+            owed.append((lo, hi))
+    return runs == owed
 
 
 def _owed(

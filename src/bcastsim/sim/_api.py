@@ -392,6 +392,7 @@ def simulate(
                 profile=other_profile,
             )
         )
+        del sim  # one run's groups at a time: the next run starts with this one's memory freed
     backtest = None
     if scenario.backtest.measured and "postgres_changes" in names and cfg.mode == "compare":
         baseline = next(

@@ -19,12 +19,11 @@ from bcastsim._realtime_js import RealtimeJs, load_realtime_js
 from bcastsim.check.history import (
     Anomaly,
     ClientTrace,
-    DeliveryHistory,
     DeliveryReport,
     Interval,
     Receipts,
     Sent,
-    check_delivery,
+    check_traces,
 )
 from bcastsim.client import BackoffPolicy, TableBackoff
 from bcastsim.sim._app import AppModel
@@ -409,7 +408,7 @@ class Simulation:
         if self.behaviour.rejoins_after_close:
             attempt = cohort.close_attempts.get(topic, 0) + 1
             cohort.close_attempts[topic] = attempt
-            delay = self.behaviour.close_backoff.delay_ms(attempt, cohort.rng)
+            delay = _delay(self.behaviour.close_backoff, attempt, cohort)
             if delay is not None:
                 self.engine.at(now + delay, self._rejoin_closed, cohort, topic, cohort.epoch)
                 return
@@ -480,7 +479,7 @@ class Simulation:
             return
         cohort.pending_joins.update(rejected)
         cohort.join_tries += 1
-        delay = self.behaviour.rejoin_backoff.delay_ms(cohort.join_tries, cohort.rng)
+        delay = _delay(self.behaviour.rejoin_backoff, cohort.join_tries, cohort)
         if delay is not None:
             self.engine.at(now + delay, self._rejoin_rejected, cohort, rejected, cohort.epoch)
 
@@ -561,7 +560,7 @@ class Simulation:
                 self._waiting.append(part)
                 continue
             part.attempt += 1
-            delay = self.behaviour.socket_backoff.delay_ms(part.attempt, part.rng)
+            delay = _delay(self.behaviour.socket_backoff, part.attempt, part)
             if delay is None:
                 part.gave_up = True
                 self.metrics[part.arch.name].gave_up += part.n
@@ -597,7 +596,7 @@ class Simulation:
                 attempt += k + 1
                 resume = at + (k + 1) * steady
                 break
-            delay = policy.delay_ms(attempt + 1, cohort.rng)
+            delay = _delay(policy, attempt + 1, cohort)
             attempt += 1
             if delay is None:
                 cohort.gave_up = True
@@ -1012,12 +1011,9 @@ class Simulation:
             metrics.never_reconnected = sum(c.n for c in cohorts if c.down_since >= 0 and not c.connected)
             metrics.never_connected = sum(c.n for c in cohorts if not c.conn_intervals)
             metrics.never_resubscribed = sum(c.n for c in cohorts if c.resub_from >= 0)
-            history = DeliveryHistory(
-                sent=tuple(self.sent),
-                clients=tuple(self._trace(c, end) for c in cohorts),
-                latency_bound_ms=bound,
-            )
-            report = check_delivery(history, self.behaviour.allowed_anomalies)
+            # Each group's trace is made as the checker reaches it and dropped after: never all at once.
+            traces = (self._trace(c, end) for c in cohorts)
+            report = check_traces(self.sent, traces, bound, self.behaviour.allowed_anomalies)
             self._losses(metrics, cohorts, report)
             metrics.checker = {
                 "ok": report.ok,
@@ -1057,6 +1053,15 @@ class Simulation:
         metrics.lost_per_client_mean = lost / clients
         metrics.lost_per_client_max = max((report.lost_by_client.get(c.name, 0) for c in cohorts), default=0)
         metrics.unrecovered_per_client_mean = (lost - report.recovered) / clients
+
+
+# Handed to a policy that draws nothing: a group's own stream is made only for a policy with jitter.
+_NO_DRAW = random.Random(0)
+
+
+def _delay(policy: BackoffPolicy, attempt: int, cohort: Cohort) -> float | None:
+    """``policy``'s delay before ``attempt``, drawn from the group's stream only when the policy has jitter."""
+    return policy.delay_ms(attempt, cohort.rng if policy.jitter != "none" else _NO_DRAW)
 
 
 def _steady_delay(policy: BackoffPolicy, attempt: int) -> float | None:
