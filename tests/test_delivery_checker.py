@@ -311,3 +311,42 @@ def test_as_many_receipts_as_owed_but_other_messages_is_a_loss() -> None:
     ok = check_delivery(DeliveryHistory(sent, (attrs.evolve(trace, received={"t": clean}),), 0.0))
     assert ok.ok
     assert ok.expected == ok.delivered == 21
+
+
+@st.composite
+def gapped_histories(draw: st.DrawFn) -> DeliveryHistory:
+    """One topic, a client away for a while, some messages missed while subscribed, a refetch: receipts in
+    send order with gaps, as the simulator records them."""
+    times = sorted(draw(st.lists(st.integers(0, 10_000), min_size=1, max_size=40)))
+    private = draw(st.booleans())
+    sent = tuple(Sent(i + 1, "t", float(t), private and i % 3 == 0) for i, t in enumerate(times))
+    cut = sorted(draw(st.lists(st.integers(0, 12_000), min_size=4, max_size=4)))
+    subscribed = (Interval(cut[0], cut[1] + 1), Interval(cut[2], cut[3] + 1))
+    authorized = frozenset({"t"}) if draw(st.booleans()) else frozenset()
+    kept = [
+        m
+        for m in sent
+        if any(iv.contains(m.time_ms) for iv in subscribed)
+        and (not m.private or authorized)
+        and draw(st.booleans())
+    ]
+    wanted = {"t": (Interval(cut[0], 12_000),)} if draw(st.booleans()) else {}
+    refetched = (float(draw(st.integers(0, 12_000))),) if draw(st.booleans()) else ()
+    trace = ClientTrace(
+        "c",
+        (Interval(0, 12_000),),
+        {"t": subscribed},
+        authorized,
+        {"t": [(m.message_id, m.time_ms) for m in kept]},
+        draw(st.integers(1, 50)),
+        wanted,
+        refetched,
+    )
+    return DeliveryHistory(sent, (trace,), draw(st.sampled_from([0.0, 50.0])))
+
+
+@given(gapped_histories())
+def test_runs_with_gaps_give_the_report_of_the_receipts_one_by_one(history: DeliveryHistory) -> None:
+    """Losses, losses while subscribed and recoveries counted on runs equal those counted receipt by receipt."""
+    compact = _as_receipts(history)
+    assert check_delivery(compact) == check_delivery(history)

@@ -385,75 +385,51 @@ def check_traces(
             windows, slices, owed_count = _owed(topic_index, authorized, owed_from, latency)
             expected_total += weight * owed_count
 
-            # Fast path: exactly the owed messages, once each, in commit order; no anomaly is possible.
-            if topic_index is not None and topic_index.commit_ordered and len(receipts) == owed_count:
-                if isinstance(receipts, Receipts) and _same_runs(
-                    receipts, slices, topic=topic, topic_index=topic_index, authorized=authorized, seen=send_order
-                ):
-                    continue
-                ids = topic_index.all_ids if authorized else topic_index.public_ids
-                owed_ids = (
-                    [i for lo, hi in slices for i in ids[lo:hi]]
-                    if len(slices) > 1
-                    else (ids[slices[0][0] : slices[0][1]] if slices else [])
-                )
-                if list(map(_FIRST, receipts)) == owed_ids:
-                    continue
-
-            seen: set[int] = set()
-            highest_position = -1
-            highest_id = -1
-            owed_received = 0
+            runs = (
+                _runs(receipts, topic=topic, topic_index=topic_index, authorized=authorized, seen=send_order)
+                if isinstance(receipts, Receipts) and topic_index is not None
+                else None
+            )
             client = trace.client
-            for message_id, arrival in receipts:
-                if message_id in seen:
-                    found.add(Anomaly.DUPLICATED, weight, (client, topic, message_id), f"again at {arrival} ms")
-                    continue
-                seen.add(message_id)
-                entry = by_id.get(message_id)
-                if entry is None:
-                    found.add(Anomaly.LEAKED, weight, (client, topic, message_id), "never sent")
-                    continue
-                message, position = entry
-                if message.topic != topic:
-                    found.add(Anomaly.LEAKED, weight, (client, topic, message_id), f"sent to topic {message.topic}")
-                else:
-                    if (authorized or not message.private) and any(lo <= message.time_ms < hi for lo, hi in windows):
-                        owed_received += 1
-                    # A receipt without an arrival time was recorded while subscribed (see Receipts).
-                    if arrival is not None and not _overlaps(intervals, message.time_ms, arrival):
-                        found.add(
-                            Anomaly.LEAKED,
-                            weight,
-                            (client, topic, message_id),
-                            f"sent at {message.time_ms} ms, arrived at {arrival} ms while not subscribed",
-                        )
-                if message.private and message.topic not in trace.authorized:
-                    found.add(
-                        Anomaly.UNAUTHORIZED,
-                        weight,
-                        (client, topic, message_id),
-                        "private message at a client not authorized for the topic",
+            if runs is not None:
+                # Runs of the topic's own messages in send order, recorded while subscribed: no duplicate, leak,
+                # unauthorized or reordered receipt can be among them, and what was owed is counted against them
+                # range by range, never message by message.
+                owed_received = _covered(runs, _merged(slices))
+            else:
+                # Fast path: exactly the owed messages, once each, in commit order; no anomaly is possible.
+                if topic_index is not None and topic_index.commit_ordered and len(receipts) == owed_count:
+                    ids = topic_index.all_ids if authorized else topic_index.public_ids
+                    owed_ids = (
+                        [i for lo, hi in slices for i in ids[lo:hi]]
+                        if len(slices) > 1
+                        else (ids[slices[0][0] : slices[0][1]] if slices else [])
                     )
-                if position < highest_position:
-                    found.add(
-                        Anomaly.REORDERED,
-                        weight,
-                        (client, topic, message_id),
-                        f"arrived after message {highest_id}, which was sent later",
-                    )
-                elif position > highest_position:
-                    highest_position = position
-                    highest_id = message_id
-
+                    if list(map(_FIRST, receipts)) == owed_ids:
+                        continue
+                owed_received, seen = _classify(
+                    found, receipts, trace, topic, authorized=authorized, windows=windows, by_id=by_id
+                )
             lost = owed_count - owed_received
             if lost:
                 lost_here += lost
-                received_ids = {m for m, _a in receipts}
-                lost_subscribed_total += weight * _missing(topic_index, authorized, live, latency, received_ids)
-                if last_refetch > -math.inf:
-                    before = [(lo, min(hi, last_refetch + 1e-9)) for lo, hi in windows if lo <= last_refetch]
-                    recovered_total += weight * _missing_in(topic_index, authorized, before, received_ids)
+                before = (
+                    [(lo, min(hi, last_refetch + 1e-9)) for lo, hi in windows if lo <= last_refetch]
+                    if last_refetch > -math.inf
+                    else []
+                )
+                if runs is not None:
+                    assert topic_index is not None
+                    _w, live_slices, live_count = _owed(topic_index, authorized, live, latency)
+                    lost_subscribed_total += weight * (live_count - sum(_covered(runs, [s]) for s in live_slices))
+                    times = topic_index.all_times if authorized else topic_index.public_times
+                    for lo, hi in before:
+                        a, b = bisect.bisect_left(times, lo), bisect.bisect_left(times, hi)
+                        recovered_total += weight * ((b - a) - _covered(runs, [(a, b)]))
+                    seen = {m for m, _a in receipts} if found.wants(Anomaly.LOST) else set()
+                else:
+                    lost_subscribed_total += weight * _missing(topic_index, authorized, live, latency, seen)
+                    recovered_total += weight * _missing_in(topic_index, authorized, before, seen)
                 if found.wants(Anomaly.LOST) and topic_index is not None:
                     times = topic_index.all_times if authorized else topic_index.public_times
                     ids = topic_index.all_ids if authorized else topic_index.public_ids
@@ -489,39 +465,119 @@ def check_traces(
     )
 
 
-def _same_runs(
+def _classify(
+    found: _Collector,
+    receipts: Iterable[tuple[int, float | None]],
+    trace: ClientTrace,
+    topic: str,
+    *,
+    authorized: bool,
+    windows: list[tuple[float, float]],
+    by_id: Mapping[int, tuple[Sent, int]],
+) -> tuple[int, set[int]]:
+    """Every receipt of one client and topic judged one by one: anomalies into ``found``; the owed messages
+    received and the ids received."""
+    seen: set[int] = set()
+    highest_position = -1
+    highest_id = -1
+    owed_received = 0
+    client = trace.client
+    intervals = trace.subscribed.get(topic, ())
+    weight = trace.weight
+    for message_id, arrival in receipts:
+        if message_id in seen:
+            found.add(Anomaly.DUPLICATED, weight, (client, topic, message_id), f"again at {arrival} ms")
+            continue
+        seen.add(message_id)
+        entry = by_id.get(message_id)
+        if entry is None:
+            found.add(Anomaly.LEAKED, weight, (client, topic, message_id), "never sent")
+            continue
+        message, position = entry
+        if message.topic != topic:
+            found.add(Anomaly.LEAKED, weight, (client, topic, message_id), f"sent to topic {message.topic}")
+        else:
+            if (authorized or not message.private) and any(lo <= message.time_ms < hi for lo, hi in windows):
+                owed_received += 1
+            # A receipt without an arrival time was recorded while subscribed (see Receipts).
+            if arrival is not None and not _overlaps(intervals, message.time_ms, arrival):
+                found.add(
+                    Anomaly.LEAKED,
+                    weight,
+                    (client, topic, message_id),
+                    f"sent at {message.time_ms} ms, arrived at {arrival} ms while not subscribed",
+                )
+        if message.private and message.topic not in trace.authorized:
+            found.add(
+                Anomaly.UNAUTHORIZED,
+                weight,
+                (client, topic, message_id),
+                "private message at a client not authorized for the topic",
+            )
+        if position < highest_position:
+            found.add(
+                Anomaly.REORDERED,
+                weight,
+                (client, topic, message_id),
+                f"arrived after message {highest_id}, which was sent later",
+            )
+        elif position > highest_position:
+            highest_position = position
+            highest_id = message_id
+
+    return owed_received, seen
+
+
+def _runs(
     receipts: Receipts,
-    slices: list[tuple[int, int]],
     *,
     topic: str,
     topic_index: _TopicIndex,
     authorized: bool,
     seen: dict[str, tuple[Sequence[int], bool]],
-) -> bool:
-    """True when ``receipts``' runs are exactly the owed ``slices``, compared range by range.
+) -> list[tuple[int, int]] | None:
+    """``receipts``' runs as merged ranges of ordinals of the topic's commit-ordered ids (the public ones
+    when not ``authorized``), the ordinals the owed slices count in; None when they cannot be read so.
 
-    The slices index the topic's commit-ordered ids (public ones only when not ``authorized``); the runs
-    index the producer's id list. They are the same ordinals when that list is the topic's ids in send
-    order (checked once per topic, kept in ``seen``) and the client may read every message of the topic.
+    They are the same ordinals when the topic is commit-ordered, the producer's id list is the topic's ids
+    in send order (checked once per topic, kept in ``seen``) and the client may read every message of it.
     """
+    if not topic_index.commit_ordered:
+        return None
     if not authorized and len(topic_index.public_ids) != len(topic_index.all_ids):
-        return False
+        return None
     ids = receipts.ids
     known = seen.get(topic)
     if known is None or known[0] is not ids:
         known = seen[topic] = (ids, list(ids) == topic_index.all_ids)
     if not known[1]:
-        return False
-    runs = receipts.runs(ids)
-    if runs is None:
-        return False
-    owed: list[tuple[int, int]] = []
-    for lo, hi in slices:
-        if owed and owed[-1][1] == lo:
-            owed[-1] = (owed[-1][0], hi)
+        return None
+    return receipts.runs(ids)
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Ranges ``[lo, hi)`` sorted by ``lo`` as their union: sorted, disjoint, not touching."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in ranges:
+        if out and lo <= out[-1][1]:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
         else:
-            owed.append((lo, hi))
-    return runs == owed
+            out.append((lo, hi))
+    return out
+
+
+def _covered(runs: list[tuple[int, int]], ranges: list[tuple[int, int]]) -> int:
+    """How many ordinals of the disjoint ``ranges`` the sorted, disjoint ``runs`` hold."""
+    total = 0
+    for lo, hi in ranges:
+        k = bisect.bisect_right(runs, (lo, math.inf)) - 1  # the last run starting at or before lo
+        k = max(k, 0)
+        while k < len(runs) and runs[k][0] < hi:
+            first, end = runs[k]
+            total += max(0, min(end, hi) - max(first, lo))
+            k += 1
+    return total
 
 
 def _owed(
