@@ -129,35 +129,41 @@ class Receipts:
     at that moment (so it cannot have arrived outside a subscription, see ``LEAKED``).
     """
 
-    __slots__ = ("_count", "_highest", "_ids", "_segments")
+    __slots__ = ("_count", "_highest", "_ids", "_open", "_segments")
 
     def __init__(self, topic_ids: Sequence[int]) -> None:
         self._ids = topic_ids
         # In arrival order: [first, end) ordinals of consecutive messages, or one (message_id, arrival) kept whole.
         self._segments: list[list[int] | tuple[int, float]] = []
+        self._open: list[int] | None = None  # the last segment when it is a run, which the next message extends
         self._count = 0
         self._highest = -1  # the highest message id received so far
 
     def add(self, message_id: int, arrival_ms: float) -> None:
         self._count += 1
-        segments = self._segments
         if message_id > self._highest:
             self._highest = message_id
-            last = segments[-1] if segments else None
             ids = self._ids
-            if isinstance(last, list) and last[1] < len(ids) and ids[last[1]] == message_id:
-                last[1] += 1
-                return
+            run = self._open
+            if run is not None:
+                end = run[1]
+                if end < len(ids) and ids[end] == message_id:
+                    run[1] = end + 1
+                    return
             ordinal = bisect.bisect_left(ids, message_id)
             if ordinal < len(ids) and ids[ordinal] == message_id:
-                segments.append([ordinal, ordinal + 1])
+                run = self._open = [ordinal, ordinal + 1]
+                self._segments.append(run)
                 return
-        segments.append((message_id, arrival_ms))
+        self._segments.append((message_id, arrival_ms))
+        self._open = None
 
     def copy(self) -> Receipts:
         """An independent copy (the topic's id list stays shared): a group split in two goes on apart."""
         twin = Receipts(self._ids)
         twin._segments = [list(s) if isinstance(s, list) else s for s in self._segments]
+        last = twin._segments[-1] if twin._segments else None
+        twin._open = last if isinstance(last, list) else None
         twin._count = self._count
         twin._highest = self._highest
         return twin

@@ -10,8 +10,10 @@ limit admits some, jittered backoff sends them apart).
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import random
+from collections import Counter
 from collections.abc import Callable
 
 from bcastsim._plans import PlanLimits
@@ -206,7 +208,9 @@ class Simulation:
         for arch in architectures:
             arch.configure(scenario, app)
         self.cohorts: list[Cohort] = []
-        self.topic_subs: dict[str, dict[int, Cohort]] = {}
+        # Per topic, the groups holding a channel on it: (group, when its join completes, what it received
+        # there), by group id in the order they first joined; kept with the group's sub_at and received.
+        self.topic_subs: dict[str, dict[int, tuple[Cohort, float, Receipts]]] = {}
         self.sent: list[Sent] = []
         self.topic_ids: dict[str, list[int]] = {}  # ascending: what a topic's Receipts count runs in
         self.connections = 0
@@ -305,8 +309,8 @@ class Simulation:
         """A message on ``topic`` dropped over the message rate: counted per population; the deliveries it owed."""
         now = self.engine.now
         owed = 0
-        for cohort in self.topic_subs.get(topic, {}).values():
-            if cohort.sub_at.get(topic, math.inf) <= now:
+        for cohort, start, _receipts in self.topic_subs.get(topic, {}).values():
+            if start <= now:
                 owed += cohort.n
                 metrics.count_drop(now, kind, cohort.role, cohort.n)
         return owed
@@ -315,7 +319,7 @@ class Simulation:
         subs = self.topic_subs.get(topic)
         if not subs:
             return 0
-        return sum(c.n for c in subs.values() if c.sub_at.get(topic, math.inf) <= now)
+        return sum(c.n for c, start, _receipts in subs.values() if start <= now)
 
     def fan_out(  # noqa: PLR0917 - the engine calls it with positional arguments
         self,
@@ -362,8 +366,12 @@ class Simulation:
         reacting = 0.0
         # A page that cannot read the message neither shows it nor runs the queries its handler would.
         applies = arch.page_applies(self.behaviour)
-        for cohort in list(subs.values()):
-            if cohort.sub_at.get(topic, math.inf) > now:
+        reactions: dict[str, float] = {}  # per population: the queries its page runs for a message of this kind
+        ones: list[float] = []  # commit-to-socket latency of each group of one, rounded and counted after the loop
+        weighted: dict[float, int] = {}  # rounded latency -> clients, of the larger groups
+        # Closing a channel changes the topic's groups: iterate over a copy only when channels may close.
+        for cohort, start, receipts in list(subs.values()) if over else subs.values():
+            if start > now:
                 continue  # the join has not completed yet
             n = cohort.n
             reached += n
@@ -373,21 +381,33 @@ class Simulation:
                     self._close_channel(cohort, topic)
                 continue
             # One WebSocket per client: frames arrive in the order they were sent.
-            arrival = max(now + shared * cohort.link, cohort.last_arrival)
+            arrival = now + shared * cohort.link
+            if arrival < cohort.last_arrival:  # noqa: PLR1730 - a comparison costs less than a call of max()
+                arrival = cohort.last_arrival
             cohort.last_arrival = arrival
-            cohort.received[topic].add(msg_id, arrival)
-            key = round(arrival - commit_ms, 1)
-            histogram[key] = histogram.get(key, 0) + n
-            if at_close is not None:
-                at_close[key] = at_close.get(key, 0) + n
+            receipts.add(msg_id, arrival)
+            if n == 1:
+                ones.append(arrival - commit_ms)
+            else:
+                key = round(arrival - commit_ms, 1)
+                weighted[key] = weighted.get(key, 0) + n
             delivered += n
             if applies:
-                metrics.page_latency[key] = metrics.page_latency.get(key, 0) + n
-                reaction = self._reactions[cohort.role].get(kind, 0.0)
+                reaction = reactions.get(cohort.role)
+                if reaction is None:
+                    reaction = reactions[cohort.role] = self._reactions[cohort.role].get(kind, 0.0)
                 if reaction:
                     reacting += n * cohort.listeners.get(topic, 1) * reaction
             if over:
                 self._close_channel(cohort, topic)
+        if delivered:
+            latencies = Counter(map(round, ones, itertools.repeat(1)))
+            for key, n in weighted.items():
+                latencies[key] += n
+            for table in (histogram, at_close, metrics.page_latency if applies else None):
+                if table is not None:
+                    for key, n in latencies.items():
+                        table[key] = table.get(key, 0) + n
         if reached:
             metrics.count_fan_out(now, kind, reached, self.events.avg if over else None)
         if counted and reached:
@@ -464,9 +484,10 @@ class Simulation:
             waited = start - cohort.join_wait_from.pop(topic, now)
             metrics.violations["max_join_queue_ms"] = max(metrics.violations["max_join_queue_ms"], waited)
             cohort.sub_at[topic] = start
-            if topic not in cohort.received:
-                cohort.received[topic] = Receipts(self.topic_ids.setdefault(topic, []))
-            self.topic_subs.setdefault(topic, {})[cohort.id] = cohort
+            receipts = cohort.received.get(topic)
+            if receipts is None:
+                receipts = cohort.received[topic] = Receipts(self.topic_ids.setdefault(topic, []))
+            self.topic_subs.setdefault(topic, {})[cohort.id] = (cohort, start, receipts)
         cohort.joined_during_drop.difference_update(topics)
         if not rejected:
             cohort.join_tries = 0
@@ -727,8 +748,8 @@ class Simulation:
         for name in Cohort.__slots__:
             if name not in _OWN:
                 setattr(child, name, _copied(getattr(cohort, name)))
-        for topic in child.sub_at:
-            self.topic_subs[topic][child.id] = child
+        for topic, start in child.sub_at.items():
+            self.topic_subs[topic][child.id] = (child, start, child.received[topic])
         self.cohorts.append(child)
         self.engine.record("split", cohort.id, child.id, k)
         return child
