@@ -158,6 +158,18 @@ class Receipts:
         self._segments.append((message_id, arrival_ms))
         self._open = None
 
+    def add_at(self, ordinal: int, message_id: int, arrival_ms: float) -> None:
+        """:meth:`add` for a message known to be the topic's ``ordinal``-th: it extends the open run in one step."""
+        run = self._open
+        # An open run ends at the highest id received (anything after it would have closed the run), so a
+        # message at the run's end is in send order.
+        if run is not None and run[1] == ordinal:
+            run[1] = ordinal + 1
+            self._highest = message_id
+            self._count += 1
+            return
+        self.add(message_id, arrival_ms)
+
     def copy(self) -> Receipts:
         """An independent copy (the topic's id list stays shared): a group split in two goes on apart."""
         twin = Receipts(self._ids)

@@ -9,6 +9,7 @@ limit admits some, jittered backoff sends them apart).
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import math
@@ -246,6 +247,8 @@ class Simulation:
         self._last_sample = {a.name: (0, 0.0) for a in architectures}
         self._critical = self._critical_moments()
         self._reactions = {name: {**scenario.reactions, **pop.reactions} for name, pop in scenario.populations.items()}
+        # Per message kind, the populations whose page runs queries for it and how many (none: no entry's kind).
+        self._reacting: dict[str, dict[str, float] | None] = {}
         self._follows: dict[str, list[Followed]] = {
             name: [
                 follow_topics(scenario, app, workload.instances, follow, f"populations.{name}", rule=n)
@@ -361,22 +364,22 @@ class Simulation:
             histogram = metrics.latency[kind] = {}
         critical = self._critical.get(kind)
         at_close = metrics.latency_at_critical if critical is not None and commit_ms in critical else None
-        delivered = 0
-        reached = 0  # deliveries the server made (a partitioned client's too): what the events counter counts
+        cut = 0  # clients partitioned away: the server sent to them, nothing arrived
+        many = 0  # deliveries to groups of more than one
         reacting = 0.0
         # A page that cannot read the message neither shows it nor runs the queries its handler would.
         applies = arch.page_applies(self.behaviour)
-        reactions: dict[str, float] = {}  # per population: the queries its page runs for a message of this kind
+        react = self._reacts_to(kind) if applies else None
         ones: list[float] = []  # commit-to-socket latency of each group of one, rounded and counted after the loop
         weighted: dict[float, int] = {}  # rounded latency -> clients, of the larger groups
+        ordinal = bisect.bisect_left(self.topic_ids[topic], msg_id)  # the message's place among the topic's
         # Closing a channel changes the topic's groups: iterate over a copy only when channels may close.
         for cohort, start, receipts in list(subs.values()) if over else subs.values():
             if start > now:
                 continue  # the join has not completed yet
-            n = cohort.n
-            reached += n
             if cohort.partitioned_until > now:
-                metrics.lost_in_partition += n
+                cut += cohort.n
+                metrics.lost_in_partition += cohort.n
                 if over:
                     self._close_channel(cohort, topic)
                 continue
@@ -385,25 +388,28 @@ class Simulation:
             if arrival < cohort.last_arrival:  # noqa: PLR1730 - a comparison costs less than a call of max()
                 arrival = cohort.last_arrival
             cohort.last_arrival = arrival
-            receipts.add(msg_id, arrival)
+            receipts.add_at(ordinal, msg_id, arrival)
+            n = cohort.n
             if n == 1:
                 ones.append(arrival - commit_ms)
             else:
+                many += n
                 key = round(arrival - commit_ms, 1)
                 weighted[key] = weighted.get(key, 0) + n
-            delivered += n
-            if applies:
-                reaction = reactions.get(cohort.role)
-                if reaction is None:
-                    reaction = reactions[cohort.role] = self._reactions[cohort.role].get(kind, 0.0)
+            if react is not None:
+                reaction = react.get(cohort.role)
                 if reaction:
                     reacting += n * cohort.listeners.get(topic, 1) * reaction
             if over:
                 self._close_channel(cohort, topic)
+        delivered = len(ones) + many
+        reached = delivered + cut  # deliveries the server made: what the events counter counts
         if delivered:
-            latencies = Counter(map(round, ones, itertools.repeat(1)))
-            for key, n in weighted.items():
-                latencies[key] += n
+            latencies: dict[float, int] = weighted
+            if ones:
+                latencies = Counter(map(round, ones, itertools.repeat(1)))
+                for key, n in weighted.items():
+                    latencies[key] += n
             for table in (histogram, at_close, metrics.page_latency if applies else None):
                 if table is not None:
                     for key, n in latencies.items():
@@ -419,6 +425,13 @@ class Simulation:
         if reacting:
             metrics.db("client_reaction_queries", reacting, self.costs.client_query_ms)
         self.engine.record("fanout", msg_id, delivered)
+
+    def _reacts_to(self, kind: str) -> dict[str, float] | None:
+        """The populations whose page runs queries for a message of ``kind``, and how many; None: no one."""
+        if kind not in self._reacting:
+            react = {role: r for role, table in self._reactions.items() if (r := table.get(kind, 0.0))}
+            self._reacting[kind] = react or None
+        return self._reacting[kind]
 
     def _close_channel(self, cohort: Cohort, topic: str) -> None:
         now = self.engine.now
