@@ -45,6 +45,8 @@ from bcastsim.sim._workload import Followed, Instance, Workload, follow_topics
 
 __all__ = ["Cohort", "Simulation"]
 
+_NONE: frozenset[str] = frozenset()
+
 # What a group split off another does not inherit: its identity, size, random stream and constructor state.
 _OWN = frozenset({"id", "n", "_rng", "_rng_source", "arch", "role", "topics", "arrival_ms", "own"})
 
@@ -139,7 +141,9 @@ class Cohort:
         self.sub_at: dict[str, float] = {}
         self.sub_intervals: dict[str, list[tuple[float, float]]] = {}
         self.received: dict[str, Receipts] = {}
-        self.closed: set[str] = set()
+        # The three sets below are empty for almost every group: they start as the shared empty frozenset and
+        # are replaced (never changed in place) when they change, so a group of one costs no set of its own.
+        self.closed: frozenset[str] = _NONE
         self.close_attempts: dict[str, int] = {}
         self.epoch = 0
         self.attempt = 0
@@ -156,8 +160,8 @@ class Cohort:
         self.episode_failed = False  # the service refused or was down during the current (re)connection
         self.hidden = False  # a background tab: after a drop it reconnects only once looked at again
         self.idle_closed = False  # realtime-js closed the socket after its last channel was removed
-        self.joined_during_drop: set[str] = set()  # subscribed while the socket was down: joined twice
-        self.pending_joins: set[str] = set()  # rejected over the join rate, waiting for the rejoin timer
+        self.joined_during_drop: frozenset[str] = _NONE  # subscribed while the socket was down: joined twice
+        self.pending_joins: frozenset[str] = _NONE  # rejected over the join rate, waiting for the rejoin timer
         self.join_wait_from: dict[str, float] = {}  # when a still-pending join was first sent
         self.join_tries = 0
         self.resub_from = -1.0  # the drop whose channels are still being joined again (-1: none)
@@ -436,7 +440,7 @@ class Simulation:
     def _close_channel(self, cohort: Cohort, topic: str) -> None:
         now = self.engine.now
         self._unsubscribe(cohort, topic, now)
-        cohort.closed.add(topic)
+        cohort.closed |= {topic}
         self.metrics[cohort.arch.name].violations["channels_closed_over_message_rate"] += cohort.n
         if self.behaviour.rejoins_after_close:
             attempt = cohort.close_attempts.get(topic, 0) + 1
@@ -466,7 +470,7 @@ class Simulation:
     def _rejoin_closed(self, cohort: Cohort, topic: str, epoch: int) -> None:
         if epoch != cohort.epoch or not cohort.connected or topic not in cohort.closed:
             return
-        cohort.closed.discard(topic)
+        cohort.closed -= {topic}
         self._join(cohort, [topic])
 
     # ----------------------------------------------------------------- subscriptions
@@ -481,7 +485,7 @@ class Simulation:
             self.events.start(now)  # each channel's join starts the project's events counter
         over = self.joins.over(now)
         rtt = self.scenario.network.join_rtt_ms
-        twice = cohort.joined_during_drop if self.rtjs.joins_during_drop_sent_twice else set()
+        twice = cohort.joined_during_drop if self.rtjs.joins_during_drop_sent_twice else _NONE
         rejected: list[str] = []
         for topic in topics:
             joins = cohort.n * (2 if topic in twice else 1)
@@ -501,7 +505,8 @@ class Simulation:
             if receipts is None:
                 receipts = cohort.received[topic] = Receipts(self.topic_ids.setdefault(topic, []))
             self.topic_subs.setdefault(topic, {})[cohort.id] = (cohort, start, receipts)
-        cohort.joined_during_drop.difference_update(topics)
+        if cohort.joined_during_drop:
+            cohort.joined_during_drop -= set(topics)
         if not rejected:
             cohort.join_tries = 0
             self._resubscribed(cohort)
@@ -511,7 +516,7 @@ class Simulation:
             metrics.violations["sockets_closed_over_join_rate"] += cohort.n
             self._disconnect(cohort, 0.0)
             return
-        cohort.pending_joins.update(rejected)
+        cohort.pending_joins |= set(rejected)
         cohort.join_tries += 1
         delay = _delay(self.behaviour.rejoin_backoff, cohort.join_tries, cohort)
         if delay is not None:
@@ -521,7 +526,8 @@ class Simulation:
         if epoch != cohort.epoch or not cohort.connected:
             return
         again = [t for t in topics if t in cohort.pending_joins and t not in cohort.closed]
-        cohort.pending_joins.difference_update(topics)
+        if cohort.pending_joins:
+            cohort.pending_joins -= set(topics)
         if again:
             self._join(cohort, again)
 
@@ -728,7 +734,7 @@ class Simulation:
         cohort.attempt = 0
         cohort.had_gap = True
         cohort.affected = True
-        cohort.pending_joins.clear()
+        cohort.pending_joins = _NONE
         cohort.join_wait_from.clear()
         cohort.join_tries = 0
         cohort.down_since = now
@@ -864,7 +870,7 @@ class Simulation:
                 cohort.idle_closed = False
                 self._attempt(cohort, cohort.epoch)
             else:
-                cohort.joined_during_drop.update(new)
+                cohort.joined_during_drop |= set(new)
 
     def _chosen(self, cohort: Cohort, population: PopulationConfig, n: int, entity: str) -> list[Instance]:
         """The instances of ``entity`` the page of ``cohort`` follows under the population's n-th follow rule."""
