@@ -1,6 +1,6 @@
 """The simulator against its floors: the same fan-out as a bare heapq loop and as SimPy, grouped and per client.
 
-Run:  python benchmarks/bench_engine.py [--runs 3] [--quick]     (needs the [bench] extra for SimPy)
+Run:  python benchmarks/bench_engine.py [--runs 3] [--quick] [--case artbattle:10000] (needs the [bench] extra)
 
 Each row is a separate process; rows take turns (``benchmarks/_measure.py``), and each figure is the
 minimum and the median of ``--runs`` runs. "CPU" is user + sys of the whole process (start-up and
@@ -29,6 +29,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smaller populations")
+    parser.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="SCENARIO:CLIENTS",
+        help="run only this case (repeatable), e.g. flash_sale:5000",
+    )
     args = parser.parse_args()
     print(f"python {platform.python_version()} · {platform.machine()} · {os.cpu_count()} CPUs · {args.runs} runs each")
     cases = [
@@ -36,6 +43,12 @@ def main() -> int:
         ("artbattle", 2_000 if args.quick else 10_000, ("heapq-group", "simpy-group")),
         ("flash_sale", 1_000 if args.quick else 5_000, ("heapq-client", "simpy-client")),
     ]
+    if args.case:
+        wanted = {tuple(c.split(":", 1)) for c in args.case}
+        cases = [c for c in cases if (c[0], str(c[1])) in wanted]
+        if not cases:
+            print(f"no case matches {args.case}")
+            return 2
     for scenario, clients, floors in cases:
         print(f"\n{scenario}, {clients:,} clients, broadcast over realtime.send, plan unlimited, no faults")
         peer = f"{floors[0]}"

@@ -279,3 +279,74 @@ def test_a_copy_of_receipts_goes_on_apart() -> None:
     twin.add(3, 12.0)
     assert [m for m, _ in receipts] == [1, 2]
     assert [m for m, _ in twin] == [1, 3]
+
+
+def test_runs_are_ordinal_ranges_of_the_shared_id_list() -> None:
+    """Runs read as merged ordinal ranges of the list they count in; a kept-whole receipt or another list gives None."""
+    ids = [1, 2, 3, 4, 5]
+    receipts = Receipts(ids)
+    for mid in (1, 2, 4, 5):
+        receipts.add(mid, 0.0)
+    assert receipts.runs(ids) == [(0, 2), (3, 5)]
+    assert receipts.runs(list(ids)) is None
+    receipts.add(3, 9.0)  # out of order: kept whole
+    assert receipts.runs(ids) is None
+
+
+def test_as_many_receipts_as_owed_but_other_messages_is_a_loss() -> None:
+    """A count equal to what was owed does not pass the run comparison when the runs differ from the owed ones."""
+    ids = [1, 2, 3, 4]
+    sent = tuple(Sent(i, "t", float(10 * i)) for i in ids)
+    window = (Interval(0.0, 35.0),)  # owes messages 1, 2, 3
+    receipts = Receipts(ids)
+    for mid in (1, 2, 4):
+        receipts.add(mid, 0.0)
+    trace = ClientTrace("c", window, {"t": window}, frozenset(), {"t": receipts}, 7)
+    report = check_delivery(DeliveryHistory(sent, (trace,), 0.0))
+    assert report.counts[Anomaly.LOST] == 7
+    assert report.expected == 21
+    clean = Receipts(ids)
+    for mid in (1, 2, 3):
+        clean.add(mid, 0.0)
+    ok = check_delivery(DeliveryHistory(sent, (attrs.evolve(trace, received={"t": clean}),), 0.0))
+    assert ok.ok
+    assert ok.expected == ok.delivered == 21
+
+
+@st.composite
+def gapped_histories(draw: st.DrawFn) -> DeliveryHistory:
+    """One topic, a client away for a while, some messages missed while subscribed, a refetch: receipts in
+    send order with gaps, as the simulator records them."""
+    times = sorted(draw(st.lists(st.integers(0, 10_000), min_size=1, max_size=40)))
+    private = draw(st.booleans())
+    sent = tuple(Sent(i + 1, "t", float(t), private and i % 3 == 0) for i, t in enumerate(times))
+    cut = sorted(draw(st.lists(st.integers(0, 12_000), min_size=4, max_size=4)))
+    subscribed = (Interval(cut[0], cut[1] + 1), Interval(cut[2], cut[3] + 1))
+    authorized = frozenset({"t"}) if draw(st.booleans()) else frozenset()
+    kept = [
+        m
+        for m in sent
+        if any(iv.contains(m.time_ms) for iv in subscribed)
+        and (not m.private or authorized)
+        and draw(st.booleans())
+    ]
+    wanted = {"t": (Interval(cut[0], 12_000),)} if draw(st.booleans()) else {}
+    refetched = (float(draw(st.integers(0, 12_000))),) if draw(st.booleans()) else ()
+    trace = ClientTrace(
+        "c",
+        (Interval(0, 12_000),),
+        {"t": subscribed},
+        authorized,
+        {"t": [(m.message_id, m.time_ms) for m in kept]},
+        draw(st.integers(1, 50)),
+        wanted,
+        refetched,
+    )
+    return DeliveryHistory(sent, (trace,), draw(st.sampled_from([0.0, 50.0])))
+
+
+@given(gapped_histories())
+def test_runs_with_gaps_give_the_report_of_the_receipts_one_by_one(history: DeliveryHistory) -> None:
+    """Losses, losses while subscribed and recoveries counted on runs equal those counted receipt by receipt."""
+    compact = _as_receipts(history)
+    assert check_delivery(compact) == check_delivery(history)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -34,6 +35,19 @@ def test_callbacks_never_run_in_the_past() -> None:
     engine.at(3.0, at_three)
     engine.run(10.0)
     assert times == [3.0]
+
+
+def test_the_fingerprint_hashes_every_trace_line_in_order() -> None:
+    """The fingerprint is the SHA-256 of the trace lines in order, however many are kept before hashing."""
+    engine = Engine()
+    expected = hashlib.sha256()
+    for k in range(10_000):  # more than one batch of lines
+        engine.now = k / 4
+        engine.record("event", k, "x")
+        expected.update(f"{k / 4:.3f}|event|{k}|x\n".encode())
+        if k == 5_000:
+            assert engine.fingerprint() == expected.hexdigest()  # a fingerprint mid-run, then more lines
+    assert engine.fingerprint() == expected.hexdigest()
 
 
 def test_streams_are_independent_of_draw_order() -> None:

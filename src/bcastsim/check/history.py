@@ -54,6 +54,7 @@ __all__ = [
     "Receipts",
     "Sent",
     "check_delivery",
+    "check_traces",
 ]
 
 _FIRST = operator.itemgetter(0)
@@ -128,35 +129,53 @@ class Receipts:
     at that moment (so it cannot have arrived outside a subscription, see ``LEAKED``).
     """
 
-    __slots__ = ("_count", "_highest", "_ids", "_segments")
+    __slots__ = ("_count", "_highest", "_ids", "_open", "_segments")
 
     def __init__(self, topic_ids: Sequence[int]) -> None:
         self._ids = topic_ids
         # In arrival order: [first, end) ordinals of consecutive messages, or one (message_id, arrival) kept whole.
         self._segments: list[list[int] | tuple[int, float]] = []
+        self._open: list[int] | None = None  # the last segment when it is a run, which the next message extends
         self._count = 0
         self._highest = -1  # the highest message id received so far
 
     def add(self, message_id: int, arrival_ms: float) -> None:
         self._count += 1
-        segments = self._segments
         if message_id > self._highest:
             self._highest = message_id
-            last = segments[-1] if segments else None
             ids = self._ids
-            if isinstance(last, list) and last[1] < len(ids) and ids[last[1]] == message_id:
-                last[1] += 1
-                return
+            run = self._open
+            if run is not None:
+                end = run[1]
+                if end < len(ids) and ids[end] == message_id:
+                    run[1] = end + 1
+                    return
             ordinal = bisect.bisect_left(ids, message_id)
             if ordinal < len(ids) and ids[ordinal] == message_id:
-                segments.append([ordinal, ordinal + 1])
+                run = self._open = [ordinal, ordinal + 1]
+                self._segments.append(run)
                 return
-        segments.append((message_id, arrival_ms))
+        self._segments.append((message_id, arrival_ms))
+        self._open = None
+
+    def add_at(self, ordinal: int, message_id: int, arrival_ms: float) -> None:
+        """:meth:`add` for a message known to be the topic's ``ordinal``-th: it extends the open run in one step."""
+        run = self._open
+        # An open run ends at the highest id received (anything after it would have closed the run), so a
+        # message at the run's end is in send order.
+        if run is not None and run[1] == ordinal:
+            run[1] = ordinal + 1
+            self._highest = message_id
+            self._count += 1
+            return
+        self.add(message_id, arrival_ms)
 
     def copy(self) -> Receipts:
         """An independent copy (the topic's id list stays shared): a group split in two goes on apart."""
         twin = Receipts(self._ids)
         twin._segments = [list(s) if isinstance(s, list) else s for s in self._segments]
+        last = twin._segments[-1] if twin._segments else None
+        twin._open = last if isinstance(last, list) else None
         twin._count = self._count
         twin._highest = self._highest
         return twin
@@ -175,6 +194,27 @@ class Receipts:
                     yield ids[ordinal], None
             else:
                 yield segment
+
+    def runs(self, ids: Sequence[int]) -> list[tuple[int, int]] | None:
+        """The receipts as ordinal ranges ``[first, end)`` of ``ids``, adjacent ranges merged, when every
+        receipt is a run member and ``ids`` is the list the runs count in (the same object); else None."""
+        if ids is not self._ids:
+            return None
+        merged: list[tuple[int, int]] = []
+        for segment in self._segments:
+            if not isinstance(segment, list):
+                return None
+            first, end = segment
+            if merged and merged[-1][1] == first:
+                merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((first, end))
+        return merged
+
+    @property
+    def ids(self) -> Sequence[int]:
+        """The topic's message ids in send order that the runs count in."""
+        return self._ids
 
     @property
     def segments(self) -> int:
@@ -259,7 +299,7 @@ class _TopicIndex:
     commit_ordered: bool = True
 
 
-def _index(sent: tuple[Sent, ...]) -> tuple[dict[str, _TopicIndex], dict[int, tuple[Sent, int]]]:
+def _index(sent: Sequence[Sent]) -> tuple[dict[str, _TopicIndex], dict[int, tuple[Sent, int]]]:
     per_topic: dict[str, list[Sent]] = {}
     by_id: dict[int, tuple[Sent, int]] = {}
     for position, message in enumerate(sent):
@@ -322,8 +362,21 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
     Cost per trace is O(received + windows * log(sent)): owed messages are counted by
     bisection, and only enumerated when a loss must be shown as an example.
     """
-    index, by_id = _index(history.sent)
-    latency = history.latency_bound_ms
+    return check_traces(history.sent, history.clients, history.latency_bound_ms, allowed)
+
+
+def check_traces(
+    sent: Sequence[Sent],
+    traces: Iterable[ClientTrace],
+    latency_bound_ms: float = 0.0,
+    allowed: frozenset[Anomaly] = frozenset(),
+) -> DeliveryReport:
+    """:func:`check_delivery` over traces taken one at a time: a producer may make each trace as it is
+    judged (a generator), so that the traces of every client never exist at once."""
+    index, by_id = _index(sent)
+    latency = latency_bound_ms
+    # Per topic, the id list its Receipts share (one object) and whether it is the topic's ids in send order.
+    send_order: dict[str, tuple[Sequence[int], bool]] = {}
     found = _Collector()
     expected_total = 0
     delivered_total = 0
@@ -331,7 +384,7 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
     recovered_total = 0
     lost_by_client: dict[str, int] = {}
 
-    for trace in history.clients:
+    for trace in traces:
         weight = trace.weight
         lost_here = 0
         last_refetch = max(trace.refetched, default=-math.inf)
@@ -350,71 +403,51 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
             windows, slices, owed_count = _owed(topic_index, authorized, owed_from, latency)
             expected_total += weight * owed_count
 
-            # Fast path: exactly the owed messages, once each, in commit order; no anomaly is possible.
-            if topic_index is not None and topic_index.commit_ordered and len(receipts) == owed_count:
-                ids = topic_index.all_ids if authorized else topic_index.public_ids
-                owed_ids = (
-                    [i for lo, hi in slices for i in ids[lo:hi]]
-                    if len(slices) > 1
-                    else (ids[slices[0][0] : slices[0][1]] if slices else [])
-                )
-                if list(map(_FIRST, receipts)) == owed_ids:
-                    continue
-
-            seen: set[int] = set()
-            highest_position = -1
-            highest_id = -1
-            owed_received = 0
+            runs = (
+                _runs(receipts, topic=topic, topic_index=topic_index, authorized=authorized, seen=send_order)
+                if isinstance(receipts, Receipts) and topic_index is not None
+                else None
+            )
             client = trace.client
-            for message_id, arrival in receipts:
-                if message_id in seen:
-                    found.add(Anomaly.DUPLICATED, weight, (client, topic, message_id), f"again at {arrival} ms")
-                    continue
-                seen.add(message_id)
-                entry = by_id.get(message_id)
-                if entry is None:
-                    found.add(Anomaly.LEAKED, weight, (client, topic, message_id), "never sent")
-                    continue
-                message, position = entry
-                if message.topic != topic:
-                    found.add(Anomaly.LEAKED, weight, (client, topic, message_id), f"sent to topic {message.topic}")
-                else:
-                    if (authorized or not message.private) and any(lo <= message.time_ms < hi for lo, hi in windows):
-                        owed_received += 1
-                    # A receipt without an arrival time was recorded while subscribed (see Receipts).
-                    if arrival is not None and not _overlaps(intervals, message.time_ms, arrival):
-                        found.add(
-                            Anomaly.LEAKED,
-                            weight,
-                            (client, topic, message_id),
-                            f"sent at {message.time_ms} ms, arrived at {arrival} ms while not subscribed",
-                        )
-                if message.private and message.topic not in trace.authorized:
-                    found.add(
-                        Anomaly.UNAUTHORIZED,
-                        weight,
-                        (client, topic, message_id),
-                        "private message at a client not authorized for the topic",
+            if runs is not None:
+                # Runs of the topic's own messages in send order, recorded while subscribed: no duplicate, leak,
+                # unauthorized or reordered receipt can be among them, and what was owed is counted against them
+                # range by range, never message by message.
+                owed_received = _covered(runs, _merged(slices))
+            else:
+                # Fast path: exactly the owed messages, once each, in commit order; no anomaly is possible.
+                if topic_index is not None and topic_index.commit_ordered and len(receipts) == owed_count:
+                    ids = topic_index.all_ids if authorized else topic_index.public_ids
+                    owed_ids = (
+                        [i for lo, hi in slices for i in ids[lo:hi]]
+                        if len(slices) > 1
+                        else (ids[slices[0][0] : slices[0][1]] if slices else [])
                     )
-                if position < highest_position:
-                    found.add(
-                        Anomaly.REORDERED,
-                        weight,
-                        (client, topic, message_id),
-                        f"arrived after message {highest_id}, which was sent later",
-                    )
-                elif position > highest_position:
-                    highest_position = position
-                    highest_id = message_id
-
+                    if list(map(_FIRST, receipts)) == owed_ids:
+                        continue
+                owed_received, seen = _classify(
+                    found, receipts, trace, topic, authorized=authorized, windows=windows, by_id=by_id
+                )
             lost = owed_count - owed_received
             if lost:
                 lost_here += lost
-                received_ids = {m for m, _a in receipts}
-                lost_subscribed_total += weight * _missing(topic_index, authorized, live, latency, received_ids)
-                if last_refetch > -math.inf:
-                    before = [(lo, min(hi, last_refetch + 1e-9)) for lo, hi in windows if lo <= last_refetch]
-                    recovered_total += weight * _missing_in(topic_index, authorized, before, received_ids)
+                before = (
+                    [(lo, min(hi, last_refetch + 1e-9)) for lo, hi in windows if lo <= last_refetch]
+                    if last_refetch > -math.inf
+                    else []
+                )
+                if runs is not None:
+                    assert topic_index is not None
+                    _w, live_slices, live_count = _owed(topic_index, authorized, live, latency)
+                    lost_subscribed_total += weight * (live_count - sum(_covered(runs, [s]) for s in live_slices))
+                    times = topic_index.all_times if authorized else topic_index.public_times
+                    for lo, hi in before:
+                        a, b = bisect.bisect_left(times, lo), bisect.bisect_left(times, hi)
+                        recovered_total += weight * ((b - a) - _covered(runs, [(a, b)]))
+                    seen = {m for m, _a in receipts} if found.wants(Anomaly.LOST) else set()
+                else:
+                    lost_subscribed_total += weight * _missing(topic_index, authorized, live, latency, seen)
+                    recovered_total += weight * _missing_in(topic_index, authorized, before, seen)
                 if found.wants(Anomaly.LOST) and topic_index is not None:
                     times = topic_index.all_times if authorized else topic_index.public_times
                     ids = topic_index.all_ids if authorized else topic_index.public_ids
@@ -448,6 +481,121 @@ def check_delivery(history: DeliveryHistory, allowed: frozenset[Anomaly] = froze
         recovered=recovered_total,
         lost_by_client=lost_by_client,
     )
+
+
+def _classify(
+    found: _Collector,
+    receipts: Iterable[tuple[int, float | None]],
+    trace: ClientTrace,
+    topic: str,
+    *,
+    authorized: bool,
+    windows: list[tuple[float, float]],
+    by_id: Mapping[int, tuple[Sent, int]],
+) -> tuple[int, set[int]]:
+    """Every receipt of one client and topic judged one by one: anomalies into ``found``; the owed messages
+    received and the ids received."""
+    seen: set[int] = set()
+    highest_position = -1
+    highest_id = -1
+    owed_received = 0
+    client = trace.client
+    intervals = trace.subscribed.get(topic, ())
+    weight = trace.weight
+    for message_id, arrival in receipts:
+        if message_id in seen:
+            found.add(Anomaly.DUPLICATED, weight, (client, topic, message_id), f"again at {arrival} ms")
+            continue
+        seen.add(message_id)
+        entry = by_id.get(message_id)
+        if entry is None:
+            found.add(Anomaly.LEAKED, weight, (client, topic, message_id), "never sent")
+            continue
+        message, position = entry
+        if message.topic != topic:
+            found.add(Anomaly.LEAKED, weight, (client, topic, message_id), f"sent to topic {message.topic}")
+        else:
+            if (authorized or not message.private) and any(lo <= message.time_ms < hi for lo, hi in windows):
+                owed_received += 1
+            # A receipt without an arrival time was recorded while subscribed (see Receipts).
+            if arrival is not None and not _overlaps(intervals, message.time_ms, arrival):
+                found.add(
+                    Anomaly.LEAKED,
+                    weight,
+                    (client, topic, message_id),
+                    f"sent at {message.time_ms} ms, arrived at {arrival} ms while not subscribed",
+                )
+        if message.private and message.topic not in trace.authorized:
+            found.add(
+                Anomaly.UNAUTHORIZED,
+                weight,
+                (client, topic, message_id),
+                "private message at a client not authorized for the topic",
+            )
+        if position < highest_position:
+            found.add(
+                Anomaly.REORDERED,
+                weight,
+                (client, topic, message_id),
+                f"arrived after message {highest_id}, which was sent later",
+            )
+        elif position > highest_position:
+            highest_position = position
+            highest_id = message_id
+
+    return owed_received, seen
+
+
+def _runs(
+    receipts: Receipts,
+    *,
+    topic: str,
+    topic_index: _TopicIndex,
+    authorized: bool,
+    seen: dict[str, tuple[Sequence[int], bool]],
+) -> list[tuple[int, int]] | None:
+    """``receipts``' runs as merged ranges of ordinals of the topic's commit-ordered ids (the public ones
+    when not ``authorized``), the ordinals the owed slices count in; None when they cannot be read so.
+
+    They are the same ordinals when the topic is commit-ordered, the producer's id list is the topic's ids
+    in send order (checked once per topic, kept in ``seen``) and the client may read every message of it.
+    """
+    if not topic_index.commit_ordered:
+        return None
+    if not authorized and len(topic_index.public_ids) != len(topic_index.all_ids):
+        return None
+    ids = receipts.ids
+    known = seen.get(topic)
+    if known is None or known[0] is not ids:
+        known = seen[topic] = (ids, list(ids) == topic_index.all_ids)
+    if not known[1]:
+        return None
+    return receipts.runs(ids)
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Ranges ``[lo, hi)`` sorted by ``lo`` as their union: sorted, disjoint, not touching."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in ranges:
+        if out and lo <= out[-1][1]:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def _covered(runs: list[tuple[int, int]], ranges: list[tuple[int, int]]) -> int:
+    """How many ordinals of the disjoint ``ranges`` the sorted, disjoint ``runs`` hold."""
+    total = 0
+    for lo, hi in ranges:
+        k = bisect.bisect_right(runs, (lo, math.inf)) - 1  # the last run starting at or before lo
+        k = max(k, 0)
+        while k < len(runs) and runs[k][0] < hi:
+            first, end = runs[k]
+            total += max(0, min(end, hi) - max(first, lo))
+            k += 1
+    return total
 
 
 def _owed(

@@ -202,18 +202,15 @@ def check_requirements(scenario: Scenario) -> None:
 
 def _by_population(sim: Simulation, arch: Architecture, scenario: Scenario) -> dict[str, tuple[int, int, bool]]:
     """Per population a requirement names: updates owed and lost by the delivery checker on its clients alone."""
-    from bcastsim.check.history import Anomaly, DeliveryHistory, check_delivery
+    from bcastsim.check.history import Anomaly, check_traces
 
     end = scenario.scenario.duration_s * 1000.0
     reads = arch.page_applies(sim.behaviour)
     out: dict[str, tuple[int, int, bool]] = {}
     for name in scenario.requirements.population_share:
-        history = DeliveryHistory(
-            sent=tuple(sim.sent),
-            clients=tuple(sim.trace(c, end) for c in sim.cohorts if c.arch is arch and c.role == name),
-            latency_bound_ms=scenario.scenario.latency_bound_ms,
-        )
-        report = check_delivery(history, sim.behaviour.allowed_anomalies)
+        traces = (sim.trace(c, end) for c in sim.cohorts if c.arch is arch and c.role == name)
+        bound = scenario.scenario.latency_bound_ms
+        report = check_traces(sim.sent, traces, bound, sim.behaviour.allowed_anomalies)
         out[name] = (report.expected, report.counts[Anomaly.LOST], reads)
     return out
 
@@ -398,6 +395,7 @@ def simulate(
                 profile=other_profile,
             )
         )
+        del sim  # one run's groups at a time: the next run starts with this one's memory freed
     backtest = None
     if scenario.backtest.measured and "postgres_changes" in names and cfg.mode == "compare":
         baseline = next(

@@ -24,6 +24,7 @@ class Engine:
         self._queue: list[tuple[float, int, int, Callback, tuple[Any, ...]]] = []
         self._seq = 0
         self._trace = hashlib.sha256()
+        self._lines: list[str] = []  # trace lines not yet hashed: hashed in batches, the same bytes in order
         self.events = 0
 
     def at(self, time_ms: float, callback: Callback, *args: Any, priority: int = 5) -> None:
@@ -34,7 +35,14 @@ class Engine:
 
     def record(self, kind: str, *detail: object) -> None:
         """Add one line to the event trace that the report's fingerprint hashes."""
-        self._trace.update(f"{self.now:.3f}|{kind}|{'|'.join(map(str, detail))}\n".encode())
+        lines = self._lines
+        lines.append(f"{self.now:.3f}|{kind}|{'|'.join(map(str, detail))}\n")
+        if len(lines) >= 4096:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._trace.update("".join(self._lines).encode())
+        self._lines.clear()
 
     def run(self, until_ms: float, progress: Callable[[float], None] | None = None) -> None:
         queue = self._queue
@@ -54,4 +62,5 @@ class Engine:
             progress(1.0)
 
     def fingerprint(self) -> str:
+        self._flush()
         return self._trace.hexdigest()

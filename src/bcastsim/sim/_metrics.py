@@ -190,16 +190,6 @@ class ArchMetrics:
         if self._database is not None and self._clock is not None:
             self._database.charge(self._clock.now, count, ms_each)
 
-    def deliver(self, kind: str, weight: int, latency_ms: float, wire_bytes: int) -> None:
-        self.messages_sent += weight
-        self.bytes_sent += weight * wire_bytes
-        self.deliveries_by_kind[kind] = self.deliveries_by_kind.get(kind, 0) + weight
-        bucket = self.latency.get(kind)
-        if bucket is None:
-            bucket = self.latency[kind] = {}
-        key = round(latency_ms, 1)
-        bucket[key] = bucket.get(key, 0) + weight
-
     def latency_percentiles(self, kind: str | None = None) -> dict[str, float | None]:
         if kind is None:
             merged: dict[float, int] = {}

@@ -9,9 +9,12 @@ limit admits some, jittered backoff sends them apart).
 
 from __future__ import annotations
 
+import bisect
 import functools
+import itertools
 import math
 import random
+from collections import Counter
 from collections.abc import Callable
 
 from bcastsim._plans import PlanLimits
@@ -19,12 +22,11 @@ from bcastsim._realtime_js import RealtimeJs, load_realtime_js
 from bcastsim.check.history import (
     Anomaly,
     ClientTrace,
-    DeliveryHistory,
     DeliveryReport,
     Interval,
     Receipts,
     Sent,
-    check_delivery,
+    check_traces,
 )
 from bcastsim.client import BackoffPolicy, TableBackoff
 from bcastsim.sim._app import AppModel
@@ -42,6 +44,8 @@ from bcastsim.sim._wal import Wal
 from bcastsim.sim._workload import Followed, Instance, Workload, follow_topics
 
 __all__ = ["Cohort", "Simulation"]
+
+_NONE: frozenset[str] = frozenset()
 
 # What a group split off another does not inherit: its identity, size, random stream and constructor state.
 _OWN = frozenset({"id", "n", "_rng", "_rng_source", "arch", "role", "topics", "arrival_ms", "own"})
@@ -137,7 +141,9 @@ class Cohort:
         self.sub_at: dict[str, float] = {}
         self.sub_intervals: dict[str, list[tuple[float, float]]] = {}
         self.received: dict[str, Receipts] = {}
-        self.closed: set[str] = set()
+        # The three sets below are empty for almost every group: they start as the shared empty frozenset and
+        # are replaced (never changed in place) when they change, so a group of one costs no set of its own.
+        self.closed: frozenset[str] = _NONE
         self.close_attempts: dict[str, int] = {}
         self.epoch = 0
         self.attempt = 0
@@ -154,8 +160,8 @@ class Cohort:
         self.episode_failed = False  # the service refused or was down during the current (re)connection
         self.hidden = False  # a background tab: after a drop it reconnects only once looked at again
         self.idle_closed = False  # realtime-js closed the socket after its last channel was removed
-        self.joined_during_drop: set[str] = set()  # subscribed while the socket was down: joined twice
-        self.pending_joins: set[str] = set()  # rejected over the join rate, waiting for the rejoin timer
+        self.joined_during_drop: frozenset[str] = _NONE  # subscribed while the socket was down: joined twice
+        self.pending_joins: frozenset[str] = _NONE  # rejected over the join rate, waiting for the rejoin timer
         self.join_wait_from: dict[str, float] = {}  # when a still-pending join was first sent
         self.join_tries = 0
         self.resub_from = -1.0  # the drop whose channels are still being joined again (-1: none)
@@ -207,7 +213,9 @@ class Simulation:
         for arch in architectures:
             arch.configure(scenario, app)
         self.cohorts: list[Cohort] = []
-        self.topic_subs: dict[str, dict[int, Cohort]] = {}
+        # Per topic, the groups holding a channel on it: (group, when its join completes, what it received
+        # there), by group id in the order they first joined; kept with the group's sub_at and received.
+        self.topic_subs: dict[str, dict[int, tuple[Cohort, float, Receipts]]] = {}
         self.sent: list[Sent] = []
         self.topic_ids: dict[str, list[int]] = {}  # ascending: what a topic's Receipts count runs in
         self.connections = 0
@@ -243,6 +251,8 @@ class Simulation:
         self._last_sample = {a.name: (0, 0.0) for a in architectures}
         self._critical = self._critical_moments()
         self._reactions = {name: {**scenario.reactions, **pop.reactions} for name, pop in scenario.populations.items()}
+        # Per message kind, the populations whose page runs queries for it and how many (none: no entry's kind).
+        self._reacting: dict[str, dict[str, float] | None] = {}
         self._follows: dict[str, list[Followed]] = {
             name: [
                 follow_topics(scenario, app, workload.instances, follow, f"populations.{name}", rule=n)
@@ -306,8 +316,8 @@ class Simulation:
         """A message on ``topic`` dropped over the message rate: counted per population; the deliveries it owed."""
         now = self.engine.now
         owed = 0
-        for cohort in self.topic_subs.get(topic, {}).values():
-            if cohort.sub_at.get(topic, math.inf) <= now:
+        for cohort, start, _receipts in self.topic_subs.get(topic, {}).values():
+            if start <= now:
                 owed += cohort.n
                 metrics.count_drop(now, kind, cohort.role, cohort.n)
         return owed
@@ -316,7 +326,7 @@ class Simulation:
         subs = self.topic_subs.get(topic)
         if not subs:
             return 0
-        return sum(c.n for c in subs.values() if c.sub_at.get(topic, math.inf) <= now)
+        return sum(c.n for c, start, _receipts in subs.values() if start <= now)
 
     def fan_out(  # noqa: PLR0917 - the engine calls it with positional arguments
         self,
@@ -358,37 +368,56 @@ class Simulation:
             histogram = metrics.latency[kind] = {}
         critical = self._critical.get(kind)
         at_close = metrics.latency_at_critical if critical is not None and commit_ms in critical else None
-        delivered = 0
-        reached = 0  # deliveries the server made (a partitioned client's too): what the events counter counts
+        cut = 0  # clients partitioned away: the server sent to them, nothing arrived
+        many = 0  # deliveries to groups of more than one
         reacting = 0.0
         # A page that cannot read the message neither shows it nor runs the queries its handler would.
         applies = arch.page_applies(self.behaviour)
-        for cohort in list(subs.values()):
-            if cohort.sub_at.get(topic, math.inf) > now:
+        react = self._reacts_to(kind) if applies else None
+        ones: list[float] = []  # commit-to-socket latency of each group of one, rounded and counted after the loop
+        weighted: dict[float, int] = {}  # rounded latency -> clients, of the larger groups
+        ordinal = bisect.bisect_left(self.topic_ids[topic], msg_id)  # the message's place among the topic's
+        # Closing a channel changes the topic's groups: iterate over a copy only when channels may close.
+        for cohort, start, receipts in list(subs.values()) if over else subs.values():
+            if start > now:
                 continue  # the join has not completed yet
-            n = cohort.n
-            reached += n
             if cohort.partitioned_until > now:
-                metrics.lost_in_partition += n
+                cut += cohort.n
+                metrics.lost_in_partition += cohort.n
                 if over:
                     self._close_channel(cohort, topic)
                 continue
             # One WebSocket per client: frames arrive in the order they were sent.
-            arrival = max(now + shared * cohort.link, cohort.last_arrival)
+            arrival = now + shared * cohort.link
+            if arrival < cohort.last_arrival:  # noqa: PLR1730 - a comparison costs less than a call of max()
+                arrival = cohort.last_arrival
             cohort.last_arrival = arrival
-            cohort.received[topic].add(msg_id, arrival)
-            key = round(arrival - commit_ms, 1)
-            histogram[key] = histogram.get(key, 0) + n
-            if at_close is not None:
-                at_close[key] = at_close.get(key, 0) + n
-            delivered += n
-            if applies:
-                metrics.page_latency[key] = metrics.page_latency.get(key, 0) + n
-                reaction = self._reactions[cohort.role].get(kind, 0.0)
+            receipts.add_at(ordinal, msg_id, arrival)
+            n = cohort.n
+            if n == 1:
+                ones.append(arrival - commit_ms)
+            else:
+                many += n
+                key = round(arrival - commit_ms, 1)
+                weighted[key] = weighted.get(key, 0) + n
+            if react is not None:
+                reaction = react.get(cohort.role)
                 if reaction:
                     reacting += n * cohort.listeners.get(topic, 1) * reaction
             if over:
                 self._close_channel(cohort, topic)
+        delivered = len(ones) + many
+        reached = delivered + cut  # deliveries the server made: what the events counter counts
+        if delivered:
+            latencies: dict[float, int] = weighted
+            if ones:
+                latencies = Counter(map(round, ones, itertools.repeat(1)))
+                for key, n in weighted.items():
+                    latencies[key] += n
+            for table in (histogram, at_close, metrics.page_latency if applies else None):
+                if table is not None:
+                    for key, n in latencies.items():
+                        table[key] = table.get(key, 0) + n
         if reached:
             metrics.count_fan_out(now, kind, reached, self.events.avg if over else None)
         if counted and reached:
@@ -401,15 +430,22 @@ class Simulation:
             metrics.db("client_reaction_queries", reacting, self.costs.client_query_ms)
         self.engine.record("fanout", msg_id, delivered)
 
+    def _reacts_to(self, kind: str) -> dict[str, float] | None:
+        """The populations whose page runs queries for a message of ``kind``, and how many; None: no one."""
+        if kind not in self._reacting:
+            react = {role: r for role, table in self._reactions.items() if (r := table.get(kind, 0.0))}
+            self._reacting[kind] = react or None
+        return self._reacting[kind]
+
     def _close_channel(self, cohort: Cohort, topic: str) -> None:
         now = self.engine.now
         self._unsubscribe(cohort, topic, now)
-        cohort.closed.add(topic)
+        cohort.closed |= {topic}
         self.metrics[cohort.arch.name].violations["channels_closed_over_message_rate"] += cohort.n
         if self.behaviour.rejoins_after_close:
             attempt = cohort.close_attempts.get(topic, 0) + 1
             cohort.close_attempts[topic] = attempt
-            delay = self.behaviour.close_backoff.delay_ms(attempt, cohort.rng)
+            delay = _delay(self.behaviour.close_backoff, attempt, cohort)
             if delay is not None:
                 self.engine.at(now + delay, self._rejoin_closed, cohort, topic, cohort.epoch)
                 return
@@ -434,7 +470,7 @@ class Simulation:
     def _rejoin_closed(self, cohort: Cohort, topic: str, epoch: int) -> None:
         if epoch != cohort.epoch or not cohort.connected or topic not in cohort.closed:
             return
-        cohort.closed.discard(topic)
+        cohort.closed -= {topic}
         self._join(cohort, [topic])
 
     # ----------------------------------------------------------------- subscriptions
@@ -449,7 +485,7 @@ class Simulation:
             self.events.start(now)  # each channel's join starts the project's events counter
         over = self.joins.over(now)
         rtt = self.scenario.network.join_rtt_ms
-        twice = cohort.joined_during_drop if self.rtjs.joins_during_drop_sent_twice else set()
+        twice = cohort.joined_during_drop if self.rtjs.joins_during_drop_sent_twice else _NONE
         rejected: list[str] = []
         for topic in topics:
             joins = cohort.n * (2 if topic in twice else 1)
@@ -465,10 +501,12 @@ class Simulation:
             waited = start - cohort.join_wait_from.pop(topic, now)
             metrics.violations["max_join_queue_ms"] = max(metrics.violations["max_join_queue_ms"], waited)
             cohort.sub_at[topic] = start
-            if topic not in cohort.received:
-                cohort.received[topic] = Receipts(self.topic_ids.setdefault(topic, []))
-            self.topic_subs.setdefault(topic, {})[cohort.id] = cohort
-        cohort.joined_during_drop.difference_update(topics)
+            receipts = cohort.received.get(topic)
+            if receipts is None:
+                receipts = cohort.received[topic] = Receipts(self.topic_ids.setdefault(topic, []))
+            self.topic_subs.setdefault(topic, {})[cohort.id] = (cohort, start, receipts)
+        if cohort.joined_during_drop:
+            cohort.joined_during_drop -= set(topics)
         if not rejected:
             cohort.join_tries = 0
             self._resubscribed(cohort)
@@ -478,9 +516,9 @@ class Simulation:
             metrics.violations["sockets_closed_over_join_rate"] += cohort.n
             self._disconnect(cohort, 0.0)
             return
-        cohort.pending_joins.update(rejected)
+        cohort.pending_joins |= set(rejected)
         cohort.join_tries += 1
-        delay = self.behaviour.rejoin_backoff.delay_ms(cohort.join_tries, cohort.rng)
+        delay = _delay(self.behaviour.rejoin_backoff, cohort.join_tries, cohort)
         if delay is not None:
             self.engine.at(now + delay, self._rejoin_rejected, cohort, rejected, cohort.epoch)
 
@@ -488,7 +526,8 @@ class Simulation:
         if epoch != cohort.epoch or not cohort.connected:
             return
         again = [t for t in topics if t in cohort.pending_joins and t not in cohort.closed]
-        cohort.pending_joins.difference_update(topics)
+        if cohort.pending_joins:
+            cohort.pending_joins -= set(topics)
         if again:
             self._join(cohort, again)
 
@@ -561,7 +600,7 @@ class Simulation:
                 self._waiting.append(part)
                 continue
             part.attempt += 1
-            delay = self.behaviour.socket_backoff.delay_ms(part.attempt, part.rng)
+            delay = _delay(self.behaviour.socket_backoff, part.attempt, part)
             if delay is None:
                 part.gave_up = True
                 self.metrics[part.arch.name].gave_up += part.n
@@ -597,7 +636,7 @@ class Simulation:
                 attempt += k + 1
                 resume = at + (k + 1) * steady
                 break
-            delay = policy.delay_ms(attempt + 1, cohort.rng)
+            delay = _delay(policy, attempt + 1, cohort)
             attempt += 1
             if delay is None:
                 cohort.gave_up = True
@@ -695,7 +734,7 @@ class Simulation:
         cohort.attempt = 0
         cohort.had_gap = True
         cohort.affected = True
-        cohort.pending_joins.clear()
+        cohort.pending_joins = _NONE
         cohort.join_wait_from.clear()
         cohort.join_tries = 0
         cohort.down_since = now
@@ -728,8 +767,8 @@ class Simulation:
         for name in Cohort.__slots__:
             if name not in _OWN:
                 setattr(child, name, _copied(getattr(cohort, name)))
-        for topic in child.sub_at:
-            self.topic_subs[topic][child.id] = child
+        for topic, start in child.sub_at.items():
+            self.topic_subs[topic][child.id] = (child, start, child.received[topic])
         self.cohorts.append(child)
         self.engine.record("split", cohort.id, child.id, k)
         return child
@@ -831,7 +870,7 @@ class Simulation:
                 cohort.idle_closed = False
                 self._attempt(cohort, cohort.epoch)
             else:
-                cohort.joined_during_drop.update(new)
+                cohort.joined_during_drop |= set(new)
 
     def _chosen(self, cohort: Cohort, population: PopulationConfig, n: int, entity: str) -> list[Instance]:
         """The instances of ``entity`` the page of ``cohort`` follows under the population's n-th follow rule."""
@@ -1012,12 +1051,9 @@ class Simulation:
             metrics.never_reconnected = sum(c.n for c in cohorts if c.down_since >= 0 and not c.connected)
             metrics.never_connected = sum(c.n for c in cohorts if not c.conn_intervals)
             metrics.never_resubscribed = sum(c.n for c in cohorts if c.resub_from >= 0)
-            history = DeliveryHistory(
-                sent=tuple(self.sent),
-                clients=tuple(self._trace(c, end) for c in cohorts),
-                latency_bound_ms=bound,
-            )
-            report = check_delivery(history, self.behaviour.allowed_anomalies)
+            # Each group's trace is made as the checker reaches it and dropped after: never all at once.
+            traces = (self._trace(c, end) for c in cohorts)
+            report = check_traces(self.sent, traces, bound, self.behaviour.allowed_anomalies)
             self._losses(metrics, cohorts, report)
             metrics.checker = {
                 "ok": report.ok,
@@ -1057,6 +1093,15 @@ class Simulation:
         metrics.lost_per_client_mean = lost / clients
         metrics.lost_per_client_max = max((report.lost_by_client.get(c.name, 0) for c in cohorts), default=0)
         metrics.unrecovered_per_client_mean = (lost - report.recovered) / clients
+
+
+# Handed to a policy that draws nothing: a group's own stream is made only for a policy with jitter.
+_NO_DRAW = random.Random(0)
+
+
+def _delay(policy: BackoffPolicy, attempt: int, cohort: Cohort) -> float | None:
+    """``policy``'s delay before ``attempt``, drawn from the group's stream only when the policy has jitter."""
+    return policy.delay_ms(attempt, cohort.rng if policy.jitter != "none" else _NO_DRAW)
 
 
 def _steady_delay(policy: BackoffPolicy, attempt: int) -> float | None:
