@@ -1197,8 +1197,12 @@ def _annotated(parsed: Any, body: str) -> dict[str, object] | None:
     body_lines = body.split("\n")
     taken: dict[int, int] = {}
 
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
+    # Depth first in document order (RETURNs sharing a line take its targets in turn), with an
+    # explicit stack: only dicts and lists are pushed, the scalars of the tree are never visited.
+    stack: list[Any] = [function]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict:
             statement = node.get("PLpgSQL_stmt_return")
             if isinstance(statement, dict) and "expr" not in statement:
                 lineno = statement.get("lineno")
@@ -1209,13 +1213,9 @@ def _annotated(parsed: Any, body: str) -> dict[str, object] | None:
                     if index < len(targets):
                         statement["retvar"] = targets[index].strip('"').lower()
                     taken[lineno] = index + 1
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, list):
-            for item in node:
-                visit(item)
-
-    visit(function)
+            stack.extend(value for value in reversed(node.values()) if type(value) is dict or type(value) is list)
+        else:
+            stack.extend(item for item in reversed(node) if type(item) is dict or type(item) is list)
     return function
 
 

@@ -71,13 +71,22 @@ def func_name(call: ast.FuncCall) -> str:
 
 def iter_nodes(node: Any) -> Iterator[Any]:
     """``node`` and every pglast node below it, depth first, in source order."""
-    if isinstance(node, ast.Node):
-        yield node
-        for name in getattr(type(node), "__slots__", ()):
-            yield from iter_nodes(getattr(node, name, None))
-    elif isinstance(node, tuple | list):
-        for item in node:
-            yield from iter_nodes(item)
+    # An explicit stack, children pushed in reverse: the order of the recursive walk without a
+    # generator per node (expressions are scanned once per statement, for every function).
+    Node = ast.Node
+    stack = [node]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        if isinstance(item, Node):
+            yield item
+            slots = getattr(type(item), "__slots__", ())
+            for name in reversed(tuple(slots)):
+                child = getattr(item, name, None)
+                if child is not None and not isinstance(child, str | int | float | bool):
+                    push(child)
+        elif isinstance(item, tuple | list):
+            stack.extend(reversed(item))
 
 
 def string_const(node: Any) -> str | None:
