@@ -15,6 +15,7 @@ from bcastsim.sqlmodel._cfg import (
     PathFacts,
     build_cfg,
     function_root,
+    graphs_kept,
     parse_condition,
     tg_op_truth,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "Trigger",
     "build_cfg",
     "function_root",
+    "graphs_kept",
     "load_catalog",
     "load_catalog_text",
     "normalize_type",
