@@ -1197,25 +1197,33 @@ def _annotated(parsed: Any, body: str) -> dict[str, object] | None:
     body_lines = body.split("\n")
     taken: dict[int, int] = {}
 
-    # Depth first in document order (RETURNs sharing a line take its targets in turn), with an
-    # explicit stack: only dicts and lists are pushed, the scalars of the tree are never visited.
-    stack: list[Any] = [function]
-    while stack:
-        node = stack.pop()
-        if type(node) is dict:
-            statement = node.get("PLpgSQL_stmt_return")
-            if isinstance(statement, dict) and "expr" not in statement:
-                lineno = statement.get("lineno")
-                if isinstance(lineno, int) and 1 <= lineno <= len(body_lines):
-                    text = body_lines[lineno - 1].split("--")[0]
-                    targets = _RETURN_TARGET.findall(text)
-                    index = taken.get(lineno, 0)
-                    if index < len(targets):
-                        statement["retvar"] = targets[index].strip('"').lower()
-                    taken[lineno] = index + 1
-            stack.extend(value for value in reversed(node.values()) if type(value) is dict or type(value) is list)
-        else:
-            stack.extend(item for item in reversed(node) if type(item) is dict or type(item) is list)
+    def visit(node: dict[str, Any]) -> None:
+        statement = node.get("PLpgSQL_stmt_return")
+        if isinstance(statement, dict) and "expr" not in statement:
+            lineno = statement.get("lineno")
+            if isinstance(lineno, int) and 1 <= lineno <= len(body_lines):
+                text = body_lines[lineno - 1].split("--")[0]
+                targets = _RETURN_TARGET.findall(text)
+                index = taken.get(lineno, 0)
+                if index < len(targets):
+                    statement["retvar"] = targets[index].strip('"').lower()
+                taken[lineno] = index + 1
+        # Depth first in document order (RETURNs sharing a line take its targets in turn); the
+        # scalars of the tree, most of it, are not visited.
+        for value in node.values():
+            if type(value) is dict:
+                visit(value)
+            elif type(value) is list:
+                visit_list(value)
+
+    def visit_list(items: list[Any]) -> None:
+        for item in items:
+            if type(item) is dict:
+                visit(item)
+            elif type(item) is list:
+                visit_list(item)
+
+    visit(function)
     return function
 
 
