@@ -32,6 +32,7 @@ _TYPE_ALIASES = {
     "time without time zone": "time",
 }
 
+
 @functools.lru_cache(maxsize=4096)  # a handful of names, asked for by every declaration and column
 def normalize_type(name: str) -> str:
     """``int4`` → ``integer``, ``timestamp with time zone`` → ``timestamptz``, …; lower case."""
