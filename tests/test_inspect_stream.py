@@ -6,6 +6,8 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from bcastsim._commands import inspect as inspect_command
 from bcastsim._io import json_text
@@ -55,3 +57,25 @@ def test_sites_are_written_before_the_last_is_built(monkeypatch: pytest.MonkeyPa
     inspect_command.write_json(catalog, out)
     assert len(written_before) == len(catalog.notify_sites) > 1
     assert written_before == list(range(len(written_before)))
+
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text()
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_VALUES, st.integers(min_value=0, max_value=3))
+@example([float("nan"), {"x": float("-inf"), "y": 1.5e300}, (), {}], 1)
+def test_encoding_is_the_standard_librarys(value: object, depth: int) -> None:
+    """Any JSON value is encoded as json_text encodes it (NaN and infinities as null), at any depth."""
+    expected = json_text(value).removesuffix("\n").replace("\n", "\n" + "  " * depth)
+    assert inspect_command._encoded(value, depth) == expected
+
+
+def test_keys_that_are_not_strings_are_encoded_as_json_does() -> None:
+    """A dict with an int, float, bool or None key is written as json.dumps writes it."""
+    value = {1: "a", 2.5: [True], None: {}, False: []}
+    assert inspect_command._encoded(value, 1) == json_text(value).removesuffix("\n").replace("\n", "\n  ")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Iterable, Iterator, Sequence
+from json.encoder import encode_basestring as _escape
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bcastsim._io import _finite
@@ -190,11 +192,50 @@ def document(catalog: Catalog, *, include_graph: bool = False) -> dict[str, Any]
     }
 
 
+def _json(value: Any, indent: str) -> str:
+    """``value`` as ``json.dumps(value, indent=2, ensure_ascii=False)`` writes it at ``indent``; NaN and
+    infinities as ``null`` (as ``json_text`` does).
+
+    The standard library indents in pure Python, a generator step per token; this is the same
+    text built by joins, the strings escaped by its C encoder.
+    """
+    if isinstance(value, str):
+        return _escape(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return float.__repr__(value) if math.isfinite(value) else "null"
+    inner = indent + "  "
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        return "[\n" + inner + (",\n" + inner).join([_json(item, inner) for item in value]) + "\n" + indent + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        if not all(type(key) is str for key in value):
+            return _slow(value, indent)
+        items = [_escape(key) + ": " + _json(item, inner) for key, item in value.items()]
+        return "{\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "}"
+    return _slow(value, indent)
+
+
+def _slow(value: object, indent: str) -> str:
+    # What the fast path does not know (a key that is not a string, an object JSON cannot hold): the
+    # standard library's answer, or its TypeError.
+    text = json.dumps(_finite(value), indent=2, ensure_ascii=False, allow_nan=False)
+    return text.replace("\n", "\n" + indent)
+
+
 def _encoded(value: Any, depth: int) -> str:
     """``value`` as ``json.dumps(..., indent=2)`` writes it ``depth`` levels down a document."""
-    text = json.dumps(_finite(value), indent=2, ensure_ascii=False, allow_nan=False)
-    # JSON strings hold no raw newline: every newline is the indentation's.
-    return text.replace("\n", "\n" + "  " * depth) if depth else text
+    return _json(value, "  " * depth)
 
 
 def _chunks(sections: Iterable[tuple[str, Any, bool]]) -> Iterator[str]:
