@@ -65,8 +65,8 @@ class Suppressions:
 
     def matching(self, finding: Finding, key: str | None = None) -> list[SuppressionComment]:
         """The comments that suppress ``finding`` (``key``: its file, when its path is shown differently)."""
-        if finding.path is None:
-            return []
+        if finding.path is None or not self.comments:
+            return []  # (most projects have no comment: no path to resolve per finding)
         path = key or _key(finding.path)
         found = []
         span = self._statement(path, finding.line) if finding.line is not None else None
