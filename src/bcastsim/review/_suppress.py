@@ -11,6 +11,7 @@ ones are reported.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -122,6 +123,7 @@ def _key(path: str | Path) -> str:
     return str(Path(path).resolve())
 
 
+@functools.lru_cache(maxsize=16)  # rules ask again for the spans of the file each finding sits in
 def statement_spans(text: str) -> tuple[tuple[int, int], ...]:
     """Each statement's first and last line, its leading comments included; none when it does not parse."""
     import pglast

@@ -101,7 +101,8 @@ class Walker(FunctionContext):
         # The PL/pgSQL tree drops type modifiers (varchar(32) → varchar): read them back
         # from the declaration line (trigger variables, declared by PL/pgSQL itself, have none).
         body_lines = self._body_lines() if isinstance(lineno, int) and lineno >= 1 else ()
-        if isinstance(lineno, int) and 1 <= lineno <= len(body_lines):
+        # (Only a line with a parenthesis can hold one: most declarations compile no pattern.)
+        if isinstance(lineno, int) and 1 <= lineno <= len(body_lines) and "(" in body_lines[lineno - 1]:
             pattern = rf"\b{re.escape(name)}\s+(?:constant\s+)?[\w\s.\"]+?\(\s*(\d+)\s*(?:,\s*(-?\d+)\s*)?\)"
             match = re.search(pattern, body_lines[lineno - 1], flags=re.IGNORECASE)
             if match:
