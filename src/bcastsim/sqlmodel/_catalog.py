@@ -1268,7 +1268,8 @@ def _annotated(parsed: Any, body: str) -> dict[str, object] | None:
             elif type(item) is list:
                 visit_list(item)
 
-    visit(function)
+    # Statements sit under the function's action; its datums (variables) hold none.
+    visit({key: value for key, value in function.items() if key != "datums"})
     return function
 
 
