@@ -10,6 +10,8 @@ modelled become diagnostics.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import gc
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -1043,15 +1045,33 @@ def load_catalog(paths: Sequence[str | Path] | str | Path, *, migrations: str | 
     """
     if isinstance(paths, str | Path):
         paths = [paths]
-    loader = _Loader(migrations)
-    files = _expand(paths, migrations)
-    for path, shown in files:
-        loader.load_file(path, shown)
-    catalog = loader.finish()
-    catalog.paths = tuple(shown for _, shown in files)
-    # Analyse now so that expression errors surface here and diagnostics are complete.
-    catalog.notify_sites  # noqa: B018
+    with _no_cycle_collection():
+        loader = _Loader(migrations)
+        files = _expand(paths, migrations)
+        for path, shown in files:
+            loader.load_file(path, shown)
+        catalog = loader.finish()
+        catalog.paths = tuple(shown for _, shown in files)
+        # Analyse now so that expression errors surface here and diagnostics are complete.
+        catalog.notify_sites  # noqa: B018
     return catalog
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """No cyclic garbage collection while a catalog is built, as it was before when the block ends.
+
+    Loading allocates a few hundred objects per function and keeps most of them: each full
+    collection walks everything kept so far, so the collector's work grows faster than the input
+    (15 % of ``check`` at 10,000 functions). Reference counting still frees what is dropped.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_catalog_text(text: str, path: str = "<sql>") -> Catalog:
