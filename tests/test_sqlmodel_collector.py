@@ -1,4 +1,4 @@
-"""Loading a catalog pauses the cyclic garbage collector and leaves it as it found it."""
+"""Loading a catalog and running the rules pause the cyclic garbage collector and leave it as they found it."""
 
 from __future__ import annotations
 
@@ -36,4 +36,12 @@ def test_collector_enabled_again_after_bad_input(tmp_path: Path) -> None:
     bad.write_text("CREATE TABLE (;\n")
     with pytest.raises(InputError):
         load_catalog([bad])
+    assert gc.isenabled()
+
+
+def test_collector_enabled_again_after_the_rules() -> None:
+    """`check` (loading, then every rule) leaves an enabled collector enabled."""
+    from bcastsim.review import check
+
+    assert check([SEED_TRIGGERS]).entries
     assert gc.isenabled()

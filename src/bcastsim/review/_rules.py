@@ -35,7 +35,7 @@ from bcastsim.review._listen import project_listens
 from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
 from bcastsim.review._suppress import statement_spans
-from bcastsim.sqlmodel import graphs_kept, object_bytes
+from bcastsim.sqlmodel import collection_paused, graphs_kept, object_bytes
 
 if TYPE_CHECKING:
     from bcastsim.sqlmodel import Catalog, Function, NotifySite, Trigger
@@ -1469,7 +1469,7 @@ def run_rules(catalog: Catalog, config: ReviewConfig, rules: Iterable[Rule] = RU
         listens = project_listens(root) if root is not None else {}
     ctx = RuleContext(catalog, config, listens)
     findings: list[Finding] = []
-    with graphs_kept():
+    with graphs_kept(), collection_paused():
         for rule in rules:
             if config.rule_enabled(rule.id):
                 findings.extend(rule.check(ctx, rule))

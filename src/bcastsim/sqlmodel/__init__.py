@@ -7,7 +7,7 @@ TRIGGER``) and returns a :class:`Catalog`; ``catalog.notify_sites`` lists every
 the PL/pgSQL functions, with its channel template, payload fields and their lineage.
 """
 
-from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text
+from bcastsim.sqlmodel._catalog import collection_paused, load_catalog, load_catalog_text
 from bcastsim.sqlmodel._cfg import (
     ALL_OPERATIONS,
     CfgNode,
@@ -60,6 +60,7 @@ __all__ = [
     "Transport",
     "Trigger",
     "build_cfg",
+    "collection_paused",
     "function_root",
     "graphs_kept",
     "load_catalog",
