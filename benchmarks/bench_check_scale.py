@@ -9,7 +9,8 @@ trigger and a pg_notify of a JSON payload (every function has a notify site, a p
 trigger to find). Then, each in its own process and taking turns (``benchmarks/_measure.py``):
 
 * **parse (floor)**: pglast parses the file and every PL/pgSQL body, and nothing else;
-* **inspect**: the catalog and the JSON document ``bcastsim inspect --format json`` prints;
+* **inspect**: the catalog and the JSON text ``bcastsim inspect --format json`` prints, written as it is
+  produced (``write_json``) to a sink that only counts it, as the command writes it to standard output;
 * **check**: every review rule over the same file, as ``bcastsim check`` runs them.
 
 Each prints the CPU of its own phase ("core CPU", without interpreter start-up and imports); the
@@ -47,11 +48,21 @@ def sql_with_functions(count: int) -> str:
     return _TABLE + "".join(_FUNCTION.format(i=i) for i in range(count))
 
 
+class _Sink:
+    """A text stream that keeps nothing but the number of characters written to it."""
+
+    chars = 0
+
+    def write(self, text: str) -> int:
+        self.chars += len(text)
+        return len(text)
+
+
 def _phase(kind: str, path: Path) -> dict[str, object]:
     """One kind of work on one file, timed in this process (imports are done before the clock starts)."""
     import pglast
 
-    from bcastsim._commands.inspect import document
+    from bcastsim._commands.inspect import write_json
     from bcastsim.review import check
     from bcastsim.sqlmodel import load_catalog
 
@@ -67,8 +78,10 @@ def _phase(kind: str, path: Path) -> dict[str, object]:
                 bodies += 1
         done: dict[str, object] = {"functions": bodies}
     elif kind == "inspect":
-        doc = document(load_catalog([path]))
-        done = {"functions": doc["summary"]["functions"], "bytes": len(json.dumps(doc))}
+        sink = _Sink()
+        catalog = load_catalog([path])
+        write_json(catalog, sink)  # type: ignore[arg-type]
+        done = {"functions": len(catalog.functions), "json_chars": sink.chars}
     else:
         done = {"findings": len(check([path]).entries)}
     return {**done, "core_cpu_s": round(time.process_time() - start, 4)}

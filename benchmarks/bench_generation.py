@@ -223,7 +223,13 @@ def main() -> int:
     histories = [
         candidate("histories shop", "--role", "histories", "--schema", "shop", floor="hypothesis trivial"),
         candidate(
-            "histories shop fast", "--role", "histories", "--schema", "shop", "--profile", "fast",
+            "histories shop fast",
+            "--role",
+            "histories",
+            "--schema",
+            "shop",
+            "--profile",
+            "fast",
             floor="hypothesis trivial",
         ),
         candidate("hypothesis trivial", "--role", "trivial"),

@@ -56,8 +56,7 @@ def corpus_root(explicit: str | None, files: Sequence[dict[str, Any]]) -> Path:
 
 def run_cli(*args: str) -> tuple[int, dict[str, Any] | None, str]:
     """Exit status, parsed JSON document (None when stdout is not JSON) and stderr of one CLI run."""
-    proc = subprocess.run([sys.executable, "-m", "bcastsim.cli", *args], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run([sys.executable, "-m", "bcastsim.cli", *args], capture_output=True, text=True, check=False)
     try:
         document = json.loads(proc.stdout) if proc.stdout.strip() else None
     except json.JSONDecodeError:
@@ -71,8 +70,11 @@ def _on(item: dict[str, Any], path: Path) -> bool:
 
 
 def _loud(findings: Sequence[dict[str, Any]], path: str) -> set[tuple[str, str, str]]:
-    return {(f["rule"], f.get("function") or "", f["message"].replace(path, "FILE"))
-            for f in findings if f.get("severity") in ("error", "warning")}
+    return {
+        (f["rule"], f.get("function") or "", f["message"].replace(path, "FILE"))
+        for f in findings
+        if f.get("severity") in ("error", "warning")
+    }
 
 
 def try_patches(paths: Sequence[str], report: dict[str, Any] | None) -> dict[str, int]:
@@ -87,16 +89,21 @@ def try_patches(paths: Sequence[str], report: dict[str, Any] | None) -> dict[str
             for path, copy in zip(paths, copies, strict=True):
                 shutil.copy(path, copy)
             target = copies[paths.index(finding["path"])]
-            applied = subprocess.run(["patch", "--quiet", target], input=finding["patch"], text=True,
-                                     capture_output=True, check=False)
+            applied = subprocess.run(
+                ["patch", "--quiet", target], input=finding["patch"], text=True, capture_output=True, check=False
+            )
             if applied.returncode:
                 continue
             counts["applied"] += 1
             _, after, _ = run_cli("check", "--format", "json", *copies)
             found = (after or {}).get("findings", [])
             message = finding["message"].replace(finding["path"], target)
-            if not any(f["rule"] == finding["rule"] and f.get("function") == finding.get("function")
-                       and f["message"] == message for f in found):
+            if not any(
+                f["rule"] == finding["rule"]
+                and f.get("function") == finding.get("function")
+                and f["message"] == message
+                for f in found
+            ):
                 counts["gone"] += 1
             before = _loud([f for f in report["findings"] if f.get("path") == finding["path"]], finding["path"])
             if _loud([f for f in found if f.get("path") == target], target) - before:
@@ -115,30 +122,33 @@ def measure(group: Sequence[tuple[Path, dict[str, Any]]], patches: bool = False)
         expected = {site["line"] for site in entry.get("expected_sites", []) if site["runs"]}
         never_run = {site["line"] for site in entry.get("expected_sites", []) if not site["runs"]}
         found = {int(site["line"]) for site in (document or {}).get("notify_sites", []) if _on(site, path)}
-        findings = [f for f in (report or {}).get("findings", [])
-                    if f.get("severity") in ("error", "warning") and _on(f, path)]
+        findings = [
+            f for f in (report or {}).get("findings", []) if f.get("severity") in ("error", "warning") and _on(f, path)
+        ]
         judged = {(v["rule"], v["line"]): v["true_problem"] for v in entry.get("verdicts", [])}
         verdicts = [judged.get((f["rule"], f["line"])) for f in findings]
-        rows.append({
-            "file": entry["local_path"],
-            "transport": entry["transport"],
-            "inspect_status": status,
-            "refused": status == 2,
-            "valid_refused": status == 2 and entry.get("valid_sql", True),
-            "traceback": "Traceback" in stderr or "Traceback" in check_stderr,
-            "error": stderr.strip().splitlines()[-1] if status == 2 and stderr.strip() else "",
-            "expected": len(expected),
-            "matched": len(expected & found),
-            "extra": len(found - expected - never_run),
-            "never_run_reported": len(found & never_run),
-            "check_status": check_status,
-            "findings": len(findings),
-            "true": verdicts.count(True),
-            "false": verdicts.count(False),
-            "unjudged": verdicts.count(None),
-            "by_rule": dict(Counter(f"{f['rule']}:{f['severity']}" for f in findings)),
-            "patches": tried if path == group[0][0] else {},
-        })
+        rows.append(
+            {
+                "file": entry["local_path"],
+                "transport": entry["transport"],
+                "inspect_status": status,
+                "refused": status == 2,
+                "valid_refused": status == 2 and entry.get("valid_sql", True),
+                "traceback": "Traceback" in stderr or "Traceback" in check_stderr,
+                "error": stderr.strip().splitlines()[-1] if status == 2 and stderr.strip() else "",
+                "expected": len(expected),
+                "matched": len(expected & found),
+                "extra": len(found - expected - never_run),
+                "never_run_reported": len(found & never_run),
+                "check_status": check_status,
+                "findings": len(findings),
+                "true": verdicts.count(True),
+                "false": verdicts.count(False),
+                "unjudged": verdicts.count(None),
+                "by_rule": dict(Counter(f"{f['rule']}:{f['severity']}" for f in findings)),
+                "patches": tried if path == group[0][0] else {},
+            }
+        )
     return rows
 
 
@@ -147,12 +157,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--corpus", help="directory holding the corpus copies")
     parser.add_argument("--only", help="measure only files whose local_path contains this text")
     parser.add_argument("--json", help="also write the per-file rows to this JSON file")
-    parser.add_argument("--per-project", action="store_true",
-                        help="run each project's files together, in manifest order, instead of one file at a time")
-    parser.add_argument("--patches", action="store_true",
-                        help="also apply every printed patch to a copy and check it again")
-    parser.add_argument("--further", action="store_true",
-                        help="measure the manifest's further files (projects not in the corpus) instead")
+    parser.add_argument(
+        "--per-project",
+        action="store_true",
+        help="run each project's files together, in manifest order, instead of one file at a time",
+    )
+    parser.add_argument(
+        "--patches", action="store_true", help="also apply every printed patch to a copy and check it again"
+    )
+    parser.add_argument(
+        "--further",
+        action="store_true",
+        help="measure the manifest's further files (projects not in the corpus) instead",
+    )
     options = parser.parse_args(argv)
     files: list[dict[str, Any]] = tomllib.loads(MANIFEST.read_text())["further_file" if options.further else "file"]
     if options.further:
@@ -162,16 +179,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = found
     else:
         root = corpus_root(options.corpus, files)
-    chosen = [(root / entry["local_path"], entry) for entry in files
-              if not options.only or options.only in entry["local_path"]]
+    chosen = [
+        (root / entry["local_path"], entry)
+        for entry in files
+        if not options.only or options.only in entry["local_path"]
+    ]
     groups: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
     for path, entry in chosen:
         groups.setdefault(entry["project"] if options.per_project else entry["local_path"], []).append((path, entry))
     rows = [row for group in groups.values() for row in measure(group, options.patches)]
     print(f"{'inspect':>7} {'sites':>7} {'extra':>5} {'check':>5} {'err+warn':>8}  file")
     for row in rows:
-        print(f"{row['inspect_status']:>7} {row['matched']:>3}/{row['expected']:<3} {row['extra']:>5} "
-              f"{row['check_status']:>5} {row['findings']:>8}  {row['file']}")
+        print(
+            f"{row['inspect_status']:>7} {row['matched']:>3}/{row['expected']:<3} {row['extra']:>5} "
+            f"{row['check_status']:>5} {row['findings']:>8}  {row['file']}"
+        )
         if row["error"]:
             print(f"{'':>37}{row['error']}")
     expected = sum(row["expected"] for row in rows)
@@ -180,24 +202,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     for row in rows:
         rules.update(row["by_rule"])
     print()
-    print(f"files: {len(rows)}; refused: {sum(row['refused'] for row in rows)} "
-          f"(valid SQL: {sum(row['valid_refused'] for row in rows)}); "
-          f"tracebacks: {sum(row['traceback'] for row in rows)}")
-    print(f"site recall: {matched}/{expected} = {matched / expected if expected else 1.0:.3f}; "
-          f"extra sites: {sum(row['extra'] for row in rows)}; "
-          f"never-run sites reported as sites: {sum(row['never_run_reported'] for row in rows)}")
+    print(
+        f"files: {len(rows)}; refused: {sum(row['refused'] for row in rows)} "
+        f"(valid SQL: {sum(row['valid_refused'] for row in rows)}); "
+        f"tracebacks: {sum(row['traceback'] for row in rows)}"
+    )
+    print(
+        f"site recall: {matched}/{expected} = {matched / expected if expected else 1.0:.3f}; "
+        f"extra sites: {sum(row['extra'] for row in rows)}; "
+        f"never-run sites reported as sites: {sum(row['never_run_reported'] for row in rows)}"
+    )
     true, false = sum(row["true"] for row in rows), sum(row["false"] for row in rows)
-    print(f"error+warning findings: {sum(row['findings'] for row in rows)}; judged true: {true}, "
-          f"false: {false}, unjudged: {sum(row['unjudged'] for row in rows)}; "
-          f"precision: {true / (true + false) if true + false else 1.0:.3f}")
+    print(
+        f"error+warning findings: {sum(row['findings'] for row in rows)}; judged true: {true}, "
+        f"false: {false}, unjudged: {sum(row['unjudged'] for row in rows)}; "
+        f"precision: {true / (true + false) if true + false else 1.0:.3f}"
+    )
     for rule, count in sorted(rules.items()):
         print(f"  {rule}: {count}")
     if options.patches:
         tried: Counter[str] = Counter()
         for row in rows:
             tried.update(row["patches"])
-        print(f"patches printed: {tried['patched']}; applied by patch(1): {tried['applied']}; "
-              f"finding gone after: {tried['gone']}; a new warning or error after: {tried['new_loud']}")
+        print(
+            f"patches printed: {tried['patched']}; applied by patch(1): {tried['applied']}; "
+            f"finding gone after: {tried['gone']}; a new warning or error after: {tried['new_loud']}"
+        )
     if options.json:
         Path(options.json).write_text(json.dumps(rows, indent=1) + "\n")
     return 0

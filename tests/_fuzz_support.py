@@ -302,9 +302,7 @@ def _plpgsql(statement: str) -> str:
 def hostile_sql(draw: st.DrawFn) -> HostileSql:
     """A file with one statement that needs a superuser, at some place, maybe in an EXCEPTION block or suppressed."""
     kind = draw(st.sampled_from(sorted(PRIVILEGED_STATEMENTS)))
-    statement = draw(st.sampled_from(PRIVILEGED_STATEMENTS[kind])).format(
-        path=draw(_SAFE_WORD), role=draw(_IDENTIFIER)
-    )
+    statement = draw(st.sampled_from(PRIVILEGED_STATEMENTS[kind])).format(path=draw(_SAFE_WORD), role=draw(_IDENTIFIER))
     place = draw(st.sampled_from(PLACES))
     if place == "sql" and not statement.startswith(("SELECT", "COPY", "SET")):
         place = "top"  # DDL in a SQL function's body would not be created when the function is

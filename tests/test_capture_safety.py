@@ -55,9 +55,7 @@ _UNENCODABLE = st.one_of(
 @pytest.mark.bcastsim_allow_vacuous  # refusals are the point: nothing is meant to fire
 @settings(max_examples=20)
 @given(text=_UNENCODABLE, isolate=st.booleans())
-def test_nul_and_surrogates_fail_with_postgres_sqlstate(
-    bcastsim_shared_db: Database, text: str, isolate: bool
-) -> None:
+def test_nul_and_surrogates_fail_with_postgres_sqlstate(bcastsim_shared_db: Database, text: str, isolate: bool) -> None:
     """NUL and lone surrogates are refused with 22021 by the capture and by the model, and nothing commits."""
     statement = f"SELECT length('{text}')"
     real = bcastsim_shared_db.run_transaction([statement], isolate_statements=isolate)

@@ -326,9 +326,7 @@ def gapped_histories(draw: st.DrawFn) -> DeliveryHistory:
     kept = [
         m
         for m in sent
-        if any(iv.contains(m.time_ms) for iv in subscribed)
-        and (not m.private or authorized)
-        and draw(st.booleans())
+        if any(iv.contains(m.time_ms) for iv in subscribed) and (not m.private or authorized) and draw(st.booleans())
     ]
     wanted = {"t": (Interval(cut[0], 12_000),)} if draw(st.booleans()) else {}
     refetched = (float(draw(st.integers(0, 12_000))),) if draw(st.booleans()) else ()

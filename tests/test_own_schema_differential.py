@@ -101,7 +101,15 @@ def test_a_domain_check_fails_before_not_null_alike(
 
 
 _BYTEA_LITERALS = [
-    r"'\x0aff'", r"'\x0A ff'", "'plain é'", r"'a\\b'", r"'\001\377'", "''", r"'\x0'", r"'\xzz'", r"'bad\q'"
+    r"'\x0aff'",
+    r"'\x0A ff'",
+    "'plain é'",
+    r"'a\\b'",
+    r"'\001\377'",
+    "''",
+    r"'\x0'",
+    r"'\xzz'",
+    r"'bad\q'",
 ]
 
 
@@ -115,8 +123,6 @@ def test_bytea_input_and_output_agree(bcastsim_database_factory: Callable[[Seque
     with differential_of(bcastsim_database_factory, files) as differential:
         mismatches = differential.run_history(history)
     assert not mismatches, "\n".join(str(m) for m in mismatches)
-
-
 
 
 @pytest.mark.parametrize(

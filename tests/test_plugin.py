@@ -10,7 +10,7 @@ from pathlib import Path
 
 SHOP_DB = Path(__file__).parents[1] / "examples" / "shop" / "db"
 
-_VACUOUS_TESTS = '''
+_VACUOUS_TESTS = """
 from hypothesis import given, settings, strategies as st
 from bcastsim.db import DatabaseModel
 
@@ -29,7 +29,7 @@ def test_deletes_of_missing_orders(key):
 def test_orders_of_nobody(total):
     MODEL.reset()
     MODEL.run_transaction([f"INSERT INTO orders (id, customer_id, total) VALUES ('o1', 'nobody', {{total}})"])
-'''
+"""
 
 
 def _pytest(project: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -122,7 +122,7 @@ def test_allow_vacuous_marker_opts_out(tmp_path: Path) -> None:
     assert "0/4 notify sites fired" in result.stdout
 
 
-_PARTIAL_TESTS = '''
+_PARTIAL_TESTS = """
 from hypothesis import given, settings, strategies as st
 from bcastsim.db import DatabaseModel
 
@@ -135,7 +135,7 @@ def test_orders_only(total):
     MODEL.reset()
     MODEL.run_transaction(["INSERT INTO customers (id, email, name) VALUES ('c1', 'a@b', 'A')",
                            f"INSERT INTO orders (id, customer_id, total) VALUES ('o1', 'c1', {{total}})"])
-'''
+"""
 
 
 def test_partial_property_tests_fail_below_the_min_site_share(tmp_path: Path) -> None:

@@ -206,7 +206,7 @@ def test_replay_script_reproduces_without_bcastsim(tmp_path: Path) -> None:
         assert str(tmp_path) not in written.read_text()
     assert not replay["module"].startswith("/")
     header = script.read_text().split("\n", 6)[:6]
-    assert not any("resolve(__dirname, \"/" in line for line in header)
+    assert not any('resolve(__dirname, "/' in line for line in header)
     steps = out["schedules"][0]
     assert len(steps) == len(replay["schedules"][0]["ops"])
     assert steps[-1]["sent"] is not None

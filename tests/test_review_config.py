@@ -40,8 +40,15 @@ def test_config_schema_loads_the_tables_for_a_trigger_only_file(
     monkeypatch.chdir(_project(tmp_path, 'schema = ["db/schema.sql", "db/realtime.sql"]\n'))
     _, configured = _json(capsys, "check", "db/0002_triggers.sql", "--format", "json")
     _, explicit = _json(
-        capsys, "check", "db/0002_triggers.sql", "--schema", "db/schema.sql", "--schema", "db/realtime.sql",
-        "--format", "json",
+        capsys,
+        "check",
+        "db/0002_triggers.sql",
+        "--schema",
+        "db/schema.sql",
+        "--schema",
+        "db/realtime.sql",
+        "--format",
+        "json",
     )
     _, bare = _json(capsys, "check", "db/0002_triggers.sql", "--format", "json", "--schema", "db/realtime.sql")
     assert configured["findings"] == explicit["findings"]
@@ -64,7 +71,7 @@ def test_nearest_config_upward_is_read(tmp_path: Path) -> None:
     outer = tmp_path / "monorepo"
     (outer / "apps" / "shop" / "db").mkdir(parents=True)
     (outer / "pyproject.toml").write_text('[tool.bcastsim]\ntransport = "postgres"\n')
-    (outer / "apps" / "pyproject.toml").write_text('[tool.ruff]\nline-length = 100\n')
+    (outer / "apps" / "pyproject.toml").write_text("[tool.ruff]\nline-length = 100\n")
     assert find_config(outer / "apps" / "shop" / "db") == outer / "pyproject.toml"
     (outer / "apps" / "shop" / "pyproject.toml").write_text("[tool.bcastsim]\n")
     assert find_config(outer / "apps" / "shop" / "db" / "x.sql") == outer / "apps" / "shop" / "pyproject.toml"

@@ -312,7 +312,7 @@ def test_what_a_statement_runs_that_a_privilege_guards(query: str, needs: list[t
     [
         ("PL/pgSQL function item_audit() line 3 at EXECUTE", ("item_audit", 3)),
         (
-            'PL/pgSQL function realtime.send(jsonb,text,text,boolean) line 6 at SQL statement\n'
+            "PL/pgSQL function realtime.send(jsonb,text,text,boolean) line 6 at SQL statement\n"
             'SQL statement "SELECT realtime.send(x)"\nPL/pgSQL function item_send() line 3 at PERFORM',
             ("item_send", 3),
         ),

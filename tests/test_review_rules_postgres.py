@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "tests" / "fixtures" / "sql" / "review" / "rules"
 FIXTURE_SCHEMA = [ROOT / "sql" / "realtime.sql", ROOT / "tests" / "fixtures" / "sql" / "review" / "schema.sql"]
 
+
 def test_caught_error_drops_the_notification_in_postgres(bcastsim_server: EphemeralPostgres) -> None:
     """What notify-rolled-back-with-block warns of happens: the caught error discards the block's NOTIFY."""
     path = RULES / "notify-rolled-back-with-block.unsafe.sql"

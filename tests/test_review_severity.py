@@ -100,7 +100,6 @@ def test_byte_arithmetic_holds_in_postgres(bcastsim_server: EphemeralPostgres) -
             database.execute(insert.format(n=1, chars=room - 1))
 
 
-
 ZONE = ROOT / "tests" / "fixtures" / "sql" / "review" / "rules" / "timestamp-session-zone.unsafe.sql"
 
 

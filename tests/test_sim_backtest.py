@@ -122,9 +122,7 @@ def test_failure_search_counts_refusals_on_the_connection_cap() -> None:
     scenario = load_scenario("backtest").with_overrides(
         backtest={"failure_plan": "capped", "audiences": (250, 495, 500, 750)}
     )
-    report = simulate(
-        scenario, architectures=["postgres_changes"], plans=plans, compare_profiles=(), reference_plan=""
-    )
+    report = simulate(scenario, architectures=["postgres_changes"], plans=plans, compare_profiles=(), reference_plan="")
     assert report.backtest is not None
     search = report.backtest["failure_search"]
     assert report.backtest["connections_cap"] == 500

@@ -55,9 +55,13 @@ def test_comment_on_another_statement_is_unused(tmp_path: Path) -> None:
     unused = [e.finding for e in report.entries if e.finding.rule == UNUSED_SUPPRESSION_RULE]
     assert len(unused) == 1
     assert unused[0].severity.value == "note"
-    assert unused[0].line == text.splitlines().index(
-        "CREATE TRIGGER item_definer_trigger -- bcastsim: ignore[security-definer-search-path]"
-    ) + 1
+    assert (
+        unused[0].line
+        == text.splitlines().index(
+            "CREATE TRIGGER item_definer_trigger -- bcastsim: ignore[security-definer-search-path]"
+        )
+        + 1
+    )
 
 
 def test_ignore_file_suppresses_the_rule_in_the_whole_file(tmp_path: Path) -> None:

@@ -103,7 +103,8 @@ _FUNCTIONS = [
 # RLS policy on the changed row for that subscriber, and the ones who may see it are gathered into an
 # array one element at a time. Written here from that description; bids gets a policy with a join (the
 # bid's artwork must belong to an event) and a claims check (the audience), and every subscriber passes it.
-_RLS_SETUP = """
+_RLS_SETUP = (
+    """
 DO $rls$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
     CREATE ROLE authenticated NOLOGIN;
@@ -111,7 +112,9 @@ DO $rls$ BEGIN
 END $rls$;
 GRANT USAGE ON SCHEMA public TO authenticated;
 GRANT SELECT ON bids, art, events TO authenticated;
-""" + BIDS_POLICY + """
+"""
+    + BIDS_POLICY
+    + """
 CREATE TABLE bcastsim_cal_subscriber (id uuid PRIMARY KEY, watched regclass NOT NULL, claims jsonb NOT NULL);
 -- The subscribers of bids who may see the bid in `change` (one decoded insert: table and row as JSON).
 CREATE OR REPLACE FUNCTION bcastsim_cal_authorize(change jsonb) RETURNS uuid[] LANGUAGE plpgsql AS $cal$
@@ -165,6 +168,7 @@ BEGIN
 END
 $cal$;
 """
+)
 _SUBSCRIBERS = """
 TRUNCATE bcastsim_cal_subscriber;
 INSERT INTO bcastsim_cal_subscriber (id, watched, claims)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Sequence
+from json.encoder import encode_basestring as _escape
+from typing import TYPE_CHECKING, Any, TextIO
 
-from bcastsim._io import json_text
+from bcastsim._io import _finite
 
 if TYPE_CHECKING:
-    from bcastsim.sqlmodel import Catalog, NotifySite, PayloadField, Template
+    from bcastsim.contracts import Contract
+    from bcastsim.sqlmodel import Catalog, Function, NotifySite, PayloadField, Table, Template, Trigger
 
-__all__ = ["HELP", "SCHEMA_VERSION", "configure", "document", "render_text", "run"]
+__all__ = ["HELP", "SCHEMA_VERSION", "configure", "document", "render_text", "run", "write_json"]
 
 HELP = "list the triggers, notify sites, payload lineage and message contracts defined by SQL files"
 
@@ -29,11 +33,11 @@ def run(args: argparse.Namespace) -> int:
     from bcastsim.sqlmodel import load_catalog
 
     catalog = load_catalog(args.paths)
-    doc = document(catalog, include_graph=bool(getattr(args, "graph", False)))
+    include_graph = bool(getattr(args, "graph", False))
     if args.format == "json":
-        sys.stdout.write(json_text(doc))
+        write_json(catalog, sys.stdout, include_graph=include_graph)
     else:
-        sys.stdout.write(render_text(doc))
+        sys.stdout.write(render_text(document(catalog, include_graph=include_graph)))
     return 0
 
 
@@ -94,88 +98,173 @@ def _site_json(site: NotifySite) -> dict[str, Any]:
     }
 
 
+def _table_json(table: Table) -> dict[str, Any]:
+    return {
+        "name": table.name,
+        "path": table.location.path,
+        "line": table.location.line,
+        "primary_key": list(table.primary_key),
+        "columns": [
+            {
+                "name": column.name,
+                "type": column.type_name,
+                "modifiers": list(column.type_modifiers),
+                "not_null": column.not_null,
+                "default": column.default_sql,
+                "references": (
+                    {"table": column.references[0], "column": column.references[1]} if column.references else None
+                ),
+                "unique": column.unique,
+            }
+            for column in table.columns
+        ],
+    }
+
+
+def _function_json(function: Function) -> dict[str, Any]:
+    return {
+        "name": function.name,
+        "path": function.location.path,
+        "line": function.location.line,
+        "body_line": function.body_location.line,
+        "language": function.language,
+        "returns": function.returns,
+        "security_definer": function.security_definer,
+        "search_path": function.search_path,
+        "parameters": [
+            {"name": p.name, "type": p.type_name, "default": p.default_sql, "mode": p.mode} for p in function.parameters
+        ],
+    }
+
+
+def _trigger_json(trigger: Trigger) -> dict[str, Any]:
+    return {
+        "name": trigger.name,
+        "table": trigger.table,
+        "path": trigger.location.path,
+        "line": trigger.location.line,
+        "timing": trigger.timing,
+        "events": list(trigger.events),
+        "update_columns": list(trigger.update_columns),
+        "level": trigger.level,
+        "when": trigger.when_sql,
+        "function": trigger.function,
+        "enabled": trigger.enabled,
+    }
+
+
+def _sections(
+    catalog: Catalog, contracts: Sequence[Contract], *, include_graph: bool
+) -> Iterator[tuple[str, Any, bool]]:
+    """The document's keys in order: (key, value, whether the value is an iterable of list items)."""
+    sites = catalog.notify_sites
+    yield "schema_version", SCHEMA_VERSION, False
+    yield "paths", list(catalog.paths), False
+    summary = {
+        "tables": len(catalog.tables),
+        "functions": len(catalog.functions),
+        "triggers": len(catalog.triggers),
+        "notify_sites": len(sites),
+        "contracts": len(contracts),
+        "diagnostics": len(catalog.diagnostics),
+    }
+    yield "summary", summary, False
+    yield "tables", (_table_json(table) for table in catalog.tables.values()), True
+    yield "functions", (_function_json(function) for function in catalog.functions.values()), True
+    yield "triggers", (_trigger_json(trigger) for trigger in catalog.triggers.values()), True
+    yield "notify_sites", (_site_json(site) for site in sites), True
+    yield "contracts", (contract.to_json() for contract in contracts), True
+    yield "diagnostics", (d.to_json() for d in catalog.diagnostics), True
+    if include_graph:
+        from bcastsim.contracts import delivery_graph, graph_to_json
+
+        yield "graph", graph_to_json(delivery_graph(catalog)), False
+
+
 def document(catalog: Catalog, *, include_graph: bool = False) -> dict[str, Any]:
     """The stable JSON document ``bcastsim inspect --format json`` prints (see docs/inspect.md)."""
-    from bcastsim.contracts import build_contracts, delivery_graph, graph_to_json
+    from bcastsim.contracts import build_contracts
 
-    sites = catalog.notify_sites
-    contracts = build_contracts(sites)
-    doc: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "paths": list(catalog.paths),
-        "summary": {
-            "tables": len(catalog.tables),
-            "functions": len(catalog.functions),
-            "triggers": len(catalog.triggers),
-            "notify_sites": len(sites),
-            "contracts": len(contracts),
-            "diagnostics": len(catalog.diagnostics),
-        },
-        "tables": [
-            {
-                "name": table.name,
-                "path": table.location.path,
-                "line": table.location.line,
-                "primary_key": list(table.primary_key),
-                "columns": [
-                    {
-                        "name": column.name,
-                        "type": column.type_name,
-                        "modifiers": list(column.type_modifiers),
-                        "not_null": column.not_null,
-                        "default": column.default_sql,
-                        "references": (
-                            {"table": column.references[0], "column": column.references[1]}
-                            if column.references
-                            else None
-                        ),
-                        "unique": column.unique,
-                    }
-                    for column in table.columns
-                ],
-            }
-            for table in catalog.tables.values()
-        ],
-        "functions": [
-            {
-                "name": function.name,
-                "path": function.location.path,
-                "line": function.location.line,
-                "body_line": function.body_location.line,
-                "language": function.language,
-                "returns": function.returns,
-                "security_definer": function.security_definer,
-                "search_path": function.search_path,
-                "parameters": [
-                    {"name": p.name, "type": p.type_name, "default": p.default_sql, "mode": p.mode}
-                    for p in function.parameters
-                ],
-            }
-            for function in catalog.functions.values()
-        ],
-        "triggers": [
-            {
-                "name": trigger.name,
-                "table": trigger.table,
-                "path": trigger.location.path,
-                "line": trigger.location.line,
-                "timing": trigger.timing,
-                "events": list(trigger.events),
-                "update_columns": list(trigger.update_columns),
-                "level": trigger.level,
-                "when": trigger.when_sql,
-                "function": trigger.function,
-                "enabled": trigger.enabled,
-            }
-            for trigger in catalog.triggers.values()
-        ],
-        "notify_sites": [_site_json(site) for site in sites],
-        "contracts": [contract.to_json() for contract in contracts],
-        "diagnostics": [d.to_json() for d in catalog.diagnostics],
+    contracts = build_contracts(catalog.notify_sites)
+    return {
+        key: list(value) if items else value
+        for key, value, items in _sections(catalog, contracts, include_graph=include_graph)
     }
-    if include_graph:
-        doc["graph"] = graph_to_json(delivery_graph(catalog))
-    return doc
+
+
+def _json(value: Any, indent: str) -> str:
+    """``value`` as ``json.dumps(value, indent=2, ensure_ascii=False)`` writes it at ``indent``; NaN and
+    infinities as ``null`` (as ``json_text`` does).
+
+    The standard library indents in pure Python, a generator step per token; this is the same
+    text built by joins, the strings escaped by its C encoder.
+    """
+    if isinstance(value, str):
+        return _escape(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return float.__repr__(value) if math.isfinite(value) else "null"
+    inner = indent + "  "
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        return "[\n" + inner + (",\n" + inner).join([_json(item, inner) for item in value]) + "\n" + indent + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        if not all(type(key) is str for key in value):
+            return _slow(value, indent)
+        items = [_escape(key) + ": " + _json(item, inner) for key, item in value.items()]
+        return "{\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "}"
+    return _slow(value, indent)
+
+
+def _slow(value: object, indent: str) -> str:
+    # What the fast path does not know (a key that is not a string, an object JSON cannot hold): the
+    # standard library's answer, or its TypeError.
+    text = json.dumps(_finite(value), indent=2, ensure_ascii=False, allow_nan=False)
+    return text.replace("\n", "\n" + indent)
+
+
+def _encoded(value: Any, depth: int) -> str:
+    """``value`` as ``json.dumps(..., indent=2)`` writes it ``depth`` levels down a document."""
+    return _json(value, "  " * depth)
+
+
+def _chunks(sections: Iterable[tuple[str, Any, bool]]) -> Iterator[str]:
+    yield "{"
+    first = True
+    for key, value, items in sections:
+        yield ("\n" if first else ",\n") + "  " + json.dumps(key, ensure_ascii=False) + ": "
+        first = False
+        if not items:
+            yield _encoded(value, 1)
+            continue
+        empty = True
+        for item in value:
+            yield ("[\n    " if empty else ",\n    ") + _encoded(item, 2)
+            empty = False
+        yield "[]" if empty else "\n  ]"
+    yield "{}\n" if first else "\n}\n"
+
+
+def write_json(catalog: Catalog, out: TextIO, *, include_graph: bool = False) -> None:
+    """Write :func:`document` as JSON text to ``out`` as it is produced, one table, function, site, … at a time.
+
+    The bytes are those of ``json_text(document(catalog))``; the whole document is never held.
+    """
+    from bcastsim.contracts import build_contracts
+
+    contracts = build_contracts(catalog.notify_sites)
+    for chunk in _chunks(_sections(catalog, contracts, include_graph=include_graph)):
+        out.write(chunk)
 
 
 # -- text ----------------------------------------------------------------------------------

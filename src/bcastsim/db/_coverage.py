@@ -252,7 +252,7 @@ class Coverage:
                     guard = f", or its guard ({'; '.join(site.guards)}) never held" if site.guards else ""
                     reasons.append(f"{ran} {operation}s on {table} ran without reaching it (no row matched{guard})")
         if self.unsupported:
-            (construct, count), = self.unsupported.most_common(1)
+            ((construct, count),) = self.unsupported.most_common(1)
             reasons.append(f"the model stopped {count} transactions at {construct}")
         return ", ".join(reasons)
 
@@ -261,7 +261,7 @@ class Coverage:
         if self.transactions == 0:
             return None
         if self.committed == 0 and self.unsupported:
-            (construct, count), = self.unsupported.most_common(1)
+            ((construct, count),) = self.unsupported.most_common(1)
             return f"none of {self.transactions} transactions committed; the model stopped {count} at {construct}"
         if self.committed == 0:
             top = self.failures.most_common(1)

@@ -63,9 +63,7 @@ def observed(result: TransactionResult | TransactionOutcome) -> dict[str, Any]:
         "error": None if result.error is None else (result.error.sqlstate, result.error.step),
         "statement_errors": [(e.sqlstate, e.step) for e in result.statement_errors],
         "notifications": [(n.channel, n.payload) for n in result.notifications],
-        "messages": [
-            (m.topic, m.event, m.extension, m.private, _payload(m.payload)) for m in result.messages
-        ],
+        "messages": [(m.topic, m.event, m.extension, m.private, _payload(m.payload)) for m in result.messages],
         "warnings": list(result.warnings),
     }
 
@@ -136,9 +134,7 @@ class Differential:
         return real, mine, mismatch
 
     def _run_real(self, steps: Sequence[str], commit: bool, isolate_statements: bool) -> TransactionResult:
-        return self.database.run_transaction(
-            [CLOCK_STEP, *steps], commit=commit, isolate_statements=isolate_statements
-        )
+        return self.database.run_transaction([CLOCK_STEP, *steps], commit=commit, isolate_statements=isolate_statements)
 
     def _compare(
         self, real: TransactionResult, steps: Sequence[str], commit: bool, isolate_statements: bool, position: int
@@ -207,6 +203,4 @@ class Differential:
 
 _FALLBACK_NOW = parse_timestamp("2025-08-17 19:00:00+00", with_tz=True).astimezone(UTC)
 # One clock per length of the rendered fraction: "", ".1", ".12", … ".123456".
-_CANDIDATE_NOWS = [
-    _FALLBACK_NOW.replace(microsecond=m) for m in (0, 100000, 120000, 123000, 123400, 123450, 123456)
-]
+_CANDIDATE_NOWS = [_FALLBACK_NOW.replace(microsecond=m) for m in (0, 100000, 120000, 123000, 123400, 123450, 123456)]

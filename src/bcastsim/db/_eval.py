@@ -438,9 +438,7 @@ class Compiler:
         "num_nulls": lambda frame, args: sum(arg is None for arg in args),
     }
 
-    def __init__(
-        self, has_function: Callable[[str], bool], enums: Mapping[str, tuple[str, ...]] | None = None
-    ) -> None:
+    def __init__(self, has_function: Callable[[str], bool], enums: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self._has_function = has_function
         # A cast to an enum names the type; the model's values carry its labels (see enum_type).
         self._enums = dict(enums or {})
@@ -840,9 +838,7 @@ class Compiler:
 
         return run
 
-    def _ctes(
-        self, clause: Any, scope: Scope, tables: dict[str, TableDef], visible: dict[str, _Cte]
-    ) -> list[_Cte]:
+    def _ctes(self, clause: Any, scope: Scope, tables: dict[str, TableDef], visible: dict[str, _Cte]) -> list[_Cte]:
         """The WITH queries in order, each visible to the ones after it and to the main query."""
         if clause is None:
             return []

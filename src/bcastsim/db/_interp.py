@@ -522,4 +522,3 @@ def _assign_into(
     for assign, value in zip(assigners, row, strict=False):
         assign(frame, value)
     frame.variables["found"] = bool(rows)
-

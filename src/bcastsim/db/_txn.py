@@ -744,6 +744,7 @@ def _wrote(frame: Frame, record: Record) -> None:
     if frame.written is not None:
         frame.written.append(record)
 
+
 # A quoted string, or a number that is not part of a name; anything unusual skips the lifting.
 _LITERAL = re.compile(r"'(?:[^']|'')*'|(?<![\w$.])(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?(?![\w$])")
 _UNLIFTABLE = re.compile(r"\$|[eEbBxXuUnN]'|--|/\*|\"")

@@ -259,7 +259,7 @@ def parse_bytea(text: str) -> bytes:
             out.append(int(text[position + 1 : position + 4], 8))
             position += 4
         else:
-            raise DatabaseError("22P02", 'invalid input syntax for type bytea')
+            raise DatabaseError("22P02", "invalid input syntax for type bytea")
     return bytes(out)
 
 

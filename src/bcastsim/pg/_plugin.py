@@ -158,9 +158,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _min_share(config)
 
 
-def _load_configured_sql(
-    *, host: str, port: int, user: str, dbname: str, password: str | None, **_: Any
-) -> None:
+def _load_configured_sql(*, host: str, port: int, user: str, dbname: str, password: str | None, **_: Any) -> None:
     if not _configured_sql:
         pytest.fail(f"bcastsim: no SQL to load into the test database: {_HOW_TO_CONFIGURE}", pytrace=False)
     for path in _configured_sql:
@@ -200,9 +198,7 @@ bcastsim_postgresql = factories.postgresql("bcastsim_noproc")
 def bcastsim_db(bcastsim_postgresql: psycopg.Connection[Any]) -> Iterator[Database]:
     """A fresh database with the configured SQL loaded, with the capture API."""
     info = bcastsim_postgresql.info
-    conninfo = psycopg.conninfo.make_conninfo(
-        host=info.host, port=info.port, user=info.user, dbname=info.dbname
-    )
+    conninfo = psycopg.conninfo.make_conninfo(host=info.host, port=info.port, user=info.user, dbname=info.dbname)
     with Database(conninfo) as database:
         yield database
 
@@ -225,9 +221,7 @@ def bcastsim_database_factory(
 
 
 @pytest.fixture(scope="session")
-def bcastsim_shared_db(
-    bcastsim_server: EphemeralPostgres, bcastsim_sql_files: list[Path]
-) -> Iterator[Database]:
+def bcastsim_shared_db(bcastsim_server: EphemeralPostgres, bcastsim_sql_files: list[Path]) -> Iterator[Database]:
     """One database with the configured SQL for the whole session: safe with ``@given``; ``reset()`` per example."""
     database = bcastsim_server.create_database(bcastsim_sql_files)
     with database:
@@ -235,9 +229,7 @@ def bcastsim_shared_db(
 
 
 @pytest.fixture(scope="session")
-def bcastsim_differential(
-    bcastsim_shared_db: Database, bcastsim_sql_files: list[Path]
-) -> Iterator[Differential]:
+def bcastsim_differential(bcastsim_shared_db: Database, bcastsim_sql_files: list[Path]) -> Iterator[Differential]:
     """The shared database and a model of the same SQL, fed the same histories (safe with ``@given``)."""
     model = DatabaseModel.from_sql(bcastsim_sql_files)
     pair = Differential.for_tables(bcastsim_shared_db, model)

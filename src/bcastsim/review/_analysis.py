@@ -162,8 +162,7 @@ def exception_handlers(plpgsql: Any) -> list[Handler]:
                             reraises=any(level >= _ELOG_ERROR for level in levels),
                             raise_levels=levels,
                             block_lines=(block_first, max(block_first, (first_line or block_first) - 1)),
-                            logs=any(level in _LOGGED_LEVELS for level in levels)
-                            or _inserts(clause.get("action")),
+                            logs=any(level in _LOGGED_LEVELS for level in levels) or _inserts(clause.get("action")),
                         )
                     )
             for value in node.values():

@@ -349,8 +349,7 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
     for pattern, consumer in channels.items():
         if consumer not in CHANNEL_CONSUMERS:
             raise InputError(
-                f"[tool.bcastsim.channels] {pattern!r} must be one of {', '.join(CHANNEL_CONSUMERS)}, "
-                f"got {consumer!r}",
+                f"[tool.bcastsim.channels] {pattern!r} must be one of {', '.join(CHANNEL_CONSUMERS)}, got {consumer!r}",
                 path=pyproject,
                 line=line_of(text, "tool.bcastsim.channels", pattern),
             )

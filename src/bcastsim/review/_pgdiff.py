@@ -353,8 +353,7 @@ def _sent(result: TransactionResult, literal_times: frozenset[str]) -> list[_Sen
         for n in result.notifications
     ]
     sent += [
-        _Sent("realtime.send", m.topic, m.event, m.private, _mask(m.payload, times), m.context)
-        for m in result.messages
+        _Sent("realtime.send", m.topic, m.event, m.private, _mask(m.payload, times), m.context) for m in result.messages
     ]
     return sent
 
@@ -728,9 +727,7 @@ def _inconclusive(
     workload: Workload, old_results: Sequence[TransactionResult], new_results: Sequence[TransactionResult], seed: int
 ) -> Finding | None:
     """``pg-inconclusive`` when no transaction committed in both versions and sent a message there."""
-    both = [
-        (old, new) for old, new in zip(old_results, new_results, strict=True) if old.committed and new.committed
-    ]
+    both = [(old, new) for old, new in zip(old_results, new_results, strict=True) if old.committed and new.committed]
     sent = sum(len(_sent(old, workload.literal_times)) + len(_sent(new, workload.literal_times)) for old, new in both)
     if both and sent:
         return None

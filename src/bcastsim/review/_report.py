@@ -44,7 +44,6 @@ _GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.
 _BASELINE = {"introduced": "new", "fixed": "absent", "changed": "updated"}
 
 
-
 def _repository_url() -> str:
     """``[project.urls] Repository`` of bcastsim's ``pyproject.toml``: the one setting every help link derives from.
 
@@ -76,6 +75,8 @@ def docs_url() -> str:
     sdist); a rule's help link is this plus the page and the rule id as anchor. Read on first use: the
     package metadata costs start-up time a command that writes no SARIF need not pay."""
     return f"{_repository_url()}/blob/main/docs/"
+
+
 # Code scanning's security score (0.0-10.0) for the rules that are about who can read or run what;
 # GitHub ranks these alerts as critical/high/medium/low instead of error/warning/note.
 SECURITY_SEVERITY: Mapping[str, float] = {
@@ -518,11 +519,7 @@ def render_markdown(report: Report) -> str:
         "| ---: | ---: | ---: | ---: | ---: |" + (" ---: | ---: | ---: |" if review_columns else ""),
         f"| {summary['errors']} | {summary['warnings']} | {summary['notes']} | {summary['suppressed']} "
         f"| {summary['baselined']} |"
-        + (
-            f" {summary['introduced']} | {summary['fixed']} | {summary['changes']} |"
-            if review_columns
-            else ""
-        ),
+        + (f" {summary['introduced']} | {summary['fixed']} | {summary['changes']} |" if review_columns else ""),
         "",
     ]
     if report.entries:

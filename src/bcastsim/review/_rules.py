@@ -47,7 +47,7 @@ from bcastsim.review._listen import project_listens
 from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
 from bcastsim.review._suppress import statement_spans
-from bcastsim.sqlmodel import expression_reads, object_bytes
+from bcastsim.sqlmodel import collection_paused, expression_reads, graphs_kept, object_bytes
 
 if TYPE_CHECKING:
     from bcastsim.sqlmodel import Catalog, Function, NotifySite, Trigger
@@ -80,7 +80,20 @@ class RuleContext:
 
     def sites(self) -> tuple[NotifySite, ...]:
         """Sites that can run: in functions some trigger fires, or in functions called directly."""
+        return self._running_sites
+
+    @functools.cached_property
+    def _running_sites(self) -> tuple[NotifySite, ...]:
+        # Every site rule asks: worked out once per context.
         return tuple(site for site in self.catalog.notify_sites if not self.orphan(site.function))
+
+    @functools.cached_property
+    def sites_by_function(self) -> Mapping[str, tuple[NotifySite, ...]]:
+        """Every site (orphans too) by the function it sits in, in file order."""
+        grouped: dict[str, list[NotifySite]] = {}
+        for site in self.catalog.notify_sites:
+            grouped.setdefault(site.function or "", []).append(site)
+        return {name: tuple(found) for name, found in grouped.items()}
 
     def orphan(self, function: str | None) -> bool:
         """A trigger function no enabled trigger runs: nothing it would send is ever sent."""
@@ -164,7 +177,17 @@ class RuleContext:
         return site.transport in _NOTIFY_TRANSPORTS and self.transport_of(site) == "postgres"
 
     def triggers_for(self, function: str) -> tuple[Trigger, ...]:
-        return tuple(t for t in self.catalog.triggers_for(function) if t.enabled)
+        found = self._enabled_triggers.get(function)
+        if found is None:
+            found = self._enabled_triggers[function] = tuple(
+                t for t in self.catalog.triggers_for(function) if t.enabled
+            )
+        return found
+
+    @functools.cached_property
+    def _enabled_triggers(self) -> dict[str, tuple[Trigger, ...]]:
+        # Rules ask for the triggers of each function in turn; the catalog does not change under them.
+        return {}
 
 
 CheckFn = Callable[[RuleContext, "Rule"], Iterable[Finding]]
@@ -993,7 +1016,7 @@ def _exception_swallowed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         function = ctx.catalog.functions[name]
         if function.plpgsql is None:
             continue
-        sites = [site for site in ctx.catalog.notify_sites if site.function == name]
+        sites = ctx.sites_by_function.get(name, ())
         for handler in exception_handlers(function.plpgsql):
             if "others" not in handler.conditions or handler.reraises or handler.logs:
                 continue
@@ -1659,7 +1682,8 @@ def run_rules(catalog: Catalog, config: ReviewConfig, rules: Iterable[Rule] = RU
         listens = project_listens(root) if root is not None else {}
     ctx = RuleContext(catalog, config, listens)
     findings: list[Finding] = []
-    for rule in rules:
-        if config.rule_enabled(rule.id):
-            findings.extend(rule.check(ctx, rule))
+    with graphs_kept(), collection_paused():
+        for rule in rules:
+            if config.rule_enabled(rule.id):
+                findings.extend(rule.check(ctx, rule))
     return findings

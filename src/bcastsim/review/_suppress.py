@@ -11,6 +11,7 @@ ones are reported.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections import Counter
@@ -67,8 +68,8 @@ class Suppressions:
 
     def matching(self, finding: Finding, key: str | None = None) -> list[SuppressionComment]:
         """The comments that suppress ``finding`` (``key``: its file, when its path is shown differently)."""
-        if finding.path is None:
-            return []
+        if finding.path is None or not self.comments:
+            return []  # (most projects have no comment: no path to resolve per finding)
         path = key or _key(finding.path)
         found = []
         span = self._statement(path, finding.line) if finding.line is not None else None
@@ -147,6 +148,7 @@ def _key(path: str | Path) -> str:
     return str(Path(path).resolve())
 
 
+@functools.lru_cache(maxsize=16)  # rules ask again for the spans of the file each finding sits in
 def statement_spans(text: str) -> tuple[tuple[int, int], ...]:
     """Each statement's first and last line, its leading comments included; none when it does not parse."""
     import pglast

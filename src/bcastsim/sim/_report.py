@@ -951,8 +951,7 @@ def _rate_cause(report: SimulationReport, m: dict[str, Any]) -> str | None:
     )
     if first["dropped"]:
         text += (
-            f"; {_kinds(first['dropped'])} deliveries to {', '.join(first['dropped_by_population'])} were dropped "
-            "there"
+            f"; {_kinds(first['dropped'])} deliveries to {', '.join(first['dropped_by_population'])} were dropped there"
         )
     if rate["deliveries_dropped"]:
         text += (

@@ -166,9 +166,7 @@ def sweep(
         return _collect(pool.map(run_cell, cells), len(cells), progress)
 
 
-def _collect(
-    results: Iterable[SweepResult], total: int, progress: Callable[[float], None] | None
-) -> list[SweepResult]:
+def _collect(results: Iterable[SweepResult], total: int, progress: Callable[[float], None] | None) -> list[SweepResult]:
     out = []
     for result in results:  # in grid order, so the share counts the cells done from the first on
         out.append(result)

@@ -115,9 +115,7 @@ def parse_setting(text: str) -> tuple[str, str, Any]:
     key, sep, raw = text.partition("=")
     section, dot, name = key.strip().partition(".")
     if not sep or not dot or not section or not name or not raw.strip():
-        raise InputError(
-            f"--set {text!r} is not SECTION.KEY=VALUE", fix="e.g. --set network.median_ms=80"
-        )
+        raise InputError(f"--set {text!r} is not SECTION.KEY=VALUE", fix="e.g. --set network.median_ms=80")
     return section, name, _scalar(raw.strip())
 
 

@@ -8,7 +8,7 @@ the PL/pgSQL functions, with its channel template, payload fields and their line
 """
 
 from bcastsim.sqlmodel._bounds import SqlLimits
-from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text
+from bcastsim.sqlmodel._catalog import collection_paused, load_catalog, load_catalog_text
 from bcastsim.sqlmodel._cfg import (
     ALL_OPERATIONS,
     CfgNode,
@@ -18,6 +18,7 @@ from bcastsim.sqlmodel._cfg import (
     build_cfg,
     expression_reads,
     function_root,
+    graphs_kept,
     parse_condition,
     tg_op_truth,
 )
@@ -69,8 +70,10 @@ __all__ = [
     "Transport",
     "Trigger",
     "build_cfg",
+    "collection_paused",
     "expression_reads",
     "function_root",
+    "graphs_kept",
     "load_catalog",
     "load_catalog_text",
     "normalize_type",

@@ -24,6 +24,7 @@ This module reads nothing but the parse tree: it sits at the bottom of the packa
 from __future__ import annotations
 
 import collections
+import contextlib
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -42,6 +43,7 @@ __all__ = [
     "build_cfg",
     "expression_reads",
     "function_root",
+    "graphs_kept",
     "operations_where",
     "parse_condition",
     "tg_op_truth",
@@ -330,6 +332,10 @@ class ControlFlowGraph:
 
     nodes: tuple[CfgNode, ...]
     edges: tuple[Edge, ...]
+    # facts() per set of trigger operations: rules ask again for the same sets.
+    _facts: dict[frozenset[str], tuple[PathFacts, ...]] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False, hash=False
+    )
 
     @property
     def entry(self) -> int:
@@ -363,6 +369,13 @@ class ControlFlowGraph:
 
     def facts(self, trigger_operations: frozenset[str] = ALL_OPERATIONS) -> tuple[PathFacts, ...]:
         """Per node, the facts over all paths from the entry (run under ``trigger_operations``)."""
+        key = frozenset(trigger_operations)
+        known = self._facts.get(key)
+        if known is None:
+            known = self._facts[key] = self._path_facts(key)
+        return known
+
+    def _path_facts(self, trigger_operations: frozenset[str]) -> tuple[PathFacts, ...]:
         reach: list[frozenset[str]] = [frozenset()] * len(self.nodes)
         reach[self.entry] = frozenset(trigger_operations)
         outgoing: dict[int, list[Edge]] = {}
@@ -586,16 +599,36 @@ class _Builder:
 # one function after another. The body is kept with its graph, so its id cannot be reused meanwhile.
 _RECENT: collections.OrderedDict[int, tuple[Any, ControlFlowGraph | None]] = collections.OrderedDict()
 _RECENT_SIZE = 32
+# Inside ``graphs_kept()``: every graph built, since each rule reads every function's graph in turn.
+_KEPT: list[dict[int, tuple[Any, ControlFlowGraph | None]]] = []
+
+
+@contextlib.contextmanager
+def graphs_kept() -> Iterator[None]:
+    """Keep every graph built inside the block (one per body, however many rules read it); freed at the end."""
+    if _KEPT:
+        yield
+        return
+    _KEPT.append({})
+    try:
+        yield
+    finally:
+        _KEPT.clear()
 
 
 def build_cfg(plpgsql: Any) -> ControlFlowGraph | None:
     """The graph of a function's body (``Function.plpgsql``); None when there is no body to read."""
     key = id(plpgsql)
-    hit = _RECENT.get(key)
+    kept = _KEPT[0] if _KEPT else None
+    hit = kept.get(key) if kept is not None else _RECENT.get(key)
     if hit is not None and hit[0] is plpgsql:
-        _RECENT.move_to_end(key)
+        if kept is None:
+            _RECENT.move_to_end(key)
         return hit[1]
     graph = _build_cfg(plpgsql)
+    if kept is not None:
+        kept[key] = (plpgsql, graph)
+        return graph
     _RECENT[key] = (plpgsql, graph)
     if len(_RECENT) > _RECENT_SIZE:
         _RECENT.popitem(last=False)

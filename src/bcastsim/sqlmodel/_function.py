@@ -42,6 +42,7 @@ class FunctionContext:
         self._diagnosed: set[tuple[str, int, str]] = set()
         self._texts: dict[int, str] = {}
         self._exprs: dict[tuple[str, int, int], Expr] = {}
+        self._split_body: list[str] | None = None
         self.triggers = catalog.triggers_for(function.name)
 
     # diagnostics ------------------------------------------------------------------------

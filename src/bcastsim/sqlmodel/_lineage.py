@@ -6,6 +6,7 @@ lookups are read with sqlglot, which resolves table aliases and join sides.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -516,6 +517,11 @@ def _join_reason(condition: Any, alias: str, name: str, sources: Sequence[_Sourc
     return f"LEFT JOIN {name} {alias} can find no row"
 
 
+# What can end an argument or open a nesting: quotes, brackets, commas and comments; the scan jumps
+# from one to the next instead of stepping through every character.
+_ARG_TOKENS = re.compile(r"""['"()\[\],]|--""")
+
+
 def arg_texts(query: str, offset: int) -> list[str] | None:
     """The source text of each argument of the call whose name starts at ``offset``.
 
@@ -530,20 +536,27 @@ def arg_texts(query: str, offset: int) -> list[str] | None:
     parts: list[str] = []
     i = index
     length = len(query)
-    while i < length:
+    search = _ARG_TOKENS.search
+    while True:
+        match = search(query, i)
+        if match is None:
+            return None
+        i = match.start()
         char = query[i]
         if char in "'\"":
             end = i + 1
-            while end < length:
-                if query[end] == char:
-                    if end + 1 < length and query[end + 1] == char:
-                        end += 2
-                        continue
+            while True:
+                end = query.find(char, end)
+                if end < 0:
+                    end = length
                     break
-                end += 1
+                if end + 1 < length and query[end + 1] == char:
+                    end += 2
+                    continue
+                break
             i = end + 1
             continue
-        if char == "-" and query.startswith("--", i):
+        if char == "-":
             newline = query.find("\n", i)
             i = length if newline < 0 else newline
             continue
@@ -556,11 +569,10 @@ def arg_texts(query: str, offset: int) -> list[str] | None:
                 if tail or parts:
                     parts.append(tail)
                 return [" ".join(part.split()) for part in parts]
-        elif char == "," and depth == 1:
+        elif depth == 1:  # a comma
             parts.append(query[start:i].strip())
             start = i + 1
         i += 1
-    return None
 
 
 def normalize_sqlglot_type(data_type: exp.DataType) -> tuple[str, tuple[int, ...]]:

@@ -69,15 +69,42 @@ def func_name(call: ast.FuncCall) -> str:
     return ".".join(names)
 
 
+def _child_slots(cls: type) -> tuple[str, ...]:
+    """The slots of a node class that can hold nodes or lists of them, last first (pushed on a stack)."""
+    names = []
+    for name, info in getattr(cls, "__slots__", {}).items():
+        py_type = getattr(info, "py_type", object)
+        kinds = py_type if isinstance(py_type, tuple) else (py_type,)
+        # pglast validates every value against these types: a slot of scalars or enums holds no node.
+        if any(kind is object or issubclass(kind, ast.Node | tuple | list | set) for kind in kinds):
+            names.append(name)
+    return tuple(reversed(names))
+
+
+_CHILD_SLOTS: dict[type, tuple[str, ...]] = {}
+
+
 def iter_nodes(node: Any) -> Iterator[Any]:
     """``node`` and every pglast node below it, depth first, in source order."""
-    if isinstance(node, ast.Node):
-        yield node
-        for name in getattr(type(node), "__slots__", ()):
-            yield from iter_nodes(getattr(node, name, None))
-    elif isinstance(node, tuple | list):
-        for item in node:
-            yield from iter_nodes(item)
+    # An explicit stack, children pushed last first: the order of a recursive walk, without a
+    # generator per node or a look at the slots that hold only numbers, strings and enums.
+    node_type = ast.Node
+    stack = [node]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        if isinstance(item, node_type):
+            yield item
+            cls = type(item)
+            slots = _CHILD_SLOTS.get(cls)
+            if slots is None:
+                slots = _CHILD_SLOTS[cls] = _child_slots(cls)
+            for name in slots:
+                child = getattr(item, name, None)
+                if child is not None:
+                    push(child)
+        elif isinstance(item, tuple | list):
+            stack.extend(reversed(item))
 
 
 def string_const(node: Any) -> str | None:

@@ -73,13 +73,17 @@ def _with_reaching_tables(
     (cascading triggers).
     """
     reach: dict[str, set[str]] = {name: {t.table for t in catalog.triggers_for(name)} for name in catalog.functions}
+    # The functions the triggers on each written table run, looked up once per table, not once per write.
+    run_on: dict[str, set[str]] = {}
+    for table in {table for found in writes.values() for table in found}:
+        run_on[table] = {t.function for t in catalog.triggers_on(table)}
     changed = True
     while changed:
         changed = False
         for name in sorted(reach):
             targets = set(calls.get(name, ()))
             for table in writes.get(name, ()):
-                targets.update(t.function for t in catalog.triggers_on(table))
+                targets.update(run_on[table])
             for target in sorted(targets):
                 if target in reach and not reach[name] <= reach[target]:
                     reach[target] |= reach[name]

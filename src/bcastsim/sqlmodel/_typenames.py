@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 __all__ = ["normalize_type"]
 
 # PostgreSQL's internal type names → the names people write.
@@ -30,6 +32,8 @@ _TYPE_ALIASES = {
     "time without time zone": "time",
 }
 
+
+@functools.lru_cache(maxsize=4096)  # a handful of names, asked for by every declaration and column
 def normalize_type(name: str) -> str:
     """``int4`` → ``integer``, ``timestamp with time zone`` → ``timestamptz``, …; lower case."""
     text = " ".join(name.strip().lower().split())

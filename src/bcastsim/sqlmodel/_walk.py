@@ -99,9 +99,10 @@ class Walker(FunctionContext):
             return Variable(name, None, (), None, False)
         modifiers: tuple[int, ...] = ()
         # The PL/pgSQL tree drops type modifiers (varchar(32) → varchar): read them back
-        # from the declaration line.
-        body_lines = self.function.body.split("\n")
-        if isinstance(lineno, int) and 1 <= lineno <= len(body_lines):
+        # from the declaration line (trigger variables, declared by PL/pgSQL itself, have none).
+        body_lines = self._body_lines() if isinstance(lineno, int) and lineno >= 1 else ()
+        # (Only a line with a parenthesis can hold one: most declarations compile no pattern.)
+        if isinstance(lineno, int) and 1 <= lineno <= len(body_lines) and "(" in body_lines[lineno - 1]:
             pattern = rf"\b{re.escape(name)}\s+(?:constant\s+)?[\w\s.\"]+?\(\s*(\d+)\s*(?:,\s*(-?\d+)\s*)?\)"
             match = re.search(pattern, body_lines[lineno - 1], flags=re.IGNORECASE)
             if match:
@@ -110,6 +111,11 @@ class Walker(FunctionContext):
         if type_name == "record":
             return Variable(name, "record", (), None, True)
         return Variable(name, type_name, modifiers, None, False)
+
+    def _body_lines(self) -> list[str]:
+        if self._split_body is None:
+            self._split_body = self.function.body.split("\n")
+        return self._split_body
 
     # walking ----------------------------------------------------------------------------
 

@@ -150,7 +150,7 @@ def _rarely(draw: st.DrawFn, per_mille: int) -> bool:
     return (draw(integers(0, 999)) * 7919 + 383) % 1000 < per_mille
 
 
-_SPECIAL_CHARS = '"\\\n\t\r\b\f\x01\x1f\x7f\'é€😀 '
+_SPECIAL_CHARS = "\"\\\n\t\r\b\f\x01\x1f\x7f'é€😀 "
 
 
 @st.composite
@@ -176,8 +176,9 @@ def _text(max_chars: int | None) -> st.SearchStrategy[str]:
 
 
 def _timestamps() -> st.SearchStrategy[dt.datetime]:
-    offsets = st.sampled_from([dt.timedelta(0), dt.timedelta(0), dt.timedelta(hours=5, minutes=30),
-                               dt.timedelta(hours=-8)])
+    offsets = st.sampled_from(
+        [dt.timedelta(0), dt.timedelta(0), dt.timedelta(hours=5, minutes=30), dt.timedelta(hours=-8)]
+    )
     moments = st.builds(
         lambda seconds, micro, zero: _EPOCH + dt.timedelta(seconds=seconds, microseconds=0 if zero else micro),
         st.integers(-86400 * 30, 86400 * 30),
@@ -330,8 +331,22 @@ def _valid_values(domain: Domain) -> st.SearchStrategy[Any]:
 
 _FLOAT_TYPES = ("real", "double precision")
 _GENERATED_TYPES = frozenset(
-    {"integer", "bigint", "smallint", "numeric", "text", "varchar", "boolean", "timestamptz", "timestamp", "uuid",
-     "jsonb", "json", "bytea", *_FLOAT_TYPES}
+    {
+        "integer",
+        "bigint",
+        "smallint",
+        "numeric",
+        "text",
+        "varchar",
+        "boolean",
+        "timestamptz",
+        "timestamp",
+        "uuid",
+        "jsonb",
+        "json",
+        "bytea",
+        *_FLOAT_TYPES,
+    }
 )
 
 
@@ -358,9 +373,7 @@ def _edge_values(domain: Domain) -> st.SearchStrategy[Any]:
     return st.none()
 
 
-def column_values(
-    schema: Schema, table: str, column: str, *, mix: Mix = VALID
-) -> st.SearchStrategy[Any]:
+def column_values(schema: Schema, table: str, column: str, *, mix: Mix = VALID) -> st.SearchStrategy[Any]:
     """Values for one column: valid for its type and CHECKs, and with ``mix.edges`` ‰, an edge case or NULL.
 
     One strategy object per schema, column and mix: a history draws from the same one each time.
@@ -386,8 +399,13 @@ def _column_values(schema: Schema, table: str, column: str, mix: Mix) -> st.Sear
 
 @st.composite
 def _column_draw(
-    draw: st.DrawFn, valid: st.SearchStrategy[Any], hints: tuple[Any, ...], weights: tuple[int, int, int],
-    edge: st.SearchStrategy[Any], *, edges: int,
+    draw: st.DrawFn,
+    valid: st.SearchStrategy[Any],
+    hints: tuple[Any, ...],
+    weights: tuple[int, int, int],
+    edge: st.SearchStrategy[Any],
+    *,
+    edges: int,
 ) -> Any:
     """A column's value in one span: ``edges`` ‰ an edge case, else valid, NULL or a hint by ``weights``."""
     if edges and _rarely(draw, edges):
@@ -491,6 +509,7 @@ class _Rows:
 
 def _children(schema: Schema, table: str) -> list[tuple[str, Any]]:
     """The public tables with a foreign key to ``table``, with that key, children by name."""
+
     def make() -> list[tuple[str, Any]]:
         return [(child, fk) for child in _tables(schema) for fk in schema.tables[child].foreign_keys
                 if fk.ref_table == table]  # fmt: skip
@@ -713,7 +732,9 @@ def _update(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
     settable = [
         c.name
         for c in definition.columns
-        if c.name not in definition.primary_key and c.name not in unique and c.name not in fk_columns
+        if c.name not in definition.primary_key
+        and c.name not in unique
+        and c.name not in fk_columns
         and not state.hooks.excluded(table, c.name)
         for _ in range(4 if c.name in watched else 2 if c.type_name in ("boolean", "timestamptz") else 1)
     ]
@@ -958,7 +979,11 @@ def _transaction(draw: st.DrawFn, state: _Rows, max_statements: int) -> Transact
 
 @st.composite
 def transactions(
-    draw: st.DrawFn, schema: Schema | None = None, max_statements: int = 8, *, mix: Mix = VALID,
+    draw: st.DrawFn,
+    schema: Schema | None = None,
+    max_statements: int = 8,
+    *,
+    mix: Mix = VALID,
     hooks: Hooks | None = None,
 ) -> TransactionSpec:
     """A transaction: statements, repeats of earlier ones, savepoints rolled back or released."""

@@ -237,6 +237,7 @@ class _Problem:
         rules += [value != self._constant(v, column) for v in domain.excluded if _readable(v, domain)]
         kind = domain.type_name
         if kind in _INTS or kind in _REALS:
+
             def number(bound: Decimal) -> Any:
                 return z3.IntVal(int(bound)) if kind in _INTS else z3.RealVal(str(bound))
 

@@ -60,6 +60,4 @@ def speed_profile(name: str | Speed) -> Speed:
     try:
         return SPEEDS[name]
     except KeyError:
-        raise InputError(
-            f"no speed profile {name!r}", fix=f"use one of {', '.join(sorted(SPEEDS))}"
-        ) from None
+        raise InputError(f"no speed profile {name!r}", fix=f"use one of {', '.join(sorted(SPEEDS))}") from None
