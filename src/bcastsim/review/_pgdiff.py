@@ -14,6 +14,7 @@ differences, and is ``pg-inconclusive`` when nothing, or no message of a changed
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 import json
 import os
@@ -56,6 +57,7 @@ __all__ = [
     "pg_review",
     "schema_mapping",
     "translate",
+    "with_renames",
 ]
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -342,6 +344,89 @@ def translate(statement: str, mapping: _Mapping) -> str:
     elif isinstance(stmt, ast.DeleteStmt):
         _rename_columns(stmt.whereClause, renamed)
     return str(RawStream()(stmt))
+
+
+def _renames(files: Sequence[Path]) -> list[tuple[str, str | None, str]]:
+    """``ALTER TABLE t RENAME [COLUMN] a TO b`` in the files, in order: (table, column or None, new name)."""
+    from bcastsim._io import read_text
+
+    found: list[tuple[str, str | None, str]] = []
+    for path in files:
+        text = read_text(path)
+        if "rename" not in text.lower():
+            continue
+        try:
+            statements: Any = pglast.parse_sql(text)
+        except pglast.parser.ParseError:
+            continue
+        for raw in statements:
+            stmt = raw.stmt
+            if not isinstance(stmt, ast.RenameStmt) or stmt.relation is None or not stmt.newname:
+                continue
+            if stmt.relation.schemaname not in (None, "public"):
+                continue
+            kind = stmt.renameType
+            if kind == pglast.enums.ObjectType.OBJECT_COLUMN and stmt.subname:
+                found.append((str(stmt.relation.relname), str(stmt.subname), str(stmt.newname)))
+            elif kind == pglast.enums.ObjectType.OBJECT_TABLE:
+                found.append((str(stmt.relation.relname), None, str(stmt.newname)))
+    return found
+
+
+def _renamed(names: tuple[str, ...], old: str, new: str) -> tuple[str, ...]:
+    return tuple(new if name == old else name for name in names)
+
+
+def with_renames(schema: Schema, files: Sequence[Path]) -> Schema:
+    """``schema`` with the files' ``ALTER TABLE … RENAME`` applied (the model of the schema reads them as notes only).
+
+    Tables, columns, keys, foreign keys on both ends and CHECKs follow the new names, so the
+    histories drawn on the version write to the columns its database has.
+    """
+    renames = _renames(files)
+    if not renames:
+        return schema
+    tables = dict(schema.tables)
+    triggers = dict(schema.triggers)
+    for table, column, new in renames:
+        if table not in tables:
+            continue
+        if column is None:
+            tables[new] = attrs.evolve(tables.pop(table), name=new)
+            for name, other in list(tables.items()):
+                moved = tuple(
+                    attrs.evolve(fk, ref_table=new) if fk.ref_table == table else fk for fk in other.foreign_keys
+                )
+                tables[name] = attrs.evolve(other, foreign_keys=moved)
+            for key, trigger in list(triggers.items()):
+                if trigger.table == table:
+                    del triggers[key]
+                    triggers[(new, key[1])] = attrs.evolve(trigger, table=new)
+            continue
+        definition = tables[table]
+        checks = []
+        for check in definition.checks:
+            expr = copy.deepcopy(check.expr)
+            _rename_columns(expr, {column: new})
+            checks.append(attrs.evolve(check, expr=expr, sql=re.sub(rf"\b{re.escape(column)}\b", new, check.sql)))
+        tables[table] = attrs.evolve(
+            definition,
+            columns=tuple(attrs.evolve(c, name=new) if c.name == column else c for c in definition.columns),
+            primary_key=_renamed(definition.primary_key, column, new),
+            unique=tuple(_renamed(key, column, new) for key in definition.unique),
+            checks=tuple(checks),
+            foreign_keys=tuple(
+                attrs.evolve(fk, columns=_renamed(fk.columns, column, new)) for fk in definition.foreign_keys
+            ),
+            always_identity=_renamed(definition.always_identity, column, new),
+        )
+        for name, other in list(tables.items()):
+            keys = tuple(
+                attrs.evolve(fk, ref_columns=_renamed(fk.ref_columns, column, new)) if fk.ref_table == table else fk
+                for fk in other.foreign_keys
+            )
+            tables[name] = attrs.evolve(other, foreign_keys=keys)
+    return attrs.evolve(schema, tables=tables, triggers=triggers)
 
 
 _TIME_LITERAL = re.compile(r"'(\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}(?::\d{2})?)?)'")
@@ -1034,7 +1119,8 @@ def pg_review(
     from bcastsim.db import load_schema
     from bcastsim.pg import EphemeralPostgres, PgBinariesNotFound, ServerStartError
 
-    old_schema, new_schema = load_schema(list(old_files)), load_schema(list(new_files))
+    old_schema = with_renames(load_schema(list(old_files)), old_files)
+    new_schema = with_renames(load_schema(list(new_files)), new_files)
     workload = generate_workload(old_schema, new_schema, seed=seed, examples=examples, hooks=hooks)
     if server is not None:
         results = _run_both(server, old_files, new_files, workload, new_label, time_limit_s=time_limit_s)
@@ -1058,6 +1144,7 @@ def pg_review(
     differences: dict[str, Counter[str]] = {"old": Counter(), "new": Counter()}
     diverged = False
     history = -1
+    differing_messages = 0
     # A transaction is compared when it starts from the same rows in both versions and commits in both.
     comparable: list[bool] = []
     for index, (transaction, old, new) in enumerate(zip(workload.transactions, old_results, new_results, strict=True)):
@@ -1069,13 +1156,23 @@ def pg_review(
         if diverged:
             continue
         diverged = old.committed != new.committed
+        # A message counts once however many ways it differs (its topic and its payload, say).
+        differing: dict[tuple[str, str], set[int]] = {}
         for observation in _compare(index, transaction, old, new, times):
             observations.setdefault((observation.rule, observation.key), []).append(observation)
             seen_in.setdefault((observation.rule, observation.key), set()).add(index)
+            one = observation.before if observation.before is not None else observation.after
+            if one is not None:  # a write that failed in one version is a finding, not a message compared
+                differing.setdefault(("", ""), set()).add(id(one))
             for key in _attribute(observation.before, old_matchers):
-                differences["old"][key] += 1
+                differing.setdefault(("old", key), set()).add(id(observation.before))
             for key in _attribute(observation.after, new_matchers):
-                differences["new"][key] += 1
+                differing.setdefault(("new", key), set()).add(id(observation.after))
+        for (side, key), messages in differing.items():
+            if side:
+                differences[side][key] += len(messages)
+            else:
+                differing_messages += len(messages)
     both = comparable
     changed = changed_functions(old_schema, new_schema)
     sites: list[SiteCount] = []
@@ -1103,7 +1200,7 @@ def pg_review(
         committed_both=sum(old.committed and new.committed for old, new in zip(old_results, new_results, strict=True)),
         compared_transactions=sum(both),
         compared=compared_messages,
-        differences=sum(len(items) for items in observations.values()),
+        differences=differing_messages,
         sites=tuple(sites),
         schema_notes=workload.schema_notes,
     )

@@ -186,7 +186,7 @@ def pg_lines(pg: Mapping[str, Any]) -> list[str]:
         f" drawn by {pg['workload']}, {_plural(pg['transactions'], 'transaction')};"
         f" committed: {committed['old']} old, {committed['new']} new, {committed['both']} in both"
         f" ({pg['transactions_compared']} compared: from the same rows in both);"
-        f" {_plural(pg['messages_compared'], 'message')} compared, {_plural(pg['differences'], 'difference')}"
+        f" {_plural(pg['messages_compared'], 'message')} compared, {pg['differences']} of them differing"
     ]
     for site in pg["sites"]:
         changed = ", changed" if site["changed"] else ""
