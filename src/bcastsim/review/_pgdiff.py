@@ -190,6 +190,8 @@ class Workload:
     histories: int
     schema_notes: tuple[str, ...] = ()
     seed: int = 0
+    # Channels of plain NOTIFY statements (of either version), which the capture must LISTEN on.
+    listen: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -491,7 +493,15 @@ def generate_workload(
         for match in _TIME_LITERAL.finditer(step)
         if (moment := _normalize_time(match.group(1))) is not None
     }
-    return Workload(tuple(transactions), frozenset(times), count, notes, seed)
+    listen = sorted(
+        {
+            "".join(str(part) for part in site.channel.parts)
+            for schema in (old, new)
+            for site in schema.notify_sites
+            if site.transport == "NOTIFY" and all(isinstance(part, str) for part in site.channel.parts)
+        }
+    )
+    return Workload(tuple(transactions), frozenset(times), count, notes, seed, tuple(listen))
 
 
 # -- comparing what was sent -------------------------------------------------------------
@@ -710,6 +720,8 @@ def _run(database: Database, workload: Workload, side: str) -> list[TransactionR
 
     results = []
     history = -1
+    if workload.listen:
+        database.listen(workload.listen)  # NOTIFY statements bypass the capture's tap
     with paused():  # a review inside a property test is not that test's coverage
         for transaction in workload.transactions:
             if transaction.history != history:
