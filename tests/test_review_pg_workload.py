@@ -147,3 +147,25 @@ def test_every_format_carries_the_counts(bcastsim_server: EphemeralPostgres) -> 
     assert any(line.startswith("::notice title=bcastsim review --pg::") and headline in line
                for line in github.splitlines())  # fmt: skip
     assert headline in render(report, "markdown")
+
+
+def test_cli_default_examples_is_the_library_default() -> None:
+    """`review --examples` defaults to the library's DEFAULT_EXAMPLES."""
+    import argparse
+
+    from bcastsim._commands import review as command
+    from bcastsim.review._pgdiff import DEFAULT_EXAMPLES
+
+    parser = argparse.ArgumentParser()
+    command.configure(parser)
+    assert parser.parse_args(["a.sql", "b.sql"]).examples == DEFAULT_EXAMPLES
+
+
+def test_examples_out_of_range_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`review --pg --examples 0` is one line and exit 2, before anything runs."""
+    from bcastsim.cli import main
+
+    sql = tmp_path / "a.sql"
+    sql.write_text("CREATE TABLE t (id int PRIMARY KEY);\n", encoding="utf-8")
+    assert main(["review", str(sql), str(sql), "--pg", "--examples", "0"]) == 2
+    assert "--examples 0 is out of range" in capsys.readouterr().err

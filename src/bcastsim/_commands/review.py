@@ -32,6 +32,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "what they send",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the --pg workload (default 0)")
+    # review._pgdiff.DEFAULT_EXAMPLES, written out so that --help does not import the review.
     parser.add_argument(
         "--examples", type=int, default=20, metavar="N",
         help="--pg: histories drawn on each version's schema (default 20)",
