@@ -169,3 +169,19 @@ def test_examples_out_of_range_is_a_usage_error(tmp_path: Path, capsys: pytest.C
     sql.write_text("CREATE TABLE t (id int PRIMARY KEY);\n", encoding="utf-8")
     assert main(["review", str(sql), str(sql), "--pg", "--examples", "0"]) == 2
     assert "--examples 0 is out of range" in capsys.readouterr().err
+
+
+@pytest.mark.postgres
+def test_seed_rows_from_the_config_start_every_history(bcastsim_server: EphemeralPostgres) -> None:
+    """`seed-rows` in [tool.bcastsim] is the first transaction of every history: its messages are compared too."""
+    from bcastsim.review import ReviewConfig
+
+    config = ReviewConfig(seed_rows=(QUIZ / "seed.toml",))
+    report = review(str(QUIZ / "old.sql"), str(QUIZ / "topic-key-renamed.sql"), schema=SCHEMA, pg=True,
+                    server=bcastsim_server, examples=2, config=config)  # fmt: skip
+    (moved,) = [e.finding for e in report.entries if e.finding.rule == "pg-destination-changed"]
+    assert moved.example is not None
+    assert moved.example.startswith("transaction 0: INSERT INTO lobbies")
+    assert "'SEED1'" in moved.example
+    assert report.pg is not None
+    assert report.pg["schema_notes"] == []

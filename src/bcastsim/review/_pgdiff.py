@@ -1085,6 +1085,27 @@ def _attribute(message: _Sent | None, matchers: Sequence[_SiteMatcher]) -> list[
     return [matcher.site.key for matcher in matchers if matcher.matches(message)]
 
 
+def _seed_hooks(
+    hooks: Hooks | None, files: Sequence[Path], schema: Schema, side: str, notes: list[str]
+) -> Hooks | None:
+    """``hooks`` with the seed rows of ``files`` added, when they fit this version's tables (else a note)."""
+    from bcastsim.strategies import Hooks, load_seed_rows
+
+    rows: dict[str, tuple[Any, ...]] = {}
+    for path in files:
+        try:
+            loaded = load_seed_rows(path, schema)
+        except InputError as error:
+            if "which the SQL does not create" not in str(error) and "which the table does not have" not in str(error):
+                raise  # not a file of seed rows at all: the user's to fix
+            notes.append(f"seed rows of {path} not used for the {side} version: {error.one_line()}")
+            return hooks
+        for table, entries in loaded.items():
+            rows[table] = (*rows.get(table, ()), *entries)
+    base = hooks if hooks is not None else Hooks()
+    return attrs.evolve(base, seed_rows={**base.seed_rows, **rows})
+
+
 def pg_diff(
     old_files: Sequence[Path],
     new_files: Sequence[Path],
@@ -1116,6 +1137,7 @@ def pg_review(
     server: EphemeralPostgres | None = None,
     time_limit_s: float = TIME_LIMIT_S,
     hooks: tuple[Hooks | None, Hooks | None] = (None, None),
+    seed_rows: Sequence[Path] = (),
     show: tuple[Callable[[str], str], Callable[[str], str]] = (str, str),
 ) -> PgOutcome:
     """Load both file lists into fresh databases, run one workload on both, report what differs and what was compared.
@@ -1123,7 +1145,9 @@ def pg_review(
     The workload is :func:`generate_workload`: ``examples`` histories of the strategies drawn on
     each version's schema with ``seed``, every one run on both versions. Everything the SQL runs
     must finish within ``time_limit_s``; after it the review stops it and reports it.
-    ``show`` turns each version's file paths into the paths the report shows.
+    ``show`` turns each version's file paths into the paths the report shows. ``seed_rows``
+    files (:func:`~bcastsim.strategies.load_seed_rows`, ``seed-rows`` in ``[tool.bcastsim]``)
+    start every history of each version they fit.
 
     ``server`` reuses a running :class:`~bcastsim.pg.EphemeralPostgres` (its two databases are
     dropped afterwards); without it a throwaway server is started and stopped.
@@ -1133,7 +1157,14 @@ def pg_review(
 
     old_schema = with_renames(load_schema(list(old_files)), old_files)
     new_schema = with_renames(load_schema(list(new_files)), new_files)
+    notes: list[str] = []
+    if seed_rows:
+        hooks = (
+            _seed_hooks(hooks[0], seed_rows, old_schema, "old", notes),
+            _seed_hooks(hooks[1], seed_rows, new_schema, "new", notes),
+        )
     workload = generate_workload(old_schema, new_schema, seed=seed, examples=examples, hooks=hooks)
+    workload = attrs.evolve(workload, schema_notes=(*workload.schema_notes, *notes))
     if server is not None:
         results = _run_both(server, old_files, new_files, workload, new_label, time_limit_s=time_limit_s)
     else:

@@ -215,6 +215,7 @@ def review(
                 examples=examples,
                 new_label=new,
                 server=server,
+                seed_rows=config.seed_rows,
                 show=(lambda p: old_version.display(p) or p, lambda p: new_version.display(p) or p),
             )
             observed += [_located(f, new_catalog, new_version) for f in outcome.findings if config.rule_enabled(f.rule)]
