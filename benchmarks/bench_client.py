@@ -4,8 +4,8 @@ Run with::
 
     .venv/bin/python benchmarks/bench_client.py [--schedules 1000] [--seed 0]
 
-It generates ``--schedules`` fault schedules with the checker's own Hypothesis strategy
-(deterministically), runs them with a correct manager on the real @supabase/realtime-js
+It draws ``--schedules`` fault schedules as the checker does (``draw_schedules``, from the
+seed), runs them with a correct manager on the real @supabase/realtime-js
 (two node processes, one per core), and prints schedules per second of wall time. It then
 times a whole ``check --client`` run of 500 schedules (generation, both fault families
 with their fault-free twins, shrinking, the backoff probe).
@@ -17,9 +17,8 @@ import argparse
 import time
 from pathlib import Path
 
-from bcastsim.client._jscheck import generate_examples
 from bcastsim.client._node import run_realtime
-from bcastsim.client._realcheck import _FAULTS, DEFAULT_TOPICS, _schedule, check_client_module
+from bcastsim.client._realcheck import _FAULTS, DEFAULT_TOPICS, check_client_module, draw_schedules
 
 MANAGER = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "client" / "good_manager.mjs"
 
@@ -29,7 +28,7 @@ def main() -> None:
     parser.add_argument("--schedules", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    schedules = generate_examples(_schedule(DEFAULT_TOPICS, _FAULTS), args.schedules, args.seed)
+    schedules = draw_schedules(DEFAULT_TOPICS, _FAULTS, args.schedules, args.seed)
     ops = sum(len(s) for s in schedules)
     request = {"mode": "manager", "module": str(MANAGER)}
     start = time.perf_counter()

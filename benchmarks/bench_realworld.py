@@ -13,7 +13,10 @@ together, in manifest order, so that tables defined in one file inform triggers 
   and which of the expected notify sites (``runs = true``) it reports at the expected line (recall), plus the
   sites it reports that the manifest does not list (extra) or lists as never run (``runs = false``);
 * ``check --format json``: the number of error and warning findings, by rule, and how many of them the
-  manifest's ``verdicts`` judge a true problem (precision), judge not a problem, or do not judge at all.
+  manifest's ``verdicts`` judge a true problem (precision), judge not a problem, or do not judge at all;
+* with ``--patches``, every printed patch (of any severity) is applied by ``patch(1)`` to a copy of its
+  file and the copy checked again: whether the patch applies, whether its finding is gone, and whether a
+  warning or error appears that was not there before.
 
 The corpus files are read from ``--corpus``, else ``$BCASTSIM_REALWORLD``, else the directory of the manifest
 when the copies sit beside it, else ``../shared/realworld`` beside the checkout.
@@ -23,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from collections import Counter
 from collections.abc import Sequence
@@ -65,11 +70,46 @@ def _on(item: dict[str, Any], path: Path) -> bool:
     return bool(item.get("path")) and Path(item["path"]).resolve() == path.resolve()
 
 
-def measure(group: Sequence[tuple[Path, dict[str, Any]]]) -> list[dict[str, Any]]:
+def _loud(findings: Sequence[dict[str, Any]], path: str) -> set[tuple[str, str, str]]:
+    return {(f["rule"], f.get("function") or "", f["message"].replace(path, "FILE"))
+            for f in findings if f.get("severity") in ("error", "warning")}
+
+
+def try_patches(paths: Sequence[str], report: dict[str, Any] | None) -> dict[str, int]:
+    """Apply each printed patch to a copy of the group and check the copy again."""
+    counts = Counter(patched=0, applied=0, gone=0, new_loud=0)
+    for finding in (report or {}).get("findings", []):
+        if not finding.get("patch") or finding.get("path") not in paths:
+            continue
+        counts["patched"] += 1
+        with tempfile.TemporaryDirectory() as scratch:
+            copies = [str(Path(scratch) / f"{index}_{Path(path).name}") for index, path in enumerate(paths)]
+            for path, copy in zip(paths, copies, strict=True):
+                shutil.copy(path, copy)
+            target = copies[paths.index(finding["path"])]
+            applied = subprocess.run(["patch", "--quiet", target], input=finding["patch"], text=True,
+                                     capture_output=True, check=False)
+            if applied.returncode:
+                continue
+            counts["applied"] += 1
+            _, after, _ = run_cli("check", "--format", "json", *copies)
+            found = (after or {}).get("findings", [])
+            message = finding["message"].replace(finding["path"], target)
+            if not any(f["rule"] == finding["rule"] and f.get("function") == finding.get("function")
+                       and f["message"] == message for f in found):
+                counts["gone"] += 1
+            before = _loud([f for f in report["findings"] if f.get("path") == finding["path"]], finding["path"])
+            if _loud([f for f in found if f.get("path") == target], target) - before:
+                counts["new_loud"] += 1
+    return dict(counts)
+
+
+def measure(group: Sequence[tuple[Path, dict[str, Any]]], patches: bool = False) -> list[dict[str, Any]]:
     """Inspect and check the files of ``group`` in one run; compare each file's sites and findings with the manifest."""
     paths = [str(path) for path, _ in group]
     status, document, stderr = run_cli("inspect", "--format", "json", *paths)
     check_status, report, check_stderr = run_cli("check", "--format", "json", *paths)
+    tried = try_patches(paths, report) if patches else {}
     rows = []
     for path, entry in group:
         expected = {site["line"] for site in entry.get("expected_sites", []) if site["runs"]}
@@ -97,6 +137,7 @@ def measure(group: Sequence[tuple[Path, dict[str, Any]]]) -> list[dict[str, Any]
             "false": verdicts.count(False),
             "unjudged": verdicts.count(None),
             "by_rule": dict(Counter(f"{f['rule']}:{f['severity']}" for f in findings)),
+            "patches": tried if path == group[0][0] else {},
         })
     return rows
 
@@ -108,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the per-file rows to this JSON file")
     parser.add_argument("--per-project", action="store_true",
                         help="run each project's files together, in manifest order, instead of one file at a time")
+    parser.add_argument("--patches", action="store_true",
+                        help="also apply every printed patch to a copy and check it again")
     parser.add_argument("--further", action="store_true",
                         help="measure the manifest's further files (projects not in the corpus) instead")
     options = parser.parse_args(argv)
@@ -124,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     groups: dict[str, list[tuple[Path, dict[str, Any]]]] = {}
     for path, entry in chosen:
         groups.setdefault(entry["project"] if options.per_project else entry["local_path"], []).append((path, entry))
-    rows = [row for group in groups.values() for row in measure(group)]
+    rows = [row for group in groups.values() for row in measure(group, options.patches)]
     print(f"{'inspect':>7} {'sites':>7} {'extra':>5} {'check':>5} {'err+warn':>8}  file")
     for row in rows:
         print(f"{row['inspect_status']:>7} {row['matched']:>3}/{row['expected']:<3} {row['extra']:>5} "
@@ -149,6 +192,12 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"precision: {true / (true + false) if true + false else 1.0:.3f}")
     for rule, count in sorted(rules.items()):
         print(f"  {rule}: {count}")
+    if options.patches:
+        tried: Counter[str] = Counter()
+        for row in rows:
+            tried.update(row["patches"])
+        print(f"patches printed: {tried['patched']}; applied by patch(1): {tried['applied']}; "
+              f"finding gone after: {tried['gone']}; a new warning or error after: {tried['new_loud']}")
     if options.json:
         Path(options.json).write_text(json.dumps(rows, indent=1) + "\n")
     return 0

@@ -67,11 +67,30 @@ class Outcome:
 
 
 def _warm() -> None:
-    """Import what the commands import, once, so that each forked child starts with it loaded."""
+    """Import what the commands import, once, so that each forked child starts with it loaded.
+
+    A child run as another user ('nobody') may not be able to read the interpreter's own library:
+    the modules the commands load lazily are loaded here, before the fork.
+    """
+    import importlib
+
     from bcastsim import review, sim, sqlmodel  # noqa: F401
     from bcastsim.cli import build_parser
 
     build_parser()
+    for name in (
+        "bcastsim.review._run",
+        "bcastsim.review._report",
+        "bcastsim._commands.check",
+        "bcastsim._commands.inspect",
+        "bcastsim._commands.review",
+        "bcastsim._commands.simulate",
+        "bcastsim.sim._app",
+        "importlib.metadata",
+        "email.parser",
+        "concurrent.futures.thread",
+    ):
+        importlib.import_module(name)
 
 
 def run_bounded(
@@ -240,3 +259,148 @@ def mutated_lines(base: str) -> st.SearchStrategy[str]:
 FILE_NAME = st.text(
     alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="/\x00"), min_size=1, max_size=60
 ).filter(lambda name: name not in {".", ".."})
+
+
+# -- statements that need a superuser, wherever they sit ---------------------------------------------------
+
+# kind → statements of that kind ({path} and {role} are drawn); "SELECT …" becomes PERFORM in PL/pgSQL.
+PRIVILEGED_STATEMENTS: dict[str, tuple[str, ...]] = {
+    "copy-program": ("COPY (SELECT 1) TO PROGRAM '{path}'", "COPY bcastsim_t FROM PROGRAM '{path}'"),
+    "copy-server-file": ("COPY bcastsim_t FROM '{path}'", "COPY (SELECT 1) TO '{path}' WITH (FORMAT csv)"),
+    "server-file-access": (
+        "SELECT pg_read_file('{path}')",
+        "SELECT pg_catalog.pg_read_binary_file('{path}')",
+        "SELECT pg_ls_dir('{path}')",
+        "SELECT (pg_stat_file('{path}')).size",
+    ),
+    "large-object-file": ("SELECT lo_import('{path}')", "SELECT lo_export(16400, '{path}')"),
+    "alter-system": ("ALTER SYSTEM SET archive_command = '{path}'", "ALTER SYSTEM RESET ALL"),
+    "dangerous-extension": ("CREATE EXTENSION IF NOT EXISTS dblink", "CREATE EXTENSION file_fdw"),
+    "untrusted-language": ("CREATE EXTENSION plperlu", "CREATE LANGUAGE plpython3u"),
+    "set-role": ("SET ROLE {role}", "SET SESSION AUTHORIZATION {role}", "SELECT set_config('role', '{role}', true)"),
+    "dblink": ("SELECT dblink_exec('host={role}', 'SELECT 1')", "SELECT dblink_connect('dbname={role}')"),
+}
+PLACES = ("top", "do", "plpgsql", "sql", "execute-in-do", "execute-in-function")
+HANDLERS = ("none", "others", "insufficient_privilege", "sqlstate", "reraised", "other-condition")
+_SAFE_WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_/.-0123456789", min_size=1, max_size=20)
+_IDENTIFIER = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True)
+
+
+@attrs.frozen
+class HostileSql:
+    text: str
+    kind: str
+    #: whether the finding must say a refusal is swallowed by an EXCEPTION
+    swallowed: bool
+
+
+def _plpgsql(statement: str) -> str:
+    return "PERFORM " + statement.removeprefix("SELECT ") if statement.startswith("SELECT ") else statement
+
+
+@st.composite
+def hostile_sql(draw: st.DrawFn) -> HostileSql:
+    """A file with one statement that needs a superuser, at some place, maybe in an EXCEPTION block or suppressed."""
+    kind = draw(st.sampled_from(sorted(PRIVILEGED_STATEMENTS)))
+    statement = draw(st.sampled_from(PRIVILEGED_STATEMENTS[kind])).format(
+        path=draw(_SAFE_WORD), role=draw(_IDENTIFIER)
+    )
+    place = draw(st.sampled_from(PLACES))
+    if place == "sql" and not statement.startswith(("SELECT", "COPY", "SET")):
+        place = "top"  # DDL in a SQL function's body would not be created when the function is
+    handler = draw(st.sampled_from(HANDLERS)) if place not in ("top", "sql") else "none"
+    inner = statement
+    if place.startswith("execute"):
+        inner = "EXECUTE '" + statement.replace("'", "''") + "'"
+    elif place in ("do", "plpgsql"):
+        inner = _plpgsql(statement)
+    clause = {
+        "none": None,
+        "others": "WHEN OTHERS THEN NULL;",
+        "insufficient_privilege": "WHEN insufficient_privilege THEN RAISE NOTICE 'refused';",
+        "sqlstate": "WHEN SQLSTATE '42501' THEN NULL;",
+        "reraised": "WHEN OTHERS THEN RAISE;",
+        "other-condition": "WHEN division_by_zero THEN NULL;",
+    }[handler]
+    catches = handler in ("others", "insufficient_privilege", "sqlstate")
+    if kind == "dblink":
+        catches = handler == "others"  # dblink refuses with 2F003, which only OTHERS (of these) catches
+    body = f"  {inner};" if clause is None else f"  BEGIN\n    {inner};\n  EXCEPTION {clause}\n  END;"
+    prefix = "CREATE TABLE bcastsim_t (id int);\n"
+    suppress = draw(st.sampled_from(["", f"-- bcastsim: ignore[{kind}]\n", f"-- bcastsim: ignore-file[{kind}]\n"]))
+    if place == "top":
+        text = f"{prefix}{suppress}{statement};\n"
+    elif place == "sql":
+        header = "CREATE FUNCTION bcastsim_f() RETURNS void LANGUAGE sql AS $f$"
+        text = f"{prefix}{suppress}{header}\n  {statement};\n$f$;\n"
+    elif place in ("do", "execute-in-do"):
+        text = f"{prefix}{suppress}DO $d$\nBEGIN\n{body}\nEND $d$;\n"
+    else:
+        text = (
+            f"{prefix}{suppress}CREATE FUNCTION bcastsim_f() RETURNS trigger LANGUAGE plpgsql AS $f$\nBEGIN\n{body}\n"
+            "  RETURN NEW;\nEND $f$;\n"
+        )
+    return HostileSql(text, kind, catches)
+
+
+# -- SQL over a bound (under BCASTSIM_LIMIT_SCALE=SCALE: bytes 3,355, line 209, statements 10, function 419) ---
+
+BOUND_SCALE = "0.0001"
+
+
+@st.composite
+def oversized_sql(draw: st.DrawFn) -> tuple[str, str]:
+    """(SQL over one bound at :data:`BOUND_SCALE`, the words its error names)."""
+    bound = draw(st.sampled_from(["file", "line", "statements", "function", "do"]))
+    word = draw(_SAFE_WORD)
+    if bound == "file":
+        line = f"-- {word}\n"
+        return line * (3400 // len(line) + 1) + "SELECT 1;\n", "SQL file is"
+    if bound == "line":
+        return "SELECT 1;\nSELECT '" + word * (220 // len(word) + 1) + "';\n", "bytes long"
+    if bound == "statements":
+        return f"SELECT '{word}';\n" * draw(st.integers(11, 40)), "statements"
+    body = "\n".join(f"  PERFORM '{word}{n}';" for n in range(draw(st.integers(30, 60))))
+    if bound == "do":
+        return f"DO $$\nBEGIN\n{body}\nEND $$;\n", "DO block is"
+    return f"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$\nBEGIN\n{body}\nEND $$;\n", "function f is"
+
+
+# -- a configuration whose tool table is not a table ---------------------------------------------------------
+
+_NOT_A_TABLE = st.sampled_from(["5", "-1", "1.5", "true", '"bcastsim"', "[1, 2]", "[]", "1979-05-27", "inf"])
+
+
+@st.composite
+def non_table_config(draw: st.DrawFn) -> str:
+    """A pyproject.toml where `tool`, `tool.bcastsim` or `tool.bcastsim.sql-limits` is a number, string or array."""
+    value = draw(_NOT_A_TABLE)
+    where = draw(st.sampled_from(["tool", "bcastsim", "sql-limits", "sql-limit"]))
+    head = '[project]\nname = "x"\n'
+    if where == "tool":
+        return f"tool = {value}\n{head}"
+    if where == "bcastsim":
+        return f"{head}[tool]\nbcastsim = {value}\n"
+    if where == "sql-limits":
+        return f"{head}[tool.bcastsim]\nsql-limits = {value}\n"
+    return f"{head}[tool.bcastsim.sql-limits]\nline-bytes = {value}\n"
+
+
+# -- expressions that are NULL, or may be -------------------------------------------------------------------
+
+
+def null_expressions() -> st.SearchStrategy[str]:
+    """SQL expressions built of NULL, COALESCE, NULLIF, CASE and casts, nested."""
+    leaves = st.sampled_from(["NULL", "'a'", "''", "NEW.id::text", "1", "NULL::text", "NULLIF('a', 'a')"])
+    return st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.tuples(inner, inner).map(lambda p: f"COALESCE({p[0]}, {p[1]})"),
+            st.tuples(inner, inner).map(lambda p: f"NULLIF({p[0]}, {p[1]})"),
+            st.tuples(inner, inner).map(lambda p: f"CASE WHEN {p[0]} IS NULL THEN {p[1]} END"),
+            st.tuples(inner, inner).map(lambda p: f"concat({p[0]}, {p[1]})"),
+            st.tuples(inner, inner).map(lambda p: f"({p[0]} || {p[1]})"),
+            inner.map(lambda e: f"({e})::text"),
+        ),
+        max_leaves=6,
+    )

@@ -20,6 +20,7 @@ from bcastsim.sim import (
     make_architecture,
     scenario_from_dict,
 )
+from bcastsim.sim._profiles import ClientBehaviour
 from bcastsim.sim._realtime_rules import load_realtime_rules
 from bcastsim.sim._sim import Simulation
 from bcastsim.sim._workload import Emitter, Workload, instances_of
@@ -97,6 +98,7 @@ def one_topic_world(
     cls: type[Simulation] = Simulation,
     page: list[dict[str, str]] | None = None,
     join_rtt_ms: float | None = None,
+    client: ClientBehaviour | None = None,
 ) -> Simulation:
     """``audience`` identical clients of one architecture, ``artworks`` artworks, bids on the first at the given
     times (``writes``: (time in ms, "bid")), judged by the Realtime rules of ``realtime`` ("" = the newest);
@@ -129,7 +131,7 @@ def one_topic_world(
         plan=load_plans(include_unlimited=True)[plan],
         costs=load_costs(),
         app=app,
-        behaviour=behaviour(profile),
+        behaviour=client or behaviour(profile),
         workload=workload,
         seed=1,
         rules=load_realtime_rules(realtime),

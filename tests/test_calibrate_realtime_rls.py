@@ -69,7 +69,10 @@ def test_a_policy_no_listener_passes_is_not_measured(bcastsim_server: EphemeralP
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
-        ("CREATE SCHEMA realtime;", r"does not define realtime\.apply_rls\(jsonb,integer\), realtime\.subscription"),
+        (
+            "CREATE TABLE realtime.unrelated (a int);",
+            r"does not define realtime\.apply_rls\(jsonb,integer\), realtime\.subscription",
+        ),
         ("CREATE TABLE realtime.subscription (;", "PostgreSQL refused this Realtime SQL: syntax error"),
     ],
 )
@@ -202,3 +205,50 @@ def test_a_live_database_without_realtime_is_an_input_error(bcastsim_server: Eph
         assert error.value.path == "--dsn"
     finally:
         db.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("attack", "refusal"),
+    [
+        ("COPY (SELECT 1) TO PROGRAM 'touch {outside}/pwned';", "the pg_execute_server_program role to COPY"),
+        (
+            "CREATE TABLE realtime.stolen AS SELECT pg_read_file('{outside}/secret.txt') AS t;",
+            "permission denied for function pg_read_file",
+        ),
+        ("ALTER ROLE bcastsim_untrusted SUPERUSER;", "must be superuser to alter superuser roles"),
+    ],
+)
+def test_the_realtime_sql_runs_unprivileged(
+    bcastsim_server: EphemeralPostgres, tmp_path: Path, attack: str, refusal: str
+) -> None:
+    """Realtime SQL that runs a program, reads a server file or raises its own role is refused, and runs nothing."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    outside.chmod(0o777)
+    (outside / "secret.txt").write_text("top secret\n")
+    path = tmp_path / "realtime.sql"
+    path.write_text(STANDIN.read_text() + "\n" + attack.format(outside=outside) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=refusal) as error:
+        rls.measure_apply_rls(bcastsim_server, [path], schema=SCHEMA, fixtures=FIXTURES, runs=1, sizes=(10,))
+    assert "top secret" not in str(error.value)
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+@pytest.mark.postgres
+def test_the_rights_realtime_needs_are_taken_back_after_timing(bcastsim_server: EphemeralPostgres) -> None:
+    """After the calibration the untrusted role again has no REPLICATION and belongs to no Supabase role."""
+    from bcastsim.pg import UNTRUSTED_ROLE
+
+    rls.measure_apply_rls(bcastsim_server, [STANDIN], schema=SCHEMA, fixtures=FIXTURES, runs=1, sizes=(10,))
+    database = bcastsim_server.create_database(name="bcastsim_role_after")
+    try:
+        rows = database.execute(
+            "SELECT r.rolreplication, r.rolsuper, (SELECT count(*) FROM pg_auth_members m WHERE m.member = r.oid)"
+            " FROM pg_roles r WHERE r.rolname = %s",
+            (UNTRUSTED_ROLE,),
+        )
+    finally:
+        database.close()
+        bcastsim_server.drop_database("bcastsim_role_after")
+    assert rows == [(False, False, 0)]

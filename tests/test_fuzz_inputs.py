@@ -23,15 +23,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _fuzz_support import (
+    BOUND_SCALE,
     FILE_NAME,
     NASTY_NUMBERS,
     ROOT,
     TINY,
+    HostileSql,
     Outcome,
     changed,
     encoded_text,
     fuzz_examples,
+    hostile_sql,
     mutated_lines,
+    non_table_config,
+    null_expressions,
+    oversized_sql,
     run_bounded,
     snapshot,
     toml_value,
@@ -607,3 +613,185 @@ def test_revisions_with_links_or_large_blobs_are_one_line(
     assert outcome.status == 2, outcome
     assert "git:HEAD:sql/b.sql" in outcome.err
     assert "root:" not in outcome.err
+
+
+# -- statements that need a superuser, SQL over its bounds ------------------------------------------------
+
+
+@settings(max_examples=fuzz_examples(12))
+@given(hostile=hostile_sql())
+def test_statements_that_need_a_superuser_are_errors_wherever_they_sit(sandbox: Path, hostile: HostileSql) -> None:
+    """COPY … PROGRAM, pg_read_file, ALTER SYSTEM … at any place, suppressed or caught: an error naming its rule."""
+    (sandbox / "hostile.sql").write_text(hostile.text)
+    try:
+        outcome = _run(sandbox, ["check", "hostile.sql", "--format", "json"])
+    finally:
+        (sandbox / "hostile.sql").unlink()
+    assert outcome.status == 1, outcome
+    document = _strict_json(outcome.out)
+    assert isinstance(document, dict)
+    found = [f for f in document["findings"] if f["rule"] == hostile.kind]
+    assert found, (hostile.text, document["findings"])
+    assert all(f["severity"] == "error" for f in found)
+    assert any("swallowed by the EXCEPTION" in f["message"] for f in found) is hostile.swallowed, hostile.text
+
+
+@settings(max_examples=fuzz_examples(10))
+@given(case=oversized_sql(), command=st.sampled_from(["check", "inspect", "review"]))
+def test_sql_over_a_bound_is_one_line(sandbox: Path, case: tuple[str, str], command: str) -> None:
+    """A file over a bound (bytes, a line, statements, one function) is exit 2, one line naming it, nothing written."""
+    text, words = case
+    (sandbox / "big.sql").write_text(text)
+    argv = {
+        "check": ["check", "big.sql", "-o", "out/report.txt"],
+        "inspect": ["inspect", "big.sql", "--format", "json"],
+        "review": ["review", "none:", "big.sql", "-o", "out/report.txt"],
+    }[command]
+    # The bounds scaled down (the forked run inherits the environment), so that a small file is over them.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BCASTSIM_LIMIT_SCALE", BOUND_SCALE)
+        try:
+            outcome = _run(sandbox, argv)
+        finally:
+            (sandbox / "big.sql").unlink()
+    assert outcome.status == 2, outcome
+    assert "big.sql" in outcome.err
+    assert words in outcome.err, outcome.err
+    assert "over the bound of" in outcome.err
+    assert "sql-limits" in outcome.err
+    assert not (sandbox / "out" / "report.txt").exists()
+
+
+# -- the fuzz driver's classes: a tool that is not a table, --arch of nothing, scenario arrays, NULLs ---------
+
+
+@settings(max_examples=fuzz_examples(8))
+@given(text=non_table_config(), how=st.sampled_from(["--config", "found"]))
+def test_a_tool_table_that_is_not_a_table_is_one_line(sandbox: Path, text: str, how: str) -> None:
+    """`tool = 5`, `bcastsim = "x"`, `sql-limits = []` in pyproject.toml: exit 2, one line, never AttributeError."""
+    project = sandbox / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(text)
+    shutil.copy(SEED_TRIGGERS, project / "t.sql")
+    argv = ["check", "project/t.sql", "-o", "out/report.txt"]
+    if how == "--config":
+        argv += ["--config", "project/pyproject.toml"]
+    try:
+        outcome = _run(sandbox, argv, may_write=("out/report.txt",))
+    finally:
+        shutil.rmtree(project)
+        (sandbox / "out" / "report.txt").unlink(missing_ok=True)
+    # Found by the search, a pyproject.toml without a [tool.bcastsim] table is someone else's: used or refused.
+    assert outcome.status in ((2,) if how == "--config" or "[tool.bcastsim" in text else (0, 1, 2)), outcome
+
+
+@settings(max_examples=fuzz_examples(8))
+@given(arch=st.text(alphabet=", \t", min_size=0, max_size=6), sweep=st.booleans())
+def test_arch_naming_no_architecture_is_one_line(sandbox: Path, arch: str, sweep: bool) -> None:
+    """`--arch ,` (commas, blanks, nothing) is exit 2 in one line saying it names no architecture."""
+    argv = ["simulate", "tiny.toml", "--arch", arch] + (["--sweep", "clients=10..20:2"] if sweep else [])
+    outcome = _run(sandbox, argv)
+    assert outcome.status == 2, outcome
+    assert "names no architecture" in outcome.err, outcome.err
+
+
+_ARRAY_KEYS = (("backtest", "audiences"), ("rollout", "stages"))
+
+
+@settings(max_examples=fuzz_examples(10))
+@given(
+    key=st.sampled_from(_ARRAY_KEYS),
+    items=st.one_of(
+        # At least one number out of both keys' ranges, among ones in them.
+        st.tuples(
+            st.lists(st.integers(1, 100), max_size=3),
+            st.sampled_from([-1, 101, 10**9, 2**63 - 1, -(2**63), 10**30]),
+        ).map(lambda parts: [*parts[0], parts[1]]),
+        st.integers(101, 5000).map(lambda n: [50] * n),
+    ),
+)
+def test_scenario_arrays_of_numbers_are_bounded(sandbox: Path, key: tuple[str, str], items: list[int]) -> None:
+    """backtest.audiences and rollout.stages: each item in the key's range, at most 100 items, else one line."""
+    path = sandbox / "arrays.toml"
+    path.write_text(f"extends = {json.dumps(str(TINY))}\n[{key[0]}]\n{key[1]} = [{', '.join(map(str, items))}]\n")
+    loaded = _load_or_error(path)
+    assert isinstance(loaded, InputError), items  # every generated array holds a number out of range, or too many
+    text = loaded.one_line()
+    assert f"{key[0]}.{key[1]}" in text
+    assert "\n" not in text
+    assert loaded.line == 3
+
+
+@settings(max_examples=fuzz_examples(8))
+@given(value=st.sampled_from([1e9, 10**7, 2**63, 1e308, -1]), key=st.sampled_from(["fails_at_users", "tolerance"]))
+def test_backtest_numbers_are_bounded(sandbox: Path, value: object, key: str) -> None:
+    """`fails_at_users = 1e9` (it built a workload for a billion users) is refused in one line, at once."""
+    name = f"backtest_{key}.toml"
+    (sandbox / name).write_text(f"extends = {json.dumps(str(TINY))}\n[backtest]\n{key} = {toml_value(value)}\n")
+    try:
+        outcome = _run(sandbox, ["simulate", name])
+    finally:
+        (sandbox / name).unlink()
+    assert outcome.status == 2, outcome
+    assert f"backtest.{key}" in outcome.err
+
+
+@settings(max_examples=fuzz_examples(10))
+@given(channel=null_expressions(), payload=null_expressions(), fmt=st.sampled_from(["text", "json"]))
+def test_inspect_on_null_expressions(sandbox: Path, channel: str, payload: str, fmt: str) -> None:
+    """pg_notify(COALESCE(NULL, NULL), NULLIF('a', 'a')) and the like in a trigger: inspected, never a TypeError."""
+    (sandbox / "nulls.sql").write_text(
+        "CREATE TABLE n (id int PRIMARY KEY);\n"
+        "CREATE FUNCTION n_sent() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+        f"  PERFORM pg_notify({channel}, {payload});\n  RETURN NEW;\nEND $$;\n"
+        "CREATE TRIGGER n_sent AFTER INSERT ON n FOR EACH ROW EXECUTE FUNCTION n_sent();\n"
+    )
+    try:
+        outcome = _run(sandbox, ["inspect", "nulls.sql", "--format", fmt])
+    finally:
+        (sandbox / "nulls.sql").unlink()
+    assert outcome.status in (0, 2), outcome
+
+
+@settings(max_examples=fuzz_examples(6))
+@given(
+    where=st.sampled_from(["input", "deploy", "config-dir"]),
+    command=st.sampled_from(["check", "inspect", "review", "simulate", "sql"]),
+)
+def test_a_directory_its_user_cannot_search_is_one_line(sandbox: Path, where: str, command: str) -> None:
+    """A directory without read, search or write rights (an input, sqitch deploy/, an output's): exit 2, one line."""
+    run_as = None
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            nobody = pwd.getpwnam("nobody")
+        except KeyError:
+            pytest.skip("running as root, where every directory is searchable, and no user 'nobody' to run as")
+        run_as = (nobody.pw_uid, nobody.pw_gid)
+        if command == "review":
+            command = "check"  # review's reaper runs this interpreter again, which 'nobody' may not reach here
+    top = sandbox / "locked"
+    top.mkdir()
+    top.chmod(0o755)
+    locked = top if where != "deploy" else top / "deploy"
+    if where == "deploy":
+        locked.mkdir()
+        (top / "sqitch.plan").write_text("%project=x\n")
+    shutil.copy(SEED_TRIGGERS, locked / "t.sql")
+    locked.chmod(0o300 if where == "config-dir" and command != "sql" else 0)
+    argv = {
+        "check": ["check", "locked"],
+        "inspect": ["inspect", "locked"],
+        "review": ["review", "none:", "locked"],
+        "simulate": ["simulate", "tiny.toml", "--sql", "locked"],
+        "sql": ["sql", "realtime", "-o", f"{locked.relative_to(sandbox)}/realtime.sql"],
+    }[command]
+    try:
+        outcome = run_bounded(argv, sandbox, run_as=run_as)
+    finally:
+        locked.chmod(0o755)
+        shutil.rmtree(top)
+    assert outcome.problems() == [], outcome
+    assert outcome.status == 2, outcome
+    assert "locked" in outcome.err

@@ -130,7 +130,7 @@ _HOOK_MESSAGES = st.lists(
 
 def test_hook_flash_wiring_matches_node() -> None:
     """useBroadcastRealtime's flash lookups and what the page callbacks get agree with the seed page model."""
-    from bcastsim.client import EventDatabase, EventPage, PlanLimits, RealtimeServer, SeedManager, VirtualClock
+    from bcastsim.client import EventDatabase, EventPage, PhoenixClient, PhoenixServer, SeedManager, VirtualClock
 
     cases: list[list[tuple[str, str, dict[str, object]]]] = []
 
@@ -144,18 +144,20 @@ def test_hook_flash_wiring_matches_node() -> None:
     answers = run_harness({"mode": "hooks", "code": code, "cases": [[list(m) for m in c] for c in cases]})["cases"]
     for messages, node in zip(cases, answers, strict=True):
         clock = VirtualClock()
-        server = RealtimeServer(clock, PlanLimits("roomy", 10**6, 10**6, 10**6, 10**6, 10**6))
+        server = PhoenixServer(clock)
         handled: dict[str, list[object]] = {"bid": [], "event": [], "admin": []}
         page = EventPage(
             PROFILES["seed"],
-            SeedManager(server.connect("admin"), clock),
+            SeedManager(PhoenixClient(server, user="admin"), clock),
             EventDatabase("E", ("A",)),
             is_admin=True,
             on_handled=lambda kind, value, seen=handled: seen.setdefault(kind, []).append(value),
         )
         page.run_effect()
+        clock.advance(0)
         for topic, event, payload in messages:
-            server.send(topic, event, payload)
+            server.broadcast(topic, event, False, payload)
+            clock.advance(0)
         assert page.flashes == node["selectors"]
         received = json.loads(
             json.dumps({"bids": handled["bid"], "event": handled["event"], "admin": handled["admin"]})

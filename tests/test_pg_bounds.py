@@ -70,13 +70,14 @@ def test_server_processes_have_a_bounded_address_space(server: EphemeralPostgres
 
 
 def test_a_files_select_runs_on_the_server_without_sending_its_rows(server: EphemeralPostgres, tmp_path: Path) -> None:
-    """4 GB of SELECT result in a migration is moved through on the server; its functions still run."""
+    """4 GB of SELECT or RETURNING result in a migration stays on the server; its functions and writes still run."""
     sql = tmp_path / "migration.sql"
     sql.write_text(
         "CREATE TABLE log (a int);\n"
         "CREATE FUNCTION ins() RETURNS int LANGUAGE sql AS 'INSERT INTO log VALUES (1) RETURNING 1';\n"
         "SELECT ins() FROM generate_series(1, 3);\n"
         "SELECT repeat('x', 100000000) FROM generate_series(1, 40);\n"
+        "INSERT INTO log SELECT 2 FROM generate_series(1, 40) RETURNING repeat('x', 100000000);\n"
         "WITH gone AS (DELETE FROM log WHERE false RETURNING a) SELECT * FROM gone;\n"
         "SELECT 1 AS one INTO copied;\n"
     )
@@ -97,7 +98,7 @@ def test_a_files_select_runs_on_the_server_without_sending_its_rows(server: Ephe
     finally:
         server.drop_database(_DBNAME)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "[(3, 1)]"
+    assert done.stdout.strip() == "[(43, 1)]"
 
 
 _DBNAME = "bcastsim_rows"
@@ -151,3 +152,25 @@ def test_a_suppression_in_the_reviewed_sql_cannot_silence_a_privilege_finding(
     assert "error[pg-needs-superuser]" in out
     assert "suppressed" not in out.splitlines()[-1]
     assert status == 1
+
+
+def test_more_channel_names_than_the_tap_records_is_a_cut(server: EphemeralPostgres) -> None:
+    """Past 64 KB of distinct channel names the tap stops recording them, and the result says what it missed."""
+    database = server.create_database([], untrusted=True)
+    try:
+        result = database.run_transaction(
+            ["DO $$ BEGIN FOR i IN 1..4000 LOOP PERFORM pg_notify('room:' || lpad(i::text, 40, '0'), 'x'); "
+             "END LOOP; END $$"]
+        )  # fmt: skip
+        again = database.run_transaction(
+            ["DO $$ BEGIN FOR i IN 1..20000 LOOP PERFORM pg_notify('one', i::text); END LOOP; END $$"]
+        )
+    finally:
+        database.close()
+    assert result.notifications[0].channel == "room:" + "1".zfill(40)
+    assert 1000 < len(result.notifications) < 4000
+    assert result.cut == (
+        "channels: names past the first 65,536 bytes were not recorded, so notifications on them were not captured",
+    )
+    assert len(again.notifications) == MAX_CAPTURED_NOTIFICATIONS
+    assert again.cut == ("notifications: 20,000 sent, 10,000 captured",)

@@ -1,10 +1,12 @@
-"""The realtime-js transport model agrees with the real @supabase/realtime-js on generated fault schedules.
+"""The realtime-js port agrees with the real @supabase/realtime-js on generated fault schedules.
 
 Both run the same schedules (subscribe/unsubscribe, broadcasts, drops, partitions, restarts,
 refused connections, join errors and timeouts, channel errors and closes, rate-limit closes,
 hidden tabs, time); every observation after every operation must be equal: connection and
 channel states, statuses, joins the server received (with privacy and time), connects and
-deliveries. The real side runs in node through ``_node/realtime.js`` on a virtual clock.
+deliveries. The real side runs in node through ``_node/realtime.js`` on a virtual clock. The
+realtime_js and seed profiles, which run on the port, deliver what the library (with the seed's own
+BroadcastManager for the seed) delivers on the same operations.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 
 from bcastsim.client import PROFILES, OpRunner
 from bcastsim.client._jscheck import generate_examples
-from bcastsim.client._node import realtime_js_missing, run_realtime
+from bcastsim.client._node import default_seed_plan, load_client_code, realtime_js_missing, run_realtime
 from bcastsim.client._ops import (
     Advance,
     Broadcast,
@@ -126,3 +128,27 @@ def test_realtime_js_profile_delivers_what_the_library_delivers() -> None:
                 differences.append(f"after {ops[: index + 1]}: profile {mine} != realtime-js {theirs['deliveries']}")
                 break
     assert differences == [], f"{len(differences)} differences; first: {differences[0]}"
+
+
+@pytest.mark.skipif(not default_seed_plan().is_file(), reason=f"seed plan not found at {default_seed_plan()}")
+def test_seed_profile_delivers_what_the_seeds_manager_delivers_on_realtime_js() -> None:
+    """The seed's BroadcastManager on the real realtime-js and the seed profile on the port deliver alike, op by op."""
+    raws = []
+    for schedule in _schedules(500, 2):
+        raw = [{**op, "private": False} if "private" in op else op for op in schedule]
+        raws.append([op for op in raw if _client_op(op) is not None])
+    sequences = [[op for op in map(_client_op, raw) if op is not None] for raw in raws]
+    request = {"mode": "manager", "code": load_client_code(), "schedules": [{"seed": 1, "ops": raw} for raw in raws]}
+    real = run_realtime(request)
+    differences = []
+    delivered = 0
+    for ops, observed in zip(sequences, real, strict=True):
+        runner = OpRunner(PROFILES["seed"])
+        for index, (op, theirs) in enumerate(zip(ops, observed, strict=True)):
+            mine = [[listener, json.loads(value)["payload"]["seq"]] for listener, value in runner.apply(op).deliveries]
+            delivered += len(mine)
+            if mine != theirs["deliveries"]:
+                differences.append(f"after {ops[: index + 1]}: profile {mine} != realtime-js {theirs['deliveries']}")
+                break
+    assert differences == [], f"{len(differences)} differences; first: {differences[0]}"
+    assert delivered > 100

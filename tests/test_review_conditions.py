@@ -1,4 +1,4 @@
-"""Emission conditions are decided by a solver in SQL's three-valued logic; witnesses are rows PostgreSQL agrees on."""
+"""Emission conditions are decided by a solver in three-valued logic; PostgreSQL and the db model agree on witnesses."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bcastsim.db import DatabaseModel
 from bcastsim.pg import EphemeralPostgres
 from bcastsim.review import review
 from bcastsim.review._emission import emission_changes
@@ -110,6 +111,84 @@ def test_witnesses_hold_in_postgres(
         assert database.execute(query) == [(True, False)]
 
 
+# One table with every column CHANGED reads, and a trigger per version of the condition, each on its own channel.
+WITNESS_SCHEMA = """\
+CREATE TABLE t (id integer PRIMARY KEY, status text, note text, qty integer, flag boolean, a text, b text);
+CREATE FUNCTION sends_old() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF {old} THEN
+    PERFORM pg_notify('old', TG_OP);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION sends_new() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF {new} THEN
+    PERFORM pg_notify('new', TG_OP);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER sends_old AFTER INSERT OR UPDATE OR DELETE ON t FOR EACH ROW EXECUTE FUNCTION sends_old();
+CREATE TRIGGER sends_new AFTER INSERT OR UPDATE OR DELETE ON t FOR EACH ROW EXECUTE FUNCTION sends_new();
+"""
+
+
+def _witness_writes(witness: Witness, operation: str) -> tuple[list[str], list[str]]:
+    """(set-up, the write): the OLD row put in place, then the operation that turns it into the NEW row."""
+    old, new = witness.record("OLD"), witness.record("NEW")
+
+    def values(row: dict[str, str | None]) -> tuple[str, str]:
+        columns = ["id", *row]
+        return ", ".join(columns), ", ".join(["1", *("NULL" if v is None else v for v in row.values())])
+
+    if operation == "INSERT":
+        columns, literals = values(new)
+        return [], [f"INSERT INTO t ({columns}) VALUES ({literals})"]
+    columns, literals = values(old)
+    setup = [f"INSERT INTO t ({columns}) VALUES ({literals})"]
+    if operation == "DELETE":
+        return setup, ["DELETE FROM t WHERE id = 1"]
+    assignments = ", ".join(f"{c} = {'NULL' if v is None else v}" for c, v in {**dict.fromkeys(old), **new}.items())
+    return setup, [f"UPDATE t SET {assignments or 'id = 1'} WHERE id = 1"]
+
+
+@pytest.mark.parametrize(("old", "new", "operation", "narrowed"), CHANGED)
+def test_witnesses_hold_in_the_db_model(old: str, new: str, operation: str, narrowed: bool, tmp_path: Path) -> None:
+    """Written in the db model, the witness row makes the version that sends send and the other stay silent."""
+    (change,) = emission_changes(((operation, (old,)),), ((operation, (new,)),))
+    assert change.witness is not None
+    path = tmp_path / "witness.sql"
+    path.write_text(WITNESS_SCHEMA.format(old=old, new=new))
+    model = DatabaseModel.from_sql([path])
+    setup, write = _witness_writes(change.witness, operation)
+    if setup:
+        assert model.run_transaction(setup).committed
+    outcome = model.run_transaction(write)
+    assert outcome.committed, outcome.error
+    channels = [n.channel for n in outcome.notifications]
+    assert channels == (["old"] if narrowed else ["new"]), (change.witness, write)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("case", CHANGED)
+def test_witness_writes_send_the_same_in_postgres(
+    case: tuple[str, str, str, bool], tmp_path: Path, bcastsim_server: EphemeralPostgres
+) -> None:
+    """The same witness writes through real triggers in PostgreSQL send on the same channel as in the model."""
+    old, new, operation, narrowed = case
+    (change,) = emission_changes(((operation, (old,)),), ((operation, (new,)),))
+    assert change.witness is not None
+    path = tmp_path / "witness.sql"
+    path.write_text(WITNESS_SCHEMA.format(old=old, new=new))
+    setup, write = _witness_writes(change.witness, operation)
+    with bcastsim_server.create_database([path]) as database:
+        if setup:
+            assert database.run_transaction(setup).committed
+        result = database.run_transaction(write)
+    assert result.committed
+    assert [n.channel for n in result.notifications] == (["old"] if narrowed else ["new"])
+
+
 GUARDED = """\
 CREATE TABLE tasks (id bigint PRIMARY KEY, status text, note text, priority integer);
 CREATE FUNCTION task_changed() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -145,7 +224,7 @@ def test_update_any_column_reads_guards_as_logic(tmp_path: Path, guard: str, col
         assert "only" not in finding.message
     else:
         assert finding.message.endswith(f"only changes of {columns} send anything")
-        assert f"UPDATE OF {columns}" in (finding.fix or "")
+        assert f"UPDATE OF {columns}" in (finding.patch or "")
 
 
 @pytest.mark.parametrize(

@@ -135,8 +135,8 @@ def test_neutral_defaults_say_what_to_set() -> None:
     report = check([ROOT / "sql" / "broadcast_triggers.sql"], schema=[ROOT / "sql" / "schema.sql"])
     hot = [f for f in report.findings if f.rule == "hot-table-notify"]
     restricted = [f for f in report.findings if f.rule == "restricted-on-public-topic" and f.severity.value == "note"]
-    assert [(f.severity.value, "hot-tables = " in (f.fix or "")) for f in hot] == [("note", True)]
-    assert [("restricted-tables = " in (f.fix or "")) for f in restricted] == [True]
+    assert [(f.severity.value, "hot-tables = " in (f.explanation or "")) for f in hot] == [("note", True)]
+    assert [("restricted-tables = " in (f.explanation or "")) for f in restricted] == [True]
     configured = check(
         [ROOT / "sql" / "broadcast_triggers.sql"],
         schema=[ROOT / "sql" / "schema.sql"],

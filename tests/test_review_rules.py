@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from bcastsim import InputError, Severity
 from bcastsim.review import RULES, ReviewConfig, all_rules, check, load_config
-from bcastsim.review._analysis import ALL_OPS, decided_ops, row_refs, statements
+from bcastsim.review._analysis import ALL_OPS, decided_ops, statements
 from bcastsim.review._suppress import SUPPRESSION_RULE, statement_spans
-from bcastsim.sqlmodel import load_catalog_text
+from bcastsim.sqlmodel import expression_reads, load_catalog_text
 from bcastsim.sqlmodel._cfg import operations_where
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -271,9 +271,10 @@ def test_suppression_anywhere_on_the_statement(tmp_path: Path, before: str, afte
 # -- the PL/pgSQL facts the rules rely on ----------------------------------------------------
 
 
-def test_row_refs_pairs_coalesce_over_new_and_old() -> None:
-    """COALESCE(NEW.x, OLD.x) reads are paired (safe on every event); bare reads are not."""
-    refs = row_refs("SELECT COALESCE(NEW.event_id, OLD.event_id), OLD.round, 'NEW.fake'")
+def test_row_reads_pair_coalesce_over_new_and_old() -> None:
+    """COALESCE(NEW.x, OLD.x) reads are paired (safe on every event); bare reads are not; a literal is none."""
+    refs = expression_reads("SELECT COALESCE(NEW.event_id, OLD.event_id), OLD.round, 'NEW.fake'")
+    assert refs is not None
     assert [(r.record, r.column, r.paired) for r in refs] == [
         ("NEW", "event_id", True),
         ("OLD", "event_id", True),
@@ -415,14 +416,18 @@ def test_suppressing_any_subset_hides_exactly_it(chosen: set[tuple[str, int]]) -
 
 def test_reads_ruled_out_by_tg_op_in_case_and_and_are_not_mismatches() -> None:
     """OLD.x in a CASE branch or an AND that TG_OP = 'INSERT' rules out is never read on INSERT."""
-    from bcastsim.review._analysis import refs_read_on
-
     sql = (
         "SELECT CASE WHEN TG_OP = 'INSERT' THEN now() ELSE OLD.created_at END, "
         "CASE WHEN TG_OP = 'UPDATE' AND OLD.updated_at >= now() THEN OLD.updated_at ELSE now() END, OLD.name"
     )
-    assert refs_read_on(sql, "INSERT") == {("OLD", "name")}
-    assert refs_read_on(sql, "UPDATE") == {("OLD", "created_at"), ("OLD", "updated_at"), ("OLD", "name")}
+    reads = expression_reads(sql)
+    assert reads is not None
+
+    def read_on(operation: str) -> set[tuple[str, str]]:
+        return {(r.record, r.column) for r in reads if operation in r.operations}
+
+    assert read_on("INSERT") == {("OLD", "name")}
+    assert read_on("UPDATE") == {("OLD", "created_at"), ("OLD", "updated_at"), ("OLD", "name")}
 
 
 def test_lookup_kept_non_null_by_a_guard_is_not_a_foreign_key_note() -> None:

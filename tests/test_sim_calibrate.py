@@ -168,6 +168,22 @@ def test_checked_in_costs_come_from_a_calibration() -> None:
     assert model.wal_read_ms_per_mb != CostModel().wal_read_ms_per_mb
 
 
+def test_checked_in_costs_were_decoded_by_wal2json_on_realtimes_own_sql() -> None:
+    """models/costs.toml names its decoder (wal2json), the command, the Realtime commit and its SQL's sha256."""
+    import tomllib
+
+    from bcastsim._resources import builtin_models_dir
+
+    path = builtin_models_dir() / "costs.toml"
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert data["calibration"]["decoder"] == "wal2json"
+    assert len(data["calibration"]["realtime_sql_sha256"]) == 64
+    header = path.read_text(encoding="utf-8").split("[calibration]")[0]
+    assert "# Command: bcastsim calibrate --realtime-sql ../shared/realworld/supabase/realtime" in header
+    assert "Realtime commit 833cf36c3a3603fff5ae5a8a0ce473a21d5fedd4" in header
+    assert data["measured"]["list_changes_wal2json"] == 1.0  # poll_base_ms is Realtime's list_changes, whole
+
+
 def _wal2json_installed() -> bool:
     import shutil
     import subprocess

@@ -1,16 +1,21 @@
 """The simulator's realtime-js agrees with the phoenix port that ``check --client`` runs (itself equal to the
 library under node): for one client, a fault at any phase of the heartbeat drops and restores its connection
-and its channel at the same virtual milliseconds in both."""
+and its channel at the same virtual milliseconds in both, for the realtime_js profile and for the recommended
+profile's own socket backoff (exponential, at both bounds of its jitter)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 
 from _sim_support import SEED_PAGE, ServerShutsChannels, one_topic_world
+from bcastsim.client import PROFILES, Profile, TableBackoff
+from bcastsim.client._ops import profile_timings
 from bcastsim.client._phoenix import run_schedule
 from bcastsim.sim import FaultConfig
+from bcastsim.sim._profiles import ClientBehaviour
 
 _HORIZON_MS = 160_000
 _STEP_MS = 100
@@ -25,16 +30,18 @@ _AS_OPS: dict[str, Any] = {
 }
 
 
-def _phoenix(kind: str, at_ms: int, duration_ms: int) -> tuple[float | None, float | None]:
-    """When the port's client lost its connection, and when its channel was joined again."""
+def _phoenix(
+    kind: str, at_ms: int, duration_ms: int, profile: Profile | None = None, step_ms: int = _STEP_MS
+) -> tuple[float | None, float | None]:
+    """When the port's client lost its connection, and when its channel was joined again (seen every step_ms)."""
     ops = [
         {"op": "subscribe", "topic": "t", "event": "e", "listener": 0},
         {"op": "advance", "ms": at_ms},
         *_AS_OPS[kind](duration_ms),
     ]
-    ops += [{"op": "advance", "ms": _STEP_MS}] * ((_HORIZON_MS - at_ms) // _STEP_MS)
+    ops += [{"op": "advance", "ms": step_ms}] * ((_HORIZON_MS - at_ms) // step_ms)
     down = up = None
-    for step in run_schedule(ops):
+    for step in run_schedule(ops, *([profile_timings(profile)] if profile else [])):
         if down is None and not step["connected"]:
             down = step["t"]
         joined = step["connected"] and [state for _name, state in step["channels"]] == ["joined"]
@@ -43,7 +50,9 @@ def _phoenix(kind: str, at_ms: int, duration_ms: int) -> tuple[float | None, flo
     return down, up
 
 
-def _simulated(kind: str, at_ms: int, duration_ms: int) -> tuple[float | None, float | None]:
+def _simulated(
+    kind: str, at_ms: int, duration_ms: int, profile: Profile | None = None
+) -> tuple[float | None, float | None]:
     """The same for a group of one client in the simulator (frames as instant as the port's)."""
     fault = FaultConfig(kind=kind, at_s=at_ms / 1000, fraction=1.0, duration_s=duration_ms / 1000)
     sim = one_topic_world(
@@ -55,6 +64,7 @@ def _simulated(kind: str, at_ms: int, duration_ms: int) -> tuple[float | None, f
         faults=(fault,),
         duration_s=_HORIZON_MS / 1000,
         join_rtt_ms=0.0,
+        client=ClientBehaviour.from_profile(profile) if profile else None,
     )
     (cohort,) = sim.cohorts
     (joins,) = cohort.sub_intervals.values()
@@ -68,6 +78,31 @@ def test_a_fault_drops_and_restores_the_client_when_the_port_does(kind: str, at_
     """Heartbeat detection, close wait, reconnect table and rejoin: equal times for every duration."""
     for duration_ms in _DURATIONS:
         assert _simulated(kind, at_ms, duration_ms) == _phoenix(kind, at_ms, duration_ms), duration_ms
+
+
+def _recommended_bounds() -> list[Profile]:
+    """The recommended profile with its jittered socket backoff at its ceiling and at its floor: every draw of
+    the jitter lies between the two, and neither needs the same random stream in both models."""
+    profile = PROFILES["recommended"]
+    policy = profile.socket_backoff
+    assert policy.jitter == "full"
+    floor = TableBackoff("recommended_floor", (), getattr(policy, "floor_ms", 0.0))
+    return [
+        attrs.evolve(profile, socket_backoff=attrs.evolve(policy, jitter="none")),
+        attrs.evolve(profile, socket_backoff=floor),
+    ]
+
+
+@pytest.mark.parametrize("kind", sorted(_AS_OPS))
+@pytest.mark.parametrize("bound", [0, 1], ids=["ceiling", "floor"])
+def test_the_recommended_profile_drops_and_restores_the_client_when_the_port_does(kind: str, bound: int) -> None:
+    """The recommended profile's exponential socket backoff, at either bound of its jitter: equal times in both."""
+    profile = _recommended_bounds()[bound]
+    for at_ms in _PHASES:
+        for duration_ms in _DURATIONS:
+            simulated = _simulated(kind, at_ms, duration_ms, profile)
+            # The floor (250 ms) is not a multiple of the usual 100 ms step: look every 50 ms.
+            assert simulated == _phoenix(kind, at_ms, duration_ms, profile, 50), (at_ms, duration_ms)
 
 
 def test_a_partition_shorter_than_a_heartbeat_gap_goes_unnoticed_in_both() -> None:

@@ -112,7 +112,8 @@ def test_before_trigger_returning_null_on_a_reached_path_is_found(tmp_path: Path
     findings = [e.finding for e in check([path]).entries if e.finding.rule == "before-trigger-skips-row"]
     assert len(findings) == 1
     assert "on DELETE" in findings[0].message
-    assert (findings[0].fix or "").startswith("RETURN OLD at this line")
+    assert (findings[0].fix or "").startswith("RETURN OLD at line")
+    assert "+  RETURN OLD;" in (findings[0].patch or "")
     assert "INSERT" not in findings[0].message
 
 

@@ -82,6 +82,13 @@ def path_kind(path: str | Path, what: str = "path") -> str:
     if stat.S_ISREG(info.st_mode):
         return "file"
     if stat.S_ISDIR(info.st_mode):
+        # A directory its user cannot list or search would fail later, deep in a walk: say so here.
+        if not os.access(name, os.R_OK | os.X_OK):
+            raise InputError(
+                f"cannot read {what}: a directory you may not list or search (Permission denied)",
+                path=name,
+                fix="check the directory's permissions",
+            )
         return "directory"
     return "other"
 

@@ -6,7 +6,7 @@ contract, say) adds plans beside them; each plan gives the five enforced limits 
 ``extends`` and overrides some. The presence and postgres_changes payload limits are optional (not
 given: not enforced), and ``realtime`` names the Realtime version whose rules judge the limits
 (``models/realtime/``; "" = the scenario's, else the newest). A table with ``template = true`` (the
-built-in ``enterprise``) can be extended but not run. The client transport model enforces the limits per connection
+built-in ``enterprise``) can be extended but not run. The realtime-js port's server enforces the limits per connection
 and channel; the simulator enforces them per client group and adds the ``unlimited``
 pseudo-plan, which separates what an architecture asks of Realtime from what a plan lets through.
 """

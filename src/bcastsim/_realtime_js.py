@@ -1,6 +1,6 @@
 """realtime-js as it behaves around a connection, read from ``[timings.realtime_js]`` in ``models/profiles.toml``.
 
-One source for the simulator, the client transport model and the phoenix port: heartbeat
+One source for the simulator and the phoenix port (which the client checks run on): heartbeat
 detection, the close wait before the first reconnect, hidden tabs, the idle-socket disconnect,
 one channel per topic, joins sent twice after a subscribe during a drop, and the reconnect and
 rejoin backoff tables (by name, from the same file's ``[backoff.*]``).

@@ -1,8 +1,14 @@
 """Findings: what every checker and rule reports, in one shape.
 
 A finding says what (``rule``, ``message``), where (``path``/``line`` or
-``channel``/``function``), why it matters (``why``), how to fix it (``fix``) and
+``channel``/``function``), why it matters (``why``), how to fix it and
 how to reproduce it (``example``: a seed, a minimal Hypothesis example, SQL).
+
+How to fix it is one of two things. A ``patch`` is a unified diff of the user's file that a
+test has applied, with ``fix`` saying in one line what it changes. Where no mechanical
+change is right (a design choice: which topic, which audience, what a page needs), there is
+no patch and the advice is an ``explanation``, never labelled a fix. Checkers whose advice is
+not about a file (client and simulation properties) keep a prose ``fix``.
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ class Finding:
     fix: str | None = None
     why: str | None = None
     example: str | None = None
+    #: a unified diff of the file at ``path`` that removes the finding; ``fix`` summarises it
+    patch: str | None = None
+    #: advice where no mechanical patch is right
+    explanation: str | None = None
 
     def sort_key(self) -> tuple[int, str, int, str, str]:
         return (self.severity.rank, self.path or "", self.line or 0, self.rule, self.message)
@@ -53,4 +63,6 @@ class Finding:
             "fix": self.fix,
             "why": self.why,
             "example": self.example,
+            "patch": self.patch,
+            "explanation": self.explanation,
         }

@@ -1,4 +1,4 @@
-"""A Hypothesis state machine for testing a subscriber manager against the transport model.
+"""A Hypothesis state machine for testing a subscriber manager on the port of realtime-js.
 
 Subclass :class:`SubscriberManagerMachine`, point ``manager_factory`` at your
 manager — a :class:`ManagerFactory` building a :class:`SubscriberManager` — or

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +115,7 @@ FROM bids b ORDER BY b.created_at LIMIT 1
 """
 
 _TIMER = """
-CREATE OR REPLACE FUNCTION bcastsim_cal_apply_rls(change jsonb, n int, expected int) RETURNS double precision
+CREATE OR REPLACE FUNCTION {schema}.bcastsim_cal_apply_rls(change jsonb, n int, expected int) RETURNS double precision
 LANGUAGE plpgsql AS $cal$
 DECLARE
   t0 timestamptz;
@@ -183,12 +183,70 @@ def sql_digest(files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def _load(server: EphemeralPostgres, files: list[Path], schema: Path) -> Database:
-    """A database with the seed's tables and the user's Realtime SQL; refused SQL is an input error."""
+# What Realtime's SQL needs of the role that loads it, granted by bcastsim for the calibration only:
+# the tenant dump makes supabase_realtime_admin (a NOLOGIN role in anon, authenticated and
+# service_role) and supabase_admin own its objects (ALTER … OWNER TO needs membership in the new
+# owner, and the owner CREATE on the database), apply_rls takes on each subscriber's role
+# (membership in authenticated), and list_changes reads a logical slot (REPLICATION, which the
+# poller's role has on Supabase). None of these roles can log in or reach outside the database.
+# The ``realtime`` schema exists before the SQL runs (its ``CREATE SCHEMA IF NOT EXISTS`` keeps it).
+_REALTIME_OWNERS = ("supabase_admin", "supabase_realtime_admin")
+_REALTIME_MEMBERSHIPS = (*_REALTIME_OWNERS, "anon", "authenticated", "service_role", "dashboard_user")
+_REALTIME_ADMIN = """
+DO $admin$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'supabase_realtime_admin') THEN
+    CREATE ROLE supabase_realtime_admin NOSUPERUSER NOINHERIT NOCREATEROLE NOCREATEDB NOLOGIN NOREPLICATION NOBYPASSRLS;
+  END IF;
+END
+$admin$;
+GRANT anon, authenticated, service_role TO supabase_realtime_admin;
+-- As the dump's own block does: list_changes is created with SET log_min_messages (PostgreSQL 15+).
+DO $parameter$
+BEGIN
+  IF current_setting('server_version_num')::int >= 150000 THEN
+    EXECUTE 'GRANT SET ON PARAMETER log_min_messages TO supabase_realtime_admin';
+  END IF;
+END
+$parameter$;
+"""
+
+
+@contextlib.contextmanager
+def _realtime_rights(server: EphemeralPostgres, dbname: str) -> Iterator[None]:
+    """The untrusted role holds what Realtime's SQL needs while it is loaded and timed, and no longer."""
+    from psycopg import sql
+
+    from bcastsim.pg import UNTRUSTED_ROLE
+
+    role = sql.Identifier(UNTRUSTED_ROLE)
+    memberships = sql.SQL(", ").join(sql.Identifier(name) for name in _REALTIME_MEMBERSHIPS)
+    owners = sql.SQL(", ").join(sql.Identifier(name) for name in _REALTIME_OWNERS)
+    server.execute(_REALTIME_ADMIN)
+    server.execute(sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(sql.Identifier(dbname), owners))
+    server.execute(sql.SQL("GRANT {} TO {}").format(memberships, role))
+    server.execute(sql.SQL("ALTER ROLE {} REPLICATION").format(role))
+    # The schema the SQL fills, the role's own; the owner of its types and functions may create in it.
+    server.execute(
+        sql.SQL("CREATE SCHEMA realtime AUTHORIZATION {}; GRANT USAGE, CREATE ON SCHEMA realtime TO {}").format(
+            role, sql.Identifier("supabase_realtime_admin")
+        ),
+        dbname,
+    )
+    try:
+        yield
+    finally:
+        server.execute(sql.SQL("ALTER ROLE {} NOREPLICATION").format(role))
+        server.execute(sql.SQL("REVOKE {} FROM {}").format(memberships, role))
+
+
+def _load(db: Database, files: list[Path]) -> None:
+    """The user's Realtime SQL loaded into ``db`` as the untrusted role; refused SQL is an input error.
+
+    Call it inside :func:`_realtime_rights`.
+    """
     import psycopg
 
-    server.execute(_ROLES)
-    db = server.create_database([schema])
     for path in files:
         text = read_text(path, "Realtime SQL")
         try:
@@ -196,15 +254,21 @@ def _load(server: EphemeralPostgres, files: list[Path], schema: Path) -> Databas
             with psycopg.connect(db.conninfo, autocommit=True) as connection:
                 connection.execute(text)  # the user's SQL, run as written
         except psycopg.Error as error:
-            db.close()
             message = " ".join((error.diag.message_primary or str(error)).split())
             raise InputError(f"PostgreSQL refused this Realtime SQL: {message}", path=path, fix=_FIX) from None
     missing = db.execute(_MISSING)
     if missing:
-        db.close()
         names = ", ".join(str(row[0]) for row in missing)
         raise InputError(f"the Realtime SQL does not define {names}", path=files[-1], fix=_FIX)
-    return db
+
+
+_CALIBRATION_DB = "bcastsim_calibrate_realtime"
+
+
+def _untrusted_database(server: EphemeralPostgres, schema: Path) -> Database:
+    """The calibration's database, owned by the untrusted role, with the seed's tables loaded as that role."""
+    server.drop_database(_CALIBRATION_DB)
+    return server.create_database([schema], name=_CALIBRATION_DB, untrusted=True)
 
 
 def _fit_line(points: list[tuple[float, float]]) -> tuple[float, float, float]:
@@ -252,7 +316,8 @@ def _time_sizes(execute: Execute, namespace: str, fixtures: str, runs: int, size
     execute(fixtures, None)
     execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO authenticated").format(sql.Identifier(namespace)).as_string(), None)
     execute(_POLICY, None)
-    execute(_TIMER, None)
+    # In the tables' schema: the first on a review database's search_path is the capture's, not writable.
+    execute(sql.SQL(_TIMER).format(schema=sql.Identifier(namespace)).as_string(), None)
     rows = execute(_CHANGE, (namespace, namespace))
     assert rows, "the fixture bid is missing"
     change = Jsonb(rows[0][0])
@@ -263,7 +328,9 @@ def _time_sizes(execute: Execute, namespace: str, fixtures: str, runs: int, size
         execute(_UNSUBSCRIBE, (namespace, list(TABLES)))
         execute(_SUBSCRIBE, (namespace, users, list(TABLES)))
         execute("ANALYZE realtime.subscription", None)
-        timer = "SELECT bcastsim_cal_apply_rls(%s::jsonb, %s, %s)"
+        timer = (
+            sql.SQL("SELECT {}.bcastsim_cal_apply_rls(%s::jsonb, %s, %s)").format(sql.Identifier(namespace)).as_string()
+        )
         execute(timer, (change, 1, users))  # plans and caches warm
         values = []
         for _ in range(runs):
@@ -292,13 +359,17 @@ def measure_apply_rls(
     Returns the fit the simulator reads (``rls_change_ms`` + ``auth_read_ms`` n + ``auth_pair_ms`` n^2
     for n listeners of the changed table) and each size's fastest run as ``measured_apply_rls_*``.
     """
-    db = _load(server, files, schema)
+    server.execute(_ROLES)
+    db = _untrusted_database(server, schema)
     try:
-        out = _time_sizes(db.execute, "public", fixtures, runs, sizes)
-        out.update(measure_list_changes(db, runs=runs))
-        return out
+        with _realtime_rights(server, _CALIBRATION_DB):
+            _load(db, files)
+            out = _time_sizes(db.execute, "public", fixtures, runs, sizes)
+            out.update(measure_list_changes(db, runs=runs))
+            return out
     finally:
         db.close()
+        server.drop_database(_CALIBRATION_DB)
 
 
 # The poller's call (lib/extensions/postgres_cdc_rls/replications.ex): publication, slot, max_changes 100,

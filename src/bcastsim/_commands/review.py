@@ -37,7 +37,29 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--examples", type=int, default=20, metavar="N",
         help="--pg: histories drawn on each version's schema (default 20)",
     )  # fmt: skip
+    parser.add_argument(
+        "--pg-budget",
+        type=_budget,
+        default=None,
+        metavar="SECONDS",
+        help="wall time for everything --pg runs, both versions and the workload; past it the review is "
+        "inconclusive (default 600)",
+    )
     add_common_options(parser)
+
+
+_MAX_BUDGET_S = 86_400.0
+
+
+def _budget(text: str) -> float:
+    """A number of seconds in (0, one day]."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < seconds <= _MAX_BUDGET_S:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and {_MAX_BUDGET_S:g} seconds")
+    return seconds
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
         require("hypothesis", "postgres", "review --pg")
         if not 1 <= args.examples <= 10_000:
             raise InputError(f"--examples {args.examples} is out of range", fix="give a number from 1 to 10000")
+    budget = {} if args.pg_budget is None else {"pg_time_limit_s": args.pg_budget}
     report = review(
-        args.old, args.new, config=config, schema=schema, pg=args.pg, seed=args.seed, examples=args.examples
-    )
+        args.old, args.new, config=config, schema=schema, pg=args.pg, seed=args.seed, examples=args.examples,
+        **budget,
+    )  # fmt: skip
     return emit(report, args, config)

@@ -30,7 +30,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     coverage.add_argument(
         "paths", nargs="+", metavar="PATH", help="SQL files or directories in load order (or bcastsim:realtime)"
     )
-    coverage.add_argument("--examples", type=int, default=200, help="histories to generate (default 200)")
+    coverage.add_argument(
+        "--examples", type=int, default=None, help="histories to generate (default: the speed profile's, 200)"
+    )
+    coverage.add_argument(
+        "--speed", default="default", metavar="PROFILE",
+        help="how deep each history goes: default, or fast (shorter histories, 100 examples)",
+    )  # fmt: skip
     coverage.add_argument(
         "--min-site-share", type=float, default=1.0, metavar="SHARE",
         help="exit 1 when fewer than SHARE of the reachable notify sites fired (default 1.0: all of them)",
@@ -42,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         return _realtime(args.output)
     if not 0.0 <= args.min_site_share <= 1.0:
         raise InputError(f"--min-site-share {args.min_site_share} is not a share", fix="give a number from 0 to 1")
-    return _coverage(args.paths, args.examples, args.min_site_share)
+    return _coverage(args.paths, args.examples, args.min_site_share, args.speed)
 
 
 def _realtime(output: str | None) -> int:
@@ -50,24 +56,26 @@ def _realtime(output: str | None) -> int:
     if output is None:
         sys.stdout.write(text)
         return 0
-    target = Path(output)
-    if not target.parent.is_dir():
-        raise InputError("directory does not exist", path=target.parent, fix="create it or choose another -o path")
-    target.write_text(text, encoding="utf-8")
+    from bcastsim._io import write_output
+
+    # Atomic, never through a symlink or over a device; a directory that cannot be written is one line.
+    write_output(output, text)
     return 0
 
 
-def _coverage(paths: list[str], examples: int, min_share: float) -> int:
+def _coverage(paths: list[str], examples: int | None, min_share: float, speed: str = "default") -> int:
     from bcastsim._extras import require
     from bcastsim.review._diff import expand_sql_paths
 
     require("hypothesis", "pytest", "sql coverage")
-    from bcastsim.strategies import measure_coverage
+    from bcastsim.strategies import measure_coverage, speed_profile
+
+    profile = speed_profile(speed)
 
     files: list[Path] = []
     for spec in paths:  # a directory is its .sql files in its migration tool's order, as everywhere else
         files.extend([realtime_sql_file()] if spec == "bcastsim:realtime" else expand_sql_paths([Path(spec)]))
-    coverage = measure_coverage(files, examples=examples)
+    coverage = measure_coverage(files, examples=profile.examples if examples is None else examples, speed=profile)
     sys.stdout.write(coverage.table() + "\n")
     reason = coverage.vacuous() or coverage.shortfall(min_share)
     if reason is not None:

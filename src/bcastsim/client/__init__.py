@@ -1,7 +1,9 @@
-"""Client side of a broadcast system: subscriber-manager profiles, backoff, rollout, transport model.
+"""Client side of a broadcast system: subscriber-manager profiles, backoff, rollout, the realtime-js port.
 
 Profiles and backoff policies are data (``models/profiles.toml``) naming small strategy
-objects; plan limits come from ``models/plans.toml``.
+objects; plan limits come from ``models/plans.toml``. The managers run on the port of realtime-js
+and its server (``PhoenixClient``, ``PhoenixChannel``, ``PhoenixServer``), the one model of the
+library that ``check --client`` and the simulator's agreement tests use.
 """
 
 from collections.abc import Mapping
@@ -26,6 +28,7 @@ from bcastsim.client._ops import (
     UnsubscribeAll,
 )
 from bcastsim.client._page import EventDatabase, EventPage, Message, PageView
+from bcastsim.client._phoenix import PhoenixChannel, PhoenixClient, PhoenixServer
 from bcastsim.client._profiles import Profile, load_profiles
 from bcastsim.client._rollout import (
     STAGES,
@@ -37,7 +40,6 @@ from bcastsim.client._rollout import (
     in_rollout,
     should_use_broadcast,
 )
-from bcastsim.client._transport import Channel, RealtimeServer, RealtimeSocket
 from bcastsim.findings import Finding
 
 PROFILES, BACKOFF_POLICIES = load_profiles()
@@ -72,7 +74,6 @@ __all__ = [
     "Advance",
     "BackoffPolicy",
     "Broadcast",
-    "Channel",
     "ChannelClose",
     "ChannelError",
     "ClientOp",
@@ -83,11 +84,12 @@ __all__ = [
     "Observation",
     "OpRunner",
     "PageView",
+    "PhoenixChannel",
+    "PhoenixClient",
+    "PhoenixServer",
     "PlanLimits",
     "Profile",
     "RealtimeJsManager",
-    "RealtimeServer",
-    "RealtimeSocket",
     "RecommendedManager",
     "RolloutFlags",
     "SeedManager",

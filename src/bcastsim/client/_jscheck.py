@@ -7,9 +7,10 @@ and a counterexample is shrunk by deleting operations (one node call per round).
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -31,7 +32,7 @@ from bcastsim.client._ops import (
 )
 from bcastsim.findings import Finding, Severity
 
-__all__ = ["check_client_js", "generate_examples"]
+__all__ = ["Draws", "HypothesisDraws", "RandomDraws", "check_client_js", "generate_examples"]
 
 Observed = list[dict[str, Any]]
 T = TypeVar("T")
@@ -49,6 +50,45 @@ def generate_examples(strategy: st.SearchStrategy[T], count: int, seed: int) -> 
 
     collect()
     return out
+
+
+class Draws(Protocol):
+    """Where a schedule's choices come from: a Hypothesis ``draw`` or a seeded ``random.Random``."""
+
+    def integer(self, low: int, high: int) -> int: ...
+
+    def pick(self, items: Sequence[T]) -> T: ...
+
+
+class HypothesisDraws:
+    """Choices drawn by Hypothesis (inside ``@st.composite``): shrinkable, small values first."""
+
+    def __init__(self, draw: st.DrawFn) -> None:
+        self._draw = draw
+
+    def integer(self, low: int, high: int) -> int:
+        return self._draw(st.integers(low, high))
+
+    def pick(self, items: Sequence[T]) -> T:
+        return self._draw(st.sampled_from(items))
+
+
+class RandomDraws:
+    """Choices drawn from one seeded ``random.Random``: the same ones for the same seed, at a few µs each.
+
+    For inputs that are run far from Hypothesis (``check --client`` runs schedules in node and
+    shrinks a failing one there, deleting operations), where Hypothesis' engine would cost more
+    per example than running it.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed)
+
+    def integer(self, low: int, high: int) -> int:
+        return self._random.randint(low, high)
+
+    def pick(self, items: Sequence[T]) -> T:
+        return items[self._random.randrange(len(items))]
 
 
 class _Node:

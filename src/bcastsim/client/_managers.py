@@ -5,6 +5,7 @@ node conformance test runs both on the same operations). ``RealtimeJsManager``
 is plain realtime-js usage, one channel per subscription. ``RecommendedManager``
 is the design bcastsim recommends.
 
+They run on the port of realtime-js (``client/_phoenix.py``): ``socket`` is a ``PhoenixClient``.
 All three share one interface: ``subscribe(name, event, listener, restricted=)``
 returns a handle, ``unsubscribe(handle)``, ``unsubscribe_all()``, ``stats()``.
 """
@@ -20,7 +21,7 @@ import attrs
 
 from bcastsim.client._backoff import BackoffPolicy
 from bcastsim.client._clock import VirtualClock
-from bcastsim.client._transport import Channel, RealtimeSocket, event_matches
+from bcastsim.client._phoenix import PhoenixChannel, PhoenixClient, event_matches
 
 __all__ = [
     "MANAGERS",
@@ -55,12 +56,12 @@ class SubscriberManager(Protocol):
 
 
 class ManagerFactory(Protocol):
-    """Builds a manager on the modelled socket; ``backoff`` and ``rng`` drive its retries, ``on_resync`` is
+    """Builds a manager on a realtime-js client; ``backoff`` and ``rng`` drive its retries, ``on_resync`` is
     called with a channel name when the manager re-fetches state after a gap."""
 
     def __call__(
         self,
-        socket: RealtimeSocket,
+        socket: PhoenixClient,
         clock: VirtualClock,
         backoff: BackoffPolicy,
         rng: random.Random,
@@ -75,7 +76,7 @@ class SeedManager:
 
     def __init__(
         self,
-        socket: RealtimeSocket,
+        socket: PhoenixClient,
         clock: VirtualClock,
         backoff: BackoffPolicy | None = None,
         rng: random.Random | None = None,
@@ -84,12 +85,12 @@ class SeedManager:
         # The seed computes its own delays and ignores any policy and resync hook.
         self.supabase = socket
         self.clock = clock
-        self.channels: dict[str, Channel] = {}
+        self.channels: dict[str, PhoenixChannel] = {}
         self.listeners: dict[str, list[Listener]] = {}
         self.reconnect_attempts: dict[str, int] = {}
         self.reconnect_delays: list[float] = []
 
-    def create_channel(self, channel_name: str, event: str, callback: Listener) -> Channel:
+    def create_channel(self, channel_name: str, event: str, callback: Listener) -> PhoenixChannel:
         if channel_name in self.channels:
             # The second caller's event filter is never registered: it shares the first binding.
             listeners = self.listeners.get(channel_name) or []
@@ -105,7 +106,7 @@ class SeedManager:
                 with contextlib.suppress(Exception):
                     listener(payload)
 
-        channel.on("broadcast", event, on_broadcast)
+        channel.on_broadcast(event, on_broadcast)
 
         def on_system(payload: Any) -> None:
             status = payload.get("status") if isinstance(payload, dict) else None
@@ -114,7 +115,7 @@ class SeedManager:
             elif status == "CLOSED":
                 self.handle_reconnect(channel_name, event, callback)
 
-        channel.on("system", "*", on_system)
+        channel.on_system(on_system)
         subscription = channel.subscribe()
         self.channels[channel_name] = subscription
         self.listeners[channel_name] = [callback]
@@ -166,18 +167,18 @@ class RealtimeJsManager:
 
     def __init__(
         self,
-        socket: RealtimeSocket,
+        socket: PhoenixClient,
         clock: VirtualClock,
         backoff: BackoffPolicy | None = None,
         rng: random.Random | None = None,
         on_resync: Callable[[str], None] | None = None,
     ) -> None:
         self.socket = socket
-        self.handles: dict[int, Channel] = {}
+        self.handles: dict[int, PhoenixChannel] = {}
         self.next_handle = 0
 
     def subscribe(self, name: str, event: str, listener: Listener, *, restricted: bool = False) -> object:
-        channel = self.socket.channel(name).on("broadcast", event, listener).subscribe()
+        channel = self.socket.channel(name).on_broadcast(event, listener).subscribe()
         self.next_handle += 1
         self.handles[self.next_handle] = channel
         return self.next_handle
@@ -200,7 +201,7 @@ class RealtimeJsManager:
 class _Entry:
     name: str
     private: bool
-    channel: Channel | None = None
+    channel: PhoenixChannel | None = None
     listeners: dict[int, tuple[str, Listener]] = attrs.field(factory=dict)
     attempts: int = 0
     leaving: bool = False
@@ -219,7 +220,7 @@ class RecommendedManager:
 
     def __init__(
         self,
-        socket: RealtimeSocket,
+        socket: PhoenixClient,
         clock: VirtualClock,
         backoff: BackoffPolicy | None = None,
         rng: random.Random | None = None,
@@ -268,7 +269,7 @@ class RecommendedManager:
                 entry.channel = None
                 self._retry(entry)
 
-        channel.on("broadcast", "*", dispatch)
+        channel.on_broadcast("*", dispatch)
         entry.channel = channel
         channel.subscribe(status)
 

@@ -2,7 +2,9 @@
 
 The same operations drive the property suites, the stateful base class and the
 node conformance test (where the seed's own JavaScript runs them), so every
-observation here is JSON-shaped: listener counts, timer delays, deliveries.
+observation here is JSON-shaped: listener counts, the manager's own timer delays, deliveries.
+The client is the port of realtime-js (``client/_phoenix.py``); frames travel as 0 ms timers,
+so every operation is followed by the 0 ms they take, as the node harnesses do.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any
 import attrs
 
 from bcastsim._plans import UNLIMITED, PlanLimits
+from bcastsim._realtime_js import RealtimeJs
 from bcastsim.client._clock import VirtualClock
 from bcastsim.client._managers import SubscriberManager
+from bcastsim.client._phoenix import REALTIME_JS, PhoenixClient, PhoenixServer
 from bcastsim.client._profiles import Profile
-from bcastsim.client._transport import RealtimeServer, RealtimeSocket
 
 __all__ = [
     "Advance",
@@ -34,6 +37,7 @@ __all__ = [
     "Unsubscribe",
     "UnsubscribeAll",
     "op_to_json",
+    "profile_timings",
 ]
 
 
@@ -106,7 +110,8 @@ def describe_ops(ops: Sequence[object]) -> str:
 
 @attrs.frozen
 class Observation:
-    """What one operation changed: ``getStats``, deliveries ``(listener, value)``, timers ``(label, delay)``."""
+    """What one operation changed: ``getStats``, deliveries ``(listener, value)``, the manager's own timers
+    ``("app", delay)`` (realtime-js's own timers are the port's, compared with the library elsewhere)."""
 
     stats: tuple[int, int]
     deliveries: tuple[tuple[int, str], ...]
@@ -126,10 +131,10 @@ class OpRunner:
     def __init__(self, profile: Profile, *, plan: PlanLimits | None = None, seed: int = 0) -> None:
         self.profile = profile
         self.clock = VirtualClock()
-        self.server = RealtimeServer(self.clock, plan or UNLIMITED)
+        self.server = PhoenixServer(self.clock, plan or UNLIMITED)
         self.rng = random.Random(seed)
-        self.socket: RealtimeSocket = self.server.connect(
-            "client", reconnect_policy=profile.socket_backoff, rejoin_policy=profile.rejoin_backoff, rng=self.rng
+        self.socket: PhoenixClient = PhoenixClient(
+            self.server, profile_timings(profile), user="client", rng=random.Random(seed + 1)
         )
         self.resyncs: list[tuple[float, str]] = []
         self.manager: SubscriberManager = profile.manager(
@@ -173,7 +178,7 @@ class OpRunner:
                 self.handles.clear()
             case Broadcast(channel, event, payload):
                 body = payload if payload is not None else {"type": event, "seq": self.server.next_id}
-                message_id = self.server.send(channel, event, body)
+                message_id = self.server.broadcast(channel, event, False, body)
                 if message_id is not None:
                     self.sent.append((message_id, channel, event))
             case System(channel, status):
@@ -181,13 +186,17 @@ class OpRunner:
             case ChannelError(channel):
                 self.server.channel_error(channel)
             case ChannelClose(channel):
-                self.server.close_channel(channel)
+                self.server.channel_close(channel)
             case SocketDrop():
-                self.socket.drop()
-            case Advance(ms):
-                self.clock.advance(ms)
-        timers = tuple((t.label, t.delay_ms) for t in self.clock.scheduled[timers_before:])
+                self.server.drop()
+        self.clock.advance(op.ms if isinstance(op, Advance) else 0)
+        timers = tuple((t.label, t.delay_ms) for t in self.clock.scheduled[timers_before:] if t.label == "app")
         return Observation(self.manager.stats(), tuple(self._pending), timers)
 
     def run(self, ops: Sequence[ClientOp]) -> list[Observation]:
         return [self.apply(op) for op in ops]
+
+
+def profile_timings(profile: Profile, timings: RealtimeJs = REALTIME_JS) -> RealtimeJs:
+    """realtime-js's timings with the profile's socket reconnect and channel rejoin policies."""
+    return attrs.evolve(timings, reconnect=profile.socket_backoff, rejoin=profile.rejoin_backoff)

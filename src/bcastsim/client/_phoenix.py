@@ -7,19 +7,33 @@ heartbeat and its timeout, the 1.5 s close wait, reconnect and rejoin tables, hi
 disconnect 50 s after the last channel). Frames travel as 0 ms timers, as they do in the
 node harness (``_node/realtime.js``); ``tests/test_phoenix_conformance.py`` runs both on
 the same generated fault schedules and requires equal observations.
+
+The server side answers joins and fans out database broadcasts as Realtime does, under a
+plan's limits and the Realtime version's rules (``models/realtime/<version>.toml``, cited in
+``docs/realtime-rules.md``): joins over the joins counter, over the channels per connection or
+over the connection cap are refused, a private join runs the project's authorization once per
+topic and connection, and a database broadcast over the payload limit or the events counter is
+dropped whole. Without a plan (``UNLIMITED``) nothing is limited, as in the node harness.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from bcastsim._plans import UNLIMITED, PlanLimits
 from bcastsim._realtime_js import RealtimeJs, load_realtime_js
+from bcastsim.check.history import ClientTrace, Interval, Sent
 from bcastsim.client._backoff import BackoffPolicy
 from bcastsim.client._clock import Timer, VirtualClock
+
+if TYPE_CHECKING:
+    from bcastsim.sim._rate_counter import RateCounter
 
 __all__ = [
     "REALTIME_JS",
@@ -27,6 +41,7 @@ __all__ = [
     "PhoenixClient",
     "PhoenixServer",
     "RealtimeJsTimings",
+    "event_matches",
     "run_schedule",
 ]
 
@@ -40,8 +55,10 @@ RealtimeJsTimings = RealtimeJs
 REALTIME_JS = load_realtime_js()
 
 
-# realtime-js tables have no jitter; a policy that asks for randomness gets a fixed stream.
-_NO_JITTER = random.Random(0)
+def event_matches(binding_event: str, event: str) -> bool:
+    """realtime-js matches a broadcast binding on ``'*'`` or the event name, ignoring case (``_trigger``)."""
+    want = binding_event.lower()
+    return want == "*" or want == event.lower()
 
 
 def _noop(*_: Any) -> None:
@@ -51,10 +68,12 @@ def _noop(*_: Any) -> None:
 class _Conn:
     """The fake WebSocket both ends share; its handlers are the client's."""
 
-    def __init__(self, server: PhoenixServer) -> None:
+    def __init__(self, server: PhoenixServer, user: str = "client") -> None:
         self.server = server
+        self.user = user
         self.ready_state = CONNECTING
         self.subs: dict[str, tuple[Any, bool]] = {}
+        self.authorized: dict[str, bool] = {}  # Realtime caches a private topic's policy answer per connection
         self.onopen: Callback = _noop
         self.onerror: Callback = _noop
         self.onclose: Callback = _noop
@@ -102,11 +121,22 @@ class _Conn:
         self.server.clock.call_later(0, lambda: self.onclose(), "net")  # noqa: PLW0108 (the handler at fire time)
 
 
+def _allow_all(user: str, name: str) -> bool:
+    return True
+
+
 @attrs.define(eq=False)
 class PhoenixServer:
-    """The Realtime server the harness runs, with its faults; ``log`` records joins and connects."""
+    """The Realtime server the harness runs, with its faults; ``log`` records joins and connects.
+
+    ``plan`` and ``realtime`` (a rules version, "" for the plan's or the newest) set the limits;
+    ``authorize(user, name)`` is the project's RLS policy on ``realtime.messages`` for private joins.
+    """
 
     clock: VirtualClock
+    plan: PlanLimits = UNLIMITED
+    authorize: Callable[[str, str], bool] = _allow_all
+    realtime: str = ""
     conns: list[_Conn] = attrs.field(factory=list)
     down_until: float = -1.0
     refuse_until: float = -1.0
@@ -115,6 +145,11 @@ class PhoenixServer:
     join_faults: dict[str, list[str]] = attrs.field(factory=dict)
     next_id: int = 1
     log: list[tuple[Any, ...]] = attrs.field(factory=list)
+    # What the database sent and the server let through (for delivery histories), and what it refused.
+    sent: list[Sent] = attrs.field(factory=list)
+    dropped: dict[str, int] = attrs.field(factory=dict)
+    rejected_joins: dict[str, int] = attrs.field(factory=dict)
+    _counters: tuple[RateCounter, RateCounter, str, str, str] | None = None
 
     def accepting(self) -> bool:
         return self.clock.now_ms >= self.down_until and self.clock.now_ms >= self.refuse_until
@@ -144,6 +179,50 @@ class PhoenixServer:
 
         self.clock.call_later(0, deliver, "net")
 
+    # --- the plan's limits under the version's rules (docs/realtime-rules.md) -----------------------------
+
+    def _rules(self) -> tuple[RateCounter, RateCounter, str, str, str]:
+        """The project's events and joins counters (``rate_counter.ex``) and the judges and join outcome."""
+        if self._counters is None:
+            # Imported here: bcastsim.sim imports bcastsim.client.
+            from bcastsim.sim._rate_counter import RateCounter
+            from bcastsim.sim._realtime_rules import load_realtime_rules
+
+            rules = load_realtime_rules(self.realtime or self.plan.realtime)
+            self._counters = (
+                RateCounter(rules.counter, self.plan.messages_per_second, rules.rule("broadcast").judge),
+                RateCounter(rules.counter, self.plan.channel_joins_per_second, rules.rule("joins").judge),
+                rules.rule("broadcast_from_database").judge,
+                rules.rule("joins").over_limit,
+                rules.rule("broadcast").over_limit,
+            )
+        return self._counters
+
+    def _refuse_join(self, conn: _Conn, topic: str) -> tuple[str, str] | None:
+        """Which limit refuses this join and Realtime's reason (``realtime_channel.ex`` ``join/3``), or ``None``."""
+        if self.plan.name == UNLIMITED.name:
+            return None
+        events, joins, *_ = self._rules()
+        now = self.clock.now_ms
+        joins.start(now)
+        if not events.unlimited:
+            events.start(now)  # a channel's join starts the project's events counter
+        if joins.over(now):
+            return "joins_per_second", "ClientJoinRateLimitReached: Too many joins per second"
+        joins.add(now, 1)
+        if topic not in conn.subs and len(conn.subs) >= self.plan.channels_per_connection:
+            return "channels_per_connection", "Too many channels"
+        users = {c.user for c in self.conns if c.subs and c.ready_state == OPEN}
+        if conn.user not in users and len(users) >= self.plan.connections:
+            return "connections", "Too many connected users"
+        return None
+
+    def _admit_private(self, conn: _Conn, topic: str) -> bool:
+        name = topic[len("realtime:") :]
+        if name not in conn.authorized:
+            conn.authorized[name] = self.authorize(conn.user, name)
+        return conn.authorized[name]
+
     def receive(self, conn: _Conn, frame: Frame) -> None:
         if self.partitioned:
             return
@@ -164,6 +243,16 @@ class PhoenixServer:
             if fault == "error":
                 reply("error", {"reason": "join refused by the fault schedule"})
                 return
+            refused = self._refuse_join(conn, topic)
+            if refused is None and private and not self._admit_private(conn, topic):
+                refused = "unauthorized", "You do not have permissions to read from this Channel topic"
+            if refused is not None:
+                key, reason = refused
+                self.rejected_joins[key] = self.rejected_joins.get(key, 0) + 1
+                reply("error", {"reason": reason})
+                if key == "joins_per_second" and self._rules()[3] == "reject_and_disconnect":
+                    conn.server_close()  # from Realtime 2026-02 the transport is told to disconnect
+                return
             conn.subs[topic] = (join_ref, private)
             reply("ok", {"postgres_changes": []})
             if fault == "close":
@@ -175,15 +264,44 @@ class PhoenixServer:
     def _each(self, topic: str) -> list[tuple[_Conn, tuple[Any, bool]]]:
         return [(c, c.subs[topic]) for c in list(self.conns) if c.ready_state == OPEN and topic in c.subs]
 
-    def broadcast(self, name: str, event: str, private: bool, payload: dict[str, Any]) -> int:
+    def broadcast(self, name: str, event: str, private: bool, payload: dict[str, Any]) -> int | None:
+        """``realtime.send(payload, event, name, private)``: fan out now; ``None`` when Realtime drops it."""
         message_id = self.next_id
         self.next_id += 1
         topic = f"realtime:{name}"
+        now = self.clock.now_ms
+        targets = [conn for conn, (_, sub_private) in self._each(topic) if sub_private == private]
+        over = False
+        if self.plan.name != UNLIMITED.name:
+            if len(json.dumps(payload, separators=(",", ":")).encode()) > self.plan.payload_bytes:
+                self.dropped["payload_size"] = self.dropped.get("payload_size", 0) + 1
+                return None
+            events, _, ingest_judge, _, broadcast_over = self._rules()
+            if not events.unlimited:
+                # The replication connection judges the events counter before the message goes anywhere;
+                # over it the message is dropped whole, else it counts one and every delivery counts one.
+                events.start(now)
+                if events.over(now, ingest_judge):
+                    self.dropped["message_rate"] = self.dropped.get("message_rate", 0) + 1
+                    return None
+                events.add(now, 1)
+                over = broadcast_over == "close_channel" and events.over(now)
+                events.add(now, len(targets))
+        self.sent.append(Sent(message_id, name, now, private))
         envelope = {"type": "broadcast", "event": event, "payload": payload, "meta": {"id": str(message_id)}}
-        for conn, (_, sub_private) in self._each(topic):
-            if sub_private == private:
-                self.push(conn, (None, None, topic, "broadcast", envelope))
+        for conn in targets:
+            self.push(conn, (None, None, topic, "broadcast", envelope))
+            if over:
+                # The channel shuts itself down after the delivery (realtime_channel.ex, :update_rate_counter).
+                self._close_one(conn, topic, "Too many messages per second")
         return message_id
+
+    def system(self, name: str, status: str, message: str = "") -> None:
+        """A ``system`` message on every joined channel of the topic (realtime-js carries status ``ok``/``error``)."""
+        topic = f"realtime:{name}"
+        system = {"extension": "broadcast", "status": status, "message": message, "channel": name}
+        for conn, _ in self._each(topic):
+            self.push(conn, (None, None, topic, "system", system))
 
     def channel_error(self, name: str) -> None:
         topic = f"realtime:{name}"
@@ -209,9 +327,11 @@ class PhoenixServer:
     def add_join_fault(self, name: str, fault: str, count: int = 1) -> None:
         self.join_faults.setdefault(f"realtime:{name}", []).extend([fault] * count)
 
-    def drop(self) -> None:
+    def drop(self, client: PhoenixClient | None = None) -> None:
+        """Every connection (or only ``client``'s) fails."""
         for conn in list(self.conns):
-            conn.server_close()
+            if client is None or conn is client.conn:
+                conn.server_close()
 
     def restart(self, downtime_ms: float) -> None:
         self.down_until = self.clock.now_ms + downtime_ms
@@ -228,8 +348,10 @@ class PhoenixServer:
 class _PhxTimer:
     """phoenix ``Timer``: ``tries`` counts fired attempts; ``reset`` only on success."""
 
-    def __init__(self, clock: VirtualClock, callback: Callable[[], None], policy: BackoffPolicy, label: str) -> None:
-        self.clock, self.callback, self.policy, self.label = clock, callback, policy, label
+    def __init__(
+        self, clock: VirtualClock, callback: Callable[[], None], policy: BackoffPolicy, label: str, rng: random.Random
+    ) -> None:
+        self.clock, self.callback, self.policy, self.label, self.rng = clock, callback, policy, label, rng
         self.timer: Timer | None = None
         self.tries = 0
 
@@ -241,7 +363,7 @@ class _PhxTimer:
     def schedule_timeout(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        delay = self.policy.delay_ms(self.tries + 1, _NO_JITTER)
+        delay = self.policy.delay_ms(self.tries + 1, self.rng)
 
         def fire() -> None:
             self.tries += 1
@@ -337,12 +459,13 @@ class PhoenixChannel:
         self.name = name
         self.topic = f"realtime:{name}"
         self.private = private
-        self.state = "closed"
+        self._state = "closed"
+        self._joined_since: float | None = None
         self.bindings: list[_Binding] = []
         self.binding_ref = 0
         self.joined_once = False
         self.join_push = _Push(self, "phx_join", lambda: {"config": {"private": self.private}})
-        self.rejoin_timer = _PhxTimer(client.clock, self._rejoin_fired, client.timings.rejoin, "rejoin")
+        self.rejoin_timer = _PhxTimer(client.clock, self._rejoin_fired, client.timings.rejoin, "rejoin", client.rng)
         self.state_refs = [
             client.on_state("error", lambda *_: self.rejoin_timer.reset()),
             client.on_state("open", lambda *_: self._on_socket_open()),
@@ -355,6 +478,21 @@ class PhoenixChannel:
         self.on("phx_reply", lambda payload, ref=None, *_: self.trigger(f"chan_reply_{ref}", payload))
         # realtime-js: a closed channel leaves the client's list.
         self.on("phx_close", lambda *_: client._remove(self))
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @state.setter
+    def state(self, value: str) -> None:
+        # The client's record of when it was joined, for delivery histories.
+        now = self.client.clock.now_ms
+        if value == "joined" and self._state != "joined":
+            self._joined_since = now
+        elif value != "joined" and self._joined_since is not None:
+            self.client.subscribed.setdefault(self.name, []).append(Interval(self._joined_since, now))
+            self._joined_since = None
+        self._state = value
 
     # --- phoenix Channel ------------------------------------------------------------------------------
 
@@ -444,13 +582,18 @@ class PhoenixChannel:
             return False
         if binding.filter_event is None:
             return True
-        want = binding.filter_event.lower()
-        return want == "*" or want == str(payload.get("event", "")).lower()
+        return event_matches(binding.filter_event, str(payload.get("event", "")))
 
     # --- RealtimeChannel ------------------------------------------------------------------------------
 
     def on_broadcast(self, event: str, callback: Callable[[Any], None]) -> PhoenixChannel:
+        """``.on('broadcast', {event}, callback)``: the callback gets the envelope ``{type, event, payload, meta}``."""
         self.on("broadcast", lambda payload, *_: callback(payload), filter_event=event)
+        return self
+
+    def on_system(self, callback: Callable[[Any], None]) -> PhoenixChannel:
+        """``.on('system', {}, callback)``: ``{extension, status: 'ok' | 'error', message, channel}``."""
+        self.on("system", lambda payload, *_: callback(dict(payload)))
         return self
 
     def subscribe(self, callback: Callable[[str], None] | None = None) -> PhoenixChannel:
@@ -477,10 +620,25 @@ class PhoenixChannel:
 class PhoenixClient:
     """``RealtimeClient`` over its phoenix ``Socket``: one connection, one channel per topic."""
 
-    def __init__(self, server: PhoenixServer, timings: RealtimeJsTimings = REALTIME_JS) -> None:
+    def __init__(
+        self,
+        server: PhoenixServer,
+        timings: RealtimeJsTimings = REALTIME_JS,
+        *,
+        user: str = "client",
+        rng: random.Random | None = None,
+    ) -> None:
         self.server = server
         self.clock = server.clock
         self.timings = timings
+        self.user = user
+        # realtime-js tables have no jitter; a policy with jitter (a profile's own) draws from this stream.
+        self.rng = rng or random.Random(0)
+        # Observations for delivery histories: when the socket was open, each topic joined, each broadcast got.
+        self.connected_intervals: list[Interval] = []
+        self._connected_since: float | None = None
+        self.subscribed: dict[str, list[Interval]] = {}
+        self.received: dict[str, list[tuple[int, float]]] = {}
         self.channels: list[PhoenixChannel] = []
         self.phx_channels: list[PhoenixChannel] = []
         self.conn: _Conn | None = None
@@ -495,7 +653,7 @@ class PhoenixClient:
         self.heartbeat_timeout_timer: Timer | None = None
         self.pending_heartbeat: str | None = None
         self.pending_disconnect: Timer | None = None
-        self.reconnect_timer = _PhxTimer(self.clock, self._reconnect_fired, timings.reconnect, "reconnect")
+        self.reconnect_timer = _PhxTimer(self.clock, self._reconnect_fired, timings.reconnect, "reconnect", self.rng)
 
     # --- phoenix Socket -------------------------------------------------------------------------------
 
@@ -525,7 +683,7 @@ class PhoenixClient:
         if self.conn is not None and not self.disconnecting:
             return
         self.close_was_clean = False
-        conn = self.conn = _Conn(self.server)
+        conn = self.conn = _Conn(self.server, self.user)
         conn.onopen = self._on_conn_open
         conn.onerror = self._on_conn_error
         conn.onmessage = self._on_conn_message
@@ -540,6 +698,7 @@ class PhoenixClient:
         self.teardown(self.connect)
 
     def _on_conn_open(self) -> None:
+        self._connected_since = self.clock.now_ms
         self.close_was_clean = False
         self.disconnecting = False
         self._flush_send_buffer()
@@ -583,6 +742,7 @@ class PhoenixClient:
                 callback()
             return
         conn.close()
+        self._note_closed()
         self._wait_for_closed(conn, callback, 1)
 
     def _wait_for_closed(self, conn: _Conn, callback: Callable[[], None] | None, tries: int) -> None:
@@ -597,7 +757,13 @@ class PhoenixClient:
             self.timings.close_poll_ms * tries, lambda: self._wait_for_closed(conn, callback, tries + 1), "close-wait"
         )
 
+    def _note_closed(self) -> None:
+        if self._connected_since is not None and not self.is_connected():
+            self.connected_intervals.append(Interval(self._connected_since, self.clock.now_ms))
+            self._connected_since = None
+
     def _on_conn_close(self, *_: Any) -> None:
+        self._note_closed()
         if self.conn is not None:
             self.conn.onclose = _noop
         self._trigger_chan_error()
@@ -607,6 +773,7 @@ class PhoenixClient:
         self._trigger_state("close")
 
     def _on_conn_error(self, *_: Any) -> None:
+        self._note_closed()
         self._trigger_state("error")
         self._trigger_chan_error()
 
@@ -635,6 +802,9 @@ class PhoenixClient:
             self.heartbeat_timer = self.clock.call_later(self.timings.heartbeat_ms, self._send_heartbeat, "heartbeat")
         for channel in list(self.phx_channels):
             if channel.is_member(topic, join_ref):
+                if event == "broadcast":
+                    message_id = int(payload["meta"]["id"])
+                    self.received.setdefault(channel.name, []).append((message_id, self.clock.now_ms))
                 channel.trigger(event, payload, ref, join_ref)
 
     def leave_open_topic(self, topic: str) -> None:
@@ -647,6 +817,24 @@ class PhoenixClient:
         for kind in self.state_callbacks:
             self.state_callbacks[kind] = [(r, c) for r, c in self.state_callbacks[kind] if r not in channel.state_refs]
         self.phx_channels = [c for c in self.phx_channels if c is not channel]
+
+    def trace(self, authorized: frozenset[str] = frozenset(), weight: int = 1) -> ClientTrace:
+        """This client's delivery trace up to now (open intervals end at infinity)."""
+        connected = list(self.connected_intervals)
+        if self._connected_since is not None:
+            connected.append(Interval(self._connected_since, math.inf))
+        subscribed = {name: list(intervals) for name, intervals in self.subscribed.items()}
+        for channel in self.phx_channels:
+            if channel._joined_since is not None:
+                subscribed.setdefault(channel.name, []).append(Interval(channel._joined_since, math.inf))
+        return ClientTrace(
+            client=self.user,
+            connected=tuple(connected),
+            subscribed={k: tuple(v) for k, v in subscribed.items()},
+            authorized=authorized,
+            received={k: tuple(v) for k, v in self.received.items()},
+            weight=weight,
+        )
 
     def set_hidden(self, hidden: bool) -> None:
         self.page_hidden = hidden

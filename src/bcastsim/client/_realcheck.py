@@ -1,9 +1,10 @@
 """A user's subscription manager on the real realtime-js, against a Realtime server that misbehaves on purpose.
 
-Schedules (client calls, broadcasts, faults, time) are generated with Hypothesis and run in
-batches in node (``_node/realtime.js``); the checker reads what the application saw. A
-failing schedule is shrunk by deleting operations (one node call per round) and printed
-as a timeline; it can be written as replayable JSON and as a standalone node script.
+Schedules (client calls, broadcasts, faults, time) are drawn from the seed (``draw_schedules``;
+``_schedule`` is the same schedules as a Hypothesis strategy) and run in batches in node
+(``_node/realtime.js``); the checker reads what the application saw. A failing schedule is
+shrunk by deleting operations (one node call per round) and printed as a timeline; it can be
+written as replayable JSON and as a standalone node script.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 
 from bcastsim._errors import InputError
 from bcastsim._io import read_text
-from bcastsim.client._jscheck import generate_examples
+from bcastsim.client._jscheck import Draws, HypothesisDraws, RandomDraws
 from bcastsim.client._node import (
     REALTIME_HARNESS,
     Limits,
@@ -114,18 +115,29 @@ def _sample_payload(schema: dict[str, Any]) -> dict[str, Any]:
 
 @st.composite
 def _schedule(draw: st.DrawFn, topics: tuple[Topic, ...], faults: tuple[str, ...]) -> list[Op]:
+    """A schedule as a Hypothesis strategy (the same operations :func:`draw_schedules` makes)."""
+    return _schedule_ops(HypothesisDraws(draw), topics, faults)
+
+
+def draw_schedules(topics: tuple[Topic, ...], faults: tuple[str, ...], count: int, seed: int) -> list[list[Op]]:
+    """``count`` schedules from ``seed``: the same ones for the same seed, each far cheaper to make than to run."""
+    draws = RandomDraws(seed)
+    return [_schedule_ops(draws, topics, faults) for _ in range(count)]
+
+
+def _schedule_ops(draw: Draws, topics: tuple[Topic, ...], faults: tuple[str, ...]) -> list[Op]:
     ops: list[Op] = []
     active: list[int] = []
     next_listener = 1
     hidden = False
-    for _ in range(draw(st.integers(1, 12))):
+    for _ in range(draw.integer(1, 12)):
         kinds = ["subscribe", "subscribe", "unsubscribe", "broadcast", "broadcast", "advance"]
         if faults:
             kinds += ["fault", "fault"]
-        kind = draw(st.sampled_from(kinds))
-        topic = draw(st.sampled_from(topics))
+        kind = draw.pick(kinds)
+        topic = draw.pick(topics)
         if kind == "subscribe":
-            event = draw(st.sampled_from(("*", *topic.events)))
+            event = draw.pick(("*", *topic.events))
             ops.append(
                 {
                     "op": "subscribe",
@@ -138,22 +150,22 @@ def _schedule(draw: st.DrawFn, topics: tuple[Topic, ...], faults: tuple[str, ...
             active.append(next_listener)
             next_listener += 1
         elif kind == "unsubscribe" and active:
-            listener = draw(st.sampled_from(active))
+            listener = draw.pick(active)
             active.remove(listener)
             ops.append({"op": "unsubscribe", "listener": listener})
         elif kind == "broadcast":
-            ops.append(_broadcast(topic, draw(st.sampled_from(topic.events))))
+            ops.append(_broadcast(topic, draw.pick(topic.events)))
         elif kind == "advance":
-            ops.append({"op": "advance", "ms": draw(st.sampled_from((0, 500, 1000, 5000, 30_000)))})
+            ops.append({"op": "advance", "ms": draw.pick((0, 500, 1000, 5000, 30_000))})
         elif kind == "fault":
-            fault = draw(st.sampled_from(faults))
+            fault = draw.pick(faults)
             if fault in ("partition", "restart", "refuse"):
-                ops.append({"op": fault, "ms": draw(st.sampled_from((2000, 20_000, 70_000)))})
+                ops.append({"op": fault, "ms": draw.pick((2000, 20_000, 70_000))})
             elif fault == "hidden":
                 hidden = not hidden
                 ops.append({"op": "hidden", "hidden": hidden})
             elif fault == "flap":
-                ops.append({"op": "flap", "topic": topic.name, "n": draw(st.integers(1, 3))})
+                ops.append({"op": "flap", "topic": topic.name, "n": draw.integer(1, 3)})
             elif fault == "drop":
                 ops.append({"op": "drop"})
             else:
@@ -560,8 +572,8 @@ def _check_client_module(
             )
         )
 
-    quiet = generate_examples(_schedule(topics, ()), max(1, schedules * 2 // 5), seed)
-    faulty = generate_examples(_schedule(topics, _FAULTS), max(1, schedules - len(quiet)), seed + 1)
+    quiet = draw_schedules(topics, (), max(1, schedules * 2 // 5), seed)
+    faulty = draw_schedules(topics, _FAULTS, max(1, schedules - len(quiet)), seed + 1)
     failing: dict[str, list[Op]] = {}
     exercised = _Exercised()
     for family in (quiet, faulty):

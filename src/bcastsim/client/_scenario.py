@@ -2,7 +2,9 @@
 
 The run yields the page's view and the database's view after the quiet period
 (for the convergence check) and a page-level delivery history: every time one of
-the page's callbacks runs counts as one receipt (for the delivery checker).
+the page's callbacks runs counts as one receipt (for the delivery checker). The page's client
+is the port of realtime-js (``client/_phoenix.py``); every operation is followed by the 0 ms
+its frames take.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import attrs
 from bcastsim._plans import UNLIMITED
 from bcastsim.check.history import DeliveryHistory
 from bcastsim.client._clock import VirtualClock
+from bcastsim.client._ops import profile_timings
 from bcastsim.client._page import EventDatabase, EventPage, Message, PageView, entity_id, iso_time
+from bcastsim.client._phoenix import REALTIME_JS, PhoenixClient, PhoenixServer
 from bcastsim.client._profiles import Profile
-from bcastsim.client._transport import RealtimeServer
 
 __all__ = [
     "PageAdvance",
@@ -110,7 +113,7 @@ def run_page_scenario(
     clock = VirtualClock()
     event_id = entity_id(1, 1)
     admin_topic = f"broadcast:admin:{event_id}"
-    server = RealtimeServer(clock, UNLIMITED, authorize=lambda user, topic: user == "admin")
+    server = PhoenixServer(clock, UNLIMITED, authorize=lambda user, topic: user == "admin")
     rng = random.Random(seed)
     database = EventDatabase(event_id, tuple(art_id(i) for i in range(arts)))
 
@@ -127,12 +130,7 @@ def run_page_scenario(
         read = value.get("payload") if profile.page_unwraps_envelope and isinstance(value, dict) else value
         reads.append((topic, event, read))
 
-    socket = server.connect(
-        "admin" if is_admin else "viewer",
-        reconnect_policy=profile.socket_backoff,
-        rejoin_policy=profile.rejoin_backoff,
-        rng=rng,
-    )
+    socket = PhoenixClient(server, profile_timings(profile), user="admin" if is_admin else "viewer", rng=rng)
     page_box: list[EventPage] = []
 
     def resync(name: str) -> None:
@@ -144,17 +142,18 @@ def run_page_scenario(
     page.run_effect()
 
     # Anyone with the anonymous key can open the admin topic by name; this one is not an admin.
-    intruder_socket = server.connect("intruder", rng=random.Random(seed + 1))
+    intruder_socket = PhoenixClient(server, REALTIME_JS, user="intruder", rng=random.Random(seed + 1))
     intruder = profile.manager(intruder_socket, clock, profile.backoff, random.Random(seed + 2), None)
     intruder_received: list[dict[str, Any]] = []
     intruder.subscribe(admin_topic, "*", intruder_received.append, restricted=profile.private_restricted_topics)
+    clock.advance(0)  # the joins' frames
 
     def publish(messages: list[Message]) -> None:
         for message in messages:
             private = message.restricted and profile.private_restricted_topics
             ids[json.dumps(message.payload, sort_keys=True)] = server.next_id
             events[server.next_id] = (message.topic, message.event)
-            server.send(message.topic, message.event, message.payload, private=private)
+            server.broadcast(message.topic, message.event, private, message.payload)
 
     art_name = database.art_ids
     for op in ops:
@@ -168,14 +167,13 @@ def run_page_scenario(
             case PageVote(art):
                 publish(database.vote(art_name[art % arts], entity_id(3, 2), 1))
             case PageDrop():
-                socket.drop()
+                server.drop(socket)
             case PageClose(kind, art):
                 topic = f"broadcast:bid:{art_name[art % arts]}" if kind == "bid" else f"broadcast:event:{event_id}"
-                server.close_channel(topic)
+                server.channel_close(topic)
             case PageRerender():
                 page.run_effect()
-            case PageAdvance(ms):
-                clock.advance(ms)
+        clock.advance(op.ms if isinstance(op, PageAdvance) else 0)
     clock.advance(QUIET_MS)
 
     trace = socket.trace(frozenset({admin_topic}) if is_admin else frozenset())

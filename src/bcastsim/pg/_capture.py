@@ -46,21 +46,59 @@ __all__ = [
 
 # Added to a PostgreSQL error raised while a file was applied, followed by the file's path.
 APPLYING_NOTE = "while applying "
+# Added beside it: the file line of the statement that raised it, followed by the number.
+STATEMENT_LINE_NOTE = "at the statement on line "
 _TAP_SCHEMA = "bcastsim_tap"
 _FENCE_CHANNEL = "bcastsim_fence"
 _DRAIN_TIMEOUT_SECONDS = 30.0
 _RELISTEN_THRESHOLD = 256
+_MAX_SITES_BYTES = 65_536
+_MAX_CHANNELS_BYTES = 65_536
+_MAX_STACK_CHARS = 1_000
 
 TAP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {_TAP_SCHEMA};
+-- Who sent it: the PL/pgSQL call stack (GET DIAGNOSTICS … PG_CONTEXT) beside a key, length-prefixed,
+-- the first {_MAX_SITES_BYTES} bytes of them per transaction (a flood keeps its first senders).
+CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.record_site(setting text, key text) RETURNS void
+LANGUAGE plpgsql AS $tap$
+DECLARE
+  stack text;
+  entry text;
+  -- a short counter, so a flood past the cap does not copy the recorded text again per call
+  used int := coalesce(nullif(pg_catalog.current_setting(setting || '_bytes', true), ''), '0')::int;
+BEGIN
+  IF used < {_MAX_SITES_BYTES} THEN
+    GET DIAGNOSTICS stack = PG_CONTEXT;
+    stack := pg_catalog.left(stack, {_MAX_STACK_CHARS});
+    entry := pg_catalog.octet_length(key)::text || ':' || key || pg_catalog.octet_length(stack)::text || ':' || stack;
+    PERFORM pg_catalog.set_config(setting, coalesce(pg_catalog.current_setting(setting, true), '') || entry, true);
+    PERFORM pg_catalog.set_config(setting || '_bytes', (used + pg_catalog.octet_length(entry))::text, true);
+  END IF;
+END
+$tap$;
 CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.pg_notify(channel text, payload text) RETURNS void
 LANGUAGE plpgsql AS $tap$
+DECLARE
+  used int;
 BEGIN
   PERFORM pg_catalog.pg_notify(channel, payload);
-  -- length-prefixed, so any character may appear in a channel name
-  PERFORM pg_catalog.set_config('bcastsim.channels',
-    coalesce(pg_catalog.current_setting('bcastsim.channels', true), '')
-      || pg_catalog.octet_length(channel)::text || ':' || channel, true);
+  PERFORM {_TAP_SCHEMA}.record_site('bcastsim.channel_sites', channel);
+  -- A loop on one channel records it once; past {_MAX_CHANNELS_BYTES} bytes of names the record
+  -- stops growing (each call would copy it) and says so: the capture is then cut.
+  IF channel IS DISTINCT FROM pg_catalog.current_setting('bcastsim.last_channel', true) THEN
+    used := coalesce(nullif(pg_catalog.current_setting('bcastsim.channels_bytes', true), ''), '0')::int;
+    IF used < {_MAX_CHANNELS_BYTES} THEN
+      -- length-prefixed, so any character may appear in a channel name
+      PERFORM pg_catalog.set_config('bcastsim.channels',
+        coalesce(pg_catalog.current_setting('bcastsim.channels', true), '')
+          || pg_catalog.octet_length(channel)::text || ':' || channel, true);
+      PERFORM pg_catalog.set_config('bcastsim.channels_bytes', (used + pg_catalog.octet_length(channel))::text, true);
+      PERFORM pg_catalog.set_config('bcastsim.last_channel', channel, true);
+    ELSE
+      PERFORM pg_catalog.set_config('bcastsim.channels_cut', '1', true);
+    END IF;
+  END IF;
 END
 $tap$;
 CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.record_message() RETURNS trigger
@@ -68,6 +106,7 @@ LANGUAGE plpgsql AS $tap$
 BEGIN
   PERFORM pg_catalog.set_config('bcastsim.messages',
     coalesce(pg_catalog.current_setting('bcastsim.messages', true), '') || NEW.id::text || ',', true);
+  PERFORM {_TAP_SCHEMA}.record_site('bcastsim.message_sites', NEW.id::text);
   RETURN NULL;
 END
 $tap$;
@@ -121,6 +160,9 @@ class Notification:
     json: Any | None
     pid: int
     transaction: int
+    # The PL/pgSQL call stack (PostgreSQL's CONTEXT, innermost first) of the first pg_notify on this
+    # channel in its transaction, when the tap recorded it; "" for NOTIFY statements and past the tap's cap.
+    context: str = ""
 
 
 @attrs.frozen
@@ -133,12 +175,15 @@ class RealtimeMessage:
     event: str | None
     private: bool | None
     payload: Any | None
+    # The PL/pgSQL call stack of the INSERT into realtime.messages (innermost first), or "".
+    context: str = ""
 
 
 # Per transaction: a trigger raising a warning per row, or notifying in a loop, cannot fill bcastsim's memory.
 MAX_CAPTURED_NOTIFICATIONS = 10_000
 MAX_CAPTURED_WARNINGS = 1_000
 _MAX_WARNING_CHARS = 2_000
+_MAX_CONTEXT_CHARS = 2_000
 
 
 @attrs.frozen
@@ -148,6 +193,9 @@ class PgError:
     sqlstate: str
     message: str
     step: int
+    # PostgreSQL's CONTEXT: the PL/pgSQL call stack, innermost first
+    # ("PL/pgSQL function item_audit() line 3 at EXECUTE"); empty for a statement of its own.
+    context: str = ""
 
 
 @attrs.frozen
@@ -171,9 +219,24 @@ def _parse_channels(recorded: str | None) -> list[str]:
     while position < len(text):
         colon = text.index(b":", position)
         length = int(text[position:colon])
-        channels.append(text[colon + 1 : colon + 1 + length].decode())
+        channels.append(text[colon + 1 : colon + 1 + length].decode(errors="replace"))
         position = colon + 1 + length
     return channels
+
+
+_TAP_FRAMES = 2  # record_site, and the tap function that called it (pg_notify or record_message)
+
+
+def _parse_sites(recorded: str | None) -> dict[str, str]:
+    """key → the call stack recorded with it first (``record_site``'s pairs), the tap's own frames removed."""
+    items = _parse_channels(recorded)
+    sites: dict[str, str] = {}
+    for key, stack in zip(items[::2], items[1::2], strict=False):
+        lines = stack.split("\n")
+        frames = [number for number, line in enumerate(lines) if line.startswith("PL/pgSQL function ")]
+        below_tap = frames[_TAP_FRAMES - 1] + 1 if len(frames) >= _TAP_FRAMES else len(lines)
+        sites.setdefault(key, "\n".join(lines[below_tap:]))
+    return sites
 
 
 def _step_sql(step: Step) -> sql.SQL | sql.Composed:
@@ -197,7 +260,28 @@ def _unencodable(step: str) -> psycopg.Error | None:
 
 
 def _pg_error(error: psycopg.Error, step: int) -> PgError:
-    return PgError(sqlstate=error.sqlstate or "", message=error.diag.message_primary or str(error), step=step)
+    return PgError(
+        sqlstate=error.sqlstate or "",
+        message=error.diag.message_primary or str(error),
+        step=step,
+        context=(error.diag.context or "")[:_MAX_CONTEXT_CHARS],
+    )
+
+
+# Errors PostgreSQL raises when a bound the review set stopped the SQL (the role's settings in
+# pg/_server.py, the server's address-space limit): what the SQL would have done next was not seen.
+LIMIT_ERRORS = {
+    "57014": "statement_timeout",  # query_canceled: the timeout, or the watchdog's pg_cancel_backend
+    "55P03": "lock_timeout",  # lock_not_available
+    "53200": "the server's memory limit",  # out_of_memory
+    "53400": "temp_file_limit",  # configuration_limit_exceeded
+    "25P03": "idle_in_transaction_session_timeout",
+}
+
+
+def limit_cut(error: PgError, what: str) -> str:
+    """How a cut by a bound reads in a report: ``statement 2 stopped by statement_timeout (canceling …)``."""
+    return f"{what} stopped by {LIMIT_ERRORS[error.sqlstate]} ({error.message})"
 
 
 class Database:
@@ -217,6 +301,8 @@ class Database:
         self._warnings: list[str] = []
         self._warnings_seen = 0
         self._notifications_seen = 0
+        self._channel_sites: dict[str, str] = {}
+        self._channels_cut = False
         self._listener = psycopg.connect(conninfo, autocommit=True)
         self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(_FENCE_CHANNEL)))
         self._sender = psycopg.connect(conninfo, autocommit=True)
@@ -233,10 +319,15 @@ class Database:
             if len(self._warnings) < MAX_CAPTURED_WARNINGS:
                 self._warnings.append((diagnostic.message_primary or "")[:_MAX_WARNING_CHARS])
 
-    def _cut(self, notifications_seen: int) -> tuple[str, ...]:
-        cut = []
+    def _cut(self, notifications_seen: int, errors: Sequence[PgError] = ()) -> tuple[str, ...]:
+        cut = [limit_cut(error, f"statement {error.step + 1}") for error in errors if error.sqlstate in LIMIT_ERRORS]
         if notifications_seen > MAX_CAPTURED_NOTIFICATIONS:
             cut.append(f"notifications: {notifications_seen:,} sent, {MAX_CAPTURED_NOTIFICATIONS:,} captured")
+        if self._channels_cut:
+            cut.append(
+                f"channels: names past the first {_MAX_CHANNELS_BYTES:,} bytes were not recorded, "
+                "so notifications on them were not captured"
+            )
         if self._warnings_seen > MAX_CAPTURED_WARNINGS:
             cut.append(f"warnings: {self._warnings_seen:,} raised, {MAX_CAPTURED_WARNINGS:,} captured")
         return tuple(cut)
@@ -270,11 +361,14 @@ class Database:
         """
         for path in files:
             with psycopg.connect(self.conninfo) as connection:
+                line = 1
                 try:
-                    for statement in _without_rows(read_text(path, "SQL file")):
+                    for statement_line, statement in _without_rows(read_text(path, "SQL file")):
+                        line = statement_line  # named in the error's notes
                         connection.execute(statement)
                 except psycopg.Error as error:
                     error.add_note(f"{APPLYING_NOTE}{path}")
+                    error.add_note(f"{STATEMENT_LINE_NOTE}{line}")
                     raise
             self.sql_files.append(Path(path))
         self._install_tap()
@@ -328,6 +422,8 @@ class Database:
         ``statement_errors`` while the transaction goes on.
         """
         index = next(self._transactions)
+        self._channel_sites = {}
+        self._channels_cut = False
         self._warnings.clear()
         self._warnings_seen = 0
         statement_errors: list[PgError] = []
@@ -389,7 +485,7 @@ class Database:
             error=error,
             statement_errors=tuple(statement_errors),
             warnings=tuple(self._warnings),
-            cut=self._cut(self._notifications_seen),
+            cut=self._cut(self._notifications_seen, [*statement_errors, *([error] if error else [])]),
         )
         coverage = current_coverage()
         if coverage is not None:
@@ -409,10 +505,15 @@ class Database:
 
     def _recorded(self) -> tuple[list[str], tuple[RealtimeMessage, ...]]:
         row = self._sender.execute(
-            "SELECT current_setting('bcastsim.channels', true), current_setting('bcastsim.messages', true)"
+            "SELECT current_setting('bcastsim.channels', true), current_setting('bcastsim.messages', true),"
+            " current_setting('bcastsim.channel_sites', true), current_setting('bcastsim.message_sites', true),"
+            " current_setting('bcastsim.channels_cut', true)"
         ).fetchone()
         assert row is not None
         channels = _parse_channels(row[0])
+        self._channels_cut = row[4] == "1"
+        self._channel_sites = _parse_sites(row[2])
+        message_sites = _parse_sites(row[3])
         message_ids = [item for item in (row[1] or "").split(",") if item]
         if not message_ids:
             return channels, ()
@@ -426,6 +527,7 @@ class Database:
             RealtimeMessage(
                 id=r[0], topic=r[1], extension=r[2], event=r[3], private=r[4],
                 payload=json.loads(r[5]) if r[5] is not None else None,
+                context=message_sites.get(r[0], ""),
             )
             for r in rows
         )  # fmt: skip
@@ -449,6 +551,7 @@ class Database:
                     json=_maybe_json(notify.payload),
                     pid=notify.pid,
                     transaction=transaction,
+                    context=self._channel_sites.get(notify.channel, ""),
                 )
             )
         raise RuntimeError(f"fence notification {fence} did not arrive within {_DRAIN_TIMEOUT_SECONDS}s")
@@ -457,37 +560,48 @@ class Database:
 _DISCARD = "bcastsim_discard"
 
 
-def _without_rows(text: str) -> list[str]:
-    """The file's statements, each plain ``SELECT`` run on the server without returning its rows.
+def _without_rows(text: str) -> list[tuple[int, str]]:
+    """The file's statements with their lines, each plain ``SELECT`` run on the server without returning its rows.
 
     ``DECLARE … CURSOR FOR q; MOVE FORWARD ALL; CLOSE`` runs ``q`` to its end (functions it calls
-    run as they would) and sends only a row count. ``SELECT … INTO`` and data-modifying ``WITH``
-    cannot be a cursor and run as written, as does a file PostgreSQL's parser cannot split.
+    run as they would) and sends only a row count; an ``INSERT``, ``UPDATE`` or ``DELETE … RETURNING``
+    runs inside ``WITH … SELECT count(*)``, which sends only the count. ``SELECT … INTO`` and a
+    ``SELECT`` with a data-modifying ``WITH`` run as written, as does a file PostgreSQL's parser
+    cannot split.
     """
     from pglast import ast, parse_sql, parser
 
     try:
         pieces = parser.split(text, with_parser=True)
     except parser.ParseError:
-        return [text]  # the server reports the syntax error when the text runs
-    out: list[str] = []
+        return [(1, text)]  # the server reports the syntax error when the text runs
+    out: list[tuple[int, str]] = []
+    offset, line = 0, 1
     for piece in pieces:
+        # The parser's pieces are slices of the text, in order: a piece's line is counted up to it.
+        found = text.find(piece, offset)
+        if found >= 0:
+            line += text.count("\n", offset, found)
+            offset = found
         try:
             statement = parse_sql(piece)[0].stmt
         except parser.ParseError:
-            out.append(piece)
+            out.append((line, piece))
             continue
         plain = isinstance(statement, ast.SelectStmt) and statement.intoClause is None
         if isinstance(statement, ast.SelectStmt) and statement.withClause is not None:
             ctes = statement.withClause.ctes or ()
             plain = plain and all(isinstance(getattr(cte, "ctequery", None), ast.SelectStmt) for cte in ctes)
+        modifying = (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt)
         if plain:
-            out.append(
-                f"DECLARE {_DISCARD} NO SCROLL CURSOR FOR {piece};\nMOVE FORWARD ALL IN {_DISCARD}; CLOSE {_DISCARD}"
-            )
+            cursor = f"DECLARE {_DISCARD} NO SCROLL CURSOR FOR {piece};\n"
+            out.append((line, f"{cursor}MOVE FORWARD ALL IN {_DISCARD}; CLOSE {_DISCARD}"))
+        elif isinstance(statement, modifying) and statement.returningClause and statement.withClause is None:
+            # Its rows counted on the server, not sent: the write is the same top-level statement.
+            out.append((line, f"WITH {_DISCARD} AS ({piece}) SELECT count(*) FROM {_DISCARD}"))
         else:
-            out.append(piece)
-    return out or [text]
+            out.append((line, piece))
+    return out or [(1, text)]
 
 
 def _maybe_json(payload: str) -> Any | None:

@@ -31,7 +31,7 @@ from bcastsim._reaping import start_reaper
 from bcastsim.pg._binaries import PgBinaries, find_binaries
 from bcastsim.pg._capture import TAP_OWNED_SQL, Database
 
-__all__ = ["HARNESS_EXTENSIONS", "UNTRUSTED_ROLE", "EphemeralPostgres", "ServerStartError"]
+__all__ = ["HARNESS_EXTENSIONS", "UNTRUSTED_ROLE", "UNTRUSTED_SETTINGS", "EphemeralPostgres", "ServerStartError"]
 
 RUN_AS_ENV = "BCASTSIM_PG_USER"
 MEMORY_ENV = "BCASTSIM_PG_MEMORY_MB"
@@ -52,6 +52,9 @@ _SERVER_SETTINGS = {
     # Logical decoding lets calibration measure what a postgres_changes poll costs.
     "wal_level": "logical",
     "log_min_messages": "warning",
+    # Calls of PL/pgSQL functions are counted (pg_stat_user_functions): the review learns which of
+    # the reviewed functions its workload ran.
+    "track_functions": "pl",
     "logging_collector": "off",
 }
 
@@ -79,13 +82,17 @@ BEGIN
   END LOOP;
 END
 $role$;
--- Hostile SQL can loop or sleep; these bound it unless it raises them itself for its own session.
-ALTER ROLE {UNTRUSTED_ROLE} SET statement_timeout = '120s';
-ALTER ROLE {UNTRUSTED_ROLE} SET temp_file_limit = '1GB';
-ALTER ROLE {UNTRUSTED_ROLE} SET lock_timeout = '30s';
-ALTER ROLE {UNTRUSTED_ROLE} SET idle_in_transaction_session_timeout = '300s';
-ALTER ROLE {UNTRUSTED_ROLE} SET work_mem = '32MB';
 """
+# Hostile SQL can loop, sleep or spill; these bound each of the role's sessions unless the SQL
+# raises them for itself (the review's time limit then stops it). A server's
+# ``untrusted_settings`` may lower them (tests do, to stay fast).
+UNTRUSTED_SETTINGS = {
+    "statement_timeout": "120s",
+    "temp_file_limit": "1GB",
+    "lock_timeout": "30s",
+    "idle_in_transaction_session_timeout": "300s",
+    "work_mem": "32MB",
+}
 _UNTRUSTED_CHECK_SQL = f"""
 SELECT r.rolsuper OR r.rolcreaterole OR r.rolcreatedb OR r.rolreplication OR r.rolbypassrls,
        {", ".join(f"pg_has_role(r.oid, '{name}', 'MEMBER')" for name in _OUTSIDE_ROLES)}
@@ -127,7 +134,8 @@ class EphemeralPostgres:
     maintenance_dbname: str = "postgres"
     template_dbname: str | None = None
     _database_counter: Iterator[int] = attrs.field(factory=lambda: itertools.count(1))
-    _untrusted_ready: bool = False
+    untrusted_settings: dict[str, str] = attrs.field(factory=lambda: dict(UNTRUSTED_SETTINGS))
+    _untrusted_applied: dict[str, str] | None = None
 
     @property
     def host(self) -> str:
@@ -267,14 +275,20 @@ class EphemeralPostgres:
         return database
 
     def _ensure_untrusted_role(self) -> None:
-        if self._untrusted_ready:
+        if self._untrusted_applied == self.untrusted_settings:
             return
         self.execute(_UNTRUSTED_ROLE_SQL)
+        for name, value in sorted(self.untrusted_settings.items()):
+            self.execute(
+                sql.SQL("ALTER ROLE {} SET {} = {}").format(
+                    sql.Identifier(UNTRUSTED_ROLE), sql.Identifier(name), sql.Literal(value)
+                )
+            )
         with psycopg.connect(self.conninfo(), autocommit=True) as connection:
             row = connection.execute(_UNTRUSTED_CHECK_SQL, (UNTRUSTED_ROLE,)).fetchone()
         if row is None or any(row):
             raise ServerStartError(f"the role {UNTRUSTED_ROLE} has rights it must not have: {row}")
-        self._untrusted_ready = True
+        self._untrusted_applied = dict(self.untrusted_settings)
 
     def drop_database(self, dbname: str) -> None:
         self.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))

@@ -1,7 +1,7 @@
 """Facts about PL/pgSQL trigger functions that the rules need beyond the catalog's notify sites.
 
 Everything here reads ``Function.plpgsql`` (pglast's ``parse_plpgsql`` JSON): which
-statements run under which ``TG_OP`` values, where ``NEW``/``OLD`` columns are read,
+statements run under which ``TG_OP`` values and which ``NEW``/``OLD`` fields they read (the graph's facts),
 what the exception handlers do and what the function returns.
 """
 
@@ -12,21 +12,15 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
-import pglast
-from pglast import ast
-from pglast.enums import BoolExprType
 
-from bcastsim.sqlmodel import ALL_OPERATIONS, build_cfg, function_root, parse_condition, tg_op_truth
+from bcastsim.sqlmodel import ALL_OPERATIONS, RowRead, build_cfg, function_root, parse_condition, tg_op_truth
 
 __all__ = [
     "ALL_OPS",
     "Handler",
-    "RowRef",
     "Statement",
     "decided_ops",
     "exception_handlers",
-    "refs_read_on",
-    "row_refs",
     "statements",
     "tg_op_literals",
     "truth_under",
@@ -48,6 +42,9 @@ class Statement:
     ops: frozenset[str]
     in_handler: bool = False
     in_protected_block: bool = False
+    #: the NEW/OLD fields the statement's own expressions read (``statements(..., reads=True)``);
+    #: None when not asked for, or when an expression does not parse
+    reads: tuple[RowRead, ...] | None = None
 
 
 @attrs.frozen
@@ -64,24 +61,11 @@ class Handler:
     logs: bool = False
 
 
-@attrs.frozen
-class RowRef:
-    """A read of ``NEW.col`` or ``OLD.col``; ``paired`` when it is ``COALESCE(NEW.c, OLD.c)``-style."""
-
-    record: str
-    column: str
-    paired: bool
-
-
 _TG_OP_ANY = re.compile(r"TG_OP\s*(?:=|<>|!=)\s*'(\w+)'|TG_OP\s+(?:NOT\s+)?IN\s*\(([^)]*)\)", re.IGNORECASE)
 
 # Three-valued truth of a condition under one TG_OP value: True, False or None (depends
 # on something other than TG_OP).
 Truth = bool | None
-
-
-def _truth(node: Any, op: str) -> Truth:
-    return tg_op_truth(node, op)
 
 
 def truth_under(node: Any, op: str) -> bool | None:
@@ -97,11 +81,12 @@ def decided_ops(cond: str) -> frozenset[str]:
     return frozenset(op for op in ALL_OPS if tg_op_truth(node, op) is not None)
 
 
-def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS) -> list[Statement]:
+def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS, *, reads: bool = False) -> list[Statement]:
     """Every statement of the function, with the TG_OP values that reach it along some path.
 
     Read from the function's control-flow graph: a statement after a branch that returned for
     an operation is not reached on it, and a statement no path reaches has no operations.
+    With ``reads``, each carries the NEW/OLD fields its expressions read (the graph's facts).
     """
     graph = build_cfg(plpgsql)
     if graph is None:
@@ -109,7 +94,13 @@ def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS) -> list[Stat
     facts = graph.facts(trigger_ops)
     return [
         Statement(
-            node.kind, node.lineno, node.sql, facts[node.index].operations, node.in_handler, node.in_protected_block
+            node.kind,
+            node.lineno,
+            node.sql,
+            facts[node.index].operations,
+            node.in_handler,
+            node.in_protected_block,
+            graph.row_reads(node.index) if reads else None,
         )
         for node in graph.statements
     ]
@@ -211,80 +202,3 @@ def _first_lineno(body: Any) -> int | None:
                     if isinstance(stmt, Mapping) and stmt.get("lineno"):
                         return int(stmt["lineno"])
     return None
-
-
-_ROW_REF = re.compile(r"(?<![\w.])(NEW|OLD)\s*\.\s*\"?(\w+)\"?", re.IGNORECASE)
-_PAIRED = re.compile(r"COALESCE\s*\(\s*(NEW|OLD)\s*\.\s*\"?(\w+)\"?\s*,\s*(NEW|OLD)\s*\.\s*\"?(\w+)\"?", re.IGNORECASE)
-
-
-def _strip_strings(sql: str) -> str:
-    return re.sub(r"'(?:[^']|'')*'", "''", sql)
-
-
-def row_refs(sql: str) -> list[RowRef]:
-    """Every ``NEW.col``/``OLD.col`` read in ``sql``; COALESCE over both records marks them paired."""
-    text = _strip_strings(sql)
-    paired_spans: list[tuple[int, int]] = []
-    for match in _PAIRED.finditer(text):
-        if match.group(1).upper() != match.group(3).upper():
-            paired_spans.append(match.span())
-    refs: list[RowRef] = []
-    for match in _ROW_REF.finditer(text):
-        start = match.start()
-        paired = any(a <= start < b for a, b in paired_spans)
-        refs.append(RowRef(match.group(1).upper(), match.group(2).lower(), paired))
-    return refs
-
-
-def refs_read_on(sql: str, op: str) -> set[tuple[str, str]] | None:
-    """``(NEW|OLD, column)`` reads that can happen under ``TG_OP = op``; None when ``sql`` does not parse.
-
-    A read in a ``CASE`` branch whose ``WHEN`` is false under ``op`` (or in the ``ELSE`` after a
-    ``WHEN`` that is true under ``op``) never happens under ``op``.
-    """
-    try:
-        tree: Any = pglast.parse_sql(
-            sql if re.match(r"\s*(select|insert|update|delete|with)\b", sql, re.I) else f"SELECT {sql}"
-        )
-    except Exception:  # PL/pgSQL-only syntax: the caller falls back to reading the text
-        return None
-    found: set[tuple[str, str]] = set()
-
-    def visit(node: Any) -> None:
-        if isinstance(node, ast.CaseExpr):
-            visit(node.arg)
-            decided = False
-            for when in node.args or ():
-                if not isinstance(when, ast.CaseWhen) or decided:
-                    continue
-                truth = _truth(when.expr, op)
-                visit(when.expr)
-                if truth is not False:
-                    visit(when.result)
-                decided = truth is True
-            if not decided:
-                visit(node.defresult)
-            return
-        if isinstance(node, ast.BoolExpr) and node.boolop != BoolExprType.NOT_EXPR:
-            # An AND with a conjunct false under op (an OR with one true) does not depend on the rest.
-            settled = node.boolop != BoolExprType.AND_EXPR
-            args = list(node.args or ())
-            if any(_truth(arg, op) is settled for arg in args):
-                return
-            for arg in args:
-                visit(arg)
-            return
-        if isinstance(node, ast.ColumnRef):
-            fields = [f.sval for f in node.fields or () if isinstance(f, ast.String)]
-            if len(fields) >= 2 and str(fields[0]).lower() in {"new", "old"}:
-                found.add((str(fields[0]).upper(), str(fields[1]).lower()))
-            return
-        if isinstance(node, ast.Node):
-            for slot in getattr(type(node), "__slots__", ()):
-                visit(getattr(node, slot, None))
-        elif isinstance(node, tuple | list):
-            for item in node:
-                visit(item)
-
-    visit(tree)
-    return found

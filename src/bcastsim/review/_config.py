@@ -21,6 +21,12 @@ is an input error with the nearest known key as a suggestion::
     seed-rows = ["db/seed.toml"]           # rows every `review --pg` history starts with (TOML or SQL)
     severity = { "timestamp-semantics" = "note" }                # per-rule override
 
+    [tool.bcastsim.sql-limits]             # bounds on each SQL file read (defaults shown)
+    file-bytes = 33554432                  # 32 MiB
+    line-bytes = 2097152                   # 2 MiB on one line
+    statements = 100000
+    function-bytes = 4194304               # one CREATE FUNCTION or DO statement: 4 MiB
+
     [tool.bcastsim.channels]               # who consumes each channel (globs; the first match wins)
     "jobs_*" = "listen"                    # the project's own worker LISTENs on it
     "room:*" = "supabase"                  # Supabase Realtime subscribers
@@ -33,13 +39,16 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from bcastsim._errors import InputError
 from bcastsim._toml import line_of, read_toml
 from bcastsim.findings import Severity
+
+if TYPE_CHECKING:
+    from bcastsim.sqlmodel import SqlLimits
 
 __all__ = [
     "CHANNEL_CONSUMERS",
@@ -112,6 +121,7 @@ CONFIG_KEYS: tuple[str, ...] = (
     *_LIST_KEYS,
     "severity",
     "channels",
+    "sql-limits",
 )
 
 
@@ -142,6 +152,8 @@ class ReviewConfig:
     source: str | None = None
     #: channel glob → consumer ("supabase" or "listen"), in the order written
     channels: tuple[tuple[str, str], ...] = ()
+    #: bounds on each SQL file read ([tool.bcastsim.sql-limits]); None: the defaults
+    sql_limits: SqlLimits | None = None
 
     def rule_enabled(self, rule_id: str) -> bool:
         if rule_id in self.disable:
@@ -191,12 +203,24 @@ def find_config(start: Path) -> Path | None:
     directory = start if start.is_dir() else start.parent
     for candidate in (directory, *directory.parents):
         own = candidate / CONFIG_FILE
-        if own.is_file():
+        if _is_file(own):
             return own
         pyproject = candidate / "pyproject.toml"
-        if pyproject.is_file() and _has_tool_table(pyproject):
+        if _is_file(pyproject) and _has_tool_table(pyproject):
             return pyproject
     return None
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a directory on the way that cannot be searched is an input error."""
+    try:
+        return path.is_file()
+    except OSError as error:
+        raise InputError(
+            f"cannot look for a configuration here: {error.strerror or type(error).__name__}",
+            path=path.parent,
+            fix="check the directory's permissions, or name the configuration with --config",
+        ) from None
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -243,7 +267,17 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
     if pyproject is None:
         return ReviewConfig()
     text, data = read_toml(pyproject, pyproject.name)
-    table = data.get("tool", {}).get("bcastsim", {}) if _section(pyproject) else data
+    table: object = data
+    if _section(pyproject):
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise InputError(
+                f"'tool' must be a table, got {type(tool).__name__}",
+                path=pyproject,
+                line=line_of(text, None, "tool"),
+                fix="write [tool.bcastsim] and your settings below it",
+            )
+        table = tool.get("bcastsim", {})
     if not isinstance(table, dict):
         raise InputError("[tool.bcastsim] must be a table", path=pyproject)
     for key in table:
@@ -326,4 +360,11 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
                 line=line_of(text, "tool.bcastsim.channels", pattern),
             )
     kwargs["channels"] = tuple(channels.items())
+    if "sql-limits" in table:
+        from bcastsim.sqlmodel import SqlLimits
+
+        section = "tool.bcastsim.sql-limits" if _section(pyproject) else "sql-limits"
+        kwargs["sql_limits"] = SqlLimits.from_table(
+            table["sql-limits"], pyproject, lambda key: line_of(text, section, key)
+        )
     return ReviewConfig(**kwargs)

@@ -26,7 +26,7 @@ from bcastsim.review._report import RuleInfo
 from bcastsim.review._rules import NOTIFY_PAYLOAD_LIMIT, RuleContext, is_public
 
 if TYPE_CHECKING:
-    from bcastsim.sqlmodel import Catalog, NotifySite, PayloadField
+    from bcastsim.sqlmodel import Catalog, NotifySite, PayloadField, SqlLimits
 
 __all__ = [
     "DIFF_RULES",
@@ -198,12 +198,14 @@ def materialize(spec: str, workdir: Path, cwd: Path | None = None, *, missing_ok
     return Version(spec, tuple(files), shown)
 
 
-def load_version(version: Version, schema: Sequence[Path] = (), migrations: str | None = None) -> Catalog:
+def load_version(
+    version: Version, schema: Sequence[Path] = (), migrations: str | None = None, limits: SqlLimits | None = None
+) -> Catalog:
     """The catalog of ``schema`` files followed by the version's files; input errors name the shown path."""
     from bcastsim.sqlmodel import load_catalog
 
     try:
-        return load_catalog([*schema, *version.files], migrations=migrations)
+        return load_catalog([*schema, *version.files], migrations=migrations, limits=limits)
     except InputError as error:
         if error.path is not None and error.path in version.shown:
             raise InputError(error.message, path=version.shown[error.path], line=error.line, fix=error.fix) from None
@@ -467,7 +469,8 @@ def _finding(
         line=line,
         channel=channel,
         function=function,
-        fix=info.fix,
+        # A contract change is the author's to accept or undo: advice, never a patch.
+        explanation=info.fix,
         why=info.why,
     )
 

@@ -30,6 +30,17 @@ from pglast.enums import A_Expr_Kind, BoolExprType, BoolTestType, NullTestType
 from pglast.stream import RawStream
 
 from bcastsim.sqlmodel import tg_op_truth
+from bcastsim.sqlmodel._z3 import (
+    tri_and,
+    tri_bool_test,
+    tri_boolean,
+    tri_compare,
+    tri_constant,
+    tri_distinct,
+    tri_is_null,
+    tri_not,
+    tri_or,
+)
 
 __all__ = ["Witness", "absent_read_matters", "equivalent", "escape"]
 
@@ -47,6 +58,15 @@ class Witness:
 
     values: tuple[tuple[str, str | None], ...]
     opaque: tuple[tuple[str, bool | None], ...] = ()
+
+    def record(self, name: str) -> dict[str, str | None]:
+        """The witness's values of one record (``"OLD"`` or ``"NEW"``): column → SQL literal (None: NULL).
+
+        What a test needs to write the row: the columns the conditions read, each as a literal
+        PostgreSQL (and the ``db`` model) can insert.
+        """
+        prefix = f"{name.upper()}."
+        return {column[len(prefix) :]: value for column, value in self.values if column.startswith(prefix)}
 
     def __str__(self) -> str:
         parts = [f"{name} = {'NULL' if value is None else value}" for name, value in self.values]
@@ -260,18 +280,7 @@ class _Encoder:
         b = self.term(right, sort) if sort else None
         if a is None or b is None or (sort != "num" and operator not in {"=", "<>", "!="}):
             return self.atom(_deparse(node))
-        x, y = a[1], b[1]
-        relation = {
-            "=": lambda: x == y,
-            "<>": lambda: x != y,
-            "!=": lambda: x != y,
-            "<": lambda: x < y,
-            "<=": lambda: x <= y,
-            ">": lambda: x > y,
-            ">=": lambda: x >= y,
-        }[operator]()
-        both = z3.And(a[0], b[0])
-        return z3.And(both, relation), z3.And(both, z3.Not(relation))
+        return tri_compare(operator, a, b)
 
     def distinct(self, left: Any, right: Any, node: Any) -> Tri:
         if self._absent(left) or self._absent(right):
@@ -283,20 +292,19 @@ class _Encoder:
         b = self.term(right, sort) if sort else None
         if a is None or b is None:
             return self.atom(_deparse(node), two_valued=True)
-        differ = z3.Or(a[0] != b[0], z3.And(a[0], b[0], a[1] != b[1]))
-        return differ, z3.Not(differ)
+        return tri_distinct(a, b)
 
     def condition(self, node: Any) -> Tri:
         decided = tg_op_truth(node, self.operation)
         if decided is not None:
-            return z3.BoolVal(decided), z3.BoolVal(not decided)
+            return tri_constant(decided)
         if isinstance(node, ast.BoolExpr):
             parts = [self.condition(arg) for arg in node.args or ()]
             if node.boolop == BoolExprType.NOT_EXPR:
-                return parts[0][1], parts[0][0]
+                return tri_not(parts[0])
             if node.boolop == BoolExprType.AND_EXPR:
-                return z3.And(*[p[0] for p in parts]), z3.Or(*[p[1] for p in parts])
-            return z3.Or(*[p[0] for p in parts]), z3.And(*[p[1] for p in parts])
+                return tri_and(parts)
+            return tri_or(parts)
         if isinstance(node, ast.A_Expr):
             names = [n.sval for n in node.name or () if isinstance(n, ast.String)]
             operator = str(names[-1]) if names else ""
@@ -305,41 +313,35 @@ class _Encoder:
             if node.kind == A_Expr_Kind.AEXPR_DISTINCT:
                 return self.distinct(node.lexpr, node.rexpr, node)
             if node.kind == A_Expr_Kind.AEXPR_NOT_DISTINCT:
-                differ, same = self.distinct(node.lexpr, node.rexpr, node)
-                return same, differ
+                return tri_not(self.distinct(node.lexpr, node.rexpr, node))
             if node.kind == A_Expr_Kind.AEXPR_IN and isinstance(node.rexpr, tuple | list):
-                items = [self.compare("=", node.lexpr, item, node) for item in node.rexpr]
-                true, false = z3.Or(*[i[0] for i in items]), z3.And(*[i[1] for i in items])
-                return (true, false) if operator == "=" else (false, true)
+                found = tri_or([self.compare("=", node.lexpr, item, node) for item in node.rexpr])
+                return found if operator == "=" else tri_not(found)
             return self.atom(_deparse(node))
         if isinstance(node, ast.NullTest):
             present = self._present(node.arg, node)
             if present is None:
                 return self.atom(_deparse(node), two_valued=True)
-            if node.nulltesttype == NullTestType.IS_NULL:
-                return z3.Not(present), present
-            return present, z3.Not(present)
+            is_null = tri_is_null((present, None))
+            return is_null if node.nulltesttype == NullTestType.IS_NULL else tri_not(is_null)
         if isinstance(node, ast.BooleanTest):
-            true, false = self.condition(node.arg)
-            unknown = z3.And(z3.Not(true), z3.Not(false))
-            holds = {
-                BoolTestType.IS_TRUE: true,
-                BoolTestType.IS_NOT_TRUE: z3.Not(true),
-                BoolTestType.IS_FALSE: false,
-                BoolTestType.IS_NOT_FALSE: z3.Not(false),
-                BoolTestType.IS_UNKNOWN: unknown,
-                BoolTestType.IS_NOT_UNKNOWN: z3.Not(unknown),
-            }.get(node.booltesttype or BoolTestType.IS_TRUE, true)
-            return holds, z3.Not(holds)
+            test = {
+                BoolTestType.IS_TRUE: "true",
+                BoolTestType.IS_NOT_TRUE: "not true",
+                BoolTestType.IS_FALSE: "false",
+                BoolTestType.IS_NOT_FALSE: "not false",
+                BoolTestType.IS_UNKNOWN: "unknown",
+                BoolTestType.IS_NOT_UNKNOWN: "not unknown",
+            }.get(node.booltesttype or BoolTestType.IS_TRUE, "true")
+            return tri_bool_test(self.condition(node.arg), test)
         const = _const(node)
         if const is not None and const[0] in {"bool", "null"}:
-            value = bool(const[1]) if const[0] == "bool" else None
-            return z3.BoolVal(value is True), z3.BoolVal(value is False)
+            return tri_constant(bool(const[1]) if const[0] == "bool" else None)
         name = _ref_name(node)
         if name is not None:
             column = self.column(name)
             if column is not None and column[2] == "bool":
-                return z3.And(column[0], column[1]), z3.And(column[0], z3.Not(column[1]))
+                return tri_boolean((column[0], column[1]))
         return self.atom(_deparse(node))
 
     def _present(self, node: Any, whole: Any) -> Any | None:

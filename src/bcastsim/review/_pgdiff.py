@@ -33,6 +33,7 @@ from pglast.stream import RawStream
 
 from bcastsim._errors import InputError
 from bcastsim.findings import Finding, Severity
+from bcastsim.review._pgcontain import cut_findings, load_site, placed, swallowed_refusals
 from bcastsim.review._report import RuleInfo
 
 if TYPE_CHECKING:
@@ -137,10 +138,11 @@ PG_RULES: dict[str, RuleInfo] = {
         _info(
             "pg-inconclusive",
             Severity.ERROR,
-            "PostgreSQL compared nothing, or nothing of what changed",
-            "No transaction of the workload committed in both versions with a message sent, or no message of "
-            "a notify site the change touches was compared: a clean report here would say nothing about the "
-            "change.",
+            "PostgreSQL compared nothing, not all, or nothing of what changed",
+            "No transaction of the workload committed in both versions with a message sent, no message of a "
+            "notify site the change touches was compared, or a bound of the review (a cap on what is captured, a "
+            "timeout, the memory or time limit) stopped the SQL, so what it sent past that point was not "
+            "compared: a clean report here would say nothing about the change.",
             "pass the tables the triggers need with --schema, check the constraints the workload broke (the most "
             "common error is named), or raise --examples until the changed site fires",
         ),
@@ -514,6 +516,8 @@ class _Sent:
     event: str | None
     private: bool | None
     payload: Any
+    # Who sent it (the tap's PG_CONTEXT): where an observation about it is placed; not part of what was sent.
+    context: str = attrs.field(default="", eq=False)
 
     @property
     def kind(self) -> str:
@@ -550,10 +554,13 @@ def _mask(value: Any, literal_times: frozenset[str]) -> Any:
 def _sent(result: TransactionResult, literal_times: frozenset[str]) -> list[_Sent]:
     times = frozenset(t for t in (_normalize_time(x) for x in literal_times) if t)
     sent = [
-        _Sent("pg_notify", n.channel, None, None, _mask(n.json if n.json is not None else n.payload, times))
+        _Sent("pg_notify", n.channel, None, None, _mask(n.json if n.json is not None else n.payload, times), n.context)
         for n in result.notifications
     ]
-    sent += [_Sent("realtime.send", m.topic, m.event, m.private, _mask(m.payload, times)) for m in result.messages]
+    sent += [
+        _Sent("realtime.send", m.topic, m.event, m.private, _mask(m.payload, times), m.context)
+        for m in result.messages
+    ]
     return sent
 
 
@@ -568,6 +575,8 @@ class _Observation:
     message: str
     channel: str | None
     example: str
+    # PostgreSQL's CONTEXT of the error or the sending (tap): it names the function statement that caused it.
+    context: str = ""
     # The messages it is about (the old version's, the new version's): their sites count it.
     before: _Sent | None = None
     after: _Sent | None = None
@@ -602,6 +611,7 @@ def _compare(
             f"a trigger of the new version needs superuser: {new.error.message}",
             None,
             example,
+            new.error.context,
         )
         return
     if old.committed and not new.committed:
@@ -612,6 +622,7 @@ def _compare(
             f"new version aborts the write ({_statement_head(transaction.new, new)}): {error}",
             None,
             example,
+            new.error.context if new.error else "",
         )
         return
     if new.committed and not old.committed:
@@ -638,6 +649,7 @@ def _compare(
                     f"'{message.kind}' on '{message.pattern}' ({message.transport}) is no longer sent",
                     message.pattern,
                     example,
+                    message.context,
                     before=message,
                 )
                 continue
@@ -653,6 +665,7 @@ def _compare(
                 f"'{message.kind}' now goes to {where}",
                 message.pattern,
                 example,
+                match.context,
                 before=message,
                 after=match,
             )
@@ -667,6 +680,7 @@ def _compare(
                 f"{'' if message.private is None else (' (private)' if message.private else ' (public)')}",
                 match.pattern,
                 example,
+                match.context,
                 before=message,
                 after=match,
             )
@@ -690,6 +704,7 @@ def _compare(
                     f"'{message.kind}' on '{match.pattern}': {'; '.join(parts)}",
                     match.pattern,
                     example,
+                    match.context,
                     before=message,
                     after=match,
                 )
@@ -700,6 +715,7 @@ def _compare(
                 f"'{message.kind}' on '{match.pattern}': payload text differs",
                 match.pattern,
                 example,
+                match.context,
                 before=message,
                 after=match,
             )
@@ -710,6 +726,7 @@ def _compare(
             f"'{message.kind}' on '{message.pattern}' ({message.transport}) is new",
             message.pattern,
             example,
+            message.context,
             after=message,
         )
 
@@ -749,12 +766,16 @@ def _extensions(files: Sequence[Path]) -> list[str]:
 def _load_failure(error: Exception, label: str) -> tuple[str, str]:
     """(rule, message) for a version that did not load: privilege refusals are their own finding."""
     from bcastsim.pg import APPLYING_NOTE
+    from bcastsim.pg._capture import LIMIT_ERRORS
 
     primary = getattr(getattr(error, "diag", None), "message_primary", None) or str(error)
     where = next(
         (n.removeprefix(APPLYING_NOTE) for n in getattr(error, "__notes__", ()) if n.startswith(APPLYING_NOTE)), ""
     )
     where = f" ({where})" if where else ""
+    if getattr(error, "sqlstate", None) in LIMIT_ERRORS:
+        bound = LIMIT_ERRORS[str(getattr(error, "sqlstate", ""))]
+        return "pg-inconclusive", f"loading {label} was stopped by {bound}: {primary}{where}; nothing was compared"
     if getattr(error, "sqlstate", None) == _INSUFFICIENT_PRIVILEGE:
         return "pg-needs-superuser", f"{label} needs superuser: {primary}{where}"
     if primary.startswith("ALTER SYSTEM"):
@@ -766,9 +787,14 @@ def _load_failure(error: Exception, label: str) -> tuple[str, str]:
     return "pg-load-failed", f"{label} does not load in PostgreSQL: {primary}{where}"
 
 
-def _finding(rule: str, message: str) -> Finding:
+def _finding(rule: str, message: str, error: BaseException | None = None) -> Finding:
+    """A finding of ``rule``; with the ``error`` a file raised while loading, at that file's statement."""
     info = PG_RULES[rule]
-    return Finding(rule=info.id, severity=info.severity, message=message, fix=info.fix, why=info.why)
+    site = load_site(error) if error is not None else None
+    path, line = site if site is not None else (None, None)
+    return Finding(
+        rule=info.id, severity=info.severity, message=message, fix=info.fix, why=info.why, path=path, line=line
+    )
 
 
 # The whole comparison, both versions' SQL and workload, must finish within this many seconds: SQL
@@ -782,6 +808,7 @@ class _Watchdog:
     def __init__(self, server: EphemeralPostgres, names: Sequence[str], seconds: float) -> None:
         self.server, self.names, self.seconds = server, names, seconds
         self.expired = False
+        self.phase = "loading the old version"
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
 
@@ -804,9 +831,9 @@ class _Watchdog:
 
     def finding(self) -> Finding:
         return _finding(
-            "pg-load-failed",
-            f"the SQL did not finish within {self.seconds:g} s in PostgreSQL (a loop, a sleep or a lock in the "
-            "migration or its triggers); the review stopped it",
+            "pg-inconclusive",
+            f"the review stopped the SQL after {self.seconds:g} s (its time limit) while {self.phase}: a loop, "
+            "a sleep or a lock in the migration or its triggers; nothing after that point was compared",
         )
 
 
@@ -818,7 +845,7 @@ def _run_both(
     new_label: str,
     *,
     time_limit_s: float = TIME_LIMIT_S,
-) -> tuple[list[TransactionResult], list[TransactionResult]] | Finding:
+) -> tuple[list[TransactionResult], list[TransactionResult], list[Finding]] | Finding:
     import psycopg
 
     number = next(_DATABASES)
@@ -833,19 +860,21 @@ def _run_both(
                 if watchdog.expired:
                     return watchdog.finding()
                 rule, message = _load_failure(error, "the old version")
-                if rule == "pg-needs-superuser":
-                    return _finding(rule, message)
+                if rule in ("pg-needs-superuser", "pg-inconclusive"):
+                    return _finding(rule, message, error)
                 raise InputError(f"{message}", fix="pass the tables it needs with --schema") from None
+            watchdog.phase = f"loading {new_label}"
             try:
                 new_db = server.create_database(
                     files=list(new_files), name=names[1], untrusted=True, extensions=_extensions(new_files)
                 )
             except psycopg.Error as error:
                 old_db.close()
-                return watchdog.finding() if watchdog.expired else _finding(*_load_failure(error, new_label))
+                return watchdog.finding() if watchdog.expired else _finding(*_load_failure(error, new_label), error)
             with old_db, new_db:
                 runs = []
                 for side, label, database in (("old", "the old version", old_db), ("new", new_label, new_db)):
+                    watchdog.phase = f"running the workload on {label}"
                     try:
                         runs.append(_run(database, workload, side))
                     except (psycopg.Error, RuntimeError) as error:
@@ -856,7 +885,16 @@ def _run_both(
                         return _finding(
                             "pg-load-failed", f"{label} broke the review's sessions in PostgreSQL: {detail}"
                         )
-                return runs[0], runs[1]
+                # Refusals the new version's own exception blocks caught: PostgreSQL reported none of them.
+                try:
+                    swallowed = swallowed_refusals(new_db, PG_RULES["pg-needs-superuser"], new_label)
+                except psycopg.Error as error:
+                    if watchdog.expired:
+                        return watchdog.finding()
+                    detail = " ".join(str(error).split())
+                    message = f"{new_label} broke the review's sessions in PostgreSQL: {detail}"
+                    return _finding("pg-load-failed", message)
+                return runs[0], runs[1], swallowed
     finally:
         for name in names:
             server.drop_database(name)
@@ -1178,7 +1216,7 @@ def pg_review(
             results = _run_both(started, old_files, new_files, workload, new_label, time_limit_s=time_limit_s)
     if isinstance(results, Finding):
         return PgOutcome((results,))
-    old_results, new_results = results
+    old_results, new_results, swallowed = results
     times = workload.literal_times
     old_matchers = [_SiteMatcher.of(site) for site in old_schema.notify_sites]
     new_matchers = [_SiteMatcher.of(site) for site in new_schema.notify_sites]
@@ -1247,22 +1285,26 @@ def pg_review(
         sites=tuple(sites),
         schema_notes=workload.schema_notes,
     )
-    findings: list[Finding] = list(_inconclusive(workload, old_results, new_results, counts))
+    findings: list[Finding] = [*swallowed, *_inconclusive(workload, old_results, new_results, counts)]
+    findings += cut_findings(
+        PG_RULES["pg-inconclusive"],
+        [t.old for t in workload.transactions],
+        (("the old version", old_results), (new_label, new_results)),
+    )
     total = len(workload.transactions)
     for observed in sorted(observations):
         first = observations[observed][0]
         info = PG_RULES[first.rule]
-        findings.append(
-            Finding(
-                rule=first.rule,
-                severity=info.severity,
-                message=f"{first.message} (seen in {len(seen_in[observed])} of {total} transactions, seed {seed})",
-                channel=first.channel,
-                fix=info.fix,
-                why=info.why,
-                example=first.example,
-            )
+        finding = Finding(
+            rule=first.rule,
+            severity=info.severity,
+            message=f"{first.message} (seen in {len(seen_in[observed])} of {total} transactions, seed {seed})",
+            channel=first.channel,
+            fix=info.fix,
+            why=info.why,
+            example=first.example,
         )
+        findings.append(placed(finding, first.context))
     return PgOutcome(tuple(findings), counts)
 
 

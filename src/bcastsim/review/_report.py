@@ -18,6 +18,7 @@ from urllib.parse import quote
 import attrs
 
 from bcastsim.findings import Finding, Severity
+from bcastsim.review._fixes import hunks
 
 __all__ = [
     "FAIL_ON",
@@ -84,6 +85,16 @@ SECURITY_SEVERITY: Mapping[str, float] = {
     "client.restricted-data-public": 8.0,
     "security-definer-search-path": 7.5,
     "audience-widened": 7.0,
+    # Statements that need a superuser (review/_danger.py): code or files of the server, then roles.
+    "copy-program": 9.0,
+    "untrusted-language": 9.0,
+    "alter-system": 9.0,
+    "copy-server-file": 8.5,
+    "server-file-access": 8.0,
+    "large-object-file": 8.0,
+    "dangerous-extension": 8.0,
+    "dblink": 7.5,
+    "set-role": 7.5,
 }
 # GitHub shows at most this many annotations of each level for one step.
 GITHUB_ANNOTATIONS_PER_LEVEL = 10
@@ -221,6 +232,11 @@ def render_text(report: Report, *, verbose: bool = False) -> str:
             lines.append(f"    why: {f.why}")
         if f.fix:
             lines.append(f"    fix: {f.fix}")
+        if f.patch:
+            # Indented as a whole: patch(1) takes a consistently indented diff as it is.
+            lines.extend(f"      {line}" for line in f.patch.splitlines())
+        if f.explanation:
+            lines.append(f"    explanation (no patch): {f.explanation}")
         if f.example:
             lines.append(f"    reproduce: {f.example}")
     summary = report.summary()
@@ -358,8 +374,51 @@ def _sarif_location(f: Finding, state: str | None) -> dict[str, Any]:
     return location
 
 
+def _advice(f: Finding, separator: str) -> str:
+    """The fix's summary, or the explanation labelled as such (never as a fix)."""
+    if f.fix:
+        return f"{separator}Fix: {f.fix}"
+    if f.explanation:
+        return f"{separator}Explanation (no patch): {f.explanation}"
+    return ""
+
+
+def _sarif_fixes(f: Finding) -> list[dict[str, Any]]:
+    """The patch as SARIF ``fixes``: one artifact change whose replacements are the diff's hunks.
+
+    Each replacement deletes whole lines (from column 1 of its first line to column 1 of the line
+    after its last; an insertion deletes nothing) and inserts whole lines.
+    """
+    if not f.patch or not f.fix or f.path in (None, "-") or f.path.startswith("git:"):
+        return []
+    uri = _uri(f.path)
+    if uri is None:
+        return []
+    replacements = []
+    for hunk in hunks(f.patch):
+        replacement: dict[str, Any] = {
+            "deletedRegion": {
+                "startLine": hunk.first,
+                "startColumn": 1,
+                "endLine": hunk.first + hunk.removed,
+                "endColumn": 1,
+            }
+        }
+        if hunk.inserted:
+            replacement["insertedContent"] = {"text": "".join(line + "\n" for line in hunk.inserted)}
+        replacements.append(replacement)
+    if not replacements:
+        return []
+    return [
+        {
+            "description": {"text": f.fix},
+            "artifactChanges": [{"artifactLocation": {"uri": uri}, "replacements": replacements}],
+        }
+    ]
+
+
 def _sarif_message(f: Finding) -> str:
-    text = f.message + (f" Fix: {f.fix}" if f.fix else "")
+    text = f.message + _advice(f, " ")
     if f.path not in (None, "-") and (f.path.startswith("git:") or _uri(f.path) is None):
         text += f" (in {f.path}" + (f":{f.line})" if f.line is not None else ")")
     return text
@@ -382,6 +441,9 @@ def render_sarif(report: Report) -> str:
         }
         if entry.state in _BASELINE:
             result["baselineState"] = _BASELINE[entry.state]
+        fixes = _sarif_fixes(f) if entry.state != "fixed" else []
+        if fixes:
+            result["fixes"] = fixes
         properties = {
             key: value for key, value in (("channel", f.channel), ("why", f.why), ("shownPath", f.path)) if value
         }
@@ -445,7 +507,7 @@ def render_github(report: Report) -> str:
                 properties.append(f"line={f.line}")
         title = f"bcastsim {f.rule}" + (f" ({entry.state})" if entry.state else "")
         properties.append(f"title={_escape_property(title)}")
-        message = f.message + (f"\nFix: {f.fix}" if f.fix else "")
+        message = f.message + _advice(f, "\n") + (f"\n{f.patch.rstrip()}" if f.patch else "")
         if f.path is not None and f.path.startswith("git:"):
             message += f"\nIn {f.path}" + (f":{f.line}" if f.line is not None else "")
         lines.append(f"::{_GITHUB_LEVEL[f.severity]} {','.join(properties)}::{_escape_data(message)}")
@@ -514,7 +576,11 @@ def render_markdown(report: Report) -> str:
             where = (f.path or "-") + (f":{f.line}" if f.line is not None else "")
             rule = f"[`{f.rule}`]({help_uri(f.rule)})"
             state = f"{_STATE_LABEL.get(entry.state or '', '')} | " if with_state else ""
-            message = _md_cell(f.message) + (f" — fix: {_md_cell(f.fix)}" if f.fix else "")
+            message = _md_cell(f.message)
+            if f.fix:
+                message += f" — fix: {_md_cell(f.fix)}"
+            elif f.explanation:
+                message += f" — explanation: {_md_cell(f.explanation)}"
             lines.append(f"| {_SEVERITY_ICON[f.severity]} | {rule} | `{_md_cell(where)}` | {state}{message} |")
         hidden = len(report.entries) - MARKDOWN_ROWS
         if hidden > 0:

@@ -7,7 +7,6 @@ cannot read is reported by the ``unsupported-sql`` rule instead.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -23,19 +22,32 @@ from pglast.stream import RawStream
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._analysis import (
     ALL_OPS,
+    Statement,
     decided_ops,
     exception_handlers,
-    refs_read_on,
-    row_refs,
     statements,
     tg_op_literals,
 )
 from bcastsim.review._config import CHANNEL_CONSUMERS, ReviewConfig
+from bcastsim.review._danger import privilege_rules
+from bcastsim.review._fixes import (
+    Patch,
+    call_close,
+    edit_span,
+    hunks,
+    indentation,
+    insert_after,
+    masked,
+    replace_span,
+    replace_text,
+    source_lines,
+    statement_at,
+)
 from bcastsim.review._listen import project_listens
 from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
 from bcastsim.review._suppress import statement_spans
-from bcastsim.sqlmodel import object_bytes
+from bcastsim.sqlmodel import expression_reads, object_bytes
 
 if TYPE_CHECKING:
     from bcastsim.sqlmodel import Catalog, Function, NotifySite, Trigger
@@ -63,6 +75,8 @@ class RuleContext:
     config: ReviewConfig
     #: channel → ``file:line`` where the project's own code LISTENs on it (see ``_listen``)
     worker_listens: Mapping[str, str] = attrs.field(factory=dict)
+    #: function → the lines of its statements in protected blocks, filled as rules ask
+    _protected: dict[str, frozenset[int]] = attrs.field(factory=dict, init=False, repr=False, eq=False)
 
     def sites(self) -> tuple[NotifySite, ...]:
         """Sites that can run: in functions some trigger fires, or in functions called directly."""
@@ -79,6 +93,22 @@ class RuleContext:
 
     def function(self, name: str) -> Function | None:
         return self.catalog.functions.get(name)
+
+    def protected_lines(self, name: str | None) -> frozenset[int]:
+        """The file lines of a function's statements inside a ``BEGIN … EXCEPTION`` block (a savepoint).
+
+        Read from the function's control-flow graph once per function, not once per site: a body
+        with thousands of sites is walked once.
+        """
+        function = self.catalog.functions.get(name or "")
+        if function is None or function.plpgsql is None:
+            return frozenset()
+        cache = self._protected
+        if name not in cache:
+            cache[name or ""] = frozenset(
+                function.file_line(stmt.lineno).line for stmt in statements(function.plpgsql) if stmt.in_protected_block
+            )
+        return cache[name or ""]
 
     @functools.cached_property
     def targets_realtime(self) -> bool:
@@ -165,9 +195,11 @@ class Rule:
         channel: str | None = None,
         function: str | None = None,
         severity: Severity | None = None,
-        fix: str | None = None,
+        patch: Patch | None = None,
+        explanation: str | None = None,
         example: str | None = None,
     ) -> Finding:
+        """A finding with a patch (its summary is the fix), or else an explanation (the rule's by default)."""
         chosen = severity or self.severity
         if self.id in ctx.config.severity:
             chosen = ctx.config.severity[self.id]
@@ -179,7 +211,9 @@ class Rule:
             line=line,
             channel=channel,
             function=function,
-            fix=fix or self.fix,
+            fix=patch.summary if patch is not None else None,
+            patch=patch.diff if patch is not None else None,
+            explanation=None if patch is not None else explanation or self.fix,
             why=self.why,
             example=example,
         )
@@ -191,7 +225,8 @@ class Rule:
         message: str,
         *,
         severity: Severity | None = None,
-        fix: str | None = None,
+        patch: Patch | None = None,
+        explanation: str | None = None,
     ) -> Finding:
         """A finding located at a send call: its file and line, function and channel."""
         return self.finding(
@@ -202,7 +237,8 @@ class Rule:
             channel=str(site.channel),
             function=site.function,
             severity=severity,
-            fix=fix,
+            patch=patch,
+            explanation=explanation,
         )
 
 
@@ -236,23 +272,6 @@ def _unbounded_reason(site: NotifySite) -> str:
     if fields:
         return "; ".join(fields)
     return site.unbounded_reason or "a value has no length limit"
-
-
-def _insertion_patch(path: str, after_line: int, new_lines: list[str]) -> str | None:
-    """A unified diff inserting ``new_lines`` after line ``after_line`` of the file at ``path``; None if unreadable."""
-    file = Path(path)
-    if path.startswith(("git:", "<")) or not file.is_file():
-        return None
-    try:
-        old = file.read_text(encoding="utf-8").splitlines(keepends=True)
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not 0 <= after_line <= len(old):
-        return None
-    if old and not old[-1].endswith("\n"):
-        old[-1] += "\n"
-    new = [*old[:after_line], *(line + "\n" for line in new_lines), *old[after_line:]]
-    return "".join(difflib.unified_diff(old, new, fromfile=f"a/{path}", tofile=f"b/{path}", n=2))
 
 
 def _statement_end(path: str, line: int) -> int | None:
@@ -406,8 +425,9 @@ def _channel_from_nullable(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 f"lookup can find nothing and the {medium} becomes "
                 f"'{site.channel.literal_prefix}' (CONCAT) or NULL ('||')",
                 severity=Severity.NOTE,
-                fix="take the value from the row itself (add it to the table) or skip the send when the lookup "
-                "finds nothing (IF NOT FOUND THEN RETURN NULL)",
+                explanation="take the value from the row itself (add it to the table), or skip the send when the "
+                "lookup finds nothing (IF NOT FOUND THEN RETURN NULL in an AFTER trigger): which one depends on "
+                "whether a message without that value is wanted, so no patch is offered",
             )
         nullable = [hole for hole in site.channel.holes if hole.nullable and hole.nullability_known]
         if not nullable:
@@ -463,7 +483,11 @@ def _restricted_public(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     if not ctx.config.restricted_tables:
         sites = [site for site in ctx.sites() if is_public(site) and site.tables]
         yield from _unconfigured(
-            ctx, rule, sites, "restricted-tables", "restricted-on-public-topic reads topic names only: no "
+            ctx,
+            rule,
+            sites,
+            "restricted-tables",
+            "restricted-on-public-topic reads topic names only: no "
             "restricted-tables say which tables' rows are for some roles only",
         )
     for site in ctx.sites():
@@ -564,13 +588,7 @@ def _realtime_send_silent(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
 
 def _in_protected_block(ctx: RuleContext, site: NotifySite) -> bool:
     """Whether the site's statement runs inside a PL/pgSQL ``BEGIN … EXCEPTION`` block (a savepoint)."""
-    function = ctx.function(site.function)
-    if function is None or function.plpgsql is None:
-        return False
-    return any(
-        stmt.in_protected_block and function.file_line(stmt.lineno).line == site.location.line
-        for stmt in statements(function.plpgsql)
-    )
+    return site.location.line in ctx.protected_lines(site.function)
 
 
 def _notify_in_exception_block(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
@@ -594,36 +612,37 @@ def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         events = frozenset(e for t in triggers for e in t.events) - {"TRUNCATE"}
         trigger_names = ", ".join(f"{t.name} ({' OR '.join(t.events)} ON {t.table})" for t in triggers)
         reported: set[tuple[str, str, str]] = set()
-        for stmt in statements(function.plpgsql, events):
-            for sql in stmt.sql:
-                # In an IF condition, a read only matters where TG_OP tests do not decide the outcome.
-                decided = decided_ops(sql) if stmt.kind == "PLpgSQL_stmt_if" else frozenset()
-                for ref in row_refs(sql):
-                    if ref.paired:
+        for stmt in statements(function.plpgsql, events, reads=True):
+            # The NEW/OLD fields read, from the parse of the statement's expressions: text in a literal
+            # or a comment is no read, and a read a CASE branch rules out for an operation is not made on it.
+            for read in stmt.reads or ():
+                if read.paired:
+                    continue
+                bad = "DELETE" if read.record == "NEW" else "INSERT"
+                if bad not in stmt.ops or bad not in read.operations:
+                    continue
+                if stmt.kind == "PLpgSQL_stmt_if":
+                    condition = stmt.sql[0] if stmt.sql else ""
+                    # In an IF condition, a read only matters where TG_OP tests do not decide the outcome,
+                    # and where the absent record's NULL changes whether the condition holds.
+                    if bad in decided_ops(condition) or not absent_read_matters(condition, bad):
                         continue
-                    bad = "DELETE" if ref.record == "NEW" else "INSERT"
-                    if bad not in stmt.ops or bad in decided:
-                        continue
-                    reads = refs_read_on(sql, bad)
-                    if reads is not None and (ref.record, ref.column) not in reads:
-                        continue  # only in a CASE branch TG_OP rules out
-                    if stmt.kind == "PLpgSQL_stmt_if" and not absent_read_matters(sql, bad):
-                        continue  # the NULL changes nothing: NEW.s = 'x' OR OLD.s = 'x' on INSERT
-                    key = (ref.record, ref.column, bad)
-                    if key in reported:
-                        continue
-                    reported.add(key)
-                    location = function.file_line(stmt.lineno)
-                    yield rule.finding(
-                        ctx,
-                        f"{ref.record}.{ref.column} is read on {bad} (trigger {trigger_names}), where "
-                        f"{ref.record} is NULL: the value is silently NULL",
-                        path=location.path,
-                        line=location.line,
-                        function=name,
-                        fix=f"guard it with IF TG_OP <> '{bad}', use COALESCE(NEW.{ref.column}, "
-                        f"OLD.{ref.column}), or drop {bad} from the trigger's events",
-                    )
+                key = (read.record, read.column, bad)
+                if key in reported:
+                    continue
+                reported.add(key)
+                location = function.file_line(stmt.lineno)
+                yield rule.finding(
+                    ctx,
+                    f"{read.record}.{read.column} is read on {bad} (trigger {trigger_names}), where "
+                    f"{read.record} is NULL: the value is silently NULL",
+                    path=location.path,
+                    line=location.line,
+                    function=name,
+                    explanation=f"what {read.record}.{read.column} should be on {bad} is the author's choice, so "
+                    f"no patch is offered: guard the read with TG_OP <> '{bad}' if nothing should happen on "
+                    f"{bad}, read the other record if its value is meant, or drop {bad} from the trigger's events",
+                )
         seen_ops: set[str] = set()
         for op, lineno in tg_op_literals(function.plpgsql):
             if op in ALL_OPS and op not in events and op not in seen_ops:
@@ -637,7 +656,8 @@ def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     line=location.line,
                     function=name,
                     severity=Severity.NOTE,
-                    fix=f"add {op} to the trigger's events if the branch is meant to run, or remove it",
+                    explanation=f"add {op} to the trigger's events if the branch is meant to run, or remove the "
+                    "branch: which one is meant cannot be read from the code, so no patch is offered",
                 )
 
 
@@ -647,8 +667,8 @@ def _statement_row_ref(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         triggers = [t for t in ctx.triggers_for(name) if t.level == "STATEMENT"]
         if function.plpgsql is None or not triggers:
             continue
-        for stmt in statements(function.plpgsql):
-            refs = [r for sql in stmt.sql for r in row_refs(sql)]
+        for stmt in statements(function.plpgsql, reads=True):
+            refs = list(stmt.reads or ())
             if refs:
                 location = function.file_line(stmt.lineno)
                 yield rule.finding(
@@ -683,8 +703,20 @@ def _before_returns_null(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             if skipped:
                 location = function.file_line(stmt.lineno)
                 ops = " and ".join(sorted(skipped))
-                # What keeps the row on exactly the operations that reach this RETURN.
-                keep = "OLD" if skipped == {"DELETE"} else "NEW" if "DELETE" not in skipped else "COALESCE(NEW, OLD)"
+                # What keeps the row on every operation that reaches this RETURN (not only the skipped
+                # ones): OLD where only DELETE reaches, NEW where DELETE does not, else COALESCE(NEW, OLD),
+                # which is NEW on INSERT and UPDATE and OLD on DELETE.
+                reaching = stmt.ops & {"INSERT", "UPDATE", "DELETE"}
+                keep = "OLD" if reaching == {"DELETE"} else "NEW" if "DELETE" not in reaching else "COALESCE(NEW, OLD)"
+                summary = f"RETURN {keep} at line {location.line}, which {', '.join(sorted(reaching))} reach"
+                patch = replace_text(
+                    location.path,
+                    (location.line, location.line),
+                    re.compile(r"\bRETURN\s+" + re.escape(stmt.sql[0].strip()) + r"\s*;", re.IGNORECASE),
+                    f"RETURN {keep};",
+                    summary,
+                    count=1,
+                )
                 yield rule.finding(
                     ctx,
                     f"BEFORE trigger returns {value.lower()} on {ops} ({triggers[0].name}): "
@@ -692,7 +724,8 @@ def _before_returns_null(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     path=location.path,
                     line=location.line,
                     function=name,
-                    fix=f"RETURN {keep} at this line, which only {ops} reach{'es' if len(skipped) == 1 else ''}",
+                    patch=patch,
+                    explanation=f"{summary}, so the row is written",
                 )
 
 
@@ -716,7 +749,28 @@ def _after_return_ignored(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             path=location.path,
             line=location.line,
             function=name,
+            patch=_returns_null_patch(function, returns),
         )
+
+
+def _returns_null_patch(function: Function, returns: list[Statement]) -> Patch | None:
+    """Every RETURN of an AFTER trigger function made RETURN NULL: what runs is unchanged, and nothing
+    suggests a return value matters. None unless each such RETURN sits on one line of one file."""
+    others = [s for s in returns if re.sub(r"\s+", " ", s.sql[0].strip().upper()) != "NULL"]
+    locations = [function.file_line(s.lineno) for s in others]
+    if not locations or len({loc.path for loc in locations}) != 1:
+        return None
+    lines = sorted({loc.line for loc in locations})
+    pattern = re.compile(
+        r"\bRETURN\s+(?!NULL\b)(" + "|".join(re.escape(s.sql[0].strip()) for s in others) + r")\s*;", re.IGNORECASE
+    )
+    where = f"line{'s' if len(lines) > 1 else ''} {', '.join(map(str, lines))}"
+    summary = f"RETURN NULL at {where}: an AFTER trigger's return value is ignored"
+    # One replace over the span of the lines, then checked to have changed exactly those lines.
+    patch = replace_text(locations[0].path, (lines[0], lines[-1]), pattern, "RETURN NULL;", summary)
+    if patch is None or [h.first + i for h in hunks(patch.diff) for i in range(h.removed)] != lines:
+        return None
+    return patch
 
 
 _TIME_KEY = re.compile(r"^(timestamp|time|ts|event_time|event_at|sent_at|occurred_at|at|changed_at)$", re.I)
@@ -735,7 +789,8 @@ def _timestamp_semantics(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     site,
                     f"'{field.key}' is {expression}: the transaction's start time, the same for every "
                     "message the transaction sends and possibly long before the change commits",
-                    fix="use clock_timestamp() for when the change happened, or name the key "
+                    patch=_clock_patch(site, field.key, expression),
+                    explanation="use clock_timestamp() for when the change happened, or name the key "
                     "transaction_started_at if the transaction start is meant",
                 )
             elif _TIME_KEY.match(field.key) and _STMT_TIME.match(expression):
@@ -754,8 +809,30 @@ def _timestamp_semantics(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                         site,
                         f"'{field.key}' is {columns}, but the message is also sent on "
                         f"{' and '.join(later)}: then it is when the row was created, not when this happened",
-                        fix="send clock_timestamp() as the event time, and the creation time under its own key",
+                        explanation="send clock_timestamp() as the event time, and the creation time under its "
+                        "own key: renaming a key changes what clients read, so no patch is offered",
                     )
+
+
+# How far past the send call's first line its arguments are looked for.
+_CALL_LINES = 40
+
+
+def _clock_patch(site: NotifySite, key: str, expression: str) -> Patch | None:
+    """The payload's ``'key', now()`` made ``'key', clock_timestamp()``, in the send call's lines."""
+    path, line = site.location.path, site.location.line
+    lines = source_lines(path)
+    if lines is None:
+        return None
+    pattern = re.compile(r"('" + re.escape(key) + r"'\s*,\s*)" + re.escape(expression), re.IGNORECASE)
+    return replace_text(
+        path,
+        (line, min(len(lines), line + _CALL_LINES)),
+        pattern,
+        lambda match: match.group(1) + "clock_timestamp()",
+        f"send clock_timestamp() as '{key}', the time the change was made",
+        count=1,
+    )
 
 
 _TZ_CLOCKS = frozenset({"now", "transaction_timestamp", "statement_timestamp", "clock_timestamp"})
@@ -847,8 +924,9 @@ def _session_zone_comparisons(ctx: RuleContext, rule: Rule) -> Iterator[Finding]
                         path=location.path,
                         line=location.line,
                         function=name,
-                        fix=f"make {column} timestamptz, or compare in the zone it is stored in: "
-                        f"{record}.{column} AT TIME ZONE 'UTC' against {clock}",
+                        explanation=f"make {column} timestamptz, or compare in the zone it is stored in "
+                        f"({record}.{column} AT TIME ZONE 'UTC' against {clock} if that zone is UTC): the zone is "
+                        "not in the inputs, so no patch is offered",
                     )
 
 
@@ -865,15 +943,11 @@ def _security_definer(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 line=function.location.line,
                 function=name,
                 severity=Severity.NOTE,
-                fix="check that the loop reaches this function, or pin it on the function: "
+                explanation="check that the loop reaches this function, or pin it on the function: "
                 "ALTER FUNCTION … SET search_path = pg_catalog, public",
             )
         elif function.search_path is None:
-            end = _statement_end(function.location.path, function.location.line)
-            schema = name.rsplit(".", 1)[0] if "." in name else "public"
-            paths = ", ".join(dict.fromkeys(("pg_catalog", schema, "public", "pg_temp")))
-            alter = f"ALTER FUNCTION {name}({', '.join(function.signature)}) SET search_path = {paths};"
-            patch = _insertion_patch(function.location.path, end, [alter]) if end is not None else None
+            patch, alter = _pin_search_path(name, function)
             yield rule.finding(
                 ctx,
                 f"{name} is SECURITY DEFINER without SET search_path: a caller who can create objects "
@@ -881,7 +955,8 @@ def _security_definer(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 path=function.location.path,
                 line=function.location.line,
                 function=name,
-                fix=f"pin it after the function: {alter}" + (f"\n{patch}" if patch else ""),
+                patch=patch,
+                explanation=f"pin it after the function: {alter}",
             )
         else:
             parts = [p.strip().strip('"').lower() for p in function.search_path.split(",")]
@@ -894,7 +969,20 @@ def _security_definer(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     line=function.location.line,
                     function=name,
                     severity=Severity.WARNING,
+                    patch=_pin_search_path(name, function)[0],
                 )
+
+
+def _pin_search_path(name: str, function: Function) -> tuple[Patch | None, str]:
+    """``ALTER FUNCTION … SET search_path = pg_catalog, <schema>, public, pg_temp`` after the function's
+    statement (pg_temp last: a caller's temporary objects cannot shadow names), as a patch, and the SQL."""
+    schema = name.rsplit(".", 1)[0] if "." in name else "public"
+    paths = ", ".join(dict.fromkeys(("pg_catalog", schema, "public", "pg_temp")))
+    alter = f"ALTER FUNCTION {name}({', '.join(function.signature)}) SET search_path = {paths};"
+    end = _statement_end(function.location.path, function.location.line)
+    if end is None:
+        return None, alter
+    return insert_after(function.location.path, end, [alter], f"pin the search_path after the function: {alter}"), alter
 
 
 def _exception_swallowed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
@@ -917,7 +1005,6 @@ def _exception_swallowed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
             if not hidden:
                 continue  # no send of its own fails into this handler: what it hides is not a lost message
             location = function.file_line(handler.lineno)
-            patch = _log_patch(location.path, location.line)
             yield rule.finding(
                 ctx,
                 f"EXCEPTION WHEN OTHERS in {name} neither re-raises nor logs: when {hidden[0].transport} on "
@@ -926,21 +1013,22 @@ def _exception_swallowed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 path=location.path,
                 line=location.line,
                 function=name,
-                fix="log it where someone reads it (RAISE WARNING 'notify failed: %', SQLERRM;), or re-raise "
-                "with RAISE; if the write must not commit without its message" + (f"\n{patch}" if patch else ""),
+                patch=_log_patch(location.path, location.line),
+                explanation="log it where someone reads it (RAISE WARNING 'notify failed: %', SQLERRM;), or re-raise "
+                "with RAISE; if the write must not commit without its message",
             )
 
 
-def _log_patch(path: str, line: int) -> str | None:
-    """Insert ``RAISE WARNING … SQLERRM`` as the handler's first statement, at that statement's indentation."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
+def _log_patch(path: str, line: int) -> Patch | None:
+    """Insert ``RAISE WARNING … SQLERRM`` as the handler's first statement, at that statement's indentation.
+
+    The send's failure is then in the server log; the handler still lets the write commit, as it meant to.
+    """
+    lines = source_lines(path)
+    if lines is None or not 1 <= line <= len(lines):
         return None
-    if not 1 <= line <= len(lines):
-        return None
-    indent = lines[line - 1][: len(lines[line - 1]) - len(lines[line - 1].lstrip())]
-    return _insertion_patch(path, line - 1, [f"{indent}RAISE WARNING 'notify failed: %', SQLERRM;"])
+    statement = f"{indentation(lines[line - 1])}RAISE WARNING 'notify failed: %', SQLERRM;"
+    return insert_after(path, line - 1, [statement], "log the failed send in the handler: RAISE WARNING … SQLERRM")
 
 
 def _unconfigured(ctx: RuleContext, rule: Rule, sites: list[NotifySite], key: str, message: str) -> Iterator[Finding]:
@@ -951,7 +1039,7 @@ def _unconfigured(ctx: RuleContext, rule: Rule, sites: list[NotifySite], key: st
             sites[0],
             message,
             severity=Severity.NOTE,
-            fix=f'set {key} = ["table", ...] in [tool.bcastsim] (pyproject.toml or bcastsim.toml)',
+            explanation=f'set {key} = ["table", ...] in [tool.bcastsim] (pyproject.toml or bcastsim.toml)',
         )
 
 
@@ -959,8 +1047,11 @@ def _hot_table_notify(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     if not ctx.config.hot_tables:
         sites = [site for site in ctx.sites() if site.transport in _NOTIFY_TRANSPORTS and site.tables]
         yield from _unconfigured(
-            ctx, rule, sites, "hot-tables", "hot-table-notify is off: no hot-tables say which tables are written in "
-            "bursts by many users at once",
+            ctx,
+            rule,
+            sites,
+            "hot-tables",
+            "hot-table-notify is off: no hot-tables say which tables are written in bursts by many users at once",
         )
         return
     seen: set[tuple[str, str]] = set()
@@ -1018,7 +1109,46 @@ def _duplicate_collapse(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     f"payload on '{site.channel}' does not carry {table_name}'s primary key "
                     f"({', '.join(table.primary_key)}): two {table_name} rows with equal values in one "
                     "transaction produce byte-identical notifications, and PostgreSQL delivers only the first",
+                    patch=_key_patch(site, table.primary_key) if set(site.tables) == {table_name} else None,
                 )
+
+
+_BUILD_OBJECT = re.compile(r"\bjsonb?_build_object\s*\(", re.IGNORECASE)
+
+
+def _key_patch(site: NotifySite, primary_key: tuple[str, ...]) -> Patch | None:
+    """The row's primary key added as the first pair of the payload's ``json(b)_build_object``.
+
+    Only where the payload is one such call inside the send's parentheses and no key of it has the
+    column's name. The key is read from NEW, from OLD where only DELETE sends, and from
+    ``COALESCE(NEW.k, OLD.k)`` where DELETE and another operation do (a key is never NULL).
+    """
+    if site.payload_format not in {"json", "jsonb"} or any(f.key in primary_key for f in site.payload or ()):
+        return None
+    path, line = site.location.path, site.location.line
+    close = call_close(path, line, site.transport)
+    lines = source_lines(path)
+    if close is None or lines is None:
+        return None
+    text = "".join(lines)
+    start = sum(len(item) for item in lines[: line - 1])
+    builds = list(_BUILD_OBJECT.finditer(masked(text[:close]), start))
+    if len(builds) != 1:
+        return None
+    operations = set(site.operations or ALL_OPS) & {"INSERT", "UPDATE", "DELETE"}
+
+    def read(column: str) -> str:
+        if operations == {"DELETE"}:
+            return f"OLD.{_quote(column)}"
+        if "DELETE" not in operations:
+            return f"NEW.{_quote(column)}"
+        return f"COALESCE(NEW.{_quote(column)}, OLD.{_quote(column)})"
+
+    pairs = "".join(f"'{column}', {read(column)}, " for column in primary_key)
+    at = builds[0].end()
+    if text[at : at + 1] in ("\n", "\r"):
+        pairs = pairs.rstrip()  # the arguments start on the next line: no trailing blank
+    return edit_span(path, [(at, at, pairs)], f"send the primary key ({', '.join(primary_key)}) in the payload")
 
 
 def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
@@ -1047,7 +1177,7 @@ def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 path=trigger.location.path,
                 line=trigger.location.line,
                 function=trigger.function,
-                fix=_narrower_trigger(ctx, trigger, sites, ()),
+                **_narrower_trigger(ctx, trigger, ()),
             )
         else:
             listed = ", ".join(dict.fromkeys(columns))
@@ -1058,7 +1188,7 @@ def _update_any_column(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 path=trigger.location.path,
                 line=trigger.location.line,
                 function=trigger.function,
-                fix=_narrower_trigger(ctx, trigger, sites, tuple(dict.fromkeys(columns))),
+                **_narrower_trigger(ctx, trigger, tuple(dict.fromkeys(columns))),
             )
 
 
@@ -1072,7 +1202,7 @@ def _columns_that_must_change(site: NotifySite) -> list[str]:
     conditions = dict(site.emitted_when).get("UPDATE")
     if not conditions:
         return []
-    candidates = list(dict.fromkeys(ref.column for text in conditions for ref in row_refs(text)))
+    candidates = list(dict.fromkeys(ref.column for text in conditions for ref in expression_reads(text) or ()))
     if not candidates:
         return []
 
@@ -1094,38 +1224,102 @@ def _quote(name: str) -> str:
     return ".".join(part if re.fullmatch(r"[a-z_][a-z0-9_]*", part) else f'"{part}"' for part in name.split("."))
 
 
-def _narrower_trigger(ctx: RuleContext, trigger: Trigger, sites: list[NotifySite], columns: tuple[str, ...]) -> str:
-    """The trigger re-declared to skip updates no subscriber sees, as SQL PostgreSQL accepts.
+# Types without an equality operator: a row holding one cannot be compared with IS DISTINCT FROM.
+_NO_EQUALITY = frozenset({"json", "xml", "point", "line", "lseg", "box", "path", "polygon", "circle"})
 
-    ``WHEN (OLD.* IS DISTINCT FROM NEW.*)`` is only valid when UPDATE is the trigger's only event
-    (an INSERT or DELETE trigger's WHEN cannot read OLD or NEW respectively): otherwise the
-    update is narrowed with ``UPDATE OF`` the columns the message depends on.
+
+def _narrower_trigger(ctx: RuleContext, trigger: Trigger, columns: tuple[str, ...]) -> dict[str, Any]:
+    """The trigger re-declared to skip updates no subscriber sees: a patch, or else why there is none.
+
+    With ``columns`` (at least one of them must change for any message to be sent, decided by the
+    solver) the UPDATE becomes ``UPDATE OF`` them: every message sent before is still sent. Without,
+    an UPDATE-only row trigger gets ``WHEN (OLD.* IS DISTINCT FROM NEW.*)``, which skips only updates
+    that change nothing. A trigger that also fires on INSERT or DELETE cannot have that WHEN (it would
+    read OLD on INSERT), and narrowing it to the payload's columns would silence updates of the other
+    columns a page may rely on: no patch then. ``UPDATE OF`` is not offered either when another BEFORE
+    trigger on the table may change a listed column, since UPDATE OF looks only at the command's SET list.
     """
     table = ctx.catalog.tables.get(trigger.table)
-    if not columns:
-        carried = [
-            s.column for site in sites for f in site.payload or () for s in f.sources if s.table == trigger.table
-        ]
-        columns = tuple(c for c in dict.fromkeys(carried) if table is not None and table.column(c) is not None)
     if table is not None and columns and set(columns) >= {c.name for c in table.columns}:
         columns = ()  # UPDATE OF every column is every update: it would change nothing
+    when = ""
+    if columns:
+        befores = [
+            other.name
+            for other in ctx.catalog.triggers.values()
+            if other.enabled and other.table == trigger.table and other.timing == "BEFORE" and "UPDATE" in other.events
+        ]
+        if befores:
+            return {
+                "explanation": f"declare UPDATE OF {', '.join(columns)} only if no BEFORE trigger "
+                f"({', '.join(sorted(befores))}) changes those columns: UPDATE OF sees only the UPDATE's SET list"
+            }
+    elif trigger.events == ("UPDATE",) and trigger.level == "ROW":
+        if table is None or any(c.type_name in _NO_EQUALITY for c in table.columns):
+            return {
+                "explanation": "add WHEN (OLD.* IS DISTINCT FROM NEW.*) once every column of the table can be "
+                "compared (json, xml and geometric columns have no equality operator)"
+            }
+        when = " WHEN (OLD.* IS DISTINCT FROM NEW.*)"
+    else:
+        return {
+            "explanation": "move UPDATE into its own trigger declared AFTER UPDATE … FOR EACH ROW WHEN (OLD.* IS "
+            "DISTINCT FROM NEW.*) (a WHEN clause that reads OLD is not allowed on an INSERT trigger); narrowing "
+            "it to the payload's columns instead would silence updates of other columns a page may rely on"
+        }
+    summary = (
+        f"fire {trigger.name} on UPDATE OF {', '.join(columns)} only"
+        if columns
+        else f"skip {trigger.name} on updates that change nothing"
+    )
+    patch = _narrow_in_place(trigger, columns, when, summary)
+    if patch is not None:
+        return {"patch": patch}
     events = [
         f"UPDATE OF {', '.join(_quote(c) for c in columns)}" if e == "UPDATE" and columns else e for e in trigger.events
     ]
-    when = ""
-    if trigger.events == ("UPDATE",) and trigger.level == "ROW" and not columns:
-        when = " WHEN (OLD.* IS DISTINCT FROM NEW.*)"
-    elif not columns:
-        return (
-            "move UPDATE into its own trigger declared AFTER UPDATE … FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) "
-            "(a WHEN clause that reads OLD is not allowed on an INSERT trigger)"
-        )
     arguments = ", ".join("'" + a.replace("'", "''") + "'" for a in trigger.arguments)
-    return (
-        f"CREATE OR REPLACE TRIGGER {_quote(trigger.name)} {trigger.timing} {' OR '.join(events)} "
-        f"ON {_quote(trigger.table)} FOR EACH {trigger.level}{when} "
+    return {
+        "explanation": f"re-declare the trigger: CREATE OR REPLACE TRIGGER {_quote(trigger.name)} {trigger.timing} "
+        f"{' OR '.join(events)} ON {_quote(trigger.table)} FOR EACH {trigger.level}{when} "
         f"EXECUTE FUNCTION {_quote(trigger.function)}({arguments});"
-    )
+    }
+
+
+_TIMING = re.compile(r"\b(?:BEFORE|AFTER|INSTEAD\s+OF)\s", re.IGNORECASE)
+
+
+def _narrow_in_place(trigger: Trigger, columns: tuple[str, ...], when: str, summary: str) -> Patch | None:
+    """The trigger's own CREATE TRIGGER edited in place: ``UPDATE`` → ``UPDATE OF columns`` in its events,
+    or ``WHEN (…)`` on a line of its own before ``EXECUTE``; its layout and comments kept. None where the
+    statement is not found as one plain CREATE TRIGGER of a readable file."""
+    path = trigger.location.path
+    span = statement_at(path, trigger.location.line)
+    lines = source_lines(path)
+    if span is None or lines is None:
+        return None
+    text = "".join(lines)
+    code = masked(text[: span[1]])
+    if not re.match(r"CREATE\s+(?:OR\s+REPLACE\s+)?TRIGGER\s", code[span[0] :], re.IGNORECASE):
+        return None
+    timing = _TIMING.search(code, span[0], span[1])
+    on = re.compile(r"\sON\s", re.IGNORECASE).search(code, timing.end(), span[1]) if timing else None
+    if timing is None or on is None:
+        return None
+    if columns:
+        updates = list(re.compile(r"\bUPDATE\b", re.IGNORECASE).finditer(code, timing.end(), on.start()))
+        if len(updates) != 1:
+            return None
+        listed = ", ".join(_quote(c) for c in columns)
+        return edit_span(path, [(updates[0].end(), updates[0].end(), f" OF {listed}")], summary)
+    execute = re.compile(r"\bEXECUTE\s+(?:FUNCTION|PROCEDURE)\b", re.IGNORECASE).search(code, on.end(), span[1])
+    if execute is None or re.search(r"\bWHEN\b", code[on.end() : execute.start()], re.IGNORECASE):
+        return None
+    line_start = code.rfind("\n", 0, execute.start()) + 1
+    before = code[line_start : execute.start()]
+    if before.strip():  # EXECUTE mid-line: the WHEN goes on the same line
+        return edit_span(path, [(execute.start(), execute.start(), f"{when.strip()} ")], summary)
+    return edit_span(path, [(line_start, line_start, f"{before}{when.strip()}\n")], summary)
 
 
 def _private_default(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
@@ -1137,7 +1331,24 @@ def _private_default(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 f"realtime.send to '{site.channel}' leaves 'private' to its default (true): subscribers must "
                 "join with { config: { private: true } } and pass an RLS policy, while realtime-js joins "
                 "public channels by default",
+                patch=_private_patch(site),
             )
+
+
+def _private_patch(site: NotifySite) -> Patch | None:
+    """``private => true`` written into the call: the default made visible, so every message stays the same."""
+    path = site.location.path
+    close = call_close(path, site.location.line, "realtime.send")
+    lines = source_lines(path)
+    if close is None or lines is None:
+        return None
+    text = "".join(lines)
+    before = text[:close].rstrip()
+    if "--" in before.rsplit("\n", 1)[-1]:
+        return None  # the last argument's line ends in a comment: text after it would be commented out
+    # After the last argument (a trailing newline and indentation kept as they are).
+    at = len(before)
+    return replace_span(path, at, at, ", private => true", "pass private => true explicitly (the default, now visible)")
 
 
 def _send_never_runs(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
@@ -1159,7 +1370,7 @@ def _send_never_runs(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 path=diagnostic.location.path,
                 line=diagnostic.location.line,
                 function=diagnostic.function,
-                fix=fix,
+                explanation=fix,
             )
 
 
@@ -1412,6 +1623,8 @@ RULES: tuple[Rule, ...] = (
         fix="review that statement by hand, or suppress this finding with a comment saying why it is safe",
         check=_unsupported,
     ),
+    # Statements that need a superuser (review/_danger.py): error level, never suppressed by a comment.
+    *privilege_rules(Rule),
 )
 
 _BY_ID = {rule.id: rule for rule in RULES}

@@ -15,11 +15,12 @@ from bcastsim._reaping import reaped_directory
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig, find_pyproject, load_config
 from bcastsim.review._diff import DIFF_RULES, Version, diff_catalogs, expand_sql_paths, load_version, materialize
-from bcastsim.review._pgdiff import DEFAULT_EXAMPLES, PG_RULES, pg_review
+from bcastsim.review._pgdiff import DEFAULT_EXAMPLES, PG_RULES, TIME_LIMIT_S, pg_review
 from bcastsim.review._report import Entry, Report, RuleInfo, checkout_path
 from bcastsim.review._rules import RULES, run_rules
 from bcastsim.review._suppress import (
     SUPPRESSION_RULE,
+    UNSUPPRESSIBLE,
     UNUSED_SUPPRESSION_RULE,
     SuppressionComment,
     Suppressions,
@@ -95,7 +96,7 @@ def check(
         for version in versions:
             shown.update(version.shown)
         combined = _without_schema(Version("check", tuple(files), shown), schema_files, None)
-        catalog = load_version(combined, schema_files, config.migrations)
+        catalog = load_version(combined, schema_files, config.migrations, config.sql_limits)
         suppressions = read_suppressions([*schema_files, *files], all_rules())
         findings, dropped, used = apply_suppressions(run_rules(catalog, config), suppressions)
         findings += _suppression_notes(suppressions, used, config)
@@ -138,7 +139,9 @@ def _rule_changes(old: list[Finding], new: list[Finding]) -> tuple[list[Finding]
         before_ids = [_identity(f) for f in before]
         unmatched_before = [f for f in before if _identity(f) not in after_ids]
         unmatched_after = [f for f in after if _identity(f) not in before_ids]
-        paired = min(len(unmatched_before), len(unmatched_after))
+        # A statement that needs a superuser whose text changed is a new one (COPY … PROGRAM 'gzip' become
+        # 'curl …'): never paired away with the old one.
+        paired = 0 if key[0] in UNSUPPRESSIBLE else min(len(unmatched_before), len(unmatched_after))
         fixed.extend(unmatched_before[paired:])
         introduced.extend(unmatched_after[paired:])
     return introduced, fixed
@@ -156,16 +159,26 @@ def _without_schema(version: Version, schema_files: Sequence[Path], cwd: Path | 
     return attrs.evolve(version, files=kept)
 
 
-def _located(finding: Finding, catalog: Catalog, version: Version) -> Finding:
-    """A finding observed in PostgreSQL, placed at its function's definition, else the new version's first file."""
+def _located(finding: Finding, sides: Sequence[tuple[Catalog, Version]]) -> Finding:
+    """A finding observed in PostgreSQL, placed at the statement that caused it (``sides``: new, then old).
+
+    A file's statement comes with its path and line; one inside a function with the function and
+    the line in its body (PostgreSQL's CONTEXT), placed on its file line; one at neither (what a
+    transaction sent) names its channel and has no file line, so no comment in a file can match it.
+    """
     if finding.path is not None:
+        for _, version in sides:
+            if finding.path in {str(file) for file in version.files}:
+                return attrs.evolve(finding, path=version.display(finding.path))
         return finding
-    function = catalog.functions.get(finding.function or "")
-    if function is not None:
-        return attrs.evolve(finding, path=function.location.path, line=function.location.line)
-    if version.files:
-        return attrs.evolve(finding, path=version.display(str(version.files[0])), line=1)
-    return finding
+    for catalog, _ in sides:
+        function = catalog.functions.get(finding.function or "")
+        if function is not None:
+            # A line of the old version's body that the new one does not have: the function, not a line in it.
+            inside = finding.line is not None and 1 <= finding.line <= function.body.count("\n") + 1
+            where = function.file_line(finding.line or 1) if inside else function.location
+            return attrs.evolve(finding, path=where.path, line=where.line)
+    return attrs.evolve(finding, line=None)
 
 
 def _shown(finding: Finding, version: Version) -> Finding:
@@ -183,11 +196,13 @@ def review(
     examples: int = DEFAULT_EXAMPLES,
     cwd: Path | None = None,
     server: EphemeralPostgres | None = None,
+    pg_time_limit_s: float = TIME_LIMIT_S,
 ) -> Report:
     """Diff the contracts of ``old`` and ``new`` and report what ``new`` introduces or fixes.
 
     With ``pg``, both versions also run ``examples`` generated histories per version (``seed``)
-    in PostgreSQL; the report carries what was compared (:attr:`Report.pg`).
+    in PostgreSQL; the report carries what was compared (:attr:`Report.pg`). ``pg_time_limit_s``
+    bounds everything ``--pg`` runs (default ten minutes).
     """
     config = config or ReviewConfig()
     schema_files = expand_sql_paths([Path(p) for p in schema])
@@ -198,8 +213,8 @@ def review(
         new_version = materialize(new, workdir, cwd)
         old_version = _without_schema(old_version, schema_files, cwd)
         new_version = _without_schema(new_version, schema_files, cwd)
-        old_catalog = load_version(old_version, schema_files, config.migrations)
-        new_catalog = load_version(new_version, schema_files, config.migrations)
+        old_catalog = load_version(old_version, schema_files, config.migrations, config.sql_limits)
+        new_catalog = load_version(new_version, schema_files, config.migrations, config.sql_limits)
 
         old_suppressions = read_suppressions([*schema_files, *old_version.files], all_rules())
         old_rules, _, _ = apply_suppressions(run_rules(old_catalog, config), old_suppressions)
@@ -215,10 +230,16 @@ def review(
                 examples=examples,
                 new_label=new,
                 server=server,
+                time_limit_s=pg_time_limit_s,
                 seed_rows=config.seed_rows,
                 show=(lambda p: old_version.display(p) or p, lambda p: new_version.display(p) or p),
             )
-            observed += [_located(f, new_catalog, new_version) for f in outcome.findings if config.rule_enabled(f.rule)]
+            observed += [
+                _located(f, ((new_catalog, new_version), (old_catalog, old_version)))
+                for f in outcome.findings
+                # The reviewed repository's configuration cannot turn off what its SQL tried on the machine.
+                if config.rule_enabled(f.rule) or f.rule in UNSUPPRESSIBLE
+            ]
             pg_counts = outcome.counts.to_json() if outcome.counts is not None else None
         keys = {shown: file for file, shown in new_version.shown.items()}
         changes, dropped_changes, used_by_changes = apply_suppressions(observed, suppressions, keys)

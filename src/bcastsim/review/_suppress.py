@@ -22,6 +22,8 @@ import attrs
 from bcastsim._errors import InputError
 from bcastsim._resources import display_path
 from bcastsim.findings import Finding, Severity
+from bcastsim.review._danger import PRIVILEGE_RULE_IDS
+from bcastsim.review._fixes import Patch, replace_lines, source_lines
 
 __all__ = [
     "SUPPRESSION_RULE",
@@ -99,23 +101,46 @@ class Suppressions:
         used_set = set(used)
         notes: list[Finding] = []
         for comment in self.comments:
+            # The comment's path is resolved to match findings by file; the note shows it as other findings do.
+            shown = display_path(comment.path)
+            patch = None
             if comment.rule not in self.known:
                 rule = SUPPRESSION_RULE
                 message = f"suppression names unknown rule {comment.rule!r}; it suppresses nothing"
-                fix = "use an id from `bcastsim check --list-rules`"
+                explanation = "use an id from `bcastsim check --list-rules` (which one was meant is not known)"
+            elif comment.rule in UNSUPPRESSIBLE:
+                rule = UNUSED_SUPPRESSION_RULE
+                message = f"{comment.rule!r} cannot be suppressed by a comment in the reviewed files"
+                explanation = "remove the comment, and the statement it was meant to hide"
             elif comment not in used_set:
                 rule = UNUSED_SUPPRESSION_RULE
                 scope = "file" if comment.whole_file else "statement"
                 message = f"suppression of {comment.rule!r} matches no finding in its {scope}"
-                fix = "remove the comment, or move it onto the statement the finding is about"
+                explanation = "remove the comment, or move it onto the statement the finding is about"
+                patch = _removal(shown, comment.line)
             else:
                 continue
-            # The comment's path is resolved to match findings by file; the note shows it as other findings do.
-            shown = display_path(comment.path)
             notes.append(
-                Finding(rule=rule, severity=Severity.NOTE, message=message, path=shown, line=comment.line, fix=fix)
+                Finding(
+                    rule=rule,
+                    severity=Severity.NOTE,
+                    message=message,
+                    path=shown,
+                    line=comment.line,
+                    fix=patch.summary if patch else None,
+                    patch=patch.diff if patch else None,
+                    explanation=None if patch else explanation,
+                )
             )
         return notes
+
+
+def _removal(path: str, line: int) -> Patch | None:
+    """The unused suppression's line deleted, when the comment is all the line holds."""
+    lines = source_lines(path)
+    if lines is None or not 1 <= line <= len(lines) or not lines[line - 1].lstrip().startswith("--"):
+        return None
+    return replace_lines(path, line, line, [], f"remove the unused suppression comment at line {line}")
 
 
 def _key(path: str | Path) -> str:
@@ -126,25 +151,29 @@ def statement_spans(text: str) -> tuple[tuple[int, int], ...]:
     """Each statement's first and last line, its leading comments included; none when it does not parse."""
     import pglast
 
+    from bcastsim.sqlmodel import strip_psql
+
+    # psql's meta-commands (``\\echo … \\quit`` atop an extension script) are blanked, lines kept.
+    text = strip_psql(text)[0]
     try:
         statements = pglast.parse_sql(text)
     except Exception:  # the catalog reports the syntax error; here it only means "no spans"
         return ()
-    encoded = text.encode("utf-8")
     lines = text.splitlines()
     spans = []
     for raw in statements:
-        # pglast's locations are byte offsets into the UTF-8 text.
+        # pglast's locations are character offsets into the text (it converts libpg_query's byte
+        # offsets): counting them in the UTF-8 bytes put a statement's end lines early after a "—".
         start = raw.stmt_location or 0
-        end = start + (raw.stmt_len or (len(encoded) - start))
+        end = start + (raw.stmt_len or (len(text) - start))
         # A statement's text starts right after the previous ';': the rest of that line is not its own.
         offset = start
-        while offset < end and encoded[offset : offset + 1] in (b" ", b"\t", b"\r", b";"):
+        while offset < end and text[offset : offset + 1] in (" ", "\t", "\r", ";"):
             offset += 1
-        if start and encoded[offset : offset + 1] == b"\n":
+        if start and text[offset : offset + 1] == "\n":
             offset += 1
-        first = encoded.count(b"\n", 0, offset) + 1
-        last = encoded.count(b"\n", 0, end) + 1
+        first = text.count("\n", 0, offset) + 1
+        last = text.count("\n", 0, end) + 1
         spans.append((_comment_block_start(lines, first), last))
     return tuple(spans)
 
@@ -180,8 +209,10 @@ def read_suppressions(paths: Iterable[Path], known_rules: Iterable[str]) -> Supp
     return Suppressions(tuple(comments), statements, frozenset(known_rules), comment_lines)
 
 
-# Privilege and containment findings of --pg: a pull request could otherwise hide its own COPY … PROGRAM.
-UNSUPPRESSIBLE = frozenset({"pg-needs-superuser"})
+# Privilege and containment findings (of --pg, and the rules of review/_danger.py): a pull request could
+# otherwise hide its own COPY … PROGRAM, the flood or the endless loop that stopped the comparison, or the
+# SQL that broke the review's sessions.
+UNSUPPRESSIBLE = frozenset({"pg-needs-superuser", "pg-inconclusive", "pg-load-failed", *PRIVILEGE_RULE_IDS})
 
 
 def apply_suppressions(
@@ -222,10 +253,7 @@ def baseline_identity(finding: Finding) -> str:
 def render_baseline(findings: Iterable[Finding]) -> str:
     """The baseline file for ``findings``: sorted, one object per finding, stable across runs."""
     entries = sorted(
-        (
-            {"rule": f.rule, "path": f.path, "function": f.function, "identity": baseline_identity(f)}
-            for f in findings
-        ),
+        ({"rule": f.rule, "path": f.path, "function": f.function, "identity": baseline_identity(f)} for f in findings),
         key=lambda entry: str(entry["identity"]),
     )
     return json.dumps({"bcastsim_baseline": BASELINE_VERSION, "findings": entries}, indent=2) + "\n"

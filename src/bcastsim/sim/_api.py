@@ -121,6 +121,12 @@ def resolve_architectures(names: Sequence[str]) -> list[str]:
                 raise InputError(f'unknown architecture "{part}"', fix=_suggest(part, [*ARCHITECTURES, "broadcast"]))
             if full not in out:
                 out.append(full)
+    if names and not out:
+        # `--arch ,` or `--arch ""`: asked for architectures and named none.
+        raise InputError(
+            f"--arch {','.join(names)!r} names no architecture",
+            fix=f"name one or more, comma-separated: {', '.join(ARCHITECTURES)}",
+        )
     return out
 
 
@@ -470,6 +476,13 @@ def _assumptions(scenario: Scenario) -> tuple[str, ...]:
         f"and {compute.pooler_max_clients:,.0f} pooler clients (Supabase's table; shared cores taken at their "
         "nominal count)",
     ]
+    tracking = [name for name, population in scenario.populations.items() if population.presence]
+    if tracking:
+        out.append(
+            f"presence: {', '.join(tracking)} track presence, which is not simulated: no presence messages are "
+            "sent, counted against the plan's presence messages per second or close a channel "
+            "(docs/realtime-rules.md)"
+        )
     if scenario.backtest.measured and scenario.backtest.failure_plan:
         out.append(
             f"backtest: the failure point is searched on plan {scenario.backtest.failure_plan}, an assumption "

@@ -1,7 +1,7 @@
 """Per-operation database costs, read from ``models/costs.toml``.
 
 ``bcastsim calibrate`` writes the file; the checked-in copy comes from one calibration run on
-PostgreSQL. Plan limits live in :mod:`bcastsim._plans`, shared with the client transport model.
+PostgreSQL. Plan limits live in :mod:`bcastsim._plans`, shared with the realtime-js port's server.
 """
 
 from __future__ import annotations

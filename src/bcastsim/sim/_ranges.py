@@ -18,7 +18,7 @@ from bcastsim._toml import LIMIT_SCALE_ENV, Range, check_number, limit_scale
 if TYPE_CHECKING:
     from bcastsim.sim._scenario import Scenario
 
-__all__ = ["MAX_EVENTS", "RANGES", "check_ranges", "range_of"]
+__all__ = ["MAX_ARRAY_ITEMS", "MAX_EVENTS", "RANGES", "check_ranges", "range_of"]
 
 _WEEK_S = 7 * 86_400.0
 _SEED = Range(0, 2**63 - 1)
@@ -89,10 +89,23 @@ RANGES: dict[tuple[str, str], Range] = {
     ("requirements", "connection_failure_share"): _SHARE,
     ("requirements.p95_ms", "*"): _MS,  # per message type
     ("requirements.population_share", "*"): _SHARE,  # per population
+    ("postgres_changes", "authorization_ms"): _MS,
+    ("rollout", "stages"): Range(0, 100),  # percent of clients, each stage
+    ("backtest", "list_changes_calls"): Range(0, 1e12),
+    ("backtest", "wal_spike_bytes"): Range(0, 1e15),
+    ("backtest", "wal_spike_period_s"): _SECONDS,
+    ("backtest", "bid_delay_at_close_s"): _SECONDS,
+    # Audiences are simulated (the failure point, the busiest minute at it): bounded as populations are.
+    ("backtest", "fails_at_users"): Range(0, 100_000, size=True),
+    ("backtest", "audiences"): Range(1, 100_000, size=True),
+    ("backtest", "tolerance"): Range(1, 1_000),
     ("backtest", "failure_lag_s"): Range(0, 86_400.0),
     ("backtest", "failure_lost_share"): _SHARE,
     ("backtest", "failure_refused_share"): _SHARE,
 }
+
+# Items in a scenario's array of numbers (rollout stages, backtest audiences): each may be a run of its own.
+MAX_ARRAY_ITEMS = 100
 
 # Scheduled events one run may take (writes, renders, samples, client groups): about a minute of work.
 MAX_EVENTS = 5_000_000

@@ -22,7 +22,7 @@ from bcastsim._errors import InputError
 from bcastsim._io import path_kind
 from bcastsim._resources import builtin_models_dir
 from bcastsim._toml import Range, line_of, read_toml
-from bcastsim.sim._ranges import check_ranges, range_of
+from bcastsim.sim._ranges import MAX_ARRAY_ITEMS, check_ranges, range_of
 
 __all__ = [
     "ARCHITECTURE_NAMES",
@@ -170,6 +170,8 @@ class PopulationConfig:
     jitter_groups: int = 8
     hidden_share: float = 0.0  # background tabs: after a drop realtime-js reconnects them only once visible
     hidden_for_s: float = 300.0
+    # Tracks presence on its channels. Presence traffic is not simulated: the report says so as an assumption.
+    presence: bool = False
 
 
 @attrs.frozen
@@ -584,6 +586,17 @@ class _Reader:
                         f"e.g. {key} = {list(default)!r}",
                         occurrence,
                     )
+            if kind in (int, float):
+                if len(value) > MAX_ARRAY_ITEMS:
+                    raise self.fail(
+                        f"{where} has {len(value):,} items, over the bound of {MAX_ARRAY_ITEMS}",
+                        table,
+                        key,
+                        f"list at most {MAX_ARRAY_ITEMS}",
+                        occurrence,
+                    )
+                for item in value:
+                    self.check_range(table, key, item, default[0], occurrence)
             return tuple(value)
         return value  # pragma: no cover
 
@@ -746,6 +759,13 @@ def _check_pc_filter(s: Scenario, reader: _Reader, population: PopulationConfig,
 
 def _check(s: Scenario, reader: _Reader) -> None:
     cfg = s.scenario
+    if not cfg.architectures:
+        raise reader.fail(
+            "scenario.architectures names no architecture",
+            "scenario",
+            "architectures",
+            f"name one or more: {', '.join(ARCHITECTURE_NAMES)}",
+        )
     for arch in cfg.architectures:
         if arch not in (*ARCHITECTURE_NAMES, "broadcast"):
             raise reader.fail(

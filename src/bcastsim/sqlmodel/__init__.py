@@ -7,19 +7,24 @@ TRIGGER``) and returns a :class:`Catalog`; ``catalog.notify_sites`` lists every
 the PL/pgSQL functions, with its channel template, payload fields and their lineage.
 """
 
+from bcastsim.sqlmodel._bounds import SqlLimits
 from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text
 from bcastsim.sqlmodel._cfg import (
     ALL_OPERATIONS,
     CfgNode,
     ControlFlowGraph,
     PathFacts,
+    RowRead,
     build_cfg,
+    expression_reads,
     function_root,
     parse_condition,
     tg_op_truth,
 )
 from bcastsim.sqlmodel._lineage import object_bytes
 from bcastsim.sqlmodel._migrations import CONVENTIONS, order_directory
+from bcastsim.sqlmodel._privileged import PRIVILEGED_KINDS
+from bcastsim.sqlmodel._psql import strip_psql
 from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
     Catalog,
@@ -31,6 +36,7 @@ from bcastsim.sqlmodel._types import (
     NotifySite,
     Parameter,
     PayloadField,
+    PrivilegedUse,
     SourceLocation,
     Table,
     Template,
@@ -41,6 +47,7 @@ from bcastsim.sqlmodel._types import (
 __all__ = [
     "ALL_OPERATIONS",
     "CONVENTIONS",
+    "PRIVILEGED_KINDS",
     "Catalog",
     "CfgNode",
     "Column",
@@ -53,12 +60,16 @@ __all__ = [
     "Parameter",
     "PathFacts",
     "PayloadField",
+    "PrivilegedUse",
+    "RowRead",
     "SourceLocation",
+    "SqlLimits",
     "Table",
     "Template",
     "Transport",
     "Trigger",
     "build_cfg",
+    "expression_reads",
     "function_root",
     "load_catalog",
     "load_catalog_text",
@@ -66,5 +77,6 @@ __all__ = [
     "object_bytes",
     "order_directory",
     "parse_condition",
+    "strip_psql",
     "tg_op_truth",
 ]

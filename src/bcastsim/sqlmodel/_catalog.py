@@ -31,9 +31,11 @@ from pglast.stream import RawStream
 
 from bcastsim._errors import InputError
 from bcastsim._io import path_kind, read_text
+from bcastsim.sqlmodel._bounds import SqlLimits
 from bcastsim.sqlmodel._cfg import build_cfg
 from bcastsim.sqlmodel._migrations import is_down_file, order_directory, up_part
 from bcastsim.sqlmodel._plpgsql import analyze_catalog
+from bcastsim.sqlmodel._privileged import privileged_in_statement
 from bcastsim.sqlmodel._psql import find_psql_variable, stand_in_psql_variables, strip_psql
 from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
@@ -173,9 +175,10 @@ _PLPGSQL_FIX = "correct the function body at that line: CREATE FUNCTION in psql 
 
 
 class _Loader:
-    def __init__(self, migrations: str | None = None) -> None:
+    def __init__(self, migrations: str | None = None, limits: SqlLimits | None = None) -> None:
         self.catalog = Catalog(analyzer=analyze_catalog)
         self._migrations = migrations
+        self._limits = limits or SqlLimits()
         # Foreign keys given without columns point at the referenced table's primary key,
         # which may be defined later in the files: resolve at the end.
         self._pending_references: list[tuple[str, str, str]] = []
@@ -196,6 +199,7 @@ class _Loader:
         self.load_text(text, shown)
 
     def load_text(self, text: str, shown: str) -> None:
+        self._limits.check_text(text, shown)
         if is_down_file(shown) and self._migrations != "plain":
             self._diagnose(
                 "migration-format",
@@ -242,6 +246,9 @@ class _Loader:
                 raise InputError(f"SQL syntax error: {message}", path=shown, line=line, fix=_SQL_FIX) from None
         except Exception as error:  # pglast raises a few other kinds on odd bytes (e.g. NUL)
             raise InputError(f"SQL cannot be parsed: {error}", path=shown, fix=_SQL_FIX) from None
+        self._limits.check_statements(
+            len(statements), shown, lambda index: lines.line(statements[index].stmt_location or 0)
+        )
         for raw in statements:
             start = raw.stmt_location or 0
             length = raw.stmt_len or (len(text) - start)
@@ -250,7 +257,21 @@ class _Loader:
             statement_text = text[start : start + length]
             first = start + _leading_noise(statement_text)
             location = SourceLocation(shown, lines.line(first))
+            if isinstance(raw.stmt, ast.CreateFunctionStmt | ast.DoStmt):
+                self._limits.check_function(_routine_name(raw.stmt), len(statement_text.encode()), shown, location.line)
             self.apply(raw.stmt, statement_text, start, location, lines)
+            parsed_body = self._parsed_body(raw.stmt, location)
+            self.catalog.privileged.extend(
+                privileged_in_statement(raw.stmt, statement_text, location, lines, parsed_body)
+            )
+
+    def _parsed_body(self, stmt: Any, location: SourceLocation) -> dict[str, object] | None:
+        """The PL/pgSQL parse of the function ``stmt`` just created at ``location``, if it has one."""
+        if not isinstance(stmt, ast.CreateFunctionStmt):
+            return None
+        names = _strings(stmt.funcname)
+        function = self.catalog.functions.get(qualified_name(names[0] if len(names) > 1 else None, names[-1]))
+        return function.plpgsql if function is not None and function.location == location else None
 
     # -- statements --------------------------------------------------------------------
 
@@ -1030,19 +1051,29 @@ def _expand(paths: Sequence[str | Path], migrations: str | None = None) -> list[
     return files
 
 
-def load_catalog(paths: Sequence[str | Path] | str | Path, *, migrations: str | None = None) -> Catalog:
+def _routine_name(stmt: ast.CreateFunctionStmt | ast.DoStmt) -> str:
+    if isinstance(stmt, ast.DoStmt):
+        return "DO block"
+    names = _strings(stmt.funcname)
+    return f"function {'.'.join(names)}"
+
+
+def load_catalog(
+    paths: Sequence[str | Path] | str | Path, *, migrations: str | None = None, limits: SqlLimits | None = None
+) -> Catalog:
     """Read SQL files in order into a :class:`Catalog`.
 
     A directory stands for its ``*.sql`` files in the order its migration tool runs them
     (name order unless a convention is recognised, see ``_migrations``); ``migrations``
-    forces a convention (``plain``, ``goose``, ``flyway``, …).
+    forces a convention (``plain``, ``goose``, ``flyway``, …). ``limits`` bound each file's size,
+    line length, statements and function size (:class:`SqlLimits`; the defaults when None).
 
     Raises :class:`~bcastsim.InputError` for missing files and malformed SQL (with the
     file and line); constructs that parse but are not modelled become ``diagnostics``.
     """
     if isinstance(paths, str | Path):
         paths = [paths]
-    loader = _Loader(migrations)
+    loader = _Loader(migrations, limits)
     files = _expand(paths, migrations)
     for path, shown in files:
         loader.load_file(path, shown)

@@ -8,10 +8,14 @@ blocks with ``EXCEPTION`` handlers (a handler is reachable from its block's entr
 statement of the block may fail), ``RETURN`` (to the exit), ``RAISE`` at ``ERROR`` level (the
 path ends), and marks ``EXECUTE`` of a dynamic string as *unknown*: what it does is not read.
 
-Facts are computed by a forward fixpoint over the graph. The one fact the rules need today is
-*which trigger operations reach a statement*: ``TG_OP`` tests on the edges narrow the set, and
-a statement after ``IF TG_OP = 'DELETE' THEN RETURN OLD; END IF`` is not reached on ``DELETE``.
-``NEW`` is NULL exactly where ``DELETE`` reaches (and ``TRUNCATE``), ``OLD`` where ``INSERT`` does.
+Facts are computed by a forward fixpoint over the graph: *which trigger operations reach a
+statement*: ``TG_OP`` tests on the edges narrow the set, and a statement after
+``IF TG_OP = 'DELETE' THEN RETURN OLD; END IF`` is not reached on ``DELETE``. ``NEW`` is NULL
+exactly where ``DELETE`` reaches (and ``TRUNCATE``), ``OLD`` where ``INSERT`` does. And per
+statement, *which ``NEW``/``OLD`` fields its expressions read* (:func:`expression_reads`,
+``ControlFlowGraph.row_reads``), from PostgreSQL's parse of each expression: text in a quoted
+literal or a comment is not a read, an assignment's target is a write, and a read in a ``CASE``
+branch (or past an ``AND``/``OR`` operand) that ``TG_OP`` rules out is not made on that operation.
 
 This module reads nothing but the parse tree: it sits at the bottom of the package
 (parse → graph → facts → sites and contracts → rules).
@@ -34,7 +38,9 @@ __all__ = [
     "CfgNode",
     "ControlFlowGraph",
     "PathFacts",
+    "RowRead",
     "build_cfg",
+    "expression_reads",
     "function_root",
     "operations_where",
     "parse_condition",
@@ -135,6 +141,121 @@ def parse_condition(cond: str) -> Any | None:
         return None
 
 
+@attrs.frozen
+class RowRead:
+    """A read of ``NEW.column`` or ``OLD.column`` in one expression, as PostgreSQL parses it."""
+
+    record: str
+    column: str
+    #: an operand of a ``COALESCE`` that also reads the other record (``COALESCE(NEW.c, OLD.c)``)
+    paired: bool
+    #: the trigger operations under which evaluating the expression reads it
+    operations: frozenset[str]
+
+
+# PL/pgSQL assignment (``target := expr`` / ``target = expr``; PostgreSQL 14+ keeps the target in the
+# expression's text): the target, possibly subscripted or a field, is written, not read.
+_NAME = r'(?:"[^"]+"|[A-Za-z_][\w$]*)'
+_ASSIGNMENT = re.compile(rf"^\s*{_NAME}(?:\s*\.\s*{_NAME}|\[[^\]]*\])*\s*:?=(?!=)")
+_STATEMENT_START = re.compile(r"\s*(select|insert|update|delete|with|values|table)\b", re.IGNORECASE)
+
+
+def _parse_expression(sql: str, assignment: bool) -> Any | None:
+    text = sql
+    if assignment:
+        target = _ASSIGNMENT.match(text)
+        if target is None:
+            return None
+        text = text[target.end() :]
+    try:
+        parsed: Any = pglast.parse_sql(text if _STATEMENT_START.match(text) else f"SELECT {text}")
+    except Exception:  # not plain SQL: nothing is known to be read
+        return None
+    return parsed
+
+
+def expression_reads(
+    sql: str, assignment: bool = False, operations: frozenset[str] = ALL_OPERATIONS
+) -> tuple[RowRead, ...] | None:
+    """The ``NEW``/``OLD`` fields one PL/pgSQL expression reads; None when it does not parse.
+
+    ``assignment``: the expression is an assignment's ``target := value`` (only the value is read).
+    """
+    key = (sql, assignment, operations)
+    if key in _READS:
+        return _READS[key]
+    tree = _parse_expression(sql, assignment)
+    found: dict[tuple[str, str, bool], set[str]] = {}
+
+    def add(node: Any, ops: frozenset[str], paired: bool) -> None:
+        fields = [f.sval for f in node.fields or () if isinstance(f, ast.String)]
+        if len(fields) >= 2 and len(fields) == len(node.fields or ()) and str(fields[0]).lower() in {"new", "old"}:
+            found.setdefault((str(fields[0]).upper(), str(fields[1]).lower(), paired), set()).update(ops)
+
+    def record_of(node: Any) -> str | None:
+        if isinstance(node, ast.ColumnRef):
+            fields = [f.sval for f in node.fields or () if isinstance(f, ast.String)]
+            if len(fields) >= 2 and str(fields[0]).lower() in {"new", "old"}:
+                return str(fields[0]).lower()
+        return None
+
+    def visit(node: Any, ops: frozenset[str]) -> None:
+        if not ops or node is None:
+            return
+        if isinstance(node, ast.CaseExpr):
+            visit(node.arg, ops)
+            remaining = ops
+            for when in node.args or ():
+                if not isinstance(when, ast.CaseWhen):
+                    continue
+                visit(when.expr, remaining)
+                visit(when.result, frozenset(op for op in remaining if tg_op_truth(when.expr, op) is not False))
+                remaining = frozenset(op for op in remaining if tg_op_truth(when.expr, op) is not True)
+            visit(node.defresult, remaining)
+            return
+        if isinstance(node, ast.BoolExpr) and node.boolop != BoolExprType.NOT_EXPR:
+            # An AND with an operand false under op (an OR with one true) does not need the rest.
+            settled = node.boolop != BoolExprType.AND_EXPR
+            args = list(node.args or ())
+            kept = frozenset(op for op in ops if not any(tg_op_truth(arg, op) is settled for arg in args))
+            for arg in args:
+                visit(arg, kept)
+            return
+        if isinstance(node, ast.CoalesceExpr):
+            records = {record_of(arg) for arg in node.args or ()} - {None}
+            for arg in node.args or ():
+                if isinstance(arg, ast.ColumnRef):
+                    add(arg, ops, len(records) == 2)
+                else:
+                    visit(arg, ops)
+            return
+        if isinstance(node, ast.ColumnRef):
+            add(node, ops, False)
+            return
+        if isinstance(node, ast.Node):
+            for slot in getattr(type(node), "__slots__", ()):
+                visit(getattr(node, slot, None), ops)
+        elif isinstance(node, tuple | list):
+            for item in node:
+                visit(item, ops)
+
+    result: tuple[RowRead, ...] | None = None
+    if tree is not None:
+        visit(tree, operations)
+        result = tuple(
+            RowRead(record, column, paired, frozenset(ops)) for (record, column, paired), ops in found.items()
+        )
+    if len(_READS) >= _READS_SIZE:
+        _READS.pop(next(iter(_READS)))
+    _READS[key] = result
+    return result
+
+
+# Reads of the expressions asked for lately: rules ask about the same statements in turn.
+_READS: dict[tuple[str, bool, frozenset[str]], tuple[RowRead, ...] | None] = {}
+_READS_SIZE = 4096
+
+
 def operations_where(
     cond: str, polarity: bool, operations: frozenset[str] = ALL_OPERATIONS, cache: dict[str, Any] | None = None
 ) -> frozenset[str]:
@@ -222,6 +343,20 @@ class ControlFlowGraph:
     def statements(self) -> tuple[CfgNode, ...]:
         """The body's statements, without the entry and exit nodes."""
         return self.nodes[1:-1]
+
+    def row_reads(self, index: int) -> tuple[RowRead, ...] | None:
+        """The ``NEW``/``OLD`` fields the statement's own expressions read; None when one does not parse."""
+        node = self.nodes[index]
+        found: list[RowRead] = []
+        assignment = node.kind == "PLpgSQL_stmt_assign"
+        for sql in node.sql:
+            if node.kind == "PLpgSQL_stmt_return" and sql.strip().upper() in {"NEW", "OLD"}:
+                continue  # RETURN of the record itself reads no field
+            reads = expression_reads(sql, assignment)
+            if reads is None:
+                return None
+            found.extend(reads)
+        return tuple(found)
 
     def successors(self, index: int) -> Iterator[Edge]:
         return (edge for edge in self.edges if edge.source == index)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import attrs
 
+from bcastsim._errors import InputError
+
 __all__ = ["CONVENTIONS", "Directory", "is_down_file", "order_directory", "up_part"]
 
 CONVENTIONS = ("plain", "sql-migrate", "goose", "dbmate", "golang-migrate", "flyway", "sqitch")
@@ -95,7 +97,21 @@ def _sqitch(directory: Path) -> Directory | None:
 
 
 def order_directory(directory: Path, convention: str | None = None) -> Directory:
-    """The ``*.sql`` files of ``directory`` in the order its migration tool runs them."""
+    """The ``*.sql`` files of ``directory`` in the order its migration tool runs them.
+
+    A directory below it that cannot be listed or searched (``deploy/``) is an input error.
+    """
+    try:
+        return _order_directory(directory, convention)
+    except OSError as error:
+        raise InputError(
+            f"cannot read the directory: {error.strerror or type(error).__name__}",
+            path=error.filename or directory,
+            fix="check the directory's permissions",
+        ) from None
+
+
+def _order_directory(directory: Path, convention: str | None) -> Directory:
     if convention in (None, "sqitch"):
         sqitch = _sqitch(directory)
         if sqitch is not None:

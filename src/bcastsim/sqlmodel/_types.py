@@ -18,6 +18,7 @@ __all__ = [
     "NotifySite",
     "Parameter",
     "PayloadField",
+    "PrivilegedUse",
     "SourceLocation",
     "Table",
     "Template",
@@ -149,6 +150,22 @@ class Function:
     def file_line(self, lineno: int) -> SourceLocation:
         """The file location of PL/pgSQL line ``lineno`` (1-based within the body)."""
         return SourceLocation(self.body_location.path, self.body_location.line + max(lineno, 1) - 1)
+
+
+@attrs.frozen
+class PrivilegedUse:
+    """One statement or call that needs more than an ordinary role has."""
+
+    #: a key of :data:`PRIVILEGED_KINDS`
+    kind: str
+    #: what it is, e.g. ``COPY … TO PROGRAM 'id'`` or ``pg_read_file()``
+    what: str
+    location: SourceLocation
+    #: where it sits: "", "in function f", "in a DO block", with "EXECUTE of a constant" when so
+    context: str = ""
+    function: str | None = None
+    #: the file line of an exception handler that would swallow a refusal here
+    swallowed_at: int | None = None
 
 
 @attrs.frozen
@@ -394,6 +411,8 @@ class Catalog:
     # Functions a script calls (SELECT f();) and then drops: what they sent was sent.
     ran_functions: dict[str, Function] = attrs.field(factory=dict)
     listens: set[str] = attrs.field(factory=set)
+    # Statements and calls that need a superuser, wherever they sit (``_privileged``), in file order.
+    privileged: list[PrivilegedUse] = attrs.field(factory=list)
     _notify_sites: tuple[NotifySite, ...] | None = attrs.field(default=None, alias="notify_sites")
     # What finds the notify sites (the loader passes the PL/pgSQL analysis, which sits above this module).
     analyzer: Callable[[Catalog], tuple[NotifySite, ...]] | None = attrs.field(default=None, repr=False, eq=False)

@@ -24,6 +24,7 @@ from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType
 from bcastsim.db import Schema
 from bcastsim.db._schema import CheckDef
 from bcastsim.strategies._domains import check_understood, column_of, constant_of
+from bcastsim.strategies._memo import remembered
 
 __all__ = ["RowCheck", "repair", "row_checks", "unfollowed_checks"]
 
@@ -154,7 +155,14 @@ def _columns(formula: Formula) -> frozenset[str]:
 
 
 def row_checks(schema: Schema, table: str) -> list[RowCheck]:
-    """The table's CHECKs that this module follows (single-column ones too: a repair costs nothing)."""
+    """The table's CHECKs that this module follows (single-column ones too: a repair costs nothing).
+
+    Read once per schema: the list is shared, callers do not change it.
+    """
+    return remembered(schema, ("row_checks", table), lambda: _row_checks(schema, table))
+
+
+def _row_checks(schema: Schema, table: str) -> list[RowCheck]:
     found = []
     for check in schema.tables[table].checks:
         formula = _formula(check.expr)
@@ -165,6 +173,10 @@ def row_checks(schema: Schema, table: str) -> list[RowCheck]:
 
 def unfollowed_checks(schema: Schema, table: str) -> list[CheckDef]:
     """CHECKs neither the column domains nor the row repair understand: the database alone judges them."""
+    return remembered(schema, ("unfollowed", table), lambda: _unfollowed_checks(schema, table))
+
+
+def _unfollowed_checks(schema: Schema, table: str) -> list[CheckDef]:
     return [
         check
         for check in schema.tables[table].checks

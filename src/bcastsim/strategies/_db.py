@@ -17,9 +17,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import uuid
 from collections.abc import Sequence
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -36,14 +38,19 @@ from bcastsim.strategies._checks import repair, row_checks, unfollowed_checks
 from bcastsim.strategies._domains import Domain, column_domain
 from bcastsim.strategies._guards import guards, moved
 from bcastsim.strategies._hooks import Hooks, load_seed_rows
+from bcastsim.strategies._memo import choice, integers, pick, remembered
 from bcastsim.strategies._solver import GuardPlan, reachability
+from bcastsim.strategies._speed import DEFAULT_SPEED, FAST, Speed, speed_profile
 
 __all__ = [
+    "DEFAULT_SPEED",
     "EDGES",
+    "FAST",
     "VALID",
     "History",
     "Hooks",
     "Mix",
+    "Speed",
     "TransactionSpec",
     "column_values",
     "delete_statements",
@@ -55,6 +62,7 @@ __all__ = [
     "near_limit_text",
     "row_values",
     "seed_transactions",
+    "speed_profile",
     "sql_literal",
     "statements",
     "steer",
@@ -103,21 +111,18 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_RUNS = re.compile(r"(.)\1{19,}", re.DOTALL)
+
+
 def _text_literal(text: str) -> str:
     """A string literal; long runs of one character become ``repeat(…)`` so examples stay readable."""
     parts: list[str] = []
     start = 0
-    index = 0
-    while index < len(text):
-        end = index
-        while end < len(text) and text[end] == text[index]:
-            end += 1
-        if end - index >= 20:
-            if start < index:
-                parts.append(_quote(text[start:index]))
-            parts.append(f"repeat({_quote(text[index])}, {end - index})")
-            start = end
-        index = end
+    for run in _RUNS.finditer(text):
+        if start < run.start():
+            parts.append(_quote(text[start : run.start()]))
+        parts.append(f"repeat({_quote(run.group(1))}, {run.end() - run.start()})")
+        start = run.end()
     if start < len(text) or not parts:
         parts.append(_quote(text[start:]))
     return parts[0] if len(parts) == 1 else "(" + " || ".join(parts) + ")"
@@ -127,7 +132,7 @@ def _text_literal(text: str) -> str:
 def _weighted(draw: st.DrawFn, *choices: tuple[int, st.SearchStrategy[Any]]) -> Any:
     """Pick a strategy with the given weights (``one_of`` would merge repeated branches)."""
     total = sum(weight for weight, _ in choices)
-    ticket = draw(st.integers(0, total - 1))
+    ticket = draw(integers(0, total - 1))
     for weight, strategy in choices:
         if ticket < weight:
             return draw(strategy)
@@ -138,15 +143,11 @@ def _weighted(draw: st.DrawFn, *choices: tuple[int, st.SearchStrategy[Any]]) -> 
 def _rarely(draw: st.DrawFn, per_mille: int) -> bool:
     """True ``per_mille`` times in a thousand.
 
-    The rare band sits mid-range: Hypothesis draws the bounds of a range far more often
-    than their share, and shrinks towards 0, the usual case.
+    The draw is scattered before it is compared: Hypothesis draws the bounds of a range far
+    more often than their share, and also the integer constants it finds in the code it runs
+    (``500`` of a band ``500 <= x < 501`` among them), and shrinks towards 0, the usual case.
     """
-    return 500 <= draw(st.integers(0, 999)) < 500 + per_mille
-
-
-@st.composite
-def _sometimes(draw: st.DrawFn, usual: st.SearchStrategy[Any], rare: st.SearchStrategy[Any], per_mille: int) -> Any:
-    return draw(rare if _rarely(draw, per_mille) else usual)
+    return (draw(integers(0, 999)) * 7919 + 383) % 1000 < per_mille
 
 
 _SPECIAL_CHARS = '"\\\n\t\r\b\f\x01\x1f\x7f\'é€😀 '
@@ -212,8 +213,18 @@ def _schema_or_default(schema: Schema | None) -> Schema:
 _SEQUENCE_HEADROOM = 1000
 
 
+def _table_number(schema: Schema, table: str) -> int:
+    """1 for the first table by name, 2 for the next, …: the high bits of the table's uuid keys."""
+    numbers = remembered(schema, "table_numbers", lambda: {t: n for n, t in enumerate(sorted(schema.tables), 1)})
+    return numbers[table]
+
+
 def _draws_from_sequence(schema: Schema, table: str, column: str) -> bool:
     """A serial or identity column: its default is ``nextval``."""
+    return remembered(schema, ("sequence", table, column), lambda: _nextval_default(schema, table, column))
+
+
+def _nextval_default(schema: Schema, table: str, column: str) -> bool:
     definition = schema.tables[table].column(column)
     default: Any = definition.default if definition is not None else None
     return type(default).__name__ == "FuncCall" and str(default.funcname[-1].sval) == "nextval"
@@ -226,7 +237,7 @@ def key_value(schema: Schema, table: str, column: str, number: int) -> Any:
     if domain.allowed:
         return domain.allowed[(number - 1) % len(domain.allowed)]
     if kind == "uuid":
-        index = sorted(schema.tables).index(table) + 1
+        index = _table_number(schema, table)
         return uuid.UUID(int=(index << 8) | (number & 0xFF) | ((number >> 8) << 16))
     if kind in ("integer", "bigint", "smallint", "numeric", *_FLOAT_TYPES):
         low = domain.low if domain.low is not None else Decimal(0)
@@ -253,7 +264,7 @@ def key_value(schema: Schema, table: str, column: str, number: int) -> Any:
 
 def uuid_pool(schema: Schema, table: str) -> list[uuid.UUID]:
     """The first uuid keys a history gives rows of ``table`` (for tables keyed by a uuid)."""
-    index = sorted(schema.tables).index(table) + 1
+    index = _table_number(schema, table)
     return [uuid.UUID(int=(index << 8) | k) for k in range(1, _POOL_SIZE + 1)]
 
 
@@ -352,42 +363,73 @@ def _edge_values(domain: Domain) -> st.SearchStrategy[Any]:
 def column_values(
     schema: Schema, table: str, column: str, *, mix: Mix = VALID
 ) -> st.SearchStrategy[Any]:
-    """Values for one column: valid for its type and CHECKs, and with ``mix.edges`` ‰, an edge case or NULL."""
+    """Values for one column: valid for its type and CHECKs, and with ``mix.edges`` ‰, an edge case or NULL.
+
+    One strategy object per schema, column and mix: a history draws from the same one each time.
+    """
+    return remembered(schema, ("values", table, column, mix), lambda: _column_values(schema, table, column, mix))
+
+
+def _column_values(schema: Schema, table: str, column: str, mix: Mix) -> st.SearchStrategy[Any]:
     definition = schema.tables[table]
     col = definition.column(column)
     if col is None:
         raise KeyError(f"{table}.{column}")
     domain = column_domain(schema, table, column)
-    valid = _valid_values(domain)
     edge = _weighted((3, _edge_values(domain)), (1, st.none()))
-    if not col.not_null:
-        valid = _weighted((6, valid), (1, st.none()))
     # Values a notify site's condition turns on (``IF NEW.amount > 990``), so its branch is reached.
     hints = [value for value in guards(schema).values.get((table, column), ()) if value is not None or not col.not_null]
-    if hints:
-        valid = _weighted((3, valid), (1, st.sampled_from(hints)))
-    if mix.edges <= 0:
-        return valid
-    return _sometimes(valid, edge, mix.edges)
+    # NULL one time in 7 where the column allows it; then a hint one time in 4.
+    valid, null = (6, 1) if not col.not_null else (1, 0)
+    scale = 3 if hints else 1
+    weights = (valid * scale, null * scale, (valid + null) if hints else 0)
+    return _column_draw(_valid_values(domain), tuple(hints), weights, edge, edges=max(mix.edges, 0))
 
 
-def _tables(schema: Schema) -> list[str]:
-    return sorted(name for name in schema.tables if "." not in name)
+@st.composite
+def _column_draw(
+    draw: st.DrawFn, valid: st.SearchStrategy[Any], hints: tuple[Any, ...], weights: tuple[int, int, int],
+    edge: st.SearchStrategy[Any], *, edges: int,
+) -> Any:
+    """A column's value in one span: ``edges`` ‰ an edge case, else valid, NULL or a hint by ``weights``."""
+    if edges and _rarely(draw, edges):
+        return draw(edge)
+    if weights[1] or weights[2]:
+        ticket = draw(integers(0, sum(weights) - 1))
+        if ticket >= weights[0] + weights[1]:
+            return choice(draw, hints)
+        if ticket >= weights[0]:
+            return None
+    return draw(valid)
 
 
-def _table_choice(schema: Schema, hooks: Hooks | None = None) -> st.SearchStrategy[str]:
+def _tables(schema: Schema) -> tuple[str, ...]:
+    """The public tables by name."""
+    return remembered(schema, "tables", lambda: tuple(sorted(name for name in schema.tables if "." not in name)))
+
+
+def _table_choice(schema: Schema, hooks: Hooks | None = None) -> tuple[tuple[int, str], ...]:
     """A public table, tables with triggers three times as often: that is where broadcasts start."""
+    excluded = frozenset(hooks.exclude) if hooks is not None else frozenset()
+    return remembered(schema, ("table_choice", excluded), lambda: _make_table_choice(schema, hooks))
+
+
+def _make_table_choice(schema: Schema, hooks: Hooks | None) -> tuple[tuple[int, str], ...]:
     tables = [name for name in _tables(schema) if hooks is None or not hooks.excluded(name)]
     if not tables:
         raise InputError(
             "the SQL defines no table in the public schema to write to",
             fix="pass the files that create the tables, in load order",
         )
-    return _weighted(*[(3 if schema.triggers_for(name) else 1, st.just(name)) for name in tables])
+    return tuple((3 if schema.triggers_for(name) else 1, name) for name in tables)
 
 
 def _parent_order(schema: Schema) -> list[str]:
     """Public tables, parents before children (self-references and cycles broken by name)."""
+    return remembered(schema, "parent_order", lambda: _make_parent_order(schema))
+
+
+def _make_parent_order(schema: Schema) -> list[str]:
     graph: nx.DiGraph[str] = nx.DiGraph()
     tables = _tables(schema)
     graph.add_nodes_from(tables)
@@ -432,16 +474,13 @@ class _Rows:
     def referencing(self, table: str, row: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         """The rows (with their tables) whose foreign keys point at ``row``."""
         found = []
-        for child in _tables(self.schema):
-            for fk in self.schema.tables[child].foreign_keys:
-                if fk.ref_table != table:
-                    continue
-                wanted = tuple(row.get(c) for c in fk.ref_columns)
-                found += [
-                    (child, other)
-                    for other in self.present(child)
-                    if other is not row and tuple(other.get(c) for c in fk.columns) == wanted
-                ]
+        for child, fk in _children(self.schema, table):
+            wanted = tuple(row.get(c) for c in fk.ref_columns)
+            found += [
+                (child, other)
+                for other in self.present(child)
+                if other is not row and tuple(other.get(c) for c in fk.columns) == wanted
+            ]
         return found
 
     def referenced(self, table: str, row: dict[str, Any]) -> bool:
@@ -450,6 +489,15 @@ class _Rows:
     def next_number(self, table: str) -> int:
         self.counters[table] = self.counters.get(table, 0) + 1
         return self.counters[table]
+
+
+def _children(schema: Schema, table: str) -> list[tuple[str, Any]]:
+    """The public tables with a foreign key to ``table``, with that key, children by name."""
+    def make() -> list[tuple[str, Any]]:
+        return [(child, fk) for child in _tables(schema) for fk in schema.tables[child].foreign_keys
+                if fk.ref_table == table]  # fmt: skip
+
+    return remembered(schema, ("children", table), make)
 
 
 def _render_row(definition: TableDef, row: dict[str, Any], columns: list[str]) -> str:
@@ -461,8 +509,8 @@ def _overriding(definition: TableDef, columns: list[str]) -> str:
     return " OVERRIDING SYSTEM VALUE" if set(columns) & set(definition.always_identity) else ""
 
 
-def _unique_columns(definition: TableDef) -> set[str]:
-    return {name for key in definition.unique for name in key}
+def _unique_columns(definition: TableDef) -> frozenset[str]:
+    return frozenset(name for key in definition.unique for name in key)
 
 
 def _draw_row(
@@ -512,7 +560,7 @@ def _draw_row(
             c in definition.primary_key for c in fk.columns
         )
         if not shared and _rarely(draw, state.mix.edges):
-            missing = draw(st.sampled_from(["null", "absent"]))
+            missing = choice(draw, ("null", "absent"))
             for local, remote in pairs:
                 row[local] = None if missing == "null" else key_value(schema, fk.ref_table, remote, 10_000)
             continue
@@ -530,7 +578,7 @@ def _draw_row(
             if parent is None:
                 return None
             parent_rows = [parent]
-        parent = draw(st.sampled_from(parent_rows))
+        parent = choice(draw, parent_rows)
         for local, remote in pairs:
             row[local] = parent.get(remote)
     hooked = state.hooks.columns
@@ -541,9 +589,9 @@ def _draw_row(
             row[col.name] = key_value(schema, table, col.name, number)
         elif f"{table}.{col.name}" in hooked:
             row[col.name] = draw(hooked[f"{table}.{col.name}"])
-        elif col.default is not None and (not _generates(schema, table, col.name) or draw(st.integers(0, 2)) == 0):
+        elif col.default is not None and (not _generates(schema, table, col.name) or draw(integers(0, 2)) == 0):
             continue  # leave it to the column's DEFAULT
-        elif (col.not_null and col.default is None) or draw(st.integers(0, 3)) > 0:
+        elif (col.not_null and col.default is None) or draw(integers(0, 3)) > 0:
             row[col.name] = draw(column_values(schema, table, col.name, mix=state.mix))
     if table in state.hooks.rows:
         keyed = {*definition.primary_key, *unique, *(c for fk in definition.foreign_keys for c in fk.columns)}
@@ -605,8 +653,9 @@ def _satisfy_checks(
         if fk is not None:
             parents = [r.get(fk.ref_columns[0]) for r in state.present(fk.ref_table)]
             parents = [value for value in parents if value is not None]
-            return draw(st.sampled_from(parents)) if parents else None
-        return draw(_valid_values(column_domain(schema, table, column)))
+            return choice(draw, parents) if parents else None
+        domain = column_domain(schema, table, column)
+        return draw(remembered(schema, ("valid", table, column), lambda: _valid_values(domain)))
 
     not_null = frozenset(c.name for c in definition.columns if c.not_null)
     before = dict(known)
@@ -620,7 +669,7 @@ def _insert(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
     steps: list[str] = []
     definition = state.schema.tables[table]
     rows = []
-    for _ in range(draw(st.integers(1, 3))):
+    for _ in range(draw(integers(1, 3))):
         row = _draw_row(draw, state, table, steps, 0)
         if row is not None:
             rows.append(row)
@@ -637,9 +686,12 @@ def _insert(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
     return steps
 
 
-def _watched_columns(schema: Schema, table: str) -> set[str]:
+def _watched_columns(schema: Schema, table: str) -> frozenset[str]:
     """Columns an UPDATE trigger names (``UPDATE OF``), whose change is what makes it fire."""
-    return {c for trigger in schema.triggers_for(table) for c in trigger.update_columns}
+    return remembered(
+        schema, ("watched", table),
+        lambda: frozenset(c for trigger in schema.triggers_for(table) for c in trigger.update_columns),
+    )  # fmt: skip
 
 
 def _key_condition(definition: TableDef, row: dict[str, Any]) -> str:
@@ -671,12 +723,12 @@ def _update(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
     if not settable or not definition.primary_key:
         return _insert(draw, state, table)
     plans = reachability(schema).plans.get(table, ())
-    if plans and present and draw(st.integers(0, 1)) == 0:
+    if plans and present and draw(integers(0, 1)) == 0:
         # Plans in turn (from a drawn start): each guard and each negation gets its UPDATEs.
         state.planned += 1
-        plan = plans[(draw(st.integers(0, len(plans) - 1)) + state.planned) % len(plans)]
-        return _planned_update(state, table, draw(st.sampled_from(present)), plan)
-    chosen = draw(st.lists(st.sampled_from(settable), min_size=1, max_size=3, unique=True))
+        plan = plans[(draw(integers(0, len(plans) - 1)) + state.planned) % len(plans)]
+        return _planned_update(state, table, choice(draw, present), plan)
+    chosen = draw(_column_sets(tuple(settable)))
     hooked = state.hooks.columns
     values = {
         c: draw(hooked[f"{table}.{c}"] if f"{table}.{c}" in hooked else column_values(schema, table, c, mix=state.mix))
@@ -685,25 +737,25 @@ def _update(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
     sets = ", ".join(f"{c} = {sql_literal(v)}" for c, v in values.items())
     # One SET for every child of a parent cannot be repaired row by row against CHECKs across columns.
     tied = any(set(chosen) & check.columns for check in row_checks(schema, table))
-    by_parent = [fk for fk in definition.foreign_keys if present and draw(st.integers(0, 3)) == 3 and not tied]
+    by_parent = [fk for fk in definition.foreign_keys if present and draw(integers(0, 3)) == 3 and not tied]
     if by_parent:
         fk = by_parent[0]
-        target = draw(st.sampled_from(present))
+        target = choice(draw, present)
         match = [r for r in present if all(r.get(c) == target.get(c) for c in fk.columns)]
         condition = " AND ".join(
             f"{c} IS NULL" if target.get(c) is None else f"{c} = {sql_literal(target.get(c))}" for c in fk.columns
         )
     else:
         absent = not present or _rarely(draw, 100)
-        target = _absent_row(schema, definition) if absent else draw(st.sampled_from(present))
+        target = _absent_row(schema, definition) if absent else choice(draw, present)
         match = [] if absent else [target]
         condition = _key_condition(definition, target)
         if match:
             # Conditions such as NEW.amount < OLD.amount: move the column from where it is.
             for (moved_table, column), ops in guards(schema).moves.items():
-                if moved_table == table and column in values and draw(st.integers(0, 2)) == 0:
+                if moved_table == table and column in values and draw(integers(0, 2)) == 0:
                     domain = column_domain(schema, table, column)
-                    value = moved(domain, target.get(column), draw(st.sampled_from(ops)))
+                    value = moved(domain, target.get(column), choice(draw, ops))
                     values[column] = value if value is not None else values[column]
             fixed = set(definition.column_names) - set(settable)
             _satisfy_checks(draw, state, table, values, known={**target, **values}, fixed=fixed)
@@ -738,7 +790,7 @@ def _delete(draw: st.DrawFn, state: _Rows, table: str) -> list[str]:
     if not present or _rarely(draw, 100):
         return [f"DELETE FROM {table} WHERE {_key_condition(definition, _absent_row(state.schema, definition))}"]
     free = [row for row in present if not state.referenced(table, row)]
-    target = draw(st.sampled_from(free or present))
+    target = choice(draw, free or present)
     return _delete_row(state, table, target, 0)
 
 
@@ -754,13 +806,22 @@ def _delete_row(state: _Rows, table: str, row: dict[str, Any], depth: int) -> li
 
 
 _ACTIONS = {"insert": _insert, "update": _update, "delete": _delete}
+# What to do to a table that has rows (insert, update, delete as 2 : 3 : 1), and to one that has none.
+_ANY_ACTION = tuple(zip((2, 3, 1), _ACTIONS, strict=True))
+_INSERT_ONLY = ((1, "insert"),)
+_BOOLEANS = st.booleans()
+
+
+@lru_cache(maxsize=1024)
+def _column_sets(settable: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
+    """One to three distinct columns of ``settable`` (a column listed more than once is drawn more often)."""
+    return st.lists(st.sampled_from(settable), min_size=1, max_size=3, unique=True)
 
 
 def _statement(draw: st.DrawFn, state: _Rows, table: str | None = None, action: str | None = None) -> list[str]:
-    table = table or draw(_table_choice(state.schema, state.hooks))
+    table = table or pick(draw, _table_choice(state.schema, state.hooks))
     if action is None:
-        weights = (2, 3, 1) if state.present(table) else (1, 0, 0)
-        action = draw(_weighted(*[(w, st.just(a)) for w, a in zip(weights, _ACTIONS, strict=True) if w]))
+        action = pick(draw, _ANY_ACTION if state.present(table) else _INSERT_ONLY)
     return _ACTIONS[action](draw, state, table)
 
 
@@ -779,7 +840,7 @@ def update_statements(
 ) -> str:
     """``UPDATE t SET … WHERE <key> = …`` (never a key or unique column)."""
     state = _Rows(_schema_or_default(schema), mix)
-    chosen = table or draw(_table_choice(state.schema))
+    chosen = table or pick(draw, _table_choice(state.schema))
     seeded = _statement(draw, state, chosen, "insert")
     del seeded  # a row to aim at; on its own the UPDATE may find nothing, which is fine
     return _statement(draw, state, chosen, "update")[-1]
@@ -811,7 +872,7 @@ def row_values(
     definition = schema.tables[table]
     names = columns if columns is not None else [
         c.name for c in definition.columns
-        if c.name in definition.primary_key or (c.not_null and c.default is None) or draw(st.booleans())
+        if c.name in definition.primary_key or (c.not_null and c.default is None) or draw(_BOOLEANS)
     ]  # fmt: skip
     return {name: draw(column_values(schema, table, name, mix=mix)) for name in names}
 
@@ -851,11 +912,11 @@ class History:
 
 
 def _update_trigger_tables(schema: Schema) -> list[str]:
-    return [
+    return remembered(schema, "update_trigger_tables", lambda: [
         name
         for name in _tables(schema)
         if any("UPDATE" in t.events and t.level == "ROW" for t in schema.triggers_for(name))
-    ]
+    ])  # fmt: skip
 
 
 def _transaction(draw: st.DrawFn, state: _Rows, max_statements: int) -> TransactionSpec:
@@ -863,26 +924,26 @@ def _transaction(draw: st.DrawFn, state: _Rows, max_statements: int) -> Transact
     at_begin = state.snapshot()
     steps: list[str] = []
     savepoints: list[tuple[str, Any]] = []
-    for _ in range(draw(st.integers(1, max_statements))):
+    for _ in range(draw(integers(1, max_statements))):
         # Hypothesis favours small draws: 0-5 (the simplest) is a plain statement.
-        action = draw(st.integers(0, 11)) - 6
+        action = draw(integers(0, 11)) - 6
         repeatable = [s for s in steps if s.startswith(("UPDATE", "DELETE"))]
         updated = [t for t in _update_trigger_tables(schema) if not state.hooks.excluded(t)]
         if action == 0 and updated:
             # The same UPDATE twice re-sends an identical payload: PostgreSQL drops the duplicate.
-            table = draw(st.sampled_from(updated))
+            table = choice(draw, updated)
             update = _statement(draw, state, table, "update" if state.present(table) else "insert")
             steps += update + update[-1:] if update[-1].startswith("UPDATE") else update
         elif action == 1 and repeatable:
-            steps.append(draw(st.sampled_from(repeatable)))
+            steps.append(choice(draw, repeatable))
         elif action in (2, 3):
             name = f"s{len(savepoints) + 1}"
             savepoints.append((name, state.snapshot()))
             steps.append(f"SAVEPOINT {name}")
         elif action in (4, 5) and savepoints:
-            index = draw(st.integers(0, len(savepoints) - 1))
+            index = draw(integers(0, len(savepoints) - 1))
             name, snapshot = savepoints[index]
-            if draw(st.booleans()):
+            if draw(_BOOLEANS):
                 steps.append(f"ROLLBACK TO SAVEPOINT {name}")
                 state.restore(snapshot)
                 del savepoints[index + 1 :]
@@ -918,11 +979,12 @@ def _state(schema: Schema | None, mix: Mix, hooks: Hooks | None) -> _Rows:
 def histories(
     draw: st.DrawFn,
     schema: Schema | None = None,
-    max_transactions: int = 4,
-    max_statements: int = 8,
+    max_transactions: int | None = None,
+    max_statements: int | None = None,
     *,
     mix: Mix = VALID,
     hooks: Hooks | None = None,
+    speed: Speed | str = DEFAULT_SPEED,
 ) -> History:
     """Transactions that build on each other: fresh keys for inserts, existing rows for updates and deletes.
 
@@ -930,16 +992,21 @@ def histories(
     children, no key twice, no parent deleted under its children), so with the default
     :data:`VALID` mix nearly every transaction commits and the triggers behind it run.
     ``hooks`` (:class:`Hooks`) gives strategies per table or column, exclusions and seed rows;
-    the seed rows are the first transaction of every history.
+    the seed rows are the first transaction of every history. ``speed`` (a :class:`Speed` or
+    its name, ``"default"`` or ``"fast"``) bounds the transactions and their statements where
+    ``max_transactions`` and ``max_statements`` are not given.
     """
+    profile = speed_profile(speed)
+    max_transactions = profile.max_transactions if max_transactions is None else max_transactions
+    max_statements = profile.max_statements if max_statements is None else max_statements
     state = _state(schema, mix, hooks)
     _note_unfollowed(state.schema)
     chosen: list[TransactionSpec] = []
     if state.hooks.seed_rows:
         chosen.append(_seed_rows(state))
-    if draw(st.integers(0, 4)) < 4:
+    if draw(integers(0, 4)) < 4:
         chosen.append(_seed(draw, state))
-    count = draw(st.integers(1, max_transactions))
+    count = draw(integers(1, max_transactions))
     chosen += [_transaction(draw, state, max_statements) for _ in range(count)]
     return History(tuple(chosen))
 
@@ -1009,6 +1076,7 @@ def measure_coverage(
     model: DatabaseModel | None = None,
     differential: Differential | None = None,
     hooks: Hooks | None = None,
+    speed: Speed | str = DEFAULT_SPEED,
 ) -> Coverage:
     """Run ``examples`` generated histories (derandomized) and say what they reached.
 
@@ -1025,7 +1093,7 @@ def measure_coverage(
         max_examples=examples, derandomize=True, database=None, deadline=None,
         suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
     )  # fmt: skip
-    @given(history=histories(schema, mix=mix, hooks=hooks))
+    @given(history=histories(schema, mix=mix, hooks=hooks, speed=speed))
     def run(history: History) -> None:
         transactions = [(spec.steps, spec.commit) for spec in history.transactions]
         if differential is not None:

@@ -17,6 +17,7 @@ from pglast.enums import A_Expr_Kind, BoolExprType
 
 from bcastsim.db import Schema
 from bcastsim.db._values import enum_labels
+from bcastsim.strategies._memo import remembered
 
 __all__ = ["Domain", "check_understood", "column_domain", "column_of", "constant_of"]
 
@@ -175,7 +176,11 @@ column_of = _column
 
 
 def column_domain(schema: Schema, table: str, column: str) -> Domain:
-    """The values ``table.column`` accepts as far as its type and simple CHECKs say."""
+    """The values ``table.column`` accepts as far as its type and simple CHECKs say (worked out once per schema)."""
+    return remembered(schema, ("domain", table, column), lambda: _column_domain(schema, table, column))
+
+
+def _column_domain(schema: Schema, table: str, column: str) -> Domain:
     definition = schema.tables[table]
     domains = {c.name: Domain(c.type_name, c.modifiers) for c in definition.columns}
     for check in definition.checks:

@@ -30,6 +30,18 @@ import pglast
 import z3
 
 from bcastsim.db import Schema
+from bcastsim.sqlmodel._z3 import (
+    Operand,
+    Tri,
+    tri_and,
+    tri_compare,
+    tri_distinct,
+    tri_in,
+    tri_is_null,
+    tri_not,
+    tri_or,
+    tri_relation,
+)
 from bcastsim.strategies._checks import Formula, _columns, _formula, row_checks
 from bcastsim.strategies._domains import Domain, column_domain
 
@@ -293,64 +305,47 @@ class _Problem:
         return self._constant(operand[1], column), z3.BoolVal(False)
 
     def _compare(self, op: str, a: Any, b: Any) -> Any:
-        if z3.is_string(a) and op not in ("=", "<>"):
+        if (z3.is_string(a) or z3.is_bool(a)) and op not in ("=", "<>"):
             raise _Unread(op)
-        if z3.is_bool(a) and op not in ("=", "<>"):
-            raise _Unread(op)
-        if z3.is_int(a) and z3.is_real(b):
-            a = z3.ToReal(a)
-        if z3.is_real(a) and z3.is_int(b):
-            b = z3.ToReal(b)
-        table = {"=": a == b, "<>": a != b}
-        if op in table:
-            return table[op]
-        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+        return tri_relation(op, a, b)
 
-    def _true(self, formula: Formula, record: str) -> Any:
+    def _column(self, column: str, record: str) -> Operand:
+        name = ".".join(self._split_name(column, record))
+        return z3.Not(self._null(name)), self._var(name)
+
+    def _tri(self, formula: Formula, record: str) -> Tri:
+        """The formula as SQL judges it (``sqlmodel._z3``: true, false, or neither for NULL)."""
         kind = formula[0]
         if kind == "and":
-            return z3.And(*[self._true(part, record) for part in formula[1]])
+            return tri_and([self._tri(part, record) for part in formula[1]])
         if kind == "or":
-            return z3.Or(*[self._true(part, record) for part in formula[1]])
+            return tri_or([self._tri(part, record) for part in formula[1]])
         if kind == "not":
-            return self._false(formula[1], record)
+            return tri_not(self._tri(formula[1], record))
         if kind == "null":
-            return self._null(".".join(self._split_name(formula[1], record)))
+            return tri_is_null(self._column(formula[1], record))
         if kind == "in":
-            name = ".".join(self._split_name(formula[1], record))
-            column = name.split(".", 1)[1]
-            value = self._var(name)
-            return z3.And(z3.Not(self._null(name)), z3.Or(*[value == self._constant(v, column) for v in formula[2]]))
+            column = self._split_name(formula[1], record)[1]
+            return tri_in(self._column(formula[1], record), [self._constant(v, column) for v in formula[2]])
         if kind == "count":
             names = [".".join(self._split_name(c, record)) for c in formula[1]]
             total = z3.Sum(*[z3.If(self._null(n), 0, 1) for n in names]) if names else z3.IntVal(0)
-            return self._compare(formula[2], total, z3.IntVal(formula[3]))
+            holds = self._compare(formula[2], total, z3.IntVal(formula[3]))
+            return holds, z3.Not(holds)
         op, left, right = formula[1], formula[2], formula[3]
         (a, a_null), (b, b_null) = self._operand(left, record, right), self._operand(right, record, left)
+        sides = (z3.Not(a_null), a), (z3.Not(b_null), b)
         if op in ("distinct", "same"):
-            both = z3.And(a_null, b_null)
-            differ = z3.Or(z3.Xor(a_null, b_null), z3.And(z3.Not(a_null), z3.Not(b_null), a != b))
-            return differ if op == "distinct" else z3.Or(both, z3.And(z3.Not(a_null), z3.Not(b_null), a == b))
-        return z3.And(z3.Not(a_null), z3.Not(b_null), self._compare(op, a, b))
+            differ = tri_distinct(*sides)
+            return differ if op == "distinct" else tri_not(differ)
+        self._compare(op, a, b)  # refuses what the solver does not order
+        return tri_compare(op, *sides)
+
+    def _true(self, formula: Formula, record: str) -> Any:
+        return self._tri(formula, record)[0]
 
     def _false(self, formula: Formula, record: str) -> Any:
-        kind = formula[0]
-        if kind == "and":
-            return z3.Or(*[self._false(part, record) for part in formula[1]])
-        if kind == "or":
-            return z3.And(*[self._false(part, record) for part in formula[1]])
-        if kind == "not":
-            return self._true(formula[1], record)
-        if kind in ("null", "count") or (kind == "cmp" and formula[1] in ("distinct", "same")):
-            return z3.Not(self._true(formula, record))
-        if kind == "in":
-            name = ".".join(self._split_name(formula[1], record))
-            column = name.split(".", 1)[1]
-            value = self._var(name)
-            return z3.And(z3.Not(self._null(name)), *[value != self._constant(v, column) for v in formula[2]])
-        op, left, right = formula[1], formula[2], formula[3]
-        (a, a_null), (b, b_null) = self._operand(left, record, right), self._operand(right, record, left)
-        return z3.And(z3.Not(a_null), z3.Not(b_null), z3.Not(self._compare(op, a, b)))
+        return self._tri(formula, record)[1]
 
     # decisions ------------------------------------------------------------------------------
 

@@ -1,0 +1,307 @@
+"""Fixes as patches: edits of the user's file rendered as a unified diff, and read back as replacements.
+
+A rule that knows the right change builds a :class:`Patch` here: lines replaced, lines inserted, or
+a piece of text within lines replaced. The patch is the unified diff ``patch(1)`` applies; SARIF's
+``fixes`` carry the same change as ``replacements`` (:func:`replacements`). A file that cannot be
+read (a ``git:`` version, standard input) gets no patch. This module knows no rule: it is a leaf.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import attrs
+
+__all__ = [
+    "Hunk",
+    "Patch",
+    "call_close",
+    "edit_span",
+    "hunks",
+    "indentation",
+    "insert_after",
+    "masked",
+    "replace_lines",
+    "replace_span",
+    "replace_text",
+    "source_lines",
+    "statement_at",
+]
+
+
+@attrs.frozen
+class Patch:
+    """A unified diff of one file, with one line saying what it changes."""
+
+    path: str
+    summary: str
+    diff: str
+
+
+@attrs.frozen
+class Hunk:
+    """One change read back from a diff: old lines ``first``..``first + removed - 1`` become ``inserted``.
+
+    ``removed`` is 0 for a pure insertion before line ``first``.
+    """
+
+    first: int
+    removed: int
+    inserted: tuple[str, ...]
+
+
+def source_lines(path: str) -> list[str] | None:
+    """The file's lines, each with its newline (one added to a last line without); None when unreadable."""
+    file = Path(path)
+    if path.startswith(("git:", "<")) or not file.is_file():
+        return None
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+    except (OSError, UnicodeDecodeError):
+        return None
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return lines
+
+
+def _diff(path: str, old: list[str], new: list[str], summary: str) -> Patch | None:
+    if old == new:
+        return None
+    text = "".join(difflib.unified_diff(old, new, fromfile=f"a/{path}", tofile=f"b/{path}", n=2))
+    return Patch(path=path, summary=summary, diff=text)
+
+
+def indentation(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
+
+
+def insert_after(path: str, after_line: int, new_lines: Sequence[str], summary: str) -> Patch | None:
+    """Insert ``new_lines`` after line ``after_line`` (0: at the top) of the file at ``path``."""
+    old = source_lines(path)
+    if old is None or not 0 <= after_line <= len(old):
+        return None
+    new = [*old[:after_line], *(line + "\n" for line in new_lines), *old[after_line:]]
+    return _diff(path, old, new, summary)
+
+
+def replace_lines(path: str, first: int, last: int, new_lines: Sequence[str], summary: str) -> Patch | None:
+    """Replace lines ``first``..``last`` (1-based, inclusive) with ``new_lines``."""
+    old = source_lines(path)
+    if old is None or not 1 <= first <= last <= len(old):
+        return None
+    new = [*old[: first - 1], *(line + "\n" for line in new_lines), *old[last:]]
+    return _diff(path, old, new, summary)
+
+
+def replace_text(
+    path: str,
+    lines: tuple[int, int],
+    pattern: re.Pattern[str],
+    replacement: str | Callable[[re.Match[str]], str],
+    summary: str,
+    *,
+    count: int = 0,
+) -> Patch | None:
+    """Replace matches of ``pattern`` within ``lines`` (first, last; outside ``--`` comments); None if none."""
+    first, last = lines
+    old = source_lines(path)
+    if old is None or not 1 <= first <= last <= len(old):
+        return None
+    new = list(old)
+    done = 0
+    for index in range(first - 1, last):
+        code, dashes, comment = _split_comment(old[index])
+        left = count - done if count else 0
+        changed, made = pattern.subn(replacement, code, count=left)
+        if made:
+            new[index] = changed + dashes + comment
+            done += made
+            if count and done >= count:
+                break
+    return _diff(path, old, new, summary) if done else None
+
+
+def _split_comment(line: str) -> tuple[str, str, str]:
+    """(code, '--', comment) of one line: the ``--`` outside a quoted literal starts the comment."""
+    quoted = False
+    for index, char in enumerate(line):
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and line.startswith("--", index):
+            return line[:index], "--", line[index + 2 :]
+    return line, "", ""
+
+
+_HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def hunks(diff: str) -> tuple[Hunk, ...]:
+    """The changes of a one-file unified diff, each a run of removed and inserted lines, in old-file lines."""
+    found: list[Hunk] = []
+    old_line = 0
+    start: int | None = None
+    removed = 0
+    inserted: list[str] = []
+    in_header = True
+
+    def close() -> None:
+        nonlocal start, removed, inserted
+        if start is not None:
+            found.append(Hunk(first=start, removed=removed, inserted=tuple(inserted)))
+        start, removed, inserted = None, 0, []
+
+    for line in diff.splitlines():
+        header = _HUNK.match(line)
+        if header:
+            close()
+            in_header = False
+            old_line = int(header.group(1))
+            if header.group(2) == "0":
+                old_line += 1  # "-N,0": the insertion goes after line N
+            continue
+        if in_header or line.startswith("\\"):
+            continue  # the file names; "\ No newline at end of file"
+        if line.startswith("-"):
+            if start is None:
+                start = old_line
+            removed += 1
+            old_line += 1
+        elif line.startswith("+"):
+            if start is None:
+                start = old_line
+            inserted.append(line[1:])
+        else:
+            close()
+            old_line += 1
+    close()
+    return tuple(found)
+
+
+def _source_text(path: str) -> str | None:
+    lines = source_lines(path)
+    return None if lines is None else "".join(lines)
+
+
+def statement_at(path: str, line: int) -> tuple[int, int] | None:
+    """Character offsets ``[start, end)`` of the top-level statement whose text starts on ``line``
+    (its leading comments and the closing ``;`` left out); None when the file does not parse."""
+    import pglast
+
+    from bcastsim.sqlmodel import strip_psql
+
+    original = _source_text(path)
+    if original is None:
+        return None
+    # psql's meta-commands are blanked to empty lines: line numbers stay, offsets are mapped back by line.
+    text = strip_psql(original)[0]
+    try:
+        raws = pglast.parse_sql(text)
+    except Exception:  # syntax the catalog reported: no statement to patch
+        return None
+    starts = [0]
+    for line_text in original.split("\n")[:-1]:
+        starts.append(starts[-1] + len(line_text) + 1)
+
+    def mapped(offset: int) -> int:
+        number = text.count("\n", 0, offset)
+        return starts[number] + offset - (text.rfind("\n", 0, offset) + 1)
+
+    for raw in raws:
+        # pglast gives character offsets into the text (libpg_query's byte offsets, converted).
+        start = raw.stmt_location or 0
+        end = start + (raw.stmt_len or (len(text) - start))
+        while start < end:
+            if text[start] in " \t\r\n;":
+                start += 1
+            elif text.startswith("--", start):
+                start = text.find("\n", start, end) + 1 or end
+            else:
+                break
+        if text.count("\n", 0, start) + 1 <= line <= text.count("\n", 0, end) + 1:
+            return mapped(start), mapped(end)
+    return None
+
+
+def replace_span(path: str, start: int, end: int, new_text: str, summary: str) -> Patch | None:
+    """Replace the characters ``[start, end)`` of the file at ``path`` with ``new_text``."""
+    return edit_span(path, [(start, end, new_text)], summary)
+
+
+def call_close(path: str, line: int, function: str) -> int | None:
+    """The offset of the ``)`` closing the first call of ``function`` that starts on ``line``.
+
+    Quoted literals, quoted identifiers and ``--`` comments inside the call are skipped over.
+    """
+    text = _source_text(path)
+    if text is None:
+        return None
+    lines = text.splitlines(keepends=True)
+    if not 1 <= line <= len(lines):
+        return None
+    line_start = sum(len(item) for item in lines[: line - 1])
+    call = re.compile(re.escape(function) + r"\s*\(", re.IGNORECASE)
+    found = call.search(text, line_start, line_start + len(lines[line - 1]))
+    if found is None:
+        return None
+    depth = 0
+    index = found.end() - 1
+    while index < len(text):
+        char = text[index]
+        if char in "'\"":
+            closing = text.find(char, index + 1)
+            if closing < 0:
+                return None
+            index = closing + 1
+            continue
+        if text.startswith("--", index):
+            index = text.find("\n", index)
+            if index < 0:
+                return None
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    return None
+
+
+def masked(text: str) -> str:
+    """``text`` with ``--`` comments, quoted literals and quoted identifiers blanked (same length), so a
+    keyword search finds only code."""
+    out = list(text)
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if text.startswith("--", index):
+            end = text.find("\n", index)
+            end = len(text) if end < 0 else end
+        elif char in "'\"":
+            end = text.find(char, index + 1)
+            end = len(text) if end < 0 else end + 1
+        else:
+            index += 1
+            continue
+        for position in range(index, end):
+            if out[position] != "\n":
+                out[position] = " "
+        index = end
+    return "".join(out)
+
+
+def edit_span(path: str, edits: Sequence[tuple[int, int, str]], summary: str) -> Patch | None:
+    """Apply ``(start, end, new_text)`` edits (character offsets, not overlapping) to the file at ``path``."""
+    text = _source_text(path)
+    if text is None:
+        return None
+    new = text
+    for start, end, replacement in sorted(edits, reverse=True):
+        if not 0 <= start <= end <= len(text):
+            return None
+        new = new[:start] + replacement + new[end:]
+    return _diff(path, text.splitlines(keepends=True), new.splitlines(keepends=True), summary)
