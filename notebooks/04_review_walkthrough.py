@@ -48,8 +48,8 @@ from IPython.display import HTML, display
 
 from bcastsim._resources import builtin_sql_dir
 from bcastsim.pg import EphemeralPostgres
+from bcastsim.db import load_schema
 from bcastsim.review import generate_workload, render, review
-from bcastsim.sqlmodel import load_catalog
 
 # %% tags=["parameters"]
 # Parameters: papermill (or any notebook runner) injects new values after this cell (docs/notebooks.md).
@@ -172,10 +172,11 @@ for rule, n in Counter(e.finding.rule for e in fixed).most_common():
 # ## What the database really sends
 #
 # The `pg-*` entries come from PostgreSQL itself: both versions are loaded into fresh databases of a
-# throwaway server and run the same deterministic workload (rows for every table in foreign-key order,
-# then updates of each column and deletes, one transaction each), and what each version sends is
-# paired by message type and destination. A transaction that fails in both versions alike is not a
-# difference and reports nothing; one that fails in only one of them is `pg-write-failed`.
+# throwaway server and run the same writes: histories drawn by `bcastsim.strategies` (the generator of
+# the property tests) on each version's schema with the seed, each run on both versions from empty
+# tables. What each version sends is paired by message type and destination and counted against the
+# notify site that sent it. A transaction that fails in both versions alike is not a difference and
+# reports nothing; one that fails in only one of them is `pg-write-failed`.
 
 # %%
 observed = [e for e in report.entries if e.finding.rule.startswith("pg-")]
@@ -188,20 +189,22 @@ display(table(observed))
 
 # %%
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-old_catalog = load_catalog([*SCHEMA, OLD])
-new_catalog = load_catalog([*SCHEMA, NEW])
-workload = generate_workload(old_catalog, seed=SEED,
-                             also_triggered=sorted({t.table for t in new_catalog.triggers.values()}))
-print(f"workload: {len(workload.transactions)} transactions, e.g.\n  " + "\n  ".join(
-    "; ".join(steps)[:160] for steps in workload.transactions[:3]))
+workload = generate_workload(load_schema([*SCHEMA, OLD]), load_schema([*SCHEMA, NEW]), seed=SEED)
+print(f"workload: {workload.histories} histories, {len(workload.transactions)} transactions, e.g.\n  "
+      + "\n  ".join("; ".join(t.old)[:160] for t in workload.transactions[:3]))
 
 traffic: dict[str, Counter] = {}
 examples: dict[str, dict] = {}
 with EphemeralPostgres.start() as server:
     print("PostgreSQL", server.version)
     for label, files in (("old", [*SCHEMA, OLD]), ("new", [*SCHEMA, NEW])):
+        results = []
         with server.create_database(files=files) as db:
-            results = db.run_history([list(steps) for steps in workload.transactions])
+            for number, transaction in enumerate(workload.transactions):
+                if number == 0 or transaction.history != workload.transactions[number - 1].history:
+                    db.reset()  # each history starts from empty tables, as in the review
+                steps = transaction.old if label == "old" else transaction.new
+                results.append(db.run_transaction(list(steps), commit=transaction.commit))
         counter: Counter = Counter()
         for result in results:
             for n in result.notifications:

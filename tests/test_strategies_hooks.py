@@ -58,6 +58,8 @@ _HOOKS = Hooks(
 )
 
 
+# The hooks exclude scores, so its UPDATE sites cannot fire: leaving them unfired is what this pins.
+@pytest.mark.bcastsim_allow_vacuous
 @QUICK
 @given(history=histories(SCHEMA, mix=CLEAN, hooks=_HOOKS))
 def test_hooks_shape_every_history(history: History) -> None:

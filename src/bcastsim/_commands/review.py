@@ -11,6 +11,7 @@ from bcastsim._commands._review_common import (
     emit,
     schema_paths,
 )
+from bcastsim._errors import InputError
 
 __all__ = ["HELP", "configure", "run"]
 
@@ -27,9 +28,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pg",
         action="store_true",
-        help="also run both versions in a throwaway PostgreSQL on a generated workload and diff what they send",
+        help="also run both versions in a throwaway PostgreSQL on histories drawn by bcastsim.strategies and diff "
+        "what they send",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the --pg workload (default 0)")
+    # review._pgdiff.DEFAULT_EXAMPLES, written out so that --help does not import the review.
+    parser.add_argument(
+        "--examples", type=int, default=20, metavar="N",
+        help="--pg: histories drawn on each version's schema (default 20)",
+    )  # fmt: skip
     parser.add_argument(
         "--pg-budget",
         type=_budget,
@@ -65,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
         from bcastsim._extras import require
 
         require("psycopg", "postgres", "review --pg")
+        require("hypothesis", "postgres", "review --pg")
+        if not 1 <= args.examples <= 10_000:
+            raise InputError(f"--examples {args.examples} is out of range", fix="give a number from 1 to 10000")
     budget = {} if args.pg_budget is None else {"pg_time_limit_s": args.pg_budget}
-    report = review(args.old, args.new, config=config, schema=schema, pg=args.pg, seed=args.seed, **budget)
+    report = review(
+        args.old, args.new, config=config, schema=schema, pg=args.pg, seed=args.seed, examples=args.examples,
+        **budget,
+    )  # fmt: skip
     return emit(report, args, config)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bcastsim.review._config import ReviewConfig, find_config, find_pyproject, load_config
     from bcastsim.review._diff import DIFF_RULES, Version, diff_catalogs, expand_sql_paths, materialize
-    from bcastsim.review._pgdiff import PG_RULES, Workload, generate_workload, pg_diff
+    from bcastsim.review._pgdiff import PG_RULES, PgCounts, Workload, generate_workload, pg_diff, pg_review
     from bcastsim.review._report import FORMATS, Entry, Report, RuleInfo, render
     from bcastsim.review._rules import RULES, Rule, RuleContext, run_rules
     from bcastsim.review._run import all_rules, check, config_for, review
@@ -31,6 +31,7 @@ __all__ = [
     "PG_RULES",
     "RULES",
     "Entry",
+    "PgCounts",
     "Report",
     "ReviewConfig",
     "Rule",
@@ -51,6 +52,7 @@ __all__ = [
     "load_config",
     "materialize",
     "pg_diff",
+    "pg_review",
     "read_suppressions",
     "render",
     "review",
@@ -64,6 +66,7 @@ _HOME = {
     "Entry": "bcastsim.review._report",
     "FORMATS": "bcastsim.review._report",
     "PG_RULES": "bcastsim.review._pgdiff",
+    "PgCounts": "bcastsim.review._pgdiff",
     "RULES": "bcastsim.review._rules",
     "Report": "bcastsim.review._report",
     "ReviewConfig": "bcastsim.review._config",
@@ -85,6 +88,7 @@ _HOME = {
     "load_config": "bcastsim.review._config",
     "materialize": "bcastsim.review._diff",
     "pg_diff": "bcastsim.review._pgdiff",
+    "pg_review": "bcastsim.review._pgdiff",
     "read_suppressions": "bcastsim.review._suppress",
     "render": "bcastsim.review._report",
     "review": "bcastsim.review._run",

@@ -18,6 +18,7 @@ is an input error with the nearest known key as a suggestion::
     restricted-tables = ["grades"]         # tables whose rows only some roles may read (default: none)
     hot-tables = ["orders"]                # tables written in bursts by many users at once (default: none)
     migrations = "goose"                   # force a migration convention (default: detected)
+    seed-rows = ["db/seed.toml"]           # rows every `review --pg` history starts with (TOML or SQL)
     severity = { "timestamp-semantics" = "note" }                # per-rule override
 
     [tool.bcastsim.sql-limits]             # bounds on each SQL file read (defaults shown)
@@ -111,6 +112,7 @@ _LIST_KEYS = {
 CONFIG_KEYS: tuple[str, ...] = (
     "schema",
     "paths",
+    "seed-rows",
     "fail-on",
     "transport",
     "migrations",
@@ -144,6 +146,8 @@ class ReviewConfig:
     severity: Mapping[str, Severity] = attrs.field(factory=dict)
     schema: tuple[Path, ...] = ()
     paths: tuple[Path, ...] = ()
+    #: seed rows (``load_seed_rows`` files) every ``review --pg`` history starts with
+    seed_rows: tuple[Path, ...] = ()
     fail_on: str = "error"
     source: str | None = None
     #: channel glob → consumer ("supabase" or "listen"), in the order written
@@ -293,6 +297,7 @@ def load_config(pyproject: Path | None, known_rules: Iterable[str]) -> ReviewCon
         kwargs[key.replace("-", "_")] = value
     kwargs["schema"] = _relative_paths(table, "schema", pyproject)
     kwargs["paths"] = _relative_paths(table, "paths", pyproject)
+    kwargs["seed_rows"] = _relative_paths(table, "seed-rows", pyproject)
 
     migrations = table.get("migrations")
     if migrations is not None:

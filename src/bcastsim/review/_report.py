@@ -33,6 +33,7 @@ __all__ = [
     "checkout_path",
     "docs_url",
     "help_uri",
+    "pg_lines",
     "render",
 ]
 
@@ -143,6 +144,8 @@ class Report:
     version: str = "0"
     fail_on: str = "error"
     config: str | None = None
+    # ``review --pg``: what ran and was compared in PostgreSQL (``PgCounts.to_json()``), else None.
+    pg: Mapping[str, Any] | None = None
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -178,11 +181,36 @@ class Report:
             summary["introduced"] = states.get("introduced", 0)
             summary["fixed"] = states.get("fixed", 0)
             summary["changes"] = states.get("changed", 0)
+        if self.pg is not None:
+            summary["pg"] = dict(self.pg)
         return summary
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def pg_lines(pg: Mapping[str, Any]) -> list[str]:
+    """``review --pg``'s counts as text: the totals, then one line per notify site and the sites never compared."""
+    committed = pg["committed"]
+    lines = [
+        f"PostgreSQL (seed {pg['seed']}): {pg['histories']} histor{'y' if pg['histories'] == 1 else 'ies'}"
+        f" drawn by {pg['workload']}, {_plural(pg['transactions'], 'transaction')};"
+        f" committed: {committed['old']} old, {committed['new']} new, {committed['both']} in both"
+        f" ({pg['transactions_compared']} compared: from the same rows in both);"
+        f" {_plural(pg['messages_compared'], 'message')} compared, {pg['differences']} of them differing"
+    ]
+    for site in pg["sites"]:
+        changed = ", changed" if site["changed"] else ""
+        lines.append(
+            f"  {site['version']} {site['site']} ({site['transport']} '{site['channel']}'{changed}):"
+            f" {site['sent']} sent, {site['compared']} compared, {site['differences']} differing"
+        )
+    for site in pg["sites"]:
+        if site["compared"] == 0:
+            lines.append(f"  not compared: {site['version']} {site['site']}: {site['status']}")
+    lines += [f"  schema: {note}" for note in pg["schema_notes"]]
+    return lines
 
 
 def render_text(report: Report, *, verbose: bool = False) -> str:
@@ -223,6 +251,8 @@ def render_text(report: Report, *, verbose: bool = False) -> str:
         tail += f" ({', '.join(hidden)})"
     if report.command == "review":
         tail += f"; {summary['introduced']} introduced, {summary['fixed']} fixed, {summary['changes']} changes"
+    if report.pg is not None:
+        lines += ([""] if lines else []) + pg_lines(report.pg)
     if lines:
         lines.append("")
     if report.config:
@@ -434,8 +464,13 @@ def render_sarif(report: Report) -> str:
         "results": results,
         "columnKind": "unicodeCodePoints",
     }
+    run_properties: dict[str, Any] = {}
     if report.config:
-        run["properties"] = {"config": report.config}
+        run_properties["config"] = report.config
+    if report.pg is not None:
+        run_properties["pg"] = dict(report.pg)
+    if run_properties:
+        run["properties"] = run_properties
     document = {"$schema": SARIF_SCHEMA_URI, "version": "2.1.0", "runs": [run]}
     return json.dumps(document, indent=2) + "\n"
 
@@ -486,6 +521,10 @@ def render_github(report: Report) -> str:
             "per step); all findings are listed below and in the Markdown summary (--format markdown)"
         )
         lines.extend(_plain_line(entry) for entry in overflow)
+    if report.pg is not None:
+        headline, *rest = pg_lines(report.pg)
+        lines.append(f"::notice title={_escape_property('bcastsim review --pg')}::{_escape_data(headline)}")
+        lines.extend(line.strip() for line in rest)
     lines.append(
         f"bcastsim {report.command}: {_plural(summary['errors'], 'error')}, "
         f"{_plural(summary['warnings'], 'warning')}, {_plural(summary['notes'], 'note')}"
@@ -522,6 +561,9 @@ def render_markdown(report: Report) -> str:
         + (f" {summary['introduced']} | {summary['fixed']} | {summary['changes']} |" if review_columns else ""),
         "",
     ]
+    if report.pg is not None:
+        headline, *rest = pg_lines(report.pg)
+        lines += [headline, ""] + [f"- {_md_cell(line.strip())}" for line in rest] + ([""] if rest else [])
     if report.entries:
         with_state = report.command == "review"
         lines.append("| severity | rule | where | " + ("state | " if with_state else "") + "message |")

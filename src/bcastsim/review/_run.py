@@ -15,7 +15,7 @@ from bcastsim._reaping import reaped_directory
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig, find_pyproject, load_config
 from bcastsim.review._diff import DIFF_RULES, Version, diff_catalogs, expand_sql_paths, load_version, materialize
-from bcastsim.review._pgdiff import PG_RULES, TIME_LIMIT_S, pg_diff
+from bcastsim.review._pgdiff import DEFAULT_EXAMPLES, PG_RULES, TIME_LIMIT_S, pg_review
 from bcastsim.review._report import Entry, Report, RuleInfo, checkout_path
 from bcastsim.review._rules import RULES, run_rules
 from bcastsim.review._suppress import (
@@ -193,13 +193,16 @@ def review(
     schema: Sequence[str | Path] = (),
     pg: bool = False,
     seed: int = 0,
+    examples: int = DEFAULT_EXAMPLES,
     cwd: Path | None = None,
     server: EphemeralPostgres | None = None,
     pg_time_limit_s: float = TIME_LIMIT_S,
 ) -> Report:
     """Diff the contracts of ``old`` and ``new`` and report what ``new`` introduces or fixes.
 
-    ``pg_time_limit_s`` bounds everything ``--pg`` runs (default ten minutes).
+    With ``pg``, both versions also run ``examples`` generated histories per version (``seed``)
+    in PostgreSQL; the report carries what was compared (:attr:`Report.pg`). ``pg_time_limit_s``
+    bounds everything ``--pg`` runs (default ten minutes).
     """
     config = config or ReviewConfig()
     schema_files = expand_sql_paths([Path(p) for p in schema])
@@ -218,23 +221,26 @@ def review(
         suppressions = read_suppressions([*schema_files, *new_version.files], all_rules())
         new_rules, dropped, used = apply_suppressions(run_rules(new_catalog, config), suppressions)
         observed = diff_catalogs(old_catalog, new_catalog, old_version, new_version, config)
+        pg_counts = None
         if pg:
-            also = sorted({t.table for t in new_catalog.triggers.values()})
+            outcome = pg_review(
+                [*schema_files, *old_version.files],
+                [*schema_files, *new_version.files],
+                seed=seed,
+                examples=examples,
+                new_label=new,
+                server=server,
+                time_limit_s=pg_time_limit_s,
+                seed_rows=config.seed_rows,
+                show=(lambda p: old_version.display(p) or p, lambda p: new_version.display(p) or p),
+            )
             observed += [
                 _located(f, ((new_catalog, new_version), (old_catalog, old_version)))
-                for f in pg_diff(
-                    [*schema_files, *old_version.files],
-                    [*schema_files, *new_version.files],
-                    old_catalog,
-                    seed=seed,
-                    new_label=new,
-                    also_triggered=also,
-                    server=server,
-                    time_limit_s=pg_time_limit_s,
-                )
+                for f in outcome.findings
                 # The reviewed repository's configuration cannot turn off what its SQL tried on the machine.
                 if config.rule_enabled(f.rule) or f.rule in UNSUPPRESSIBLE
             ]
+            pg_counts = outcome.counts.to_json() if outcome.counts is not None else None
         keys = {shown: file for file, shown in new_version.shown.items()}
         changes, dropped_changes, used_by_changes = apply_suppressions(observed, suppressions, keys)
         notes = _suppression_notes(suppressions, [*used, *used_by_changes], config)
@@ -257,4 +263,5 @@ def review(
         rules=all_rules(),
         suppressed=suppressed,
         version=__version__,
+        pg=pg_counts,
     )

@@ -296,6 +296,8 @@ def _valid_values(domain: Domain) -> st.SearchStrategy[Any]:
         if kind == "varchar" and domain.modifiers:
             limit = domain.modifiers[0] if limit is None else min(limit, domain.modifiers[0])
         top = 12 if limit is None else min(limit, 12)
+        # A CHECK such as length(label) > 40 needs longer text than the usual dozen characters.
+        top = max(top, domain.min_length if limit is None else min(domain.min_length, limit))
         low = min(domain.min_length, top)
         alphabet = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
         strategy = _weighted(
