@@ -47,8 +47,8 @@ import numpy as np
 from IPython.display import HTML, display
 
 from bcastsim._resources import builtin_sql_dir
-from bcastsim.pg import EphemeralPostgres
 from bcastsim.db import load_schema
+from bcastsim.pg import EphemeralPostgres
 from bcastsim.review import generate_workload, render, review
 
 # %% tags=["parameters"]

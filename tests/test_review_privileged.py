@@ -10,8 +10,9 @@ import pytest
 
 from _corpus import corpus_root
 from bcastsim.cli import main
+from bcastsim.findings import Severity
 from bcastsim.pg import UNTRUSTED_ROLE, EphemeralPostgres
-from bcastsim.review import check, review
+from bcastsim.review import ReviewConfig, check, review
 from bcastsim.review._danger import PRIVILEGE_RULE_IDS
 from bcastsim.sqlmodel import PRIVILEGED_KINDS, load_catalog
 
@@ -76,6 +77,19 @@ def test_a_comment_in_the_reviewed_files_cannot_suppress_it(tmp_path: Path) -> N
     assert notes
     assert all("cannot be suppressed" in note for note in notes)
     assert report.exit_status == 1
+
+
+def test_the_reviewed_configuration_cannot_turn_it_off_or_lower_it() -> None:
+    """disable, an enable list without it and a lower severity leave each privilege rule an error."""
+    path = RULE_FIXTURES / "copy-program.unsafe.sql"
+    for config in (
+        ReviewConfig(disable=frozenset(KINDS)),
+        ReviewConfig(enable=frozenset({"exception-swallowed"})),
+        ReviewConfig(severity={kind: Severity.NOTE for kind in KINDS}),
+    ):
+        found = [e.finding for e in check([path], config=config).entries if e.finding.rule == "copy-program"]
+        assert found, config
+        assert {f.severity for f in found} == {Severity.ERROR}, config
 
 
 def test_review_reports_what_the_new_version_adds(tmp_path: Path) -> None:

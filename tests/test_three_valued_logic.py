@@ -1,4 +1,4 @@
-"""The one encoding of SQL's three-valued logic (sqlmodel._z3) that the analysis and the generator share."""
+"""The one encoding of SQL's three-valued logic (bcastsim._sqllogic) that the analysis and the generator share."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 import z3
 
-from bcastsim.review import _logic
-from bcastsim.sqlmodel import _z3
-from bcastsim.sqlmodel._z3 import (
+from bcastsim import _sqllogic as _z3
+from bcastsim._sqllogic import (
     Tri,
     tri_and,
     tri_bool_test,
@@ -21,6 +20,7 @@ from bcastsim.sqlmodel._z3 import (
     tri_not,
     tri_or,
 )
+from bcastsim.review import _logic
 from bcastsim.strategies import _solver
 
 
@@ -73,7 +73,7 @@ def test_an_integer_meets_a_real_as_a_real() -> None:
 
 
 def test_the_analysis_and_the_generator_build_on_the_same_rules() -> None:
-    """review._logic and strategies._solver take their three-valued rules from sqlmodel._z3, not a copy."""
+    """review._logic and strategies._solver take their three-valued rules from bcastsim._sqllogic, not a copy."""
     for name in ("tri_and", "tri_or", "tri_not", "tri_compare", "tri_distinct", "tri_is_null"):
         shared = getattr(_z3, name)
         assert getattr(_logic, name) is shared

@@ -46,6 +46,7 @@ import attrs
 from bcastsim._errors import InputError
 from bcastsim._toml import line_of, read_toml
 from bcastsim.findings import Severity
+from bcastsim.review._danger import UNSUPPRESSIBLE
 
 if TYPE_CHECKING:
     from bcastsim.sqlmodel import SqlLimits
@@ -156,9 +157,17 @@ class ReviewConfig:
     sql_limits: SqlLimits | None = None
 
     def rule_enabled(self, rule_id: str) -> bool:
+        if rule_id in UNSUPPRESSIBLE:
+            return True
         if rule_id in self.disable:
             return False
         return not self.enable or rule_id in self.enable
+
+    def severity_of(self, rule_id: str, default: Severity) -> Severity:
+        """The configured severity of a rule; a privilege or containment rule keeps its own."""
+        if rule_id in UNSUPPRESSIBLE:
+            return default
+        return self.severity.get(rule_id, default)
 
     def is_sensitive_column(self, table: str, column: str) -> bool:
         return _match_any(f"{table}.{column}", self.sensitive_columns)

@@ -17,7 +17,7 @@ from bcastsim.findings import Finding, Severity
 if TYPE_CHECKING:
     from bcastsim.review._rules import Rule, RuleContext
 
-__all__ = ["PRIVILEGE_RULE_IDS", "privilege_rules"]
+__all__ = ["PRIVILEGE_RULE_IDS", "UNSUPPRESSIBLE", "privilege_rules"]
 
 _ESCALATION = "on a stranger's pull request this is an escalation attempt"
 
@@ -86,6 +86,13 @@ _RULES: dict[str, tuple[str, str, str, str]] = {
 }
 
 PRIVILEGE_RULE_IDS: frozenset[str] = frozenset(_RULES)
+# Privilege and containment findings (these rules and --pg's): the reviewed files are a pull request's, so
+# neither a comment in them nor the configuration beside them (``disable``, ``enable``, ``severity``) may
+# hide its own COPY … PROGRAM, the flood or endless loop that stopped the comparison, or the SQL that broke
+# the review's sessions.
+UNSUPPRESSIBLE: frozenset[str] = frozenset(
+    {"pg-needs-superuser", "pg-inconclusive", "pg-load-failed", *PRIVILEGE_RULE_IDS}
+)
 
 
 def _check(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:

@@ -754,6 +754,6 @@ def diff_catalogs(
     for finding in findings:
         if not config.rule_enabled(finding.rule):
             continue
-        severity = config.severity.get(finding.rule, finding.severity)
+        severity = config.severity_of(finding.rule, finding.severity)
         result.append(attrs.evolve(finding, severity=severity))
     return result

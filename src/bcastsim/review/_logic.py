@@ -29,8 +29,7 @@ from pglast import ast
 from pglast.enums import A_Expr_Kind, BoolExprType, BoolTestType, NullTestType
 from pglast.stream import RawStream
 
-from bcastsim.sqlmodel import tg_op_truth
-from bcastsim.sqlmodel._z3 import (
+from bcastsim._sqllogic import (
     tri_and,
     tri_bool_test,
     tri_boolean,
@@ -41,6 +40,7 @@ from bcastsim.sqlmodel._z3 import (
     tri_not,
     tri_or,
 )
+from bcastsim.sqlmodel import tg_op_truth
 
 __all__ = ["Witness", "absent_read_matters", "equivalent", "escape"]
 

@@ -223,9 +223,7 @@ class Rule:
         example: str | None = None,
     ) -> Finding:
         """A finding with a patch (its summary is the fix), or else an explanation (the rule's by default)."""
-        chosen = severity or self.severity
-        if self.id in ctx.config.severity:
-            chosen = ctx.config.severity[self.id]
+        chosen = ctx.config.severity_of(self.id, severity or self.severity)
         return Finding(
             rule=self.id,
             severity=chosen,

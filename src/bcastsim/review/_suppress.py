@@ -23,7 +23,7 @@ import attrs
 from bcastsim._errors import InputError
 from bcastsim._resources import display_path
 from bcastsim.findings import Finding, Severity
-from bcastsim.review._danger import PRIVILEGE_RULE_IDS
+from bcastsim.review._danger import UNSUPPRESSIBLE
 from bcastsim.review._fixes import Patch, replace_lines, source_lines
 
 __all__ = [
@@ -209,12 +209,6 @@ def read_suppressions(paths: Iterable[Path], known_rules: Iterable[str]) -> Supp
             statements[key] = statement_spans(text)
             comment_lines[key] = frozenset(n for n, line in enumerate(lines, start=1) if line.lstrip().startswith("--"))
     return Suppressions(tuple(comments), statements, frozenset(known_rules), comment_lines)
-
-
-# Privilege and containment findings (of --pg, and the rules of review/_danger.py): a pull request could
-# otherwise hide its own COPY … PROGRAM, the flood or the endless loop that stopped the comparison, or the
-# SQL that broke the review's sessions.
-UNSUPPRESSIBLE = frozenset({"pg-needs-superuser", "pg-inconclusive", "pg-load-failed", *PRIVILEGE_RULE_IDS})
 
 
 def apply_suppressions(

@@ -29,8 +29,7 @@ import attrs
 import pglast
 import z3
 
-from bcastsim.db import Schema
-from bcastsim.sqlmodel._z3 import (
+from bcastsim._sqllogic import (
     Operand,
     Tri,
     tri_and,
@@ -42,6 +41,7 @@ from bcastsim.sqlmodel._z3 import (
     tri_or,
     tri_relation,
 )
+from bcastsim.db import Schema
 from bcastsim.strategies._checks import Formula, _columns, _formula, row_checks
 from bcastsim.strategies._domains import Domain, column_domain
 
