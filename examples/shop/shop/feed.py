@@ -68,7 +68,7 @@ class OrderFeed:
                 topic.channel = None
                 self._retry(topic)
 
-        channel.on("broadcast", "*", dispatch)
+        channel.on_broadcast("*", dispatch)
         topic.channel = channel
         channel.subscribe(status)
 
