@@ -198,6 +198,17 @@ def test_an_observed_message_is_placed_at_the_call_that_sent_it(server: Ephemera
     assert {(f.path, f.line) for f in moved} == {(str(pair / "new.sql"), _line_of(pair / "new.sql", "realtime.send("))}
 
 
+def test_pg_findings_advise_by_explanation_never_as_an_unpatched_fix(
+    server: EphemeralPostgres, tmp_path: Path, outside: Path
+) -> None:
+    """A --pg finding carries no patch, so its advice is an explanation and never labelled a fix."""
+    new = _new_version(tmp_path, "trigger_runs_program.sql", OUTSIDE=str(outside))
+    refused, _ = _findings(new, server, "pg-needs-superuser")
+    moved, _ = _findings(REVIEW / "diff" / "channel-renamed" / "new.sql", server, "pg-destination-changed")
+    assert refused and moved
+    assert all(f.fix is None and f.patch is None and f.explanation for f in (*refused, *moved))
+
+
 def test_the_reviewed_configuration_cannot_disable_a_containment_finding(
     server: EphemeralPostgres, tmp_path: Path, outside: Path
 ) -> None:

@@ -95,7 +95,7 @@ def cut_findings(
                 f"the workload was cut in {label}: {len(cut)} of {len(results)} transactions hit a bound of "
                 f"the review: {shown}{more}; what was not captured was not compared"
             ),
-            fix="raise no flood of notifications or warnings and no endless statement in a trigger; "
+            explanation="raise no flood of notifications or warnings and no endless statement in a trigger; "
             "the first cut transaction is the example",
             why=info.why,
             example=f"transaction {index}: " + "; ".join(transactions[index]),
@@ -278,7 +278,7 @@ def swallowed_refusals(database: Database, info: RuleInfo, label: str) -> list[F
                     ),
                     function=name,
                     line=line,
-                    fix=info.fix,
+                    explanation=info.fix,
                     why=info.why,
                     example=" ".join(query.split())[:300],
                 )

@@ -792,7 +792,7 @@ def _finding(rule: str, message: str, error: BaseException | None = None) -> Fin
     site = load_site(error) if error is not None else None
     path, line = site if site is not None else (None, None)
     return Finding(
-        rule=info.id, severity=info.severity, message=message, fix=info.fix, why=info.why, path=path, line=line
+        rule=info.id, severity=info.severity, message=message, explanation=info.fix, why=info.why, path=path, line=line
     )
 
 
@@ -1299,7 +1299,7 @@ def pg_review(
             severity=info.severity,
             message=f"{first.message} (seen in {len(seen_in[observed])} of {total} transactions, seed {seed})",
             channel=first.channel,
-            fix=info.fix,
+            explanation=info.fix,
             why=info.why,
             example=first.example,
         )
@@ -1331,7 +1331,7 @@ def _inconclusive(
             rule="pg-inconclusive",
             severity=info.severity,
             message=f"nothing compared: {figures}, and those sent 0 messages{common}",
-            fix=info.fix,
+            explanation=info.fix,
             why=info.why,
         )
         return
@@ -1348,6 +1348,6 @@ def _inconclusive(
                 line=site.line,
                 function=site.function,
                 channel=site.channel,
-                fix=info.fix,
+                explanation=info.fix,
                 why=info.why,
             )
