@@ -15,9 +15,22 @@ _SQL_LOAD_ORDER = ("schema.sql", "realtime.sql", "broadcast_triggers.sql")
 
 
 def _first_existing(*candidates: Path) -> Path:
+    unreadable: list[Path] = []
     for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
+        try:
+            if candidate.is_dir():
+                return candidate
+        except PermissionError:
+            # A run as another user than the installation's owner: a usage problem, not a bug.
+            unreadable.append(candidate)
+    if unreadable:
+        from bcastsim._errors import InputError
+
+        raise InputError(
+            "bcastsim's own data is not readable by this user",
+            path=unreadable[0],
+            fix="install bcastsim where this user may read it, or run as the user who installed it",
+        )
     raise FileNotFoundError(f"none of {', '.join(map(str, candidates))} exists")
 
 
