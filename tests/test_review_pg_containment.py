@@ -205,7 +205,8 @@ def test_pg_findings_advise_by_explanation_never_as_an_unpatched_fix(
     new = _new_version(tmp_path, "trigger_runs_program.sql", OUTSIDE=str(outside))
     refused, _ = _findings(new, server, "pg-needs-superuser")
     moved, _ = _findings(REVIEW / "diff" / "channel-renamed" / "new.sql", server, "pg-destination-changed")
-    assert refused and moved
+    assert refused
+    assert moved
     assert all(f.fix is None and f.patch is None and f.explanation for f in (*refused, *moved))
 
 
