@@ -36,7 +36,9 @@ def test_calibration_writes_a_cost_model_the_simulator_reads(tmp_path: Path) -> 
     assert model.poll_base_ms == pytest.approx(costs["poll_base_ms"], abs=1e-5)
     assert model.change_decode_ms == pytest.approx(costs["change_decode_ms"], abs=1e-5)
     assert model.wal_read_ms_per_mb == pytest.approx(costs["wal_read_ms_per_mb"], abs=1e-5)
-    assert costs["measured_poll_empty_rereading_ms"] > costs["measured_poll_empty_after_checkpoint_ms"]
+    # What the re-read poll re-reads is bytes of WAL, not a time: comparing its time with the empty poll's
+    # would be a timed assertion, at the mercy of the machine's load.
+    assert costs["measured_poll_empty_rereading_mb"] > 0
     assert "not measured" not in text
     # The decoder is named: wal2json where the server has it, else test_decoding with the reason it stands in.
     assert f'decoder = "{notes["decoder"]}"' in text
