@@ -13,7 +13,15 @@ from typing import Any
 
 import attrs
 
-from bcastsim.sqlmodel import ALL_OPERATIONS, RowRead, build_cfg, function_root, parse_condition, tg_op_truth
+from bcastsim.sqlmodel import (
+    ALL_OPERATIONS,
+    RowRead,
+    build_cfg,
+    first_lineno,
+    function_root,
+    parse_condition,
+    tg_op_truth,
+)
 
 __all__ = [
     "ALL_OPS",
@@ -153,8 +161,8 @@ def exception_handlers(plpgsql: Any) -> list[Handler]:
                         if isinstance(cond, Mapping)
                     )
                     levels = tuple(raises(clause.get("action")))
-                    first_line = _first_lineno(clause.get("action"))
-                    block_first = _first_lineno(stmt.get("body")) or int(stmt.get("lineno", 0) or 0)
+                    first_line = first_lineno(clause.get("action"))
+                    block_first = first_lineno(stmt.get("body")) or int(stmt.get("lineno", 0) or 0)
                     handlers.append(
                         Handler(
                             lineno=first_line or int(stmt.get("lineno", 0) or 0),
@@ -191,13 +199,3 @@ def _inserts(body: Any) -> bool:
     if isinstance(body, list):
         return any(_inserts(item) for item in body)
     return False
-
-
-def _first_lineno(body: Any) -> int | None:
-    if isinstance(body, list):
-        for item in body:
-            if isinstance(item, Mapping):
-                for stmt in item.values():
-                    if isinstance(stmt, Mapping) and stmt.get("lineno"):
-                        return int(stmt["lineno"])
-    return None

@@ -42,6 +42,7 @@ __all__ = [
     "RowRead",
     "build_cfg",
     "expression_reads",
+    "first_lineno",
     "function_root",
     "graphs_kept",
     "operations_where",
@@ -50,6 +51,18 @@ __all__ = [
 ]
 
 ALL_OPERATIONS: frozenset[str] = frozenset({"INSERT", "UPDATE", "DELETE", "TRUNCATE"})
+
+
+def first_lineno(body: Any) -> int | None:
+    """The line of the first statement of a PL/pgSQL statement list (pglast's JSON), if it has one."""
+    if isinstance(body, list):
+        for item in body:
+            if isinstance(item, Mapping):
+                for stmt in item.values():
+                    if isinstance(stmt, Mapping) and stmt.get("lineno"):
+                        return int(stmt["lineno"])
+    return None
+
 
 # PL/pgSQL elog levels as parse_plpgsql reports them (utils/elog.h): ERROR and above end the path.
 _ELOG_ERROR = 21

@@ -19,6 +19,7 @@ from pglast import ast
 from pglast.enums import VariableSetKind
 from pglast.stream import RawStream
 
+from bcastsim.sqlmodel._cfg import first_lineno
 from bcastsim.sqlmodel._types import PrivilegedUse, SourceLocation
 
 __all__ = ["PRIVILEGED_KINDS", "privileged_in_statement"]
@@ -418,7 +419,7 @@ class _PlpgsqlWalk:
         last one before the handler's first statement, else the first one after the block's body.
         """
         last = max(_linenos(block.get("body")), default=int(block.get("lineno", 1) or 1))
-        action_line = _first_lineno(action)
+        action_line = first_lineno(action)
         until = min(action_line or last + 200, len(self.body_lines))
         found = [number for number in range(last, until + 1) if self._has_exception(number)]
         if found:
@@ -596,16 +597,6 @@ def _raises(node: Any) -> Iterator[Mapping[str, Any]]:
     elif isinstance(node, list):
         for item in node:
             yield from _raises(item)
-
-
-def _first_lineno(body: Any) -> int | None:
-    if isinstance(body, list):
-        for item in body:
-            if isinstance(item, Mapping):
-                for stmt in item.values():
-                    if isinstance(stmt, Mapping) and stmt.get("lineno"):
-                        return int(stmt["lineno"])
-    return None
 
 
 def _linenos(node: Any) -> Iterator[int]:
