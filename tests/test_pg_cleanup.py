@@ -196,8 +196,7 @@ def test_a_signal_at_any_moment_of_review_pg_leaves_nothing(
     os.killpg(owner.pid, signum)
     _, err = owner.communicate(timeout=120)
     if signum == signal.SIGINT:
-        assert owner.returncode == 130
-        assert err.decode().strip() == "bcastsim: interrupted"
+        assert (owner.returncode, err.decode().strip()) == (130, "bcastsim: interrupted")
     left, running = _settled(private_tmp)
     assert left == []
     assert running == {}

@@ -84,7 +84,8 @@ def test_hostile_sql_does_nothing_outside_and_is_a_finding(
 
 def test_the_same_program_runs_for_a_superuser(bcastsim_server: EphemeralPostgres, outside: Path) -> None:
     """Control: the server's OS user can write the marker, so the hostile test above would catch a leak."""
-    _superuser_can(bcastsim_server, f"COPY (SELECT 1) TO PROGRAM 'touch {outside}/marker'")
+    # The program reads its input to the end: one that exits first can fail the server's write with EPIPE.
+    _superuser_can(bcastsim_server, f"COPY (SELECT 1) TO PROGRAM 'touch {outside}/marker; cat >/dev/null'")
     assert (outside / "marker").exists()
 
 

@@ -24,6 +24,7 @@ from typing import NoReturn
 
 import bcastsim
 from bcastsim._errors import InputError
+from bcastsim._interrupt import interruptible
 
 __all__ = ["EXIT_INTERNAL_ERROR", "main"]
 
@@ -85,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bcastsim: error: name a command (fix: e.g. bcastsim check sql/)", file=sys.stderr)
         return 2
     try:
-        status: int = args._run(args)
+        with interruptible():
+            status: int = args._run(args)
     except InputError as error:
         print(f"bcastsim: error: {error.one_line()}", file=sys.stderr)
         return 2
