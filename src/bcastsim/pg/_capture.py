@@ -1,19 +1,27 @@
 """Run transactions against a real database and capture, in order, what a listener observed.
 
 ``LISTEN`` needs exact channel names, but the seed's channels carry ids
-(``broadcast:bid:<uuid>``). The capture therefore shadows ``pg_notify`` for the
-sending session only: a ``bcastsim_tap.pg_notify`` earlier on its search_path
-calls the real ``pg_catalog.pg_notify`` first (same errors, same queue, same
-duplicate collapse) and then records the channel in a transaction-local
-setting, which savepoint rollbacks undo like the notification itself. Before
-``COMMIT`` the listener ``LISTEN``s on every recorded channel; after it, the
-listener notifies itself on a fence channel and reads until the fence arrives:
-commit order guarantees everything the transaction sent came before it, so
-nothing sleeps.
+(``broadcast:bid:<uuid>``). Two witnesses name the channels a transaction sends on, before it
+commits, so that a second session can ``LISTEN`` on them first:
 
-Rows that ``realtime.send`` inserts into ``realtime.messages`` are recorded the
-same way (an AFTER INSERT trigger writing the row id to a transaction-local
-setting) and read back before commit.
+- PostgreSQL itself: with ``trace_notify`` on, the server tells the sending session of every
+  notification it queues (``Async_Notify(<channel>)``, async.c) — ``pg_notify`` however it is
+  named or found, ``NOTIFY`` statements, dynamic ``EXECUTE`` — and bcastsim keeps the names in its
+  own memory, where no SQL reaches;
+- a tap: ``bcastsim_tap.pg_notify``, first on the sender's search_path, calls the real
+  ``pg_catalog.pg_notify`` (same errors, same queue, same duplicate collapse) and records the
+  channel with the PL/pgSQL call stack that sent it.
+
+After ``COMMIT`` the listener notifies itself on a fence channel and reads until the fence
+arrives: commit order guarantees everything the transaction sent came before it, so nothing sleeps.
+
+Rows that ``realtime.send`` inserts into ``realtime.messages`` are recorded whole by an AFTER
+INSERT trigger, as Realtime reads them from the WAL: a row deleted later in its transaction was
+still sent. Records go to ``bcastsim_tap.records`` through ``SECURITY DEFINER`` functions; for
+untrusted SQL the superuser owns the schema, so the reviewed SQL can add records (widening what
+is listened to) but never read another transaction's, alter or remove one. An event trigger of the
+superuser records it when DDL leaves ``realtime.messages`` without the recording trigger, and a
+transaction that switches the trace off is reported: either is a cut, never a clean result.
 """
 
 from __future__ import annotations
@@ -52,69 +60,74 @@ _TAP_SCHEMA = "bcastsim_tap"
 _FENCE_CHANNEL = "bcastsim_fence"
 _DRAIN_TIMEOUT_SECONDS = 30.0
 _RELISTEN_THRESHOLD = 256
-_MAX_SITES_BYTES = 65_536
-_MAX_CHANNELS_BYTES = 65_536
 _MAX_STACK_CHARS = 1_000
+# Distinct channels listened to per transaction, and tap records read back per transaction.
+MAX_CAPTURED_CHANNELS = 4_096
+_MAX_RECORDS = 20_000
+# PostgreSQL's trace of NOTIFY (async.c, Async_Notify): "Async_Notify(<channel>)" at DEBUG1.
+_TRACE_PREFIX = "Async_Notify("
+_TRACE_SETTINGS = {"trace_notify": "on", "client_min_messages": "debug1"}
+_TRACE_OFF = "capture: the transaction switched PostgreSQL's notify trace off"
 
+# Written by the user (trusted SQL) or, before the SQL loads, by the superuser (TAP_OWNED_SQL).
+# Every name is schema-qualified and no operator is used: the SECURITY DEFINER functions run with
+# the caller's search_path (so the call stacks they record name functions as the caller sees them),
+# and nothing the caller plants on that path may run with the owner's rights.
 TAP_SQL = f"""
 CREATE SCHEMA IF NOT EXISTS {_TAP_SCHEMA};
--- Who sent it: the PL/pgSQL call stack (GET DIAGNOSTICS … PG_CONTEXT) beside a key, length-prefixed,
--- the first {_MAX_SITES_BYTES} bytes of them per transaction (a flood keeps its first senders).
-CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.record_site(setting text, key text) RETURNS void
-LANGUAGE plpgsql AS $tap$
+CREATE TABLE IF NOT EXISTS {_TAP_SCHEMA}.records (
+  xid pg_catalog.xid8 NOT NULL,
+  seq bigint GENERATED ALWAYS AS IDENTITY,
+  kind text NOT NULL,
+  key text NOT NULL,
+  body text,
+  site text
+);
+CREATE INDEX IF NOT EXISTS records_xid ON {_TAP_SCHEMA}.records (xid, seq);
+REVOKE ALL ON {_TAP_SCHEMA}.records FROM PUBLIC;
+-- The one way in: append a record, with the PL/pgSQL call stack (GET DIAGNOSTICS … PG_CONTEXT) of its sender.
+CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.record_entry(kind text, key text, body text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER AS $tap$
 DECLARE
   stack text;
-  entry text;
-  -- a short counter, so a flood past the cap does not copy the recorded text again per call
-  used int := coalesce(nullif(pg_catalog.current_setting(setting || '_bytes', true), ''), '0')::int;
 BEGIN
-  IF used < {_MAX_SITES_BYTES} THEN
-    GET DIAGNOSTICS stack = PG_CONTEXT;
-    stack := pg_catalog.left(stack, {_MAX_STACK_CHARS});
-    entry := pg_catalog.octet_length(key)::text || ':' || key || pg_catalog.octet_length(stack)::text || ':' || stack;
-    PERFORM pg_catalog.set_config(setting, coalesce(pg_catalog.current_setting(setting, true), '') || entry, true);
-    PERFORM pg_catalog.set_config(setting || '_bytes', (used + pg_catalog.octet_length(entry))::text, true);
-  END IF;
+  GET DIAGNOSTICS stack = PG_CONTEXT;
+  INSERT INTO {_TAP_SCHEMA}.records (xid, kind, key, body, site)
+  VALUES (pg_catalog.pg_current_xact_id(), kind, key, body, pg_catalog.left(stack, {_MAX_STACK_CHARS}));
+END
+$tap$;
+-- The one way out: this transaction's records, in order; older transactions' records are removed.
+CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.take(lim int)
+RETURNS TABLE (seq bigint, kind text, key text, body text, site text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $tap$
+BEGIN
+  DELETE FROM {_TAP_SCHEMA}.records r WHERE r.xid OPERATOR(pg_catalog.<>) pg_catalog.pg_current_xact_id();
+  RETURN QUERY SELECT r.seq, r.kind, r.key, r.body, r.site FROM {_TAP_SCHEMA}.records r
+    WHERE r.xid OPERATOR(pg_catalog.=) pg_catalog.pg_current_xact_id() ORDER BY r.seq LIMIT lim;
 END
 $tap$;
 CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.pg_notify(channel text, payload text) RETURNS void
 LANGUAGE plpgsql AS $tap$
-DECLARE
-  used int;
 BEGIN
   PERFORM pg_catalog.pg_notify(channel, payload);
-  PERFORM {_TAP_SCHEMA}.record_site('bcastsim.channel_sites', channel);
-  -- A loop on one channel records it once; past {_MAX_CHANNELS_BYTES} bytes of names the record
-  -- stops growing (each call would copy it) and says so: the capture is then cut.
+  -- A loop on one channel records it once (the setting only saves work: resetting it adds records).
   IF channel IS DISTINCT FROM pg_catalog.current_setting('bcastsim.last_channel', true) THEN
-    used := coalesce(nullif(pg_catalog.current_setting('bcastsim.channels_bytes', true), ''), '0')::int;
-    IF used < {_MAX_CHANNELS_BYTES} THEN
-      -- length-prefixed, so any character may appear in a channel name
-      PERFORM pg_catalog.set_config('bcastsim.channels',
-        coalesce(pg_catalog.current_setting('bcastsim.channels', true), '')
-          || pg_catalog.octet_length(channel)::text || ':' || channel, true);
-      PERFORM pg_catalog.set_config('bcastsim.channels_bytes', (used + pg_catalog.octet_length(channel))::text, true);
-      PERFORM pg_catalog.set_config('bcastsim.last_channel', channel, true);
-    ELSE
-      PERFORM pg_catalog.set_config('bcastsim.channels_cut', '1', true);
-    END IF;
+    PERFORM {_TAP_SCHEMA}.record_entry('channel', channel, NULL);
+    PERFORM pg_catalog.set_config('bcastsim.last_channel', channel, true);
   END IF;
 END
 $tap$;
 CREATE OR REPLACE FUNCTION {_TAP_SCHEMA}.record_message() RETURNS trigger
-LANGUAGE plpgsql AS $tap$
+LANGUAGE plpgsql SECURITY DEFINER AS $tap$
 BEGIN
-  PERFORM pg_catalog.set_config('bcastsim.messages',
-    coalesce(pg_catalog.current_setting('bcastsim.messages', true), '') || NEW.id::text || ',', true);
-  PERFORM {_TAP_SCHEMA}.record_site('bcastsim.message_sites', NEW.id::text);
+  PERFORM {_TAP_SCHEMA}.record_entry('message', NEW.id::text, pg_catalog.to_jsonb(NEW)::text);
   RETURN NULL;
 END
 $tap$;
 DO $tap$
 BEGIN
-  IF to_regclass('realtime.messages') IS NOT NULL THEN
-    DROP TRIGGER IF EXISTS bcastsim_tap_record_message ON realtime.messages;
-    CREATE TRIGGER bcastsim_tap_record_message AFTER INSERT ON realtime.messages
+  IF pg_catalog.to_regclass('realtime.messages') IS NOT NULL THEN
+    CREATE OR REPLACE TRIGGER bcastsim_tap_record_message AFTER INSERT ON realtime.messages
       FOR EACH ROW EXECUTE FUNCTION {_TAP_SCHEMA}.record_message();
   END IF;
 END
@@ -122,11 +135,47 @@ $tap$;
 """
 # Run by the superuser on a database for untrusted SQL, before that SQL: the tap's schema is then
 # not the reviewed role's, so the SQL can neither replace the tap nor plant functions or operators
-# in the schema that comes first on the search path.
+# in the schema that comes first on the search path, nor touch the records. The guard, an event
+# trigger (only a superuser may create one), fires after every DDL command of any role.
 TAP_OWNED_SQL = (
     TAP_SQL.split("DO $tap$", 1)[0]
-    + f"REVOKE ALL ON SCHEMA {_TAP_SCHEMA} FROM PUBLIC;\nGRANT USAGE ON SCHEMA {_TAP_SCHEMA} TO PUBLIC;\n"
+    + f"""REVOKE ALL ON SCHEMA {_TAP_SCHEMA} FROM PUBLIC;
+GRANT USAGE ON SCHEMA {_TAP_SCHEMA} TO PUBLIC;
+CREATE FUNCTION {_TAP_SCHEMA}.guard() RETURNS event_trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $tap$
+DECLARE
+  bare int;
+BEGIN
+  IF pg_catalog.to_regclass('realtime.messages') IS NULL THEN
+    RETURN;
+  END IF;
+  -- realtime.messages and its partitions, each of which must keep an enabled recording trigger
+  WITH RECURSIVE tables(oid) AS (
+    SELECT 'realtime.messages'::regclass::oid
+    UNION SELECT i.inhrelid FROM pg_inherits i JOIN tables t ON i.inhparent OPERATOR(pg_catalog.=) t.oid
+  )
+  SELECT pg_catalog.count(*) INTO bare FROM tables t WHERE NOT EXISTS (
+    SELECT 1 FROM pg_trigger g
+    WHERE g.tgrelid OPERATOR(pg_catalog.=) t.oid
+      AND g.tgfoid OPERATOR(pg_catalog.=) '{_TAP_SCHEMA}.record_message'::regproc::oid
+      AND g.tgenabled OPERATOR(pg_catalog.=) ANY (ARRAY['O', 'A']::"char"[]));
+  IF bare OPERATOR(pg_catalog.>) 0 THEN
+    PERFORM {_TAP_SCHEMA}.record_entry('tamper', tg_tag, NULL);
+  END IF;
+END
+$tap$;
+CREATE EVENT TRIGGER bcastsim_tap_guard ON ddl_command_end EXECUTE FUNCTION {_TAP_SCHEMA}.guard();
+"""
 )
+# This transaction's tap records and whether the trace is still on, in one round trip; names qualified,
+# as the reviewed SQL may have changed the session's search_path.
+_RECORDED_SQL = f"""
+SELECT r.kind, r.key, r.body, r.site,
+  pg_catalog.current_setting('trace_notify'), pg_catalog.current_setting('client_min_messages')
+FROM (SELECT 1) AS one
+LEFT JOIN {_TAP_SCHEMA}.take(%s) r ON true
+ORDER BY r.seq
+"""
 _TAP_OWNER_SQL = f"""
 SELECT n.nspowner <> r.oid FROM pg_catalog.pg_namespace n, pg_catalog.pg_roles r
 WHERE n.nspname = '{_TAP_SCHEMA}' AND r.rolname = current_user
@@ -212,31 +261,26 @@ class TransactionResult:
     cut: tuple[str, ...] = ()
 
 
-def _parse_channels(recorded: str | None) -> list[str]:
-    channels: list[str] = []
-    text = (recorded or "").encode()
-    position = 0
-    while position < len(text):
-        colon = text.index(b":", position)
-        length = int(text[position:colon])
-        channels.append(text[colon + 1 : colon + 1 + length].decode(errors="replace"))
-        position = colon + 1 + length
-    return channels
+_TAP_FRAMES = 2  # record_entry, and the tap function that called it (pg_notify or record_message)
 
 
-_TAP_FRAMES = 2  # record_site, and the tap function that called it (pg_notify or record_message)
+def _below_tap(stack: str) -> str:
+    """A recorded call stack without the tap's own frames: the sender's frames, innermost first."""
+    lines = stack.split("\n")
+    frames = [number for number, line in enumerate(lines) if line.startswith("PL/pgSQL function ")]
+    below_tap = frames[_TAP_FRAMES - 1] + 1 if len(frames) >= _TAP_FRAMES else len(lines)
+    return "\n".join(lines[below_tap:])
 
 
-def _parse_sites(recorded: str | None) -> dict[str, str]:
-    """key → the call stack recorded with it first (``record_site``'s pairs), the tap's own frames removed."""
-    items = _parse_channels(recorded)
-    sites: dict[str, str] = {}
-    for key, stack in zip(items[::2], items[1::2], strict=False):
-        lines = stack.split("\n")
-        frames = [number for number, line in enumerate(lines) if line.startswith("PL/pgSQL function ")]
-        below_tap = frames[_TAP_FRAMES - 1] + 1 if len(frames) >= _TAP_FRAMES else len(lines)
-        sites.setdefault(key, "\n".join(lines[below_tap:]))
-    return sites
+def _traced_site(context: str) -> str:
+    """The trace's CONTEXT without the tap's pg_notify frame, when the notification went through the tap."""
+    lines = context.split("\n")
+    for number, line in enumerate(lines):
+        if line.startswith(f"PL/pgSQL function {_TAP_SCHEMA}.pg_notify(") or line.startswith(
+            "PL/pgSQL function pg_notify("
+        ):
+            return "\n".join(lines[number + 1 :])
+    return context
 
 
 def _step_sql(step: Step) -> sql.SQL | sql.Composed:
@@ -302,7 +346,10 @@ class Database:
         self._warnings_seen = 0
         self._notifications_seen = 0
         self._channel_sites: dict[str, str] = {}
-        self._channels_cut = False
+        # The trace's channels of the running transaction, in order, with the CONTEXT of the first notification.
+        self._traced: dict[str, str] = {}
+        self._channels_over = False
+        self._cuts: list[str] = []
         self._listener = psycopg.connect(conninfo, autocommit=True)
         self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(_FENCE_CHANNEL)))
         self._sender = psycopg.connect(conninfo, autocommit=True)
@@ -314,7 +361,17 @@ class Database:
         return self._sender.info.backend_pid
 
     def _on_notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
-        if diagnostic.severity_nonlocalized == "WARNING":
+        severity = diagnostic.severity_nonlocalized
+        if severity == "DEBUG":
+            message = diagnostic.message_primary or ""
+            if message.startswith(_TRACE_PREFIX) and message.endswith(")"):
+                channel = message[len(_TRACE_PREFIX) : -1]
+                if channel not in self._traced:
+                    if len(self._traced) < MAX_CAPTURED_CHANNELS:
+                        self._traced[channel] = (diagnostic.context or "")[:_MAX_CONTEXT_CHARS]
+                    else:
+                        self._channels_over = True
+        elif severity == "WARNING":
             self._warnings_seen += 1
             if len(self._warnings) < MAX_CAPTURED_WARNINGS:
                 self._warnings.append((diagnostic.message_primary or "")[:_MAX_WARNING_CHARS])
@@ -323,11 +380,12 @@ class Database:
         cut = [limit_cut(error, f"statement {error.step + 1}") for error in errors if error.sqlstate in LIMIT_ERRORS]
         if notifications_seen > MAX_CAPTURED_NOTIFICATIONS:
             cut.append(f"notifications: {notifications_seen:,} sent, {MAX_CAPTURED_NOTIFICATIONS:,} captured")
-        if self._channels_cut:
+        if self._channels_over:
             cut.append(
-                f"channels: names past the first {_MAX_CHANNELS_BYTES:,} bytes were not recorded, "
-                "so notifications on them were not captured"
+                f"channels: more than {MAX_CAPTURED_CHANNELS:,} distinct channels in one transaction; "
+                "notifications on the others were not captured"
             )
+        cut.extend(self._cuts)
         if self._warnings_seen > MAX_CAPTURED_WARNINGS:
             cut.append(f"warnings: {self._warnings_seen:,} raised, {MAX_CAPTURED_WARNINGS:,} captured")
         return tuple(cut)
@@ -342,6 +400,11 @@ class Database:
         self._sender.execute(
             sql.SQL('SET search_path = {}, pg_catalog, "$user", public').format(sql.Identifier(_TAP_SCHEMA))
         )
+        self._arm_trace()
+
+    def _arm_trace(self) -> None:
+        for name, value in _TRACE_SETTINGS.items():
+            self._sender.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
 
     def close(self) -> None:
         self._sender.close()
@@ -423,7 +486,9 @@ class Database:
         """
         index = next(self._transactions)
         self._channel_sites = {}
-        self._channels_cut = False
+        self._traced = {}
+        self._channels_over = False
+        self._cuts = []
         self._warnings.clear()
         self._warnings_seen = 0
         statement_errors: list[PgError] = []
@@ -477,6 +542,8 @@ class Database:
             execute(fence_sql)
         notifications = self._drain(index, fence)
         self._forget_recorded_channels()
+        if any(cut.startswith(_TRACE_OFF) for cut in self._cuts):
+            self._arm_trace()  # a session-level SET outlives its transaction
         result = TransactionResult(
             transaction=index,
             committed=committed,
@@ -504,34 +571,47 @@ class Database:
         return [self.run_transaction(steps) for steps in transactions]
 
     def _recorded(self) -> tuple[list[str], tuple[RealtimeMessage, ...]]:
-        row = self._sender.execute(
-            "SELECT current_setting('bcastsim.channels', true), current_setting('bcastsim.messages', true),"
-            " current_setting('bcastsim.channel_sites', true), current_setting('bcastsim.message_sites', true),"
-            " current_setting('bcastsim.channels_cut', true)"
-        ).fetchone()
-        assert row is not None
-        channels = _parse_channels(row[0])
-        self._channels_cut = row[4] == "1"
-        self._channel_sites = _parse_sites(row[2])
-        message_sites = _parse_sites(row[3])
-        message_ids = [item for item in (row[1] or "").split(",") if item]
-        if not message_ids:
-            return channels, ()
-        rows = self._sender.execute(
-            "SELECT m.id::text, m.topic, m.extension, m.event, m.private, m.payload::text"
-            " FROM unnest(%s::uuid[]) WITH ORDINALITY AS recorded(id, position)"
-            " JOIN realtime.messages m ON m.id = recorded.id ORDER BY recorded.position",
-            (message_ids,),
-        ).fetchall()
-        messages = tuple(
-            RealtimeMessage(
-                id=r[0], topic=r[1], extension=r[2], event=r[3], private=r[4],
-                payload=json.loads(r[5]) if r[5] is not None else None,
-                context=message_sites.get(r[0], ""),
+        """The channels to listen to and the messages sent, read inside the transaction; what defeated the capture."""
+        rows = self._sender.execute(_RECORDED_SQL, (_MAX_RECORDS + 1,)).fetchall()
+        trace_notify, client_min_messages = rows[0][4], rows[0][5]
+        records = [row[:4] for row in rows if row[0] is not None]
+        if len(records) > _MAX_RECORDS:
+            records = records[:_MAX_RECORDS]
+            self._cuts.append(f"capture: more than {_MAX_RECORDS:,} records in one transaction; the first were read")
+        if trace_notify != "on" or not str(client_min_messages).startswith("debug"):
+            self._cuts.append(
+                f"{_TRACE_OFF} (trace_notify = {trace_notify}, "
+                f"client_min_messages = {client_min_messages}); channels only the trace names were not listened to"
             )
-            for r in rows
-        )  # fmt: skip
-        return channels, messages
+        channels = dict.fromkeys(self._traced)
+        messages: list[RealtimeMessage] = []
+        for kind, key, body, site in records:
+            if kind == "channel":
+                channels.setdefault(key)
+                self._channel_sites.setdefault(key, _below_tap(site or ""))
+            elif kind == "message":
+                message: Any = json.loads(body) if body else {}
+                messages.append(
+                    RealtimeMessage(
+                        id=key,
+                        topic=message.get("topic"),
+                        extension=message.get("extension"),
+                        event=message.get("event"),
+                        private=message.get("private"),
+                        payload=message.get("payload"),
+                        context=_below_tap(site or ""),
+                    )
+                )
+            elif kind == "tamper":
+                self._cuts.append(
+                    f"capture: {key} left realtime.messages without bcastsim's recording trigger; "
+                    "messages sent after it were not captured"
+                )
+        for channel, context in self._traced.items():
+            self._channel_sites.setdefault(channel, _traced_site(context))
+        if len(channels) > MAX_CAPTURED_CHANNELS:
+            self._channels_over = True
+        return list(channels)[:MAX_CAPTURED_CHANNELS], tuple(messages)
 
     def _drain(self, transaction: int, fence: str) -> list[Notification]:
         observed: list[Notification] = []
@@ -565,11 +645,14 @@ def _without_rows(text: str) -> list[tuple[int, str]]:
 
     ``DECLARE … CURSOR FOR q; MOVE FORWARD ALL; CLOSE`` runs ``q`` to its end (functions it calls
     run as they would) and sends only a row count; an ``INSERT``, ``UPDATE`` or ``DELETE … RETURNING``
-    runs inside ``WITH … SELECT count(*)``, which sends only the count. ``SELECT … INTO`` and a
-    ``SELECT`` with a data-modifying ``WITH`` run as written, as does a file PostgreSQL's parser
-    cannot split.
+    runs inside ``WITH … SELECT count(*)``, which sends only the count; a ``SELECT`` over a
+    data-modifying ``WITH`` (which must stay at the top level, so no cursor may hold it) becomes one
+    more CTE of that ``WITH``, of which only the count is sent (as for ``RETURNING``, the planner
+    skips only columns without side effects: volatile functions still run). ``SELECT … INTO`` runs
+    as written, as does a file PostgreSQL's parser cannot split.
     """
     from pglast import ast, parse_sql, parser
+    from pglast.stream import RawStream
 
     try:
         pieces = parser.split(text, with_parser=True)
@@ -599,6 +682,15 @@ def _without_rows(text: str) -> list[tuple[int, str]]:
         elif isinstance(statement, modifying) and statement.returningClause and statement.withClause is None:
             # Its rows counted on the server, not sent: the write is the same top-level statement.
             out.append((line, f"WITH {_DISCARD} AS ({piece}) SELECT count(*) FROM {_DISCARD}"))
+        elif (
+            isinstance(statement, ast.SelectStmt) and statement.intoClause is None and statement.withClause is not None
+        ):
+            with_clause = statement.withClause
+            statement.withClause = None
+            kept = ", ".join(RawStream()(cte) for cte in with_clause.ctes or ())
+            recursive = "RECURSIVE " if with_clause.recursive else ""
+            hoisted = f"WITH {recursive}{kept}, {_DISCARD} AS ({RawStream()(statement)})"
+            out.append((line, f"{hoisted} SELECT count(*) FROM {_DISCARD}"))
         else:
             out.append((line, piece))
     return out or [(1, text)]

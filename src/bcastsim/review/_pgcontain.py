@@ -33,7 +33,7 @@ _TRANSPORT_SCHEMAS = ("realtime.",)
 
 
 # The capture's own functions, named unqualified (their schema is first on the search path).
-_TAP_FUNCTIONS = frozenset({"pg_notify", "record_site", "record_message"})
+_TAP_FUNCTIONS = frozenset({"pg_notify", "record_entry", "record_message"})
 
 
 def context_site(context: str) -> tuple[str, int] | None:
