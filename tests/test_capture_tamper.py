@@ -125,3 +125,22 @@ def test_the_guard_is_the_superusers(server: EphemeralPostgres, database: Databa
     assert rows == [("O",)]
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         database.execute("DROP EVENT TRIGGER bcastsim_tap_guard")
+
+
+def test_a_function_that_switches_the_trace_off_while_it_runs_is_a_cut(database: Database) -> None:
+    """A SET clause hides the trace only while its function runs; the function ran, so the result says so."""
+    database.execute(
+        "CREATE FUNCTION public.quiet() RETURNS void LANGUAGE plpgsql SET trace_notify = off SET search_path = public "
+        "AS $f$ BEGIN PERFORM pg_catalog.pg_notify('unseen', 'x'); END $f$"
+    )
+    database.execute(
+        "CREATE FUNCTION public.unused() RETURNS void LANGUAGE plpgsql SET client_min_messages = warning "
+        "AS $f$ BEGIN NULL; END $f$"
+    )
+    result = database.run_transaction(["SELECT quiet()"])
+    assert result.notifications == ()
+    assert result.cut == (
+        "capture: quiet() ran and switches PostgreSQL's notify trace off while it runs (a SET of trace_notify or "
+        "client_min_messages); what it sent past the tap was not captured",
+    )
+    assert database.run_transaction(["SELECT pg_notify('seen', 'x')"]).cut == ()

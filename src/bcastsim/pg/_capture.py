@@ -167,11 +167,29 @@ $tap$;
 CREATE EVENT TRIGGER bcastsim_tap_guard ON ddl_command_end EXECUTE FUNCTION {_TAP_SCHEMA}.guard();
 """
 )
+# Functions that switch the trace off while they run: a SET clause that turns trace_notify off or
+# client_min_messages above debug1, or a body that names trace_notify. The check at the end of a
+# transaction cannot see a switch undone before it; that such a function ran is read from its calls
+# (track_functions = all), pending in the backend until it is idle outside a transaction, so the
+# difference between a transaction's start and end is that transaction's calls.
+_TRACE_SWITCHER = f"""
+p.pronamespace OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema', '{_TAP_SCHEMA}']::regnamespace[])
+AND (p.prosrc OPERATOR(pg_catalog.~*) 'trace_notify'
+  OR EXISTS (SELECT FROM pg_catalog.unnest(p.proconfig) c
+    WHERE c OPERATOR(pg_catalog.~*) '^(trace_notify=(?!on$)|client_min_messages=(?!debug))'))
+"""
+_TRACE_SWITCHERS_SQL = f"SELECT p.oid FROM pg_catalog.pg_proc p WHERE {_TRACE_SWITCHER}"
+_SWITCHER_CALLS_SQL = f"""
+SELECT pg_catalog.json_agg(pg_catalog.json_build_array(p.oid::bigint, s.calls, p.oid::pg_catalog.regprocedure::text))
+FROM pg_catalog.pg_stat_xact_user_functions s JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) s.funcid
+WHERE {_TRACE_SWITCHER}
+"""
 # This transaction's tap records and whether the trace is still on, in one round trip; names qualified,
 # as the reviewed SQL may have changed the session's search_path.
 _RECORDED_SQL = f"""
 SELECT r.kind, r.key, r.body, r.site,
-  pg_catalog.current_setting('trace_notify'), pg_catalog.current_setting('client_min_messages')
+  pg_catalog.current_setting('trace_notify'), pg_catalog.current_setting('client_min_messages'),
+  ({_SWITCHER_CALLS_SQL})
 FROM (SELECT 1) AS one
 LEFT JOIN {_TAP_SCHEMA}.take(%s) r ON true
 ORDER BY r.seq
@@ -350,6 +368,9 @@ class Database:
         self._traced: dict[str, str] = {}
         self._channels_over = False
         self._cuts: list[str] = []
+        # Functions that switch the trace off (_TRACE_SWITCHER), and their calls when the transaction began.
+        self._switchers: set[int] = set()
+        self._switcher_baseline: dict[int, int] = {}
         self._listener = psycopg.connect(conninfo, autocommit=True)
         self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(_FENCE_CHANNEL)))
         self._sender = psycopg.connect(conninfo, autocommit=True)
@@ -401,6 +422,7 @@ class Database:
             sql.SQL('SET search_path = {}, pg_catalog, "$user", public').format(sql.Identifier(_TAP_SCHEMA))
         )
         self._arm_trace()
+        self._switchers = {row[0] for row in self._sender.execute(_TRACE_SWITCHERS_SQL)}
 
     def _arm_trace(self) -> None:
         for name, value in _TRACE_SETTINGS.items():
@@ -503,6 +525,14 @@ class Database:
             execute(_step_sql(step))
 
         execute("BEGIN")
+        self._switcher_baseline = {}
+        if self._switchers:
+            self._switcher_baseline = dict(
+                self._sender.execute(
+                    "SELECT funcid, calls FROM pg_catalog.pg_stat_xact_user_functions WHERE funcid = ANY(%s)",
+                    (list(self._switchers),),
+                ).fetchall()
+            )
         try:
             for number, step in enumerate(steps):
                 if isolate_statements and isinstance(step, str):
@@ -573,7 +603,7 @@ class Database:
     def _recorded(self) -> tuple[list[str], tuple[RealtimeMessage, ...]]:
         """The channels to listen to and the messages sent, read inside the transaction; what defeated the capture."""
         rows = self._sender.execute(_RECORDED_SQL, (_MAX_RECORDS + 1,)).fetchall()
-        trace_notify, client_min_messages = rows[0][4], rows[0][5]
+        trace_notify, client_min_messages, switcher_calls = rows[0][4], rows[0][5], rows[0][6]
         records = [row[:4] for row in rows if row[0] is not None]
         if len(records) > _MAX_RECORDS:
             records = records[:_MAX_RECORDS]
@@ -582,6 +612,14 @@ class Database:
             self._cuts.append(
                 f"{_TRACE_OFF} (trace_notify = {trace_notify}, "
                 f"client_min_messages = {client_min_messages}); channels only the trace names were not listened to"
+            )
+        for oid, calls, function in switcher_calls or ():
+            self._switchers.add(oid)
+            if calls <= self._switcher_baseline.get(oid, 0):
+                continue
+            self._cuts.append(
+                f"capture: {function} ran and switches PostgreSQL's notify trace off while it runs (a SET of "
+                "trace_notify or client_min_messages); what it sent past the tap was not captured"
             )
         channels = dict.fromkeys(self._traced)
         messages: list[RealtimeMessage] = []

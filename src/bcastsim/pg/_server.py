@@ -52,9 +52,9 @@ _SERVER_SETTINGS = {
     # Logical decoding lets calibration measure what a postgres_changes poll costs.
     "wal_level": "logical",
     "log_min_messages": "warning",
-    # Calls of PL/pgSQL functions are counted (pg_stat_user_functions): the review learns which of
-    # the reviewed functions its workload ran.
-    "track_functions": "pl",
+    # Calls of PL/pgSQL and SQL functions are counted (pg_stat_user_functions): the review learns which
+    # of the reviewed functions its workload ran, the capture which of them switched its trace off.
+    "track_functions": "all",
     "logging_collector": "off",
 }
 

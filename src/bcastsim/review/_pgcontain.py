@@ -108,7 +108,7 @@ def cut_findings(
 #
 # PostgreSQL reports an error a PL/pgSQL handler caught to nobody: not to the client, not to the
 # log (pl_exec.c, exec_stmt_block, rolls the subtransaction back and runs the handler). What can
-# be known soundly is which functions ran (pg_stat_user_functions, track_functions = pl), their
+# be known soundly is which functions ran (pg_stat_user_functions, track_functions = all), their
 # source as the server holds it (pg_get_functiondef), which statements sit in a block whose
 # handler catches a privilege error, and, asked of the server as the reviewed role, whether that
 # role may run what the statement calls: a statement that needs a privilege the role lacks, in a
