@@ -298,7 +298,49 @@ BEGIN
   PERFORM pg_read_file('d');
 END $$;"""
     found = _handled_statements(pglast.parse_plpgsql(body))
-    assert found == [(8, "true", "42501"), (9, "SELECT pg_ls_dir('b')", "42501")]
+    assert found == [(8, "true", "42501", False), (9, "SELECT pg_ls_dir('b')", "42501", False)]
+
+
+def test_an_execute_of_a_constant_is_read_and_one_built_at_run_time_is_marked() -> None:
+    """EXECUTE 'COPY …' is the COPY it runs; EXECUTE 'COPY …' || x is the expression, marked dynamic."""
+    import pglast
+
+    from bcastsim.review._pgcontain import _handled_statements
+
+    body = (
+        "CREATE FUNCTION f(x text) RETURNS void LANGUAGE plpgsql AS $$\n"
+        "BEGIN\n"
+        "  EXECUTE 'COPY (SELECT 1) TO PROGRAM ''id''';\n"
+        "  EXECUTE 'SELECT ' || x USING pg_read_file('a');\n"
+        "EXCEPTION WHEN others THEN NULL;\n"
+        "END $$;"
+    )
+    found = _handled_statements(pglast.parse_plpgsql(body))
+    assert found == [
+        (3, "COPY (SELECT 1) TO PROGRAM 'id'", "others", False),
+        (4, "'SELECT ' || x", "others", True),
+        (4, "pg_read_file('a')", "others", False),
+    ]
+
+
+def test_a_refusal_swallowed_inside_execute_is_reported_or_named_unseen(
+    server: EphemeralPostgres, tmp_path: Path, outside: Path
+) -> None:
+    """A constant EXECUTE's swallowed refusal is an error at its line; one built at run time is a note there."""
+    new = _new_version(tmp_path, "trigger_swallows_dynamic_refusal.sql", OUTSIDE=str(outside))
+    report = review(str(OLD), str(new), schema=SCHEMA, pg=True, server=server)
+    found = {
+        rule: [e.finding for e in report.entries if e.finding.rule == rule]
+        for rule in ("pg-needs-superuser", "pg-refusal-unseen")
+    }
+    change = new / "b_change.sql"
+    refused, unseen = found["pg-needs-superuser"], found["pg-refusal-unseen"]
+    assert report.exit_status == 1
+    assert [(f.line, f.severity.value) for f in refused] == [(_line_of(change, "''touch"), "error")]
+    assert "COPY … TO PROGRAM in item_exec is refused" in refused[0].message
+    assert [(f.line, f.severity.value) for f in unseen] == [(_line_of(change, "quote_literal"), "note")]
+    assert "runs a statement built at run time" in unseen[0].message
+    assert list(outside.iterdir()) == []
 
 
 @pytest.mark.parametrize(

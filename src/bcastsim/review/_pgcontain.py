@@ -136,11 +136,15 @@ _COPY_ROLES = {
 }
 
 
-def _handled_statements(plpgsql: Any) -> list[tuple[int, str, str]]:
-    """(line in the body, query, handler condition) of each statement in a block whose handler catches 42501."""
+def _handled_statements(plpgsql: Any) -> list[tuple[int, str, str, bool]]:
+    """(line in the body, query, handler condition, dynamic) of each statement in a block whose handler catches 42501.
+
+    For an ``EXECUTE`` the query is the statement it runs when its text is a constant; when the text is
+    built at run time it is the expression that builds it, marked ``dynamic``.
+    """
     from bcastsim.sqlmodel import function_root
 
-    found: list[tuple[int, str, str]] = []
+    found: list[tuple[int, str, str, bool]] = []
 
     def walk(value: Any, catching: str | None) -> None:
         if isinstance(value, list):
@@ -153,8 +157,14 @@ def _handled_statements(plpgsql: Any) -> list[tuple[int, str, str]]:
             if not (kind.startswith("PLpgSQL_") and isinstance(node, Mapping)):
                 walk(node, catching)
                 continue
-            if kind.startswith("PLpgSQL_stmt_") and catching is not None:
-                found.extend((int(node.get("lineno") or 0), query, catching) for query in _own_queries(node))
+            if kind == "PLpgSQL_stmt_dynexecute" and catching is not None:
+                line = int(node.get("lineno") or 0)
+                text = str(((node.get("query") or {}).get("PLpgSQL_expr") or {}).get("query") or "")
+                constant = _constant_text(text)
+                found.append((line, constant if constant is not None else text, catching, constant is None))
+                found.extend((line, query, catching, False) for query in _own_queries(node.get("params") or []))
+            elif kind.startswith("PLpgSQL_stmt_") and catching is not None:
+                found.extend((int(node.get("lineno") or 0), query, catching, False) for query in _own_queries(node))
             if kind == "PLpgSQL_stmt_block":
                 handlers = ((node.get("exceptions") or {}).get("PLpgSQL_exception_block") or {}).get("exc_list") or []
                 conditions = [
@@ -181,7 +191,25 @@ _NESTED_KEYS = frozenset(
 )
 
 
-def _own_queries(node: Mapping[str, Any]) -> list[str]:
+def _constant_text(expression: str) -> str | None:
+    """The string an expression always evaluates to, when it is a string literal; else None."""
+    import json
+
+    from pglast import parser
+
+    try:
+        tree = json.loads(parser.parse_sql_json(f"SELECT {expression}"))
+    except (parser.ParseError, ValueError):
+        return None
+    targets = tree["stmts"][0]["stmt"].get("SelectStmt", {}).get("targetList") or []
+    if len(targets) != 1:
+        return None
+    value = ((targets[0].get("ResTarget") or {}).get("val") or {}).get("A_Const") or {}
+    text = (value.get("sval") or {}).get("sval")
+    return text if isinstance(text, str) else None
+
+
+def _own_queries(node: Mapping[str, Any] | list[Any]) -> list[str]:
     """The SQL of one statement's expressions, not of the statements nested in it."""
     found: list[str] = []
 
@@ -242,8 +270,14 @@ def _privileged(query: str) -> list[tuple[str, str, str]]:
     return needs
 
 
-def swallowed_refusals(database: Database, info: RuleInfo, label: str) -> list[Finding]:
-    """``pg-needs-superuser`` for each refusal a handler of a function that ran in ``database`` would catch."""
+def swallowed_refusals(
+    database: Database, info: RuleInfo, label: str, unseen: RuleInfo | None = None
+) -> list[Finding]:
+    """``pg-needs-superuser`` for each refusal a handler of a function that ran in ``database`` would catch.
+
+    With ``unseen``, a note of that rule for each ``EXECUTE`` of a text built at run time under such a
+    handler: what it ran is not known, so whether it was refused and the refusal swallowed is not either.
+    """
     import pglast
 
     database.execute("SELECT pg_catalog.pg_stat_force_next_flush()")  # the sender's counts, now
@@ -256,7 +290,27 @@ def swallowed_refusals(database: Database, info: RuleInfo, label: str) -> list[F
             plpgsql = pglast.parse_plpgsql(str(source[0][0])) if source else None
         except Exception:  # pglast raises several kinds; an unreadable body is not read
             continue
-        for line, query, condition in _handled_statements(plpgsql):
+        for line, query, condition, dynamic in _handled_statements(plpgsql):
+            if dynamic:
+                if unseen is not None:
+                    findings.append(
+                        Finding(
+                            rule=unseen.id,
+                            severity=unseen.severity,
+                            message=(
+                                f"{label}: EXECUTE in {name} runs a statement built at run time inside an exception "
+                                f"block that catches a refusal (WHEN {condition}): PostgreSQL reports no error a "
+                                "handler caught, so whether that statement was refused to the review's role, or "
+                                "would run unseen where it is allowed, is not known"
+                            ),
+                            function=name,
+                            line=line,
+                            explanation=unseen.fix,
+                            why=unseen.why,
+                            example=" ".join(query.split())[:300],
+                        )
+                    )
+                continue
             for need in _privileged(query):
                 if need not in answers:
                     kind, first, second = need

@@ -136,6 +136,17 @@ PG_RULES: dict[str, RuleInfo] = {
             "or have an administrator do it outside the migration",
         ),
         _info(
+            "pg-refusal-unseen",
+            Severity.NOTE,
+            "A refusal the review cannot see",
+            "An EXECUTE whose statement is built at run time sits in an exception block that catches a "
+            "privilege error, in a function the workload ran. PostgreSQL reports an error a handler caught to "
+            "nobody (pl_exec.c, exec_stmt_block), and the statement's text is not known before it runs, so the "
+            "review cannot say whether PostgreSQL refused it.",
+            "catch only the errors the block expects (not WHEN others), or build the statement from constants "
+            "so that it can be read",
+        ),
+        _info(
             "pg-inconclusive",
             Severity.ERROR,
             "PostgreSQL compared nothing, not all, or nothing of what changed",
@@ -886,7 +897,9 @@ def _run_both(
                         )
                 # Refusals the new version's own exception blocks caught: PostgreSQL reported none of them.
                 try:
-                    swallowed = swallowed_refusals(new_db, PG_RULES["pg-needs-superuser"], new_label)
+                    swallowed = swallowed_refusals(
+                        new_db, PG_RULES["pg-needs-superuser"], new_label, PG_RULES["pg-refusal-unseen"]
+                    )
                 except psycopg.Error as error:
                     if watchdog.expired:
                         return watchdog.finding()
