@@ -270,9 +270,7 @@ def _privileged(query: str) -> list[tuple[str, str, str]]:
     return needs
 
 
-def swallowed_refusals(
-    database: Database, info: RuleInfo, label: str, unseen: RuleInfo | None = None
-) -> list[Finding]:
+def swallowed_refusals(database: Database, info: RuleInfo, label: str, unseen: RuleInfo | None = None) -> list[Finding]:
     """``pg-needs-superuser`` for each refusal a handler of a function that ran in ``database`` would catch.
 
     With ``unseen``, a note of that rule for each ``EXECUTE`` of a text built at run time under such a
