@@ -100,6 +100,9 @@ SECURITY_SEVERITY: Mapping[str, float] = {
     "dangerous-extension": 8.0,
     "dblink": 7.5,
     "set-role": 7.5,
+    "grant-privileged-role": 9.0,
+    "privileged-role-attribute": 9.0,
+    "event-trigger": 8.5,
 }
 # GitHub shows at most this many annotations of each level for one step.
 GITHUB_ANNOTATIONS_PER_LEVEL = 10

@@ -14,7 +14,15 @@ from bcastsim import __version__
 from bcastsim._reaping import reaped_directory
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig, find_pyproject, load_config
-from bcastsim.review._diff import DIFF_RULES, Version, diff_catalogs, expand_sql_paths, load_version, materialize
+from bcastsim.review._diff import (
+    DIFF_RULES,
+    Version,
+    diff_catalogs,
+    expand_sql_paths,
+    load_version,
+    materialize,
+    schema_at,
+)
 from bcastsim.review._pgdiff import DEFAULT_EXAMPLES, PG_RULES, TIME_LIMIT_S, pg_review
 from bcastsim.review._report import Entry, Report, RuleInfo, checkout_path
 from bcastsim.review._rules import RULES, run_rules
@@ -213,10 +221,13 @@ def review(
         new_version = materialize(new, workdir, cwd)
         old_version = _without_schema(old_version, schema_files, cwd)
         new_version = _without_schema(new_version, schema_files, cwd)
-        old_catalog = load_version(old_version, schema_files, config.migrations, config.sql_limits)
+        # The old side's schema is the base revision's: a statement the change adds to a schema file is introduced.
+        old_schema = schema_at(old, schema_files, workdir, cwd)
+        old_version = attrs.evolve(old_version, shown={**old_schema.shown, **old_version.shown})
+        old_catalog = load_version(old_version, old_schema.files, config.migrations, config.sql_limits)
         new_catalog = load_version(new_version, schema_files, config.migrations, config.sql_limits)
 
-        old_suppressions = read_suppressions([*schema_files, *old_version.files], all_rules())
+        old_suppressions = read_suppressions([*old_schema.files, *old_version.files], all_rules())
         old_rules, _, _ = apply_suppressions(run_rules(old_catalog, config), old_suppressions)
         suppressions = read_suppressions([*schema_files, *new_version.files], all_rules())
         new_rules, dropped, used = apply_suppressions(run_rules(new_catalog, config), suppressions)
@@ -224,7 +235,7 @@ def review(
         pg_counts = None
         if pg:
             outcome = pg_review(
-                [*schema_files, *old_version.files],
+                [*old_schema.files, *old_version.files],
                 [*schema_files, *new_version.files],
                 seed=seed,
                 examples=examples,

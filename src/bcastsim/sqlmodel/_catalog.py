@@ -264,8 +264,9 @@ class _Loader:
                 self._limits.check_function(_routine_name(raw.stmt), len(statement_text.encode()), shown, location.line)
             self.apply(raw.stmt, statement_text, start, location, lines)
             parsed_body = self._parsed_body(raw.stmt, location)
+            superusers = frozenset(use.superuser_role for use in self.catalog.privileged if use.superuser_role)
             self.catalog.privileged.extend(
-                privileged_in_statement(raw.stmt, statement_text, location, lines, parsed_body)
+                privileged_in_statement(raw.stmt, statement_text, location, lines, parsed_body, superusers)
             )
 
     def _parsed_body(self, stmt: Any, location: SourceLocation) -> dict[str, object] | None:
