@@ -140,6 +140,32 @@ def test_a_grant_of_a_role_the_sql_made_a_superuser_is_reported(tmp_path: Path) 
     assert any("root_helper (a superuser)" in e.finding.message for e in report.entries)
 
 
+def test_a_down_migration_is_read_for_what_needs_a_superuser(tmp_path: Path) -> None:
+    """A Down part (its markers are the change's own comments) and a .down.sql file: each use is reported, so placed."""
+    goose = tmp_path / "0001_bids.sql"
+    goose.write_text(
+        "-- +goose Up\nCREATE TABLE bids (id int);\n-- +goose Down\nDROP TABLE bids;\n"
+        "COPY (SELECT 1) TO PROGRAM 'id';\nDO $$ BEGIN ALTER ROLE anon SUPERUSER; END $$;\n"
+    )
+    down = tmp_path / "0002_more.down.sql"
+    down.write_text("DROP TABLE more;\nGRANT pg_execute_server_program TO anon;\n")
+    report = check([goose, down])
+    found = sorted(
+        (Path(e.finding.path or "").name, e.finding.line, e.finding.rule)
+        for e in report.entries
+        if e.finding.rule in PRIVILEGE_RULE_IDS
+    )
+    assert found == [
+        ("0001_bids.sql", 5, "copy-program"),
+        ("0001_bids.sql", 6, "privileged-role-attribute"),
+        ("0002_more.down.sql", 2, "grant-privileged-role"),
+    ]
+    assert all(
+        "in a Down migration" in e.finding.message for e in report.entries if e.finding.rule in PRIVILEGE_RULE_IDS
+    )
+    assert report.exit_status == 1
+
+
 _GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
 
 

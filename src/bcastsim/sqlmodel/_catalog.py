@@ -209,12 +209,20 @@ class _Loader:
                 "a Down migration (it undoes its Up part): not read, so nothing in it counts as sent",
                 SourceLocation(shown, 1),
             )
+            self._privileged_only(text, shown)
             return
+        original = text
         text, convention, skipped = up_part(text, self._migrations)
         if convention != "plain":
             what = f"; lines {skipped[0]}-{skipped[1]} (Down) are not read" if skipped else ""
             self._diagnose(
                 "migration-format", f"{convention} migration: the Up part is read{what}", SourceLocation(shown, 1)
+            )
+        if skipped:
+            # The Down part, on its own lines: what is not read as sent is still read for what needs a superuser.
+            kept = text.split("\n")
+            self._privileged_only(
+                "\n".join(line if not up else "" for line, up in zip(original.split("\n"), kept, strict=True)), shown
             )
         text, notes = strip_psql(text)
         for note in notes:
@@ -268,6 +276,33 @@ class _Loader:
             self.catalog.privileged.extend(
                 privileged_in_statement(raw.stmt, statement_text, location, lines, parsed_body, superusers)
             )
+
+    def _privileged_only(self, text: str, shown: str) -> None:
+        """The statements that need a superuser in SQL that is not read as sent: a Down migration, or part.
+
+        A migration tool runs a Down migration when it rolls back, as the role it migrates with; its
+        markers are comments the reviewed change controls. So what is left out of the catalog is
+        still read for the privilege rules (each use says it sits in a Down migration).
+        """
+        text, _ = strip_psql(text)
+        try:
+            statements = pglast.parse_sql(text)
+        except Exception:  # a Down part that does not parse on its own: the note above says it is not read
+            self._diagnose(
+                "migration-format",
+                "the Down migration does not parse on its own: what in it needs a superuser is not looked for",
+                SourceLocation(shown, 1),
+            )
+            return
+        lines = LineIndex(text)
+        for raw in statements:
+            start = raw.stmt_location or 0
+            statement_text = text[start : start + (raw.stmt_len or (len(text) - start))]
+            location = SourceLocation(shown, lines.line(start + _leading_noise(statement_text)))
+            superusers = frozenset(use.superuser_role for use in self.catalog.privileged if use.superuser_role)
+            for use in privileged_in_statement(raw.stmt, statement_text, location, lines, None, superusers):
+                context = ", ".join(part for part in ("in a Down migration", use.context) if part)
+                self.catalog.privileged.append(attrs_evolve(use, context=context))
 
     def _parsed_body(self, stmt: Any, location: SourceLocation) -> dict[str, object] | None:
         """The PL/pgSQL parse of the function ``stmt`` just created at ``location``, if it has one."""
