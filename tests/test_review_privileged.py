@@ -166,6 +166,48 @@ def test_a_down_migration_is_read_for_what_needs_a_superuser(tmp_path: Path) -> 
     assert report.exit_status == 1
 
 
+# Per directory convention: the file its tool runs on the way up, and the one it leaves out.
+_LEFT_OUT = {
+    "golang-migrate": ("1_bids.up.sql", "1_bids.down.sql"),
+    "flyway": ("V1__bids.sql", "U1__bids.sql"),
+    "sqitch": ("deploy/bids.sql", "revert/bids.sql"),
+}
+
+
+@pytest.mark.parametrize("convention", sorted(_LEFT_OUT))
+def test_a_file_the_directory_tool_leaves_out_is_read_for_it(tmp_path: Path, convention: str) -> None:
+    """golang-migrate's .down.sql, Flyway's U…__ undo and Sqitch's revert/: each use is reported, so placed."""
+    run, left_out = _LEFT_OUT[convention]
+    for name, text in (
+        (run, "CREATE TABLE bids (id int);\n"),
+        (left_out, "DROP TABLE bids;\nALTER SYSTEM RESET ALL;\n"),
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    report = check([tmp_path])
+    found = [e.finding for e in report.entries if e.finding.rule in PRIVILEGE_RULE_IDS]
+    assert [(Path(f.path or "").name, f.line, f.rule) for f in found] == [(Path(left_out).name, 2, "alter-system")]
+    assert f"in a file {convention} does not run on the way up" in found[0].message
+
+
+def test_review_reports_a_down_file_the_change_adds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a golang-migrate directory under git, a .down.sql file the change adds is introduced; the old one is not."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "1_bids.up.sql").write_text("CREATE TABLE bids (id int);\n")
+    (tmp_path / "sql" / "1_bids.down.sql").write_text("DROP TABLE bids;\nALTER SYSTEM RESET ALL;\n")
+    subprocess.run([*_GIT, "init", "-q"], cwd=tmp_path, check=True)
+    _commit(tmp_path, "base")
+    (tmp_path / "sql" / "2_more.up.sql").write_text("CREATE TABLE more (id int);\n")
+    (tmp_path / "sql" / "2_more.down.sql").write_text("COPY (SELECT 1) TO PROGRAM 'id';\nDROP TABLE more;\n")
+    _commit(tmp_path, "change")
+    report = review("git:HEAD~1:sql/", "sql/")
+    found = [(e.state, e.finding.path, e.finding.rule) for e in report.entries if e.finding.rule in PRIVILEGE_RULE_IDS]
+    assert found == [("introduced", "sql/2_more.down.sql", "copy-program")]
+
+
 _GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
 
 

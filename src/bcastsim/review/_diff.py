@@ -33,6 +33,7 @@ __all__ = [
     "Version",
     "diff_catalogs",
     "expand_sql_paths",
+    "left_out_sql_paths",
     "load_version",
     "materialize",
     "schema_at",
@@ -82,6 +83,21 @@ def expand_sql_paths(paths: Sequence[Path], migrations: str | None = None) -> li
     return files
 
 
+def left_out_sql_paths(paths: Sequence[Path], migrations: str | None = None) -> list[tuple[Path, str]]:
+    """The ``*.sql`` files of the directories in ``paths`` that their tool does not run on the way up.
+
+    With how a use found there is placed; they are read for the statements that need a superuser only.
+    """
+    from bcastsim.sqlmodel import order_directory
+
+    left_out: list[tuple[Path, str]] = []
+    for path in paths:
+        if path_kind(path, "SQL path") == "directory":
+            ordered = order_directory(path, migrations)
+            left_out.extend((p, ordered.left_out_context) for p in ordered.left_out if path_kind(p) == "file")
+    return left_out
+
+
 @attrs.frozen
 class Version:
     """One side of a review: the label the user gave, the files read and how to show their paths."""
@@ -89,6 +105,8 @@ class Version:
     label: str
     files: tuple[Path, ...]
     shown: dict[str, str] = attrs.field(factory=dict)
+    #: files the migration tool does not run on the way up, read for what needs a superuser: (file, placed as)
+    left_out: tuple[tuple[Path, str], ...] = ()
 
     def display(self, path: str | None) -> str | None:
         if path is None:
@@ -159,7 +177,7 @@ def materialize(spec: str, workdir: Path, cwd: Path | None = None, *, missing_ok
     cwd = cwd or Path.cwd()
     if not spec.startswith("git:"):
         files = expand_sql_paths([Path(spec)])
-        return Version(spec, tuple(files))
+        return Version(spec, tuple(files), left_out=tuple(left_out_sql_paths([Path(spec)])))
     parts = spec.split(":", 2)
     if len(parts) != 3 or not parts[1] or not parts[2]:
         raise InputError(f"{spec!r} is not git:REV:PATH", fix="write e.g. git:HEAD~1:sql/")
@@ -192,11 +210,12 @@ def materialize(spec: str, workdir: Path, cwd: Path | None = None, *, missing_ok
     if not extracted.exists():
         raise InputError(f"{rel} does not exist at {rev}", path=spec)
     files = expand_sql_paths([extracted])
+    left_out = left_out_sql_paths([extracted])
     shown = {}
-    for file in files:
+    for file in [*files, *(path for path, _ in left_out)]:
         relative = file.relative_to(destination).as_posix()
         shown[str(file)] = f"git:{rev}:{relative}"
-    return Version(spec, tuple(files), shown)
+    return Version(spec, tuple(files), shown, tuple(left_out))
 
 
 def schema_at(spec: str, schema: Sequence[Path], workdir: Path, cwd: Path | None = None) -> Version:
@@ -239,7 +258,7 @@ def load_version(
     from bcastsim.sqlmodel import load_catalog
 
     try:
-        return load_catalog([*schema, *version.files], migrations=migrations, limits=limits)
+        return load_catalog([*schema, *version.files], migrations=migrations, limits=limits, left_out=version.left_out)
     except InputError as error:
         if error.path is not None and error.path in version.shown:
             raise InputError(error.message, path=version.shown[error.path], line=error.line, fix=error.fix) from None

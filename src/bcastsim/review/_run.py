@@ -103,7 +103,8 @@ def check(
         shown: dict[str, str] = {}
         for version in versions:
             shown.update(version.shown)
-        combined = _without_schema(Version("check", tuple(files), shown), schema_files, None)
+        left_out = tuple(entry for version in versions for entry in version.left_out)
+        combined = _without_schema(Version("check", tuple(files), shown, left_out), schema_files, None)
         catalog = load_version(combined, schema_files, config.migrations, config.sql_limits)
         suppressions = read_suppressions([*schema_files, *files], all_rules())
         findings, dropped, used = apply_suppressions(run_rules(catalog, config), suppressions)
