@@ -396,3 +396,14 @@ def test_a_createrole_role_grants_itself_the_program_role_in_postgresql_15(bcast
         assert member == (True,)
     finally:
         bcastsim_server.execute(f"DROP ROLE {role}")
+
+
+def test_role_names_with_braces_are_shown_as_written() -> None:
+    """A quoted role name holding braces is part of the message, never read as a placeholder."""
+    catalog = load_catalog_text(
+        'CREATE ROLE "x{roles}" IN ROLE pg_read_server_files;\nGRANT pg_signal_backend TO "{0}";\n'
+    )
+    assert [use.what for use in catalog.privileged] == [
+        "CREATE ROLE x{roles} IN ROLE pg_read_server_files",
+        "GRANT pg_signal_backend TO {0}",
+    ]

@@ -321,7 +321,7 @@ def _role_statement(node: ast.CreateRoleStmt | ast.AlterRoleStmt, where: _Where,
         what = f"{verb} {role} {' '.join(given)}"
         _add(found, "privileged-role-attribute", what, where, None, superuser_role=superuser)
     if isinstance(node, ast.CreateRoleStmt) and "addroleto" in options:  # CREATE ROLE r IN ROLE pg_…
-        _grant(_role_names(options["addroleto"].arg), [role], f"CREATE ROLE {role} IN ROLE {{roles}}", where, found)
+        _grant(_role_names(options["addroleto"].arg), [role], "CREATE ROLE {grantees} IN ROLE {roles}", where, found)
     elif isinstance(node, ast.AlterRoleStmt) and "rolemembers" in options and node.action == 1:  # ALTER GROUP … ADD
         members = _role_names(options["rolemembers"].arg)
         _grant([role], members, "ALTER GROUP {roles} ADD USER {grantees}", where, found, predefined=False)
