@@ -257,6 +257,26 @@ def test_a_schema_file_the_base_already_had_is_not_reported_again(
     assert [f["rule"] for f in document["findings"] if f["rule"] in PRIVILEGE_RULE_IDS] == []
 
 
+def test_review_reports_a_second_copy_of_an_old_statement(tmp_path: Path) -> None:
+    """A COPY … PROGRAM word for word like one the old version had, added again, is introduced once."""
+    old = tmp_path / "old.sql"
+    new = tmp_path / "new.sql"
+    old.write_text("CREATE TABLE bids (id int);\nCOPY bids TO PROGRAM 'gzip > /backup/bids.gz';\n")
+    new.write_text(old.read_text() + "COPY bids TO PROGRAM 'gzip > /backup/bids.gz';\n")
+    report = review(str(old), str(new))
+    found = [(e.state, e.finding.line) for e in report.entries if e.finding.rule in PRIVILEGE_RULE_IDS]
+    assert len(found) == 1
+    assert found[0][0] == "introduced"
+    assert report.exit_status == 1
+
+
+def test_a_privilege_rule_keeps_its_severity_under_every_spelling_of_the_override() -> None:
+    """severity_of and its former name severity_for both leave a privilege rule at error."""
+    config = ReviewConfig(severity={kind: Severity.NOTE for kind in KINDS})
+    assert {config.severity_of(kind, Severity.ERROR) for kind in KINDS} == {Severity.ERROR}
+    assert {config.severity_for(kind, Severity.ERROR) for kind in KINDS} == {Severity.ERROR}
+
+
 def test_cli_check_exits_1_with_the_finding(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`bcastsim check` on a file with a COPY … PROGRAM prints the error and exits 1."""
     path = tmp_path / "hostile.sql"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -144,16 +145,33 @@ def _rule_changes(old: list[Finding], new: list[Finding]) -> tuple[list[Finding]
         groups.setdefault((finding.rule, finding.function or ""), ([], []))[1].append(finding)
     for key in sorted(groups):
         before, after = groups[key]
-        after_ids = [_identity(f) for f in after]
-        before_ids = [_identity(f) for f in before]
-        unmatched_before = [f for f in before if _identity(f) not in after_ids]
-        unmatched_after = [f for f in after if _identity(f) not in before_ids]
+        if key[0] in UNSUPPRESSIBLE:
+            # Each copy counts: a second COPY … PROGRAM word for word like the old version's is a new statement.
+            unmatched_before, unmatched_after = _unmatched(before, after), _unmatched(after, before)
+        else:
+            after_ids = [_identity(f) for f in after]
+            before_ids = [_identity(f) for f in before]
+            unmatched_before = [f for f in before if _identity(f) not in after_ids]
+            unmatched_after = [f for f in after if _identity(f) not in before_ids]
         # A statement that needs a superuser whose text changed is a new one (COPY … PROGRAM 'gzip' become
         # 'curl …'): never paired away with the old one.
         paired = 0 if key[0] in UNSUPPRESSIBLE else min(len(unmatched_before), len(unmatched_after))
         fixed.extend(unmatched_before[paired:])
         introduced.extend(unmatched_after[paired:])
     return introduced, fixed
+
+
+def _unmatched(findings: list[Finding], others: list[Finding]) -> list[Finding]:
+    """The findings of ``findings`` left once each of ``others`` has taken away one of the same identity."""
+    remaining = Counter(_identity(f) for f in others)
+    left: list[Finding] = []
+    for finding in findings:
+        identity = _identity(finding)
+        if remaining[identity] > 0:
+            remaining[identity] -= 1
+        else:
+            left.append(finding)
+    return left
 
 
 def _without_schema(version: Version, schema_files: Sequence[Path], cwd: Path | None) -> Version:
