@@ -15,7 +15,7 @@ from bcastsim.cli import main
 from bcastsim.findings import Severity
 from bcastsim.pg import UNTRUSTED_ROLE, EphemeralPostgres
 from bcastsim.review import ReviewConfig, check, review
-from bcastsim.review._danger import PRIVILEGE_RULE_IDS
+from bcastsim.review._danger import PRIVILEGE_RULE_IDS, UNSUPPRESSIBLE
 from bcastsim.sqlmodel import PRIVILEGED_KINDS, load_catalog, load_catalog_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,6 +92,21 @@ def test_the_reviewed_configuration_cannot_turn_it_off_or_lower_it() -> None:
         found = [e.finding for e in check([path], config=config).entries if e.finding.rule == "copy-program"]
         assert found, config
         assert {f.severity for f in found} == {Severity.ERROR}, config
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_privilege_rule_can_be_silenced_by_the_reviewed_repository(tmp_path: Path, kind: str) -> None:
+    """Every privilege rule, the role and event-trigger ones included, is unsuppressible: comments and config."""
+    assert kind in UNSUPPRESSIBLE
+    source = (RULE_FIXTURES / f"{kind}.unsafe.sql").read_text()
+    path = tmp_path / "hostile.sql"
+    path.write_text(
+        f"-- bcastsim: ignore-file[{kind}]\n" + source.replace(f"-- expect: {kind}", f"-- bcastsim: ignore[{kind}]")
+    )
+    config = ReviewConfig(disable=frozenset({kind}), severity={kind: Severity.NOTE})
+    found = [e.finding for e in check([path], config=config).entries if e.finding.rule == kind]
+    assert len(found) == len(_marked_lines(RULE_FIXTURES / f"{kind}.unsafe.sql", kind))
+    assert {f.severity for f in found} == {Severity.ERROR}
 
 
 def test_review_reports_what_the_new_version_adds(tmp_path: Path) -> None:
