@@ -194,3 +194,89 @@ def test_fail_on_warning_fails_a_report_with_only_warnings(tmp_path: Path, capsy
     assert document["summary"]["errors"] == 0  # type: ignore[index]
     assert document["summary"]["warnings"] > 0  # type: ignore[index]
     assert main(["check", str(migration), *schema, "--fail-on", "warning"]) == 1
+
+
+# -- fail-on from the reviewed repository cannot let a privilege or containment error pass ------------------
+
+PRIVILEGED = FIXTURES / "rules" / "copy-program.unsafe.sql"
+
+
+def _hostile_project(tmp_path: Path, config: str) -> Path:
+    """A project whose own configuration says ``config`` and whose migration runs COPY … PROGRAM."""
+    project = _project(tmp_path, config)
+    shutil.copy(PRIVILEGED, project / "db" / "0003_export.sql")
+    return project
+
+
+@pytest.mark.parametrize("fail_on", ["never", "note", "warning"])
+def test_config_fail_on_cannot_pass_a_privilege_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fail_on: str
+) -> None:
+    """fail-on = never in the reviewed repository's file still exits 1 on COPY … PROGRAM, and the summary says why."""
+    project = _hostile_project(tmp_path, f'fail-on = "{fail_on}"\n')
+    monkeypatch.chdir(project)
+    status, document = _json(capsys, "check", "db/0003_export.sql", "--format", "json")
+    summary = document["summary"]
+    assert status == 1
+    assert summary["exit_status"] == 1  # type: ignore[index]
+    assert summary["fail_on"] == fail_on  # type: ignore[index]
+    assert summary["fail_on_from_config"] is True  # type: ignore[index]
+    # never: every copy-program error is held; note/warning already fail on them by themselves.
+    assert summary["held"] == (summary["by_rule"]["copy-program"] if fail_on == "never" else 0)  # type: ignore[index]
+
+
+def test_config_fail_on_never_still_passes_other_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only privilege and containment findings are held: the configuration's never passes a removed payload key."""
+    project = _project(tmp_path, 'fail-on = "never"\n')
+    shutil.copy(ROOT / "sql" / "broadcast_triggers.sql", project / "db" / "seed.sql")
+    monkeypatch.chdir(project)
+    schema = ["--schema", str(ROOT / "sql" / "schema.sql"), "--schema", str(ROOT / "sql" / "realtime.sql")]
+    status, document = _json(capsys, "check", "db/seed.sql", *schema, "--format", "json")
+    assert document["summary"]["errors"] > 0  # type: ignore[index]
+    assert (status, document["summary"]["held"]) == (0, 0)  # type: ignore[index]
+
+
+def test_command_line_fail_on_never_is_the_operators_choice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--fail-on never given by whoever runs the command passes the same privilege error, over the file's error."""
+    project = _hostile_project(tmp_path, 'fail-on = "error"\n')
+    monkeypatch.chdir(project)
+    status, document = _json(capsys, "check", "db/0003_export.sql", "--fail-on", "never", "--format", "json")
+    summary = document["summary"]
+    assert summary["by_rule"]["copy-program"] > 0  # type: ignore[index]
+    assert (status, summary["exit_status"], summary["held"], summary["fail_on_from_config"]) == (0, 0, 0, False)  # type: ignore[index]
+
+
+@pytest.mark.parametrize("fmt", ["text", "github", "markdown", "sarif"])
+def test_every_format_says_why_the_run_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    """Each format states that fail-on cannot be lowered by the reviewed repository's configuration."""
+    project = _hostile_project(tmp_path, 'fail-on = "never"\n')
+    monkeypatch.chdir(project)
+    assert main(["check", "db/0003_export.sql", "--format", fmt]) == 1
+    out = capsys.readouterr().out
+    reason = "cannot be lowered for privilege and containment findings by the reviewed repository's configuration"
+    if fmt == "sarif":
+        run = json.loads(out)["runs"][0]
+        assert (run["properties"]["failOn"], run["properties"]["exitStatus"]) == ("never", 1)
+        assert all(reason in line for line in run["properties"]["held"])
+    else:
+        assert reason in out
+
+
+def test_review_with_config_fail_on_never_fails_on_an_introduced_privilege_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`review` of a change that adds COPY … PROGRAM and fail-on = never beside it exits 1."""
+    project = _project(tmp_path, 'fail-on = "never"\n')
+    monkeypatch.chdir(project)
+    old = project / "db" / "0002_triggers.sql"
+    new = project / "db" / "0003_export.sql"
+    new.write_text(old.read_text() + "\nCOPY (SELECT 1) TO PROGRAM 'id';\n")
+    status, document = _json(capsys, "review", str(old), str(new), "--format", "json")
+    assert document["summary"]["introduced"] >= 1  # type: ignore[index]
+    assert (status, document["summary"]["held"]) == (1, 1)  # type: ignore[index]

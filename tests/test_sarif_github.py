@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import attrs
 import jsonschema
 import pytest
 
@@ -136,3 +137,12 @@ def test_pg_review_results_are_placed_and_suppressible(
     quiet = review("old.sql", "new.sql", schema=SCHEMA, pg=True, server=bcastsim_server)
     assert "pg-destination-changed" not in {e.finding.rule for e in quiet.entries}
     assert quiet.suppressed >= len(observed)
+
+
+def test_a_run_held_by_a_privilege_error_is_accepted() -> None:
+    """fail-on never from the configuration, held by a COPY … PROGRAM: the run's properties say so, and upload."""
+    report = check([FIXTURES / "rules" / "copy-program.unsafe.sql"])
+    held = attrs.evolve(report, fail_on="never", fail_on_from_config=True)
+    properties = _accepted(held)["runs"][0]["properties"]
+    assert (properties["failOn"], properties["exitStatus"]) == ("never", 1)
+    assert "reviewed repository's configuration" in properties["held"][0]

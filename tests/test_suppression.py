@@ -167,3 +167,24 @@ def test_comment_block_above_the_trigger_does_not_reach_the_function(tmp_path: P
     )
     report = check([_write(tmp_path, text)], schema=SCHEMA)
     assert "security-definer-search-path" in _rules(report)
+
+
+def test_baseline_cannot_hide_a_privilege_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A COPY … PROGRAM recorded in the baseline is still reported and fails, counted apart with the reason."""
+    monkeypatch.chdir(tmp_path)
+    path = _write(tmp_path, (RULES / "copy-program.unsafe.sql").read_text())
+    assert main(["check", path.name, "--baseline", "write", "base.json"]) == 1
+    capsys.readouterr()
+    status = main(["check", path.name, "--baseline", "use", "base.json", "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+    summary = document["summary"]
+    copies = [f for f in document["findings"] if f["rule"] == "copy-program"]
+    assert status == 1
+    assert len(copies) == summary["baseline_refused"] == 4
+    recorded = json.loads((tmp_path / "base.json").read_text())["findings"]
+    assert summary["total"] == len(copies)
+    assert summary["baselined"] == len(recorded) - len(copies)
+    assert main(["check", path.name, "--baseline", "use", "base.json"]) == 1
+    assert "a baseline cannot hide privilege and containment findings" in capsys.readouterr().out

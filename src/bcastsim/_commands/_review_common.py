@@ -120,13 +120,18 @@ def schema_paths(args: argparse.Namespace, config: ReviewConfig, checked: list[s
 
 
 def emit(report: Report, args: argparse.Namespace, config: ReviewConfig) -> int:
-    """Render the whole report, then write it in one go; the exit status follows ``fail-on``."""
+    """Render the whole report, then write it in one go; the exit status follows ``fail-on``.
+
+    A ``fail-on`` that comes from the configuration file, not from ``--fail-on``, is the reviewed
+    repository's: it cannot let a privilege or containment error pass (``Report.held``).
+    """
     import attrs
 
     from bcastsim._resources import display_path
 
     shown_config = display_path(config.source) if config.source else None
-    report = attrs.evolve(report, fail_on=config.fail_on, config=shown_config)
+    from_config = args.fail_on is None and config.source is not None
+    report = attrs.evolve(report, fail_on=config.fail_on, fail_on_from_config=from_config, config=shown_config)
     from bcastsim.review import render
 
     text = render(report, args.format, verbose=args.verbose)

@@ -144,13 +144,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _baselined(report: Report, mode: str, path: Path) -> Report:
-    """The report without the findings the baseline file holds (after writing it, with ``write``)."""
+    """The report without the findings the baseline file holds (after writing it, with ``write``).
+
+    Privilege and containment findings stay, counted apart: the baseline is a file of the reviewed
+    repository, which a pull request can change along with its SQL.
+    """
     from collections import Counter
 
     import attrs
 
     from bcastsim._commands._review_common import write_output
-    from bcastsim.review._suppress import baseline_identity, read_baseline, render_baseline
+    from bcastsim.review._suppress import UNSUPPRESSIBLE, baseline_identity, read_baseline, render_baseline
 
     if mode not in ("write", "use"):
         raise InputError(
@@ -160,10 +164,13 @@ def _baselined(report: Report, mode: str, path: Path) -> Report:
         write_output(path, render_baseline(report.findings))
     recorded: Counter[str] = read_baseline(path)
     kept = []
+    refused = 0
     for entry in report.entries:
         identity = baseline_identity(entry.finding)
         if recorded[identity] > 0:
             recorded[identity] -= 1
-        else:
-            kept.append(entry)
-    return attrs.evolve(report, entries=kept, baselined=len(report.entries) - len(kept))
+            if entry.finding.rule not in UNSUPPRESSIBLE:
+                continue
+            refused += 1
+        kept.append(entry)
+    return attrs.evolve(report, entries=kept, baselined=len(report.entries) - len(kept), baseline_refused=refused)

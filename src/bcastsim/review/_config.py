@@ -192,7 +192,8 @@ class ReviewConfig:
         return None
 
     def severity_for(self, rule_id: str, default: Severity) -> Severity:
-        return self.severity.get(rule_id, default)
+        """The former name of :meth:`severity_of` (a privilege or containment rule keeps its own here too)."""
+        return self.severity_of(rule_id, default)
 
 
 def _has_tool_table(pyproject: Path) -> bool:

@@ -83,6 +83,30 @@ _RULES: dict[str, tuple[str, str, str, str]] = {
         "dblink connects from the server to any host it can reach, including itself as another role.",
         "move the cross-database work into the application, or a job the operator runs",
     ),
+    "grant-privileged-role": (
+        "GRANT of a role that runs programs, reads or writes server files, signals other sessions, or is a superuser",
+        "needs superuser, CREATEROLE or ADMIN OPTION on the role (PostgreSQL 15)",
+        "Members of pg_execute_server_program, pg_read_server_files and pg_write_server_files run programs and "
+        "reach files on the database server (COPY … PROGRAM, COPY to a file); members of pg_signal_backend "
+        "cancel and terminate other roles' sessions, Realtime's included; a member of a superuser role "
+        "is one.",
+        "remove the GRANT: grant the application's roles rights on its own tables and functions instead",
+    ),
+    "privileged-role-attribute": (
+        "A role created or altered with SUPERUSER, BYPASSRLS, REPLICATION or CREATEROLE",
+        "needs superuser (SUPERUSER, BYPASSRLS, REPLICATION) or CREATEROLE (CREATEROLE)",
+        "SUPERUSER skips every check; BYPASSRLS reads every row past row-level security, the policies private "
+        "channels are authorized by included; REPLICATION streams every change of the database; in PostgreSQL 15 "
+        "CREATEROLE may grant itself the roles that run programs on the server.",
+        "create the application's roles without these attributes; an administrator sets them, by hand",
+    ),
+    "event-trigger": (
+        "CREATE EVENT TRIGGER runs a function on every DDL statement of every role",
+        "needs superuser",
+        "An event trigger fires for the DDL of every role of the database, the administrator's and the "
+        "platform's included, and runs its function as whoever issued the statement.",
+        "remove it: audit DDL with the platform's logging, not with a trigger a migration installs",
+    ),
 }
 
 PRIVILEGE_RULE_IDS: frozenset[str] = frozenset(_RULES)

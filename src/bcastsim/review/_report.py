@@ -18,12 +18,16 @@ from urllib.parse import quote
 import attrs
 
 from bcastsim.findings import Finding, Severity
+from bcastsim.review._danger import UNSUPPRESSIBLE
 from bcastsim.review._fixes import hunks
 
 __all__ = [
+    "DEFAULT_FAIL_ON",
     "FAIL_ON",
     "FORMATS",
     "GITHUB_ANNOTATIONS_PER_LEVEL",
+    "HELD_BY_BASELINE",
+    "HELD_BY_CONFIG",
     "MARKDOWN_ROWS",
     "SARIF_SCHEMA_URI",
     "SECURITY_SEVERITY",
@@ -96,11 +100,22 @@ SECURITY_SEVERITY: Mapping[str, float] = {
     "dangerous-extension": 8.0,
     "dblink": 7.5,
     "set-role": 7.5,
+    "grant-privileged-role": 9.0,
+    "privileged-role-attribute": 9.0,
+    "event-trigger": 8.5,
 }
 # GitHub shows at most this many annotations of each level for one step.
 GITHUB_ANNOTATIONS_PER_LEVEL = 10
 # The lowest severity that makes the run fail; ``never`` keeps the exit status 0 on findings.
 FAIL_ON: Mapping[str, int] = {"error": 0, "warning": 1, "note": 2, "never": -1}
+DEFAULT_FAIL_ON = "error"
+# Why a privilege or containment finding fails a run that the configuration's fail-on, or a baseline,
+# would let pass: both are files of the reviewed repository, which a pull request can change with its SQL.
+HELD_BY_CONFIG = (
+    "fail-on cannot be lowered for privilege and containment findings by the reviewed repository's "
+    "configuration (only --fail-on on the command line can)"
+)
+HELD_BY_BASELINE = "a baseline cannot hide privilege and containment findings, it is a file of the reviewed repository"
 
 
 @attrs.frozen(kw_only=True)
@@ -142,8 +157,13 @@ class Report:
     suppressed: int = 0
     baselined: int = 0
     version: str = "0"
-    fail_on: str = "error"
+    fail_on: str = DEFAULT_FAIL_ON
+    #: ``fail_on`` is the reviewed repository's configuration's (no ``--fail-on`` on the command line): it
+    #: cannot lower the threshold for privilege and containment findings below the default
+    fail_on_from_config: bool = False
     config: str | None = None
+    #: privilege and containment findings a baseline recorded, reported all the same
+    baseline_refused: int = 0
     # ``review --pg``: what ran and was compared in PostgreSQL (``PgCounts.to_json()``), else None.
     pg: Mapping[str, Any] | None = None
 
@@ -155,10 +175,46 @@ class Report:
         return sum(1 for entry in self.entries if entry.finding.severity is severity)
 
     @property
+    def held(self) -> tuple[Entry, ...]:
+        """Privilege and containment findings that fail the run although the configuration's ``fail_on`` passes them.
+
+        They are the findings at or above :data:`DEFAULT_FAIL_ON` and below ``fail_on``, when the
+        threshold came from the reviewed repository's configuration; one given on the command line
+        (or by a caller of the API) is the operator's, and is respected.
+        """
+        if not self.fail_on_from_config:
+            return ()
+        threshold, floor = FAIL_ON[self.fail_on], FAIL_ON[DEFAULT_FAIL_ON]
+        return tuple(
+            entry
+            for entry in self.entries
+            if entry.finding.rule in UNSUPPRESSIBLE and threshold < entry.finding.severity.rank <= floor
+        )
+
+    @property
     def exit_status(self) -> int:
-        """1 when a finding is at or above ``fail_on`` (``never``: always 0)."""
+        """1 when a finding is at or above ``fail_on`` (``never``: always 0), or one is :attr:`held`."""
         threshold = FAIL_ON[self.fail_on]
-        return 1 if any(entry.finding.severity.rank <= threshold for entry in self.entries) else 0
+        failing = any(entry.finding.severity.rank <= threshold for entry in self.entries)
+        return 1 if failing or self.held else 0
+
+    def held_lines(self) -> list[str]:
+        """Why the exit status is not what ``fail_on`` alone says, and what a baseline could not hide: one line each."""
+        lines = []
+        held = len(self.held)
+        if held:
+            verb = "fails" if held == 1 else "fail"
+            lines.append(
+                f"{_plural(held, 'privilege or containment finding')} at or above {DEFAULT_FAIL_ON} {verb} the "
+                f"run although fail-on is {self.fail_on}: {HELD_BY_CONFIG}"
+            )
+        if self.baseline_refused:
+            verb = "is" if self.baseline_refused == 1 else "are"
+            lines.append(
+                f"{_plural(self.baseline_refused, 'privilege or containment finding')} recorded in the baseline "
+                f"{verb} still reported: {HELD_BY_BASELINE}"
+            )
+        return lines
 
     def summary(self) -> dict[str, Any]:
         by_rule = Counter(entry.finding.rule for entry in self.entries)
@@ -173,6 +229,9 @@ class Report:
             "baselined": self.baselined,
             "by_rule": dict(sorted(by_rule.items())),
             "fail_on": self.fail_on,
+            "fail_on_from_config": self.fail_on_from_config,
+            "held": len(self.held),
+            "baseline_refused": self.baseline_refused,
             "exit_status": self.exit_status,
             "config": self.config,
         }
@@ -257,6 +316,7 @@ def render_text(report: Report, *, verbose: bool = False) -> str:
         lines.append("")
     if report.config:
         tail += f"; config {report.config}"
+    lines.extend(report.held_lines())
     lines.append(tail)
     return "\n".join(lines) + "\n"
 
@@ -467,6 +527,12 @@ def render_sarif(report: Report) -> str:
     run_properties: dict[str, Any] = {}
     if report.config:
         run_properties["config"] = report.config
+    held = report.held_lines()
+    if held:
+        # SARIF has no exit status of its own: what makes the run's differ from fail-on's is said here.
+        run_properties["failOn"] = report.fail_on
+        run_properties["exitStatus"] = report.exit_status
+        run_properties["held"] = held
     if report.pg is not None:
         run_properties["pg"] = dict(report.pg)
     if run_properties:
@@ -525,6 +591,7 @@ def render_github(report: Report) -> str:
         headline, *rest = pg_lines(report.pg)
         lines.append(f"::notice title={_escape_property('bcastsim review --pg')}::{_escape_data(headline)}")
         lines.extend(line.strip() for line in rest)
+    lines.extend(f"bcastsim: {line}" for line in report.held_lines())
     lines.append(
         f"bcastsim {report.command}: {_plural(summary['errors'], 'error')}, "
         f"{_plural(summary['warnings'], 'warning')}, {_plural(summary['notes'], 'note')}"
@@ -561,6 +628,9 @@ def render_markdown(report: Report) -> str:
         + (f" {summary['introduced']} | {summary['fixed']} | {summary['changes']} |" if review_columns else ""),
         "",
     ]
+    held = report.held_lines()
+    if held:
+        lines += [f"**{_md_cell(line)}**" for line in held] + [""]
     if report.pg is not None:
         headline, *rest = pg_lines(report.pg)
         lines += [headline, ""] + [f"- {_md_cell(line.strip())}" for line in rest] + ([""] if rest else [])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,15 @@ from bcastsim import __version__
 from bcastsim._reaping import reaped_directory
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig, find_pyproject, load_config
-from bcastsim.review._diff import DIFF_RULES, Version, diff_catalogs, expand_sql_paths, load_version, materialize
+from bcastsim.review._diff import (
+    DIFF_RULES,
+    Version,
+    diff_catalogs,
+    expand_sql_paths,
+    load_version,
+    materialize,
+    schema_at,
+)
 from bcastsim.review._pgdiff import DEFAULT_EXAMPLES, PG_RULES, TIME_LIMIT_S, pg_review
 from bcastsim.review._report import Entry, Report, RuleInfo, checkout_path
 from bcastsim.review._rules import RULES, run_rules
@@ -95,7 +104,8 @@ def check(
         shown: dict[str, str] = {}
         for version in versions:
             shown.update(version.shown)
-        combined = _without_schema(Version("check", tuple(files), shown), schema_files, None)
+        left_out = tuple(entry for version in versions for entry in version.left_out)
+        combined = _without_schema(Version("check", tuple(files), shown, left_out), schema_files, None)
         catalog = load_version(combined, schema_files, config.migrations, config.sql_limits)
         suppressions = read_suppressions([*schema_files, *files], all_rules())
         findings, dropped, used = apply_suppressions(run_rules(catalog, config), suppressions)
@@ -135,16 +145,33 @@ def _rule_changes(old: list[Finding], new: list[Finding]) -> tuple[list[Finding]
         groups.setdefault((finding.rule, finding.function or ""), ([], []))[1].append(finding)
     for key in sorted(groups):
         before, after = groups[key]
-        after_ids = [_identity(f) for f in after]
-        before_ids = [_identity(f) for f in before]
-        unmatched_before = [f for f in before if _identity(f) not in after_ids]
-        unmatched_after = [f for f in after if _identity(f) not in before_ids]
+        if key[0] in UNSUPPRESSIBLE:
+            # Each copy counts: a second COPY … PROGRAM word for word like the old version's is a new statement.
+            unmatched_before, unmatched_after = _unmatched(before, after), _unmatched(after, before)
+        else:
+            after_ids = [_identity(f) for f in after]
+            before_ids = [_identity(f) for f in before]
+            unmatched_before = [f for f in before if _identity(f) not in after_ids]
+            unmatched_after = [f for f in after if _identity(f) not in before_ids]
         # A statement that needs a superuser whose text changed is a new one (COPY … PROGRAM 'gzip' become
         # 'curl …'): never paired away with the old one.
         paired = 0 if key[0] in UNSUPPRESSIBLE else min(len(unmatched_before), len(unmatched_after))
         fixed.extend(unmatched_before[paired:])
         introduced.extend(unmatched_after[paired:])
     return introduced, fixed
+
+
+def _unmatched(findings: list[Finding], others: list[Finding]) -> list[Finding]:
+    """The findings of ``findings`` left once each of ``others`` has taken away one of the same identity."""
+    remaining = Counter(_identity(f) for f in others)
+    left: list[Finding] = []
+    for finding in findings:
+        identity = _identity(finding)
+        if remaining[identity] > 0:
+            remaining[identity] -= 1
+        else:
+            left.append(finding)
+    return left
 
 
 def _without_schema(version: Version, schema_files: Sequence[Path], cwd: Path | None) -> Version:
@@ -213,10 +240,13 @@ def review(
         new_version = materialize(new, workdir, cwd)
         old_version = _without_schema(old_version, schema_files, cwd)
         new_version = _without_schema(new_version, schema_files, cwd)
-        old_catalog = load_version(old_version, schema_files, config.migrations, config.sql_limits)
+        # The old side's schema is the base revision's: a statement the change adds to a schema file is introduced.
+        old_schema = schema_at(old, schema_files, workdir, cwd)
+        old_version = attrs.evolve(old_version, shown={**old_schema.shown, **old_version.shown})
+        old_catalog = load_version(old_version, old_schema.files, config.migrations, config.sql_limits)
         new_catalog = load_version(new_version, schema_files, config.migrations, config.sql_limits)
 
-        old_suppressions = read_suppressions([*schema_files, *old_version.files], all_rules())
+        old_suppressions = read_suppressions([*old_schema.files, *old_version.files], all_rules())
         old_rules, _, _ = apply_suppressions(run_rules(old_catalog, config), old_suppressions)
         suppressions = read_suppressions([*schema_files, *new_version.files], all_rules())
         new_rules, dropped, used = apply_suppressions(run_rules(new_catalog, config), suppressions)
@@ -224,7 +254,7 @@ def review(
         pg_counts = None
         if pg:
             outcome = pg_review(
-                [*schema_files, *old_version.files],
+                [*old_schema.files, *old_version.files],
                 [*schema_files, *new_version.files],
                 seed=seed,
                 examples=examples,

@@ -209,13 +209,20 @@ class _Loader:
                 "a Down migration (it undoes its Up part): not read, so nothing in it counts as sent",
                 SourceLocation(shown, 1),
             )
+            self._privileged_only(text, shown, "in a Down migration")
             return
+        original = text
         text, convention, skipped = up_part(text, self._migrations)
         if convention != "plain":
             what = f"; lines {skipped[0]}-{skipped[1]} (Down) are not read" if skipped else ""
             self._diagnose(
                 "migration-format", f"{convention} migration: the Up part is read{what}", SourceLocation(shown, 1)
             )
+        if skipped:
+            # The Down part, on its own lines: what is not read as sent is still read for what needs a superuser.
+            kept = text.split("\n")
+            down = "\n".join(line if not up else "" for line, up in zip(original.split("\n"), kept, strict=True))
+            self._privileged_only(down, shown, "in a Down migration")
         text, notes = strip_psql(text)
         for note in notes:
             self._diagnose(note.code, note.message, SourceLocation(shown, note.line))
@@ -264,9 +271,46 @@ class _Loader:
                 self._limits.check_function(_routine_name(raw.stmt), len(statement_text.encode()), shown, location.line)
             self.apply(raw.stmt, statement_text, start, location, lines)
             parsed_body = self._parsed_body(raw.stmt, location)
+            superusers = frozenset(use.superuser_role for use in self.catalog.privileged if use.superuser_role)
             self.catalog.privileged.extend(
-                privileged_in_statement(raw.stmt, statement_text, location, lines, parsed_body)
+                privileged_in_statement(raw.stmt, statement_text, location, lines, parsed_body, superusers)
             )
+
+    def load_left_out(self, path: Path, shown: str, context: str) -> None:
+        """A file the migration tool does not run on the way up, read for what needs a superuser only."""
+        try:
+            text = read_text(path, "SQL file")
+        except InputError as error:
+            raise InputError(error.message, path=shown, line=error.line, fix=error.fix) from None
+        self._limits.check_text(text, shown)
+        self._privileged_only(text, shown, context)
+
+    def _privileged_only(self, text: str, shown: str, context: str) -> None:
+        """The statements that need a superuser in SQL that is not read as sent: a Down migration, or part.
+
+        A migration tool runs a Down migration when it rolls back, as the role it migrates with; its
+        markers and names are the reviewed change's own. So what is left out of the catalog is
+        still read for the privilege rules, each use placed by ``context`` ("in a Down migration").
+        """
+        text, _ = strip_psql(text)
+        try:
+            statements = pglast.parse_sql(text)
+        except Exception:  # a Down part that does not parse on its own: the note above says it is not read
+            self._diagnose(
+                "migration-format",
+                f"SQL {context} does not parse on its own: what in it needs a superuser is not looked for",
+                SourceLocation(shown, 1),
+            )
+            return
+        lines = LineIndex(text)
+        for raw in statements:
+            start = raw.stmt_location or 0
+            statement_text = text[start : start + (raw.stmt_len or (len(text) - start))]
+            location = SourceLocation(shown, lines.line(start + _leading_noise(statement_text)))
+            superusers = frozenset(use.superuser_role for use in self.catalog.privileged if use.superuser_role)
+            for use in privileged_in_statement(raw.stmt, statement_text, location, lines, None, superusers):
+                where = ", ".join(part for part in (context, use.context) if part)
+                self.catalog.privileged.append(attrs_evolve(use, context=where))
 
     def _parsed_body(self, stmt: Any, location: SourceLocation) -> dict[str, object] | None:
         """The PL/pgSQL parse of the function ``stmt`` just created at ``location``, if it has one."""
@@ -1035,23 +1079,29 @@ def attrs_evolve(obj: Any, **changes: Any) -> Any:
     return attrs.evolve(obj, **changes)
 
 
-def _expand(paths: Sequence[str | Path], migrations: str | None = None) -> list[tuple[Path, str]]:
+def _expand(
+    paths: Sequence[str | Path], migrations: str | None = None
+) -> tuple[list[tuple[Path, str]], list[tuple[Path, str, str]]]:
+    """The files to read, in order, and those a directory's tool leaves out (with how a use there is placed)."""
     files: list[tuple[Path, str]] = []
+    skipped: list[tuple[Path, str, str]] = []
     for given in paths:
         path = Path(given)
         kind = path_kind(given, "SQL path")
         if kind == "directory":
-            found = [p for p in order_directory(path, migrations).files if path_kind(p) == "file"]
+            ordered = order_directory(path, migrations)
+            found = [p for p in ordered.files if path_kind(p) == "file"]
             if not found:
                 raise InputError("directory holds no .sql files", path=str(given))
             files.extend((p, str(p)) for p in found)
+            skipped.extend((p, str(p), ordered.left_out_context) for p in ordered.left_out if path_kind(p) == "file")
         elif kind == "file":
             files.append((path, str(given)))
         elif kind == "other":
             raise InputError("not a regular file (a device, FIFO or socket)", path=str(given), fix="name a .sql file")
         else:
             raise InputError("no such file or directory", path=str(given))
-    return files
+    return files, skipped
 
 
 def _routine_name(stmt: ast.CreateFunctionStmt | ast.DoStmt) -> str:
@@ -1062,7 +1112,11 @@ def _routine_name(stmt: ast.CreateFunctionStmt | ast.DoStmt) -> str:
 
 
 def load_catalog(
-    paths: Sequence[str | Path] | str | Path, *, migrations: str | None = None, limits: SqlLimits | None = None
+    paths: Sequence[str | Path] | str | Path,
+    *,
+    migrations: str | None = None,
+    limits: SqlLimits | None = None,
+    left_out: Sequence[tuple[str | Path, str]] = (),
 ) -> Catalog:
     """Read SQL files in order into a :class:`Catalog`.
 
@@ -1070,6 +1124,8 @@ def load_catalog(
     (name order unless a convention is recognised, see ``_migrations``); ``migrations``
     forces a convention (``plain``, ``goose``, ``flyway``, …). ``limits`` bound each file's size,
     line length, statements and function size (:class:`SqlLimits`; the defaults when None).
+    The files a directory's tool does not run on the way up, and ``left_out`` (file, how a use in
+    it is placed), are read for the statements that need a superuser only (``privileged``).
 
     Raises :class:`~bcastsim.InputError` for missing files and malformed SQL (with the
     file and line); constructs that parse but are not modelled become ``diagnostics``.
@@ -1078,9 +1134,11 @@ def load_catalog(
         paths = [paths]
     with collection_paused():
         loader = _Loader(migrations, limits)
-        files = _expand(paths, migrations)
+        files, skipped = _expand(paths, migrations)
         for path, shown in files:
             loader.load_file(path, shown)
+        for path, shown, context in [*skipped, *((Path(file), str(file), context) for file, context in left_out)]:
+            loader.load_left_out(path, shown, context)
         catalog = loader.finish()
         catalog.paths = tuple(shown for _, shown in files)
         # Analyse now so that expression errors surface here and diagnostics are complete.

@@ -72,6 +72,13 @@ class Directory:
 
     files: tuple[Path, ...]
     convention: str
+    #: its other ``*.sql`` files, which the tool does not run on the way up (Down and undo scripts, revert/)
+    left_out: tuple[Path, ...] = ()
+
+    @property
+    def left_out_context(self) -> str:
+        """How a use in a left-out file is placed: ``in a file golang-migrate does not run on the way up``."""
+        return f"in a file {self.convention} does not run on the way up"
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -93,7 +100,9 @@ def _sqitch(directory: Path) -> Directory | None:
             if candidate.is_file() and candidate not in ordered:
                 ordered.append(candidate)
     rest = sorted(p for p in deploy.rglob("*.sql") if p.is_file() and p not in ordered)
-    return Directory(tuple(ordered + rest), "sqitch")
+    run = set(ordered + rest)
+    left_out = sorted(p for p in directory.rglob("*.sql") if p.is_file() and p not in run)
+    return Directory(tuple(ordered + rest), "sqitch", tuple(left_out))
 
 
 def order_directory(directory: Path, convention: str | None = None) -> Directory:
@@ -121,11 +130,12 @@ def _order_directory(directory: Path, convention: str | None) -> Directory:
     if convention in (None, "golang-migrate") and names and any(_GOLANG_MIGRATE.match(n) for n in names):
         ups = [p for p in found if (m := _GOLANG_MIGRATE.match(p.name)) and m.group(2) == "up"]
         ups.sort(key=lambda p: (int(_GOLANG_MIGRATE.match(p.name).group(1)), p.name))  # type: ignore[union-attr]
-        return Directory(tuple(ups), "golang-migrate")
+        return Directory(tuple(ups), "golang-migrate", tuple(p for p in found if p not in ups))
     if convention in (None, "flyway") and names and any(_FLYWAY.match(n) for n in names):
         versioned = [p for p in found if (m := _FLYWAY.match(p.name)) and m.group(1) == "V"]
         versioned.sort(key=lambda p: _version_key(_FLYWAY.match(p.name).group(2)))  # type: ignore[union-attr]
         repeatable = [p for p in found if (m := _FLYWAY.match(p.name)) and m.group(1) == "R"]
         others = [p for p in found if not _FLYWAY.match(p.name)]
-        return Directory(tuple(versioned + repeatable + others), "flyway")
+        run = versioned + repeatable + others
+        return Directory(tuple(run), "flyway", tuple(p for p in found if p not in run))
     return Directory(tuple(found), "plain")

@@ -35,6 +35,9 @@ PRIVILEGED_KINDS: Mapping[str, str] = {
     "untrusted-language": "code in an untrusted language",
     "set-role": "a change of role",
     "dblink": "a dblink connection",
+    "grant-privileged-role": "a GRANT of a role that reaches the server or is a superuser",
+    "privileged-role-attribute": "a role given SUPERUSER, BYPASSRLS, REPLICATION or CREATEROLE",
+    "event-trigger": "CREATE EVENT TRIGGER",
 }
 
 # Functions revoked from PUBLIC in PostgreSQL 15's system_functions.sql (superuser or a GRANT).
@@ -59,6 +62,20 @@ _DANGEROUS_EXTENSIONS = frozenset({"adminpack", "dblink", "file_fdw", "postgres_
 # Languages a function may be written in only by a superuser: C, internal, and the untrusted PLs.
 _UNTRUSTED_LANGUAGES = frozenset({"c", "internal"})
 _ROLE_SETTINGS = frozenset({"role", "session_authorization"})
+# PostgreSQL 15's predefined roles whose members reach the server's programs and files, or other sessions
+# (the predefined-roles page of the docs; pg_signal_backend cancels and terminates any session that is not a
+# superuser's: Realtime's replication connection, the application's).
+_PRIVILEGED_ROLES = frozenset(
+    {"pg_execute_server_program", "pg_read_server_files", "pg_write_server_files", "pg_signal_backend"}
+)
+# Role attributes (pglast's DefElem names) a migration has no business handing out: SUPERUSER, REPLICATION
+# and BYPASSRLS need a superuser; CREATEROLE lets its holder grant itself the roles above in PostgreSQL 15.
+_ROLE_ATTRIBUTES: Mapping[str, str] = {
+    "superuser": "SUPERUSER",
+    "bypassrls": "BYPASSRLS",
+    "isreplication": "REPLICATION",
+    "createrole": "CREATEROLE",
+}
 # Exception conditions that catch the refusal: insufficient_privilege (42501), its class (42) or anything.
 _CATCHES_REFUSAL = frozenset(
     {"others", "insufficient_privilege", "42501", "syntax_error_or_access_rule_violation", "42000"}
@@ -93,6 +110,8 @@ class _Where:
     function: str | None = None
     #: the enclosing blocks' exception clauses, innermost last
     handlers: _Handlers = ()
+    #: roles given SUPERUSER before this statement
+    superusers: frozenset[str] = frozenset()
 
     def swallowed_at(self, kind: str) -> int | None:
         """The file line of the EXCEPTION that catches a refusal of ``kind`` here and does not re-raise it.
@@ -113,16 +132,22 @@ class _Where:
         return SourceLocation(self.path, int(self.lines.line(offset)))
 
 
-def privileged_in_statement(
-    stmt: Any, statement_text: str, location: SourceLocation, lines: Any, plpgsql: Any = None
+def privileged_in_statement(  # noqa: PLR0917 - the statement, where it is, and what the loader already knows
+    stmt: Any,
+    statement_text: str,
+    location: SourceLocation,
+    lines: Any,
+    plpgsql: Any = None,
+    superusers: frozenset[str] = frozenset(),
 ) -> list[PrivilegedUse]:
     """The privileged uses in one top-level statement (``lines``: offsets of the file's text → line numbers).
 
     ``plpgsql``: the PL/pgSQL parse of the function the statement creates, when the loader has it
-    (it is not parsed twice).
+    (it is not parsed twice). ``superusers``: the roles earlier statements gave SUPERUSER, whose
+    GRANT is a grant of superuser.
     """
     found: list[PrivilegedUse] = []
-    where = _Where(location.path, location.line, lines)
+    where = _Where(location.path, location.line, lines, superusers=superusers)
     if isinstance(stmt, ast.CreateFunctionStmt):
         _create_function(stmt, where, found, 0, statement_text, plpgsql)
     elif isinstance(stmt, ast.DoStmt) or _may_hold_privileged(statement_text):
@@ -156,7 +181,14 @@ def _constant(node: Any) -> str | None:
 
 
 def _add(
-    found: list[PrivilegedUse], kind: str, what: str, where: _Where, offset: int | None, *, refused_as: str = ""
+    found: list[PrivilegedUse],
+    kind: str,
+    what: str,
+    where: _Where,
+    offset: int | None,
+    *,
+    refused_as: str = "",
+    superuser_role: str | None = None,
 ) -> None:
     """Record a use; ``refused_as``: the kind whose SQLSTATE the refusal has, when not its own."""
     found.append(
@@ -167,6 +199,7 @@ def _add(
             context=where.context,
             function=where.function,
             swallowed_at=where.swallowed_at(refused_as or kind),
+            superuser_role=superuser_role,
         )
     )
 
@@ -212,6 +245,14 @@ def _visit(node: ast.Node, where: _Where, found: list[PrivilegedUse], depth: int
         if name in _ROLE_SETTINGS and node.kind != VariableSetKind.VAR_RESET:
             shown = "SET SESSION AUTHORIZATION" if name == "session_authorization" else "SET ROLE"
             _add(found, "set-role", shown, where, None)
+    elif isinstance(node, ast.GrantRoleStmt):
+        if node.is_grant:
+            granted = [str(role.priv_name) for role in node.granted_roles or () if isinstance(role, ast.AccessPriv)]
+            _grant(granted, _role_names(node.grantee_roles), "GRANT {roles} TO {grantees}", where, found)
+    elif isinstance(node, ast.CreateRoleStmt | ast.AlterRoleStmt):
+        _role_statement(node, where, found)
+    elif isinstance(node, ast.CreateEventTrigStmt):
+        _add(found, "event-trigger", f"CREATE EVENT TRIGGER {node.trigname} ON {node.eventname}", where, None)
     elif isinstance(node, ast.FuncCall):
         _function_call(node, where, found, offset)
     elif isinstance(node, ast.CreateFunctionStmt):
@@ -221,6 +262,69 @@ def _visit(node: ast.Node, where: _Where, found: list[PrivilegedUse], depth: int
         _do(node, where, found, depth)
         return True
     return False
+
+
+def _role_name(spec: Any) -> str:
+    """A role as written: its name, or CURRENT_USER, SESSION_USER, CURRENT_ROLE, PUBLIC."""
+    if isinstance(spec, ast.RoleSpec):
+        if spec.rolename is not None:
+            return str(spec.rolename)
+        if spec.roletype is not None:
+            return str(spec.roletype.name).removeprefix("ROLESPEC_")
+    if isinstance(spec, ast.String):
+        return str(spec.sval)
+    return "?"
+
+
+def _role_names(specs: Any) -> list[str]:
+    return [_role_name(spec) for spec in specs or ()]
+
+
+def _grant(
+    granted: list[str],
+    grantees: list[str],
+    shape: str,
+    where: _Where,
+    found: list[PrivilegedUse],
+    *,
+    predefined: bool = True,
+) -> None:
+    """Membership of ``granted`` handed to ``grantees``: reported for the server roles and the superusers among them.
+
+    ``predefined``: whether the statement can reach the predefined roles (ALTER GROUP cannot: PostgreSQL
+    refuses to alter a reserved role, to a superuser too).
+    """
+    known = where.superusers | {use.superuser_role for use in found if use.superuser_role}
+    privileged = [role for role in granted if (predefined and role in _PRIVILEGED_ROLES) or role in known]
+    if privileged:
+        shown = ", ".join(f"{role} (a superuser)" if role in known else role for role in privileged)
+        _add(found, "grant-privileged-role", shape.format(roles=shown, grantees=", ".join(grantees)), where, None)
+
+
+def _role_statement(node: ast.CreateRoleStmt | ast.AlterRoleStmt, where: _Where, found: list[PrivilegedUse]) -> None:
+    """CREATE/ALTER ROLE (USER, GROUP): the attributes it gives, and the memberships it hands out."""
+    options = _options(node.options)
+    if isinstance(node, ast.CreateRoleStmt):
+        role = str(node.role)
+        kind = node.stmt_type.name.removeprefix("ROLESTMT_") if node.stmt_type is not None else "ROLE"
+        verb = f"CREATE {kind}"
+    else:
+        role = _role_name(node.role)
+        verb = "ALTER ROLE"
+    given = [
+        shown
+        for name, shown in _ROLE_ATTRIBUTES.items()
+        if name in options and isinstance(options[name].arg, ast.Boolean) and options[name].arg.boolval
+    ]
+    if given:
+        superuser = role if "SUPERUSER" in given else None
+        what = f"{verb} {role} {' '.join(given)}"
+        _add(found, "privileged-role-attribute", what, where, None, superuser_role=superuser)
+    if isinstance(node, ast.CreateRoleStmt) and "addroleto" in options:  # CREATE ROLE r IN ROLE pg_…
+        _grant(_role_names(options["addroleto"].arg), [role], "CREATE ROLE {grantees} IN ROLE {roles}", where, found)
+    elif isinstance(node, ast.AlterRoleStmt) and "rolemembers" in options and node.action == 1:  # ALTER GROUP … ADD
+        members = _role_names(options["rolemembers"].arg)
+        _grant([role], members, "ALTER GROUP {roles} ADD USER {grantees}", where, found, predefined=False)
 
 
 def _function_call(node: ast.FuncCall, where: _Where, found: list[PrivilegedUse], offset: int | None) -> None:
@@ -528,6 +632,10 @@ _MARKERS = (
     '"AlterSystemStmt"',
     '"CreateExtensionStmt"',
     '"VariableSetStmt"',
+    '"GrantRoleStmt"',
+    '"CreateRoleStmt"',
+    '"AlterRoleStmt"',
+    '"CreateEventTrigStmt"',
     '"CreateFunctionStmt"',
     '"DoStmt"',
     *(

@@ -166,6 +166,8 @@ class PrivilegedUse:
     function: str | None = None
     #: the file line of an exception handler that would swallow a refusal here
     swallowed_at: int | None = None
+    #: the role this statement gives SUPERUSER (a later GRANT of it hands out superuser)
+    superuser_role: str | None = None
 
 
 @attrs.frozen
