@@ -146,6 +146,10 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $tap$
 DECLARE
   bare int;
 BEGIN
+  IF tg_tag OPERATOR(pg_catalog.=) ANY (ARRAY['CREATE FUNCTION', 'ALTER FUNCTION', 'CREATE PROCEDURE',
+      'ALTER PROCEDURE']) THEN
+    PERFORM {_TAP_SCHEMA}.record_entry('function', tg_tag, NULL);
+  END IF;
   IF pg_catalog.to_regclass('realtime.messages') IS NULL THEN
     RETURN;
   END IF;
@@ -171,7 +175,8 @@ CREATE EVENT TRIGGER bcastsim_tap_guard ON ddl_command_end EXECUTE FUNCTION {_TA
 # client_min_messages above debug1, or a body that names trace_notify. The check at the end of a
 # transaction cannot see a switch undone before it; that such a function ran is read from its calls
 # (track_functions = all), pending in the backend until it is idle outside a transaction, so the
-# difference between a transaction's start and end is that transaction's calls.
+# difference between a transaction's start and end is that transaction's calls. Which functions
+# qualify is read after loading and set-up, and again when the guard saw a function made or altered.
 _TRACE_SWITCHER = f"""
 p.pronamespace OPERATOR(pg_catalog.<>) ALL (ARRAY['pg_catalog', 'information_schema', '{_TAP_SCHEMA}']::regnamespace[])
 AND (p.prosrc OPERATOR(pg_catalog.~*) 'trace_notify'
@@ -179,17 +184,17 @@ AND (p.prosrc OPERATOR(pg_catalog.~*) 'trace_notify'
     WHERE c OPERATOR(pg_catalog.~*) '^(trace_notify=(?!on$)|client_min_messages=(?!debug))'))
 """
 _TRACE_SWITCHERS_SQL = f"SELECT p.oid FROM pg_catalog.pg_proc p WHERE {_TRACE_SWITCHER}"
-_SWITCHER_CALLS_SQL = f"""
-SELECT pg_catalog.json_agg(pg_catalog.json_build_array(p.oid::bigint, s.calls, p.oid::pg_catalog.regprocedure::text))
-FROM pg_catalog.pg_stat_xact_user_functions s JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) s.funcid
-WHERE {_TRACE_SWITCHER}
+# Command tags (the server's CommandComplete) after which the functions are read again.
+_FUNCTION_DDL_TAGS = ("CREATE FUNCTION", "ALTER FUNCTION", "CREATE PROCEDURE", "ALTER PROCEDURE", "DO")
+_SWITCHER_CALLS_SQL = """
+SELECT f::bigint, pg_catalog.pg_stat_get_xact_function_calls(f), f::pg_catalog.regprocedure::text
+FROM pg_catalog.unnest(%s::pg_catalog.oid[]) AS f
 """
 # This transaction's tap records and whether the trace is still on, in one round trip; names qualified,
 # as the reviewed SQL may have changed the session's search_path.
 _RECORDED_SQL = f"""
 SELECT r.kind, r.key, r.body, r.site,
-  pg_catalog.current_setting('trace_notify'), pg_catalog.current_setting('client_min_messages'),
-  ({_SWITCHER_CALLS_SQL})
+  pg_catalog.current_setting('trace_notify'), pg_catalog.current_setting('client_min_messages')
 FROM (SELECT 1) AS one
 LEFT JOIN {_TAP_SCHEMA}.take(%s) r ON true
 ORDER BY r.seq
@@ -422,7 +427,17 @@ class Database:
             sql.SQL('SET search_path = {}, pg_catalog, "$user", public').format(sql.Identifier(_TAP_SCHEMA))
         )
         self._arm_trace()
+        self._find_switchers()
+
+    def _find_switchers(self) -> None:
         self._switchers = {row[0] for row in self._sender.execute(_TRACE_SWITCHERS_SQL)}
+
+    def _switcher_calls(self) -> list[tuple[int, int, str]]:
+        """(oid, calls pending in this session, name) of each function that switches the trace off."""
+        if not self._switchers:
+            return []
+        rows = self._sender.execute(_SWITCHER_CALLS_SQL, (sorted(self._switchers),)).fetchall()
+        return [(oid, calls or 0, name) for oid, calls, name in rows]
 
     def _arm_trace(self) -> None:
         for name, value in _TRACE_SETTINGS.items():
@@ -473,7 +488,10 @@ class Database:
     def execute(self, statement: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]] | None:
         """Run one statement in autocommit mode (for set-up); rows if it returns any."""
         cursor = self._sender.execute(statement, params)
-        return cursor.fetchall() if cursor.description is not None else None
+        rows = cursor.fetchall() if cursor.description is not None else None
+        if (cursor.statusmessage or "").startswith(_FUNCTION_DDL_TAGS):
+            self._find_switchers()  # set-up made or altered a function, which may switch the trace off
+        return rows
 
     def listen(self, channels: Iterable[str]) -> None:
         """Listen on channels the tap cannot see (``NOTIFY`` statements, pinned search_paths)."""
@@ -525,14 +543,7 @@ class Database:
             execute(_step_sql(step))
 
         execute("BEGIN")
-        self._switcher_baseline = {}
-        if self._switchers:
-            self._switcher_baseline = dict(
-                self._sender.execute(
-                    "SELECT funcid, calls FROM pg_catalog.pg_stat_xact_user_functions WHERE funcid = ANY(%s)",
-                    (list(self._switchers),),
-                ).fetchall()
-            )
+        self._switcher_baseline = {oid: calls for oid, calls, _ in self._switcher_calls()}
         try:
             for number, step in enumerate(steps):
                 if isolate_statements and isinstance(step, str):
@@ -603,7 +614,7 @@ class Database:
     def _recorded(self) -> tuple[list[str], tuple[RealtimeMessage, ...]]:
         """The channels to listen to and the messages sent, read inside the transaction; what defeated the capture."""
         rows = self._sender.execute(_RECORDED_SQL, (_MAX_RECORDS + 1,)).fetchall()
-        trace_notify, client_min_messages, switcher_calls = rows[0][4], rows[0][5], rows[0][6]
+        trace_notify, client_min_messages = rows[0][4], rows[0][5]
         records = [row[:4] for row in rows if row[0] is not None]
         if len(records) > _MAX_RECORDS:
             records = records[:_MAX_RECORDS]
@@ -613,8 +624,9 @@ class Database:
                 f"{_TRACE_OFF} (trace_notify = {trace_notify}, "
                 f"client_min_messages = {client_min_messages}); channels only the trace names were not listened to"
             )
-        for oid, calls, function in switcher_calls or ():
-            self._switchers.add(oid)
+        if any(record[0] == "function" for record in records):
+            self._find_switchers()
+        for oid, calls, function in self._switcher_calls():
             if calls <= self._switcher_baseline.get(oid, 0):
                 continue
             self._cuts.append(
