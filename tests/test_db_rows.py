@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from _differential import differential_of
+from bcastsim._errors import UnsupportedError
 from bcastsim.db import DatabaseModel, Differential
 from bcastsim.pg import Database
 
@@ -80,3 +81,22 @@ def test_a_null_sorts_after_a_value_in_a_composite_and_is_unknown_in_a_row_const
     assert (compared["composite_lt"], compared["composite_ge"]) == ("true", "false")
     assert (compared["row_lt"], compared["row_le"]) == ("null", "null")
     assert compared["old_text"] == "(1,1,x,1)"
+
+
+def test_a_star_spread_over_columns_is_reported_unsupported(tmp_path: Path) -> None:
+    """INSERT … VALUES (NEW.*) spreads the row over columns in PostgreSQL: the model names it, never guesses."""
+    audit = tmp_path / "audit.sql"
+    audit.write_text(
+        "CREATE TABLE thing_history (id integer, a integer, b text, owner_id integer);\n"
+        "CREATE FUNCTION thing_audit() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+        "BEGIN\n"
+        "  INSERT INTO thing_history VALUES (NEW.*);\n"
+        "  RETURN NULL;\n"
+        "END;\n"
+        "$$;\n"
+        "CREATE TRIGGER thing_audit AFTER INSERT ON things FOR EACH ROW EXECUTE FUNCTION thing_audit();\n"
+    )
+    model = DatabaseModel.from_sql([*ROWS, audit])
+    assert [error.construct for error in model.unsupported] == ["x.* in a VALUES list"]
+    with pytest.raises(UnsupportedError, match=r"x\.\* in a VALUES list"):
+        model.run_transaction(["INSERT INTO things VALUES (9, 1, 'x', NULL)"])

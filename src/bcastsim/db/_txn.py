@@ -393,7 +393,7 @@ class DatabaseModel:
         expressions = []
         for target in targets:
             value: Any = target.val
-            if isinstance(value, ast.ColumnRef) and isinstance(list(value.fields or ())[-1], ast.A_Star):
+            if _is_star(value):
                 raise UnsupportedError("RETURNING *", path=scope.path, line=scope.line)
             expressions.append(self.compiler.expr(value, inner))
 
@@ -444,6 +444,9 @@ class DatabaseModel:
         query: Callable[[Frame], list[tuple[Any, ...]]] | None = None
         if select.valuesLists:
             for values in select.valuesLists:
+                if any(_is_star(value) for value in values):
+                    # PostgreSQL spreads x.* over the columns here; the model does not.
+                    raise UnsupportedError("x.* in a VALUES list", path=scope.path, line=scope.line)
                 if len(values) != len(names):
                     return _fail(DatabaseError("42601", "INSERT has more expressions than target columns"))
                 for name, value in zip(names, values, strict=True):
@@ -744,6 +747,11 @@ def _returning_targets(stmt: Any) -> tuple[Any, ...]:
             raise UnsupportedError("RETURNING WITH (OLD/NEW AS …)")
         return tuple(clause.exprs or ())
     return tuple(getattr(stmt, "returningList", None) or ())
+
+
+def _is_star(node: Any) -> bool:
+    """``*`` or ``x.*`` standing alone, where PostgreSQL spreads it over columns (a list, not a value)."""
+    return isinstance(node, ast.ColumnRef) and isinstance(list(node.fields or ())[-1], ast.A_Star)
 
 
 def _wrote(frame: Frame, record: Record) -> None:
