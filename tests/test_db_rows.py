@@ -7,11 +7,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
 
 from _differential import differential_of
 from bcastsim._errors import UnsupportedError
 from bcastsim.db import DatabaseModel, Differential
 from bcastsim.pg import Database
+from bcastsim.strategies import EDGES, VALID, History, histories
 
 ROWS = [Path(__file__).parent / "fixtures" / "db" / "rows.sql"]
 SETUP = [
@@ -31,6 +34,10 @@ HISTORIES = {
     ],
     "another owner's row read whole": [SETUP, ["UPDATE things SET owner_id = 2 WHERE id = 1"]],
     "the IN list's second row matches": [SETUP, ["UPDATE things SET a = 1, b = 'x' WHERE id = 4"]],
+    "a row's text quotes a field with a form feed or vertical tab": [
+        SETUP,
+        ["UPDATE things SET b = E'\\f' WHERE id = 1", "UPDATE things SET b = E'a\\x0bb' WHERE id = 1"],
+    ],
 }
 
 
@@ -46,6 +53,17 @@ def test_whole_rows_match_postgres(rows: Differential, name: str) -> None:
     """Trigger WHENs on whole rows fire, and every row comparison's result renders, as in PostgreSQL."""
     history = [(steps, True) for steps in HISTORIES[name]]
     mismatches = rows.run_history(history)
+    assert not mismatches, "\n".join(str(m) for m in mismatches)
+
+
+@pytest.mark.postgres
+@settings(max_examples=40)
+@given(data=st.data())
+def test_whole_rows_match_postgres_on_generated_histories(rows: Differential, data: st.DataObject) -> None:
+    """On histories drawn from the schema (NULLs, repeated and rolled-back updates), both sides agree."""
+    history: History = data.draw(histories(rows.model.schema, mix=data.draw(st.sampled_from([VALID, EDGES]))))
+    note(history.to_sql())
+    mismatches = rows.run_history([(spec.steps, spec.commit) for spec in history.transactions])
     assert not mismatches, "\n".join(str(m) for m in mismatches)
 
 
