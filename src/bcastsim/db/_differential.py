@@ -47,12 +47,15 @@ class Mismatch:
     transaction: int
     real: dict[str, Any]
     model: dict[str, Any]
+    #: what the model's side rests on (its wall clock): a difference there is no bug of the model
+    assumptions: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         lines = [f"transaction {self.transaction}:"]
         for key in self.real:
             if self.real[key] != self.model[key]:
                 lines.append(f"  {key}:\n    real : {self.real[key]!r}\n    model: {self.model[key]!r}")
+        lines.extend(f"  the model assumed: {text}" for text in self.assumptions)
         return "\n".join(lines)
 
 
@@ -165,7 +168,7 @@ class Differential:
                 break  # a committed transaction changed the model: no second try
             self.model._transactions = counter
         assert first is not None
-        return first[0], Mismatch(position, real_view, first[1])
+        return first[0], Mismatch(position, real_view, first[1], first[0].assumptions)
 
     def run_history(
         self, transactions: Sequence[tuple[Sequence[str], bool]], *, isolate_statements: bool = False

@@ -38,6 +38,8 @@ class Context(Protocol):
     """What a running expression may ask of the transaction executing it."""
 
     def now(self) -> dt.datetime: ...
+    def clock_time(self) -> dt.datetime: ...
+    def statement_time(self) -> dt.datetime: ...
     def notify(self, channel: str, payload: str) -> None: ...
     def new_uuid(self) -> uuid.UUID: ...
     def next_value(self, sequence: str) -> int: ...
@@ -125,15 +127,51 @@ def sql_equal(a: Any, b: Any) -> bool | None:
     if isinstance(a, Record) or isinstance(b, Record):
         if not (isinstance(a, Record) and isinstance(b, Record)):
             return False
-        return _records_not_distinct(a, b)
+        return _record_order(a, b) == 0
     a, b = _null_safe_types(a, b)
     return bool(_compare_key(a) == _compare_key(b))
 
 
-def _records_not_distinct(a: Record, b: Record) -> bool:
+def _record_order(a: Record, b: Record) -> int:
+    """Composite-type comparison (``record_cmp``): field by field, two NULLs equal, NULL after any value.
+
+    PostgreSQL compares two composite values this way in every context but between two row
+    constructors (docs, functions-comparisons, "Composite Type Comparison"), so ``OLD = NEW``
+    is never NULL: it is the total order that sorting and indexes need.
+    """
     if len(a.values) != len(b.values):
-        return False
-    return all(not _distinct(x, y) for x, y in zip(a.values, b.values, strict=True))
+        raise DatabaseError("42804", "cannot compare record types with different numbers of columns")
+    for x, y in zip(a.values, b.values, strict=True):
+        if x is None or y is None:
+            if x is None and y is None:
+                continue
+            return 1 if x is None else -1
+        if sql_equal(x, y):
+            continue
+        return -1 if _ordering("<")(x, y) else 1
+    return 0
+
+
+def _row_constructor_compare(op: str, left: Sequence[Any], right: Sequence[Any]) -> bool | None:
+    """Row-constructor comparison: SQL's three-valued rule, pair by pair (functions-comparisons, 9.24.5).
+
+    ``=`` is true when every pair is equal, false when a pair of values differs, else NULL;
+    ``<>`` the opposite; ``< <= > >=`` decide at the first pair that is not equal, NULL when
+    that pair holds a NULL.
+    """
+    if len(left) != len(right):
+        raise DatabaseError("42601", "unequal number of entries in row expressions")
+    if op == "=":
+        return _and([sql_equal(x, y) for x, y in zip(left, right, strict=True)])
+    if op in ("<>", "!="):
+        return _or([_not_equal(x, y) for x, y in zip(left, right, strict=True)])
+    for x, y in zip(left, right, strict=True):
+        equal = sql_equal(x, y)
+        if equal is None:
+            return None
+        if not equal:
+            return _ordering(op)(x, y)
+    return op in ("<=", ">=")
 
 
 def _distinct(a: Any, b: Any) -> bool:
@@ -148,6 +186,9 @@ def _ordering(op: str) -> Callable[[Any, Any], bool | None]:
     def compare(a: Any, b: Any) -> bool | None:
         if a is None or b is None:
             return None
+        if isinstance(a, Record) and isinstance(b, Record):
+            order = _record_order(a, b)
+            return {"<": order < 0, ">": order > 0, "<=": order <= 0}.get(op, order >= 0)
         a, b = _null_safe_types(a, b)
         ka, kb = _compare_key(a), _compare_key(b)
         try:
@@ -167,6 +208,21 @@ def _ordering(op: str) -> Callable[[Any, Any], bool | None]:
 def _not_equal(a: Any, b: Any) -> bool | None:
     result = sql_equal(a, b)
     return None if result is None else not result
+
+
+_ROW_OPERATORS = frozenset({"=", "<>", "!=", "<", ">", "<=", ">="})
+
+
+def _is_row(node: Any) -> bool:
+    """A row constructor as written, ``ROW(…)`` or ``(a, b)``: the parser compares those pair by pair."""
+    return type(node).__name__ == "RowExpr"
+
+
+def _rows_distinct(left: Sequence[Any], right: Sequence[Any]) -> bool:
+    """``ROW(…) IS DISTINCT FROM ROW(…)``: some pair is distinct, NULLs counting as equal."""
+    if len(left) != len(right):
+        raise DatabaseError("42601", "unequal number of entries in row expressions")
+    return any(_distinct(x, y) for x, y in zip(left, right, strict=True))
 
 
 def _interval_arith(op: str, a: Any, b: Any) -> Any:
@@ -348,6 +404,26 @@ def _fn_now(frame: Frame, args: list[Any]) -> Any:
     return frame.ctx.now()
 
 
+def _fn_clock_timestamp(frame: Frame, args: list[Any]) -> Any:
+    return frame.ctx.clock_time()
+
+
+def _fn_statement_timestamp(frame: Frame, args: list[Any]) -> Any:
+    return frame.ctx.statement_time()
+
+
+def _fn_timeofday(frame: Frame, args: list[Any]) -> Any:
+    """``timeofday()``: the clock as text, ``Sun Aug 17 19:00:00.000001 2025 UTC`` (timestamp.c's format)."""
+    m = frame.ctx.clock_time().astimezone(UTC)
+    day, month = _WEEKDAYS[m.weekday()], _MONTHS[m.month - 1]
+    return f"{day} {month} {m.day:02d} {m:%H:%M:%S}.{m.microsecond:06d} {m.year} UTC"
+
+
+# pg_strftime's %a and %b, in English whatever the process's locale.
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def _fn_gen_random_uuid(frame: Frame, args: list[Any]) -> Any:
     return frame.ctx.new_uuid()
 
@@ -423,6 +499,9 @@ class Compiler:
         "row_to_json": _strict(_fn_to_json),
         "now": _fn_now,
         "transaction_timestamp": _fn_now,
+        "clock_timestamp": _fn_clock_timestamp,
+        "statement_timestamp": _fn_statement_timestamp,
+        "timeofday": _fn_timeofday,
         "gen_random_uuid": _fn_gen_random_uuid,
         "pg_notify": _fn_pg_notify,
         "set_config": _fn_set_config,
@@ -490,6 +569,9 @@ class Compiler:
 
     def _expr_ColumnRef(self, node: Any, scope: Scope) -> Compiled:
         fields = node.fields
+        if len(fields) == 2 and isinstance(fields[1], ast.A_Star) and isinstance(fields[0], ast.String):
+            # ``x.*`` outside a SELECT list or ROW(): the whole row, one composite value (rowtypes, 8.16.5).
+            return self._whole_row(str(fields[0].sval), scope)
         if any(isinstance(f, ast.A_Star) for f in fields):
             raise self.unsupported("* in an expression", scope)
         names = [f.sval for f in fields]
@@ -509,6 +591,9 @@ class Compiler:
                 return lambda frame: frame.variables.get(name)
             if name in scope.variables:
                 return lambda frame: frame.variables[name]
+            if any(alias == name for alias, _ in scope.from_items):
+                # A name that is no column but a FROM item's is that item's whole row.
+                return self._whole_row(name, scope)
             return _raiser(DatabaseError("42703", f'column "{name}" does not exist'))
         if len(names) == 2:
             first, second = names
@@ -521,6 +606,38 @@ class Compiler:
                 return _record_field(first, second)
             return _raiser(DatabaseError("42P01", f'missing FROM-clause entry for table "{first}"'))
         raise self.unsupported("qualified name " + ".".join(names), scope)
+
+    def _whole_row(self, name: str, scope: Scope) -> Compiled:
+        """The whole row of a FROM item (NULL on the missing side of an outer join), or a record variable."""
+        for alias, _table in scope.from_items:
+            if alias == name:
+                return lambda frame: frame.rows.get(alias)
+        if name in scope.records:
+            return lambda frame: frame.variables.get(name)
+        return _raiser(DatabaseError("42P01", f'missing FROM-clause entry for table "{name}"'))
+
+    def _row_fields(self, node: Any, scope: Scope) -> Callable[[Frame], list[Any]]:
+        """A ROW(…) constructor's fields: ``x.*`` inside it stands for x's fields, one by one."""
+        parts: list[tuple[bool, Compiled]] = []
+        for arg in node.args or ():
+            star = type(arg).__name__ == "ColumnRef" and len(arg.fields) == 2 and isinstance(arg.fields[1], ast.A_Star)
+            parts.append((star, self.expr(arg, scope)))
+
+        def fields(frame: Frame) -> list[Any]:
+            values: list[Any] = []
+            for star, part in parts:
+                value = part(frame)
+                if not star:
+                    values.append(value)
+                elif isinstance(value, Record):
+                    values.extend(value.values)
+                else:
+                    raise UnsupportedError(
+                        "ROW(x.*) of a record whose fields are not known", path=scope.path, line=scope.line
+                    )
+            return values
+
+        return fields
 
     def _expr_ParamRef(self, node: Any, scope: Scope) -> Compiled:
         name = f"${node.number}"
@@ -539,12 +656,22 @@ class Compiler:
                 if op == "+":
                     return right
                 raise self.unsupported(f"prefix operator {op}", scope)
+            if _is_row(node.lexpr) and _is_row(node.rexpr):
+                # ROW(…) op ROW(…) is decided pair by pair, as PostgreSQL's parser rewrites it.
+                if op not in _ROW_OPERATORS:
+                    raise self.unsupported(f"operator {op} between row constructors", scope)
+                left_row, right_row = self._row_fields(node.lexpr, scope), self._row_fields(node.rexpr, scope)
+                return lambda frame: _row_constructor_compare(op, left_row(frame), right_row(frame))
             left = self.expr(node.lexpr, scope)
             function = _BINARY.get(op)
             if function is None:
                 raise self.unsupported(f"operator {op}", scope)
             return lambda frame: function(left(frame), right(frame))
         if kind in (A_Expr_Kind.AEXPR_DISTINCT, A_Expr_Kind.AEXPR_NOT_DISTINCT):
+            if _is_row(node.lexpr) and _is_row(node.rexpr):
+                left_row, right_row = self._row_fields(node.lexpr, scope), self._row_fields(node.rexpr, scope)
+                same = kind == A_Expr_Kind.AEXPR_NOT_DISTINCT
+                return lambda frame: _rows_distinct(left_row(frame), right_row(frame)) is not same
             left = self.expr(node.lexpr, scope)
             right = self.expr(node.rexpr, scope)
             if kind == A_Expr_Kind.AEXPR_DISTINCT:
@@ -572,9 +699,20 @@ class Compiler:
 
             return between
         if kind == A_Expr_Kind.AEXPR_IN:
+            negate = op == "<>"
+            if _is_row(node.lexpr) and all(_is_row(n) for n in node.rexpr):
+                # (a, b) IN ((…), (…)): one row-constructor = per option, OR-ed.
+                row = self._row_fields(node.lexpr, scope)
+                rows = [self._row_fields(n, scope) for n in node.rexpr]
+
+                def within_rows(frame: Frame) -> Any:
+                    v = row(frame)
+                    result = _or([_row_constructor_compare("=", v, r(frame)) for r in rows])
+                    return result if result is None or not negate else not result
+
+                return within_rows
             value = self.expr(node.lexpr, scope)
             options = [self.expr(n, scope) for n in node.rexpr]
-            negate = op == "<>"
 
             def within(frame: Frame) -> Any:
                 v = value(frame)
@@ -724,7 +862,14 @@ class Compiler:
         return call_builtin
 
     def _expr_RowExpr(self, node: Any, scope: Scope) -> Compiled:
-        raise self.unsupported("ROW(...) expression", scope)
+        """ROW(…) or (a, b) as a value: an anonymous record with fields f1, f2, … (x.* expanded)."""
+        fields = self._row_fields(node, scope)
+
+        def row(frame: Frame) -> Record:
+            values = tuple(fields(frame))
+            return Record("record", tuple(f"f{n}" for n in range(1, len(values) + 1)), values)
+
+        return row
 
     def _expr_SubLink(self, node: Any, scope: Scope) -> Compiled:
         if node.subLinkType.name != "EXPR_SUBLINK":
@@ -1046,7 +1191,7 @@ def _text_cast(value: Any, type_name: str, modifiers: tuple[int, ...]) -> Any:
     return text
 
 
-def _and(values: list[Any]) -> Any:
+def _and(values: list[Any]) -> bool | None:
     if any(v is False for v in values):
         return False
     if any(v is None for v in values):
@@ -1054,7 +1199,7 @@ def _and(values: list[Any]) -> Any:
     return True
 
 
-def _or(values: list[Any]) -> Any:
+def _or(values: list[Any]) -> bool | None:
     if any(v is True for v in values):
         return True
     if any(v is None for v in values):

@@ -204,7 +204,11 @@ class FunctionCompiler:
                     return rows[0][0] if rows else None
 
                 return first
-            return self.compiler.expr(targets[0].val, self._scope_at(lineno))
+            value: Any = targets[0].val
+            if isinstance(value, ast.ColumnRef) and isinstance((value.fields or (None,))[-1], ast.A_Star):
+                # SELECT x.* spreads x over columns; as a whole expression PL/pgSQL's rules differ.
+                raise self.unsupported("x.* as a whole PL/pgSQL expression", lineno)
+            return self.compiler.expr(value, self._scope_at(lineno))
         stmt = self._parse(query, lineno)
         select = self.compiler.select(stmt, self._scope_at(lineno), self.tables)
 

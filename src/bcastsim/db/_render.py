@@ -102,13 +102,14 @@ def _common_text(value: Any) -> str:
 
 
 def record_text(record: Record) -> str:
+    """``record_out`` (rowtypes.c): a field is quoted when empty or holding ``" \\ ( ) ,`` or C's isspace."""
     parts = []
     for value in record.values:
         if value is None:
             parts.append("")
             continue
         text = output_text(value)
-        if text == "" or any(c in text for c in '",()\\ \t\n\r'):
+        if text == "" or any(c in text for c in '",()\\ \t\n\r\v\f'):
             text = '"' + text.replace("\\", "\\\\").replace('"', '""') + '"'
         parts.append(text)
     return "(" + ",".join(parts) + ")"

@@ -45,6 +45,10 @@ __all__ = [
 ]
 
 MESSAGES_TABLE = "realtime.messages"
+CLOCK_ASSUMPTION = (
+    "the wall clock (clock_timestamp(), statement_timestamp(), timeofday()) is modelled as now()"
+    " plus 1 microsecond per statement and per reading: its order is PostgreSQL's, its values are not the server's"
+)
 
 
 @attrs.define
@@ -82,6 +86,8 @@ class TransactionOutcome:
     statement_errors: tuple[StepError, ...]
     warnings: tuple[str, ...]
     now: dt.datetime
+    #: what the transaction's values rest on that no source gives (a modelled wall clock), said once each
+    assumptions: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -387,7 +393,7 @@ class DatabaseModel:
         expressions = []
         for target in targets:
             value: Any = target.val
-            if isinstance(value, ast.ColumnRef) and isinstance(list(value.fields or ())[-1], ast.A_Star):
+            if _is_star(value):
                 raise UnsupportedError("RETURNING *", path=scope.path, line=scope.line)
             expressions.append(self.compiler.expr(value, inner))
 
@@ -438,6 +444,9 @@ class DatabaseModel:
         query: Callable[[Frame], list[tuple[Any, ...]]] | None = None
         if select.valuesLists:
             for values in select.valuesLists:
+                if any(_is_star(value) for value in values):
+                    # PostgreSQL spreads x.* over the columns here; the model does not.
+                    raise UnsupportedError("x.* in a VALUES list", path=scope.path, line=scope.line)
                 if len(values) != len(names):
                     return _fail(DatabaseError("42601", "INSERT has more expressions than target columns"))
                 for name, value in zip(names, values, strict=True):
@@ -740,6 +749,11 @@ def _returning_targets(stmt: Any) -> tuple[Any, ...]:
     return tuple(getattr(stmt, "returningList", None) or ())
 
 
+def _is_star(node: Any) -> bool:
+    """``*`` or ``x.*`` standing alone, where PostgreSQL spreads it over columns (a list, not a value)."""
+    return isinstance(node, ast.ColumnRef) and isinstance(list(node.fields or ())[-1], ast.A_Star)
+
+
 def _wrote(frame: Frame, record: Record) -> None:
     if frame.written is not None:
         frame.written.append(record)
@@ -842,11 +856,36 @@ class Transaction:
         self.messages_log: list[tuple[str, str]] = []
         self.settings: dict[str, str | None] = {}
         self._depth = 0
+        # The modelled wall clock, in microseconds after now(): see clock_time().
+        self._ticks = 0
+        self._statement_ticks = 0
+        self.assumptions: list[str] = []
 
     # -- Context protocol --------------------------------------------------------------------
 
     def now(self) -> dt.datetime:
         return self._now
+
+    def clock_time(self) -> dt.datetime:
+        """``clock_timestamp()``: the model has no wall clock, so each reading is 1 µs after the last.
+
+        PostgreSQL reads the wall clock (``GetCurrentTimestamp()``): later than the transaction's
+        start and than the statement's, and later at each call. The model keeps that order with
+        a clock that starts at ``now()`` and moves 1 µs per statement and per reading; the
+        values themselves are an assumption, recorded in the outcome.
+        """
+        self._ticks += 1
+        self._assume(CLOCK_ASSUMPTION)
+        return self._now + dt.timedelta(microseconds=self._ticks)
+
+    def statement_time(self) -> dt.datetime:
+        """``statement_timestamp()``: when the current top-level statement started, on the same clock."""
+        self._assume(CLOCK_ASSUMPTION)
+        return self._now + dt.timedelta(microseconds=self._statement_ticks)
+
+    def _assume(self, text: str) -> None:
+        if text not in self.assumptions:
+            self.assumptions.append(text)
 
     def notify(self, channel: str, payload: str) -> None:
         self.queue.add(channel, payload)
@@ -1129,6 +1168,9 @@ class Transaction:
                 "25P02", "current transaction is aborted, commands ignored until end of transaction block"
             )
         result = None
+        # A statement starts after BEGIN and after every earlier reading of the clock.
+        self._ticks += 1
+        self._statement_ticks = self._ticks
         try:
             reject_unencodable(sql)
             for statement in self.model.compile_statements(sql):
@@ -1218,6 +1260,7 @@ class Transaction:
             statement_errors=tuple(statement_errors),
             warnings=self._warnings(),
             now=self._now,
+            assumptions=tuple(self.assumptions),
         )
 
 
