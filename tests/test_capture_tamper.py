@@ -144,3 +144,19 @@ def test_a_function_that_switches_the_trace_off_while_it_runs_is_a_cut(database:
         "client_min_messages); what it sent past the tap was not captured",
     )
     assert database.run_transaction(["SELECT pg_notify('seen', 'x')"]).cut == ()
+
+
+def test_a_switching_function_made_inside_the_transaction_is_found(database: Database) -> None:
+    """The guard sees CREATE FUNCTION in a workload transaction, so a function made and run there is a cut too."""
+    result = database.run_transaction(
+        [
+            "CREATE FUNCTION public.made() RETURNS void LANGUAGE plpgsql SET trace_notify = off "
+            "AS $f$ BEGIN PERFORM pg_catalog.pg_notify('unseen', 'x'); END $f$",
+            "SET search_path = public",
+            "SELECT made()",
+        ]
+    )
+    assert result.cut == (
+        "capture: made() ran and switches PostgreSQL's notify trace off while it runs (a SET of trace_notify or "
+        "client_min_messages); what it sent past the tap was not captured",
+    )
