@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from bcastsim.pg import Database, EphemeralPostgres, PgBinariesNotFound, find_binaries
+from bcastsim.pg import Database, EphemeralPostgres
 
 pytestmark = pytest.mark.postgres
 
@@ -16,20 +16,10 @@ REALTIME_SQL = Path(__file__).resolve().parents[1] / "sql" / "realtime.sql"
 SEND = "PERFORM realtime.send('{\"n\": 1}'::jsonb, 'e', 'room:1', false);"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[EphemeralPostgres]:
-    try:
-        find_binaries()
-    except PgBinariesNotFound as missing:
-        pytest.skip(str(missing))
-    with EphemeralPostgres.start() as started:
-        yield started
-
-
 @pytest.fixture
-def database(server: EphemeralPostgres) -> Iterator[Database]:
+def database(bcastsim_server: EphemeralPostgres) -> Iterator[Database]:
     """A database of the untrusted role with Supabase's realtime schema loaded, as review --pg makes them."""
-    opened = server.create_database([REALTIME_SQL], untrusted=True)
+    opened = bcastsim_server.create_database([REALTIME_SQL], untrusted=True)
     try:
         yield opened
     finally:
@@ -119,7 +109,7 @@ def test_switching_the_trace_off_is_a_cut_and_it_comes_back(database: Database) 
     assert again.cut == ()
 
 
-def test_the_guard_is_the_superusers(server: EphemeralPostgres, database: Database) -> None:
+def test_the_guard_is_the_superusers(database: Database) -> None:
     """Control: the event trigger exists and is enabled, so the cut above comes from it."""
     rows = database.execute("SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'bcastsim_tap_guard'")
     assert rows == [("O",)]

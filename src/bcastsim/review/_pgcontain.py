@@ -291,23 +291,13 @@ def swallowed_refusals(database: Database, info: RuleInfo, label: str, unseen: R
         for line, query, condition, dynamic in _handled_statements(plpgsql):
             if dynamic:
                 if unseen is not None:
-                    findings.append(
-                        Finding(
-                            rule=unseen.id,
-                            severity=unseen.severity,
-                            message=(
-                                f"{label}: EXECUTE in {name} runs a statement built at run time inside an exception "
-                                f"block that catches a refusal (WHEN {condition}): PostgreSQL reports no error a "
-                                "handler caught, so whether that statement was refused to the review's role, or "
-                                "would run unseen where it is allowed, is not known"
-                            ),
-                            function=name,
-                            line=line,
-                            explanation=unseen.fix,
-                            why=unseen.why,
-                            example=" ".join(query.split())[:300],
-                        )
+                    message = (
+                        f"{label}: EXECUTE in {name} runs a statement built at run time inside an exception block "
+                        f"that catches a refusal (WHEN {condition}): PostgreSQL reports no error a handler caught, "
+                        "so whether that statement was refused to the review's role, or would run unseen where it "
+                        "is allowed, is not known"
                     )
+                    findings.append(_at_statement(unseen, message, name, line, query))
                 continue
             for need in _privileged(query):
                 if need not in answers:
@@ -320,19 +310,24 @@ def swallowed_refusals(database: Database, info: RuleInfo, label: str, unseen: R
                 if answers[need] is not False:
                     continue  # allowed, or no such function: nothing was refused
                 what = f"{need[2]}()" if need[0] == "function" else need[2]
-                finding = Finding(
-                    rule=info.id,
-                    severity=info.severity,
-                    message=(
-                        f"{label}: {what} in {name} is refused to the review's role, and the refusal is swallowed "
-                        f"by the exception block around it (WHEN {condition}): PostgreSQL reports no error a "
-                        "handler caught, so where it is allowed it runs unseen"
-                    ),
-                    function=name,
-                    line=line,
-                    explanation=info.fix,
-                    why=info.why,
-                    example=" ".join(query.split())[:300],
+                message = (
+                    f"{label}: {what} in {name} is refused to the review's role, and the refusal is swallowed by "
+                    f"the exception block around it (WHEN {condition}): PostgreSQL reports no error a handler "
+                    "caught, so where it is allowed it runs unseen"
                 )
-                findings.append(finding)
+                findings.append(_at_statement(info, message, name, line, query))
     return findings
+
+
+def _at_statement(info: RuleInfo, message: str, function: str, line: int, query: str) -> Finding:
+    """A finding of ``info`` at a statement of ``function``'s body, the statement as its example."""
+    return Finding(
+        rule=info.id,
+        severity=info.severity,
+        message=message,
+        function=function,
+        line=line,
+        explanation=info.fix,
+        why=info.why,
+        example=" ".join(query.split())[:300],
+    )
