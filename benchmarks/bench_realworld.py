@@ -41,6 +41,7 @@ MANIFEST = ROOT / "tests" / "fixtures" / "realworld" / "corpus.toml"
 sys.path.insert(0, str(ROOT / "tests"))
 from _corpus import CORPUS_MISSING  # noqa: E402
 from _corpus import corpus_root as shared_corpus_root  # noqa: E402
+from bcastsim.review._danger import PRIVILEGE_RULE_IDS  # noqa: E402
 from test_realworld_further import further_root  # noqa: E402
 
 
@@ -126,7 +127,9 @@ def measure(group: Sequence[tuple[Path, dict[str, Any]]], patches: bool = False)
             f for f in (report or {}).get("findings", []) if f.get("severity") in ("error", "warning") and _on(f, path)
         ]
         judged = {(v["rule"], v["line"]): v["true_problem"] for v in entry.get("verdicts", [])}
-        verdicts = [judged.get((f["rule"], f["line"])) for f in findings]
+        # The privilege rules say what a statement needs; judged apart from the defect rules' precision.
+        verdicts = [judged.get((f["rule"], f["line"])) for f in findings if f["rule"] not in PRIVILEGE_RULE_IDS]
+        privileged = [judged.get((f["rule"], f["line"])) for f in findings if f["rule"] in PRIVILEGE_RULE_IDS]
         rows.append(
             {
                 "file": entry["local_path"],
@@ -144,7 +147,9 @@ def measure(group: Sequence[tuple[Path, dict[str, Any]]], patches: bool = False)
                 "findings": len(findings),
                 "true": verdicts.count(True),
                 "false": verdicts.count(False),
-                "unjudged": verdicts.count(None),
+                "unjudged": verdicts.count(None) + privileged.count(None),
+                "privilege": len(privileged),
+                "privilege_problems": privileged.count(True),
                 "by_rule": dict(Counter(f"{f['rule']}:{f['severity']}" for f in findings)),
                 "patches": tried if path == group[0][0] else {},
             }
@@ -216,7 +221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(
         f"error+warning findings: {sum(row['findings'] for row in rows)}; judged true: {true}, "
         f"false: {false}, unjudged: {sum(row['unjudged'] for row in rows)}; "
-        f"precision: {true / (true + false) if true + false else 1.0:.3f}"
+        f"precision: {true / (true + false) if true + false else 1.0:.3f} (defect rules); "
+        f"privilege findings: {sum(row['privilege'] for row in rows)}, judged a problem where they are: "
+        f"{sum(row['privilege_problems'] for row in rows)}"
     )
     for rule, count in sorted(rules.items()):
         print(f"  {rule}: {count}")
