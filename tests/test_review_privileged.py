@@ -14,7 +14,7 @@ from _corpus import corpus_root
 from bcastsim.cli import main
 from bcastsim.findings import Severity
 from bcastsim.pg import UNTRUSTED_ROLE, EphemeralPostgres
-from bcastsim.review import ReviewConfig, check, review
+from bcastsim.review import Report, ReviewConfig, check, review
 from bcastsim.review._danger import PRIVILEGE_RULE_IDS, UNSUPPRESSIBLE
 from bcastsim.sqlmodel import PRIVILEGED_KINDS, load_catalog, load_catalog_text
 
@@ -28,6 +28,15 @@ KINDS = sorted(PRIVILEGE_RULE_IDS)
 def _marked_lines(path: Path, kind: str) -> list[int]:
     """The lines a fixture marks with ``-- expect: KIND``: where its findings must be."""
     return [n for n, line in enumerate(path.read_text().splitlines(), start=1) if f"-- expect: {kind}" in line]
+
+
+def _privileged_found(report: Report) -> list[tuple[str, int | None, str]]:
+    """(file name, line, rule) of each privilege finding, sorted."""
+    return sorted(
+        (Path(e.finding.path or "").name, e.finding.line, e.finding.rule)
+        for e in report.entries
+        if e.finding.rule in PRIVILEGE_RULE_IDS
+    )
 
 
 def test_every_kind_has_a_rule() -> None:
@@ -142,11 +151,7 @@ def test_a_grant_of_a_role_the_sql_made_a_superuser_is_reported(tmp_path: Path) 
         "CREATE ROLE app_reader NOLOGIN;\nALTER GROUP root_helper ADD USER anon;\nGRANT app_reader TO anon;\n"
     )
     report = check([tmp_path])
-    found = sorted(
-        (Path(e.finding.path or "").name, e.finding.line, e.finding.rule)
-        for e in report.entries
-        if e.finding.rule in PRIVILEGE_RULE_IDS
-    )
+    found = _privileged_found(report)
     assert found == [
         ("0001_roles.sql", 1, "privileged-role-attribute"),
         ("0001_roles.sql", 2, "grant-privileged-role"),
@@ -165,11 +170,7 @@ def test_a_down_migration_is_read_for_what_needs_a_superuser(tmp_path: Path) -> 
     down = tmp_path / "0002_more.down.sql"
     down.write_text("DROP TABLE more;\nGRANT pg_execute_server_program TO anon;\n")
     report = check([goose, down])
-    found = sorted(
-        (Path(e.finding.path or "").name, e.finding.line, e.finding.rule)
-        for e in report.entries
-        if e.finding.rule in PRIVILEGE_RULE_IDS
-    )
+    found = _privileged_found(report)
     assert found == [
         ("0001_bids.sql", 5, "copy-program"),
         ("0001_bids.sql", 6, "privileged-role-attribute"),

@@ -68,6 +68,8 @@ _MAX_RECORDS = 20_000
 _TRACE_PREFIX = "Async_Notify("
 _TRACE_SETTINGS = {"trace_notify": "on", "client_min_messages": "debug1"}
 _TRACE_OFF = "capture: the transaction switched PostgreSQL's notify trace off"
+# The DDL that makes or alters a function: the guard (an event trigger) records it inside a transaction.
+_FUNCTION_DDL = ("CREATE FUNCTION", "ALTER FUNCTION", "CREATE PROCEDURE", "ALTER PROCEDURE")
 
 # Written by the user (trusted SQL) or, before the SQL loads, by the superuser (TAP_OWNED_SQL).
 # Every name is schema-qualified and no operator is used: the SECURITY DEFINER functions run with
@@ -146,8 +148,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $tap$
 DECLARE
   bare int;
 BEGIN
-  IF tg_tag OPERATOR(pg_catalog.=) ANY (ARRAY['CREATE FUNCTION', 'ALTER FUNCTION', 'CREATE PROCEDURE',
-      'ALTER PROCEDURE']) THEN
+  IF tg_tag OPERATOR(pg_catalog.=) ANY (ARRAY[{", ".join(f"'{tag}'" for tag in _FUNCTION_DDL)}]) THEN
     PERFORM {_TAP_SCHEMA}.record_entry('function', tg_tag, NULL);
   END IF;
   IF pg_catalog.to_regclass('realtime.messages') IS NULL THEN
@@ -184,8 +185,8 @@ AND (p.prosrc OPERATOR(pg_catalog.~*) 'trace_notify'
     WHERE c OPERATOR(pg_catalog.~*) '^(trace_notify=(?!on$)|client_min_messages=(?!debug))'))
 """
 _TRACE_SWITCHERS_SQL = f"SELECT p.oid FROM pg_catalog.pg_proc p WHERE {_TRACE_SWITCHER}"
-# Command tags (the server's CommandComplete) after which the functions are read again.
-_FUNCTION_DDL_TAGS = ("CREATE FUNCTION", "ALTER FUNCTION", "CREATE PROCEDURE", "ALTER PROCEDURE", "DO")
+# Command tags (the server's CommandComplete) after which set-up has the functions read again.
+_FUNCTION_DDL_TAGS = (*_FUNCTION_DDL, "DO")
 _SWITCHER_CALLS_SQL = """
 SELECT f::bigint, pg_catalog.pg_stat_get_xact_function_calls(f), f::pg_catalog.regprocedure::text
 FROM pg_catalog.unnest(%s::pg_catalog.oid[]) AS f

@@ -143,6 +143,7 @@ def _handled_statements(plpgsql: Any) -> list[tuple[int, str, str, bool]]:
     built at run time it is the expression that builds it, marked ``dynamic``.
     """
     from bcastsim.sqlmodel import function_root
+    from bcastsim.sqlmodel._privileged import executed_constant
 
     found: list[tuple[int, str, str, bool]] = []
 
@@ -160,7 +161,7 @@ def _handled_statements(plpgsql: Any) -> list[tuple[int, str, str, bool]]:
             if kind == "PLpgSQL_stmt_dynexecute" and catching is not None:
                 line = int(node.get("lineno") or 0)
                 text = str(((node.get("query") or {}).get("PLpgSQL_expr") or {}).get("query") or "")
-                constant = _constant_text(text)
+                constant = executed_constant(text)
                 found.append((line, constant if constant is not None else text, catching, constant is None))
                 found.extend((line, query, catching, False) for query in _own_queries(node.get("params") or []))
             elif kind.startswith("PLpgSQL_stmt_") and catching is not None:
@@ -189,24 +190,6 @@ def _handled_statements(plpgsql: Any) -> list[tuple[int, str, str, bool]]:
 _NESTED_KEYS = frozenset(
     {"body", "then_body", "else_body", "elsif_list", "stmts", "action", "case_when_list", "else_stmts", "exceptions"}
 )
-
-
-def _constant_text(expression: str) -> str | None:
-    """The string an expression always evaluates to, when it is a string literal; else None."""
-    import json
-
-    from pglast import parser
-
-    try:
-        tree = json.loads(parser.parse_sql_json(f"SELECT {expression}"))
-    except (parser.ParseError, ValueError):
-        return None
-    targets = tree["stmts"][0]["stmt"].get("SelectStmt", {}).get("targetList") or []
-    if len(targets) != 1:
-        return None
-    value = ((targets[0].get("ResTarget") or {}).get("val") or {}).get("A_Const") or {}
-    text = (value.get("sval") or {}).get("sval")
-    return text if isinstance(text, str) else None
 
 
 def _own_queries(node: Mapping[str, Any] | list[Any]) -> list[str]:

@@ -22,7 +22,7 @@ from pglast.stream import RawStream
 from bcastsim.sqlmodel._cfg import first_lineno
 from bcastsim.sqlmodel._types import PrivilegedUse, SourceLocation
 
-__all__ = ["PRIVILEGED_KINDS", "privileged_in_statement"]
+__all__ = ["PRIVILEGED_KINDS", "executed_constant", "privileged_in_statement"]
 
 #: kind → what it is, as the findings name it
 PRIVILEGED_KINDS: Mapping[str, str] = {
@@ -614,8 +614,7 @@ class _PlpgsqlWalk:
             return
         where = self.located(lineno, handlers)
         _walk(tree, where, self.found, self.depth + 1)
-        target = tree.targetList[0].val if isinstance(tree, ast.SelectStmt) and tree.targetList else None
-        constant = _constant(target)
+        constant = _target_constant(tree)
         if constant is not None:
             executed = attrs.evolve(where, context=f"{where.context}, in an EXECUTE of a constant".lstrip(", "))
             before = len(self.found)
@@ -655,6 +654,16 @@ def _may_hold_privileged(text: str) -> bool:
     except Exception:  # not parsed here: the caller's own parse says what it is
         return True
     return any(marker in tree for marker in _MARKERS)
+
+
+def executed_constant(expression: str) -> str | None:
+    """The statement an ``EXECUTE`` of this PL/pgSQL expression runs, when the expression is a constant string."""
+    return _target_constant(_expression_tree(expression, 2, always=True))
+
+
+def _target_constant(tree: Any) -> str | None:
+    target = tree.targetList[0].val if isinstance(tree, ast.SelectStmt) and tree.targetList else None
+    return _constant(target)
 
 
 def _expression_tree(query: str, mode: int, *, always: bool = False) -> Any:
