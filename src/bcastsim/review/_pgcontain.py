@@ -142,8 +142,7 @@ def _handled_statements(plpgsql: Any) -> list[tuple[int, str, str, bool]]:
     For an ``EXECUTE`` the query is the statement it runs when its text is a constant; when the text is
     built at run time it is the expression that builds it, marked ``dynamic``.
     """
-    from bcastsim.sqlmodel import function_root
-    from bcastsim.sqlmodel._privileged import executed_constant
+    from bcastsim.sqlmodel import executed_constant, function_root
 
     found: list[tuple[int, str, str, bool]] = []
 

@@ -25,7 +25,7 @@ from bcastsim.sqlmodel._cfg import (
 )
 from bcastsim.sqlmodel._lineage import object_bytes
 from bcastsim.sqlmodel._migrations import CONVENTIONS, order_directory
-from bcastsim.sqlmodel._privileged import PRIVILEGED_KINDS
+from bcastsim.sqlmodel._privileged import PRIVILEGED_KINDS, executed_constant
 from bcastsim.sqlmodel._psql import strip_psql
 from bcastsim.sqlmodel._typenames import normalize_type
 from bcastsim.sqlmodel._types import (
@@ -72,6 +72,7 @@ __all__ = [
     "Trigger",
     "build_cfg",
     "collection_paused",
+    "executed_constant",
     "expression_reads",
     "first_lineno",
     "function_root",
