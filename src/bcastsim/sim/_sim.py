@@ -41,7 +41,7 @@ from bcastsim.sim._realtime_rules import RealtimeRules, load_realtime_rules
 from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import FaultConfig, PopulationConfig, Scenario
 from bcastsim.sim._wal import Wal
-from bcastsim.sim._workload import Followed, Instance, Workload, follow_topics
+from bcastsim.sim._workload import Followed, Instance, Workload, Write, follow_topics
 
 __all__ = ["Cohort", "Simulation"]
 
@@ -293,21 +293,27 @@ class Simulation:
         self.wal.add(nbytes)
 
     def publish(self, arch: Architecture, topic: str, time_ms: float, *, private: bool) -> int:
-        msg_id = len(self.sent) + 1
-        self.sent.append(Sent(msg_id, topic, time_ms, private))
-        self.topic_ids.setdefault(topic, []).append(msg_id)
+        sent = self.sent
+        msg_id = len(sent) + 1
+        sent.append(Sent(msg_id, topic, time_ms, private))
+        ids = self.topic_ids.get(topic)
+        if ids is None:
+            ids = self.topic_ids[topic] = []
+        ids.append(msg_id)
         self.metrics[arch.name].messages_published += 1
         return msg_id
 
-    def _on_write(self, index: int) -> None:
-        write = self.workload.writes[index]
-        self.engine.record("write", write.seq, write.source, write.index)
-        self.wal.add(self.costs.wal_bytes_per_write)
-        first = self.architectures[0].name
-        self.metrics[first].db("business_writes", 1, self.costs.insert_row_ms)
-        commit_s = (int(self.engine.now // 1000.0), write.source)
-        for metrics in self.metrics.values():
-            metrics.rate_writes[commit_s] = metrics.rate_writes.get(commit_s, 0) + 1
+    def _on_write(self, write: Write) -> None:
+        engine = self.engine
+        engine.record("write", write.seq, write.source, write.index)
+        costs = self.costs
+        self.wal.add(costs.wal_bytes_per_write)
+        metrics = self.metrics
+        metrics[self.architectures[0].name].db("business_writes", 1, costs.insert_row_ms)
+        commit_s = (int(engine.now // 1000.0), write.source)
+        for arch_metrics in metrics.values():
+            rate = arch_metrics.rate_writes
+            rate[commit_s] = rate.get(commit_s, 0) + 1
         for arch in self.architectures:
             arch.on_write(self, write)
 
@@ -1012,8 +1018,8 @@ class Simulation:
             if isinstance(arch, PostgresChanges):
                 arch.bind(self)
             arch.start(self)
-        for i, write in enumerate(self.workload.writes):
-            self.engine.at(write.time_ms, self._on_write, i, priority=4)
+        on_write = self._on_write
+        self.engine.at_each(((write.time_ms, on_write, (write,)) for write in self.workload.writes), priority=4)
         for fault in self.scenario.faults:
             self.engine.at(fault.at_s * 1000.0, self._fault, fault, priority=2)
         for entity, items in self.workload.instances.items():

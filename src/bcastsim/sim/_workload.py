@@ -375,7 +375,12 @@ class Emitter:
         self.rng = rng if rng is not None else random.Random(0)
         self.makers: dict[tuple[str, int], TopicOf] = {}
         self.shares: dict[tuple[str, int], float] = {}
+        # Per [writes.NAME]: its config, the kind a write sending nothing is treated as, and per message it can
+        # send (in the app's order) the message, its share and the topics already made per instance. A run
+        # has tens of thousands of writes about a few hundred instances: each topic is made once.
+        self._plans: dict[str, tuple[WriteConfig, str, tuple[tuple[int, float, TopicOf, dict[int, str]], ...]]] = {}
         for write in scenario.writes.values():
+            sites: list[tuple[int, float, TopicOf, dict[int, str]]] = []
             for message in app.messages_for(write.table, write.op):
                 made = _topic_maker(scenario, self.instances, write.entity, message.parts)
                 if isinstance(made, str):
@@ -383,15 +388,19 @@ class Emitter:
                     raise AssertionError(made)  # pragma: no cover
                 self.makers[write.name, message.index] = made
                 self.shares[write.name, message.index] = _sent_share(scenario, write, message)
+                sites.append((message.index, self.shares[write.name, message.index], made, {}))
+            self._plans[write.name] = (write, f"{write.table}_{write.op.lower()}", tuple(sites))
 
     def write(self, source: str, index: int, time_ms: float, seq: int, *, critical: bool = False) -> Write:
-        cfg = self.scenario.writes[source]
+        cfg, nothing, sites = self._plans[source]
         sends = []
-        for message in self.app.messages_for(cfg.table, cfg.op):
-            share = self.shares[source, message.index]
+        for message, share, maker, made in sites:
             if share >= 1.0 or (share > 0.0 and self.rng.random() < share):
-                sends.append((message.index, self.makers[source, message.index](index)))
-        first = self.app.messages[sends[0][0]].kind if sends else f"{cfg.table}_{cfg.op.lower()}"
+                topic = made.get(index)
+                if topic is None:
+                    topic = made[index] = maker(index)
+                sends.append((message, topic))
+        first = self.app.messages[sends[0][0]].kind if sends else nothing
         return Write(
             round(time_ms, 3), seq, source, cfg.table, cfg.op, cfg.entity, index, tuple(sends), first, critical
         )
