@@ -288,6 +288,10 @@ class PostgresChanges(Architecture):
     def bind(self, sim: Simulation) -> None:
         self._sim = sim
 
+    def unbind(self) -> None:
+        """The run is over: the poller lets go of the simulation (its methods that take ``sim`` still answer)."""
+        del self._sim
+
 
 def _matched(sim: Simulation, batch: list[_Change], now: float) -> list[int]:
     """Per change of a poll, the subscriptions it matches (each topic counted once per poll)."""

@@ -97,6 +97,11 @@ class Engine:
         if progress is not None:
             progress(1.0)
 
+    def drop_pending(self) -> None:
+        """Forget every event not yet run (after the last run(): they would run after the end)."""
+        self._queue.clear()
+        self._timeline.clear()
+
     def fingerprint(self) -> str:
         self._flush()
         return self._trace.hexdigest()
