@@ -16,7 +16,7 @@ import attrs
 
 from bcastsim.sim._app import AppModel, MessageSpec
 from bcastsim.sim._scenario import EntityConfig, FollowConfig, Scenario, WriteConfig, _suggest
-from bcastsim.sqlmodel import Hole
+from bcastsim.sqlmodel import Hole, collection_paused
 
 __all__ = [
     "Emitter",
@@ -295,6 +295,12 @@ def _draw(write: WriteConfig, start: float, end: float, rng: random.Random) -> f
 
 def build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Workload:
     """Every write of the event, in commit order, with the messages it sends and their topics."""
+    # Every write made is kept: a full collection in the middle would walk them all and free nothing.
+    with collection_paused():
+        return _build_workload(scenario, app, rng)
+
+
+def _build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Workload:
     instances = _instances(scenario)
     raw: list[tuple[float, int, int, str, int, bool]] = []  # time, entry order, draw order, entry, instance, critical
     for order, write in enumerate(scenario.writes.values()):
