@@ -71,8 +71,14 @@ def test_trace_lines_keep_their_bytes_for_any_number_of_details() -> None:
     engine.record("k", *details)
     engine.record("many", *range(40))
     engine.record("none")
+    engine.record("p%s", "50%", "%d")
+    engine.record("many%", *range(39), "%s")
     many = "|".join(map(str, range(40)))
-    expected = hashlib.sha256(f"1.235|k|1|a|2.5|True|None|(1, 2)\n1.235|many|{many}\n1.235|none|\n".encode())
+    more = "|".join(map(str, range(39)))
+    expected = hashlib.sha256(
+        f"1.235|k|1|a|2.5|True|None|(1, 2)\n1.235|many|{many}\n1.235|none|\n"
+        f"1.235|p%s|50%|%d\n1.235|many%|{more}|%s\n".encode()
+    )
     assert engine.fingerprint() == expected.hexdigest()
 
 
