@@ -303,14 +303,16 @@ def _matched(sim: Simulation, batch: list[_Change], now: float) -> list[int]:
     return [sum(counts[topic] for _msg, topic in c.sends) for c in batch]
 
 
-def _trigger_lookups(sim: Simulation, arch: Architecture, write: Write) -> None:
-    """The SELECTs the write's trigger functions run before sending (once per function, not per message)."""
-    messages = sim.app.messages
-    sends = write.sends
+def _lookups(messages: tuple[MessageSpec, ...], sends: tuple[tuple[int, str], ...]) -> int:
+    """The SELECTs the trigger functions run before sending ``sends`` (once per function, not per message)."""
     if len(sends) == 1:  # most writes send one message: no function to count once
-        lookups = messages[sends[0][0]].lookups
-    else:
-        lookups = sum({messages[i].function: messages[i].lookups for i, _ in sends}.values())
+        return messages[sends[0][0]].lookups
+    return sum({messages[i].function: messages[i].lookups for i, _ in sends}.values())
+
+
+def _trigger_lookups(sim: Simulation, arch: Architecture, write: Write) -> None:
+    """The SELECTs the write's trigger functions run before sending, charged to the database."""
+    lookups = _lookups(sim.app.messages, write.sends)
     if lookups:
         sim.metrics[arch.name].db("trigger_lookups", lookups, sim.costs.trigger_lookup_ms)
 
@@ -394,7 +396,9 @@ class Broadcast(Architecture):
 
     def on_write(self, sim: Simulation, write: Write) -> None:
         metrics = sim.metrics[self.name]
-        _trigger_lookups(sim, self, write)
+        lookups = _lookups(sim.app.messages, write.sends)
+        if lookups:
+            metrics.db("trigger_lookups", lookups, sim.costs.trigger_lookup_ms)
         if self.transport == "pg_notify":
             messages = sim.app.messages
             for index, topic in write.sends:
@@ -407,10 +411,11 @@ class Broadcast(Architecture):
         plan = self._sends if self._sends is not None else self._plan(sim)
         costs = sim.costs
         commit = write.time_ms
+        wal = sim.wal
         for index, topic in write.sends:
             kind, private, size, fits = plan[index]
             metrics.db("realtime_send_calls", 1, costs.realtime_send_ms)
-            sim.add_wal(costs.wal_bytes_per_message)
+            wal.add(costs.wal_bytes_per_message)
             channel = PRIVATE + topic if private else topic
             msg_id = sim.publish(self, channel, commit, private=private)
             if not fits:

@@ -348,15 +348,23 @@ def _build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Wo
                 n = write.count
             # The loop of most of an event's writes (votes, bids): the draws of _draw and the same arithmetic,
             # with what does not change from one write to the next read once.
-            uniform = write.shape != "bunched"
+            bunched = write.shape == "bunched"
             span = extended - start
+            burst = min(write.burst_s * 1000.0, span)
+            early_span = max(start, extended - burst) - start
+            early, skew = write.early_fraction, write.skew
             pick = rng.randrange
             draw = rng.random
             count = len(active)
             name = write.name
             critical_from = extended - write.critical_s * 1000.0 if write.critical_s > 0 else None
             for _ in range(n):
-                t = start + draw() * span if uniform else _draw(write, start, extended, rng)
+                if not bunched:
+                    t = start + draw() * span
+                elif draw() < early:
+                    t = start + draw() * early_span
+                else:
+                    t = extended - burst * float(draw() ** skew)
                 inst = active[pick(count)]
                 critical = critical_from is not None and t >= critical_from
                 raw.append((t, order, len(raw), name, inst.index, critical))
