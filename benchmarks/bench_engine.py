@@ -1,12 +1,17 @@
 """The simulator against its floors: the same fan-out as a bare heapq loop and as SimPy, grouped and per client.
 
-Run:  python benchmarks/bench_engine.py [--runs 3] [--quick] [--case artbattle:10000] (needs the [bench] extra)
+Run:  python benchmarks/bench_engine.py [--runs 3] [--quick] [--case artbattle:10000] [--against DIR]
+      (needs the [bench] extra)
 
 Each row is a separate process; rows take turns (``benchmarks/_measure.py``), and each figure is the
 minimum and the median of ``--runs`` runs. "CPU" is user + sys of the whole process (start-up and
 imports included); "core CPU" is the run alone, which is what the ratio compares: bcastsim's core
 includes reading the SQL and building the workload, the floors get their fan-out ready-made. "ns per
 delivery" divides core CPU by the deliveries, which every row reports and which agree (same fan-out).
+
+``--against DIR`` adds bcastsim run on another checkout's ``DIR/src`` (an older commit, say) to the same
+turns, so a change is measured beside what it changes under the same load; "bcastsim" is always this
+checkout's ``src``. Where SimPy's grouped model runs, each bcastsim row's core CPU is also divided by it.
 
 Scenarios: Art Battle (clients in few large groups: the grouped floor is the peer) and the flash
 sale (shoppers following their own order, groups of one: the per-client floor is the peer).
@@ -22,7 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import interleave, print_table, python_candidate
+from _measure import Candidate, interleave, print_table, python_candidate
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def _bcastsim(label: str, src: Path, scenario: str, clients: int, floor: str) -> Candidate:
+    argv = [sys.executable, str(Path(__file__).resolve().parent / "floors.py"), "bcastsim"]
+    argv += ["--scenario", scenario, "--clients", str(clients)]
+    return Candidate(label, argv, floor=floor, env={"PYTHONPATH": str(src)})
 
 
 def main() -> int:
@@ -36,6 +49,7 @@ def main() -> int:
         metavar="SCENARIO:CLIENTS",
         help="run only this case (repeatable), e.g. flash_sale:5000",
     )
+    parser.add_argument("--against", type=Path, help="another checkout whose src/ bcastsim to run beside this one")
     args = parser.parse_args()
     print(f"python {platform.python_version()} · {platform.machine()} · {os.cpu_count()} CPUs · {args.runs} runs each")
     cases = [
@@ -52,11 +66,9 @@ def main() -> int:
     for scenario, clients, floors in cases:
         print(f"\n{scenario}, {clients:,} clients, broadcast over realtime.send, plan unlimited, no faults")
         peer = f"{floors[0]}"
-        candidates = [
-            python_candidate(
-                "bcastsim", "floors.py", "bcastsim", "--scenario", scenario, "--clients", str(clients), floor=peer
-            )
-        ]
+        candidates = [_bcastsim("bcastsim", SRC, scenario, clients, peer)]
+        if args.against:
+            candidates.append(_bcastsim("bcastsim against", args.against.resolve() / "src", scenario, clients, peer))
         candidates += [
             python_candidate(
                 kind,
@@ -72,6 +84,12 @@ def main() -> int:
         ]
         summaries = interleave(candidates, runs=args.runs)
         print_table(summaries, per="deliveries", per_unit="ns/delivery")
+        simpy = next((x for x in summaries if x.candidate.label == "simpy-group"), None)
+        for row in summaries if simpy is not None else ():
+            if row.candidate.label.startswith("bcastsim") and simpy is not None:
+                mins = (row.core("min") or 0.0) / (simpy.core("min") or 1.0)
+                meds = (row.core("median") or 0.0) / (simpy.core("median") or 1.0)
+                print(f"   {row.candidate.label} ÷ simpy-group, core CPU: {mins:.2f}× (min), {meds:.2f}× (median)")
         deliveries = {s.candidate.label: s.extra("deliveries") for s in summaries}
         if len(set(deliveries.values())) != 1:
             print(f"   deliveries differ: {deliveries} (the floors no longer model the same fan-out)")
