@@ -36,6 +36,7 @@ from bcastsim._errors import InputError
 from bcastsim._io import path_kind, read_text
 from bcastsim.sqlmodel._bounds import SqlLimits
 from bcastsim.sqlmodel._cfg import build_cfg
+from bcastsim.sqlmodel._datums import TRIGGER_DATUMS, TRIGGER_DATUMS_HEAD
 from bcastsim.sqlmodel._migrations import is_down_file, order_directory, up_part
 from bcastsim.sqlmodel._plpgsql import analyze_catalog
 from bcastsim.sqlmodel._privileged import privileged_in_statement
@@ -1294,47 +1295,22 @@ def _stand_in_declarations(section: str, declared_as: str) -> str:
 _RETURN_TARGET = re.compile(r"\breturn\s+([A-Za-z_]\w*|\"[^\"]+\")\s*;", re.IGNORECASE)
 
 
-# The variables PL/pgSQL declares in every trigger function, as ``parse_plpgsql`` writes them: most
-# of a small function's tree. Decoded once and shared by every function that starts with them (the
-# trees are read, never changed there: only RETURN statements get a ``retvar``).
-_TRIGGER_DATUMS_TEXT = (
-    '{"PLpgSQL_rec":{"refname":"new"}},{"PLpgSQL_rec":{"refname":"old","dno":1}},'
-    + ",".join(
-        f'{{"PLpgSQL_var":{{"refname":"{name}","datatype":{{"PLpgSQL_type":{{"typname":"{type_name}"}}}},'
-        f'"promise":{promise}}}}}'
-        for name, type_name, promise in (
-            ("tg_name", "name", 1),
-            ("tg_when", "text", 2),
-            ("tg_level", "text", 3),
-            ("tg_op", "text", 4),
-            ("tg_relid", "oid", 5),
-            ("tg_relname", "name", 6),
-            ("tg_table_name", "name", 6),
-            ("tg_table_schema", "name", 7),
-            ("tg_nargs", "int4", 8),
-            ("tg_argv", "_text", 9),
-        )
-    )
-    + ',{"PLpgSQL_var":{"refname":"found","datatype":{"PLpgSQL_type":{"typname":"bool"}}}}'
-)
-_TRIGGER_DATUMS_HEAD = '"datums":[' + _TRIGGER_DATUMS_TEXT
-_TRIGGER_DATUMS: list[dict[str, Any]] = json.loads("[" + _TRIGGER_DATUMS_TEXT + "]")
 _SHARED_MARK = "bcastsim:trigger-datums"
 
 
 def _parse_plpgsql_tree(text: str) -> Any:
     """``pglast.parse_plpgsql(text)``, with the trigger variables' datums shared between functions."""
     raw = pglast.parser.parse_plpgsql_json(text)
-    at = raw.find(_TRIGGER_DATUMS_HEAD)
+    at = raw.find(TRIGGER_DATUMS_HEAD)
     if at < 0:
         return json.loads(raw)
     # Inside the tree's JSON a '"' of the source is escaped: the head can only be the datums list.
-    parsed = json.loads(f'{raw[:at]}"datums":["{_SHARED_MARK}"{raw[at + len(_TRIGGER_DATUMS_HEAD) :]}')
+    parsed = json.loads(f'{raw[:at]}"datums":["{_SHARED_MARK}"{raw[at + len(TRIGGER_DATUMS_HEAD) :]}')
     function = parsed[0]["PLpgSQL_function"]
     datums = function["datums"]
     if datums[0] != _SHARED_MARK:  # pragma: no cover - the head is the datums list, see above
         return json.loads(raw)
-    function["datums"] = [*_TRIGGER_DATUMS, *datums[1:]]
+    function["datums"] = [*TRIGGER_DATUMS, *datums[1:]]
     return parsed
 
 

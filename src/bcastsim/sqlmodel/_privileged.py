@@ -20,6 +20,7 @@ from pglast.enums import VariableSetKind
 from pglast.stream import RawStream
 
 from bcastsim.sqlmodel._cfg import first_lineno
+from bcastsim.sqlmodel._datums import is_trigger_datum
 from bcastsim.sqlmodel._types import PrivilegedUse, SourceLocation
 
 __all__ = ["PRIVILEGED_KINDS", "executed_constant", "privileged_in_statement"]
@@ -546,10 +547,11 @@ class _PlpgsqlWalk:
 
     def visit(self, node: Any, lineno: int | None, handlers: _Handlers) -> None:
         # The tree is decoded JSON: only its dicts and lists hold statements and expressions, and the
-        # scalars (most of its values) are passed over without a call or an abstract-class check.
+        # scalars (most of its values) are passed over without a call or an abstract-class check;
+        # so are the trigger variables every trigger function declares (they hold no expression).
         if isinstance(node, list):
             for item in node:
-                if isinstance(item, dict | list):
+                if isinstance(item, dict | list) and not is_trigger_datum(item):
                     self.visit(item, lineno, handlers)
             return
         if not isinstance(node, dict):
