@@ -1133,7 +1133,7 @@ def load_catalog(
     """
     if isinstance(paths, str | Path):
         paths = [paths]
-    with collection_paused():
+    with collection_paused(), parser_nodes_trusted():
         loader = _Loader(migrations, limits)
         files, skipped = _expand(paths, migrations)
         for path, shown in files:
@@ -1163,6 +1163,47 @@ def collection_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextlib.contextmanager
+def parser_nodes_trusted() -> Iterator[None]:
+    """Inside the block pglast's node classes store attributes as given, without re-validating them.
+
+    pglast's parser builds every node through the class's constructor, whose ``__setattr__``
+    checks and coerces each attribute in Python; the values its C code hands over are already of
+    the attribute's type (enums, tuples, nodes), so the check changes nothing and cost 80 % of
+    building the trees: as much as the whole parse of the file and its bodies. The loader and
+    the rules parse thousands of expressions; inside this block each costs a quarter (the one
+    class whose values pglast converts keeps its check, see ``_COERCED``). Only
+    bcastsim's own code runs in it, and the nodes it builds by hand are given typed values too.
+    It is process-wide while it lasts: another thread building nodes from dicts meanwhile would
+    get them unconverted (the analysis runs in one thread).
+    """
+    if _TRUSTED:  # inside an outer block, which puts the checks back when it ends
+        yield
+        return
+    previous = ast.Node.__dict__["__setattr__"]
+    own = {cls: cls.__dict__.get("__setattr__") for cls in _COERCED}
+    type.__setattr__(ast.Node, "__setattr__", object.__setattr__)
+    for cls in _COERCED:
+        type.__setattr__(cls, "__setattr__", previous)
+    _TRUSTED.append(True)
+    try:
+        yield
+    finally:
+        _TRUSTED.pop()
+        type.__setattr__(ast.Node, "__setattr__", previous)
+        for cls, setter in own.items():
+            if setter is None:
+                type.__delattr__(cls, "__setattr__")
+            else:
+                type.__setattr__(cls, "__setattr__", setter)
+
+
+# The one node pglast's parser hands a value that its class converts: an ``A_Const``'s boolean is
+# built from the C int (ast.pyx, ``create_A_Const``), and ``Boolean.boolval`` makes it a bool.
+_COERCED: tuple[type[Any], ...] = (ast.Boolean,)
+_TRUSTED: list[bool] = []
 
 
 def load_catalog_text(text: str, path: str = "<sql>") -> Catalog:
