@@ -205,6 +205,10 @@ def _json_node(value: Any) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+# Nodes that hold no column reference below them: a name's or a constant's text.
+_LEAVES = frozenset({"String", "A_Const", "Integer", "Float", "Boolean", "BitString", "A_Star", "ParamRef"})
+
+
 def _json_items(value: Any) -> list[Any]:
     """The items of a JSON list field (pglast's node classes read a ``List`` node as a tuple too)."""
     if type(value) is list:
@@ -323,20 +327,25 @@ def expression_reads(
             found.setdefault((str(texts[0]).upper(), str(texts[1]).lower(), paired), set()).update(ops)
 
     def visit(value: Any, ops: frozenset[str]) -> None:
-        if not ops or value is None:
+        # Only dicts and lists can hold a ColumnRef: scalars (most values) are passed over without a call.
+        if not ops:
             return
         if type(value) is list:
             for item in value:
-                visit(item, ops)
+                if type(item) is dict or type(item) is list:
+                    visit(item, ops)
             return
         if type(value) is not dict:
             return
         node = _json_node(value)
         if node is None:  # a struct's fields held bare, or the document's top level
             for item in value.values():
-                visit(item, ops)
+                if type(item) is dict or type(item) is list:
+                    visit(item, ops)
             return
         kind, body = node
+        if kind in _LEAVES:
+            return
         if kind == "CaseExpr":
             visit(body.get("arg"), ops)
             remaining = ops
@@ -375,7 +384,8 @@ def expression_reads(
             add(body, ops, False)
             return
         for item in body.values():
-            visit(item, ops)
+            if type(item) is dict or type(item) is list:
+                visit(item, ops)
 
     result: tuple[RowRead, ...] | None = None
     if tree is not None:
