@@ -50,8 +50,59 @@ CREATE TRIGGER item_{i}_trigger AFTER INSERT OR UPDATE ON items FOR EACH ROW EXE
 """
 
 
-def sql_with_functions(count: int) -> str:
-    return _TABLE + "".join(_FUNCTION.format(i=i) for i in range(count))
+# ``--varied``: four shapes in turn, each notify call and payload with its own text (only RETURN
+# NEW and the like repeat, as in any project): the branches on TG_OP, a declared payload variable
+# sent over realtime.send, a guarded block with an exception handler, a CASE on what changed.
+# Every one has a notify site.
+_VARIED = (
+    _FUNCTION,
+    """
+CREATE OR REPLACE FUNCTION notify_item_{i}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  payload_{i} jsonb;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM pg_notify('item_gone_{i}', OLD.id::text);
+    RETURN OLD;
+  END IF;
+  payload_{i} := jsonb_build_object('id', NEW.id, 'amount_{i}', NEW.amount, 'op', TG_OP);
+  PERFORM realtime.send(payload_{i}, 'item_{i}_changed', 'items:' || NEW.id::text, false);
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER item_{i}_trigger AFTER INSERT OR UPDATE OR DELETE ON items
+  FOR EACH ROW EXECUTE FUNCTION notify_item_{i}();
+""",
+    """
+CREATE OR REPLACE FUNCTION notify_item_{i}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    PERFORM pg_notify('audit_{i}', row_to_json(NEW)::text);
+  EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'notify {i} failed: %', SQLERRM;
+  END;
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER item_{i}_trigger AFTER INSERT ON items FOR EACH ROW EXECUTE FUNCTION notify_item_{i}();
+""",
+    """
+CREATE OR REPLACE FUNCTION notify_item_{i}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.code IS DISTINCT FROM OLD.code THEN
+    PERFORM pg_notify('code_{i}', CASE WHEN NEW.amount > {i} THEN 'big:' || NEW.code ELSE 'small:' || NEW.id END);
+  END IF;
+  RETURN NULL;
+END;
+$$;
+CREATE TRIGGER item_{i}_trigger AFTER UPDATE ON items FOR EACH ROW EXECUTE FUNCTION notify_item_{i}();
+""",
+)
+
+
+def sql_with_functions(count: int, *, varied: bool = False) -> str:
+    shapes = _VARIED if varied else (_FUNCTION,)
+    return _TABLE + "".join(shapes[i % len(shapes)].format(i=i) for i in range(count))
 
 
 class _Sink:
@@ -111,6 +162,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated function counts")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--varied", action="store_true", help="four function shapes in turn, each notify text its own")
     parser.add_argument("--against", type=Path, help="another checkout whose src/ to run inspect and check on too")
     parser.add_argument("--phase", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -122,8 +174,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bcastsim-bench-") as work:
         for size in sizes:
             path = Path(work) / f"functions_{size}.sql"
-            path.write_text(sql_with_functions(size))
-            print(f"\n{size:,} functions")
+            path.write_text(sql_with_functions(size, varied=args.varied))
+            print(f"\n{size:,} functions" + (", four shapes in turn" if args.varied else ""))
             candidates = [
                 _candidate(kind, kind, path, SRC, floor="" if kind == "parse" else "parse")
                 for kind in ("parse", "inspect", "check")
