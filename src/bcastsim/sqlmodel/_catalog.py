@@ -1366,38 +1366,39 @@ def _annotated(parsed: Any, body: str) -> dict[str, object] | None:
     function = parsed[0].get("PLpgSQL_function")
     if not isinstance(function, dict):
         return None
-    body_lines = body.split("\n")
-    taken: dict[int, int] = {}
-
-    def visit(node: dict[str, Any]) -> None:
-        statement = node.get("PLpgSQL_stmt_return")
-        if isinstance(statement, dict) and "expr" not in statement:
-            lineno = statement.get("lineno")
-            if isinstance(lineno, int) and 1 <= lineno <= len(body_lines):
-                text = body_lines[lineno - 1].split("--")[0]
-                targets = _RETURN_TARGET.findall(text)
-                index = taken.get(lineno, 0)
-                if index < len(targets):
-                    statement["retvar"] = targets[index].strip('"').lower()
-                taken[lineno] = index + 1
-        # Depth first in document order (RETURNs sharing a line take its targets in turn); the
-        # scalars of the tree, most of it, are not visited.
-        for value in node.values():
-            if type(value) is dict:
-                visit(value)
-            elif type(value) is list:
-                visit_list(value)
-
-    def visit_list(items: list[Any]) -> None:
-        for item in items:
-            if type(item) is dict:
-                visit(item)
-            elif type(item) is list:
-                visit_list(item)
-
-    # Statements sit under the function's action; its datums (variables) hold none.
-    visit({key: value for key, value in function.items() if key != "datums"})
+    # Depth first in document order (RETURNs sharing a line take its targets in turn); statements
+    # sit under the function's action, its datums (variables) hold none.
+    _annotate_returns({key: value for key, value in function.items() if key != "datums"}, body.split("\n"), {})
     return function
+
+
+# Module functions, not closures: a nested walk refers to itself through its closure, a cycle only
+# the cyclic collector frees, and it is paused while a catalog loads (the cycles of every call piled up).
+def _annotate_returns(node: dict[str, Any], body_lines: list[str], taken: dict[int, int]) -> None:
+    """Give each bare ``RETURN`` under ``node`` its ``retvar``; the scalars of the tree are not visited."""
+    statement = node.get("PLpgSQL_stmt_return")
+    if isinstance(statement, dict) and "expr" not in statement:
+        lineno = statement.get("lineno")
+        if isinstance(lineno, int) and 1 <= lineno <= len(body_lines):
+            text = body_lines[lineno - 1].split("--")[0]
+            targets = _RETURN_TARGET.findall(text)
+            index = taken.get(lineno, 0)
+            if index < len(targets):
+                statement["retvar"] = targets[index].strip('"').lower()
+            taken[lineno] = index + 1
+    for value in node.values():
+        if type(value) is dict:
+            _annotate_returns(value, body_lines, taken)
+        elif type(value) is list:
+            _annotate_returns_in(value, body_lines, taken)
+
+
+def _annotate_returns_in(items: list[Any], body_lines: list[str], taken: dict[int, int]) -> None:
+    for item in items:
+        if type(item) is dict:
+            _annotate_returns(item, body_lines, taken)
+        elif type(item) is list:
+            _annotate_returns_in(item, body_lines, taken)
 
 
 _LENGTH_FUNCTIONS = {"char_length", "character_length", "length", "octet_length"}

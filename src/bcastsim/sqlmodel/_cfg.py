@@ -313,83 +313,10 @@ def expression_reads(
     if key in _READS:
         return _READS[key]
     tree = _parse_expression(sql, assignment)
-    found: dict[tuple[str, str, bool], set[str]] = {}
-
-    def record_of(body: dict[str, Any]) -> str | None:
-        texts = [text for text in _json_fields(body)[0] if text is not None]
-        if len(texts) >= 2 and texts[0].lower() in {"new", "old"}:
-            return texts[0].lower()
-        return None
-
-    def add(body: dict[str, Any], ops: frozenset[str], paired: bool) -> None:
-        texts, count = _json_fields(body)
-        if len(texts) >= 2 and None not in texts and len(texts) == count and str(texts[0]).lower() in {"new", "old"}:
-            found.setdefault((str(texts[0]).upper(), str(texts[1]).lower(), paired), set()).update(ops)
-
-    def visit(value: Any, ops: frozenset[str]) -> None:
-        # Only dicts and lists can hold a ColumnRef: scalars (most values) are passed over without a call.
-        if not ops:
-            return
-        if type(value) is list:
-            for item in value:
-                if type(item) is dict or type(item) is list:
-                    visit(item, ops)
-            return
-        if type(value) is not dict:
-            return
-        node = _json_node(value)
-        if node is None:  # a struct's fields held bare, or the document's top level
-            for item in value.values():
-                if type(item) is dict or type(item) is list:
-                    visit(item, ops)
-            return
-        kind, body = node
-        if kind in _LEAVES:
-            return
-        if kind == "CaseExpr":
-            visit(body.get("arg"), ops)
-            remaining = ops
-            for when in _json_items(body.get("args")):
-                case_when = _json_node(when)
-                if case_when is None or case_when[0] != "CaseWhen":
-                    continue
-                condition = case_when[1].get("expr")
-                visit(condition, remaining)
-                visit(
-                    case_when[1].get("result"),
-                    frozenset(op for op in remaining if _json_tg_op_truth(condition, op) is not False),
-                )
-                remaining = frozenset(op for op in remaining if _json_tg_op_truth(condition, op) is not True)
-            visit(body.get("defresult"), remaining)
-            return
-        if kind == "BoolExpr" and body.get("boolop", "AND_EXPR") != "NOT_EXPR":
-            # An AND with an operand false under op (an OR with one true) does not need the rest.
-            settled = body.get("boolop", "AND_EXPR") != "AND_EXPR"
-            args = _json_items(body.get("args"))
-            kept = frozenset(op for op in ops if not any(_json_tg_op_truth(arg, op) is settled for arg in args))
-            for arg in args:
-                visit(arg, kept)
-            return
-        if kind == "CoalesceExpr":
-            args = _json_items(body.get("args"))
-            columns = [_json_node(arg) for arg in args]
-            records = {record_of(c[1]) for c in columns if c is not None and c[0] == "ColumnRef"} - {None}
-            for arg, column in zip(args, columns, strict=True):
-                if column is not None and column[0] == "ColumnRef":
-                    add(column[1], ops, len(records) == 2)
-                else:
-                    visit(arg, ops)
-            return
-        if kind == "ColumnRef":
-            add(body, ops, False)
-            return
-        for item in body.values():
-            if type(item) is dict or type(item) is list:
-                visit(item, ops)
-
+    found: _Reads = {}
     result: tuple[RowRead, ...] | None = None
     if tree is not None:
-        visit(tree, operations)
+        _visit_reads(tree, operations, found)
         result = tuple(
             RowRead(record, column, paired, frozenset(ops)) for (record, column, paired), ops in found.items()
         )
@@ -397,6 +324,88 @@ def expression_reads(
         _READS.pop(next(iter(_READS)))
     _READS[key] = result
     return result
+
+
+# (record, column, paired) → the operations under which it is read.
+_Reads = dict[tuple[str, str, bool], set[str]]
+
+
+# Module functions, not closures: a nested walk refers to itself through its closure, a cycle only
+# the cyclic collector frees, and it is paused while the rules run (the cycles of every call piled up).
+def _record_of(body: dict[str, Any]) -> str | None:
+    texts = [text for text in _json_fields(body)[0] if text is not None]
+    if len(texts) >= 2 and texts[0].lower() in {"new", "old"}:
+        return texts[0].lower()
+    return None
+
+
+def _add_read(body: dict[str, Any], ops: frozenset[str], paired: bool, found: _Reads) -> None:
+    texts, count = _json_fields(body)
+    if len(texts) >= 2 and None not in texts and len(texts) == count and str(texts[0]).lower() in {"new", "old"}:
+        found.setdefault((str(texts[0]).upper(), str(texts[1]).lower(), paired), set()).update(ops)
+
+
+def _visit_reads(value: Any, ops: frozenset[str], found: _Reads) -> None:
+    # Only dicts and lists can hold a ColumnRef: scalars (most values) are passed over without a call.
+    if not ops:
+        return
+    if type(value) is list:
+        for item in value:
+            if type(item) is dict or type(item) is list:
+                _visit_reads(item, ops, found)
+        return
+    if type(value) is not dict:
+        return
+    node = _json_node(value)
+    if node is None:  # a struct's fields held bare, or the document's top level
+        for item in value.values():
+            if type(item) is dict or type(item) is list:
+                _visit_reads(item, ops, found)
+        return
+    kind, body = node
+    if kind in _LEAVES:
+        return
+    if kind == "CaseExpr":
+        _visit_reads(body.get("arg"), ops, found)
+        remaining = ops
+        for when in _json_items(body.get("args")):
+            case_when = _json_node(when)
+            if case_when is None or case_when[0] != "CaseWhen":
+                continue
+            condition = case_when[1].get("expr")
+            _visit_reads(condition, remaining, found)
+            _visit_reads(
+                case_when[1].get("result"),
+                frozenset(op for op in remaining if _json_tg_op_truth(condition, op) is not False),
+                found,
+            )
+            remaining = frozenset(op for op in remaining if _json_tg_op_truth(condition, op) is not True)
+        _visit_reads(body.get("defresult"), remaining, found)
+        return
+    if kind == "BoolExpr" and body.get("boolop", "AND_EXPR") != "NOT_EXPR":
+        # An AND with an operand false under op (an OR with one true) does not need the rest.
+        settled = body.get("boolop", "AND_EXPR") != "AND_EXPR"
+        args = _json_items(body.get("args"))
+        kept = frozenset(op for op in ops if not any(_json_tg_op_truth(arg, op) is settled for arg in args))
+        for arg in args:
+            _visit_reads(arg, kept, found)
+        return
+    if kind == "CoalesceExpr":
+        args = _json_items(body.get("args"))
+        columns = [_json_node(arg) for arg in args]
+        records = {_record_of(c[1]) for c in columns if c is not None and c[0] == "ColumnRef"} - {None}
+        for arg, column in zip(args, columns, strict=True):
+            if column is not None and column[0] == "ColumnRef":
+                _add_read(column[1], ops, len(records) == 2, found)
+            else:
+                _visit_reads(arg, ops, found)
+        return
+    if kind == "ColumnRef":
+        _add_read(body, ops, False, found)
+        return
+    for item in body.values():
+        if type(item) is dict or type(item) is list:
+            _visit_reads(item, ops, found)
 
 
 # Reads of the expressions asked for lately: rules ask about the same statements in turn.
@@ -551,22 +560,24 @@ def _expr(node: Any) -> str | None:
 def statement_exprs(stmt: Mapping[str, Any]) -> list[str]:
     """The expressions of one statement, not of the statements nested in it."""
     found: list[str] = []
-
-    def visit(value: Any) -> None:
-        text = _expr(value)
-        if text is not None:
-            found.append(text)
-            return
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                if key not in _NESTED:
-                    visit(item)
-        elif isinstance(value, list):
-            for item in value:
-                visit(item)
-
-    visit(stmt)
+    _statement_exprs(stmt, found)
     return found
+
+
+# A module function, not a closure: a nested walk refers to itself through its closure, a cycle only
+# the cyclic collector frees, and it is paused while the rules run (the cycles of every call piled up).
+def _statement_exprs(value: Any, found: list[str]) -> None:
+    text = _expr(value)
+    if text is not None:
+        found.append(text)
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key not in _NESTED:
+                _statement_exprs(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _statement_exprs(item, found)
 
 
 def function_root(plpgsql: Any) -> Mapping[str, Any] | None:
