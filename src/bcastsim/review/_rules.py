@@ -38,6 +38,7 @@ from bcastsim.review._fixes import (
     indentation,
     insert_after,
     masked,
+    masked_before,
     replace_span,
     replace_text,
     source_lines,
@@ -1320,7 +1321,7 @@ def _narrow_in_place(trigger: Trigger, columns: tuple[str, ...], when: str, summ
     if span is None or lines is None:
         return None
     text = "".join(lines)
-    code = masked(text[: span[1]])
+    code = masked_before(text, span[1])
     if not re.match(r"CREATE\s+(?:OR\s+REPLACE\s+)?TRIGGER\s", code[span[0] :], re.IGNORECASE):
         return None
     timing = _TIMING.search(code, span[0], span[1])
