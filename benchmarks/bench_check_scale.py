@@ -2,7 +2,7 @@
 
 Run with::
 
-    python benchmarks/bench_check_scale.py [--sizes 1000,10000] [--runs 3]
+    python benchmarks/bench_check_scale.py [--sizes 1000,10000] [--runs 3] [--against DIR]
 
 For each size N it writes one SQL file with a table and N trigger functions, each with its own
 trigger and a pg_notify of a JSON payload (every function has a notify site, a payload and a
@@ -14,7 +14,10 @@ trigger to find). Then, each in its own process and taking turns (``benchmarks/_
 * **check**: every review rule over the same file, as ``bcastsim check`` runs them.
 
 Each prints the CPU of its own phase ("core CPU", without interpreter start-up and imports); the
-ratio column divides by the parse floor, and "peak MiB" is the process's resident peak. The figures
+ratio column divides by the parse floor, and "peak MiB" is the process's resident peak (each kind
+imports only what its command imports). ``--against DIR`` also runs inspect and check on another
+checkout's ``DIR/src``, in the same turns (so the machine's load falls on both alike); this
+checkout's candidates run on its own ``src/``. The figures
 of merit: check and inspect CPU for 10,000 functions, their ratio to the parse, and the growth from the
 smallest to the largest size, which stays close to the ratio of the sizes when the work is linear.
 """
@@ -26,11 +29,14 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import interleave, print_table, python_candidate
+from _measure import Candidate, interleave, print_table, python_candidate
+
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 _TABLE = "CREATE TABLE items (id uuid PRIMARY KEY, code text NOT NULL, amount numeric(10, 2));\n"
 _FUNCTION = """
@@ -44,8 +50,59 @@ CREATE TRIGGER item_{i}_trigger AFTER INSERT OR UPDATE ON items FOR EACH ROW EXE
 """
 
 
-def sql_with_functions(count: int) -> str:
-    return _TABLE + "".join(_FUNCTION.format(i=i) for i in range(count))
+# ``--varied``: four shapes in turn, each notify call and payload with its own text (only RETURN
+# NEW and the like repeat, as in any project): the branches on TG_OP, a declared payload variable
+# sent over realtime.send, a guarded block with an exception handler, a CASE on what changed.
+# Every one has a notify site.
+_VARIED = (
+    _FUNCTION,
+    """
+CREATE OR REPLACE FUNCTION notify_item_{i}() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  payload_{i} jsonb;
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM pg_notify('item_gone_{i}', OLD.id::text);
+    RETURN OLD;
+  END IF;
+  payload_{i} := jsonb_build_object('id', NEW.id, 'amount_{i}', NEW.amount, 'op', TG_OP);
+  PERFORM realtime.send(payload_{i}, 'item_{i}_changed', 'items:' || NEW.id::text, false);
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER item_{i}_trigger AFTER INSERT OR UPDATE OR DELETE ON items
+  FOR EACH ROW EXECUTE FUNCTION notify_item_{i}();
+""",
+    """
+CREATE OR REPLACE FUNCTION notify_item_{i}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    PERFORM pg_notify('audit_{i}', row_to_json(NEW)::text);
+  EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'notify {i} failed: %', SQLERRM;
+  END;
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER item_{i}_trigger AFTER INSERT ON items FOR EACH ROW EXECUTE FUNCTION notify_item_{i}();
+""",
+    """
+CREATE OR REPLACE FUNCTION notify_item_{i}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.code IS DISTINCT FROM OLD.code THEN
+    PERFORM pg_notify('code_{i}', CASE WHEN NEW.amount > {i} THEN 'big:' || NEW.code ELSE 'small:' || NEW.id END);
+  END IF;
+  RETURN NULL;
+END;
+$$;
+CREATE TRIGGER item_{i}_trigger AFTER UPDATE ON items FOR EACH ROW EXECUTE FUNCTION notify_item_{i}();
+""",
+)
+
+
+def sql_with_functions(count: int, *, varied: bool = False) -> str:
+    shapes = _VARIED if varied else (_FUNCTION,)
+    return _TABLE + "".join(shapes[i % len(shapes)].format(i=i) for i in range(count))
 
 
 class _Sink:
@@ -60,11 +117,17 @@ class _Sink:
 
 def _phase(kind: str, path: Path) -> dict[str, object]:
     """One kind of work on one file, timed in this process (imports are done before the clock starts)."""
+    # Each kind imports what its command imports (the peak memory includes them): inspect needs
+    # neither the rules nor their solver (z3).
     import pglast
 
-    from bcastsim._commands.inspect import write_json
-    from bcastsim.review import check
-    from bcastsim.sqlmodel import load_catalog
+    if kind != "parse":
+        import bcastsim.cli  # noqa: F401 - the command line's own imports: every command's options
+    if kind == "inspect":
+        from bcastsim._commands.inspect import write_json
+        from bcastsim.sqlmodel import load_catalog
+    elif kind == "check":
+        from bcastsim.review import check
 
     text = path.read_text()
     start = time.process_time()
@@ -87,10 +150,20 @@ def _phase(kind: str, path: Path) -> dict[str, object]:
     return {**done, "core_cpu_s": round(time.process_time() - start, 4)}
 
 
+def _candidate(label: str, kind: str, path: Path, src: Path, floor: str) -> Candidate:
+    """One kind of work on ``path``, run on the bcastsim in ``src`` (this checkout's, or --against's)."""
+    return replace(
+        python_candidate(label, Path(__file__).name, "--phase", kind, str(path), floor=floor),
+        env={"PYTHONPATH": str(src)},
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated function counts")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--varied", action="store_true", help="four function shapes in turn, each notify text its own")
+    parser.add_argument("--against", type=Path, help="another checkout whose src/ to run inspect and check on too")
     parser.add_argument("--phase", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -101,14 +174,17 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bcastsim-bench-") as work:
         for size in sizes:
             path = Path(work) / f"functions_{size}.sql"
-            path.write_text(sql_with_functions(size))
-            print(f"\n{size:,} functions")
+            path.write_text(sql_with_functions(size, varied=args.varied))
+            print(f"\n{size:,} functions" + (", four shapes in turn" if args.varied else ""))
             candidates = [
-                python_candidate(
-                    kind, Path(__file__).name, "--phase", kind, str(path), floor="" if kind == "parse" else "parse"
-                )
+                _candidate(kind, kind, path, SRC, floor="" if kind == "parse" else "parse")
                 for kind in ("parse", "inspect", "check")
             ]
+            if args.against:
+                against = args.against.resolve() / "src"
+                candidates += [
+                    _candidate(f"{kind} against", kind, path, against, "parse") for kind in ("inspect", "check")
+                ]
             summaries = interleave(candidates, runs=args.runs)
             print_table(summaries)
             for summary in summaries:

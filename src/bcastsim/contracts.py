@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import networkx as nx
 
 from bcastsim.sqlmodel import Catalog, NotifySite, PayloadField, Template
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = [
     "Contract",
@@ -242,6 +244,10 @@ def delivery_graph(catalog: Catalog) -> nx.DiGraph[str]:
     columns spliced into their names (edge ``role="topic"``; payload edges have
     ``role="payload"``).
     """
+    # Imported here: networkx holds 24 MiB once imported, and inspect, check and the contracts
+    # themselves need no graph.
+    import networkx as nx
+
     graph: nx.DiGraph[str] = nx.DiGraph()
 
     def node(kind: str, name: str, **data: Any) -> str:
@@ -365,6 +371,8 @@ def what_feeds(graph: nx.DiGraph[str], channel: str) -> Feeders:
     holes are written ``{…}`` or anything in braces, or a concrete channel name
     (``broadcast:admin:5f0c…``).
     """
+    import networkx as nx  # see delivery_graph
+
     channels = matching_channels(graph, channel)
     upstream: set[str] = set()
     downstream: set[str] = set()

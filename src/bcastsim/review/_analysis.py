@@ -135,52 +135,55 @@ def exception_handlers(plpgsql: Any) -> list[Handler]:
     if root is None:
         return []
     handlers: list[Handler] = []
-
-    def raises(body: Any) -> Iterator[int]:
-        if isinstance(body, Mapping):
-            if "PLpgSQL_stmt_raise" in body:
-                level = body["PLpgSQL_stmt_raise"].get("elog_level", _ELOG_ERROR)
-                yield int(level)
-            for value in body.values():
-                yield from raises(value)
-        elif isinstance(body, list):
-            for item in body:
-                yield from raises(item)
-
-    def visit(node: Any) -> None:
-        if isinstance(node, Mapping):
-            if "PLpgSQL_stmt_block" in node:
-                stmt = node["PLpgSQL_stmt_block"]
-                exceptions = stmt.get("exceptions") or {}
-                block = exceptions.get("PLpgSQL_exception_block", {}) if isinstance(exceptions, Mapping) else {}
-                for exc in block.get("exc_list") or []:
-                    clause = exc.get("PLpgSQL_exception", {}) if isinstance(exc, Mapping) else {}
-                    conditions = tuple(
-                        str(cond.get("PLpgSQL_condition", {}).get("condname", "")).lower()
-                        for cond in clause.get("conditions") or []
-                        if isinstance(cond, Mapping)
-                    )
-                    levels = tuple(raises(clause.get("action")))
-                    first_line = first_lineno(clause.get("action"))
-                    block_first = first_lineno(stmt.get("body")) or int(stmt.get("lineno", 0) or 0)
-                    handlers.append(
-                        Handler(
-                            lineno=first_line or int(stmt.get("lineno", 0) or 0),
-                            conditions=conditions,
-                            reraises=any(level >= _ELOG_ERROR for level in levels),
-                            raise_levels=levels,
-                            block_lines=(block_first, max(block_first, (first_line or block_first) - 1)),
-                            logs=any(level in _LOGGED_LEVELS for level in levels) or _inserts(clause.get("action")),
-                        )
-                    )
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, list):
-            for item in node:
-                visit(item)
-
-    visit(root.get("action"))
+    _collect_handlers(root.get("action"), handlers)
     return handlers
+
+
+# Module functions, not closures: a nested walk refers to itself through its closure, a cycle only
+# the cyclic collector frees, and it is paused while the rules run (the cycles of every call piled up).
+def _raise_levels(body: Any) -> Iterator[int]:
+    if isinstance(body, Mapping):
+        if "PLpgSQL_stmt_raise" in body:
+            level = body["PLpgSQL_stmt_raise"].get("elog_level", _ELOG_ERROR)
+            yield int(level)
+        for value in body.values():
+            yield from _raise_levels(value)
+    elif isinstance(body, list):
+        for item in body:
+            yield from _raise_levels(item)
+
+
+def _collect_handlers(node: Any, handlers: list[Handler]) -> None:
+    if isinstance(node, Mapping):
+        if "PLpgSQL_stmt_block" in node:
+            stmt = node["PLpgSQL_stmt_block"]
+            exceptions = stmt.get("exceptions") or {}
+            block = exceptions.get("PLpgSQL_exception_block", {}) if isinstance(exceptions, Mapping) else {}
+            for exc in block.get("exc_list") or []:
+                clause = exc.get("PLpgSQL_exception", {}) if isinstance(exc, Mapping) else {}
+                conditions = tuple(
+                    str(cond.get("PLpgSQL_condition", {}).get("condname", "")).lower()
+                    for cond in clause.get("conditions") or []
+                    if isinstance(cond, Mapping)
+                )
+                levels = tuple(_raise_levels(clause.get("action")))
+                first_line = first_lineno(clause.get("action"))
+                block_first = first_lineno(stmt.get("body")) or int(stmt.get("lineno", 0) or 0)
+                handlers.append(
+                    Handler(
+                        lineno=first_line or int(stmt.get("lineno", 0) or 0),
+                        conditions=conditions,
+                        reraises=any(level >= _ELOG_ERROR for level in levels),
+                        raise_levels=levels,
+                        block_lines=(block_first, max(block_first, (first_line or block_first) - 1)),
+                        logs=any(level in _LOGGED_LEVELS for level in levels) or _inserts(clause.get("action")),
+                    )
+                )
+        for value in node.values():
+            _collect_handlers(value, handlers)
+    elif isinstance(node, list):
+        for item in node:
+            _collect_handlers(item, handlers)
 
 
 # RAISE levels that reach the server log (elog.h): LOG and WARNING. NOTICE and INFO go to the

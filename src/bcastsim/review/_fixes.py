@@ -9,6 +9,7 @@ read (a ``git:`` version, standard input) gets no patch. This module knows no ru
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "indentation",
     "insert_after",
     "masked",
+    "masked_before",
     "replace_lines",
     "replace_span",
     "replace_text",
@@ -188,13 +190,23 @@ def _source_text(path: str) -> str | None:
 def statement_at(path: str, line: int) -> tuple[int, int] | None:
     """Character offsets ``[start, end)`` of the top-level statement whose text starts on ``line``
     (its leading comments and the closing ``;`` left out); None when the file does not parse."""
+    original = _source_text(path)
+    if original is None:
+        return None
+    spans = _statement_spans(original)
+    return None if spans is None else spans.get(line)
+
+
+# A rule asks for the statement of each of its findings in turn: the file is parsed and its spans
+# worked out once per text, not once per finding (which made patch building grow with findings ×
+# file size). Keyed by the text itself, so an edited file is read anew.
+@functools.lru_cache(maxsize=4)
+def _statement_spans(original: str) -> dict[int, tuple[int, int]] | None:
+    """Each file line → the span (as :func:`statement_at` gives it) of the first statement covering it."""
     import pglast
 
     from bcastsim.sqlmodel import strip_psql
 
-    original = _source_text(path)
-    if original is None:
-        return None
     # psql's meta-commands are blanked to empty lines: line numbers stay, offsets are mapped back by line.
     text = strip_psql(original)[0]
     try:
@@ -209,6 +221,7 @@ def statement_at(path: str, line: int) -> tuple[int, int] | None:
         number = text.count("\n", 0, offset)
         return starts[number] + offset - (text.rfind("\n", 0, offset) + 1)
 
+    spans: dict[int, tuple[int, int]] = {}
     for raw in raws:
         # pglast gives character offsets into the text (libpg_query's byte offsets, converted).
         start = raw.stmt_location or 0
@@ -220,9 +233,10 @@ def statement_at(path: str, line: int) -> tuple[int, int] | None:
                 start = text.find("\n", start, end) + 1 or end
             else:
                 break
-        if text.count("\n", 0, start) + 1 <= line <= text.count("\n", 0, end) + 1:
-            return mapped(start), mapped(end)
-    return None
+        span = (mapped(start), mapped(end))
+        for number in range(text.count("\n", 0, start) + 1, text.count("\n", 0, end) + 2):
+            spans.setdefault(number, span)
+    return spans
 
 
 def replace_span(path: str, start: int, end: int, new_text: str, summary: str) -> Patch | None:
@@ -292,6 +306,20 @@ def masked(text: str) -> str:
                 out[position] = " "
         index = end
     return "".join(out)
+
+
+def masked_before(text: str, end: int) -> str:
+    """``masked(text[:end])``, from the whole text masked once (findings in one file ask in turn).
+
+    Masking runs left to right and blanks a literal or comment cut off at ``end`` up to ``end``,
+    so the prefix of the masked text is the masked prefix.
+    """
+    return _masked_whole(text)[:end]
+
+
+@functools.lru_cache(maxsize=4)
+def _masked_whole(text: str) -> str:
+    return masked(text)
 
 
 def edit_span(path: str, edits: Sequence[tuple[int, int, str]], summary: str) -> Patch | None:

@@ -38,6 +38,7 @@ from bcastsim.review._fixes import (
     indentation,
     insert_after,
     masked,
+    masked_before,
     replace_span,
     replace_text,
     source_lines,
@@ -47,7 +48,7 @@ from bcastsim.review._listen import project_listens
 from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
 from bcastsim.review._suppress import statement_spans
-from bcastsim.sqlmodel import collection_paused, expression_reads, graphs_kept, object_bytes
+from bcastsim.sqlmodel import collection_paused, expression_reads, graphs_kept, object_bytes, parser_nodes_trusted
 
 if TYPE_CHECKING:
     from bcastsim.sqlmodel import Catalog, Function, NotifySite, Trigger
@@ -1320,7 +1321,7 @@ def _narrow_in_place(trigger: Trigger, columns: tuple[str, ...], when: str, summ
     if span is None or lines is None:
         return None
     text = "".join(lines)
-    code = masked(text[: span[1]])
+    code = masked_before(text, span[1])
     if not re.match(r"CREATE\s+(?:OR\s+REPLACE\s+)?TRIGGER\s", code[span[0] :], re.IGNORECASE):
         return None
     timing = _TIMING.search(code, span[0], span[1])
@@ -1680,7 +1681,7 @@ def run_rules(catalog: Catalog, config: ReviewConfig, rules: Iterable[Rule] = RU
         listens = project_listens(root) if root is not None else {}
     ctx = RuleContext(catalog, config, listens)
     findings: list[Finding] = []
-    with graphs_kept(), collection_paused():
+    with graphs_kept(), collection_paused(), parser_nodes_trusted():
         for rule in rules:
             if config.rule_enabled(rule.id):
                 findings.extend(rule.check(ctx, rule))

@@ -8,7 +8,7 @@ the PL/pgSQL functions, with its channel template, payload fields and their line
 """
 
 from bcastsim.sqlmodel._bounds import SqlLimits
-from bcastsim.sqlmodel._catalog import collection_paused, load_catalog, load_catalog_text
+from bcastsim.sqlmodel._catalog import collection_paused, load_catalog, load_catalog_text, parser_nodes_trusted
 from bcastsim.sqlmodel._cfg import (
     ALL_OPERATIONS,
     CfgNode,
@@ -83,6 +83,7 @@ __all__ = [
     "object_bytes",
     "order_directory",
     "parse_condition",
+    "parser_nodes_trusted",
     "strip_psql",
     "tg_op_truth",
 ]

@@ -36,6 +36,7 @@ from bcastsim._errors import InputError
 from bcastsim._io import path_kind, read_text
 from bcastsim.sqlmodel._bounds import SqlLimits
 from bcastsim.sqlmodel._cfg import build_cfg
+from bcastsim.sqlmodel._datums import TRIGGER_DATUMS, TRIGGER_DATUMS_HEAD
 from bcastsim.sqlmodel._migrations import is_down_file, order_directory, up_part
 from bcastsim.sqlmodel._plpgsql import analyze_catalog
 from bcastsim.sqlmodel._privileged import privileged_in_statement
@@ -1132,7 +1133,7 @@ def load_catalog(
     """
     if isinstance(paths, str | Path):
         paths = [paths]
-    with collection_paused():
+    with collection_paused(), parser_nodes_trusted():
         loader = _Loader(migrations, limits)
         files, skipped = _expand(paths, migrations)
         for path, shown in files:
@@ -1162,6 +1163,47 @@ def collection_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+@contextlib.contextmanager
+def parser_nodes_trusted() -> Iterator[None]:
+    """Inside the block pglast's node classes store attributes as given, without re-validating them.
+
+    pglast's parser builds every node through the class's constructor, whose ``__setattr__``
+    checks and coerces each attribute in Python; the values its C code hands over are already of
+    the attribute's type (enums, tuples, nodes), so the check changes nothing and cost 80 % of
+    building the trees: as much as the whole parse of the file and its bodies. The loader and
+    the rules parse thousands of expressions; inside this block each costs a quarter (the one
+    class whose values pglast converts keeps its check, see ``_COERCED``). Only
+    bcastsim's own code runs in it, and the nodes it builds by hand are given typed values too.
+    It is process-wide while it lasts: another thread building nodes from dicts meanwhile would
+    get them unconverted (the analysis runs in one thread).
+    """
+    if _TRUSTED:  # inside an outer block, which puts the checks back when it ends
+        yield
+        return
+    previous = ast.Node.__dict__["__setattr__"]
+    own = {cls: cls.__dict__.get("__setattr__") for cls in _COERCED}
+    type.__setattr__(ast.Node, "__setattr__", object.__setattr__)
+    for cls in _COERCED:
+        type.__setattr__(cls, "__setattr__", previous)
+    _TRUSTED.append(True)
+    try:
+        yield
+    finally:
+        _TRUSTED.pop()
+        type.__setattr__(ast.Node, "__setattr__", previous)
+        for cls, setter in own.items():
+            if setter is None:
+                type.__delattr__(cls, "__setattr__")
+            else:
+                type.__setattr__(cls, "__setattr__", setter)
+
+
+# The one node pglast's parser hands a value that its class converts: an ``A_Const``'s boolean is
+# built from the C int (ast.pyx, ``create_A_Const``), and ``Boolean.boolval`` makes it a bool.
+_COERCED: tuple[type[Any], ...] = (ast.Boolean,)
+_TRUSTED: list[bool] = []
 
 
 def load_catalog_text(text: str, path: str = "<sql>") -> Catalog:
@@ -1294,47 +1336,22 @@ def _stand_in_declarations(section: str, declared_as: str) -> str:
 _RETURN_TARGET = re.compile(r"\breturn\s+([A-Za-z_]\w*|\"[^\"]+\")\s*;", re.IGNORECASE)
 
 
-# The variables PL/pgSQL declares in every trigger function, as ``parse_plpgsql`` writes them: most
-# of a small function's tree. Decoded once and shared by every function that starts with them (the
-# trees are read, never changed there: only RETURN statements get a ``retvar``).
-_TRIGGER_DATUMS_TEXT = (
-    '{"PLpgSQL_rec":{"refname":"new"}},{"PLpgSQL_rec":{"refname":"old","dno":1}},'
-    + ",".join(
-        f'{{"PLpgSQL_var":{{"refname":"{name}","datatype":{{"PLpgSQL_type":{{"typname":"{type_name}"}}}},'
-        f'"promise":{promise}}}}}'
-        for name, type_name, promise in (
-            ("tg_name", "name", 1),
-            ("tg_when", "text", 2),
-            ("tg_level", "text", 3),
-            ("tg_op", "text", 4),
-            ("tg_relid", "oid", 5),
-            ("tg_relname", "name", 6),
-            ("tg_table_name", "name", 6),
-            ("tg_table_schema", "name", 7),
-            ("tg_nargs", "int4", 8),
-            ("tg_argv", "_text", 9),
-        )
-    )
-    + ',{"PLpgSQL_var":{"refname":"found","datatype":{"PLpgSQL_type":{"typname":"bool"}}}}'
-)
-_TRIGGER_DATUMS_HEAD = '"datums":[' + _TRIGGER_DATUMS_TEXT
-_TRIGGER_DATUMS: list[dict[str, Any]] = json.loads("[" + _TRIGGER_DATUMS_TEXT + "]")
 _SHARED_MARK = "bcastsim:trigger-datums"
 
 
 def _parse_plpgsql_tree(text: str) -> Any:
     """``pglast.parse_plpgsql(text)``, with the trigger variables' datums shared between functions."""
     raw = pglast.parser.parse_plpgsql_json(text)
-    at = raw.find(_TRIGGER_DATUMS_HEAD)
+    at = raw.find(TRIGGER_DATUMS_HEAD)
     if at < 0:
         return json.loads(raw)
     # Inside the tree's JSON a '"' of the source is escaped: the head can only be the datums list.
-    parsed = json.loads(f'{raw[:at]}"datums":["{_SHARED_MARK}"{raw[at + len(_TRIGGER_DATUMS_HEAD) :]}')
+    parsed = json.loads(f'{raw[:at]}"datums":["{_SHARED_MARK}"{raw[at + len(TRIGGER_DATUMS_HEAD) :]}')
     function = parsed[0]["PLpgSQL_function"]
     datums = function["datums"]
     if datums[0] != _SHARED_MARK:  # pragma: no cover - the head is the datums list, see above
         return json.loads(raw)
-    function["datums"] = [*_TRIGGER_DATUMS, *datums[1:]]
+    function["datums"] = [*TRIGGER_DATUMS, *datums[1:]]
     return parsed
 
 
@@ -1349,38 +1366,39 @@ def _annotated(parsed: Any, body: str) -> dict[str, object] | None:
     function = parsed[0].get("PLpgSQL_function")
     if not isinstance(function, dict):
         return None
-    body_lines = body.split("\n")
-    taken: dict[int, int] = {}
-
-    def visit(node: dict[str, Any]) -> None:
-        statement = node.get("PLpgSQL_stmt_return")
-        if isinstance(statement, dict) and "expr" not in statement:
-            lineno = statement.get("lineno")
-            if isinstance(lineno, int) and 1 <= lineno <= len(body_lines):
-                text = body_lines[lineno - 1].split("--")[0]
-                targets = _RETURN_TARGET.findall(text)
-                index = taken.get(lineno, 0)
-                if index < len(targets):
-                    statement["retvar"] = targets[index].strip('"').lower()
-                taken[lineno] = index + 1
-        # Depth first in document order (RETURNs sharing a line take its targets in turn); the
-        # scalars of the tree, most of it, are not visited.
-        for value in node.values():
-            if type(value) is dict:
-                visit(value)
-            elif type(value) is list:
-                visit_list(value)
-
-    def visit_list(items: list[Any]) -> None:
-        for item in items:
-            if type(item) is dict:
-                visit(item)
-            elif type(item) is list:
-                visit_list(item)
-
-    # Statements sit under the function's action; its datums (variables) hold none.
-    visit({key: value for key, value in function.items() if key != "datums"})
+    # Depth first in document order (RETURNs sharing a line take its targets in turn); statements
+    # sit under the function's action, its datums (variables) hold none.
+    _annotate_returns({key: value for key, value in function.items() if key != "datums"}, body.split("\n"), {})
     return function
+
+
+# Module functions, not closures: a nested walk refers to itself through its closure, a cycle only
+# the cyclic collector frees, and it is paused while a catalog loads (the cycles of every call piled up).
+def _annotate_returns(node: dict[str, Any], body_lines: list[str], taken: dict[int, int]) -> None:
+    """Give each bare ``RETURN`` under ``node`` its ``retvar``; the scalars of the tree are not visited."""
+    statement = node.get("PLpgSQL_stmt_return")
+    if isinstance(statement, dict) and "expr" not in statement:
+        lineno = statement.get("lineno")
+        if isinstance(lineno, int) and 1 <= lineno <= len(body_lines):
+            text = body_lines[lineno - 1].split("--")[0]
+            targets = _RETURN_TARGET.findall(text)
+            index = taken.get(lineno, 0)
+            if index < len(targets):
+                statement["retvar"] = targets[index].strip('"').lower()
+            taken[lineno] = index + 1
+    for value in node.values():
+        if type(value) is dict:
+            _annotate_returns(value, body_lines, taken)
+        elif type(value) is list:
+            _annotate_returns_in(value, body_lines, taken)
+
+
+def _annotate_returns_in(items: list[Any], body_lines: list[str], taken: dict[int, int]) -> None:
+    for item in items:
+        if type(item) is dict:
+            _annotate_returns(item, body_lines, taken)
+        elif type(item) is list:
+            _annotate_returns_in(item, body_lines, taken)
 
 
 _LENGTH_FUNCTIONS = {"char_length", "character_length", "length", "octet_length"}

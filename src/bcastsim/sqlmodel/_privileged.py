@@ -20,6 +20,7 @@ from pglast.enums import VariableSetKind
 from pglast.stream import RawStream
 
 from bcastsim.sqlmodel._cfg import first_lineno
+from bcastsim.sqlmodel._datums import is_trigger_datum
 from bcastsim.sqlmodel._types import PrivilegedUse, SourceLocation
 
 __all__ = ["PRIVILEGED_KINDS", "executed_constant", "privileged_in_statement"]
@@ -545,25 +546,34 @@ class _PlpgsqlWalk:
         return self.shift + max(int(lineno or 1), 1) - 1
 
     def visit(self, node: Any, lineno: int | None, handlers: _Handlers) -> None:
+        # The tree is decoded JSON: only its dicts and lists hold statements and expressions, and the
+        # scalars (most of its values) are passed over without a call or an abstract-class check;
+        # so are the trigger variables every trigger function declares (they hold no expression).
         if isinstance(node, list):
             for item in node:
-                self.visit(item, lineno, handlers)
+                if isinstance(item, dict | list) and not is_trigger_datum(item):
+                    self.visit(item, lineno, handlers)
             return
-        if not isinstance(node, Mapping):
+        if not isinstance(node, dict):
             return
-        if isinstance(node.get("lineno"), int):
-            lineno = node["lineno"]
+        number = node.get("lineno")
+        if isinstance(number, int):
+            lineno = number
         block = node.get("PLpgSQL_stmt_block")
-        if isinstance(block, Mapping):
+        if isinstance(block, dict):
             self.block(block, lineno, handlers)
             return
         for key, value in node.items():
-            if key == "PLpgSQL_expr" and isinstance(value, Mapping):
+            if isinstance(value, list):
+                self.visit(value, lineno, handlers)
+            elif not isinstance(value, dict):
+                continue
+            elif key == "PLpgSQL_expr":
                 self.expression(value, lineno, handlers)
-            elif key in ("PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors") and isinstance(value, Mapping):
+            elif key in ("PLpgSQL_stmt_dynexecute", "PLpgSQL_stmt_dynfors"):
                 self.dynamic(value.get("query"), value.get("lineno", lineno), handlers)
                 self.visit({k: v for k, v in value.items() if k != "query"}, lineno, handlers)
-            elif key in ("PLpgSQL_stmt_return_query", "PLpgSQL_stmt_open") and isinstance(value, Mapping):
+            elif key in ("PLpgSQL_stmt_return_query", "PLpgSQL_stmt_open"):
                 self.dynamic(value.get("dynquery"), value.get("lineno", lineno), handlers)
                 self.visit({k: v for k, v in value.items() if k != "dynquery"}, lineno, handlers)
             else:

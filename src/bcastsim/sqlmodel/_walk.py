@@ -12,6 +12,7 @@ from pglast import ast
 from pglast.enums import SetOperation
 
 from bcastsim.sqlmodel._cfg import LOOP_STATEMENTS
+from bcastsim.sqlmodel._datums import TRIGGER_DATUMS
 from bcastsim.sqlmodel._flow import (
     FOUND,
     NO_VAR,
@@ -46,6 +47,32 @@ from bcastsim.sqlmodel._typenames import normalize_type
 _ERROR_LEVEL = 21  # elog.h ERROR: RAISE EXCEPTION (the default level) ends the function
 
 
+def _trigger_variable(datum: dict[str, Any]) -> tuple[str, Variable | None, str | None]:
+    """What :meth:`Walker.load_datums` makes of one of the trigger variables every trigger function declares.
+
+    (name, variable, reason of its unknown value): ``NEW`` and ``OLD`` are records read through
+    the trigger's table, the ``TG_`` variables are set by PL/pgSQL when it is called, ``FOUND``
+    by the statements. Worked out once: they are shared by every function's tree (``_datums``).
+    """
+    kind, body = next(iter(datum.items()))
+    name = str(body.get("refname", "")).lower()
+    if kind != "PLpgSQL_var" or "default_val" in body or "lineno" in body:
+        raise AssertionError(f"not a trigger variable: {datum}")  # pragma: no cover - _datums lists them
+    typname = str(body.get("datatype", {}).get("PLpgSQL_type", {}).get("typname", ""))
+    variable = Variable(name, normalize_type(typname) if typname else None, (), None, False)
+    return name, variable, "FOUND" if name == "found" else "trigger variable"
+
+
+_TRIGGER_VARIABLES: dict[int, tuple[str, Variable | None, str | None]] = {
+    id(datum): (
+        (str(next(iter(datum.values())).get("refname", "")).lower(), None, None)
+        if "PLpgSQL_rec" in datum
+        else _trigger_variable(datum)
+    )
+    for datum in TRIGGER_DATUMS
+}
+
+
 class Walker(FunctionContext):
     """The flow-aware walk over the PL/pgSQL tree that records notify calls as drafts."""
 
@@ -57,6 +84,14 @@ class Walker(FunctionContext):
         self.datums = [d for d in datums if isinstance(d, dict)] if isinstance(datums, list) else []
         env: Env = {}
         for datum in self.datums:
+            shared = _TRIGGER_VARIABLES.get(id(datum))
+            if shared is not None:
+                name, variable, reason = shared
+                if variable is not None:
+                    self.variables[name] = variable
+                if reason is not None:
+                    env[name] = (DefUnknown(reason),)
+                continue
             kind, body = next(iter(datum.items()))
             if not isinstance(body, dict):
                 continue
