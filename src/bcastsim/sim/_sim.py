@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-import itertools
 import math
-import operator
 import random
 from collections.abc import Callable
 
@@ -373,7 +371,7 @@ class Simulation:
         applies = arch.page_applies(self.behaviour)
         react = self._reacts_to(kind) if applies else None
         tables = metrics.latency_tables(kind, critical=critical is not None and commit_ms in critical, page=applies)
-        ones: list[float] = []  # socket arrival of each group of one: its latency is taken and counted after the loop
+        ones: list[float] = []  # commit-to-socket latency of each group of one, rounded and counted after the loop
         weighted: dict[float, int] = {}  # rounded latency -> clients, of the larger groups
         ordinal = bisect.bisect_left(self.topic_ids[topic], msg_id)  # the message's place among the topic's
         after = ordinal + 1
@@ -395,7 +393,7 @@ class Simulation:
                 else:
                     receipts.add(msg_id, arrival)
                 if cohort.n == 1:
-                    append(arrival)
+                    append(arrival - commit_ms)
                 else:
                     n = cohort.n
                     many += n
@@ -419,7 +417,7 @@ class Simulation:
                 receipts.add_at(ordinal, msg_id, arrival)
                 n = cohort.n
                 if n == 1:
-                    ones.append(arrival)
+                    ones.append(arrival - commit_ms)
                 else:
                     many += n
                     key = round(arrival - commit_ms, 1)
@@ -433,7 +431,7 @@ class Simulation:
         delivered = len(ones) + many
         reached = delivered + cut  # deliveries the server made: what the events counter counts
         if delivered:
-            metrics.count_latencies(tables, map(operator.sub, ones, itertools.repeat(commit_ms)), weighted)
+            metrics.count_latencies(tables, ones, weighted)
         if reached:
             metrics.count_fan_out(now, kind, reached, self.events.avg if over else None)
         if counted and reached:
