@@ -1,12 +1,16 @@
 """The simulator against its floors: the same fan-out as a bare heapq loop and as SimPy, grouped and per client.
 
-Run:  python benchmarks/bench_engine.py [--runs 3] [--quick] [--case artbattle:10000] (needs the [bench] extra)
+Run:  python benchmarks/bench_engine.py [--runs 3] [--quick] [--case artbattle:10000] [--against DIR]
+      (needs the [bench] extra)
 
 Each row is a separate process; rows take turns (``benchmarks/_measure.py``), and each figure is the
 minimum and the median of ``--runs`` runs. "CPU" is user + sys of the whole process (start-up and
 imports included); "core CPU" is the run alone, which is what the ratio compares: bcastsim's core
 includes reading the SQL and building the workload, the floors get their fan-out ready-made. "ns per
 delivery" divides core CPU by the deliveries, which every row reports and which agree (same fan-out).
+
+``--against DIR`` adds bcastsim from another checkout's ``DIR/src`` as a row of its own, run in the same
+turns, so that a change is measured against the code before it under the same load.
 
 Scenarios: Art Battle (clients in few large groups: the grouped floor is the peer) and the flash
 sale (shoppers following their own order, groups of one: the per-client floor is the peer).
@@ -18,11 +22,14 @@ import argparse
 import os
 import platform
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _measure import interleave, print_table, python_candidate
+
+SRC = Path(__file__).resolve().parent.parent / "src"
 
 
 def main() -> int:
@@ -36,6 +43,7 @@ def main() -> int:
         metavar="SCENARIO:CLIENTS",
         help="run only this case (repeatable), e.g. flash_sale:5000",
     )
+    parser.add_argument("--against", type=Path, help="another checkout whose src/ to run beside this one")
     args = parser.parse_args()
     print(f"python {platform.python_version()} · {platform.machine()} · {os.cpu_count()} CPUs · {args.runs} runs each")
     cases = [
@@ -52,22 +60,14 @@ def main() -> int:
     for scenario, clients, floors in cases:
         print(f"\n{scenario}, {clients:,} clients, broadcast over realtime.send, plan unlimited, no faults")
         peer = f"{floors[0]}"
-        candidates = [
-            python_candidate(
-                "bcastsim", "floors.py", "bcastsim", "--scenario", scenario, "--clients", str(clients), floor=peer
-            )
-        ]
+        args_of = ("--scenario", scenario, "--clients", str(clients))
+        here = {"PYTHONPATH": str(SRC)}
+        candidates = [replace(python_candidate("bcastsim", "floors.py", "bcastsim", *args_of, floor=peer), env=here)]
+        if args.against:
+            theirs = python_candidate("bcastsim (against)", "floors.py", "bcastsim", *args_of, floor=peer)
+            candidates.append(replace(theirs, env={"PYTHONPATH": str(args.against.resolve() / "src")}))
         candidates += [
-            python_candidate(
-                kind,
-                "floors.py",
-                kind,
-                "--scenario",
-                scenario,
-                "--clients",
-                str(clients),
-                floor="" if kind == peer else peer,
-            )
+            replace(python_candidate(kind, "floors.py", kind, *args_of, floor="" if kind == peer else peer), env=here)
             for kind in floors
         ]
         summaries = interleave(candidates, runs=args.runs)
