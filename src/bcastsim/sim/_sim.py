@@ -951,7 +951,8 @@ class Simulation:
     # ----------------------------------------------------------------- setup and run
     def _populate(self) -> None:
         ident = self.tree.stream("identities")
-        groups: list[tuple[float, PopulationConfig, Architecture, int, bool, int]] = []
+        # (arrival, population, architecture, clients, hidden tabs, own instance, channels when already known)
+        groups: list[tuple[float, PopulationConfig, Architecture, int, bool, int, tuple[str, ...] | None]] = []
         index = 0
         for population in self.scenario.populations.values():
             own = any(f.entities == "own" for f in population.follow) or "own" in population.pc_filter.values()
@@ -985,18 +986,29 @@ class Simulation:
                         alike.setdefault((arch.name, topics, k < hidden_count), []).append(client)
                         archs[arch.name] = arch
                         client += 1
-                    for (name, _topics, hidden_tabs), members in alike.items():
-                        own_index = members[0] if len(members) == 1 else -1
-                        groups.append((arrival, population, archs[name], len(members), hidden_tabs, own_index))
+                    for (name, topics, hidden_tabs), members in alike.items():
+                        # A group of one joins what its probe would (same client, same instance): not asked twice.
+                        one = len(members) == 1
+                        groups.append(
+                            (
+                                arrival,
+                                population,
+                                archs[name],
+                                len(members),
+                                hidden_tabs,
+                                members[0] if one else -1,
+                                topics if one else None,
+                            )
+                        )
                     continue
                 for arch in self.architectures:
                     n = counts.get(arch.name, 0)
                     hidden = round(n * population.hidden_share)
                     if n - hidden:
-                        groups.append((arrival, population, arch, n - hidden, False, -1))
+                        groups.append((arrival, population, arch, n - hidden, False, -1, None))
                     if hidden:
-                        groups.append((arrival, population, arch, hidden, True, -1))
-        for arrival, population, arch, n, hidden, own_index in groups:
+                        groups.append((arrival, population, arch, hidden, True, -1, None))
+        for arrival, population, arch, n, hidden, own_index, known in groups:
             cid = len(self.cohorts)
             cohort = Cohort(
                 cid,
@@ -1008,8 +1020,10 @@ class Simulation:
                 rng=functools.partial(self.tree.stream, f"cohort/{cid}"),
                 own=own_index,
             )
-            cohort.topics = arch.topics(
-                population, self._followed(cohort, population, 0.0), self._pc_rows(cohort, population)
+            cohort.topics = (
+                list(known)
+                if known is not None
+                else arch.topics(population, self._followed(cohort, population, 0.0), self._pc_rows(cohort, population))
             )
             cohort.want_from = dict.fromkeys(cohort.topics, arrival)
             cohort.hidden = hidden
