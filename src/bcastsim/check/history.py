@@ -410,9 +410,11 @@ def check_traces(
             # early enough to arrive before the interval ended.
             authorized = topic in trace.authorized
             topic_index = index.get(topic)
-            live = _intersect(intervals, trace.connected) if intervals else []
             owed_windows = trace.wanted.get(topic)
-            owed_from = live if owed_windows is None else owed_windows
+            # Connected ∩ subscribed is what is owed without wanted intervals; with them it is needed only
+            # to split a loss (most topics lose nothing).
+            live = _intersect(intervals, trace.connected) if intervals and owed_windows is None else None
+            owed_from = (live or []) if owed_windows is None else owed_windows
             windows, slices, owed_count = _owed(topic_index, authorized, owed_from, latency)
             expected_total += weight * owed_count
 
@@ -444,6 +446,8 @@ def check_traces(
             lost = owed_count - owed_received
             if lost:
                 lost_here += lost
+                if live is None:
+                    live = _intersect(intervals, trace.connected) if intervals else []
                 before = (
                     [(lo, min(hi, last_refetch + 1e-9)) for lo, hi in windows if lo <= last_refetch]
                     if last_refetch > -math.inf
