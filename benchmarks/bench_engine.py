@@ -9,8 +9,9 @@ imports included); "core CPU" is the run alone, which is what the ratio compares
 includes reading the SQL and building the workload, the floors get their fan-out ready-made. "ns per
 delivery" divides core CPU by the deliveries, which every row reports and which agree (same fan-out).
 
-``--against DIR`` adds bcastsim from another checkout's ``DIR/src`` as a row of its own, run in the same
-turns, so that a change is measured against the code before it under the same load.
+``--against DIR`` adds bcastsim run on another checkout's ``DIR/src`` (an older commit, say) to the same
+turns, so a change is measured beside what it changes under the same load; "bcastsim" is always this
+checkout's ``src``. Where SimPy's grouped model runs, each bcastsim row's core CPU is also divided by it.
 
 Scenarios: Art Battle (clients in few large groups: the grouped floor is the peer) and the flash
 sale (shoppers following their own order, groups of one: the per-client floor is the peer).
@@ -22,14 +23,19 @@ import argparse
 import os
 import platform
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import interleave, print_table, python_candidate
+from _measure import Candidate, interleave, print_table, python_candidate
 
 SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+def _bcastsim(label: str, src: Path, scenario: str, clients: int, floor: str) -> Candidate:
+    argv = [sys.executable, str(Path(__file__).resolve().parent / "floors.py"), "bcastsim"]
+    argv += ["--scenario", scenario, "--clients", str(clients)]
+    return Candidate(label, argv, floor=floor, env={"PYTHONPATH": str(src)})
 
 
 def main() -> int:
@@ -43,7 +49,7 @@ def main() -> int:
         metavar="SCENARIO:CLIENTS",
         help="run only this case (repeatable), e.g. flash_sale:5000",
     )
-    parser.add_argument("--against", type=Path, help="another checkout whose src/ to run beside this one")
+    parser.add_argument("--against", type=Path, help="another checkout whose src/ bcastsim to run beside this one")
     args = parser.parse_args()
     print(f"python {platform.python_version()} · {platform.machine()} · {os.cpu_count()} CPUs · {args.runs} runs each")
     cases = [
@@ -60,18 +66,30 @@ def main() -> int:
     for scenario, clients, floors in cases:
         print(f"\n{scenario}, {clients:,} clients, broadcast over realtime.send, plan unlimited, no faults")
         peer = f"{floors[0]}"
-        args_of = ("--scenario", scenario, "--clients", str(clients))
-        here = {"PYTHONPATH": str(SRC)}
-        candidates = [replace(python_candidate("bcastsim", "floors.py", "bcastsim", *args_of, floor=peer), env=here)]
+        candidates = [_bcastsim("bcastsim", SRC, scenario, clients, peer)]
         if args.against:
-            theirs = python_candidate("bcastsim (against)", "floors.py", "bcastsim", *args_of, floor=peer)
-            candidates.append(replace(theirs, env={"PYTHONPATH": str(args.against.resolve() / "src")}))
+            candidates.append(_bcastsim("bcastsim against", args.against.resolve() / "src", scenario, clients, peer))
         candidates += [
-            replace(python_candidate(kind, "floors.py", kind, *args_of, floor="" if kind == peer else peer), env=here)
+            python_candidate(
+                kind,
+                "floors.py",
+                kind,
+                "--scenario",
+                scenario,
+                "--clients",
+                str(clients),
+                floor="" if kind == peer else peer,
+            )
             for kind in floors
         ]
         summaries = interleave(candidates, runs=args.runs)
         print_table(summaries, per="deliveries", per_unit="ns/delivery")
+        simpy = next((x for x in summaries if x.candidate.label == "simpy-group"), None)
+        for row in summaries if simpy is not None else ():
+            if row.candidate.label.startswith("bcastsim") and simpy is not None:
+                mins = (row.core("min") or 0.0) / (simpy.core("min") or 1.0)
+                meds = (row.core("median") or 0.0) / (simpy.core("median") or 1.0)
+                print(f"   {row.candidate.label} ÷ simpy-group, core CPU: {mins:.2f}× (min), {meds:.2f}× (median)")
         deliveries = {s.candidate.label: s.extra("deliveries") for s in summaries}
         if len(set(deliveries.values())) != 1:
             print(f"   deliveries differ: {deliveries} (the floors no longer model the same fan-out)")

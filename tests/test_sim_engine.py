@@ -24,6 +24,64 @@ def test_ties_run_in_priority_then_insertion_order() -> None:
     assert seen == ["earlier", "urgent", "first", "second", "late-low"]
 
 
+def test_a_timeline_runs_in_the_order_single_schedules_would() -> None:
+    """Events scheduled together with at_each interleave with the heap's exactly as one at() each would."""
+
+    def schedule(engine: Engine, seen: list[str], together: bool) -> None:
+        engine.at(2.0, seen.append, "heap-2")
+        engine.at(3.0, seen.append, "heap-3-low", priority=9)
+        timed = [(1.0, seen.append, ("w-1",)), (3.0, seen.append, ("w-3",)), (3.0, seen.append, ("w-3b",))]
+        timed += [(0.5, seen.append, ("w-out-of-order",)), (7.0, seen.append, ("w-7",))]
+        if together:
+            engine.at_each(timed, priority=4)
+        else:
+            for time_ms, callback, args in timed:
+                engine.at(time_ms, callback, *args, priority=4)
+        engine.at(3.0, seen.append, "heap-3-urgent", priority=0)
+        engine.at(3.0, seen.append, "heap-3-tie", priority=4)
+
+    orders = []
+    for together in (False, True):
+        engine = Engine()
+        seen: list[str] = []
+        schedule(engine, seen, together)
+        engine.run(5.0)
+        assert engine.now == 5.0
+        engine.run(10.0)  # what was left after the first run runs in the second
+        orders.append(seen)
+    assert orders[0] == orders[1]
+    assert orders[1] == [
+        "w-out-of-order",
+        "w-1",
+        "heap-2",
+        "heap-3-urgent",
+        "w-3",
+        "w-3b",
+        "heap-3-tie",
+        "heap-3-low",
+        "w-7",
+    ]
+
+
+def test_trace_lines_keep_their_bytes_for_any_number_of_details() -> None:
+    """A trace line is the time to 3 places, the kind and each detail as str(), joined by bars, however many."""
+    engine = Engine()
+    engine.now = 1.23456
+    details: tuple[object, ...] = (1, "a", 2.5, True, None, (1, 2))
+    engine.record("k", *details)
+    engine.record("many", *range(40))
+    engine.record("none")
+    engine.record("p%s", "50%", "%d")
+    engine.record("many%", *range(39), "%s")
+    many = "|".join(map(str, range(40)))
+    more = "|".join(map(str, range(39)))
+    expected = hashlib.sha256(
+        f"1.235|k|1|a|2.5|True|None|(1, 2)\n1.235|many|{many}\n1.235|none|\n"
+        f"1.235|p%s|50%|%d\n1.235|many%|{more}|%s\n".encode()
+    )
+    assert engine.fingerprint() == expected.hexdigest()
+
+
 def test_callbacks_never_run_in_the_past() -> None:
     """Scheduling before the current time runs the callback now, never moves the clock back."""
     engine = Engine()

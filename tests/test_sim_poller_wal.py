@@ -6,20 +6,21 @@ import pytest
 
 from _sim_support import one_topic_world
 from bcastsim.sim._architectures import PostgresChanges
+from bcastsim.sim._sim import Simulation
 
 
-def idle_poller(duration_s: float = 60.0) -> tuple[PostgresChanges, float, float]:
-    """The poller of an event without writes, its background WAL in bytes/s, and its read cost per MB."""
+def idle_poller(duration_s: float = 60.0) -> tuple[PostgresChanges, Simulation, float, float]:
+    """The poller of an event without writes, its run, its background WAL in bytes/s, and its read cost per MB."""
     sim = one_topic_world(arch="postgres_changes", audience=5, writes=[], duration_s=duration_s)
     arch = sim.architectures[0]
     assert isinstance(arch, PostgresChanges)
-    return arch, sim.scenario.database.background_wal_bytes_per_s, sim.costs.wal_read_ms_per_mb
+    return arch, sim, sim.scenario.database.background_wal_bytes_per_s, sim.costs.wal_read_ms_per_mb
 
 
 def test_every_poll_reads_again_the_wal_since_the_restart_point() -> None:
     """An empty poll costs the read of every byte since the last running-transactions record it confirmed past."""
-    arch, rate, per_mb = idle_poller()
-    base = arch._sim.costs.poll_base_ms
+    arch, sim, rate, per_mb = idle_poller()
+    base = sim.costs.poll_base_ms
     before = [d for t, rows, d in arch.poll_log if 14_000.0 <= t < 15_000.0 and rows == 0]
     (confirming, _), (t, after), *_ = [(t, d) for t, rows, d in arch.poll_log if t >= 15_000.0 and rows == 0]
     assert before
@@ -38,9 +39,9 @@ def test_every_poll_reads_again_the_wal_since_the_restart_point() -> None:
 
 def test_retained_wal_counts_from_the_restart_point() -> None:
     """An idle slot retains up to one running-transactions interval of WAL, then falls back."""
-    arch, rate, _ = idle_poller()
-    peak = arch._sim.metrics["postgres_changes"].peak_retained_wal_bytes
+    _arch, sim, rate, _ = idle_poller()
+    peak = sim.metrics["postgres_changes"].peak_retained_wal_bytes
     assert 14.5 * rate <= peak <= 15.5 * rate
-    records = arch._sim.wal.records
+    records = sim.wal.records
     assert records == sorted(records)
     assert len(records) == 1 + 60 // 15

@@ -288,6 +288,10 @@ class PostgresChanges(Architecture):
     def bind(self, sim: Simulation) -> None:
         self._sim = sim
 
+    def unbind(self) -> None:
+        """The run is over: the poller lets go of the simulation (its methods that take ``sim`` still answer)."""
+        del self._sim
+
 
 def _matched(sim: Simulation, batch: list[_Change], now: float) -> list[int]:
     """Per change of a poll, the subscriptions it matches (each topic counted once per poll)."""
@@ -299,10 +303,16 @@ def _matched(sim: Simulation, batch: list[_Change], now: float) -> list[int]:
     return [sum(counts[topic] for _msg, topic in c.sends) for c in batch]
 
 
+def _lookups(messages: tuple[MessageSpec, ...], sends: tuple[tuple[int, str], ...]) -> int:
+    """The SELECTs the trigger functions run before sending ``sends`` (once per function, not per message)."""
+    if len(sends) == 1:  # most writes send one message: no function to count once
+        return messages[sends[0][0]].lookups
+    return sum({messages[i].function: messages[i].lookups for i, _ in sends}.values())
+
+
 def _trigger_lookups(sim: Simulation, arch: Architecture, write: Write) -> None:
-    """The SELECTs the write's trigger functions run before sending (once per function, not per message)."""
-    messages = sim.app.messages
-    lookups = sum({messages[i].function: messages[i].lookups for i, _ in write.sends}.values())
+    """The SELECTs the write's trigger functions run before sending, charged to the database."""
+    lookups = _lookups(sim.app.messages, write.sends)
     if lookups:
         sim.metrics[arch.name].db("trigger_lookups", lookups, sim.costs.trigger_lookup_ms)
 
@@ -328,6 +338,9 @@ class Broadcast(Architecture):
         self.name = f"broadcast:{transport}"  # type: ignore[misc]
         self.label = f"broadcast ({transport})"  # type: ignore[misc]
         self.slot: Slot | None = None
+        # Per message of the app, for the run: its type, whether it is sent privately, its frame's bytes and
+        # whether the plan lets that size through (the same for every write that sends it).
+        self._sends: tuple[tuple[str, bool, int, bool], ...] | None = None
 
     @property
     def streams_wal(self) -> bool:
@@ -336,8 +349,19 @@ class Broadcast(Architecture):
         return self.transport != "pg_notify"
 
     def start(self, sim: Simulation) -> None:
+        self._sends = self._plan(sim)
         if self.streams_wal and sim.metrics[self.name].clients:
             self._open_slot(sim)
+
+    def _plan(self, sim: Simulation) -> tuple[tuple[str, bool, int, bool], ...]:
+        default = sim.scenario.broadcast.private
+        limit = sim.plan.payload_bytes
+        out = []
+        for message in sim.app.messages:
+            private = default if message.private is None else message.private
+            size = message.changes_bytes if self.transport == "broadcast_changes" else message.wire_bytes
+            out.append((message.kind, private, size, not size > limit))
+        return tuple(out)
 
     def _open_slot(self, sim: Simulation) -> None:
         self.slot = sim.wal.open_slot(self.name, sim.engine.now)
@@ -371,36 +395,40 @@ class Broadcast(Architecture):
         return [PRIVATE + t if private or population.private else t for t, private in followed]
 
     def on_write(self, sim: Simulation, write: Write) -> None:
-        costs = sim.costs
         metrics = sim.metrics[self.name]
-        messages = sim.app.messages
-        _trigger_lookups(sim, self, write)
-        for index, topic in write.sends:
-            message = messages[index]
-            if self.transport == "pg_notify":
-                if not _notify(sim, self, message):
+        lookups = _lookups(sim.app.messages, write.sends)
+        if lookups:
+            metrics.db("trigger_lookups", lookups, sim.costs.trigger_lookup_ms)
+        if self.transport == "pg_notify":
+            messages = sim.app.messages
+            for index, topic in write.sends:
+                if not _notify(sim, self, messages[index]):
                     return
                 sim.publish(self, topic, write.time_ms, private=False)
                 # Realtime has no LISTEN path: the notification reaches no subscriber.
                 metrics.undeliverable_notifications += sim.subscribed_count(topic, write.time_ms)
-                continue
+            return
+        plan = self._sends if self._sends is not None else self._plan(sim)
+        costs = sim.costs
+        commit = write.time_ms
+        wal = sim.wal
+        for index, topic in write.sends:
+            kind, private, size, fits = plan[index]
             metrics.db("realtime_send_calls", 1, costs.realtime_send_ms)
-            sim.add_wal(costs.wal_bytes_per_message)
-            private = sim.scenario.broadcast.private if message.private is None else message.private
+            wal.add(costs.wal_bytes_per_message)
             channel = PRIVATE + topic if private else topic
-            msg_id = sim.publish(self, channel, write.time_ms, private=private)
-            size = message.changes_bytes if self.transport == "broadcast_changes" else message.wire_bytes
-            if size > sim.plan.payload_bytes:
+            msg_id = sim.publish(self, channel, commit, private=private)
+            if not fits:
                 metrics.violations["messages_dropped_over_payload_limit"] += 1
                 continue
             sim.engine.at(
-                write.time_ms + sim.scenario.broadcast.replication_ms,
+                commit + sim.scenario.broadcast.replication_ms,
                 sim.fan_out,
                 self,
                 msg_id,
                 channel,
-                message.kind,
-                write.time_ms,
+                kind,
+                commit,
                 size,
                 priority=6,
             )

@@ -16,7 +16,7 @@ import attrs
 
 from bcastsim.sim._app import AppModel, MessageSpec
 from bcastsim.sim._scenario import EntityConfig, FollowConfig, Scenario, WriteConfig, _suggest
-from bcastsim.sqlmodel import Hole
+from bcastsim.sqlmodel import Hole, collection_paused
 
 __all__ = [
     "Emitter",
@@ -295,6 +295,12 @@ def _draw(write: WriteConfig, start: float, end: float, rng: random.Random) -> f
 
 def build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Workload:
     """Every write of the event, in commit order, with the messages it sends and their topics."""
+    # Every write made is kept: a full collection in the middle would walk them all and free nothing.
+    with collection_paused():
+        return _build_workload(scenario, app, rng)
+
+
+def _build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Workload:
     instances = _instances(scenario)
     raw: list[tuple[float, int, int, str, int, bool]] = []  # time, entry order, draw order, entry, instance, critical
     for order, write in enumerate(scenario.writes.values()):
@@ -340,11 +346,28 @@ def build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Wor
                 n = round(write.rate_per_s * (extended - start) / 1000.0)
             else:
                 n = write.count
+            # The loop of most of an event's writes (votes, bids): the draws of _draw and the same arithmetic,
+            # with what does not change from one write to the next read once.
+            bunched = write.shape == "bunched"
+            span = extended - start
+            burst = min(write.burst_s * 1000.0, span)
+            early_span = max(start, extended - burst) - start
+            early, skew = write.early_fraction, write.skew
+            pick = rng.randrange
+            draw = rng.random
+            count = len(active)
+            name = write.name
+            critical_from = extended - write.critical_s * 1000.0 if write.critical_s > 0 else None
             for _ in range(n):
-                t = _draw(write, start, extended, rng)
-                inst = active[rng.randrange(len(active))]
-                critical = write.critical_s > 0 and t >= extended - write.critical_s * 1000.0
-                raw.append((t, order, len(raw), write.name, inst.index, critical))
+                if not bunched:
+                    t = start + draw() * span
+                elif draw() < early:
+                    t = start + draw() * early_span
+                else:
+                    t = extended - burst * float(draw() ** skew)
+                inst = active[pick(count)]
+                critical = critical_from is not None and t >= critical_from
+                raw.append((t, order, len(raw), name, inst.index, critical))
 
     end_ms = scenario.scenario.duration_s * 1000.0
     kept = sorted(r for r in raw if 0.0 <= r[0] < end_ms)
@@ -375,7 +398,12 @@ class Emitter:
         self.rng = rng if rng is not None else random.Random(0)
         self.makers: dict[tuple[str, int], TopicOf] = {}
         self.shares: dict[tuple[str, int], float] = {}
+        # Per [writes.NAME]: its config, the kind a write sending nothing is treated as, and per message it can
+        # send (in the app's order) the message, its share and the topics already made per instance. A run
+        # has tens of thousands of writes about a few hundred instances: each topic is made once.
+        self._plans: dict[str, tuple[WriteConfig, str, tuple[tuple[int, float, TopicOf, dict[int, str]], ...]]] = {}
         for write in scenario.writes.values():
+            sites: list[tuple[int, float, TopicOf, dict[int, str]]] = []
             for message in app.messages_for(write.table, write.op):
                 made = _topic_maker(scenario, self.instances, write.entity, message.parts)
                 if isinstance(made, str):
@@ -383,15 +411,19 @@ class Emitter:
                     raise AssertionError(made)  # pragma: no cover
                 self.makers[write.name, message.index] = made
                 self.shares[write.name, message.index] = _sent_share(scenario, write, message)
+                sites.append((message.index, self.shares[write.name, message.index], made, {}))
+            self._plans[write.name] = (write, f"{write.table}_{write.op.lower()}", tuple(sites))
 
     def write(self, source: str, index: int, time_ms: float, seq: int, *, critical: bool = False) -> Write:
-        cfg = self.scenario.writes[source]
+        cfg, nothing, sites = self._plans[source]
         sends = []
-        for message in self.app.messages_for(cfg.table, cfg.op):
-            share = self.shares[source, message.index]
+        for message, share, maker, made in sites:
             if share >= 1.0 or (share > 0.0 and self.rng.random() < share):
-                sends.append((message.index, self.makers[source, message.index](index)))
-        first = self.app.messages[sends[0][0]].kind if sends else f"{cfg.table}_{cfg.op.lower()}"
+                topic = made.get(index)
+                if topic is None:
+                    topic = made[index] = maker(index)
+                sends.append((message, topic))
+        first = self.app.messages[sends[0][0]].kind if sends else nothing
         return Write(
             round(time_ms, 3), seq, source, cfg.table, cfg.op, cfg.entity, index, tuple(sends), first, critical
         )
