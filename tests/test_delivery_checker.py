@@ -281,6 +281,33 @@ def test_a_copy_of_receipts_goes_on_apart() -> None:
     assert [m for m, _ in twin] == [1, 3]
 
 
+@given(st.lists(st.tuples(st.integers(1, 12), st.sampled_from(["add", "add_at", "extend"])), max_size=40))
+def test_extending_the_open_run_in_place_is_adding_the_message(steps: list[tuple[int, str]]) -> None:
+    """A producer that extends ``open_run`` in place keeps what add and add_at keep: receipts, count, copies."""
+    ids = list(range(1, 13))
+    plain, fast = Receipts(ids), Receipts(ids)
+    for k, (mid, how) in enumerate(steps):
+        arrival = float(k)
+        plain.add(mid, arrival)
+        run = fast.open_run
+        if how == "extend" and run is not None and run[1] == ids.index(mid):
+            run[1] += 1
+        elif how == "add_at":
+            fast.add_at(ids.index(mid), mid, arrival)
+        else:
+            fast.add(mid, arrival)
+        assert list(fast) == list(plain)
+        assert (len(fast), bool(fast), fast.segments) == (len(plain), bool(plain), plain.segments)
+        assert len(plain) == k + 1
+    twin, plain_twin = fast.copy(), plain.copy()
+    for mid in (3, 12, 12):
+        twin.add(mid, 99.0)
+        plain_twin.add(mid, 99.0)
+    assert list(twin) == list(plain_twin)
+    assert len(twin) == len(plain_twin) == len(steps) + 3
+    assert list(fast) == list(plain)
+
+
 def test_runs_are_ordinal_ranges_of_the_shared_id_list() -> None:
     """Runs read as merged ordinal ranges of the list they count in; a kept-whole receipt or another list gives None."""
     ids = [1, 2, 3, 4, 5]

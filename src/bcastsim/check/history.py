@@ -129,22 +129,33 @@ class Receipts:
     at that moment (so it cannot have arrived outside a subscription, see ``LEAKED``).
     """
 
-    __slots__ = ("_count", "_highest", "_ids", "_open", "_segments")
+    __slots__ = ("_count", "_highest", "_ids", "_segments", "open_run")
 
     def __init__(self, topic_ids: Sequence[int]) -> None:
         self._ids = topic_ids
         # In arrival order: [first, end) ordinals of consecutive messages, or one (message_id, arrival) kept whole.
         self._segments: list[list[int] | tuple[int, float]] = []
-        self._open: list[int] | None = None  # the last segment when it is a run, which the next message extends
-        self._count = 0
-        self._highest = -1  # the highest message id received so far
+        # The last segment when it is a run: the next message in send order extends it. A producer that knows
+        # the message is the topic's ``end``-th (``open_run[1] == end``) may extend it in place
+        # (``open_run[1] = end + 1``): the receipts' count and highest id count the open run from its ends, so
+        # that one store is the whole receipt (a fan-out makes one per delivery).
+        self.open_run: list[int] | None = None
+        self._count = 0  # receipts outside the open run
+        self._highest = -1  # the highest message id received outside the open run
+
+    def _close_run(self) -> None:
+        """Fold the open run into the count and highest id before the next segment starts."""
+        run = self.open_run
+        if run is not None:
+            self._count += run[1] - run[0]
+            self._highest = max(self._highest, self._ids[run[1] - 1])
+            self.open_run = None
 
     def add(self, message_id: int, arrival_ms: float) -> None:
-        self._count += 1
-        if message_id > self._highest:
-            self._highest = message_id
-            ids = self._ids
-            run = self._open
+        ids = self._ids
+        run = self.open_run
+        highest = self._highest if run is None else max(self._highest, ids[run[1] - 1])
+        if message_id > highest:
             if run is not None:
                 end = run[1]
                 if end < len(ids) and ids[end] == message_id:
@@ -152,21 +163,22 @@ class Receipts:
                     return
             ordinal = bisect.bisect_left(ids, message_id)
             if ordinal < len(ids) and ids[ordinal] == message_id:
-                run = self._open = [ordinal, ordinal + 1]
-                self._segments.append(run)
+                self._close_run()
+                self.open_run = [ordinal, ordinal + 1]
+                self._segments.append(self.open_run)
                 return
+        self._close_run()
+        self._count += 1
+        self._highest = max(highest, message_id)
         self._segments.append((message_id, arrival_ms))
-        self._open = None
 
     def add_at(self, ordinal: int, message_id: int, arrival_ms: float) -> None:
         """:meth:`add` for a message known to be the topic's ``ordinal``-th: it extends the open run in one step."""
-        run = self._open
+        run = self.open_run
         # An open run ends at the highest id received (anything after it would have closed the run), so a
         # message at the run's end is in send order.
         if run is not None and run[1] == ordinal:
             run[1] = ordinal + 1
-            self._highest = message_id
-            self._count += 1
             return
         self.add(message_id, arrival_ms)
 
@@ -175,16 +187,17 @@ class Receipts:
         twin = Receipts(self._ids)
         twin._segments = [list(s) if isinstance(s, list) else s for s in self._segments]
         last = twin._segments[-1] if twin._segments else None
-        twin._open = last if isinstance(last, list) else None
+        twin.open_run = last if isinstance(last, list) and self.open_run is not None else None
         twin._count = self._count
         twin._highest = self._highest
         return twin
 
     def __len__(self) -> int:
-        return self._count
+        run = self.open_run
+        return self._count if run is None else self._count + run[1] - run[0]
 
     def __bool__(self) -> bool:
-        return self._count > 0
+        return bool(self._segments)
 
     def __iter__(self) -> Iterator[tuple[int, float | None]]:
         ids = self._ids
@@ -397,9 +410,11 @@ def check_traces(
             # early enough to arrive before the interval ended.
             authorized = topic in trace.authorized
             topic_index = index.get(topic)
-            live = _intersect(intervals, trace.connected) if intervals else []
             owed_windows = trace.wanted.get(topic)
-            owed_from = live if owed_windows is None else owed_windows
+            # Connected ∩ subscribed is what is owed without wanted intervals; with them it is needed only
+            # to split a loss (most topics lose nothing).
+            live = _intersect(intervals, trace.connected) if intervals and owed_windows is None else None
+            owed_from = (live or []) if owed_windows is None else owed_windows
             windows, slices, owed_count = _owed(topic_index, authorized, owed_from, latency)
             expected_total += weight * owed_count
 
@@ -431,6 +446,8 @@ def check_traces(
             lost = owed_count - owed_received
             if lost:
                 lost_here += lost
+                if live is None:
+                    live = _intersect(intervals, trace.connected) if intervals else []
                 before = (
                     [(lo, min(hi, last_refetch + 1e-9)) for lo, hi in windows if lo <= last_refetch]
                     if last_refetch > -math.inf

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+import operator
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -50,6 +52,36 @@ def percentile(histogram: Mapping[float, int], q: float) -> float | None:
         if seen >= rank:
             return value
     return max(histogram)  # pragma: no cover
+
+
+# Below 2**24 (latencies under 28 minutes) ten times a value is off by at most half its last bit, 2**-29, from
+# the exact product; one further than 2**-26 from a half is rounded to the same integer as the exact product.
+# (A batch falls back for a value that close to a tie: about one in thirty million.)
+_ROUNDS_BY_TENTHS = 2.0**24
+_TIE_MARGIN = 0.5 - 2.0**-26
+_BATCH = 16
+
+
+def _tenths(values: list[float]) -> list[int] | None:
+    """``k`` per value such that ``k / 10`` is ``round(value, 1)``, or None when that cannot be taken this way.
+
+    ``round(x, 1)`` is the double nearest to ``k / 10``, ``k`` the integer nearest to ``x * 10`` in exact
+    arithmetic (ties to even), and so is ``round(x * 10) / 10`` whenever the float ``x * 10`` is not within
+    its rounding error of a half. Rounding to tenths builds a decimal string per value, ten times the cost
+    of the products rounded to integers; a fan-out makes one value per delivery. None for a batch with a
+    value near a tie, negative (``-0.0`` would lose its sign) or too large: then round each to tenths.
+    """
+    tenths = list(map(operator.mul, values, itertools.repeat(10.0)))
+    if not tenths or not (min(tenths) >= 0.0 and max(tenths) < _ROUNDS_BY_TENTHS):
+        return None
+    try:
+        ks = list(map(round, tenths))
+    except ValueError:  # a NaN, which min and max may pass over
+        return None
+    off = list(map(operator.sub, tenths, ks))
+    if min(off) > -_TIE_MARGIN and max(off) < _TIE_MARGIN:
+        return ks
+    return None
 
 
 def owed_percentile(histogram: Mapping[float, int], q: float, arrived_share: float) -> float | None:
@@ -103,11 +135,17 @@ class ArchMetrics:
         self.bytes_sent = 0
         self.messages_published = 0  # messages the database produced (before fan-out)
         self.deliveries_by_kind: dict[str, int] = {}
-        self.latency: dict[str, dict[float, int]] = {}
+        # Commit-to-socket latency (rounded to 0.1 ms) -> deliveries, per message kind.
+        self._latency: dict[str, dict[float, int]] = {}
         # Commit-to-socket latency of the messages of writes inside their window's critical_s (an auction's close).
-        self.latency_at_critical: dict[float, int] = {}
+        self._latency_at_critical: dict[float, int] = {}
         # Commit-to-socket latency of the deliveries the page's callbacks could read (applied).
-        self.page_latency: dict[float, int] = {}
+        self._page_latency: dict[float, int] = {}
+        # Latencies of groups of one not yet in the tables above: per set of tables a fan-out adds to, how
+        # often each latency in tenths of a millisecond occurred. Counting integers as they come costs one C
+        # loop per fan-out; each distinct value is turned into its key and added to the tables once, when
+        # the tables are read (a histogram is a multiset: the order of its keys is no part of it).
+        self._pending: dict[tuple[int, ...], tuple[tuple[dict[float, int], ...], Counter[int]]] = {}
         self.violations: dict[str, float] = {
             "connections_refused": 0,
             "channels_closed_over_message_rate": 0,
@@ -170,6 +208,71 @@ class ArchMetrics:
         self.updates_lost_while_subscribed = 0
         self.updates_recovered = 0
         self.checker: dict[str, Any] = {}
+
+    @property
+    def latency(self) -> dict[str, dict[float, int]]:
+        self._settle()
+        return self._latency
+
+    @property
+    def latency_at_critical(self) -> dict[float, int]:
+        self._settle()
+        return self._latency_at_critical
+
+    @property
+    def page_latency(self) -> dict[float, int]:
+        self._settle()
+        return self._page_latency
+
+    def latency_tables(self, kind: str, *, critical: bool, page: bool) -> tuple[dict[float, int], ...]:
+        """The latency tables a fan-out of a message of ``kind`` adds to (the kind's is made if new): for
+        :meth:`count_latencies`, which may keep what it counts apart until the tables are read."""
+        histogram = self._latency.get(kind)
+        if histogram is None:
+            histogram = self._latency[kind] = {}
+        tables: tuple[dict[float, int], ...] = (histogram,)
+        if critical:
+            tables += (self._latency_at_critical,)
+        if page:
+            tables += (self._page_latency,)
+        return tables
+
+    def count_latencies(
+        self,
+        tables: tuple[dict[float, int], ...],
+        ones: Iterable[float],
+        weighted: Mapping[float, int],
+    ) -> None:
+        """One fan-out's commit-to-socket latencies into ``tables`` (from :meth:`latency_tables`): ``ones`` of
+        one client each, rounded here to 0.1 ms, and ``weighted``, rounded latency -> clients."""
+        values = list(ones)
+        # Below a few values the batch's passes and a counter's set-up cost more than rounding each.
+        ks = _tenths(values) if len(values) >= _BATCH else None
+        if ks is None:
+            for value in values:
+                key = round(value, 1)
+                for table in tables:
+                    table[key] = table.get(key, 0) + 1
+        else:
+            ident = tuple(map(id, tables))
+            pending = self._pending.get(ident)
+            if pending is None:
+                pending = self._pending[ident] = (tables, Counter())
+            pending[1].update(ks)
+        for key, n in weighted.items():
+            for table in tables:
+                table[key] = table.get(key, 0) + n
+
+    def _settle(self) -> None:
+        """Add the latencies still counted in tenths to their tables."""
+        if not self._pending:
+            return
+        for tables, counts in self._pending.values():
+            for k, n in counts.items():
+                key = k / 10.0
+                for table in tables:
+                    table[key] = table.get(key, 0) + n
+        self._pending.clear()
 
     def wal_spikes(self) -> dict[str, float | int | None]:
         """Spikes of the WAL the slots retained, from every change of it (exact), else from the samples."""

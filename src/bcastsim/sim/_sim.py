@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import bisect
 import functools
-import itertools
 import math
 import random
-from collections import Counter
 from collections.abc import Callable
 
 from bcastsim._plans import PlanLimits
@@ -249,6 +247,8 @@ class Simulation:
         self._net_sigma = scenario.network.sigma / math.sqrt(2.0)
         self._links = self.tree.stream("links")
         self._fault_rng = self.tree.stream("faults")
+        # The end of the latest partition: until then a fan-out asks each group whether it is cut off.
+        self._cut_until = -1.0
         self._last_sample = {a.name: (0, 0.0) for a in architectures}
         self._critical = self._critical_moments()
         self._reactions = {name: {**scenario.reactions, **pop.reactions} for name, pop in scenario.populations.items()}
@@ -370,61 +370,75 @@ class Simulation:
         over = counted and self.events.over(now)
         # One draw per message for the shared path, times each group's own link factor.
         shared = self._net.lognormvariate(self._net_mu, self._net_sigma)
-        histogram = metrics.latency.get(kind)
-        if histogram is None:
-            histogram = metrics.latency[kind] = {}
         critical = self._critical.get(kind)
-        at_close = metrics.latency_at_critical if critical is not None and commit_ms in critical else None
         cut = 0  # clients partitioned away: the server sent to them, nothing arrived
         many = 0  # deliveries to groups of more than one
         reacting = 0.0
         # A page that cannot read the message neither shows it nor runs the queries its handler would.
         applies = arch.page_applies(self.behaviour)
         react = self._reacts_to(kind) if applies else None
+        tables = metrics.latency_tables(kind, critical=critical is not None and commit_ms in critical, page=applies)
         ones: list[float] = []  # commit-to-socket latency of each group of one, rounded and counted after the loop
         weighted: dict[float, int] = {}  # rounded latency -> clients, of the larger groups
         ordinal = bisect.bisect_left(self.topic_ids[topic], msg_id)  # the message's place among the topic's
-        # Closing a channel changes the topic's groups: iterate over a copy only when channels may close.
-        for cohort, start, receipts in list(subs.values()) if over else subs.values():
-            if start > now:
-                continue  # the join has not completed yet
-            if cohort.partitioned_until > now:
-                cut += cohort.n
-                metrics.lost_in_partition += cohort.n
+        after = ordinal + 1
+        if not over and react is None and self._cut_until <= now:
+            # The usual message: no channel closes, nobody is partitioned away, no page queries. The loop below
+            # is the one after it with those branches taken out, since it runs once per delivery.
+            append = ones.append
+            for cohort, start, receipts in subs.values():
+                if start > now:
+                    continue  # the join has not completed yet
+                # One WebSocket per client: frames arrive in the order they were sent.
+                arrival = now + shared * cohort.link
+                if arrival < cohort.last_arrival:  # noqa: PLR1730 - a comparison costs less than a call of max()
+                    arrival = cohort.last_arrival
+                cohort.last_arrival = arrival
+                run = receipts.open_run
+                if run is not None and run[1] == ordinal:
+                    run[1] = after
+                else:
+                    receipts.add(msg_id, arrival)
+                if cohort.n == 1:
+                    append(arrival - commit_ms)
+                else:
+                    n = cohort.n
+                    many += n
+                    key = round(arrival - commit_ms, 1)
+                    weighted[key] = weighted.get(key, 0) + n
+        else:
+            # Closing a channel changes the topic's groups: iterate over a copy only when channels may close.
+            for cohort, start, receipts in list(subs.values()) if over else subs.values():
+                if start > now:
+                    continue  # the join has not completed yet
+                if cohort.partitioned_until > now:
+                    cut += cohort.n
+                    metrics.lost_in_partition += cohort.n
+                    if over:
+                        self._close_channel(cohort, topic)
+                    continue
+                arrival = now + shared * cohort.link
+                if arrival < cohort.last_arrival:  # noqa: PLR1730
+                    arrival = cohort.last_arrival
+                cohort.last_arrival = arrival
+                receipts.add_at(ordinal, msg_id, arrival)
+                n = cohort.n
+                if n == 1:
+                    ones.append(arrival - commit_ms)
+                else:
+                    many += n
+                    key = round(arrival - commit_ms, 1)
+                    weighted[key] = weighted.get(key, 0) + n
+                if react is not None:
+                    reaction = react.get(cohort.role)
+                    if reaction:
+                        reacting += n * cohort.listeners.get(topic, 1) * reaction
                 if over:
                     self._close_channel(cohort, topic)
-                continue
-            # One WebSocket per client: frames arrive in the order they were sent.
-            arrival = now + shared * cohort.link
-            if arrival < cohort.last_arrival:  # noqa: PLR1730 - a comparison costs less than a call of max()
-                arrival = cohort.last_arrival
-            cohort.last_arrival = arrival
-            receipts.add_at(ordinal, msg_id, arrival)
-            n = cohort.n
-            if n == 1:
-                ones.append(arrival - commit_ms)
-            else:
-                many += n
-                key = round(arrival - commit_ms, 1)
-                weighted[key] = weighted.get(key, 0) + n
-            if react is not None:
-                reaction = react.get(cohort.role)
-                if reaction:
-                    reacting += n * cohort.listeners.get(topic, 1) * reaction
-            if over:
-                self._close_channel(cohort, topic)
         delivered = len(ones) + many
         reached = delivered + cut  # deliveries the server made: what the events counter counts
         if delivered:
-            latencies: dict[float, int] = weighted
-            if ones:
-                latencies = Counter(map(round, ones, itertools.repeat(1)))
-                for key, n in weighted.items():
-                    latencies[key] += n
-            for table in (histogram, at_close, metrics.page_latency if applies else None):
-                if table is not None:
-                    for key, n in latencies.items():
-                        table[key] = table.get(key, 0) + n
+            metrics.count_latencies(tables, ones, weighted)
         if reached:
             metrics.count_fan_out(now, kind, reached, self.events.avg if over else None)
         if counted and reached:
@@ -818,6 +832,7 @@ class Simulation:
             rtt = self.scenario.network.join_rtt_ms
             for cohort in self._pick(fault.fraction):
                 cohort.partitioned_until = until
+                self._cut_until = max(self._cut_until, until)
                 # Noticed only through a heartbeat sent inside the partition, one interval after it.
                 dead = self.rtjs.detection_ms(cohort.conn_since, now, until, rtt)
                 if dead is not None:
@@ -943,7 +958,8 @@ class Simulation:
     # ----------------------------------------------------------------- setup and run
     def _populate(self) -> None:
         ident = self.tree.stream("identities")
-        groups: list[tuple[float, PopulationConfig, Architecture, int, bool, int]] = []
+        # (arrival, population, architecture, clients, hidden tabs, own instance, channels when already known)
+        groups: list[tuple[float, PopulationConfig, Architecture, int, bool, int, tuple[str, ...] | None]] = []
         index = 0
         for population in self.scenario.populations.values():
             own = any(f.entities == "own" for f in population.follow) or "own" in population.pc_filter.values()
@@ -977,18 +993,29 @@ class Simulation:
                         alike.setdefault((arch.name, topics, k < hidden_count), []).append(client)
                         archs[arch.name] = arch
                         client += 1
-                    for (name, _topics, hidden_tabs), members in alike.items():
-                        own_index = members[0] if len(members) == 1 else -1
-                        groups.append((arrival, population, archs[name], len(members), hidden_tabs, own_index))
+                    for (name, topics, hidden_tabs), members in alike.items():
+                        # A group of one joins what its probe would (same client, same instance): not asked twice.
+                        one = len(members) == 1
+                        groups.append(
+                            (
+                                arrival,
+                                population,
+                                archs[name],
+                                len(members),
+                                hidden_tabs,
+                                members[0] if one else -1,
+                                topics if one else None,
+                            )
+                        )
                     continue
                 for arch in self.architectures:
                     n = counts.get(arch.name, 0)
                     hidden = round(n * population.hidden_share)
                     if n - hidden:
-                        groups.append((arrival, population, arch, n - hidden, False, -1))
+                        groups.append((arrival, population, arch, n - hidden, False, -1, None))
                     if hidden:
-                        groups.append((arrival, population, arch, hidden, True, -1))
-        for arrival, population, arch, n, hidden, own_index in groups:
+                        groups.append((arrival, population, arch, hidden, True, -1, None))
+        for arrival, population, arch, n, hidden, own_index, known in groups:
             cid = len(self.cohorts)
             cohort = Cohort(
                 cid,
@@ -1000,8 +1027,10 @@ class Simulation:
                 rng=functools.partial(self.tree.stream, f"cohort/{cid}"),
                 own=own_index,
             )
-            cohort.topics = arch.topics(
-                population, self._followed(cohort, population, 0.0), self._pc_rows(cohort, population)
+            cohort.topics = (
+                list(known)
+                if known is not None
+                else arch.topics(population, self._followed(cohort, population, 0.0), self._pc_rows(cohort, population))
             )
             cohort.want_from = dict.fromkeys(cohort.topics, arrival)
             cohort.hidden = hidden
