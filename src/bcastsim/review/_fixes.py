@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -58,22 +59,74 @@ class Hunk:
 def source_lines(path: str) -> list[str] | None:
     """The file's lines, each with its newline (one added to a last line without); None when unreadable."""
     file = Path(path)
-    if path.startswith(("git:", "<")) or not file.is_file():
+    if path.startswith(("git:", "<")):
         return None
     try:
-        lines = file.read_text(encoding="utf-8").splitlines(keepends=True)
+        status = file.stat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(status.st_mode):
+        return None
+    lines = _read_lines(path, status.st_mtime_ns, status.st_size)
+    return None if lines is None else list(lines)
+
+
+# Rules ask for a file's lines once per finding: read and split once per version of the file (its
+# modification time and size name the version), so a file with a thousand findings is read once.
+@functools.lru_cache(maxsize=8)
+def _read_lines(path: str, _mtime_ns: int, _size: int) -> tuple[str, ...] | None:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
     except (OSError, UnicodeDecodeError):
         return None
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    return lines
+    return tuple(lines)
 
 
 def _diff(path: str, old: list[str], new: list[str], summary: str) -> Patch | None:
     if old == new:
         return None
-    text = "".join(difflib.unified_diff(old, new, fromfile=f"a/{path}", tofile=f"b/{path}", n=2))
+    # Only the changed stretch and its context are handed to difflib: the rest of the file is the
+    # same on both sides, and diffing all of it for every finding made patch building grow with
+    # findings × file size. The hunks' line numbers are moved back to the whole file's.
+    same_head = _common_length(old, new)
+    same_tail = _common_length(old[::-1][: len(old) - same_head], new[::-1][: len(new) - same_head])
+    start = max(0, same_head - _CONTEXT)
+    text = "".join(
+        _moved(line, start)
+        for line in difflib.unified_diff(
+            old[start : len(old) - same_tail + _CONTEXT],
+            new[start : len(new) - same_tail + _CONTEXT],
+            fromfile=f"a/{path}",
+            tofile=f"b/{path}",
+            n=_CONTEXT,
+        )
+    )
     return Patch(path=path, summary=summary, diff=text)
+
+
+_CONTEXT = 2
+_RANGES = re.compile(r"^@@ -(\d+)((?:,\d+)?) \+(\d+)((?:,\d+)?) @@")
+
+
+def _moved(line: str, by: int) -> str:
+    """A diff line, its hunk header's line numbers moved down by ``by`` lines."""
+    if not by or not line.startswith("@@"):
+        return line
+    return _RANGES.sub(lambda m: f"@@ -{int(m[1]) + by}{m[2]} +{int(m[3]) + by}{m[4]} @@", line, count=1)
+
+
+def _common_length(left: list[str], right: list[str]) -> int:
+    """How many leading items the two lists share, by halving (list comparisons run in C)."""
+    low, high = 0, min(len(left), len(right))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if left[low:middle] == right[low:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def indentation(line: str) -> str:
