@@ -8,8 +8,10 @@ read (a ``git:`` version, standard input) gets no patch. This module knows no ru
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import functools
+import itertools
 import re
 import stat
 from collections.abc import Callable, Sequence
@@ -58,30 +60,43 @@ class Hunk:
 
 def source_lines(path: str) -> list[str] | None:
     """The file's lines, each with its newline (one added to a last line without); None when unreadable."""
-    file = Path(path)
+    source = _source(path)
+    return None if source is None else list(source.lines)
+
+
+@attrs.frozen
+class _Source:
+    """One version of a file: its text (ending in a newline), its lines and the offset each starts at."""
+
+    text: str
+    lines: tuple[str, ...]
+    starts: tuple[int, ...]
+
+
+def _source(path: str) -> _Source | None:
     if path.startswith(("git:", "<")):
         return None
     try:
-        status = file.stat()
+        status = Path(path).stat()
     except OSError:
         return None
     if not stat.S_ISREG(status.st_mode):
         return None
-    lines = _read_lines(path, status.st_mtime_ns, status.st_size)
-    return None if lines is None else list(lines)
+    return _read_source(path, status.st_mtime_ns, status.st_size)
 
 
 # Rules ask for a file's lines once per finding: read and split once per version of the file (its
 # modification time and size name the version), so a file with a thousand findings is read once.
 @functools.lru_cache(maxsize=8)
-def _read_lines(path: str, _mtime_ns: int, _size: int) -> tuple[str, ...] | None:
+def _read_source(path: str, _mtime_ns: int, _size: int) -> _Source | None:
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines(keepends=True)
     except (OSError, UnicodeDecodeError):
         return None
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
-    return tuple(lines)
+    starts = tuple(itertools.accumulate((len(line) for line in lines), initial=0))
+    return _Source("".join(lines), tuple(lines), starts)
 
 
 def _diff(path: str, old: list[str], new: list[str], summary: str) -> Patch | None:
@@ -236,8 +251,8 @@ def hunks(diff: str) -> tuple[Hunk, ...]:
 
 
 def _source_text(path: str) -> str | None:
-    lines = source_lines(path)
-    return None if lines is None else "".join(lines)
+    source = _source(path)
+    return None if source is None else source.text
 
 
 def statement_at(path: str, line: int) -> tuple[int, int] | None:
@@ -266,13 +281,17 @@ def _statement_spans(original: str) -> dict[int, tuple[int, int]] | None:
         raws = pglast.parse_sql(text)
     except Exception:  # syntax the catalog reported: no statement to patch
         return None
-    starts = [0]
-    for line_text in original.split("\n")[:-1]:
-        starts.append(starts[-1] + len(line_text) + 1)
+    starts = list(itertools.accumulate((len(line) + 1 for line in original.split("\n")[:-1]), initial=0))
+    # Offsets are turned into lines by halving over where each line starts, never by counting the
+    # newlines before them (that grew with statements × file size).
+    text_starts = list(itertools.accumulate((len(line) + 1 for line in text.split("\n")[:-1]), initial=0))
+
+    def line_index(offset: int) -> int:
+        return bisect.bisect_right(text_starts, offset) - 1
 
     def mapped(offset: int) -> int:
-        number = text.count("\n", 0, offset)
-        return starts[number] + offset - (text.rfind("\n", 0, offset) + 1)
+        number = line_index(offset)
+        return starts[number] + offset - text_starts[number]
 
     spans: dict[int, tuple[int, int]] = {}
     for raw in raws:
@@ -287,7 +306,7 @@ def _statement_spans(original: str) -> dict[int, tuple[int, int]] | None:
             else:
                 break
         span = (mapped(start), mapped(end))
-        for number in range(text.count("\n", 0, start) + 1, text.count("\n", 0, end) + 2):
+        for number in range(line_index(start) + 1, line_index(end) + 2):
             spans.setdefault(number, span)
     return spans
 
@@ -377,12 +396,25 @@ def _masked_whole(text: str) -> str:
 
 def edit_span(path: str, edits: Sequence[tuple[int, int, str]], summary: str) -> Patch | None:
     """Apply ``(start, end, new_text)`` edits (character offsets, not overlapping) to the file at ``path``."""
-    text = _source_text(path)
-    if text is None:
+    source = _source(path)
+    if source is None:
         return None
-    new = text
+    if not edits:
+        return None
+    starts = source.starts
+    size = starts[-1]
+    if not all(0 <= start <= end <= size for start, end, _ in edits):
+        return None
+    # Only the lines the edits touch are rebuilt: splitting the whole file for each finding made
+    # patch building grow with findings × file size.
+    first = bisect.bisect_right(starts, min(start for start, _, _ in edits)) - 1
+    # The stretch runs past the last edit's end, so an edit that takes a newline away joins lines
+    # within it, as it would in the whole text.
+    last = min(bisect.bisect_right(starts, max(end for _, end, _ in edits)), len(source.lines))
+    stretch = "".join(source.lines[first:last])
+    offset = starts[first]
     for start, end, replacement in sorted(edits, reverse=True):
-        if not 0 <= start <= end <= len(text):
-            return None
-        new = new[:start] + replacement + new[end:]
-    return _diff(path, text.splitlines(keepends=True), new.splitlines(keepends=True), summary)
+        stretch = stretch[: start - offset] + replacement + stretch[end - offset :]
+    old = list(source.lines)
+    new = [*old[:first], *stretch.splitlines(keepends=True), *old[last:]]
+    return _diff(path, old, new, summary)

@@ -96,6 +96,15 @@ class RuleContext:
             grouped.setdefault(site.function or "", []).append(site)
         return {name: tuple(found) for name, found in grouped.items()}
 
+    @functools.cached_property
+    def update_befores(self) -> Mapping[str, tuple[str, ...]]:
+        """Table → the enabled BEFORE UPDATE triggers on it, in catalog order (asked once per finding)."""
+        grouped: dict[str, list[str]] = {}
+        for trigger in self.catalog.triggers.values():
+            if trigger.enabled and trigger.timing == "BEFORE" and "UPDATE" in trigger.events:
+                grouped.setdefault(trigger.table, []).append(trigger.name)
+        return {table: tuple(names) for table, names in grouped.items()}
+
     def orphan(self, function: str | None) -> bool:
         """A trigger function no enabled trigger runs: nothing it would send is ever sent."""
         if function is None:
@@ -1266,11 +1275,7 @@ def _narrower_trigger(ctx: RuleContext, trigger: Trigger, columns: tuple[str, ..
         columns = ()  # UPDATE OF every column is every update: it would change nothing
     when = ""
     if columns:
-        befores = [
-            other.name
-            for other in ctx.catalog.triggers.values()
-            if other.enabled and other.table == trigger.table and other.timing == "BEFORE" and "UPDATE" in other.events
-        ]
+        befores = list(ctx.update_befores.get(trigger.table, ()))
         if befores:
             return {
                 "explanation": f"declare UPDATE OF {', '.join(columns)} only if no BEFORE trigger "
