@@ -19,6 +19,7 @@ from pglast import ast
 from pglast.enums import A_Expr_Kind, SQLValueFunctionOp
 from pglast.stream import RawStream
 
+from bcastsim._gc import collection_paused
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._analysis import (
     ALL_OPS,
@@ -48,7 +49,7 @@ from bcastsim.review._listen import project_listens
 from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
 from bcastsim.review._suppress import statement_spans
-from bcastsim.sqlmodel import collection_paused, expression_reads, graphs_kept, object_bytes, parser_nodes_trusted
+from bcastsim.sqlmodel import expression_reads, graphs_kept, object_bytes, parser_nodes_trusted
 
 if TYPE_CHECKING:
     from bcastsim.sqlmodel import Catalog, Function, NotifySite, Trigger

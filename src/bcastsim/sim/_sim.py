@@ -15,6 +15,7 @@ import math
 import random
 from collections.abc import Callable
 
+from bcastsim._gc import collection_paused
 from bcastsim._plans import PlanLimits
 from bcastsim._realtime_js import RealtimeJs, load_realtime_js
 from bcastsim.check.history import (
@@ -40,7 +41,6 @@ from bcastsim.sim._rng import RandomTree
 from bcastsim.sim._scenario import FaultConfig, PopulationConfig, Scenario
 from bcastsim.sim._wal import Wal
 from bcastsim.sim._workload import Followed, Instance, Workload, Write, follow_topics
-from bcastsim.sqlmodel import collection_paused
 
 __all__ = ["Cohort", "Simulation"]
 

@@ -14,9 +14,10 @@ from collections.abc import Callable
 
 import attrs
 
+from bcastsim._gc import collection_paused
 from bcastsim.sim._app import AppModel, MessageSpec
 from bcastsim.sim._scenario import EntityConfig, FollowConfig, Scenario, WriteConfig, _suggest
-from bcastsim.sqlmodel import Hole, collection_paused
+from bcastsim.sqlmodel import Hole
 
 __all__ = [
     "Emitter",

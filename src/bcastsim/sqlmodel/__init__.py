@@ -8,7 +8,7 @@ the PL/pgSQL functions, with its channel template, payload fields and their line
 """
 
 from bcastsim.sqlmodel._bounds import SqlLimits
-from bcastsim.sqlmodel._catalog import collection_paused, load_catalog, load_catalog_text, parser_nodes_trusted
+from bcastsim.sqlmodel._catalog import load_catalog, load_catalog_text, parser_nodes_trusted
 from bcastsim.sqlmodel._cfg import (
     ALL_OPERATIONS,
     CfgNode,
@@ -71,7 +71,6 @@ __all__ = [
     "Transport",
     "Trigger",
     "build_cfg",
-    "collection_paused",
     "executed_constant",
     "expression_reads",
     "first_lineno",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import gc
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,6 +32,7 @@ from pglast.enums import (
 from pglast.stream import RawStream
 
 from bcastsim._errors import InputError
+from bcastsim._gc import collection_paused
 from bcastsim._io import path_kind, read_text
 from bcastsim.sqlmodel._bounds import SqlLimits
 from bcastsim.sqlmodel._cfg import build_cfg
@@ -1145,24 +1145,6 @@ def load_catalog(
         # Analyse now so that expression errors surface here and diagnostics are complete.
         catalog.notify_sites  # noqa: B018
     return catalog
-
-
-@contextlib.contextmanager
-def collection_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside the block; the collector is left as it was found at its end.
-
-    Loading a catalog allocates a few hundred objects per function and keeps most of them, and the
-    rules keep graphs and findings: each full collection walks everything kept so far, so the
-    collector's work grows faster than the input (at 10,000 functions, 15 % of loading and half of
-    the rules' time). Reference counting still frees what is dropped.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @contextlib.contextmanager
