@@ -285,13 +285,23 @@ def _windows(scenario: Scenario, write: WriteConfig) -> list[tuple[str, float, f
     return [("", write.from_s * 1000.0, end * 1000.0)]
 
 
-def _draw(write: WriteConfig, start: float, end: float, rng: random.Random) -> float:
-    if write.shape == "bunched":
-        burst = min(write.burst_s * 1000.0, end - start)
-        if rng.random() < write.early_fraction:
-            return start + rng.random() * (max(start, end - burst) - start)
-        return end - burst * float(rng.random() ** write.skew)
-    return start + rng.random() * (end - start)
+def _drawer(write: WriteConfig, start: float, end: float, rng: random.Random) -> Callable[[], float]:
+    """Draws of write times in ``[start, end)`` by the write's shape, with what is the same for every draw
+    worked out once (most of an event's writes, votes and bids, are drawn by one drawer)."""
+    draw = rng.random
+    span = end - start
+    if write.shape != "bunched":
+        return lambda: start + draw() * span
+    burst = min(write.burst_s * 1000.0, span)
+    early_span = max(start, end - burst) - start
+    early, skew = write.early_fraction, write.skew
+
+    def bunched() -> float:
+        if draw() < early:
+            return start + draw() * early_span
+        return end - burst * float(draw() ** skew)
+
+    return bunched
 
 
 def build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Workload:
@@ -336,8 +346,9 @@ def _build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Wo
                 for k, inst in enumerate(active):
                     lo = max(start, inst.appear_ms)
                     hi = extended + k * write.stagger_s * 1000.0
+                    draw_time = _drawer(write, lo, hi, rng)
                     for _ in range(write.per_entity):
-                        t = _draw(write, lo, hi, rng)
+                        t = draw_time()
                         critical = write.critical_s > 0 and t >= hi - write.critical_s * 1000.0
                         raw.append((t, order, len(raw), write.name, inst.index, critical))
                 continue
@@ -347,25 +358,15 @@ def _build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Wo
                 n = round(write.rate_per_s * (extended - start) / 1000.0)
             else:
                 n = write.count
-            # The loop of most of an event's writes (votes, bids): the draws of _draw and the same arithmetic,
-            # with what does not change from one write to the next read once.
-            bunched = write.shape == "bunched"
-            span = extended - start
-            burst = min(write.burst_s * 1000.0, span)
-            early_span = max(start, extended - burst) - start
-            early, skew = write.early_fraction, write.skew
+            # The loop of most of an event's writes (votes, bids): what does not change from one write to the
+            # next is read once.
+            draw_time = _drawer(write, start, extended, rng)
             pick = rng.randrange
-            draw = rng.random
             count = len(active)
             name = write.name
             critical_from = extended - write.critical_s * 1000.0 if write.critical_s > 0 else None
             for _ in range(n):
-                if not bunched:
-                    t = start + draw() * span
-                elif draw() < early:
-                    t = start + draw() * early_span
-                else:
-                    t = extended - burst * float(draw() ** skew)
+                t = draw_time()
                 inst = active[pick(count)]
                 critical = critical_from is not None and t >= critical_from
                 raw.append((t, order, len(raw), name, inst.index, critical))
