@@ -6,8 +6,18 @@ from pathlib import Path
 
 import pytest
 
+from _corpus import corpus_root
+from bcastsim import InputError
 from bcastsim.review import check
-from bcastsim.sqlmodel import ControlFlowGraph, RowRead, build_cfg, expression_reads, load_catalog
+from bcastsim.sqlmodel import (
+    ControlFlowGraph,
+    RowRead,
+    build_cfg,
+    expression_reads,
+    load_catalog,
+    may_read,
+    statement_reads,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 READS = ROOT / "tests" / "fixtures" / "sql" / "cfg" / "reads.sql"
@@ -88,3 +98,46 @@ def test_coalesce_over_both_records_is_paired(sql: str, paired: bool) -> None:
 def test_an_expression_that_does_not_parse_is_unknown() -> None:
     """A PL/pgSQL-only text gives None (not known), never an empty set of reads."""
     assert expression_reads("NEW.id IS NULL )") is None
+
+
+def _corpus_statements() -> list[tuple[str, tuple[str, ...]]]:
+    """(kind, expressions) of every statement of every PL/pgSQL body in the fixtures and the real-world corpus."""
+    corpus = corpus_root()
+    files = sorted((ROOT / "tests" / "fixtures").rglob("*.sql"))
+    files += sorted(corpus.rglob("*.sql")) if corpus is not None else []
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for path in files:
+        try:
+            catalog = load_catalog([path])
+        except InputError:  # a fixture of bad input: what is said about it is pinned elsewhere
+            continue
+        for function in catalog.functions.values():
+            graph = build_cfg(function.plpgsql) if function.plpgsql is not None else None
+            found += [(node.kind, node.sql) for node in graph.statements] if graph is not None else []
+    return found
+
+
+def test_a_statement_that_may_not_read_a_record_reads_none_of_its_fields() -> None:
+    """may_read is False only where the parse finds no read of that record, on every statement of the corpus."""
+    statements = _corpus_statements()
+    assert len(statements) > 1000
+    for kind, sql in statements:
+        reads = statement_reads(kind, sql) or ()
+        for record in ("NEW", "OLD"):
+            if any(read.record == record for read in reads):
+                assert may_read(sql, {record}), (record, sql)
+
+
+def test_a_record_spelt_with_unicode_escapes_may_be_read() -> None:
+    """U&"\\006F\\006C\\0064".id reads OLD.id without the letters o, l, d in a row: may_read says it may."""
+    sql = ('U&"\\006F\\006C\\0064".id = 1',)
+    reads = statement_reads("PLpgSQL_stmt_if", sql)
+    assert reads is not None
+    assert [(r.record, r.column) for r in reads] == [("OLD", "id")]
+    assert may_read(sql, {"OLD"})
+
+
+def test_a_text_that_never_names_the_record_may_not_read_it() -> None:
+    """NEW.id || 'x' cannot read OLD: may_read is False for OLD and True for NEW (any case)."""
+    assert not may_read(("NEW.id || 'x'",), {"OLD"})
+    assert may_read(("new.id || 'x'",), {"NEW"})

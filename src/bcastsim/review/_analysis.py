@@ -19,7 +19,9 @@ from bcastsim.sqlmodel import (
     build_cfg,
     first_lineno,
     function_root,
+    may_read,
     parse_condition,
+    statement_reads,
     tg_op_truth,
 )
 
@@ -29,6 +31,8 @@ __all__ = [
     "Statement",
     "decided_ops",
     "exception_handlers",
+    "protected_linenos",
+    "reads_of",
     "statements",
     "tg_op_literals",
     "truth_under",
@@ -114,10 +118,47 @@ def statements(plpgsql: Any, trigger_ops: frozenset[str] = ALL_OPS, *, reads: bo
     ]
 
 
-def tg_op_literals(plpgsql: Any) -> list[tuple[str, int]]:
-    """(op, lineno) for each operation name compared with ``TG_OP`` anywhere in the function."""
+def reads_of(stmt: Statement, records: frozenset[str]) -> tuple[RowRead, ...] | None:
+    """The statement's NEW/OLD reads as :attr:`Statement.reads` has them, or () when it cannot read ``records``.
+
+    For a rule that needs only the reads of some records: a statement whose text cannot name them
+    is not parsed (the parse of every expression is most of what the reads cost).
+    """
+    if stmt.reads is not None:
+        return stmt.reads
+    if not records or not may_read(stmt.sql, records):
+        return ()
+    return statement_reads(stmt.kind, stmt.sql)
+
+
+def protected_linenos(plpgsql: Any, body: str) -> frozenset[int]:
+    """The body lines of the statements inside a ``BEGIN … EXCEPTION`` block (a savepoint).
+
+    ``body`` is the function's source: a block with a handler spells ``EXCEPTION`` in it, so a
+    body without the word has no such block and its graph is not needed.
+    """
+    if "exception" not in body.lower():
+        return _NO_LINES
+    graph = build_cfg(plpgsql)
+    if graph is None:
+        return _NO_LINES
+    return frozenset(node.lineno for node in graph.statements if node.in_protected_block) or _NO_LINES
+
+
+# One empty set for every function without protected statements (most), not one each.
+_NO_LINES: frozenset[int] = frozenset()
+
+
+def tg_op_literals(plpgsql: Any, body: str | None = None) -> list[tuple[str, int]]:
+    """(op, lineno) for each operation name compared with ``TG_OP`` anywhere in the function.
+
+    ``body``, the function's source, when known: a body that never spells ``TG_OP`` compares nothing with it.
+    """
     found: list[tuple[str, int]] = []
-    for stmt in statements(plpgsql):
+    if body is not None and "tg_op" not in body.lower():
+        return found
+    graph = build_cfg(plpgsql)
+    for stmt in graph.statements if graph is not None else ():
         for sql in stmt.sql:
             for match in _TG_OP_ANY.finditer(sql):
                 if match.group(1):

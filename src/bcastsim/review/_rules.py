@@ -26,6 +26,8 @@ from bcastsim.review._analysis import (
     Statement,
     decided_ops,
     exception_handlers,
+    protected_linenos,
+    reads_of,
     statements,
     tg_op_literals,
 )
@@ -49,7 +51,7 @@ from bcastsim.review._listen import project_listens
 from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
 from bcastsim.review._suppress import statement_spans
-from bcastsim.sqlmodel import expression_reads, graphs_kept, object_bytes, parser_nodes_trusted
+from bcastsim.sqlmodel import expression_reads, graphs_kept, may_read, object_bytes, parser_nodes_trusted
 
 if TYPE_CHECKING:
     from bcastsim.sqlmodel import Catalog, Function, NotifySite, Trigger
@@ -79,6 +81,10 @@ class RuleContext:
     worker_listens: Mapping[str, str] = attrs.field(factory=dict)
     #: function → the lines of its statements in protected blocks, filled as rules ask
     _protected: dict[str, frozenset[int]] = attrs.field(factory=dict, init=False, repr=False, eq=False)
+    #: id of a site → the site (so its id is not reused meanwhile), its transport and why: several rules ask
+    _transports: dict[int, tuple[NotifySite, tuple[str, str]]] = attrs.field(
+        factory=dict, init=False, repr=False, eq=False
+    )
 
     def sites(self) -> tuple[NotifySite, ...]:
         """Sites that can run: in functions some trigger fires, or in functions called directly."""
@@ -129,9 +135,8 @@ class RuleContext:
             return frozenset()
         cache = self._protected
         if name not in cache:
-            cache[name or ""] = frozenset(
-                function.file_line(stmt.lineno).line for stmt in statements(function.plpgsql) if stmt.in_protected_block
-            )
+            linenos = protected_linenos(function.plpgsql, function.body)
+            cache[name or ""] = frozenset(function.file_line(lineno).line for lineno in linenos) if linenos else linenos
         return cache[name or ""]
 
     @functools.cached_property
@@ -161,6 +166,14 @@ class RuleContext:
         is LISTEN/NOTIFY; else Realtime when the inputs target it, and self-hosted LISTEN/NOTIFY
         when they do not — an assumption, said so.
         """
+        known = self._transports.get(id(site))
+        if known is not None and known[0] is site:
+            return known[1]
+        decided = self._decide_transport(site)
+        self._transports[id(site)] = (site, decided)
+        return decided
+
+    def _decide_transport(self, site: NotifySite) -> tuple[str, str]:
         if self.config.transport != "auto":
             return self.config.transport, f"transport = {self.config.transport!r} is configured"
         channel = str(site.channel)
@@ -635,6 +648,10 @@ def _notify_in_exception_block(ctx: RuleContext, rule: Rule) -> Iterator[Finding
             )
 
 
+_ABSENT_ON_DELETE = frozenset({"NEW"})
+_ABSENT_ON_INSERT = frozenset({"OLD"})
+
+
 def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
     for name in sorted(ctx.catalog.functions):
         function = ctx.catalog.functions[name]
@@ -644,10 +661,20 @@ def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         events = frozenset(e for t in triggers for e in t.events) - {"TRUNCATE"}
         trigger_names = ", ".join(f"{t.name} ({' OR '.join(t.events)} ON {t.table})" for t in triggers)
         reported: set[tuple[str, str, str]] = set()
-        for stmt in statements(function.plpgsql, events, reads=True):
+        # The statements reached on an operation are read from the body's graph, built only when the
+        # body can name a record that is NULL on one of the triggers' events (most bodies cannot).
+        absent_somewhere = (_ABSENT_ON_DELETE if "DELETE" in events else frozenset()) | (
+            _ABSENT_ON_INSERT if "INSERT" in events else frozenset()
+        )
+        reachable = statements(function.plpgsql, events) if may_read((function.body,), absent_somewhere) else ()
+        for stmt in reachable:
             # The NEW/OLD fields read, from the parse of the statement's expressions: text in a literal
             # or a comment is no read, and a read a CASE branch rules out for an operation is not made on it.
-            for read in stmt.reads or ():
+            # Only a read of a record that is NULL on an operation reaching the statement can be reported.
+            absent = _ABSENT_ON_DELETE if "DELETE" in stmt.ops else frozenset()
+            if "INSERT" in stmt.ops:
+                absent |= _ABSENT_ON_INSERT
+            for read in reads_of(stmt, absent) or ():
                 if read.paired:
                     continue
                 bad = "DELETE" if read.record == "NEW" else "INSERT"
@@ -676,7 +703,7 @@ def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                     f"{bad}, read the other record if its value is meant, or drop {bad} from the trigger's events",
                 )
         seen_ops: set[str] = set()
-        for op, lineno in tg_op_literals(function.plpgsql):
+        for op, lineno in tg_op_literals(function.plpgsql, function.body):
             if op in ALL_OPS and op not in events and op not in seen_ops:
                 seen_ops.add(op)
                 location = function.file_line(lineno)
@@ -767,6 +794,8 @@ def _after_return_ignored(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         triggers = ctx.triggers_for(name)
         if function.plpgsql is None or not triggers or any(t.timing != "AFTER" for t in triggers):
             continue
+        if "null" not in function.body.lower():
+            continue  # no RETURN NULL to report, and no graph to build for it
         returns = [s for s in statements(function.plpgsql) if s.kind == "PLpgSQL_stmt_return" and s.sql]
         values = {re.sub(r"\s+", " ", s.sql[0].strip().upper()) for s in returns}
         if "NULL" not in values or len(values) < 2:
@@ -1025,6 +1054,8 @@ def _exception_swallowed(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
         function = ctx.catalog.functions[name]
         if function.plpgsql is None:
             continue
+        if "exception" not in function.body.lower():
+            continue  # a handler is spelt EXCEPTION WHEN …: a body without the word has none to walk for
         sites = ctx.sites_by_function.get(name, ())
         for handler in exception_handlers(function.plpgsql):
             if "others" not in handler.conditions or handler.reraises or handler.logs:

@@ -20,7 +20,9 @@ from bcastsim.sqlmodel._cfg import (
     first_lineno,
     function_root,
     graphs_kept,
+    may_read,
     parse_condition,
+    statement_reads,
     tg_op_truth,
 )
 from bcastsim.sqlmodel._lineage import object_bytes
@@ -78,11 +80,13 @@ __all__ = [
     "graphs_kept",
     "load_catalog",
     "load_catalog_text",
+    "may_read",
     "normalize_type",
     "object_bytes",
     "order_directory",
     "parse_condition",
     "parser_nodes_trusted",
+    "statement_reads",
     "strip_psql",
     "tg_op_truth",
 ]

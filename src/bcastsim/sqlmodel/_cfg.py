@@ -27,7 +27,7 @@ import collections
 import contextlib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -46,8 +46,10 @@ __all__ = [
     "first_lineno",
     "function_root",
     "graphs_kept",
+    "may_read",
     "operations_where",
     "parse_condition",
+    "statement_reads",
     "tg_op_truth",
 ]
 
@@ -408,6 +410,34 @@ def _visit_reads(value: Any, ops: frozenset[str], found: _Reads) -> None:
             _visit_reads(item, ops, found)
 
 
+def statement_reads(kind: str, sql: Sequence[str]) -> tuple[RowRead, ...] | None:
+    """The ``NEW``/``OLD`` fields a statement's own expressions read; None when one does not parse."""
+    found: list[RowRead] = []
+    assignment = kind == "PLpgSQL_stmt_assign"
+    for text in sql:
+        if kind == "PLpgSQL_stmt_return" and text.strip().upper() in {"NEW", "OLD"}:
+            continue  # RETURN of the record itself reads no field
+        reads = expression_reads(text, assignment)
+        if reads is None:
+            return None
+        found.extend(reads)
+    return tuple(found)
+
+
+def may_read(sql: Sequence[str], records: Iterable[str]) -> bool:
+    """Whether any of the texts can read a field of one of ``records`` (``NEW``, ``OLD``); False is certain.
+
+    A read of ``old.c`` names the record as an identifier: plainly (ASCII letters in any case, which
+    PostgreSQL folds) or quoted, so its letters stand in the text; only a ``U&"…"`` identifier can spell
+    them with escapes. Anything else is decided by the parse.
+    """
+    for text in sql:
+        lowered = text.lower()
+        if "u&" in lowered or any(record.lower() in lowered for record in records):
+            return True
+    return False
+
+
 # Reads of the expressions asked for lately: rules ask about the same statements in turn.
 _READS: dict[tuple[str, bool, frozenset[str]], tuple[RowRead, ...] | None] = {}
 _READS_SIZE = 4096
@@ -508,16 +538,7 @@ class ControlFlowGraph:
     def row_reads(self, index: int) -> tuple[RowRead, ...] | None:
         """The ``NEW``/``OLD`` fields the statement's own expressions read; None when one does not parse."""
         node = self.nodes[index]
-        found: list[RowRead] = []
-        assignment = node.kind == "PLpgSQL_stmt_assign"
-        for sql in node.sql:
-            if node.kind == "PLpgSQL_stmt_return" and sql.strip().upper() in {"NEW", "OLD"}:
-                continue  # RETURN of the record itself reads no field
-            reads = expression_reads(sql, assignment)
-            if reads is None:
-                return None
-            found.extend(reads)
-        return tuple(found)
+        return statement_reads(node.kind, node.sql)
 
     def successors(self, index: int) -> Iterator[Edge]:
         return (edge for edge in self.edges if edge.source == index)
@@ -547,7 +568,19 @@ class ControlFlowGraph:
                 if not carried <= reach[edge.target]:
                     reach[edge.target] = reach[edge.target] | carried
                     work.append(edge.target)
-        return tuple(PathFacts(ops) for ops in reach)
+        # At most 16 sets of operations: one shared object per set, not one per statement of every
+        # function (the graphs of all functions are held while the rules run).
+        return tuple(_shared_facts(ops) for ops in reach)
+
+
+_SHARED_FACTS: dict[frozenset[str], PathFacts] = {}
+
+
+def _shared_facts(operations: frozenset[str]) -> PathFacts:
+    facts = _SHARED_FACTS.get(operations)
+    if facts is None:
+        facts = _SHARED_FACTS[frozenset(operations)] = PathFacts(frozenset(operations))
+    return facts
 
 
 def _expr(node: Any) -> str | None:
