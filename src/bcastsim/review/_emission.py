@@ -10,9 +10,12 @@ that row, a concrete OLD/NEW pair; conditions that are equivalent (``a IS DISTIN
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
-from bcastsim.review._logic import Witness, escape
+if TYPE_CHECKING:
+    from bcastsim.review._logic import Witness
 
 __all__ = ["Change", "emission_changes"]
 
@@ -38,6 +41,9 @@ def emission_changes(
     old: tuple[tuple[str, tuple[str, ...]], ...], new: tuple[tuple[str, tuple[str, ...]], ...]
 ) -> list[Change]:
     """How sending changed per operation between two sites' ``emitted_when``."""
+    # The solver (z3, some 8 MiB) is imported by the first question asked of it, not with the rules.
+    from bcastsim.review._logic import escape
+
     before, after = dict(old), dict(new)
     changes = []
     for operation in [op for op in before if op not in after]:

@@ -48,7 +48,6 @@ from bcastsim.review._fixes import (
     statement_at,
 )
 from bcastsim.review._listen import project_listens
-from bcastsim.review._logic import absent_read_matters, escape
 from bcastsim.review._report import RuleInfo
 from bcastsim.review._suppress import statement_spans
 from bcastsim.sqlmodel import expression_reads, graphs_kept, may_read, object_bytes, parser_nodes_trusted
@@ -681,6 +680,8 @@ def _event_mismatch(ctx: RuleContext, rule: Rule) -> Iterator[Finding]:
                 if bad not in stmt.ops or bad not in read.operations:
                     continue
                 if stmt.kind == "PLpgSQL_stmt_if":
+                    from bcastsim.review._logic import absent_read_matters  # the solver: see _columns_that_must_change
+
                     condition = stmt.sql[0] if stmt.sql else ""
                     # In an IF condition, a read only matters where TG_OP tests do not decide the outcome,
                     # and where the absent record's NULL changes whether the condition holds.
@@ -1268,6 +1269,9 @@ def _columns_that_must_change(site: NotifySite) -> list[str]:
     candidates = list(dict.fromkeys(ref.column for text in conditions for ref in expression_reads(text) or ()))
     if not candidates:
         return []
+
+    # The solver (z3, some 8 MiB) is imported by the first question asked of it: most inputs ask none.
+    from bcastsim.review._logic import escape
 
     def implied(columns: list[str]) -> bool:
         changed = " OR ".join(f"NEW.{_quote(c)} IS DISTINCT FROM OLD.{_quote(c)}" for c in columns)
