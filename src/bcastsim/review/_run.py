@@ -209,7 +209,9 @@ def _located(finding: Finding, sides: Sequence[tuple[Catalog, Version]]) -> Find
 
 
 def _shown(finding: Finding, version: Version) -> Finding:
-    return attrs.evolve(finding, path=version.display(finding.path))
+    shown = version.display(finding.path)
+    # Most findings already carry the path they are shown under: the frozen finding is kept, not copied.
+    return finding if shown == finding.path else attrs.evolve(finding, path=shown)
 
 
 def review(
