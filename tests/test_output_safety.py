@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,23 @@ def test_write_outputs_checks_every_target_first(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="directory"):
         write_outputs({tmp_path / "a.txt": "a", tmp_path: "b"})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_text_written_in_pieces_leaves_the_old_file_when_a_piece_fails(tmp_path: Path) -> None:
+    """Pieces are written aside as produced: a failure midway leaves the old file whole and no temporary."""
+    target = tmp_path / "report.json"
+    target.write_text("old\n")
+
+    def pieces() -> Iterator[str]:
+        yield "{"
+        raise RuntimeError("the report failed midway")
+
+    with pytest.raises(RuntimeError, match="midway"):
+        write_output(target, pieces())
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+    write_output(target, iter(["{", "}\n"]))
+    assert target.read_text() == "{}\n"
 
 
 def test_write_output_refuses_a_fifo(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from bcastsim import Finding, Severity
 from bcastsim.review import FORMATS, Entry, Report, all_rules, check, render, review
-from bcastsim.review._report import GITHUB_ANNOTATIONS_PER_LEVEL
+from bcastsim.review._report import GITHUB_ANNOTATIONS_PER_LEVEL, json_chunks
 
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "tests" / "fixtures" / "sarif-schema-2.1.0.json").read_text())
@@ -45,6 +45,16 @@ def seed_report() -> Report:
 def review_report() -> Report:
     pair = DIFF_FIXTURES / "introduces-and-fixes"
     return review(str(pair / "old.sql"), str(pair / "new.sql"), schema=FIXTURE_SCHEMA)
+
+
+def test_json_written_in_pieces_is_the_indented_document(seed_report: Report, review_report: Report) -> None:
+    """The JSON streamed one finding at a time is byte for byte json.dumps of the whole document."""
+    empty = Report(command="check", inputs=("x",), entries=[], rules=all_rules())
+    for report in (seed_report, review_report, _odd_report(), empty):
+        document = json.loads(render(report, "json"))
+        assert render(report, "json") == json.dumps(document, indent=2) + "\n"
+        assert "".join(json_chunks(report)) == render(report, "json")
+    assert len(list(json_chunks(seed_report))) == len(seed_report.entries) + 3
 
 
 def _odd_report() -> Report:

@@ -16,7 +16,7 @@ import math
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from bcastsim._errors import InputError
@@ -239,8 +239,11 @@ def _mode(target: Path) -> int:
     return 0o666 & ~umask
 
 
-def write_outputs(files: Mapping[str | Path, str | bytes]) -> None:
-    """Write every file or none: all targets are checked and written aside, then renamed into place."""
+def write_outputs(files: Mapping[str | Path, str | bytes | Iterable[str]]) -> None:
+    """Write every file or none: all targets are checked and written aside, then renamed into place.
+
+    A file's text may come as pieces (an iterable of strings), written aside as they are produced.
+    """
     targets = [(Path(path), text) for path, text in files.items()]
     directories = [_check_target(target) for target, _ in targets]
     staged: list[tuple[str, Path]] = []
@@ -259,7 +262,7 @@ def write_outputs(files: Mapping[str | Path, str | bytes]) -> None:
                         binary.write(text)
                 else:
                     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                        handle.write(text)
+                        handle.writelines((text,) if isinstance(text, str) else text)
                 os.chmod(temporary, _mode(target))
             except OSError as error:
                 raise InputError(
@@ -293,7 +296,7 @@ def make_directory(directory: str | Path, option: str) -> None:
         raise InputError(f"{option} is not a directory", path=directory, fix="name a directory")
 
 
-def write_output(path: str | Path, text: str) -> None:
+def write_output(path: str | Path, text: str | Iterable[str]) -> None:
     """Write ``text`` to ``path`` atomically; a symlink, device, FIFO or directory there is refused."""
     write_outputs({path: text})
 

@@ -13,6 +13,8 @@ from bcastsim.review._config import TRANSPORTS
 from bcastsim.review._report import FAIL_ON, FORMATS
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from bcastsim.review import Report, ReviewConfig
 
 __all__ = ["add_common_options", "check_input_paths", "config_from_args", "emit", "schema_paths", "write_output"]
@@ -120,7 +122,7 @@ def schema_paths(args: argparse.Namespace, config: ReviewConfig, checked: list[s
 
 
 def emit(report: Report, args: argparse.Namespace, config: ReviewConfig) -> int:
-    """Render the whole report, then write it in one go; the exit status follows ``fail-on``.
+    """Render the report and write it (JSON as it is produced); the exit status follows ``fail-on``.
 
     A ``fail-on`` that comes from the configuration file, not from ``--fail-on``, is the reviewed
     repository's: it cannot let a privilege or containment error pass (``Report.held``).
@@ -133,10 +135,16 @@ def emit(report: Report, args: argparse.Namespace, config: ReviewConfig) -> int:
     from_config = args.fail_on is None and config.source is not None
     report = attrs.evolve(report, fail_on=config.fail_on, fail_on_from_config=from_config, config=shown_config)
     from bcastsim.review import render
+    from bcastsim.review._report import json_chunks
 
-    text = render(report, args.format, verbose=args.verbose)
+    # JSON is written as it is produced (the document of 20,000 findings is tens of MiB as text);
+    # to a file, aside and then renamed into place, so a failure leaves nothing half-written.
+    text: Iterable[str] = (
+        json_chunks(report) if args.format == "json" else (render(report, args.format, verbose=args.verbose),)
+    )
     if args.output is None:
-        sys.stdout.write(text)
+        for piece in text:
+            sys.stdout.write(piece)
         sys.stdout.flush()
     else:
         write_output(args.output, text)

@@ -10,7 +10,7 @@ import functools
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -37,6 +37,7 @@ __all__ = [
     "checkout_path",
     "docs_url",
     "help_uri",
+    "json_chunks",
     "pg_lines",
     "render",
 ]
@@ -328,13 +329,24 @@ def _finding_json(entry: Entry, with_state: bool) -> dict[str, Any]:
     return data
 
 
-def render_json(report: Report) -> str:
+def json_chunks(report: Report) -> Iterator[str]:
+    """The report's JSON text, one finding at a time: the bytes of ``json.dumps(document, indent=2)``.
+
+    Each finding is encoded on its own and indented to its depth in the document (JSON escapes
+    newlines inside strings, so every line break is the encoder's), so the whole document, as
+    objects or as text, is never held.
+    """
     with_state = report.command == "review"
-    document = {
-        "findings": [_finding_json(entry, with_state) for entry in report.entries],
-        "summary": report.summary(),
-    }
-    return json.dumps(document, indent=2, sort_keys=False) + "\n"
+    yield '{\n  "findings": ['
+    for index, entry in enumerate(report.entries):
+        text = json.dumps(_finding_json(entry, with_state), indent=2)
+        yield ("\n    " if index == 0 else ",\n    ") + text.replace("\n", "\n    ")
+    yield "\n  ]," if report.entries else "],"
+    yield '\n  "summary": ' + json.dumps(report.summary(), indent=2).replace("\n", "\n  ") + "\n}\n"
+
+
+def render_json(report: Report) -> str:
+    return "".join(json_chunks(report))
 
 
 def _rule_name(rule_id: str) -> str:
