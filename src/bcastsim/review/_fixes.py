@@ -360,24 +360,18 @@ def call_close(path: str, line: int, function: str) -> int | None:
 def masked(text: str) -> str:
     """``text`` with ``--`` comments, quoted literals and quoted identifiers blanked (same length), so a
     keyword search finds only code."""
-    out = list(text)
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if text.startswith("--", index):
-            end = text.find("\n", index)
-            end = len(text) if end < 0 else end
-        elif char in "'\"":
-            end = text.find(char, index + 1)
-            end = len(text) if end < 0 else end + 1
-        else:
-            index += 1
-            continue
-        for position in range(index, end):
-            if out[position] != "\n":
-                out[position] = " "
-        index = end
-    return "".join(out)
+    return _QUOTED_OR_COMMENT.sub(_blanked, text)
+
+
+# One scan left to right, in the regular expression engine (a loop over every character cost a fifth
+# of a second per megabyte): a comment runs to the end of its line, a quoted text to its closing quote
+# (a doubled quote closes one text and opens the next, blanked alike), an unclosed one to the end.
+_QUOTED_OR_COMMENT = re.compile(r"--[^\n]*|'[^']*'?|\"[^\"]*\"?")
+_NOT_NEWLINE = re.compile(r"[^\n]")
+
+
+def _blanked(match: re.Match[str]) -> str:
+    return _NOT_NEWLINE.sub(" ", match.group())
 
 
 def masked_before(text: str, end: int) -> str:
