@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bcastsim.review._fixes import edit_span, insert_after, replace_lines
+from bcastsim.review._fixes import _diff, edit_span, insert_after, replace_lines
 
 LINES = [f"SELECT {n};\n" for n in range(1, 401)]
 
@@ -48,3 +48,30 @@ def test_inserted_and_replaced_lines_apply_with_patch(tmp_path: Path) -> None:
         target.write_text("".join(LINES))
         subprocess.run(["patch", "--quiet", str(target)], input=patch.diff, text=True, check=True)
         assert target.read_text() == "".join(expected)
+
+
+REPEATED = ["x\n", *["a\n"] * 5, "y\n", *["a\n"] * 3, "z\n", "a\n"]
+
+
+def test_span_edits_among_repeated_lines_give_the_whole_list_diff(tmp_path: Path) -> None:
+    """Inserting, deleting or rewriting each line among repeated lines gives _diff's bytes of the whole lists."""
+    path = tmp_path / "f.sql"
+    text = "".join(REPEATED)
+    path.write_text(text)
+    starts = [sum(len(line) for line in REPEATED[:index]) for index in range(len(REPEATED) + 1)]
+    checked = 0
+    for index in range(len(REPEATED)):
+        begin, end = starts[index], starts[index + 1]
+        for start, stop, replacement in (
+            (begin, begin, "a\n"),  # a line like its neighbours, inserted
+            (begin, end, ""),  # the line deleted
+            (begin, end, REPEATED[index]),  # rewritten as it was: no change
+            (begin, begin + 1, "a"),  # one character rewritten
+            (begin, end, "a\na\n"),  # one line become two
+        ):
+            edited = text[:start] + replacement + text[stop:]
+            expected = _diff(str(path), list(REPEATED), edited.splitlines(keepends=True), "edit")
+            patch = edit_span(str(path), [(start, stop, replacement)], "edit")
+            assert (patch.diff if patch else None) == (expected.diff if expected else None), (index, replacement)
+            checked += expected is not None
+    assert checked > 3 * len(REPEATED)

@@ -29,6 +29,7 @@ __all__ = [
     "insert_after",
     "masked",
     "masked_before",
+    "masked_source",
     "replace_lines",
     "replace_span",
     "replace_text",
@@ -108,15 +109,16 @@ def _diff(path: str, old: list[str], new: list[str], summary: str) -> Patch | No
     same_head = _common_length(old, new)
     same_tail = _common_length(old[::-1][: len(old) - same_head], new[::-1][: len(new) - same_head])
     start = max(0, same_head - _CONTEXT)
+    return _hunks_text(
+        path, old[start : len(old) - same_tail + _CONTEXT], new[start : len(new) - same_tail + _CONTEXT], start, summary
+    )
+
+
+def _hunks_text(path: str, old: list[str], new: list[str], start: int, summary: str) -> Patch:
+    """The unified diff of a stretch of a file that starts at line index ``start``, in the whole file's numbers."""
     text = "".join(
         _moved(line, start)
-        for line in difflib.unified_diff(
-            old[start : len(old) - same_tail + _CONTEXT],
-            new[start : len(new) - same_tail + _CONTEXT],
-            fromfile=f"a/{path}",
-            tofile=f"b/{path}",
-            n=_CONTEXT,
-        )
+        for line in difflib.unified_diff(old, new, fromfile=f"a/{path}", tofile=f"b/{path}", n=_CONTEXT)
     )
     return Patch(path=path, summary=summary, diff=text)
 
@@ -374,6 +376,15 @@ def _blanked(match: re.Match[str]) -> str:
     return _NOT_NEWLINE.sub(" ", match.group())
 
 
+def masked_source(path: str) -> tuple[str, str] | None:
+    """The file's text and :func:`masked` of it, each worked out once per version of the file; None when unreadable.
+
+    For searches bounded by a statement's span, which need neither a copy of the text nor of its masking.
+    """
+    source = _source(path)
+    return None if source is None else (source.text, _masked_whole(source.text))
+
+
 def masked_before(text: str, end: int) -> str:
     """``masked(text[:end])``, from the whole text masked once (findings in one file ask in turn).
 
@@ -409,6 +420,38 @@ def edit_span(path: str, edits: Sequence[tuple[int, int, str]], summary: str) ->
     offset = starts[first]
     for start, end, replacement in sorted(edits, reverse=True):
         stretch = stretch[: start - offset] + replacement + stretch[end - offset :]
-    old = list(source.lines)
-    new = [*old[:first], *stretch.splitlines(keepends=True), *old[last:]]
-    return _diff(path, old, new, summary)
+    return _diff_edit(path, source.lines, first, last, stretch=stretch.splitlines(keepends=True), summary=summary)
+
+
+def _diff_edit(
+    path: str, lines: Sequence[str], first: int, last: int, *, stretch: Sequence[str], summary: str
+) -> Patch | None:
+    """:func:`_diff` of ``lines`` and ``lines`` with ``lines[first:last]`` replaced by ``stretch``, the same bytes,
+    without building either whole list: the lines outside the stretch are the same objects on both sides.
+
+    Copying and comparing the whole file for each finding made patch building grow with findings × file size.
+    """
+    old_size = len(lines)
+    new_size = first + len(stretch) + old_size - last
+
+    def new_at(index: int) -> str:
+        if index < first:
+            return lines[index]
+        if index < first + len(stretch):
+            return stretch[index - first]
+        return lines[index - first - len(stretch) + last]
+
+    # The common head and tail as _diff finds them, starting past the lines known to be the same.
+    shortest = min(old_size, new_size)
+    head = first
+    while head < shortest and lines[head] == new_at(head):
+        head += 1
+    if head == old_size == new_size:
+        return None
+    tail = min(old_size - last, shortest - head)
+    while tail < shortest - head and lines[old_size - 1 - tail] == new_at(new_size - 1 - tail):
+        tail += 1
+    start = max(0, head - _CONTEXT)
+    old = list(lines[start : old_size - tail + _CONTEXT])
+    new = [new_at(index) for index in range(start, min(new_size, new_size - tail + _CONTEXT))]
+    return _hunks_text(path, old, new, start, summary)

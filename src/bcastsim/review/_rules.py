@@ -41,7 +41,7 @@ from bcastsim.review._fixes import (
     indentation,
     insert_after,
     masked,
-    masked_before,
+    masked_source,
     replace_span,
     replace_text,
     source_lines,
@@ -1350,6 +1350,7 @@ def _narrower_trigger(ctx: RuleContext, trigger: Trigger, columns: tuple[str, ..
 
 
 _TIMING = re.compile(r"\b(?:BEFORE|AFTER|INSTEAD\s+OF)\s", re.IGNORECASE)
+_CREATE_TRIGGER = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?TRIGGER\s", re.IGNORECASE)
 
 
 def _narrow_in_place(trigger: Trigger, columns: tuple[str, ...], when: str, summary: str) -> Patch | None:
@@ -1358,12 +1359,14 @@ def _narrow_in_place(trigger: Trigger, columns: tuple[str, ...], when: str, summ
     statement is not found as one plain CREATE TRIGGER of a readable file."""
     path = trigger.location.path
     span = statement_at(path, trigger.location.line)
-    lines = source_lines(path)
-    if span is None or lines is None:
+    source = masked_source(path)
+    if span is None or source is None:
         return None
-    text = "".join(lines)
-    code = masked_before(text, span[1])
-    if not re.match(r"CREATE\s+(?:OR\s+REPLACE\s+)?TRIGGER\s", code[span[0] :], re.IGNORECASE):
+    # The whole file's masking, searched within the span: the statement's span ends before its ';', so no
+    # comment or literal is cut at its end, and the prefix's masking would be the same there (copying the
+    # file's text and its masking for each trigger made patch building grow with findings × file size).
+    code = source[1]
+    if not _CREATE_TRIGGER.match(code, span[0]):
         return None
     timing = _TIMING.search(code, span[0], span[1])
     on = re.compile(r"\sON\s", re.IGNORECASE).search(code, timing.end(), span[1]) if timing else None
