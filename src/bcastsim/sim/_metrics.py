@@ -386,6 +386,40 @@ class ArchMetrics:
         if over_average is not None:
             self.rate_over_avg.setdefault(second, over_average)
 
+    def count_delivered(  # noqa: PLR0917 - one call per fan-out, in place of three
+        self,
+        now_ms: float,
+        kind: str,
+        tables: tuple[dict[float, int], ...],
+        ones: list[float],
+        weighted: Mapping[float, int],
+        delivered: int,
+        reached: int,
+        wire_bytes: int,
+        over_average: float | None,
+    ) -> None:
+        """A fan-out that reached ``reached`` subscribers, ``delivered`` of them (the rest were cut off): its
+        latencies (:meth:`count_latencies`, when any was delivered), its place in the second's counts
+        (:meth:`count_fan_out`) and the deliveries' totals."""
+        if delivered:
+            if ones:
+                self.count_latencies(tables, ones, weighted)
+            else:  # groups of more than one only: their latencies are rounded already
+                for key, n in weighted.items():
+                    for table in tables:
+                        table[key] = table.get(key, 0) + n
+            self.messages_sent += delivered
+            self.bytes_sent += delivered * wire_bytes
+            by_kind = self.deliveries_by_kind
+            by_kind[kind] = by_kind.get(kind, 0) + delivered
+        second = int(now_ms // 1000.0)
+        at = (second, kind)
+        messages, demand = self.rate_messages, self.rate_demand
+        messages[at] = messages.get(at, 0) + 1
+        demand[at] = demand.get(at, 0) + reached
+        if over_average is not None:
+            self.rate_over_avg.setdefault(second, over_average)
+
     def count_drop(self, now_ms: float, kind: str, population: str, deliveries: int) -> None:
         """``deliveries`` to clients of ``population`` dropped over the message rate at ``now_ms``."""
         key = (int(now_ms // 1000.0), kind, population)

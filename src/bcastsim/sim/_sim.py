@@ -231,6 +231,7 @@ class Simulation:
         self.joins = RateCounter(counter, plan.channel_joins_per_second, self.rules.rule("joins").judge)
         self.db_events = RateCounter(counter, self.rules.postgres_changes_limit(plan.messages_per_second), "triggered")
         self._ingest_judge = self.rules.rule("broadcast_from_database").judge
+        self._events_limited = not self.events.unlimited  # the plan's limit is the run's
         db = scenario.database
         self.wal = Wal(
             background_bytes_per_s=db.background_wal_bytes_per_s,
@@ -254,6 +255,7 @@ class Simulation:
         self._reactions = {name: {**scenario.reactions, **pop.reactions} for name, pop in scenario.populations.items()}
         # Per message kind, the populations whose page runs queries for it and how many (none: no entry's kind).
         self._reacting: dict[str, dict[str, float] | None] = {}
+        self._fan_plans: dict[tuple[str, str, bool], tuple[dict[str, float] | None, tuple[dict[float, int], ...]]] = {}
         self._follows: dict[str, list[Followed]] = {
             name: [
                 follow_topics(scenario, app, workload.instances, follow, f"populations.{name}", rule=n)
@@ -353,7 +355,7 @@ class Simulation:
         # itself when the counter is over the limit (the delivery itself went out). The counter's
         # average moves only at ticks, so every channel of this fan-out reads the same verdict.
         # postgres_changes is judged at the poller, never by closing channels.
-        counted = arch.family != "postgres_changes" and not self.events.unlimited
+        counted = self._events_limited and arch.family != "postgres_changes"
         if counted:
             self.events.start(now)
             if arch.family == "broadcast":
@@ -371,13 +373,15 @@ class Simulation:
         # One draw per message for the shared path, times each group's own link factor.
         shared = self._net.lognormvariate(self._net_mu, self._net_sigma)
         critical = self._critical.get(kind)
+        at_critical = critical is not None and commit_ms in critical
+        # What is the same for every message of this kind from this architecture, worked out at its first.
+        plan = self._fan_plans.get((arch.name, kind, at_critical))
+        if plan is None:
+            plan = self._fan_plan(arch, kind, at_critical)
+        react, tables = plan
         cut = 0  # clients partitioned away: the server sent to them, nothing arrived
         many = 0  # deliveries to groups of more than one
         reacting = 0.0
-        # A page that cannot read the message neither shows it nor runs the queries its handler would.
-        applies = arch.page_applies(self.behaviour)
-        react = self._reacts_to(kind) if applies else None
-        tables = metrics.latency_tables(kind, critical=critical is not None and commit_ms in critical, page=applies)
         ones: list[float] = []  # commit-to-socket latency of each group of one, rounded and counted after the loop
         weighted: dict[float, int] = {}  # rounded latency -> clients, of the larger groups
         ordinal = bisect.bisect_left(self.topic_ids[topic], msg_id)  # the message's place among the topic's
@@ -437,19 +441,27 @@ class Simulation:
                     self._close_channel(cohort, topic)
         delivered = len(ones) + many
         reached = delivered + cut  # deliveries the server made: what the events counter counts
-        if delivered:
-            metrics.count_latencies(tables, ones, weighted)
         if reached:
-            metrics.count_fan_out(now, kind, reached, self.events.avg if over else None)
-        if counted and reached:
-            self.events.add(now, reached)  # one add for the fan-out: the average moves only at ticks
-        if delivered:
-            metrics.messages_sent += delivered
-            metrics.bytes_sent += delivered * wire_bytes
-            metrics.deliveries_by_kind[kind] = metrics.deliveries_by_kind.get(kind, 0) + delivered
+            metrics.count_delivered(
+                now, kind, tables, ones, weighted, delivered, reached, wire_bytes, self.events.avg if over else None
+            )
+            if counted:
+                self.events.add(now, reached)  # one add for the fan-out: the average moves only at ticks
         if reacting:
             metrics.db("client_reaction_queries", reacting, self.costs.client_query_ms)
         self.engine.record("fanout", msg_id, delivered)
+
+    def _fan_plan(
+        self, arch: Architecture, kind: str, at_critical: bool
+    ) -> tuple[dict[str, float] | None, tuple[dict[float, int], ...]]:
+        """For a fan-out of ``kind`` from ``arch``: the populations whose page queries for it, and the latency
+        tables it adds to (the kind's is made if new, as the first such message is delivered)."""
+        # A page that cannot read the message neither shows it nor runs the queries its handler would.
+        applies = arch.page_applies(self.behaviour)
+        react = self._reacts_to(kind) if applies else None
+        tables = self.metrics[arch.name].latency_tables(kind, critical=at_critical, page=applies)
+        plan = self._fan_plans[arch.name, kind, at_critical] = (react, tables)
+        return plan
 
     def _reacts_to(self, kind: str) -> dict[str, float] | None:
         """The populations whose page runs queries for a message of ``kind``, and how many; None: no one."""
