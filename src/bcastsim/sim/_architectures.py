@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from bcastsim.sim._app import AppModel, MessageSpec
+    from bcastsim.sim._metrics import ArchMetrics
     from bcastsim.sim._profiles import ClientBehaviour
     from bcastsim.sim._scenario import PopulationConfig, Scenario
     from bcastsim.sim._sim import Simulation
@@ -396,42 +397,40 @@ class Broadcast(Architecture):
 
     def on_write(self, sim: Simulation, write: Write) -> None:
         metrics = sim.metrics[self.name]
-        lookups = _lookups(sim.app.messages, write.sends)
-        if lookups:
-            metrics.db("trigger_lookups", lookups, sim.costs.trigger_lookup_ms)
-        if self.transport == "pg_notify":
-            messages = sim.app.messages
-            for index, topic in write.sends:
-                if not _notify(sim, self, messages[index]):
-                    return
-                sim.publish(self, topic, write.time_ms, private=False)
-                # Realtime has no LISTEN path: the notification reaches no subscriber.
-                metrics.undeliverable_notifications += sim.subscribed_count(topic, write.time_ms)
-            return
-        plan = self._sends if self._sends is not None else self._plan(sim)
+        sends = write.sends
+        lookups = _lookups(sim.app.messages, sends)
         costs = sim.costs
-        commit = write.time_ms
+        if self.transport != "pg_notify":
+            # Nothing between a write's calls of realtime.send reads the database: its charges are made at once.
+            metrics.db_sends(lookups, costs.trigger_lookup_ms, len(sends), costs.realtime_send_ms)
+            self._send(sim, metrics, sends, write.time_ms)
+            return
+        if lookups:
+            metrics.db("trigger_lookups", lookups, costs.trigger_lookup_ms)
+        messages = sim.app.messages
+        for index, topic in sends:
+            if not _notify(sim, self, messages[index]):
+                return
+            sim.publish(self, topic, write.time_ms, private=False)
+            # Realtime has no LISTEN path: the notification reaches no subscriber.
+            metrics.undeliverable_notifications += sim.subscribed_count(topic, write.time_ms)
+
+    def _send(self, sim: Simulation, metrics: ArchMetrics, sends: tuple[tuple[int, str], ...], commit: float) -> None:
+        """The messages of a write committed at ``commit``, each inserted into realtime.messages and streamed."""
+        plan = self._sends if self._sends is not None else self._plan(sim)
+        wal_bytes = sim.costs.wal_bytes_per_message
         wal = sim.wal
-        for index, topic in write.sends:
+        at = sim.engine.at
+        reaches = commit + sim.scenario.broadcast.replication_ms
+        for index, topic in sends:
             kind, private, size, fits = plan[index]
-            metrics.db("realtime_send_calls", 1, costs.realtime_send_ms)
-            wal.add(costs.wal_bytes_per_message)
+            wal.add(wal_bytes)
             channel = PRIVATE + topic if private else topic
             msg_id = sim.publish(self, channel, commit, private=private)
             if not fits:
                 metrics.violations["messages_dropped_over_payload_limit"] += 1
                 continue
-            sim.engine.at(
-                commit + sim.scenario.broadcast.replication_ms,
-                sim.fan_out,
-                self,
-                msg_id,
-                channel,
-                kind,
-                commit,
-                size,
-                priority=6,
-            )
+            at(reaches, sim.fan_out, self, msg_id, channel, kind, commit, size, priority=6)
 
 
 class ListenNotify(Architecture):

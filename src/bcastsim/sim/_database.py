@@ -130,10 +130,11 @@ class Database:
             return
         if now_ms >= self._roll_from:
             self._roll(now_ms)
-        self.work_ms += count * ms_each
+        work = count * ms_each
+        self.work_ms += work
         self.queries += count
         self.total_queries += count
-        self.total_work_ms += count * ms_each
+        self.total_work_ms += work
 
     def delay_ms(self, now_ms: float) -> float:
         """How long a query arriving at ``now_ms`` waits for a core."""
