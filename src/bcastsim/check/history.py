@@ -333,10 +333,23 @@ def _index(sent: Sequence[Sent]) -> tuple[dict[str, _TopicIndex], dict[int, tupl
     return index, by_id
 
 
+def _disjoint(intervals: tuple[Interval, ...]) -> list[Interval]:
+    """``intervals`` by start, those that overlap joined: each instant is covered once (touching ones stay apart)."""
+    out: list[Interval] = []
+    for iv in sorted(intervals, key=lambda i: i.start_ms):
+        if out and iv.start_ms < out[-1].end_ms:
+            if iv.end_ms > out[-1].end_ms:
+                out[-1] = Interval(out[-1].start_ms, iv.end_ms)
+        else:
+            out.append(iv)
+    return out
+
+
 def _intersect(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> list[Interval]:
     out: list[Interval] = []
-    sa = sorted(a, key=lambda i: i.start_ms)
-    sb = sorted(b, key=lambda i: i.start_ms)
+    # The walk below takes each side as disjoint: overlapping intervals would owe a message once per interval.
+    sa = _disjoint(a)
+    sb = _disjoint(b)
     i = j = 0
     while i < len(sa) and j < len(sb):
         lo = max(sa[i].start_ms, sb[j].start_ms)
