@@ -136,6 +136,27 @@ class Database:
         self.total_queries += count
         self.total_work_ms += work
 
+    def charge_sends(self, now_ms: float, lookups: float, lookup_ms: float, sends: int, send_ms: float) -> None:
+        """``charge(now_ms, lookups, lookup_ms)``, then ``charge(now_ms, 1, send_ms)`` ``sends`` times: a write's
+        trigger charges, added in that order in one call (the same sums)."""
+        if lookups <= 0 and sends <= 0:
+            return
+        if now_ms >= self._roll_from:
+            self._roll(now_ms)
+        work, queries, total_queries, total_work = self.work_ms, self.queries, self.total_queries, self.total_work_ms
+        if lookups > 0:
+            each = lookups * lookup_ms
+            work += each
+            queries += lookups
+            total_queries += lookups
+            total_work += each
+        for _ in range(sends):
+            work += send_ms  # 1 * send_ms
+            queries += 1
+            total_queries += 1
+            total_work += send_ms
+        self.work_ms, self.queries, self.total_queries, self.total_work_ms = work, queries, total_queries, total_work
+
     def delay_ms(self, now_ms: float) -> float:
         """How long a query arriving at ``now_ms`` waits for a core."""
         self._roll(now_ms)

@@ -297,19 +297,14 @@ class ArchMetrics:
         """A write's charges from its triggers, in the order they run: ``db("trigger_lookups", lookups,
         lookup_ms)`` when they look anything up, then ``db("realtime_send_calls", 1, send_ms)`` per message."""
         queries, time_ms = self.db_queries, self.db_time_ms
-        database, clock = self._database, self._clock
-        charge = database.charge if database is not None and clock is not None else None
-        now = clock.now if clock is not None else 0.0
         if lookups:
             queries["trigger_lookups"] += lookups
             time_ms["trigger_lookups"] += lookups * lookup_ms
-            if charge is not None:
-                charge(now, lookups, lookup_ms)
         for _ in range(sends):
             queries["realtime_send_calls"] += 1
             time_ms["realtime_send_calls"] += send_ms  # 1 * send_ms
-            if charge is not None:
-                charge(now, 1, send_ms)
+        if self._database is not None and self._clock is not None:
+            self._database.charge_sends(self._clock.now, lookups, lookup_ms, sends, send_ms)
 
     def latency_percentiles(self, kind: str | None = None) -> dict[str, float | None]:
         if kind is None:

@@ -418,9 +418,23 @@ class Emitter:
                 self.shares[write.name, message.index] = _sent_share(scenario, write, message)
                 sites.append((message.index, self.shares[write.name, message.index], made, {}))
             self._plans[write.name] = (write, f"{write.table}_{write.op.lower()}", tuple(sites))
+        # The [writes.NAME] whose every message is sent always or never (no draw decides): their writes about one
+        # instance send the same messages, made once per instance and shared.
+        self._certain = {
+            name
+            for name, (_cfg, _nothing, sites) in self._plans.items()
+            if all(s[1] >= 1.0 or s[1] <= 0.0 for s in sites)
+        }
+        self._fixed: dict[tuple[str, int], tuple[tuple[tuple[int, str], ...], str]] = {}
 
     def write(self, source: str, index: int, time_ms: float, seq: int, *, critical: bool = False) -> Write:
         cfg, nothing, sites = self._plans[source]
+        fixed = self._fixed.get((source, index))
+        if fixed is not None:
+            sends_of, first_of = fixed
+            return Write(
+                round(time_ms, 3), seq, source, cfg.table, cfg.op, cfg.entity, index, sends_of, first_of, critical
+            )
         sends = []
         for message, share, maker, made in sites:
             if share >= 1.0 or (share > 0.0 and self.rng.random() < share):
@@ -429,6 +443,8 @@ class Emitter:
                     topic = made[index] = maker(index)
                 sends.append((message, topic))
         first = self.app.messages[sends[0][0]].kind if sends else nothing
+        if source in self._certain:
+            self._fixed[source, index] = (tuple(sends), first)
         return Write(
             round(time_ms, 3), seq, source, cfg.table, cfg.op, cfg.entity, index, tuple(sends), first, critical
         )
