@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import itertools
 import math
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -312,6 +313,9 @@ class _TopicIndex:
     commit_ordered: bool = True
 
 
+_TIME = operator.attrgetter("time_ms")
+
+
 def _index(sent: Sequence[Sent]) -> tuple[dict[str, _TopicIndex], dict[int, tuple[Sent, int]]]:
     per_topic: dict[str, list[Sent]] = {}
     by_id: dict[int, tuple[Sent, int]] = {}
@@ -320,15 +324,18 @@ def _index(sent: Sequence[Sent]) -> tuple[dict[str, _TopicIndex], dict[int, tupl
         by_id[message.message_id] = (message, position)
     index: dict[str, _TopicIndex] = {}
     for topic, messages in per_topic.items():
-        ordered = sorted(messages, key=lambda m: (m.time_ms, by_id[m.message_id][1]))
+        # A topic's messages are listed in send order: ordered by time with ties in send order, they are in
+        # send order exactly when their times never decrease (most topics: then nothing is sorted).
+        times = [m.time_ms for m in messages]
+        in_order = all(map(operator.le, times, itertools.islice(times, 1, None)))
+        ordered = messages if in_order else sorted(messages, key=_TIME)
         public = [m for m in ordered if not m.private]
-        positions = [by_id[m.message_id][1] for m in ordered]
         index[topic] = _TopicIndex(
-            [m.time_ms for m in ordered],
+            times if in_order else [m.time_ms for m in ordered],
             [m.message_id for m in ordered],
             [m.time_ms for m in public],
             [m.message_id for m in public],
-            positions == sorted(positions),
+            in_order,
         )
     return index, by_id
 
