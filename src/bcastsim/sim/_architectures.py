@@ -43,6 +43,8 @@ class Architecture:
 
     # True when the run's limits are the app's own server's, not a Supabase plan's.
     own_server: ClassVar[bool] = False
+    # True when lag_ms can be above 0 (a reader behind the commits): only then are the writes behind a lag read.
+    lags: ClassVar[bool] = False
 
     def topics(
         self, population: PopulationConfig, followed: list[tuple[str, bool]], rows: Mapping[str, list[int]]
@@ -94,6 +96,7 @@ class PostgresChanges(Architecture):
     """
 
     name = "postgres_changes"
+    lags = True
     family = "postgres_changes"
     label = "postgres_changes"
 

@@ -182,7 +182,8 @@ class ArchMetrics:
         self.rate_demand: dict[tuple[int, str], int] = {}
         self.rate_drops: dict[tuple[int, str, str], int] = {}
         self.rate_over_avg: dict[int, float] = {}
-        self.rate_writes: dict[tuple[int, str], int] = {}  # (second, [writes.NAME]) -> writes committed
+        # (second, [writes.NAME]) -> writes committed; counted for an architecture that can lag (Architecture.lags)
+        self.rate_writes: dict[tuple[int, str], int] = {}
         self.reconnect_ms: dict[float, int] = {}  # from the drop to connected again
         self.resubscribe_ms: dict[float, int] = {}  # from the drop to every held channel joined again
         self.lost_in_partition = 0

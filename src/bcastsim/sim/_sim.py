@@ -212,6 +212,9 @@ class Simulation:
         for arch in architectures:
             arch.configure(scenario, app)
         self.cohorts: list[Cohort] = []
+        # The writes per second and [writes.NAME] explain a reader's lag (ArchMetrics.lag_context): counted only
+        # for the architectures that can lag.
+        self._lag_rates = [self.metrics[a.name].rate_writes for a in architectures if a.lags]
         # Per topic, the groups holding a channel on it: (group, when its join completes, what it received
         # there), by group id in the order they first joined; kept with the group's sub_at and received.
         self.topic_subs: dict[str, dict[int, tuple[Cohort, float, Receipts]]] = {}
@@ -313,10 +316,10 @@ class Simulation:
         self.wal.add(costs.wal_bytes_per_write)
         metrics = self.metrics
         metrics[self.architectures[0].name].db("business_writes", 1, costs.insert_row_ms)
-        commit_s = (int(engine.now // 1000.0), write.source)
-        for arch_metrics in metrics.values():
-            rate = arch_metrics.rate_writes
-            rate[commit_s] = rate.get(commit_s, 0) + 1
+        if self._lag_rates:
+            commit_s = (int(engine.now // 1000.0), write.source)
+            for rate in self._lag_rates:
+                rate[commit_s] = rate.get(commit_s, 0) + 1
         for arch in self.architectures:
             arch.on_write(self, write)
 
