@@ -258,7 +258,9 @@ class Simulation:
         self._reactions = {name: {**scenario.reactions, **pop.reactions} for name, pop in scenario.populations.items()}
         # Per message kind, the populations whose page runs queries for it and how many (none: no entry's kind).
         self._reacting: dict[str, dict[str, float] | None] = {}
-        self._fan_plans: dict[tuple[str, str, bool], tuple[dict[str, float] | None, tuple[dict[float, int], ...]]] = {}
+        self._fan_plans: dict[
+            tuple[str, str, bool], tuple[dict[str, float] | None, tuple[dict[float, int], ...], dict[float, int]]
+        ] = {}
         self._follows: dict[str, list[Followed]] = {
             name: [
                 follow_topics(scenario, app, workload.instances, follow, f"populations.{name}", rule=n)
@@ -381,12 +383,11 @@ class Simulation:
         plan = self._fan_plans.get((arch.name, kind, at_critical))
         if plan is None:
             plan = self._fan_plan(arch, kind, at_critical)
-        react, tables = plan
+        react, tables, weighted = plan
         cut = 0  # clients partitioned away: the server sent to them, nothing arrived
         many = 0  # deliveries to groups of more than one
         reacting = 0.0
         ones: list[float] = []  # commit-to-socket latency of each group of one, rounded and counted after the loop
-        weighted: dict[float, int] = {}  # rounded latency -> clients, of the larger groups
         ordinal = bisect.bisect_left(self.topic_ids[topic], msg_id)  # the message's place among the topic's
         after = ordinal + 1
         if not over and react is None and self._cut_until <= now:
@@ -446,7 +447,7 @@ class Simulation:
         reached = delivered + cut  # deliveries the server made: what the events counter counts
         if reached:
             metrics.count_delivered(
-                now, kind, tables, ones, weighted, delivered, reached, wire_bytes, self.events.avg if over else None
+                now, kind, tables, ones, delivered, reached, wire_bytes, self.events.avg if over else None
             )
             if counted:
                 self.events.add(now, reached)  # one add for the fan-out: the average moves only at ticks
@@ -456,14 +457,16 @@ class Simulation:
 
     def _fan_plan(
         self, arch: Architecture, kind: str, at_critical: bool
-    ) -> tuple[dict[str, float] | None, tuple[dict[float, int], ...]]:
-        """For a fan-out of ``kind`` from ``arch``: the populations whose page queries for it, and the latency
-        tables it adds to (the kind's is made if new, as the first such message is delivered)."""
+    ) -> tuple[dict[str, float] | None, tuple[dict[float, int], ...], dict[float, int]]:
+        """For a fan-out of ``kind`` from ``arch``: the populations whose page queries for it, the latency tables
+        it adds to (the kind's is made if new, as the first such message is delivered) and where its larger
+        groups' rounded latencies are counted for them (rounded latency -> clients)."""
         # A page that cannot read the message neither shows it nor runs the queries its handler would.
         applies = arch.page_applies(self.behaviour)
         react = self._reacts_to(kind) if applies else None
-        tables = self.metrics[arch.name].latency_tables(kind, critical=at_critical, page=applies)
-        plan = self._fan_plans[arch.name, kind, at_critical] = (react, tables)
+        metrics = self.metrics[arch.name]
+        tables = metrics.latency_tables(kind, critical=at_critical, page=applies)
+        plan = self._fan_plans[arch.name, kind, at_critical] = (react, tables, metrics.latency_pending(tables))
         return plan
 
     def _reacts_to(self, kind: str) -> dict[str, float] | None:
