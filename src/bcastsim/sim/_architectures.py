@@ -63,7 +63,9 @@ class Architecture:
     def start(self, sim: Simulation) -> None:
         """Called once before the clock starts, after the population is known."""
 
-    def on_write(self, sim: Simulation, write: Write) -> None:
+    def on_write(self, sim: Simulation, write: Write, insert_ms: float | None = None) -> None:
+        """``write`` commits now. ``insert_ms``: the cost of the write's own statement, charged to this
+        architecture before what its triggers run (None: another's to charge)."""
         raise NotImplementedError
 
     def on_restart(self, sim: Simulation, down_until_ms: float) -> None:
@@ -156,7 +158,9 @@ class PostgresChanges(Architecture):
         if self.slot is not None:
             self.slot.confirm(position, self._sim.engine.now)
 
-    def on_write(self, sim: Simulation, write: Write) -> None:
+    def on_write(self, sim: Simulation, write: Write, insert_ms: float | None = None) -> None:
+        if insert_ms is not None:
+            sim.metrics[self.name].db("business_writes", 1, insert_ms)
         table, operation = write.table, write.operation
         if table not in self.tables:
             return
@@ -398,16 +402,19 @@ class Broadcast(Architecture):
         # A topic whose trigger sends privately is joined privately (realtime.messages RLS authorises the client).
         return [PRIVATE + t if private or population.private else t for t, private in followed]
 
-    def on_write(self, sim: Simulation, write: Write) -> None:
+    def on_write(self, sim: Simulation, write: Write, insert_ms: float | None = None) -> None:
         metrics = sim.metrics[self.name]
         sends = write.sends
         lookups = _lookups(sim.app.messages, sends)
         costs = sim.costs
         if self.transport != "pg_notify":
-            # Nothing between a write's calls of realtime.send reads the database: its charges are made at once.
-            metrics.db_sends(lookups, costs.trigger_lookup_ms, len(sends), costs.realtime_send_ms)
+            # Nothing between the write's statement and its calls of realtime.send reads the database: their
+            # charges are made at once.
+            metrics.db_write(insert_ms, lookups, costs.trigger_lookup_ms, len(sends), costs.realtime_send_ms)
             self._send(sim, metrics, sends, write.time_ms)
             return
+        if insert_ms is not None:
+            metrics.db("business_writes", 1, insert_ms)
         if lookups:
             metrics.db("trigger_lookups", lookups, costs.trigger_lookup_ms)
         messages = sim.app.messages
@@ -454,8 +461,10 @@ class ListenNotify(Architecture):
     def __init__(self) -> None:
         self.busy_until = 0.0
 
-    def on_write(self, sim: Simulation, write: Write) -> None:
+    def on_write(self, sim: Simulation, write: Write, insert_ms: float | None = None) -> None:
         metrics = sim.metrics[self.name]
+        if insert_ms is not None:
+            metrics.db("business_writes", 1, insert_ms)
         messages = sim.app.messages
         _trigger_lookups(sim, self, write)
         for index, topic in write.sends:

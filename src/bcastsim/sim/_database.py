@@ -136,14 +136,22 @@ class Database:
         self.total_queries += count
         self.total_work_ms += work
 
-    def charge_sends(self, now_ms: float, lookups: float, lookup_ms: float, sends: int, send_ms: float) -> None:
-        """``charge(now_ms, lookups, lookup_ms)``, then ``charge(now_ms, 1, send_ms)`` ``sends`` times: a write's
-        trigger charges, added in that order in one call (the same sums)."""
-        if lookups <= 0 and sends <= 0:
+    def charge_write(  # noqa: PLR0917 - a write's charges in the order they are made
+        self, now_ms: float, insert_ms: float | None, lookups: float, lookup_ms: float, sends: int, send_ms: float
+    ) -> None:
+        """``charge(now_ms, 1, insert_ms)`` unless None, ``charge(now_ms, lookups, lookup_ms)``, then
+        ``charge(now_ms, 1, send_ms)`` ``sends`` times: a write's charges, added in that order in one call (the
+        same sums)."""
+        if insert_ms is None and lookups <= 0 and sends <= 0:
             return
         if now_ms >= self._roll_from:
             self._roll(now_ms)
         work, queries, total_queries, total_work = self.work_ms, self.queries, self.total_queries, self.total_work_ms
+        if insert_ms is not None:
+            work += insert_ms  # 1 * insert_ms
+            queries += 1
+            total_queries += 1
+            total_work += insert_ms
         if lookups > 0:
             each = lookups * lookup_ms
             work += each

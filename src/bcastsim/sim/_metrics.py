@@ -321,10 +321,14 @@ class ArchMetrics:
         if self._database is not None and self._clock is not None:
             self._database.charge(self._clock.now, count, ms_each)
 
-    def db_sends(self, lookups: int, lookup_ms: float, sends: int, send_ms: float) -> None:
-        """A write's charges from its triggers, in the order they run: ``db("trigger_lookups", lookups,
-        lookup_ms)`` when they look anything up, then ``db("realtime_send_calls", 1, send_ms)`` per message."""
+    def db_write(self, insert_ms: float | None, lookups: int, lookup_ms: float, sends: int, send_ms: float) -> None:
+        """A write's charges in the order they run: ``db("business_writes", 1, insert_ms)`` unless None, then
+        ``db("trigger_lookups", lookups, lookup_ms)`` when its triggers look anything up, then
+        ``db("realtime_send_calls", 1, send_ms)`` per message they send."""
         queries, time_ms = self.db_queries, self.db_time_ms
+        if insert_ms is not None:
+            queries["business_writes"] += 1
+            time_ms["business_writes"] += insert_ms  # 1 * insert_ms
         if lookups:
             queries["trigger_lookups"] += lookups
             time_ms["trigger_lookups"] += lookups * lookup_ms
@@ -332,7 +336,7 @@ class ArchMetrics:
             queries["realtime_send_calls"] += 1
             time_ms["realtime_send_calls"] += send_ms  # 1 * send_ms
         if self._database is not None and self._clock is not None:
-            self._database.charge_sends(self._clock.now, lookups, lookup_ms, sends, send_ms)
+            self._database.charge_write(self._clock.now, insert_ms, lookups, lookup_ms, sends, send_ms)
 
     def latency_percentiles(self, kind: str | None = None) -> dict[str, float | None]:
         if kind is None:

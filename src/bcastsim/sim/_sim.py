@@ -316,13 +316,14 @@ class Simulation:
         engine.record("write", write.seq, write.source, write.index)
         costs = self.costs
         self.wal.add(costs.wal_bytes_per_write)
-        metrics = self.metrics
-        metrics[self.architectures[0].name].db("business_writes", 1, costs.insert_row_ms)
         if self._lag_rates:
             commit_s = (int(engine.now // 1000.0), write.source)
             for rate in self._lag_rates:
                 rate[commit_s] = rate.get(commit_s, 0) + 1
-        for arch in self.architectures:
+        # The write's own statement is charged once, to the first architecture, before any trigger's work.
+        first, *others = self.architectures
+        first.on_write(self, write, costs.insert_row_ms)
+        for arch in others:
             arch.on_write(self, write)
 
     # ----------------------------------------------------------------- fan-out
