@@ -364,13 +364,19 @@ def _build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Wo
             # The loop of most of an event's writes (votes, bids): what does not change from one write to the
             # next is read once.
             draw_time = _drawer(write, start, extended, rng)
-            pick = rng.randrange
+            # rng.randrange(count), as random.Random draws it (_randbelow_with_getrandbits: the fewest bits that
+            # can hold count - 1, drawn again until below count), without its three calls per write.
+            bits = rng.getrandbits
             count = len(active)
+            width = count.bit_length()
             name = write.name
             critical_from = extended - write.critical_s * 1000.0 if write.critical_s > 0 else None
             for _ in range(n):
                 t = draw_time()
-                inst = active[pick(count)]
+                k = bits(width)
+                while k >= count:
+                    k = bits(width)
+                inst = active[k]
                 critical = critical_from is not None and t >= critical_from
                 raw.append((t, order, len(raw), name, inst.index, critical))
 
