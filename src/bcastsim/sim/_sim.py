@@ -989,11 +989,21 @@ class Simulation:
                 arrival = (population.arrive_s + population.ramp_s * w / waves) * 1000.0
                 counts: dict[str, int] = {}
                 chosen: list[Architecture] = []
-                for _ in range(size):
-                    arch = self.population(_uuid(ident), index)
-                    counts[arch.name] = counts.get(arch.name, 0) + 1
-                    chosen.append(arch)
-                    index += 1
+                if len(self.architectures) == 1:
+                    # Every client is on the one architecture: nothing to ask per client, but each still draws
+                    # its identity, so the stream goes on as it would.
+                    only = self.architectures[0]
+                    for _ in range(size):
+                        ident.getrandbits(128)
+                    counts[only.name] = size
+                    chosen = [only] * size
+                    index += size
+                else:
+                    for _ in range(size):
+                        arch = self.population(_uuid(ident), index)
+                        counts[arch.name] = counts.get(arch.name, 0) + 1
+                        chosen.append(arch)
+                        index += 1
                 if own:
                     # Each client follows its own instance: clients whose channels still coincide (every
                     # postgres_changes page of the wave) form one group, the others a group of one each.
