@@ -375,3 +375,13 @@ def test_runs_with_gaps_give_the_report_of_the_receipts_one_by_one(history: Deli
     """Losses, losses while subscribed and recoveries counted on runs equal those counted receipt by receipt."""
     compact = _as_receipts(history)
     assert check_delivery(compact) == check_delivery(history)
+
+
+def test_overlapping_subscriptions_owe_each_message_once() -> None:
+    """Two subscribed intervals over the same instants owe a message sent then once, and one receipt settles it."""
+    sent = (Sent(1, "t", 0.0),)
+    doubled = (Interval(0, 1), Interval(0, 1))
+    trace = ClientTrace("c", (Interval(0, 12_000),), {"t": doubled}, frozenset(), {"t": [(1, 0.0)]}, 1)
+    report = check_delivery(DeliveryHistory(sent, (trace,), 0.0))
+    assert report.ok
+    assert report.expected == 1

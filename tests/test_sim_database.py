@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bcastsim._errors import InputError
 from bcastsim.sim import load_scenario, simulate
@@ -78,3 +80,24 @@ def test_saturation_shows_as_poller_lag_and_refused_requests() -> None:
     assert small["database"]["capacity"]["failed_requests"] > 0
     assert large["database"]["capacity"]["failed_requests"] == 0
     assert small["peak_poller_lag_ms"] > large["peak_poller_lag_ms"]
+
+
+_MS = st.floats(0.0, 5.0, allow_subnormal=False)
+
+
+@given(st.lists(st.tuples(st.floats(0.0, 5_000.0), st.none() | _MS, st.integers(0, 3), _MS, st.integers(0, 3), _MS)))
+def test_a_writes_charges_at_once_are_its_charges_one_by_one(
+    writes: list[tuple[float, float | None, int, float, int, float]],
+) -> None:
+    """charge_write adds what the statement's, the lookups' and each send's charge would, bit for bit."""
+    at_once, one_by_one = Database(TWO_CORES), Database(TWO_CORES)
+    for now, insert_ms, lookups, lookup_ms, sends, send_ms in sorted(writes):
+        at_once.charge_write(now, insert_ms, lookups, lookup_ms, sends, send_ms)
+        if insert_ms is not None:
+            one_by_one.charge(now, 1, insert_ms)
+        one_by_one.charge(now, lookups, lookup_ms)
+        for _ in range(sends):
+            one_by_one.charge(now, 1, send_ms)
+    at_once.finish(6_000.0)
+    one_by_one.finish(6_000.0)
+    assert vars(at_once) == vars(one_by_one)

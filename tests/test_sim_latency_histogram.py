@@ -70,3 +70,20 @@ def test_a_large_batch_of_ties_is_counted_exactly() -> None:
     metrics = ArchMetrics("a")
     metrics.count_latencies(metrics.latency_tables("k", critical=False, page=False), values, {})
     assert metrics.latency["k"] == dict(_expected([values]))
+
+
+def test_group_latencies_kept_apart_reach_every_table_once_however_often_read() -> None:
+    """Larger groups' latencies counted through latency_pending reach each of their tables once, before and after
+    a read."""
+    metrics = ArchMetrics("a")
+    tables = metrics.latency_tables("k", critical=True, page=False)
+    pending = metrics.latency_pending(tables)
+    assert metrics.latency_pending(tables) is pending  # one place per set of tables
+    pending[12.3] = pending.get(12.3, 0) + 40
+    assert metrics.latency["k"] == {12.3: 40}
+    assert metrics.latency_at_critical == {12.3: 40}
+    pending[12.3] = pending.get(12.3, 0) + 2  # the same dict goes on counting after the read
+    pending[7.0] = pending.get(7.0, 0) + 5
+    assert metrics.latency["k"] == {12.3: 42, 7.0: 5}
+    assert metrics.latency_at_critical == {12.3: 42, 7.0: 5}
+    assert metrics.page_latency == {}

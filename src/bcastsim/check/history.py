@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import enum
+import itertools
 import math
 import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -312,6 +313,9 @@ class _TopicIndex:
     commit_ordered: bool = True
 
 
+_TIME = operator.attrgetter("time_ms")
+
+
 def _index(sent: Sequence[Sent]) -> tuple[dict[str, _TopicIndex], dict[int, tuple[Sent, int]]]:
     per_topic: dict[str, list[Sent]] = {}
     by_id: dict[int, tuple[Sent, int]] = {}
@@ -320,23 +324,39 @@ def _index(sent: Sequence[Sent]) -> tuple[dict[str, _TopicIndex], dict[int, tupl
         by_id[message.message_id] = (message, position)
     index: dict[str, _TopicIndex] = {}
     for topic, messages in per_topic.items():
-        ordered = sorted(messages, key=lambda m: (m.time_ms, by_id[m.message_id][1]))
+        # A topic's messages are listed in send order: ordered by time with ties in send order, they are in
+        # send order exactly when their times never decrease (most topics: then nothing is sorted).
+        times = [m.time_ms for m in messages]
+        in_order = all(map(operator.le, times, itertools.islice(times, 1, None)))
+        ordered = messages if in_order else sorted(messages, key=_TIME)
         public = [m for m in ordered if not m.private]
-        positions = [by_id[m.message_id][1] for m in ordered]
         index[topic] = _TopicIndex(
-            [m.time_ms for m in ordered],
+            times if in_order else [m.time_ms for m in ordered],
             [m.message_id for m in ordered],
             [m.time_ms for m in public],
             [m.message_id for m in public],
-            positions == sorted(positions),
+            in_order,
         )
     return index, by_id
 
 
+def _disjoint(intervals: tuple[Interval, ...]) -> list[Interval]:
+    """``intervals`` by start, those that overlap joined: each instant is covered once (touching ones stay apart)."""
+    out: list[Interval] = []
+    for iv in sorted(intervals, key=lambda i: i.start_ms):
+        if out and iv.start_ms < out[-1].end_ms:
+            if iv.end_ms > out[-1].end_ms:
+                out[-1] = Interval(out[-1].start_ms, iv.end_ms)
+        else:
+            out.append(iv)
+    return out
+
+
 def _intersect(a: tuple[Interval, ...], b: tuple[Interval, ...]) -> list[Interval]:
     out: list[Interval] = []
-    sa = sorted(a, key=lambda i: i.start_ms)
-    sb = sorted(b, key=lambda i: i.start_ms)
+    # The walk below takes each side as disjoint: overlapping intervals would owe a message once per interval.
+    sa = _disjoint(a)
+    sb = _disjoint(b)
     i = j = 0
     while i < len(sa) and j < len(sb):
         lo = max(sa[i].start_ms, sb[j].start_ms)

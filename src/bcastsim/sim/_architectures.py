@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from bcastsim.sim._app import AppModel, MessageSpec
+    from bcastsim.sim._metrics import ArchMetrics
     from bcastsim.sim._profiles import ClientBehaviour
     from bcastsim.sim._scenario import PopulationConfig, Scenario
     from bcastsim.sim._sim import Simulation
@@ -42,6 +43,8 @@ class Architecture:
 
     # True when the run's limits are the app's own server's, not a Supabase plan's.
     own_server: ClassVar[bool] = False
+    # True when lag_ms can be above 0 (a reader behind the commits): only then are the writes behind a lag read.
+    lags: ClassVar[bool] = False
 
     def topics(
         self, population: PopulationConfig, followed: list[tuple[str, bool]], rows: Mapping[str, list[int]]
@@ -60,7 +63,9 @@ class Architecture:
     def start(self, sim: Simulation) -> None:
         """Called once before the clock starts, after the population is known."""
 
-    def on_write(self, sim: Simulation, write: Write) -> None:
+    def on_write(self, sim: Simulation, write: Write, insert_ms: float | None = None) -> None:
+        """``write`` commits now. ``insert_ms``: the cost of the write's own statement, charged to this
+        architecture before what its triggers run (None: another's to charge)."""
         raise NotImplementedError
 
     def on_restart(self, sim: Simulation, down_until_ms: float) -> None:
@@ -93,6 +98,7 @@ class PostgresChanges(Architecture):
     """
 
     name = "postgres_changes"
+    lags = True
     family = "postgres_changes"
     label = "postgres_changes"
 
@@ -152,7 +158,9 @@ class PostgresChanges(Architecture):
         if self.slot is not None:
             self.slot.confirm(position, self._sim.engine.now)
 
-    def on_write(self, sim: Simulation, write: Write) -> None:
+    def on_write(self, sim: Simulation, write: Write, insert_ms: float | None = None) -> None:
+        if insert_ms is not None:
+            sim.metrics[self.name].db("business_writes", 1, insert_ms)
         table, operation = write.table, write.operation
         if table not in self.tables:
             return
@@ -394,44 +402,45 @@ class Broadcast(Architecture):
         # A topic whose trigger sends privately is joined privately (realtime.messages RLS authorises the client).
         return [PRIVATE + t if private or population.private else t for t, private in followed]
 
-    def on_write(self, sim: Simulation, write: Write) -> None:
+    def on_write(self, sim: Simulation, write: Write, insert_ms: float | None = None) -> None:
         metrics = sim.metrics[self.name]
-        lookups = _lookups(sim.app.messages, write.sends)
-        if lookups:
-            metrics.db("trigger_lookups", lookups, sim.costs.trigger_lookup_ms)
-        if self.transport == "pg_notify":
-            messages = sim.app.messages
-            for index, topic in write.sends:
-                if not _notify(sim, self, messages[index]):
-                    return
-                sim.publish(self, topic, write.time_ms, private=False)
-                # Realtime has no LISTEN path: the notification reaches no subscriber.
-                metrics.undeliverable_notifications += sim.subscribed_count(topic, write.time_ms)
-            return
-        plan = self._sends if self._sends is not None else self._plan(sim)
+        sends = write.sends
+        lookups = _lookups(sim.app.messages, sends)
         costs = sim.costs
-        commit = write.time_ms
+        if self.transport != "pg_notify":
+            # Nothing between the write's statement and its calls of realtime.send reads the database: their
+            # charges are made at once.
+            metrics.db_write(insert_ms, lookups, costs.trigger_lookup_ms, len(sends), costs.realtime_send_ms)
+            self._send(sim, metrics, sends, write.time_ms)
+            return
+        if insert_ms is not None:
+            metrics.db("business_writes", 1, insert_ms)
+        if lookups:
+            metrics.db("trigger_lookups", lookups, costs.trigger_lookup_ms)
+        messages = sim.app.messages
+        for index, topic in sends:
+            if not _notify(sim, self, messages[index]):
+                return
+            sim.publish(self, topic, write.time_ms, private=False)
+            # Realtime has no LISTEN path: the notification reaches no subscriber.
+            metrics.undeliverable_notifications += sim.subscribed_count(topic, write.time_ms)
+
+    def _send(self, sim: Simulation, metrics: ArchMetrics, sends: tuple[tuple[int, str], ...], commit: float) -> None:
+        """The messages of a write committed at ``commit``, each inserted into realtime.messages and streamed."""
+        plan = self._sends if self._sends is not None else self._plan(sim)
+        wal_bytes = sim.costs.wal_bytes_per_message
         wal = sim.wal
-        for index, topic in write.sends:
+        at = sim.engine.at
+        reaches = commit + sim.scenario.broadcast.replication_ms
+        for index, topic in sends:
             kind, private, size, fits = plan[index]
-            metrics.db("realtime_send_calls", 1, costs.realtime_send_ms)
-            wal.add(costs.wal_bytes_per_message)
+            wal.add(wal_bytes)
             channel = PRIVATE + topic if private else topic
             msg_id = sim.publish(self, channel, commit, private=private)
             if not fits:
                 metrics.violations["messages_dropped_over_payload_limit"] += 1
                 continue
-            sim.engine.at(
-                commit + sim.scenario.broadcast.replication_ms,
-                sim.fan_out,
-                self,
-                msg_id,
-                channel,
-                kind,
-                commit,
-                size,
-                priority=6,
-            )
+            at(reaches, sim.fan_out, self, msg_id, channel, kind, commit, size, priority=6)
 
 
 class ListenNotify(Architecture):
@@ -452,8 +461,10 @@ class ListenNotify(Architecture):
     def __init__(self) -> None:
         self.busy_until = 0.0
 
-    def on_write(self, sim: Simulation, write: Write) -> None:
+    def on_write(self, sim: Simulation, write: Write, insert_ms: float | None = None) -> None:
         metrics = sim.metrics[self.name]
+        if insert_ms is not None:
+            metrics.db("business_writes", 1, insert_ms)
         messages = sim.app.messages
         _trigger_lookups(sim, self, write)
         for index, topic in write.sends:

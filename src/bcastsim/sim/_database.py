@@ -130,10 +130,40 @@ class Database:
             return
         if now_ms >= self._roll_from:
             self._roll(now_ms)
-        self.work_ms += count * ms_each
+        work = count * ms_each
+        self.work_ms += work
         self.queries += count
         self.total_queries += count
-        self.total_work_ms += count * ms_each
+        self.total_work_ms += work
+
+    def charge_write(  # noqa: PLR0917 - a write's charges in the order they are made
+        self, now_ms: float, insert_ms: float | None, lookups: float, lookup_ms: float, sends: int, send_ms: float
+    ) -> None:
+        """``charge(now_ms, 1, insert_ms)`` unless None, ``charge(now_ms, lookups, lookup_ms)``, then
+        ``charge(now_ms, 1, send_ms)`` ``sends`` times: a write's charges, added in that order in one call (the
+        same sums)."""
+        if insert_ms is None and lookups <= 0 and sends <= 0:
+            return
+        if now_ms >= self._roll_from:
+            self._roll(now_ms)
+        work, queries, total_queries, total_work = self.work_ms, self.queries, self.total_queries, self.total_work_ms
+        if insert_ms is not None:
+            work += insert_ms  # 1 * insert_ms
+            queries += 1
+            total_queries += 1
+            total_work += insert_ms
+        if lookups > 0:
+            each = lookups * lookup_ms
+            work += each
+            queries += lookups
+            total_queries += lookups
+            total_work += each
+        for _ in range(sends):
+            work += send_ms  # 1 * send_ms
+            queries += 1
+            total_queries += 1
+            total_work += send_ms
+        self.work_ms, self.queries, self.total_queries, self.total_work_ms = work, queries, total_queries, total_work
 
     def delay_ms(self, now_ms: float) -> float:
         """How long a query arriving at ``now_ms`` waits for a core."""

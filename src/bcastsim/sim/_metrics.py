@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import operator
 from collections import Counter
@@ -146,6 +147,9 @@ class ArchMetrics:
         # loop per fan-out; each distinct value is turned into its key and added to the tables once, when
         # the tables are read (a histogram is a multiset: the order of its keys is no part of it).
         self._pending: dict[tuple[int, ...], tuple[tuple[dict[float, int], ...], Counter[int]]] = {}
+        # Likewise the latencies of larger groups, rounded to 0.1 ms -> clients, per set of tables (see
+        # latency_pending): a fan-out adds each group's to one dict instead of to each of its tables.
+        self._pending_weighted: dict[tuple[int, ...], tuple[tuple[dict[float, int], ...], dict[float, int]]] = {}
         self.violations: dict[str, float] = {
             "connections_refused": 0,
             "channels_closed_over_message_rate": 0,
@@ -178,11 +182,12 @@ class ArchMetrics:
         # per second, type and population: deliveries dropped over the plan's message rate; per second in
         # which the rate counter was over the limit, its average then. Reports read these to say which
         # writes, at which second, went over the limit.
-        self.rate_messages: dict[tuple[int, str], int] = {}
-        self.rate_demand: dict[tuple[int, str], int] = {}
+        # (second, type) -> [messages, deliveries asked for]: one cell per key, read as rate_messages, rate_demand.
+        self._rates: dict[tuple[int, str], list[int]] = {}
         self.rate_drops: dict[tuple[int, str, str], int] = {}
         self.rate_over_avg: dict[int, float] = {}
-        self.rate_writes: dict[tuple[int, str], int] = {}  # (second, [writes.NAME]) -> writes committed
+        # (second, [writes.NAME]) -> writes committed; counted for an architecture that can lag (Architecture.lags)
+        self.rate_writes: dict[tuple[int, str], int] = {}
         self.reconnect_ms: dict[float, int] = {}  # from the drop to connected again
         self.resubscribe_ms: dict[float, int] = {}  # from the drop to every held channel joined again
         self.lost_in_partition = 0
@@ -208,6 +213,16 @@ class ArchMetrics:
         self.updates_lost_while_subscribed = 0
         self.updates_recovered = 0
         self.checker: dict[str, Any] = {}
+
+    @property
+    def rate_messages(self) -> dict[tuple[int, str], int]:
+        """(second, message type) -> messages fanned out (or dropped whole) then."""
+        return {key: cell[0] for key, cell in self._rates.items()}
+
+    @property
+    def rate_demand(self) -> dict[tuple[int, str], int]:
+        """(second, message type) -> deliveries those messages asked for."""
+        return {key: cell[1] for key, cell in self._rates.items()}
 
     @property
     def latency(self) -> dict[str, dict[float, int]]:
@@ -237,6 +252,15 @@ class ArchMetrics:
             tables += (self._page_latency,)
         return tables
 
+    def latency_pending(self, tables: tuple[dict[float, int], ...]) -> dict[float, int]:
+        """Where fan-outs that add to ``tables`` (from :meth:`latency_tables`) may count the latencies of their
+        larger groups, rounded to 0.1 ms -> clients: kept apart and added to the tables when they are read."""
+        ident = tuple(map(id, tables))
+        pending = self._pending_weighted.get(ident)
+        if pending is None:
+            pending = self._pending_weighted[ident] = (tables, {})
+        return pending[1]
+
     def count_latencies(
         self,
         tables: tuple[dict[float, int], ...],
@@ -264,15 +288,19 @@ class ArchMetrics:
                 table[key] = table.get(key, 0) + n
 
     def _settle(self) -> None:
-        """Add the latencies still counted in tenths to their tables."""
-        if not self._pending:
-            return
+        """Add the latencies still counted in tenths, and those kept apart per set of tables, to their tables."""
         for tables, counts in self._pending.values():
             for k, n in counts.items():
                 key = k / 10.0
                 for table in tables:
                     table[key] = table.get(key, 0) + n
         self._pending.clear()
+        # The dicts stay (fan-outs hold them, from latency_pending): emptied, they go on counting.
+        for tables, weighted in self._pending_weighted.values():
+            for key, n in weighted.items():
+                for table in tables:
+                    table[key] = table.get(key, 0) + n
+            weighted.clear()
 
     def wal_spikes(self) -> dict[str, float | int | None]:
         """Spikes of the WAL the slots retained, from every change of it (exact), else from the samples."""
@@ -292,6 +320,23 @@ class ArchMetrics:
         self.db_time_ms[kind] += count * ms_each
         if self._database is not None and self._clock is not None:
             self._database.charge(self._clock.now, count, ms_each)
+
+    def db_write(self, insert_ms: float | None, lookups: int, lookup_ms: float, sends: int, send_ms: float) -> None:
+        """A write's charges in the order they run: ``db("business_writes", 1, insert_ms)`` unless None, then
+        ``db("trigger_lookups", lookups, lookup_ms)`` when its triggers look anything up, then
+        ``db("realtime_send_calls", 1, send_ms)`` per message they send."""
+        queries, time_ms = self.db_queries, self.db_time_ms
+        if insert_ms is not None:
+            queries["business_writes"] += 1
+            time_ms["business_writes"] += insert_ms  # 1 * insert_ms
+        if lookups:
+            queries["trigger_lookups"] += lookups
+            time_ms["trigger_lookups"] += lookups * lookup_ms
+        for _ in range(sends):
+            queries["realtime_send_calls"] += 1
+            time_ms["realtime_send_calls"] += send_ms  # 1 * send_ms
+        if self._database is not None and self._clock is not None:
+            self._database.charge_write(self._clock.now, insert_ms, lookups, lookup_ms, sends, send_ms)
 
     def latency_percentiles(self, kind: str | None = None) -> dict[str, float | None]:
         if kind is None:
@@ -381,10 +426,37 @@ class ArchMetrics:
         """One message of ``kind`` fanned out (or dropped whole) to ``deliveries`` subscribers at ``now_ms``;
         ``over_average`` is the rate counter's average when it was over the limit then, else None."""
         second = int(now_ms // 1000.0)
-        self.rate_messages[second, kind] = self.rate_messages.get((second, kind), 0) + 1
-        self.rate_demand[second, kind] = self.rate_demand.get((second, kind), 0) + deliveries
+        cell = self._rates.get((second, kind))
+        if cell is None:
+            self._rates[second, kind] = [1, deliveries]
+        else:
+            cell[0] += 1
+            cell[1] += deliveries
         if over_average is not None:
             self.rate_over_avg.setdefault(second, over_average)
+
+    def count_delivered(  # noqa: PLR0917 - one call per fan-out, in place of three
+        self,
+        now_ms: float,
+        kind: str,
+        tables: tuple[dict[float, int], ...],
+        ones: list[float],
+        delivered: int,
+        reached: int,
+        wire_bytes: int,
+        over_average: float | None,
+    ) -> None:
+        """A fan-out that reached ``reached`` subscribers, ``delivered`` of them (the rest were cut off): the
+        latencies of its groups of one (:meth:`count_latencies`; the larger groups' went to
+        :meth:`latency_pending`), its place in the second's counts (:meth:`count_fan_out`) and the totals."""
+        if delivered:
+            if ones:
+                self.count_latencies(tables, ones, {})
+            self.messages_sent += delivered
+            self.bytes_sent += delivered * wire_bytes
+            by_kind = self.deliveries_by_kind
+            by_kind[kind] = by_kind.get(kind, 0) + delivered
+        self.count_fan_out(now_ms, kind, reached, over_average)
 
     def count_drop(self, now_ms: float, kind: str, population: str, deliveries: int) -> None:
         """``deliveries`` to clients of ``population`` dropped over the message rate at ``now_ms``."""
@@ -395,14 +467,15 @@ class ArchMetrics:
         """The busiest seconds of fan-out: those with the most deliveries dropped over the message rate
         (else the most deliveries asked for) and the first second with a drop, each with its messages,
         deliveries and drops by type and population."""
+        rates = self._rates
         demand: dict[int, int] = {}
-        for (second, _kind), n in self.rate_demand.items():
-            demand[second] = demand.get(second, 0) + n
+        for (second, _kind), cell in rates.items():
+            demand[second] = demand.get(second, 0) + cell[1]
         dropped: dict[int, int] = {}
         for (second, _kind, _population), n in self.rate_drops.items():
             dropped[second] = dropped.get(second, 0) + n
         over = set(dropped) | set(self.rate_over_avg)
-        ranked = sorted(demand, key=lambda s: (-dropped.get(s, 0), -demand[s], s))[:seconds]
+        ranked = heapq.nsmallest(seconds, demand, key=lambda s: (-dropped.get(s, 0), -demand[s], s))
         first = min(over, default=None)
         if first is not None and first not in ranked:
             ranked.append(first)
@@ -412,6 +485,13 @@ class ArchMetrics:
             for key, n in table.items():
                 if key[0] == second:
                     out[key[index]] = out.get(key[index], 0) + n
+            return dict(sorted(out.items()))
+
+        def of_rates(second: int, column: int) -> dict[str, int]:
+            out: dict[str, int] = {}
+            for (at, kind), cell in rates.items():
+                if at == second:
+                    out[kind] = out.get(kind, 0) + cell[column]
             return dict(sorted(out.items()))
 
         return {
@@ -424,8 +504,8 @@ class ArchMetrics:
             "busiest_seconds": [
                 {
                     "second": second,
-                    "messages": of(self.rate_messages, second, 1),
-                    "deliveries": of(self.rate_demand, second, 1),
+                    "messages": of_rates(second, 0),
+                    "deliveries": of_rates(second, 1),
                     "dropped": of(self.rate_drops, second, 1),
                     "dropped_by_population": of(self.rate_drops, second, 2),
                 }

@@ -212,6 +212,9 @@ class Simulation:
         for arch in architectures:
             arch.configure(scenario, app)
         self.cohorts: list[Cohort] = []
+        # The writes per second and [writes.NAME] explain a reader's lag (ArchMetrics.lag_context): counted only
+        # for the architectures that can lag.
+        self._lag_rates = [self.metrics[a.name].rate_writes for a in architectures if a.lags]
         # Per topic, the groups holding a channel on it: (group, when its join completes, what it received
         # there), by group id in the order they first joined; kept with the group's sub_at and received.
         self.topic_subs: dict[str, dict[int, tuple[Cohort, float, Receipts]]] = {}
@@ -231,6 +234,7 @@ class Simulation:
         self.joins = RateCounter(counter, plan.channel_joins_per_second, self.rules.rule("joins").judge)
         self.db_events = RateCounter(counter, self.rules.postgres_changes_limit(plan.messages_per_second), "triggered")
         self._ingest_judge = self.rules.rule("broadcast_from_database").judge
+        self._events_limited = not self.events.unlimited  # the plan's limit is the run's
         db = scenario.database
         self.wal = Wal(
             background_bytes_per_s=db.background_wal_bytes_per_s,
@@ -254,6 +258,9 @@ class Simulation:
         self._reactions = {name: {**scenario.reactions, **pop.reactions} for name, pop in scenario.populations.items()}
         # Per message kind, the populations whose page runs queries for it and how many (none: no entry's kind).
         self._reacting: dict[str, dict[str, float] | None] = {}
+        self._fan_plans: dict[
+            tuple[str, str, bool], tuple[dict[str, float] | None, tuple[dict[float, int], ...], dict[float, int]]
+        ] = {}
         self._follows: dict[str, list[Followed]] = {
             name: [
                 follow_topics(scenario, app, workload.instances, follow, f"populations.{name}", rule=n)
@@ -309,13 +316,14 @@ class Simulation:
         engine.record("write", write.seq, write.source, write.index)
         costs = self.costs
         self.wal.add(costs.wal_bytes_per_write)
-        metrics = self.metrics
-        metrics[self.architectures[0].name].db("business_writes", 1, costs.insert_row_ms)
-        commit_s = (int(engine.now // 1000.0), write.source)
-        for arch_metrics in metrics.values():
-            rate = arch_metrics.rate_writes
-            rate[commit_s] = rate.get(commit_s, 0) + 1
-        for arch in self.architectures:
+        if self._lag_rates:
+            commit_s = (int(engine.now // 1000.0), write.source)
+            for rate in self._lag_rates:
+                rate[commit_s] = rate.get(commit_s, 0) + 1
+        # The write's own statement is charged once, to the first architecture, before any trigger's work.
+        first, *others = self.architectures
+        first.on_write(self, write, costs.insert_row_ms)
+        for arch in others:
             arch.on_write(self, write)
 
     # ----------------------------------------------------------------- fan-out
@@ -353,7 +361,7 @@ class Simulation:
         # itself when the counter is over the limit (the delivery itself went out). The counter's
         # average moves only at ticks, so every channel of this fan-out reads the same verdict.
         # postgres_changes is judged at the poller, never by closing channels.
-        counted = arch.family != "postgres_changes" and not self.events.unlimited
+        counted = self._events_limited and arch.family != "postgres_changes"
         if counted:
             self.events.start(now)
             if arch.family == "broadcast":
@@ -371,15 +379,16 @@ class Simulation:
         # One draw per message for the shared path, times each group's own link factor.
         shared = self._net.lognormvariate(self._net_mu, self._net_sigma)
         critical = self._critical.get(kind)
+        at_critical = critical is not None and commit_ms in critical
+        # What is the same for every message of this kind from this architecture, worked out at its first.
+        plan = self._fan_plans.get((arch.name, kind, at_critical))
+        if plan is None:
+            plan = self._fan_plan(arch, kind, at_critical)
+        react, tables, weighted = plan
         cut = 0  # clients partitioned away: the server sent to them, nothing arrived
         many = 0  # deliveries to groups of more than one
         reacting = 0.0
-        # A page that cannot read the message neither shows it nor runs the queries its handler would.
-        applies = arch.page_applies(self.behaviour)
-        react = self._reacts_to(kind) if applies else None
-        tables = metrics.latency_tables(kind, critical=critical is not None and commit_ms in critical, page=applies)
         ones: list[float] = []  # commit-to-socket latency of each group of one, rounded and counted after the loop
-        weighted: dict[float, int] = {}  # rounded latency -> clients, of the larger groups
         ordinal = bisect.bisect_left(self.topic_ids[topic], msg_id)  # the message's place among the topic's
         after = ordinal + 1
         if not over and react is None and self._cut_until <= now:
@@ -437,19 +446,29 @@ class Simulation:
                     self._close_channel(cohort, topic)
         delivered = len(ones) + many
         reached = delivered + cut  # deliveries the server made: what the events counter counts
-        if delivered:
-            metrics.count_latencies(tables, ones, weighted)
         if reached:
-            metrics.count_fan_out(now, kind, reached, self.events.avg if over else None)
-        if counted and reached:
-            self.events.add(now, reached)  # one add for the fan-out: the average moves only at ticks
-        if delivered:
-            metrics.messages_sent += delivered
-            metrics.bytes_sent += delivered * wire_bytes
-            metrics.deliveries_by_kind[kind] = metrics.deliveries_by_kind.get(kind, 0) + delivered
+            metrics.count_delivered(
+                now, kind, tables, ones, delivered, reached, wire_bytes, self.events.avg if over else None
+            )
+            if counted:
+                self.events.add(now, reached)  # one add for the fan-out: the average moves only at ticks
         if reacting:
             metrics.db("client_reaction_queries", reacting, self.costs.client_query_ms)
         self.engine.record("fanout", msg_id, delivered)
+
+    def _fan_plan(
+        self, arch: Architecture, kind: str, at_critical: bool
+    ) -> tuple[dict[str, float] | None, tuple[dict[float, int], ...], dict[float, int]]:
+        """For a fan-out of ``kind`` from ``arch``: the populations whose page queries for it, the latency tables
+        it adds to (the kind's is made if new, as the first such message is delivered) and where its larger
+        groups' rounded latencies are counted for them (rounded latency -> clients)."""
+        # A page that cannot read the message neither shows it nor runs the queries its handler would.
+        applies = arch.page_applies(self.behaviour)
+        react = self._reacts_to(kind) if applies else None
+        metrics = self.metrics[arch.name]
+        tables = metrics.latency_tables(kind, critical=at_critical, page=applies)
+        plan = self._fan_plans[arch.name, kind, at_critical] = (react, tables, metrics.latency_pending(tables))
+        return plan
 
     def _reacts_to(self, kind: str) -> dict[str, float] | None:
         """The populations whose page runs queries for a message of ``kind``, and how many; None: no one."""
@@ -970,11 +989,21 @@ class Simulation:
                 arrival = (population.arrive_s + population.ramp_s * w / waves) * 1000.0
                 counts: dict[str, int] = {}
                 chosen: list[Architecture] = []
-                for _ in range(size):
-                    arch = self.population(_uuid(ident), index)
-                    counts[arch.name] = counts.get(arch.name, 0) + 1
-                    chosen.append(arch)
-                    index += 1
+                if len(self.architectures) == 1:
+                    # Every client is on the one architecture: nothing to ask per client, but each still draws
+                    # its identity, so the stream goes on as it would.
+                    only = self.architectures[0]
+                    for _ in range(size):
+                        ident.getrandbits(128)
+                    counts[only.name] = size
+                    chosen = [only] * size
+                    index += size
+                else:
+                    for _ in range(size):
+                        arch = self.population(_uuid(ident), index)
+                        counts[arch.name] = counts.get(arch.name, 0) + 1
+                        chosen.append(arch)
+                        index += 1
                 if own:
                     # Each client follows its own instance: clients whose channels still coincide (every
                     # postgres_changes page of the wave) form one group, the others a group of one each.

@@ -9,6 +9,7 @@ same writes at the very same times.
 
 from __future__ import annotations
 
+import operator
 import random
 from collections.abc import Callable
 
@@ -41,7 +42,10 @@ class Instance:
     appear_ms: float  # appears (its topics are followed) from then on
 
 
-@attrs.frozen
+# Not frozen only because a run makes one per write of its event, tens of thousands, and a frozen class's
+# __init__ sets each field through object.__setattr__ (1 µs a write against 0.2 µs): nothing changes a Write
+# after the workload is built.
+@attrs.define
 class Write:
     time_ms: float
     seq: int
@@ -304,6 +308,9 @@ def _drawer(write: WriteConfig, start: float, end: float, rng: random.Random) ->
     return bunched
 
 
+_TIME = operator.itemgetter(0)
+
+
 def build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Workload:
     """Every write of the event, in commit order, with the messages it sends and their topics."""
     # Every write made is kept: a full collection in the middle would walk them all and free nothing.
@@ -361,18 +368,27 @@ def _build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Wo
             # The loop of most of an event's writes (votes, bids): what does not change from one write to the
             # next is read once.
             draw_time = _drawer(write, start, extended, rng)
-            pick = rng.randrange
+            # rng.randrange(count), as random.Random draws it (_randbelow_with_getrandbits: the fewest bits that
+            # can hold count - 1, drawn again until below count), without its three calls per write.
+            bits = rng.getrandbits
             count = len(active)
+            width = count.bit_length()
             name = write.name
             critical_from = extended - write.critical_s * 1000.0 if write.critical_s > 0 else None
             for _ in range(n):
                 t = draw_time()
-                inst = active[pick(count)]
+                k = bits(width)
+                while k >= count:
+                    k = bits(width)
+                inst = active[k]
                 critical = critical_from is not None and t >= critical_from
                 raw.append((t, order, len(raw), name, inst.index, critical))
 
     end_ms = scenario.scenario.duration_s * 1000.0
-    kept = sorted(r for r in raw if 0.0 <= r[0] < end_ms)
+    # In time order, ties in the order drawn: raw is listed by entry and draw order, and the sort is stable (a
+    # float key compares faster than the tuples).
+    kept = [r for r in raw if 0.0 <= r[0] < end_ms]
+    kept.sort(key=_TIME)
     emit = Emitter(scenario, app, instances, rng)
     writes = [
         emit.write(name, index, t, seq, critical=critical)
@@ -415,9 +431,23 @@ class Emitter:
                 self.shares[write.name, message.index] = _sent_share(scenario, write, message)
                 sites.append((message.index, self.shares[write.name, message.index], made, {}))
             self._plans[write.name] = (write, f"{write.table}_{write.op.lower()}", tuple(sites))
+        # The [writes.NAME] whose every message is sent always or never (no draw decides): their writes about one
+        # instance send the same messages, made once per instance and shared.
+        self._certain = {
+            name
+            for name, (_cfg, _nothing, sites) in self._plans.items()
+            if all(s[1] >= 1.0 or s[1] <= 0.0 for s in sites)
+        }
+        self._fixed: dict[tuple[str, int], tuple[tuple[tuple[int, str], ...], str]] = {}
 
     def write(self, source: str, index: int, time_ms: float, seq: int, *, critical: bool = False) -> Write:
         cfg, nothing, sites = self._plans[source]
+        fixed = self._fixed.get((source, index))
+        if fixed is not None:
+            sends_of, first_of = fixed
+            return Write(
+                round(time_ms, 3), seq, source, cfg.table, cfg.op, cfg.entity, index, sends_of, first_of, critical
+            )
         sends = []
         for message, share, maker, made in sites:
             if share >= 1.0 or (share > 0.0 and self.rng.random() < share):
@@ -426,6 +456,8 @@ class Emitter:
                     topic = made[index] = maker(index)
                 sends.append((message, topic))
         first = self.app.messages[sends[0][0]].kind if sends else nothing
+        if source in self._certain:
+            self._fixed[source, index] = (tuple(sends), first)
         return Write(
             round(time_ms, 3), seq, source, cfg.table, cfg.op, cfg.entity, index, tuple(sends), first, critical
         )
