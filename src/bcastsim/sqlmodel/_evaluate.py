@@ -15,7 +15,6 @@ from bcastsim.sqlmodel._lineage import (
     Lookup,
     RowContext,
     Value,
-    arg_texts,
     column_parts,
     column_value,
     merge_values,
@@ -470,7 +469,7 @@ class Evaluator(FunctionContext):
         args = list(call.args or ())
         if len(args) % 2:
             return None
-        texts = arg_texts(expr.query, call.location) if expr is not None and call.location is not None else None
+        texts = self.call_texts(expr.query, call.location) if expr is not None and call.location is not None else None
         if texts is not None and len(texts) != len(args):
             texts = None
         fields = []

@@ -43,6 +43,7 @@ class FunctionContext:
         self._texts: dict[int, str] = {}
         self._exprs: dict[tuple[str, int, int], Expr] = {}
         self._split_body: list[str] | None = None
+        self._arg_texts: dict[tuple[str, int], list[str] | None] = {}
         self.triggers = catalog.triggers_for(function.name)
 
     # diagnostics ------------------------------------------------------------------------
@@ -108,7 +109,7 @@ class FunctionContext:
         """Keep the source text of each argument of ``call`` (the parse tree has no end positions)."""
         if call.location is None:
             return
-        texts = arg_texts(query, call.location)
+        texts = self.call_texts(query, call.location)
         args = list(call.args or ())
         if texts is None or len(texts) != len(args):
             return
@@ -116,6 +117,14 @@ class FunctionContext:
             if isinstance(arg, ast.NamedArgExpr):
                 self._texts[id(arg.arg)] = re.sub(r"^[\w\"]+\s*(=>|:=)\s*", "", text)
             self._texts[id(arg)] = text
+
+    def call_texts(self, query: str, location: int) -> list[str] | None:
+        """``arg_texts(query, location)``, split once per call: the site reads a call's arguments
+        for its texts and again under every trigger operation it evaluates the call for."""
+        key = (query, location)
+        if key not in self._arg_texts:
+            self._arg_texts[key] = arg_texts(query, location)
+        return self._arg_texts[key]
 
     def contexts(self, operations: frozenset[str]) -> list[RowContext]:
         found: list[RowContext] = []
