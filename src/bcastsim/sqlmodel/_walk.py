@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -73,6 +74,21 @@ _TRIGGER_VARIABLES: dict[int, tuple[str, Variable | None, str | None]] = {
 }
 
 
+# The trigger variables come first in every trigger function's datums, the same objects each time
+# (``_datums``): the variables and unknown values they give are read off them once, here.
+_SHARED_VARIABLES: dict[str, Variable] = {}
+_SHARED_REASONS: dict[str, str] = {}
+for _name, _variable, _reason in (_TRIGGER_VARIABLES[id(datum)] for datum in TRIGGER_DATUMS):
+    if _variable is not None:
+        _SHARED_VARIABLES[_name] = _variable
+    if _reason is not None:
+        _SHARED_REASONS[_name] = _reason
+
+
+def _starts_with_trigger_datums(datums: list[dict[str, Any]]) -> bool:
+    return len(datums) >= len(TRIGGER_DATUMS) and all(map(operator.is_, datums, TRIGGER_DATUMS))
+
+
 class Walker(FunctionContext):
     """The flow-aware walk over the PL/pgSQL tree that records notify calls as drafts."""
 
@@ -83,7 +99,13 @@ class Walker(FunctionContext):
         datums = plpgsql.get("datums")
         self.datums = [d for d in datums if isinstance(d, dict)] if isinstance(datums, list) else []
         env: Env = {}
-        for datum in self.datums:
+        own = self.datums
+        if _starts_with_trigger_datums(self.datums):
+            self.variables.update(_SHARED_VARIABLES)
+            # A definition is compared by identity: each function gets its own.
+            env.update({name: (DefUnknown(reason),) for name, reason in _SHARED_REASONS.items()})
+            own = self.datums[len(TRIGGER_DATUMS) :]
+        for datum in own:
             shared = _TRIGGER_VARIABLES.get(id(datum))
             if shared is not None:
                 name, variable, reason = shared
