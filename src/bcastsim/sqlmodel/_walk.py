@@ -42,7 +42,15 @@ from bcastsim.sqlmodel._lineage import (
     Value,
     parse_lookup,
 )
-from bcastsim.sqlmodel._pgnodes import ALL_OPERATIONS, TRANSPORTS, Expr, func_name, iter_nodes, one_line
+from bcastsim.sqlmodel._pgnodes import (
+    ALL_OPERATIONS,
+    TRANSPORTS,
+    Expr,
+    func_name,
+    iter_branch_nodes,
+    iter_nodes,
+    one_line,
+)
 from bcastsim.sqlmodel._typenames import normalize_type
 
 _ERROR_LEVEL = 21  # elog.h ERROR: RAISE EXCEPTION (the default level) ends the function
@@ -572,7 +580,8 @@ class Walker(FunctionContext):
         operations, guards, in_loop = scope.operations, scope.guards, scope.in_loop
         has_from = isinstance(expr.node, ast.SelectStmt) and bool(expr.node.fromClause)
         never_run = _unexecuted_cte_nodes(expr.node)
-        for index, node in enumerate(iter_nodes(expr.node)):
+        # (The index names a call within its statement, the same on every walk of a loop body.)
+        for index, node in enumerate(iter_branch_nodes(expr.node)):
             if isinstance(node, ast.FuncCall):
                 name = func_name(node)
                 if name in self.catalog.functions and name not in TRANSPORTS:
