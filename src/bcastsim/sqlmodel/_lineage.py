@@ -176,14 +176,25 @@ class Value:
         """The value after ``::text`` (or any cast to a string type)."""
         if self.is_null:
             return self
-        return attrs.evolve(
-            self,
+        # Every field named (attrs.evolve reads the class's fields on each call, and every cast to
+        # text comes here); tests/test_sqlmodel_sites.py pins the list against the class.
+        return Value(
+            sources=self.sources,
             sql_type=sql_type,
             modifiers=(),
+            nullable=self.nullable,
+            nullable_reason=self.nullable_reason,
+            values=self.values,
+            text_bytes=self.text_bytes,
+            text_chars=self.text_chars,
+            text_json_bytes=self.text_json_bytes,
             json_bytes=self.text_json_bytes,
+            unbounded_reason=self.unbounded_reason,
             fields=None,
             json_format=None,
-            values=self.values,
+            is_null=self.is_null,
+            traced=self.traced,
+            guarded=self.guarded,
         )
 
     def with_nullable(self, nullable: bool, reason: str | None = None) -> Value:
