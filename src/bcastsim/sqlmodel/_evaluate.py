@@ -181,7 +181,14 @@ class Evaluator(FunctionContext):
         column = ctx.table.column(column_name)
         if column is None:
             return Value.unknown(f"{ctx.table.name} has no column {column_name}")
-        value = column_value(ctx.table, column)
+        known = self.column_values.get((id(ctx.table), id(column)))
+        if known is None:
+            known = self.column_values[(id(ctx.table), id(column))] = (
+                ctx.table,
+                column,
+                column_value(ctx.table, column),
+            )
+        value = known[2]
         if reason is not None:
             return attrs.evolve(
                 value,

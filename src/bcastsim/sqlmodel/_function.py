@@ -18,17 +18,29 @@ from bcastsim.sqlmodel._lineage import (
 from bcastsim.sqlmodel._pgnodes import Expr, one_line
 from bcastsim.sqlmodel._types import (
     Catalog,
+    Column,
     Diagnostic,
     Function,
     SourceLocation,
+    Table,
 )
 
 
 class FunctionContext:
     """One function being analysed: its state, diagnostics, parsed expressions and trigger contexts."""
 
-    def __init__(self, catalog: Catalog, function: Function, diagnostics: list[Diagnostic]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        function: Function,
+        diagnostics: list[Diagnostic],
+        column_values: dict[tuple[int, int], tuple[Table, Column, Value]] | None = None,
+    ) -> None:
         self.catalog = catalog
+        # The value read from each (table, column) of a row that exists: the same for every function
+        # and trigger operation, so the catalog's analysis passes one dict to all of its functions.
+        # Keyed by identity, with the table and column kept, so that a key is never reused.
+        self.column_values = {} if column_values is None else column_values
         self.function = function
         self.diagnostics = diagnostics
         self.variables: dict[str, Variable] = {}
