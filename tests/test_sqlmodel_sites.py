@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from bcastsim._resources import builtin_sql_files
-from bcastsim.sqlmodel import ColumnRef, NotifySite, load_catalog, load_catalog_text
+from bcastsim.sqlmodel import ColumnRef, NotifySite, PayloadField, load_catalog, load_catalog_text
+from bcastsim.sqlmodel._lineage import Value
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sql" / "inspect"
 
@@ -416,3 +418,30 @@ def test_only_the_branch_that_falls_through_guards_what_follows() -> None:
     sites = {str(s.channel): s for s in catalog.notify_sites}
     assert sites["big"].guards == ("NOT (NEW.total IS NULL)", "NEW.total > 100")
     assert sites["after_big"].guards == sites["big"].guards
+
+
+def test_text_cast_keeps_every_other_field() -> None:
+    """Value.as_text changes only the type, modifiers, JSON size and object shape: every other field is kept."""
+    field = PayloadField("k", "NEW.k", (), "text", False, 3)
+    given = {
+        "sources": (ColumnRef("t", "c"),),
+        "sql_type": "integer",
+        "modifiers": (4,),
+        "nullable": True,
+        "nullable_reason": "why",
+        "values": ("1",),
+        "text_bytes": 11,
+        "text_chars": 12,
+        "text_json_bytes": 13,
+        "json_bytes": 14,
+        "unbounded_reason": "because",
+        "fields": (field,),
+        "json_format": "jsonb",
+        "is_null": False,
+        "traced": False,
+        "guarded": True,
+    }
+    # A field added to Value must be named here (KeyError), and then in as_text.
+    value = Value(**{a.name: given[a.name] for a in attrs.fields(Value)})
+    expected = attrs.evolve(value, sql_type="varchar", modifiers=(), json_bytes=13, fields=None, json_format=None)
+    assert value.as_text("varchar") == expected

@@ -197,12 +197,48 @@ def _json(value: Any, indent: str) -> str:
     infinities as ``null`` (as ``json_text`` does).
 
     The standard library indents in pure Python, a generator step per token; this is the same
-    text built by joins, the strings escaped by its C encoder.
+    text built by joins, the strings escaped by its C encoder. A document is mostly strings and
+    small scalars inside dicts: exact types are told apart first, strings inside a container are
+    escaped without a call of their own, and subclasses take the general path.
     """
-    if isinstance(value, str):
-        return _escape(value)
     if value is None:
         return "null"
+    kind = type(value)
+    if kind is str:
+        return _escape(value)
+    if kind is dict:
+        if not value:
+            return "{}"
+        inner = indent + "  "
+        try:
+            # A key that is not a string makes ``_escape`` raise; so does a value JSON cannot hold,
+            # which the standard library's path then reports as it would.
+            items = [
+                _escape(key) + ": " + (_escape(item) if type(item) is str else _json(item, inner))
+                for key, item in value.items()
+            ]
+        except TypeError:
+            return _slow(value, indent)
+        return "{\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "}"
+    if kind is list or kind is tuple:
+        if not value:
+            return "[]"
+        inner = indent + "  "
+        items = [_escape(item) if type(item) is str else _json(item, inner) for item in value]
+        return "[\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "]"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        return float.__repr__(value) if math.isfinite(value) else "null"
+    return _general(value, indent)
+
+
+def _general(value: Any, indent: str) -> str:
+    """:func:`_json` for subclasses of the JSON types (an enum of ``str``, a ``bool`` …) and other objects."""
+    if isinstance(value, str):
+        return _escape(value)
     if value is True:
         return "true"
     if value is False:
@@ -260,11 +296,15 @@ def write_json(catalog: Catalog, out: TextIO, *, include_graph: bool = False) ->
 
     The bytes are those of ``json_text(document(catalog))``; the whole document is never held.
     """
+    from bcastsim._gc import collection_paused
     from bcastsim.contracts import build_contracts
 
-    contracts = build_contracts(catalog.notify_sites)
-    for chunk in _chunks(_sections(catalog, contracts, include_graph=include_graph)):
-        out.write(chunk)
+    # What is built here is dropped by reference counting as each chunk is written; the collector's
+    # full passes, triggered by those allocations, would walk the whole catalog again and again.
+    with collection_paused():
+        contracts = build_contracts(catalog.notify_sites)
+        for chunk in _chunks(_sections(catalog, contracts, include_graph=include_graph)):
+            out.write(chunk)
 
 
 # -- text ----------------------------------------------------------------------------------

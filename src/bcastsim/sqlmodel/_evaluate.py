@@ -15,7 +15,6 @@ from bcastsim.sqlmodel._lineage import (
     Lookup,
     RowContext,
     Value,
-    arg_texts,
     column_parts,
     column_value,
     merge_values,
@@ -182,7 +181,14 @@ class Evaluator(FunctionContext):
         column = ctx.table.column(column_name)
         if column is None:
             return Value.unknown(f"{ctx.table.name} has no column {column_name}")
-        value = column_value(ctx.table, column)
+        known = self.column_values.get((id(ctx.table), id(column)))
+        if known is None:
+            known = self.column_values[(id(ctx.table), id(column))] = (
+                ctx.table,
+                column,
+                column_value(ctx.table, column),
+            )
+        value = known[2]
         if reason is not None:
             return attrs.evolve(
                 value,
@@ -470,7 +476,7 @@ class Evaluator(FunctionContext):
         args = list(call.args or ())
         if len(args) % 2:
             return None
-        texts = arg_texts(expr.query, call.location) if expr is not None and call.location is not None else None
+        texts = self.call_texts(expr.query, call.location) if expr is not None and call.location is not None else None
         if texts is not None and len(texts) != len(args):
             texts = None
         fields = []

@@ -18,17 +18,29 @@ from bcastsim.sqlmodel._lineage import (
 from bcastsim.sqlmodel._pgnodes import Expr, one_line
 from bcastsim.sqlmodel._types import (
     Catalog,
+    Column,
     Diagnostic,
     Function,
     SourceLocation,
+    Table,
 )
 
 
 class FunctionContext:
     """One function being analysed: its state, diagnostics, parsed expressions and trigger contexts."""
 
-    def __init__(self, catalog: Catalog, function: Function, diagnostics: list[Diagnostic]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        function: Function,
+        diagnostics: list[Diagnostic],
+        column_values: dict[tuple[int, int], tuple[Table, Column, Value]] | None = None,
+    ) -> None:
         self.catalog = catalog
+        # The value read from each (table, column) of a row that exists: the same for every function
+        # and trigger operation, so the catalog's analysis passes one dict to all of its functions.
+        # Keyed by identity, with the table and column kept, so that a key is never reused.
+        self.column_values = {} if column_values is None else column_values
         self.function = function
         self.diagnostics = diagnostics
         self.variables: dict[str, Variable] = {}
@@ -43,6 +55,7 @@ class FunctionContext:
         self._texts: dict[int, str] = {}
         self._exprs: dict[tuple[str, int, int], Expr] = {}
         self._split_body: list[str] | None = None
+        self._arg_texts: dict[tuple[str, int], list[str] | None] = {}
         self.triggers = catalog.triggers_for(function.name)
 
     # diagnostics ------------------------------------------------------------------------
@@ -108,7 +121,7 @@ class FunctionContext:
         """Keep the source text of each argument of ``call`` (the parse tree has no end positions)."""
         if call.location is None:
             return
-        texts = arg_texts(query, call.location)
+        texts = self.call_texts(query, call.location)
         args = list(call.args or ())
         if texts is None or len(texts) != len(args):
             return
@@ -116,6 +129,14 @@ class FunctionContext:
             if isinstance(arg, ast.NamedArgExpr):
                 self._texts[id(arg.arg)] = re.sub(r"^[\w\"]+\s*(=>|:=)\s*", "", text)
             self._texts[id(arg)] = text
+
+    def call_texts(self, query: str, location: int) -> list[str] | None:
+        """``arg_texts(query, location)``, split once per call: the site reads a call's arguments
+        for its texts and again under every trigger operation it evaluates the call for."""
+        key = (query, location)
+        if key not in self._arg_texts:
+            self._arg_texts[key] = arg_texts(query, location)
+        return self._arg_texts[key]
 
     def contexts(self, operations: frozenset[str]) -> list[RowContext]:
         found: list[RowContext] = []

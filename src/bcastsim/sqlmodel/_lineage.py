@@ -176,14 +176,25 @@ class Value:
         """The value after ``::text`` (or any cast to a string type)."""
         if self.is_null:
             return self
-        return attrs.evolve(
-            self,
+        # Every field named (attrs.evolve reads the class's fields on each call, and every cast to
+        # text comes here); tests/test_sqlmodel_sites.py pins the list against the class.
+        return Value(
+            sources=self.sources,
             sql_type=sql_type,
             modifiers=(),
+            nullable=self.nullable,
+            nullable_reason=self.nullable_reason,
+            values=self.values,
+            text_bytes=self.text_bytes,
+            text_chars=self.text_chars,
+            text_json_bytes=self.text_json_bytes,
             json_bytes=self.text_json_bytes,
+            unbounded_reason=self.unbounded_reason,
             fields=None,
             json_format=None,
-            values=self.values,
+            is_null=self.is_null,
+            traced=self.traced,
+            guarded=self.guarded,
         )
 
     def with_nullable(self, nullable: bool, reason: str | None = None) -> Value:
@@ -246,17 +257,37 @@ def merge_fields(groups: Sequence[Sequence[PayloadField]]) -> list[PayloadField]
         literal: tuple[str, ...] | None = None
         if all(f.values is not None for f in same):
             literal = tuple(dict.fromkeys(v for f in same for v in (f.values or ())))
+        sources = unique_refs(ref for f in same for ref in f.sources)
+        reason = next((f.nullable_reason for f in nullable if f.nullable_reason), None)
+        max_bytes = _max_or_none(f.max_bytes for f in same)
+        unbounded = next((f.unbounded_reason for f in same if f.unbounded_reason), None)
+        sql_type = next((f.sql_type for f in same if f.sql_type), None)
+        traced = all(f.traced for f in same)
+        # The evaluations under each trigger operation mostly agree: the field then stands as it is
+        # (it is frozen), without attrs.evolve reading the class's fields again.
+        if (
+            sources == field.sources
+            and bool(nullable) is field.nullable
+            and reason == field.nullable_reason
+            and max_bytes == field.max_bytes
+            and unbounded == field.unbounded_reason
+            and literal == field.values
+            and sql_type == field.sql_type
+            and traced is field.traced
+        ):
+            merged.append(field)
+            continue
         merged.append(
             attrs.evolve(
                 field,
-                sources=unique_refs(ref for f in same for ref in f.sources),
+                sources=sources,
                 nullable=bool(nullable),
-                nullable_reason=next((f.nullable_reason for f in nullable if f.nullable_reason), None),
-                max_bytes=_max_or_none(f.max_bytes for f in same),
-                unbounded_reason=next((f.unbounded_reason for f in same if f.unbounded_reason), None),
+                nullable_reason=reason,
+                max_bytes=max_bytes,
+                unbounded_reason=unbounded,
                 values=literal,
-                sql_type=next((f.sql_type for f in same if f.sql_type), None),
-                traced=all(f.traced for f in same),
+                sql_type=sql_type,
+                traced=traced,
             )
         )
     return merged

@@ -26,6 +26,9 @@ _MARKERS: tuple[tuple[str, re.Pattern[str], re.Pattern[str]], ...] = (
     ("goose", re.compile(r"^\s*--\s*\+goose\s+up\b", re.I), re.compile(r"^\s*--\s*\+goose\s+down\b", re.I)),
     ("dbmate", re.compile(r"^\s*--\s*migrate:up\b", re.I), re.compile(r"^\s*--\s*migrate:down\b", re.I)),
 )
+# Either marker of a convention anywhere in a text: a line holding one is a match here too, so a
+# text with none is passed over without a look at each of its lines.
+_ANYWHERE = {name: re.compile(f"(?:{up.pattern})|(?:{down.pattern})", re.I | re.M) for name, up, down in _MARKERS}
 _GOLANG_MIGRATE = re.compile(r"^(\d+)_.*\.(up|down)\.sql$")
 _FLYWAY = re.compile(r"^([VUR])([0-9._]*)__.*\.sql$")
 
@@ -47,7 +50,7 @@ def up_part(text: str, convention: str | None = None) -> tuple[str, str, tuple[i
     for name, up, down in _MARKERS:
         if convention not in (None, name):
             continue
-        if not any(down.match(line) or up.match(line) for line in lines):
+        if _ANYWHERE[name].search(text) is None or not any(down.match(line) or up.match(line) for line in lines):
             continue
         out: list[str] = []
         skipping = False

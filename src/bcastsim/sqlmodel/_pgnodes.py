@@ -107,6 +107,39 @@ def iter_nodes(node: Any) -> Iterator[Any]:
             stack.extend(reversed(item))
 
 
+# Nodes that hold no call and no expression: constants (their values), names, column and parameter references.
+_LEAVES = frozenset({ast.A_Const, ast.String, ast.Integer, ast.Float, ast.Boolean, ast.BitString, ast.A_Star})
+_LEAVES |= {ast.ColumnRef, ast.ParamRef}
+
+
+def iter_branch_nodes(node: Any) -> Iterator[Any]:
+    """:func:`iter_nodes` without the constants and references, nor what they hold: every call, in the same order.
+
+    A notify call's arguments are mostly constants and column references; the walk looking for
+    calls passes them over instead of stepping through each and its name's parts.
+    """
+    node_type = ast.Node
+    leaves = _LEAVES
+    stack = [node]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        if isinstance(item, node_type):
+            cls = type(item)
+            if cls in leaves:
+                continue
+            yield item
+            slots = _CHILD_SLOTS.get(cls)
+            if slots is None:
+                slots = _CHILD_SLOTS[cls] = _child_slots(cls)
+            for name in slots:
+                child = getattr(item, name, None)
+                if child is not None:
+                    push(child)
+        elif isinstance(item, tuple | list):
+            stack.extend(reversed(item))
+
+
 def string_const(node: Any) -> str | None:
     if isinstance(node, ast.A_Const) and not node.isnull and isinstance(node.val, ast.String):
         return node.val.sval or ""

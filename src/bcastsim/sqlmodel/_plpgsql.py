@@ -18,11 +18,14 @@ from __future__ import annotations
 import attrs
 
 from bcastsim._errors import InputError
+from bcastsim.sqlmodel._lineage import Value
 from bcastsim.sqlmodel._sites import FunctionAnalysis
 from bcastsim.sqlmodel._types import (
     Catalog,
+    Column,
     Diagnostic,
     NotifySite,
+    Table,
 )
 
 __all__ = ["analyze_catalog"]
@@ -34,10 +37,11 @@ def analyze_catalog(catalog: Catalog) -> tuple[NotifySite, ...]:
     calls: dict[str, set[str]] = {}
     writes: dict[str, set[str]] = {}
     functions = [*catalog.functions.values(), *catalog.ran_functions.values()]
+    column_values: dict[tuple[int, int], tuple[Table, Column, Value]] = {}
     for function in sorted(functions, key=lambda f: (f.location.path, f.location.line)):
         if function.name in {"realtime.send", "realtime.broadcast_changes"}:
             continue
-        analysis = FunctionAnalysis(catalog, function, catalog.diagnostics)
+        analysis = FunctionAnalysis(catalog, function, catalog.diagnostics, column_values)
         try:
             analysis.run()
             found = analysis.sites()

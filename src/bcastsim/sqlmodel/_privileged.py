@@ -10,6 +10,7 @@ refusal there is silent. Which rights each statement needs is cited in ``docs/re
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -384,7 +385,15 @@ def _create_function(  # noqa: PLR0917 - the statement, where it is, where findi
     options = _options(node.options)
     language = _language(options, "sql")
     # Its body runs when called, not here: the handlers around the CREATE do not catch what it does.
-    inner = attrs.evolve(where, context=f"in function {qualified}", function=qualified, handlers=())
+    # (Built directly: attrs.evolve reads the class's fields on every call, once per function.)
+    inner = _Where(
+        where.path,
+        where.line,
+        where.lines,
+        context=f"in function {qualified}",
+        function=qualified,
+        superusers=where.superusers,
+    )
     if _untrusted_language(language):
         _add(found, "untrusted-language", f"LANGUAGE {language}", inner, None)
         return
@@ -398,6 +407,8 @@ def _create_function(  # noqa: PLR0917 - the statement, where it is, where findi
         return
     body, offset = _body_of(options.get("as"))
     body_line = where.at(offset).line if offset is not None else where.line
+    if language == "plpgsql" and not _body_may_hold_privileged(body):
+        return  # the tree is not walked: no statement or call in it can be privileged
     if language == "plpgsql" and parsed is not None:
         _PlpgsqlWalk(body_line, inner, found, depth, body).visit(parsed, None, ())
     elif language == "plpgsql":
@@ -458,7 +469,7 @@ def _do(node: ast.DoStmt, where: _Where, found: list[PrivilegedUse], depth: int)
         return
     body, offset = _body_of(options.get("as"))
     body_line = where.at(offset).line if offset is not None else where.line
-    if language == "plpgsql" and depth < _MAX_DEPTH:
+    if language == "plpgsql" and depth < _MAX_DEPTH and _body_may_hold_privileged(body):
         text = f"CREATE FUNCTION bcastsim_privileged() RETURNS void LANGUAGE plpgsql AS $bcastsim${body}$bcastsim$"
         try:
             parsed = pglast.parse_plpgsql(text)
@@ -655,6 +666,31 @@ _MARKERS = (
     ),
     '"set_config"',
 )
+
+
+# What PL/pgSQL source holding a privileged use shows, lower-cased: the keyword that starts each
+# statement of ``_MARKERS`` (COPY, ALTER SYSTEM/ROLE/USER/GROUP, CREATE EXTENSION/ROLE/USER/GROUP/
+# EVENT TRIGGER/FUNCTION, SET, RESET, GRANT, DO), EXECUTE (the one way a string becomes a statement),
+# the functions' names, and ``U&`` (a name spelled in escapes). PostgreSQL's lexer makes one token
+# of a whole run of identifier characters and folds unquoted names to lower case, so each keyword
+# token and each unquoted or quoted name is one of the words ``_WORD`` finds in the lower-cased text
+# (a quoted name with capitals names another function; a non-ASCII letter beside a word only adds
+# words). A body with none of them holds no use, and its tree need not be walked: most trigger
+# bodies, which read and send.
+_BODY_WORDS = frozenset(
+    {"copy", "alter", "create", "set", "reset", "grant", "do", "execute", "set_config"}
+    | _SERVER_FILE_FUNCTIONS
+    | _ADMINPACK_FUNCTIONS
+    | _LARGE_OBJECT_FILE_FUNCTIONS
+    | _DBLINK_FUNCTIONS
+)
+_WORD = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def _body_may_hold_privileged(body: str) -> bool:
+    """Whether a PL/pgSQL body may hold a privileged use (False: it certainly does not)."""
+    lowered = body.lower()
+    return "u&" in lowered or not _BODY_WORDS.isdisjoint(_WORD.findall(lowered))
 
 
 def _may_hold_privileged(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -41,7 +42,15 @@ from bcastsim.sqlmodel._lineage import (
     Value,
     parse_lookup,
 )
-from bcastsim.sqlmodel._pgnodes import ALL_OPERATIONS, TRANSPORTS, Expr, func_name, iter_nodes, one_line
+from bcastsim.sqlmodel._pgnodes import (
+    ALL_OPERATIONS,
+    TRANSPORTS,
+    Expr,
+    func_name,
+    iter_branch_nodes,
+    iter_nodes,
+    one_line,
+)
 from bcastsim.sqlmodel._typenames import normalize_type
 
 _ERROR_LEVEL = 21  # elog.h ERROR: RAISE EXCEPTION (the default level) ends the function
@@ -73,6 +82,21 @@ _TRIGGER_VARIABLES: dict[int, tuple[str, Variable | None, str | None]] = {
 }
 
 
+# The trigger variables come first in every trigger function's datums, the same objects each time
+# (``_datums``): the variables and unknown values they give are read off them once, here.
+_SHARED_VARIABLES: dict[str, Variable] = {}
+_SHARED_REASONS: dict[str, str] = {}
+for _name, _variable, _reason in (_TRIGGER_VARIABLES[id(datum)] for datum in TRIGGER_DATUMS):
+    if _variable is not None:
+        _SHARED_VARIABLES[_name] = _variable
+    if _reason is not None:
+        _SHARED_REASONS[_name] = _reason
+
+
+def _starts_with_trigger_datums(datums: list[dict[str, Any]]) -> bool:
+    return len(datums) >= len(TRIGGER_DATUMS) and all(map(operator.is_, datums, TRIGGER_DATUMS))
+
+
 class Walker(FunctionContext):
     """The flow-aware walk over the PL/pgSQL tree that records notify calls as drafts."""
 
@@ -83,7 +107,13 @@ class Walker(FunctionContext):
         datums = plpgsql.get("datums")
         self.datums = [d for d in datums if isinstance(d, dict)] if isinstance(datums, list) else []
         env: Env = {}
-        for datum in self.datums:
+        own = self.datums
+        if _starts_with_trigger_datums(self.datums):
+            self.variables.update(_SHARED_VARIABLES)
+            # A definition is compared by identity: each function gets its own.
+            env.update({name: (DefUnknown(reason),) for name, reason in _SHARED_REASONS.items()})
+            own = self.datums[len(TRIGGER_DATUMS) :]
+        for datum in own:
             shared = _TRIGGER_VARIABLES.get(id(datum))
             if shared is not None:
                 name, variable, reason = shared
@@ -550,7 +580,8 @@ class Walker(FunctionContext):
         operations, guards, in_loop = scope.operations, scope.guards, scope.in_loop
         has_from = isinstance(expr.node, ast.SelectStmt) and bool(expr.node.fromClause)
         never_run = _unexecuted_cte_nodes(expr.node)
-        for index, node in enumerate(iter_nodes(expr.node)):
+        # (The index names a call within its statement, the same on every walk of a loop body.)
+        for index, node in enumerate(iter_branch_nodes(expr.node)):
             if isinstance(node, ast.FuncCall):
                 name = func_name(node)
                 if name in self.catalog.functions and name not in TRANSPORTS:
