@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from bcastsim import __version__
+from bcastsim._gc import collection_paused
 from bcastsim._reaping import reaped_directory
 from bcastsim.findings import Finding, Severity
 from bcastsim.review._config import ReviewConfig, find_pyproject, load_config
@@ -98,6 +99,15 @@ def check(
     """
     config = config or ReviewConfig()
     schema_files = expand_sql_paths([Path(p) for p in schema])
+    # The catalog and the findings are kept until the report is made: a collection between the
+    # loader's and the rules' pauses, or while the report's entries are made and sorted, would walk
+    # them all and free nothing. The catalog is dropped inside the pause (it dies with _checked's
+    # frame), so the collection that follows walks only what the report keeps.
+    with collection_paused():
+        return _checked(paths, config, schema_files)
+
+
+def _checked(paths: Sequence[str | Path], config: ReviewConfig, schema_files: Sequence[Path]) -> Report:
     with tempfile.TemporaryDirectory(prefix="bcastsim-check-") as work:
         versions = [materialize(str(p), Path(work)) for p in paths]
         files = [file for version in versions for file in version.files]
