@@ -31,6 +31,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -125,6 +126,7 @@ def _phase(kind: str, path: Path) -> dict[str, object]:
         import bcastsim.cli  # noqa: F401 - the command line's own imports: every command's options
     if kind == "inspect":
         from bcastsim._commands.inspect import write_json
+        from bcastsim._gc import collection_paused
         from bcastsim.sqlmodel import load_catalog
     elif kind == "check":
         from bcastsim.review import check
@@ -141,13 +143,24 @@ def _phase(kind: str, path: Path) -> dict[str, object]:
                 bodies += 1
         done: dict[str, object] = {"functions": bodies}
     elif kind == "inspect":
-        sink = _Sink()
-        catalog = load_catalog([path])
-        write_json(catalog, sink)  # type: ignore[arg-type]
-        done = {"functions": len(catalog.functions), "json_chars": sink.chars}
+        done = _inspect(path, load_catalog, write_json, collection_paused)
     else:
         done = {"findings": len(check([path]).entries)}
     return {**done, "core_cpu_s": round(time.process_time() - start, 4)}
+
+
+def _inspect(path: Path, load_catalog: Any, write_json: Any, collection_paused: Any) -> dict[str, object]:
+    """What ``bcastsim inspect --format json`` does: the collector paused over loading and writing."""
+    with collection_paused():
+        # The catalog is dropped before the pause ends, as the command drops it.
+        return _load_and_write(path, load_catalog, write_json)
+
+
+def _load_and_write(path: Path, load_catalog: Any, write_json: Any) -> dict[str, object]:
+    sink = _Sink()
+    catalog = load_catalog([path])
+    write_json(catalog, sink)
+    return {"functions": len(catalog.functions), "json_chars": sink.chars}
 
 
 def _candidate(label: str, kind: str, path: Path, src: Path, floor: str) -> Candidate:
