@@ -86,25 +86,7 @@ _CHILD_SLOTS: dict[type, tuple[str, ...]] = {}
 
 def iter_nodes(node: Any) -> Iterator[Any]:
     """``node`` and every pglast node below it, depth first, in source order."""
-    # An explicit stack, children pushed last first: the order of a recursive walk, without a
-    # generator per node or a look at the slots that hold only numbers, strings and enums.
-    node_type = ast.Node
-    stack = [node]
-    pop, push = stack.pop, stack.append
-    while stack:
-        item = pop()
-        if isinstance(item, node_type):
-            yield item
-            cls = type(item)
-            slots = _CHILD_SLOTS.get(cls)
-            if slots is None:
-                slots = _CHILD_SLOTS[cls] = _child_slots(cls)
-            for name in slots:
-                child = getattr(item, name, None)
-                if child is not None:
-                    push(child)
-        elif isinstance(item, tuple | list):
-            stack.extend(reversed(item))
+    return _walk_nodes(node, frozenset())
 
 
 # Nodes that hold no call and no expression: constants (their values), names, column and parameter references.
@@ -118,8 +100,13 @@ def iter_branch_nodes(node: Any) -> Iterator[Any]:
     A notify call's arguments are mostly constants and column references; the walk looking for
     calls passes them over instead of stepping through each and its name's parts.
     """
+    return _walk_nodes(node, _LEAVES)
+
+
+def _walk_nodes(node: Any, leaves: frozenset[type]) -> Iterator[Any]:
+    # An explicit stack, children pushed last first: the order of a recursive walk, without a
+    # generator per node or a look at the slots that hold only numbers, strings and enums.
     node_type = ast.Node
-    leaves = _LEAVES
     stack = [node]
     pop, push = stack.pop, stack.append
     while stack:
