@@ -385,3 +385,15 @@ def test_overlapping_subscriptions_owe_each_message_once() -> None:
     report = check_delivery(DeliveryHistory(sent, (trace,), 0.0))
     assert report.ok
     assert report.expected == 1
+
+
+def test_overlapping_wanted_intervals_owe_each_message_once() -> None:
+    """Two wanted intervals over the same instants owe a message sent then once, and one receipt settles it."""
+    sent = (Sent(1, "t", 0.0),)
+    doubled = (Interval(0, 1), Interval(0, 1))
+    trace = ClientTrace(
+        "c", (Interval(0, 12_000),), {"t": (Interval(0, 1),)}, frozenset(), {"t": [(1, 0.0)]}, 1, wanted={"t": doubled}
+    )
+    report = check_delivery(DeliveryHistory(sent, (trace,), 0.0))
+    assert report.ok
+    assert report.expected == 1

@@ -28,7 +28,6 @@ __all__ = [
     "indentation",
     "insert_after",
     "masked",
-    "masked_before",
     "masked_source",
     "replace_lines",
     "replace_span",
@@ -383,15 +382,6 @@ def masked_source(path: str) -> tuple[str, str] | None:
     """
     source = _source(path)
     return None if source is None else (source.text, _masked_whole(source.text))
-
-
-def masked_before(text: str, end: int) -> str:
-    """``masked(text[:end])``, from the whole text masked once (findings in one file ask in turn).
-
-    Masking runs left to right and blanks a literal or comment cut off at ``end`` up to ``end``,
-    so the prefix of the masked text is the masked prefix.
-    """
-    return _masked_whole(text)[:end]
 
 
 @functools.lru_cache(maxsize=4)

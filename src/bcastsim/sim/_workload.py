@@ -368,8 +368,8 @@ def _build_workload(scenario: Scenario, app: AppModel, rng: random.Random) -> Wo
             # The loop of most of an event's writes (votes, bids): what does not change from one write to the
             # next is read once.
             draw_time = _drawer(write, start, extended, rng)
-            # rng.randrange(count), as random.Random draws it (_randbelow_with_getrandbits: the fewest bits that
-            # can hold count - 1, drawn again until below count), without its three calls per write.
+            # rng.randrange(count), as random.Random draws it (_randbelow_with_getrandbits: count.bit_length()
+            # bits, drawn again until below count), without its three calls per write.
             bits = rng.getrandbits
             count = len(active)
             width = count.bit_length()

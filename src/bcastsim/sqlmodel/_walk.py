@@ -91,6 +91,7 @@ for _name, _variable, _reason in (_TRIGGER_VARIABLES[id(datum)] for datum in TRI
         _SHARED_VARIABLES[_name] = _variable
     if _reason is not None:
         _SHARED_REASONS[_name] = _reason
+del _name, _variable, _reason
 
 
 def _starts_with_trigger_datums(datums: list[dict[str, Any]]) -> bool:
