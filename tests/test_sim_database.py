@@ -91,7 +91,8 @@ def test_a_writes_charges_at_once_are_its_charges_one_by_one(
 ) -> None:
     """charge_write adds what the statement's, the lookups' and each send's charge would, bit for bit."""
     at_once, one_by_one = Database(TWO_CORES), Database(TWO_CORES)
-    for now, insert_ms, lookups, lookup_ms, sends, send_ms in sorted(writes):
+    # In time order, as the clock moves (a statement's charge may be None: nothing to sort it by).
+    for now, insert_ms, lookups, lookup_ms, sends, send_ms in sorted(writes, key=lambda write: write[0]):
         at_once.charge_write(now, insert_ms, lookups, lookup_ms, sends, send_ms)
         if insert_ms is not None:
             one_by_one.charge(now, 1, insert_ms)

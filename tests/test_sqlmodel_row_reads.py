@@ -120,7 +120,8 @@ def _corpus_statements() -> list[tuple[str, tuple[str, ...]]]:
 def test_a_statement_that_may_not_read_a_record_reads_none_of_its_fields() -> None:
     """may_read is False only where the parse finds no read of that record, on every statement of the corpus."""
     statements = _corpus_statements()
-    assert len(statements) > 1000
+    # Without the corpus beside the checkout, the fixtures alone hold some eight hundred statements.
+    assert len(statements) > (1000 if corpus_root() is not None else 500)
     for kind, sql in statements:
         reads = statement_reads(kind, sql) or ()
         for record in ("NEW", "OLD"):
