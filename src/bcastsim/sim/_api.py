@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import attrs
 
@@ -27,9 +26,6 @@ from bcastsim.sim._scenario import Scenario, _suggest, builtin_scenarios, load_s
 from bcastsim.sim._sim import Simulation
 from bcastsim.sim._sweep_spec import check_setting, toml_value
 from bcastsim.sim._workload import Workload, build_workload, check_scenario
-
-_P = ParamSpec("_P")
-_R = TypeVar("_R")
 
 __all__ = ["RunSummary", "SimulationReport", "plan_set", "resolve_architectures", "run_scenario", "simulate"]
 
@@ -256,22 +252,11 @@ def _rollback(
     }
 
 
-def _collection_paused(fn: Callable[_P, _R]) -> Callable[_P, _R]:
-    """``fn`` with the cyclic collector paused while it runs (``bcastsim._gc``)."""
-
-    @functools.wraps(fn)
-    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with collection_paused():
-            return fn(*args, **kwargs)
-
-    return paused
-
-
 # A report keeps what it is made from until it is built: the app, the workload (every write of the event) and
 # each run until it is judged. Collections while they are held walk them all and free nothing (at Art Battle's
 # 10,000 clients the collections during judging and after the workload is built cost about as much as a tenth
 # of the run); each run's simulation is freed by reference counting when the next one starts.
-@_collection_paused
+@collection_paused()  # a context manager made by contextlib is also a decorator
 def simulate(
     scenario: Scenario | str | Path = "artbattle",
     *,
