@@ -69,6 +69,8 @@ _VALUES = st.recursive(
 
 @given(_VALUES, st.integers(min_value=0, max_value=3))
 @example([float("nan"), {"x": float("-inf"), "y": 1.5e300}, (), {}], 1)
+@example([1e-05, 2.2e-09, -3.5e-7, 1e-10, 0.0001, 5e-324], 2)
+@example({"big": 2**70, "text": "1e-5 and 0.00001", "lone": "\ud800", "nested": [{"a": -(2**64)}]}, 1)
 def test_encoding_is_the_standard_librarys(value: object, depth: int) -> None:
     """Any JSON value is encoded as json_text encodes it (NaN and infinities as null), at any depth."""
     expected = json_text(value).removesuffix("\n").replace("\n", "\n" + "  " * depth)

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring as _escape
 from typing import TYPE_CHECKING, Any, TextIO
 
+import orjson
+
 from bcastsim._io import _finite
 
 if TYPE_CHECKING:
@@ -278,9 +280,51 @@ def _slow(value: object, indent: str) -> str:
     return text.replace("\n", "\n" + indent)
 
 
+# orjson writes what ``json.dumps(indent=2, ensure_ascii=False)`` writes (the same separators,
+# escapes and key order; NaN and infinities as null, as ``_finite`` makes them) but for floats
+# below 1e-4: ``0.00001`` and ``2e-9`` where the standard library writes ``1e-05`` and ``2e-09``.
+# Output spelling either is written again by the standard library's rules (a string holding such
+# text only costs that second pass). So is what orjson refuses or would write where the standard
+# library refuses or writes otherwise: non-string keys, integers beyond 64 bits, lone surrogates,
+# subclasses of the JSON types, dataclasses and dates. (orjson would also write an enum member or a
+# UUID, which the standard library refuses: the document's builders make neither.)
+_ORJSON_OPTIONS = (
+    orjson.OPT_INDENT_2
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
+
+
+def _spells_small_float(data: bytes) -> bool:
+    """Whether orjson's text may hold a float below 1e-4: ``0.0000…`` or a digit, ``e-`` and a digit.
+
+    Searched as literals: a pattern opening with a character class is tried at every byte.
+    """
+    if b"0.0000" in data:
+        return True
+    at = data.find(b"e-")
+    while at >= 0:
+        if at > 0 and at + 2 < len(data) and data[at - 1 : at].isdigit() and data[at + 2 : at + 3].isdigit():
+            return True
+        at = data.find(b"e-", at + 2)
+    return False
+
+
+def _refuse(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is left to the standard library")
+
+
 def _encoded(value: Any, depth: int) -> str:
     """``value`` as ``json.dumps(..., indent=2)`` writes it ``depth`` levels down a document."""
-    return _json(value, "  " * depth)
+    try:
+        data = orjson.dumps(value, default=_refuse, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return _json(value, "  " * depth)
+    if _spells_small_float(data):
+        return _json(value, "  " * depth)
+    text = data.decode()
+    return text.replace("\n", "\n" + "  " * depth) if depth else text
 
 
 def _chunks(sections: Iterable[tuple[str, Any, bool]]) -> Iterator[str]:

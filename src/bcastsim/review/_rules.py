@@ -333,8 +333,7 @@ def _headroom(site: NotifySite) -> str:
     if not unbounded or site.payload_format is None:
         return f"a value of {NOTIFY_PAYLOAD_LIMIT + 1} bytes or more aborts it"
     # The rest of the payload at its worst case, the unbounded values left out (zero bytes each).
-    fields = [attrs.evolve(f, max_bytes=0) if f.max_bytes is None else f for f in site.payload or ()]
-    rest = object_bytes(fields, site.payload_format)
+    rest = object_bytes(site.payload or (), site.payload_format, unbounded_as=0)
     if rest is None:
         return f"a value of {NOTIFY_PAYLOAD_LIMIT + 1} bytes or more aborts it"
     room = NOTIFY_PAYLOAD_LIMIT - rest

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import pglast
 from pglast import ast
 from pglast.enums import (
@@ -192,6 +192,8 @@ class _Loader:
         # Functions are identified by name and argument types: every overload of a name, oldest
         # first. ``catalog.functions`` shows the latest one standing (triggers name no arguments).
         self._overloads: dict[str, dict[tuple[str, ...], Function]] = {}
+        self._superuser_roles: frozenset[str] = frozenset()
+        self._superusers_read = 0
 
     # -- files -------------------------------------------------------------------------
 
@@ -272,7 +274,7 @@ class _Loader:
                 self._limits.check_function(_routine_name(raw.stmt), len(statement_text.encode()), shown, location.line)
             self.apply(raw.stmt, statement_text, start, location, lines)
             parsed_body = self._parsed_body(raw.stmt, location)
-            superusers = frozenset(use.superuser_role for use in self.catalog.privileged if use.superuser_role)
+            superusers = self._superusers()
             self.catalog.privileged.extend(
                 privileged_in_statement(raw.stmt, statement_text, location, lines, parsed_body, superusers)
             )
@@ -308,10 +310,20 @@ class _Loader:
             start = raw.stmt_location or 0
             statement_text = text[start : start + (raw.stmt_len or (len(text) - start))]
             location = SourceLocation(shown, lines.line(start + _leading_noise(statement_text)))
-            superusers = frozenset(use.superuser_role for use in self.catalog.privileged if use.superuser_role)
+            superusers = self._superusers()
             for use in privileged_in_statement(raw.stmt, statement_text, location, lines, None, superusers):
                 where = ", ".join(part for part in (context, use.context) if part)
                 self.catalog.privileged.append(attrs_evolve(use, context=where))
+
+    def _superusers(self) -> frozenset[str]:
+        """The roles earlier statements made superusers (``privileged`` only grows: read once per new use)."""
+        uses = self.catalog.privileged
+        if self._superusers_read < len(uses):
+            found = {use.superuser_role for use in uses[self._superusers_read :] if use.superuser_role}
+            if found:
+                self._superuser_roles = self._superuser_roles | found
+            self._superusers_read = len(uses)
+        return self._superuser_roles
 
     def _parsed_body(self, stmt: Any, location: SourceLocation) -> dict[str, object] | None:
         """The PL/pgSQL parse of the function ``stmt`` just created at ``location``, if it has one."""
@@ -1326,13 +1338,13 @@ def _parse_plpgsql_tree(text: str) -> Any:
     raw = pglast.parser.parse_plpgsql_json(text)
     at = raw.find(TRIGGER_DATUMS_HEAD)
     if at < 0:
-        return json.loads(raw)
+        return orjson.loads(raw)
     # Inside the tree's JSON a '"' of the source is escaped: the head can only be the datums list.
-    parsed = json.loads(f'{raw[:at]}"datums":["{_SHARED_MARK}"{raw[at + len(TRIGGER_DATUMS_HEAD) :]}')
+    parsed = orjson.loads(f'{raw[:at]}"datums":["{_SHARED_MARK}"{raw[at + len(TRIGGER_DATUMS_HEAD) :]}')
     function = parsed[0]["PLpgSQL_function"]
     datums = function["datums"]
     if datums[0] != _SHARED_MARK:  # pragma: no cover - the head is the datums list, see above
-        return json.loads(raw)
+        return orjson.loads(raw)
     function["datums"] = [*TRIGGER_DATUMS, *datums[1:]]
     return parsed
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 import pglast
 from pglast import ast
@@ -14,6 +15,7 @@ from bcastsim.sqlmodel._lineage import (
     RowContext,
     Value,
     arg_texts,
+    call_arg_texts,
 )
 from bcastsim.sqlmodel._pgnodes import Expr, one_line
 from bcastsim.sqlmodel._types import (
@@ -24,6 +26,14 @@ from bcastsim.sqlmodel._types import (
     SourceLocation,
     Table,
 )
+
+_T = TypeVar("_T")
+
+# How an expression can tell one trigger operation from another: through TG_OP, or through OLD
+# being NULL (INSERT) or not (UPDATE). A body that spells neither (a quoted or escaped spelling
+# included, so a U& identifier counts as spelling anything) reads the operation only through NEW.
+_READS_OPERATION = re.compile(r"\btg_op\b|u&", re.IGNORECASE)
+_READS_OLD = re.compile(r"\bold\b|u&", re.IGNORECASE)
 
 
 class FunctionContext:
@@ -56,7 +66,10 @@ class FunctionContext:
         self._exprs: dict[tuple[str, int, int], Expr] = {}
         self._split_body: list[str] | None = None
         self._arg_texts: dict[tuple[str, int], list[str] | None] = {}
+        self._call_groups: dict[str, dict[int, list[str]]] = {}
         self.triggers = catalog.triggers_for(function.name)
+        self._reads_operation = _READS_OPERATION.search(function.body) is not None
+        self._reads_old = _READS_OLD.search(function.body) is not None
 
     # diagnostics ------------------------------------------------------------------------
 
@@ -135,8 +148,45 @@ class FunctionContext:
         for its texts and again under every trigger operation it evaluates the call for."""
         key = (query, location)
         if key not in self._arg_texts:
-            self._arg_texts[key] = arg_texts(query, location)
+            groups = self._call_groups.get(query)
+            if groups is None:
+                groups = self._call_groups[query] = call_arg_texts(query)
+            found = groups.get(query.find("(", location))
+            self._arg_texts[key] = found if found is not None else arg_texts(query, location)
         return self._arg_texts[key]
+
+    def per_context(self, evaluate: Callable[[RowContext], _T], contexts: list[RowContext]) -> list[_T]:
+        """``[evaluate(ctx) for ctx in contexts]``, evaluated once for contexts the body cannot tell apart.
+
+        An evaluation reads the operation of its context only as TG_OP's value and as whether NEW
+        and OLD are NULL (``RowContext.record_is_null``); every other field of the context is read
+        as it is. So where the body names neither TG_OP nor OLD, an INSERT and an UPDATE of one
+        trigger evaluate alike, and the second takes the first's result (the same object: merging
+        the list gives what it gave when both were evaluated).
+        """
+        if len(contexts) < 2:
+            return [evaluate(ctx) for ctx in contexts]
+        results: dict[Hashable, _T] = {}
+        found = []
+        for ctx in contexts:
+            key = self._evaluation_key(ctx)
+            if key not in results:
+                results[key] = evaluate(ctx)
+            found.append(results[key])
+        return found
+
+    def _evaluation_key(self, ctx: RowContext) -> Hashable:
+        if self._reads_operation:
+            return ctx
+        return (
+            id(ctx.table),
+            ctx.table_name,
+            ctx.timing,
+            ctx.level,
+            ctx.arguments,
+            ctx.record_is_null("new"),
+            ctx.record_is_null("old") if self._reads_old else None,
+        )
 
     def contexts(self, operations: frozenset[str]) -> list[RowContext]:
         found: list[RowContext] = []

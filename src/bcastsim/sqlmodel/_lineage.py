@@ -23,6 +23,7 @@ __all__ = [
     "RowContext",
     "Value",
     "arg_texts",
+    "call_arg_texts",
     "column_parts",
     "fold",
     "object_bytes",
@@ -250,6 +251,10 @@ def merge_values(values: Sequence[Value]) -> Value:
 
 def merge_fields(groups: Sequence[Sequence[PayloadField]]) -> list[PayloadField]:
     """Fields with the same keys from several evaluations, combined field by field."""
+    first = groups[0]
+    if all(group is first for group in groups):
+        # One evaluation standing for every trigger operation (``FunctionContext.per_context``).
+        return [_merged_with_itself(field) for field in first]
     merged = []
     for index, field in enumerate(groups[0]):
         same = [group[index] for group in groups]
@@ -293,11 +298,51 @@ def merge_fields(groups: Sequence[Sequence[PayloadField]]) -> list[PayloadField]
     return merged
 
 
-def object_bytes(fields: Sequence[PayloadField], json_format: str) -> int | None:
-    """Worst-case size of the rendered object: ``{"k" : v, …}`` (json) or ``{"k": v, …}`` (jsonb)."""
+def _merged_with_itself(field: PayloadField) -> PayloadField:
+    """What :func:`merge_fields` makes of ``field`` merged with itself, worked out for the one field."""
+    values = field.values
+    literal = values if values is None or len(set(values)) == len(values) else tuple(dict.fromkeys(values))
+    sources = field.sources if len(set(field.sources)) == len(field.sources) else unique_refs(field.sources)
+    nullable = bool(field.nullable)
+    reason = field.nullable_reason if nullable and field.nullable_reason else None
+    max_bytes = None if field.max_bytes is None else max(0, field.max_bytes)
+    unbounded = field.unbounded_reason or None
+    sql_type = field.sql_type or None
+    traced = bool(field.traced)
+    if (
+        sources == field.sources
+        and nullable is field.nullable
+        and reason == field.nullable_reason
+        and max_bytes == field.max_bytes
+        and unbounded == field.unbounded_reason
+        and literal == field.values
+        and sql_type == field.sql_type
+        and traced is field.traced
+    ):
+        return field
+    return attrs.evolve(
+        field,
+        sources=sources,
+        nullable=nullable,
+        nullable_reason=reason,
+        max_bytes=max_bytes,
+        unbounded_reason=unbounded,
+        values=literal,
+        sql_type=sql_type,
+        traced=traced,
+    )
+
+
+def object_bytes(fields: Sequence[PayloadField], json_format: str, *, unbounded_as: int | None = None) -> int | None:
+    """Worst-case size of the rendered object: ``{"k" : v, …}`` (json) or ``{"k": v, …}`` (jsonb).
+
+    ``unbounded_as``: the size to count for a field with no bound (None: the object has none either).
+    """
     separator = 3 if json_format == "json" else 2
     sizes = _sum_or_none(
-        None if field.max_bytes is None else json_text_bytes(field.key) + separator + field.max_bytes
+        None
+        if (size := field.max_bytes if field.max_bytes is not None else unbounded_as) is None
+        else json_text_bytes(field.key) + separator + size
         for field in fields
     )
     if sizes is None:
@@ -368,7 +413,7 @@ def record_fields(table: Table, json_format: str, nullable_reason: str | None) -
 # -- SELECT … INTO lookups (sqlglot) ------------------------------------------------------
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # a key of every memo of an evaluation; its table's hash walks all columns
 class RowContext:
     """The trigger row an expression sees: its table, the operation and the timing."""
 
@@ -553,25 +598,24 @@ def _join_reason(condition: Any, alias: str, name: str, sources: Sequence[_Sourc
 _ARG_TOKENS = re.compile(r"""['"()\[\],]|--""")
 
 
-def arg_texts(query: str, offset: int) -> list[str] | None:
-    """The source text of each argument of the call whose name starts at ``offset``.
+def call_arg_texts(query: str, start: int = 0, *, first_only: bool = False) -> dict[int, list[str]]:
+    """:func:`arg_texts` of every bracketed group of ``query`` in one scan, by the offset of its opening bracket.
 
-    Splits at top-level commas between the call's parentheses, honouring quotes, so the
-    texts read as written (the parse tree keeps no end positions).
+    A call's arguments hold the calls nested in it: read one by one, the inner ones' text is
+    scanned again for each call around them. The scan starts at ``start``; ``first_only``: it
+    ends when the group opening there closes. A group the scan never sees closed is left out.
     """
-    index = query.find("(", offset)
-    if index < 0:
-        return None
-    depth = 0
-    start = index + 1
-    parts: list[str] = []
-    i = index
+    groups: dict[int, list[str]] = {}
+    # The groups open at the scan's position, innermost last: where each opens, where its current
+    # argument starts, and the arguments before that one.
+    open_groups: list[tuple[int, int, list[str]]] = []
+    i = start
     length = len(query)
     search = _ARG_TOKENS.search
     while True:
         match = search(query, i)
         if match is None:
-            return None
+            return groups
         i = match.start()
         char = query[i]
         if char in "'\"":
@@ -592,18 +636,33 @@ def arg_texts(query: str, offset: int) -> list[str] | None:
             i = length if newline < 0 else newline
             continue
         if char in "([":
-            depth += 1
+            open_groups.append((i, i + 1, []))
         elif char in ")]":
-            depth -= 1
-            if depth == 0:
-                tail = query[start:i].strip()
+            if open_groups:
+                opened, begun, parts = open_groups.pop()
+                tail = query[begun:i].strip()
                 if tail or parts:
                     parts.append(tail)
-                return [" ".join(part.split()) for part in parts]
-        elif depth == 1:  # a comma
-            parts.append(query[start:i].strip())
-            start = i + 1
+                groups[opened] = [" ".join(part.split()) for part in parts]
+                if first_only and not open_groups:
+                    return groups
+        elif open_groups:  # a comma
+            opened, begun, parts = open_groups[-1]
+            parts.append(query[begun:i].strip())
+            open_groups[-1] = (opened, i + 1, parts)
         i += 1
+
+
+def arg_texts(query: str, offset: int) -> list[str] | None:
+    """The source text of each argument of the call whose name starts at ``offset``.
+
+    Splits at top-level commas between the call's parentheses, honouring quotes, so the
+    texts read as written (the parse tree keeps no end positions).
+    """
+    index = query.find("(", offset)
+    if index < 0:
+        return None
+    return call_arg_texts(query, index, first_only=True).get(index)
 
 
 def normalize_sqlglot_type(data_type: exp.DataType) -> tuple[str, tuple[int, ...]]:

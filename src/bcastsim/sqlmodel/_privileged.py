@@ -152,6 +152,9 @@ def privileged_in_statement(  # noqa: PLR0917 - the statement, where it is, and 
     where = _Where(location.path, location.line, lines, superusers=superusers)
     if isinstance(stmt, ast.CreateFunctionStmt):
         _create_function(stmt, where, found, 0, statement_text, plpgsql)
+    elif isinstance(stmt, ast.CreateTrigStmt):
+        if _trigger_may_call_privileged(statement_text):
+            _walk(stmt, where, found, depth=0)
     elif isinstance(stmt, ast.DoStmt) or _may_hold_privileged(statement_text):
         _walk(stmt, where, found, depth=0)
     return found
@@ -677,13 +680,10 @@ _MARKERS = (
 # (a quoted name with capitals names another function; a non-ASCII letter beside a word only adds
 # words). A body with none of them holds no use, and its tree need not be walked: most trigger
 # bodies, which read and send.
-_BODY_WORDS = frozenset(
-    {"copy", "alter", "create", "set", "reset", "grant", "do", "execute", "set_config"}
-    | _SERVER_FILE_FUNCTIONS
-    | _ADMINPACK_FUNCTIONS
-    | _LARGE_OBJECT_FILE_FUNCTIONS
-    | _DBLINK_FUNCTIONS
+_CALLED_WORDS = frozenset(
+    {"set_config"} | _SERVER_FILE_FUNCTIONS | _ADMINPACK_FUNCTIONS | _LARGE_OBJECT_FILE_FUNCTIONS | _DBLINK_FUNCTIONS
 )
+_BODY_WORDS = frozenset({"copy", "alter", "create", "set", "reset", "grant", "do", "execute"} | _CALLED_WORDS)
 _WORD = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
@@ -691,6 +691,17 @@ def _body_may_hold_privileged(body: str) -> bool:
     """Whether a PL/pgSQL body may hold a privileged use (False: it certainly does not)."""
     lowered = body.lower()
     return "u&" in lowered or not _BODY_WORDS.isdisjoint(_WORD.findall(lowered))
+
+
+def _trigger_may_call_privileged(text: str) -> bool:
+    """Whether a CREATE TRIGGER statement may call a privileged function (False: it certainly does not).
+
+    Of ``_MARKERS`` a CREATE TRIGGER can hold only calls, in its WHEN condition: that holds no
+    statement (PostgreSQL refuses a subquery there), and the function's arguments are constants.
+    A call is spelled by its name, one of the words ``_WORD`` finds (see ``_BODY_WORDS``).
+    """
+    lowered = text.lower()
+    return "u&" in lowered or not _CALLED_WORDS.isdisjoint(_WORD.findall(lowered))
 
 
 def _may_hold_privileged(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -54,7 +55,9 @@ class FunctionAnalysis(Walker, Evaluator):
             if isinstance(part, str):
                 piece: str | Hole = part
             else:
-                values = [self.value(part, part_env, ctx) for ctx in contexts or [RowContext(None, None, None)]]
+                values = self.per_context(
+                    functools.partial(self.value, part, part_env), contexts or [RowContext(None, None, None)]
+                )
                 value = merge_values(values)
                 if value.values is not None and len(value.values) == 1 and not value.nullable:
                     piece = value.values[0]
@@ -136,14 +139,14 @@ class FunctionAnalysis(Walker, Evaluator):
         if isinstance(node, ast.FuncCall):
             name = func_name(node)
             if name in JSON_BUILDERS:
-                groups = [self.object_fields(node, env, ctx, 0, expr) for ctx in ctxs]
+                groups = self.per_context(lambda ctx: self.object_fields(node, env, ctx, 0, expr), ctxs)
                 if any(group is None for group in groups):
                     self.diagnose("dynamic-payload", f"{name} with keys computed at run time", line)
                     return None, name, None
                 fields = merge_fields([group or [] for group in groups])
                 return fields, name, target_format or JSON_BUILDERS[name]
             if name in ROW_BUILDERS and len(node.args or ()) == 1:
-                values = [self.value(node.args[0], env, ctx) for ctx in ctxs]  # type: ignore[index]
+                values = self.per_context(lambda ctx: self.value(node.args[0], env, ctx), ctxs)  # type: ignore[index]
                 objects = [v for v in values if v.fields is not None]
                 if objects:
                     fields = merge_fields([list(v.fields or ()) for v in objects])
@@ -220,7 +223,7 @@ class FunctionAnalysis(Walker, Evaluator):
     def scalar_payload(self, node: Any, env: Env, contexts: list[RowContext]) -> Value | None:
         """The value of a payload that is one scalar (an id, a name), or None when it is not one."""
         ctxs = contexts or [RowContext(None, None, None)]
-        value = merge_values([self.value(node, env, ctx) for ctx in ctxs])
+        value = merge_values(self.per_context(lambda ctx: self.value(node, env, ctx), ctxs))
         if value.sql_type is None or value.fields is not None or value.sql_type in {"json", "jsonb", "record"}:
             return None
         return value.as_text()
@@ -403,7 +406,9 @@ class FunctionAnalysis(Walker, Evaluator):
     def _private(self, node: Any, draft: Draft, contexts: list[RowContext]) -> bool | None:
         if node is None:
             return True  # realtime.send's default
-        values = [self.value(node, draft.env, ctx) for ctx in contexts or [RowContext(None, None, None)]]
+        values = self.per_context(
+            lambda ctx: self.value(node, draft.env, ctx), contexts or [RowContext(None, None, None)]
+        )
         merged = merge_values(values)
         if merged.values is not None and len(merged.values) == 1 and not merged.nullable:
             return merged.values[0] in {"true", "t"}
