@@ -58,8 +58,8 @@ class SqlLimits:
         if size > self._bound("file_bytes"):
             raise self._error(f"SQL file is {size:,} bytes", "file_bytes", path, None)
         bound = self._bound("line_bytes")
-        if size <= bound:
-            return  # no line can be longer than the file
+        if size <= bound or max(map(len, text.split("\n"))) <= bound // 4:
+            return  # no line can be longer than the file, nor (at 4 bytes a character at most) than the bound
         start = 0
         number = 1
         while start <= len(text):
@@ -78,10 +78,14 @@ class SqlLimits:
         if count > bound:
             raise self._error(f"SQL file holds {count:,} statements", "statements", path, line_of(bound))
 
-    def check_function(self, name: str, size: int, path: str, line: int) -> None:
-        """One CREATE FUNCTION or DO statement's size in bytes."""
-        if size > self._bound("function_bytes"):
+    def check_function(self, name: str, size: int, path: str, line: int, bound: int | None = None) -> None:
+        """One CREATE FUNCTION or DO statement's size in bytes (``bound``: :meth:`function_bound`, read once a file)."""
+        if size > (self.function_bound() if bound is None else bound):
             raise self._error(f"{name} is {size:,} bytes", "function_bytes", path, line)
+
+    def function_bound(self) -> int:
+        """The largest CREATE FUNCTION or DO statement allowed, in bytes (the environment's scale applied)."""
+        return self._bound("function_bytes")
 
     @classmethod
     def from_table(cls, table: Any, path: Any, line_of: Any) -> SqlLimits:

@@ -41,11 +41,26 @@ def is_down_file(path: str) -> bool:
     return _DOWN_FILE.search(path) is not None
 
 
+def _may_hold_markers(text: str) -> bool:
+    """Whether a marker of any convention may be in ``text`` (False: certainly none is).
+
+    Each marker spells ``+migrate``, ``+goose`` or ``migrate:``. The patterns match case-blind, and
+    in Unicode that lets a few other letters stand for ASCII ones (``ſ`` for ``s``, ``ı`` for
+    ``i``): only an ASCII text is settled by its lower-cased spelling.
+    """
+    if not text.isascii():
+        return True
+    lowered = text.lower()
+    return "+migrate" in lowered or "+goose" in lowered or "migrate:" in lowered
+
+
 def up_part(text: str, convention: str | None = None) -> tuple[str, str, tuple[int, int] | None]:
     """(text with Down parts blanked, convention detected, first and last line blanked or None).
 
     ``convention`` forces one (``plain`` reads the file whole).
     """
+    if not _may_hold_markers(text):
+        return text, "plain", None
     lines = text.split("\n")
     for name, up, down in _MARKERS:
         if convention not in (None, name):
