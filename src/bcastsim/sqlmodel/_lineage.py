@@ -268,22 +268,8 @@ def merge_fields(groups: Sequence[Sequence[PayloadField]]) -> list[PayloadField]
         unbounded = next((f.unbounded_reason for f in same if f.unbounded_reason), None)
         sql_type = next((f.sql_type for f in same if f.sql_type), None)
         traced = all(f.traced for f in same)
-        # The evaluations under each trigger operation mostly agree: the field then stands as it is
-        # (it is frozen), without attrs.evolve reading the class's fields again.
-        if (
-            sources == field.sources
-            and bool(nullable) is field.nullable
-            and reason == field.nullable_reason
-            and max_bytes == field.max_bytes
-            and unbounded == field.unbounded_reason
-            and literal == field.values
-            and sql_type == field.sql_type
-            and traced is field.traced
-        ):
-            merged.append(field)
-            continue
         merged.append(
-            attrs.evolve(
+            _settled(
                 field,
                 sources=sources,
                 nullable=bool(nullable),
@@ -306,16 +292,40 @@ def _merged_with_itself(field: PayloadField) -> PayloadField:
     nullable = bool(field.nullable)
     reason = field.nullable_reason if nullable and field.nullable_reason else None
     max_bytes = None if field.max_bytes is None else max(0, field.max_bytes)
-    unbounded = field.unbounded_reason or None
-    sql_type = field.sql_type or None
-    traced = bool(field.traced)
+    return _settled(
+        field,
+        sources=sources,
+        nullable=nullable,
+        nullable_reason=reason,
+        max_bytes=max_bytes,
+        unbounded_reason=field.unbounded_reason or None,
+        values=literal,
+        sql_type=field.sql_type or None,
+        traced=bool(field.traced),
+    )
+
+
+def _settled(
+    field: PayloadField,
+    *,
+    sources: tuple[ColumnRef, ...],
+    nullable: bool,
+    nullable_reason: str | None,
+    max_bytes: int | None,
+    unbounded_reason: str | None,
+    values: tuple[str, ...] | None,
+    sql_type: str | None,
+    traced: bool,
+) -> PayloadField:
+    """``field`` with what a merge decided. The evaluations under each trigger operation mostly agree:
+    the field then stands as it is (it is frozen), without attrs.evolve reading the class's fields again."""
     if (
         sources == field.sources
         and nullable is field.nullable
-        and reason == field.nullable_reason
+        and nullable_reason == field.nullable_reason
         and max_bytes == field.max_bytes
-        and unbounded == field.unbounded_reason
-        and literal == field.values
+        and unbounded_reason == field.unbounded_reason
+        and values == field.values
         and sql_type == field.sql_type
         and traced is field.traced
     ):
@@ -324,10 +334,10 @@ def _merged_with_itself(field: PayloadField) -> PayloadField:
         field,
         sources=sources,
         nullable=nullable,
-        nullable_reason=reason,
+        nullable_reason=nullable_reason,
         max_bytes=max_bytes,
-        unbounded_reason=unbounded,
-        values=literal,
+        unbounded_reason=unbounded_reason,
+        values=values,
         sql_type=sql_type,
         traced=traced,
     )
