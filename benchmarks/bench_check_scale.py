@@ -3,6 +3,7 @@
 Run with::
 
     python benchmarks/bench_check_scale.py [--sizes 1000,10000] [--runs 3] [--against DIR]
+    python benchmarks/bench_check_scale.py --instructions --sizes 1000 [--against DIR]
 
 For each size N it writes one SQL file with a table and N trigger functions, each with its own
 trigger and a pg_notify of a JSON payload (every function has a notify site, a payload and a
@@ -20,12 +21,19 @@ checkout's ``DIR/src``, in the same turns (so the machine's load falls on both a
 checkout's candidates run on its own ``src/``. The figures
 of merit: check and inspect CPU for 10,000 functions, their ratio to the parse, and the growth from the
 smallest to the largest size, which stays close to the ratio of the sizes when the work is linear.
+
+``--instructions`` counts, under valgrind, the instructions of each phase instead (one run each:
+the count does not move with the machine's load), the same ratios beside them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -116,8 +124,12 @@ class _Sink:
         return len(text)
 
 
-def _phase(kind: str, path: Path) -> dict[str, object]:
-    """One kind of work on one file, timed in this process (imports are done before the clock starts)."""
+def _phase(kind: str, path: Path, *, work: bool = True) -> dict[str, object]:
+    """One kind of work on one file, timed in this process (imports are done before the clock starts).
+
+    ``work=False``: the imports and the reading of the file only, the baseline ``--instructions``
+    takes from the whole process's count to leave the phase's own.
+    """
     # Each kind imports what its command imports (the peak memory includes them): inspect needs
     # neither the rules nor their solver (z3).
     import pglast
@@ -133,6 +145,8 @@ def _phase(kind: str, path: Path) -> dict[str, object]:
 
     text = path.read_text()
     start = time.process_time()
+    if not work:
+        return {"core_cpu_s": 0.0}
     if kind == "parse":
         bodies = 0
         for raw in pglast.parse_sql(text):
@@ -171,18 +185,80 @@ def _candidate(label: str, kind: str, path: Path, src: Path, floor: str) -> Cand
     )
 
 
+_I_REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def _instructions(kind: str, path: Path, src: Path, *, work: bool) -> int:
+    """The instructions one process executes, counted by valgrind's cachegrind (no cache simulation)."""
+    command = [
+        "valgrind",
+        "--tool=cachegrind",
+        "--cache-sim=no",
+        "--cachegrind-out-file=/dev/null",
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--phase" if work else "--setup",
+        kind,
+        str(path),
+    ]
+    # A fixed hash seed: set and dict iteration orders, and with them the count, are the same every run.
+    env = {**os.environ, "PYTHONPATH": str(src), "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    found = _I_REFS.search(done.stderr)
+    if done.returncode != 0 or found is None:
+        raise SystemExit(f"valgrind failed on {kind}: {done.stderr.strip().splitlines()[-1:]}")
+    return int(found.group(1).replace(",", ""))
+
+
+def _count_instructions(sizes: list[int], *, varied: bool, against: Path | None) -> int:
+    """Each kind's instructions in its phase alone: its whole process less the same process without the work.
+
+    Unlike CPU seconds, the count does not move with the machine's load: a change of a few per
+    cent shows in one run. It is not time (a cache miss costs more than an add), so the CPU
+    figures stay the result; the count says which way a change moves the work, and by how much.
+    """
+    if shutil.which("valgrind") is None:
+        print("bench_check_scale.py: --instructions needs valgrind (apt-get install valgrind)", file=sys.stderr)
+        return 2
+    trees = [("", SRC)] + ([(" against", against.resolve() / "src")] if against is not None else [])
+    with tempfile.TemporaryDirectory(prefix="bcastsim-bench-") as work:
+        for size in sizes:
+            path = Path(work) / f"functions_{size}.sql"
+            path.write_text(sql_with_functions(size, varied=varied))
+            print(f"\n{size:,} functions" + (", four shapes in turn" if varied else "") + ": instructions (millions)")
+            floor = 0
+            for label, src in [("parse", SRC)] + [
+                (f"{kind}{suffix}", src) for suffix, src in trees for kind in ("inspect", "check")
+            ]:
+                kind = label.split()[0]
+                count = _instructions(kind, path, src, work=True) - _instructions(kind, path, src, work=False)
+                floor = floor or count
+                ratio = "" if label == "parse" else f"{count / floor:.2f}x parse"
+                print(f"   {label:<16} {count / 1e6:>10,.0f}   {ratio}", flush=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated function counts")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--varied", action="store_true", help="four function shapes in turn, each notify text its own")
     parser.add_argument("--against", type=Path, help="another checkout whose src/ to run inspect and check on too")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count each phase's instructions under valgrind (one run each: the count does not vary with load)",
+    )
     parser.add_argument("--phase", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
+    parser.add_argument("--setup", nargs=2, metavar=("KIND", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.phase:
-        print(json.dumps(_phase(args.phase[0], Path(args.phase[1]))))
+    if args.phase or args.setup:
+        kind, file = args.phase or args.setup
+        print(json.dumps(_phase(kind, Path(file), work=bool(args.phase))))
         return 0
     sizes = [int(x) for x in args.sizes.split(",")]
+    if args.instructions:
+        return _count_instructions(sizes, varied=args.varied, against=args.against)
     core: dict[tuple[int, str], float] = {}
     with tempfile.TemporaryDirectory(prefix="bcastsim-bench-") as work:
         for size in sizes:

@@ -1369,33 +1369,34 @@ def _annotated(parsed: Any, body: str) -> dict[str, object] | None:
     return function
 
 
-def _annotate_returns(root: dict[str, Any], body_lines: list[str], taken: dict[int, int]) -> None:
-    """Give each bare ``RETURN`` under ``root`` its ``retvar``; the scalars of the tree are not visited.
+# Module functions, not closures: a nested walk refers to itself through its closure, a cycle only
+# the cyclic collector frees, and it is paused while a catalog loads (the cycles of every call piled up).
+def _annotate_returns(node: dict[str, Any], body_lines: list[str], taken: dict[int, int]) -> None:
+    """Give each bare ``RETURN`` under ``node`` its ``retvar``; the scalars of the tree are not visited."""
+    statement = node.get("PLpgSQL_stmt_return")
+    if isinstance(statement, dict) and "expr" not in statement:
+        lineno = statement.get("lineno")
+        if isinstance(lineno, int) and 1 <= lineno <= len(body_lines):
+            text = body_lines[lineno - 1].split("--")[0]
+            targets = _RETURN_TARGET.findall(text)
+            index = taken.get(lineno, 0)
+            if index < len(targets):
+                statement["retvar"] = targets[index].strip('"').lower()
+            taken[lineno] = index + 1
+    for value in node.values():
+        # (An expression holds a query's text, never a statement: it is not entered.)
+        if type(value) is dict and "PLpgSQL_expr" not in value:
+            _annotate_returns(value, body_lines, taken)
+        elif type(value) is list:
+            _annotate_returns_in(value, body_lines, taken)
 
-    An explicit stack, children pushed last first: a recursive walk's order (a module function,
-    as a closure referring to itself is a cycle only the paused collector would free). An
-    expression holds a query's text, never a statement: it is not entered.
-    """
-    stack: list[Any] = [root]
-    pop, extend = stack.pop, stack.extend
-    while stack:
-        node = pop()
-        if type(node) is list:
-            extend([item for item in reversed(node) if type(item) is dict or type(item) is list])
-            continue
-        if "PLpgSQL_expr" in node:
-            continue
-        statement = node.get("PLpgSQL_stmt_return")
-        if type(statement) is dict and "expr" not in statement:
-            lineno = statement.get("lineno")
-            if isinstance(lineno, int) and 1 <= lineno <= len(body_lines):
-                text = body_lines[lineno - 1].split("--")[0]
-                targets = _RETURN_TARGET.findall(text)
-                index = taken.get(lineno, 0)
-                if index < len(targets):
-                    statement["retvar"] = targets[index].strip('"').lower()
-                taken[lineno] = index + 1
-        extend([value for value in reversed(node.values()) if type(value) is dict or type(value) is list])
+
+def _annotate_returns_in(items: list[Any], body_lines: list[str], taken: dict[int, int]) -> None:
+    for item in items:
+        if type(item) is dict:
+            _annotate_returns(item, body_lines, taken)
+        elif type(item) is list:
+            _annotate_returns_in(item, body_lines, taken)
 
 
 _LENGTH_FUNCTIONS = {"char_length", "character_length", "length", "octet_length"}
