@@ -16,7 +16,7 @@ from bcastsim._extras import require
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-CORE = {"attrs", "jsonschema", "networkx", "pglast", "rich", "sqlglot", "z3-solver"}
+CORE = {"attrs", "jsonschema", "networkx", "orjson", "pglast", "rich", "sqlglot", "z3-solver"}
 
 
 def _names(requirements: list[str]) -> set[str]:
@@ -24,7 +24,7 @@ def _names(requirements: list[str]) -> set[str]:
 
 
 def test_core_install_is_what_the_cli_needs() -> None:
-    """The core dependencies are the CLI's seven (z3 decides conditions); pytest, Hypothesis and psycopg are extras."""
+    """The core dependencies are the CLI's eight (z3 decides conditions, orjson does JSON); the rest are extras."""
     assert _names(PROJECT["dependencies"]) == CORE
     extras = PROJECT["optional-dependencies"]
     assert {"pytest", "pytest-postgresql", "psycopg", "hypothesis"} <= _names(extras["pytest"])
