@@ -68,8 +68,12 @@ class FunctionContext:
         self._arg_texts: dict[tuple[str, int], list[str] | None] = {}
         self._call_groups: dict[str, dict[int, list[str]]] = {}
         self.triggers = catalog.triggers_for(function.name)
-        self._reads_operation = _READS_OPERATION.search(function.body) is not None
-        self._reads_old = _READS_OLD.search(function.body) is not None
+        # (The patterns are case-blind and slow to try at every character: a body that does not
+        # hold the words, lower-cased, is passed over without them.)
+        lowered = function.body.lower()
+        escaped = "u&" in lowered
+        self._reads_operation = (escaped or "tg_op" in lowered) and _READS_OPERATION.search(function.body) is not None
+        self._reads_old = (escaped or "old" in lowered) and _READS_OLD.search(function.body) is not None
 
     # diagnostics ------------------------------------------------------------------------
 

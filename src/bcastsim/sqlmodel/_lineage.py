@@ -603,9 +603,9 @@ def _join_reason(condition: Any, alias: str, name: str, sources: Sequence[_Sourc
     return f"LEFT JOIN {name} {alias} can find no row"
 
 
-# What can end an argument or open a nesting: quotes, brackets, commas and comments; the scan jumps
-# from one to the next instead of stepping through every character.
-_ARG_TOKENS = re.compile(r"""['"()\[\],]|--""")
+# A quoted string or identifier (quotes doubled inside, or running to the end unclosed), a line
+# comment, or what opens, closes or splits a nesting (captured): the scan jumps from one to the next.
+_ARG_PIECES = re.compile(r"""'(?:[^']|'')*(?:'|\Z)|"(?:[^"]|"")*(?:"|\Z)|--[^\n]*|([()\[\],])""")
 
 
 def call_arg_texts(query: str, start: int = 0, *, first_only: bool = False) -> dict[int, list[str]]:
@@ -619,32 +619,11 @@ def call_arg_texts(query: str, start: int = 0, *, first_only: bool = False) -> d
     # The groups open at the scan's position, innermost last: where each opens, where its current
     # argument starts, and the arguments before that one.
     open_groups: list[tuple[int, int, list[str]]] = []
-    i = start
-    length = len(query)
-    search = _ARG_TOKENS.search
-    while True:
-        match = search(query, i)
-        if match is None:
-            return groups
-        i = match.start()
-        char = query[i]
-        if char in "'\"":
-            end = i + 1
-            while True:
-                end = query.find(char, end)
-                if end < 0:
-                    end = length
-                    break
-                if end + 1 < length and query[end + 1] == char:
-                    end += 2
-                    continue
-                break
-            i = end + 1
+    for piece in _ARG_PIECES.finditer(query, start):
+        char = piece.group(1)
+        if char is None:  # a string, a quoted name or a comment: nothing in it opens, closes or splits
             continue
-        if char == "-":
-            newline = query.find("\n", i)
-            i = length if newline < 0 else newline
-            continue
+        i = piece.start()
         if char in "([":
             open_groups.append((i, i + 1, []))
         elif char in ")]":
@@ -660,7 +639,7 @@ def call_arg_texts(query: str, start: int = 0, *, first_only: bool = False) -> d
             opened, begun, parts = open_groups[-1]
             parts.append(query[begun:i].strip())
             open_groups[-1] = (opened, i + 1, parts)
-        i += 1
+    return groups
 
 
 def arg_texts(query: str, offset: int) -> list[str] | None:

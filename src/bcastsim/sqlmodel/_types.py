@@ -94,7 +94,7 @@ class Column:
     max_chars: int | None = None
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # in every trigger row context, which is a key of the evaluation's memos
 class Table:
     name: str
     columns: tuple[Column, ...]
