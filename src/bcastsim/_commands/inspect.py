@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from json.encoder import encode_basestring as _escape
 from typing import TYPE_CHECKING, Any, TextIO
-
-import orjson
 
 from bcastsim._io import _finite
 
@@ -288,12 +287,6 @@ def _slow(value: object, indent: str) -> str:
 # library refuses or writes otherwise: non-string keys, integers beyond 64 bits, lone surrogates,
 # subclasses of the JSON types, dataclasses and dates. (orjson would also write an enum member or a
 # UUID, which the standard library refuses: the document's builders make neither.)
-_ORJSON_OPTIONS = (
-    orjson.OPT_INDENT_2
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-)
 
 
 def _spells_small_float(data: bytes) -> bool:
@@ -311,6 +304,20 @@ def _spells_small_float(data: bytes) -> bool:
     return False
 
 
+@functools.cache
+def _orjson_dumps() -> Callable[[Any], bytes]:
+    # Imported by the first document written: every command's --help imports this module.
+    import orjson
+
+    options = (
+        orjson.OPT_INDENT_2
+        | orjson.OPT_PASSTHROUGH_SUBCLASS
+        | orjson.OPT_PASSTHROUGH_DATACLASS
+        | orjson.OPT_PASSTHROUGH_DATETIME
+    )
+    return functools.partial(orjson.dumps, default=_refuse, option=options)
+
+
 def _refuse(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is left to the standard library")
 
@@ -318,7 +325,7 @@ def _refuse(value: object) -> object:
 def _encoded(value: Any, depth: int) -> str:
     """``value`` as ``json.dumps(..., indent=2)`` writes it ``depth`` levels down a document."""
     try:
-        data = orjson.dumps(value, default=_refuse, option=_ORJSON_OPTIONS)
+        data = _orjson_dumps()(value)
     except TypeError:  # orjson.JSONEncodeError is one
         return _json(value, "  " * depth)
     if _spells_small_float(data):
