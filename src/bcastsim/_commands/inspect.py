@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from json.encoder import encode_basestring as _escape
 from typing import TYPE_CHECKING, Any, TextIO
 
 from bcastsim._io import _finite
@@ -202,79 +200,8 @@ def document(catalog: Catalog, *, include_graph: bool = False) -> dict[str, Any]
     }
 
 
-def _json(value: Any, indent: str) -> str:
-    """``value`` as ``json.dumps(value, indent=2, ensure_ascii=False)`` writes it at ``indent``; NaN and
-    infinities as ``null`` (as ``json_text`` does).
-
-    The standard library indents in pure Python, a generator step per token; this is the same
-    text built by joins, the strings escaped by its C encoder. A document is mostly strings and
-    small scalars inside dicts: exact types are told apart first, strings inside a container are
-    escaped without a call of their own, and subclasses take the general path.
-    """
-    if value is None:
-        return "null"
-    kind = type(value)
-    if kind is str:
-        return _escape(value)
-    if kind is dict:
-        if not value:
-            return "{}"
-        inner = indent + "  "
-        try:
-            # A key that is not a string makes ``_escape`` raise; so does a value JSON cannot hold,
-            # which the standard library's path then reports as it would.
-            items = [
-                _escape(key) + ": " + (_escape(item) if type(item) is str else _json(item, inner))
-                for key, item in value.items()
-            ]
-        except TypeError:
-            return _slow(value, indent)
-        return "{\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "}"
-    if kind is list or kind is tuple:
-        if not value:
-            return "[]"
-        inner = indent + "  "
-        items = [_escape(item) if type(item) is str else _json(item, inner) for item in value]
-        return "[\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "]"
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int:
-        return int.__repr__(value)
-    if kind is float:
-        return float.__repr__(value) if math.isfinite(value) else "null"
-    return _general(value, indent)
-
-
-def _general(value: Any, indent: str) -> str:
-    """:func:`_json` for subclasses of the JSON types (an enum of ``str``, a ``bool`` …) and other objects."""
-    if isinstance(value, str):
-        return _escape(value)
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return int.__repr__(value)
-    if isinstance(value, float):
-        return float.__repr__(value) if math.isfinite(value) else "null"
-    inner = indent + "  "
-    if isinstance(value, list | tuple):
-        if not value:
-            return "[]"
-        return "[\n" + inner + (",\n" + inner).join([_json(item, inner) for item in value]) + "\n" + indent + "]"
-    if isinstance(value, dict):
-        if not value:
-            return "{}"
-        if not all(type(key) is str for key in value):
-            return _slow(value, indent)
-        items = [_escape(key) + ": " + _json(item, inner) for key, item in value.items()]
-        return "{\n" + inner + (",\n" + inner).join(items) + "\n" + indent + "}"
-    return _slow(value, indent)
-
-
-def _slow(value: object, indent: str) -> str:
-    # What the fast path does not know (a key that is not a string, an object JSON cannot hold): the
-    # standard library's answer, or its TypeError.
+def _standard(value: object, indent: str) -> str:
+    # What orjson's text is not trusted for (see below): the standard library's answer, or its TypeError.
     text = json.dumps(_finite(value), indent=2, ensure_ascii=False, allow_nan=False)
     return text.replace("\n", "\n" + indent)
 
@@ -324,14 +251,15 @@ def _refuse(value: object) -> object:
 
 def _encoded(value: Any, depth: int) -> str:
     """``value`` as ``json.dumps(..., indent=2)`` writes it ``depth`` levels down a document."""
+    indent = "  " * depth
     try:
         data = _orjson_dumps()(value)
     except TypeError:  # orjson.JSONEncodeError is one
-        return _json(value, "  " * depth)
+        return _standard(value, indent)
     if _spells_small_float(data):
-        return _json(value, "  " * depth)
+        return _standard(value, indent)
     text = data.decode()
-    return text.replace("\n", "\n" + "  " * depth) if depth else text
+    return text.replace("\n", "\n" + indent) if indent else text
 
 
 def _chunks(sections: Iterable[tuple[str, Any, bool]]) -> Iterator[str]:

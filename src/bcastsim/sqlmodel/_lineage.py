@@ -262,23 +262,17 @@ def merge_fields(groups: Sequence[Sequence[PayloadField]]) -> list[PayloadField]
         literal: tuple[str, ...] | None = None
         if all(f.values is not None for f in same):
             literal = tuple(dict.fromkeys(v for f in same for v in (f.values or ())))
-        sources = unique_refs(ref for f in same for ref in f.sources)
-        reason = next((f.nullable_reason for f in nullable if f.nullable_reason), None)
-        max_bytes = _max_or_none(f.max_bytes for f in same)
-        unbounded = next((f.unbounded_reason for f in same if f.unbounded_reason), None)
-        sql_type = next((f.sql_type for f in same if f.sql_type), None)
-        traced = all(f.traced for f in same)
         merged.append(
             _settled(
                 field,
-                sources=sources,
+                sources=unique_refs(ref for f in same for ref in f.sources),
                 nullable=bool(nullable),
-                nullable_reason=reason,
-                max_bytes=max_bytes,
-                unbounded_reason=unbounded,
+                nullable_reason=next((f.nullable_reason for f in nullable if f.nullable_reason), None),
+                max_bytes=_max_or_none(f.max_bytes for f in same),
+                unbounded_reason=next((f.unbounded_reason for f in same if f.unbounded_reason), None),
                 values=literal,
-                sql_type=sql_type,
-                traced=traced,
+                sql_type=next((f.sql_type for f in same if f.sql_type), None),
+                traced=all(f.traced for f in same),
             )
         )
     return merged

@@ -41,17 +41,20 @@ def is_down_file(path: str) -> bool:
     return _DOWN_FILE.search(path) is not None
 
 
-def _may_hold_markers(text: str) -> bool:
-    """Whether a marker of any convention may be in ``text`` (False: certainly none is).
+# What each convention's markers spell, lower-cased.
+_SPELLED = {"sql-migrate": "+migrate", "goose": "+goose", "dbmate": "migrate:"}
 
-    Each marker spells ``+migrate``, ``+goose`` or ``migrate:``. The patterns match case-blind, and
-    in Unicode that lets a few other letters stand for ASCII ones (``ſ`` for ``s``, ``ı`` for
-    ``i``): only an ASCII text is settled by its lower-cased spelling.
+
+def _may_hold_marker(text: str, lowered: str | None, name: str) -> bool:
+    """Whether a marker of convention ``name`` may be in ``text`` (False: certainly none is).
+
+    ``lowered``: the text lower-cased when it is ASCII, else None. The patterns match case-blind,
+    and in Unicode that lets a few other letters stand for ASCII ones (``ſ`` for ``s``, ``ı`` for
+    ``i``): only an ASCII text is settled by the markers' lower-cased spelling; another is searched.
     """
-    if not text.isascii():
-        return True
-    lowered = text.lower()
-    return "+migrate" in lowered or "+goose" in lowered or "migrate:" in lowered
+    if lowered is None:
+        return _ANYWHERE[name].search(text) is not None
+    return _SPELLED[name] in lowered
 
 
 def up_part(text: str, convention: str | None = None) -> tuple[str, str, tuple[int, int] | None]:
@@ -59,13 +62,14 @@ def up_part(text: str, convention: str | None = None) -> tuple[str, str, tuple[i
 
     ``convention`` forces one (``plain`` reads the file whole).
     """
-    if not _may_hold_markers(text):
-        return text, "plain", None
-    lines = text.split("\n")
+    lowered = text.lower() if text.isascii() else None
+    lines: list[str] | None = None
     for name, up, down in _MARKERS:
-        if convention not in (None, name):
+        if convention not in (None, name) or not _may_hold_marker(text, lowered, name):
             continue
-        if _ANYWHERE[name].search(text) is None or not any(down.match(line) or up.match(line) for line in lines):
+        if lines is None:
+            lines = text.split("\n")
+        if not any(down.match(line) or up.match(line) for line in lines):
             continue
         out: list[str] = []
         skipping = False

@@ -687,10 +687,15 @@ _BODY_WORDS = frozenset({"copy", "alter", "create", "set", "reset", "grant", "do
 _WORD = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
+def _may_spell(text: str, words: frozenset[str]) -> bool:
+    """Whether ``text`` may spell one of ``words`` (False: it certainly does not; see ``_BODY_WORDS``)."""
+    lowered = text.lower()
+    return "u&" in lowered or not words.isdisjoint(_WORD.findall(lowered))
+
+
 def _body_may_hold_privileged(body: str) -> bool:
     """Whether a PL/pgSQL body may hold a privileged use (False: it certainly does not)."""
-    lowered = body.lower()
-    return "u&" in lowered or not _BODY_WORDS.isdisjoint(_WORD.findall(lowered))
+    return _may_spell(body, _BODY_WORDS)
 
 
 def _trigger_may_call_privileged(text: str) -> bool:
@@ -698,10 +703,9 @@ def _trigger_may_call_privileged(text: str) -> bool:
 
     Of ``_MARKERS`` a CREATE TRIGGER can hold only calls, in its WHEN condition: that holds no
     statement (PostgreSQL refuses a subquery there), and the function's arguments are constants.
-    A call is spelled by its name, one of the words ``_WORD`` finds (see ``_BODY_WORDS``).
+    A call is spelled by its name, one of the words ``_WORD`` finds.
     """
-    lowered = text.lower()
-    return "u&" in lowered or not _CALLED_WORDS.isdisjoint(_WORD.findall(lowered))
+    return _may_spell(text, _CALLED_WORDS)
 
 
 def _may_hold_privileged(text: str) -> bool:
