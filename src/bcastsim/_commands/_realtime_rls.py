@@ -277,12 +277,13 @@ def _fit_line(points: list[tuple[float, float]]) -> tuple[float, float, float]:
     spread = sum((n - mean_n) ** 2 for n, _ in points)
     if spread == 0:  # one size: all of it per listener
         return 0.0, mean_t / mean_n, 0.0
-    b = sum((n - mean_n) * (t - mean_t) for n, t in points) / spread
+    # Times that fall with more listeners are noise: no listener makes the work cheaper.
+    b = max(0.0, sum((n - mean_n) * (t - mean_t) for n, t in points) / spread)
     return max(0.0, mean_t - b * mean_n), b, 0.0
 
 
 def fit_quadratic(points: list[tuple[float, float]]) -> tuple[float, float, float]:
-    """Least-squares a + b n + c n^2 through (n, ms); a negative intercept or curvature is kept at 0."""
+    """Least-squares a + b n + c n^2 through (n, ms); no term below 0 (a negative one takes the line instead)."""
     if len({n for n, _ in points}) < 3:
         return _fit_line(points)
     sums = [sum(n**k for n, _ in points) for k in range(5)]
@@ -300,7 +301,7 @@ def fit_quadratic(points: list[tuple[float, float]]) -> tuple[float, float, floa
     a, b, c = (
         det([[rhs[i] if j == k else matrix[i][j] for j in range(3)] for i in range(3)]) / whole for k in range(3)
     )
-    if c < 0:  # no measurable curvature: the straight line instead
+    if c < 0 or b < 0:  # no measurable curvature, or a curve that falls at first: the straight line instead
         return _fit_line(points)
     return max(0.0, a), b, c
 

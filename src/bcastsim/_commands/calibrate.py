@@ -31,6 +31,8 @@ from bcastsim._io import check_output, write_output
 from bcastsim._toml import Range, check_number
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import psycopg
 
     from bcastsim.pg import Database
@@ -190,17 +192,22 @@ def _measure_authorization(db: object, runs: int) -> dict[str, float]:
         calls = max(3, 20_000 // size)
         _median_ms(db, "authorization", calls, 1)
         timings.append(_median_ms(db, "authorization", calls, runs))
-    (n0, n1, n2), (t0, t1, t2) = _RLS_SIZES, timings
-    # The quadratic through the three points.
-    d1, d2 = (t1 - t0) / (n1 - n0), (t2 - t1) / (n2 - n1)
-    pair = max(0.0, (d2 - d1) / (n2 - n0))
-    per = max(0.0, d1 - pair * (n1 + n0))
+    change, per, pair = _quadratic_through(_RLS_SIZES, timings)
     return {
-        "rls_change_ms": max(0.0, t0 - per * n0 - pair * n0 * n0),
+        "rls_change_ms": change,
         "auth_read_ms": per,
         "auth_pair_ms": pair,
         **{f"measured_authorize_{n}_subscribers_ms": t for n, t in zip(_RLS_SIZES, timings, strict=True)},
     }
+
+
+def _quadratic_through(sizes: Sequence[int], timings: Sequence[float]) -> tuple[float, float, float]:
+    """a, b, c of a + b n + c n^2 through three (n, t) points, none below zero: noise cannot make a cost negative."""
+    (n0, n1, n2), (t0, t1, t2) = sizes, timings
+    d1, d2 = (t1 - t0) / (n1 - n0), (t2 - t1) / (n2 - n1)
+    pair = max(0.0, (d2 - d1) / (n2 - n0))
+    per = max(0.0, d1 - pair * (n1 + n0))
+    return max(0.0, t0 - per * n0 - pair * n0 * n0), per, pair
 
 
 def _median_ms(db: object, name: str, n: int, runs: int) -> float:
