@@ -126,20 +126,6 @@ def test_authorization_is_timed_with_every_subscriber_through_the_policy(db_with
     ]
 
 
-def test_authorization_cost_is_the_quadratic_through_the_three_sizes() -> None:
-    """The per-change, per-subscriber and per-pair costs reproduce the three timings they were fitted to."""
-    from bcastsim._commands import calibrate
-
-    sizes = calibrate._RLS_SIZES
-    for change, per, pair in ((0.05, 0.004, 1e-7), (0.2, 0.01, 0.0), (0.0, 0.0, 2e-6)):
-        timings = [change + per * n + pair * n * n for n in sizes]
-        fitted = calibrate._quadratic_through(sizes, timings)
-        assert fitted == pytest.approx((change, per, pair), rel=1e-6, abs=1e-12)
-    # Noise that bends the curve down gives no negative cost: no pair cost, a line through the first two.
-    per = 4.0 / 990
-    assert calibrate._quadratic_through(sizes, [1.0, 5.0, 6.0]) == pytest.approx((1.0 - 10 * per, per, 0.0))
-
-
 @pytest.mark.postgres
 def test_authorization_evaluates_the_policy_for_each_subscriber(db_with_a_bid: Database) -> None:
     """Only the table's subscribers whose claims pass the policy and its join see the row; the role is restored."""

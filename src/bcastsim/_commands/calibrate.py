@@ -25,14 +25,18 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from bcastsim._commands._realtime_rls import BIDS_POLICY, SUBSCRIPTION_SIZES, check_dsn, realtime_sql_files
+from bcastsim._commands._realtime_rls import (
+    BIDS_POLICY,
+    SUBSCRIPTION_SIZES,
+    check_dsn,
+    fit_quadratic,
+    realtime_sql_files,
+)
 from bcastsim._errors import InputError
 from bcastsim._io import check_output, write_output
 from bcastsim._toml import Range, check_number
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     import psycopg
 
     from bcastsim.pg import Database
@@ -192,22 +196,14 @@ def _measure_authorization(db: object, runs: int) -> dict[str, float]:
         calls = max(3, 20_000 // size)
         _median_ms(db, "authorization", calls, 1)
         timings.append(_median_ms(db, "authorization", calls, runs))
-    change, per, pair = _quadratic_through(_RLS_SIZES, timings)
+    # Through three points the least-squares quadratic is the one through them.
+    change, per, pair = fit_quadratic([(float(n), t) for n, t in zip(_RLS_SIZES, timings, strict=True)])
     return {
         "rls_change_ms": change,
         "auth_read_ms": per,
         "auth_pair_ms": pair,
         **{f"measured_authorize_{n}_subscribers_ms": t for n, t in zip(_RLS_SIZES, timings, strict=True)},
     }
-
-
-def _quadratic_through(sizes: Sequence[int], timings: Sequence[float]) -> tuple[float, float, float]:
-    """a, b, c of a + b n + c n^2 through three (n, t) points, none below zero: noise cannot make a cost negative."""
-    (n0, n1, n2), (t0, t1, t2) = sizes, timings
-    d1, d2 = (t1 - t0) / (n1 - n0), (t2 - t1) / (n2 - n1)
-    pair = max(0.0, (d2 - d1) / (n2 - n0))
-    per = max(0.0, d1 - pair * (n1 + n0))
-    return max(0.0, t0 - per * n0 - pair * n0 * n0), per, pair
 
 
 def _median_ms(db: object, name: str, n: int, runs: int) -> float:
@@ -573,7 +569,7 @@ def _authorization_comment(notes: dict[str, str]) -> list[str]:
             "# authenticated user; bids under a policy with a join, which every listener passes). Timed inside the",
             "# server; its time for n listeners of the table is rls_change_ms + auth_read_ms n + auth_pair_ms n^2",
             "# (least squares over the fastest of the runs at each size, since other work on the machine only adds",
-            "# time; a negative term kept at 0). measured_inline_* are bcastsim's own",
+            "# time; where a term would fall below 0, the straight line). measured_inline_* are bcastsim's own",
             "# inline stand-in of the same work, for comparison.",
             *(
                 [
@@ -590,7 +586,7 @@ def _authorization_comment(notes: dict[str, str]) -> list[str]:
         "# Realtime documents it (per subscriber: its claims and role, a read of the changed row under RLS, an",
         "# append to the array of those who see it), on one bid insert with 10, 1,000 and 2,000 subscribers whose",
         "# role reads bids under a policy with a join; its time is rls_change_ms + auth_read_ms n + auth_pair_ms n^2",
-        "# (the quadratic through the three medians, a negative term kept at 0). `bcastsim calibrate",
+        "# (the quadratic through the three medians, or the line where a term would fall below 0). `bcastsim calibrate",
         "# --realtime-sql` times Realtime's own realtime.apply_rls instead.",
     ]
 
