@@ -78,9 +78,9 @@ class SqlLimits:
         if count > bound:
             raise self._error(f"SQL file holds {count:,} statements", "statements", path, line_of(bound))
 
-    def check_function(self, name: str, size: int, path: str, line: int, bound: int | None = None) -> None:
+    def check_function(self, name: str, size: int, path: str, line: int, bound: int) -> None:
         """One CREATE FUNCTION or DO statement's size in bytes (``bound``: :meth:`function_bound`, read once a file)."""
-        if size > (self.function_bound() if bound is None else bound):
+        if size > bound:
             raise self._error(f"{name} is {size:,} bytes", "function_bytes", path, line)
 
     def function_bound(self) -> int:
